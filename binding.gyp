@@ -1,0 +1,35 @@
+{
+  "targets": [
+    {
+      "target_name": "tapio_native",
+      "sources": [
+        "native/core/cpu_features.cc",
+        "native/core/crc32c.cc",
+        "native/core/crc32c_sse42.cc",
+        "native/core/crc32c_arm.cc",
+        "native/binding/addon.cc",
+        "native/binding/errors.cc",
+        "native/binding/crc32c_binding.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "native"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_DISABLE_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED"
+      ],
+      "cflags": ["-fvisibility=hidden", "-O3", "-Wall", "-Wextra"],
+      "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-fno-exceptions", "-O3", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc!": ["-std=gnu++1y", "-std=gnu++17"],
+      "ldflags": ["-pthread"],
+      "xcode_settings": {
+        "GCC_SYMBOLS_PRIVATE_EXTERN": "YES",
+        "GCC_ENABLE_CPP_EXCEPTIONS": "NO",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "OTHER_CPLUSPLUSFLAGS": ["-O3"]
+      }
+    }
+  ]
+}

@@ -1,0 +1,35 @@
+// Per-environment state of the addon (one per Node.js thread that loads it).
+#ifndef TAPIO_BINDING_ADDON_DATA_H_
+#define TAPIO_BINDING_ADDON_DATA_H_
+
+#include <napi.h>
+
+#include <string>
+
+#include "core/status.h"
+
+namespace tapio_binding {
+
+struct AddonData {
+  // The TypeScript TapioError class, handed over by init(); errors are built from it.
+  Napi::FunctionReference tapio_error;
+};
+
+// Throws a TapioError(code, message) into JavaScript. The caller must return right after.
+void ThrowTapioError(Napi::Env env, const char* code, const std::string& message);
+
+// Throws the TapioError that matches a failed core status. The caller must return right after.
+void ThrowStatus(Napi::Env env, const tapio::Status& status);
+
+// Builds (without throwing) the TapioError that matches a failed core status.
+Napi::Value StatusToError(Napi::Env env, const tapio::Status& status);
+
+// Reads a byte view of a TypedArray, DataView or ArrayBuffer argument. Returns false and throws
+// ERR_INVALID_ARGUMENT naming `what` when the value is none of them.
+bool GetBytes(Napi::Env env, Napi::Value value, const char* what, const uint8_t** data, size_t* length);
+
+void InitCrc32c(Napi::Env env, Napi::Object exports);
+
+}  // namespace tapio_binding
+
+#endif  // TAPIO_BINDING_ADDON_DATA_H_

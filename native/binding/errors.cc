@@ -1,0 +1,73 @@
+#include <napi.h>
+
+#include "binding/addon_data.h"
+
+namespace tapio_binding {
+namespace {
+
+const char* CodeFor(tapio::StatusCode code) {
+  switch (code) {
+    case tapio::StatusCode::kOk: return "ERR_NATIVE";
+    case tapio::StatusCode::kInvalidArgument: return "ERR_INVALID_ARGUMENT";
+    case tapio::StatusCode::kIoError: return "ERR_WAL_IO";
+    case tapio::StatusCode::kCorrupt: return "ERR_WAL_CORRUPT";
+    case tapio::StatusCode::kTooLarge: return "ERR_RECORD_TOO_LARGE";
+    case tapio::StatusCode::kClosed: return "ERR_CLOSED";
+    case tapio::StatusCode::kFormatVersion: return "ERR_FORMAT_VERSION";
+    case tapio::StatusCode::kInternal: return "ERR_NATIVE";
+  }
+  return "ERR_NATIVE";
+}
+
+Napi::Value MakeError(Napi::Env env, const char* code, const std::string& message) {
+  AddonData* data = env.GetInstanceData<AddonData>();
+  if (data != nullptr && !data->tapio_error.IsEmpty()) {
+    return data->tapio_error.New({Napi::String::New(env, code), Napi::String::New(env, message)});
+  }
+  Napi::Error err = Napi::Error::New(env, message);
+  err.Set("code", Napi::String::New(env, code));
+  return err.Value();
+}
+
+}  // namespace
+
+void ThrowTapioError(Napi::Env env, const char* code, const std::string& message) {
+  Napi::Value err = MakeError(env, code, message);
+  if (env.IsExceptionPending()) return;  // constructing the error threw; that exception wins
+  napi_throw(env, err);
+}
+
+void ThrowStatus(Napi::Env env, const tapio::Status& status) {
+  ThrowTapioError(env, CodeFor(status.code()), status.message());
+}
+
+Napi::Value StatusToError(Napi::Env env, const tapio::Status& status) {
+  return MakeError(env, CodeFor(status.code()), status.message());
+}
+
+bool GetBytes(Napi::Env env, Napi::Value value, const char* what, const uint8_t** data, size_t* length) {
+  if (value.IsTypedArray()) {
+    Napi::TypedArray ta = value.As<Napi::TypedArray>();
+    Napi::ArrayBuffer ab = ta.ArrayBuffer();
+    *data = static_cast<const uint8_t*>(ab.Data()) + ta.ByteOffset();
+    *length = ta.ByteLength();
+    return true;
+  }
+  if (value.IsDataView()) {
+    Napi::DataView dv = value.As<Napi::DataView>();
+    *data = static_cast<const uint8_t*>(dv.Data());
+    *length = dv.ByteLength();
+    return true;
+  }
+  if (value.IsArrayBuffer()) {
+    Napi::ArrayBuffer ab = value.As<Napi::ArrayBuffer>();
+    *data = static_cast<const uint8_t*>(ab.Data());
+    *length = ab.ByteLength();
+    return true;
+  }
+  ThrowTapioError(env, "ERR_INVALID_ARGUMENT",
+                  std::string(what) + " must be a Uint8Array, another TypedArray, a DataView or an ArrayBuffer");
+  return false;
+}
+
+}  // namespace tapio_binding

@@ -1,0 +1,108 @@
+/**
+ * Every error a caller of tapio-storage can see is a {@link TapioError} with a stable string
+ * `code`. The table below is the single list of codes; docs/errors.md documents each one and a
+ * test keeps the two in step.
+ */
+
+/** What each code means and what the caller should do about it. */
+export const ERROR_CODES = {
+  ERR_CONFIG: {
+    meaning: 'The configuration object or YAML file is invalid: a wrong type, an unknown key, a malformed size or duration.',
+    action: 'Fix every key the message lists (each problem names its key path, the value given and what was expected). Nothing was created or touched.',
+  },
+  ERR_INVALID_ARGUMENT: {
+    meaning: 'An argument passed to an API call has the wrong type or an out-of-range value.',
+    action: 'Pass a value of the type named in the message. Nothing stored was changed.',
+  },
+  ERR_VALIDATION: {
+    meaning: 'A value to be stored failed its schema (for example a user without a name, or a role that is not a string).',
+    action: 'Correct the fields the message lists. Nothing stored was changed.',
+  },
+  ERR_NOT_FOUND: {
+    meaning: 'The record the call refers to does not exist (an unknown user id or API key id).',
+    action: 'Check the id; list the records to see which exist.',
+  },
+  ERR_ALREADY_EXISTS: {
+    meaning: 'A record with the same unique key already exists (a user name, a resource).',
+    action: 'Use the existing record, or choose another name.',
+  },
+  ERR_API_KEY_FORMAT: {
+    meaning: 'A string given as an API key is not of the form tap_<keyId>_<secret> or its checksum does not match (a typo or a truncated copy).',
+    action: 'Copy the whole key again as it was shown at creation; keys cannot be recovered, so create a new one if it is lost.',
+  },
+  ERR_DATA_DIR: {
+    meaning: 'The data directory (or a store path) cannot be created, read or written.',
+    action: 'Create the directory or fix its permissions so the process can read and write it, or point the configuration elsewhere.',
+  },
+  ERR_FORMAT_VERSION: {
+    meaning: 'A store directory was written by another format version, or belongs to another kind of store.',
+    action: 'Open it with the tapio-storage version that wrote it, or point this store at an empty directory. The existing files were not touched.',
+  },
+  ERR_METADATA_IO: {
+    meaning: 'The metadata store (lmdb) failed to read or write.',
+    action: 'Check free disk space and the permissions of the metadata directory; the message carries the lmdb error.',
+  },
+  ERR_CLOSED: {
+    meaning: 'The store was used after close().',
+    action: 'Open the store again with TapioStorage.open().',
+  },
+  ERR_NATIVE: {
+    meaning: 'The native addon reported an unexpected internal failure.',
+    action: 'Report it with the message; set TAPIO_NATIVE=0 to run on the TypeScript path meanwhile.',
+  },
+  ERR_WAL_CORRUPT: {
+    meaning: 'A transit WAL segment has a bad checksum, a bad length or a sequence gap outside the torn tail of the newest segment.',
+    action: "The message names the segment and offset. Restore the file from a copy, or open with recovery: 'salvage' to keep every whole record and set the damaged part aside.",
+  },
+  ERR_WAL_IO: {
+    meaning: 'A write or fdatasync of the transit WAL failed. The writer is in a failed state: every pending and later append is refused, and fdatasync is never retried.',
+    action: 'Fix the cause (disk full, I/O error), then close and reopen the store: the synced prefix is recovered.',
+  },
+  ERR_RECORD_TOO_LARGE: {
+    meaning: 'A record is larger than a WAL segment (or the ring buffer) can hold.',
+    action: 'Split the record, or raise transit.segment_size / transit.ring_capacity.',
+  },
+  ERR_WAL_RETENTION: {
+    meaning: 'A reader or subscriber asked for sequence numbers that retention has already deleted.',
+    action: 'Resume from the oldest retained sequence number (the error and the stats name it), or raise transit.retention.',
+  },
+} as const satisfies Record<string, { meaning: string; action: string }>;
+
+/** A stable error code. */
+export type TapioErrorCode = keyof typeof ERROR_CODES;
+
+/** Extra fields some errors carry (the file and offset of a corrupt record, the key path of a config problem). */
+export interface TapioErrorDetails {
+  [key: string]: unknown;
+}
+
+/**
+ * The one error class of tapio-storage.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await TapioStorage.open('./tapio.yaml');
+ * } catch (err) {
+ *   if (err instanceof TapioError && err.code === 'ERR_CONFIG') console.error(err.message);
+ * }
+ * ```
+ */
+export class TapioError extends Error {
+  /** A stable string from {@link ERROR_CODES}. */
+  readonly code: TapioErrorCode;
+  /** Structured facts about the failure, when there are any. */
+  readonly details: TapioErrorDetails | undefined;
+
+  constructor(code: TapioErrorCode, message: string, options?: { cause?: unknown; details?: TapioErrorDetails }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'TapioError';
+    this.code = code;
+    this.details = options?.details;
+  }
+}
+
+/** True when `err` is a TapioError, optionally with the given code. */
+export function isTapioError(err: unknown, code?: TapioErrorCode): err is TapioError {
+  return err instanceof TapioError && (code === undefined || err.code === code);
+}
