@@ -46,13 +46,20 @@ Napi::Value StatusToError(Napi::Env env, const tapio::Status& status) {
 }
 
 bool GetBytes(Napi::Env env, Napi::Value value, const char* what, const uint8_t** data, size_t* length) {
-  if (value.IsTypedArray()) {
-    Napi::TypedArray ta = value.As<Napi::TypedArray>();
-    Napi::ArrayBuffer ab = ta.ArrayBuffer();
-    *data = static_cast<const uint8_t*>(ab.Data()) + ta.ByteOffset();
-    *length = ta.ByteLength();
+  // Raw N-API calls: one call for the common typed-array case, no intermediate handles.
+  napi_typedarray_type type;
+  size_t count = 0;
+  void* ptr = nullptr;
+  napi_value arraybuffer;
+  size_t offset = 0;
+  if (napi_get_typedarray_info(env, value, &type, &count, &ptr, &arraybuffer, &offset) == napi_ok) {
+    static const size_t kElementSize[] = {1, 1, 1, 2, 2, 4, 4, 4, 8, 8, 8};
+    size_t index = static_cast<size_t>(type);
+    *data = static_cast<const uint8_t*>(ptr);
+    *length = count * (index < sizeof kElementSize / sizeof kElementSize[0] ? kElementSize[index] : 1);
     return true;
   }
+  if (env.IsExceptionPending()) return false;
   if (value.IsDataView()) {
     Napi::DataView dv = value.As<Napi::DataView>();
     *data = static_cast<const uint8_t*>(dv.Data());
