@@ -7,9 +7,18 @@
         "native/core/crc32c.cc",
         "native/core/crc32c_sse42.cc",
         "native/core/crc32c_arm.cc",
+        "native/core/ring_buffer.cc",
+        "native/core/wal_codec.cc",
+        "native/core/wal_file.cc",
+        "native/core/wal_scan.cc",
+        "native/core/wal_reader.cc",
+        "native/core/wal_recovery.cc",
+        "native/core/wal_writer.cc",
         "native/binding/addon.cc",
         "native/binding/errors.cc",
-        "native/binding/crc32c_binding.cc"
+        "native/binding/crc32c_binding.cc",
+        "native/binding/wal_shared.cc",
+        "native/binding/wal_binding.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

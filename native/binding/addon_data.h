@@ -13,6 +13,8 @@ namespace tapio_binding {
 struct AddonData {
   // The TypeScript TapioError class, handed over by init(); errors are built from it.
   Napi::FunctionReference tapio_error;
+  // The NativeWalWriter class, to build instances from C++.
+  Napi::FunctionReference wal_writer;
 };
 
 // Throws a TapioError(code, message) into JavaScript. The caller must return right after.
@@ -29,6 +31,7 @@ Napi::Value StatusToError(Napi::Env env, const tapio::Status& status);
 bool GetBytes(Napi::Env env, Napi::Value value, const char* what, const uint8_t** data, size_t* length);
 
 void InitCrc32c(Napi::Env env, Napi::Object exports);
+void InitWal(Napi::Env env, Napi::Object exports);
 
 }  // namespace tapio_binding
 

@@ -1,0 +1,403 @@
+// N-API glue for the transit WAL writer (core/wal_writer.h).
+//
+// JavaScript sees two classes:
+//   NativeWalWriter  one per open WAL, created by openWal() on the thread that opens the store.
+//   NativeProducer   one per JavaScript thread that appends. The opening thread gets one from
+//                    writer.createProducer(); a worker thread attaches its own with
+//                    attachProducer(writerId, ...) using the id the opening thread handed it.
+// Each producer owns a thread-safe function. The writer thread files acknowledgements under
+// the producer's id and wakes that producer's JavaScript thread once per group; the JavaScript
+// side then resolves the append promises. No JavaScript value is touched off its own thread.
+#include <napi.h>
+
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "binding/addon_data.h"
+#include "binding/wal_shared.h"
+#include "core/wal_recovery.h"
+#include "core/wal_writer.h"
+
+namespace tapio_binding {
+namespace {
+
+using tapio::Status;
+using tapio::wal::WalWriter;
+
+const napi_type_tag kWriterTag = {0x7a1d0c55e1b04f21ull, 0x9e3cb8a2d6f04c11ull};
+const napi_type_tag kProducerTag = {0x3f6b2e8d9c1a4e07ull, 0xb54d7f1e2a9c3d66ull};
+
+// ---------------------------------------------------------------------------------------------
+// NativeProducer
+
+class NativeProducer : public Napi::ObjectWrap<NativeProducer> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeProducer",
+                       {
+                           InstanceMethod<&NativeProducer::Push>("push"),
+                           InstanceMethod<&NativeProducer::Ref>("ref"),
+                           InstanceMethod<&NativeProducer::Unref>("unref"),
+                           InstanceMethod<&NativeProducer::Detach>("detach"),
+                           InstanceAccessor<&NativeProducer::Id>("id"),
+                       });
+  }
+
+  // new NativeProducer(writerId, onEvents): attaches to the open writer with that id.
+  explicit NativeProducer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeProducer>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsFunction()) {
+      ThrowTapioError(env, "ERR_INVALID_ARGUMENT", "NativeProducer(writerId, onEvents) needs a writer id and a function");
+      return;
+    }
+    shared_ = FindSharedWal(info[0].As<Napi::Number>().Uint32Value());
+    if (!shared_) {
+      ThrowTapioError(env, "ERR_CLOSED", "the transit WAL this producer handle names is closed (or was never opened in this process)");
+      return;
+    }
+    sink_ = std::make_shared<ProducerSink>();
+    sink_->tsfn = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "tapio-wal-acks", 0, 1);
+    sink_->tsfn.Unref(env);
+    id_ = shared_->Register(sink_);
+    Value().TypeTag(&kProducerTag);
+    env.AddCleanupHook([sink = sink_, shared = shared_, id = id_]() { DetachSink(shared, id, sink); });
+  }
+
+  ~NativeProducer() override { DetachSink(shared_, id_, sink_); }
+
+ private:
+  static void DetachSink(const std::shared_ptr<SharedWal>& shared, uint32_t id, const std::shared_ptr<ProducerSink>& sink) {
+    if (!sink) return;
+    bool release = false;
+    {
+      std::lock_guard<std::mutex> lock(sink->mu);
+      if (!sink->detached) {
+        sink->detached = true;
+        release = true;
+      }
+    }
+    if (!release) return;
+    if (shared) shared->Unregister(id);
+    sink->tsfn.Release();
+  }
+
+  // push(records: Uint8Array[], ticket: number) -> 0 queued, 1 full (wait for a space event),
+  // 2 too large, 3 closed or failed (the failure comes as an event).
+  Napi::Value Push(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!shared_ || sink_->detached) {
+      ThrowTapioError(env, "ERR_CLOSED", "this producer handle was detached; the store was closed");
+      return env.Undefined();
+    }
+    if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsNumber()) {
+      ThrowTapioError(env, "ERR_INVALID_ARGUMENT", "push(records, ticket) needs an array of Uint8Array and a number");
+      return env.Undefined();
+    }
+    Napi::Array array = info[0].As<Napi::Array>();
+    const uint32_t count = array.Length();
+    datas_.resize(count);
+    lengths_.resize(count);
+    for (uint32_t i = 0; i < count; i++) {
+      napi_value element;
+      if (napi_get_element(env, array, i, &element) != napi_ok) return env.Undefined();
+      const uint8_t* data = nullptr;
+      size_t length = 0;
+      if (!GetBytes(env, Napi::Value(env, element), "each record", &data, &length)) return env.Undefined();
+      if (length > 0xffffffffu) {
+        ThrowTapioError(env, "ERR_RECORD_TOO_LARGE", "a record is larger than 4 GiB");
+        return env.Undefined();
+      }
+      datas_[i] = data;
+      lengths_[i] = static_cast<uint32_t>(length);
+    }
+    const uint64_t ticket = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+    // Ask for a space event before trying, so a release between a full push and the request
+    // cannot be missed.
+    sink_->wants_space.store(true, std::memory_order_release);
+    WalWriter::AppendResult r = shared_->writer->Append(id_, ticket, datas_.data(), lengths_.data(), count);
+    if (r != WalWriter::AppendResult::kFull) sink_->wants_space.store(false, std::memory_order_release);
+    switch (r) {
+      case WalWriter::AppendResult::kOk: return Napi::Number::New(env, 0);
+      case WalWriter::AppendResult::kFull: return Napi::Number::New(env, 1);
+      case WalWriter::AppendResult::kTooLarge: return Napi::Number::New(env, 2);
+      case WalWriter::AppendResult::kClosed: return Napi::Number::New(env, 3);
+    }
+    return Napi::Number::New(env, 3);
+  }
+
+  // While appends are pending the producer keeps the event loop alive, so their promises settle.
+  Napi::Value Ref(const Napi::CallbackInfo& info) {
+    if (!sink_->detached) sink_->tsfn.Ref(info.Env());
+    return info.Env().Undefined();
+  }
+  Napi::Value Unref(const Napi::CallbackInfo& info) {
+    if (!sink_->detached) sink_->tsfn.Unref(info.Env());
+    return info.Env().Undefined();
+  }
+  Napi::Value Detach(const Napi::CallbackInfo& info) {
+    DetachSink(shared_, id_, sink_);
+    return info.Env().Undefined();
+  }
+  Napi::Value Id(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), id_); }
+
+  std::shared_ptr<SharedWal> shared_;
+  std::shared_ptr<ProducerSink> sink_;
+  uint32_t id_ = 0;
+  std::vector<const uint8_t*> datas_;
+  std::vector<uint32_t> lengths_;
+};
+
+
+// ---------------------------------------------------------------------------------------------
+// NativeWalWriter
+
+struct OpenRequest {
+  tapio::wal::RecoverOptions recover;
+  tapio::wal::WriterOptions writer;
+};
+
+Napi::Object RecoveryToJs(Napi::Env env, const tapio::wal::RecoveryResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("segments", Napi::Number::New(env, static_cast<double>(r.segments.size())));
+  o.Set("firstSeq", Napi::Number::New(env, static_cast<double>(r.first_seq)));
+  o.Set("lastSeq", Napi::Number::New(env, static_cast<double>(r.last_seq)));
+  o.Set("bytesScanned", Napi::Number::New(env, static_cast<double>(r.bytes_scanned)));
+  o.Set("tornBytes", Napi::Number::New(env, static_cast<double>(r.torn_bytes)));
+  if (!r.broken_file.empty()) o.Set("brokenFile", r.broken_file);
+  Napi::Array salvaged = Napi::Array::New(env, r.salvaged.size());
+  for (size_t i = 0; i < r.salvaged.size(); i++) {
+    Napi::Object s = Napi::Object::New(env);
+    s.Set("segment", r.salvaged[i].segment);
+    s.Set("offset", Napi::Number::New(env, static_cast<double>(r.salvaged[i].offset)));
+    s.Set("bytes", Napi::Number::New(env, static_cast<double>(r.salvaged[i].bytes)));
+    s.Set("reason", r.salvaged[i].reason);
+    salvaged[i] = s;
+  }
+  o.Set("salvaged", salvaged);
+  Napi::Array removed = Napi::Array::New(env, r.removed_files.size());
+  for (size_t i = 0; i < r.removed_files.size(); i++) removed[i] = Napi::String::New(env, r.removed_files[i]);
+  o.Set("removedFiles", removed);
+  o.Set("storeId", tapio::wal::StoreIdToHex(r.store_id));
+  return o;
+}
+
+class NativeWalWriter : public Napi::ObjectWrap<NativeWalWriter> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeWalWriter",
+                       {
+                           InstanceMethod<&NativeWalWriter::Stats>("stats"),
+                           InstanceMethod<&NativeWalWriter::Close>("close"),
+                           InstanceAccessor<&NativeWalWriter::Id>("id"),
+                           InstanceAccessor<&NativeWalWriter::Recovery>("recovery"),
+                       });
+  }
+
+  explicit NativeWalWriter(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeWalWriter>(info) {
+    Value().TypeTag(&kWriterTag);
+  }
+
+  void Adopt(Napi::Env env, std::shared_ptr<SharedWal> shared, const tapio::wal::RecoveryResult& recovery) {
+    shared_ = std::move(shared);
+    recovery_ = Napi::Persistent(RecoveryToJs(env, recovery));
+  }
+
+  ~NativeWalWriter() override {
+    // Closed by JavaScript in the normal course; this is the safety net for a dropped handle.
+    if (shared_) {
+      shared_->writer->Close();
+      ForgetSharedWal(shared_->id());
+    }
+  }
+
+ private:
+  Napi::Value Id(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), shared_ ? shared_->id() : 0);
+  }
+  Napi::Value Recovery(const Napi::CallbackInfo& info) {
+    return recovery_.IsEmpty() ? info.Env().Undefined() : recovery_.Value();
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!shared_) {
+      ThrowTapioError(env, "ERR_CLOSED", "the transit WAL is closed");
+      return env.Undefined();
+    }
+    tapio::wal::WriterStats s = shared_->writer->Stats();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("records", Napi::Number::New(env, static_cast<double>(s.records)));
+    o.Set("bytes", Napi::Number::New(env, static_cast<double>(s.payload_bytes)));
+    o.Set("groups", Napi::Number::New(env, static_cast<double>(s.groups)));
+    o.Set("segmentsCreated", Napi::Number::New(env, static_cast<double>(s.segments_created)));
+    Napi::Array hist = Napi::Array::New(env, tapio::wal::kSyncBuckets);
+    for (size_t i = 0; i < tapio::wal::kSyncBuckets; i++) {
+      Napi::Object b = Napi::Object::New(env);
+      double le = i + 1 < tapio::wal::kSyncBuckets ? static_cast<double>(tapio::wal::kSyncBucketBoundsUs[i])
+                                                   : std::numeric_limits<double>::infinity();
+      b.Set("le", Napi::Number::New(env, le));
+      b.Set("count", Napi::Number::New(env, static_cast<double>(s.sync_histogram[i])));
+      hist[i] = b;
+    }
+    o.Set("syncLatencyUs", hist);
+    o.Set("ringUsedBytes", Napi::Number::New(env, static_cast<double>(s.ring_used)));
+    o.Set("ringCapacity", Napi::Number::New(env, static_cast<double>(s.ring_capacity)));
+    o.Set("directIo", Napi::Boolean::New(env, s.direct_io));
+    o.Set("directIoReason", Napi::String::New(env, s.direct_io_reason));
+    o.Set("alignment", Napi::Number::New(env, static_cast<double>(s.alignment)));
+    o.Set("durableSeq", Napi::Number::New(env, static_cast<double>(s.durable_seq)));
+    o.Set("failed", s.failed ? Napi::Value(Napi::String::New(env, s.failure)) : env.Null());
+    return o;
+  }
+
+  // close() -> Promise<void>: writes and syncs what was queued, then stops the writer thread.
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<SharedWal> shared_;
+  Napi::ObjectReference recovery_;
+  friend class CloseWorker;
+  friend class OpenWorker;
+};
+
+class CloseWorker : public Napi::AsyncWorker {
+ public:
+  CloseWorker(Napi::Env env, std::shared_ptr<SharedWal> shared)
+      : Napi::AsyncWorker(env, "tapio-wal-close"), deferred_(Napi::Promise::Deferred::New(env)), shared_(std::move(shared)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { status_ = shared_->writer->Close(); }
+  void OnOK() override {
+    ForgetSharedWal(shared_->id());
+    // A failed writer still closes; its failure was already reported to every append.
+    deferred_.Resolve(Env().Undefined());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<SharedWal> shared_;
+  tapio::Status status_;
+};
+
+Napi::Value NativeWalWriter::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!shared_) {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Resolve(env.Undefined());
+    return d.Promise();
+  }
+  auto* worker = new CloseWorker(env, std::move(shared_));
+  shared_.reset();
+  Napi::Promise p = worker->Promise();
+  worker->Queue();
+  return p;
+}
+
+Napi::FunctionReference* writer_constructor_slot(Napi::Env env) { return &env.GetInstanceData<AddonData>()->wal_writer; }
+
+class OpenWorker : public Napi::AsyncWorker {
+ public:
+  OpenWorker(Napi::Env env, OpenRequest request)
+      : Napi::AsyncWorker(env, "tapio-wal-open"), deferred_(Napi::Promise::Deferred::New(env)), request_(std::move(request)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    status_ = tapio::wal::Recover(request_.recover, &recovery_);
+    if (!status_.ok()) return;
+    shared_ = NewSharedWal();
+    SharedWal* raw = shared_.get();
+    request_.writer.resume = recovery_.resume;
+    request_.writer.on_group = [raw](const tapio::wal::GroupDone& done) { raw->OnGroup(done); };
+    request_.writer.on_space = [raw]() { raw->OnSpace(); };
+    status_ = WalWriter::Open(std::move(request_.writer), &shared_->writer);
+    if (!status_.ok()) {
+      ForgetSharedWal(shared_->id());
+      shared_.reset();
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!status_.ok()) {
+      deferred_.Reject(StatusToError(env, status_));
+      return;
+    }
+    Napi::Object obj = writer_constructor_slot(env)->New({});
+    NativeWalWriter::Unwrap(obj)->Adopt(env, shared_, recovery_);
+    deferred_.Resolve(obj);
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  OpenRequest request_;
+  tapio::Status status_;
+  tapio::wal::RecoveryResult recovery_;
+  std::shared_ptr<SharedWal> shared_;
+};
+
+bool ReadUint(Napi::Env env, Napi::Object o, const char* key, uint64_t* out, bool required) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() && !required) return true;
+  if (!v.IsNumber() || v.As<Napi::Number>().DoubleValue() < 0) {
+    ThrowTapioError(env, "ERR_INVALID_ARGUMENT", std::string("openWal: ") + key + " must be a non-negative number");
+    return false;
+  }
+  *out = static_cast<uint64_t>(v.As<Napi::Number>().Int64Value());
+  return true;
+}
+
+// openWal({ dir, segmentSize, ringCapacity, directIo, recovery, maxGroupBytes, faultInjection })
+//   -> Promise<NativeWalWriter>; recovery runs off the event loop.
+Napi::Value OpenWal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    ThrowTapioError(env, "ERR_INVALID_ARGUMENT", "openWal(options) needs an options object");
+    return env.Undefined();
+  }
+  Napi::Object o = info[0].As<Napi::Object>();
+  OpenRequest req;
+  Napi::Value dir = o.Get("dir");
+  if (!dir.IsString()) {
+    ThrowTapioError(env, "ERR_INVALID_ARGUMENT", "openWal: dir must be a string");
+    return env.Undefined();
+  }
+  req.recover.dir = dir.As<Napi::String>().Utf8Value();
+  req.writer.dir = req.recover.dir;
+  req.recover.salvage = o.Get("recovery").IsString() && o.Get("recovery").As<Napi::String>().Utf8Value() == "salvage";
+  if (!ReadUint(env, o, "segmentSize", &req.writer.segment_size, true) ||
+      !ReadUint(env, o, "ringCapacity", &req.writer.ring_capacity, true) ||
+      !ReadUint(env, o, "maxGroupBytes", &req.writer.max_group_bytes, false)) {
+    return env.Undefined();
+  }
+  std::string mode = o.Get("directIo").IsString() ? o.Get("directIo").As<Napi::String>().Utf8Value() : "auto";
+  req.writer.direct_io = mode == "on" ? tapio::wal::DirectIoMode::kOn
+                         : mode == "off" ? tapio::wal::DirectIoMode::kOff
+                                         : tapio::wal::DirectIoMode::kAuto;
+  Napi::Value faults = o.Get("faultInjection");
+  if (faults.IsObject()) {
+    Napi::Object f = faults.As<Napi::Object>();
+    if (!ReadUint(env, f, "failWriteAt", &req.writer.faults.fail_write_at, false) ||
+        !ReadUint(env, f, "failSyncAt", &req.writer.faults.fail_sync_at, false)) {
+      return env.Undefined();
+    }
+  }
+  auto* worker = new OpenWorker(env, std::move(req));
+  Napi::Promise p = worker->Promise();
+  worker->Queue();
+  return p;
+}
+
+}  // namespace
+
+void InitWal(Napi::Env env, Napi::Object exports) {
+  AddonData* data = env.GetInstanceData<AddonData>();
+  data->wal_writer = Napi::Persistent(NativeWalWriter::Define(env));
+  exports.Set("NativeProducer", NativeProducer::Define(env));
+  exports.Set("openWal", Napi::Function::New(env, OpenWal, "openWal"));
+}
+
+}  // namespace tapio_binding

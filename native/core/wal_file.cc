@@ -1,0 +1,393 @@
+#include "core/wal_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+
+namespace tapio {
+namespace wal {
+namespace {
+
+constexpr size_t kMaxAlignment = 64 * 1024;
+
+// strerror_r has a GNU and an XSI variant; these overloads accept either result.
+inline const char* StrerrorResult(int, const char* buf) { return buf; }
+inline const char* StrerrorResult(const char* r, const char*) { return r; }
+
+const char* ErrnoName(int e) {
+  switch (e) {
+    case EIO: return "EIO";
+    case ENOSPC: return "ENOSPC";
+    case EDQUOT: return "EDQUOT";
+    case EROFS: return "EROFS";
+    case EACCES: return "EACCES";
+    case EPERM: return "EPERM";
+    case ENOENT: return "ENOENT";
+    case EEXIST: return "EEXIST";
+    case EINVAL: return "EINVAL";
+    case EBADF: return "EBADF";
+    case ENOTDIR: return "ENOTDIR";
+    case EISDIR: return "EISDIR";
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
+    case EFBIG: return "EFBIG";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    default: return nullptr;
+  }
+}
+
+bool IsPowerOfTwo(uint64_t n) { return n != 0 && (n & (n - 1)) == 0; }
+
+uint64_t NowMs() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+// The file system's direct I/O alignment for an open file, or 0 when it does not say.
+size_t ReportedAlignment(int fd) {
+  size_t reported = 0;
+#if defined(__linux__) && defined(STATX_DIOALIGN)
+  struct statx stx;
+  std::memset(&stx, 0, sizeof stx);
+  if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 && (stx.stx_mask & STATX_DIOALIGN) != 0) {
+    reported = stx.stx_dio_offset_align > stx.stx_dio_mem_align ? stx.stx_dio_offset_align : stx.stx_dio_mem_align;
+  }
+#endif
+  if (reported == 0) {
+    struct statvfs vfs;
+    if (fstatvfs(fd, &vfs) == 0) reported = static_cast<size_t>(vfs.f_bsize);
+  }
+  return reported;
+}
+
+size_t ChooseAlignment(size_t reported) {
+  // Never below 4 KiB: today's disks have 4 KiB physical sectors even when they accept 512-byte
+  // writes, and a smaller block would be read-modify-written by the device.
+  if (!IsPowerOfTwo(reported) || reported > kMaxAlignment) return kDefaultAlignment;
+  return reported < kDefaultAlignment ? kDefaultAlignment : reported;
+}
+
+}  // namespace
+
+Status ErrnoStatus(const std::string& op, const std::string& path, int error_number) {
+  char buf[256] = {0};
+  const char* text = StrerrorResult(strerror_r(error_number, buf, sizeof buf), buf);
+  std::string msg = op + " " + path + " failed: " + text;
+  const char* name = ErrnoName(error_number);
+  msg += name != nullptr ? std::string(" (") + name + ")" : " (errno " + std::to_string(error_number) + ")";
+  return Status::IoError(msg);
+}
+
+std::string JoinPath(const std::string& dir, const std::string& name) {
+  if (dir.empty()) return name;
+  return dir.back() == '/' ? dir + name : dir + "/" + name;
+}
+
+AlignedBuffer::~AlignedBuffer() { std::free(data_); }
+
+bool AlignedBuffer::Allocate(size_t size, size_t alignment) {
+  std::free(data_);
+  data_ = nullptr;
+  size_ = 0;
+  void* mem = nullptr;
+  if (posix_memalign(&mem, alignment, size) != 0) return false;
+  std::memset(mem, 0, size);
+  data_ = static_cast<uint8_t*>(mem);
+  size_ = size;
+  return true;
+}
+
+Status OpenFile(const std::string& path, int flags, bool direct, int* fd) {
+  int all = flags | O_CLOEXEC;
+#if defined(O_DIRECT)
+  if (direct) all |= O_DIRECT;
+#endif
+  int f;
+  do {
+    f = open(path.c_str(), all, 0644);
+  } while (f < 0 && errno == EINTR);
+  if (f < 0) return ErrnoStatus(direct ? "open (O_DIRECT)" : "open", path, errno);
+#if defined(__APPLE__)
+  if (direct && fcntl(f, F_NOCACHE, 1) != 0) {
+    const int e = errno;
+    close(f);
+    return ErrnoStatus("fcntl(F_NOCACHE)", path, e);
+  }
+#endif
+  *fd = f;
+  return Status::Ok();
+}
+
+Status WriteFull(int fd, const uint8_t* data, size_t n, uint64_t offset, const std::string& path) {
+  while (n > 0) {
+    const ssize_t w = pwrite(fd, data, n, static_cast<off_t>(offset));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("write to", path, errno);
+    }
+    if (w == 0) return ErrnoStatus("write to", path, EIO);
+    data += w;
+    n -= static_cast<size_t>(w);
+    offset += static_cast<uint64_t>(w);
+  }
+  return Status::Ok();
+}
+
+Status ReadFull(int fd, uint8_t* data, size_t n, uint64_t offset, const std::string& path, size_t* got) {
+  size_t done = 0;
+  while (done < n) {
+    const ssize_t r = pread(fd, data + done, n - done, static_cast<off_t>(offset + done));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("read from", path, errno);
+    }
+    if (r == 0) break;
+    done += static_cast<size_t>(r);
+  }
+  *got = done;
+  return Status::Ok();
+}
+
+Status SyncData(int fd, const std::string& path) {
+#if defined(__APPLE__)
+  // fsync on macOS leaves data in the drive's cache; F_FULLFSYNC flushes it.
+  if (fcntl(fd, F_FULLFSYNC) == 0) return Status::Ok();
+  if (fsync(fd) == 0) return Status::Ok();
+  return ErrnoStatus("fsync", path, errno);
+#else
+  int r;
+  do {
+    r = fdatasync(fd);
+  } while (r != 0 && errno == EINTR);
+  return r == 0 ? Status::Ok() : ErrnoStatus("fdatasync", path, errno);
+#endif
+}
+
+Status SyncDir(const std::string& dir) {
+  int fd;
+  do {
+    fd = open(dir.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECTORY);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return ErrnoStatus("open directory", dir, errno);
+  int r;
+  do {
+    r = fsync(fd);
+  } while (r != 0 && errno == EINTR);
+  const int e = errno;
+  close(fd);
+  return r == 0 ? Status::Ok() : ErrnoStatus("fsync of directory", dir, e);
+}
+
+Status Preallocate(int fd, uint64_t size, const std::string& path) {
+#if defined(__linux__)
+  const int r = posix_fallocate(fd, 0, static_cast<off_t>(size));
+  if (r == 0) return Status::Ok();
+  if (r != EOPNOTSUPP && r != EINVAL && r != ENOSYS) return ErrnoStatus("posix_fallocate of", path, r);
+#endif
+  if (ftruncate(fd, static_cast<off_t>(size)) != 0) return ErrnoStatus("ftruncate of", path, errno);
+  return Status::Ok();
+}
+
+Status ProbeDirectIo(const std::string& dir, DirectIoProbe* out) {
+  *out = DirectIoProbe();
+  std::string tmpl = JoinPath(dir, ".direct-io-probe-XXXXXX");
+  const int plain = mkstemp(&tmpl[0]);
+  if (plain < 0) return ErrnoStatus("create a probe file in", dir, errno);
+  close(plain);
+  int fd = -1;
+  Status s = OpenFile(tmpl, O_RDWR, true, &fd);
+  if (!s.ok()) {
+    out->reason = "the file system refuses direct I/O: " + s.message();
+  } else {
+    out->alignment = ChooseAlignment(ReportedAlignment(fd));
+    AlignedBuffer block;
+    if (!block.Allocate(out->alignment, out->alignment)) {
+      out->reason = "cannot allocate an aligned block";
+    } else {
+      s = WriteFull(fd, block.data(), block.size(), 0, tmpl);
+      if (s.ok()) {
+        out->supported = true;
+      } else {
+        out->reason = "an aligned direct write failed: " + s.message();
+      }
+    }
+    close(fd);
+  }
+  unlink(tmpl.c_str());
+  return Status::Ok();
+}
+
+Status CreateSegmentFile(const NewSegment& seg, int* fd_out) {
+  const std::string path = JoinPath(seg.dir, SegmentFileName(seg.number));
+  int fd = -1;
+  Status s = OpenFile(path, O_RDWR | O_CREAT | O_EXCL, seg.direct, &fd);
+  if (!s.ok()) return s;
+
+  const size_t block = seg.direct && seg.alignment > kSegmentHeaderSize ? seg.alignment : kSegmentHeaderSize;
+  AlignedBuffer header;
+  if (!header.Allocate(block, seg.direct ? seg.alignment : kDefaultAlignment)) {
+    s = Status::IoError("cannot allocate a segment header block for " + path);
+  }
+  if (s.ok()) s = Preallocate(fd, seg.segment_size, path);
+  if (s.ok()) {
+    SegmentHeader h;
+    h.number = seg.number;
+    h.first_seq = seg.first_seq;
+    h.store_id = seg.store_id;
+    h.created_ms = seg.created_ms != 0 ? seg.created_ms : NowMs();
+    h.segment_size = static_cast<uint32_t>(seg.segment_size);
+    EncodeSegmentHeader(h, header.data());
+    s = WriteFull(fd, header.data(), header.size(), 0, path);
+  }
+  if (s.ok()) s = SyncData(fd, path);
+  if (s.ok()) s = SyncDir(seg.dir);
+  if (!s.ok()) {
+    close(fd);
+    unlink(path.c_str());
+    SyncDir(seg.dir);  // best effort: the error being returned is the one that matters
+    return s;
+  }
+  *fd_out = fd;
+  return Status::Ok();
+}
+
+SegmentAppender::SegmentAppender(int fd, std::string path, uint64_t segment_size, const AppendMode& mode,
+                                 AlignedBuffer* buffer, FaultCounter* faults)
+    : fd_(fd), path_(std::move(path)), segment_size_(segment_size), mode_(mode), buffer_(buffer), faults_(faults) {}
+
+SegmentAppender::~SegmentAppender() {
+  if (fd_ >= 0) close(fd_);
+  // Leave the shared buffer zeroed for the next appender.
+  std::memset(buffer_->data(), 0, used_);
+}
+
+Status SegmentAppender::Open(int fd, std::string path, uint64_t segment_size, uint64_t offset, const AppendMode& mode,
+                             AlignedBuffer* buffer, FaultCounter* faults, std::unique_ptr<SegmentAppender>* out) {
+  std::unique_ptr<SegmentAppender> a(new SegmentAppender(fd, std::move(path), segment_size, mode, buffer, faults));
+  const size_t align = mode.direct ? mode.alignment : 1;
+  if (offset < kSegmentHeaderSize || offset > segment_size || offset % kRecordAlign != 0 ||
+      buffer->size() < 2 * mode.alignment || buffer->size() % mode.alignment != 0) {
+    return Status::InvalidArgument("cannot append to " + a->path_ + " at offset " + std::to_string(offset));
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) return ErrnoStatus("fstat of", a->path_, errno);
+  if (static_cast<uint64_t>(st.st_size) < segment_size) {  // cut short: preallocate again
+    Status s = Preallocate(fd, segment_size, a->path_);
+    if (!s.ok()) return s;
+  }
+  std::memset(buffer->data(), 0, buffer->size());
+  a->base_ = offset / align * align;
+  a->used_ = static_cast<size_t>(offset - a->base_);
+  a->written_ = a->used_;
+  a->synced_end_ = offset;
+  if (a->used_ > 0) {
+    size_t got = 0;
+    Status s = ReadFull(fd, buffer->data(), align, a->base_, a->path_, &got);
+    if (!s.ok()) return s;
+    std::memset(buffer->data() + a->used_, 0, buffer->size() - a->used_);
+  }
+  *out = std::move(a);
+  return Status::Ok();
+}
+
+Status SegmentAppender::Copy(const uint8_t* data, size_t n) {
+  while (n > 0) {
+    if (used_ == buffer_->size()) {
+      Status s = WriteOut();
+      if (!s.ok()) return s;
+    }
+    const size_t take = n < buffer_->size() - used_ ? n : buffer_->size() - used_;
+    std::memcpy(buffer_->data() + used_, data, take);
+    used_ += take;
+    data += take;
+    n -= take;
+  }
+  return Status::Ok();
+}
+
+Status SegmentAppender::Skip(size_t n) {
+  if (used_ + n > buffer_->size()) {
+    Status s = WriteOut();
+    if (!s.ok()) return s;
+  }
+  used_ += n;
+  return Status::Ok();
+}
+
+Status SegmentAppender::Append(uint64_t seq, const uint8_t* payload, uint32_t length) {
+  uint8_t header[kRecordHeaderSize];
+  EncodeRecordHeader(seq, payload, length, header);
+  Status s = Copy(header, sizeof header);
+  if (s.ok()) s = Copy(payload, length);
+  const size_t pad = static_cast<size_t>(RecordFootprint(length) - kRecordHeaderSize - length);
+  if (s.ok() && pad != 0) s = Skip(pad);
+  return s;
+}
+
+Status SegmentAppender::WriteOut() {
+  if (used_ == written_) return Status::Ok();
+  if (faults_ != nullptr && faults_->NextWriteFails()) {
+    return ErrnoStatus("write to", path_, faults_->error_number());
+  }
+  uint8_t* buf = buffer_->data();
+  if (mode_.direct) {
+    // Whole blocks from the buffer's start; the buffer is zero past used_, and so is the file.
+    const size_t align = mode_.alignment;
+    const size_t len = (used_ + align - 1) / align * align;
+    Status s = WriteFull(fd_, buf, len, base_, path_);
+    if (!s.ok()) return s;
+    const size_t full = used_ / align * align;
+    const size_t keep = used_ - full;
+    if (full != 0) {
+      std::memmove(buf, buf + full, keep);
+      std::memset(buf + keep, 0, used_ - keep);
+      base_ += full;
+      used_ = keep;
+    }
+    written_ = used_;
+    return Status::Ok();
+  }
+  Status s = WriteFull(fd_, buf + written_, used_ - written_, base_ + written_, path_);
+  if (!s.ok()) return s;
+  std::memset(buf, 0, used_);
+  base_ += used_;
+  used_ = 0;
+  written_ = 0;
+  return Status::Ok();
+}
+
+Status SegmentAppender::Sync(uint64_t* micros) {
+  *micros = 0;
+  Status s = WriteOut();
+  if (!s.ok()) return s;
+  if (faults_ != nullptr && faults_->NextSyncFails()) {
+    DiscardUnsynced();
+    return ErrnoStatus("fdatasync", path_, faults_->error_number());
+  }
+  const auto start = std::chrono::steady_clock::now();
+  s = SyncData(fd_, path_);
+  *micros = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count());
+  if (s.ok()) synced_end_ = end();
+  return s;
+}
+
+void SegmentAppender::DiscardUnsynced() {
+  const uint64_t from = synced_end_;
+  const uint64_t to = end();
+  if (to <= from) return;
+  int plain = -1;
+  if (!OpenFile(path_, O_WRONLY, false, &plain).ok()) return;
+  std::string zeros(static_cast<size_t>(to - from), '\0');
+  WriteFull(plain, reinterpret_cast<const uint8_t*>(zeros.data()), zeros.size(), from, path_);
+  close(plain);
+}
+
+}  // namespace wal
+}  // namespace tapio

@@ -1,0 +1,181 @@
+// Segment files of the transit WAL on a POSIX file system: the O_DIRECT probe, segment creation
+// (create, preallocate, header, fdatasync, directory fsync), appending records through an
+// aligned buffer (O_DIRECT or buffered), fdatasync, and fault injection for tests.
+//
+// Every error is a Status naming the file, the operation and the system's error text.
+// Nothing here is shared between threads unless stated.
+#ifndef TAPIO_CORE_WAL_FILE_H_
+#define TAPIO_CORE_WAL_FILE_H_
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "core/wal_codec.h"
+#include "core/wal_format.h"
+
+namespace tapio {
+namespace wal {
+
+// Where the log ends: what Recover found and where the writer resumes.
+struct ResumePoint {
+  StoreId store_id;
+  uint64_t segment = 1;          // the segment to append to
+  bool segment_exists = false;   // false: the writer creates it, starting at next_seq
+  uint64_t segment_size = 0;     // when it exists: its size from its header
+  uint64_t write_offset = 0;     // when it exists: the end of its last whole record
+  uint64_t next_seq = 1;
+};
+
+// Test hook: make the Nth record write or the Nth record fdatasync fail with `error_number`
+// (1-based, 0 = never), counted from the writer's open. Only the writes and fdatasyncs that
+// carry records count; segment creation (header write, its fdatasync, the directory fsync) does
+// not. A failed write writes nothing. A failed fdatasync also discards what was written since
+// the last successful one (as a device that lost its cache would), so a reopen finds exactly
+// the synced prefix.
+struct FaultInjector {
+  uint64_t fail_write_at = 0;
+  uint64_t fail_sync_at = 0;
+  int error_number = EIO;
+};
+
+// Counts record writes and fdatasyncs against a FaultInjector. One per writer.
+class FaultCounter {
+ public:
+  explicit FaultCounter(const FaultInjector& faults) : faults_(faults) {}
+  // Counts one write (or fdatasync); true when it is the one to fail.
+  bool NextWriteFails() { return ++writes_ == faults_.fail_write_at; }
+  bool NextSyncFails() { return ++syncs_ == faults_.fail_sync_at; }
+  int error_number() const { return faults_.error_number; }
+
+ private:
+  FaultInjector faults_;
+  uint64_t writes_ = 0;
+  uint64_t syncs_ = 0;
+};
+
+// "<op> <path> failed: <strerror> (<ERRNO>)" as a kIoError status.
+Status ErrnoStatus(const std::string& op, const std::string& path, int error_number);
+std::string JoinPath(const std::string& dir, const std::string& name);
+
+// A heap block aligned for O_DIRECT, zero-filled at allocation.
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  ~AlignedBuffer();
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  bool Allocate(size_t size, size_t alignment);
+  uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+struct DirectIoProbe {
+  bool supported = false;
+  // The file offset and length alignment direct writes use: the larger of what the file system
+  // reports (statx STATX_DIOALIGN, else its block size) and kDefaultAlignment, at most 64 KiB.
+  size_t alignment = kDefaultAlignment;
+  std::string reason;  // why direct I/O is not used, when it is not
+};
+
+// Creates a temporary file in `dir`, opens it with O_DIRECT (F_NOCACHE on macOS), does one
+// aligned write, and removes it. kIoError only when `dir` cannot hold a file at all; a file
+// system that refuses O_DIRECT gives supported = false and a reason.
+Status ProbeDirectIo(const std::string& dir, DirectIoProbe* out);
+
+// Writes all `n` bytes at `offset`, retrying short writes and EINTR.
+Status WriteFull(int fd, const uint8_t* data, size_t n, uint64_t offset, const std::string& path);
+// Reads up to `n` bytes at `offset`; *got < n only at the end of the file.
+Status ReadFull(int fd, uint8_t* data, size_t n, uint64_t offset, const std::string& path, size_t* got);
+// fdatasync (F_FULLFSYNC on macOS, falling back to fsync).
+Status SyncData(int fd, const std::string& path);
+// fsync of a directory, so a create, rename or unlink in it survives a crash.
+Status SyncDir(const std::string& dir);
+// posix_fallocate, or ftruncate where the file system cannot preallocate.
+Status Preallocate(int fd, uint64_t size, const std::string& path);
+// Opens `path` with open(2) flags plus O_CLOEXEC, and direct I/O when `direct`.
+Status OpenFile(const std::string& path, int flags, bool direct, int* fd);
+
+struct NewSegment {
+  std::string dir;
+  uint64_t number = 0;
+  uint64_t first_seq = 0;
+  StoreId store_id;
+  uint64_t segment_size = kDefaultSegmentSize;
+  uint64_t created_ms = 0;  // 0: now
+  bool direct = false;
+  size_t alignment = kDefaultAlignment;
+};
+
+// Creates segment `number` with O_CREAT|O_EXCL, preallocates it, writes and fdatasyncs the
+// header, then fsyncs the directory. On failure nothing is left behind. *fd is open for
+// reading and writing (direct when asked).
+Status CreateSegmentFile(const NewSegment& segment, int* fd);
+
+// How a SegmentAppender writes.
+struct AppendMode {
+  bool direct = false;
+  size_t alignment = kDefaultAlignment;  // used when direct
+};
+
+// Appends records to one open segment through a caller-owned aligned buffer. Bytes go to the
+// file when the buffer fills or at Sync. In direct mode each write covers whole blocks, from the
+// aligned start of the block holding the first unsynced byte, so that block is rewritten until
+// it is full; in buffered mode each byte is written once, at its own offset. The resulting file
+// bytes are identical in both modes. Writer thread only.
+class SegmentAppender {
+ public:
+  // Takes ownership of `fd`. `offset` is where the next record goes (the end of the last whole
+  // record); in direct mode the bytes of its block before `offset` are read back into the
+  // buffer. `buffer` must outlive the appender, be aligned to mode.alignment and hold at least
+  // two blocks; `faults` may be null.
+  static Status Open(int fd, std::string path, uint64_t segment_size, uint64_t offset, const AppendMode& mode,
+                     AlignedBuffer* buffer, FaultCounter* faults, std::unique_ptr<SegmentAppender>* out);
+  ~SegmentAppender();
+  SegmentAppender(const SegmentAppender&) = delete;
+  SegmentAppender& operator=(const SegmentAppender&) = delete;
+
+  // Offset where the next record goes.
+  uint64_t end() const { return base_ + used_; }
+  uint64_t Remaining() const { return segment_size_ - end(); }
+  uint64_t segment_size() const { return segment_size_; }
+  const std::string& path() const { return path_; }
+
+  // Copies one record (header, payload, zero padding). The caller checks that
+  // RecordFootprint(length) <= Remaining(). May write to the file when the buffer fills.
+  Status Append(uint64_t seq, const uint8_t* payload, uint32_t length);
+  // Writes what is buffered, then fdatasyncs. *micros gets the fdatasync's duration.
+  Status Sync(uint64_t* micros);
+
+ private:
+  SegmentAppender(int fd, std::string path, uint64_t segment_size, const AppendMode& mode, AlignedBuffer* buffer,
+                  FaultCounter* faults);
+  Status Copy(const uint8_t* data, size_t n);
+  Status Skip(size_t n);  // zero padding: the buffer is zero past used_
+  Status WriteOut();
+  // After an injected fdatasync failure: zeroes what was written since the last sync.
+  void DiscardUnsynced();
+
+  int fd_;
+  std::string path_;
+  uint64_t segment_size_;
+  AppendMode mode_;
+  AlignedBuffer* buffer_;
+  FaultCounter* faults_;
+  uint64_t base_ = 0;     // file offset of buffer_->data()[0]
+  size_t used_ = 0;       // bytes of the buffer holding record bytes
+  size_t written_ = 0;    // of those, bytes already written to the file
+  uint64_t synced_end_ = 0;
+};
+
+}  // namespace wal
+}  // namespace tapio
+
+#endif  // TAPIO_CORE_WAL_FILE_H_

@@ -1,0 +1,88 @@
+// The on-disk format of the transit write-ahead log. This header and src/transit/format.ts are
+// the two sources of truth for these bytes (a test proves they agree); docs/FORMAT.md is the
+// prose version of the same spec. All integers are little-endian.
+//
+// A WAL directory holds:
+//   WAL_ID                   JSON: {"format":"tapio-wal","version":1,"storeId":"<32 hex>"}
+//   <16 hex digits>.wal      segments, numbered from 1, preallocated to segment_size bytes
+//   <16 hex digits>.wal.broken   bytes cut from a torn tail at recovery (kept for inspection)
+//
+// Segment layout:
+//   [0, kSegmentHeaderSize)  segment header (below), zero-padded to one 4096-byte block so
+//                            records start aligned for O_DIRECT
+//   then records, back to back, each starting at a multiple of kRecordAlign
+//   then zeros (preallocation) to the end of the file
+//
+// Segment header:
+//   0   8  magic "TAPIOWAL"
+//   8   4  format version (kFormatVersion)
+//   12  4  header length in use (kSegmentHeaderUsed)
+//   16  8  segment number (>= 1, equals the file name)
+//   24  8  sequence number of the first record in the segment
+//   32  16 store id (random, the same in WAL_ID and every segment of the directory)
+//   48  8  creation time, milliseconds since the Unix epoch
+//   56  4  segment size in bytes (the preallocated file length)
+//   60  4  CRC32C of bytes 0..60
+//
+// Record:
+//   0   4  CRC32C of bytes 4..16 of this header followed by the payload
+//   4   4  payload length in bytes
+//   8   8  sequence number (>= 1; consecutive across the whole log)
+//   16  n  payload
+//   then zero padding to the next multiple of kRecordAlign
+//
+// A record header whose 16 bytes are all zero marks the end of the written part of a segment
+// (sequence numbers start at 1, so no real record has one). Fewer than kRecordHeaderSize bytes
+// before the end of the file also end the segment. A record never straddles two segments.
+#ifndef TAPIO_CORE_WAL_FORMAT_H_
+#define TAPIO_CORE_WAL_FORMAT_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace tapio {
+namespace wal {
+
+constexpr char kMagic[8] = {'T', 'A', 'P', 'I', 'O', 'W', 'A', 'L'};
+constexpr uint32_t kFormatVersion = 1;
+constexpr size_t kSegmentHeaderSize = 4096;
+constexpr uint32_t kSegmentHeaderUsed = 64;
+constexpr size_t kRecordHeaderSize = 16;
+constexpr size_t kRecordAlign = 8;
+constexpr size_t kDefaultAlignment = 4096;  // O_DIRECT block size when the probe cannot tell
+constexpr uint64_t kDefaultSegmentSize = 64ull << 20;
+constexpr uint64_t kMinSegmentSize = 1ull << 20;
+constexpr uint64_t kMaxSegmentSize = 1ull << 30;
+constexpr const char* kSegmentSuffix = ".wal";
+constexpr const char* kBrokenSuffix = ".broken";
+constexpr const char* kIdFileName = "WAL_ID";
+
+// Offsets inside the segment header.
+constexpr size_t kHeaderOffVersion = 8;
+constexpr size_t kHeaderOffUsed = 12;
+constexpr size_t kHeaderOffSegment = 16;
+constexpr size_t kHeaderOffFirstSeq = 24;
+constexpr size_t kHeaderOffStoreId = 32;
+constexpr size_t kHeaderOffCreated = 48;
+constexpr size_t kHeaderOffSegmentSize = 56;
+constexpr size_t kHeaderOffCrc = 60;
+
+// Offsets inside a record header.
+constexpr size_t kRecordOffCrc = 0;
+constexpr size_t kRecordOffLength = 4;
+constexpr size_t kRecordOffSeq = 8;
+
+// Bytes a record of `payload` bytes takes in a segment, padding included.
+constexpr uint64_t RecordFootprint(uint64_t payload) {
+  return (kRecordHeaderSize + payload + kRecordAlign - 1) & ~static_cast<uint64_t>(kRecordAlign - 1);
+}
+
+// The largest payload a segment of `segment_size` bytes can hold.
+constexpr uint64_t MaxPayload(uint64_t segment_size) {
+  return segment_size - kSegmentHeaderSize - kRecordHeaderSize;
+}
+
+}  // namespace wal
+}  // namespace tapio
+
+#endif  // TAPIO_CORE_WAL_FORMAT_H_

@@ -1,0 +1,81 @@
+/**
+ * The interface both WAL implementations (native, TypeScript twin) provide to the transit
+ * facade. Nothing above this file knows which one it got.
+ */
+
+/** How the writer opens segment files. */
+export type DirectIoMode = 'auto' | 'on' | 'off';
+/** What to do with damage outside the torn tail of the newest segment. */
+export type RecoveryMode = 'strict' | 'salvage';
+
+export interface WalOpenOptions {
+  /** The WAL directory (absolute); created when missing. */
+  dir: string;
+  /** Preallocated size of each segment file, bytes (multiple of 4096). */
+  segmentSize: number;
+  /** Ring buffer capacity, bytes (a power of two). */
+  ringCapacity: number;
+  directIo: DirectIoMode;
+  recovery: RecoveryMode;
+  /** The most bytes one group (one write + one fdatasync) may hold. */
+  maxGroupBytes: number;
+  /** Test hook: make the Nth write or fdatasync (1-based, counted from open) fail with EIO. */
+  faultInjection?: { failWriteAt?: number; failSyncAt?: number };
+}
+
+/** What the recovery scan at open found and did. */
+export interface RecoveryReport {
+  /** Segment files present after recovery. */
+  segments: number;
+  /** Sequence number of the oldest record kept (0 when the log is empty). */
+  firstSeq: number;
+  /** Sequence number of the newest whole record (0 when the log is empty). */
+  lastSeq: number;
+  /** Bytes scanned. */
+  bytesScanned: number;
+  /** Bytes cut from a torn tail of the newest segment (0 when it was clean). */
+  tornBytes: number;
+  /** Where the cut bytes were kept, when there were any. */
+  brokenFile?: string;
+  /** With recovery: 'salvage', each damaged stretch that was set aside. */
+  salvaged: Array<{ segment: string; offset: number; bytes: number; reason: string }>;
+}
+
+/** Counters of a running writer. */
+export interface WalWriterStats {
+  records: number;
+  bytes: number;
+  groups: number;
+  /** fdatasync latency histogram: counts per upper bound in microseconds. */
+  syncLatencyUs: Array<{ le: number; count: number }>;
+  ringUsedBytes: number;
+  ringCapacity: number;
+  directIo: boolean;
+  /** O_DIRECT write alignment in bytes (the file system's block size), when direct I/O is on. */
+  alignment: number;
+  /** The newest durable sequence number. */
+  durableSeq: number;
+  /** Set once a write or fdatasync failed: the writer refuses every later append. */
+  failed: string | null;
+}
+
+/** The result of an append: the sequence numbers its records got, once durable. */
+export interface AppendResult {
+  firstSeq: number;
+  lastSeq: number;
+}
+
+export interface WalBackend {
+  readonly kind: 'native' | 'typescript';
+  readonly recovery: RecoveryReport;
+  /**
+   * Appends a batch; resolves once an fdatasync covering it returned. Waits (without dropping
+   * anything) while the ring is full. Rejects with ERR_WAL_IO once the writer failed.
+   */
+  append(records: Uint8Array[]): Promise<AppendResult>;
+  /** Like append, but returns null at once instead of waiting when the ring is full. */
+  tryAppend(records: Uint8Array[]): Promise<AppendResult> | null;
+  stats(): WalWriterStats;
+  /** Waits for every accepted append to be durable (or failed), then stops the writer. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,53 @@
+/**
+ * The on-disk format of the transit write-ahead log: the TypeScript source of truth, twin of
+ * native/core/wal_format.h (a test proves they agree). docs/FORMAT.md describes every byte.
+ * All integers are little-endian.
+ */
+
+export const MAGIC = 'TAPIOWAL';
+export const FORMAT_VERSION = 1;
+export const SEGMENT_HEADER_SIZE = 4096;
+export const SEGMENT_HEADER_USED = 64;
+export const RECORD_HEADER_SIZE = 16;
+export const RECORD_ALIGN = 8;
+export const DEFAULT_ALIGNMENT = 4096;
+export const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
+export const MIN_SEGMENT_SIZE = 1024 * 1024;
+export const MAX_SEGMENT_SIZE = 1024 * 1024 * 1024;
+export const SEGMENT_SUFFIX = '.wal';
+export const BROKEN_SUFFIX = '.broken';
+export const ID_FILE_NAME = 'WAL_ID';
+
+export const HEADER_OFF_VERSION = 8;
+export const HEADER_OFF_USED = 12;
+export const HEADER_OFF_SEGMENT = 16;
+export const HEADER_OFF_FIRST_SEQ = 24;
+export const HEADER_OFF_STORE_ID = 32;
+export const HEADER_OFF_CREATED = 48;
+export const HEADER_OFF_SEGMENT_SIZE = 56;
+export const HEADER_OFF_CRC = 60;
+
+export const RECORD_OFF_CRC = 0;
+export const RECORD_OFF_LENGTH = 4;
+export const RECORD_OFF_SEQ = 8;
+
+/** Bytes a record of `payload` bytes takes in a segment, padding included. */
+export function recordFootprint(payload: number): number {
+  return (RECORD_HEADER_SIZE + payload + RECORD_ALIGN - 1) & ~(RECORD_ALIGN - 1);
+}
+
+/** The largest payload a segment of `segmentSize` bytes can hold. */
+export function maxPayload(segmentSize: number): number {
+  return segmentSize - SEGMENT_HEADER_SIZE - RECORD_HEADER_SIZE;
+}
+
+/** The file name of segment `n`: 16 lowercase hex digits and `.wal`. */
+export function segmentFileName(n: bigint | number): string {
+  return `${BigInt(n).toString(16).padStart(16, '0')}${SEGMENT_SUFFIX}`;
+}
+
+/** The segment number of a file name, or null when the name is not a segment's. */
+export function parseSegmentFileName(name: string): bigint | null {
+  const m = /^([0-9a-f]{16})\.wal$/.exec(name);
+  return m ? BigInt(`0x${m[1]}`) : null;
+}
