@@ -18,7 +18,8 @@
         "native/binding/errors.cc",
         "native/binding/crc32c_binding.cc",
         "native/binding/wal_shared.cc",
-        "native/binding/wal_binding.cc"
+        "native/binding/wal_binding.cc",
+        "native/binding/ring_binding.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

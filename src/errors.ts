@@ -42,6 +42,18 @@ export const ERROR_CODES = {
     meaning: 'The metadata store (lmdb) failed to read or write.',
     action: 'Check free disk space and the permissions of the metadata directory; the message carries the lmdb error.',
   },
+  ERR_METADATA_CORRUPT: {
+    meaning: 'A value read from the metadata store does not match its schema (damaged bytes, or a value written by something other than tapio-storage).',
+    action: 'The message names the key. Restore the metadata directory from a copy, or delete that record and create it again.',
+  },
+  ERR_METADATA_SECRET: {
+    meaning: 'The HMAC secret file of the metadata store is missing, has the wrong size, can be read by other users, or is not the one the stored API keys were made with.',
+    action: 'Restore the secret file that belongs to this store (API keys cannot be verified without it) and make it readable by its owner only (chmod 600). A store without API keys gets a new secret by itself.',
+  },
+  ERR_LOCKED: {
+    meaning: 'The transit WAL directory is open in another store (another process, or another TapioStorage in this one).',
+    action: 'Close the other store first. If the process named in the message is gone, its LOCK file is stale and is taken over automatically; delete the LOCK file only if you are sure nothing uses the directory.',
+  },
   ERR_CLOSED: {
     meaning: 'The store was used after close().',
     action: 'Open the store again with TapioStorage.open().',

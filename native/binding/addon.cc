@@ -42,6 +42,7 @@ Napi::Object Register(Napi::Env env, Napi::Object exports) {
   exports.Set("abiVersion", Napi::Number::New(env, 2));
   InitCrc32c(env, exports);
   InitWal(env, exports);
+  InitRing(env, exports);
   return exports;
 }
 

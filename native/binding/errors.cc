@@ -1,5 +1,8 @@
 #include <napi.h>
 
+#include <string>
+#include <vector>
+
 #include "binding/addon_data.h"
 
 namespace tapio_binding {
@@ -19,13 +22,35 @@ const char* CodeFor(tapio::StatusCode code) {
   return "ERR_NATIVE";
 }
 
-Napi::Value MakeError(Napi::Env env, const char* code, const std::string& message) {
+// The status details as a plain object, or undefined when there are none.
+Napi::Value DetailsObject(Napi::Env env, const std::vector<tapio::StatusDetail>& details) {
+  if (details.empty()) return env.Undefined();
+  Napi::Object o = Napi::Object::New(env);
+  for (const tapio::StatusDetail& d : details) {
+    if (d.is_number) {
+      o.Set(d.key, Napi::Number::New(env, static_cast<double>(d.number)));
+    } else {
+      o.Set(d.key, Napi::String::New(env, d.text));
+    }
+  }
+  return o;
+}
+
+Napi::Value MakeError(Napi::Env env, const char* code, const std::string& message,
+                      const std::vector<tapio::StatusDetail>& details = {}) {
   AddonData* data = env.GetInstanceData<AddonData>();
+  Napi::Value detail_object = DetailsObject(env, details);
   if (data != nullptr && !data->tapio_error.IsEmpty()) {
-    return data->tapio_error.New({Napi::String::New(env, code), Napi::String::New(env, message)});
+    if (detail_object.IsUndefined()) {
+      return data->tapio_error.New({Napi::String::New(env, code), Napi::String::New(env, message)});
+    }
+    Napi::Object options = Napi::Object::New(env);
+    options.Set("details", detail_object);
+    return data->tapio_error.New({Napi::String::New(env, code), Napi::String::New(env, message), options});
   }
   Napi::Error err = Napi::Error::New(env, message);
   err.Set("code", Napi::String::New(env, code));
+  if (!detail_object.IsUndefined()) err.Set("details", detail_object);
   return err.Value();
 }
 
@@ -38,11 +63,13 @@ void ThrowTapioError(Napi::Env env, const char* code, const std::string& message
 }
 
 void ThrowStatus(Napi::Env env, const tapio::Status& status) {
-  ThrowTapioError(env, CodeFor(status.code()), status.message());
+  Napi::Value err = MakeError(env, CodeFor(status.code()), status.message(), status.details());
+  if (env.IsExceptionPending()) return;  // constructing the error threw; that exception wins
+  napi_throw(env, err);
 }
 
 Napi::Value StatusToError(Napi::Env env, const tapio::Status& status) {
-  return MakeError(env, CodeFor(status.code()), status.message());
+  return MakeError(env, CodeFor(status.code()), status.message(), status.details());
 }
 
 bool GetBytes(Napi::Env env, Napi::Value value, const char* what, const uint8_t** data, size_t* length) {

@@ -33,6 +33,23 @@ using tapio::wal::WalWriter;
 const napi_type_tag kWriterTag = {0x7a1d0c55e1b04f21ull, 0x9e3cb8a2d6f04c11ull};
 const napi_type_tag kProducerTag = {0x3f6b2e8d9c1a4e07ull, 0xb54d7f1e2a9c3d66ull};
 
+// Reads a typed array of exactly `type` in place: its data and its length in elements.
+template <typename T>
+bool TypedArrayOf(Napi::Env env, Napi::Value value, napi_typedarray_type type, T** data, size_t* length) {
+  napi_typedarray_type got;
+  void* ptr = nullptr;
+  napi_value buffer;
+  size_t offset = 0;
+  if (napi_get_typedarray_info(env, value, &got, length, &ptr, &buffer, &offset) != napi_ok) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+    return false;
+  }
+  if (got != type) return false;
+  *data = static_cast<T*>(ptr);
+  return true;
+}
+
 // ---------------------------------------------------------------------------------------------
 // NativeProducer
 
@@ -41,7 +58,7 @@ class NativeProducer : public Napi::ObjectWrap<NativeProducer> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativeProducer",
                        {
-                           InstanceMethod<&NativeProducer::Push>("push"),
+                           InstanceMethod<&NativeProducer::PushBatches>("pushBatches"),
                            InstanceMethod<&NativeProducer::Ref>("ref"),
                            InstanceMethod<&NativeProducer::Unref>("unref"),
                            InstanceMethod<&NativeProducer::Detach>("detach"),
@@ -87,48 +104,90 @@ class NativeProducer : public Napi::ObjectWrap<NativeProducer> {
     sink->tsfn.Release();
   }
 
-  // push(records: Uint8Array[], ticket: number) -> 0 queued, 1 full (wait for a space event),
-  // 2 too large, 3 closed or failed (the failure comes as an event).
-  Napi::Value Push(const Napi::CallbackInfo& info) {
+  // pushBatches(bytes: Uint8Array, lengths: Uint32Array, batches: Float64Array, count: number,
+  //             status: Uint8Array) -> number of batches handled.
+  // Batch i is batches[2i] (its ticket) and batches[2i+1] (its record count n): the next n
+  // entries of `lengths`, whose bytes follow one another in `bytes`. One call queues many
+  // batches, so a burst of appends crosses into native code once and wakes the writer once.
+  // For each handled batch status[i] is 0 (queued), 2 (too large) or 3 (closed or failed: the
+  // failure comes as an event). Handling stops at the first batch the ring has no room for now:
+  // its status is 1 and the return value is its index (wait for a space event, then call again
+  // from there).
+  Napi::Value PushBatches(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!shared_ || sink_->detached) {
       ThrowTapioError(env, "ERR_CLOSED", "this producer handle was detached; the store was closed");
       return env.Undefined();
     }
-    if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsNumber()) {
-      ThrowTapioError(env, "ERR_INVALID_ARGUMENT", "push(records, ticket) needs an array of Uint8Array and a number");
+    const uint8_t* bytes = nullptr;
+    const uint32_t* lengths = nullptr;
+    const double* batches = nullptr;
+    uint8_t* status = nullptr;
+    size_t bytes_len = 0, lengths_len = 0, batches_len = 0, status_len = 0;
+    if (info.Length() < 5 || !TypedArrayOf(env, info[0], napi_uint8_array, &bytes, &bytes_len) ||
+        !TypedArrayOf(env, info[1], napi_uint32_array, &lengths, &lengths_len) ||
+        !TypedArrayOf(env, info[2], napi_float64_array, &batches, &batches_len) || !info[3].IsNumber() ||
+        !TypedArrayOf(env, info[4], napi_uint8_array, &status, &status_len)) {
+      ThrowTapioError(env, "ERR_INVALID_ARGUMENT",
+                      "pushBatches(bytes, lengths, batches, count, status) needs a Uint8Array, a Uint32Array, a "
+                      "Float64Array, a number and a Uint8Array");
       return env.Undefined();
     }
-    Napi::Array array = info[0].As<Napi::Array>();
-    const uint32_t count = array.Length();
-    datas_.resize(count);
-    lengths_.resize(count);
-    for (uint32_t i = 0; i < count; i++) {
-      napi_value element;
-      if (napi_get_element(env, array, i, &element) != napi_ok) return env.Undefined();
-      const uint8_t* data = nullptr;
-      size_t length = 0;
-      if (!GetBytes(env, Napi::Value(env, element), "each record", &data, &length)) return env.Undefined();
-      if (length > 0xffffffffu) {
-        ThrowTapioError(env, "ERR_RECORD_TOO_LARGE", "a record is larger than 4 GiB");
-        return env.Undefined();
-      }
-      datas_[i] = data;
-      lengths_[i] = static_cast<uint32_t>(length);
+    const double count_value = info[3].As<Napi::Number>().DoubleValue();
+    if (!(count_value >= 0) || count_value * 2 > static_cast<double>(batches_len) ||
+        count_value > static_cast<double>(status_len)) {
+      ThrowTapioError(env, "ERR_INVALID_ARGUMENT", "pushBatches: count is out of range");
+      return env.Undefined();
     }
-    const uint64_t ticket = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+    const size_t count = static_cast<size_t>(count_value);
     // Ask for a space event before trying, so a release between a full push and the request
     // cannot be missed.
     sink_->wants_space.store(true, std::memory_order_release);
-    WalWriter::AppendResult r = shared_->writer->Append(id_, ticket, datas_.data(), lengths_.data(), count);
-    if (r != WalWriter::AppendResult::kFull) sink_->wants_space.store(false, std::memory_order_release);
-    switch (r) {
-      case WalWriter::AppendResult::kOk: return Napi::Number::New(env, 0);
-      case WalWriter::AppendResult::kFull: return Napi::Number::New(env, 1);
-      case WalWriter::AppendResult::kTooLarge: return Napi::Number::New(env, 2);
-      case WalWriter::AppendResult::kClosed: return Napi::Number::New(env, 3);
+    size_t record = 0;
+    size_t offset = 0;
+    size_t done = 0;
+    bool queued = false;
+    bool full = false;
+    for (; done < count; done++) {
+      const double ticket = batches[2 * done];
+      const double n_value = batches[2 * done + 1];
+      if (!(n_value >= 0) || n_value > static_cast<double>(lengths_len - record) || !(ticket >= 0)) {
+        ThrowTapioError(env, "ERR_INVALID_ARGUMENT", "pushBatches: a batch names more records than were given");
+        break;
+      }
+      const size_t n = static_cast<size_t>(n_value);
+      datas_.resize(n);
+      size_t end = offset;
+      bool fits = true;
+      for (size_t i = 0; i < n; i++) {
+        const uint32_t length = lengths[record + i];
+        if (length > bytes_len - end) {
+          fits = false;
+          break;
+        }
+        datas_[i] = bytes + end;
+        end += length;
+      }
+      if (!fits) {
+        ThrowTapioError(env, "ERR_INVALID_ARGUMENT", "pushBatches: the record lengths exceed the bytes given");
+        break;
+      }
+      const WalWriter::AppendResult r =
+          shared_->writer->Append(id_, static_cast<uint64_t>(ticket), datas_.data(), lengths + record, n, false);
+      if (r == WalWriter::AppendResult::kFull) {
+        status[done] = 1;
+        full = true;
+        break;
+      }
+      status[done] = r == WalWriter::AppendResult::kOk ? 0 : r == WalWriter::AppendResult::kTooLarge ? 2 : 3;
+      queued = queued || r == WalWriter::AppendResult::kOk;
+      record += n;
+      offset = end;
     }
-    return Napi::Number::New(env, 3);
+    if (queued) shared_->writer->WakeWriter();
+    if (!full) sink_->wants_space.store(false, std::memory_order_release);
+    if (env.IsExceptionPending()) return env.Undefined();
+    return Napi::Number::New(env, static_cast<double>(done));
   }
 
   // While appends are pending the producer keeps the event loop alive, so their promises settle.
@@ -150,7 +209,6 @@ class NativeProducer : public Napi::ObjectWrap<NativeProducer> {
   std::shared_ptr<ProducerSink> sink_;
   uint32_t id_ = 0;
   std::vector<const uint8_t*> datas_;
-  std::vector<uint32_t> lengths_;
 };
 
 

@@ -82,8 +82,12 @@ class RingBuffer {
   static uint64_t EntrySize(const uint32_t* lengths, size_t count);
 
   // Any thread. Copies `count` records (datas[i], lengths[i]) as one entry. Never blocks.
+  // Wakes the consumer when it sleeps in WaitForData, unless `wake` is false (a producer that
+  // pushes several entries in a row wakes it once, with NotifyIfSleeping, after the last).
   PushResult Push(uint32_t producer_id, uint64_t ticket, const uint8_t* const* datas, const uint32_t* lengths,
-                  size_t count);
+                  size_t count, bool wake = true);
+  // Any thread. Wakes the consumer if it sleeps in WaitForData.
+  void NotifyIfSleeping();
 
   // Consumer thread. Calls visit(const RingEntry&) -> bool for each committed entry from the
   // tail in reservation order; stops at the first entry not committed yet, at the end of what
@@ -111,6 +115,12 @@ class RingBuffer {
   // producers of another runtime that cannot block in WaitForSpace).
   void SetReleaseHook(std::function<void()> hook) { release_hook_ = std::move(hook); }
 
+  // Any thread. Asks the kernel to map bytes [offset, offset + bytes) of the ring (offsets into
+  // the memory, not cursors) before producers first touch them, without changing them: a first
+  // touch takes a page fault, which is expensive in a virtual machine, and would be paid by a
+  // producer. Returns false where the system cannot do this (calling again is pointless).
+  bool Prefault(uint64_t offset, uint64_t bytes);
+
   // Number of Release calls so far; producers may poll it to learn that space was freed.
   uint64_t ReleaseCount() const { return releases_.load(std::memory_order_acquire); }
   uint64_t UsedBytes() const;
@@ -124,7 +134,6 @@ class RingBuffer {
   // Decodes the committed (not pad) entry of `size` bytes at `cursor`.
   RingEntry EntryAt(uint64_t cursor, uint64_t size) const;
   bool CommittedAtTail() const;
-  void NotifyIfSleeping();
   // Space needed to place `entry_bytes` at `head` (the pad before it included).
   uint64_t NeededAt(uint64_t head, uint64_t entry_bytes) const;
 

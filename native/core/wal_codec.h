@@ -41,10 +41,24 @@ struct SegmentHeader {
 // Writes the kSegmentHeaderUsed bytes of a header (CRC included) to `out`.
 void EncodeSegmentHeader(const SegmentHeader& header, uint8_t* out);
 
-// Checks magic, version, used length and CRC of the header in `in` (at least kSegmentHeaderUsed
-// bytes). Errors name `file`: kCorrupt for bad magic, CRC or fields, kFormatVersion for another
-// version. Does not check the number against the file name or the store id.
+// The largest integer a JavaScript number holds exactly (2^53 - 1). Segment numbers, sequence
+// numbers and creation times above it cannot come from a writer (they would take centuries), and
+// the TypeScript twin cannot represent them, so both paths treat them as damage.
+constexpr uint64_t kMaxSafeNumber = (1ull << 53) - 1;
+
+// Checks the header in `in`, of which `available` bytes exist (the file may be shorter than a
+// header), in this order: length, magic, version, CRC, length in use, numbers in range, segment
+// size. The version comes before the CRC because another version may lay its CRC out
+// differently. kCorrupt or kFormatVersion; the message is only the reason (the same text the
+// TypeScript twin gives), so callers add the file and offset. Does not check the number against
+// the file name or the store id.
+Status CheckSegmentHeader(const uint8_t* in, size_t available, SegmentHeader* out);
+
+// CheckSegmentHeader over kSegmentHeaderUsed bytes, with "<file>: " before the reason.
 Status DecodeSegmentHeader(const uint8_t* in, const std::string& file, SegmentHeader* out);
+
+// "0x" and 8 lowercase hex digits, as checksums appear in reasons.
+std::string Hex32(uint32_t v);
 
 // CRC32C of bytes 4..16 of a record header followed by the payload.
 uint32_t RecordCrc(const uint8_t* header, const uint8_t* payload, uint32_t length);

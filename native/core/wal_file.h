@@ -7,6 +7,7 @@
 #ifndef TAPIO_CORE_WAL_FILE_H_
 #define TAPIO_CORE_WAL_FILE_H_
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -42,19 +43,19 @@ struct FaultInjector {
   int error_number = EIO;
 };
 
-// Counts record writes and fdatasyncs against a FaultInjector. One per writer.
+// Counts record writes and fdatasyncs against a FaultInjector. One per writer; any thread.
 class FaultCounter {
  public:
   explicit FaultCounter(const FaultInjector& faults) : faults_(faults) {}
   // Counts one write (or fdatasync); true when it is the one to fail.
-  bool NextWriteFails() { return ++writes_ == faults_.fail_write_at; }
-  bool NextSyncFails() { return ++syncs_ == faults_.fail_sync_at; }
+  bool NextWriteFails() { return writes_.fetch_add(1, std::memory_order_relaxed) + 1 == faults_.fail_write_at; }
+  bool NextSyncFails() { return syncs_.fetch_add(1, std::memory_order_relaxed) + 1 == faults_.fail_sync_at; }
   int error_number() const { return faults_.error_number; }
 
  private:
-  FaultInjector faults_;
-  uint64_t writes_ = 0;
-  uint64_t syncs_ = 0;
+  const FaultInjector faults_;
+  std::atomic<uint64_t> writes_{0};
+  std::atomic<uint64_t> syncs_{0};
 };
 
 // "<op> <path> failed: <strerror> (<ERRNO>)" as a kIoError status.
@@ -73,8 +74,14 @@ class AlignedBuffer {
   size_t size() const { return size_; }
 
  private:
+  static constexpr size_t kPageSize = 4096;
+  static constexpr size_t kMapThreshold = 256 * 1024;
+  static constexpr size_t kHugeThreshold = 4 << 20;
+  void Release();
+
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  bool mapped_ = false;
 };
 
 struct DirectIoProbe {
@@ -92,6 +99,9 @@ Status ProbeDirectIo(const std::string& dir, DirectIoProbe* out);
 
 // Writes all `n` bytes at `offset`, retrying short writes and EINTR.
 Status WriteFull(int fd, const uint8_t* data, size_t n, uint64_t offset, const std::string& path);
+// Writes `n` bytes at `offset` followed by `zeros` zero bytes, in one system call where it can.
+// With direct I/O, `data`, `n`, `offset` and `zeros` must be aligned.
+Status WriteWithZeros(int fd, const uint8_t* data, size_t n, uint64_t offset, uint64_t zeros, const std::string& path);
 // Reads up to `n` bytes at `offset`; *got < n only at the end of the file.
 Status ReadFull(int fd, uint8_t* data, size_t n, uint64_t offset, const std::string& path, size_t* got);
 // fdatasync (F_FULLFSYNC on macOS, falling back to fsync).
@@ -123,19 +133,40 @@ Status CreateSegmentFile(const NewSegment& segment, int* fd);
 struct AppendMode {
   bool direct = false;
   size_t alignment = kDefaultAlignment;  // used when direct
+  // Zero-ahead: a write of fewer than zero_ahead_below bytes that ends past the part of the
+  // segment already written carries zeros after it, up to a multiple of zero_ahead_zone (at
+  // least half a zone further). 0 turns it off. See SegmentAppender.
+  uint64_t zero_ahead_zone = 0;
+  uint64_t zero_ahead_below = 0;
 };
 
 // Appends records to one open segment through a caller-owned aligned buffer. Bytes go to the
-// file when the buffer fills or at Sync. In direct mode each write covers whole blocks, from the
-// aligned start of the block holding the first unsynced byte, so that block is rewritten until
-// it is full; in buffered mode each byte is written once, at its own offset. The resulting file
-// bytes are identical in both modes. Writer thread only.
+// file when the buffer fills, at Flush or at Sync. In direct mode each write covers whole
+// blocks, from the aligned start of the block holding the first unwritten byte, so that block is
+// rewritten until it is full; in buffered mode each byte is written once, at its own offset. The
+// resulting file bytes are identical in both modes.
+//
+// Zero-ahead. A preallocated segment is made of unwritten extents; the first write into one
+// makes the file system convert it, and the fdatasync after that conversion has to commit the
+// journal as well as flush the device: about twice the cost of a plain flush. Small, frequent
+// groups would pay that on every fdatasync. So a small write that enters the unwritten part
+// writes zeros (the bytes a preallocated segment holds anyway) well past its end, in the same
+// system call, and the writes after it land on written blocks until the zone runs out: one
+// conversion per zone instead of one per group. Large writes skip it (their fdatasync is
+// dominated by data, and the zeros would cost as much as the data). The file bytes are the
+// same either way.
+//
+// Threads: one writer thread calls everything except SyncFile, which any thread may call while
+// the writer thread appends and flushes (a pipelined writer syncs what was flushed on a second
+// thread while the first writes the next group). The caller keeps the appender alive until
+// every SyncFile call returned.
 class SegmentAppender {
  public:
   // Takes ownership of `fd`. `offset` is where the next record goes (the end of the last whole
   // record); in direct mode the bytes of its block before `offset` are read back into the
-  // buffer. `buffer` must outlive the appender, be aligned to mode.alignment and hold at least
-  // two blocks; `faults` may be null.
+  // buffer. `buffer` must outlive the appender, be all zero (as Allocate returns it and every
+  // appender leaves it), be aligned to mode.alignment and hold at least two blocks, a multiple
+  // of mode.alignment; `faults` may be null.
   static Status Open(int fd, std::string path, uint64_t segment_size, uint64_t offset, const AppendMode& mode,
                      AlignedBuffer* buffer, FaultCounter* faults, std::unique_ptr<SegmentAppender>* out);
   ~SegmentAppender();
@@ -151,8 +182,24 @@ class SegmentAppender {
   // Copies one record (header, payload, zero padding). The caller checks that
   // RecordFootprint(length) <= Remaining(). May write to the file when the buffer fills.
   Status Append(uint64_t seq, const uint8_t* payload, uint32_t length);
-  // Writes what is buffered, then fdatasyncs. *micros gets the fdatasync's duration.
+  // Writes what is buffered; once it returns, every appended byte is in a completed write, so
+  // an fdatasync that starts afterwards covers it.
+  Status Flush();
+  // Writes what is buffered, then fdatasyncs (nothing at all when nothing changed since the
+  // last sync). *micros gets the fdatasync's duration. On an injected fdatasync failure the
+  // bytes written since the last sync are discarded (see FaultInjector).
   Status Sync(uint64_t* micros);
+
+  // Any thread: one fdatasync of the file, counted by the fault injector. It covers every write
+  // that completed before it started. It changes nothing the writer thread uses: the writer
+  // thread records the outcome with MarkSynced, or with DiscardUnsynced when *injected says the
+  // failure was an injected one.
+  Status SyncFile(uint64_t* micros, bool* injected) const;
+  // Writer thread: bytes before `end` are known to be durable.
+  void MarkSynced(uint64_t end);
+  // Writer thread, after an injected fdatasync failure: zeroes what was written since the
+  // last successful sync.
+  void DiscardUnsynced();
 
  private:
   SegmentAppender(int fd, std::string path, uint64_t segment_size, const AppendMode& mode, AlignedBuffer* buffer,
@@ -160,8 +207,8 @@ class SegmentAppender {
   Status Copy(const uint8_t* data, size_t n);
   Status Skip(size_t n);  // zero padding: the buffer is zero past used_
   Status WriteOut();
-  // After an injected fdatasync failure: zeroes what was written since the last sync.
-  void DiscardUnsynced();
+  // Where the write ending at `write_end` should carry zeros to (write_end: none).
+  uint64_t ZeroAheadEnd(uint64_t write_end, size_t write_len) const;
 
   int fd_;
   std::string path_;
@@ -170,6 +217,7 @@ class SegmentAppender {
   AlignedBuffer* buffer_;
   FaultCounter* faults_;
   uint64_t base_ = 0;     // file offset of buffer_->data()[0]
+  uint64_t initialized_end_ = 0;  // the file is known to be written (not unwritten extents) up to here
   size_t used_ = 0;       // bytes of the buffer holding record bytes
   size_t written_ = 0;    // of those, bytes already written to the file
   uint64_t synced_end_ = 0;

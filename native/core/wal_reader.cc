@@ -130,12 +130,8 @@ Status SegmentReader::Next(bool* has, uint64_t* seq, const uint8_t** payload, ui
     if (v.kind == RecordView::Kind::kBad) {
       if (index_ + 1 >= numbers_.size()) s = RefreshList();
       if (!s.ok()) return s;
-      // In the newest segment a bad record is the one being written (or a tail that recovery
-      // will cut): the end of the log for now.
-      if (index_ + 1 < numbers_.size()) {
-        if (!options_.skip_damage) {
-          return Status::Corrupt(scanner_->path() + " at offset " + std::to_string(offset_) + ": " + v.reason);
-        }
+      const bool newest = index_ + 1 >= numbers_.size();
+      if (options_.skip_damage) {
         uint64_t found = 0;
         uint64_t end_nonzero = 0;
         s = scanner_->FindValidRecord(offset_, last_seq_, UINT64_MAX, &found, &end_nonzero);
@@ -144,7 +140,11 @@ Status SegmentReader::Next(bool* has, uint64_t* seq, const uint8_t** payload, ui
           offset_ = found;
           continue;
         }
+      } else if (!newest) {
+        return Status::Corrupt(scanner_->path() + " at offset " + std::to_string(offset_) + ": " + v.reason);
       }
+      // In the newest segment a bad record with nothing valid after it is the record being
+      // written (or a tail recovery will cut): the end of the log for now.
     }
     bool more = false;
     s = Advance(&more);

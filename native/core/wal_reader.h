@@ -19,7 +19,8 @@ namespace wal {
 struct ReaderOptions {
   uint64_t from_seq = 1;
   uint64_t to_seq = UINT64_MAX;  // inclusive
-  // Skip damaged stretches of older segments (as salvage does) instead of failing with kCorrupt.
+  // Skip damaged stretches (as salvage does; use it on a log recovered with salvage) instead of
+  // failing with kCorrupt in older segments and stopping in the newest.
   bool skip_damage = false;
 };
 
@@ -31,8 +32,8 @@ class SegmentReader {
 
   // The next record with from_seq <= seq <= to_seq: *has = true and its seq and payload, which
   // stays valid until the next call. *has = false at the end of the log (a later call may find
-  // records appended since). A bad record in the newest segment ends the log; in an older one
-  // it is kCorrupt (unless skip_damage).
+  // records appended since). Without skip_damage, a bad record in the newest segment ends the
+  // log for now (it may be the one being written) and one in an older segment is kCorrupt.
   Status Next(bool* has, uint64_t* seq, const uint8_t** payload, uint32_t* length);
 
  private:

@@ -8,8 +8,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "core/wal_format.h"
 #include "core/wal_scan.h"
@@ -21,15 +24,36 @@ namespace {
 constexpr size_t kCopyChunk = 1u << 20;
 constexpr size_t kMaxIdFileBytes = 64 * 1024;
 constexpr const char* kWalFormatName = "tapio-wal";
+// The lock file the TypeScript facade keeps in the WAL directory (src/transit/wal-lock.ts).
+constexpr const char* kLockFileName = "LOCK";
+constexpr const char* kNotWalIdJson =
+    " is not the JSON object WAL_ID must hold, so the WAL's identity is unknown; restore it from a copy (it holds "
+    "{\"format\":\"tapio-wal\",\"version\":1,\"storeId\":\"<32 hex>\"} with the store id every segment header carries)";
 
 // ---- directory and WAL_ID ----
 
-Status EnsureDir(const std::string& dir) {
+// The directory that holds `path` ("/" for "/x", "." for "x").
+std::string ParentDir(const std::string& path) {
+  size_t end = path.size();
+  while (end > 1 && path[end - 1] == '/') end--;
+  const size_t slash = path.rfind('/', end - 1);
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Creates `dir` and its missing parents; *first_created gets the topmost directory created
+// (empty when `dir` existed).
+Status EnsureDir(const std::string& dir, std::string* first_created) {
+  first_created->clear();
   if (dir.empty()) return Status::InvalidArgument("WAL recovery: dir is empty");
   for (size_t pos = 1; pos <= dir.size(); pos++) {
     if (pos != dir.size() && dir[pos] != '/') continue;
     const std::string prefix = dir.substr(0, pos);
-    if (mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoStatus("mkdir", prefix, errno);
+    if (mkdir(prefix.c_str(), 0755) == 0) {
+      if (first_created->empty()) *first_created = prefix;
+    } else if (errno != EEXIST) {
+      return ErrnoStatus("mkdir", prefix, errno);
+    }
   }
   struct stat st;
   if (stat(dir.c_str(), &st) != 0) return ErrnoStatus("stat", dir, errno);
@@ -129,23 +153,62 @@ Status ReadSmallFile(const std::string& path, std::string* out, bool* missing) {
   return Status::Ok();
 }
 
+// The value of `key` as JavaScript's JSON.stringify would print it ("undefined" when absent);
+// *is_string tells a string from a bare value (FlatJson marks strings with a leading quote).
+std::string JsonField(const std::map<std::string, std::string>& v, const char* key, bool* is_string,
+                      std::string* shown) {
+  const auto it = v.find(key);
+  *is_string = it != v.end() && !it->second.empty() && it->second[0] == '"';
+  if (it == v.end()) {
+    *shown = "undefined";
+    return std::string();
+  }
+  if (!*is_string) {
+    *shown = it->second;
+    return it->second;
+  }
+  const std::string value = it->second.substr(1);
+  *shown = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') shown->push_back('\\');
+    shown->push_back(c);
+  }
+  shown->push_back('"');
+  return value;
+}
+
+// True when `text` is a JSON number equal to `want` (so 1, 1.0 and 1e0 all mean version 1).
+bool NumberEquals(const std::string& text, uint32_t want) {
+  if (text.empty()) return false;
+  char* end = nullptr;
+  const double d = std::strtod(text.c_str(), &end);
+  return end == text.c_str() + text.size() && d == static_cast<double>(want);
+}
+
 Status ParseWalId(const std::string& path, const std::string& text, StoreId* id) {
   std::map<std::string, std::string> v;
   if (!FlatJson(text).Parse(&v)) {
-    return Status::Corrupt(path + " is not the JSON object this file must hold; restore it from a backup");
+    return Status::Corrupt(path + kNotWalIdJson).With("file", path);
   }
-  if (v["format"] != std::string("\"") + kWalFormatName) {
-    return Status::FormatVersion(path + ": format is " + (v.count("format") ? v["format"].substr(1) : "missing") +
-                                 ", expected " + kWalFormatName + " (this directory is not a tapio WAL)");
+  bool is_string = false;
+  std::string format_shown, version_shown, id_shown;
+  const std::string format = JsonField(v, "format", &is_string, &format_shown);
+  const bool format_ok = is_string && format == kWalFormatName;
+  const std::string version = JsonField(v, "version", &is_string, &version_shown);
+  const bool version_ok = !is_string && NumberEquals(version, kFormatVersion);
+  if (!format_ok || !version_ok) {
+    return Status::FormatVersion(path + " describes format " + format_shown + " version " + version_shown +
+                                 ", but this build reads format \"" + kWalFormatName + "\" version " +
+                                 std::to_string(kFormatVersion) +
+                                 "; open the directory with the tapio-storage version that wrote it, or point "
+                                 "the transit WAL at an empty directory. Nothing was changed.")
+        .With("file", path);
   }
-  if (v["version"] != std::to_string(kFormatVersion)) {
-    return Status::FormatVersion(path + ": WAL version " + (v["version"].empty() ? "missing" : v["version"]) +
-                                 " is not supported (this build reads version " + std::to_string(kFormatVersion) +
-                                 ")");
-  }
-  const std::string& hex = v["storeId"];
-  if (hex.empty() || hex[0] != '"' || !StoreIdFromHex(hex.substr(1), id)) {
-    return Status::Corrupt(path + ": storeId must be 32 hex digits");
+  const std::string hex = JsonField(v, "storeId", &is_string, &id_shown);
+  if (!is_string || !StoreIdFromHex(hex, id)) {
+    return Status::Corrupt(path + " holds storeId " + id_shown +
+                           ", expected 32 hex digits; restore the file from a copy")
+        .With("file", path);
   }
   return Status::Ok();
 }
@@ -166,7 +229,28 @@ Status WriteWalId(const std::string& dir, const StoreId& id) {
   return s;
 }
 
-Status LoadOrCreateId(const std::string& dir, bool has_segments, RecoveryResult* out) {
+// The names in `dir` other than "." and "..", sorted.
+Status ListNames(const std::string& dir, std::vector<std::string>* names) {
+  names->clear();
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return ErrnoStatus("open directory", dir, errno);
+  errno = 0;
+  while (struct dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name != "." && name != "..") names->push_back(name);
+  }
+  const int e = errno;
+  closedir(d);
+  if (e != 0) return ErrnoStatus("read directory", dir, e);
+  std::sort(names->begin(), names->end());
+  return Status::Ok();
+}
+
+// Reads WAL_ID, or creates it in a new or empty directory (`first_created` is the topmost
+// directory EnsureDir created, whose entry is made durable too). A directory that holds other
+// files but no WAL_ID is refused, untouched.
+Status LoadOrCreateId(const std::string& dir, bool has_segments, const std::string& first_created,
+                      RecoveryResult* out) {
   const std::string path = JoinPath(dir, kIdFileName);
   std::string text;
   bool missing = false;
@@ -174,127 +258,243 @@ Status LoadOrCreateId(const std::string& dir, bool has_segments, RecoveryResult*
   if (!s.ok()) return s;
   if (!missing) return ParseWalId(path, text, &out->store_id);
   if (has_segments) {
-    return Status::Corrupt(path + " is missing but the directory holds WAL segments; restore it (the store id is "
-                                  "bytes 32..48 of every segment header)");
+    return Status::Corrupt(path +
+                           " is missing but the directory holds WAL segments, so their store cannot be checked; "
+                           "restore WAL_ID from a copy")
+        .With("file", path);
+  }
+  std::vector<std::string> names;
+  s = ListNames(dir, &names);
+  if (!s.ok()) return s;
+  const std::string tmp_name = std::string(kIdFileName) + ".tmp";
+  names.erase(std::remove_if(names.begin(), names.end(),
+                             [&](const std::string& n) { return n == tmp_name || n == kLockFileName; }),
+              names.end());
+  if (!names.empty()) {
+    std::string found;
+    for (size_t i = 0; i < names.size() && i < 3; i++) found += (i == 0 ? "" : ", ") + names[i];
+    if (names.size() > 3) found += ", ...";
+    return Status::FormatVersion(dir + " is not empty and has no " + kIdFileName +
+                                 ", so it is not a transit WAL directory (found " + found +
+                                 "); point the transit WAL at an empty directory. Nothing was changed.")
+        .With("dir", dir);
   }
   s = NewStoreId(&out->store_id);
   if (s.ok()) s = WriteWalId(dir, out->store_id);
+  // A directory created just now: make its entry (and those of new parents) durable too.
+  for (std::string d = dir; s.ok() && !first_created.empty(); d = ParentDir(d)) {
+    s = SyncDir(ParentDir(d));
+    if (d == first_created || ParentDir(d) == d) break;
+  }
   out->created = s.ok();
   return s;
 }
 
 // ---- segment scan ----
 
-bool AllZero(const uint8_t* p, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    if (p[i] != 0) return false;
-  }
-  return true;
-}
-
+// The scan over all segments. Mirrors WalScan in src/transit/wal-recovery.ts rule for rule and
+// reason for reason: a twin test runs both over the same damaged directories and compares the
+// reports, the errors and the files.
 class Recovery {
  public:
   Recovery(const RecoverOptions& options, RecoveryResult* out) : options_(options), out_(out) {}
   Status Run(const std::vector<uint64_t>& numbers);
 
  private:
-  Status ScanSegment(uint64_t number, bool newest, bool* skipped, bool* removed);
-  Status CheckContinuity(const SegmentHeader& h, const std::string& name);
+  // The newest segment, when its header never became whole and nothing follows the header
+  // block: a creation the crash interrupted. Its non-zero bytes go to .broken, then it is removed.
+  Status RemoveIfUnfinished(uint64_t number, bool* removed);
+  Status ScanSegment(uint64_t number, bool newest);
   Status ScanRecords(SegmentScanner* sc, bool newest, SegmentInfo* info);
-  // At `*offset` is not the next record: decides between clean end, torn tail, corruption and
-  // (salvage) skipping to the next valid record.
-  Status OnDamage(SegmentScanner* sc, bool newest, const RecordView& v, uint64_t expected, uint64_t* offset,
-                  bool* stop);
+  // Bad bytes at `at`. Either moves *offset to the next valid record (after noting the damage)
+  // or sets *stop: a torn tail (cut when `newest`), damage (older segments), or the clean end.
+  Status OnDamage(SegmentScanner* sc, const SegmentInfo& info, bool newest, uint64_t at, const std::string& reason,
+                  uint64_t* offset, bool* stop);
+  // Copies [from, to) of the segment to the first free "<segment>.broken", ".broken.2", ...
+  // (temporary file, fdatasync, rename, directory fsync); *broken gets its path.
+  Status SetAside(int fd, const std::string& path, uint64_t from, uint64_t to, std::string* broken);
   Status CutTornTail(const std::string& path, uint64_t from, uint64_t to);
-  Status RemoveIfUnfinished(SegmentScanner* sc, bool* removed);
-  Status SetResumePoint(const std::vector<uint64_t>& numbers, bool newest_skipped, bool newest_removed);
-  // Strict: the error. Salvage: a note in out_->salvaged, and ok.
-  Status Damage(const std::string& name, uint64_t offset, uint64_t bytes, const std::string& what,
-                const std::string& strict_message) {
-    if (!options_.salvage) return Status::Corrupt(strict_message + "; open with salvage to keep every valid record");
-    out_->salvaged.push_back(SalvagedStretch{name, offset, bytes, what});
-    return Status::Ok();
-  }
-  std::string Where(const std::string& name, uint64_t offset) const {
-    return JoinPath(options_.dir, name) + " at offset " + std::to_string(offset);
-  }
+  Status SetResumePoint(const std::vector<uint64_t>& numbers, bool removed);
+  // Strict: ERR_WAL_CORRUPT naming the segment and offset. Salvage: a note, and ok.
+  Status Damage(const std::string& name, uint64_t offset, uint64_t bytes, const std::string& reason);
 
   const RecoverOptions& options_;
   RecoveryResult* out_;
-  uint64_t expected_seq_ = 0;  // the next sequence number; 0 until a segment header was read
-  uint64_t prev_number_ = 0;   // the previous segment file's number; 0 before the first
+  uint64_t expected_ = 0;  // the sequence number the next record must have; 0 until a header was read
+  uint64_t last_seq_ = 0;  // the last record kept
 };
 
+Status Recovery::Damage(const std::string& name, uint64_t offset, uint64_t bytes, const std::string& reason) {
+  if (options_.salvage) {
+    out_->salvaged.push_back(SalvagedStretch{name, offset, bytes, reason});
+    return Status::Ok();
+  }
+  const std::string path = JoinPath(options_.dir, name);
+  return Status::Corrupt("transit WAL segment " + path + " is damaged at byte offset " + std::to_string(offset) + ": " +
+                         reason +
+                         ". Restore the file from a copy, or open with recovery: 'salvage' to keep every whole "
+                         "record and skip the damage.")
+      .With("segment", name)
+      .With("file", path)
+      .With("offset", offset)
+      .With("bytes", bytes)
+      .With("reason", reason);
+}
+
 Status Recovery::Run(const std::vector<uint64_t>& numbers) {
-  bool skipped = false;
   bool removed = false;
-  for (size_t i = 0; i < numbers.size(); i++) {
-    Status s = ScanSegment(numbers[i], i + 1 == numbers.size(), &skipped, &removed);
+  size_t count = numbers.size();
+  if (count != 0) {
+    Status s = RemoveIfUnfinished(numbers.back(), &removed);
+    if (!s.ok()) return s;
+    if (removed) count--;
+  }
+  // The segment before a removed one is not the newest: it was synced whole before the writer
+  // began creating the next, so damage in it is damage, not a torn tail.
+  for (size_t i = 0; i < count; i++) {
+    Status s = ScanSegment(numbers[i], !removed && i + 1 == count);
     if (!s.ok()) return s;
   }
   for (const SegmentInfo& seg : out_->segments) out_->records += seg.records;
-  return SetResumePoint(numbers, skipped, removed);
+  return SetResumePoint(numbers, removed);
 }
 
-Status Recovery::SetResumePoint(const std::vector<uint64_t>& numbers, bool newest_skipped, bool newest_removed) {
+Status Recovery::SetResumePoint(const std::vector<uint64_t>& numbers, bool removed) {
   ResumePoint& r = out_->resume;
   r = ResumePoint();
   r.store_id = out_->store_id;
-  const bool only_first_removed = newest_removed && numbers.size() == 1 && numbers[0] == 1;
-  if (!numbers.empty() && expected_seq_ == 0 && !only_first_removed) {
-    return Status::Corrupt("no readable segment header in " + options_.dir +
-                           ", so the next sequence number is unknown; restore the directory from a backup");
+  const bool only_first_removed = removed && numbers.size() == 1 && numbers[0] == 1;
+  if (!numbers.empty() && expected_ == 0 && !only_first_removed) {
+    return Status::Corrupt("no segment header in " + options_.dir +
+                           " is readable, so the next sequence number is unknown; restore the directory from a "
+                           "copy (salvage cannot tell where the log ended)")
+        .With("dir", options_.dir);
   }
-  r.next_seq = expected_seq_ != 0 ? expected_seq_ : 1;
-  out_->last_seq = out_->records != 0 ? r.next_seq - 1 : 0;
-  if (!out_->segments.empty() && !newest_skipped) {
-    // Append to the newest readable segment (the one before a removed unfinished one, if so).
+  r.next_seq = expected_ != 0 ? expected_ : 1;
+  out_->last_seq = last_seq_;
+  if (out_->segments.empty()) {
+    r.segment = 1;
+  } else if (out_->segments.back().appendable) {
     const SegmentInfo& last = out_->segments.back();
     r.segment = last.number;
     r.segment_exists = true;
     r.segment_size = last.segment_size;
     r.write_offset = last.end_offset;
-  } else if (!numbers.empty()) {
-    // Salvage with an unreadable newest header, or an unfinished first segment: a new file.
-    r.segment = newest_skipped ? numbers.back() + 1 : numbers.back();
+  } else {
+    r.segment = out_->segments.back().number + 1;  // salvage: an unreadable newest header
   }
   return Status::Ok();
 }
 
-Status Recovery::ScanSegment(uint64_t number, bool newest, bool* skipped, bool* removed) {
+Status Recovery::RemoveIfUnfinished(uint64_t number, bool* removed) {
+  *removed = false;
+  const std::string path = JoinPath(options_.dir, SegmentFileName(number));
+  SegmentScanner sc;
+  Status s = sc.Open(path);
+  if (!s.ok()) return s;
+  SegmentHeader h;
+  const uint64_t size = sc.file_size();
+  s = CheckSegmentHeader(sc.header_block(), size < kSegmentHeaderUsed ? static_cast<size_t>(size) : kSegmentHeaderUsed,
+                         &h);
+  if (s.ok() || s.code() == StatusCode::kFormatVersion) {
+    out_->bytes_scanned += sc.bytes_read();
+    return Status::Ok();
+  }
+  uint64_t found = 0;
+  uint64_t end_nonzero = 0;
+  s = sc.FindValidRecord(0, UINT64_MAX, UINT64_MAX, &found, &end_nonzero);
+  out_->bytes_scanned += sc.bytes_read();
+  if (!s.ok() || end_nonzero > kSegmentHeaderSize) return s;  // something follows the header block
+  if (end_nonzero > 0) {
+    int fd = -1;
+    s = OpenFile(path, O_RDONLY, false, &fd);
+    std::string broken;
+    if (s.ok()) s = SetAside(fd, path, 0, end_nonzero, &broken);
+    if (fd >= 0) close(fd);
+    if (!s.ok()) return s;
+    out_->torn_bytes += end_nonzero;
+    out_->broken_file = broken;
+  }
+  if (unlink(path.c_str()) != 0) return ErrnoStatus("unlink", path, errno);
+  s = SyncDir(options_.dir);
+  if (!s.ok()) return s;
+  out_->removed_files.push_back(path);
+  *removed = true;
+  return Status::Ok();
+}
+
+Status Recovery::ScanSegment(uint64_t number, bool newest) {
   const std::string name = SegmentFileName(number);
   const std::string path = JoinPath(options_.dir, name);
   SegmentScanner sc;
   Status s = sc.Open(path);
-  if (s.ok() && newest) s = RemoveIfUnfinished(&sc, removed);
-  if (!s.ok() || *removed) {
-    out_->bytes_scanned += sc.bytes_read();
-    return s;
-  }
-  SegmentHeader h;
-  s = DecodeSegmentHeader(sc.header_block(), path, &h);
-  if (s.ok() && h.number != number) s = Status::Corrupt(path + ": the header says segment " + std::to_string(h.number));
-  if (!s.ok()) {
-    out_->bytes_scanned += sc.bytes_read();
-    if (s.code() == StatusCode::kFormatVersion) return s;
-    s = Damage(name, 0, sc.file_size(), "unreadable segment header: " + s.message(), s.message());
-    *skipped = s.ok() && newest;
-    prev_number_ = number;
-    return s;
-  }
-  if (h.store_id != out_->store_id) {
-    return Status::Corrupt(path + " belongs to another store (store id " + StoreIdToHex(h.store_id) + ", " +
-                           kIdFileName + " says " + StoreIdToHex(out_->store_id) + "); move it out of " +
-                           options_.dir);
-  }
-  s = CheckContinuity(h, name);
   if (!s.ok()) return s;
-
+  const uint64_t size = sc.file_size();
+  const SegmentInfo* prev = out_->segments.empty() ? nullptr : &out_->segments.back();
   SegmentInfo info;
   info.name = name;
   info.number = number;
+  info.segment_size = size;
+  info.appendable = false;  // until the header checks out
+  SegmentHeader h;
+  s = CheckSegmentHeader(sc.header_block(), size < kSegmentHeaderUsed ? static_cast<size_t>(size) : kSegmentHeaderUsed,
+                         &h);
+  if (!s.ok()) {
+    out_->bytes_scanned += sc.bytes_read();
+    if (s.code() == StatusCode::kFormatVersion) {
+      const std::string reason = s.message();
+      return Status::FormatVersion("transit WAL segment " + path + " was " + reason +
+                                   "; open the directory with the tapio-storage version that wrote it. Nothing was "
+                                   "changed.")
+          .With("segment", name)
+          .With("file", path)
+          .With("reason", reason);
+    }
+    s = Damage(name, 0, size, s.message());
+    if (s.ok()) out_->segments.push_back(info);
+    return s;
+  }
+  if (h.number != number) {
+    out_->bytes_scanned += sc.bytes_read();
+    s = Damage(name, kHeaderOffSegment, size,
+               "the header says segment " + std::to_string(h.number) + ", but the file name says " +
+                   std::to_string(number));
+    if (s.ok()) out_->segments.push_back(info);
+    return s;
+  }
+  if (h.store_id != out_->store_id) {
+    // Not damage that salvage could skip: a segment of another WAL was copied in.
+    const std::string reason = "the segment belongs to store " + StoreIdToHex(h.store_id) + ", but " + kIdFileName +
+                               " names store " + StoreIdToHex(out_->store_id);
+    return Status::Corrupt("transit WAL segment " + path + " is damaged at byte offset " +
+                           std::to_string(kHeaderOffStoreId) + ": " + reason + ". Move the file out of " +
+                           options_.dir + ": no recovery mode takes a segment of another store.")
+        .With("segment", name)
+        .With("file", path)
+        .With("offset", static_cast<uint64_t>(kHeaderOffStoreId))
+        .With("bytes", size)
+        .With("reason", reason);
+  }
+  if (prev != nullptr && number != prev->number + 1) {
+    const uint64_t missing = number - prev->number - 1;
+    s = Damage(name, 0, 0,
+               (missing == 1 ? std::string("the segment before it is missing")
+                             : "the " + std::to_string(missing) + " segments before it are missing") +
+                   " (the previous one is " + prev->name + ")");
+    if (!s.ok()) return s;
+  }
+  if (prev != nullptr && prev->appendable && h.first_seq != expected_) {
+    s = Damage(name, kHeaderOffFirstSeq, 0,
+               "sequence gap: the segment starts at sequence " + std::to_string(h.first_seq) + ", but " + prev->name +
+                   " ends at " + std::to_string(expected_ - 1));
+    if (!s.ok()) return s;
+  }
+  // Salvage after a gap: a later start skips ahead; an earlier one leaves records that go back
+  // in sequence, which the record scan sets aside.
+  if (h.first_seq > expected_) expected_ = h.first_seq;
   info.first_seq = h.first_seq;
   info.segment_size = h.segment_size;
+  info.appendable = true;
   sc.SetLimit(h.segment_size);
   s = ScanRecords(&sc, newest, &info);
   out_->bytes_scanned += sc.bytes_read();
@@ -303,143 +503,105 @@ Status Recovery::ScanSegment(uint64_t number, bool newest, bool* skipped, bool* 
   return Status::Ok();
 }
 
-Status Recovery::CheckContinuity(const SegmentHeader& h, const std::string& name) {
-  const std::string path = JoinPath(options_.dir, name);
-  if (prev_number_ != 0 && h.number != prev_number_ + 1) {
-    const std::string what = "segments " + SegmentFileName(prev_number_ + 1) + " to " +
-                             SegmentFileName(h.number - 1) + " are missing";
-    Status s = Damage(name, 0, 0, what, path + ": " + what);
-    if (!s.ok()) return s;
-  }
-  prev_number_ = h.number;
-  if (expected_seq_ == 0 || h.first_seq == expected_seq_) {
-    expected_seq_ = h.first_seq;
-    return Status::Ok();
-  }
-  const std::string what = "sequence gap: the previous segment ends at seq " + std::to_string(expected_seq_ - 1) +
-                           ", this one starts at seq " + std::to_string(h.first_seq);
-  Status s = Damage(name, 0, 0, what, path + ": " + what);
-  // Salvage: a later start skips ahead; an earlier one leaves records that go back in sequence,
-  // which the record scan then sets aside.
-  if (s.ok() && h.first_seq > expected_seq_) expected_seq_ = h.first_seq;
-  return s;
-}
-
 Status Recovery::ScanRecords(SegmentScanner* sc, bool newest, SegmentInfo* info) {
   uint64_t offset = kSegmentHeaderSize;
-  uint64_t expected = expected_seq_;
+  uint64_t expected = expected_;
   info->end_offset = offset;
   info->last_seq = info->first_seq - 1;
   for (;;) {
     RecordView v;
     Status s = sc->ReadRecord(offset, &v);
     if (!s.ok()) return s;
-    if (v.kind == RecordView::Kind::kRecord && v.seq == expected) {
-      if (out_->first_seq == 0) out_->first_seq = v.seq;
-      info->records++;
-      info->last_seq = v.seq;
-      expected++;
-      offset += v.footprint;
-      info->end_offset = offset;
-      continue;
-    }
+    std::string reason;
     if (v.kind == RecordView::Kind::kRecord) {
-      const bool gap = v.seq > expected;
-      const std::string what = (gap ? "sequence gap: expected seq " : "sequence goes back: expected seq ") +
-                               std::to_string(expected) + ", found seq " + std::to_string(v.seq);
-      s = Damage(info->name, offset, gap ? 0 : v.footprint, what, Where(info->name, offset) + ": " + what);
-      if (!s.ok()) return s;
-      if (gap) {
-        expected = v.seq;  // the loop takes this record next
-      } else {
-        offset += v.footprint;
+      if (v.seq != expected && v.seq > last_seq_) {
+        s = Damage(info->name, offset, 0,
+                   "sequence gap: expected " + std::to_string(expected) + ", found " + std::to_string(v.seq));
+        if (!s.ok()) return s;
       }
-      continue;
+      if (v.seq == expected || v.seq > last_seq_) {
+        if (out_->first_seq == 0) out_->first_seq = v.seq;
+        last_seq_ = v.seq;
+        info->records++;
+        info->last_seq = v.seq;
+        expected = v.seq + 1;
+        offset += v.footprint;
+        info->end_offset = offset;
+        continue;
+      }
+      reason = "sequence number " + std::to_string(v.seq) + " does not follow " + std::to_string(last_seq_);
+    } else if (v.kind == RecordView::Kind::kEnd) {
+      reason = "a zero record header is followed by non-zero bytes";  // used only when they are
+    } else {
+      reason = v.reason;
     }
     bool stop = false;
-    s = OnDamage(sc, newest, v, expected, &offset, &stop);
+    s = OnDamage(sc, *info, newest, offset, reason, &offset, &stop);
     if (!s.ok()) return s;
     if (stop) break;
   }
-  expected_seq_ = expected;
+  expected_ = expected;
   return Status::Ok();
 }
 
-Status Recovery::OnDamage(SegmentScanner* sc, bool newest, const RecordView& v, uint64_t expected,
-                          uint64_t* offset, bool* stop) {
-  const uint64_t at = *offset;
-  const uint64_t last_good = expected - 1;
-  // Every record takes at least a header's bytes, so later sequence numbers are bounded.
-  const uint64_t max_seq = last_good + (sc->limit() - at) / kRecordHeaderSize + 1;
+Status Recovery::OnDamage(SegmentScanner* sc, const SegmentInfo& info, bool newest, uint64_t at,
+                          const std::string& reason, uint64_t* offset, bool* stop) {
+  *stop = false;
   uint64_t found = 0;
   uint64_t end_nonzero = 0;
-  Status s = sc->FindValidRecord(at, last_good, max_seq, &found, &end_nonzero);
+  Status s = sc->FindValidRecord(at, last_seq_, kMaxSafeNumber, &found, &end_nonzero);
   if (!s.ok()) return s;
-  const std::string name = sc->path().substr(sc->path().rfind('/') + 1);
-  const bool zero = v.kind == RecordView::Kind::kEnd;
-  if (found == UINT64_MAX) {
-    *stop = true;
-    if (end_nonzero <= at) return Status::Ok();  // zeros to the end: the clean end
-    if (newest) return CutTornTail(sc->path(), at, end_nonzero);
-    const std::string what = zero ? "non-zero bytes after the last record" : v.reason;
-    return Damage(name, at, end_nonzero - at, what,
-                  Where(name, at) + ": " + what + " in a segment that is not the newest");
+  if (found != UINT64_MAX) {
+    s = Damage(info.name, at, found - at, reason + "; valid records follow at byte offset " + std::to_string(found));
+    if (s.ok()) *offset = found;
+    return s;
   }
-  const std::string what = zero ? "zeroed record header" : v.reason;
-  s = Damage(name, at, found - at, what,
-             Where(name, at) + ": " + what + ", and valid records follow at offset " + std::to_string(found));
-  if (s.ok()) *offset = found;
-  return s;
+  *stop = true;
+  if (end_nonzero <= at) return Status::Ok();  // zeros to the end: the clean end
+  if (!newest) return Damage(info.name, at, end_nonzero - at, reason + "; only the newest segment may end in a torn tail");
+  return CutTornTail(sc->path(), at, end_nonzero);
 }
 
-// Copies [from, to) of the segment to "<segment>.broken" (temporary file, fdatasync, rename,
-// directory fsync), then zeroes that range in the segment and fdatasyncs it.
-Status Recovery::CutTornTail(const std::string& path, uint64_t from, uint64_t to) {
-  const std::string broken = path + kBrokenSuffix;
-  const std::string tmp = broken + ".tmp";
-  int seg = -1;
+Status Recovery::SetAside(int fd, const std::string& path, uint64_t from, uint64_t to, std::string* broken) {
+  const std::string base = path + kBrokenSuffix;
+  std::string name = base;
+  for (int n = 2; access(name.c_str(), F_OK) == 0; n++) name = base + "." + std::to_string(n);
+  const std::string tmp = name + ".tmp";
   int out = -1;
-  Status s = OpenFile(path, O_RDWR, false, &seg);
-  if (s.ok()) s = OpenFile(tmp, O_WRONLY | O_CREAT | O_TRUNC, false, &out);
+  Status s = OpenFile(tmp, O_WRONLY | O_CREAT | O_TRUNC, false, &out);
   std::string chunk(kCopyChunk, '\0');
   uint8_t* buf = reinterpret_cast<uint8_t*>(&chunk[0]);
   for (uint64_t at = from; s.ok() && at < to; at += kCopyChunk) {
     const size_t n = to - at < kCopyChunk ? static_cast<size_t>(to - at) : kCopyChunk;
     size_t got = 0;
-    s = ReadFull(seg, buf, n, at, path, &got);
-    if (s.ok()) s = WriteFull(out, buf, got, at - from, tmp);
+    s = ReadFull(fd, buf, n, at, path, &got);
+    if (s.ok() && got < n) s = Status::IoError(path + " ended at byte offset " + std::to_string(at + got));
+    if (s.ok()) s = WriteFull(out, buf, n, at - from, tmp);
   }
   if (s.ok()) s = SyncData(out, tmp);
   if (out >= 0) close(out);
-  if (s.ok() && rename(tmp.c_str(), broken.c_str()) != 0) s = ErrnoStatus("rename to " + broken + " of", tmp, errno);
+  if (s.ok() && rename(tmp.c_str(), name.c_str()) != 0) s = ErrnoStatus("rename to " + name + " of", tmp, errno);
   if (s.ok()) s = SyncDir(options_.dir);
-  std::memset(buf, 0, kCopyChunk);
+  if (s.ok()) *broken = name;
+  return s;
+}
+
+// Sets [from, to) aside, then zeroes it in the segment and fdatasyncs.
+Status Recovery::CutTornTail(const std::string& path, uint64_t from, uint64_t to) {
+  int seg = -1;
+  std::string broken;
+  Status s = OpenFile(path, O_RDWR, false, &seg);
+  if (s.ok()) s = SetAside(seg, path, from, to, &broken);
+  const std::string zeros(kCopyChunk, '\0');
   for (uint64_t at = from; s.ok() && at < to; at += kCopyChunk) {
     const size_t n = to - at < kCopyChunk ? static_cast<size_t>(to - at) : kCopyChunk;
-    s = WriteFull(seg, buf, n, at, path);
+    s = WriteFull(seg, reinterpret_cast<const uint8_t*>(zeros.data()), n, at, path);
   }
   if (s.ok()) s = SyncData(seg, path);
   if (seg >= 0) close(seg);
   if (!s.ok()) return s;
   out_->torn_bytes += to - from;
   out_->broken_file = broken;
-  return Status::Ok();
-}
-
-// A newest segment that is zeros from its first byte to its last never got its header: the
-// writer crashed while creating it, before anything could be acknowledged in it.
-Status Recovery::RemoveIfUnfinished(SegmentScanner* sc, bool* removed) {
-  *removed = false;
-  if (!AllZero(sc->header_block(), kSegmentHeaderUsed)) return Status::Ok();
-  uint64_t found = 0;
-  uint64_t end_nonzero = 0;
-  Status s = sc->FindValidRecord(0, UINT64_MAX, UINT64_MAX, &found, &end_nonzero);
-  if (!s.ok() || end_nonzero != 0) return s;
-  if (unlink(sc->path().c_str()) != 0) return ErrnoStatus("unlink", sc->path(), errno);
-  s = SyncDir(options_.dir);
-  if (!s.ok()) return s;
-  out_->removed_files.push_back(sc->path());
-  *removed = true;
   return Status::Ok();
 }
 
@@ -457,7 +619,8 @@ Status ListSegments(const std::string& dir, std::vector<uint64_t>* numbers) {
   errno = 0;
   while (struct dirent* e = readdir(d)) {
     uint64_t n = 0;
-    if (ParseSegmentFileName(e->d_name, &n)) numbers->push_back(n);
+    // Numbers no writer gives out (0, or beyond what the twin can count) are not segments.
+    if (ParseSegmentFileName(e->d_name, &n) && n >= 1 && n <= kMaxSafeNumber) numbers->push_back(n);
   }
   const int e = errno;
   closedir(d);
@@ -468,10 +631,11 @@ Status ListSegments(const std::string& dir, std::vector<uint64_t>* numbers) {
 
 Status Recover(const RecoverOptions& options, RecoveryResult* out) {
   *out = RecoveryResult();
-  Status s = EnsureDir(options.dir);
+  std::string first_created;
+  Status s = EnsureDir(options.dir, &first_created);
   std::vector<uint64_t> numbers;
   if (s.ok()) s = ListSegments(options.dir, &numbers);
-  if (s.ok()) s = LoadOrCreateId(options.dir, !numbers.empty(), out);
+  if (s.ok()) s = LoadOrCreateId(options.dir, !numbers.empty(), first_created, out);
   if (s.ok()) s = Recovery(options, out).Run(numbers);
   return s;
 }

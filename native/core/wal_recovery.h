@@ -1,22 +1,31 @@
 // Opening a WAL directory: the WAL_ID file, every segment's header and records, the rules of
-// the durability contract for damage, and the point where the writer resumes.
+// the durability contract for damage, and the point where the writer resumes. The TypeScript
+// twin (src/transit/wal-recovery.ts) applies the same rules with the same reasons; docs/FORMAT.md
+// "Recovery" is the prose version.
 //
 // Rules:
-//  - A torn tail of the NEWEST segment is cut: the first bad record (bad length, bad checksum,
-//    cut short) or stray non-zero bytes at offset X, when no valid record (good checksum, seq
-//    greater than the last good one) exists anywhere after X in that segment. The bytes from X
-//    to the last non-zero byte are copied to "<segment>.broken" (synced), then zeroed in the
-//    segment (synced).
-//  - A newest segment whose file holds nothing but zeros (a creation that never finished) is
-//    removed.
-//  - Anything else is kCorrupt naming the file, the byte offset and what was wrong: damage in
-//    an older segment, damage in the newest segment with valid records after it, a sequence gap
-//    inside or between segments, a missing segment. With `salvage`, every whole valid record is
-//    kept instead, each damaged stretch or gap is listed in `salvaged`, and the scan goes on.
-//    Salvage changes no file except for the torn-tail cut, so a later strict open fails again
-//    until the damaged segments are gone.
-//  - Another format or version (WAL_ID or a segment header) is kFormatVersion; a segment of
-//    another store (its store id differs from WAL_ID) is kCorrupt, with or without salvage.
+//  - WAL_ID: created (with the directory) when the directory is new or empty; a directory with
+//    other files (but the facade's LOCK) and no WAL_ID is kFormatVersion, one with segments and
+//    no WAL_ID kCorrupt; another format or version in WAL_ID is kFormatVersion.
+//  - A newest segment whose header is unreadable (not another version) and that holds nothing
+//    after its header block is a creation the crash interrupted: its non-zero bytes are set
+//    aside to .broken and the file is removed. The segment before it is then not the newest.
+//  - A torn tail of the NEWEST segment is cut: the first bad record (bad length, sequence number
+//    0, bad checksum, cut short, going back in sequence) or stray non-zero bytes after a zero
+//    header at offset X, when no valid record (good checksum, seq greater than the last kept one)
+//    exists anywhere after X in that segment. The bytes from X to the last non-zero byte are
+//    copied to the first free "<segment>.broken", ".broken.2", ... (synced; an existing one is
+//    never replaced), then zeroed in the segment (synced).
+//  - Anything else is kCorrupt naming the file, the byte offset and what was wrong (with
+//    details: segment, file, offset, bytes, reason): damage in an older segment, damage in the
+//    newest segment with valid records after it, a sequence gap inside or between segments, a
+//    missing segment, a header that does not match its file name. With `salvage`, every whole
+//    valid record is kept instead, each damaged stretch or gap is listed in `salvaged`, and the
+//    scan goes on. Salvage changes no file except for the torn-tail cut, so a later strict open
+//    fails again until the damaged segments are gone.
+//  - Always refused, even with salvage: another format version in a segment header
+//    (kFormatVersion), a segment of another store (kCorrupt), and segment files none of whose
+//    headers can be read (kCorrupt: the next sequence number is unknown).
 //
 // Recover runs on one thread with no writer open on the directory.
 #ifndef TAPIO_CORE_WAL_RECOVERY_H_
@@ -45,7 +54,8 @@ struct SegmentInfo {
   uint64_t last_seq = 0;   // of the last whole record; first_seq - 1 when it holds none
   uint64_t records = 0;
   uint64_t end_offset = 0;  // the end of the last whole record
-  uint64_t segment_size = 0;
+  uint64_t segment_size = 0;  // from the header; the file size when the header is unusable
+  bool appendable = true;     // false: salvage set the unreadable header aside
 };
 
 struct SalvagedStretch {
@@ -58,13 +68,13 @@ struct SalvagedStretch {
 struct RecoveryResult {
   StoreId store_id;
   bool created = false;  // WAL_ID was written by this call
-  std::vector<SegmentInfo> segments;
+  std::vector<SegmentInfo> segments;  // every segment file kept, readable or not
   uint64_t first_seq = 0;  // the oldest record kept; 0 when the log is empty
   uint64_t last_seq = 0;   // the newest whole record; 0 when the log is empty
   uint64_t records = 0;
   uint64_t bytes_scanned = 0;
-  uint64_t torn_bytes = 0;
-  std::string broken_file;  // path of the .broken file written, when torn_bytes > 0
+  uint64_t torn_bytes = 0;    // bytes set aside from a torn tail or an unfinished segment
+  std::string broken_file;    // path of the (last) .broken file written, when torn_bytes > 0
   std::vector<std::string> removed_files;  // unfinished newest segments that were removed
   std::vector<SalvagedStretch> salvaged;
   ResumePoint resume;  // where the writer continues
@@ -75,7 +85,7 @@ Status Recover(const RecoverOptions& options, RecoveryResult* out);
 // The exact bytes of a WAL_ID file for `id` (the TypeScript twin writes the same).
 std::string WalIdContents(const StoreId& id);
 
-// Segment numbers of the "<16 hex>.wal" files in `dir`, ascending.
+// Segment numbers of the "<16 hex>.wal" files in `dir` (1..kMaxSafeNumber), ascending.
 Status ListSegments(const std::string& dir, std::vector<uint64_t>* numbers);
 
 }  // namespace wal

@@ -97,7 +97,7 @@ Status SegmentScanner::ReadRecord(uint64_t offset, RecordView* out) {
     if (!s.ok()) return s;
     if (left == 0 || AllZero(h, left)) return Status::Ok();  // kEnd
     out->kind = RecordView::Kind::kBad;
-    out->reason = "partial record header (" + std::to_string(left) + " bytes before the end of the file)";
+    out->reason = "partial record header (" + std::to_string(left) + " bytes before the end of the segment)";
     return Status::Ok();
   }
   if (AllZero(h, kRecordHeaderSize)) return Status::Ok();  // kEnd
@@ -105,17 +105,28 @@ Status SegmentScanner::ReadRecord(uint64_t offset, RecordView* out) {
   out->seq = LoadLe64(h + kRecordOffSeq);
   out->footprint = RecordFootprint(out->length);
   out->kind = RecordView::Kind::kBad;
-  if (offset + out->footprint > limit_) {
+  // The padding after the payload is not checked: a file cut inside it still holds the record.
+  const uint64_t room = limit_ - offset - kRecordHeaderSize;
+  if (out->length > room) {
     out->reason = "record length " + std::to_string(out->length) + " runs past the end of the segment (" +
-                  std::to_string(limit_) + " bytes)";
+                  std::to_string(room) + " bytes left)";
+    return Status::Ok();
+  }
+  if (out->seq == 0) {
+    out->reason = "record sequence number is 0";
+    return Status::Ok();
+  }
+  if (out->seq > kMaxSafeNumber) {
+    out->reason = "record sequence number out of range";
     return Status::Ok();
   }
   const uint8_t* r = nullptr;
   s = Fetch(offset, kRecordHeaderSize + out->length, &r);
   if (!s.ok()) return s;
-  if (LoadLe32(r + kRecordOffCrc) != RecordCrc(r, r + kRecordHeaderSize, out->length)) {
-    out->reason = "checksum mismatch (header says seq " + std::to_string(out->seq) + ", length " +
-                  std::to_string(out->length) + ")";
+  const uint32_t stored = LoadLe32(r + kRecordOffCrc);
+  const uint32_t actual = RecordCrc(r, r + kRecordHeaderSize, out->length);
+  if (stored != actual) {
+    out->reason = "record checksum mismatch (stored " + Hex32(stored) + ", computed " + Hex32(actual) + ")";
     return Status::Ok();
   }
   out->kind = RecordView::Kind::kRecord;
@@ -166,7 +177,7 @@ Status SegmentScanner::FindValidRecord(uint64_t from, uint64_t min_seq, uint64_t
       if (q > from && q + kRecordHeaderSize <= limit_) {
         const uint32_t length = LoadLe32(w + i + kRecordOffLength);
         const uint64_t seq = LoadLe64(w + i + kRecordOffSeq);
-        if (seq > min_seq && seq <= max_seq && q + RecordFootprint(length) <= limit_) {
+        if (seq > min_seq && seq <= max_seq && length <= limit_ - q - kRecordHeaderSize) {
           bool valid = false;
           s = VerifyAt(q, length, &valid);
           if (!s.ok()) return s;

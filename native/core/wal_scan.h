@@ -54,12 +54,16 @@ class SegmentScanner {
   // Forgets what was read, so bytes written to the file since are seen (a reader at the tail).
   void DropWindow() { window_len_ = 0; }
 
-  // Reads the record at `offset` (a multiple of 8, >= kSegmentHeaderSize).
+  // Reads the record at `offset` (a multiple of 8, >= kSegmentHeaderSize). Checks, in the
+  // twin's order: fewer than a header's bytes left (kEnd when zero, else kBad), a zero header
+  // (kEnd), the payload running past the limit, sequence number 0 or above kMaxSafeNumber, the
+  // checksum. The zero padding after the payload may lie past the limit.
   Status ReadRecord(uint64_t offset, RecordView* out);
 
-  // Looks at every 8-byte offset in (from, limit) for a record with a valid checksum and
-  // min_seq < seq <= max_seq. *found gets its offset, or UINT64_MAX. *end_nonzero gets one past
-  // the last non-zero byte in [from, limit) seen before the search stopped (from when none).
+  // Looks at every 8-byte offset in (from, limit) for a record with a valid checksum, a payload
+  // that ends before the limit and min_seq < seq <= max_seq. *found gets its offset, or
+  // UINT64_MAX. *end_nonzero gets one past the last non-zero byte in [from, limit) seen before
+  // the search stopped (from when none).
   Status FindValidRecord(uint64_t from, uint64_t min_seq, uint64_t max_seq, uint64_t* found,
                          uint64_t* end_nonzero);
 

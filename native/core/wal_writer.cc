@@ -1,13 +1,22 @@
 #include "core/wal_writer.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <new>
 
+#include <cstdio>
+#include <cstdlib>
 namespace tapio {
 namespace wal {
 namespace {
+double TNow() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+struct Trace { double drain = 0, flush = 0, wait = 0, budget = 0, sync = 0, ongroup = 0, swait = 0; unsigned long ships = 0, syncs = 0, waits = 0;
+  ~Trace() { if (getenv("WTRACE")) fprintf(stderr, "TRACE writer: drain %.3f flush %.3f wait %.3f (%lu) budgetwait %.3f ships %lu | sync: fdatasync %.3f ongroup %.3f idle %.3f syncs %lu\n", drain, flush, wait, waits, budget, ships, sync, ongroup, swait, syncs); } };
+Trace trace;
 
 constexpr auto kIdleWait = std::chrono::milliseconds(100);
 
@@ -81,12 +90,18 @@ Status WalWriter::Start() {
   durable_seq_.store(next_seq_ - 1, std::memory_order_release);
   s = OpenTail();
   if (!s.ok()) return s;
+  synced_appender_ = appender_.get();
+  synced_end_ = appender_->end();
+  wait_for_writer_ = getenv("NOWAIT") == nullptr;
   thread_ = std::thread([this] { Run(); });
+  sync_thread_ = std::thread([this] { RunSync(); });
+  warm_thread_ = std::thread([this] { WarmRing(); });
   return Status::Ok();
 }
 
 Status WalWriter::ChooseMode() {
   mode_ = AppendMode();
+  if (getenv("ZA_ZONE")) { mode_.zero_ahead_zone = strtoull(getenv("ZA_ZONE"), nullptr, 10); mode_.zero_ahead_below = strtoull(getenv("ZA_BELOW"), nullptr, 10); }
   if (options_.direct_io == DirectIoMode::kOff) {
     direct_io_reason_ = "direct_io is off";
     return Status::Ok();
@@ -144,7 +159,7 @@ Status WalWriter::OpenTail() {
 }
 
 WalWriter::AppendResult WalWriter::Append(uint32_t producer_id, uint64_t ticket, const uint8_t* const* datas,
-                                          const uint32_t* lengths, size_t count) {
+                                          const uint32_t* lengths, size_t count, bool wake) {
   // Paired with Close: either Close sees this appender in flight and waits for it, or this
   // appender sees closing_ and refuses.
   appenders_.fetch_add(1, std::memory_order_seq_cst);
@@ -157,7 +172,7 @@ WalWriter::AppendResult WalWriter::Append(uint32_t producer_id, uint64_t ticket,
     }
   }
   if (result == AppendResult::kOk) {
-    switch (ring_->Push(producer_id, ticket, datas, lengths, count)) {
+    switch (ring_->Push(producer_id, ticket, datas, lengths, count, wake)) {
       case RingBuffer::PushResult::kOk: break;
       case RingBuffer::PushResult::kFull: result = AppendResult::kFull; break;
       case RingBuffer::PushResult::kTooLarge: result = AppendResult::kTooLarge; break;
@@ -178,44 +193,79 @@ Status WalWriter::Close() {
     while (appenders_.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
     stopping_.store(true, std::memory_order_release);
     ring_->NotifyConsumer();
-    if (thread_.joinable()) thread_.join();
+    if (thread_.joinable()) thread_.join();  // ships everything, then tells the sync thread
+    if (sync_thread_.joinable()) sync_thread_.join();
+    if (warm_thread_.joinable()) warm_thread_.join();
     appender_.reset();
     closed_ = true;
   }
   std::lock_guard<std::mutex> failure_lock(failure_mu_);
-  return failed_flag_.load(std::memory_order_acquire) ? Status::IoError(failure_message_) : Status::Ok();
+  return failed_flag_.load(std::memory_order_acquire) ? failure_ : Status::Ok();
 }
 
+// The writer thread: drains the ring into groups, writes each group, ships it to the sync
+// thread, and goes on with the next group without waiting for the fdatasync.
 void WalWriter::Run() {
   Group group;
   for (;;) {
-    group.acks.clear();
-    group.bytes = group.records = group.payload = 0;
+    if (Failed()) ApplyDiscard();
+    group.Reset();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      budget_ = options_.max_group_bytes - std::min(unclaimed_bytes_, options_.max_group_bytes);
+    }
+    budget_short_ = false;
+    double t0 = TNow();
     const uint64_t bytes = ring_->Drain([this, &group](const RingEntry& e) { return Take(e, &group); });
     ring_->Release(bytes);  // Take copied every record it accepted
+    double t1 = TNow(); trace.drain += t1 - t0;
     if (!group.acks.empty()) {
-      Finish(&group);
+      Ship(&group);
+      trace.flush += TNow() - t1; trace.ships++;
       continue;
     }
     if (bytes != 0) continue;  // only pads
+    if (budget_short_) {
+      // The next batch does not fit beside what waits for an fdatasync: wait for the sync
+      // thread to claim that, so no fdatasync covers more than max_group_bytes.
+      double b0 = TNow();
+      std::unique_lock<std::mutex> lock(mu_);
+      writer_cv_.wait(lock, [this] { return unclaimed_bytes_ == 0; });
+      trace.budget += TNow() - b0;
+      continue;
+    }
     // Close waits for every appender before setting stopping_, so nothing more can arrive.
     if (stopping_.load(std::memory_order_acquire) && ring_->UsedBytes() == 0) break;
+    double w0 = TNow();
     ring_->WaitForData(kIdleWait);
+    trace.wait += TNow() - w0; trace.waits++;
   }
+  ApplyDiscard();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    writer_done_ = true;
+  }
+  sync_cv_.notify_one();
 }
 
-// Ring visitor: copies one batch into the current group, or returns false to end the group.
+// Ring visitor: encodes one batch into the current group, or returns false to end the group.
 bool WalWriter::Take(const RingEntry& e, Group* g) {
   Ack ack;
   ack.producer_id = e.producer_id;
   ack.ticket = e.ticket;
-  if (failed_) {
+  if (Failed()) {  // reported failed by the sync thread; nothing more is written
     g->acks.push_back(ack);
     return true;
   }
   const uint64_t footprint = EntryFootprint(e);
-  if (!g->acks.empty() && (g->bytes + footprint > options_.max_group_bytes || footprint > appender_->Remaining())) {
+  if (footprint > budget_ && (!g->acks.empty() || budget_ < options_.max_group_bytes)) {
+    if (g->acks.empty()) budget_short_ = true;
     return false;
+  }
+  if (!g->acks.empty() && footprint > appender_->Remaining()) return false;  // roll with the next group
+  if (g->acks.empty()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = true;
   }
   ack.first_seq = next_seq_;
   RingRecordIterator it(e);
@@ -226,7 +276,7 @@ bool WalWriter::Take(const RingEntry& e, Group* g) {
     if (RecordFootprint(length) > appender_->Remaining()) s = Roll();
     if (s.ok()) s = appender_->Append(next_seq_, data, length);
     if (!s.ok()) {
-      Fail(s);
+      Fail(s, false);
       break;
     }
     next_seq_++;
@@ -235,17 +285,174 @@ bool WalWriter::Take(const RingEntry& e, Group* g) {
   }
   ack.last_seq = next_seq_ - 1;
   g->bytes += footprint;
+  budget_ -= std::min(footprint, budget_);
   g->acks.push_back(ack);
   return true;
 }
 
+// Writes the group and hands it to the sync thread.
+void WalWriter::Ship(Group* g) {
+  if (!Failed()) {
+    Status s = appender_->Flush();
+    if (!s.ok()) Fail(s, false);
+  }
+  g->failed = Failed();  // this group, or an earlier write, failed: everything from here fails
+  g->last_seq = next_seq_ - 1;
+  g->appender = appender_.get();
+  g->end = appender_->end();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    unclaimed_bytes_ += g->bytes;
+    shipped_.push_back(std::move(*g));
+    ships_++;
+    writing_ = false;
+  }
+  sync_cv_.notify_one();
+}
+
+// The sync thread: claims every group shipped so far, fdatasyncs once for all of them (the
+// writer thread meanwhile writes the next ones), and reports them.
+void WalWriter::RunSync() {
+  std::vector<Group> claimed;
+  for (;;) {
+    size_t good = 0;  // claimed groups written before any failure: they get an fdatasync
+    bool need_sync = false;
+    {
+      double s0 = TNow();
+      std::unique_lock<std::mutex> lock(mu_);
+      sync_cv_.wait(lock, [this] { return !shipped_.empty() || writer_done_; });
+      trace.swait += TNow() - s0;
+      if (shipped_.empty()) break;  // writer_done_ and nothing left
+      if (writing_ && wait_for_writer_) {
+        // The group being written would miss this fdatasync (only writes that completed before
+        // it starts count) and need another; wait for it, so one fdatasync covers both.
+        const uint64_t target = ships_ + 1;
+        sync_cv_.wait(lock, [this, target] { return ships_ >= target || !writing_; });
+      }
+      claimed.swap(shipped_);
+      unclaimed_bytes_ = 0;
+      syncing_ = true;
+      // A failed group is followed only by failed groups (the failed state never ends).
+      while (!sync_failed_ && good < claimed.size() && !claimed[good].failed) good++;
+      if (good > 0) {
+        const Group& last = claimed[good - 1];
+        need_sync = !(last.appender == synced_appender_ && last.end == synced_end_);
+      }
+    }
+    writer_cv_.notify_all();  // the budget is free again
+    if (need_sync) {
+      const Group& last = claimed[good - 1];
+      uint64_t micros = 0;
+      bool injected = false;
+      double y0 = TNow();
+      Status s = last.appender->SyncFile(&micros, &injected);
+      trace.sync += TNow() - y0; trace.syncs++;
+      if (s.ok()) RecordSync(micros);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (s.ok()) {
+          synced_appender_ = last.appender;
+          synced_end_ = last.end;
+        } else {
+          sync_failed_ = true;
+          good = 0;
+        }
+      }
+      if (!s.ok()) Fail(s, injected);
+    }
+    if (good > 0) {
+      uint64_t records = 0;
+      uint64_t payload = 0;
+      for (size_t i = 0; i < good; i++) {
+        records += claimed[i].records;
+        payload += claimed[i].payload;
+      }
+      AdvanceDurable(claimed[good - 1].last_seq);
+      records_.fetch_add(records, std::memory_order_relaxed);
+      payload_bytes_.fetch_add(payload, std::memory_order_relaxed);
+      groups_.fetch_add(1, std::memory_order_relaxed);
+      Report(claimed, 0, good, Status::Ok());
+    }
+    if (good < claimed.size()) {
+      Status failure;
+      {
+        std::lock_guard<std::mutex> lock(failure_mu_);
+        failure = failure_;
+      }
+      Report(claimed, good, claimed.size(), failure);
+    }
+    claimed.clear();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      syncing_ = false;
+    }
+    writer_cv_.notify_all();
+  }
+}
+
+// Sync thread: reports groups [from, to) of `groups` with `status` in one GroupDone.
+void WalWriter::Report(std::vector<Group>& groups, size_t from, size_t to, const Status& status) {
+  GroupDone done;
+  done.status = status;
+  done.durable_seq = durable_seq_.load(std::memory_order_acquire);
+  if (to - from == 1) {
+    done.acks = std::move(groups[from].acks);
+  } else {
+    size_t n = 0;
+    for (size_t i = from; i < to; i++) n += groups[i].acks.size();
+    done.acks.reserve(n);
+    for (size_t i = from; i < to; i++) done.acks.insert(done.acks.end(), groups[i].acks.begin(), groups[i].acks.end());
+  }
+  if (!status.ok()) {
+    for (Ack& a : done.acks) a.first_seq = a.last_seq = 0;
+  }
+  double g0 = TNow();
+  if (options_.on_group) options_.on_group(done);
+  trace.ongroup += TNow() - g0;
+}
+
+// The first lap through the ring would make producers take a page fault per page they copy
+// into. This thread maps the pages first, in order (producers start at the front), only when a
+// CPU is otherwise idle, and ends after one pass.
+void WalWriter::WarmRing() {
+#if defined(__linux__) && defined(SCHED_IDLE)
+  sched_param param{};
+  pthread_setschedparam(pthread_self(), SCHED_IDLE, &param);
+#endif
+  constexpr uint64_t kStep = 2ull << 20;
+  for (uint64_t at = 0; at < ring_->Capacity() && !stopping_.load(std::memory_order_acquire); at += kStep) {
+    if (!ring_->Prefault(at, kStep)) break;
+  }
+}
+
+void WalWriter::WaitForSyncIdle() {
+  std::unique_lock<std::mutex> lock(mu_);
+  writer_cv_.wait(lock, [this] { return shipped_.empty() && !syncing_; });
+}
+
 // Syncs the full segment, then starts the next one at the current sequence number.
 Status WalWriter::Roll() {
-  uint64_t micros = 0;
-  Status s = appender_->Sync(&micros);
+  Status s = appender_->Flush();
   if (!s.ok()) return s;
-  RecordSync(micros);
-  durable_seq_.store(next_seq_ - 1, std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;  // the sync thread must not wait for this group: this thread waits for it
+  }
+  sync_cv_.notify_one();
+  WaitForSyncIdle();  // every earlier group is durable (or failed), and no fdatasync uses the old file
+  if (Failed()) {
+    std::lock_guard<std::mutex> lock(failure_mu_);
+    return failure_;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (synced_appender_ == appender_.get()) appender_->MarkSynced(synced_end_);
+  }
+  uint64_t micros = 0;
+  s = appender_->Sync(&micros);  // the bytes of the group being taken that went to the old file
+  if (!s.ok()) return s;
+  if (micros != 0) RecordSync(micros);
+  AdvanceDurable(next_seq_ - 1);
   appender_.reset();
 
   NewSegment seg;
@@ -262,42 +469,47 @@ Status WalWriter::Roll() {
   if (!s.ok()) return s;
   segment_number_ = seg.number;
   segments_created_.fetch_add(1, std::memory_order_relaxed);
-  return SegmentAppender::Open(fd, JoinPath(options_.dir, SegmentFileName(seg.number)), seg.segment_size,
-                               kSegmentHeaderSize, mode_, &buffer_, &faults_, &appender_);
+  s = SegmentAppender::Open(fd, JoinPath(options_.dir, SegmentFileName(seg.number)), seg.segment_size,
+                            kSegmentHeaderSize, mode_, &buffer_, &faults_, &appender_);
+  if (!s.ok()) return s;
+  std::lock_guard<std::mutex> lock(mu_);
+  synced_appender_ = appender_.get();
+  synced_end_ = appender_->end();
+  return Status::Ok();
 }
 
-void WalWriter::Finish(Group* g) {
-  if (!failed_) {
-    uint64_t micros = 0;
-    Status s = appender_->Sync(&micros);
-    if (s.ok()) {
-      RecordSync(micros);
-      durable_seq_.store(next_seq_ - 1, std::memory_order_release);
-      records_.fetch_add(g->records, std::memory_order_relaxed);
-      payload_bytes_.fetch_add(g->payload, std::memory_order_relaxed);
-      groups_.fetch_add(1, std::memory_order_relaxed);
-    } else {
-      Fail(s);
+void WalWriter::Fail(const Status& status, bool discard) {
+  {
+    std::lock_guard<std::mutex> lock(failure_mu_);
+    if (failed_flag_.load(std::memory_order_relaxed)) return;
+    failure_ = status;
+    failed_flag_.store(true, std::memory_order_release);
+  }
+  if (discard) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      discard_pending_ = true;
     }
+    ring_->NotifyConsumer();  // the writer thread does the discarding
   }
-  GroupDone done;
-  done.durable_seq = durable_seq_.load(std::memory_order_relaxed);
-  if (failed_) {
-    done.status = failure_;
-    for (Ack& a : g->acks) a.first_seq = a.last_seq = 0;
-  }
-  done.acks = std::move(g->acks);
-  g->acks = std::vector<Ack>();
-  if (options_.on_group) options_.on_group(done);
+  writer_cv_.notify_all();
 }
 
-void WalWriter::Fail(const Status& status) {
-  if (failed_) return;
-  failed_ = true;
-  failure_ = status;
-  std::lock_guard<std::mutex> lock(failure_mu_);
-  failure_message_ = status.message();
-  failed_flag_.store(true, std::memory_order_release);
+// Writer thread, after an injected fdatasync failure on the sync thread: zeroes what was
+// written since the last successful sync, as a device that lost its cache would.
+void WalWriter::ApplyDiscard() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!discard_pending_) return;
+  discard_pending_ = false;
+  if (appender_ == nullptr) return;
+  if (synced_appender_ == appender_.get()) appender_->MarkSynced(synced_end_);
+  appender_->DiscardUnsynced();
+}
+
+void WalWriter::AdvanceDurable(uint64_t seq) {
+  uint64_t cur = durable_seq_.load(std::memory_order_relaxed);
+  while (cur < seq && !durable_seq_.compare_exchange_weak(cur, seq, std::memory_order_acq_rel)) {
+  }
 }
 
 void WalWriter::RecordSync(uint64_t micros) {
@@ -321,7 +533,7 @@ WriterStats WalWriter::Stats() const {
   st.direct_io_reason = direct_io_reason_;
   std::lock_guard<std::mutex> lock(failure_mu_);
   st.failed = failed_flag_.load(std::memory_order_acquire);
-  st.failure = failure_message_;
+  st.failure = st.failed ? failure_.message() : std::string();
   return st;
 }
 

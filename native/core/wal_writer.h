@@ -1,24 +1,34 @@
 // The transit WAL writer: producers on any thread append batches of records into a ring
-// buffer; one writer thread drains the ring in order, gives each record the next sequence
-// number, encodes records per wal_format.h, writes them and calls fdatasync once per group,
-// then reports the group through a callback. An append is durable once its group is reported
-// with an ok status.
+// buffer; a writer thread drains the ring in order, gives each record the next sequence number,
+// encodes records per wal_format.h and writes them; a sync thread calls fdatasync and reports
+// what it covered through a callback. An append is durable once its batch is reported with an
+// ok status.
+//
+// Pipelining: the two threads overlap. While the sync thread waits in fdatasync for group k,
+// the writer thread already writes group k+1; when that fdatasync returns, the next one starts
+// at once and covers everything whose write completed before it started. So the disk always
+// has work and each fdatasync covers what arrived during the previous one. A batch is reported
+// only after an fdatasync that started after the write of its last record returned.
 //
 // Group commit: the writer takes whatever is committed in the ring when it looks (it never
-// waits for more), up to max_group_bytes and the end of the current segment; what arrives while
-// it writes and syncs forms the next group. A record that does not fit in the rest of the
-// segment goes to a new segment (the old one is synced first, so every segment but the newest
-// is complete on disk); a batch may span two segments.
+// waits for more), up to the end of the current segment and max_group_bytes; the bytes written
+// but not yet claimed by an fdatasync never exceed max_group_bytes (a batch larger than that
+// goes alone), so one fdatasync covers at most max_group_bytes of records. A record that does
+// not fit in the rest of the segment goes to a new segment; the old one is synced first (the
+// pipeline drains), so every segment but the newest is complete on disk. A batch may span two
+// segments.
 //
-// Failure: the first failed write or fdatasync puts the writer in a FAILED state for good. The
-// failing group, everything still in the ring and everything appended later are reported with
-// that kIoError status; fdatasync is never retried. Reopening (Recover, then Open) finds the
-// synced prefix.
+// Failure: the first failed write or fdatasync puts the writer in a FAILED state for good. Every
+// batch not yet reported (written or not), everything still in the ring and everything appended
+// later is reported with that kIoError status; fdatasync is never retried, and no batch is
+// reported ok after the failure, even when an fdatasync already in flight returns ok. Reopening
+// (Recover, then Open) finds the synced prefix.
 #ifndef TAPIO_CORE_WAL_WRITER_H_
 #define TAPIO_CORE_WAL_WRITER_H_
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -52,9 +62,11 @@ struct Ack {
   uint64_t last_seq = 0;
 };
 
+// One report: the batches one fdatasync covered (or that failed), in ring (append) order.
+// Reports arrive in ring order too.
 struct GroupDone {
   Status status;             // ok: every batch in `acks` is durable
-  std::vector<Ack> acks;     // in ring (append) order
+  std::vector<Ack> acks;
   uint64_t durable_seq = 0;  // the newest durable sequence number after this group
 };
 
@@ -71,7 +83,7 @@ struct WriterOptions {
   FaultInjector faults;
   ResumePoint resume;  // from Recover
   uint64_t created_ms = 0;  // creation time written into new segment headers; 0 = the clock
-  // Called on the writer thread after every group. Must not call Close. May call Append.
+  // Called on the sync thread after every group. Must not call Close. May call Append.
   std::function<void(const GroupDone&)> on_group;
   // Called on the writer thread whenever ring space was freed (see RingBuffer::SetReleaseHook).
   std::function<void()> on_space;
@@ -81,7 +93,7 @@ struct WriterOptions {
 struct WriterStats {
   uint64_t records = 0;        // durable records
   uint64_t payload_bytes = 0;  // their payload bytes
-  uint64_t groups = 0;         // groups synced
+  uint64_t groups = 0;         // fdatasyncs that made batches durable
   uint64_t segments_created = 0;
   uint64_t sync_histogram[kSyncBuckets] = {};
   uint64_t durable_seq = 0;
@@ -110,17 +122,20 @@ class WalWriter {
   WalWriter(const WalWriter&) = delete;
   WalWriter& operator=(const WalWriter&) = delete;
 
-  // Any thread. Queues one batch of `count` records; never blocks.
+  // Any thread. Queues one batch of `count` records; never blocks. With `wake` false the
+  // writer thread is not woken (call WakeWriter after the last of several appends).
   AppendResult Append(uint32_t producer_id, uint64_t ticket, const uint8_t* const* datas, const uint32_t* lengths,
-                      size_t count);
+                      size_t count, bool wake = true);
+  // Any thread. Wakes the writer thread if it waits for appends.
+  void WakeWriter() { ring_->NotifyIfSleeping(); }
   // Any thread. Waits until a batch of these lengths could be queued (a hint) or the timeout.
   bool WaitForSpace(const uint32_t* lengths, size_t count, std::chrono::microseconds timeout);
   // Increments each time the writer frees ring space.
   uint64_t SpaceReleases() const { return ring_->ReleaseCount(); }
 
-  // Any thread but the writer's (not from on_group). Refuses new appends, writes and syncs
-  // everything already queued, reports it, and joins the thread. Returns the failed state's
-  // status when the writer failed, else ok. Idempotent.
+  // Any thread but the writer's and the sync thread's (not from on_group). Refuses new appends,
+  // writes and syncs everything already queued, reports it, and joins both threads. Returns the
+  // failed state's status when the writer failed, else ok. Idempotent.
   Status Close();
 
   WriterStats Stats() const;
@@ -129,11 +144,22 @@ class WalWriter {
   bool direct_io() const { return mode_.direct; }
 
  private:
+  // Batches the writer thread wrote with one Flush, on their way to the sync thread.
   struct Group {
     std::vector<Ack> acks;
-    uint64_t bytes = 0;
+    uint64_t bytes = 0;  // record bytes written (headers and padding included)
     uint64_t records = 0;
     uint64_t payload = 0;
+    uint64_t last_seq = 0;                 // the newest sequence number written
+    SegmentAppender* appender = nullptr;   // the segment the group ends in
+    uint64_t end = 0;                      // the appender's end after the group
+    bool failed = false;                   // taken after a failure: reported failed, never synced
+    void Reset() {
+      acks.clear();
+      bytes = records = payload = last_seq = end = 0;
+      appender = nullptr;
+      failed = false;
+    }
   };
 
   explicit WalWriter(WriterOptions options);
@@ -141,11 +167,19 @@ class WalWriter {
   Status ChooseMode();
   Status OpenTail();
   void Run();
+  void RunSync();
+  void WarmRing();
   bool Take(const RingEntry& entry, Group* group);
+  void Ship(Group* group);
+  void Report(std::vector<Group>& groups, size_t from, size_t to, const Status& status);
   Status Roll();
-  void Finish(Group* group);
-  void Fail(const Status& status);
+  // Writer thread: waits until the sync thread has reported every group shipped so far.
+  void WaitForSyncIdle();
+  void Fail(const Status& status, bool discard);
+  bool Failed() const { return failed_flag_.load(std::memory_order_acquire); }
+  void ApplyDiscard();
   void RecordSync(uint64_t micros);
+  void AdvanceDurable(uint64_t seq);
 
   WriterOptions options_;
   std::unique_ptr<RingBuffer> ring_;
@@ -153,13 +187,31 @@ class WalWriter {
   std::string direct_io_reason_;
   AlignedBuffer buffer_;
   FaultCounter faults_;
-  std::unique_ptr<SegmentAppender> appender_;
-  uint64_t segment_number_ = 0;
-  uint64_t next_seq_ = 1;
+  std::unique_ptr<SegmentAppender> appender_;  // writer thread
+  uint64_t segment_number_ = 0;                 // writer thread
+  uint64_t next_seq_ = 1;                       // writer thread
   uint64_t max_payload_ = 0;
-  bool failed_ = false;  // writer thread only; failed_flag_ is the shared copy
-  Status failure_;
+  uint64_t budget_ = 0;         // writer thread: bytes the group being taken may still hold
+  bool budget_short_ = false;   // writer thread: a batch waits for the sync thread to claim bytes
   std::thread thread_;
+  std::thread sync_thread_;
+  std::thread warm_thread_;  // maps the ring's pages ahead of the producers, at idle priority
+
+  // Between the writer thread and the sync thread, guarded by mu_.
+  std::mutex mu_;
+  std::condition_variable sync_cv_;     // the sync thread waits for groups
+  std::condition_variable writer_cv_;   // the writer thread waits for claims and idleness
+  std::vector<Group> shipped_;          // written, not yet claimed by an fdatasync
+  uint64_t unclaimed_bytes_ = 0;        // their record bytes
+  bool syncing_ = false;                // the sync thread holds claimed groups
+  bool writing_ = false;                // the writer thread is taking or writing a group
+  uint64_t ships_ = 0;                  // groups shipped so far
+  bool wait_for_writer_ = true;
+  bool writer_done_ = false;            // the writer thread has shipped its last group
+  SegmentAppender* synced_appender_ = nullptr;  // where the newest successful sync was
+  uint64_t synced_end_ = 0;                     // and the end it covered
+  bool discard_pending_ = false;        // an injected fdatasync failure: zero the unsynced bytes
+  bool sync_failed_ = false;            // an fdatasync failed: every group not yet reported fails
 
   std::atomic<uint32_t> appenders_{0};
   std::atomic<bool> closing_{false};
@@ -175,7 +227,7 @@ class WalWriter {
   std::atomic<uint64_t> sync_histogram_[kSyncBuckets] = {};
   std::atomic<bool> failed_flag_{false};
   mutable std::mutex failure_mu_;
-  std::string failure_message_;
+  Status failure_;  // guarded by failure_mu_
 };
 
 }  // namespace wal

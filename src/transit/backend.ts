@@ -76,6 +76,8 @@ export interface WalBackend {
   /** Like append, but returns null at once instead of waiting when the ring is full. */
   tryAppend(records: Uint8Array[]): Promise<AppendResult> | null;
   stats(): WalWriterStats;
+  /** A handle worker threads use to append into the same ring (see producer.ts). */
+  producerHandle(): import('./producer.js').ProducerHandle;
   /** Waits for every accepted append to be durable (or failed), then stops the writer. */
   close(): Promise<void>;
 }

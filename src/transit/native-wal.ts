@@ -9,7 +9,12 @@ import type { AppendResult, RecoveryReport, WalBackend, WalOpenOptions, WalWrite
 
 /** The addon's producer class (one per JavaScript thread that appends). */
 interface NativeProducerHandle {
-  push(records: Uint8Array[], ticket: number): 0 | 1 | 2 | 3;
+  /**
+   * Queues `count` staged batches (see NativeAppender); returns how many it handled and sets
+   * status[i]: 0 queued, 1 no room in the ring now (handling stopped there), 2 too large,
+   * 3 closed or failed.
+   */
+  pushBatches(bytes: Uint8Array, lengths: Uint32Array, batches: Float64Array, count: number, status: Uint8Array): number;
   ref(): void;
   unref(): void;
   detach(): void;
@@ -33,9 +38,38 @@ interface Deferred {
   reject(err: Error): void;
 }
 
+/** Staged bytes that make a batch push at once instead of at the end of the current task. */
+const PUSH_NOW_BYTES = 1 << 20;
+
+function tooLarge(): TapioError {
+  return new TapioError('ERR_RECORD_TOO_LARGE', 'the batch does not fit: a record is larger than a segment holds, or the batch is larger than half the ring buffer; split it or raise transit.segment_size / ring_capacity');
+}
+
+function asBytes(record: unknown, index: number): Uint8Array {
+  if (record instanceof Uint8Array) return record;
+  if (ArrayBuffer.isView(record)) return new Uint8Array(record.buffer, record.byteOffset, record.byteLength);
+  throw new TapioError('ERR_INVALID_ARGUMENT', `record ${index} must be a Uint8Array`);
+}
+
+function grown<T extends Uint8Array | Uint32Array | Float64Array>(array: T, need: number, make: (n: number) => T): T {
+  if (need <= array.length) return array;
+  let n = array.length * 2;
+  while (n < need) n *= 2;
+  const next = make(n);
+  next.set(array);
+  return next;
+}
+
 /**
  * Appends from one JavaScript thread to an open native WAL, by its writer id. The thread that
  * opened the WAL has one; a worker thread makes its own from the id it was handed.
+ *
+ * Appends are staged: an append copies its records into one buffer (so the caller may reuse
+ * its arrays at once) and the batches staged during one task cross into native code together,
+ * in a single call, when its microtasks run (or at once past PUSH_NOW_BYTES). A burst of
+ * appends then costs one boundary crossing and wakes the writer thread once, and the writer
+ * finds the whole burst for one group. Nothing waits for more appends: the push happens before
+ * the event loop moves on.
  */
 export class NativeAppender {
   readonly #producer: NativeProducerHandle;
@@ -46,39 +80,147 @@ export class NativeAppender {
   #referenced = false;
   #idle: Array<() => void> = [];
 
+  // The staged batches: record bytes back to back, their lengths, and (ticket, record count)
+  // per batch, in append order.
+  #bytes = new Uint8Array(64 * 1024);
+  #byteCount = 0;
+  #lengths = new Uint32Array(1024);
+  #lengthCount = 0;
+  #batches = new Float64Array(256);
+  #batchCount = 0;
+  #status = new Uint8Array(128);
+  #pushScheduled = false;
+  /** The first staged batch found no room in the ring; a space event retries. */
+  #blocked = false;
+
   constructor(addon: NativeWalAddon, writerId: number) {
     this.#producer = new addon.NativeProducer(writerId, (acks, failure, space) => this.#onEvents(acks, failure, space));
   }
 
   /** Appends; waits while the ring is full. */
-  async append(records: Uint8Array[]): Promise<AppendResult> {
-    // Wait behind earlier waiters, so a large batch is not starved by a stream of small ones.
-    if (this.#spaceWaiters.length > 0) await this.#waitForSpace();
-    for (;;) {
-      const pending = this.#tryPush(records);
-      if (pending !== null) return pending;
-      await this.#waitForSpace();
+  append(records: Uint8Array[]): Promise<AppendResult> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    // Wait behind earlier waiters and a blocked push, so a large batch is not starved by a
+    // stream of small ones and batches keep their order.
+    if (this.#blocked || this.#spaceWaiters.length > 0) return this.#waitForSpace().then(() => this.append(records));
+    let result: Promise<AppendResult>;
+    try {
+      result = this.#stage(records);
+    } catch (err) {
+      return Promise.reject(err);
     }
+    if (this.#byteCount >= PUSH_NOW_BYTES || process.env.NOBATCH) {
+      this.#push();
+    } else if (!this.#pushScheduled) {
+      this.#pushScheduled = true;
+      queueMicrotask(() => this.#push());
+    }
+    return result;
   }
 
   /** Appends, or returns null at once when the ring is full. */
   tryAppend(records: Uint8Array[]): Promise<AppendResult> | null {
-    return this.#tryPush(records);
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#batchCount > 0) this.#push();  // earlier appends go first
+    if (this.#blocked || this.#spaceWaiters.length > 0) return null;
+    const result = this.#stage(records);
+    const ticket = this.#ticket;
+    this.#push();
+    if (this.#blocked) {
+      // Only this batch was staged: take it back.
+      this.#pending.delete(ticket);
+      this.#byteCount = this.#lengthCount = this.#batchCount = 0;
+      this.#blocked = false;
+      this.#updateRef();
+      return null;
+    }
+    return result;
   }
 
-  #tryPush(records: Uint8Array[]): Promise<AppendResult> | null {
-    if (this.#failure) return Promise.reject(this.#failure);
-    const ticket = ++this.#ticket;
-    const r = this.#producer.push(records, ticket);
-    if (r === 1) return null;
-    if (r === 2) {
-      return Promise.reject(new TapioError('ERR_RECORD_TOO_LARGE', 'the batch does not fit: a record is larger than a segment holds, or the batch is larger than half the ring buffer; split it or raise transit.segment_size / ring_capacity'));
+  /** Copies a batch into the stage and registers its promise. */
+  #stage(records: Uint8Array[]): Promise<AppendResult> {
+    let bytes = 0;
+    for (let i = 0; i < records.length; i++) bytes += asBytes(records[i], i).byteLength;
+    if (bytes > 0xffffffff) throw tooLarge();
+    this.#bytes = grown(this.#bytes, this.#byteCount + bytes, (n) => new Uint8Array(n));
+    this.#lengths = grown(this.#lengths, this.#lengthCount + records.length, (n) => new Uint32Array(n));
+    this.#batches = grown(this.#batches, 2 * this.#batchCount + 2, (n) => new Float64Array(n));
+    const stage = this.#bytes;
+    const lengths = this.#lengths;
+    let at = this.#byteCount;
+    let l = this.#lengthCount;
+    for (let i = 0; i < records.length; i++) {
+      const r = asBytes(records[i], i);
+      stage.set(r, at);
+      at += r.byteLength;
+      lengths[l++] = r.byteLength;
     }
-    if (r === 3) return Promise.reject(this.#failure ?? new TapioError('ERR_CLOSED', 'the transit WAL is closed'));
-    return new Promise<AppendResult>((resolve, reject) => {
+    const ticket = ++this.#ticket;
+    this.#batches[2 * this.#batchCount] = ticket;
+    this.#batches[2 * this.#batchCount + 1] = records.length;
+    this.#batchCount++;
+    this.#byteCount = at;
+    this.#lengthCount = l;
+    const result = new Promise<AppendResult>((resolve, reject) => {
       this.#pending.set(ticket, { resolve, reject });
-      this.#updateRef();
     });
+    this.#updateRef();
+    return result;
+  }
+
+  /** Hands the staged batches to the writer, as many as the ring takes now. */
+  #push(): void {
+    this.#pushScheduled = false;
+    const count = this.#batchCount;
+    if (count === 0) return;
+    this.#status = grown(this.#status, count, (n) => new Uint8Array(n));
+    let done: number;
+    try {
+      done = this.#producer.pushBatches(this.#bytes, this.#lengths, this.#batches, count, this.#status);
+    } catch (err) {
+      this.#dropStaged(0, err as Error);
+      return;
+    }
+    let records = 0;
+    let bytes = 0;
+    for (let b = 0; b < done; b++) {
+      const ticket = this.#batches[2 * b]!;
+      const n = this.#batches[2 * b + 1]!;
+      for (let i = 0; i < n; i++) bytes += this.#lengths[records + i]!;
+      records += n;
+      const status = this.#status[b];
+      if (status === 0) continue;
+      const d = this.#pending.get(ticket);
+      this.#pending.delete(ticket);
+      d?.reject(status === 2 ? tooLarge() : (this.#failure ?? new TapioError('ERR_CLOSED', 'the transit WAL is closed')));
+    }
+    if (done === count) {
+      this.#byteCount = this.#lengthCount = this.#batchCount = 0;
+      this.#blocked = false;
+    } else {
+      // The rest waits for ring space; move it to the front of the stage.
+      this.#bytes.copyWithin(0, bytes, this.#byteCount);
+      this.#lengths.copyWithin(0, records, this.#lengthCount);
+      this.#batches.copyWithin(0, 2 * done, 2 * count);
+      this.#byteCount -= bytes;
+      this.#lengthCount -= records;
+      this.#batchCount -= done;
+      this.#blocked = true;
+    }
+    this.#updateRef();
+  }
+
+  /** Rejects the staged batches from index `from` on and empties the stage. */
+  #dropStaged(from: number, err: Error): void {
+    for (let b = from; b < this.#batchCount; b++) {
+      const ticket = this.#batches[2 * b]!;
+      const d = this.#pending.get(ticket);
+      this.#pending.delete(ticket);
+      d?.reject(err);
+    }
+    this.#byteCount = this.#lengthCount = this.#batchCount = 0;
+    this.#blocked = false;
+    this.#updateRef();
   }
 
   #waitForSpace(): Promise<void> {
@@ -101,7 +243,9 @@ export class NativeAppender {
       if (first < 0) d.reject(this.#failure ?? new TapioError('ERR_WAL_IO', 'the transit WAL failed'));
       else d.resolve({ firstSeq: first, lastSeq: acks[i + 2]! });
     }
-    if (space || this.#failure) {
+    if (this.#failure && this.#batchCount > 0) this.#dropStaged(0, this.#failure);
+    if (space && this.#blocked) this.#push();
+    if ((space && !this.#blocked) || this.#failure) {
       const waiters = this.#spaceWaiters;
       this.#spaceWaiters = [];
       for (const w of waiters) w();
@@ -130,6 +274,7 @@ export class NativeAppender {
 
   /** Detaches from the writer; later appends are refused. */
   detach(): void {
+    if (this.#batchCount > 0) this.#dropStaged(0, new TapioError('ERR_CLOSED', 'the transit WAL is closed'));
     this.#producer.detach();
   }
 }
@@ -168,6 +313,10 @@ export class NativeWal implements WalBackend {
   /** The id worker threads use to attach their own producers. */
   get writerId(): number {
     return this.#writer.id;
+  }
+
+  producerHandle(): { kind: 'native'; writerId: number } {
+    return { kind: 'native', writerId: this.#writer.id };
   }
 
   append(records: Uint8Array[]): Promise<AppendResult> {

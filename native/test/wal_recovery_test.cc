@@ -1,0 +1,642 @@
+#include "core/wal_recovery.h"
+
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/wal_codec.h"
+#include "core/wal_reader.h"
+#include "core/wal_scan.h"
+#include "core/wal_writer.h"
+#include "test/harness.h"
+#include "test/wal_test_util.h"
+
+namespace tapio {
+namespace wal {
+namespace {
+
+using tapio_test::FileExists;
+using tapio_test::FileSize;
+using tapio_test::PatchFile;
+using tapio_test::PayloadFor;
+using tapio_test::ReadAt;
+using tapio_test::ReadFileBytes;
+using tapio_test::TempDir;
+using tapio_test::WriteFileBytes;
+
+constexpr uint64_t kSeg = 1 << 20;
+
+std::string SegPath(const TempDir& dir, uint64_t n) { return dir.Sub(SegmentFileName(n)); }
+
+uint32_t LengthOf(uint64_t i) { return static_cast<uint32_t>(100 + (i * 37) % 900); }
+
+Status RecoverDir(const std::string& dir, RecoveryResult* r, bool salvage = false) {
+  RecoverOptions o;
+  o.dir = dir;
+  o.salvage = salvage;
+  return Recover(o, r);
+}
+
+// Appends records first_key.. (one per batch) through a recovered writer and closes it.
+Status AppendRecords(const std::string& dir, uint64_t first_key, uint64_t count) {
+  RecoveryResult r;
+  Status s = RecoverDir(dir, &r);
+  if (!s.ok()) return s;
+  std::mutex mu;
+  std::condition_variable cv;
+  uint64_t acked = 0;
+  Status failure;
+  WriterOptions o;
+  o.dir = dir;
+  o.segment_size = kSeg;
+  o.ring_capacity = 1 << 20;
+  o.direct_io = DirectIoMode::kOff;
+  o.resume = r.resume;
+  o.on_group = [&](const GroupDone& g) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!g.status.ok()) failure = g.status;
+    acked += g.acks.size();
+    cv.notify_all();
+  };
+  std::unique_ptr<WalWriter> w;
+  s = WalWriter::Open(o, &w);
+  if (!s.ok()) return s;
+  for (uint64_t i = first_key; i < first_key + count; i++) {
+    const std::vector<uint8_t> p = PayloadFor(i, LengthOf(i));
+    const uint8_t* d = p.data();
+    const uint32_t n = static_cast<uint32_t>(p.size());
+    while (w->Append(0, i, &d, &n, 1) == WalWriter::AppendResult::kFull) {
+      w->WaitForSpace(&n, 1, std::chrono::milliseconds(10));
+    }
+  }
+  s = w->Close();
+  return s.ok() ? failure : s;
+}
+
+struct Rec {
+  uint64_t offset;
+  uint64_t footprint;
+  uint64_t seq;
+  uint32_t length;
+};
+
+std::vector<Rec> RecordsOf(const std::string& path) {
+  std::vector<Rec> out;
+  SegmentScanner sc;
+  if (!sc.Open(path).ok()) return out;
+  uint64_t off = kSegmentHeaderSize;
+  for (RecordView v; sc.ReadRecord(off, &v).ok() && v.kind == RecordView::Kind::kRecord; off += v.footprint) {
+    out.push_back(Rec{off, v.footprint, v.seq, v.length});
+  }
+  return out;
+}
+
+std::vector<uint64_t> ReadSeqs(const std::string& dir, bool skip_damage = false, uint64_t from = 1,
+                               uint64_t to = UINT64_MAX) {
+  std::vector<uint64_t> seqs;
+  std::unique_ptr<SegmentReader> r;
+  ReaderOptions ro;
+  ro.from_seq = from;
+  ro.to_seq = to;
+  ro.skip_damage = skip_damage;
+  if (!SegmentReader::Open(dir, ro, &r).ok()) return seqs;
+  for (;;) {
+    bool has = false;
+    uint64_t seq = 0;
+    const uint8_t* p = nullptr;
+    uint32_t n = 0;
+    if (!r->Next(&has, &seq, &p, &n).ok() || !has) break;
+    if (n != LengthOf(seq - 1) || std::memcmp(p, PayloadFor(seq - 1, n).data(), n) != 0) break;
+    seqs.push_back(seq);
+  }
+  return seqs;
+}
+
+bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// "key=value" of a status detail, "" when absent.
+std::string DetailOf(const Status& s, const std::string& key) {
+  for (const StatusDetail& d : s.details()) {
+    if (d.key == key) return key + "=" + (d.is_number ? std::to_string(d.number) : d.text);
+  }
+  return "";
+}
+
+// ---- WAL_ID ----
+
+TEST(WalRecovery, NewDirectoryGetsAWalId) {
+  TempDir dir;
+  const std::string walDir = dir.Sub("a/b/wal");
+  RecoveryResult r;
+  ASSERT_TRUE(RecoverDir(walDir, &r).ok());
+  EXPECT_TRUE(r.created);
+  EXPECT_EQ(size_t{0}, r.segments.size());
+  EXPECT_FALSE(r.resume.segment_exists);
+  EXPECT_EQ(uint64_t{1}, r.resume.segment);
+  EXPECT_EQ(uint64_t{1}, r.resume.next_seq);
+  const std::vector<uint8_t> id = ReadFileBytes(walDir + "/WAL_ID");
+  const std::string text(id.begin(), id.end());
+  EXPECT_EQ("{\"format\":\"tapio-wal\",\"version\":1,\"storeId\":\"" + StoreIdToHex(r.store_id) + "\"}", text);
+  EXPECT_FALSE(FileExists(walDir + "/WAL_ID.tmp"));
+  RecoveryResult again;
+  ASSERT_TRUE(RecoverDir(walDir, &again).ok());
+  EXPECT_FALSE(again.created);
+  EXPECT_TRUE(again.store_id == r.store_id);
+}
+
+TEST(WalRecovery, WalIdChecks) {
+  struct Case {
+    const char* text;
+    StatusCode code;
+  } cases[] = {
+      {"{\"format\":\"other\",\"version\":1,\"storeId\":\"00112233445566778899aabbccddeeff\"}",
+       StatusCode::kFormatVersion},
+      {"{\"format\":\"tapio-wal\",\"version\":2,\"storeId\":\"00112233445566778899aabbccddeeff\"}",
+       StatusCode::kFormatVersion},
+      {"{\"format\":\"tapio-wal\",\"version\":1,\"storeId\":\"0011\"}", StatusCode::kCorrupt},
+      {"not json", StatusCode::kCorrupt},
+      {"{}", StatusCode::kFormatVersion},
+      {"{\"format\":\"tapio-wal\"}", StatusCode::kFormatVersion},
+      {"{\"format\":\"tapio-wal\",\"version\":\"1\",\"storeId\":\"00112233445566778899aabbccddeeff\"}",
+       StatusCode::kFormatVersion},
+      {"{\"format\":\"tapio-wal\",\"version\":1}", StatusCode::kCorrupt},
+      {"{\"format\":\"tapio-wal\",\"version\":1,\"storeId\":7}", StatusCode::kCorrupt},
+      {"{\"format\":\"tapio-wal\",\"version\":1,\"storeId\":\"00112233445566778899aabbccddeeff\"", StatusCode::kCorrupt},
+      {" {\n \"storeId\" : \"00112233445566778899AABBCCDDEEFF\", \"version\": 1, \"format\": \"tapio-wal\",\n"
+       " \"note\": \"extra keys are fine\", \"n\": -1.5, \"b\": true }\n",
+       StatusCode::kOk},
+  };
+  for (const Case& c : cases) {
+    TempDir dir;
+    ASSERT_TRUE(WriteFileBytes(dir.Sub("WAL_ID"), std::vector<uint8_t>(c.text, c.text + std::strlen(c.text))));
+    RecoveryResult r;
+    Status s = RecoverDir(dir.path(), &r);
+    EXPECT_EQ(c.code, s.code()) << c.text << " -> " << s.message();
+    if (!s.ok()) EXPECT_TRUE(Contains(s.message(), dir.Sub("WAL_ID"))) << s.message();
+  }
+}
+
+TEST(WalRecovery, MissingWalIdWithSegmentsIsCorrupt) {
+  TempDir dir;
+  ASSERT_TRUE(AppendRecords(dir.path(), 0, 10).ok());
+  ASSERT_EQ(0, unlink(dir.Sub("WAL_ID").c_str()));
+  RecoveryResult r;
+  Status s = RecoverDir(dir.path(), &r);
+  EXPECT_EQ(StatusCode::kCorrupt, s.code());
+  EXPECT_TRUE(Contains(s.message(), "WAL_ID is missing")) << s.message();
+}
+
+// ---- clean logs ----
+
+TEST(WalRecovery, CleanLogAcrossSegments) {
+  TempDir dir;
+  ASSERT_TRUE(AppendRecords(dir.path(), 0, 3000).ok());  // ~1.6 MB: two segments
+  RecoveryResult r;
+  ASSERT_TRUE(RecoverDir(dir.path(), &r).ok());
+  ASSERT_GE(r.segments.size(), size_t{2});
+  EXPECT_EQ(uint64_t{1}, r.first_seq);
+  EXPECT_EQ(uint64_t{3000}, r.last_seq);
+  EXPECT_EQ(uint64_t{3000}, r.records);
+  EXPECT_EQ(uint64_t{0}, r.torn_bytes);
+  EXPECT_TRUE(r.salvaged.empty());
+  EXPECT_GE(r.bytes_scanned, kSeg);
+  EXPECT_EQ(r.segments.back().number, r.resume.segment);
+  EXPECT_TRUE(r.resume.segment_exists);
+  EXPECT_EQ(r.segments.back().end_offset, r.resume.write_offset);
+  EXPECT_EQ(uint64_t{3001}, r.resume.next_seq);
+  EXPECT_EQ(size_t{3000}, ReadSeqs(dir.path()).size());
+  const auto middle = ReadSeqs(dir.path(), false, 1500, 1600);
+  ASSERT_EQ(size_t{101}, middle.size());
+  EXPECT_EQ(uint64_t{1500}, middle.front());
+}
+
+// ---- torn tails of the newest segment ----
+
+// Damages the last record of a 50-record log with `damage`, recovers, and checks the cut.
+void TornTailCase(const char* what, void (*damage)(const std::string& path, const Rec& last),
+                  uint64_t expect_last_seq, bool expect_cut = true) {
+  TempDir dir;
+  ASSERT_TRUE(AppendRecords(dir.path(), 0, 50).ok());
+  const std::string path = SegPath(dir, 1);
+  const std::vector<Rec> recs = RecordsOf(path);
+  ASSERT_EQ(size_t{50}, recs.size());
+  const Rec last = recs.back();
+  // Where the log is cut: after the last record that stays whole.
+  const uint64_t cut = expect_last_seq == 50 ? last.offset + last.footprint : last.offset;
+  damage(path, last);
+  const std::vector<uint8_t> before = ReadFileBytes(path);
+
+  RecoveryResult r;
+  Status s = RecoverDir(dir.path(), &r);
+  ASSERT_TRUE(s.ok()) << what << ": " << s.message();
+  EXPECT_EQ(expect_last_seq, r.last_seq) << what;
+  EXPECT_EQ(cut, r.resume.write_offset) << what;
+  EXPECT_EQ(expect_cut, r.torn_bytes != 0) << what;
+  EXPECT_EQ(expect_cut, FileExists(path + ".broken")) << what;
+  if (r.torn_bytes != 0) {
+    EXPECT_EQ(path + ".broken", r.broken_file) << what;
+    const std::vector<uint8_t> broken = ReadFileBytes(r.broken_file);
+    ASSERT_EQ(r.torn_bytes, broken.size()) << what;
+    EXPECT_TRUE(std::equal(broken.begin(), broken.end(), before.begin() + static_cast<long>(cut))) << what;
+    EXPECT_NE(0, broken.back()) << what << ": the copy ends at the last non-zero byte";
+    const std::vector<uint8_t> after = ReadFileBytes(path);
+    for (uint64_t i = cut; i < after.size(); i++) {
+      if (after[i] != 0) FAIL() << what << ": byte " << i << " was not zeroed";
+    }
+  }
+  RecoveryResult again;
+  ASSERT_TRUE(RecoverDir(dir.path(), &again).ok());
+  EXPECT_EQ(uint64_t{0}, again.torn_bytes) << what;
+  EXPECT_EQ(expect_last_seq, again.last_seq) << what;
+  // The writer resumes at the cut, and the log reads back whole.
+  ASSERT_TRUE(AppendRecords(dir.path(), expect_last_seq, 5).ok()) << what;
+  const std::vector<uint64_t> seqs = ReadSeqs(dir.path());
+  EXPECT_EQ(expect_last_seq + 5, seqs.size()) << what;
+  EXPECT_EQ(kSeg, FileSize(path)) << what;
+}
+
+TEST(WalRecovery, TornTailBadChecksum) {
+  TornTailCase("bad checksum", [](const std::string& path, const Rec& last) {
+    std::vector<uint8_t> b = ReadAt(path, last.offset + 20, 1);
+    b[0] ^= 0x40;
+    PatchFile(path, last.offset + 20, b);
+  }, 49);
+}
+
+TEST(WalRecovery, TornTailBadLength) {
+  TornTailCase("bad length", [](const std::string& path, const Rec& last) {
+    PatchFile(path, last.offset + kRecordOffLength, {0xff, 0xff, 0xff, 0x7f});
+  }, 49);
+}
+
+TEST(WalRecovery, TornTailPartialPayload) {
+  TornTailCase("partial payload", [](const std::string& path, const Rec& last) {
+    const uint64_t half = last.length / 2;
+    PatchFile(path, last.offset + kRecordHeaderSize + half, std::vector<uint8_t>(last.length - half, 0));
+  }, 49);
+}
+
+TEST(WalRecovery, TornTailPartialHeaderAtTheEndOfTheFile) {
+  TornTailCase("partial header", [](const std::string& path, const Rec& last) {
+    if (truncate(path.c_str(), static_cast<off_t>(last.offset + 8)) != 0) std::abort();
+  }, 49);
+}
+
+TEST(WalRecovery, ZeroedTailIsACleanEnd) {
+  TornTailCase("zeroed tail", [](const std::string& path, const Rec& last) {
+    PatchFile(path, last.offset, std::vector<uint8_t>(last.footprint, 0));
+  }, 49, false);
+}
+
+TEST(WalRecovery, StrayBytesAfterTheLastRecordAreCut) {
+  TornTailCase("stray bytes", [](const std::string& path, const Rec& last) {
+    PatchFile(path, last.offset + last.footprint + 4000, {1, 2, 3});
+  }, 50);
+}
+
+// ---- damage that refuses the open ----
+
+TEST(WalRecovery, MiddleOfNewestSegmentWithValidRecordsAfterIsCorrupt) {
+  TempDir dir;
+  ASSERT_TRUE(AppendRecords(dir.path(), 0, 50).ok());
+  const std::string path = SegPath(dir, 1);
+  const std::vector<Rec> recs = RecordsOf(path);
+  const Rec bad = recs[20];
+  std::vector<uint8_t> b = ReadAt(path, bad.offset + 30, 1);
+  b[0] ^= 1;
+  PatchFile(path, bad.offset + 30, b);
+  const std::vector<uint8_t> before = ReadFileBytes(path);
+
+  RecoveryResult r;
+  Status s = RecoverDir(dir.path(), &r);
+  EXPECT_EQ(StatusCode::kCorrupt, s.code());
+  EXPECT_TRUE(Contains(s.message(), path + " is damaged at byte offset " + std::to_string(bad.offset))) << s.message();
+  EXPECT_TRUE(Contains(s.message(), "record checksum mismatch")) << s.message();
+  EXPECT_TRUE(Contains(s.message(), "salvage")) << s.message();
+  EXPECT_EQ("offset=" + std::to_string(bad.offset) + " segment=" + SegmentFileName(1),
+            DetailOf(s, "offset") + " " + DetailOf(s, "segment"));
+  EXPECT_EQ("file=" + path, DetailOf(s, "file"));
+  EXPECT_TRUE(ReadFileBytes(path) == before);  // a refused open changes nothing
+
+  ASSERT_TRUE(RecoverDir(dir.path(), &r, true).ok());
+  EXPECT_EQ(uint64_t{49}, r.records);
+  EXPECT_EQ(uint64_t{50}, r.last_seq);
+  ASSERT_GE(r.salvaged.size(), size_t{1});
+  EXPECT_EQ(SegmentFileName(1), r.salvaged[0].segment);
+  EXPECT_EQ(bad.offset, r.salvaged[0].offset);
+  EXPECT_EQ(bad.footprint, r.salvaged[0].bytes);
+  EXPECT_TRUE(Contains(r.salvaged[0].reason, "checksum")) << r.salvaged[0].reason;
+  EXPECT_EQ(uint64_t{0}, r.torn_bytes);
+  EXPECT_TRUE(ReadFileBytes(path) == before);  // salvage cuts nothing but a torn tail
+  // Readers skip the same stretch when told to.
+  const std::vector<uint64_t> seqs = ReadSeqs(dir.path(), true);
+  EXPECT_EQ(size_t{49}, seqs.size());
+  EXPECT_EQ(size_t{20}, ReadSeqs(dir.path(), false).size());
+}
+
+TEST(WalRecovery, ZeroedHoleInTheNewestSegmentIsCorrupt) {
+  TempDir dir;
+  ASSERT_TRUE(AppendRecords(dir.path(), 0, 30).ok());
+  const std::string path = SegPath(dir, 1);
+  const Rec hole = RecordsOf(path)[10];
+  PatchFile(path, hole.offset, std::vector<uint8_t>(hole.footprint, 0));
+  RecoveryResult r;
+  Status s = RecoverDir(dir.path(), &r);
+  EXPECT_EQ(StatusCode::kCorrupt, s.code());
+  EXPECT_TRUE(Contains(s.message(), "a zero record header is followed by non-zero bytes")) << s.message();
+  ASSERT_TRUE(RecoverDir(dir.path(), &r, true).ok());
+  EXPECT_EQ(uint64_t{29}, r.records);
+}
+
+TEST(WalRecovery, DamageInAnOlderSegmentIsCorrupt) {
+  TempDir dir;
+  ASSERT_TRUE(AppendRecords(dir.path(), 0, 3000).ok());
+  const std::string path = SegPath(dir, 1);
+  const std::vector<Rec> recs = RecordsOf(path);
+  // Even the very last record of an older segment: it was synced before the next one began.
+  const Rec bad = recs.back();
+  std::vector<uint8_t> b = ReadAt(path, bad.offset + 17, 1);
+  b[0] ^= 0x10;
+  PatchFile(path, bad.offset + 17, b);
+  RecoveryResult r;
+  Status s = RecoverDir(dir.path(), &r);
+  EXPECT_EQ(StatusCode::kCorrupt, s.code());
+  EXPECT_TRUE(Contains(s.message(), path + " is damaged at byte offset " + std::to_string(bad.offset))) << s.message();
+  EXPECT_TRUE(Contains(s.message(), "only the newest segment may end in a torn tail")) << s.message();
+  EXPECT_FALSE(FileExists(path + ".broken"));
+
+  ASSERT_TRUE(RecoverDir(dir.path(), &r, true).ok());
+  EXPECT_EQ(uint64_t{2999}, r.records);
+  EXPECT_EQ(uint64_t{3000}, r.last_seq);
+  EXPECT_GE(r.salvaged.size(), size_t{2});  // the stretch, then the gap it leaves
+  EXPECT_EQ(size_t{2999}, ReadSeqs(dir.path(), true).size());
+  std::unique_ptr<SegmentReader> reader;
+  ASSERT_TRUE(SegmentReader::Open(dir.path(), ReaderOptions(), &reader).ok());
+  Status rs;
+  for (;;) {
+    bool has = false;
+    uint64_t seq;
+    const uint8_t* p;
+    uint32_t n;
+    rs = reader->Next(&has, &seq, &p, &n);
+    if (!rs.ok() || !has) break;
+  }
+  EXPECT_EQ(StatusCode::kCorrupt, rs.code());
+}
+
+TEST(WalRecovery, MissingMiddleSegmentIsASequenceGap) {
+  TempDir dir;
+  ASSERT_TRUE(AppendRecords(dir.path(), 0, 5000).ok());
+  RecoveryResult r;
+  ASSERT_TRUE(RecoverDir(dir.path(), &r).ok());
+  ASSERT_GE(r.segments.size(), size_t{3});
+  const SegmentInfo lost = r.segments[1];
+  ASSERT_EQ(0, unlink(SegPath(dir, 2).c_str()));
+  Status s = RecoverDir(dir.path(), &r);
+  EXPECT_EQ(StatusCode::kCorrupt, s.code());
+  EXPECT_TRUE(Contains(s.message(), "missing")) << s.message();
+  ASSERT_TRUE(RecoverDir(dir.path(), &r, true).ok());
+  EXPECT_EQ(uint64_t{5000} - lost.records, r.records);
+  bool gap_noted = false;
+  for (const auto& st : r.salvaged) gap_noted |= Contains(st.reason, "sequence gap");
+  EXPECT_TRUE(gap_noted);
+}
+
+TEST(WalRecovery, SequenceGapInsideASegment) {
+  TempDir dir;
+  ASSERT_TRUE(AppendRecords(dir.path(), 0, 40).ok());
+  const std::string path = SegPath(dir, 1);
+  const Rec r15 = RecordsOf(path)[15];
+  // Re-encode record 16 as seq 100 with a valid checksum.
+  std::vector<uint8_t> rec = ReadAt(path, r15.offset, kRecordHeaderSize + r15.length);
+  EncodeRecordHeader(100, rec.data() + kRecordHeaderSize, r15.length, rec.data());
+  PatchFile(path, r15.offset, rec);
+  RecoveryResult r;
+  Status s = RecoverDir(dir.path(), &r);
+  EXPECT_EQ(StatusCode::kCorrupt, s.code());
+  EXPECT_TRUE(Contains(s.message(), "sequence gap: expected 16, found 100")) << s.message();
+  EXPECT_TRUE(Contains(s.message(), "byte offset " + std::to_string(r15.offset))) << s.message();
+  ASSERT_TRUE(RecoverDir(dir.path(), &r, true).ok());
+  // Kept: 1..15 and 100; records 17..40 now go back in sequence. Nothing valid follows them in
+  // the newest segment, so they are its torn tail: set aside in .broken, then zeroed.
+  EXPECT_EQ(uint64_t{16}, r.records);
+  EXPECT_EQ(uint64_t{100}, r.last_seq);
+  EXPECT_EQ(uint64_t{101}, r.resume.next_seq);
+  EXPECT_EQ(r15.offset + r15.footprint, r.resume.write_offset);
+  EXPECT_EQ(path + ".broken", r.broken_file);
+  ASSERT_EQ(size_t{1}, r.salvaged.size());
+  EXPECT_EQ("sequence gap: expected 16, found 100", r.salvaged[0].reason);
+}
+
+// ---- segment headers ----
+
+void HeaderCase(const char* what, void (*damage)(const std::string& path), StatusCode code, const char* text) {
+  TempDir dir;
+  ASSERT_TRUE(AppendRecords(dir.path(), 0, 3000).ok());
+  damage(SegPath(dir, 1));
+  RecoveryResult r;
+  Status s = RecoverDir(dir.path(), &r);
+  EXPECT_EQ(code, s.code()) << what << ": " << s.message();
+  EXPECT_TRUE(Contains(s.message(), SegPath(dir, 1))) << what << ": " << s.message();
+  EXPECT_TRUE(Contains(s.message(), text)) << what << ": " << s.message();
+}
+
+void RewriteHeader(const std::string& path, void (*change)(SegmentHeader*)) {
+  std::vector<uint8_t> raw = ReadAt(path, 0, kSegmentHeaderUsed);
+  SegmentHeader h;
+  if (!DecodeSegmentHeader(raw.data(), path, &h).ok()) std::abort();
+  change(&h);
+  EncodeSegmentHeader(h, raw.data());
+  PatchFile(path, 0, raw);
+}
+
+TEST(WalRecovery, WrongMagic) {
+  HeaderCase("magic", [](const std::string& p) { PatchFile(p, 0, {'X'}); }, StatusCode::kCorrupt, "bad magic");
+}
+
+TEST(WalRecovery, WrongVersion) {
+  HeaderCase("version", [](const std::string& p) { PatchFile(p, kHeaderOffVersion, {9}); },
+             StatusCode::kFormatVersion, "version 9");
+}
+
+TEST(WalRecovery, HeaderChecksum) {
+  HeaderCase("crc", [](const std::string& p) { PatchFile(p, kHeaderOffCreated, {0x55}); }, StatusCode::kCorrupt,
+             "checksum");
+}
+
+TEST(WalRecovery, WrongStoreId) {
+  HeaderCase("store id", [](const std::string& p) { RewriteHeader(p, [](SegmentHeader* h) { h->store_id.bytes[3] ^= 1; }); },
+             StatusCode::kCorrupt, "another store");
+  // Not even salvage takes a foreign segment.
+  TempDir dir;
+  ASSERT_TRUE(AppendRecords(dir.path(), 0, 10).ok());
+  RewriteHeader(SegPath(dir, 1), [](SegmentHeader* h) { h->store_id.bytes[0] ^= 1; });
+  RecoveryResult r;
+  EXPECT_EQ(StatusCode::kCorrupt, RecoverDir(dir.path(), &r, true).code());
+}
+
+TEST(WalRecovery, SegmentNumberMustMatchTheName) {
+  HeaderCase("number", [](const std::string& p) { RewriteHeader(p, [](SegmentHeader* h) { h->number = 7; }); },
+             StatusCode::kCorrupt, "the header says segment 7");
+}
+
+TEST(WalRecovery, SalvageSkipsAnUnreadableOlderSegment) {
+  TempDir dir;
+  ASSERT_TRUE(AppendRecords(dir.path(), 0, 5000).ok());
+  RecoveryResult clean;
+  ASSERT_TRUE(RecoverDir(dir.path(), &clean).ok());
+  PatchFile(SegPath(dir, 2), 0, {'X'});
+  RecoveryResult r;
+  ASSERT_TRUE(RecoverDir(dir.path(), &r, true).ok());
+  EXPECT_EQ(clean.records - clean.segments[1].records, r.records);
+  EXPECT_EQ(clean.last_seq, r.last_seq);
+  EXPECT_EQ(SegmentFileName(2), r.salvaged[0].segment);
+}
+
+// ---- unfinished segment creation ----
+
+TEST(WalRecovery, UnfinishedNewestSegmentIsRemoved) {
+  for (uint64_t size : {uint64_t{0}, kSeg}) {
+    TempDir dir;
+    ASSERT_TRUE(AppendRecords(dir.path(), 0, 3000).ok());
+    RecoveryResult clean;
+    ASSERT_TRUE(RecoverDir(dir.path(), &clean).ok());
+    const uint64_t next = clean.segments.back().number + 1;
+    ASSERT_TRUE(WriteFileBytes(SegPath(dir, next), std::vector<uint8_t>(size, 0)));
+    RecoveryResult r;
+    ASSERT_TRUE(RecoverDir(dir.path(), &r).ok()) << "size " << size;
+    EXPECT_FALSE(FileExists(SegPath(dir, next)));
+    ASSERT_EQ(size_t{1}, r.removed_files.size());
+    EXPECT_EQ(clean.resume.segment, r.resume.segment);
+    EXPECT_EQ(clean.resume.write_offset, r.resume.write_offset);
+    EXPECT_EQ(uint64_t{3000}, r.last_seq);
+    ASSERT_TRUE(AppendRecords(dir.path(), 3000, 2000).ok());
+    EXPECT_EQ(size_t{5000}, ReadSeqs(dir.path()).size());
+  }
+}
+
+TEST(WalRecovery, EmptyNewestSegmentResumesAtItsFirstSequence) {
+  TempDir dir;
+  ASSERT_TRUE(AppendRecords(dir.path(), 0, 0).ok());  // creates segment 1 with no records
+  RecoveryResult r;
+  ASSERT_TRUE(RecoverDir(dir.path(), &r).ok());
+  ASSERT_EQ(size_t{1}, r.segments.size());
+  EXPECT_EQ(uint64_t{0}, r.records);
+  EXPECT_EQ(uint64_t{0}, r.first_seq);
+  EXPECT_EQ(uint64_t{0}, r.last_seq);
+  EXPECT_TRUE(r.resume.segment_exists);
+  EXPECT_EQ(kSegmentHeaderSize, r.resume.write_offset);
+  EXPECT_EQ(uint64_t{1}, r.resume.next_seq);
+}
+
+// ---- rules shared with the TypeScript twin ----
+
+TEST(WalRecovery, BrokenFilesAreNeverReplaced) {
+  TempDir dir;
+  ASSERT_TRUE(AppendRecords(dir.path(), 0, 20).ok());
+  const std::string path = SegPath(dir, 1);
+  const Rec last = RecordsOf(path).back();
+  ASSERT_TRUE(PatchFile(path, last.offset + 30, {1, 2, 3}));
+  RecoveryResult r;
+  ASSERT_TRUE(RecoverDir(dir.path(), &r).ok());
+  EXPECT_EQ(path + ".broken", r.broken_file);
+  const std::vector<uint8_t> first = ReadFileBytes(path + ".broken");
+  ASSERT_TRUE(AppendRecords(dir.path(), 19, 1).ok());
+  ASSERT_TRUE(PatchFile(path, last.offset + 30, {4, 5, 6}));
+  ASSERT_TRUE(RecoverDir(dir.path(), &r).ok());
+  EXPECT_EQ(path + ".broken.2", r.broken_file);
+  EXPECT_TRUE(ReadFileBytes(path + ".broken") == first);
+  EXPECT_FALSE(ReadFileBytes(path + ".broken.2") == first);
+  EXPECT_FALSE(FileExists(path + ".broken.2.tmp"));
+}
+
+TEST(WalRecovery, InterruptedCreationWithAPartialHeaderIsSetAsideAndRemoved) {
+  TempDir dir;
+  ASSERT_TRUE(AppendRecords(dir.path(), 0, 10).ok());
+  RecoveryResult clean;
+  ASSERT_TRUE(RecoverDir(dir.path(), &clean).ok());
+  SegmentHeader h;
+  h.number = 2;
+  h.first_seq = 11;
+  h.store_id = clean.store_id;
+  h.created_ms = 1;
+  h.segment_size = kSeg;
+  std::vector<uint8_t> header(kSegmentHeaderUsed);
+  EncodeSegmentHeader(h, header.data());
+  header.resize(20);  // the crash came in the middle of the header write
+  ASSERT_TRUE(WriteFileBytes(SegPath(dir, 2), header));
+  ASSERT_EQ(0, truncate(SegPath(dir, 2).c_str(), static_cast<off_t>(kSeg)));
+  RecoveryResult r;
+  ASSERT_TRUE(RecoverDir(dir.path(), &r).ok());
+  EXPECT_FALSE(FileExists(SegPath(dir, 2)));
+  EXPECT_EQ(size_t{1}, r.segments.size());
+  EXPECT_EQ(uint64_t{17}, r.torn_bytes);  // byte 16 (the segment number) is the last non-zero one
+  EXPECT_EQ(SegPath(dir, 2) + ".broken", r.broken_file);
+  EXPECT_TRUE(ReadFileBytes(r.broken_file) == std::vector<uint8_t>(header.begin(), header.begin() + 17));
+  EXPECT_EQ(uint64_t{1}, r.resume.segment);
+  EXPECT_EQ(uint64_t{11}, r.resume.next_seq);
+}
+
+TEST(WalRecovery, NonEmptyDirectoryWithoutWalIdIsRefused) {
+  TempDir dir;
+  ASSERT_TRUE(WriteFileBytes(dir.Sub("notes.txt"), {'h', 'i'}));
+  RecoveryResult r;
+  Status s = RecoverDir(dir.path(), &r);
+  EXPECT_EQ(StatusCode::kFormatVersion, s.code()) << s.message();
+  EXPECT_TRUE(Contains(s.message(), "found notes.txt")) << s.message();
+  EXPECT_FALSE(FileExists(dir.Sub("WAL_ID")));
+  // The facade's lock file does not count.
+  TempDir locked;
+  ASSERT_TRUE(WriteFileBytes(locked.Sub("LOCK"), {'1'}));
+  EXPECT_TRUE(RecoverDir(locked.path(), &r).ok());
+  EXPECT_TRUE(FileExists(locked.Sub("WAL_ID")));
+}
+
+TEST(WalRecovery, ARecordCutInsideItsPaddingIsWhole) {
+  TempDir dir;
+  ASSERT_TRUE(AppendRecords(dir.path(), 0, 10).ok());
+  const std::string path = SegPath(dir, 1);
+  Rec last = RecordsOf(path).back();
+  ASSERT_NE(last.footprint, kRecordHeaderSize + last.length);  // it has padding
+  ASSERT_EQ(0, truncate(path.c_str(), static_cast<off_t>(last.offset + kRecordHeaderSize + last.length)));
+  RecoveryResult r;
+  ASSERT_TRUE(RecoverDir(dir.path(), &r).ok());
+  EXPECT_EQ(uint64_t{10}, r.last_seq);
+  EXPECT_EQ(uint64_t{0}, r.torn_bytes);
+  EXPECT_EQ(last.offset + last.footprint, r.resume.write_offset);
+}
+
+TEST(WalRecovery, RecordSequenceNumberZeroIsDamage) {
+  TempDir dir;
+  ASSERT_TRUE(AppendRecords(dir.path(), 0, 10).ok());
+  const std::string path = SegPath(dir, 1);
+  const Rec third = RecordsOf(path)[2];
+  std::vector<uint8_t> rec = ReadAt(path, third.offset, kRecordHeaderSize + third.length);
+  EncodeRecordHeader(0, rec.data() + kRecordHeaderSize, third.length, rec.data());
+  ASSERT_TRUE(PatchFile(path, third.offset, rec));
+  RecoveryResult r;
+  Status s = RecoverDir(dir.path(), &r);
+  EXPECT_EQ(StatusCode::kCorrupt, s.code());
+  EXPECT_EQ("reason=record sequence number is 0; valid records follow at byte offset " +
+                std::to_string(third.offset + third.footprint),
+            DetailOf(s, "reason"));
+}
+
+TEST(WalRecovery, SalvageRefusesWhenNoSegmentHeaderIsReadable) {
+  TempDir dir;
+  ASSERT_TRUE(AppendRecords(dir.path(), 0, 10).ok());
+  ASSERT_TRUE(PatchFile(SegPath(dir, 1), 0, {'X'}));
+  RecoveryResult r;
+  Status s = RecoverDir(dir.path(), &r, true);
+  EXPECT_EQ(StatusCode::kCorrupt, s.code());
+  EXPECT_TRUE(Contains(s.message(), "next sequence number is unknown")) << s.message();
+}
+
+}  // namespace
+}  // namespace wal
+}  // namespace tapio

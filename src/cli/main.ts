@@ -1,0 +1,250 @@
+#!/usr/bin/env node
+/**
+ * The `tapio-storage` command line. Every command has --help; errors print their stable code
+ * and what to fix, and exit with status 1.
+ */
+import { resolve } from 'node:path';
+
+import { Command } from 'commander';
+
+import { capabilities } from '../capabilities.js';
+import { formatConfig, loadConfig } from '../config/index.js';
+import { TapioError } from '../errors.js';
+import { runDemo } from './demo.js';
+import { humanBytes, openFromOptions, printJsonOrLines, type GlobalOptions, storeSizes, storeSizesOf } from './common.js';
+
+const program = new Command();
+program
+  .name('tapio-storage')
+  .description('Embedded storage for Tapio: transit WAL, correlation findings and metadata in one data directory.')
+  .option('-c, --config <file>', 'YAML configuration file')
+  .option('-d, --data-dir <dir>', 'data directory (default ./data, or the configuration file\'s dataDir)')
+  .option('--json', 'print machine-readable JSON')
+  .showHelpAfterError();
+
+const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+
+program
+  .command('init')
+  .description('create the data directory and its stores (safe to run again)')
+  .action(async () => {
+    const storage = await openFromOptions(globals());
+    try {
+      const c = storage.config;
+      printJsonOrLines(globals(), { dataDir: c.dataDir, metadata: c.storage.metadata.path, transit: c.storage.transit.wal_path, correlations: c.storage.correlations.path }, [
+        `initialised ${c.dataDir}`,
+        `  metadata      ${c.storage.metadata.in_memory ? '(in memory)' : c.storage.metadata.path}`,
+        `  transit WAL   ${c.storage.transit.wal_path}`,
+        `  correlations  ${c.storage.correlations.path}`,
+      ]);
+    } finally {
+      await storage.close();
+    }
+  });
+
+const config = program.command('config').description('work with configuration files');
+config
+  .command('check')
+  .argument('<file>', 'YAML configuration file')
+  .description('validate a configuration file and print the resolved configuration (creates nothing)')
+  .action(async (file: string) => {
+    const resolved = await loadConfig(file);
+    if (globals().json) console.log(JSON.stringify(resolved, null, 2));
+    else console.log(`${file}: valid\n${formatConfig(resolved)}`);
+  });
+
+const users = program.command('users').description('manage users');
+users
+  .command('add')
+  .argument('<name>', 'user name (unique)')
+  .option('-r, --role <role...>', 'roles of the user', [])
+  .option('-e, --email <email>', 'e-mail address')
+  .description('create a user')
+  .action(async (name: string, opts: { role: string[]; email?: string }) => {
+    const storage = await openFromOptions(globals());
+    try {
+      const user = await storage.metadata.users.create({ name, roles: opts.role, ...(opts.email ? { email: opts.email } : {}) });
+      printJsonOrLines(globals(), user, [`created user ${user.name} (${user.id}) roles=[${user.roles.join(', ')}]`]);
+    } finally {
+      await storage.close();
+    }
+  });
+users
+  .command('list')
+  .option('-l, --limit <n>', 'how many at most', parseCount, 100)
+  .option('--cursor <cursor>', 'resume after this cursor (printed by the previous page)')
+  .description('list users, oldest first by id')
+  .action(async (opts: { limit: number; cursor?: string }) => {
+    const storage = await openFromOptions(globals());
+    try {
+      const page = await storage.metadata.users.list({ limit: opts.limit, ...(opts.cursor ? { cursor: opts.cursor } : {}) });
+      printJsonOrLines(globals(), page, [
+        ...page.items.map((u) => `${u.id}  ${u.name}  roles=[${u.roles.join(', ')}]  created ${new Date(u.createdAt).toISOString()}`),
+        ...(page.cursor ? [`more: --cursor ${page.cursor}`] : []),
+      ]);
+    } finally {
+      await storage.close();
+    }
+  });
+
+const keys = program.command('keys').description('manage API keys');
+keys
+  .command('create')
+  .argument('<user>', 'user id or name')
+  .option('-n, --name <name>', 'a name for the key', 'default')
+  .option('--expires <duration>', 'expire after this long (e.g. 30d, 12h)')
+  .description('create an API key; the key is printed once and cannot be shown again')
+  .action(async (user: string, opts: { name: string; expires?: string }) => {
+    const { parseDuration } = await import('../config/index.js');
+    const storage = await openFromOptions(globals());
+    try {
+      const owner = (await storage.metadata.users.get(user).catch(() => null)) ?? (await storage.metadata.users.getByName(user));
+      if (!owner) throw new TapioError('ERR_NOT_FOUND', `no user with id or name ${JSON.stringify(user)}; run \`tapio-storage users list\``);
+      const expiresAt = opts.expires ? Date.now() + parseDuration(opts.expires) : undefined;
+      const created = await storage.metadata.apiKeys.create(owner.id, { name: opts.name, ...(expiresAt ? { expiresAt } : {}) });
+      printJsonOrLines(globals(), created, [
+        `created key ${created.id} "${created.name}" for ${owner.name}${expiresAt ? `, expires ${new Date(expiresAt).toISOString()}` : ''}`,
+        `key (shown once, store it now): ${created.key}`,
+      ]);
+    } finally {
+      await storage.close();
+    }
+  });
+keys
+  .command('list')
+  .option('-u, --user <user>', 'only the keys of this user id')
+  .option('-l, --limit <n>', 'how many at most', parseCount, 100)
+  .option('--cursor <cursor>', 'resume after this cursor')
+  .description('list API keys (never their secrets)')
+  .action(async (opts: { user?: string; limit: number; cursor?: string }) => {
+    const storage = await openFromOptions(globals());
+    try {
+      const page = await storage.metadata.apiKeys.list(opts.user, { limit: opts.limit, ...(opts.cursor ? { cursor: opts.cursor } : {}) });
+      printJsonOrLines(globals(), page, [
+        ...page.items.map((k) => `${k.id}  ${k.name}  user=${k.userId}  ${k.revokedAt ? 'revoked' : k.expiresAt && k.expiresAt <= Date.now() ? 'expired' : 'active'}`),
+        ...(page.cursor ? [`more: --cursor ${page.cursor}`] : []),
+      ]);
+    } finally {
+      await storage.close();
+    }
+  });
+keys
+  .command('revoke')
+  .argument('<id>', 'key id (the part after tap_)')
+  .description('revoke an API key; it is refused from the moment this returns')
+  .action(async (id: string) => {
+    const storage = await openFromOptions(globals());
+    try {
+      await storage.metadata.apiKeys.revoke(id);
+      printJsonOrLines(globals(), { revoked: id }, [`revoked key ${id}`]);
+    } finally {
+      await storage.close();
+    }
+  });
+
+const wal = program.command('wal').description('inspect the transit write-ahead log (read-only: safe while the store is open)');
+wal
+  .command('verify')
+  .option('-p, --path <dir>', 'WAL directory (default: the configuration\'s transit.wal_path)')
+  .description('check every record of every segment; exit status 1 when anything is damaged')
+  .action(async (opts: { path?: string }) => {
+    const { verifyWal } = await import('../transit/wal-recovery.js');
+    const dir = await walDir(opts.path);
+    const summary = await verifyWal(dir);
+    printJsonOrLines(globals(), summary, [
+      `${dir}: ${summary.segments.length} segment(s), ${summary.records} record(s), seq ${summary.firstSeq}..${summary.lastSeq}, ${humanBytes(summary.bytesScanned)} scanned`,
+      ...(summary.tornTail ? [`torn tail: ${summary.tornTail.bytes} byte(s) at ${summary.tornTail.segment}:${summary.tornTail.offset} (the next open cuts it and keeps the bytes in a .broken file)`] : []),
+      ...summary.problems.filter((p) => p.kind !== 'torn-tail').map((p) => `DAMAGE ${p.kind} in ${p.segment} at offset ${p.offset}: ${p.reason}`),
+      summary.ok ? 'ok' : "damaged: open with recovery: 'salvage' to keep every whole record",
+    ]);
+    if (!summary.ok) process.exitCode = 1;
+  });
+wal
+  .command('dump')
+  .option('-p, --path <dir>', 'WAL directory (default: the configuration\'s transit.wal_path)')
+  .option('-f, --from <seq>', 'first sequence number', parseCount, 1)
+  .option('-l, --limit <n>', 'how many records at most', parseCount, 100)
+  .description('print records as JSON lines: {"seq","bytes","utf8"} or {"seq","bytes","base64"}')
+  .action(async (opts: { path?: string; from: number; limit: number }) => {
+    const { readRecords } = await import('../transit/wal-recovery.js');
+    const dir = await walDir(opts.path);
+    let n = 0;
+    for await (const rec of readRecords(dir, { fromSeq: opts.from })) {
+      const text = Buffer.from(rec.data).toString('utf8');
+      const printable = !text.includes('\uFFFD') && !/[\u0000-\u0008\u000e-\u001f]/.test(text);
+      console.log(JSON.stringify(printable ? { seq: rec.seq, bytes: rec.data.length, utf8: text } : { seq: rec.seq, bytes: rec.data.length, base64: Buffer.from(rec.data).toString('base64') }));
+      if (++n >= opts.limit) break;
+    }
+  });
+wal
+  .command('stats')
+  .option('-p, --path <dir>', 'WAL directory (default: the configuration\'s transit.wal_path)')
+  .description('segments, records, sequence range and bytes on disk of the WAL')
+  .action(async (opts: { path?: string }) => {
+    const { verifyWal } = await import('../transit/wal-recovery.js');
+    const dir = await walDir(opts.path);
+    const summary = await verifyWal(dir);
+    const onDisk = (await storeSizesOf([['transit', dir]]))[0]!;
+    const data = { dir, segments: summary.segments.length, records: summary.records, firstSeq: summary.firstSeq, lastSeq: summary.lastSeq, bytesScanned: summary.bytesScanned, bytesOnDisk: onDisk.bytes, ok: summary.ok };
+    printJsonOrLines(globals(), data, [
+      `WAL ${dir}`,
+      `  segments   ${data.segments}`,
+      `  records    ${data.records} (seq ${data.firstSeq}..${data.lastSeq})`,
+      `  on disk    ${onDisk.human} (segments are preallocated)`,
+      `  state      ${summary.ok ? 'ok' : 'damaged (run `tapio-storage wal verify`)'}`,
+    ]);
+  });
+
+/** The WAL directory: --path, else the configuration's transit.wal_path (nothing is opened). */
+async function walDir(path: string | undefined): Promise<string> {
+  if (path) return resolve(path);
+  const opts = globals();
+  if (opts.config) {
+    const cfg = await loadConfig(opts.config);
+    return opts.dataDir ? resolve(opts.dataDir, 'wal') : cfg.storage.transit.wal_path;
+  }
+  return resolve(opts.dataDir ?? './data', 'wal');
+}
+
+program
+  .command('status')
+  .description('show which paths run (native or TypeScript), the store paths and their sizes')
+  .action(async () => {
+    const storage = await openFromOptions(globals());
+    try {
+      const caps = capabilities();
+      const sizes = await storeSizes(storage.config);
+      printJsonOrLines(globals(), { capabilities: caps, sizes }, [
+        `tapio-storage ${caps.version}  node ${caps.node}  ${caps.platform}/${caps.arch}`,
+        `native: ${caps.native ? 'yes' : `no (${caps.nativeReason})`}  simd: ${caps.simd}  crc32c: ${caps.crc32c}  direct I/O: ${caps.directIo ? 'available' : 'off'}`,
+        ...sizes.map((s) => `${s.store.padEnd(13)} ${s.path.padEnd(40)} ${s.human}`),
+      ]);
+    } finally {
+      await storage.close();
+    }
+  });
+
+program
+  .command('demo')
+  .description('a short tour on the data directory: capabilities, a user, an API key and its verification')
+  .action(async () => {
+    await runDemo(globals());
+  });
+
+function parseCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new TapioError('ERR_INVALID_ARGUMENT', `--limit must be a whole number >= 1, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof TapioError) {
+    console.error(`error ${err.code}: ${err.message}`);
+  } else {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  }
+  process.exitCode = 1;
+}

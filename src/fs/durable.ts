@@ -1,0 +1,61 @@
+/**
+ * File-system steps of the durability contract (docs/FORMAT.md): new files are written,
+ * fdatasync'ed and then made visible by a rename and an fsync of the directory.
+ */
+import { constants, promises as fsp } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+import { TapioError } from '../errors.js';
+
+/** fsyncs a directory so a create, rename or unlink inside it survives a crash. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fsp.open(dir, constants.O_RDONLY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Writes `data` to `path` atomically: a temporary file beside it, fdatasync, rename, fsync of
+ * the directory. A crash leaves either the old file or the new one, never a mix.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const tmp = join(dirname(path), `.${Date.now().toString(36)}-${process.pid}.tmp`);
+  const handle = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+  try {
+    await handle.writeFile(data);
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+  await fsp.rename(tmp, path);
+  await fsyncDir(dirname(path));
+}
+
+/**
+ * Creates `dir` (and its parents) when missing and checks the process can write there.
+ * Throws ERR_DATA_DIR saying what to fix.
+ */
+export async function ensureWritableDir(dir: string, role: string): Promise<void> {
+  try {
+    await fsp.mkdir(dir, { recursive: true });
+    const stat = await fsp.stat(dir);
+    if (!stat.isDirectory()) throw Object.assign(new Error(`${dir} is not a directory`), { code: 'ENOTDIR' });
+    await fsp.access(dir, constants.R_OK | constants.W_OK | constants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+    const fix =
+      code === 'EACCES' || code === 'EPERM'
+        ? 'give this process read and write permission on it'
+        : code === 'ENOTDIR' || code === 'EEXIST'
+          ? 'a file stands where a directory is needed; remove it or choose another path'
+          : code === 'EROFS'
+            ? 'the file system is read-only; choose a writable path'
+            : code === 'ENOSPC'
+              ? 'the disk is full; free space'
+              : 'check the path';
+    throw new TapioError('ERR_DATA_DIR', `the ${role} directory ${dir} cannot be used (${code}): ${fix}`, { cause: err, details: { path: dir, role } });
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * tapio-storage: embedded storage for Kubernetes observability data.
+ *
+ * @example
+ * ```ts
+ * import { TapioStorage, capabilities } from 'tapio-storage';
+ * console.log(capabilities());
+ * const storage = await TapioStorage.open({ dataDir: './data' });
+ * await storage.close();
+ * ```
+ */
+export { TapioStorage, type OpenOptions } from './storage.js';
+export { capabilities, type Capabilities } from './capabilities.js';
+export { TapioError, ERROR_CODES, isTapioError, type TapioErrorCode, type TapioErrorDetails } from './errors.js';
+export { crc32c } from './crc32c.js';
+export * from './config/index.js';
+export * from './metadata/index.js';
+export { attachProducer, transferList, Transit, type ProducerHandle, type TransitProducer, type Subscription, type SubscribeOptions, type TransitRecord, type TransitRecordInput, type TransitStats, type AppendResult, type RecoveryReport } from './transit/index.js';

@@ -1,0 +1,178 @@
+/**
+ * The API key format: `tap_<keyId>_<secret><check>`, 66 ASCII characters.
+ *
+ * | part     | length | content |
+ * |----------|--------|---------|
+ * | `tap_`   | 4      | fixed prefix, so a leaked key is recognisable by secret scanners |
+ * | keyId    | 12     | random base62 (about 71 bits): the record's id, not secret |
+ * | `_`      | 1      | separator |
+ * | secret   | 43     | 32 random bytes (256 bits) as a fixed-length base62 number |
+ * | check    | 6      | CRC32 of `tap_<keyId>_<secret>` as a fixed-length base62 number |
+ *
+ * Base62 (digits, upper case, lower case) keeps the key one word for double-click selection
+ * and free of characters that need quoting. The checksum lets a mistyped or truncated key be
+ * refused before any lookup. Keys are ASCII, so the CRC is computed over the characters' codes. Nothing in this module logs a key or puts one in an error message.
+ */
+
+import { randomBytes } from 'node:crypto';
+import { TapioError } from '../errors.js';
+
+export const API_KEY_PREFIX = 'tap_';
+export const KEY_ID_LENGTH = 12;
+export const SECRET_BYTES = 32;
+export const SECRET_LENGTH = 43; // 62^43 > 2^256
+export const CHECKSUM_LENGTH = 6; // 62^6 > 2^32
+export const API_KEY_LENGTH = API_KEY_PREFIX.length + KEY_ID_LENGTH + 1 + SECRET_LENGTH + CHECKSUM_LENGTH;
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const SEPARATOR_AT = API_KEY_PREFIX.length + KEY_ID_LENGTH;
+const BODY_LENGTH = API_KEY_LENGTH - CHECKSUM_LENGTH;
+/** The shape of a key, as a regular expression (documentation and tests; the code uses isWellFormed). */
+export const API_KEY_PATTERN = new RegExp(`^${API_KEY_PREFIX}[0-9A-Za-z]{${KEY_ID_LENGTH}}_[0-9A-Za-z]{${SECRET_LENGTH + CHECKSUM_LENGTH}}$`);
+const BASE62_CHAR = /^[0-9A-Za-z]$/;
+
+/** A key split into its parts. `body` is `tap_<keyId>_<secret>`, the text that is HMACed. */
+export interface ParsedApiKey {
+  keyId: string;
+  secret: string;
+  body: string;
+}
+
+/** `length` uniformly random base62 characters. */
+export function randomBase62(length: number): string {
+  let out = '';
+  while (out.length < length) {
+    for (const byte of randomBytes(length + 8)) {
+      if (byte < 248) out += BASE62[byte % 62]; // 248 = 4 * 62: no modulo bias
+      if (out.length === length) break;
+    }
+  }
+  return out;
+}
+
+/** The big-endian number in `bytes`, as exactly `length` base62 digits. */
+export function encodeBase62(bytes: Uint8Array, length: number): string {
+  let n = BigInt(bytes.length === 0 ? 0 : `0x${Buffer.from(bytes).toString('hex')}`);
+  let out = '';
+  while (n > 0n) {
+    out = BASE62[Number(n % 62n)] + out;
+    n /= 62n;
+  }
+  if (out.length > length) throw new RangeError(`${bytes.length} bytes do not fit in ${length} base62 digits`);
+  return out.padStart(length, '0');
+}
+
+/** The inverse of {@link encodeBase62}: `byteLength` big-endian bytes. */
+export function decodeBase62(text: string, byteLength: number): Buffer {
+  let n = 0n;
+  for (const ch of text) {
+    const digit = BASE62.indexOf(ch);
+    if (digit < 0) throw new RangeError(`'${ch}' is not a base62 digit`);
+    n = n * 62n + BigInt(digit);
+  }
+  const hex = n.toString(16).padStart(byteLength * 2, '0');
+  if (hex.length > byteLength * 2) throw new RangeError(`the number does not fit in ${byteLength} bytes`);
+  return Buffer.from(hex, 'hex');
+}
+
+const DIGIT_OF = new Int8Array(128).fill(-1);
+for (let i = 0; i < BASE62.length; i++) DIGIT_OF[BASE62.charCodeAt(i)] = i;
+
+/** Whether `key` matches API_KEY_PATTERN (a loop over a lookup table: cheaper than the regex). */
+function isWellFormed(key: string): boolean {
+  if (key.length !== API_KEY_LENGTH || !key.startsWith(API_KEY_PREFIX)) return false;
+  for (let i = API_KEY_PREFIX.length; i < API_KEY_LENGTH; i++) {
+    const c = key.charCodeAt(i);
+    if (i === SEPARATOR_AT ? c !== 0x5f : c >= 128 || (DIGIT_OF[c] as number) < 0) return false;
+  }
+  return true;
+}
+
+const CRC_TABLE = new Int32Array(256);
+for (let n = 0; n < 256; n++) {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  CRC_TABLE[n] = c;
+}
+
+/** CRC-32 (IEEE, as zlib) of an ASCII string's bytes. */
+export function crc32Ascii(text: string): number {
+  let c = -1;
+  for (let i = 0; i < text.length; i++) c = (CRC_TABLE[(c ^ text.charCodeAt(i)) & 0xff] as number) ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}
+
+/** The checksum characters at the end of `key`, as the number they encode. */
+function checksumValue(key: string): number {
+  let n = 0;
+  for (let i = BODY_LENGTH; i < API_KEY_LENGTH; i++) n = n * 62 + (DIGIT_OF[key.charCodeAt(i)] as number);
+  return n;
+}
+
+/** The 6-character checksum of a key body. */
+export function checksumOf(body: string): string {
+  let n = crc32Ascii(body);
+  let out = '';
+  for (let i = 0; i < CHECKSUM_LENGTH; i++) {
+    out = BASE62[n % 62] + out;
+    n = Math.floor(n / 62);
+  }
+  return out;
+}
+
+/** A new key. The caller shows `key` once and stores only an HMAC of `body`. */
+export function generateApiKey(): ParsedApiKey & { key: string } {
+  const keyId = randomBase62(KEY_ID_LENGTH);
+  const secret = encodeBase62(randomBytes(SECRET_BYTES), SECRET_LENGTH);
+  const body = `${API_KEY_PREFIX}${keyId}_${secret}`;
+  return { keyId, secret, body, key: body + checksumOf(body) };
+}
+
+const CHECKSUM_MISMATCH = 'its checksum (the last 6 characters) does not match the rest of the key: a character was mistyped or changed';
+
+/**
+ * The key id and body of a well-formed key with a matching checksum, or null. This is the fast
+ * path of verification: a table lookup per character and one CRC32; only the two result strings are allocated.
+ */
+export function scanApiKey(key: unknown): { keyId: string; body: string } | null {
+  if (typeof key !== 'string' || !isWellFormed(key)) return null;
+  const body = key.slice(0, BODY_LENGTH);
+  if (crc32Ascii(body) !== checksumValue(key)) return null;
+  return { keyId: key.slice(API_KEY_PREFIX.length, SEPARATOR_AT), body };
+}
+
+/** Splits a key, or says what is wrong with it. */
+function checkApiKey(key: unknown): ParsedApiKey | string {
+  if (typeof key !== 'string') return `an API key must be a string, got ${key === null ? 'null' : typeof key}`;
+  if (!isWellFormed(key)) return describeMalformed(key);
+  const scanned = scanApiKey(key);
+  if (scanned === null) return CHECKSUM_MISMATCH;
+  return { ...scanned, secret: key.slice(SEPARATOR_AT + 1, BODY_LENGTH) };
+}
+
+function describeMalformed(key: string): string {
+  if (!key.startsWith(API_KEY_PREFIX)) return `it does not start with '${API_KEY_PREFIX}'`;
+  if (key.length !== API_KEY_LENGTH) {
+    return `it is ${key.length} characters long, an API key has ${API_KEY_LENGTH} (${API_KEY_PREFIX}, a ${KEY_ID_LENGTH}-character id, '_', ${SECRET_LENGTH + CHECKSUM_LENGTH} characters): it was truncated or extended when copied`;
+  }
+  if (key[SEPARATOR_AT] !== '_') return `character ${SEPARATOR_AT + 1} must be '_' (after the ${KEY_ID_LENGTH}-character key id)`;
+  for (let i = API_KEY_PREFIX.length; i < key.length; i++) {
+    if (i !== SEPARATOR_AT && !BASE62_CHAR.test(key[i] as string)) return `character ${i + 1} is not a letter or digit`;
+  }
+  return 'it is not of the form tap_<keyId>_<secret><check>';
+}
+
+/**
+ * Splits an API key into its parts, refusing a malformed one.
+ *
+ * @throws TapioError ERR_API_KEY_FORMAT saying what is wrong (never quoting the key).
+ * @example
+ * ```ts
+ * const { keyId } = parseApiKey(process.env.TAPIO_API_KEY);
+ * ```
+ */
+export function parseApiKey(key: unknown): ParsedApiKey {
+  const parsed = checkApiKey(key);
+  if (typeof parsed === 'string') throw new TapioError('ERR_API_KEY_FORMAT', `Not a valid tapio API key: ${parsed}.`);
+  return parsed;
+}

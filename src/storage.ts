@@ -1,0 +1,93 @@
+/**
+ * The facade: one object that owns the three stores of a data directory.
+ */
+import { loadConfig, resolveConfig } from './config/index.js';
+import type { TapioConfig, TapioConfigInput } from './config/index.js';
+import { claimDataDir, readMarker } from './data-dir.js';
+import { TapioError } from './errors.js';
+import { ensureWritableDir } from './fs/durable.js';
+import { MetadataStore } from './metadata/index.js';
+import { openWalBackend, Transit, type TransitOpenOptions } from './transit/index.js';
+
+/** Options of {@link TapioStorage.open} that are not configuration. */
+export interface OpenOptions {
+  /** Resolve relative paths against this directory instead of the current one. */
+  baseDir?: string;
+  /** Transit options that are not configuration: recovery: 'salvage', a forced path, test hooks. */
+  transit?: TransitOpenOptions;
+}
+
+/**
+ * An open tapio-storage data directory.
+ *
+ * @example
+ * ```ts
+ * import { TapioStorage } from 'tapio-storage';
+ * const storage = await TapioStorage.open({ dataDir: './data' });
+ * const user = await storage.metadata.users.create({ name: 'ops', roles: ['admin'] });
+ * const { key } = await storage.metadata.apiKeys.create(user.id, { name: 'ci' });
+ * console.log(await storage.metadata.apiKeys.verify(key)); // user.id
+ * await storage.close();
+ * ```
+ */
+export class TapioStorage {
+  /** The resolved configuration (absolute paths, sizes in bytes, durations in milliseconds). */
+  readonly config: TapioConfig;
+  /** Users, API keys, resources and consumer checkpoints (lmdb). */
+  readonly metadata: MetadataStore;
+  /** The transit write-ahead log: append, read, subscribe. */
+  readonly transit: Transit;
+  #closed = false;
+
+  private constructor(config: TapioConfig, metadata: MetadataStore, transit: Transit) {
+    this.config = config;
+    this.metadata = metadata;
+    this.transit = transit;
+  }
+
+  /**
+   * Opens (and on first use creates) a data directory. `config` is a configuration object
+   * (`{ dataDir }` alone is enough) or the path of a YAML file. A bad configuration is refused
+   * with ERR_CONFIG before anything is created.
+   */
+  static async open(config: TapioConfigInput | string = {}, options: OpenOptions = {}): Promise<TapioStorage> {
+    const resolved =
+      typeof config === 'string'
+        ? await loadConfig(config, options.baseDir === undefined ? {} : { baseDir: options.baseDir })
+        : resolveConfig(config, options.baseDir === undefined ? {} : { baseDir: options.baseDir });
+    await readMarker(resolved.dataDir).catch((err: unknown) => {
+      if (err instanceof TapioError && err.code === 'ERR_DATA_DIR' && (err.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOTDIR') return null;
+      throw err;
+    });
+    await ensureWritableDir(resolved.dataDir, 'data');
+    await claimDataDir(resolved.dataDir);
+    const meta = resolved.storage.metadata;
+    if (!meta.in_memory) await ensureWritableDir(meta.path, 'metadata');
+    await ensureWritableDir(resolved.storage.transit.wal_path, 'transit WAL');
+    const metadata = await MetadataStore.open(meta);
+    let transit: Transit;
+    try {
+      transit = await Transit.open(resolved.storage.transit, metadata.checkpoints, openWalBackend, options.transit);
+    } catch (err) {
+      await metadata.close();
+      throw err;
+    }
+    return new TapioStorage(resolved, metadata, transit);
+  }
+
+  /** True once {@link close} has been called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Waits for pending writes, then closes every store. Calling it twice is harmless. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.transit.close();
+    } finally {
+      await this.metadata.close();
+    }
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * The transit store: public names and the choice of backend.
+ */
+import { TapioError } from '../errors.js';
+import { loadNative } from '../native/loader.js';
+import type { WalBackend, WalOpenOptions } from './backend.js';
+import { NativeWal } from './native-wal.js';
+import { TsWal } from './ts-wal.js';
+
+export { Transit, type Subscription, type SubscribeOptions, type TransitRecord, type TransitRecordInput, type TransitStats, type TransitOpenOptions, type CheckpointStore } from './transit.js';
+export { attachProducer, transferList, type ProducerHandle, type TransitProducer } from './producer.js';
+export type { AppendResult, RecoveryReport, RecoveryMode, DirectIoMode, WalWriterStats } from './backend.js';
+
+/**
+ * Opens the WAL with the native backend when the addon is loaded (or when `path` asks for it),
+ * else with the TypeScript twin.
+ */
+export async function openWalBackend(options: WalOpenOptions, path?: 'native' | 'typescript'): Promise<WalBackend> {
+  if (path === 'typescript') return TsWal.open(options);
+  const native = loadNative();
+  if (native) return NativeWal.open(options);
+  if (path === 'native') throw new TapioError('ERR_NATIVE', 'the native path was requested but the addon is not loaded (see capabilities().nativeReason)');
+  return TsWal.open(options);
+}

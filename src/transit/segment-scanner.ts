@@ -1,0 +1,291 @@
+/**
+ * Reads the records of one segment file in large chunks. Shared by the recovery scan, verify
+ * and the reader, so all three apply the same rules to the same bytes.
+ *
+ * The scanner is a small state machine driven by its caller: step() decodes the next record
+ * from the chunk in memory without awaiting anything, and answers 'need' when it must read
+ * more; the caller then awaits fill() and steps again. That keeps the per-record cost free of
+ * promises while the file is read 4 MiB at a time.
+ */
+import type { FileHandle } from 'node:fs/promises';
+
+import { TapioError } from '../errors.js';
+import { crc32c } from '../crc32c.js';
+import { checksumReason, decodeRecordHeader, isZeroRecordHeader, partialHeaderReason, readU32, readU64, recordChecksum, recordHeaderProblem } from './codec.js';
+import { RECORD_ALIGN, RECORD_HEADER_SIZE, RECORD_OFF_LENGTH, recordFootprint } from './format.js';
+
+/** Bytes read from a segment file at a time. */
+export const SCAN_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/** One step of a scan. Offsets are byte offsets in the segment file. */
+export type ScanStep =
+  | { kind: 'record'; offset: number; seq: number; length: number; next: number }
+  | { kind: 'end'; offset: number; zeroHeader: boolean }
+  | { kind: 'bad'; offset: number; reason: string }
+  | { kind: 'need' };
+
+const NEED: ScanStep = { kind: 'need' };
+const ZERO_BLOCK = new Uint8Array(4096);
+
+export interface SegmentScannerOptions {
+  /** Keep the payload of records larger than a chunk in memory (the reader); else only check them. */
+  wantPayload?: boolean;
+  chunkBytes?: number;
+}
+
+/**
+ * Scans the records of one segment file between `start` and `limit` (the end of the segment:
+ * the smaller of the file length and the segment size in its header).
+ */
+export class SegmentScanner {
+  /** Offset of the next record to decode. */
+  pos: number;
+  /** Bytes read from the file so far. */
+  bytesRead = 0;
+  private win: Buffer;
+  private winStart = 0;
+  private winLen = 0;
+  private readonly chunk: number;
+  private readonly wantPayload: boolean;
+  private needPos = 0;
+  private needBytes = 0;
+  private needLarge = false;
+  /** The verdict on a record larger than a chunk, computed by fill(). */
+  private large: { pos: number; crcOk: boolean; stored: number; actual: number; payload: Uint8Array | null } | null = null;
+  private lastPayload: Uint8Array | null = null;
+
+  constructor(
+    private readonly fh: FileHandle,
+    readonly path: string,
+    readonly limit: number,
+    start: number,
+    options: SegmentScannerOptions = {},
+  ) {
+    this.pos = start;
+    this.chunk = options.chunkBytes ?? SCAN_CHUNK_BYTES;
+    this.wantPayload = options.wantPayload ?? false;
+    this.win = Buffer.allocUnsafeSlow(0);
+  }
+
+  /** Moves the scan to `offset` (a multiple of RECORD_ALIGN). */
+  seek(offset: number): void {
+    this.pos = offset;
+  }
+
+  /**
+   * Decodes the record at `pos`. On 'record' the scan moves past it and payload() gives its
+   * bytes. 'end' means a zero header, or fewer than a header's bytes left and all zero; 'bad'
+   * that the bytes at `offset` are not a whole record (the scan stays there). Sequence order is
+   * the caller's business.
+   */
+  step(): ScanStep {
+    const pos = this.pos;
+    if (pos + RECORD_HEADER_SIZE > this.limit) {
+      // Fewer than a header's bytes left: the end when they are zeros, else a cut header.
+      const left = Math.max(this.limit - pos, 0);
+      if (left === 0) return { kind: 'end', offset: pos, zeroHeader: false };
+      if (!this.has(pos, left)) return this.need(pos, left, false);
+      if (lastNonZeroIn(this.win.subarray(pos - this.winStart, pos - this.winStart + left)) < 0) {
+        return { kind: 'end', offset: pos, zeroHeader: false };
+      }
+      return { kind: 'bad', offset: pos, reason: partialHeaderReason(left) };
+    }
+    if (!this.has(pos, RECORD_HEADER_SIZE)) return this.need(pos, RECORD_HEADER_SIZE, false);
+    const off = pos - this.winStart;
+    const win = this.win;
+    if (isZeroRecordHeader(win, off)) return { kind: 'end', offset: pos, zeroHeader: true };
+    const h = decodeRecordHeader(win, off);
+    const problem = recordHeaderProblem(h, pos, this.limit);
+    if (problem !== null) return { kind: 'bad', offset: pos, reason: problem };
+    const total = RECORD_HEADER_SIZE + h.length;
+    if (this.has(pos, total)) {
+      const actual = recordChecksum(win, off, h.length);
+      if (actual !== h.crc) return { kind: 'bad', offset: pos, reason: checksumReason(h.crc, actual) };
+      this.lastPayload = win.subarray(off + RECORD_HEADER_SIZE, off + total);
+    } else if (total <= this.chunk) {
+      return this.need(pos, total, false);
+    } else {
+      const large = this.large;
+      if (large === null || large.pos !== pos) return this.need(pos, total, true);
+      this.large = null;
+      if (!large.crcOk) return { kind: 'bad', offset: pos, reason: checksumReason(large.stored, large.actual) };
+      this.lastPayload = large.payload;
+    }
+    const next = pos + recordFootprint(h.length);
+    this.pos = next;
+    return { kind: 'record', offset: pos, seq: h.seq, length: h.length, next };
+  }
+
+  /**
+   * The payload of the record the last step() returned: a view valid until the next step() or
+   * fill(). Null for a record larger than a chunk when the scanner was made without wantPayload.
+   */
+  payload(): Uint8Array | null {
+    return this.lastPayload;
+  }
+
+  /** Reads what the last 'need' asked for. */
+  async fill(): Promise<void> {
+    if (!this.needLarge) {
+      await this.load(this.needPos, this.needBytes);
+      return;
+    }
+    const pos = this.needPos;
+    const total = this.needBytes;
+    let stored: number;
+    let actual: number;
+    let payload: Uint8Array | null = null;
+    if (this.wantPayload) {
+      const whole = Buffer.allocUnsafeSlow(total);
+      await this.readExactly(whole, pos);
+      stored = readU32(whole, 0);
+      actual = crc32c(whole.subarray(RECORD_OFF_LENGTH));
+      payload = whole.subarray(RECORD_HEADER_SIZE);
+    } else {
+      await this.load(pos, RECORD_HEADER_SIZE);
+      stored = readU32(this.win, pos - this.winStart);
+      actual = await this.crcOfRange(pos + RECORD_OFF_LENGTH, total - RECORD_OFF_LENGTH);
+    }
+    this.large = { pos, crcOk: stored === actual, stored, actual, payload };
+  }
+
+  /**
+   * The offset of the last non-zero byte in [from, limit), or -1 when every byte there is zero.
+   */
+  async lastNonZero(from: number): Promise<number> {
+    let last = -1;
+    let p = from;
+    while (p < this.limit) {
+      await this.load(p, Math.min(this.chunk, this.limit - p));
+      const n = Math.min(this.winLen, this.limit - p);
+      const at = lastNonZeroIn(this.win.subarray(p - this.winStart, p - this.winStart + n));
+      if (at >= 0) last = p + at;
+      p += n;
+    }
+    return last;
+  }
+
+  /**
+   * The first offset at or after `from` (stepping by RECORD_ALIGN) where a whole record with a
+   * valid checksum and a sequence number above `afterSeq` lies, or null when there is none
+   * before the end of the segment. This is the test that tells a torn tail (nothing valid
+   * follows the damage) from damage in the middle of the log.
+   */
+  async findValidAfter(from: number, afterSeq: number): Promise<number | null> {
+    let p = from + ((RECORD_ALIGN - (from % RECORD_ALIGN)) % RECORD_ALIGN);
+    const limit = this.limit;
+    while (p + RECORD_HEADER_SIZE <= limit) {
+      if (!this.has(p, RECORD_HEADER_SIZE)) await this.load(p, RECORD_HEADER_SIZE);
+      const off = p - this.winStart;
+      const win = this.win;
+      // Skip zero blocks fast: no header that lies wholly in one can be a record.
+      if (off + ZERO_BLOCK.length <= this.winLen && isZeroBlock(win, off)) {
+        p += ZERO_BLOCK.length - RECORD_ALIGN;
+        continue;
+      }
+      const seq = readU64(win, off + 8);
+      if (seq > afterSeq) {
+        const length = readU32(win, off + RECORD_OFF_LENGTH);
+        if (length <= limit - p - RECORD_HEADER_SIZE) {
+          const stored = readU32(win, off);
+          const total = RECORD_HEADER_SIZE + length;
+          let actual: number;
+          if (this.has(p, total)) {
+            actual = recordChecksum(win, off, length);
+          } else if (total <= this.chunk) {
+            await this.load(p, total);
+            actual = recordChecksum(this.win, 0, length);
+          } else {
+            actual = await this.crcOfRange(p + RECORD_OFF_LENGTH, total - RECORD_OFF_LENGTH);
+          }
+          if (actual === stored) return p;
+        }
+      }
+      p += RECORD_ALIGN;
+    }
+    return null;
+  }
+
+  /** Copies [offset, offset + length) of the file into a new buffer. */
+  async readRange(offset: number, length: number): Promise<Buffer> {
+    const out = Buffer.allocUnsafeSlow(length);
+    await this.readExactly(out, offset);
+    return out;
+  }
+
+  private need(pos: number, bytes: number, large: boolean): ScanStep {
+    this.needPos = pos;
+    this.needBytes = bytes;
+    this.needLarge = large;
+    return NEED;
+  }
+
+  private has(pos: number, n: number): boolean {
+    return pos >= this.winStart && pos + n <= this.winStart + this.winLen;
+  }
+
+  /** Makes [pos, pos + n) present, reading a whole chunk from `pos` (less near the limit). */
+  private async load(pos: number, n: number): Promise<void> {
+    if (this.has(pos, n)) return;
+    const size = Math.min(Math.max(this.chunk, n), this.limit - pos);
+    if (this.win.length < size) this.win = Buffer.allocUnsafeSlow(Math.max(size, Math.min(this.chunk, this.limit)));
+    this.winStart = pos;
+    this.winLen = 0;
+    await this.readExactly(this.win.subarray(0, size), pos);
+    this.winLen = size;
+  }
+
+  private async crcOfRange(offset: number, length: number): Promise<number> {
+    let crc = 0;
+    let p = offset;
+    const end = offset + length;
+    while (p < end) {
+      const n = Math.min(this.chunk, end - p);
+      await this.load(p, n);
+      crc = crc32c(this.win.subarray(p - this.winStart, p - this.winStart + n), crc);
+      p += n;
+    }
+    return crc;
+  }
+
+  private async readExactly(into: Uint8Array, position: number): Promise<void> {
+    let done = 0;
+    while (done < into.length) {
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await this.fh.read(into, done, into.length - done, position + done));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
+        throw new TapioError('ERR_WAL_IO', `reading ${this.path} at byte offset ${position + done} failed (${code}): ${(err as Error).message}`, {
+          cause: err,
+          details: { file: this.path, operation: 'read', code },
+        });
+      }
+      if (bytesRead === 0) {
+        throw new TapioError('ERR_WAL_IO', `${this.path} ended at byte offset ${position + done} while it was being read (it was truncated meanwhile)`, {
+          details: { file: this.path, operation: 'read', code: 'EOF' },
+        });
+      }
+      done += bytesRead;
+      this.bytesRead += bytesRead;
+    }
+  }
+}
+
+/** The index of the last non-zero byte of `bytes`, or -1. Compares 4 KiB blocks with memcmp first. */
+export function lastNonZeroIn(bytes: Uint8Array): number {
+  let end = bytes.length;
+  while (end > 0) {
+    const start = Math.max(0, end - ZERO_BLOCK.length);
+    const block = bytes.subarray(start, end);
+    if (!Buffer.from(block.buffer, block.byteOffset, block.byteLength).equals(ZERO_BLOCK.subarray(0, block.length))) {
+      for (let i = end - 1; i >= start; i--) if (bytes[i] !== 0) return i;
+    }
+    end = start;
+  }
+  return -1;
+}
+
+function isZeroBlock(win: Buffer, off: number): boolean {
+  return win.compare(ZERO_BLOCK, 0, ZERO_BLOCK.length, off, off + ZERO_BLOCK.length) === 0;
+}

@@ -1,0 +1,583 @@
+/**
+ * The TypeScript twin of the native WAL writer (native/core/wal_writer): appends go into a
+ * ring buffer, one async writer loop drains it in groups, writes each group with one
+ * positional write and makes it durable with one fdatasync, then resolves every append the
+ * group covered. It writes the same bytes as the native writer in buffered mode.
+ *
+ * Buffered I/O only: O_DIRECT needs buffers aligned to the file system block (4096 bytes), and
+ * JavaScript cannot promise the alignment of a Buffer's memory, so this path never uses it and
+ * reports directIo: false. Durability never depended on O_DIRECT: fdatasync provides it.
+ *
+ * Segment files are preallocated with ftruncate, which leaves a sparse file: Node has no
+ * fallocate, and writing 64 MiB of zeros per segment would cost a second or more on a slow disk
+ * for no gain in what a reader sees (the bytes read back are zeros either way, and recovery
+ * treats both alike). The price is that a full disk can surface as ENOSPC on a later group
+ * write rather than at segment creation; that puts the writer in its failed state like any
+ * other write error.
+ *
+ * faultInjection counts the writes and fdatasyncs of record groups only (one of each per
+ * group, 1-based from open); the writes that create segment files are not counted, so a test
+ * can aim at "the third group" without knowing when segments roll. An injected write failure
+ * writes nothing; an injected fdatasync failure also zeroes what the failed group wrote (a
+ * device that lost its cache), exactly like the native writer, so a reopen finds exactly the
+ * acknowledged prefix on both paths.
+ */
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
+
+import { TapioError } from '../errors.js';
+import type { AppendResult, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
+import { encodeRecord, encodeSegmentHeader } from './codec.js';
+import { SEGMENT_HEADER_SIZE, recordFootprint } from './format.js';
+import { RingBuffer } from './ring-buffer.js';
+import { fsyncDir, segmentPath } from './wal-dir.js';
+import { recoverWal } from './wal-recovery.js';
+import { batchInputError, checkWalOpenOptions } from './wal-input.js';
+
+/** Upper bounds (microseconds) of the fdatasync latency histogram buckets. */
+export const SYNC_LATENCY_BUCKETS_US: readonly number[] = [50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, Infinity];
+
+/** What a worker thread needs to append into a TypeScript WAL (see attachProducer). */
+export interface TsProducerHandle {
+  kind: 'typescript';
+  ring: SharedArrayBuffer;
+  producerId: number;
+  port: MessagePort;
+}
+
+/** An append between its call and its settlement. */
+interface PendingAppend {
+  /** The records, until they are copied into the ring. */
+  records: Uint8Array[] | null;
+  count: number;
+  /** The ring ticket of its entry, once pushed. */
+  ticket: bigint;
+  firstSeq: number;
+  /** Records given a sequence number so far. */
+  assigned: number;
+  resolve: (r: AppendResult) => void;
+  reject: (e: unknown) => void;
+}
+
+/** A first-in first-out queue with O(1) shift. */
+class Fifo<T> {
+  private items: T[] = [];
+  private head = 0;
+  get length(): number {
+    return this.items.length - this.head;
+  }
+  push(v: T): void {
+    this.items.push(v);
+  }
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const v = this.items[this.head];
+    this.items[this.head++] = undefined as T;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return v;
+  }
+  drainAll(): T[] {
+    const out = this.items.slice(this.head);
+    this.items = [];
+    this.head = 0;
+    return out;
+  }
+}
+
+/** One group: the encoded bytes, and the appends it completes. */
+interface Group {
+  length: number;
+  lastSeq: number;
+  records: number;
+  completes: PendingAppend[];
+  /** True when the next record does not fit in the current segment. */
+  roll: boolean;
+}
+
+/**
+ * The TypeScript WAL backend.
+ *
+ * An append's records are copied into the ring when it enters the ring, which is at once
+ * unless the ring is full; until its promise settles, do not modify them. Appends that wait
+ * for ring space keep their call order, and tryAppend() never overtakes them.
+ *
+ * @example
+ * ```ts
+ * const wal = await TsWal.open({ dir: '/var/lib/tapio/wal', segmentSize: 64 << 20, ringCapacity: 64 << 20,
+ *   directIo: 'auto', recovery: 'strict', maxGroupBytes: 4 << 20 });
+ * const { firstSeq, lastSeq } = await wal.append([Buffer.from('event')]);
+ * await wal.close();
+ * ```
+ */
+export class TsWal implements WalBackend {
+  readonly kind = 'typescript' as const;
+  readonly recovery: RecoveryReport;
+
+  private readonly dir: string;
+  private readonly segmentSize: number;
+  private readonly maxGroupBytes: number;
+  private readonly ring: RingBuffer;
+  private readonly storeIdBytes: Uint8Array;
+  private readonly failWriteAt: number;
+  private readonly failSyncAt: number;
+
+  private fh: FileHandle;
+  private segNumber: number;
+  private segPath: string;
+  private segCapacity: number;
+  private writeOffset: number;
+  private nextSeq: number;
+  private durableSeq: number;
+
+  private readonly inRing = new Fifo<PendingAppend>();
+  private readonly waiting = new Fifo<PendingAppend>();
+  /** Records of an append split by a segment roll, copied out of the ring. */
+  private carry: { pending: PendingAppend; records: Uint8Array[] } | null = null;
+  /** Appends in the group being written. */
+  private inFlight: PendingAppend[] = [];
+  private groupBuf: Buffer;
+
+  private running = false;
+  private closing = false;
+  private closePromise: Promise<void> | undefined;
+  private failure: TapioError | null = null;
+  private idleWaiters: Array<() => void> = [];
+
+  /** Worker-thread producers: their id and the port their acknowledgements go to. */
+  private readonly remotes = new Map<number, MessagePort>();
+  private nextProducerId = 1;
+
+  private writeCalls = 0;
+  private syncCalls = 0;
+  private statRecords = 0;
+  private statBytes = 0;
+  private statGroups = 0;
+  private readonly syncHistogram = new Array<number>(SYNC_LATENCY_BUCKETS_US.length).fill(0);
+
+  private constructor(options: WalOpenOptions, recovered: { report: RecoveryReport; storeIdBytes: Uint8Array; nextSeq: number }, segment: OpenSegment) {
+    this.dir = options.dir;
+    this.segmentSize = options.segmentSize;
+    this.maxGroupBytes = options.maxGroupBytes;
+    this.ring = RingBuffer.create(options.ringCapacity);
+    this.storeIdBytes = recovered.storeIdBytes;
+    this.failWriteAt = options.faultInjection?.failWriteAt ?? 0;
+    this.failSyncAt = options.faultInjection?.failSyncAt ?? 0;
+    this.recovery = recovered.report;
+    this.fh = segment.fh;
+    this.segNumber = segment.number;
+    this.segPath = segment.path;
+    this.segCapacity = segment.capacity;
+    this.writeOffset = segment.writeOffset;
+    this.nextSeq = recovered.nextSeq;
+    this.durableSeq = recovered.nextSeq - 1;
+    this.groupBuf = Buffer.allocUnsafeSlow(Math.min(options.maxGroupBytes, 4 << 20));
+  }
+
+  /**
+   * Runs recovery on `options.dir` (creating it when new), then opens the newest segment for
+   * appending, or creates the first one.
+   */
+  static async open(options: WalOpenOptions): Promise<TsWal> {
+    const opts = { ...options, dir: resolvePath(checkWalOpenOptions(options).dir) };
+    const rec = await recoverWal(opts.dir, { recovery: opts.recovery });
+    const last = rec.segments.at(-1);
+    let segment: OpenSegment;
+    if (last !== undefined && last.appendable) {
+      let fh: FileHandle;
+      try {
+        fh = await open(last.path, 'r+');
+      } catch (err) {
+        throw walIoError(last.path, 'open', err);
+      }
+      try {
+        // A segment cut short (a copy, a truncation) gets its preallocated length back, as on
+        // the native path, so both leave the same bytes.
+        if ((await fh.stat()).size < last.segmentSize) await fh.truncate(last.segmentSize);
+      } catch (err) {
+        await fh.close().catch(() => undefined);
+        throw walIoError(last.path, 'ftruncate', err);
+      }
+      segment = { fh, number: last.number, path: last.path, capacity: last.segmentSize, writeOffset: last.endOffset };
+    } else {
+      segment = await createSegment(opts.dir, rec.lastSegment + 1, rec.nextSeq, opts.segmentSize, rec.storeIdBytes);
+    }
+    return new TsWal(opts, rec, segment);
+  }
+
+  append(records: Uint8Array[]): Promise<AppendResult> {
+    const refused = this.refusal(records);
+    if (refused !== null) return Promise.reject(refused);
+    return new Promise<AppendResult>((resolve, reject) => {
+      const p: PendingAppend = { records, count: records.length, ticket: -1n, firstSeq: 0, assigned: 0, resolve, reject };
+      if (this.waiting.length > 0 || !this.pushToRing(p)) this.waiting.push(p);
+    });
+  }
+
+  tryAppend(records: Uint8Array[]): Promise<AppendResult> | null {
+    const refused = this.refusal(records);
+    if (refused !== null) return Promise.reject(refused);
+    if (this.waiting.length > 0) return null;
+    let pushed = false;
+    const promise = new Promise<AppendResult>((resolve, reject) => {
+      pushed = this.pushToRing({ records, count: records.length, ticket: -1n, firstSeq: 0, assigned: 0, resolve, reject });
+    });
+    return pushed ? promise : null;
+  }
+
+  /**
+   * A handle a worker thread passes to attachProducer() to append into this WAL's ring. Post it
+   * with its port in the transfer list: `worker.postMessage(handle, [handle.port])`.
+   */
+  producerHandle(): TsProducerHandle {
+    if (this.closing) throw new TapioError('ERR_CLOSED', 'the transit WAL is closed; open the store again');
+    const { port1, port2 } = new MessageChannel();
+    const producerId = this.nextProducerId++;
+    this.remotes.set(producerId, port1);
+    port1.on('message', (m: unknown) => {
+      if (m === 'kick') this.kick();
+    });
+    port1.unref();
+    if (this.failure !== null) port1.postMessage({ failed: this.failure.message });
+    return { kind: 'typescript', ring: this.ring.buffer, producerId, port: port2 };
+  }
+
+  /**
+   * Counters of the writer. `syncLatencyUs` counts each fdatasync once, in the first bucket
+   * whose upper bound `le` (microseconds) is at least its latency (the counts are not
+   * cumulative). `alignment` is 0: this path never uses O_DIRECT.
+   */
+  stats(): WalWriterStats {
+    return {
+      records: this.statRecords,
+      bytes: this.statBytes,
+      groups: this.statGroups,
+      syncLatencyUs: SYNC_LATENCY_BUCKETS_US.map((le, i) => ({ le, count: this.syncHistogram[i]! })),
+      ringUsedBytes: this.ring.usedBytes(),
+      ringCapacity: this.ring.capacity,
+      directIo: false,
+      alignment: 0,
+      durableSeq: this.durableSeq,
+      failed: this.failure?.message ?? null,
+    };
+  }
+
+  close(): Promise<void> {
+    this.closePromise ??= this.closeOnce();
+    return this.closePromise;
+  }
+
+  private async closeOnce(): Promise<void> {
+    this.closing = true;
+    if (this.running || this.busy()) {
+      this.kick();
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
+    for (const port of this.remotes.values()) {
+      port.postMessage({ closed: true });
+      port.close();
+    }
+    this.remotes.clear();
+    try {
+      await this.fh.close();
+    } catch (err) {
+      if (this.failure === null) throw walIoError(this.segPath, 'close', err);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Producer side.
+
+  /** The error an append must be refused with, or null. */
+  private refusal(records: unknown): TapioError | null {
+    if (this.closing) return new TapioError('ERR_CLOSED', 'the transit WAL is closed (or closing); open the store again to append');
+    if (this.failure !== null) return this.failedError();
+    return batchInputError(records, { segmentSize: this.segmentSize, ringCapacity: this.ring.capacity });
+  }
+
+  /** Copies the append into the ring; false when the ring is full. */
+  private pushToRing(p: PendingAppend): boolean {
+    const r = this.ring.push(p.records!);
+    if (r !== 'ok') return false;
+    p.ticket = this.ring.lastPushTicket;
+    p.records = null;
+    this.inRing.push(p);
+    this.kick();
+    return true;
+  }
+
+  /** Moves waiting appends into the ring, in order, while they fit. */
+  private admitWaiting(): void {
+    for (let p = this.waiting.peek(); p !== undefined; p = this.waiting.peek()) {
+      if (!this.pushToRing(p)) return;
+      this.waiting.shift();
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The writer loop.
+
+  private kick(): void {
+    if (this.running) return;
+    this.running = true;
+    // A microtask, not a timer: appends made in the same turn join the first group, and an
+    // idle ring never makes anything wait.
+    queueMicrotask(() => void this.run());
+  }
+
+  private busy(): boolean {
+    // Entries of worker-thread producers are only in the ring.
+    return this.inRing.length > 0 || this.waiting.length > 0 || this.carry !== null || (this.remotes.size > 0 && this.ring.hasCommitted());
+  }
+
+  private async run(): Promise<void> {
+    try {
+      while (this.failure === null) {
+        const group = this.buildGroup();
+        this.admitWaiting();
+        if (group.length > 0) {
+          this.inFlight = group.completes;
+          await this.writeGroup(group);
+          this.inFlight = [];
+          this.durableSeq = group.lastSeq;
+          this.statRecords += group.records;
+          this.statBytes += group.length;
+          this.statGroups++;
+          for (const p of group.completes) p.resolve({ firstSeq: p.firstSeq, lastSeq: p.firstSeq + p.count - 1 });
+        }
+        if (group.roll) {
+          await this.roll();
+          continue;
+        }
+        if (group.length === 0 && !this.ring.hasCommitted()) break;
+      }
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.running = false;
+      if (this.failure !== null || !this.busy()) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const w of waiters) w();
+      } else if (this.busy()) {
+        this.kick();
+      }
+    }
+  }
+
+  /**
+   * Encodes the next group into groupBuf: the carried-over records of a split append first,
+   * then ring entries in order, while they fit under maxGroupBytes and in the current segment.
+   */
+  private buildGroup(): Group {
+    const g: Group = { length: 0, lastSeq: this.nextSeq - 1, records: 0, completes: [], roll: false };
+    if (this.carry !== null) {
+      const { pending, records } = this.carry;
+      const placed = this.place(g, pending, records);
+      if (placed < records.length) {
+        this.carry = { pending, records: records.slice(placed) };
+        g.roll = true;
+        return g;
+      }
+      this.carry = null;
+      g.completes.push(pending);
+    }
+    this.ring.drain((entry) => {
+      if (g.roll) return false;
+      const remote = entry.producerId !== 0;
+      const pending = remote ? this.remotePending(entry.producerId, entry.ticket, entry.records.length) : this.inRing.peek();
+      if (pending === undefined || pending.ticket !== entry.ticket) {
+        throw new TapioError('ERR_NATIVE', `internal error: ring entry ${entry.ticket} does not match the oldest pending append`);
+      }
+      let bytes = 0;
+      for (const r of entry.records) bytes += recordFootprint(r.length);
+      if (g.length > 0 && g.length + bytes > this.maxGroupBytes) return false;
+      if (this.writeOffset + g.length + recordFootprint(entry.records[0]!.length) > this.segCapacity) {
+        g.roll = true;
+        return false;
+      }
+      if (!remote) this.inRing.shift();
+      const placed = this.place(g, pending, entry.records);
+      if (placed < entry.records.length) {
+        // The rest goes to the next segment: copy it out, the ring space is released now.
+        this.carry = { pending, records: entry.records.slice(placed).map((r) => r.slice()) };
+        g.roll = true;
+      } else {
+        g.completes.push(pending);
+      }
+      return true;
+    });
+    return g;
+  }
+
+  /** Encodes records of `pending` into the group while they fit in the segment; returns how many. */
+  private place(g: Group, pending: PendingAppend, records: Uint8Array[]): number {
+    for (let i = 0; i < records.length; i++) {
+      const rec = records[i]!;
+      const size = recordFootprint(rec.length);
+      if (this.writeOffset + g.length + size > this.segCapacity) return i;
+      if (g.length + size > this.groupBuf.length) this.growGroupBuf(g.length + size);
+      const seq = this.nextSeq++;
+      if (pending.assigned === 0) pending.firstSeq = seq;
+      pending.assigned++;
+      g.length = encodeRecord(this.groupBuf, g.length, seq, rec);
+      g.lastSeq = seq;
+      g.records++;
+    }
+    return records.length;
+  }
+
+  private growGroupBuf(atLeast: number): void {
+    let size = this.groupBuf.length * 2;
+    while (size < atLeast) size *= 2;
+    const next = Buffer.allocUnsafeSlow(size);
+    this.groupBuf.copy(next);
+    this.groupBuf = next;
+  }
+
+  /** The stand-in for an append made by a worker thread: it settles by posting to the worker. */
+  private remotePending(producerId: number, ticket: bigint, count: number): PendingAppend {
+    const port = this.remotes.get(producerId);
+    return {
+      records: null,
+      count,
+      ticket,
+      firstSeq: 0,
+      assigned: 0,
+      resolve: (r) => port?.postMessage({ ticket, firstSeq: r.firstSeq, lastSeq: r.lastSeq }),
+      reject: (e) => port?.postMessage({ ticket, error: (e as Error).message }),
+    };
+  }
+
+  /** One write and one fdatasync. */
+  private async writeGroup(g: Group): Promise<void> {
+    const file = this.segPath;
+    try {
+      if (++this.writeCalls === this.failWriteAt) throw injectedEio('write');
+      let done = 0;
+      while (done < g.length) {
+        const { bytesWritten } = await this.fh.write(this.groupBuf, done, g.length - done, this.writeOffset + done);
+        done += bytesWritten;
+      }
+    } catch (err) {
+      throw walIoError(file, 'write', err);
+    }
+    try {
+      if (++this.syncCalls === this.failSyncAt) {
+        // As a device that lost its write cache would (and as the native writer does): the
+        // bytes of the failed group are gone, so a reopen finds exactly the acknowledged prefix.
+        await this.fh.write(Buffer.alloc(g.length), 0, g.length, this.writeOffset).catch(() => undefined);
+        throw injectedEio('fdatasync');
+      }
+      const t0 = process.hrtime.bigint();
+      await this.fh.datasync();
+      this.recordSyncLatency(Number(process.hrtime.bigint() - t0) / 1000);
+    } catch (err) {
+      throw walIoError(file, 'fdatasync', err);
+    }
+    this.writeOffset += g.length;
+  }
+
+  private recordSyncLatency(us: number): void {
+    let i = 0;
+    while (us > SYNC_LATENCY_BUCKETS_US[i]!) i++;
+    this.syncHistogram[i]!++;
+  }
+
+  /** Closes the full segment and creates the next one. */
+  private async roll(): Promise<void> {
+    const next = await createSegment(this.dir, this.segNumber + 1, this.nextSeq, this.segmentSize, this.storeIdBytes);
+    const old = this.fh;
+    const oldPath = this.segPath;
+    this.fh = next.fh;
+    this.segNumber = next.number;
+    this.segPath = next.path;
+    this.segCapacity = next.capacity;
+    this.writeOffset = next.writeOffset;
+    try {
+      await old.close();
+    } catch (err) {
+      throw walIoError(oldPath, 'close', err);
+    }
+  }
+
+  /** Enters the failed state: every pending and later append is refused with ERR_WAL_IO. */
+  private fail(err: unknown): void {
+    if (this.failure !== null) return;
+    this.failure =
+      err instanceof TapioError && err.code === 'ERR_WAL_IO'
+        ? err
+        : new TapioError('ERR_WAL_IO', `the transit WAL writer stopped: ${(err as Error).message}`, { cause: err });
+    const victims = [...this.inFlight, ...(this.carry ? [this.carry.pending] : []), ...this.inRing.drainAll(), ...this.waiting.drainAll()];
+    this.inFlight = [];
+    this.carry = null;
+    for (const p of victims) p.reject(this.failedError());
+    for (const port of this.remotes.values()) port.postMessage({ failed: this.failure.message });
+  }
+
+  private failedError(): TapioError {
+    const f = this.failure!;
+    return new TapioError('ERR_WAL_IO', f.message, { cause: f.cause ?? f, ...(f.details ? { details: f.details } : {}) });
+  }
+}
+
+/** A segment open for appending. */
+interface OpenSegment {
+  fh: FileHandle;
+  number: number;
+  path: string;
+  /** The segment size (where records must end). */
+  capacity: number;
+  writeOffset: number;
+}
+
+/**
+ * Creates segment `n`: O_EXCL create, ftruncate to its size (sparse, see the file comment),
+ * header block, fdatasync, fsync of the directory.
+ */
+async function createSegment(dir: string, n: number, firstSeq: number, size: number, storeId: Uint8Array): Promise<OpenSegment> {
+  const path = segmentPath(dir, n);
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'wx', 0o644);
+  } catch (err) {
+    throw walIoError(path, 'create', err);
+  }
+  let step = 'ftruncate';
+  try {
+    await fh.truncate(size);
+    step = 'write';
+    const header = encodeSegmentHeader({ segment: n, firstSeq, storeId, createdMs: Date.now(), segmentSize: size });
+    let done = 0;
+    while (done < header.length) done += (await fh.write(header, done, header.length - done, done)).bytesWritten;
+    step = 'fdatasync';
+    await fh.datasync();
+    step = 'fsync';
+    await fsyncDir(dir);
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    throw walIoError(step === 'fsync' ? dir : path, step, err);
+  }
+  return { fh, number: n, path, capacity: size, writeOffset: SEGMENT_HEADER_SIZE };
+}
+
+function injectedEio(syscall: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`EIO: i/o error, ${syscall} (injected by faultInjection)`), { code: 'EIO', errno: -5, syscall });
+}
+
+function walIoError(file: string, operation: string, err: unknown): TapioError {
+  if (err instanceof TapioError) return err;
+  const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
+  return new TapioError(
+    'ERR_WAL_IO',
+    `transit WAL ${operation} of ${file} failed (${code}): ${(err as Error).message}. The writer is in a failed state and refuses every append (fdatasync is never retried); fix the cause, then close and reopen the store to recover the synced prefix.`,
+    { cause: err, details: { file, operation, code } },
+  );
+}

@@ -1,0 +1,199 @@
+/**
+ * Files of a transit WAL directory other than segment contents: the WAL_ID identity file,
+ * the list of segments, directory fsync, and the error values that name a file.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+import { TapioError } from '../errors.js';
+import { storeIdFromHex } from './codec.js';
+import { FORMAT_VERSION, ID_FILE_NAME, parseSegmentFileName, segmentFileName } from './format.js';
+
+/** The value of the "format" field of WAL_ID. */
+export const WAL_ID_FORMAT = 'tapio-wal';
+/** The temporary name WAL_ID is written under before the rename. */
+export const WAL_ID_TEMP_NAME = `${ID_FILE_NAME}.tmp`;
+
+/** A store identity read from WAL_ID. */
+export interface WalIdentity {
+  /** 32 lowercase hex digits. */
+  storeId: string;
+  /** The same id as the 16 bytes segment headers carry. */
+  storeIdBytes: Uint8Array;
+}
+
+/** A segment file found in the directory. */
+export interface SegmentFile {
+  number: number;
+  /** The file name, e.g. 0000000000000001.wal. */
+  name: string;
+  path: string;
+}
+
+/** The exact bytes of WAL_ID for `storeId`: one JSON object, no whitespace, no newline. */
+export function encodeWalId(storeId: string): string {
+  return JSON.stringify({ format: WAL_ID_FORMAT, version: FORMAT_VERSION, storeId });
+}
+
+/**
+ * Reads WAL_ID. Returns null when it does not exist. Throws ERR_FORMAT_VERSION when it names
+ * another format or version, ERR_WAL_CORRUPT when it cannot be parsed; either way it names the
+ * file and touches nothing.
+ */
+export async function readWalId(dir: string): Promise<WalIdentity | null> {
+  const file = join(dir, ID_FILE_NAME);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw dirError(`cannot read ${file}`, err);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw notWalIdObject(file, err);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw notWalIdObject(file, undefined);
+  const o = parsed as Record<string, unknown>;
+  if (o.format !== WAL_ID_FORMAT || o.version !== FORMAT_VERSION) {
+    throw new TapioError(
+      'ERR_FORMAT_VERSION',
+      `${file} describes format ${String(JSON.stringify(o.format))} version ${String(JSON.stringify(o.version))}, but this build reads format "${WAL_ID_FORMAT}" version ${FORMAT_VERSION}; open the directory with the tapio-storage version that wrote it, or point the transit WAL at an empty directory. Nothing was changed.`,
+      { details: { file } },
+    );
+  }
+  // Either case is read (the writer writes lowercase); the id is kept in lowercase.
+  const bytes = typeof o.storeId === 'string' ? storeIdFromHex(o.storeId.toLowerCase()) : null;
+  if (bytes === null) {
+    throw new TapioError('ERR_WAL_CORRUPT', `${file} holds storeId ${String(JSON.stringify(o.storeId))}, expected 32 hex digits; restore the file from a copy`, {
+      details: { file },
+    });
+  }
+  return { storeId: (o.storeId as string).toLowerCase(), storeIdBytes: bytes };
+}
+
+function notWalIdObject(file: string, cause: unknown): TapioError {
+  return new TapioError(
+    'ERR_WAL_CORRUPT',
+    `${file} is not the JSON object WAL_ID must hold, so the WAL's identity is unknown; restore it from a copy (it holds {"format":"tapio-wal","version":1,"storeId":"<32 hex>"} with the store id every segment header carries)`,
+    { ...(cause !== undefined ? { cause } : {}), details: { file } },
+  );
+}
+
+/**
+ * Reads WAL_ID, creating the directory and a new identity when the directory is new or empty
+ * (write WAL_ID.tmp, fdatasync, rename, fsync the directory). A directory that holds other
+ * files but no WAL_ID is refused, untouched.
+ */
+export async function openWalId(dir: string): Promise<WalIdentity> {
+  const firstCreated = await ensureDir(dir);
+  const existing = await readWalId(dir);
+  if (existing !== null) return existing;
+  const entries = (await listDir(dir)).filter((n) => n !== WAL_ID_TEMP_NAME && n !== 'LOCK').sort(); // LOCK: the writer's lock (wal-lock.ts)
+  if (entries.some(isSegmentName)) {
+    throw new TapioError(
+      'ERR_WAL_CORRUPT',
+      `${join(dir, ID_FILE_NAME)} is missing but the directory holds WAL segments, so their store cannot be checked; restore WAL_ID from a copy`,
+      { details: { file: join(dir, ID_FILE_NAME) } },
+    );
+  }
+  if (entries.length > 0) {
+    throw new TapioError(
+      'ERR_FORMAT_VERSION',
+      `${dir} is not empty and has no ${ID_FILE_NAME}, so it is not a transit WAL directory (found ${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', ...' : ''}); point the transit WAL at an empty directory. Nothing was changed.`,
+      { details: { dir } },
+    );
+  }
+  const storeId = randomBytes(16).toString('hex');
+  const temp = join(dir, WAL_ID_TEMP_NAME);
+  try {
+    const fh = await open(temp, 'w', 0o644);
+    try {
+      await fh.writeFile(encodeWalId(storeId));
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    await rename(temp, join(dir, ID_FILE_NAME));
+    await fsyncDir(dir);
+    // A directory created just now: make its entry (and those of new parents) durable too.
+    for (let d = dir; firstCreated !== undefined; d = dirname(d)) {
+      await fsyncDir(dirname(d));
+      if (d === firstCreated || dirname(d) === d) break;
+    }
+  } catch (err) {
+    throw dirError(`cannot create ${join(dir, ID_FILE_NAME)}`, err);
+  }
+  return { storeId, storeIdBytes: storeIdFromHex(storeId)! };
+}
+
+/**
+ * True for the name of a segment file: 16 lowercase hex digits and .wal, numbered from 1 to
+ * Number.MAX_SAFE_INTEGER (no writer gives out other numbers; native ListSegments agrees).
+ */
+function isSegmentName(name: string): boolean {
+  const n = parseSegmentFileName(name);
+  return n !== null && n >= 1n && n <= BigInt(Number.MAX_SAFE_INTEGER);
+}
+
+/** The segment files of `dir`, by number; other files are ignored. An absent directory has none. */
+export async function listSegments(dir: string): Promise<SegmentFile[]> {
+  const out: SegmentFile[] = [];
+  for (const name of await listDir(dir)) {
+    if (!isSegmentName(name)) continue;
+    const n = parseSegmentFileName(name)!;
+    out.push({ number: Number(n), name, path: join(dir, name) });
+  }
+  out.sort((a, b) => a.number - b.number);
+  return out;
+}
+
+/** The path of segment `n` in `dir`. */
+export function segmentPath(dir: string, n: number): string {
+  return join(dir, segmentFileName(n));
+}
+
+/** fsync a directory, so entries created, renamed or removed in it are durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Removes a file and makes the removal durable. */
+export async function unlinkDurably(path: string): Promise<void> {
+  await unlink(path);
+  await fsyncDir(dirname(path));
+}
+
+/** The entries of `dir`, [] when it does not exist. */
+async function listDir(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw dirError(`cannot list ${dir}`, err);
+  }
+}
+
+/** Creates `dir` (and parents) when missing; returns the first directory created, if any. */
+async function ensureDir(dir: string): Promise<string | undefined> {
+  try {
+    return await mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw dirError(`cannot create the transit WAL directory ${dir}`, err);
+  }
+}
+
+function dirError(what: string, err: unknown): TapioError {
+  const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
+  return new TapioError('ERR_DATA_DIR', `${what} (${code}): ${(err as Error).message}; check that the path exists and that this process may read and write it`, {
+    cause: err,
+  });
+}

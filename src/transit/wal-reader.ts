@@ -1,0 +1,235 @@
+/**
+ * Reads records back from a transit WAL directory, across segments, in sequence order. Used by
+ * transit.read on both paths (the native writer writes the same bytes).
+ *
+ * The reader reads what is on disk. While a writer is live, the newest segment may end in a
+ * record that is being written: the reader stops at the first record that is not whole in the
+ * newest segment. To see only durable records, pass `toSeq` = the writer's durableSeq.
+ */
+import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+
+import { TapioError } from '../errors.js';
+import type { RecoveryMode } from './backend.js';
+import { decodeSegmentHeader, storeIdToHex, type SegmentHeader } from './codec.js';
+import { RECORD_ALIGN, SEGMENT_HEADER_SIZE, SEGMENT_HEADER_USED } from './format.js';
+import { SegmentScanner } from './segment-scanner.js';
+import { listSegments, readWalId, type SegmentFile, type WalIdentity } from './wal-dir.js';
+
+/** One record read back: its sequence number and its payload (a copy the caller owns). */
+export interface WalRecord {
+  seq: number;
+  data: Uint8Array;
+}
+
+export interface ReadRecordsOptions {
+  /** The first sequence number wanted (default 1: the oldest record kept). */
+  fromSeq?: number;
+  /** The last sequence number wanted (default: every whole record on disk). */
+  toSeq?: number;
+  /** 'strict' (default) throws ERR_WAL_CORRUPT on damage before the newest segment; 'salvage' skips it. */
+  recovery?: RecoveryMode;
+}
+
+/**
+ * An async iterable over the records of a WAL directory.
+ *
+ * @example
+ * ```ts
+ * for await (const { seq, data } of new WalReader('/var/lib/tapio/wal', { fromSeq: 100, toSeq: wal.stats().durableSeq })) {
+ *   handle(seq, data);
+ * }
+ * ```
+ */
+export class WalReader implements AsyncIterable<WalRecord> {
+  private readonly fromSeq: number;
+  private readonly toSeq: number;
+  private readonly recovery: RecoveryMode;
+
+  constructor(
+    readonly dir: string,
+    options: ReadRecordsOptions = {},
+  ) {
+    this.fromSeq = checkSeq('fromSeq', options.fromSeq ?? 1);
+    this.toSeq = options.toSeq === undefined ? Infinity : checkSeq('toSeq', options.toSeq);
+    if (options.recovery !== undefined && options.recovery !== 'strict' && options.recovery !== 'salvage') {
+      throw new TapioError('ERR_INVALID_ARGUMENT', `readRecords: recovery must be 'strict' or 'salvage', got ${JSON.stringify(options.recovery)}`);
+    }
+    this.recovery = options.recovery ?? 'strict';
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<WalRecord, void, undefined> {
+    if (this.toSeq < this.fromSeq) return;
+    const identity = await readWalId(this.dir);
+    let segs = await listSegments(this.dir);
+    if (segs.length === 0) return;
+    if (identity === null) {
+      throw new TapioError('ERR_WAL_CORRUPT', `${this.dir}/WAL_ID is missing, so the store id of the segments cannot be checked; restore it from a copy`, {
+        details: { dir: this.dir },
+      });
+    }
+    let i = await this.startIndex(segs, identity);
+    let expected: number | null = null;
+    let lastSeq = 0;
+    for (;;) {
+      const seg = segs[i]!;
+      const fh = await openForRead(seg);
+      if (fh === null) {
+        throw new TapioError('ERR_WAL_RETENTION', `transit WAL segment ${seg.path} was deleted while it was being read; resume from a newer sequence number`, {
+          details: { segment: seg.name },
+        });
+      }
+      try {
+        const size = (await fh.stat()).size;
+        const header = this.checkHeader(seg, await readHead(fh), identity);
+        if (header !== null) {
+          if (expected !== null && header.firstSeq !== expected) {
+            this.damage(seg, 0, `sequence gap: the segment starts at sequence ${header.firstSeq}, the previous one ends at ${expected - 1}`);
+          }
+          const scanner = new SegmentScanner(fh, seg.path, Math.min(size, header.segmentSize), SEGMENT_HEADER_SIZE, { wantPayload: true });
+          let next: number = header.firstSeq;
+          for (;;) {
+            const s = scanner.step();
+            if (s.kind === 'need') {
+              await scanner.fill();
+              continue;
+            }
+            if (s.kind === 'end') break;
+            if (s.kind === 'record' && s.seq > lastSeq) {
+              if (s.seq !== next) this.damage(seg, s.offset, `sequence gap: expected ${next}, found ${s.seq}`);
+              next = s.seq + 1;
+              lastSeq = s.seq;
+              if (s.seq > this.toSeq) return;
+              if (s.seq >= this.fromSeq) yield { seq: s.seq, data: ownCopy(scanner.payload()!) };
+              if (s.seq >= this.toSeq) return;
+              continue;
+            }
+            // Not a whole record (or one out of order). In the newest segment, when no valid
+            // record follows, that is where the written part ends (a writer may be writing
+            // there right now): the same rule as the torn tail at recovery.
+            const found = await scanner.findValidAfter(s.offset + RECORD_ALIGN, lastSeq);
+            if (found === null) {
+              segs = await listSegments(this.dir);
+              if (!segs.some((x) => x.number > seg.number)) return;
+            }
+            this.damage(seg, s.offset, s.kind === 'bad' ? s.reason : `sequence number ${s.seq} does not follow ${lastSeq}`);
+            if (found === null) break;
+            scanner.seek(found);
+          }
+          expected = next;
+        }
+      } finally {
+        await fh.close();
+      }
+      // Next segment: re-list when this was the last one known, since the writer may have rolled.
+      let nextIndex = segs.findIndex((x) => x.number > seg.number);
+      if (nextIndex < 0) {
+        segs = await listSegments(this.dir);
+        nextIndex = segs.findIndex((x) => x.number > seg.number);
+      }
+      if (nextIndex < 0) return;
+      if (segs[nextIndex]!.number !== seg.number + 1) {
+        this.damage(segs[nextIndex]!, 0, `the segment before it (number ${seg.number + 1}) is missing`);
+        expected = null;
+      }
+      i = nextIndex;
+    }
+  }
+
+  /** The index of the newest segment whose first sequence number is at most fromSeq (0 if none). */
+  private async startIndex(segs: SegmentFile[], identity: WalIdentity): Promise<number> {
+    for (let i = segs.length - 1; i > 0; i--) {
+      const fh = await openForRead(segs[i]!);
+      if (fh === null) continue;
+      try {
+        const decoded = decodeSegmentHeader(await readHead(fh));
+        if (decoded.ok && storeIdToHex(decoded.header.storeId) === identity.storeId && decoded.header.firstSeq <= this.fromSeq) return i;
+      } finally {
+        await fh.close();
+      }
+    }
+    return 0;
+  }
+
+  /** The segment's header, or null (salvage) when it is unusable. */
+  private checkHeader(seg: SegmentFile, head: Buffer, identity: WalIdentity): SegmentHeader | null {
+    const decoded = decodeSegmentHeader(head);
+    if (!decoded.ok) {
+      if (decoded.kind === 'version') {
+        throw new TapioError('ERR_FORMAT_VERSION', `transit WAL segment ${seg.path} was ${decoded.reason}`, { details: { segment: seg.name, file: seg.path } });
+      }
+      this.damage(seg, 0, decoded.reason);
+      return null;
+    }
+    const h = decoded.header;
+    if (h.segment !== seg.number) {
+      this.damage(seg, 0, `the header says segment ${h.segment}, but the file name says ${seg.number}`);
+      return null;
+    }
+    const id = storeIdToHex(h.storeId);
+    if (id !== identity.storeId) {
+      this.damage(seg, 0, `the segment belongs to store ${id}, but WAL_ID names store ${identity.storeId}`);
+      return null;
+    }
+    return h;
+  }
+
+  /** Strict: throws ERR_WAL_CORRUPT. Salvage: returns, and the caller skips the damage. */
+  private damage(seg: SegmentFile, offset: number, reason: string): void {
+    if (this.recovery === 'salvage') return;
+    throw new TapioError(
+      'ERR_WAL_CORRUPT',
+      `transit WAL segment ${seg.path} is damaged at byte offset ${offset}: ${reason}. Restore the file from a copy, or read with recovery: 'salvage' to skip the damage.`,
+      { details: { segment: seg.name, file: seg.path, offset, reason } },
+    );
+  }
+}
+
+/**
+ * The records of the WAL in `dir` with fromSeq <= seq <= toSeq, oldest first, each payload a
+ * fresh copy.
+ *
+ * @example
+ * ```ts
+ * for await (const { seq, data } of readRecords(dir, { fromSeq: 1 })) console.log(seq, data.length);
+ * ```
+ */
+export function readRecords(dir: string, options: ReadRecordsOptions = {}): AsyncGenerator<WalRecord, void, undefined> {
+  return new WalReader(dir, options)[Symbol.asyncIterator]();
+}
+
+function checkSeq(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+    throw new TapioError('ERR_INVALID_ARGUMENT', `readRecords: ${name} must be a non-negative integer sequence number, got ${String(v)}`);
+  }
+  return v;
+}
+
+/** A copy of `view` in memory of its own (a plain Uint8Array, not a Buffer). */
+function ownCopy(view: Uint8Array): Uint8Array {
+  return new Uint8Array(view);
+}
+
+async function openForRead(seg: SegmentFile): Promise<FileHandle | null> {
+  try {
+    return await open(seg.path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
+    throw new TapioError('ERR_WAL_IO', `cannot open ${seg.path} for reading (${code}): ${(err as Error).message}`, {
+      cause: err,
+      details: { file: seg.path, operation: 'open', code },
+    });
+  }
+}
+
+async function readHead(fh: FileHandle): Promise<Buffer> {
+  const b = Buffer.alloc(SEGMENT_HEADER_USED);
+  let done = 0;
+  while (done < b.length) {
+    const { bytesRead } = await fh.read(b, done, b.length - done, done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return b.subarray(0, done);
+}

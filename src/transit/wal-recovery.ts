@@ -1,0 +1,553 @@
+/**
+ * The recovery scan of a transit WAL directory: the TypeScript twin of
+ * native/core/wal_recovery. It runs at open (recoverWal), for `tapio-storage wal verify`
+ * (verifyWal, which changes nothing), and shares its record rules with the reader
+ * (readRecords, re-exported here).
+ *
+ * Rules, applied to the segments in number order (the same as native/core/wal_recovery.h, with
+ * the same reasons; a twin test runs both over the same damaged directories and compares):
+ * - Every segment header must be whole and valid: magic, version, checksum, number equal to the
+ *   file name, store id equal to WAL_ID's. A header of another version is ERR_FORMAT_VERSION and a
+ *   segment of another store ERR_WAL_CORRUPT, both even with salvage.
+ * - Segment numbers are consecutive and each segment's first sequence number follows the
+ *   previous segment's last record. Records follow each other with consecutive sequence
+ *   numbers; a zero record header ends the written part, and only zeros may follow it.
+ * - A newest segment whose header is unreadable (not another version) and that holds nothing
+ *   after its header block is a segment creation the crash interrupted: its non-zero bytes go
+ *   to `.broken` and the file is removed. The segment before it is then not the newest: the
+ *   writer synced it whole before it began the next.
+ * - In the NEWEST segment, the first bad or incomplete record at offset X (bad length, sequence
+ *   number 0, bad checksum, cut short, going back in sequence, or non-zero bytes after a zero
+ *   header) is a torn tail when no valid record (valid checksum and a sequence number above the
+ *   last one kept) starts at any 8-byte step after X. Recovery copies bytes X..(last non-zero
+ *   byte) to the first free `<segment>.broken`, `.broken.2`, ... (temporary file, fdatasync,
+ *   rename, fsync of the directory; an existing one is never replaced), then zeroes them in the
+ *   segment (fdatasync).
+ * - Anything else (damage in an older segment, damage in the newest with valid records after
+ *   it, a sequence gap, a missing segment) is ERR_WAL_CORRUPT naming the segment file and the
+ *   byte offset, unless recovery is 'salvage': then every whole valid record is kept, each
+ *   skipped stretch and each gap is reported in `salvaged`, and the scan goes on. Salvage does
+ *   not rewrite older segments (only the newest segment's torn tail is cut), so the damage is
+ *   still there for a later strict open or a copy to inspect. Segment files none of whose
+ *   headers can be read refuse even salvage: the next sequence number would be a guess.
+ */
+import { access, open, rename, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { FileHandle } from 'node:fs/promises';
+
+import { TapioError } from '../errors.js';
+import type { RecoveryMode, RecoveryReport } from './backend.js';
+import { decodeSegmentHeader, storeIdToHex, type SegmentHeader } from './codec.js';
+import { BROKEN_SUFFIX, HEADER_OFF_FIRST_SEQ, HEADER_OFF_SEGMENT, HEADER_OFF_STORE_ID, RECORD_ALIGN, SEGMENT_HEADER_SIZE, SEGMENT_HEADER_USED } from './format.js';
+import { SegmentScanner } from './segment-scanner.js';
+import { fsyncDir, listSegments, openWalId, readWalId, type SegmentFile, type WalIdentity } from './wal-dir.js';
+
+export { readRecords, WalReader, type ReadRecordsOptions, type WalRecord } from './wal-reader.js';
+
+/** What the scan found in one segment. */
+export interface RecoveredSegment {
+  number: number;
+  /** The file name, e.g. 0000000000000001.wal. */
+  name: string;
+  path: string;
+  /** The first sequence number from the header (0 when the header is unusable). */
+  firstSeq: number;
+  /** The sequence number of the segment's last whole record (firstSeq - 1 when it holds none). */
+  lastSeq: number;
+  records: number;
+  /** Offset where the next record would go: the end of the last whole record. */
+  endOffset: number;
+  /** The segment size from the header (the file length when the header is unusable). */
+  segmentSize: number;
+  /** False when the header is unusable (salvage, verify): the writer starts a new segment. */
+  appendable: boolean;
+}
+
+/** Recovery's result: the report, and where the writer resumes. */
+export interface RecoveredWal {
+  report: RecoveryReport;
+  storeId: string;
+  storeIdBytes: Uint8Array;
+  segments: RecoveredSegment[];
+  /** Number of the newest segment, 0 when there is none. */
+  lastSegment: number;
+  /** Where the next record goes in the newest segment (0 when there is none). */
+  writeOffset: number;
+  /** The sequence number the next record gets. */
+  nextSeq: number;
+}
+
+/** Kinds of problem the scan reports. */
+export type WalProblemKind = 'torn-tail' | 'corrupt' | 'gap' | 'format';
+
+/** One problem found by verifyWal (or set aside by salvage). */
+export interface WalProblem {
+  kind: WalProblemKind;
+  /** The segment file name, or the file the problem is in (WAL_ID). */
+  segment: string;
+  offset: number;
+  bytes: number;
+  reason: string;
+}
+
+/** What verifyWal found. It never changes a file. */
+export interface WalVerifySummary {
+  dir: string;
+  /** True when nothing but a torn tail (which the next open cuts) was found. */
+  ok: boolean;
+  storeId: string | null;
+  segments: RecoveredSegment[];
+  records: number;
+  firstSeq: number;
+  lastSeq: number;
+  bytesScanned: number;
+  /** A torn tail of the newest segment, which the next open would cut. */
+  tornTail: { segment: string; offset: number; bytes: number } | null;
+  problems: WalProblem[];
+}
+
+type ScanMode = RecoveryMode | 'verify';
+
+/**
+ * Runs the recovery scan of `dir` (creating the directory and WAL_ID when it is new or empty)
+ * and returns what the writer needs to resume.
+ *
+ * @example
+ * ```ts
+ * const { report, nextSeq } = await recoverWal('/var/lib/tapio/wal', { recovery: 'strict' });
+ * if (report.tornBytes > 0) console.warn(`cut ${report.tornBytes} torn bytes into ${report.brokenFile}`);
+ * ```
+ */
+export async function recoverWal(dir: string, options: { recovery: RecoveryMode }): Promise<RecoveredWal> {
+  const identity = await openWalId(dir);
+  const scan = new WalScan(dir, identity, options.recovery);
+  await scan.run(await listSegments(dir));
+  const segments = scan.segments;
+  const last = segments.at(-1);
+  return {
+    report: {
+      segments: segments.length,
+      firstSeq: scan.firstSeq,
+      lastSeq: scan.lastSeq,
+      bytesScanned: scan.bytesScanned,
+      tornBytes: scan.tornBytes,
+      ...(scan.brokenFile !== undefined ? { brokenFile: scan.brokenFile } : {}),
+      salvaged: scan.problems.map(({ segment, offset, bytes, reason }) => ({ segment, offset, bytes, reason })),
+    },
+    storeId: identity.storeId,
+    storeIdBytes: identity.storeIdBytes,
+    segments,
+    lastSegment: last?.number ?? 0,
+    writeOffset: last?.endOffset ?? 0,
+    nextSeq: scan.expected === 0 ? 1 : scan.expected,
+  };
+}
+
+/**
+ * Checks every segment of `dir` with the recovery rules and reports what it finds, without
+ * changing anything: a torn tail is reported (the next open cuts it), not cut.
+ *
+ * @example
+ * ```ts
+ * const summary = await verifyWal('/var/lib/tapio/wal');
+ * for (const p of summary.problems) console.log(`${p.segment} @${p.offset}: ${p.reason}`);
+ * ```
+ */
+export async function verifyWal(dir: string): Promise<WalVerifySummary> {
+  const problems: WalProblem[] = [];
+  let identity: WalIdentity | null = null;
+  try {
+    identity = await readWalId(dir);
+  } catch (err) {
+    if (!(err instanceof TapioError)) throw err;
+    problems.push({ kind: err.code === 'ERR_FORMAT_VERSION' ? 'format' : 'corrupt', segment: 'WAL_ID', offset: 0, bytes: 0, reason: err.message });
+  }
+  const segs = await listSegments(dir);
+  if (identity === null && problems.length === 0 && segs.length > 0) {
+    problems.push({ kind: 'corrupt', segment: 'WAL_ID', offset: 0, bytes: 0, reason: 'WAL_ID is missing, so the store id of the segments cannot be checked' });
+  }
+  const scan = new WalScan(dir, identity, 'verify');
+  await scan.run(segs);
+  problems.push(...scan.problems);
+  const torn = problems.find((p) => p.kind === 'torn-tail');
+  return {
+    dir,
+    ok: problems.every((p) => p.kind === 'torn-tail'),
+    storeId: identity?.storeId ?? null,
+    segments: scan.segments,
+    records: scan.records,
+    firstSeq: scan.firstSeq,
+    lastSeq: scan.lastSeq,
+    bytesScanned: scan.bytesScanned,
+    tornTail: torn ? { segment: torn.segment, offset: torn.offset, bytes: torn.bytes } : null,
+    problems,
+  };
+}
+
+/** The scan over all segments, in one of three modes. */
+class WalScan {
+  readonly segments: RecoveredSegment[] = [];
+  readonly problems: WalProblem[] = [];
+  firstSeq = 0;
+  /** The sequence number of the last record kept. */
+  lastSeq = 0;
+  /** The sequence number the next record must have; 0 until a segment header was read. */
+  expected = 0;
+  records = 0;
+  bytesScanned = 0;
+  tornBytes = 0;
+  brokenFile: string | undefined;
+  private readonly repair: boolean;
+
+  constructor(
+    private readonly dir: string,
+    private readonly identity: WalIdentity | null,
+    private readonly mode: ScanMode,
+  ) {
+    this.repair = mode !== 'verify';
+  }
+
+  async run(files: SegmentFile[]): Promise<void> {
+    const segs = [...files];
+    const newest = segs.at(-1);
+    const removed = newest !== undefined && (await this.isInterruptedCreation(newest));
+    if (removed) segs.pop();
+    // The segment before a removed one is not the newest: it was synced whole before the
+    // writer began creating the next, so damage in it is damage, not a torn tail.
+    let prev: RecoveredSegment | null = null;
+    for (let i = 0; i < segs.length; i++) {
+      prev = await this.scanSegment(segs[i]!, !removed && i === segs.length - 1, prev);
+    }
+    const onlyFirstRemoved = removed && files.length === 1 && files[0]!.number === 1;
+    if (files.length > 0 && this.expected === 0 && !onlyFirstRemoved && this.mode !== 'verify') {
+      throw new TapioError(
+        'ERR_WAL_CORRUPT',
+        `no segment header in ${this.dir} is readable, so the next sequence number is unknown; restore the directory from a copy (salvage cannot tell where the log ended)`,
+        { details: { dir: this.dir } },
+      );
+    }
+  }
+
+  /**
+   * True when the newest segment's header never became whole and nothing follows the header
+   * block: the crash came during segment creation, before any record could be written. Such a
+   * segment is set aside (non-zero header bytes to .broken) and removed, in repair mode.
+   */
+  private async isInterruptedCreation(seg: SegmentFile): Promise<boolean> {
+    const fh = await openSegment(seg.path, 'r');
+    try {
+      const size = (await fh.stat()).size;
+      const head = await readHead(fh, Math.min(size, SEGMENT_HEADER_USED));
+      this.bytesScanned += head.length;
+      const decoded = decodeSegmentHeader(head);
+      if (decoded.ok || decoded.kind === 'version') return false;
+      const scanner = new SegmentScanner(fh, seg.path, size, 0);
+      const afterHeader = size > SEGMENT_HEADER_SIZE ? await scanner.lastNonZero(SEGMENT_HEADER_SIZE) : -1;
+      if (afterHeader >= 0) {
+        this.bytesScanned += scanner.bytesRead;
+        return false;
+      }
+      const headerEnd = (await scanner.lastNonZero(0)) + 1;
+      this.bytesScanned += scanner.bytesRead;
+      const reason = `segment creation did not finish (${decoded.reason}) and no record follows the header`;
+      if (!this.repair) {
+        this.problems.push({ kind: 'torn-tail', segment: seg.name, offset: 0, bytes: headerEnd, reason });
+        return true;
+      }
+      if (headerEnd > 0) {
+        this.brokenFile = await setAside(fh, seg.path, 0, headerEnd);
+        this.tornBytes += headerEnd;
+      }
+    } finally {
+      await fh.close();
+    }
+    try {
+      await unlink(seg.path);
+      await fsyncDir(this.dir);
+    } catch (err) {
+      throw ioError(seg.path, 'unlink', err);
+    }
+    return true;
+  }
+
+  private async scanSegment(seg: SegmentFile, isNewest: boolean, prev: RecoveredSegment | null): Promise<RecoveredSegment> {
+    const fh = await openSegment(seg.path, 'r');
+    try {
+      const size = (await fh.stat()).size;
+      const head = await readHead(fh, Math.min(size, SEGMENT_HEADER_USED));
+      this.bytesScanned += head.length;
+      const unusable = (): RecoveredSegment => ({
+        number: seg.number, name: seg.name, path: seg.path, firstSeq: 0, lastSeq: 0, records: 0, endOffset: 0, segmentSize: size, appendable: false,
+      });
+      const decoded = decodeSegmentHeader(head);
+      if (!decoded.ok) {
+        if (decoded.kind === 'version') {
+          this.formatProblem(seg, decoded.reason);
+        } else {
+          this.corrupt(seg, 0, size, decoded.reason, 'corrupt');
+        }
+        return this.keep(unusable());
+      }
+      const header = decoded.header;
+      if (header.segment !== seg.number) {
+        this.corrupt(seg, HEADER_OFF_SEGMENT, size, `the header says segment ${header.segment}, but the file name says ${seg.number}`, 'corrupt');
+        return this.keep(unusable());
+      }
+      if (this.identity !== null) {
+        const id = storeIdToHex(header.storeId);
+        if (id !== this.identity.storeId) {
+          this.foreign(seg, size, `the segment belongs to store ${id}, but WAL_ID names store ${this.identity.storeId}`);
+          return this.keep(unusable());
+        }
+      }
+      if (prev !== null && seg.number !== prev.number + 1) {
+        const missing = seg.number - prev.number - 1;
+        this.corrupt(seg, 0, 0, `${missing === 1 ? 'the segment before it is' : `the ${missing} segments before it are`} missing (the previous one is ${prev.name})`, 'gap');
+      }
+      if (prev !== null && prev.appendable && header.firstSeq !== this.expected) {
+        this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, `sequence gap: the segment starts at sequence ${header.firstSeq}, but ${prev.name} ends at ${this.expected - 1}`, 'gap');
+      }
+      // Salvage after a gap: a later start skips ahead; an earlier one leaves records that go
+      // back in sequence, which the record scan sets aside.
+      this.expected = Math.max(this.expected, header.firstSeq);
+      return this.keep(await this.scanRecords(fh, seg, header, Math.min(size, header.segmentSize), isNewest));
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private async scanRecords(fh: FileHandle, seg: SegmentFile, header: SegmentHeader, limit: number, isNewest: boolean): Promise<RecoveredSegment> {
+    const scanner = new SegmentScanner(fh, seg.path, limit, SEGMENT_HEADER_SIZE);
+    let expected = this.expected;
+    let records = 0;
+    let lastSeq = header.firstSeq - 1;
+    let endOffset = SEGMENT_HEADER_SIZE;
+    for (;;) {
+      const s = scanner.step();
+      if (s.kind === 'need') {
+        await scanner.fill();
+        continue;
+      }
+      let reason: string;
+      if (s.kind === 'record') {
+        if (s.seq !== expected && s.seq > this.lastSeq) {
+          this.corrupt(seg, s.offset, 0, `sequence gap: expected ${expected}, found ${s.seq}`, 'gap');
+        }
+        if (s.seq === expected || s.seq > this.lastSeq) {
+          records++;
+          lastSeq = s.seq;
+          expected = s.seq + 1;
+          this.accept(s.seq);
+          endOffset = s.next;
+          continue;
+        }
+        reason = `sequence number ${s.seq} does not follow ${this.lastSeq}`;
+      } else if (s.kind === 'end') {
+        if (!s.zeroHeader || (await scanner.lastNonZero(s.offset)) < 0) break;
+        reason = 'a zero record header is followed by non-zero bytes';
+      } else {
+        reason = s.reason;
+      }
+      if (await this.damage(scanner, seg, s.offset, reason, isNewest)) break;
+    }
+    this.expected = expected;
+    this.bytesScanned += scanner.bytesRead;
+    return {
+      number: seg.number,
+      name: seg.name,
+      path: seg.path,
+      firstSeq: header.firstSeq,
+      lastSeq,
+      records,
+      endOffset,
+      segmentSize: header.segmentSize,
+      appendable: true,
+    };
+  }
+
+  /**
+   * Handles bad bytes at `offset`. Returns true when the segment ends there (a torn tail, or
+   * nothing valid after the damage), false when the scanner was moved to the next valid record.
+   */
+  private async damage(scanner: SegmentScanner, seg: SegmentFile, offset: number, reason: string, isNewest: boolean): Promise<boolean> {
+    const found = await scanner.findValidAfter(offset + RECORD_ALIGN, this.lastSeq);
+    if (found !== null) {
+      this.corrupt(seg, offset, found - offset, `${reason}; valid records follow at byte offset ${found}`, 'corrupt');
+      scanner.seek(found);
+      return false;
+    }
+    const end = Math.max((await scanner.lastNonZero(offset)) + 1, offset);
+    if (end === offset) return true;
+    if (!isNewest) {
+      this.corrupt(seg, offset, end - offset, `${reason}; only the newest segment may end in a torn tail`, 'corrupt');
+      return true;
+    }
+    if (!this.repair) {
+      this.problems.push({ kind: 'torn-tail', segment: seg.name, offset, bytes: end - offset, reason });
+      return true;
+    }
+    const fh = await openSegment(seg.path, 'r+');
+    try {
+      this.brokenFile = await setAside(fh, seg.path, offset, end);
+      await zeroRange(fh, seg.path, offset, end);
+    } finally {
+      await fh.close();
+    }
+    this.tornBytes += end - offset;
+    return true;
+  }
+
+  private accept(seq: number): void {
+    if (this.firstSeq === 0) this.firstSeq = seq;
+    this.lastSeq = seq;
+    this.records++;
+  }
+
+  private keep(seg: RecoveredSegment): RecoveredSegment {
+    this.segments.push(seg);
+    return seg;
+  }
+
+  /** Damage: strict throws ERR_WAL_CORRUPT; salvage and verify note it and go on. */
+  private corrupt(seg: SegmentFile, offset: number, bytes: number, reason: string, kind: 'corrupt' | 'gap'): void {
+    if (this.mode === 'strict') {
+      throw new TapioError(
+        'ERR_WAL_CORRUPT',
+        `transit WAL segment ${seg.path} is damaged at byte offset ${offset}: ${reason}. Restore the file from a copy, or open with recovery: 'salvage' to keep every whole record and skip the damage.`,
+        { details: { segment: seg.name, file: seg.path, offset, bytes, reason } },
+      );
+    }
+    this.problems.push({ kind, segment: seg.name, offset, bytes, reason });
+  }
+
+  /** A segment of another store: no recovery mode takes it (verify notes it). */
+  private foreign(seg: SegmentFile, size: number, reason: string): void {
+    if (this.mode !== 'verify') {
+      throw new TapioError(
+        'ERR_WAL_CORRUPT',
+        `transit WAL segment ${seg.path} is damaged at byte offset ${HEADER_OFF_STORE_ID}: ${reason}. Move the file out of ${this.dir}: no recovery mode takes a segment of another store.`,
+        { details: { segment: seg.name, file: seg.path, offset: HEADER_OFF_STORE_ID, bytes: size, reason } },
+      );
+    }
+    this.problems.push({ kind: 'corrupt', segment: seg.name, offset: HEADER_OFF_STORE_ID, bytes: size, reason });
+  }
+
+  private formatProblem(seg: SegmentFile, reason: string): void {
+    if (this.mode !== 'verify') {
+      throw new TapioError(
+        'ERR_FORMAT_VERSION',
+        `transit WAL segment ${seg.path} was ${reason}; open the directory with the tapio-storage version that wrote it. Nothing was changed.`,
+        { details: { segment: seg.name, file: seg.path, reason } },
+      );
+    }
+    this.problems.push({ kind: 'format', segment: seg.name, offset: 0, bytes: 0, reason });
+  }
+}
+
+async function openSegment(path: string, flags: 'r' | 'r+'): Promise<FileHandle> {
+  try {
+    return await open(path, flags);
+  } catch (err) {
+    throw ioError(path, 'open', err);
+  }
+}
+
+async function readHead(fh: FileHandle, n: number): Promise<Buffer> {
+  const b = Buffer.alloc(n);
+  let done = 0;
+  while (done < n) {
+    const { bytesRead } = await fh.read(b, done, n - done, done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return b.subarray(0, done);
+}
+
+/**
+ * Copies bytes [from, to) of the segment to the first free `<segment>.broken`, `.broken.2`,
+ * `.broken.3`, ... (so no cut bytes are ever overwritten) through a temporary file: write,
+ * fdatasync, rename, fsync of the directory. Returns its path.
+ */
+async function setAside(fh: FileHandle, segmentPath: string, from: number, to: number): Promise<string> {
+  const base = `${segmentPath}${BROKEN_SUFFIX}`;
+  let path = base;
+  for (let n = 2; await exists(path); n++) path = `${base}.${n}`;
+  const temp = `${path}.tmp`;
+  let out: FileHandle;
+  try {
+    out = await open(temp, 'w', 0o644);
+  } catch (err) {
+    throw ioError(temp, 'open', err);
+  }
+  try {
+    const chunk = Buffer.allocUnsafeSlow(Math.min(to - from, 1 << 20));
+    for (let p = from; p < to; ) {
+      const n = Math.min(chunk.length, to - p);
+      const { bytesRead } = await fh.read(chunk, 0, n, p);
+      if (bytesRead === 0) throw Object.assign(new Error(`${segmentPath} ended at byte offset ${p}`), { code: 'EOF' });
+      await writeAll(out, chunk.subarray(0, bytesRead), p - from, temp);
+      p += bytesRead;
+    }
+    await out.datasync();
+  } catch (err) {
+    throw err instanceof TapioError ? err : ioError(temp, 'write', err);
+  } finally {
+    await out.close();
+  }
+  try {
+    await rename(temp, path);
+  } catch (err) {
+    throw ioError(path, 'rename', err);
+  }
+  try {
+    await fsyncDir(dirname(path));
+  } catch (err) {
+    throw ioError(dirname(path), 'fsync', err);
+  }
+  return path;
+}
+
+/** Writes zeros over [from, to) of the segment, then fdatasync. */
+async function zeroRange(fh: FileHandle, path: string, from: number, to: number): Promise<void> {
+  const zeros = Buffer.alloc(Math.min(to - from, 1 << 20));
+  for (let p = from; p < to; ) {
+    const n = Math.min(zeros.length, to - p);
+    await writeAll(fh, zeros.subarray(0, n), p, path);
+    p += n;
+  }
+  try {
+    await fh.datasync();
+  } catch (err) {
+    throw ioError(path, 'fdatasync', err);
+  }
+}
+
+async function writeAll(fh: FileHandle, bytes: Uint8Array, position: number, path: string): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    try {
+      const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, position + done);
+      done += bytesWritten;
+    } catch (err) {
+      throw ioError(path, 'write', err);
+    }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+
+function ioError(file: string, operation: string, err: unknown): TapioError {
+  const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
+  return new TapioError('ERR_WAL_IO', `recovery could not ${operation} ${file} (${code}): ${(err as Error).message}; fix the cause and open the store again`, {
+    cause: err,
+    details: { file, operation, code },
+  });
+}

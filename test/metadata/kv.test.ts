@@ -1,0 +1,141 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { compareKeys, prefixEnd } from '../../src/metadata/keys.js';
+import type { KvStore } from '../../src/metadata/kv.js';
+import { openLmdbKv } from '../../src/metadata/kv-lmdb.js';
+import { openMemoryKv } from '../../src/metadata/kv-memory.js';
+import { cleanup, tempDir } from './helpers.js';
+
+const utf8Order = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+describe('key order', () => {
+  it('compareKeys orders strings by their UTF-8 bytes', () => {
+    const text = fc.string({ unit: 'grapheme', maxLength: 8 });
+    fc.assert(
+      fc.property(text, text, (a, b) => {
+        expect(Math.sign(compareKeys(a, b))).toBe(Math.sign(utf8Order(a, b)));
+      }),
+      { numRuns: 5000 },
+    );
+    expect(compareKeys('\uffee', '😀')).toBeLessThan(0); // code unit order would say the opposite
+    expect(compareKeys('a', 'ab')).toBeLessThan(0);
+  });
+
+  it('prefixEnd bounds exactly the keys that start with the prefix', () => {
+    expect(prefixEnd('users:')).toBe('users;');
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 6 }), (rest) => {
+        expect(compareKeys(`users:${rest}`, prefixEnd('users:'))).toBeLessThan(0);
+      }),
+    );
+  });
+});
+
+type Op =
+  | { kind: 'put'; key: string; value: number }
+  | { kind: 'remove'; key: string }
+  | { kind: 'txn'; puts: Array<[string, number]>; removes: string[]; fail: boolean }
+  | { kind: 'range'; prefix: string; after: string | undefined; limit: number };
+
+const keyArb = fc
+  .tuple(fc.constantFrom('a:', 'b:', 'ab:'), fc.string({ unit: fc.constantFrom('x', 'y', 'é', '€', '😀', '\uffee', ':'), maxLength: 3 }))
+  .map(([p, s]) => p + s);
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ kind: fc.constant('put' as const), key: keyArb, value: fc.integer() }),
+  fc.record({ kind: fc.constant('remove' as const), key: keyArb }),
+  fc.record({
+    kind: fc.constant('txn' as const),
+    puts: fc.array(fc.tuple(keyArb, fc.integer()), { maxLength: 4 }),
+    removes: fc.array(keyArb, { maxLength: 3 }),
+    fail: fc.boolean(),
+  }),
+  fc.record({ kind: fc.constant('range' as const), prefix: fc.constantFrom('a:', 'b:', 'ab:'), after: fc.option(keyArb, { nil: undefined }), limit: fc.integer({ min: 1, max: 6 }) }),
+);
+
+/** Runs a batch of ops without awaiting between them (one commit), and returns every outcome. */
+async function runBatch(kv: KvStore, ops: Op[]): Promise<unknown[]> {
+  const pending = ops.map((op): Promise<unknown> | unknown => {
+    switch (op.kind) {
+      case 'put':
+        return kv.put(op.key, { v: op.value });
+      case 'remove':
+        return kv.remove(op.key);
+      case 'range':
+        return kv.range(op.prefix, op.after, op.limit);
+      case 'txn':
+        return kv
+          .transaction((tx) => {
+            const seen: unknown[] = [];
+            for (const [k, v] of op.puts) {
+              tx.put(k, { v });
+              seen.push(tx.get(k));
+            }
+            for (const k of op.removes) seen.push(tx.remove(k));
+            seen.push(tx.range(op.removes[0]?.slice(0, 2) ?? 'a:', undefined, 5));
+            if (op.fail) throw new Error('rollback');
+            return seen;
+          })
+          .catch((err: Error) => `rejected: ${err.message}`);
+    }
+  });
+  return Promise.all(pending);
+}
+
+describe('lmdb and in-memory backends', () => {
+  let dir: string;
+  let lmdb: KvStore;
+  let memory: KvStore;
+
+  beforeAll(async () => {
+    dir = await tempDir();
+    lmdb = openLmdbKv({ path: dir, compression: false });
+    memory = openMemoryKv();
+  });
+
+  afterAll(async () => {
+    await lmdb.close();
+    await memory.close();
+    await cleanup(dir);
+  });
+
+  it('give the same results for any sequence of batches of puts, removes, transactions and ranges', async () => {
+    let round = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(opArb, { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 6 }), async (batches) => {
+        // A fresh key space per run: clear both stores.
+        round++;
+        for (const kv of [lmdb, memory]) {
+          await kv.transaction((tx) => {
+            for (const p of ['a:', 'ab:', 'b:']) for (const { key } of tx.range(p, undefined, 10_000)) tx.remove(key);
+          });
+        }
+        for (const batch of batches) {
+          const [fromLmdb, fromMemory] = await Promise.all([runBatch(lmdb, batch), runBatch(memory, batch)]);
+          expect(fromMemory, `round ${round}`).toEqual(fromLmdb);
+        }
+        for (const p of ['a:', 'ab:', 'b:']) expect(memory.range(p, undefined, 10_000)).toEqual(lmdb.range(p, undefined, 10_000));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('both report the first key, or undefined when empty', async () => {
+    const fresh = openMemoryKv();
+    expect(fresh.firstKey()).toBeUndefined();
+    await fresh.put('b:1', 1);
+    await fresh.put('a:1', 1);
+    expect(fresh.firstKey()).toBe('a:1');
+    await fresh.close();
+  });
+
+  it('both hand out copies: changing a returned value changes nothing stored', async () => {
+    for (const kv of [lmdb, memory]) {
+      await kv.put('a:copy', { list: [1, 2] });
+      const got = kv.get('a:copy') as { list: number[] };
+      got.list.push(3);
+      expect(kv.get('a:copy')).toEqual({ list: [1, 2] });
+    }
+  });
+});

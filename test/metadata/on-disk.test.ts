@@ -1,0 +1,361 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, copyFile, mkdir, readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { open as openLmdb } from 'lmdb';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { SECRET_BYTES, decodeBase62, parseApiKey } from '../../src/metadata/api-key-format.js';
+import { MetadataStore } from '../../src/metadata/index.js';
+import { lmdbOpenOptions } from '../../src/metadata/kv-lmdb.js';
+import { cleanup, config, expectTapioError, openStore, tempDir } from './helpers.js';
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+/**
+ * Name, size, content hash, mode and mtime of every file in `dir`. lock.mdb is lmdb's lock table
+ * (reader slots, no data): every lmdb open rewrites it, so only its presence is recorded.
+ */
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const name of (await readdir(dir)).sort()) {
+    const file = join(dir, name);
+    if (name === 'lock.mdb') {
+      out[name] = 'present';
+      continue;
+    }
+    const s = await stat(file);
+    const hash = s.isFile() ? createHash('sha256').update(await readFile(file)).digest('hex') : 'dir';
+    out[name] = `${s.size} ${hash} ${(s.mode & 0o777).toString(8)} ${s.mtimeMs}`;
+  }
+  return out;
+}
+
+/** Rewrites one record with raw lmdb, as another program or version would. */
+async function rawPut(path: string, key: string, value: unknown, compression = true): Promise<void> {
+  const db = openLmdb(lmdbOpenOptions({ path, compression }));
+  await db.put(key, value);
+  await db.close();
+}
+
+describe('metadata store on disk', () => {
+  let dir: string;
+  let path: string;
+
+  beforeEach(async () => {
+    dir = await tempDir();
+    path = join(dir, 'metadata');
+  });
+
+  afterEach(async () => {
+    await cleanup(dir);
+  });
+
+  it('opens lmdb with options that keep every resolved write durable', () => {
+    expect(lmdbOpenOptions({ path, compression: true })).toEqual({
+      path,
+      compression: true,
+      encoding: 'msgpack',
+      encoder: { useRecords: false },
+      overlappingSync: false,
+      strictAsyncOrder: true,
+      noSync: false,
+      noMetaSync: false,
+      useWritemap: false,
+      cache: false,
+    });
+  });
+
+  it('keeps users, keys, resources and checkpoints across close and reopen', async () => {
+    const store = await openStore(path, false);
+    const user = await store.users.create({ name: 'ops', roles: ['admin'], email: 'ops@example.org' }, { apiKey: { name: 'ci' } });
+    const resource = await store.resources.put('pods', 'nginx', { app: 'nginx' });
+    const checkpoint = await store.checkpoints.set('indexer', 123_456_789_012n);
+    await store.close();
+
+    const again = await openStore(path, false);
+    try {
+      const { apiKey, ...plain } = user;
+      expect(await again.users.get(user.id)).toEqual(plain);
+      expect(await again.users.getByName('ops')).toEqual(plain);
+      expect(await again.apiKeys.verify(apiKey.key)).toBe(user.id);
+      expect(await again.resources.get('pods', 'nginx')).toEqual(resource);
+      expect(await again.checkpoints.get('indexer')).toEqual(checkpoint);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('creates the secret file with mode 0600, 32 bytes, and keeps it across reopen', async () => {
+    const store = await openStore(path, false);
+    await store.close();
+    const secretFile = join(path, 'hmac.key');
+    const s = await stat(secretFile);
+    expect(s.mode & 0o777).toBe(0o600);
+    expect(s.size).toBe(32);
+    const bytes = await readFile(secretFile);
+    const again = await openStore(path, false);
+    await again.close();
+    expect(await readFile(secretFile)).toEqual(bytes);
+  });
+
+  it('puts the secret at options.secretPath when given', async () => {
+    const secretDir = join(dir, 'secrets');
+    await mkdir(secretDir, { mode: 0o700 });
+    const secretPath = join(secretDir, 'metadata.key');
+    const store = await openStore(path, false, { secretPath });
+    const user = await store.users.create({ name: 'ops' }, { apiKey: { name: 'k' } });
+    await store.close();
+    expect((await stat(secretPath)).mode & 0o777).toBe(0o600);
+    expect((await readdir(path)).sort()).toEqual(['data.mdb', 'lock.mdb']);
+    const again = await openStore(path, false, { secretPath });
+    expect(again.info.secretPath).toBe(secretPath);
+    expect(await again.apiKeys.verify(user.apiKey.key)).toBe(user.id);
+    await again.close();
+  });
+
+  describe('secret file problems', () => {
+    it('refuses to open when the secret is missing and API keys depend on it, touching nothing', async () => {
+      const store = await openStore(path, false);
+      await store.users.create({ name: 'ops' }, { apiKey: { name: 'k' } });
+      await store.close();
+      await writeFile(join(dir, 'moved.key'), await readFile(join(path, 'hmac.key')));
+      const { rm } = await import('node:fs/promises');
+      await rm(join(path, 'hmac.key'));
+      const before = await snapshot(path);
+      await expectTapioError(openStore(path, false), 'ERR_METADATA_SECRET', /hmac\.key is missing, and the API keys stored in .* cannot be verified without it/);
+      expect(await snapshot(path)).toEqual(before);
+    });
+
+    it('refuses a secret file that is not the one the keys were made with', async () => {
+      const store = await openStore(path, false);
+      await store.users.create({ name: 'ops' }, { apiKey: { name: 'k' } });
+      await store.close();
+      await writeFile(join(path, 'hmac.key'), Buffer.alloc(32, 7), { mode: 0o600 });
+      await expectTapioError(openStore(path, false), 'ERR_METADATA_SECRET', /is not the secret the API keys of .* were made with/);
+    });
+
+    it('refuses a secret file that others can read', async () => {
+      const store = await openStore(path, false);
+      await store.close();
+      await chmod(join(path, 'hmac.key'), 0o644);
+      await expectTapioError(openStore(path, false), 'ERR_METADATA_SECRET', /has mode 644, so other users can read it; run chmod 600 on it/);
+    });
+
+    it('refuses a secret file of the wrong size', async () => {
+      const store = await openStore(path, false);
+      await store.close();
+      await truncate(join(path, 'hmac.key'), 16);
+      await expectTapioError(openStore(path, false), 'ERR_METADATA_SECRET', /is 16 bytes long, a secret file holds exactly 32/);
+    });
+
+    it('makes a new secret for a store that has no API keys yet', async () => {
+      const store = await openStore(path, false);
+      await store.checkpoints.set('c', 1);
+      await store.close();
+      const { rm } = await import('node:fs/promises');
+      await rm(join(path, 'hmac.key'));
+      const again = await openStore(path, false);
+      expect((await again.checkpoints.get('c'))?.seq).toBe(1);
+      const user = await again.users.create({ name: 'ops' }, { apiKey: { name: 'k' } });
+      await again.close();
+      const third = await openStore(path, false);
+      expect(await third.apiKeys.verify(user.apiKey.key)).toBe(user.id);
+      await third.close();
+    });
+  });
+
+  describe('format and foreign data', () => {
+    it('refuses another format version and changes no byte', async () => {
+      const store = await openStore(path, false);
+      await store.checkpoints.set('c', 1);
+      await store.close();
+      const db = openLmdb(lmdbOpenOptions({ path, compression: true }));
+      const format = db.get('meta:format') as Record<string, unknown>;
+      expect(format).toMatchObject({ kind: 'tapio-metadata', version: 1, compression: true });
+      await db.put('meta:format', { ...format, version: 2 });
+      await db.close();
+      const before = await snapshot(path);
+      await expectTapioError(openStore(path, false), 'ERR_FORMAT_VERSION', /was written in metadata format version 2; this version of tapio-storage reads version 1/);
+      expect(await snapshot(path)).toEqual(before);
+    });
+
+    it('removes the lock file it created when it refuses a copied data.mdb', async () => {
+      const store = await openStore(path, false);
+      await store.close();
+      await rawPut(path, 'meta:format', { kind: 'tapio-metadata', version: 99 });
+      const copy = join(dir, 'copy');
+      await mkdir(copy);
+      await copyFile(join(path, 'data.mdb'), join(copy, 'data.mdb'));
+      const before = await snapshot(copy);
+      await expectTapioError(openStore(copy, false), 'ERR_FORMAT_VERSION', /format version 99/);
+      expect(await snapshot(copy)).toEqual(before);
+      expect(await readdir(copy)).toEqual(['data.mdb']);
+    });
+
+    it('refuses another kind of store and changes no byte', async () => {
+      const store = await openStore(path, false);
+      await store.close();
+      await rawPut(path, 'meta:format', { kind: 'tapio-wal', version: 1 });
+      const before = await snapshot(path);
+      await expectTapioError(openStore(path, false), 'ERR_FORMAT_VERSION', /belongs to another kind of store \('tapio-wal', not 'tapio-metadata'\)/);
+      expect(await snapshot(path)).toEqual(before);
+    });
+
+    it('refuses an lmdb database that is not a metadata store, creating no secret', async () => {
+      await mkdir(path);
+      await rawPut(path, 'hello', 'world');
+      const before = await snapshot(path);
+      await expectTapioError(openStore(path, false), 'ERR_FORMAT_VERSION', /holds an lmdb database that is not a tapio metadata store \(it has no meta:format record\)/);
+      expect(await snapshot(path)).toEqual(before);
+    });
+
+    it('refuses a directory holding other files, creating nothing', async () => {
+      await mkdir(path);
+      await writeFile(join(path, 'notes.txt'), 'mine');
+      await mkdir(join(path, 'wal'));
+      await expectTapioError(openStore(path, false), 'ERR_FORMAT_VERSION', /holds files that do not belong to a metadata store \(notes\.txt, wal\)/);
+      expect((await readdir(path)).sort()).toEqual(['notes.txt', 'wal']);
+    });
+
+    it.each([
+      ['random bytes', async (file: string) => writeFile(file, createHash('sha512').update('x').digest().toString('hex').repeat(100))],
+      ['a file shorter than a meta page', async (file: string, good: string) => writeFile(file, (await readFile(good)).subarray(0, 100))],
+      ['a file cut after the first meta page', async (file: string, good: string) => writeFile(file, (await readFile(good)).subarray(0, 6000))],
+      [
+        'a file cut after the meta pages',
+        async (file: string, good: string) => {
+          const bytes = await readFile(good);
+          await writeFile(file, bytes.subarray(0, 2 * 4096));
+        },
+      ],
+    ])('refuses a damaged data.mdb (%s) with ERR_FORMAT_VERSION instead of crashing', async (_what, damage) => {
+      const goodDir = join(dir, 'good');
+      const store = await openStore(goodDir, false);
+      await Promise.all(Array.from({ length: 300 }, (_, i) => store.resources.put('pods', `p${i}`, { i, pad: 'y'.repeat(200) })));
+      await store.close();
+      await mkdir(path);
+      await damage(join(path, 'data.mdb'), join(goodDir, 'data.mdb'));
+      const before = await snapshot(path);
+      await expectTapioError(openStore(path, false), 'ERR_FORMAT_VERSION', /data\.mdb is not a metadata store this version can open: /);
+      expect(await snapshot(path)).toEqual(before);
+    });
+
+    it('opens a copied store (data.mdb and hmac.key) elsewhere', async () => {
+      const store = await openStore(path, false);
+      const user = await store.users.create({ name: 'ops' }, { apiKey: { name: 'k' } });
+      await store.close();
+      const copy = join(dir, 'copy');
+      await mkdir(copy, { mode: 0o700 });
+      await copyFile(join(path, 'data.mdb'), join(copy, 'data.mdb'));
+      await copyFile(join(path, 'hmac.key'), join(copy, 'hmac.key'));
+      const opened = await openStore(copy, false);
+      expect(await opened.apiKeys.verify(user.apiKey.key)).toBe(user.id);
+      await opened.close();
+    });
+  });
+
+  describe('unusable paths', () => {
+    it('refuses a path that is a file', async () => {
+      await writeFile(path, 'x');
+      await expectTapioError(openStore(path, false), 'ERR_DATA_DIR', /Metadata directory .*metadata exists and is not a directory\. Create it or fix its permissions/);
+    });
+
+    it('refuses a path below a file', async () => {
+      await writeFile(join(dir, 'file'), 'x');
+      await expectTapioError(openStore(join(dir, 'file', 'metadata'), false), 'ERR_DATA_DIR', /cannot be (examined|created) \(a component of the path is not a directory\)/);
+    });
+
+    it('refuses a path that cannot be created', async () => {
+      await expectTapioError(openStore('/proc/tapio-metadata-test/metadata', false), 'ERR_DATA_DIR', /cannot be created/);
+    });
+
+    it.skipIf(isRoot)('refuses a directory without write permission', async () => {
+      await mkdir(path, { mode: 0o500 });
+      await expectTapioError(openStore(path, false), 'ERR_DATA_DIR', /is not readable and writable by this process \(permission denied\)/);
+      await chmod(path, 0o700);
+    });
+
+    it.skipIf(isRoot)('refuses to create a directory below a read-only one', async () => {
+      await chmod(dir, 0o500);
+      try {
+        await expectTapioError(openStore(path, false), 'ERR_DATA_DIR', /cannot be created \(permission denied\)/);
+      } finally {
+        await chmod(dir, 0o700);
+      }
+    });
+
+    it('refuses a relative path or another store type with ERR_CONFIG', async () => {
+      await expectTapioError(MetadataStore.open(config('relative/metadata', false)), 'ERR_CONFIG', /storage\.metadata\.path: must be an absolute path/);
+      await expectTapioError(MetadataStore.open({ ...config(path, false), type: 'redis' as never }), 'ERR_CONFIG', /storage\.metadata\.type: must be 'badger'/);
+      await expectTapioError(MetadataStore.open({ ...config(path, false), in_memory: 'no' as never }), 'ERR_CONFIG', /storage\.metadata\.in_memory/);
+      expect(existsSync(path)).toBe(false);
+    });
+  });
+
+  describe('compression', () => {
+    const text = 'tapio metadata compression check '.repeat(200);
+
+    it.each([true, false])('stores values compressed only when compression is %s', async (compression) => {
+      const store = await openStore(path, false, { compression });
+      await store.resources.put('docs', 'big', { text });
+      await store.close();
+      const raw = await readFile(join(path, 'data.mdb'));
+      expect(raw.includes(Buffer.from(text))).toBe(!compression);
+    });
+
+    it('keeps the setting the store was created with when reopened with the other one', async () => {
+      const store = await openStore(path, false, { compression: true });
+      await store.resources.put('docs', 'big', { text });
+      await store.close();
+      const again = await openStore(path, false, { compression: false });
+      expect(again.info.compression).toBe(true);
+      expect((await again.resources.get('docs', 'big'))?.value).toEqual({ text });
+      await again.resources.put('docs', 'big2', { text });
+      await again.close();
+      const raw = await readFile(join(path, 'data.mdb'));
+      expect(raw.includes(Buffer.from(text))).toBe(false);
+    });
+  });
+
+  it('never writes a key, its secret or any encoding of the secret bytes to disk (1,000 keys)', async () => {
+    const store = await openStore(path, false);
+    const users = await Promise.all(Array.from({ length: 10 }, (_, i) => store.users.create({ name: `user-${i}` })));
+    const keys: string[] = [];
+    for (let batch = 0; batch < 10; batch++) {
+      const created = await Promise.all(Array.from({ length: 100 }, (_, i) => store.apiKeys.create((users[i % 10] as { id: string }).id, { name: `k${batch}-${i}` })));
+      keys.push(...created.map((k) => k.key));
+    }
+    expect(new Set(keys).size).toBe(1000);
+    for (const key of keys.slice(0, 20)) expect(await store.apiKeys.verify(key)).not.toBeNull();
+    await store.close();
+
+    const files = await readdir(path);
+    expect(files.sort()).toEqual(['data.mdb', 'hmac.key', 'lock.mdb']);
+    const contents = await Promise.all(files.map((f) => readFile(join(path, f))));
+    // Sanity: the scan does find things that are stored.
+    const anId = parseApiKey(keys[0] as string).keyId;
+    expect(contents.some((c) => c.includes(Buffer.from(anId)))).toBe(true);
+
+    for (const key of keys) {
+      const { secret, body } = parseApiKey(key);
+      const bytes = decodeBase62(secret, SECRET_BYTES);
+      const needles = [
+        Buffer.from(key),
+        Buffer.from(body),
+        Buffer.from(secret),
+        bytes,
+        Buffer.from(bytes.toString('base64')),
+        Buffer.from(bytes.toString('base64url')),
+        Buffer.from(bytes.toString('hex')),
+        Buffer.from(bytes.toString('hex').toUpperCase()),
+      ];
+      for (const content of contents) {
+        for (const needle of needles) {
+          if (content.includes(needle)) throw new Error(`a secret of key ${parseApiKey(key).keyId} was found on disk`);
+        }
+      }
+    }
+  });
+});

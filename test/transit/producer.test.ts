@@ -1,0 +1,73 @@
+// Worker threads append into the ring of a transit opened on the main thread, on both paths.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { TapioStorage, transferList } from '../../src/index.js';
+import { nativeStatus } from '../../src/native/loader.js';
+
+const paths: Array<'native' | 'typescript'> = nativeStatus().native ? ['native', 'typescript'] : ['typescript'];
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function open(path: 'native' | 'typescript', ring = '64KiB'): Promise<TapioStorage> {
+  const dataDir = mkdtempSync(join(tmpdir(), `tapio-producers-${path}-`));
+  dirs.push(dataDir);
+  return TapioStorage.open({ dataDir, storage: { transit: { ring_capacity: ring, segment_size: '1MiB' }, metadata: { in_memory: true } } }, { transit: { path } });
+}
+
+describe.each(paths)('worker-thread producers on the %s path', (path) => {
+  it('four workers and the main thread append into one ring; every record lands once, in each producer\'s order', async () => {
+    const storage = await open(path);
+    try {
+      const workers = 4;
+      const batches = 300;
+      const perBatch = 8;
+      const script = new URL('./producer-worker.mjs', import.meta.url);
+      const results = Promise.all(
+        Array.from({ length: workers }, (_, worker) => {
+          const handle = storage.transit.producerHandle();
+          const w = new Worker(script, { workerData: { handle, worker, batches, perBatch }, transferList: transferList(handle) });
+          return new Promise<{ worker: number; acks: Array<{ batch: number; firstSeq: number; lastSeq: number }> }>((resolve, reject) => {
+            w.once('message', resolve);
+            w.once('error', reject);
+          });
+        }),
+      );
+      const mainAcks = [];
+      for (let b = 0; b < 100; b++) mainAcks.push(await storage.transit.append([`main:${b}`]));
+      const reports = await results;
+
+      const total = workers * batches * perBatch + 100;
+      expect(storage.transit.lastSeq).toBe(total);
+      const bySeq = new Map<number, string>();
+      for await (const rec of storage.transit.read({ fromSeq: 1 })) bySeq.set(rec.seq, Buffer.from(rec.data).toString());
+      expect(bySeq.size).toBe(total);
+      const seen = new Set(bySeq.values());
+      expect(seen.size).toBe(total);
+      for (const { worker, acks } of reports) {
+        expect(acks).toHaveLength(batches);
+        for (const a of acks) {
+          expect(a.lastSeq - a.firstSeq + 1).toBe(perBatch);
+          for (let i = 0; i < perBatch; i++) expect(bySeq.get(a.firstSeq + i)).toBe(`w${worker}:${a.batch}:${i}`);
+        }
+        // A producer's batches are numbered in the order it appended them.
+        const sorted = [...acks].sort((x, y) => x.batch - y.batch);
+        for (let i = 1; i < sorted.length; i++) expect(sorted[i]!.firstSeq).toBeGreaterThan(sorted[i - 1]!.lastSeq);
+      }
+      for (let b = 0; b < 100; b++) expect(bySeq.get(mainAcks[b]!.firstSeq)).toBe(`main:${b}`);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('refuses a handle that is not one', async () => {
+    const { attachProducer } = await import('../../src/index.js');
+    expect(() => attachProducer({} as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+  });
+});

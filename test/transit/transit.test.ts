@@ -1,0 +1,303 @@
+// The transit facade on both paths: appends, reads, subscriptions, retention, back-pressure,
+// failures, bad input and the directory lock.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { TapioStorage, type TapioConfigInput } from '../../src/index.js';
+import { nativeStatus } from '../../src/native/loader.js';
+
+const paths: Array<'native' | 'typescript'> = nativeStatus().native ? ['native', 'typescript'] : ['typescript'];
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function newDataDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'tapio-transit-'));
+  dirs.push(d);
+  return d;
+}
+
+type Transit = TapioStorage['transit'];
+
+describe.each(paths)('transit on the %s path', (path) => {
+  async function open(dataDir: string, transit: NonNullable<TapioConfigInput['storage']>['transit'] = {}, extra: Record<string, unknown> = {}): Promise<TapioStorage> {
+    return TapioStorage.open({ dataDir, storage: { transit: { segment_size: '1MiB', ring_capacity: '1MiB', ...transit } } }, { transit: { path, ...extra } });
+  }
+
+  async function readAll(t: Transit, fromSeq = 1): Promise<Array<{ seq: number; text: string }>> {
+    const out = [];
+    for await (const r of t.read({ fromSeq })) out.push({ seq: r.seq, text: Buffer.from(r.data).toString() });
+    return out;
+  }
+
+  it('appends strings and bytes, numbers them from 1 and reads them back after a reopen', async () => {
+    const dataDir = newDataDir();
+    let storage = await open(dataDir);
+    expect(storage.transit.path).toBe(path);
+    const a = await storage.transit.append(['one', new TextEncoder().encode('two')]);
+    const b = await storage.transit.append([Buffer.from('three')]);
+    expect(a).toEqual({ firstSeq: 1, lastSeq: 2 });
+    expect(b).toEqual({ firstSeq: 3, lastSeq: 3 });
+    expect(storage.transit.lastSeq).toBe(3);
+    await storage.close();
+    storage = await open(dataDir);
+    try {
+      expect(storage.transit.recovery.lastSeq).toBe(3);
+      expect(await readAll(storage.transit)).toEqual([
+        { seq: 1, text: 'one' },
+        { seq: 2, text: 'two' },
+        { seq: 3, text: 'three' },
+      ]);
+      expect(await readAll(storage.transit, 3)).toEqual([{ seq: 3, text: 'three' }]);
+      expect((await storage.transit.append(['four'])).firstSeq).toBe(4);
+      const limited = [];
+      for await (const r of storage.transit.read({ fromSeq: 2, limit: 2 })) limited.push(r.seq);
+      expect(limited).toEqual([2, 3]);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('refuses bad input with ERR_INVALID_ARGUMENT or ERR_RECORD_TOO_LARGE and writes nothing', async () => {
+    const storage = await open(newDataDir());
+    try {
+      const t = storage.transit;
+      await t.append(['kept']);
+      const bad = (p: () => unknown, code: string, text: RegExp): void => {
+        expect(p).toThrow(expect.objectContaining({ code, message: expect.stringMatching(text) }));
+      };
+      const rejects = async (p: Promise<unknown>, code: string, text: RegExp): Promise<void> => {
+        await expect(p).rejects.toMatchObject({ code, message: expect.stringMatching(text) });
+      };
+      await rejects(t.append('abc' as never), 'ERR_INVALID_ARGUMENT', /must be an array/);
+      await rejects(t.append([]), 'ERR_INVALID_ARGUMENT', /empty/);
+      await rejects(t.append([42 as never]), 'ERR_INVALID_ARGUMENT', /record 0 is number/);
+      await rejects(t.append(['ok', null as never]), 'ERR_INVALID_ARGUMENT', /record 1 is null/);
+      await rejects(t.append([new Uint8Array(1024 * 1024)]), 'ERR_RECORD_TOO_LARGE', /segment/);
+      await rejects(t.append(Array.from({ length: 40 }, () => new Uint8Array(16 * 1024))), 'ERR_RECORD_TOO_LARGE', /half of its/);
+      bad(() => t.tryAppend([]), 'ERR_INVALID_ARGUMENT', /empty/);
+      bad(() => t.read({ fromSeq: -1 }), 'ERR_INVALID_ARGUMENT', /whole number >= 1/);
+      bad(() => t.read({ fromSeq: 1.5 }), 'ERR_INVALID_ARGUMENT', /whole number >= 1/);
+      bad(() => t.read({ fromSeq: 99 }), 'ERR_INVALID_ARGUMENT', /in the future/);
+      bad(() => t.subscribe('bad name!', () => undefined), 'ERR_INVALID_ARGUMENT', /name must be/);
+      expect(t.lastSeq).toBe(1);
+      expect(await readAll(t)).toEqual([{ seq: 1, text: 'kept' }]);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('applies back-pressure: tryAppend returns false when the ring is full, append waits, nothing is dropped', async () => {
+    const storage = await open(newDataDir(), { ring_capacity: '64KiB' });
+    try {
+      const t = storage.transit;
+      const record = new Uint8Array(8 * 1024).fill(7);
+      const accepted: Array<Promise<unknown>> = [];
+      let refused = 0;
+      for (let i = 0; i < 200 && refused === 0; i++) {
+        const r = t.tryAppend([record, record]);
+        if (r === false) refused++;
+        else accepted.push(r);
+      }
+      expect(refused).toBe(1);
+      const waited = Array.from({ length: 50 }, () => t.append([record, record]));
+      await Promise.all([...accepted, ...waited]);
+      expect(t.lastSeq).toBe((accepted.length + 50) * 2);
+      let n = 0;
+      for await (const r of t.read({ fromSeq: 1 })) {
+        expect(r.data).toEqual(record);
+        n++;
+      }
+      expect(n).toBe(t.lastSeq);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('subscribes at least once, in order, and resumes from the stored checkpoint after a reopen', async () => {
+    const dataDir = newDataDir();
+    let storage = await open(dataDir);
+    const seen: number[] = [];
+    await storage.transit.append(Array.from({ length: 250 }, (_, i) => `e${i + 1}`));
+    let sub = storage.transit.subscribe('correlator', async (r) => {
+      expect(Buffer.from(r.data).toString()).toBe(`e${r.seq}`);
+      seen.push(r.seq);
+    }, { batchSize: 50 });
+    while (sub.position < 250) await new Promise((r) => setTimeout(r, 2));
+    await storage.transit.append(['e251']);
+    while (sub.position < 251) await new Promise((r) => setTimeout(r, 2));
+    await sub.close();
+    expect(seen).toEqual(Array.from({ length: 251 }, (_, i) => i + 1));
+    expect((await storage.metadata.checkpoints.get('correlator'))?.seq).toBe(251);
+    expect(() => storage.transit.subscribe('x', () => undefined) && storage.transit.subscribe('x', () => undefined)).toThrow(expect.objectContaining({ code: 'ERR_ALREADY_EXISTS' }));
+    await storage.close();
+
+    storage = await open(dataDir);
+    try {
+      await storage.transit.append(['e252', 'e253']);
+      const after: number[] = [];
+      sub = storage.transit.subscribe('correlator', (r) => {
+        after.push(r.seq);
+      });
+      while (sub.position < 253) await new Promise((r) => setTimeout(r, 2));
+      await sub.close();
+      expect(after).toEqual([252, 253]);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('a handler that throws stops its subscription without moving the checkpoint past the failed record', async () => {
+    const storage = await open(newDataDir());
+    try {
+      await storage.transit.append(['a', 'b', 'c']);
+      const sub = storage.transit.subscribe('fails', (r) => {
+        if (r.seq === 2) throw new Error('handler failed');
+      }, { batchSize: 1 });
+      await expect(sub.done).rejects.toThrow('handler failed');
+      expect(sub.position).toBe(1);
+      expect((await storage.metadata.checkpoints.get('fails'))?.seq).toBe(1);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('deletes whole segments older than the retention, tells readers and subscribers that fell behind', async () => {
+    const dataDir = newDataDir();
+    const storage = await open(dataDir, { retention: '1m' });
+    try {
+      const t = storage.transit;
+      const record = new Uint8Array(100 * 1024).fill(1);
+      for (let i = 0; i < 30; i++) await t.append([record]);
+      const walDir = join(dataDir, 'wal');
+      const segments = () => readdirSync(walDir).filter((n) => n.endsWith('.wal')).sort();
+      const before = segments();
+      expect(before.length).toBeGreaterThan(2);
+      const old = Date.now() / 1000 - 3600;
+      for (const s of before.slice(0, -1)) utimesSync(join(walDir, s), old, old);
+      const behind: unknown[] = [];
+      t.on('behind', (e) => behind.push(e));
+      expect(await t.applyRetention()).toBe(before.length - 1);
+      expect(segments()).toEqual(before.slice(-1));
+      expect(t.oldestSeq).toBeGreaterThan(1);
+      expect(() => t.read({ fromSeq: 1 })).toThrow(expect.objectContaining({ code: 'ERR_WAL_RETENTION' }));
+      const got: number[] = [];
+      const sub = t.subscribe('late', (r) => {
+        got.push(r.seq);
+      });
+      while (sub.position < t.lastSeq) await new Promise((r) => setTimeout(r, 2));
+      await sub.close();
+      expect(got[0]).toBe(t.oldestSeq);
+      expect(behind).toEqual([]); // a new subscriber starts at the oldest record; nothing skipped
+      // A subscriber whose checkpoint is older than the oldest record is told.
+      await storage.metadata.checkpoints.set('old-reader', 1);
+      const sub2 = t.subscribe('old-reader', () => undefined);
+      while (sub2.position < t.lastSeq) await new Promise((r) => setTimeout(r, 2));
+      await sub2.close();
+      expect(behind).toEqual([{ name: 'old-reader', from: 2, oldest: t.oldestSeq }]);
+      expect(t.stats().subscribersBehindRetention).toBe(1);
+      expect(t.stats().segmentsDeleted).toBe(before.length - 1);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('a failing fdatasync fails the pending and every later append with ERR_WAL_IO; a reopen keeps the acknowledged prefix', async () => {
+    const dataDir = newDataDir();
+    let storage = await open(dataDir, {}, { faultInjection: { failSyncAt: 3 } });
+    const acked = [];
+    acked.push(await storage.transit.append(['a1']));
+    acked.push(await storage.transit.append(['a2']));
+    await expect(storage.transit.append(['lost'])).rejects.toMatchObject({ code: 'ERR_WAL_IO', message: expect.stringMatching(/fdatasync/) });
+    await expect(storage.transit.append(['after'])).rejects.toMatchObject({ code: 'ERR_WAL_IO' });
+    expect(storage.transit.stats().failed).toMatch(/fdatasync/);
+    await storage.close();
+    storage = await open(dataDir);
+    try {
+      const texts = (await readAll(storage.transit)).map((r) => r.text);
+      expect(texts.slice(0, 2)).toEqual(['a1', 'a2']);
+      expect(texts).not.toContain('after');
+      expect((await storage.transit.append(['again'])).firstSeq).toBe(texts.length + 1);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('a failing write fails the append with ERR_WAL_IO and a reopen finds exactly the acknowledged prefix', async () => {
+    const dataDir = newDataDir();
+    let storage = await open(dataDir, {}, { faultInjection: { failWriteAt: 2 } });
+    await storage.transit.append(['w1']);
+    await expect(storage.transit.append(['w2'])).rejects.toMatchObject({ code: 'ERR_WAL_IO', message: expect.stringMatching(/write/) });
+    await expect(storage.transit.append(['w3'])).rejects.toMatchObject({ code: 'ERR_WAL_IO' });
+    await storage.close();
+    storage = await open(dataDir);
+    try {
+      expect((await readAll(storage.transit)).map((r) => r.text)).toEqual(['w1']);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('reports stats: records, bytes, groups, the fdatasync histogram, ring fill and direct I/O', async () => {
+    const storage = await open(newDataDir());
+    try {
+      await Promise.all(Array.from({ length: 20 }, (_, i) => storage.transit.append([`r${i}`, `s${i}`])));
+      const s = storage.transit.stats();
+      expect(s.path).toBe(path);
+      expect(s.records).toBe(40);
+      expect(s.appends).toBe(20);
+      expect(s.groups).toBeGreaterThanOrEqual(1);
+      expect(s.groups).toBeLessThanOrEqual(20);
+      expect(s.meanGroupRecords).toBeCloseTo(40 / s.groups);
+      expect(s.syncLatencyUs.reduce((a, b) => a + b.count, 0)).toBe(s.groups);
+      expect(s.ringCapacity).toBe(1024 * 1024);
+      expect(s.ringFill).toBeGreaterThanOrEqual(0);
+      expect(typeof s.directIo).toBe('boolean');
+      if (path === 'typescript') expect(s.directIo).toBe(false);
+      expect(s.durableSeq).toBe(40);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('lets one store at a time open a WAL directory (ERR_LOCKED), and takes over the lock of a dead process', async () => {
+    const dataDir = newDataDir();
+    const storage = await open(dataDir);
+    await expect(open(dataDir)).rejects.toMatchObject({ code: 'ERR_LOCKED' });
+    await storage.close();
+    const again = await open(dataDir);
+    await again.close();
+    // A LOCK left by a process that no longer exists is stale.
+    const { writeFileSync } = await import('node:fs');
+    const dead = Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }));
+    writeFileSync(join(dataDir, 'wal', 'LOCK'), `${dead}\n`);
+    const third = await open(dataDir);
+    await third.close();
+  });
+
+  it('refuses use after close with ERR_CLOSED', async () => {
+    const storage = await open(newDataDir());
+    await storage.close();
+    await expect(storage.transit.append(['x'])).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+    expect(() => storage.transit.tryAppend(['x'])).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+    expect(() => storage.transit.producerHandle()).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+  });
+});
+
+describe('the TypeScript path when the addon is switched off', () => {
+  it('TAPIO_NATIVE=0 runs the whole store on the TypeScript twins and says so', () => {
+    const cli = join(import.meta.dirname, '..', '..', 'lib', 'cli', 'main.js');
+    const dataDir = newDataDir();
+    const out = execFileSync(process.execPath, [cli, '--data-dir', dataDir, '--json', 'status'], { env: { ...process.env, TAPIO_NATIVE: '0' }, encoding: 'utf8' });
+    const status = JSON.parse(out) as { capabilities: { native: boolean; nativeReason: string; crc32c: string; simd: string } };
+    expect(status.capabilities.native).toBe(false);
+    expect(status.capabilities.nativeReason).toMatch(/TAPIO_NATIVE=0/);
+    expect(status.capabilities.crc32c).toBe('typescript');
+    expect(status.capabilities.simd).toBe('scalar');
+  });
+});

@@ -1,0 +1,427 @@
+// The native WAL and its TypeScript twin must be interchangeable: the same input gives the same
+// bytes on disk, each reads and continues what the other wrote, and recovery of the same damaged
+// directory gives the same report or the same error, and leaves the same files.
+import { cp, mkdir, readdir, readFile, truncate, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { isTapioError } from '../../src/errors.js';
+import type { RecoveryMode, WalOpenOptions } from '../../src/transit/backend.js';
+import { encodeSegmentHeader } from '../../src/transit/codec.js';
+import { HEADER_OFF_CRC, HEADER_OFF_CREATED, HEADER_OFF_SEGMENT_SIZE, HEADER_OFF_STORE_ID, SEGMENT_HEADER_SIZE, recordFootprint } from '../../src/transit/format.js';
+import { NativeWal } from '../../src/transit/native-wal.js';
+import { TsWal } from '../../src/transit/ts-wal.js';
+import { readRecords, recoverWal } from '../../src/transit/wal-recovery.js';
+import {
+  cleanupDirs,
+  editHeader,
+  firstDifference,
+  nativeLoaded,
+  options,
+  patch,
+  payload,
+  readAll,
+  readAt,
+  segPath,
+  setRecordSeq,
+  tempDir,
+  writeLog,
+  type WalPath,
+} from './wal-helpers.js';
+
+afterEach(cleanupDirs);
+
+const SEG = 1 << 20;
+const SMALL = 100; // footprint 120
+const at = (k: number): number => SEGMENT_HEADER_SIZE + (k - 1) * recordFootprint(SMALL);
+const BIG = 100_000; // 10 records per segment
+const atBig = (k: number): number => SEGMENT_HEADER_SIZE + ((k - 1) % 10) * recordFootprint(BIG);
+
+const open = (path: WalPath, o: WalOpenOptions): Promise<TsWal | NativeWal> => (path === 'typescript' ? TsWal.open(o) : NativeWal.open(o));
+
+/** Header bytes that differ between two writers by design: [from, to). */
+type Mask = Array<[number, number]>;
+/** A segment's creation time and header checksum. */
+const TIME_AND_CRC: Mask = [
+  [HEADER_OFF_CREATED, HEADER_OFF_SEGMENT_SIZE],
+  [HEADER_OFF_CRC, HEADER_OFF_CRC + 4],
+];
+/** The store id too: two directories each made their own. */
+const ID_TIME_AND_CRC: Mask = [[HEADER_OFF_STORE_ID, HEADER_OFF_CREATED], ...TIME_AND_CRC];
+
+/** The first offset where `a` and `b` differ outside `mask` (segment headers only), or -1. */
+function firstByteDifference(a: Buffer, b: Buffer, mask: Mask): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  for (const [from, to] of mask) {
+    x.fill(0, Math.min(from, x.length), Math.min(to, x.length));
+    y.fill(0, Math.min(from, y.length), Math.min(to, y.length));
+  }
+  if (x.equals(y)) return -1;
+  let i = 0;
+  while (x[i] === y[i]) i++;
+  return i;
+}
+
+/** Every file of both directories: the same names, and the same bytes (segments outside `mask`). */
+async function expectSameFiles(a: string, b: string, mask: Mask): Promise<void> {
+  const names = (await readdir(a)).sort();
+  expect((await readdir(b)).sort()).toEqual(names);
+  for (const name of names) {
+    const x = await readFile(join(a, name));
+    const y = await readFile(join(b, name));
+    if (name === 'WAL_ID' && mask === ID_TIME_AND_CRC) {
+      expect(x.toString()).toMatch(/^\{"format":"tapio-wal","version":1,"storeId":"[0-9a-f]{32}"\}$/);
+      expect(y.toString()).toMatch(/^\{"format":"tapio-wal","version":1,"storeId":"[0-9a-f]{32}"\}$/);
+      continue;
+    }
+    const diff = firstByteDifference(x, y, name.endsWith('.wal') ? mask : []);
+    expect(diff, `${name} differs at byte ${diff} (lengths ${x.length} and ${y.length})`).toBe(-1);
+  }
+}
+
+/** Appends `batches` in order (one append each, awaited) and closes. */
+async function appendAll(path: WalPath, dir: string, batches: Uint8Array[][], extra: Partial<WalOpenOptions> = {}): Promise<Array<{ firstSeq: number; lastSeq: number }>> {
+  const wal = await open(path, options(dir, { ringCapacity: 8 << 20, directIo: 'off', ...extra }));
+  const results = [];
+  for (const b of batches) results.push(await wal.append(b));
+  await wal.close();
+  return results;
+}
+
+/** Batches of every payload length class: empty, shorter than the padding, aligned, large, a roll. */
+function mixedBatches(): Uint8Array[][] {
+  const lengths = [0, 1, 7, 8, 9, 15, 16, 17, 100, 4095, 4096, 4097, 65_536];
+  const batches: Uint8Array[][] = lengths.map((n, i) => [payload(i + 1, n)]);
+  batches.push(lengths.map((n, i) => payload(i + 100, n)));
+  for (let i = 0; i < 12; i++) batches.push([payload(200 + i, 90_000 + i)]);
+  // One batch that spans two segment rolls.
+  batches.push(Array.from({ length: 25 }, (_, i) => payload(300 + i, BIG)));
+  batches.push([payload(400, 3)]);
+  return batches;
+}
+
+/** What one open (recovery, then the writer) and close of `dir` gives, with `dir` written as <dir>. */
+interface Outcome {
+  report?: Record<string, unknown>;
+  error?: { code: string; message: string; details: unknown };
+}
+
+async function openAndClose(path: WalPath, dir: string, recovery: RecoveryMode): Promise<Outcome> {
+  const hide = (v: unknown): unknown => JSON.parse(JSON.stringify(v ?? null).replaceAll(dir, '<dir>'));
+  try {
+    const wal = await open(path, options(dir, { recovery, directIo: 'off' }));
+    await wal.close();
+    const { bytesScanned: _scanned, ...report } = wal.recovery;
+    return { report: hide(report) as Record<string, unknown> };
+  } catch (err) {
+    if (!isTapioError(err)) throw err;
+    return { error: { code: err.code, message: err.message.replaceAll(dir, '<dir>'), details: hide(err.details) } };
+  }
+}
+
+/**
+ * Copies `template` twice, applies `damage` to each copy, recovers one copy with each path and
+ * expects the same outcome, the same files afterwards and the same records read back.
+ */
+async function expectSameRecovery(template: string, damage: (dir: string) => Promise<void>, recovery: RecoveryMode): Promise<Outcome> {
+  const dirs = { typescript: await tempDir(), native: await tempDir() };
+  for (const dir of Object.values(dirs)) {
+    await cp(template, dir, { recursive: true });
+    await damage(dir);
+  }
+  const ts = await openAndClose('typescript', dirs.typescript, recovery);
+  const native = await openAndClose('native', dirs.native, recovery);
+  expect(native).toEqual(ts);
+  await expectSameFiles(dirs.typescript, dirs.native, TIME_AND_CRC);
+  if (ts.report !== undefined) {
+    const a = await readOutcome(dirs.typescript);
+    const b = await readOutcome(dirs.native);
+    expect(b.error).toEqual(a.error);
+    expect(b.seqs).toEqual(a.seqs);
+    expect(firstDifference(b.data, a.data)).toBeNull();
+  }
+  return ts;
+}
+
+/** The records a salvage read finds, or the code it fails with. */
+async function readOutcome(dir: string): Promise<{ seqs: number[]; data: Uint8Array[]; error?: string }> {
+  try {
+    const records = await readAll(dir, { recovery: 'salvage' });
+    return { seqs: records.map((r) => r.seq), data: records.map((r) => r.data) };
+  } catch (err) {
+    if (!isTapioError(err)) throw err;
+    return { seqs: [], data: [], error: err.code };
+  }
+}
+
+describe.skipIf(!nativeLoaded)('the native WAL and its TypeScript twin', () => {
+  describe('write the same bytes', () => {
+    it.each(['off', 'auto'] as const)('for the same appends (native direct_io %s), across segment rolls and a batch that spans two', async (directIo) => {
+      const batches = mixedBatches();
+      const tsDir = await tempDir();
+      const nativeDir = await tempDir();
+      const tsResults = await appendAll('typescript', tsDir, batches);
+      const nativeResults = await appendAll('native', nativeDir, batches, { directIo });
+      expect(nativeResults).toEqual(tsResults);
+      expect((await readdir(tsDir)).filter((n) => n.endsWith('.wal')).length).toBeGreaterThanOrEqual(4);
+      await expectSameFiles(tsDir, nativeDir, ID_TIME_AND_CRC);
+      // Each segment header carries its own directory's store id.
+      for (const dir of [tsDir, nativeDir]) {
+        const id = (JSON.parse(await readFile(join(dir, 'WAL_ID'), 'utf8')) as { storeId: string }).storeId;
+        expect((await readAt(segPath(dir, 1), HEADER_OFF_STORE_ID, 16)).toString('hex')).toBe(id);
+      }
+    });
+
+    it('when appends arrive concurrently and group differently', async () => {
+      const records = Array.from({ length: 400 }, (_, i) => payload(i, (i * 97) % 3000));
+      const dirs: Record<WalPath, string> = { typescript: await tempDir(), native: await tempDir() };
+      for (const path of ['typescript', 'native'] as const) {
+        const wal = await open(path, options(dirs[path], { directIo: 'off', maxGroupBytes: 16 * 1024 }));
+        // Appends are issued in order, so the sequence numbers are too; how they group is up to each writer.
+        await Promise.all(Array.from({ length: 100 }, (_, b) => wal.append(records.slice(b * 4, b * 4 + 4))));
+        await wal.close();
+      }
+      await expectSameFiles(dirs.typescript, dirs.native, ID_TIME_AND_CRC);
+    });
+
+    it('after an injected fdatasync failure: exactly the acknowledged prefix, and zeros where the failed group was', async () => {
+      const dirs: Record<WalPath, string> = { typescript: await tempDir(), native: await tempDir() };
+      for (const path of ['typescript', 'native'] as const) {
+        const wal = await open(path, options(dirs[path], { directIo: 'off', maxGroupBytes: 4096, faultInjection: { failSyncAt: 3 } }));
+        const settled = [];
+        for (let i = 1; i <= 4; i++) settled.push(await wal.append([payload(i, 3000)]).then(() => 'ok', (e: { code: string }) => e.code));
+        expect(settled).toEqual(['ok', 'ok', 'ERR_WAL_IO', 'ERR_WAL_IO']);
+        await wal.close();
+      }
+      await expectSameFiles(dirs.typescript, dirs.native, ID_TIME_AND_CRC);
+      expect((await readAll(dirs.native)).map((r) => r.seq)).toEqual([1, 2]);
+    });
+  });
+
+  describe('read and continue each other', () => {
+    it('a WAL written by the native writer is recovered and read by the TypeScript twin', async () => {
+      const batches = mixedBatches();
+      const dir = await tempDir();
+      await appendAll('native', dir, batches);
+      const all = batches.flat();
+      const before = (await readdir(dir)).sort();
+      const { report } = await recoverWal(dir, { recovery: 'strict' });
+      expect(report).toMatchObject({ segments: before.length - 1, firstSeq: 1, lastSeq: all.length, tornBytes: 0, salvaged: [] });
+      expect((await readdir(dir)).sort()).toEqual(before);
+      const back = await readAll(dir);
+      expect(back.map((r) => r.seq)).toEqual(all.map((_, i) => i + 1));
+      expect(firstDifference(back.map((r) => r.data), all)).toBeNull();
+      // And continues it.
+      const wal = await TsWal.open(options(dir));
+      expect(await wal.append([payload(9, 9)])).toEqual({ firstSeq: all.length + 1, lastSeq: all.length + 1 });
+      await wal.close();
+      expect((await readAll(dir, { fromSeq: all.length })).map((r) => r.seq)).toEqual([all.length, all.length + 1]);
+    });
+
+    it('a WAL written by the TypeScript twin is reopened and appended to by the native writer, then read back', async () => {
+      const batches = mixedBatches();
+      const dir = await tempDir();
+      await appendAll('typescript', dir, batches);
+      const all = batches.flat();
+      const wal = await NativeWal.open(options(dir, { ringCapacity: 8 << 20 }));
+      expect(wal.recovery).toMatchObject({ firstSeq: 1, lastSeq: all.length, tornBytes: 0, salvaged: [] });
+      const more = Array.from({ length: 30 }, (_, i) => payload(500 + i, 40_000 + i));
+      expect(await wal.append(more)).toEqual({ firstSeq: all.length + 1, lastSeq: all.length + 30 });
+      await wal.close();
+      const back: Array<{ seq: number; data: Uint8Array }> = [];
+      for await (const r of readRecords(dir)) back.push(r);
+      expect(back.map((r) => r.seq)).toEqual([...all, ...more].map((_, i) => i + 1));
+      expect(firstDifference(back.map((r) => r.data), [...all, ...more])).toBeNull();
+      expect(await recoverWal(dir, { recovery: 'strict' })).toMatchObject({ nextSeq: all.length + 31 });
+    });
+
+    it('each path appends to a log the other path cut a torn tail from', async () => {
+      for (const [writer, reader] of [['typescript', 'native'], ['native', 'typescript']] as const) {
+        const dir = await tempDir();
+        await writeLog(dir, 10, SMALL, { directIo: 'off' }, (o) => open(writer, o));
+        await truncate(segPath(dir, 1), at(10) + 60);
+        const wal = await open(reader, options(dir, { directIo: 'off' }));
+        expect(wal.recovery).toMatchObject({ lastSeq: 9, tornBytes: 60 });
+        await wal.close();
+        const again = await open(writer, options(dir, { directIo: 'off' }));
+        expect(again.recovery).toMatchObject({ lastSeq: 9, tornBytes: 0 });
+        expect(await again.append([payload(10, SMALL)])).toEqual({ firstSeq: 10, lastSeq: 10 });
+        await again.close();
+        expect((await readAll(dir)).map((r) => r.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+      }
+    });
+  });
+
+  describe('recover the same damage the same way', () => {
+    async function logOf(count: number, size: number): Promise<string> {
+      const dir = await tempDir();
+      await writeLog(dir, count, size);
+      return dir;
+    }
+    const smallLog = (): Promise<string> => logOf(10, SMALL);
+    const bigLog = (): Promise<string> => logOf(25, BIG);
+
+    it.each([0, 1, 4, 8, 12, 15, 16, 17, 60, 115, 116, 117, 119])('a torn tail made by truncating the last record after %i bytes', async (k) => {
+      const template = await smallLog();
+      for (const mode of ['strict', 'salvage'] as const) {
+        const outcome = await expectSameRecovery(template, (dir) => truncate(segPath(dir, 1), at(10) + k), mode);
+        // Cut inside the padding (116 of 120 bytes are header and payload), the record is whole.
+        expect(outcome.report).toMatchObject({ lastSeq: k >= 16 + SMALL ? 10 : 9 });
+      }
+    });
+
+    const newestCases: Array<[string, (dir: string) => Promise<void>]> = [
+      ['a partial payload', (d) => patch(segPath(d, 1), at(10) + 16 + 60, new Uint8Array(40))],
+      ['a partial header', (d) => patch(segPath(d, 1), at(10) + 8, new Uint8Array(112))],
+      ['a bad length', (d) => patch(segPath(d, 1), at(10) + 4, Uint8Array.from([0xff, 0xff, 0xff, 0x7f]))],
+      ['a payload running one byte past the segment', async (d) => {
+        const length = Buffer.alloc(4);
+        length.writeUInt32LE(SEG - at(10) - 16 + 1);
+        await patch(segPath(d, 1), at(10) + 4, length);
+      }],
+      ['a bad checksum in the last record', (d) => patch(segPath(d, 1), at(10) + 20, Uint8Array.from([0x55]))],
+      ['a bad checksum in the middle', (d) => patch(segPath(d, 1), at(5) + 40, Uint8Array.from([0xaa, 0xbb]))],
+      ['a zeroed record in the middle', (d) => patch(segPath(d, 1), at(4), new Uint8Array(120))],
+      ['a zero header before the last record', (d) => patch(segPath(d, 1), at(10), new Uint8Array(16))],
+      ['a zeroed tail', (d) => patch(segPath(d, 1), at(9), new Uint8Array(240))],
+      ['stray bytes after the last record', (d) => patch(segPath(d, 1), at(11) + 4000, Uint8Array.from([1, 2, 3]))],
+      ['stray bytes at the very end of the segment', (d) => patch(segPath(d, 1), SEG - 3, Uint8Array.from([1, 2, 3]))],
+      ['sequence number 0', (d) => setRecordSeq(segPath(d, 1), at(3), 0)],
+      ['a sequence gap', async (d) => {
+        for (let k = 6; k <= 10; k++) await setRecordSeq(segPath(d, 1), at(k), k + 1);
+      }],
+      ['a record that goes back in sequence', (d) => setRecordSeq(segPath(d, 1), at(7), 3)],
+      ['a jump far ahead', (d) => setRecordSeq(segPath(d, 1), at(6), 100)],
+      ['a sequence number above 2^53', (d) => setRecordSeq(segPath(d, 1), at(8), 2 ** 53)],
+      ['a bad magic', (d) => patch(segPath(d, 1), 0, Buffer.from('X'))],
+      ['another format version', (d) => editHeader(segPath(d, 1), (h) => h.writeUInt32LE(2, 8))],
+      ['a bad header checksum', (d) => patch(segPath(d, 1), HEADER_OFF_CREATED, Uint8Array.from([0x55]))],
+      ['another store id', (d) => editHeader(segPath(d, 1), (h) => h.fill(0x11, 32, 48))],
+      ['a header number that is not the file name', (d) => editHeader(segPath(d, 1), (h) => h.writeBigUInt64LE(7n, 16))],
+      ['a header length in use of 65', (d) => editHeader(segPath(d, 1), (h) => h.writeUInt32LE(65, 12))],
+      ['a segment size that is not a multiple of 4096', (d) => editHeader(segPath(d, 1), (h) => h.writeUInt32LE(SEG + 8, 56))],
+      ['a first sequence number of 0', (d) => editHeader(segPath(d, 1), (h) => h.writeBigUInt64LE(0n, 24))],
+      ['a header cut to 40 bytes', (d) => truncate(segPath(d, 1), 40)],
+      ['a file cut before its first record', (d) => truncate(segPath(d, 1), SEGMENT_HEADER_SIZE)],
+      ['a WAL_ID whose store id is in capitals', async (d) => {
+        const text = await readFile(join(d, 'WAL_ID'), 'utf8');
+        const id = (JSON.parse(text) as { storeId: string }).storeId;
+        await writeFile(join(d, 'WAL_ID'), text.replace(id, id.toUpperCase()));
+      }],
+      ['a WAL_ID of version 2', (d) => writeFile(join(d, 'WAL_ID'), '{"format":"tapio-wal","version":2,"storeId":"00112233445566778899aabbccddeeff"}')],
+      ['a WAL_ID that is not an object', (d) => writeFile(join(d, 'WAL_ID'), '["tapio-wal"]')],
+      ['a WAL_ID that is not JSON', (d) => writeFile(join(d, 'WAL_ID'), '{"format":')],
+      ['a WAL_ID with a short store id', (d) => writeFile(join(d, 'WAL_ID'), '{"format":"tapio-wal","version":1,"storeId":"0011"}')],
+      ['a missing WAL_ID', (d) => unlink(join(d, 'WAL_ID'))],
+    ];
+    it.each(newestCases)('in a one-segment log: %s', async (_what, damage) => {
+      const template = await smallLog();
+      for (const mode of ['strict', 'salvage'] as const) await expectSameRecovery(template, damage, mode);
+    });
+
+    const olderCases: Array<[string, (dir: string) => Promise<void>]> = [
+      ['a bad checksum in an older segment', (d) => patch(segPath(d, 1), atBig(3) + 5000, Uint8Array.from([1, 2, 3, 4]))],
+      ['a torn-looking end of an older segment', (d) => patch(segPath(d, 1), atBig(10) + 50_000, new Uint8Array(50_016))],
+      ['stray bytes after the end of an older segment', (d) => patch(segPath(d, 2), SEG - 10, Uint8Array.from([7]))],
+      ['a missing middle segment', (d) => unlink(segPath(d, 2))],
+      ['a missing first segment', (d) => unlink(segPath(d, 1))],
+      ['an unreadable older header', (d) => patch(segPath(d, 1), 0, Buffer.from('XAPIOWAL'))],
+      ['an unreadable middle header and damage in the newest', async (d) => {
+        await patch(segPath(d, 2), 3, Uint8Array.from([0]));
+        await patch(segPath(d, 3), atBig(22) + 300, Uint8Array.from([9, 9, 9]));
+      }],
+      ['an unreadable newest header with records after it', (d) => patch(segPath(d, 3), 0, Buffer.from('X'))],
+      ['a sequence gap between segments', (d) => editHeader(segPath(d, 3), (h) => h.writeBigUInt64LE(30n, 24))],
+      ['a segment starting back in sequence', (d) => editHeader(segPath(d, 3), (h) => h.writeBigUInt64LE(15n, 24))],
+      ['an interrupted creation of the next segment (all zeros)', (d) => writeFile(segPath(d, 4), new Uint8Array(SEG))],
+      ['an interrupted creation of the next segment (an empty file)', (d) => writeFile(segPath(d, 4), new Uint8Array(0))],
+      ['an interrupted creation with half a header', async (d) => {
+        const header = encodeSegmentHeader({ segment: 4, firstSeq: 26, storeId: new Uint8Array(16).fill(3), createdMs: 1, segmentSize: SEG });
+        await writeFile(segPath(d, 4), header.subarray(0, 30));
+        await truncate(segPath(d, 4), SEG);
+      }],
+      ['an interrupted creation after a damaged segment', async (d) => {
+        await patch(segPath(d, 3), atBig(25) + 40, Uint8Array.from([1]));
+        await writeFile(segPath(d, 4), new Uint8Array(100));
+      }],
+      ['a later segment header with records but an interrupted-looking tail', (d) => writeFile(segPath(d, 5), Buffer.concat([Buffer.from('junk'), Buffer.alloc(SEGMENT_HEADER_SIZE), Buffer.from('x')]))],
+      ['an earlier .broken file in the way', async (d) => {
+        await writeFile(`${segPath(d, 3)}.broken`, 'kept');
+        await patch(segPath(d, 3), atBig(25) + 40, Uint8Array.from([1]));
+      }],
+      ['files that are not segments', async (d) => {
+        await writeFile(join(d, '0000000000000000.wal'), 'zero');
+        await writeFile(join(d, '00000000000000ff.WAL'), 'caps');
+        await writeFile(join(d, 'notes.txt'), 'hello');
+      }],
+    ];
+    it.each(olderCases)('in a three-segment log: %s', async (_what, damage) => {
+      const template = await bigLog();
+      for (const mode of ['strict', 'salvage'] as const) await expectSameRecovery(template, damage, mode);
+    });
+
+    it('a new directory, an empty one, one with other files and one holding only the lock file', async () => {
+      const parent = await tempDir();
+      for (const [name, setup] of [
+        ['new', async () => undefined],
+        ['other', async (d: string) => writeFile(join(d, 'notes.txt'), 'hello')],
+        ['locked', async (d: string) => writeFile(join(d, 'LOCK'), '1\n')],
+        ['segment-only', async (d: string) => writeFile(segPath(d, 1), new Uint8Array(10))],
+      ] as const) {
+        const dirs = { typescript: join(parent, `ts-${name}`, 'wal'), native: join(parent, `native-${name}`, 'wal') };
+        const outcomes: Outcome[] = [];
+        for (const path of ['typescript', 'native'] as const) {
+          if (name !== 'new') {
+            await mkdir(dirs[path], { recursive: true });
+            await setup(dirs[path]);
+          }
+          outcomes.push(await openAndClose(path, dirs[path], 'strict'));
+        }
+        expect(outcomes[1], name).toEqual(outcomes[0]);
+        await expectSameFiles(dirs.typescript, dirs.native, ID_TIME_AND_CRC);
+      }
+    });
+
+    it('random damage to a one-segment log', async () => {
+      const template = await tempDir();
+      const sizes = Array.from({ length: 30 }, (_, i) => (i * 53) % 400);
+      const wal = await TsWal.open(options(template));
+      for (const [i, n] of sizes.entries()) await wal.append([payload(i + 1, n)]);
+      await wal.close();
+      const end = sizes.reduce((offset, n) => offset + recordFootprint(n), SEGMENT_HEADER_SIZE);
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.record({ offset: fc.integer({ min: 0, max: end + 256 }), value: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 3 }),
+          fc.option(fc.integer({ min: SEGMENT_HEADER_SIZE, max: end }), { nil: undefined }),
+          fc.constantFrom<RecoveryMode>('strict', 'salvage'),
+          async (edits, cutAt, mode) => {
+            await expectSameRecovery(template, async (dir) => {
+              for (const e of edits) await patch(segPath(dir, 1), e.offset, Uint8Array.of(e.value));
+              if (cutAt !== undefined) await truncate(segPath(dir, 1), cutAt);
+            }, mode);
+          },
+        ),
+        { numRuns: 120 },
+      );
+    });
+
+    it('random damage to a three-segment log', async () => {
+      const template = await bigLog();
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.record({ segment: fc.integer({ min: 1, max: 3 }), offset: fc.integer({ min: 0, max: SEG - 1 }), value: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 3 }),
+          fc.constantFrom<RecoveryMode>('strict', 'salvage'),
+          async (edits, mode) => {
+            await expectSameRecovery(template, async (dir) => {
+              for (const e of edits) await patch(segPath(dir, e.segment), e.offset, Uint8Array.of(e.value));
+            }, mode);
+          },
+        ),
+        { numRuns: 60 },
+      );
+    });
+  });
+});
