@@ -1,9 +1,6 @@
 #include "binding/wal_shared.h"
 
 #include <utility>
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
 
 namespace tapio_binding {
 namespace {
@@ -17,11 +14,7 @@ uint32_t next_wal_id = 1;
 
 // Runs on the producer's JavaScript thread: hands what the writer filed to onEvents(acks,
 // failure, space).
-static double TNow() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
-struct DeliverTrace { double lat = 0, cb = 0; unsigned long n = 0, acks = 0; double maxlat = 0; unsigned long h[8] = {}; ~DeliverTrace() { if (getenv("WTRACE")) fprintf(stderr, "TRACE deliver: %lu calls, acks %lu, mean latency %.3fms max %.3fms, mean callback %.3fms hist(<50us,<100,<200,<500,<1ms,<2ms,<5ms,more) %lu %lu %lu %lu %lu %lu %lu %lu\n", n, acks, n ? lat / n * 1e3 : 0, maxlat * 1e3, n ? cb / n * 1e3 : 0, h[0],h[1],h[2],h[3],h[4],h[5],h[6],h[7]); } };
-static DeliverTrace trace;
-void Deliver(Napi::Env env, Napi::Function on_events, ProducerSink* sink, double sched) {
-  double d0 = TNow(); trace.lat += d0 - sched; { double l = (d0 - sched) * 1e6; int b = l < 50 ? 0 : l < 100 ? 1 : l < 200 ? 2 : l < 500 ? 3 : l < 1000 ? 4 : l < 2000 ? 5 : l < 5000 ? 6 : 7; trace.h[b]++; } if (d0 - sched > trace.maxlat) trace.maxlat = d0 - sched; trace.n++;
+void Deliver(Napi::Env env, Napi::Function on_events, ProducerSink* sink) {
   std::vector<double> acks;
   std::string failure;
   bool space;
@@ -37,9 +30,7 @@ void Deliver(Napi::Env env, Napi::Function on_events, ProducerSink* sink, double
   Napi::Float64Array array = Napi::Float64Array::New(env, acks.size());
   if (!acks.empty()) std::memcpy(array.Data(), acks.data(), acks.size() * sizeof(double));
   napi_value failure_value = failure.empty() ? env.Undefined() : Napi::String::New(env, failure);
-  trace.acks += acks.size() / 3;
   on_events.Call({array, Napi::Value(env, failure_value), Napi::Boolean::New(env, space)});
-  trace.cb += TNow() - d0;
 }
 
 }  // namespace
@@ -61,7 +52,7 @@ void SharedWal::Schedule(const std::shared_ptr<ProducerSink>& sink) {
   if (sink->scheduled || sink->detached) return;
   sink->scheduled = true;
   std::shared_ptr<ProducerSink> keep = sink;
-  napi_status status = sink->tsfn.NonBlockingCall([keep, t = TNow()](Napi::Env env, Napi::Function fn) { Deliver(env, fn, keep.get(), t); });
+  napi_status status = sink->tsfn.NonBlockingCall([keep](Napi::Env env, Napi::Function fn) { Deliver(env, fn, keep.get()); });
   if (status != napi_ok) sink->scheduled = false;
 }
 

@@ -4,7 +4,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -112,7 +111,7 @@ bool AlignedBuffer::Allocate(size_t size, size_t alignment) {
     void* mem = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem != MAP_FAILED) {
 #if defined(MADV_HUGEPAGE)
-      if (size >= kHugeThreshold) madvise(mem, size, MADV_HUGEPAGE);  // fewer first-touch faults
+      if (size >= kHugeThreshold) madvise(mem, size, MADV_HUGEPAGE);  // fewer first-touch page faults
 #endif
       data_ = static_cast<uint8_t*>(mem);
       size_ = size;
@@ -161,48 +160,6 @@ Status WriteFull(int fd, const uint8_t* data, size_t n, uint64_t offset, const s
     n -= static_cast<size_t>(w);
     offset += static_cast<uint64_t>(w);
   }
-  return Status::Ok();
-}
-
-// A block of zeros for zero-ahead writes: aligned for any direct I/O alignment we use, never
-// written to, shared by every appender.
-const uint8_t* ZeroBlock(size_t* size) {
-  static constexpr size_t kSize = 1 << 20;
-  static const uint8_t* const block = [] {
-    void* mem = nullptr;
-    if (posix_memalign(&mem, kMaxAlignment, kSize) != 0) return static_cast<uint8_t*>(nullptr);
-    std::memset(mem, 0, kSize);
-    return static_cast<uint8_t*>(mem);
-  }();
-  *size = block != nullptr ? kSize : 0;
-  return block;
-}
-
-Status WriteWithZeros(int fd, const uint8_t* data, size_t n, uint64_t offset, uint64_t zeros,
-                      const std::string& path) {
-  size_t block_size = 0;
-  const uint8_t* block = zeros != 0 ? ZeroBlock(&block_size) : nullptr;
-  if (block == nullptr) return WriteFull(fd, data, n, offset, path);
-  constexpr int kMaxIov = 9;
-  struct iovec iov[kMaxIov];
-  iov[0].iov_base = const_cast<uint8_t*>(data);
-  iov[0].iov_len = n;
-  int count = 1;
-  uint64_t left = zeros;
-  while (left > 0 && count < kMaxIov) {
-    const size_t take = left < block_size ? static_cast<size_t>(left) : block_size;
-    iov[count].iov_base = const_cast<uint8_t*>(block);
-    iov[count].iov_len = take;
-    left -= take;
-    count++;
-  }
-  ssize_t w;
-  do {
-    w = pwritev(fd, iov, count, static_cast<off_t>(offset));
-  } while (w < 0 && errno == EINTR);
-  if (w < 0) return ErrnoStatus("write to", path, errno);
-  // A short write: finish the records; the zeros are only an optimisation.
-  if (static_cast<size_t>(w) < n) return WriteFull(fd, data + w, n - static_cast<size_t>(w), offset + w, path);
   return Status::Ok();
 }
 
@@ -354,7 +311,6 @@ Status SegmentAppender::Open(int fd, std::string path, uint64_t segment_size, ui
   a->used_ = static_cast<size_t>(offset - a->base_);
   a->written_ = a->used_;
   a->synced_end_ = offset;
-  a->initialized_end_ = (offset + kDefaultAlignment - 1) / kDefaultAlignment * kDefaultAlignment;
   if (a->used_ > 0) {
     size_t got = 0;
     Status s = ReadFull(fd, buffer->data(), align, a->base_, a->path_, &got);
@@ -399,16 +355,6 @@ Status SegmentAppender::Append(uint64_t seq, const uint8_t* payload, uint32_t le
   return s;
 }
 
-uint64_t SegmentAppender::ZeroAheadEnd(uint64_t write_end, size_t write_len) const {
-  const uint64_t zone = mode_.zero_ahead_zone;
-  if (zone == 0 || write_len >= mode_.zero_ahead_below || write_end <= initialized_end_) return write_end;
-  uint64_t to = (write_end / zone + 1) * zone;
-  if (to - write_end < zone / 2) to += zone;
-  to = to < segment_size_ ? to : segment_size_;
-  if (mode_.direct) to = to / mode_.alignment * mode_.alignment;
-  return to > write_end ? to : write_end;
-}
-
 Status SegmentAppender::WriteOut() {
   if (used_ == written_) return Status::Ok();
   if (faults_ != nullptr && faults_->NextWriteFails()) {
@@ -419,10 +365,8 @@ Status SegmentAppender::WriteOut() {
     // Whole blocks from the buffer's start; the buffer is zero past used_, and so is the file.
     const size_t align = mode_.alignment;
     const size_t len = (used_ + align - 1) / align * align;
-    const uint64_t zeros_to = ZeroAheadEnd(base_ + len, len);
-    Status s = WriteWithZeros(fd_, buf, len, base_, zeros_to - (base_ + len), path_);
+    Status s = WriteFull(fd_, buf, len, base_, path_);
     if (!s.ok()) return s;
-    if (zeros_to > initialized_end_) initialized_end_ = zeros_to;
     const size_t full = used_ / align * align;
     const size_t keep = used_ - full;
     if (full != 0) {
@@ -434,11 +378,8 @@ Status SegmentAppender::WriteOut() {
     written_ = used_;
     return Status::Ok();
   }
-  const size_t len = used_ - written_;
-  const uint64_t zeros_to = ZeroAheadEnd(base_ + used_, len);
-  Status s = WriteWithZeros(fd_, buf + written_, len, base_ + written_, zeros_to - (base_ + used_), path_);
+  Status s = WriteFull(fd_, buf + written_, used_ - written_, base_ + written_, path_);
   if (!s.ok()) return s;
-  if (zeros_to > initialized_end_) initialized_end_ = zeros_to;
   std::memset(buf, 0, used_);
   base_ += used_;
   used_ = 0;

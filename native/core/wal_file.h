@@ -99,9 +99,6 @@ Status ProbeDirectIo(const std::string& dir, DirectIoProbe* out);
 
 // Writes all `n` bytes at `offset`, retrying short writes and EINTR.
 Status WriteFull(int fd, const uint8_t* data, size_t n, uint64_t offset, const std::string& path);
-// Writes `n` bytes at `offset` followed by `zeros` zero bytes, in one system call where it can.
-// With direct I/O, `data`, `n`, `offset` and `zeros` must be aligned.
-Status WriteWithZeros(int fd, const uint8_t* data, size_t n, uint64_t offset, uint64_t zeros, const std::string& path);
 // Reads up to `n` bytes at `offset`; *got < n only at the end of the file.
 Status ReadFull(int fd, uint8_t* data, size_t n, uint64_t offset, const std::string& path, size_t* got);
 // fdatasync (F_FULLFSYNC on macOS, falling back to fsync).
@@ -133,11 +130,6 @@ Status CreateSegmentFile(const NewSegment& segment, int* fd);
 struct AppendMode {
   bool direct = false;
   size_t alignment = kDefaultAlignment;  // used when direct
-  // Zero-ahead: a write of fewer than zero_ahead_below bytes that ends past the part of the
-  // segment already written carries zeros after it, up to a multiple of zero_ahead_zone (at
-  // least half a zone further). 0 turns it off. See SegmentAppender.
-  uint64_t zero_ahead_zone = 0;
-  uint64_t zero_ahead_below = 0;
 };
 
 // Appends records to one open segment through a caller-owned aligned buffer. Bytes go to the
@@ -145,16 +137,6 @@ struct AppendMode {
 // blocks, from the aligned start of the block holding the first unwritten byte, so that block is
 // rewritten until it is full; in buffered mode each byte is written once, at its own offset. The
 // resulting file bytes are identical in both modes.
-//
-// Zero-ahead. A preallocated segment is made of unwritten extents; the first write into one
-// makes the file system convert it, and the fdatasync after that conversion has to commit the
-// journal as well as flush the device: about twice the cost of a plain flush. Small, frequent
-// groups would pay that on every fdatasync. So a small write that enters the unwritten part
-// writes zeros (the bytes a preallocated segment holds anyway) well past its end, in the same
-// system call, and the writes after it land on written blocks until the zone runs out: one
-// conversion per zone instead of one per group. Large writes skip it (their fdatasync is
-// dominated by data, and the zeros would cost as much as the data). The file bytes are the
-// same either way.
 //
 // Threads: one writer thread calls everything except SyncFile, which any thread may call while
 // the writer thread appends and flushes (a pipelined writer syncs what was flushed on a second
@@ -207,8 +189,6 @@ class SegmentAppender {
   Status Copy(const uint8_t* data, size_t n);
   Status Skip(size_t n);  // zero padding: the buffer is zero past used_
   Status WriteOut();
-  // Where the write ending at `write_end` should carry zeros to (write_end: none).
-  uint64_t ZeroAheadEnd(uint64_t write_end, size_t write_len) const;
 
   int fd_;
   std::string path_;
@@ -217,7 +197,6 @@ class SegmentAppender {
   AlignedBuffer* buffer_;
   FaultCounter* faults_;
   uint64_t base_ = 0;     // file offset of buffer_->data()[0]
-  uint64_t initialized_end_ = 0;  // the file is known to be written (not unwritten extents) up to here
   size_t used_ = 0;       // bytes of the buffer holding record bytes
   size_t written_ = 0;    // of those, bytes already written to the file
   uint64_t synced_end_ = 0;

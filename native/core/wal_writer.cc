@@ -8,15 +8,9 @@
 #include <algorithm>
 #include <new>
 
-#include <cstdio>
-#include <cstdlib>
 namespace tapio {
 namespace wal {
 namespace {
-double TNow() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
-struct Trace { double drain = 0, flush = 0, wait = 0, budget = 0, sync = 0, ongroup = 0, swait = 0; unsigned long ships = 0, syncs = 0, waits = 0;
-  ~Trace() { if (getenv("WTRACE")) fprintf(stderr, "TRACE writer: drain %.3f flush %.3f wait %.3f (%lu) budgetwait %.3f ships %lu | sync: fdatasync %.3f ongroup %.3f idle %.3f syncs %lu\n", drain, flush, wait, waits, budget, ships, sync, ongroup, swait, syncs); } };
-Trace trace;
 
 constexpr auto kIdleWait = std::chrono::milliseconds(100);
 
@@ -43,6 +37,17 @@ Status ValidateOptions(const WriterOptions& o) {
     }
   }
   return Status::Ok();
+}
+
+// Names the calling thread (at most 15 characters) so it can be told apart in ps, top and perf.
+void NameThisThread(const char* name) {
+#if defined(__linux__)
+  pthread_setname_np(pthread_self(), name);
+#elif defined(__APPLE__)
+  pthread_setname_np(name);
+#else
+  (void)name;
+#endif
 }
 
 uint64_t EntryFootprint(const RingEntry& e) {
@@ -92,7 +97,6 @@ Status WalWriter::Start() {
   if (!s.ok()) return s;
   synced_appender_ = appender_.get();
   synced_end_ = appender_->end();
-  wait_for_writer_ = getenv("NOWAIT") == nullptr;
   thread_ = std::thread([this] { Run(); });
   sync_thread_ = std::thread([this] { RunSync(); });
   warm_thread_ = std::thread([this] { WarmRing(); });
@@ -101,7 +105,6 @@ Status WalWriter::Start() {
 
 Status WalWriter::ChooseMode() {
   mode_ = AppendMode();
-  if (getenv("ZA_ZONE")) { mode_.zero_ahead_zone = strtoull(getenv("ZA_ZONE"), nullptr, 10); mode_.zero_ahead_below = strtoull(getenv("ZA_BELOW"), nullptr, 10); }
   if (options_.direct_io == DirectIoMode::kOff) {
     direct_io_reason_ = "direct_io is off";
     return Status::Ok();
@@ -206,6 +209,7 @@ Status WalWriter::Close() {
 // The writer thread: drains the ring into groups, writes each group, ships it to the sync
 // thread, and goes on with the next group without waiting for the fdatasync.
 void WalWriter::Run() {
+  NameThisThread("tapio-wal-write");
   Group group;
   for (;;) {
     if (Failed()) ApplyDiscard();
@@ -215,30 +219,23 @@ void WalWriter::Run() {
       budget_ = options_.max_group_bytes - std::min(unclaimed_bytes_, options_.max_group_bytes);
     }
     budget_short_ = false;
-    double t0 = TNow();
     const uint64_t bytes = ring_->Drain([this, &group](const RingEntry& e) { return Take(e, &group); });
     ring_->Release(bytes);  // Take copied every record it accepted
-    double t1 = TNow(); trace.drain += t1 - t0;
     if (!group.acks.empty()) {
       Ship(&group);
-      trace.flush += TNow() - t1; trace.ships++;
       continue;
     }
     if (bytes != 0) continue;  // only pads
     if (budget_short_) {
       // The next batch does not fit beside what waits for an fdatasync: wait for the sync
       // thread to claim that, so no fdatasync covers more than max_group_bytes.
-      double b0 = TNow();
       std::unique_lock<std::mutex> lock(mu_);
       writer_cv_.wait(lock, [this] { return unclaimed_bytes_ == 0; });
-      trace.budget += TNow() - b0;
       continue;
     }
     // Close waits for every appender before setting stopping_, so nothing more can arrive.
     if (stopping_.load(std::memory_order_acquire) && ring_->UsedBytes() == 0) break;
-    double w0 = TNow();
     ring_->WaitForData(kIdleWait);
-    trace.wait += TNow() - w0; trace.waits++;
   }
   ApplyDiscard();
   {
@@ -313,17 +310,16 @@ void WalWriter::Ship(Group* g) {
 // The sync thread: claims every group shipped so far, fdatasyncs once for all of them (the
 // writer thread meanwhile writes the next ones), and reports them.
 void WalWriter::RunSync() {
+  NameThisThread("tapio-wal-sync");
   std::vector<Group> claimed;
   for (;;) {
     size_t good = 0;  // claimed groups written before any failure: they get an fdatasync
     bool need_sync = false;
     {
-      double s0 = TNow();
       std::unique_lock<std::mutex> lock(mu_);
       sync_cv_.wait(lock, [this] { return !shipped_.empty() || writer_done_; });
-      trace.swait += TNow() - s0;
       if (shipped_.empty()) break;  // writer_done_ and nothing left
-      if (writing_ && wait_for_writer_) {
+      if (writing_) {
         // The group being written would miss this fdatasync (only writes that completed before
         // it starts count) and need another; wait for it, so one fdatasync covers both.
         const uint64_t target = ships_ + 1;
@@ -344,9 +340,7 @@ void WalWriter::RunSync() {
       const Group& last = claimed[good - 1];
       uint64_t micros = 0;
       bool injected = false;
-      double y0 = TNow();
       Status s = last.appender->SyncFile(&micros, &injected);
-      trace.sync += TNow() - y0; trace.syncs++;
       if (s.ok()) RecordSync(micros);
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -406,15 +400,14 @@ void WalWriter::Report(std::vector<Group>& groups, size_t from, size_t to, const
   if (!status.ok()) {
     for (Ack& a : done.acks) a.first_seq = a.last_seq = 0;
   }
-  double g0 = TNow();
   if (options_.on_group) options_.on_group(done);
-  trace.ongroup += TNow() - g0;
 }
 
 // The first lap through the ring would make producers take a page fault per page they copy
 // into. This thread maps the pages first, in order (producers start at the front), only when a
 // CPU is otherwise idle, and ends after one pass.
 void WalWriter::WarmRing() {
+  NameThisThread("tapio-wal-warm");
 #if defined(__linux__) && defined(SCHED_IDLE)
   sched_param param{};
   pthread_setschedparam(pthread_self(), SCHED_IDLE, &param);

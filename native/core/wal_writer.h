@@ -206,7 +206,6 @@ class WalWriter {
   bool syncing_ = false;                // the sync thread holds claimed groups
   bool writing_ = false;                // the writer thread is taking or writing a group
   uint64_t ships_ = 0;                  // groups shipped so far
-  bool wait_for_writer_ = true;
   bool writer_done_ = false;            // the writer thread has shipped its last group
   SegmentAppender* synced_appender_ = nullptr;  // where the newest successful sync was
   uint64_t synced_end_ = 0;                     // and the end it covered

@@ -433,6 +433,123 @@ TEST(WalWriter, GroupCommitBatchesConcurrentProducers) {
   EXPECT_EQ(uint64_t{kProducers * kPerProducer}, w->durable_seq());
 }
 
+// While the sync thread waits in fdatasync the writer thread writes the next groups. Whatever
+// the overlap, every report arrives in ring order and claims nothing beyond the durable
+// sequence number it carries.
+TEST(WalWriter, PipelinedReportsFollowRingOrderAndNeverRunAhead) {
+  TempDir dir;
+  std::mutex mu;
+  std::vector<GroupDone> reports;
+  WriterOptions o;
+  o.segment_size = 1 << 20;  // several rolls, which drain the pipeline
+  o.ring_capacity = 1 << 20;
+  o.max_group_bytes = 16 << 10;
+  o.on_group = [&](const GroupDone& g) {
+    std::lock_guard<std::mutex> lock(mu);
+    reports.push_back(g);
+  };
+  std::unique_ptr<WalWriter> w;
+  ASSERT_TRUE(OpenWriter(dir.path(), o, &w).ok());
+  const int kProducers = 4;
+  const int kPerProducer = 600;
+  std::vector<std::thread> threads;
+  for (int p = 0; p < kProducers; p++) {
+    threads.emplace_back([&, p] {
+      for (int t = 0; t < kPerProducer; t++) {
+        std::vector<std::vector<uint8_t>> batch;
+        for (int i = 0; i <= t % 3; i++) batch.push_back(PayloadFor(p * 100000 + t * 4 + i, 700 + (t % 7) * 300));
+        AppendWaiting(w.get(), p, t, batch);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(w->Close().ok());
+  uint64_t next = 1;
+  uint64_t durable = 0;
+  size_t batches = 0;
+  for (const GroupDone& g : reports) {
+    ASSERT_TRUE(g.status.ok()) << g.status.message();
+    EXPECT_GE(g.durable_seq, durable);
+    durable = g.durable_seq;
+    for (const Ack& a : g.acks) {
+      EXPECT_EQ(next, a.first_seq);
+      EXPECT_LE(a.last_seq, g.durable_seq);
+      next = a.last_seq + 1;
+      batches++;
+    }
+  }
+  EXPECT_EQ(size_t{kProducers * kPerProducer}, batches);
+  EXPECT_EQ(next - 1, w->durable_seq());
+  EXPECT_EQ(next - 1, ReadAll(dir.path()).size());
+  // One report per fdatasync (plus nothing else when nothing failed).
+  EXPECT_EQ(reports.size(), w->Stats().groups);
+}
+
+// Faults with appends from several threads, so failures land while other groups are being
+// written or synced: the acknowledged batches form a prefix of the log, everything after the
+// first failure fails, and a reopen finds exactly the acknowledged records.
+void RunConcurrentFaultCase(bool fail_sync, uint64_t at) {
+  TempDir dir;
+  std::mutex mu;
+  std::vector<GroupDone> reports;
+  WriterOptions o;
+  o.segment_size = 1 << 20;
+  o.ring_capacity = 1 << 20;
+  o.max_group_bytes = 8 << 10;
+  if (fail_sync) {
+    o.faults.fail_sync_at = at;
+  } else {
+    o.faults.fail_write_at = at;
+  }
+  o.on_group = [&](const GroupDone& g) {
+    std::lock_guard<std::mutex> lock(mu);
+    reports.push_back(g);
+  };
+  std::unique_ptr<WalWriter> w;
+  ASSERT_TRUE(OpenWriter(dir.path(), o, &w).ok());
+  std::vector<std::thread> threads;
+  for (int p = 0; p < 3; p++) {
+    threads.emplace_back([&, p] {
+      for (int t = 0; t < 300; t++) AppendWaiting(w.get(), p, t, {PayloadFor(p * 1000 + t, 500 + t % 900)});
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(StatusCode::kIoError, w->Close().code());
+  uint64_t acked = 0;
+  bool failed = false;
+  size_t batches = 0;
+  for (const GroupDone& g : reports) {
+    for (const Ack& a : g.acks) {
+      batches++;
+      if (g.status.ok()) {
+        EXPECT_FALSE(failed) << "a batch was acknowledged after one failed";
+        EXPECT_EQ(acked + 1, a.first_seq);
+        acked = a.last_seq;
+      } else {
+        failed = true;
+        EXPECT_EQ(uint64_t{0}, a.first_seq);
+      }
+    }
+  }
+  EXPECT_TRUE(failed);
+  EXPECT_EQ(size_t{900}, batches);
+  EXPECT_EQ(acked, w->durable_seq());
+  w.reset();
+  RecoverOptions ro;
+  ro.dir = dir.path();
+  RecoveryResult r;
+  ASSERT_TRUE(Recover(ro, &r).ok());
+  EXPECT_EQ(acked, r.last_seq);
+  EXPECT_EQ(uint64_t{0}, r.torn_bytes);
+}
+
+TEST(WalWriter, ConcurrentFailedWriteKeepsTheAcknowledgedPrefix) {
+  for (uint64_t at : {2, 7, 40}) RunConcurrentFaultCase(false, at);
+}
+TEST(WalWriter, ConcurrentFailedSyncKeepsTheAcknowledgedPrefix) {
+  for (uint64_t at : {1, 5, 30}) RunConcurrentFaultCase(true, at);
+}
+
 TEST(WalWriter, RejectsBadOptions) {
   std::unique_ptr<WalWriter> w;
   WriterOptions o;

@@ -38,8 +38,14 @@ interface Deferred {
   reject(err: Error): void;
 }
 
-/** Staged bytes that make a batch push at once instead of at the end of the current task. */
+/** Staged bytes that make the stage push at once instead of when the current task's microtasks run. */
 const PUSH_NOW_BYTES = 1 << 20;
+/**
+ * A batch at least this large pushes at once (with whatever was staged before it): copying it
+ * costs more than the crossing, and the writer thread can encode and write it while the next
+ * one is staged. Smaller batches wait for the end of the task, so a burst of them forms one group.
+ */
+const BIG_BATCH_BYTES = 64 * 1024;
 
 function tooLarge(): TapioError {
   return new TapioError('ERR_RECORD_TOO_LARGE', 'the batch does not fit: a record is larger than a segment holds, or the batch is larger than half the ring buffer; split it or raise transit.segment_size / ring_capacity');
@@ -65,11 +71,11 @@ function grown<T extends Uint8Array | Uint32Array | Float64Array>(array: T, need
  * opened the WAL has one; a worker thread makes its own from the id it was handed.
  *
  * Appends are staged: an append copies its records into one buffer (so the caller may reuse
- * its arrays at once) and the batches staged during one task cross into native code together,
- * in a single call, when its microtasks run (or at once past PUSH_NOW_BYTES). A burst of
- * appends then costs one boundary crossing and wakes the writer thread once, and the writer
- * finds the whole burst for one group. Nothing waits for more appends: the push happens before
- * the event loop moves on.
+ * its arrays at once), and the batches staged during one task cross into native code together,
+ * in one call, when the task's microtasks run (large batches and a full stage go at once). A
+ * burst of small appends then costs one boundary crossing and one wake-up of the writer
+ * thread, and becomes one group. Nothing waits for more appends: the push happens before the
+ * event loop moves on.
  */
 export class NativeAppender {
   readonly #producer: NativeProducerHandle;
@@ -104,12 +110,13 @@ export class NativeAppender {
     // stream of small ones and batches keep their order.
     if (this.#blocked || this.#spaceWaiters.length > 0) return this.#waitForSpace().then(() => this.append(records));
     let result: Promise<AppendResult>;
+    const before = this.#byteCount;
     try {
       result = this.#stage(records);
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.#byteCount >= PUSH_NOW_BYTES || process.env.NOBATCH) {
+    if (this.#byteCount >= PUSH_NOW_BYTES || this.#byteCount - before >= BIG_BATCH_BYTES) {
       this.#push();
     } else if (!this.#pushScheduled) {
       this.#pushScheduled = true;
