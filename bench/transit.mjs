@@ -1,7 +1,7 @@
 // Transit WAL end to end: native writer, TypeScript twin and a plain fs loop (write + fdatasync
 // per append) in one run, against the disk's ceiling (dd with oflag=direct in the same folder).
 // `node bench/transit.mjs [--quick]`; writes bench/results/transit.json.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,17 +25,12 @@ function freshDir(label) {
 /** dd's O_DIRECT sequential write speed in the bench folder, bytes/s. */
 function ddCeiling(mib) {
   const dir = freshDir('dd');
-  try {
-    const out = execFileSync('dd', ['if=/dev/zero', `of=${join(dir, 'dd.bin')}`, 'bs=1M', `count=${mib}`, 'oflag=direct', 'conv=fdatasync'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-    void out;
-  } catch (err) {
-    return { bytesPerSec: NaN, note: `dd failed: ${err.message}` };
-  }
-  // dd prints its summary on stderr; run again capturing it.
-  const res = execFileSync('sh', ['-c', `dd if=/dev/zero of=${join(dir, 'dd2.bin')} bs=1M count=${mib} oflag=direct conv=fdatasync 2>&1 >/dev/null`], { encoding: 'utf8' });
+  // One run; dd prints its summary on stderr.
+  const res = spawnSync('dd', ['if=/dev/zero', `of=${join(dir, 'dd.bin')}`, 'bs=1M', `count=${mib}`, 'oflag=direct', 'conv=fdatasync'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
   rmSync(dir, { recursive: true, force: true });
-  const m = /(\d+) bytes .* copied, ([\d.]+) s/.exec(res);
-  return m ? { bytesPerSec: Number(m[1]) / Number(m[2]), raw: res.trim().split('\n').pop() } : { bytesPerSec: NaN, raw: res };
+  if (res.error || res.status !== 0) return { bytesPerSec: NaN, note: `dd failed: ${res.error?.message ?? res.stderr}` };
+  const m = /(\d+) bytes .* copied, ([\d.]+) s/.exec(res.stderr);
+  return m ? { bytesPerSec: Number(m[1]) / Number(m[2]), raw: res.stderr.trim().split('\n').pop() } : { bytesPerSec: NaN, raw: res.stderr };
 }
 
 async function openBackend(path, dir, overrides = {}) {

@@ -2,12 +2,14 @@
 //
 // JavaScript sees two classes:
 //   NativeWalWriter  one per open WAL, created by openWal() on the thread that opens the store.
-//   NativeProducer   one per JavaScript thread that appends. The opening thread gets one from
-//                    writer.createProducer(); a worker thread attaches its own with
-//                    attachProducer(writerId, ...) using the id the opening thread handed it.
-// Each producer owns a thread-safe function. The writer thread files acknowledgements under
-// the producer's id and wakes that producer's JavaScript thread once per group; the JavaScript
-// side then resolves the append promises. No JavaScript value is touched off its own thread.
+//   NativeProducer   one per JavaScript thread that appends: new NativeProducer(writerId,
+//                    onEvents), on the opening thread with writer.id, on a worker thread with
+//                    the id the opening thread handed it.
+// A producer hands over many batches per call (pushBatches: one buffer of record bytes, their
+// lengths, and a ticket and record count per batch), read in place. Each producer owns a
+// thread-safe function. The WAL's sync thread files acknowledgements under the producer's id
+// and wakes that producer's JavaScript thread once per fdatasync; the JavaScript side then
+// resolves the append promises. No JavaScript value is touched off its own thread.
 #include <napi.h>
 
 #include <cstring>
@@ -314,7 +316,7 @@ class NativeWalWriter : public Napi::ObjectWrap<NativeWalWriter> {
     return o;
   }
 
-  // close() -> Promise<void>: writes and syncs what was queued, then stops the writer thread.
+  // close() -> Promise<void>: writes and syncs what was queued, then stops the writer's threads.
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   std::shared_ptr<SharedWal> shared_;

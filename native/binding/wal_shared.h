@@ -1,4 +1,4 @@
-// State shared between the JavaScript threads that use one open WAL and its writer thread.
+// State shared between the JavaScript threads that use one open WAL and the WAL's threads.
 #ifndef TAPIO_BINDING_WAL_SHARED_H_
 #define TAPIO_BINDING_WAL_SHARED_H_
 
@@ -16,7 +16,7 @@
 
 namespace tapio_binding {
 
-// What the writer thread has for one producer's JavaScript thread, guarded by `mu`.
+// What the WAL's threads have for one producer's JavaScript thread, guarded by `mu`.
 struct ProducerSink {
   Napi::ThreadSafeFunction tsfn;
   std::mutex mu;
@@ -39,7 +39,7 @@ class SharedWal {
   uint32_t Register(std::shared_ptr<ProducerSink> sink);
   void Unregister(uint32_t producer_id);
 
-  // Writer thread: file the group's acknowledgements and wake the producers they belong to.
+  // Sync thread: file the group's acknowledgements and wake the producers they belong to.
   void OnGroup(const tapio::wal::GroupDone& done);
   // Writer thread: wake the producers waiting for ring space.
   void OnSpace();

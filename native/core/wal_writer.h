@@ -4,11 +4,13 @@
 // what it covered through a callback. An append is durable once its batch is reported with an
 // ok status.
 //
-// Pipelining: the two threads overlap. While the sync thread waits in fdatasync for group k,
-// the writer thread already writes group k+1; when that fdatasync returns, the next one starts
-// at once and covers everything whose write completed before it started. So the disk always
-// has work and each fdatasync covers what arrived during the previous one. A batch is reported
-// only after an fdatasync that started after the write of its last record returned.
+// Pipelining: the two threads overlap. While the sync thread waits in fdatasync, the writer
+// thread already writes the next group; when that fdatasync returns, the next one starts and
+// covers every group whose write completed before it started (when a write is in progress at
+// that moment, the sync thread waits for it, since a write that completes later would need an
+// fdatasync of its own). So the disk always has work and each fdatasync covers what arrived
+// during the previous one. A batch is reported only after an fdatasync that started after the
+// write of its last record returned.
 //
 // Group commit: the writer takes whatever is committed in the ring when it looks (it never
 // waits for more), up to the end of the current segment and max_group_bytes; the bytes written
@@ -18,11 +20,16 @@
 // pipeline drains), so every segment but the newest is complete on disk. A batch may span two
 // segments.
 //
-// Failure: the first failed write or fdatasync puts the writer in a FAILED state for good. Every
-// batch not yet reported (written or not), everything still in the ring and everything appended
-// later is reported with that kIoError status; fdatasync is never retried, and no batch is
-// reported ok after the failure, even when an fdatasync already in flight returns ok. Reopening
-// (Recover, then Open) finds the synced prefix.
+// Failure: the first failed write or fdatasync puts the writer in a FAILED state for good, and
+// fdatasync is never retried. When an fdatasync fails, every batch not yet reported fails. When
+// a write fails, the batches written before it still get their fdatasync and are reported as
+// usual (they form a prefix of the log); the failing batch and everything after it fail. Either
+// way everything still in the ring and everything appended later is reported with the kIoError
+// status, and no batch is reported ok after a failed one. Reopening (Recover, then Open) finds
+// the synced prefix.
+//
+// A third thread, at idle priority, maps the ring's memory once after Open so that producers
+// do not take a page fault on each page of the first lap.
 #ifndef TAPIO_CORE_WAL_WRITER_H_
 #define TAPIO_CORE_WAL_WRITER_H_
 
@@ -83,7 +90,8 @@ struct WriterOptions {
   FaultInjector faults;
   ResumePoint resume;  // from Recover
   uint64_t created_ms = 0;  // creation time written into new segment headers; 0 = the clock
-  // Called on the sync thread after every group. Must not call Close. May call Append.
+  // Called on the sync thread after every fdatasync with the batches it made durable, and for
+  // failed batches. Must not call Close. May call Append. Blocks the next fdatasync while it runs.
   std::function<void(const GroupDone&)> on_group;
   // Called on the writer thread whenever ring space was freed (see RingBuffer::SetReleaseHook).
   std::function<void()> on_space;
@@ -116,7 +124,7 @@ class WalWriter {
   };
 
   // Validates options, probes direct I/O, opens (or creates) the segment to append to and
-  // starts the writer thread.
+  // starts the threads.
   static Status Open(WriterOptions options, std::unique_ptr<WalWriter>* out);
   ~WalWriter();  // Close()
   WalWriter(const WalWriter&) = delete;

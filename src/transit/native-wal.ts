@@ -1,7 +1,7 @@
 /**
- * The native WAL backend: the C++ ring buffer and writer thread (native/core/wal_writer.h)
+ * The native WAL backend: the C++ ring buffer, writer and sync threads (native/core/wal_writer.h)
  * behind the addon's openWal() and NativeProducer. This module turns the writer's
- * acknowledgements into settled promises; it holds no state the writer thread touches.
+ * acknowledgements into settled promises; it holds no state those threads touch.
  */
 import { TapioError } from '../errors.js';
 import { loadNative } from '../native/loader.js';
@@ -309,7 +309,7 @@ export class NativeWal implements WalBackend {
     };
   }
 
-  /** Recovers the directory (off the event loop) and starts the writer thread. */
+  /** Recovers the directory (off the event loop) and starts the writer's threads. */
   static async open(options: WalOpenOptions): Promise<NativeWal> {
     const addon = loadNative() as unknown as NativeWalAddon | null;
     if (!addon) throw new TapioError('ERR_NATIVE', 'the native addon is not loaded; use the TypeScript path');
