@@ -9,7 +9,8 @@ import { TapioError } from '../errors.js';
 
 /** fsyncs a directory so a create, rename or unlink inside it survives a crash. */
 export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await fsp.open(dir, constants.O_RDONLY);
+  if (process.platform === 'win32') return; // directories cannot be opened for fsync there
+  const handle = await fsp.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
     await handle.sync();
   } finally {

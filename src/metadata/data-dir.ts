@@ -5,8 +5,9 @@
  * it may spin instead of failing.
  */
 
+import { fsyncDir as fsyncDirectory } from '../fs/durable.js';
 import { constants } from 'node:fs';
-import { access, mkdir, open as openFile, readdir, stat, unlink } from 'node:fs/promises';
+import { access, mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { TapioError } from '../errors.js';
 import { checkLmdbDataFile } from './lmdb-file-check.js';
@@ -46,15 +47,7 @@ function reasonOf(err: unknown): string {
 }
 
 /** fsync a directory, so entries created in it survive a crash. */
-export async function fsyncDirectory(dir: string): Promise<void> {
-  if (process.platform === 'win32') return; // directories cannot be opened for fsync there
-  const handle = await openFile(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
+export { fsyncDir as fsyncDirectory } from '../fs/durable.js';
 
 /**
  * `mkdir -p` one level at a time (mode 0700), then fsync the parent of every new directory so

@@ -3,6 +3,7 @@
  * the list of segments, directory fsync, and the error values that name a file.
  */
 import { randomBytes } from 'node:crypto';
+import { fsyncDir } from '../fs/durable.js';
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
@@ -157,14 +158,7 @@ export function segmentPath(dir: string, n: number): string {
 }
 
 /** fsync a directory, so entries created, renamed or removed in it are durable. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
+export { fsyncDir } from '../fs/durable.js';
 
 /** Removes a file and makes the removal durable. */
 export async function unlinkDurably(path: string): Promise<void> {
