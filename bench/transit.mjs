@@ -1,9 +1,9 @@
 // Transit WAL end to end: native writer, TypeScript twin and a plain fs loop (write + fdatasync
 // per append) in one run, against the disk's ceiling (dd with oflag=direct in the same folder).
-// `node bench/transit.mjs [--quick]`; writes bench/results/transit.json.
+// `node bench/transit.mjs [--quick] [--rounds N]` (3 rounds by default, 1 with --quick; medians are
+// reported); writes bench/results/transit.json.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -153,77 +153,115 @@ async function recoveryScan(path, gib, writerPath) {
   return { bytes: scanned, seconds, mbPerSec: scanned / seconds / 1e6 };
 }
 
+/** The upper bound of the histogram bucket that holds the p-th percentile of fdatasync latency, ms. */
+function syncPercentileMs(hist, p) {
+  const total = hist.reduce((n, b) => n + b.count, 0);
+  if (total === 0) return undefined;
+  let seen = 0;
+  for (const b of hist) {
+    seen += b.count;
+    if (seen >= (p / 100) * total) return b.le === null ? Infinity : b.le / 1000;
+  }
+  return Infinity;
+}
+
+function median(values) {
+  const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return undefined;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+/** Runs `fn` on a fresh WAL of `path` in a fresh folder, and adds the writer's fdatasync p99 bucket. */
+async function onFreshWal(label, path, fn) {
+  const dir = freshDir(`${label}-${path}`);
+  const wal = await openBackend(path, dir);
+  try {
+    const r = await fn(wal);
+    return { ...r, syncP99Ms: syncPercentileMs(wal.stats().syncLatencyUs, 99) };
+  } finally {
+    await wal.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function inFreshDir(label, fn) {
+  const dir = freshDir(label);
+  try {
+    return fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const CASES = {
+  small: 'small appends: 64 producers x 16 x 200 B',
+  bulk: 'bulk: 1 producer, 1024 x 200 B, 8 in flight',
+  large: '64 KiB records: 16 per append, 8 in flight',
+  load: 'offered 100k records/s, 10 producers, 10 ms bursts',
+};
+
+/** One round: the dd ceiling, then every case on every path, so the ratios compare one moment of the disk. */
+async function round(paths, scale, scanGiB) {
+  const rows = [];
+  const dd = ddCeiling(quick ? 256 : 1024);
+  const ofDd = (r) => ({ ...r, ofCeiling: (r.mbPerSec * 1e6) / dd.bytesPerSec });
+
+  const small = { producers: 64, perProducer: Math.round(600 * scale), batch: 16, size: 200 };
+  for (const path of paths) rows.push({ case: CASES.small, path, ...(await onFreshWal('small', path, (wal) => concurrentAppends(wal, small))) });
+  const plainSmall = inFreshDir('small-plain', (dir) => plainLoop(dir, { appends: Math.round(2000 * scale), batch: 16, size: 200 }));
+  rows.push({ case: CASES.small, path: 'plain fs loop', ...plainSmall });
+  for (const r of rows) r.xBaseline = r.recordsPerSec / plainSmall.recordsPerSec;
+
+  const bulk = { producers: 1, perProducer: Math.round(2000 * scale), batch: 1024, size: 200, inFlight: 8 };
+  for (const path of paths) rows.push({ case: CASES.bulk, path, ...ofDd(await onFreshWal('bulk', path, (wal) => concurrentAppends(wal, bulk))) });
+  rows.push({ case: CASES.bulk, path: 'plain fs loop (16384/fdatasync)', ...ofDd(inFreshDir('bulk-plain', (dir) => plainLoop(dir, { appends: Math.round(200 * scale), batch: 16384, size: 200 }))) });
+
+  const large = { producers: 1, perProducer: Math.round(400 * scale), batch: 16, size: 64 * 1024, inFlight: 8 };
+  for (const path of paths) rows.push({ case: CASES.large, path, ...ofDd(await onFreshWal('large', path, (wal) => concurrentAppends(wal, large))) });
+  rows.push({ case: CASES.large, path: 'plain fs loop', ...ofDd(inFreshDir('large-plain', (dir) => plainLoop(dir, { appends: Math.round(400 * scale), batch: 16, size: 64 * 1024 }))) });
+
+  for (const path of paths) {
+    rows.push({ case: CASES.load, path, ...(await onFreshWal('load', path, (wal) => offeredLoad(wal, { rate: 100_000, producers: 10, seconds: quick ? 2 : 5, size: 200 }))) });
+  }
+
+  for (const path of paths) rows.push({ case: `recovery scan of a ${scanGiB} GiB log`, path, ...(await recoveryScan(path, scanGiB, paths[0])) });
+  return { ddBytesPerSec: dd.bytesPerSec, dd: dd.raw ?? dd.note, rows };
+}
+
+const METRICS = ['recordsPerSec', 'mbPerSec', 'xBaseline', 'ofCeiling', 'meanGroupRecords', 'p50Ms', 'p99Ms', 'syncP99Ms'];
+
+/** Per case and path: the median of each metric over the rounds, and the spread of records/s (or MB/s). */
+function summarize(rounds) {
+  const out = [];
+  for (const first of rounds[0].rows) {
+    const same = rounds.map((r) => r.rows.find((x) => x.case === first.case && x.path === first.path)).filter(Boolean);
+    const row = { case: first.case, path: first.path, rounds: same.length, directIo: first.directIo };
+    for (const m of METRICS) row[m] = median(same.map((x) => x[m]));
+    const rate = same.map((x) => x.recordsPerSec ?? x.mbPerSec).filter((x) => x !== undefined);
+    if (rate.length > 1) row.spread = [Math.min(...rate), Math.max(...rate)];
+    out.push(row);
+  }
+  return out;
+}
+
 export async function run() {
   const { capabilities } = await import('../lib/capabilities.js');
   const caps = capabilities();
   const paths = caps.native ? ['native', 'typescript'] : ['typescript'];
   const scale = quick ? 0.2 : 1;
-  const rows = [];
-  const dd = ddCeiling(quick ? 256 : 1024);
-  console.log(`disk ceiling (dd bs=1M oflag=direct): ${(dd.bytesPerSec / 1e6).toFixed(0)} MB/s  ${dd.raw ?? dd.note ?? ''}`);
-
-  const small = { producers: 64, perProducer: Math.round(300 * scale), batch: 16, size: 200 };
-  for (const path of paths) {
-    const dir = freshDir(`small-${path}`);
-    const wal = await openBackend(path, dir);
-    rows.push({ case: 'small appends: 64 producers x 16 x 200 B', path, ...(await concurrentAppends(wal, small)) });
-    await wal.close();
-    rmSync(dir, { recursive: true, force: true });
+  const roundsArg = process.argv.indexOf('--rounds');
+  const roundCount = Math.max(1, Number(roundsArg > 0 ? process.argv[roundsArg + 1] : (process.env.TAPIO_BENCH_ROUNDS ?? (quick ? 1 : 3))));
+  const scanGiB = quick ? 0.25 : 1;
+  const rounds = [];
+  for (let i = 0; i < roundCount; i++) {
+    const r = await round(paths, scale, scanGiB);
+    console.log(`round ${i + 1}/${roundCount}: dd ceiling ${(r.ddBytesPerSec / 1e6).toFixed(0)} MB/s (${r.dd ?? ''})`);
+    rounds.push(r);
   }
-  {
-    const dir = freshDir('small-plain');
-    rows.push({ case: 'small appends: 64 producers x 16 x 200 B', path: 'plain fs loop', ...plainLoop(dir, { appends: Math.round(2000 * scale), batch: 16, size: 200 }) });
-    rmSync(dir, { recursive: true, force: true });
-  }
-
-  const bulk = { producers: 1, perProducer: Math.round(2000 * scale), batch: 1024, size: 200, inFlight: 8 };
-  for (const path of paths) {
-    const dir = freshDir(`bulk-${path}`);
-    const wal = await openBackend(path, dir);
-    const r = await concurrentAppends(wal, bulk);
-    rows.push({ case: 'bulk: 1 producer, 1024 x 200 B, 8 in flight', path, ...r, ofCeiling: (r.mbPerSec * 1e6) / dd.bytesPerSec });
-    await wal.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-  {
-    const dir = freshDir('bulk-plain');
-    const r = plainLoop(dir, { appends: Math.round(200 * scale), batch: 16384, size: 200 });
-    rows.push({ case: 'bulk: 1 producer, 1024 x 200 B, 8 in flight', path: 'plain fs loop (16384/fdatasync)', ...r, ofCeiling: (r.mbPerSec * 1e6) / dd.bytesPerSec });
-    rmSync(dir, { recursive: true, force: true });
-  }
-
-  const large = { producers: 1, perProducer: Math.round(400 * scale), batch: 16, size: 64 * 1024, inFlight: 8 };
-  for (const path of paths) {
-    const dir = freshDir(`large-${path}`);
-    const wal = await openBackend(path, dir);
-    const r = await concurrentAppends(wal, large);
-    rows.push({ case: '64 KiB records: 16 per append, 8 in flight', path, ...r, ofCeiling: (r.mbPerSec * 1e6) / dd.bytesPerSec });
-    await wal.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-  {
-    const dir = freshDir('large-plain');
-    const r = plainLoop(dir, { appends: Math.round(400 * scale), batch: 16, size: 64 * 1024 });
-    rows.push({ case: '64 KiB records: 16 per append, 8 in flight', path: 'plain fs loop', ...r, ofCeiling: (r.mbPerSec * 1e6) / dd.bytesPerSec });
-    rmSync(dir, { recursive: true, force: true });
-  }
-
-  for (const path of paths) {
-    const dir = freshDir(`load-${path}`);
-    const wal = await openBackend(path, dir);
-    rows.push({ case: 'offered 100k records/s, 10 producers, 10 ms bursts', path, ...(await offeredLoad(wal, { rate: 100_000, producers: 10, seconds: quick ? 2 : 5, size: 200 })) });
-    await wal.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-
-  for (const path of paths) {
-    rows.push({ case: `recovery scan of a ${quick ? '0.25' : '1'} GiB log`, path, ...(await recoveryScan(path, quick ? 0.25 : 1, paths[0])) });
-  }
-
-  const baseline = rows.find((r) => r.path === 'plain fs loop' && r.case.startsWith('small'));
-  for (const r of rows) if (r.case.startsWith('small') && baseline) r.xBaseline = r.recordsPerSec / baseline.recordsPerSec;
-
-  printTable('Transit WAL (one run; ratios against the plain loop or the dd ceiling)', rows, [
+  const rows = summarize(rounds);
+  const ms = (v) => (v === undefined ? '' : v === Infinity ? '>100' : v.toFixed(2));
+  printTable(`Transit WAL: median of ${roundCount} round(s); each ratio is taken within its round, against the plain loop or that round's dd ceiling`, rows, [
     { label: 'case', get: (r) => r.case },
     { label: 'path', get: (r) => r.path },
     { label: 'records/s', get: (r) => (r.recordsPerSec ? Math.round(r.recordsPerSec).toLocaleString('en-US') : '') },
@@ -231,11 +269,13 @@ export async function run() {
     { label: 'x plain', get: (r) => (r.xBaseline ? r.xBaseline.toFixed(1) : '') },
     { label: '% of dd', get: (r) => (r.ofCeiling ? `${(r.ofCeiling * 100).toFixed(0)}%` : '') },
     { label: 'group', get: (r) => (r.meanGroupRecords ? r.meanGroupRecords.toFixed(0) : '') },
-    { label: 'p50 ms', get: (r) => (r.p50Ms !== undefined ? r.p50Ms.toFixed(2) : '') },
-    { label: 'p99 ms', get: (r) => (r.p99Ms !== undefined ? r.p99Ms.toFixed(2) : '') },
+    { label: 'ack p50 ms', get: (r) => ms(r.p50Ms) },
+    { label: 'ack p99 ms', get: (r) => ms(r.p99Ms) },
+    { label: 'fdatasync p99 <=', get: (r) => ms(r.syncP99Ms) },
+    { label: 'spread', get: (r) => (r.spread ? r.spread.map((v) => (v >= 1000 ? Math.round(v).toLocaleString('en-US') : v.toFixed(0))).join(' - ') : '') },
     { label: 'O_DIRECT', get: (r) => (r.directIo === undefined ? '' : r.directIo ? 'on' : 'off') },
   ]);
-  const file = writeResult('transit', { capabilities: caps, quick, ddCeilingBytesPerSec: dd.bytesPerSec, rows });
+  const file = writeResult('transit', { capabilities: caps, quick, rounds: roundCount, ddCeilingBytesPerSec: rounds.map((r) => r.ddBytesPerSec), rows, perRound: rounds });
   console.log(`written ${file}`);
   rmSync(benchRoot, { recursive: true, force: true });
   return rows;
