@@ -240,6 +240,8 @@ Napi::Object RecoveryToJs(Napi::Env env, const tapio::wal::RecoveryResult& r) {
     salvaged[i] = s;
   }
   o.Set("salvaged", salvaged);
+  o.Set("sealedSegments", Napi::Number::New(env, static_cast<double>(r.sealed_segments)));
+  if (!r.checkpoint_ignored.empty()) o.Set("checkpointIgnored", r.checkpoint_ignored);
   Napi::Array removed = Napi::Array::New(env, r.removed_files.size());
   for (size_t i = 0; i < r.removed_files.size(); i++) removed[i] = Napi::String::New(env, r.removed_files[i]);
   o.Set("removedFiles", removed);

@@ -28,7 +28,11 @@ struct ResumePoint {
   bool segment_exists = false;   // false: the writer creates it, starting at next_seq
   uint64_t segment_size = 0;     // when it exists: its size from its header
   uint64_t write_offset = 0;     // when it exists: the end of its last whole record
+  uint64_t segment_first_seq = 1;  // when it exists: the first sequence number from its header
   uint64_t next_seq = 1;
+  // Write CHECKPOINT at each segment roll. Off after a salvage that skipped damage, so the
+  // next open scans every segment again and a strict open still refuses the damage.
+  bool write_checkpoints = false;
 };
 
 // Test hook: make the Nth record write or the Nth record fdatasync fail with `error_number`

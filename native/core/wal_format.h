@@ -6,6 +6,9 @@
 //   WAL_ID                   JSON: {"format":"tapio-wal","version":1,"storeId":"<32 hex>"}
 //   <16 hex digits>.wal      segments, numbered from 1, preallocated to segment_size bytes
 //   <16 hex digits>.wal.broken   bytes cut from a torn tail at recovery (kept for inspection)
+//   CHECKPOINT               JSON: {"format":"tapio-wal-checkpoint","version":1,"storeId":"<32 hex>",
+//                            "sealed":N,"firstSeq":F,"lastSeq":L}: segments up to N are whole and
+//                            synced, and N holds sequence numbers F..L; recovery scans from N + 1
 //
 // Segment layout:
 //   [0, kSegmentHeaderSize)  segment header (below), zero-padded to one 4096-byte block so
@@ -56,6 +59,8 @@ constexpr uint64_t kMaxSegmentSize = 1ull << 30;
 constexpr const char* kSegmentSuffix = ".wal";
 constexpr const char* kBrokenSuffix = ".broken";
 constexpr const char* kIdFileName = "WAL_ID";
+constexpr const char* kCheckpointFileName = "CHECKPOINT";
+constexpr const char* kCheckpointFormatName = "tapio-wal-checkpoint";
 
 // Offsets inside the segment header.
 constexpr size_t kHeaderOffVersion = 8;

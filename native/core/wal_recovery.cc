@@ -213,11 +213,10 @@ Status ParseWalId(const std::string& path, const std::string& text, StoreId* id)
   return Status::Ok();
 }
 
-// Writes WAL_ID through a temporary file: fdatasync, rename, fsync of the directory.
-Status WriteWalId(const std::string& dir, const StoreId& id) {
-  const std::string path = JoinPath(dir, kIdFileName);
+// Writes `text` to dir/name through a temporary file: fdatasync, rename, fsync of the directory.
+Status WriteSmallFileDurably(const std::string& dir, const char* name, const std::string& text) {
+  const std::string path = JoinPath(dir, name);
   const std::string tmp = path + ".tmp";
-  const std::string text = WalIdContents(id);
   int fd = -1;
   Status s = OpenFile(tmp, O_WRONLY | O_CREAT | O_TRUNC, false, &fd);
   if (!s.ok()) return s;
@@ -227,6 +226,85 @@ Status WriteWalId(const std::string& dir, const StoreId& id) {
   if (s.ok() && rename(tmp.c_str(), path.c_str()) != 0) s = ErrnoStatus("rename to " + path + " of", tmp, errno);
   if (s.ok()) s = SyncDir(dir);
   return s;
+}
+
+Status WriteWalId(const std::string& dir, const StoreId& id) {
+  return WriteSmallFileDurably(dir, kIdFileName, WalIdContents(id));
+}
+
+// ---- CHECKPOINT ----
+
+struct Checkpoint {
+  uint64_t sealed = 0;
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+};
+
+// A JSON number that is an integer in 0..kMaxSafeNumber (as Number.isSafeInteger and >= 0 in
+// the twin, so 5, 5.0 and 5e0 all read as 5).
+bool SafeInteger(const std::map<std::string, std::string>& v, const char* key, uint64_t* out) {
+  const auto it = v.find(key);
+  if (it == v.end() || it->second.empty() || it->second[0] == '"') return false;
+  char* end = nullptr;
+  const double d = std::strtod(it->second.c_str(), &end);
+  if (end != it->second.c_str() + it->second.size()) return false;
+  if (!(d >= 0) || d > static_cast<double>(kMaxSafeNumber) || d != static_cast<double>(static_cast<uint64_t>(d))) {
+    return false;
+  }
+  *out = static_cast<uint64_t>(d);
+  return true;
+}
+
+// Reads CHECKPOINT. *found is false when there is none, or when it cannot be used: then
+// *ignored says why (recovery scans every segment, as if there were none).
+Status ReadCheckpoint(const std::string& dir, const StoreId& store_id, Checkpoint* cp, bool* found,
+                      std::string* ignored) {
+  *found = false;
+  ignored->clear();
+  const std::string path = JoinPath(dir, kCheckpointFileName);
+  std::string text;
+  bool missing = false;
+  Status s = ReadSmallFile(path, &text, &missing);
+  if (!s.ok()) {
+    if (s.code() != StatusCode::kCorrupt) return s;
+    *ignored = std::string(kCheckpointFileName) + " is not the JSON object it must hold";
+    return Status::Ok();
+  }
+  if (missing) return Status::Ok();
+  std::map<std::string, std::string> v;
+  if (!FlatJson(text).Parse(&v)) {
+    *ignored = std::string(kCheckpointFileName) + " is not the JSON object it must hold";
+    return Status::Ok();
+  }
+  bool is_string = false;
+  std::string shown;
+  const std::string format = JsonField(v, "format", &is_string, &shown);
+  const bool format_ok = is_string && format == kCheckpointFormatName;
+  const std::string version = JsonField(v, "version", &is_string, &shown);
+  if (!format_ok || is_string || !NumberEquals(version, kFormatVersion)) {
+    *ignored = std::string(kCheckpointFileName) + " describes another format or version";
+    return Status::Ok();
+  }
+  const std::string hex = JsonField(v, "storeId", &is_string, &shown);
+  StoreId id;
+  if (!is_string || !StoreIdFromHex(hex, &id)) {
+    *ignored = std::string(kCheckpointFileName) + " holds no valid storeId";
+    return Status::Ok();
+  }
+  if (id != store_id) {
+    *ignored = std::string(kCheckpointFileName) + " names store " + StoreIdToHex(id) + ", but " + kIdFileName +
+               " names store " + StoreIdToHex(store_id);
+    return Status::Ok();
+  }
+  Checkpoint c;
+  if (!SafeInteger(v, "sealed", &c.sealed) || !SafeInteger(v, "firstSeq", &c.first_seq) ||
+      !SafeInteger(v, "lastSeq", &c.last_seq) || c.sealed < 1 || c.first_seq < 1 || c.last_seq + 1 < c.first_seq) {
+    *ignored = std::string(kCheckpointFileName) + " holds sealed, firstSeq or lastSeq out of range";
+    return Status::Ok();
+  }
+  *cp = c;
+  *found = true;
+  return Status::Ok();
 }
 
 // The names in `dir` other than "." and "..", sorted.
@@ -301,10 +379,18 @@ class Recovery {
   Status Run(const std::vector<uint64_t>& numbers);
 
  private:
+  // Strict opens: reads CHECKPOINT into cp_ (have_cp_), or notes why it is not used.
+  Status LoadCheckpoint(const std::vector<uint64_t>& numbers);
+  // A segment up to the checkpoint: header checks only; its last sequence number comes from the
+  // next segment's header (or from CHECKPOINT for the sealed one itself).
+  Status CheckSealed(const std::string& name, const SegmentHeader& h, SegmentInfo* info);
+  // A strict open that scanned cleanly writes CHECKPOINT for the segment before the newest; a
+  // salvage that skipped damage removes it.
+  Status SaveCheckpoint();
   // The newest segment, when its header never became whole and nothing follows the header
   // block: a creation the crash interrupted. Its non-zero bytes go to .broken, then it is removed.
   Status RemoveIfUnfinished(uint64_t number, bool* removed);
-  Status ScanSegment(uint64_t number, bool newest);
+  Status ScanSegment(uint64_t number, bool newest, bool sealed);
   Status ScanRecords(SegmentScanner* sc, bool newest, SegmentInfo* info);
   // Bad bytes at `at`. Either moves *offset to the next valid record (after noting the damage)
   // or sets *stop: a torn tail (cut when `newest`), damage (older segments), or the clean end.
@@ -322,6 +408,9 @@ class Recovery {
   RecoveryResult* out_;
   uint64_t expected_ = 0;  // the sequence number the next record must have; 0 until a header was read
   uint64_t last_seq_ = 0;  // the last record kept
+  bool have_cp_ = false;
+  Checkpoint cp_;
+  bool last_pending_ = false;  // the last segment kept is sealed and waits for its last_seq
 };
 
 Status Recovery::Damage(const std::string& name, uint64_t offset, uint64_t bytes, const std::string& reason) {
@@ -342,21 +431,83 @@ Status Recovery::Damage(const std::string& name, uint64_t offset, uint64_t bytes
 }
 
 Status Recovery::Run(const std::vector<uint64_t>& numbers) {
+  Status s = LoadCheckpoint(numbers);
+  if (!s.ok()) return s;
   bool removed = false;
   size_t count = numbers.size();
-  if (count != 0) {
-    Status s = RemoveIfUnfinished(numbers.back(), &removed);
+  // The segment after the sealed one was whole before CHECKPOINT was written: never unfinished.
+  if (count != 0 && (!have_cp_ || numbers.back() > cp_.sealed + 1)) {
+    s = RemoveIfUnfinished(numbers.back(), &removed);
     if (!s.ok()) return s;
     if (removed) count--;
   }
   // The segment before a removed one is not the newest: it was synced whole before the writer
   // began creating the next, so damage in it is damage, not a torn tail.
   for (size_t i = 0; i < count; i++) {
-    Status s = ScanSegment(numbers[i], !removed && i + 1 == count);
+    s = ScanSegment(numbers[i], !removed && i + 1 == count, have_cp_ && numbers[i] <= cp_.sealed);
     if (!s.ok()) return s;
   }
   for (const SegmentInfo& seg : out_->segments) out_->records += seg.records;
-  return SetResumePoint(numbers, removed);
+  // Sealed segments come first; the oldest record is in the first of them that holds any.
+  for (size_t i = 0; i < out_->sealed_segments; i++) {
+    if (out_->segments[i].records != 0) {
+      out_->first_seq = out_->segments[i].first_seq;
+      break;
+    }
+  }
+  s = SetResumePoint(numbers, removed);
+  if (s.ok()) s = SaveCheckpoint();
+  return s;
+}
+
+Status Recovery::LoadCheckpoint(const std::vector<uint64_t>& numbers) {
+  if (options_.salvage) return Status::Ok();  // salvage scans everything
+  Status s = ReadCheckpoint(options_.dir, out_->store_id, &cp_, &have_cp_, &out_->checkpoint_ignored);
+  if (!s.ok() || !have_cp_) return s;
+  if (numbers.empty() || numbers.back() <= cp_.sealed) {
+    const std::string name = SegmentFileName(cp_.sealed + 1);
+    return Damage(name, 0, 0,
+                  "the segment is missing: " + std::string(kCheckpointFileName) + " says " +
+                      SegmentFileName(cp_.sealed) + " was sealed, which happens only once the next segment exists");
+  }
+  return Status::Ok();
+}
+
+Status Recovery::CheckSealed(const std::string& name, const SegmentHeader& h, SegmentInfo* info) {
+  info->first_seq = h.first_seq;
+  info->segment_size = h.segment_size;
+  info->appendable = true;
+  if (h.number != cp_.sealed) {
+    last_pending_ = true;  // the next header tells where this segment ends
+  } else {
+    if (h.first_seq != cp_.first_seq) {
+      Status s = Damage(name, kHeaderOffFirstSeq, 0,
+                        "the segment starts at sequence " + std::to_string(h.first_seq) + ", but " +
+                            kCheckpointFileName + " says it starts at " + std::to_string(cp_.first_seq));
+      if (!s.ok()) return s;
+    }
+    info->last_seq = cp_.last_seq;
+    info->records = cp_.last_seq + 1 - h.first_seq;
+    last_seq_ = cp_.last_seq;
+    expected_ = cp_.last_seq + 1;
+  }
+  out_->sealed_segments++;
+  return Status::Ok();
+}
+
+Status Recovery::SaveCheckpoint() {
+  if (options_.salvage) {
+    if (out_->salvaged.empty()) return Status::Ok();
+    // Skipped damage: without CHECKPOINT the next strict open scans every segment and refuses
+    // it again, rather than trusting a checkpoint over damaged segments.
+    const std::string path = JoinPath(options_.dir, kCheckpointFileName);
+    if (unlink(path.c_str()) != 0) return errno == ENOENT ? Status::Ok() : ErrnoStatus("unlink", path, errno);
+    return SyncDir(options_.dir);
+  }
+  if (out_->segments.size() < 2) return Status::Ok();
+  const SegmentInfo& sealed = out_->segments[out_->segments.size() - 2];
+  if (have_cp_ && cp_.sealed == sealed.number) return Status::Ok();
+  return WriteCheckpoint(options_.dir, out_->store_id, sealed.number, sealed.first_seq, sealed.last_seq);
 }
 
 Status Recovery::SetResumePoint(const std::vector<uint64_t>& numbers, bool removed) {
@@ -371,6 +522,8 @@ Status Recovery::SetResumePoint(const std::vector<uint64_t>& numbers, bool remov
         .With("dir", options_.dir);
   }
   r.next_seq = expected_ != 0 ? expected_ : 1;
+  r.segment_first_seq = r.next_seq;
+  r.write_checkpoints = out_->salvaged.empty();
   out_->last_seq = last_seq_;
   if (out_->segments.empty()) {
     r.segment = 1;
@@ -380,6 +533,7 @@ Status Recovery::SetResumePoint(const std::vector<uint64_t>& numbers, bool remov
     r.segment_exists = true;
     r.segment_size = last.segment_size;
     r.write_offset = last.end_offset;
+    r.segment_first_seq = last.first_seq;
   } else {
     r.segment = out_->segments.back().number + 1;  // salvage: an unreadable newest header
   }
@@ -423,7 +577,7 @@ Status Recovery::RemoveIfUnfinished(uint64_t number, bool* removed) {
   return Status::Ok();
 }
 
-Status Recovery::ScanSegment(uint64_t number, bool newest) {
+Status Recovery::ScanSegment(uint64_t number, bool newest, bool sealed) {
   const std::string name = SegmentFileName(number);
   const std::string path = JoinPath(options_.dir, name);
   SegmentScanner sc;
@@ -475,6 +629,33 @@ Status Recovery::ScanSegment(uint64_t number, bool newest) {
         .With("bytes", size)
         .With("reason", reason);
   }
+  if (last_pending_ && prev != nullptr && number == prev->number + 1) {
+    // The sealed segment before this one ends where this one starts.
+    SegmentInfo& p = out_->segments.back();
+    last_pending_ = false;
+    if (h.first_seq < p.first_seq) {
+      s = Damage(name, kHeaderOffFirstSeq, 0,
+                 "sequence numbers go back: the segment starts at sequence " + std::to_string(h.first_seq) + ", but " +
+                     p.name + " starts at " + std::to_string(p.first_seq));
+      if (!s.ok()) return s;
+    } else {
+      p.last_seq = h.first_seq - 1;
+      p.records = h.first_seq - p.first_seq;
+      last_seq_ = p.last_seq;
+      expected_ = h.first_seq;
+    }
+  }
+  if (prev == nullptr && have_cp_ && number == cp_.sealed + 1) {
+    // Retention removed the sealed segments; CHECKPOINT still tells where the last one ended.
+    expected_ = cp_.last_seq + 1;
+    if (h.first_seq != expected_) {
+      s = Damage(name, kHeaderOffFirstSeq, 0,
+                 "sequence gap: the segment starts at sequence " + std::to_string(h.first_seq) + ", but " +
+                     kCheckpointFileName + " says " + SegmentFileName(cp_.sealed) + " ends at " +
+                     std::to_string(cp_.last_seq));
+      if (!s.ok()) return s;
+    }
+  }
   if (prev != nullptr && number != prev->number + 1) {
     const uint64_t missing = number - prev->number - 1;
     s = Damage(name, 0, 0,
@@ -492,6 +673,12 @@ Status Recovery::ScanSegment(uint64_t number, bool newest) {
   // Salvage after a gap: a later start skips ahead; an earlier one leaves records that go back
   // in sequence, which the record scan sets aside.
   if (h.first_seq > expected_) expected_ = h.first_seq;
+  if (sealed) {
+    out_->bytes_scanned += sc.bytes_read();
+    s = CheckSealed(name, h, &info);
+    if (s.ok()) out_->segments.push_back(info);
+    return s;
+  }
   info.first_seq = h.first_seq;
   info.segment_size = h.segment_size;
   info.appendable = true;
@@ -610,6 +797,17 @@ Status Recovery::CutTornTail(const std::string& path, uint64_t from, uint64_t to
 std::string WalIdContents(const StoreId& id) {
   return std::string("{\"format\":\"") + kWalFormatName + "\",\"version\":" + std::to_string(kFormatVersion) +
          ",\"storeId\":\"" + StoreIdToHex(id) + "\"}";
+}
+
+std::string CheckpointContents(const StoreId& id, uint64_t sealed, uint64_t first_seq, uint64_t last_seq) {
+  return std::string("{\"format\":\"") + kCheckpointFormatName + "\",\"version\":" + std::to_string(kFormatVersion) +
+         ",\"storeId\":\"" + StoreIdToHex(id) + "\",\"sealed\":" + std::to_string(sealed) +
+         ",\"firstSeq\":" + std::to_string(first_seq) + ",\"lastSeq\":" + std::to_string(last_seq) + "}";
+}
+
+Status WriteCheckpoint(const std::string& dir, const StoreId& id, uint64_t sealed, uint64_t first_seq,
+                       uint64_t last_seq) {
+  return WriteSmallFileDurably(dir, kCheckpointFileName, CheckpointContents(id, sealed, first_seq, last_seq));
 }
 
 Status ListSegments(const std::string& dir, std::vector<uint64_t>* numbers) {

@@ -23,6 +23,12 @@
 //    valid record is kept instead, each damaged stretch or gap is listed in `salvaged`, and the
 //    scan goes on. Salvage changes no file except for the torn-tail cut, so a later strict open
 //    fails again until the damaged segments are gone.
+//  - CHECKPOINT (strict opens only): segments up to its `sealed` number were synced whole before
+//    the writer moved on, so only their headers are checked (number, store, sequence numbers
+//    that follow on); records are scanned from the next segment. A CHECKPOINT that cannot be used
+//    (not the expected JSON, another store) is ignored and noted: every segment is scanned. When
+//    no segment after the sealed one exists, one is missing: kCorrupt. Salvage ignores it, and a
+//    strict open that scanned cleanly writes it for the segment before the newest.
 //  - Always refused, even with salvage: another format version in a segment header
 //    (kFormatVersion), a segment of another store (kCorrupt), and segment files none of whose
 //    headers can be read (kCorrupt: the next sequence number is unknown).
@@ -77,6 +83,8 @@ struct RecoveryResult {
   std::string broken_file;    // path of the (last) .broken file written, when torn_bytes > 0
   std::vector<std::string> removed_files;  // unfinished newest segments that were removed
   std::vector<SalvagedStretch> salvaged;
+  uint64_t sealed_segments = 0;    // segments taken on CHECKPOINT's word (headers checked only)
+  std::string checkpoint_ignored;  // why CHECKPOINT was not used, when it exists but was not
   ResumePoint resume;  // where the writer continues
 };
 
@@ -84,6 +92,14 @@ Status Recover(const RecoverOptions& options, RecoveryResult* out);
 
 // The exact bytes of a WAL_ID file for `id` (the TypeScript twin writes the same).
 std::string WalIdContents(const StoreId& id);
+
+// The exact bytes of a CHECKPOINT file (the TypeScript twin writes the same).
+std::string CheckpointContents(const StoreId& id, uint64_t sealed, uint64_t first_seq, uint64_t last_seq);
+
+// Writes CHECKPOINT: segments up to `sealed` are whole and synced, `sealed` holds first_seq..last_seq.
+// Through a temporary file: fdatasync, rename, fsync of the directory.
+Status WriteCheckpoint(const std::string& dir, const StoreId& id, uint64_t sealed, uint64_t first_seq,
+                       uint64_t last_seq);
 
 // Segment numbers of the "<16 hex>.wal" files in `dir` (1..kMaxSafeNumber), ascending.
 Status ListSegments(const std::string& dir, std::vector<uint64_t>* numbers);

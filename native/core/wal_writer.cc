@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <new>
 
+#include "core/wal_recovery.h"
+
 namespace tapio {
 namespace wal {
 namespace {
@@ -135,6 +137,7 @@ Status WalWriter::ChooseMode() {
 Status WalWriter::OpenTail() {
   const ResumePoint& r = options_.resume;
   segment_number_ = r.segment;
+  segment_first_seq_ = r.segment_exists ? r.segment_first_seq : r.next_seq;
   int fd = -1;
   uint64_t size = r.segment_size;
   uint64_t offset = r.write_offset;
@@ -460,8 +463,19 @@ Status WalWriter::Roll() {
   int fd = -1;
   s = CreateSegmentFile(seg, &fd);
   if (!s.ok()) return s;
+  const uint64_t sealed = segment_number_;
+  const uint64_t sealed_first_seq = segment_first_seq_;
   segment_number_ = seg.number;
+  segment_first_seq_ = seg.first_seq;
   segments_created_.fetch_add(1, std::memory_order_relaxed);
+  if (options_.resume.write_checkpoints) {
+    // The old segment is synced whole and the new one exists: the next open need not scan the old.
+    s = WriteCheckpoint(options_.dir, options_.resume.store_id, sealed, sealed_first_seq, seg.first_seq - 1);
+    if (!s.ok()) {
+      close(fd);
+      return s;
+    }
+  }
   s = SegmentAppender::Open(fd, JoinPath(options_.dir, SegmentFileName(seg.number)), seg.segment_size,
                             kSegmentHeaderSize, mode_, &buffer_, &faults_, &appender_);
   if (!s.ok()) return s;

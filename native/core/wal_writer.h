@@ -197,6 +197,7 @@ class WalWriter {
   FaultCounter faults_;
   std::unique_ptr<SegmentAppender> appender_;  // writer thread
   uint64_t segment_number_ = 0;                 // writer thread
+  uint64_t segment_first_seq_ = 1;              // writer thread: the current segment's first record
   uint64_t next_seq_ = 1;                       // writer thread
   uint64_t max_payload_ = 0;
   uint64_t budget_ = 0;         // writer thread: bytes the group being taken may still hold

@@ -353,6 +353,46 @@ TEST(WalRecovery, ZeroedHoleInTheNewestSegmentIsCorrupt) {
   EXPECT_EQ(uint64_t{29}, r.records);
 }
 
+TEST(WalRecovery, CheckpointSealsOlderSegments) {
+  TempDir dir;
+  ASSERT_TRUE(AppendRecords(dir.path(), 0, 3000).ok());
+  RecoveryResult quick;
+  ASSERT_TRUE(RecoverDir(dir.path(), &quick).ok());
+  ASSERT_GE(quick.segments.size(), size_t{2});
+  EXPECT_EQ(quick.segments.size() - 1, quick.sealed_segments);
+  EXPECT_TRUE(quick.checkpoint_ignored.empty());
+  // A full scan (no CHECKPOINT) agrees on every segment's sequence numbers and writes it again.
+  const std::string cp_path = dir.Sub(kCheckpointFileName);
+  const std::vector<uint8_t> cp = ReadFileBytes(cp_path);
+  ASSERT_EQ(0, unlink(cp_path.c_str()));
+  RecoveryResult full;
+  ASSERT_TRUE(RecoverDir(dir.path(), &full).ok());
+  EXPECT_EQ(uint64_t{0}, full.sealed_segments);
+  EXPECT_GT(full.bytes_scanned, quick.bytes_scanned);
+  ASSERT_EQ(full.segments.size(), quick.segments.size());
+  for (size_t i = 0; i < full.segments.size(); i++) {
+    EXPECT_EQ(full.segments[i].first_seq, quick.segments[i].first_seq);
+    EXPECT_EQ(full.segments[i].last_seq, quick.segments[i].last_seq);
+    EXPECT_EQ(full.segments[i].records, quick.segments[i].records);
+  }
+  EXPECT_EQ(full.first_seq, quick.first_seq);
+  EXPECT_EQ(full.last_seq, quick.last_seq);
+  EXPECT_EQ(full.records, quick.records);
+  EXPECT_TRUE(ReadFileBytes(cp_path) == cp);
+  // An unusable one is ignored, noted, and replaced.
+  ASSERT_TRUE(WriteFileBytes(cp_path, std::vector<uint8_t>{'{', '}'}));
+  RecoveryResult again;
+  ASSERT_TRUE(RecoverDir(dir.path(), &again).ok());
+  EXPECT_EQ(uint64_t{0}, again.sealed_segments);
+  EXPECT_TRUE(Contains(again.checkpoint_ignored, "another format or version")) << again.checkpoint_ignored;
+  EXPECT_TRUE(ReadFileBytes(cp_path) == cp);
+  // The segment after the sealed one missing: refused, nothing changed.
+  ASSERT_EQ(0, unlink(SegPath(dir, quick.segments.back().number).c_str()));
+  Status s = RecoverDir(dir.path(), &again);
+  EXPECT_EQ(StatusCode::kCorrupt, s.code());
+  EXPECT_TRUE(Contains(s.message(), "the segment is missing")) << s.message();
+}
+
 TEST(WalRecovery, DamageInAnOlderSegmentIsCorrupt) {
   TempDir dir;
   ASSERT_TRUE(AppendRecords(dir.path(), 0, 3000).ok());
@@ -363,7 +403,12 @@ TEST(WalRecovery, DamageInAnOlderSegmentIsCorrupt) {
   std::vector<uint8_t> b = ReadAt(path, bad.offset + 17, 1);
   b[0] ^= 0x10;
   PatchFile(path, bad.offset + 17, b);
+  // CHECKPOINT says segment 1 is sealed, so an open checks only its header; without it (as
+  // after a salvage) every segment is scanned.
   RecoveryResult r;
+  ASSERT_TRUE(RecoverDir(dir.path(), &r).ok());
+  EXPECT_EQ(uint64_t{1}, r.sealed_segments);
+  ASSERT_EQ(0, unlink(dir.Sub(kCheckpointFileName).c_str()));
   Status s = RecoverDir(dir.path(), &r);
   EXPECT_EQ(StatusCode::kCorrupt, s.code());
   EXPECT_TRUE(Contains(s.message(), path + " is damaged at byte offset " + std::to_string(bad.offset))) << s.message();

@@ -1,5 +1,7 @@
 #include "core/wal_writer.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -186,6 +188,15 @@ TEST(WalWriter, RollsSegmentsAndResumesTheSequence) {
   RecoverOptions ro;
   ro.dir = dir.path();
   ASSERT_TRUE(Recover(ro, &r).ok());
+  // Each roll wrote CHECKPOINT for the segment it sealed, so this open scanned the newest only.
+  EXPECT_EQ(r.segments.size() - 1, r.sealed_segments);
+  const SegmentInfo& sealed = r.segments[r.segments.size() - 2];
+  const std::string want = CheckpointContents(r.store_id, sealed.number, sealed.first_seq, sealed.last_seq);
+  EXPECT_TRUE(ReadFileBytes(dir.Sub(kCheckpointFileName)) == std::vector<uint8_t>(want.begin(), want.end()));
+  // Without it, every segment is scanned: each was rolled only when full.
+  ASSERT_EQ(0, unlink(dir.Sub(kCheckpointFileName).c_str()));
+  ASSERT_TRUE(Recover(ro, &r).ok());
+  EXPECT_EQ(uint64_t{0}, r.sealed_segments);
   EXPECT_GE(r.segments.size(), size_t{5});
   EXPECT_EQ(uint64_t{1}, r.first_seq);
   EXPECT_EQ(key, r.last_seq);
@@ -230,6 +241,7 @@ TEST(WalWriter, RejectsRecordsLargerThanASegment) {
   RecoveryResult r;
   RecoverOptions ro;
   ro.dir = dir.path();
+  ASSERT_EQ(0, unlink(dir.Sub(kCheckpointFileName).c_str()));  // scan every segment
   ASSERT_TRUE(Recover(ro, &r).ok());
   ASSERT_EQ(size_t{3}, r.segments.size());
   EXPECT_EQ(uint64_t{1} << 20, r.segments[1].end_offset);

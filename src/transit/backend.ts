@@ -39,6 +39,13 @@ export interface RecoveryReport {
   brokenFile?: string;
   /** With recovery: 'salvage', each damaged stretch that was set aside. */
   salvaged: Array<{ segment: string; offset: number; bytes: number; reason: string }>;
+  /**
+   * Segments taken on CHECKPOINT's word: synced whole before the writer moved on, so only their
+   * headers were checked; their records are checked when read (and by `wal verify`).
+   */
+  sealedSegments: number;
+  /** Why CHECKPOINT was not used although it exists (every segment was scanned instead). */
+  checkpointIgnored?: string;
 }
 
 /** Counters of a running writer. */

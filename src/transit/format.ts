@@ -17,6 +17,8 @@ export const MAX_SEGMENT_SIZE = 1024 * 1024 * 1024;
 export const SEGMENT_SUFFIX = '.wal';
 export const BROKEN_SUFFIX = '.broken';
 export const ID_FILE_NAME = 'WAL_ID';
+export const CHECKPOINT_FILE_NAME = 'CHECKPOINT';
+export const CHECKPOINT_FORMAT_NAME = 'tapio-wal-checkpoint';
 
 export const HEADER_OFF_VERSION = 8;
 export const HEADER_OFF_USED = 12;

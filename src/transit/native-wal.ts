@@ -306,6 +306,8 @@ export class NativeWal implements WalBackend {
       tornBytes: r.tornBytes,
       ...(r.brokenFile ? { brokenFile: r.brokenFile } : {}),
       salvaged: r.salvaged,
+      sealedSegments: r.sealedSegments,
+      ...(r.checkpointIgnored !== undefined ? { checkpointIgnored: r.checkpointIgnored } : {}),
     };
   }
 

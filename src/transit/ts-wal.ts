@@ -32,7 +32,7 @@ import type { AppendResult, RecoveryReport, WalBackend, WalOpenOptions, WalWrite
 import { encodeRecord, encodeSegmentHeader } from './codec.js';
 import { SEGMENT_HEADER_SIZE, recordFootprint } from './format.js';
 import { RingBuffer } from './ring-buffer.js';
-import { fsyncDir, segmentPath } from './wal-dir.js';
+import { fsyncDir, segmentPath, writeCheckpoint } from './wal-dir.js';
 import { recoverWal } from './wal-recovery.js';
 import { batchInputError, checkWalOpenOptions } from './wal-input.js';
 
@@ -131,6 +131,10 @@ export class TsWal implements WalBackend {
 
   private fh: FileHandle;
   private segNumber: number;
+  /** The first sequence number of the current segment (for CHECKPOINT when it is sealed). */
+  private segFirstSeq: number;
+  private readonly storeId: string;
+  private readonly writeCheckpoints: boolean;
   private segPath: string;
   private segCapacity: number;
   private writeOffset: number;
@@ -162,7 +166,11 @@ export class TsWal implements WalBackend {
   private statGroups = 0;
   private readonly syncHistogram = new Array<number>(SYNC_LATENCY_BUCKETS_US.length).fill(0);
 
-  private constructor(options: WalOpenOptions, recovered: { report: RecoveryReport; storeIdBytes: Uint8Array; nextSeq: number }, segment: OpenSegment) {
+  private constructor(
+    options: WalOpenOptions,
+    recovered: { report: RecoveryReport; storeId: string; storeIdBytes: Uint8Array; nextSeq: number; writeCheckpoints: boolean },
+    segment: OpenSegment,
+  ) {
     this.dir = options.dir;
     this.segmentSize = options.segmentSize;
     this.maxGroupBytes = options.maxGroupBytes;
@@ -173,6 +181,9 @@ export class TsWal implements WalBackend {
     this.recovery = recovered.report;
     this.fh = segment.fh;
     this.segNumber = segment.number;
+    this.segFirstSeq = segment.firstSeq;
+    this.storeId = recovered.storeId;
+    this.writeCheckpoints = recovered.writeCheckpoints;
     this.segPath = segment.path;
     this.segCapacity = segment.capacity;
     this.writeOffset = segment.writeOffset;
@@ -205,7 +216,7 @@ export class TsWal implements WalBackend {
         await fh.close().catch(() => undefined);
         throw walIoError(last.path, 'ftruncate', err);
       }
-      segment = { fh, number: last.number, path: last.path, capacity: last.segmentSize, writeOffset: last.endOffset };
+      segment = { fh, number: last.number, path: last.path, capacity: last.segmentSize, writeOffset: last.endOffset, firstSeq: last.firstSeq };
     } else {
       segment = await createSegment(opts.dir, rec.lastSegment + 1, rec.nextSeq, opts.segmentSize, rec.storeIdBytes);
     }
@@ -496,8 +507,10 @@ export class TsWal implements WalBackend {
     const next = await createSegment(this.dir, this.segNumber + 1, this.nextSeq, this.segmentSize, this.storeIdBytes);
     const old = this.fh;
     const oldPath = this.segPath;
+    const sealed = { sealed: this.segNumber, firstSeq: this.segFirstSeq, lastSeq: next.firstSeq - 1 };
     this.fh = next.fh;
     this.segNumber = next.number;
+    this.segFirstSeq = next.firstSeq;
     this.segPath = next.path;
     this.segCapacity = next.capacity;
     this.writeOffset = next.writeOffset;
@@ -506,6 +519,8 @@ export class TsWal implements WalBackend {
     } catch (err) {
       throw walIoError(oldPath, 'close', err);
     }
+    // The old segment is synced whole and the new one exists: the next open need not scan the old.
+    if (this.writeCheckpoints) await writeCheckpoint(this.dir, this.storeId, sealed);
   }
 
   /** Enters the failed state: every pending and later append is refused with ERR_WAL_IO. */
@@ -536,6 +551,8 @@ interface OpenSegment {
   /** The segment size (where records must end). */
   capacity: number;
   writeOffset: number;
+  /** The sequence number of its first record (from its header). */
+  firstSeq: number;
 }
 
 /**
@@ -565,7 +582,7 @@ async function createSegment(dir: string, n: number, firstSeq: number, size: num
     await fh.close().catch(() => undefined);
     throw walIoError(step === 'fsync' ? dir : path, step, err);
   }
-  return { fh, number: n, path, capacity: size, writeOffset: SEGMENT_HEADER_SIZE };
+  return { fh, number: n, path, capacity: size, writeOffset: SEGMENT_HEADER_SIZE, firstSeq };
 }
 
 function injectedEio(syscall: string): NodeJS.ErrnoException {

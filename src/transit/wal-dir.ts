@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 
 import { TapioError } from '../errors.js';
 import { storeIdFromHex } from './codec.js';
-import { FORMAT_VERSION, ID_FILE_NAME, parseSegmentFileName, segmentFileName } from './format.js';
+import { CHECKPOINT_FILE_NAME, CHECKPOINT_FORMAT_NAME, FORMAT_VERSION, ID_FILE_NAME, parseSegmentFileName, segmentFileName } from './format.js';
 
 /** The value of the "format" field of WAL_ID. */
 export const WAL_ID_FORMAT = 'tapio-wal';
@@ -130,6 +130,88 @@ export async function openWalId(dir: string): Promise<WalIdentity> {
   }
   return { storeId, storeIdBytes: storeIdFromHex(storeId)! };
 }
+
+/** What CHECKPOINT says: segments up to `sealed` are whole and synced; `sealed` holds firstSeq..lastSeq. */
+export interface WalCheckpoint {
+  sealed: number;
+  firstSeq: number;
+  lastSeq: number;
+}
+
+/** The exact bytes of CHECKPOINT: one JSON object, no whitespace, no newline. */
+export function encodeCheckpoint(storeId: string, cp: WalCheckpoint): string {
+  return JSON.stringify({ format: CHECKPOINT_FORMAT_NAME, version: FORMAT_VERSION, storeId, sealed: cp.sealed, firstSeq: cp.firstSeq, lastSeq: cp.lastSeq });
+}
+
+/**
+ * Reads CHECKPOINT: null when there is none; `{ ignored }` with the reason when it exists but
+ * cannot be used (recovery then scans every segment).
+ */
+export async function readCheckpoint(dir: string, storeId: string): Promise<WalCheckpoint | { ignored: string } | null> {
+  const file = join(dir, CHECKPOINT_FILE_NAME);
+  let text: string;
+  try {
+    const bytes = await readFile(file);
+    if (bytes.length > MAX_SMALL_FILE_BYTES) return { ignored: `${CHECKPOINT_FILE_NAME} is not the JSON object it must hold` };
+    text = bytes.toString('utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
+    throw new TapioError('ERR_WAL_IO', `recovery could not read ${file} (${code}): ${(err as Error).message}; fix the cause and open the store again`, {
+      cause: err,
+      details: { file, operation: 'read', code },
+    });
+  }
+  let o: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+    o = parsed as Record<string, unknown>;
+  } catch {
+    return { ignored: `${CHECKPOINT_FILE_NAME} is not the JSON object it must hold` };
+  }
+  if (o.format !== CHECKPOINT_FORMAT_NAME || o.version !== FORMAT_VERSION) return { ignored: `${CHECKPOINT_FILE_NAME} describes another format or version` };
+  const id = typeof o.storeId === 'string' && storeIdFromHex(o.storeId.toLowerCase()) !== null ? o.storeId.toLowerCase() : null;
+  if (id === null) return { ignored: `${CHECKPOINT_FILE_NAME} holds no valid storeId` };
+  if (id !== storeId) return { ignored: `${CHECKPOINT_FILE_NAME} names store ${id}, but ${ID_FILE_NAME} names store ${storeId}` };
+  const { sealed, firstSeq, lastSeq } = o;
+  const ok = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  if (!ok(sealed) || !ok(firstSeq) || !ok(lastSeq) || sealed < 1 || firstSeq < 1 || lastSeq + 1 < firstSeq) {
+    return { ignored: `${CHECKPOINT_FILE_NAME} holds sealed, firstSeq or lastSeq out of range` };
+  }
+  return { sealed, firstSeq, lastSeq };
+}
+
+/** Writes CHECKPOINT through a temporary file: fdatasync, rename, fsync of the directory. */
+export async function writeCheckpoint(dir: string, storeId: string, cp: WalCheckpoint): Promise<void> {
+  const file = join(dir, CHECKPOINT_FILE_NAME);
+  const temp = `${file}.tmp`;
+  let step = 'open';
+  try {
+    const fh = await open(temp, 'w', 0o644);
+    try {
+      step = 'write';
+      await fh.writeFile(encodeCheckpoint(storeId, cp));
+      step = 'fdatasync';
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    step = 'rename';
+    await rename(temp, file);
+    step = 'fsync';
+    await fsyncDir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
+    throw new TapioError('ERR_WAL_IO', `transit WAL ${step} of ${step === 'fsync' ? dir : temp} failed (${code}): ${(err as Error).message}; fix the cause, then close and reopen the store`, {
+      cause: err,
+      details: { file: step === 'fsync' ? dir : temp, operation: step, code },
+    });
+  }
+}
+
+/** The size limit for WAL_ID and CHECKPOINT (the native reader's too). */
+const MAX_SMALL_FILE_BYTES = 64 * 1024;
 
 /**
  * True for the name of a segment file: 16 lowercase hex digits and .wal, numbered from 1 to

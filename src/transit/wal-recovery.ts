@@ -6,6 +6,13 @@
  *
  * Rules, applied to the segments in number order (the same as native/core/wal_recovery.h, with
  * the same reasons; a twin test runs both over the same damaged directories and compares):
+ * - CHECKPOINT (strict opens only): segments up to its `sealed` number were synced whole before
+ *   the writer moved on, so only their headers are checked (number, store, sequence numbers that
+ *   follow on); records are scanned from the next segment, and the reader checks the others'
+ *   records when it reads them. A CHECKPOINT that cannot be used is ignored (noted in the report)
+ *   and every segment is scanned; no segment after the sealed one means one is missing. A strict
+ *   open that scanned cleanly writes it for the segment before the newest; the writer writes it at
+ *   each roll.
  * - Every segment header must be whole and valid: magic, version, checksum, number equal to the
  *   file name, store id equal to WAL_ID's. A header of another version is ERR_FORMAT_VERSION and a
  *   segment of another store ERR_WAL_CORRUPT, both even with salvage.
@@ -28,19 +35,30 @@
  *   byte offset, unless recovery is 'salvage': then every whole valid record is kept, each
  *   skipped stretch and each gap is reported in `salvaged`, and the scan goes on. Salvage does
  *   not rewrite older segments (only the newest segment's torn tail is cut), so the damage is
- *   still there for a later strict open or a copy to inspect. Segment files none of whose
- *   headers can be read refuse even salvage: the next sequence number would be a guess.
+ *   still there for a later strict open or a copy to inspect (it removes CHECKPOINT for that).
+ *   Segment files none of whose headers can be read refuse even salvage: the next sequence
+ *   number would be a guess.
  */
 import { access, open, rename, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 
 import { TapioError } from '../errors.js';
 import type { RecoveryMode, RecoveryReport } from './backend.js';
 import { decodeSegmentHeader, storeIdToHex, type SegmentHeader } from './codec.js';
-import { BROKEN_SUFFIX, HEADER_OFF_FIRST_SEQ, HEADER_OFF_SEGMENT, HEADER_OFF_STORE_ID, RECORD_ALIGN, SEGMENT_HEADER_SIZE, SEGMENT_HEADER_USED } from './format.js';
+import {
+  BROKEN_SUFFIX,
+  CHECKPOINT_FILE_NAME,
+  HEADER_OFF_FIRST_SEQ,
+  HEADER_OFF_SEGMENT,
+  HEADER_OFF_STORE_ID,
+  RECORD_ALIGN,
+  SEGMENT_HEADER_SIZE,
+  SEGMENT_HEADER_USED,
+  segmentFileName,
+} from './format.js';
 import { SegmentScanner } from './segment-scanner.js';
-import { fsyncDir, listSegments, openWalId, readWalId, type SegmentFile, type WalIdentity } from './wal-dir.js';
+import { fsyncDir, listSegments, openWalId, readCheckpoint, readWalId, writeCheckpoint, type SegmentFile, type WalCheckpoint, type WalIdentity } from './wal-dir.js';
 
 export { readRecords, WalReader, type ReadRecordsOptions, type WalRecord } from './wal-reader.js';
 
@@ -75,6 +93,8 @@ export interface RecoveredWal {
   writeOffset: number;
   /** The sequence number the next record gets. */
   nextSeq: number;
+  /** Write CHECKPOINT at each segment roll: off after a salvage that skipped damage. */
+  writeCheckpoints: boolean;
 }
 
 /** Kinds of problem the scan reports. */
@@ -124,6 +144,7 @@ export async function recoverWal(dir: string, options: { recovery: RecoveryMode 
   await scan.run(await listSegments(dir));
   const segments = scan.segments;
   const last = segments.at(-1);
+  await scan.saveCheckpoint();
   return {
     report: {
       segments: segments.length,
@@ -133,6 +154,8 @@ export async function recoverWal(dir: string, options: { recovery: RecoveryMode 
       tornBytes: scan.tornBytes,
       ...(scan.brokenFile !== undefined ? { brokenFile: scan.brokenFile } : {}),
       salvaged: scan.problems.map(({ segment, offset, bytes, reason }) => ({ segment, offset, bytes, reason })),
+      sealedSegments: scan.sealedSegments,
+      ...(scan.checkpointIgnored !== undefined ? { checkpointIgnored: scan.checkpointIgnored } : {}),
     },
     storeId: identity.storeId,
     storeIdBytes: identity.storeIdBytes,
@@ -140,6 +163,7 @@ export async function recoverWal(dir: string, options: { recovery: RecoveryMode 
     lastSegment: last?.number ?? 0,
     writeOffset: last?.endOffset ?? 0,
     nextSeq: scan.expected === 0 ? 1 : scan.expected,
+    writeCheckpoints: scan.problems.length === 0,
   };
 }
 
@@ -197,7 +221,13 @@ class WalScan {
   bytesScanned = 0;
   tornBytes = 0;
   brokenFile: string | undefined;
+  /** Segments taken on CHECKPOINT's word (headers checked only). */
+  sealedSegments = 0;
+  checkpointIgnored: string | undefined;
   private readonly repair: boolean;
+  private checkpoint: WalCheckpoint | null = null;
+  /** The last segment kept is sealed and waits for the next header to tell its last record. */
+  private lastPending = false;
 
   constructor(
     private readonly dir: string,
@@ -208,16 +238,22 @@ class WalScan {
   }
 
   async run(files: SegmentFile[]): Promise<void> {
+    await this.loadCheckpoint(files);
+    const cp = this.checkpoint;
     const segs = [...files];
     const newest = segs.at(-1);
-    const removed = newest !== undefined && (await this.isInterruptedCreation(newest));
+    // The segment after the sealed one was whole before CHECKPOINT was written: never unfinished.
+    const removed = newest !== undefined && (cp === null || newest.number > cp.sealed + 1) && (await this.isInterruptedCreation(newest));
     if (removed) segs.pop();
     // The segment before a removed one is not the newest: it was synced whole before the
     // writer began creating the next, so damage in it is damage, not a torn tail.
     let prev: RecoveredSegment | null = null;
     for (let i = 0; i < segs.length; i++) {
-      prev = await this.scanSegment(segs[i]!, !removed && i === segs.length - 1, prev);
+      prev = await this.scanSegment(segs[i]!, !removed && i === segs.length - 1, prev, cp !== null && segs[i]!.number <= cp.sealed);
     }
+    // Sealed segments come first; the oldest record is in the first of them that holds any.
+    const firstSealed = this.segments.slice(0, this.sealedSegments).find((g) => g.records > 0);
+    if (firstSealed !== undefined) this.firstSeq = firstSealed.firstSeq;
     const onlyFirstRemoved = removed && files.length === 1 && files[0]!.number === 1;
     if (files.length > 0 && this.expected === 0 && !onlyFirstRemoved && this.mode !== 'verify') {
       throw new TapioError(
@@ -226,6 +262,56 @@ class WalScan {
         { details: { dir: this.dir } },
       );
     }
+  }
+
+  /** Strict opens: reads CHECKPOINT, or notes why it is not used. Salvage and verify scan everything. */
+  private async loadCheckpoint(files: SegmentFile[]): Promise<void> {
+    if (this.mode !== 'strict' || this.identity === null) return;
+    const read = await readCheckpoint(this.dir, this.identity.storeId);
+    if (read === null) return;
+    if ('ignored' in read) {
+      this.checkpointIgnored = read.ignored;
+      return;
+    }
+    const newest = files.at(-1);
+    if (newest === undefined || newest.number <= read.sealed) {
+      const name = segmentFileName(read.sealed + 1);
+      this.corrupt(
+        { number: read.sealed + 1, name, path: join(this.dir, name) },
+        0,
+        0,
+        `the segment is missing: ${CHECKPOINT_FILE_NAME} says ${segmentFileName(read.sealed)} was sealed, which happens only once the next segment exists`,
+        'gap',
+      );
+    }
+    this.checkpoint = read;
+  }
+
+  /**
+   * A strict open that scanned cleanly writes CHECKPOINT for the segment before the newest. A
+   * salvage that skipped damage removes it, so the next strict open scans every segment and
+   * refuses the damage again rather than trusting a checkpoint over damaged segments.
+   */
+  async saveCheckpoint(): Promise<void> {
+    if (this.mode === 'salvage' && this.problems.length > 0) {
+      const file = join(this.dir, CHECKPOINT_FILE_NAME);
+      try {
+        await unlink(file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw ioError(file, 'unlink', err);
+      }
+      try {
+        await fsyncDir(this.dir);
+      } catch (err) {
+        throw ioError(this.dir, 'fsync', err);
+      }
+      return;
+    }
+    if (this.mode !== 'strict' || this.identity === null || this.segments.length < 2) return;
+    const sealed = this.segments[this.segments.length - 2]!;
+    if (this.checkpoint !== null && this.checkpoint.sealed === sealed.number) return;
+    await writeCheckpoint(this.dir, this.identity.storeId, { sealed: sealed.number, firstSeq: sealed.firstSeq, lastSeq: sealed.lastSeq });
   }
 
   /**
@@ -270,7 +356,7 @@ class WalScan {
     return true;
   }
 
-  private async scanSegment(seg: SegmentFile, isNewest: boolean, prev: RecoveredSegment | null): Promise<RecoveredSegment> {
+  private async scanSegment(seg: SegmentFile, isNewest: boolean, prev: RecoveredSegment | null, sealed: boolean): Promise<RecoveredSegment> {
     const fh = await openSegment(seg.path, 'r');
     try {
       const size = (await fh.stat()).size;
@@ -300,6 +386,23 @@ class WalScan {
           return this.keep(unusable());
         }
       }
+      const cp = this.checkpoint;
+      if (this.lastPending && prev !== null && seg.number === prev.number + 1) {
+        // The sealed segment before this one ends where this one starts.
+        this.lastPending = false;
+        if (header.firstSeq < prev.firstSeq) {
+          this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, `sequence numbers go back: the segment starts at sequence ${header.firstSeq}, but ${prev.name} starts at ${prev.firstSeq}`, 'gap');
+        } else {
+          this.endSealed(prev, header.firstSeq - 1);
+        }
+      }
+      if (prev === null && cp !== null && seg.number === cp.sealed + 1) {
+        // Retention removed the sealed segments; CHECKPOINT still tells where the last one ended.
+        this.expected = cp.lastSeq + 1;
+        if (header.firstSeq !== this.expected) {
+          this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, `sequence gap: the segment starts at sequence ${header.firstSeq}, but ${CHECKPOINT_FILE_NAME} says ${segmentFileName(cp.sealed)} ends at ${cp.lastSeq}`, 'gap');
+        }
+      }
       if (prev !== null && seg.number !== prev.number + 1) {
         const missing = seg.number - prev.number - 1;
         this.corrupt(seg, 0, 0, `${missing === 1 ? 'the segment before it is' : `the ${missing} segments before it are`} missing (the previous one is ${prev.name})`, 'gap');
@@ -310,10 +413,40 @@ class WalScan {
       // Salvage after a gap: a later start skips ahead; an earlier one leaves records that go
       // back in sequence, which the record scan sets aside.
       this.expected = Math.max(this.expected, header.firstSeq);
+      if (sealed) return this.keep(this.sealedSegment(seg, header));
       return this.keep(await this.scanRecords(fh, seg, header, Math.min(size, header.segmentSize), isNewest));
     } finally {
       await fh.close();
     }
+  }
+
+  /**
+   * A segment up to the checkpoint: its header was checked; its last sequence number comes from
+   * the next segment's header, or from CHECKPOINT for the sealed one itself.
+   */
+  private sealedSegment(seg: SegmentFile, header: SegmentHeader): RecoveredSegment {
+    const cp = this.checkpoint!;
+    const info: RecoveredSegment = {
+      number: seg.number, name: seg.name, path: seg.path, firstSeq: header.firstSeq, lastSeq: 0, records: 0, endOffset: 0, segmentSize: header.segmentSize, appendable: true,
+    };
+    this.sealedSegments++;
+    if (seg.number !== cp.sealed) {
+      this.lastPending = true;
+      return info;
+    }
+    if (header.firstSeq !== cp.firstSeq) {
+      this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, `the segment starts at sequence ${header.firstSeq}, but ${CHECKPOINT_FILE_NAME} says it starts at ${cp.firstSeq}`, 'corrupt');
+    }
+    this.endSealed(info, cp.lastSeq);
+    return info;
+  }
+
+  private endSealed(info: RecoveredSegment, lastSeq: number): void {
+    info.lastSeq = lastSeq;
+    info.records = lastSeq + 1 - info.firstSeq;
+    this.records += info.records;
+    this.lastSeq = lastSeq;
+    this.expected = lastSeq + 1;
   }
 
   private async scanRecords(fh: FileHandle, seg: SegmentFile, header: SegmentHeader, limit: number, isNewest: boolean): Promise<RecoveredSegment> {

@@ -1,4 +1,4 @@
-// The native WAL and its TypeScript twin must be interchangeable: the same input gives the same
+import { cp, mkdir, readdir, readFile, rm, truncate, unlink, writeFile } from 'node:fs/promises';
 // bytes on disk, each reads and continues what the other wrote, and recovery of the same damaged
 // directory gives the same report or the same error, and leaves the same files.
 import { cp, mkdir, readdir, readFile, truncate, unlink, writeFile } from 'node:fs/promises';
@@ -77,6 +77,13 @@ async function expectSameFiles(a: string, b: string, mask: Mask): Promise<void> 
       expect(y.toString()).toMatch(/^\{"format":"tapio-wal","version":1,"storeId":"[0-9a-f]{32}"\}$/);
       continue;
     }
+    if (name === 'CHECKPOINT' && mask === ID_TIME_AND_CRC) {
+      // The same checkpoint but for the store id each path drew.
+      const anyStore = (t: string): string => t.replace(/"storeId":"[0-9a-f]{32}"/, '"storeId":"*"');
+      expect(x.toString()).toMatch(/^\{"format":"tapio-wal-checkpoint","version":1,"storeId":"[0-9a-f]{32}","sealed":\d+,"firstSeq":\d+,"lastSeq":\d+\}$/);
+      expect(anyStore(y.toString())).toBe(anyStore(x.toString()));
+      continue;
+    }
     const diff = firstByteDifference(x, y, name.endsWith('.wal') ? mask : []);
     expect(diff, `${name} differs at byte ${diff} (lengths ${x.length} and ${y.length})`).toBe(-1);
   }
@@ -101,6 +108,12 @@ function mixedBatches(): Uint8Array[][] {
   batches.push(Array.from({ length: 25 }, (_, i) => payload(300 + i, BIG)));
   batches.push([payload(400, 3)]);
   return batches;
+}
+
+/** Rewrites fields of the CHECKPOINT in `dir`. */
+async function editCheckpoint(dir: string, fields: Record<string, unknown>): Promise<void> {
+  const cp = JSON.parse(await readFile(join(dir, 'CHECKPOINT'), 'utf8')) as Record<string, unknown>;
+  await writeFile(join(dir, 'CHECKPOINT'), JSON.stringify({ ...cp, ...fields }));
 }
 
 /** What one open (recovery, then the writer) and close of `dir` gives, with `dir` written as <dir>. */
@@ -209,7 +222,7 @@ describe.skipIf(!nativeLoaded)('the native WAL and its TypeScript twin', () => {
       const all = batches.flat();
       const before = (await readdir(dir)).sort();
       const { report } = await recoverWal(dir, { recovery: 'strict' });
-      expect(report).toMatchObject({ segments: before.length - 1, firstSeq: 1, lastSeq: all.length, tornBytes: 0, salvaged: [] });
+      expect(report).toMatchObject({ segments: before.filter((n) => n.endsWith('.wal')).length, firstSeq: 1, lastSeq: all.length, tornBytes: 0, salvaged: [] });
       expect((await readdir(dir)).sort()).toEqual(before);
       const back = await readAll(dir);
       expect(back.map((r) => r.seq)).toEqual(all.map((_, i) => i + 1));
@@ -357,10 +370,30 @@ describe.skipIf(!nativeLoaded)('the native WAL and its TypeScript twin', () => {
         await writeFile(join(d, '00000000000000ff.WAL'), 'caps');
         await writeFile(join(d, 'notes.txt'), 'hello');
       }],
+      ['a CHECKPOINT that is not JSON', (d) => writeFile(join(d, 'CHECKPOINT'), '{"format":')],
+      ['a CHECKPOINT of another store', (d) => editCheckpoint(d, { storeId: 'cd'.repeat(16) })],
+      ['a CHECKPOINT with a first sequence number the segment does not have', (d) => editCheckpoint(d, { firstSeq: 9 })],
+      ['a CHECKPOINT with a last sequence number the next segment does not follow', (d) => editCheckpoint(d, { lastSeq: 25 })],
+      ['a CHECKPOINT sealing the newest segment', (d) => editCheckpoint(d, { sealed: 3, firstSeq: 21, lastSeq: 25 })],
+      ['a CHECKPOINT with numbers written as 2.0 and 11e0', async (d) => {
+        const text = await readFile(join(d, 'CHECKPOINT'), 'utf8');
+        await writeFile(join(d, 'CHECKPOINT'), text.replace('"sealed":2', '"sealed":2.0').replace('"firstSeq":11', '"firstSeq":11e0'));
+      }],
+      ['sealed segments removed by retention', async (d) => {
+        await unlink(segPath(d, 1));
+        await unlink(segPath(d, 2));
+      }],
+      ['records damaged in a sealed segment', (d) => patch(segPath(d, 2), atBig(14) + 100, Uint8Array.from([9, 9, 9]))],
     ];
     it.each(olderCases)('in a three-segment log: %s', async (_what, damage) => {
       const template = await bigLog();
+      expect((await readdir(template)).sort()).toContain('CHECKPOINT');
       for (const mode of ['strict', 'salvage'] as const) await expectSameRecovery(template, damage, mode);
+      // And with every segment scanned, as after a salvage or in a log whose CHECKPOINT is gone.
+      await expectSameRecovery(template, async (d) => {
+        await damage(d);
+        await rm(join(d, 'CHECKPOINT'), { force: true });
+      }, 'strict');
     });
 
     it('a new directory, an empty one, one with other files and one holding only the lock file', async () => {

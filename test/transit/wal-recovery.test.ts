@@ -249,20 +249,22 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
   });
 
   describe('older segments', () => {
-    it('refuses damage in an older segment with ERR_WAL_CORRUPT naming segment and offset', async () => {
+    it('refuses damage in an older segment it scans with ERR_WAL_CORRUPT naming segment and offset', async () => {
       const dir = await tempDir();
       await write(dir, 25, BIG);
       await patch(segPath(dir, 1), atBig(3) + 5000, Uint8Array.from([1, 2, 3, 4]));
+      await unlink(join(dir, 'CHECKPOINT')); // without it, every segment is scanned
       const err = await openError(openWal(options(dir)));
       expect(err.code).toBe('ERR_WAL_CORRUPT');
       expect(err.details).toMatchObject({ segment: SEG1, offset: atBig(3) });
       expect(err.message).toContain(`${segPath(dir, 1)} is damaged at byte offset ${atBig(3)}`);
     });
 
-    it('refuses a torn-looking end of an older segment: only the newest may have a torn tail', async () => {
+    it('refuses a torn-looking end of an older segment it scans: only the newest may have a torn tail', async () => {
       const dir = await tempDir();
       await write(dir, 25, BIG);
       await patch(segPath(dir, 1), atBig(10) + 50_000, new Uint8Array(50_016));
+      await unlink(join(dir, 'CHECKPOINT'));
       const err = await openError(openWal(options(dir)));
       expect(err.details).toMatchObject({ segment: SEG1, offset: atBig(10) });
     });
@@ -274,6 +276,133 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
       const err = await openError(openWal(options(dir)));
       expect(err.code).toBe('ERR_WAL_CORRUPT');
       expect(err.details).toMatchObject({ segment: '0000000000000003.wal', reason: expect.stringMatching(/missing/) });
+    });
+  });
+
+  describe('the recovery checkpoint', () => {
+    const checkpointOf = async (dir: string): Promise<Record<string, unknown>> => JSON.parse(await readFile(join(dir, 'CHECKPOINT'), 'utf8')) as Record<string, unknown>;
+    const storeIdOf = async (dir: string): Promise<string> => (JSON.parse(await readFile(join(dir, 'WAL_ID'), 'utf8')) as { storeId: string }).storeId;
+    const setCheckpoint = async (dir: string, fields: Record<string, unknown>): Promise<void> => {
+      await writeFile(join(dir, 'CHECKPOINT'), JSON.stringify({ ...(await checkpointOf(dir)), ...fields }));
+    };
+
+    it('is written at each roll, and an open scans only the segments after it', async () => {
+      const dir = await tempDir();
+      const written = await write(dir, 25, BIG); // segments of 10, 10 and 5 records
+      const storeId = await storeIdOf(dir);
+      expect(await readFile(join(dir, 'CHECKPOINT'), 'utf8')).toBe(
+        `{"format":"tapio-wal-checkpoint","version":1,"storeId":"${storeId}","sealed":2,"firstSeq":11,"lastSeq":20}`,
+      );
+      const wal = await openWal(options(dir));
+      const quick = wal.recovery;
+      await wal.close();
+      expect(quick).toMatchObject({ segments: 3, sealedSegments: 2, firstSeq: 1, lastSeq: 25, tornBytes: 0, salvaged: [] });
+      expect(quick.checkpointIgnored).toBeUndefined();
+      // The same answer from a full scan, which reads every record (and writes CHECKPOINT again).
+      await unlink(join(dir, 'CHECKPOINT'));
+      const full = await recoverVia(name, dir);
+      expect(full).toMatchObject({ segments: 3, sealedSegments: 0, firstSeq: 1, lastSeq: 25 });
+      // The quick open read the headers of segments 1 and 2 and all of segment 3 (1 MiB).
+      expect(full.bytesScanned).toBeGreaterThan(quick.bytesScanned + 20 * BIG);
+      expect(quick.bytesScanned).toBeLessThanOrEqual((1 << 20) + 2 * 4096);
+      expect(await checkpointOf(dir)).toMatchObject({ sealed: 2, firstSeq: 11, lastSeq: 20 });
+      const back = await readAll(dir);
+      expect(firstDifference(back.map((r) => r.data), written)).toBeNull();
+    });
+
+    it('leaves damage in a sealed segment to the reader and to verify, which refuse it', async () => {
+      const dir = await tempDir();
+      await write(dir, 25, BIG);
+      await patch(segPath(dir, 1), atBig(3) + 5000, Uint8Array.from([1, 2, 3, 4]));
+      const wal = await openWal(options(dir));
+      expect(wal.recovery.sealedSegments).toBe(2);
+      expect(await wal.append([payload(1, 10)])).toEqual({ firstSeq: 26, lastSeq: 26 });
+      await wal.close();
+      await expect(readAll(dir)).rejects.toMatchObject({ code: 'ERR_WAL_CORRUPT', details: { segment: SEG1, offset: atBig(3) } });
+      expect((await readAll(dir, { fromSeq: 11 })).map((r) => r.seq)).toEqual(Array.from({ length: 16 }, (_, i) => 11 + i));
+      const summary = await verifyWal(dir);
+      expect(summary.ok).toBe(false);
+      expect(summary.problems[0]).toMatchObject({ kind: 'corrupt', segment: SEG1, offset: atBig(3) });
+    });
+
+    it('still checks the headers of sealed segments', async () => {
+      const dir = await tempDir();
+      await write(dir, 25, BIG);
+      await patch(segPath(dir, 1), 0, Buffer.from('XAPIOWAL'));
+      expect(await openError(openWal(options(dir)))).toMatchObject({ code: 'ERR_WAL_CORRUPT', details: { segment: SEG1, reason: expect.stringMatching(/magic/) } });
+
+      const other = await tempDir();
+      await write(other, 25, BIG);
+      await setCheckpoint(other, { firstSeq: 12 });
+      expect(await openError(openWal(options(other)))).toMatchObject({
+        code: 'ERR_WAL_CORRUPT',
+        details: { segment: '0000000000000002.wal', reason: 'the segment starts at sequence 11, but CHECKPOINT says it starts at 12' },
+      });
+      await setCheckpoint(other, { firstSeq: 11, lastSeq: 21 });
+      expect(await openError(openWal(options(other)))).toMatchObject({
+        code: 'ERR_WAL_CORRUPT',
+        details: { segment: '0000000000000003.wal', reason: 'sequence gap: the segment starts at sequence 21, but 0000000000000002.wal ends at 21' },
+      });
+    });
+
+    it('refuses the open when the segment after the sealed one is missing', async () => {
+      const dir = await tempDir();
+      await write(dir, 25, BIG);
+      await unlink(segPath(dir, 3));
+      const err = await openError(openWal(options(dir)));
+      expect(err.code).toBe('ERR_WAL_CORRUPT');
+      expect(err.details).toMatchObject({
+        segment: '0000000000000003.wal',
+        offset: 0,
+        reason: 'the segment is missing: CHECKPOINT says 0000000000000002.wal was sealed, which happens only once the next segment exists',
+      });
+      // Nothing was changed.
+      expect((await readdir(dir)).sort()).toEqual(['0000000000000001.wal', '0000000000000002.wal', 'CHECKPOINT', 'WAL_ID']);
+    });
+
+    it('goes on from CHECKPOINT when retention removed the sealed segments', async () => {
+      const dir = await tempDir();
+      await write(dir, 25, BIG);
+      await unlink(segPath(dir, 1));
+      await unlink(segPath(dir, 2));
+      expect(await recoverVia(name, dir)).toMatchObject({ segments: 1, sealedSegments: 0, firstSeq: 21, lastSeq: 25 });
+      await setCheckpoint(dir, { lastSeq: 19 });
+      expect(await openError(openWal(options(dir)))).toMatchObject({
+        code: 'ERR_WAL_CORRUPT',
+        details: { segment: '0000000000000003.wal', reason: 'sequence gap: the segment starts at sequence 21, but CHECKPOINT says 0000000000000002.wal ends at 19' },
+      });
+    });
+
+    it.each([
+      ['garbage', () => 'not json {', /is not the JSON object it must hold/],
+      ['another format', (id: string) => JSON.stringify({ format: 'tapio-wal-checkpoint', version: 2, storeId: id, sealed: 2, firstSeq: 11, lastSeq: 20 }), /another format or version/],
+      ['another store', () => JSON.stringify({ format: 'tapio-wal-checkpoint', version: 1, storeId: 'ab'.repeat(16), sealed: 2, firstSeq: 11, lastSeq: 20 }), /names store abab.*, but WAL_ID names store/],
+      ['a bad number', (id: string) => JSON.stringify({ format: 'tapio-wal-checkpoint', version: 1, storeId: id, sealed: 2, firstSeq: 11, lastSeq: 2.5 }), /out of range/],
+      ['a missing field', (id: string) => JSON.stringify({ format: 'tapio-wal-checkpoint', version: 1, storeId: id, sealed: 2, firstSeq: 11 }), /out of range/],
+    ])('ignores a CHECKPOINT holding %s, scans every segment, and writes a good one', async (_what, text, reason) => {
+      const dir = await tempDir();
+      await write(dir, 25, BIG);
+      const good = await readFile(join(dir, 'CHECKPOINT'), 'utf8');
+      await writeFile(join(dir, 'CHECKPOINT'), text(await storeIdOf(dir)));
+      const wal = await openWal(options(dir));
+      expect(wal.recovery).toMatchObject({ sealedSegments: 0, lastSeq: 25, checkpointIgnored: expect.stringMatching(reason) });
+      await wal.close();
+      expect(await readFile(join(dir, 'CHECKPOINT'), 'utf8')).toBe(good);
+    });
+
+    it('is ignored by salvage, which removes it after skipping damage so a strict open refuses the damage again', async () => {
+      const dir = await tempDir();
+      await write(dir, 25, BIG);
+      await patch(segPath(dir, 1), atBig(3) + 5000, Uint8Array.from([1, 2, 3, 4]));
+      const wal = await openWal(options(dir, { recovery: 'salvage' }));
+      expect(wal.recovery.sealedSegments).toBe(0);
+      expect(wal.recovery.salvaged[0]).toMatchObject({ segment: SEG1, offset: atBig(3) });
+      // Rolls after such a salvage write no CHECKPOINT either.
+      for (let i = 0; i < 12; i++) await wal.append([payload(i, BIG)]);
+      await wal.close();
+      expect((await readdir(dir)).filter((n) => n.endsWith('.wal')).length).toBe(4);
+      expect((await readdir(dir)).includes('CHECKPOINT')).toBe(false);
+      expect(await openError(openWal(options(dir)))).toMatchObject({ code: 'ERR_WAL_CORRUPT', details: { segment: SEG1, offset: atBig(3) } });
     });
   });
 
@@ -405,7 +534,7 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
       const err = await openError(openWal(options(dir)));
       expect(err.details).toMatchObject({ segment: '0000000000000003.wal', offset: atBig(25), reason: expect.stringMatching(/checksum.*only the newest segment/) });
       // The empty file was the interrupted creation; it is gone, nothing else changed.
-      expect((await readdir(dir)).sort()).toEqual(['0000000000000001.wal', '0000000000000002.wal', '0000000000000003.wal', 'WAL_ID']);
+      expect((await readdir(dir)).sort()).toEqual(['0000000000000001.wal', '0000000000000002.wal', '0000000000000003.wal', 'CHECKPOINT', 'WAL_ID']);
     });
 
     it('sets aside records that go back in sequence at the end of the newest segment (salvage)', async () => {
