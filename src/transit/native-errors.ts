@@ -7,7 +7,7 @@
  * `{ file, operation, code }`. Errors of the open (recovery) need nothing here: the binding
  * attaches their details (segment, file, offset, bytes, reason) itself.
  */
-import { TapioError, isTapioError } from '../errors.js';
+import { TapioError } from '../errors.js';
 
 /** The facts of one failed system call, as the twin's ERR_WAL_IO details give them. */
 export interface NativeIoFailure {
@@ -79,21 +79,4 @@ export function nativeWalIoError(failure: string): TapioError {
     `${what}: ${failure}. The writer is in a failed state and refuses every append (fdatasync is never retried); fix the cause, then close and reopen the store to recover the synced prefix.`,
     facts === null ? undefined : { details: { ...facts } },
   );
-}
-
-/**
- * `err` with the twin's details when it is an ERR_WAL_IO without any (as the native writer's
- * failures arrive); any other value as it is.
- */
-export function withNativeErrorDetails(err: unknown): unknown {
-  if (!isTapioError(err, 'ERR_WAL_IO') || err.details !== undefined) return err;
-  const facts = parseNativeIoFailure(coreMessageOf(err.message));
-  if (facts === null) return err;
-  return new TapioError('ERR_WAL_IO', err.message, { cause: err.cause ?? err, details: { ...facts } });
-}
-
-/** The core's message inside the text native-wal.ts wraps it in. */
-function coreMessageOf(message: string): string {
-  const m = /accepts no more appends: (.*)\. Close and reopen the store/s.exec(message);
-  return m === null ? message : m[1]!;
 }

@@ -3,9 +3,13 @@
  * behind the addon's openWal() and NativeProducer. This module turns the writer's
  * acknowledgements into settled promises; it holds no state those threads touch.
  */
+import { resolve as resolvePath } from 'node:path';
+
 import { TapioError } from '../errors.js';
 import { loadNative } from '../native/loader.js';
 import type { AppendResult, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
+import { nativeWalIoError } from './native-errors.js';
+import { batchInputError, checkWalOpenOptions, type BatchLimits } from './wal-input.js';
 
 /** The addon's producer class (one per JavaScript thread that appends). */
 interface NativeProducerHandle {
@@ -51,6 +55,10 @@ function tooLarge(): TapioError {
   return new TapioError('ERR_RECORD_TOO_LARGE', 'the batch does not fit: a record is larger than a segment holds, or the batch is larger than half the ring buffer; split it or raise transit.segment_size / ring_capacity');
 }
 
+function closedError(): TapioError {
+  return new TapioError('ERR_CLOSED', 'the transit WAL is closed (or closing); open the store again to append');
+}
+
 function asBytes(record: unknown, index: number): Uint8Array {
   if (record instanceof Uint8Array) return record;
   if (ArrayBuffer.isView(record)) return new Uint8Array(record.buffer, record.byteOffset, record.byteLength);
@@ -76,39 +84,53 @@ function grown<T extends Uint8Array | Uint32Array | Float64Array>(array: T, need
  * burst of small appends then costs one boundary crossing and one wake-up of the writer
  * thread, and becomes one group. Nothing waits for more appends: the push happens before the
  * event loop moves on.
+ *
+ * When the ring is full, the batch that found no room and every later append stay in the
+ * stage, in call order, and each space event pushes from the first of them for as long as
+ * they fit. So appends that wait for space enter the ring (and get their sequence numbers) in
+ * call order, a large batch is not overtaken by smaller later ones, and tryAppend() returns
+ * null while anything waits, as with the TypeScript twin.
  */
 export class NativeAppender {
   readonly #producer: NativeProducerHandle;
+  readonly #limits: BatchLimits | undefined;
   readonly #pending = new Map<number, Deferred>();
-  #spaceWaiters: Array<() => void> = [];
   #ticket = 0;
   #failure: TapioError | null = null;
   #referenced = false;
   #idle: Array<() => void> = [];
 
   // The staged batches: record bytes back to back, their lengths, and (ticket, record count)
-  // per batch, in append order.
+  // per batch, in append order. While the ring is full, what lies before the *Start marks was
+  // pushed already and the rest waits for space.
   #bytes = new Uint8Array(64 * 1024);
+  #byteStart = 0;
   #byteCount = 0;
   #lengths = new Uint32Array(1024);
+  #lengthStart = 0;
   #lengthCount = 0;
   #batches = new Float64Array(256);
+  #batchStart = 0;
   #batchCount = 0;
   #status = new Uint8Array(128);
   #pushScheduled = false;
-  /** The first staged batch found no room in the ring; a space event retries. */
+  /** The first staged batch not yet pushed found no room in the ring; a space event pushes again. */
   #blocked = false;
 
-  constructor(addon: NativeWalAddon, writerId: number) {
+  /**
+   * With `limits` (the WAL's segment size and ring capacity), each batch is checked as the
+   * TypeScript twin checks it (wal-input.ts) before it is staged. Worker threads attach without
+   * them: their batches were checked by toBatch, and the writer refuses a batch too large.
+   */
+  constructor(addon: NativeWalAddon, writerId: number, limits?: BatchLimits) {
     this.#producer = new addon.NativeProducer(writerId, (acks, failure, space) => this.#onEvents(acks, failure, space));
+    this.#limits = limits;
   }
 
-  /** Appends; waits while the ring is full. */
+  /** Appends; while the ring is full, waits behind earlier appends that wait. */
   append(records: Uint8Array[]): Promise<AppendResult> {
-    if (this.#failure) return Promise.reject(this.#failure);
-    // Wait behind earlier waiters and a blocked push, so a large batch is not starved by a
-    // stream of small ones and batches keep their order.
-    if (this.#blocked || this.#spaceWaiters.length > 0) return this.#waitForSpace().then(() => this.append(records));
+    const refused = this.#refusal(records);
+    if (refused !== null) return Promise.reject(refused);
     let result: Promise<AppendResult>;
     const before = this.#byteCount;
     try {
@@ -116,6 +138,8 @@ export class NativeAppender {
     } catch (err) {
       return Promise.reject(err);
     }
+    // Behind a blocked push the batch waits its turn in the stage: the next space event pushes it.
+    if (this.#blocked) return result;
     if (this.#byteCount >= PUSH_NOW_BYTES || this.#byteCount - before >= BIG_BATCH_BYTES) {
       this.#push();
     } else if (!this.#pushScheduled) {
@@ -125,12 +149,18 @@ export class NativeAppender {
     return result;
   }
 
-  /** Appends, or returns null at once when the ring is full. */
+  /** Appends, or returns null at once when the ring is full or appends wait for space. */
   tryAppend(records: Uint8Array[]): Promise<AppendResult> | null {
-    if (this.#failure) return Promise.reject(this.#failure);
-    if (this.#batchCount > 0) this.#push();  // earlier appends go first
-    if (this.#blocked || this.#spaceWaiters.length > 0) return null;
-    const result = this.#stage(records);
+    const refused = this.#refusal(records);
+    if (refused !== null) return Promise.reject(refused);
+    if (!this.#blocked && this.#batchCount > 0) this.#push();  // earlier appends go first
+    if (this.#blocked) return null;
+    let result: Promise<AppendResult>;
+    try {
+      result = this.#stage(records);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const ticket = this.#ticket;
     this.#push();
     if (this.#blocked) {
@@ -142,6 +172,12 @@ export class NativeAppender {
       return null;
     }
     return result;
+  }
+
+  /** The error an append must be refused with, or null; in the twin's order. */
+  #refusal(records: Uint8Array[]): TapioError | null {
+    if (this.#failure !== null) return this.#failure;
+    return this.#limits === undefined ? null : batchInputError(records, this.#limits);
   }
 
   /** Copies a batch into the stage and registers its promise. */
@@ -175,72 +211,76 @@ export class NativeAppender {
     return result;
   }
 
-  /** Hands the staged batches to the writer, as many as the ring takes now. */
+  /** Hands the staged batches to the writer in order, as many as the ring takes now. */
   #push(): void {
     this.#pushScheduled = false;
-    const count = this.#batchCount;
+    const from = this.#batchStart;
+    const count = this.#batchCount - from;
     if (count === 0) return;
     this.#status = grown(this.#status, count, (n) => new Uint8Array(n));
     let done: number;
     try {
-      done = this.#producer.pushBatches(this.#bytes, this.#lengths, this.#batches, count, this.#status);
+      done =
+        from === 0
+          ? this.#producer.pushBatches(this.#bytes, this.#lengths, this.#batches, count, this.#status)
+          : this.#producer.pushBatches(this.#bytes.subarray(this.#byteStart), this.#lengths.subarray(this.#lengthStart), this.#batches.subarray(2 * from), count, this.#status);
     } catch (err) {
-      this.#dropStaged(0, err as Error);
+      this.#dropStaged(err as Error);
       return;
     }
     let records = 0;
-    let bytes = 0;
     for (let b = 0; b < done; b++) {
-      const ticket = this.#batches[2 * b]!;
-      const n = this.#batches[2 * b + 1]!;
-      for (let i = 0; i < n; i++) bytes += this.#lengths[records + i]!;
-      records += n;
+      const at = 2 * (from + b);
+      records += this.#batches[at + 1]!;
       const status = this.#status[b];
       if (status === 0) continue;
+      const ticket = this.#batches[at]!;
       const d = this.#pending.get(ticket);
       this.#pending.delete(ticket);
       d?.reject(status === 2 ? tooLarge() : (this.#failure ?? new TapioError('ERR_CLOSED', 'the transit WAL is closed')));
     }
     if (done === count) {
-      this.#byteCount = this.#lengthCount = this.#batchCount = 0;
+      this.#byteStart = this.#byteCount = this.#lengthStart = this.#lengthCount = this.#batchStart = this.#batchCount = 0;
       this.#blocked = false;
     } else {
-      // The rest waits for ring space; move it to the front of the stage.
-      this.#bytes.copyWithin(0, bytes, this.#byteCount);
-      this.#lengths.copyWithin(0, records, this.#lengthCount);
-      this.#batches.copyWithin(0, 2 * done, 2 * count);
-      this.#byteCount -= bytes;
-      this.#lengthCount -= records;
-      this.#batchCount -= done;
+      // The rest waits for a space event. What was pushed stays in front of it until it is at
+      // least as large as the rest (counting all three arrays' bytes): moving the rest to the
+      // front then costs no more than staging what was pushed did, however long the ring stays full.
+      let bytes = 0;
+      for (let i = this.#lengthStart, end = i + records; i < end; i++) bytes += this.#lengths[i]!;
+      this.#byteStart += bytes;
+      this.#lengthStart += records;
+      this.#batchStart += done;
       this.#blocked = true;
+      const front = this.#byteStart + 4 * this.#lengthStart + 16 * this.#batchStart;
+      if (2 * front >= this.#byteCount + 4 * this.#lengthCount + 16 * this.#batchCount) {
+        this.#bytes.copyWithin(0, this.#byteStart, this.#byteCount);
+        this.#lengths.copyWithin(0, this.#lengthStart, this.#lengthCount);
+        this.#batches.copyWithin(0, 2 * this.#batchStart, 2 * this.#batchCount);
+        this.#byteCount -= this.#byteStart;
+        this.#lengthCount -= this.#lengthStart;
+        this.#batchCount -= this.#batchStart;
+        this.#byteStart = this.#lengthStart = this.#batchStart = 0;
+      }
     }
     this.#updateRef();
   }
 
-  /** Rejects the staged batches from index `from` on and empties the stage. */
-  #dropStaged(from: number, err: Error): void {
-    for (let b = from; b < this.#batchCount; b++) {
+  /** Rejects the staged batches not yet pushed (waiting ones included) and empties the stage. */
+  #dropStaged(err: Error): void {
+    for (let b = this.#batchStart; b < this.#batchCount; b++) {
       const ticket = this.#batches[2 * b]!;
       const d = this.#pending.get(ticket);
       this.#pending.delete(ticket);
       d?.reject(err);
     }
-    this.#byteCount = this.#lengthCount = this.#batchCount = 0;
+    this.#byteStart = this.#byteCount = this.#lengthStart = this.#lengthCount = this.#batchStart = this.#batchCount = 0;
     this.#blocked = false;
     this.#updateRef();
   }
 
-  #waitForSpace(): Promise<void> {
-    return new Promise((resolve) => {
-      this.#spaceWaiters.push(resolve);
-      this.#updateRef();
-    });
-  }
-
   #onEvents(acks: Float64Array, failure: string | undefined, space: boolean): void {
-    if (failure !== undefined && this.#failure === null) {
-      this.#failure = new TapioError('ERR_WAL_IO', `the transit WAL failed and accepts no more appends: ${failure}. Close and reopen the store to recover the synced prefix.`);
-    }
+    if (failure !== undefined && this.#failure === null) this.#failure = nativeWalIoError(failure);
     for (let i = 0; i + 2 < acks.length; i += 3) {
       const ticket = acks[i]!;
       const d = this.#pending.get(ticket);
@@ -250,19 +290,20 @@ export class NativeAppender {
       if (first < 0) d.reject(this.#failure ?? new TapioError('ERR_WAL_IO', 'the transit WAL failed'));
       else d.resolve({ firstSeq: first, lastSeq: acks[i + 2]! });
     }
-    if (this.#failure && this.#batchCount > 0) this.#dropStaged(0, this.#failure);
-    if (space && this.#blocked) this.#push();
-    if ((space && !this.#blocked) || this.#failure) {
-      const waiters = this.#spaceWaiters;
-      this.#spaceWaiters = [];
-      for (const w of waiters) w();
+    if (this.#failure) {
+      // The failed writer takes nothing more: what is staged, appends waiting for space
+      // included, fails now.
+      if (this.#batchCount > this.#batchStart) this.#dropStaged(this.#failure);
+    } else if (space && this.#blocked) {
+      this.#push();
     }
     this.#updateRef();
   }
 
-  // While anything waits on the writer, keep the event loop alive so the promises settle.
+  // While anything waits on the writer (for its acknowledgement or for ring space), keep the
+  // event loop alive so the promises settle.
   #updateRef(): void {
-    const busy = this.#pending.size > 0 || this.#spaceWaiters.length > 0;
+    const busy = this.#pending.size > 0;
     if (busy && !this.#referenced) this.#producer.ref();
     if (!busy && this.#referenced) this.#producer.unref();
     this.#referenced = busy;
@@ -273,15 +314,15 @@ export class NativeAppender {
     }
   }
 
-  /** Resolves when no append of this thread is pending. */
+  /** Resolves when no append of this thread is pending (waiting for space or for the writer). */
   settled(): Promise<void> {
-    if (this.#pending.size === 0 && this.#spaceWaiters.length === 0) return Promise.resolve();
+    if (this.#pending.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
   /** Detaches from the writer; later appends are refused. */
   detach(): void {
-    if (this.#batchCount > 0) this.#dropStaged(0, new TapioError('ERR_CLOSED', 'the transit WAL is closed'));
+    if (this.#batchCount > this.#batchStart) this.#dropStaged(new TapioError('ERR_CLOSED', 'the transit WAL is closed'));
     this.#producer.detach();
   }
 }
@@ -311,12 +352,16 @@ export class NativeWal implements WalBackend {
     };
   }
 
-  /** Recovers the directory (off the event loop) and starts the writer's threads. */
+  /**
+   * Checks the options as the twin does, recovers the directory (off the event loop) and starts
+   * the writer's threads.
+   */
   static async open(options: WalOpenOptions): Promise<NativeWal> {
+    const opts = { ...options, dir: resolvePath(checkWalOpenOptions(options).dir) };
     const addon = loadNative() as unknown as NativeWalAddon | null;
     if (!addon) throw new TapioError('ERR_NATIVE', 'the native addon is not loaded; use the TypeScript path');
-    const writer = await addon.openWal(options);
-    return new NativeWal(writer, new NativeAppender(addon, writer.id));
+    const writer = await addon.openWal(opts);
+    return new NativeWal(writer, new NativeAppender(addon, writer.id, { segmentSize: opts.segmentSize, ringCapacity: opts.ringCapacity }));
   }
 
   /** The id worker threads use to attach their own producers. */
@@ -325,14 +370,18 @@ export class NativeWal implements WalBackend {
   }
 
   producerHandle(): { kind: 'native'; writerId: number } {
+    if (this.#closing) throw new TapioError('ERR_CLOSED', 'the transit WAL is closed; open the store again');
     return { kind: 'native', writerId: this.#writer.id };
   }
 
   append(records: Uint8Array[]): Promise<AppendResult> {
+    // As in the twin: once close() began, nothing more is taken (close waits for what was).
+    if (this.#closing) return Promise.reject(closedError());
     return this.#appender.append(records);
   }
 
   tryAppend(records: Uint8Array[]): Promise<AppendResult> | null {
+    if (this.#closing) return Promise.reject(closedError());
     return this.#appender.tryAppend(records);
   }
 

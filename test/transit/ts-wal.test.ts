@@ -165,10 +165,7 @@ describe.each(backends)('transit WAL writer (%s)', (name, openWal) => {
     expect(back[firstOfWaiting[3]! - 1]!.data).toEqual(payload(3, 103));
   });
 
-  // NativeAppender (native-wal.ts) wakes every waiting append at once and each retries its
-  // push, so a smaller batch can go ahead of a larger one that still does not fit; and its
-  // tryAppend pushes whenever the ring has room, without looking at the appends that wait.
-  it.skipIf(name === 'native')('appends that wait for ring space keep their call order, and tryAppend does not go ahead of them', async () => {
+  it('appends that wait for ring space keep their call order, and tryAppend does not go ahead of them', async () => {
     const dir = await tempDir();
     const wal = await openWal(options(dir, { ringCapacity: 64 * 1024 }));
     const batch = Array.from({ length: 16 }, (_, i) => payload(i, 200));
@@ -180,6 +177,56 @@ describe.each(backends)('transit WAL writer (%s)', (name, openWal) => {
     await wal.close();
     const firstOfWaiting = await Promise.all(waiting.map(async (p) => (await p).firstSeq));
     expect(firstOfWaiting).toEqual([...firstOfWaiting].sort((a, b) => a - b));
+  });
+
+  it('a batch that waits for ring space is not overtaken by smaller later ones, nor by appends made as earlier ones settle', async () => {
+    const dir = await tempDir();
+    const wal = await openWal(options(dir, { ringCapacity: 64 * 1024 }));
+    const batch = Array.from({ length: 16 }, (_, i) => payload(i, 200));
+    const accepted: Array<Promise<AppendResult>> = [];
+    for (let p = wal.tryAppend(batch); p !== null; p = wal.tryAppend(batch)) accepted.push(p);
+    // About 20 times the ring: these wait while earlier ones settle.
+    const filler = Array.from({ length: 400 }, () => wal.append(batch));
+    // Close to half the ring, so it fits only once the ring is about half empty; each small
+    // record behind it would fit much sooner.
+    const bigBatch = Array.from({ length: 8 }, (_, i) => payload(1000 + i, 3500));
+    const big = wal.append(bigBatch);
+    const smallRecords = Array.from({ length: 100 }, (_, i) => payload(2000 + i, 10));
+    const small = smallRecords.map((r) => wal.append([r]));
+    // Each settled append makes another append and a tryAppend, after all of the above.
+    const late: Array<Promise<AppendResult>> = [];
+    const reactions = [...accepted, ...filler].map((p) =>
+      p.then(() => {
+        late.push(wal.append([payload(3000, 10)]));
+        const t = wal.tryAppend([payload(3001, 10)]);
+        if (t !== null) late.push(t);
+      }),
+    );
+    const queued = await Promise.all([...filler, big, ...small]);
+    await Promise.all(reactions);
+    const after = await Promise.all(late);
+    await wal.close();
+    const firsts = queued.map((r) => r.firstSeq);
+    expect(firsts).toEqual([...firsts].sort((a, b) => a - b));
+    expect(queued[400]!.lastSeq - queued[400]!.firstSeq).toBe(7);
+    const lastQueued = queued.at(-1)!.lastSeq;
+    expect(after.length).toBeGreaterThanOrEqual(accepted.length + filler.length);
+    expect(after.filter((r) => r.firstSeq <= lastQueued)).toEqual([]);
+    const back = await readAll(dir, { fromSeq: queued[0]!.firstSeq, toSeq: lastQueued });
+    expect(firstDifference(back.map((r) => r.data), [...filler.flatMap(() => batch), ...bigBatch, ...smallRecords])).toBeNull();
+  });
+
+  it('refuses appends made while close() is under way, and still settles the ones made before', async () => {
+    const dir = await tempDir();
+    const wal = await openWal(options(dir, { ringCapacity: 64 * 1024 }));
+    const before = Array.from({ length: 50 }, (_, i) => wal.append([payload(i, 1000)]));
+    const closing = wal.close();
+    await expect(wal.append([payload(1, 1)])).rejects.toMatchObject({ code: 'ERR_CLOSED', message: /closing/ });
+    await expect(wal.tryAppend([payload(1, 1)])!).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+    expect(() => wal.producerHandle()).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }) as Error);
+    await closing;
+    expect((await Promise.all(before)).at(-1)).toEqual({ firstSeq: 50, lastSeq: 50 });
+    expect((await readAll(dir)).length).toBe(50);
   });
 
   it('close() waits for every accepted append; appends after close are refused', async () => {
@@ -238,6 +285,23 @@ describe.each(backends)('transit WAL writer (%s)', (name, openWal) => {
       expect(again.recovery).toMatchObject({ lastSeq: 2, tornBytes: 0 });
       await again.close();
       expect((await readAll(dir)).map((r) => r.data)).toEqual([sized(1), sized(2)]);
+    });
+
+    it('a failure rejects the appends that wait for ring space with ERR_WAL_IO and its details', async () => {
+      const dir = await tempDir();
+      const wal = await openWal(options(dir, { ringCapacity: 64 * 1024, maxGroupBytes: 4096, faultInjection: { failWriteAt: 2 } }));
+      // Five times the ring: most of these wait for space when the second group's write fails.
+      const appends = Array.from({ length: 100 }, (_, i) => wal.append([sized(i + 1)]));
+      expect(wal.tryAppend([sized(0)])).toBeNull();
+      const settled = await Promise.allSettled(appends);
+      expect(settled[0]).toEqual({ status: 'fulfilled', value: { firstSeq: 1, lastSeq: 1 } });
+      for (const s of settled.slice(1)) {
+        expect(s).toMatchObject({ status: 'rejected', reason: { code: 'ERR_WAL_IO', details: { operation: 'write', code: 'EIO', file: segPath(dir, 1) } } });
+      }
+      await expect(wal.append([sized(9)])).rejects.toMatchObject({ code: 'ERR_WAL_IO' });
+      expect(wal.stats().durableSeq).toBe(1);
+      await wal.close();
+      expect((await readAll(dir)).map((r) => r.data)).toEqual([sized(1)]);
     });
 
     it('a failed fdatasync is never retried: the pending and later appends fail; reopen keeps the acknowledged prefix', async () => {

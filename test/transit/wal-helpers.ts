@@ -6,12 +6,10 @@ import { join } from 'node:path';
 
 import { crc32cTs } from '../../src/native/crc32c.js';
 import { loadNative } from '../../src/native/loader.js';
-import type { AppendResult, RecoveryMode, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from '../../src/transit/backend.js';
+import type { RecoveryMode, RecoveryReport, WalBackend, WalOpenOptions } from '../../src/transit/backend.js';
 import { segmentFileName } from '../../src/transit/format.js';
-import { withNativeErrorDetails } from '../../src/transit/native-errors.js';
 import { NativeWal } from '../../src/transit/native-wal.js';
 import { TsWal } from '../../src/transit/ts-wal.js';
-import { batchInputError, checkWalOpenOptions, type BatchLimits } from '../../src/transit/wal-input.js';
 import { readRecords, recoverWal, type WalRecord } from '../../src/transit/wal-recovery.js';
 
 /** Opens a WAL backend. */
@@ -20,60 +18,13 @@ export type WalOpener = (o: WalOpenOptions) => Promise<WalBackend>;
 /** Which implementation: the C++ addon or the TypeScript twin. */
 export type WalPath = 'native' | 'typescript';
 
-/**
- * The native backend held to the twin's input checks (wal-input.ts) and error details
- * (native-errors.ts), so every suite can assert the same behaviour of both paths.
- */
-class CheckedNativeWal implements WalBackend {
-  readonly kind = 'native' as const;
-
-  private constructor(
-    private readonly wal: NativeWal,
-    private readonly limits: BatchLimits,
-  ) {}
-
-  static async open(o: WalOpenOptions): Promise<CheckedNativeWal> {
-    checkWalOpenOptions(o);
-    return new CheckedNativeWal(await NativeWal.open(o), { segmentSize: o.segmentSize, ringCapacity: o.ringCapacity });
-  }
-
-  get recovery(): RecoveryReport {
-    return this.wal.recovery;
-  }
-
-  append(records: Uint8Array[]): Promise<AppendResult> {
-    const refused = batchInputError(records, this.limits);
-    if (refused !== null) return Promise.reject(refused);
-    return this.wal.append(records).catch((err: unknown) => Promise.reject(withNativeErrorDetails(err)));
-  }
-
-  tryAppend(records: Uint8Array[]): Promise<AppendResult> | null {
-    const refused = batchInputError(records, this.limits);
-    if (refused !== null) return Promise.reject(refused);
-    const pending = this.wal.tryAppend(records);
-    return pending === null ? null : pending.catch((err: unknown) => Promise.reject(withNativeErrorDetails(err)));
-  }
-
-  stats(): WalWriterStats {
-    return this.wal.stats();
-  }
-
-  producerHandle(): ReturnType<NativeWal['producerHandle']> {
-    return this.wal.producerHandle();
-  }
-
-  close(): Promise<void> {
-    return this.wal.close();
-  }
-}
-
 /** True when the native addon is loaded, so the native backend runs too. */
 export const nativeLoaded = loadNative() !== null;
 
 /** Each path's opener, by name. */
 export const openers: Partial<Record<WalPath, WalOpener>> = {
   typescript: (o) => TsWal.open(o),
-  ...(nativeLoaded ? { native: (o: WalOpenOptions) => CheckedNativeWal.open(o) } : {}),
+  ...(nativeLoaded ? { native: (o: WalOpenOptions) => NativeWal.open(o) } : {}),
 };
 
 /** The backends every WAL suite runs against: the TypeScript twin, and the native one when the addon loads. */

@@ -1,0 +1,177 @@
+// NativeAppender's staging and its waiting for ring space, against a stand-in for the addon's
+// producer whose ring each test fills and drains itself, so every interleaving of appends and
+// writer events is exact. (ts-wal.test.ts runs both backends against their real writers.)
+import { afterEach, describe, expect, it } from 'vitest';
+
+import type { AppendResult } from '../../src/transit/backend.js';
+import { NativeAppender, type NativeWalAddon } from '../../src/transit/native-wal.js';
+import { firstDifference, payload } from './wal-helpers.js';
+
+type OnEvents = (acks: Float64Array, failure: string | undefined, space: boolean) => void;
+
+/** A ring entry's size as the stand-in counts it: a header, and each record with its length. */
+const entrySize = (lengths: number[]): number => 16 + lengths.reduce((n, l) => n + 8 + l, 0);
+
+/** The producer of a writer whose ring holds `capacity` bytes of batches until drain() takes them. */
+class RingStandIn {
+  static capacity = 4096;
+  static last: RingStandIn | undefined;
+  readonly id = 1;
+  readonly onEvents: OnEvents;
+  used = 0;
+  nextSeq = 1;
+  referenced = false;
+  /** Batches in the ring, oldest first. */
+  readonly ring: Array<{ ticket: number; records: Uint8Array[]; size: number }> = [];
+  /** Every record the writer took, in sequence order. */
+  readonly written: Uint8Array[] = [];
+
+  constructor(_writerId: number, onEvents: OnEvents) {
+    this.onEvents = onEvents;
+    RingStandIn.last = this;
+  }
+
+  pushBatches(bytes: Uint8Array, lengths: Uint32Array, batches: Float64Array, count: number, status: Uint8Array): number {
+    let at = 0;
+    let l = 0;
+    for (let b = 0; b < count; b++) {
+      const n = batches[2 * b + 1]!;
+      const own = Array.from(lengths.subarray(l, l + n));
+      const size = entrySize(own);
+      if (this.used + size > RingStandIn.capacity) {
+        status[b] = 1;
+        return b;
+      }
+      const records = own.map((length) => bytes.slice(at, (at += length)));
+      l += n;
+      this.ring.push({ ticket: batches[2 * b]!, records, size });
+      this.used += size;
+      status[b] = 0;
+    }
+    return count;
+  }
+
+  ref(): void {
+    this.referenced = true;
+  }
+
+  unref(): void {
+    this.referenced = false;
+  }
+
+  detach(): void {}
+
+  /**
+   * The writer takes the oldest `k` batches, numbers them, frees their space and acknowledges
+   * them, in one event; with `space` false, that event carries the acknowledgements only (the
+   * space event comes later, on its own).
+   */
+  drain(k = this.ring.length, space = true): void {
+    const acks: number[] = [];
+    for (const e of this.ring.splice(0, k)) {
+      acks.push(e.ticket, this.nextSeq, this.nextSeq + e.records.length - 1);
+      this.nextSeq += e.records.length;
+      this.used -= e.size;
+      this.written.push(...e.records);
+    }
+    this.onEvents(Float64Array.from(acks), undefined, space);
+  }
+}
+
+const addon = { NativeProducer: RingStandIn } as unknown as NativeWalAddon;
+
+function open(): { appender: NativeAppender; ring: RingStandIn } {
+  const appender = new NativeAppender(addon, 1);
+  return { appender, ring: RingStandIn.last! };
+}
+
+/** Lets the microtasks of the current task run (the appender pushes its stage in one). */
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+afterEach(() => {
+  RingStandIn.capacity = 4096;
+});
+
+describe('NativeAppender waiting for ring space', () => {
+  it('accepts waiting appends in call order: a smaller later one does not overtake, nor does an append or tryAppend made as earlier ones settle', async () => {
+    const { appender, ring } = open();
+    const first = appender.tryAppend([payload(1, 2000)])!;
+    const big = appender.append([payload(2, 3000)]);
+    await tick(); // pushed: the ring has no room for it
+    expect(ring.ring).toHaveLength(1);
+    // Made while the push is blocked.
+    const bigger = appender.append([payload(3, 3000)]);
+    const small = appender.append([payload(4, 10)]);
+    expect(appender.tryAppend([payload(5, 10)])).toBeNull();
+    let late: Promise<AppendResult> | undefined;
+    let lateTry: Promise<AppendResult> | null | undefined;
+    void first.then(() => {
+      late = appender.append([payload(6, 10)]);
+      lateTry = appender.tryAppend([payload(7, 10)]);
+    });
+
+    ring.drain(); // room for `big` and `small`, not for `bigger`
+    await tick();
+    expect(ring.ring.map((e) => e.records[0]!.length)).toEqual([3000]);
+    expect(lateTry).toBeNull();
+    ring.drain();
+    await tick();
+    ring.drain();
+    const results = await Promise.all([first, big, bigger, small, late!]);
+    expect(results.map((r) => r.firstSeq)).toEqual([1, 2, 3, 4, 5]);
+    expect(ring.written).toEqual([payload(1, 2000), payload(2, 3000), payload(3, 3000), payload(4, 10), payload(6, 10)]);
+  });
+
+  it('keeps the stage intact while the ring stays full: every record arrives once, in order', async () => {
+    RingStandIn.capacity = 8192;
+    const { appender, ring } = open();
+    const batches = Array.from({ length: 300 }, (_, b) => Array.from({ length: 1 + (b % 4) }, (_, i) => payload(b * 10 + i, (b * 131 + i * 17) % 900)));
+    const results = batches.map((batch) => appender.append(batch));
+    await tick();
+    for (let round = 0; ring.ring.length > 0; round++) {
+      ring.drain(1 + (round % 3));
+      await tick();
+    }
+    const firsts = (await Promise.all(results)).map((r) => r.firstSeq);
+    expect(firsts).toEqual([...firsts].sort((a, b) => a - b));
+    expect(firstDifference(ring.written, batches.flat())).toBeNull();
+  });
+
+  it('keeps the event loop alive while an append waits for space, and lets it go once all settled', async () => {
+    const { appender, ring } = open();
+    const first = appender.tryAppend([payload(1, 3000)])!;
+    const waiting = appender.append([payload(2, 3000)]);
+    await tick();
+    ring.drain(1, false);
+    await first;
+    // Only `waiting` is pending, and it is not in the ring yet.
+    expect(ring.ring).toHaveLength(0);
+    expect(ring.referenced).toBe(true);
+    let settled = false;
+    void appender.settled().then(() => (settled = true));
+    await tick();
+    expect(settled).toBe(false);
+    ring.onEvents(new Float64Array(0), undefined, true);
+    expect(ring.ring).toHaveLength(1);
+    ring.drain();
+    expect(await waiting).toEqual({ firstSeq: 2, lastSeq: 2 });
+    await tick();
+    expect(settled).toBe(true);
+    expect(ring.referenced).toBe(false);
+  });
+
+  it('a writer failure rejects the appends in the ring and those waiting for space with the twin\'s ERR_WAL_IO', async () => {
+    const { appender, ring } = open();
+    const inRing = appender.tryAppend([payload(1, 3000)])!;
+    const waiting = [appender.append([payload(2, 3000)]), appender.append([payload(3, 10)])];
+    await tick();
+    const file = '/d/0000000000000001.wal';
+    ring.onEvents(Float64Array.from([ring.ring[0]!.ticket, -1, -1]), `write to ${file} failed: Input/output error (EIO)`, false);
+    const expected = { code: 'ERR_WAL_IO', message: expect.stringMatching(/^transit WAL write of \/d\/0000000000000001\.wal failed \(EIO\): /), details: { file, operation: 'write', code: 'EIO' } };
+    for (const p of [inRing, ...waiting]) await expect(p).rejects.toMatchObject(expected);
+    await expect(appender.append([payload(4, 10)])).rejects.toMatchObject(expected);
+    await expect(appender.tryAppend([payload(5, 10)])!).rejects.toMatchObject(expected);
+    await appender.settled();
+    expect(ring.referenced).toBe(false);
+  });
+});
