@@ -20,7 +20,7 @@ constexpr size_t kMaxAlignment = 64 * 1024;
 inline const char* StrerrorResult(int, const char* buf) { return buf; }
 inline const char* StrerrorResult(const char* r, const char*) { return r; }
 
-const char* ErrnoName(int e) {
+const char* KnownErrnoName(int e) {
   switch (e) {
     case EIO: return "EIO";
     case ENOSPC: return "ENOSPC";
@@ -80,9 +80,13 @@ Status ErrnoStatus(const std::string& op, const std::string& path, int error_num
   char buf[256] = {0};
   const char* text = StrerrorResult(strerror_r(error_number, buf, sizeof buf), buf);
   std::string msg = op + " " + path + " failed: " + text;
-  const char* name = ErrnoName(error_number);
-  msg += name != nullptr ? std::string(" (") + name + ")" : " (errno " + std::to_string(error_number) + ")";
+  msg += " (" + ErrnoCode(error_number) + ")";
   return Status::IoError(msg);
+}
+
+std::string ErrnoCode(int error_number) {
+  const char* name = KnownErrnoName(error_number);
+  return name != nullptr ? std::string(name) : "errno " + std::to_string(error_number);
 }
 
 std::string JoinPath(const std::string& dir, const std::string& name) {

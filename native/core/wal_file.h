@@ -64,6 +64,8 @@ class FaultCounter {
 
 // "<op> <path> failed: <strerror> (<ERRNO>)" as a kIoError status.
 Status ErrnoStatus(const std::string& op, const std::string& path, int error_number);
+// The errno name Node.js gives (EIO, EISDIR, ...), or "errno <n>" for one this code does not name.
+std::string ErrnoCode(int error_number);
 std::string JoinPath(const std::string& dir, const std::string& name);
 
 // A heap block aligned for O_DIRECT, zero-filled at allocation.

@@ -61,8 +61,9 @@ Status EnsureDir(const std::string& dir, std::string* first_created) {
   return Status::Ok();
 }
 
-// A flat JSON object of string, number and literal values: enough for WAL_ID, strict about
-// syntax, tolerant of keys it does not know.
+// A JSON object read as JSON.parse reads it (the twin parses these files with JSON.parse): its
+// members' strings decoded, numbers and literals kept as written, nested objects and arrays kept
+// as their text (no field this code reads may hold one). Anything that is not JSON fails.
 class FlatJson {
  public:
   explicit FlatJson(const std::string& text) : s_(text) {}
@@ -101,31 +102,153 @@ class FlatJson {
     }
     return false;
   }
-  // Strings keep escapes as written, except \" and \\; WAL_ID values need none.
+  bool Hex4(uint32_t* out) {
+    if (i_ + 4 > s_.size()) return false;
+    uint32_t v = 0;
+    for (int k = 0; k < 4; k++) {
+      const char c = s_[i_++];
+      v <<= 4;
+      if (c >= '0' && c <= '9') v |= static_cast<uint32_t>(c - '0');
+      else if (c >= 'a' && c <= 'f') v |= static_cast<uint32_t>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F') v |= static_cast<uint32_t>(c - 'A' + 10);
+      else return false;
+    }
+    *out = v;
+    return true;
+  }
+  static void PutUtf8(uint32_t cp, std::string* out) {
+    if (cp < 0x80) {
+      out->push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+      out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+      out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+      out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+  }
   bool String(std::string* out) {
     if (!Eat('"')) return false;
     while (i_ < s_.size() && s_[i_] != '"') {
-      if (static_cast<unsigned char>(s_[i_]) < 0x20) return false;
-      if (s_[i_] == '\\' && i_ + 1 < s_.size()) i_++;
-      out->push_back(s_[i_++]);
+      const char c = s_[i_++];
+      if (static_cast<unsigned char>(c) < 0x20) return false;
+      if (c != '\\') {
+        out->push_back(c);
+        continue;
+      }
+      if (i_ >= s_.size()) return false;
+      const char e = s_[i_++];
+      switch (e) {
+        case '"': out->push_back('"'); break;
+        case '\\': out->push_back('\\'); break;
+        case '/': out->push_back('/'); break;
+        case 'b': out->push_back('\b'); break;
+        case 'f': out->push_back('\f'); break;
+        case 'n': out->push_back('\n'); break;
+        case 'r': out->push_back('\r'); break;
+        case 't': out->push_back('\t'); break;
+        case 'u': {
+          uint32_t cp = 0;
+          if (!Hex4(&cp)) return false;
+          // A surrogate pair is one code point; a lone surrogate is kept as it is.
+          if (cp >= 0xD800 && cp < 0xDC00 && i_ + 6 <= s_.size() && s_[i_] == '\\' && s_[i_ + 1] == 'u') {
+            const size_t back = i_;
+            i_ += 2;
+            uint32_t low = 0;
+            if (Hex4(&low) && low >= 0xDC00 && low < 0xE000) {
+              cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+            } else {
+              i_ = back;
+            }
+          }
+          PutUtf8(cp, out);
+          break;
+        }
+        default: return false;
+      }
     }
     return Eat('"');
   }
-  bool Value(std::string* out) {
-    if (i_ < s_.size() && s_[i_] == '"') {
+  bool Digits() {
+    const size_t start = i_;
+    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') i_++;
+    return i_ > start;
+  }
+  // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+  bool Number() {
+    Eat('-');
+    if (Eat('0')) {
+      // no leading zeros
+    } else if (i_ < s_.size() && s_[i_] >= '1' && s_[i_] <= '9') {
+      Digits();
+    } else {
+      return false;
+    }
+    if (Eat('.') && !Digits()) return false;
+    if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
+      i_++;
+      if (!Eat('+')) Eat('-');
+      if (!Digits()) return false;
+    }
+    return true;
+  }
+  bool Literal(const char* word) {
+    const size_t n = std::strlen(word);
+    if (s_.compare(i_, n, word) != 0) return false;
+    i_ += n;
+    return true;
+  }
+  // An object or array, skipped over (strings inside it decoded and dropped).
+  bool Nested(int depth) {
+    if (depth > 64) return false;
+    const char close = s_[i_] == '{' ? '}' : ']';
+    const bool object = close == '}';
+    i_++;
+    Ws();
+    if (Eat(close)) return true;
+    for (;;) {
+      Ws();
+      if (object) {
+        std::string key;
+        if (!String(&key)) return false;
+        Ws();
+        if (!Eat(':')) return false;
+        Ws();
+      }
+      std::string ignored;
+      if (!AnyValue(&ignored, depth + 1)) return false;
+      Ws();
+      if (Eat(close)) return true;
+      if (!Eat(',')) return false;
+    }
+  }
+  bool AnyValue(std::string* out, int depth) {
+    if (i_ >= s_.size()) return false;
+    const size_t start = i_;
+    const char c = s_[i_];
+    if (c == '"') {
       std::string v;
       if (!String(&v)) return false;
       *out = "\"" + v;  // a leading quote marks a string
       return true;
     }
-    const size_t start = i_;
-    while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '-' || s_[i_] == '+' ||
-                              s_[i_] == '.')) {
-      i_++;
-    }
+    bool ok;
+    if (c == '{' || c == '[') ok = Nested(depth);
+    else if (c == 't') ok = Literal("true");
+    else if (c == 'f') ok = Literal("false");
+    else if (c == 'n') ok = Literal("null");
+    else ok = Number();
+    if (!ok) return false;
     *out = s_.substr(start, i_ - start);
-    return !out->empty();
+    return true;
   }
+  bool Value(std::string* out) { return AnyValue(out, 0); }
 
   const std::string& s_;
   size_t i_ = 0;
@@ -255,26 +378,54 @@ bool SafeInteger(const std::map<std::string, std::string>& v, const char* key, u
   return true;
 }
 
+// Reads up to kMaxIdFileBytes + 1 bytes of `path`. Returns 0, or the errno of the failure
+// (ENOENT when there is no such file).
+int ReadSmallFileErrno(const std::string& path, std::string* out) {
+  int fd;
+  do {
+    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return errno;
+  std::string buf(kMaxIdFileBytes + 1, '\0');
+  size_t got = 0;
+  int error_number = 0;
+  while (got < buf.size()) {
+    const ssize_t n = read(fd, &buf[got], buf.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      error_number = errno;
+      break;
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  close(fd);
+  buf.resize(got);
+  *out = std::move(buf);
+  return error_number;
+}
+
 // Reads CHECKPOINT. *found is false when there is none, or when it cannot be used: then
 // *ignored says why (recovery scans every segment, as if there were none).
-Status ReadCheckpoint(const std::string& dir, const StoreId& store_id, Checkpoint* cp, bool* found,
-                      std::string* ignored) {
+void ReadCheckpoint(const std::string& dir, const StoreId& store_id, Checkpoint* cp, bool* found,
+                    std::string* ignored) {
   *found = false;
   ignored->clear();
-  const std::string path = JoinPath(dir, kCheckpointFileName);
   std::string text;
-  bool missing = false;
-  Status s = ReadSmallFile(path, &text, &missing);
-  if (!s.ok()) {
-    if (s.code() != StatusCode::kCorrupt) return s;
-    *ignored = std::string(kCheckpointFileName) + " is not the JSON object it must hold";
-    return Status::Ok();
+  const int error_number = ReadSmallFileErrno(JoinPath(dir, kCheckpointFileName), &text);
+  if (error_number == ENOENT) return;
+  if (error_number != 0) {
+    *ignored = std::string(kCheckpointFileName) + " cannot be read (" + ErrnoCode(error_number) + ")";
+    return;
   }
-  if (missing) return Status::Ok();
+  if (text.size() > kMaxIdFileBytes) {
+    *ignored = std::string(kCheckpointFileName) + " is not the JSON object it must hold";
+    return;
+  }
   std::map<std::string, std::string> v;
   if (!FlatJson(text).Parse(&v)) {
     *ignored = std::string(kCheckpointFileName) + " is not the JSON object it must hold";
-    return Status::Ok();
+    return;
   }
   bool is_string = false;
   std::string shown;
@@ -283,28 +434,27 @@ Status ReadCheckpoint(const std::string& dir, const StoreId& store_id, Checkpoin
   const std::string version = JsonField(v, "version", &is_string, &shown);
   if (!format_ok || is_string || !NumberEquals(version, kFormatVersion)) {
     *ignored = std::string(kCheckpointFileName) + " describes another format or version";
-    return Status::Ok();
+    return;
   }
   const std::string hex = JsonField(v, "storeId", &is_string, &shown);
   StoreId id;
   if (!is_string || !StoreIdFromHex(hex, &id)) {
     *ignored = std::string(kCheckpointFileName) + " holds no valid storeId";
-    return Status::Ok();
+    return;
   }
   if (id != store_id) {
     *ignored = std::string(kCheckpointFileName) + " names store " + StoreIdToHex(id) + ", but " + kIdFileName +
                " names store " + StoreIdToHex(store_id);
-    return Status::Ok();
+    return;
   }
   Checkpoint c;
   if (!SafeInteger(v, "sealed", &c.sealed) || !SafeInteger(v, "firstSeq", &c.first_seq) ||
       !SafeInteger(v, "lastSeq", &c.last_seq) || c.sealed < 1 || c.first_seq < 1 || c.last_seq + 1 < c.first_seq) {
     *ignored = std::string(kCheckpointFileName) + " holds sealed, firstSeq or lastSeq out of range";
-    return Status::Ok();
+    return;
   }
   *cp = c;
   *found = true;
-  return Status::Ok();
 }
 
 // The names in `dir` other than "." and "..", sorted.
@@ -462,8 +612,8 @@ Status Recovery::Run(const std::vector<uint64_t>& numbers) {
 
 Status Recovery::LoadCheckpoint(const std::vector<uint64_t>& numbers) {
   if (options_.salvage) return Status::Ok();  // salvage scans everything
-  Status s = ReadCheckpoint(options_.dir, out_->store_id, &cp_, &have_cp_, &out_->checkpoint_ignored);
-  if (!s.ok() || !have_cp_) return s;
+  ReadCheckpoint(options_.dir, out_->store_id, &cp_, &have_cp_, &out_->checkpoint_ignored);
+  if (!have_cp_) return Status::Ok();
   if (numbers.empty() || numbers.back() <= cp_.sealed) {
     const std::string name = SegmentFileName(cp_.sealed + 1);
     return Damage(name, 0, 0,
@@ -496,18 +646,31 @@ Status Recovery::CheckSealed(const std::string& name, const SegmentHeader& h, Se
 }
 
 Status Recovery::SaveCheckpoint() {
+  const std::string path = JoinPath(options_.dir, kCheckpointFileName);
   if (options_.salvage) {
-    if (out_->salvaged.empty()) return Status::Ok();
-    // Skipped damage: without CHECKPOINT the next strict open scans every segment and refuses
-    // it again, rather than trusting a checkpoint over damaged segments.
-    const std::string path = JoinPath(options_.dir, kCheckpointFileName);
-    if (unlink(path.c_str()) != 0) return errno == ENOENT ? Status::Ok() : ErrnoStatus("unlink", path, errno);
-    return SyncDir(options_.dir);
+    // Salvage scanned every segment without it, and may have removed an unfinished segment the
+    // checkpoint counts on or skipped damage in segments it calls sealed: without CHECKPOINT
+    // the next strict open scans every segment too (a directory in its place is unusable anyway).
+    if (unlink(path.c_str()) != 0 && errno != ENOENT && errno != EISDIR) return ErrnoStatus("unlink", path, errno);
+    return Status::Ok();
   }
   if (out_->segments.size() < 2) return Status::Ok();
   const SegmentInfo& sealed = out_->segments[out_->segments.size() - 2];
   if (have_cp_ && cp_.sealed == sealed.number) return Status::Ok();
-  return WriteCheckpoint(options_.dir, out_->store_id, sealed.number, sealed.first_seq, sealed.last_seq);
+  // The checkpoint lets the next open skip the interrupted-creation check of the newest segment,
+  // so the newest segment (its header) and its directory entry must be durable first: a crash may
+  // have cut its creation short before either was synced.
+  const SegmentInfo& newest = out_->segments.back();
+  int fd = -1;
+  Status s = OpenFile(JoinPath(options_.dir, newest.name), O_RDONLY, false, &fd);
+  if (s.ok()) {
+    s = SyncData(fd, JoinPath(options_.dir, newest.name));
+    close(fd);
+  }
+  if (s.ok()) s = SyncDir(options_.dir);
+  // Best effort: without a new CHECKPOINT the next open only scans more.
+  if (s.ok()) WriteCheckpoint(options_.dir, out_->store_id, sealed.number, sealed.first_seq, sealed.last_seq);
+  return Status::Ok();
 }
 
 Status Recovery::SetResumePoint(const std::vector<uint64_t>& numbers, bool removed) {

@@ -26,9 +26,10 @@
 //  - CHECKPOINT (strict opens only): segments up to its `sealed` number were synced whole before
 //    the writer moved on, so only their headers are checked (number, store, sequence numbers
 //    that follow on); records are scanned from the next segment. A CHECKPOINT that cannot be used
-//    (not the expected JSON, another store) is ignored and noted: every segment is scanned. When
-//    no segment after the sealed one exists, one is missing: kCorrupt. Salvage ignores it, and a
-//    strict open that scanned cleanly writes it for the segment before the newest.
+//    (unreadable, not the expected JSON, another store) is ignored and noted: every segment is
+//    scanned. When no segment after the sealed one exists, one is missing: kCorrupt. Salvage
+//    ignores and removes it; a strict open that scanned cleanly syncs the newest segment and
+//    writes it (best effort) for the segment before the newest.
 //  - Always refused, even with salvage: another format version in a segment header
 //    (kFormatVersion), a segment of another store (kCorrupt), and segment files none of whose
 //    headers can be read (kCorrupt: the next sequence number is unknown).

@@ -299,7 +299,7 @@ void WalWriter::Ship(Group* g) {
   g->failed = Failed();  // this group, or an earlier write, failed: everything from here fails
   g->last_seq = next_seq_ - 1;
   g->appender = appender_.get();
-  g->end = appender_->end();
+  g->end = appender_ != nullptr ? appender_->end() : 0;  // none after a failed roll (g->failed)
   {
     std::lock_guard<std::mutex> lock(mu_);
     unclaimed_bytes_ += g->bytes;
@@ -469,12 +469,9 @@ Status WalWriter::Roll() {
   segment_first_seq_ = seg.first_seq;
   segments_created_.fetch_add(1, std::memory_order_relaxed);
   if (options_.resume.write_checkpoints) {
-    // The old segment is synced whole and the new one exists: the next open need not scan the old.
-    s = WriteCheckpoint(options_.dir, options_.resume.store_id, sealed, sealed_first_seq, seg.first_seq - 1);
-    if (!s.ok()) {
-      close(fd);
-      return s;
-    }
+    // The old segment is synced whole and the new one exists: the next open need not scan the
+    // old. Best effort: if it fails, the CHECKPOINT before it stays valid (an open scans more).
+    WriteCheckpoint(options_.dir, options_.resume.store_id, sealed, sealed_first_seq, seg.first_seq - 1);
   }
   s = SegmentAppender::Open(fd, JoinPath(options_.dir, SegmentFileName(seg.number)), seg.segment_size,
                             kSegmentHeaderSize, mode_, &buffer_, &faults_, &appender_);

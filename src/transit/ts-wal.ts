@@ -519,8 +519,9 @@ export class TsWal implements WalBackend {
     } catch (err) {
       throw walIoError(oldPath, 'close', err);
     }
-    // The old segment is synced whole and the new one exists: the next open need not scan the old.
-    if (this.writeCheckpoints) await writeCheckpoint(this.dir, this.storeId, sealed);
+    // The old segment is synced whole and the new one exists: the next open need not scan the
+    // old. Best effort: if it fails, the CHECKPOINT before it stays valid (an open scans more).
+    if (this.writeCheckpoints) await writeCheckpoint(this.dir, this.storeId, sealed).catch(() => undefined);
   }
 
   /** Enters the failed state: every pending and later append is refused with ERR_WAL_IO. */

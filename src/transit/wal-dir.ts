@@ -151,16 +151,25 @@ export async function readCheckpoint(dir: string, storeId: string): Promise<WalC
   const file = join(dir, CHECKPOINT_FILE_NAME);
   let text: string;
   try {
-    const bytes = await readFile(file);
-    if (bytes.length > MAX_SMALL_FILE_BYTES) return { ignored: `${CHECKPOINT_FILE_NAME} is not the JSON object it must hold` };
-    text = bytes.toString('utf8');
+    const fh = await open(file, 'r');
+    try {
+      const buf = Buffer.alloc(MAX_SMALL_FILE_BYTES + 1);
+      let got = 0;
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, got, buf.length - got, got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+        if (got === buf.length) break;
+      }
+      if (got > MAX_SMALL_FILE_BYTES) return { ignored: `${CHECKPOINT_FILE_NAME} is not the JSON object it must hold` };
+      text = buf.subarray(0, got).toString('utf8');
+    } finally {
+      await fh.close();
+    }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
-    throw new TapioError('ERR_WAL_IO', `recovery could not read ${file} (${code}): ${(err as Error).message}; fix the cause and open the store again`, {
-      cause: err,
-      details: { file, operation: 'read', code },
-    });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    return { ignored: `${CHECKPOINT_FILE_NAME} cannot be read (${code ?? 'unknown error'})` };
   }
   let o: Record<string, unknown>;
   try {

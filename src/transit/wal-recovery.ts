@@ -11,8 +11,8 @@
  *   follow on); records are scanned from the next segment, and the reader checks the others'
  *   records when it reads them. A CHECKPOINT that cannot be used is ignored (noted in the report)
  *   and every segment is scanned; no segment after the sealed one means one is missing. A strict
- *   open that scanned cleanly writes it for the segment before the newest; the writer writes it at
- *   each roll.
+ *   open that scanned cleanly syncs the newest segment and writes it (best effort) for the segment
+ *   before the newest; the writer writes it at each roll; salvage removes it.
  * - Every segment header must be whole and valid: magic, version, checksum, number equal to the
  *   file name, store id equal to WAL_ID's. A header of another version is ERR_FORMAT_VERSION and a
  *   segment of another store ERR_WAL_CORRUPT, both even with salvage.
@@ -35,7 +35,7 @@
  *   byte offset, unless recovery is 'salvage': then every whole valid record is kept, each
  *   skipped stretch and each gap is reported in `salvaged`, and the scan goes on. Salvage does
  *   not rewrite older segments (only the newest segment's torn tail is cut), so the damage is
- *   still there for a later strict open or a copy to inspect (it removes CHECKPOINT for that).
+ *   still there for a later strict open or a copy to inspect.
  *   Segment files none of whose headers can be read refuse even salvage: the next sequence
  *   number would be a guess.
  */
@@ -288,30 +288,40 @@ class WalScan {
   }
 
   /**
-   * A strict open that scanned cleanly writes CHECKPOINT for the segment before the newest. A
-   * salvage that skipped damage removes it, so the next strict open scans every segment and
-   * refuses the damage again rather than trusting a checkpoint over damaged segments.
+   * A strict open that scanned cleanly writes CHECKPOINT for the segment before the newest (best
+   * effort: without it the next open only scans more). Salvage removes it: it scanned every
+   * segment without it, and may have removed an unfinished segment the checkpoint counts on or
+   * skipped damage in segments it calls sealed, so the next strict open scans everything too.
    */
   async saveCheckpoint(): Promise<void> {
-    if (this.mode === 'salvage' && this.problems.length > 0) {
-      const file = join(this.dir, CHECKPOINT_FILE_NAME);
+    const file = join(this.dir, CHECKPOINT_FILE_NAME);
+    if (this.mode === 'salvage') {
       try {
         await unlink(file);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-        throw ioError(file, 'unlink', err);
-      }
-      try {
-        await fsyncDir(this.dir);
-      } catch (err) {
-        throw ioError(this.dir, 'fsync', err);
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT' && code !== 'EISDIR') throw ioError(file, 'unlink', err);
       }
       return;
     }
     if (this.mode !== 'strict' || this.identity === null || this.segments.length < 2) return;
     const sealed = this.segments[this.segments.length - 2]!;
     if (this.checkpoint !== null && this.checkpoint.sealed === sealed.number) return;
-    await writeCheckpoint(this.dir, this.identity.storeId, { sealed: sealed.number, firstSeq: sealed.firstSeq, lastSeq: sealed.lastSeq });
+    // The checkpoint lets the next open skip the interrupted-creation check of the newest
+    // segment, so the newest segment (its header) and its directory entry must be durable first:
+    // a crash may have cut its creation short before either was synced.
+    try {
+      const fh = await open(this.segments.at(-1)!.path, 'r');
+      try {
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      await fsyncDir(this.dir);
+      await writeCheckpoint(this.dir, this.identity.storeId, { sealed: sealed.number, firstSeq: sealed.firstSeq, lastSeq: sealed.lastSeq });
+    } catch {
+      // Best effort, as above.
+    }
   }
 
   /**

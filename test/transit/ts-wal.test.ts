@@ -208,7 +208,8 @@ describe.each(backends)('transit WAL writer (%s)', (name, openWal) => {
     await wal.close();
     const firsts = queued.map((r) => r.firstSeq);
     expect(firsts).toEqual([...firsts].sort((a, b) => a - b));
-    expect(queued[400]!.lastSeq - queued[400]!.firstSeq).toBe(7);
+    // No append made later got a sequence number between them: they follow each other.
+    for (let i = 1; i < queued.length; i++) expect(queued[i]!.firstSeq).toBe(queued[i - 1]!.lastSeq + 1);
     const lastQueued = queued.at(-1)!.lastSeq;
     expect(after.length).toBeGreaterThanOrEqual(accepted.length + filler.length);
     expect(after.filter((r) => r.firstSeq <= lastQueued)).toEqual([]);

@@ -1,7 +1,7 @@
-import { cp, mkdir, readdir, readFile, rm, truncate, unlink, writeFile } from 'node:fs/promises';
+// The native WAL and its TypeScript twin must be interchangeable: the same input gives the same
 // bytes on disk, each reads and continues what the other wrote, and recovery of the same damaged
 // directory gives the same report or the same error, and leaves the same files.
-import { cp, mkdir, readdir, readFile, truncate, unlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -70,6 +70,9 @@ async function expectSameFiles(a: string, b: string, mask: Mask): Promise<void> 
   const names = (await readdir(a)).sort();
   expect((await readdir(b)).sort()).toEqual(names);
   for (const name of names) {
+    const [da, db] = [(await stat(join(a, name))).isDirectory(), (await stat(join(b, name))).isDirectory()];
+    expect(db, `${name} is a directory in one of them only`).toBe(da);
+    if (da) continue;
     const x = await readFile(join(a, name));
     const y = await readFile(join(b, name));
     if (name === 'WAL_ID' && mask === ID_TIME_AND_CRC) {
@@ -108,6 +111,11 @@ function mixedBatches(): Uint8Array[][] {
   batches.push(Array.from({ length: 25 }, (_, i) => payload(300 + i, BIG)));
   batches.push([payload(400, 3)]);
   return batches;
+}
+
+/** Rewrites the text of the CHECKPOINT in `dir`. */
+async function rewriteCheckpoint(dir: string, edit: (text: string) => string): Promise<void> {
+  await writeFile(join(dir, 'CHECKPOINT'), edit(await readFile(join(dir, 'CHECKPOINT'), 'utf8')));
 }
 
 /** Rewrites fields of the CHECKPOINT in `dir`. */
@@ -375,24 +383,44 @@ describe.skipIf(!nativeLoaded)('the native WAL and its TypeScript twin', () => {
       ['a CHECKPOINT with a first sequence number the segment does not have', (d) => editCheckpoint(d, { firstSeq: 9 })],
       ['a CHECKPOINT with a last sequence number the next segment does not follow', (d) => editCheckpoint(d, { lastSeq: 25 })],
       ['a CHECKPOINT sealing the newest segment', (d) => editCheckpoint(d, { sealed: 3, firstSeq: 21, lastSeq: 25 })],
-      ['a CHECKPOINT with numbers written as 2.0 and 11e0', async (d) => {
-        const text = await readFile(join(d, 'CHECKPOINT'), 'utf8');
-        await writeFile(join(d, 'CHECKPOINT'), text.replace('"sealed":2', '"sealed":2.0').replace('"firstSeq":11', '"firstSeq":11e0'));
+      ['a CHECKPOINT with numbers written as 2.0 and 11e0', (d) => rewriteCheckpoint(d, (t) => t.replace('"sealed":2', '"sealed":2.0').replace('"firstSeq":11', '"firstSeq":11e0'))],
+      ['a CHECKPOINT with a hex number', (d) => rewriteCheckpoint(d, (t) => t.replace('"sealed":2', '"sealed":0x2'))],
+      ['a CHECKPOINT with a plus sign', (d) => rewriteCheckpoint(d, (t) => t.replace('"sealed":2', '"sealed":+2'))],
+      ['a CHECKPOINT with a leading zero', (d) => rewriteCheckpoint(d, (t) => t.replace('"sealed":2', '"sealed":02'))],
+      ['a CHECKPOINT with a trailing dot', (d) => rewriteCheckpoint(d, (t) => t.replace('"sealed":2', '"sealed":2.'))],
+      ['a CHECKPOINT with NaN', (d) => rewriteCheckpoint(d, (t) => t.replace('"sealed":2', '"sealed":NaN'))],
+      ['a CHECKPOINT with -0 and 1e400', (d) => rewriteCheckpoint(d, (t) => t.replace('"sealed":2', '"sealed":-0').replace('"lastSeq":20', '"lastSeq":1e400'))],
+      ['a CHECKPOINT with nested extra keys', (d) => rewriteCheckpoint(d, (t) => t.replace('{', '{"x":{"y":[1,{"z":"}"}]},"w":[],'))],
+      ['a CHECKPOINT with an escaped key', (d) => rewriteCheckpoint(d, (t) => t.replace('"sealed"', '"s\\u0065aled"'))],
+      ['a CHECKPOINT with an escaped format name', (d) => rewriteCheckpoint(d, (t) => t.replace('tapio-wal-checkpoint', 'tapio\\u002dwal-checkpoint'))],
+      ['a CHECKPOINT with a bad escape', (d) => rewriteCheckpoint(d, (t) => t.replace('tapio-wal-checkpoint', 'tapio\\xwal'))],
+      ['a CHECKPOINT with the store id in capitals', (d) => rewriteCheckpoint(d, (t) => t.replace(/"storeId":"([0-9a-f]+)"/, (_m, id: string) => `"storeId":"${id.toUpperCase()}"`))],
+      ['a CHECKPOINT that is a directory', async (d) => {
+        await rm(join(d, 'CHECKPOINT'));
+        await mkdir(join(d, 'CHECKPOINT'));
       }],
+      ['a CHECKPOINT that cannot be replaced (its temporary name is a directory)', async (d) => {
+        await rm(join(d, 'CHECKPOINT'));
+        await mkdir(join(d, 'CHECKPOINT.tmp'));
+      }],
+      ['a newest segment the CHECKPOINT counts on that lost its header', (d) => writeFile(segPath(d, 3), new Uint8Array(4096))],
       ['sealed segments removed by retention', async (d) => {
         await unlink(segPath(d, 1));
         await unlink(segPath(d, 2));
       }],
       ['records damaged in a sealed segment', (d) => patch(segPath(d, 2), atBig(14) + 100, Uint8Array.from([9, 9, 9]))],
     ];
-    it.each(olderCases)('in a three-segment log: %s', async (_what, damage) => {
+    it.each(olderCases)('in a three-segment log: %s', async (what, damage) => {
       const template = await bigLog();
       expect((await readdir(template)).sort()).toContain('CHECKPOINT');
-      for (const mode of ['strict', 'salvage'] as const) await expectSameRecovery(template, damage, mode);
+      const strict = await expectSameRecovery(template, damage, 'strict');
+      if (what.includes('2.0 and 11e0') || what.includes('capitals')) expect(strict.report).toMatchObject({ sealedSegments: 2 });
+      if (what.includes('that is a directory')) expect(strict.report).toMatchObject({ sealedSegments: 0, checkpointIgnored: 'CHECKPOINT cannot be read (EISDIR)' });
+      await expectSameRecovery(template, damage, 'salvage');
       // And with every segment scanned, as after a salvage or in a log whose CHECKPOINT is gone.
       await expectSameRecovery(template, async (d) => {
         await damage(d);
-        await rm(join(d, 'CHECKPOINT'), { force: true });
+        await rm(join(d, 'CHECKPOINT'), { force: true, recursive: true });
       }, 'strict');
     });
 
