@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -286,6 +286,24 @@ describe.each(backends)('transit WAL writer (%s)', (name, openWal) => {
       expect(again.recovery).toMatchObject({ lastSeq: 2, tornBytes: 0 });
       await again.close();
       expect((await readAll(dir)).map((r) => r.data)).toEqual([sized(1), sized(2)]);
+    });
+
+    it('a roll that cannot create the next segment fails the writer; reopen recovers what was acknowledged', async () => {
+      const dir = await tempDir();
+      const wal = await openWal(options(dir, { ringCapacity: 4 << 20 }));
+      const first = Array.from({ length: 10 }, (_, i) => payload(i, 100_000)); // fills segment 1
+      for (const p of first) await wal.append([p]);
+      // Something else took the next segment's name: its O_EXCL creation fails.
+      await writeFile(segPath(dir, 2), 'not ours');
+      await expect(wal.append([payload(10, 100_000)])).rejects.toMatchObject({ code: 'ERR_WAL_IO' });
+      await expect(wal.append([payload(11, 10)])).rejects.toMatchObject({ code: 'ERR_WAL_IO' });
+      await wal.close();
+      await unlink(segPath(dir, 2));
+      const again = await openWal(options(dir));
+      expect(again.recovery).toMatchObject({ segments: 1, lastSeq: 10 });
+      expect(await again.append([payload(12, 10)])).toEqual({ firstSeq: 11, lastSeq: 11 });
+      await again.close();
+      expect(firstDifference((await readAll(dir)).map((r) => r.data), [...first, payload(12, 10)])).toBeNull();
     });
 
     it('a failure rejects the appends that wait for ring space with ERR_WAL_IO and its details', async () => {
