@@ -153,6 +153,11 @@ wal
     const summary = await verifyWal(dir);
     printJsonOrLines(globals(), summary, [
       `${dir}: ${summary.segments.length} segment(s), ${summary.records} record(s), seq ${summary.firstSeq}..${summary.lastSeq}, ${humanBytes(summary.bytesScanned)} scanned`,
+      summary.checkpoint === null
+        ? 'checkpoint: none (an open scans every segment)'
+        : 'ignored' in summary.checkpoint
+          ? `checkpoint ignored: ${summary.checkpoint.ignored} (an open scans every segment)`
+          : `checkpoint: segments up to ${summary.checkpoint.sealed} sealed (seq ${summary.checkpoint.firstSeq}..${summary.checkpoint.lastSeq} in the last); an open scans records from segment ${summary.checkpoint.sealed + 1}`,
       ...(summary.tornTail ? [`torn tail: ${summary.tornTail.bytes} byte(s) at ${summary.tornTail.segment}:${summary.tornTail.offset} (the next open cuts it and keeps the bytes in a .broken file)`] : []),
       ...summary.problems.filter((p) => p.kind !== 'torn-tail').map((p) => `DAMAGE ${p.kind} in ${p.segment} at offset ${p.offset}: ${p.reason}`),
       summary.ok ? 'ok' : "damaged: open with recovery: 'salvage' to keep every whole record",

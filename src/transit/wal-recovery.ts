@@ -124,6 +124,8 @@ export interface WalVerifySummary {
   /** A torn tail of the newest segment, which the next open would cut. */
   tornTail: { segment: string; offset: number; bytes: number } | null;
   problems: WalProblem[];
+  /** The recovery checkpoint: what it says, why an open would ignore it, or null when there is none. */
+  checkpoint: WalCheckpoint | { ignored: string } | null;
 }
 
 type ScanMode = RecoveryMode | 'verify';
@@ -193,6 +195,28 @@ export async function verifyWal(dir: string): Promise<WalVerifySummary> {
   const scan = new WalScan(dir, identity, 'verify');
   await scan.run(segs);
   problems.push(...scan.problems);
+  // The checkpoint must agree with what the scan found, or a strict open would refuse the log.
+  const checkpoint = identity === null ? null : await readCheckpoint(dir, identity.storeId);
+  if (checkpoint !== null && !('ignored' in checkpoint)) {
+    const sealed = scan.segments.find((g) => g.number === checkpoint.sealed && g.appendable);
+    if ((segs.at(-1)?.number ?? 0) <= checkpoint.sealed) {
+      problems.push({
+        kind: 'gap',
+        segment: segmentFileName(checkpoint.sealed + 1),
+        offset: 0,
+        bytes: 0,
+        reason: `the segment is missing: ${CHECKPOINT_FILE_NAME} says ${segmentFileName(checkpoint.sealed)} was sealed, which happens only once the next segment exists`,
+      });
+    } else if (sealed !== undefined && (sealed.firstSeq !== checkpoint.firstSeq || sealed.lastSeq !== checkpoint.lastSeq)) {
+      problems.push({
+        kind: 'corrupt',
+        segment: CHECKPOINT_FILE_NAME,
+        offset: 0,
+        bytes: 0,
+        reason: `${CHECKPOINT_FILE_NAME} says ${sealed.name} holds sequence numbers ${checkpoint.firstSeq} to ${checkpoint.lastSeq}, but it holds ${sealed.firstSeq} to ${sealed.lastSeq}`,
+      });
+    }
+  }
   const torn = problems.find((p) => p.kind === 'torn-tail');
   return {
     dir,
@@ -205,6 +229,7 @@ export async function verifyWal(dir: string): Promise<WalVerifySummary> {
     bytesScanned: scan.bytesScanned,
     tornTail: torn ? { segment: torn.segment, offset: torn.offset, bytes: torn.bytes } : null,
     problems,
+    checkpoint,
   };
 }
 

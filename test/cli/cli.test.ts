@@ -1,6 +1,6 @@
 // The command line, run as a user runs it: a child process of the compiled lib/cli/main.js.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync, writeFileSync, writeSync, closeSync, readdirSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -97,6 +97,7 @@ describe('tapio-storage command line', () => {
     const verify = run(['--data-dir', walData, 'wal', 'verify']);
     expect(verify.code).toBe(0);
     expect(verify.out).toMatch(/80 record\(s\), seq 1\.\.80/);
+    expect(verify.out).toMatch(/checkpoint: segments up to \d+ sealed .*an open scans records from segment \d+/);
     const dump = run(['--data-dir', walData, 'wal', 'dump', '--from', '3', '--limit', '2']);
     const lines = dump.out.trim().split('\n').map((l) => JSON.parse(l) as { seq: number; utf8?: string; base64?: string; bytes: number });
     expect(lines).toEqual([
@@ -110,11 +111,23 @@ describe('tapio-storage command line', () => {
     const walDir = join(walData, 'wal');
     const first = readdirSync(walDir).filter((n) => n.endsWith('.wal')).sort()[0]!;
     const fd = openSync(join(walDir, first), 'r+');
+    const original = Buffer.alloc(2);
+    readSync(fd, original, 0, 2, 4096 + 20);
     writeSync(fd, Buffer.from([0xde, 0xad]), 0, 2, 4096 + 20);
-    closeSync(fd);
     const damaged = run(['--data-dir', walData, 'wal', 'verify']);
     expect(damaged.code).toBe(1);
     expect(damaged.out).toMatch(new RegExp(`DAMAGE corrupt in ${first.replace('.', '\\.')} at offset 4096`));
+
+    // A checkpoint that disagrees with the segments is damage too: a strict open would refuse it.
+    writeSync(fd, original, 0, 2, 4096 + 20);
+    closeSync(fd);
+    expect(run(['--data-dir', walData, 'wal', 'verify']).code).toBe(0);
+    const cpFile = join(walDir, 'CHECKPOINT');
+    const cp = JSON.parse(readFileSync(cpFile, 'utf8')) as { lastSeq: number };
+    writeFileSync(cpFile, JSON.stringify({ ...cp, lastSeq: cp.lastSeq + 1 }));
+    const wrong = run(['--data-dir', walData, 'wal', 'verify']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.out).toMatch(/DAMAGE corrupt in CHECKPOINT at offset 0: CHECKPOINT says .* holds sequence numbers \d+ to \d+, but it holds/);
   });
 
   it('says what is wrong and exits 1 on a bad argument', () => {
