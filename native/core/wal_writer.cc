@@ -102,6 +102,7 @@ Status WalWriter::Start() {
   thread_ = std::thread([this] { Run(); });
   sync_thread_ = std::thread([this] { RunSync(); });
   warm_thread_ = std::thread([this] { WarmRing(); });
+  if (options_.resume.write_checkpoints) checkpoint_thread_ = std::thread([this] { RunCheckpoints(); });
   return Status::Ok();
 }
 
@@ -202,6 +203,14 @@ Status WalWriter::Close() {
     if (thread_.joinable()) thread_.join();  // ships everything, then tells the sync thread
     if (sync_thread_.joinable()) sync_thread_.join();
     if (warm_thread_.joinable()) warm_thread_.join();
+    if (checkpoint_thread_.joinable()) {
+      {
+        std::lock_guard<std::mutex> lock(checkpoint_mu_);
+        checkpoint_stop_ = true;
+      }
+      checkpoint_cv_.notify_one();
+      checkpoint_thread_.join();  // after it wrote what the last roll handed over
+    }
     appender_.reset();
     closed_ = true;
   }
@@ -421,6 +430,21 @@ void WalWriter::WarmRing() {
   }
 }
 
+void WalWriter::RunCheckpoints() {
+  NameThisThread("tapio-wal-ckpt");
+  std::unique_lock<std::mutex> lock(checkpoint_mu_);
+  for (;;) {
+    checkpoint_cv_.wait(lock, [this] { return checkpoint_pending_ || checkpoint_stop_; });
+    if (!checkpoint_pending_) break;  // stopping, and nothing left to write
+    const SealedSegment sealed = checkpoint_next_;
+    checkpoint_pending_ = false;
+    lock.unlock();
+    // Best effort: if it fails, the CHECKPOINT before it stays valid (an open scans more).
+    WriteCheckpoint(options_.dir, options_.resume.store_id, sealed.number, sealed.first_seq, sealed.last_seq);
+    lock.lock();
+  }
+}
+
 void WalWriter::WaitForSyncIdle() {
   std::unique_lock<std::mutex> lock(mu_);
   writer_cv_.wait(lock, [this] { return shipped_.empty() && !syncing_; });
@@ -470,8 +494,13 @@ Status WalWriter::Roll() {
   segments_created_.fetch_add(1, std::memory_order_relaxed);
   if (options_.resume.write_checkpoints) {
     // The old segment is synced whole and the new one exists: the next open need not scan the
-    // old. Best effort: if it fails, the CHECKPOINT before it stays valid (an open scans more).
-    WriteCheckpoint(options_.dir, options_.resume.store_id, sealed, sealed_first_seq, seg.first_seq - 1);
+    // old. The checkpoint thread writes that down while this thread goes on.
+    {
+      std::lock_guard<std::mutex> lock(checkpoint_mu_);
+      checkpoint_next_ = SealedSegment{sealed, sealed_first_seq, seg.first_seq - 1};
+      checkpoint_pending_ = true;
+    }
+    checkpoint_cv_.notify_one();
   }
   s = SegmentAppender::Open(fd, JoinPath(options_.dir, SegmentFileName(seg.number)), seg.segment_size,
                             kSegmentHeaderSize, mode_, &buffer_, &faults_, &appender_);

@@ -177,6 +177,9 @@ class WalWriter {
   void Run();
   void RunSync();
   void WarmRing();
+  // The checkpoint thread: writes CHECKPOINT for the newest sealed segment it was handed, off
+  // the writer thread's path (a roll hands one over and goes on).
+  void RunCheckpoints();
   bool Take(const RingEntry& entry, Group* group);
   void Ship(Group* group);
   void Report(std::vector<Group>& groups, size_t from, size_t to, const Status& status);
@@ -205,6 +208,19 @@ class WalWriter {
   std::thread thread_;
   std::thread sync_thread_;
   std::thread warm_thread_;  // maps the ring's pages ahead of the producers, at idle priority
+  std::thread checkpoint_thread_;
+
+  // Between the writer thread and the checkpoint thread, guarded by checkpoint_mu_.
+  struct SealedSegment {
+    uint64_t number = 0;
+    uint64_t first_seq = 0;
+    uint64_t last_seq = 0;
+  };
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  SealedSegment checkpoint_next_;  // the newest sealed segment not yet written to CHECKPOINT
+  bool checkpoint_pending_ = false;
+  bool checkpoint_stop_ = false;
 
   // Between the writer thread and the sync thread, guarded by mu_.
   std::mutex mu_;

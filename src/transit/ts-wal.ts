@@ -135,6 +135,8 @@ export class TsWal implements WalBackend {
   private segFirstSeq: number;
   private readonly storeId: string;
   private readonly writeCheckpoints: boolean;
+  /** The CHECKPOINT writes handed over by rolls, one after another. */
+  private checkpointWrites: Promise<void> = Promise.resolve();
   private segPath: string;
   private segCapacity: number;
   private writeOffset: number;
@@ -296,6 +298,7 @@ export class TsWal implements WalBackend {
       port.close();
     }
     this.remotes.clear();
+    await this.checkpointWrites;
     try {
       await this.fh.close();
     } catch (err) {
@@ -520,8 +523,11 @@ export class TsWal implements WalBackend {
       throw walIoError(oldPath, 'close', err);
     }
     // The old segment is synced whole and the new one exists: the next open need not scan the
-    // old. Best effort: if it fails, the CHECKPOINT before it stays valid (an open scans more).
-    if (this.writeCheckpoints) await writeCheckpoint(this.dir, this.storeId, sealed).catch(() => undefined);
+    // old. Written beside the next groups, in roll order; close() waits for it. Best effort: if it
+    // fails, the CHECKPOINT before it stays valid (an open scans more).
+    if (this.writeCheckpoints) {
+      this.checkpointWrites = this.checkpointWrites.then(() => writeCheckpoint(this.dir, this.storeId, sealed)).catch(() => undefined);
+    }
   }
 
   /** Enters the failed state: every pending and later append is refused with ERR_WAL_IO. */
