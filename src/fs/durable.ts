@@ -20,11 +20,14 @@ export async function fsyncDir(dir: string): Promise<void> {
 
 /**
  * Writes `data` to `path` atomically: a temporary file beside it, fdatasync, rename, fsync of
- * the directory. A crash leaves either the old file or the new one, never a mix.
+ * the directory. A crash leaves either the old file or the new one, never a mix. With `temp`,
+ * the temporary file has that fixed name (a leftover from a crash is overwritten), as the
+ * native code names it, so both leave the same files.
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  const tmp = join(dirname(path), `.${Date.now().toString(36)}-${process.pid}.tmp`);
-  const handle = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+export async function writeFileAtomic(path: string, data: string | Uint8Array, options: { mode?: number; temp?: string } = {}): Promise<void> {
+  const tmp = options.temp ?? join(dirname(path), `.${Date.now().toString(36)}-${process.pid}.tmp`);
+  const flags = constants.O_WRONLY | constants.O_CREAT | (options.temp === undefined ? constants.O_EXCL : constants.O_TRUNC);
+  const handle = await fsp.open(tmp, flags, options.mode ?? 0o644);
   try {
     await handle.writeFile(data);
     await handle.datasync();

@@ -1,13 +1,13 @@
 /**
- * Files of a transit WAL directory other than segment contents: the WAL_ID identity file,
- * the list of segments, directory fsync, and the error values that name a file.
+ * Files of a transit WAL directory other than segment contents: the WAL_ID identity file, the
+ * recovery checkpoint, the list of segments, directory fsync, and the error values that name a file.
  */
 import { randomBytes } from 'node:crypto';
-import { fsyncDir } from '../fs/durable.js';
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 import { TapioError } from '../errors.js';
+import { fsyncDir, writeFileAtomic } from '../fs/durable.js';
 import { storeIdFromHex } from './codec.js';
 import { CHECKPOINT_FILE_NAME, CHECKPOINT_FORMAT_NAME, FORMAT_VERSION, ID_FILE_NAME, parseSegmentFileName, segmentFileName } from './format.js';
 
@@ -109,17 +109,8 @@ export async function openWalId(dir: string): Promise<WalIdentity> {
     );
   }
   const storeId = randomBytes(16).toString('hex');
-  const temp = join(dir, WAL_ID_TEMP_NAME);
   try {
-    const fh = await open(temp, 'w', 0o644);
-    try {
-      await fh.writeFile(encodeWalId(storeId));
-      await fh.datasync();
-    } finally {
-      await fh.close();
-    }
-    await rename(temp, join(dir, ID_FILE_NAME));
-    await fsyncDir(dir);
+    await writeFileAtomic(join(dir, ID_FILE_NAME), encodeWalId(storeId), { temp: join(dir, WAL_ID_TEMP_NAME) });
     // A directory created just now: make its entry (and those of new parents) durable too.
     for (let d = dir; firstCreated !== undefined; d = dirname(d)) {
       await fsyncDir(dirname(d));
@@ -191,32 +182,10 @@ export async function readCheckpoint(dir: string, storeId: string): Promise<WalC
   return { sealed, firstSeq, lastSeq };
 }
 
-/** Writes CHECKPOINT through a temporary file: fdatasync, rename, fsync of the directory. */
+/** Writes CHECKPOINT through `CHECKPOINT.tmp`: fdatasync, rename, fsync of the directory. */
 export async function writeCheckpoint(dir: string, storeId: string, cp: WalCheckpoint): Promise<void> {
   const file = join(dir, CHECKPOINT_FILE_NAME);
-  const temp = `${file}.tmp`;
-  let step = 'open';
-  try {
-    const fh = await open(temp, 'w', 0o644);
-    try {
-      step = 'write';
-      await fh.writeFile(encodeCheckpoint(storeId, cp));
-      step = 'fdatasync';
-      await fh.datasync();
-    } finally {
-      await fh.close();
-    }
-    step = 'rename';
-    await rename(temp, file);
-    step = 'fsync';
-    await fsyncDir(dir);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
-    throw new TapioError('ERR_WAL_IO', `transit WAL ${step} of ${step === 'fsync' ? dir : temp} failed (${code}): ${(err as Error).message}; fix the cause, then close and reopen the store`, {
-      cause: err,
-      details: { file: step === 'fsync' ? dir : temp, operation: step, code },
-    });
-  }
+  await writeFileAtomic(file, encodeCheckpoint(storeId, cp), { temp: `${file}.tmp` });
 }
 
 /** The size limit for WAL_ID and CHECKPOINT (the native reader's too). */
