@@ -254,27 +254,6 @@ class FlatJson {
   size_t i_ = 0;
 };
 
-Status ReadSmallFile(const std::string& path, std::string* out, bool* missing) {
-  *missing = false;
-  int fd;
-  do {
-    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  } while (fd < 0 && errno == EINTR);
-  if (fd < 0) {
-    if (errno != ENOENT) return ErrnoStatus("open", path, errno);
-    *missing = true;
-    return Status::Ok();
-  }
-  std::string buf(kMaxIdFileBytes + 1, '\0');
-  size_t got = 0;
-  Status s = ReadFull(fd, reinterpret_cast<uint8_t*>(&buf[0]), buf.size(), 0, path, &got);
-  close(fd);
-  if (!s.ok()) return s;
-  if (got > kMaxIdFileBytes) return Status::Corrupt(path + " is larger than " + std::to_string(kMaxIdFileBytes) + " bytes");
-  buf.resize(got);
-  *out = std::move(buf);
-  return Status::Ok();
-}
 
 // The value of `key` as JavaScript's JSON.stringify would print it ("undefined" when absent);
 // *is_string tells a string from a bare value (FlatJson marks strings with a leading quote).
@@ -379,12 +358,13 @@ bool SafeInteger(const std::map<std::string, std::string>& v, const char* key, u
 }
 
 // Reads up to kMaxIdFileBytes + 1 bytes of `path`. Returns 0, or the errno of the failure
-// (ENOENT when there is no such file).
-int ReadSmallFileErrno(const std::string& path, std::string* out) {
+// (ENOENT when there is no such file) with *failed_op saying which step failed.
+int ReadSmallFileErrno(const std::string& path, std::string* out, const char** failed_op) {
   int fd;
   do {
     fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   } while (fd < 0 && errno == EINTR);
+  *failed_op = "open";
   if (fd < 0) return errno;
   std::string buf(kMaxIdFileBytes + 1, '\0');
   size_t got = 0;
@@ -394,6 +374,7 @@ int ReadSmallFileErrno(const std::string& path, std::string* out) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       error_number = errno;
+      *failed_op = "read from";
       break;
     }
     if (n == 0) break;
@@ -405,6 +386,17 @@ int ReadSmallFileErrno(const std::string& path, std::string* out) {
   return error_number;
 }
 
+// Reads WAL_ID (at most kMaxIdFileBytes); *missing when there is none.
+Status ReadSmallFile(const std::string& path, std::string* out, bool* missing) {
+  const char* op = nullptr;
+  const int error_number = ReadSmallFileErrno(path, out, &op);
+  *missing = error_number == ENOENT && std::strcmp(op, "open") == 0;
+  if (*missing) return Status::Ok();
+  if (error_number != 0) return ErrnoStatus(op, path, error_number);
+  if (out->size() > kMaxIdFileBytes) return Status::Corrupt(path + " is larger than " + std::to_string(kMaxIdFileBytes) + " bytes");
+  return Status::Ok();
+}
+
 // Reads CHECKPOINT. *found is false when there is none, or when it cannot be used: then
 // *ignored says why (recovery scans every segment, as if there were none).
 void ReadCheckpoint(const std::string& dir, const StoreId& store_id, Checkpoint* cp, bool* found,
@@ -412,7 +404,8 @@ void ReadCheckpoint(const std::string& dir, const StoreId& store_id, Checkpoint*
   *found = false;
   ignored->clear();
   std::string text;
-  const int error_number = ReadSmallFileErrno(JoinPath(dir, kCheckpointFileName), &text);
+  const char* op = nullptr;
+  const int error_number = ReadSmallFileErrno(JoinPath(dir, kCheckpointFileName), &text, &op);
   if (error_number == ENOENT) return;
   if (error_number != 0) {
     *ignored = std::string(kCheckpointFileName) + " cannot be read (" + ErrnoCode(error_number) + ")";
