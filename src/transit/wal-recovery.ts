@@ -35,9 +35,8 @@
  *   byte offset, unless recovery is 'salvage': then every whole valid record is kept, each
  *   skipped stretch and each gap is reported in `salvaged`, and the scan goes on. Salvage does
  *   not rewrite older segments (only the newest segment's torn tail is cut), so the damage is
- *   still there for a later strict open or a copy to inspect.
- *   Segment files none of whose headers can be read refuse even salvage: the next sequence
- *   number would be a guess.
+ *   still there for a later strict open or a copy to inspect. Segment files none of whose
+ *   headers can be read refuse even salvage: the next sequence number would be a guess.
  */
 import { access, open, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -205,7 +204,7 @@ export async function verifyWal(dir: string): Promise<WalVerifySummary> {
         segment: segmentFileName(checkpoint.sealed + 1),
         offset: 0,
         bytes: 0,
-        reason: `the segment is missing: ${CHECKPOINT_FILE_NAME} says ${segmentFileName(checkpoint.sealed)} was sealed, which happens only once the next segment exists`,
+        reason: missingAfterCheckpoint(checkpoint.sealed),
       });
     } else if (sealed !== undefined && (sealed.firstSeq !== checkpoint.firstSeq || sealed.lastSeq !== checkpoint.lastSeq)) {
       problems.push({
@@ -305,7 +304,7 @@ class WalScan {
         { number: read.sealed + 1, name, path: join(this.dir, name) },
         0,
         0,
-        `the segment is missing: ${CHECKPOINT_FILE_NAME} says ${segmentFileName(read.sealed)} was sealed, which happens only once the next segment exists`,
+        missingAfterCheckpoint(read.sealed),
         'gap',
       );
     }
@@ -610,6 +609,11 @@ class WalScan {
     }
     this.problems.push({ kind: 'format', segment: seg.name, offset: 0, bytes: 0, reason });
   }
+}
+
+/** Why a directory whose CHECKPOINT seals segment `sealed` lacks the segment after it. */
+function missingAfterCheckpoint(sealed: number): string {
+  return `the segment is missing: ${CHECKPOINT_FILE_NAME} says ${segmentFileName(sealed)} was sealed, which happens only once the next segment exists`;
 }
 
 async function openSegment(path: string, flags: 'r' | 'r+'): Promise<FileHandle> {
