@@ -17,7 +17,7 @@
 
 import { open, type RootDatabase } from 'lmdb';
 import { TapioError } from '../errors.js';
-import type { KvEntry, KvStore, KvWriter } from './kv.js';
+import { transactionScope, type KvEntry, type KvStore, type KvWriter } from './kv.js';
 import { compareKeys, prefixEnd } from './keys.js';
 
 export interface LmdbKvOptions {
@@ -125,10 +125,8 @@ class LmdbKv implements KvStore {
   async transaction<T>(fn: (tx: KvWriter) => T): Promise<T> {
     const db = this.#db;
     let thrown: { error: unknown } | undefined;
-    let active = true;
-    const ensureActive = (): void => {
-      if (!active) throw new TapioError('ERR_INVALID_ARGUMENT', 'This transaction has ended: a transaction object can only be used inside its callback, synchronously.');
-    };
+    const scope = transactionScope();
+    const ensureActive = scope.check;
     const writer: KvWriter = {
       get: (key) => {
         ensureActive();
@@ -168,7 +166,7 @@ class LmdbKv implements KvStore {
           thrown = { error };
           throw error;
         } finally {
-          active = false;
+          scope.end();
         }
       });
     } catch (err) {

@@ -8,7 +8,7 @@
  */
 
 import { TapioError } from '../errors.js';
-import type { KvEntry, KvStore, KvWriter } from './kv.js';
+import { transactionScope, type KvEntry, type KvStore, type KvWriter } from './kv.js';
 import { compareKeys } from './keys.js';
 
 const DELETED: unique symbol = Symbol('deleted');
@@ -91,10 +91,8 @@ class MemoryKv implements KvStore {
         kind: 'txn',
         run: () => {
           const overlay = new Map<string, Slot>();
-          let active = true;
-          const ensureActive = (): void => {
-            if (!active) throw new TapioError('ERR_INVALID_ARGUMENT', 'This transaction has ended: a transaction object can only be used inside its callback, synchronously.');
-          };
+          const scope = transactionScope();
+          const ensureActive = scope.check;
           const writer: KvWriter = {
             get: (key) => {
               ensureActive();
@@ -129,7 +127,7 @@ class MemoryKv implements KvStore {
           } catch (error) {
             return () => reject(error);
           } finally {
-            active = false;
+            scope.end();
           }
           for (const [key, slot] of overlay) {
             if (slot === DELETED) this.#data.delete(key);

@@ -14,6 +14,7 @@
  *   threw; other work in the same batch is unaffected.
  * - Values come back as fresh copies: mutating a returned value never changes the store.
  */
+import { TapioError } from '../errors.js';
 
 export interface KvEntry {
   key: string;
@@ -50,4 +51,20 @@ export interface KvStore extends KvReader {
   transaction<T>(fn: (tx: KvWriter) => T): Promise<T>;
   /** Waits for queued writes, then releases the store. */
   close(): Promise<void>;
+}
+
+/**
+ * The lifetime of a transaction's writer: `check()` refuses use once `end()` ran, so a writer
+ * kept past its callback cannot touch the store. Both backends use it.
+ */
+export function transactionScope(): { check(): void; end(): void } {
+  let active = true;
+  return {
+    check: () => {
+      if (!active) throw new TapioError('ERR_INVALID_ARGUMENT', 'This transaction has ended: a transaction object can only be used inside its callback, synchronously.');
+    },
+    end: () => {
+      active = false;
+    },
+  };
 }
