@@ -150,6 +150,7 @@ class NativeProducer : public Napi::ObjectWrap<NativeProducer> {
     size_t done = 0;
     bool queued = false;
     bool full = false;
+    shared_->writer->BeginPush();
     for (; done < count; done++) {
       const double ticket = batches[2 * done];
       const double n_value = batches[2 * done + 1];
@@ -186,6 +187,7 @@ class NativeProducer : public Napi::ObjectWrap<NativeProducer> {
       record += n;
       offset = end;
     }
+    shared_->writer->EndPush();
     if (queued) shared_->writer->WakeWriter();
     if (!full) sink_->wants_space.store(false, std::memory_order_release);
     if (env.IsExceptionPending()) return env.Undefined();

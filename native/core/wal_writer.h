@@ -12,6 +12,14 @@
 // during the previous one. A batch is reported only after an fdatasync that started after the
 // write of its last record returned.
 //
+// When the ring is empty after a write, no write could overlap that group's fdatasync (the
+// producers typically wait for its acknowledgement before they append again), so the writer
+// thread does the fdatasync and the report itself and then polls the ring for a moment: the
+// hand-off to the sync thread and the wake-up of a sleeping writer stay off the path from one
+// acknowledgement to the next group. If appends did arrive during such an fdatasync (producers
+// with several appends in flight), the next groups go to the sync thread again. Only one thread
+// holds claimed groups at a time, so reports stay in sequence order.
+//
 // Group commit: the writer takes whatever is committed in the ring when it looks (it never
 // waits for more), up to the end of the current segment and max_group_bytes; the bytes written
 // but not yet claimed by an fdatasync never exceed max_group_bytes (a batch larger than that
@@ -90,8 +98,9 @@ struct WriterOptions {
   FaultInjector faults;
   ResumePoint resume;  // from Recover
   uint64_t created_ms = 0;  // creation time written into new segment headers; 0 = the clock
-  // Called on the sync thread after every fdatasync with the batches it made durable, and for
-  // failed batches. Must not call Close. May call Append. Blocks the next fdatasync while it runs.
+  // Called on the sync thread or the writer thread (one at a time, in sequence order) after
+  // every fdatasync with the batches it made durable, and for failed batches. Must not call
+  // Close. May call Append. Blocks the next fdatasync while it runs.
   std::function<void(const GroupDone&)> on_group;
   // Called on the writer thread whenever ring space was freed (see RingBuffer::SetReleaseHook).
   std::function<void()> on_space;
@@ -136,6 +145,10 @@ class WalWriter {
                       size_t count, bool wake = true);
   // Any thread. Wakes the writer thread if it waits for appends.
   void WakeWriter() { ring_->NotifyIfSleeping(); }
+  // Any thread, around several Appends made together: the writer thread then groups them
+  // rather than syncing the first ones alone.
+  void BeginPush() { pushing_.fetch_add(1, std::memory_order_seq_cst); }
+  void EndPush() { pushing_.fetch_sub(1, std::memory_order_seq_cst); }
   // Any thread. Waits until a batch of these lengths could be queued (a hint) or the timeout.
   bool WaitForSpace(const uint32_t* lengths, size_t count, std::chrono::microseconds timeout);
   // Increments each time the writer frees ring space.
@@ -152,7 +165,7 @@ class WalWriter {
   bool direct_io() const { return mode_.direct; }
 
  private:
-  // Batches the writer thread wrote with one Flush, on their way to the sync thread.
+  // Batches the writer thread wrote with one Flush, on their way to an fdatasync.
   struct Group {
     std::vector<Ack> acks;
     uint64_t bytes = 0;  // record bytes written (headers and padding included)
@@ -180,11 +193,22 @@ class WalWriter {
   // The checkpoint thread: writes CHECKPOINT for the newest sealed segment it was handed, off
   // the writer thread's path (a roll hands one over and goes on).
   void RunCheckpoints();
+  // Groups claimed for one fdatasync, and what to do with them.
+  struct Claim {
+    std::vector<Group> groups;
+    size_t good = 0;         // the groups written before any failure: they get the fdatasync
+    bool need_sync = false;  // false when an earlier fdatasync already covered them
+  };
+
   bool Take(const RingEntry& entry, Group* group);
-  void Ship(Group* group);
+  bool Ship(Group* group, bool sync_here);
+  void AwaitNextAppends();
+  void TakeRestOfPush(Group* group);
+  void ClaimShipped(Claim* claim);
+  void SyncClaimed(Claim* claim);
   void Report(std::vector<Group>& groups, size_t from, size_t to, const Status& status);
   Status Roll();
-  // Writer thread: waits until the sync thread has reported every group shipped so far.
+  // Writer thread: waits until every group shipped so far has been reported.
   void WaitForSyncIdle();
   void Fail(const Status& status, bool discard);
   bool Failed() const { return failed_flag_.load(std::memory_order_acquire); }
@@ -205,6 +229,7 @@ class WalWriter {
   uint64_t max_payload_ = 0;
   uint64_t budget_ = 0;         // writer thread: bytes the group being taken may still hold
   bool budget_short_ = false;   // writer thread: a batch waits for the sync thread to claim bytes
+  uint32_t handoffs_before_inline_ = 0;  // writer thread: groups left for the sync thread
   std::thread thread_;
   std::thread sync_thread_;
   std::thread warm_thread_;  // maps the ring's pages ahead of the producers, at idle priority
@@ -228,7 +253,7 @@ class WalWriter {
   std::condition_variable writer_cv_;   // the writer thread waits for claims and idleness
   std::vector<Group> shipped_;          // written, not yet claimed by an fdatasync
   uint64_t unclaimed_bytes_ = 0;        // their record bytes
-  bool syncing_ = false;                // the sync thread holds claimed groups
+  bool syncing_ = false;                // a thread holds claimed groups (one at a time)
   bool writing_ = false;                // the writer thread is taking or writing a group
   uint64_t ships_ = 0;                  // groups shipped so far
   bool writer_done_ = false;            // the writer thread has shipped its last group
@@ -238,6 +263,7 @@ class WalWriter {
   bool sync_failed_ = false;            // an fdatasync failed: every group not yet reported fails
 
   std::atomic<uint32_t> appenders_{0};
+  std::atomic<uint32_t> pushing_{0};  // producers between BeginPush and EndPush
   std::atomic<bool> closing_{false};
   std::atomic<bool> stopping_{false};
   bool closed_ = false;

@@ -497,6 +497,73 @@ TEST(WalWriter, PipelinedReportsFollowRingOrderAndNeverRunAhead) {
   EXPECT_EQ(reports.size(), w->Stats().groups);
 }
 
+// Producers that wait for each acknowledgement before they append again leave the ring empty
+// after each write, so the writer thread syncs those groups itself; a producer that keeps
+// appending makes it hand groups to the sync thread again. With both at once, the reports
+// still come one at a time, in ring order, each batch exactly once.
+TEST(WalWriter, ReportsStayInRingOrderWhicheverThreadSyncs) {
+  TempDir dir;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<GroupDone> reports;
+  std::map<std::pair<uint32_t, uint64_t>, int> reported;
+  std::atomic<int> in_callback{0};
+  std::atomic<bool> overlapped{false};
+  WriterOptions o;
+  o.segment_size = 1 << 20;
+  o.on_group = [&](const GroupDone& g) {
+    if (in_callback.fetch_add(1) != 0) overlapped = true;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      reports.push_back(g);
+      for (const Ack& a : g.acks) reported[{a.producer_id, a.ticket}]++;
+    }
+    cv.notify_all();
+    in_callback.fetch_sub(1);
+  };
+  std::unique_ptr<WalWriter> w;
+  ASSERT_TRUE(OpenWriter(dir.path(), o, &w).ok());
+  const int kWaiting = 4;
+  const int kPerWaiting = 300;
+  const int kStreaming = 3000;
+  std::vector<std::thread> threads;
+  for (int p = 0; p < kWaiting; p++) {
+    threads.emplace_back([&, p] {
+      for (int t = 0; t < kPerWaiting; t++) {
+        AppendWaiting(w.get(), p, t, {PayloadFor(p * 100000 + t, 300)});
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return reported.count({static_cast<uint32_t>(p), static_cast<uint64_t>(t)}) != 0; });
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    for (int t = 0; t < kStreaming; t++) {
+      AppendWaiting(w.get(), kWaiting, t, {PayloadFor(900000 + t, 100 + (t % 5) * 400)});
+      if (t % 500 == 499) std::this_thread::sleep_for(std::chrono::milliseconds(5));  // quiet spells
+    }
+  });
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(w->Close().ok());
+  EXPECT_FALSE(overlapped);
+  uint64_t next = 1;
+  uint64_t durable = 0;
+  for (const GroupDone& g : reports) {
+    ASSERT_TRUE(g.status.ok()) << g.status.message();
+    EXPECT_GE(g.durable_seq, durable);
+    durable = g.durable_seq;
+    for (const Ack& a : g.acks) {
+      EXPECT_EQ(next, a.first_seq);
+      EXPECT_LE(a.last_seq, g.durable_seq);
+      next = a.last_seq + 1;
+    }
+  }
+  EXPECT_EQ(size_t{kWaiting * kPerWaiting + kStreaming}, reported.size());
+  for (const auto& entry : reported) EXPECT_EQ(1, entry.second);
+  EXPECT_EQ(next - 1, w->durable_seq());
+  EXPECT_EQ(next - 1, ReadAll(dir.path()).size());
+  EXPECT_EQ(reports.size(), w->Stats().groups);
+}
+
 // Faults with appends from several threads, so failures land while other groups are being
 // written or synced: the acknowledged batches form a prefix of the log, everything after the
 // first failure fails, and a reopen finds exactly the acknowledged records.
