@@ -1,5 +1,8 @@
 // Transit WAL end to end: native writer, TypeScript twin and a plain fs loop (write + fdatasync
 // per append) in one run, against the disk's ceiling (dd with oflag=direct in the same folder).
+// Two more plain loops show what this disk allows for the shape of a case, with no WAL at all:
+// one write + fdatasync of 1,024 records (the most 64 producers x 16 records keep in flight) and,
+// for the offered load, one write + fdatasync of each whole burst.
 // `node bench/transit.mjs [--quick] [--rounds N]` (3 rounds by default, 1 with --quick; medians are
 // reported); writes bench/results/transit.json.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -17,6 +20,16 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/**
+ * Removes a case's folder and lets the file system finish with it (journal commit, discards of
+ * the freed blocks) before the next case starts, so one case's cleanup does not land in the
+ * next one's fdatasync latencies.
+ */
+function removeDir(dir) {
+  rmSync(dir, { recursive: true, force: true });
+  spawnSync('sync', [], { stdio: 'ignore' });
+}
+
 function freshDir(label) {
   execFileSync('mkdir', ['-p', benchRoot]);
   return mkdtempSync(join(benchRoot, `${label}-`));
@@ -27,7 +40,7 @@ function ddCeiling(mib) {
   const dir = freshDir('dd');
   // One run; dd prints its summary on stderr.
   const res = spawnSync('dd', ['if=/dev/zero', `of=${join(dir, 'dd.bin')}`, 'bs=1M', `count=${mib}`, 'oflag=direct', 'conv=fdatasync'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
-  rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
   if (res.error || res.status !== 0) return { bytesPerSec: NaN, note: `dd failed: ${res.error?.message ?? res.stderr}` };
   const m = /(\d+) bytes .* copied, ([\d.]+) s/.exec(res.stderr);
   return m ? { bytesPerSec: Number(m[1]) / Number(m[2]), raw: res.stderr.trim().split('\n').pop() } : { bytesPerSec: NaN, raw: res.stderr };
@@ -123,6 +136,38 @@ async function offeredLoad(wal, { rate, producers, seconds, size, burstMs = 10 }
   return { records: sent, recordsPerSec: sent / seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), appends: latencies.length };
 }
 
+/**
+ * The disk's own floor for the offered load: every `burstMs` one fs.writeSync of the whole burst
+ * (all producers' records) and one fdatasyncSync; latency from the burst's tick to the sync's end.
+ */
+async function plainOfferedLoad(dir, { rate, seconds, size, burstMs = 10 }) {
+  const perBurst = Math.max(1, Math.round((rate * burstMs) / 1000));
+  const fd = openSync(join(dir, 'plain.log'), 'w');
+  const buf = Buffer.alloc(perBurst * (size + 16), 0x62);
+  const latencies = [];
+  const end = Date.now() + seconds * 1000;
+  let pos = 0;
+  let sent = 0;
+  await new Promise((resolve) => {
+    const timer = setInterval(() => {
+      if (Date.now() >= end) {
+        clearInterval(timer);
+        resolve();
+        return;
+      }
+      const s = process.hrtime.bigint();
+      writeSync(fd, buf, 0, buf.length, pos);
+      pos += buf.length;
+      fdatasyncSync(fd);
+      sent += perBurst;
+      latencies.push(Number(process.hrtime.bigint() - s) / 1e6);
+    }, burstMs);
+  });
+  closeSync(fd);
+  latencies.sort((a, b) => a - b);
+  return { records: sent, recordsPerSec: sent / seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), appends: latencies.length };
+}
+
 /** Drops the page cache when allowed, so a scan reads the disk. */
 function dropPageCache() {
   try {
@@ -161,7 +206,7 @@ async function recoveryScan(path, gib, writerPath) {
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const scanned = reopened.recovery.bytesScanned;
   await reopened.close();
-  rmSync(dir, { recursive: true, force: true });
+  removeDir(dir);
   return { bytes: scanned, seconds, mbPerSec: scanned / seconds / 1e6, checkpointOpenMs: quickMs };
 }
 
@@ -193,7 +238,7 @@ async function onFreshWal(label, path, fn) {
     return { ...r, syncP99Ms: syncPercentileMs(wal.stats().syncLatencyUs, 99) };
   } finally {
     await wal.close();
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   }
 }
 
@@ -202,7 +247,7 @@ function inFreshDir(label, fn) {
   try {
     return fn(dir);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   }
 }
 
@@ -224,6 +269,11 @@ async function round(paths, scale, scanGiB) {
   const plainSmall = inFreshDir('small-plain', (dir) => plainLoop(dir, { appends: Math.round(2000 * scale), batch: 16, size: 200 }));
   rows.push({ case: CASES.small, path: 'plain fs loop', ...plainSmall });
   for (const r of rows) r.xBaseline = r.recordsPerSec / plainSmall.recordsPerSec;
+  // 64 producers x 16 records bound the records in flight to 1,024, so no writer can do better than
+  // this disk's cycle of one 1,024-record write + fdatasync: the ceiling for this case.
+  const groupCeiling = inFreshDir('small-group', (dir) => plainLoop(dir, { appends: Math.round(600 * scale), batch: 1024, size: 200 }));
+  rows.push({ case: CASES.small, path: 'plain fs loop (1024/fdatasync)', ...groupCeiling, xBaseline: groupCeiling.recordsPerSec / plainSmall.recordsPerSec });
+  for (const r of rows) if (r.case === CASES.small) r.ofGroupCeiling = r.recordsPerSec / groupCeiling.recordsPerSec;
 
   const bulk = { producers: 1, perProducer: Math.round(2000 * scale), batch: 1024, size: 200, inFlight: 8 };
   for (const path of paths) rows.push({ case: CASES.bulk, path, ...ofDd(await onFreshWal('bulk', path, (wal) => concurrentAppends(wal, bulk))) });
@@ -236,12 +286,21 @@ async function round(paths, scale, scanGiB) {
   for (const path of paths) {
     rows.push({ case: CASES.load, path, ...(await onFreshWal('load', path, (wal) => offeredLoad(wal, { rate: 100_000, producers: 10, seconds: quick ? 2 : 5, size: 200 }))) });
   }
+  const plainLoad = await (async () => {
+    const dir = freshDir('load-plain');
+    try {
+      return await plainOfferedLoad(dir, { rate: 100_000, seconds: quick ? 2 : 5, size: 200 });
+    } finally {
+      removeDir(dir);
+    }
+  })();
+  rows.push({ case: CASES.load, path: 'plain fs loop (1 write + fdatasync per burst)', ...plainLoad });
 
   for (const path of paths) rows.push({ case: `recovery: full scan of a ${scanGiB} GiB log`, path, ...(await recoveryScan(path, scanGiB, paths[0])) });
   return { ddBytesPerSec: dd.bytesPerSec, dd: dd.raw ?? dd.note, rows };
 }
 
-const METRICS = ['recordsPerSec', 'mbPerSec', 'xBaseline', 'ofCeiling', 'meanGroupRecords', 'p50Ms', 'p99Ms', 'syncP99Ms', 'checkpointOpenMs'];
+const METRICS = ['recordsPerSec', 'mbPerSec', 'xBaseline', 'ofCeiling', 'ofGroupCeiling', 'meanGroupRecords', 'p50Ms', 'p99Ms', 'syncP99Ms', 'checkpointOpenMs'];
 
 /** Per case and path: the median of each metric over the rounds, and the spread of records/s (or MB/s). */
 function summarize(rounds) {
@@ -280,6 +339,7 @@ export async function run() {
     { label: 'MB/s', get: (r) => (r.mbPerSec ? r.mbPerSec.toFixed(0) : '') },
     { label: 'x plain', get: (r) => (r.xBaseline ? r.xBaseline.toFixed(1) : '') },
     { label: '% of dd', get: (r) => (r.ofCeiling ? `${(r.ofCeiling * 100).toFixed(0)}%` : '') },
+    { label: '% of 1024/sync', get: (r) => (r.ofGroupCeiling ? `${(r.ofGroupCeiling * 100).toFixed(0)}%` : '') },
     { label: 'group', get: (r) => (r.meanGroupRecords ? r.meanGroupRecords.toFixed(0) : '') },
     { label: 'ack p50 ms', get: (r) => ms(r.p50Ms) },
     { label: 'ack p99 ms', get: (r) => ms(r.p99Ms) },
