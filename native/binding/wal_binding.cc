@@ -142,6 +142,30 @@ class NativeProducer : public Napi::ObjectWrap<NativeProducer> {
       return env.Undefined();
     }
     const size_t count = static_cast<size_t>(count_value);
+    // Every batch is checked before any is queued: a refusal never leaves some of them queued
+    // (to be written and acknowledged) while the caller counts all of them as refused.
+    {
+      size_t record = 0;
+      size_t offset = 0;
+      for (size_t b = 0; b < count; b++) {
+        const double ticket = batches[2 * b];
+        const double n_value = batches[2 * b + 1];
+        if (!(n_value >= 0) || n_value > static_cast<double>(lengths_len - record) || !(ticket >= 0)) {
+          ThrowTapioError(env, "ERR_INVALID_ARGUMENT", "pushBatches: a batch names more records than were given");
+          return env.Undefined();
+        }
+        const size_t n = static_cast<size_t>(n_value);
+        for (size_t i = 0; i < n; i++) {
+          const uint32_t length = lengths[record + i];
+          if (length > bytes_len - offset) {
+            ThrowTapioError(env, "ERR_INVALID_ARGUMENT", "pushBatches: the record lengths exceed the bytes given");
+            return env.Undefined();
+          }
+          offset += length;
+        }
+        record += n;
+      }
+    }
     // Ask for a space event before trying, so a release between a full push and the request
     // cannot be missed.
     sink_->wants_space.store(true, std::memory_order_release);
@@ -153,27 +177,12 @@ class NativeProducer : public Napi::ObjectWrap<NativeProducer> {
     shared_->writer->BeginPush();
     for (; done < count; done++) {
       const double ticket = batches[2 * done];
-      const double n_value = batches[2 * done + 1];
-      if (!(n_value >= 0) || n_value > static_cast<double>(lengths_len - record) || !(ticket >= 0)) {
-        ThrowTapioError(env, "ERR_INVALID_ARGUMENT", "pushBatches: a batch names more records than were given");
-        break;
-      }
-      const size_t n = static_cast<size_t>(n_value);
+      const size_t n = static_cast<size_t>(batches[2 * done + 1]);
       datas_.resize(n);
       size_t end = offset;
-      bool fits = true;
       for (size_t i = 0; i < n; i++) {
-        const uint32_t length = lengths[record + i];
-        if (length > bytes_len - end) {
-          fits = false;
-          break;
-        }
         datas_[i] = bytes + end;
-        end += length;
-      }
-      if (!fits) {
-        ThrowTapioError(env, "ERR_INVALID_ARGUMENT", "pushBatches: the record lengths exceed the bytes given");
-        break;
+        end += lengths[record + i];
       }
       const WalWriter::AppendResult r =
           shared_->writer->Append(id_, static_cast<uint64_t>(ticket), datas_.data(), lengths + record, n, false);
@@ -190,7 +199,6 @@ class NativeProducer : public Napi::ObjectWrap<NativeProducer> {
     shared_->writer->EndPush();
     if (queued) shared_->writer->WakeWriter();
     if (!full) sink_->wants_space.store(false, std::memory_order_release);
-    if (env.IsExceptionPending()) return env.Undefined();
     return Napi::Number::New(env, static_cast<double>(done));
   }
 

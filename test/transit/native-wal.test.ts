@@ -1,11 +1,13 @@
 // NativeAppender's staging and its waiting for ring space, against a stand-in for the addon's
 // producer whose ring each test fills and drains itself, so every interleaving of appends and
-// writer events is exact. (ts-wal.test.ts runs both backends against their real writers.)
+// writer events is exact. (ts-wal.test.ts runs both backends against their real writers.) The
+// last suite calls the real addon's pushBatches with staged arrays that do not add up.
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { loadNative } from '../../src/native/loader.js';
 import type { AppendResult } from '../../src/transit/backend.js';
-import { NativeAppender, type NativeWalAddon } from '../../src/transit/native-wal.js';
-import { firstDifference, payload } from './wal-helpers.js';
+import { NativeAppender, NativeWal, type NativeWalAddon } from '../../src/transit/native-wal.js';
+import { cleanupDirs, firstDifference, nativeLoaded, options, payload, tempDir } from './wal-helpers.js';
 
 type OnEvents = (acks: Float64Array, failure: string | undefined, space: boolean) => void;
 
@@ -173,5 +175,39 @@ describe('NativeAppender waiting for ring space', () => {
     await expect(appender.tryAppend([payload(5, 10)])!).rejects.toMatchObject(expected);
     await appender.settled();
     expect(ring.referenced).toBe(false);
+  });
+});
+
+describe.skipIf(!nativeLoaded)("the addon's pushBatches", () => {
+  afterEach(cleanupDirs);
+
+  it('refuses staged arrays that do not add up before it queues any batch', async () => {
+    const addon = loadNative() as unknown as NativeWalAddon;
+    const wal = await NativeWal.open(options(await tempDir()));
+    const events: Float64Array[] = [];
+    const producer = new addon.NativeProducer(wal.writerId, (acks) => events.push(acks));
+    try {
+      const bytes = new Uint8Array(40).fill(7);
+      const status = new Uint8Array(2);
+      // Batch 1 (ticket 1, two records of 10 bytes) is sound; batch 2 claims 30 bytes of the 20 left.
+      const lengths = Uint32Array.from([10, 10, 30]);
+      expect(() => producer.pushBatches(bytes, lengths, Float64Array.from([1, 2, 2, 1]), 2, status)).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringMatching(/record lengths exceed/) }),
+      );
+      // Batch 2 names more records than there are lengths.
+      expect(() => producer.pushBatches(bytes, Uint32Array.from([10, 10]), Float64Array.from([1, 2, 2, 5]), 2, status)).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringMatching(/more records than were given/) }),
+      );
+      // Nothing was queued: the writer took no record, and a sound push still works.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(wal.stats().records).toBe(0);
+      producer.ref();
+      expect(producer.pushBatches(bytes, Uint32Array.from([10, 10]), Float64Array.from([9, 2]), 1, status)).toBe(1);
+      while (events.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(Array.from(events[0]!)).toEqual([9, 1, 2]);
+    } finally {
+      producer.detach();
+      await wal.close();
+    }
   });
 });
