@@ -7,8 +7,9 @@
 //                    the id the opening thread handed it.
 // A producer hands over many batches per call (pushBatches: one buffer of record bytes, their
 // lengths, and a ticket and record count per batch), read in place. Each producer owns a
-// thread-safe function. The WAL's sync thread files acknowledgements under the producer's id
-// and wakes that producer's JavaScript thread once per fdatasync; the JavaScript side then
+// thread-safe function. The thread that did an fdatasync (the WAL's sync thread or its writer
+// thread) files acknowledgements under the producer's id and wakes that producer's JavaScript
+// thread once per fdatasync; the JavaScript side then
 // resolves the append promises. No JavaScript value is touched off its own thread.
 #include <napi.h>
 
@@ -31,6 +32,9 @@ namespace {
 
 using tapio::Status;
 using tapio::wal::WalWriter;
+
+// Tickets are JavaScript numbers: whole and exact up to 2^53 - 1.
+constexpr double kMaxTicket = 9007199254740991.0;
 
 const napi_type_tag kWriterTag = {0x7a1d0c55e1b04f21ull, 0x9e3cb8a2d6f04c11ull};
 const napi_type_tag kProducerTag = {0x3f6b2e8d9c1a4e07ull, 0xb54d7f1e2a9c3d66ull};
@@ -143,27 +147,38 @@ class NativeProducer : public Napi::ObjectWrap<NativeProducer> {
     }
     const size_t count = static_cast<size_t>(count_value);
     // Every batch is checked before any is queued: a refusal never leaves some of them queued
-    // (to be written and acknowledged) while the caller counts all of them as refused.
+    // (to be written and acknowledged) while the caller counts all of them as refused. The
+    // queueing pass uses the tickets, counts and lengths this pass checked, copied, since the
+    // arrays may share memory with `status` or with another thread.
+    tickets_.clear();
+    counts_.clear();
+    lengths_.clear();
     {
-      size_t record = 0;
       size_t offset = 0;
       for (size_t b = 0; b < count; b++) {
         const double ticket = batches[2 * b];
         const double n_value = batches[2 * b + 1];
-        if (!(n_value >= 0) || n_value > static_cast<double>(lengths_len - record) || !(ticket >= 0)) {
+        if (!(ticket >= 0) || !(ticket <= kMaxTicket)) {
+          ThrowTapioError(env, "ERR_INVALID_ARGUMENT", "pushBatches: a ticket is not a number from 0 to 2^53 - 1");
+          return env.Undefined();
+        }
+        if (!(n_value >= 0) || n_value > static_cast<double>(lengths_len - lengths_.size())) {
           ThrowTapioError(env, "ERR_INVALID_ARGUMENT", "pushBatches: a batch names more records than were given");
           return env.Undefined();
         }
         const size_t n = static_cast<size_t>(n_value);
+        const size_t first = lengths_.size();
         for (size_t i = 0; i < n; i++) {
-          const uint32_t length = lengths[record + i];
+          const uint32_t length = lengths[first + i];
           if (length > bytes_len - offset) {
             ThrowTapioError(env, "ERR_INVALID_ARGUMENT", "pushBatches: the record lengths exceed the bytes given");
             return env.Undefined();
           }
+          lengths_.push_back(length);
           offset += length;
         }
-        record += n;
+        tickets_.push_back(static_cast<uint64_t>(ticket));
+        counts_.push_back(n);
       }
     }
     // Ask for a space event before trying, so a release between a full push and the request
@@ -176,16 +191,15 @@ class NativeProducer : public Napi::ObjectWrap<NativeProducer> {
     bool full = false;
     shared_->writer->BeginPush();
     for (; done < count; done++) {
-      const double ticket = batches[2 * done];
-      const size_t n = static_cast<size_t>(batches[2 * done + 1]);
+      const uint64_t ticket = tickets_[done];
+      const size_t n = counts_[done];
       datas_.resize(n);
       size_t end = offset;
       for (size_t i = 0; i < n; i++) {
         datas_[i] = bytes + end;
-        end += lengths[record + i];
+        end += lengths_[record + i];
       }
-      const WalWriter::AppendResult r =
-          shared_->writer->Append(id_, static_cast<uint64_t>(ticket), datas_.data(), lengths + record, n, false);
+      const WalWriter::AppendResult r = shared_->writer->Append(id_, ticket, datas_.data(), lengths_.data() + record, n, false);
       if (r == WalWriter::AppendResult::kFull) {
         status[done] = 1;
         full = true;
@@ -221,6 +235,9 @@ class NativeProducer : public Napi::ObjectWrap<NativeProducer> {
   std::shared_ptr<ProducerSink> sink_;
   uint32_t id_ = 0;
   std::vector<const uint8_t*> datas_;
+  std::vector<uint64_t> tickets_;  // pushBatches: each batch's ticket, as checked
+  std::vector<size_t> counts_;     // pushBatches: each batch's record count, as checked
+  std::vector<uint32_t> lengths_;  // pushBatches: the record lengths, as checked
 };
 
 

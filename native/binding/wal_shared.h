@@ -39,7 +39,8 @@ class SharedWal {
   uint32_t Register(std::shared_ptr<ProducerSink> sink);
   void Unregister(uint32_t producer_id);
 
-  // Sync thread: file the group's acknowledgements and wake the producers they belong to.
+  // The thread that did the fdatasync (the sync thread or the writer thread): file the group's
+  // acknowledgements and wake the producers they belong to.
   void OnGroup(const tapio::wal::GroupDone& done);
   // Writer thread: wake the producers waiting for ring space.
   void OnSpace();

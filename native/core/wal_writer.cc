@@ -366,20 +366,22 @@ void WalWriter::AwaitNextAppends() {
 }
 
 // Writer thread: drains into `group` what producers that are in the middle of a push commit,
-// until no push is under way (or kPushWait passed, or the group is full).
+// until no push is under way (or kPushWait passed, or the group takes no more).
 void WalWriter::TakeRestOfPush(Group* group) {
+  bool refused = false;  // Take ended the group: it is full, or the next batch rolls the segment
+  auto take = [this, group, &refused](const RingEntry& e) {
+    if (Take(e, group)) return true;
+    refused = true;
+    return false;
+  };
   const auto until = std::chrono::steady_clock::now() + kPushWait;
   while (pushing_.load(std::memory_order_seq_cst) != 0 && std::chrono::steady_clock::now() < until) {
-    if (ring_->UsedBytes() == 0) {
-      sched_yield();
-      continue;
-    }
-    const uint64_t bytes = ring_->Drain([this, group](const RingEntry& e) { return Take(e, group); });
+    const uint64_t bytes = ring_->Drain(take);
     ring_->Release(bytes);
-    if (ring_->UsedBytes() != 0) return;  // the group is full, or the next batch rolls the segment
+    if (refused) return;
+    if (bytes == 0) sched_yield();  // the next entry is not committed yet
   }
-  const uint64_t bytes = ring_->Drain([this, group](const RingEntry& e) { return Take(e, group); });
-  ring_->Release(bytes);
+  ring_->Release(ring_->Drain(take));
 }
 
 // Takes every shipped group for one fdatasync. Called with mu_ held; the caller then runs

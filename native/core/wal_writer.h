@@ -100,7 +100,8 @@ struct WriterOptions {
   uint64_t created_ms = 0;  // creation time written into new segment headers; 0 = the clock
   // Called on the sync thread or the writer thread (one at a time, in sequence order) after
   // every fdatasync with the batches it made durable, and for failed batches. Must not call
-  // Close. May call Append. Blocks the next fdatasync while it runs.
+  // Close, nor wait for ring space (WaitForSpace): it may run on the writer thread, which frees
+  // that space. May call Append. Blocks the next fdatasync, and possibly writing, while it runs.
   std::function<void(const GroupDone&)> on_group;
   // Called on the writer thread whenever ring space was freed (see RingBuffer::SetReleaseHook).
   std::function<void()> on_space;

@@ -205,6 +205,37 @@ describe.skipIf(!nativeLoaded)("the addon's pushBatches", () => {
       expect(producer.pushBatches(bytes, Uint32Array.from([10, 10]), Float64Array.from([9, 2]), 1, status)).toBe(1);
       while (events.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
       expect(Array.from(events[0]!)).toEqual([9, 1, 2]);
+      // A ticket must be a whole JavaScript number.
+      for (const ticket of [Infinity, -1, NaN, 2 ** 64]) {
+        expect(() => producer.pushBatches(bytes, Uint32Array.from([10]), Float64Array.from([ticket, 1]), 1, status)).toThrow(
+          expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringMatching(/ticket/) }),
+        );
+      }
+    } finally {
+      producer.detach();
+      await wal.close();
+    }
+  });
+
+  it('queues what it checked even when the status array shares memory with the lengths', async () => {
+    const addon = loadNative() as unknown as NativeWalAddon;
+    const dir = await tempDir();
+    const wal = await NativeWal.open(options(dir));
+    const events: Float64Array[] = [];
+    const producer = new addon.NativeProducer(wal.writerId, (acks) => events.push(acks));
+    try {
+      producer.ref();
+      const tooLarge = 2 << 20; // beyond a 1 MiB segment: refused with status 2
+      const bytes = new Uint8Array(tooLarge + 16).fill(5);
+      const shared = new ArrayBuffer(16);
+      const lengths = new Uint32Array(shared, 0, 2);
+      lengths.set([tooLarge, 16]);
+      // status[0] is the third byte of lengths[1]: writing 2 there makes it 131088 once it was checked.
+      const status = new Uint8Array(shared, 6, 2);
+      expect(producer.pushBatches(bytes, lengths, Float64Array.from([1, 1, 2, 1]), 2, status)).toBe(2);
+      while (events.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(Array.from(events[0]!)).toEqual([2, 1, 1]);
+      expect(wal.stats().bytes).toBe(16);
     } finally {
       producer.detach();
       await wal.close();
