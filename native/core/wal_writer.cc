@@ -23,7 +23,6 @@ constexpr uint32_t kHandoffsAfterMiss = 64;
 // How long the writer thread waits for a push of several batches to end, to group them all.
 constexpr auto kPushWait = std::chrono::microseconds(200);
 
-
 Status ValidateOptions(const WriterOptions& o) {
   if (o.dir.empty()) return Status::InvalidArgument("WAL writer: dir is empty");
   if (o.segment_size < kMinSegmentSize || o.segment_size > kMaxSegmentSize || o.segment_size % 4096 != 0) {

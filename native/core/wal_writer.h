@@ -21,9 +21,11 @@
 // holds claimed groups at a time, so reports stay in sequence order.
 //
 // Group commit: the writer takes whatever is committed in the ring when it looks (it never
-// waits for more), up to the end of the current segment and max_group_bytes; the bytes written
-// but not yet claimed by an fdatasync never exceed max_group_bytes (a batch larger than that
-// goes alone), so one fdatasync covers at most max_group_bytes of records. A record that does
+// waits for more, except for the rest of a push under way: the batches a producer hands over
+// in one call, between BeginPush and EndPush, go into one group), up to the end of the current
+// segment and max_group_bytes; the bytes written but not yet claimed by an fdatasync never
+// exceed max_group_bytes (a batch larger than that goes alone), so one fdatasync covers at most
+// max_group_bytes of records. A record that does
 // not fit in the rest of the segment goes to a new segment; the old one is synced first (the
 // pipeline drains), so every segment but the newest is complete on disk. A batch may span two
 // segments.
