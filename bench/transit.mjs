@@ -108,32 +108,43 @@ function plainLoop(dir, { appends, batch, size }) {
   return { records: n, seconds, recordsPerSec: n / seconds, mbPerSec: (n * size) / seconds / 1e6, meanGroupRecords: batch, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), directIo: false };
 }
 
-/** Offered load: `rate` records/s from `producers`, in bursts every `burstMs`. */
-async function offeredLoad(wal, { rate, producers, seconds, size, burstMs = 10 }) {
-  const record = new Uint8Array(size).fill(0x62);
-  const perBurst = Math.max(1, Math.round((rate * burstMs) / 1000 / producers));
-  const latencies = [];
+/** Calls `burst()` every `burstMs` for `seconds`; resolves after the last call. */
+function everyBurst(seconds, burstMs, burst) {
   const end = Date.now() + seconds * 1000;
-  let sent = 0;
-  const inflight = [];
-  await new Promise((resolve) => {
+  return new Promise((resolve) => {
     const timer = setInterval(() => {
       if (Date.now() >= end) {
         clearInterval(timer);
         resolve();
         return;
       }
-      for (let p = 0; p < producers; p++) {
-        const s = process.hrtime.bigint();
-        const batch = Array.from({ length: perBurst }, () => record);
-        sent += perBurst;
-        inflight.push(wal.append(batch).then(() => latencies.push(Number(process.hrtime.bigint() - s) / 1e6)));
-      }
+      burst();
     }, burstMs);
   });
-  await Promise.all(inflight);
+}
+
+function loadResult(sent, seconds, latencies) {
   latencies.sort((a, b) => a - b);
   return { records: sent, recordsPerSec: sent / seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), appends: latencies.length };
+}
+
+/** Offered load: `rate` records/s from `producers`, in bursts every `burstMs`. */
+async function offeredLoad(wal, { rate, producers, seconds, size, burstMs = 10 }) {
+  const record = new Uint8Array(size).fill(0x62);
+  const perBurst = Math.max(1, Math.round((rate * burstMs) / 1000 / producers));
+  const latencies = [];
+  let sent = 0;
+  const inflight = [];
+  await everyBurst(seconds, burstMs, () => {
+    for (let p = 0; p < producers; p++) {
+      const s = process.hrtime.bigint();
+      const batch = Array.from({ length: perBurst }, () => record);
+      sent += perBurst;
+      inflight.push(wal.append(batch).then(() => latencies.push(Number(process.hrtime.bigint() - s) / 1e6)));
+    }
+  });
+  await Promise.all(inflight);
+  return loadResult(sent, seconds, latencies);
 }
 
 /**
@@ -145,27 +156,18 @@ async function plainOfferedLoad(dir, { rate, seconds, size, burstMs = 10 }) {
   const fd = openSync(join(dir, 'plain.log'), 'w');
   const buf = Buffer.alloc(perBurst * (size + 16), 0x62);
   const latencies = [];
-  const end = Date.now() + seconds * 1000;
   let pos = 0;
   let sent = 0;
-  await new Promise((resolve) => {
-    const timer = setInterval(() => {
-      if (Date.now() >= end) {
-        clearInterval(timer);
-        resolve();
-        return;
-      }
-      const s = process.hrtime.bigint();
-      writeSync(fd, buf, 0, buf.length, pos);
-      pos += buf.length;
-      fdatasyncSync(fd);
-      sent += perBurst;
-      latencies.push(Number(process.hrtime.bigint() - s) / 1e6);
-    }, burstMs);
+  await everyBurst(seconds, burstMs, () => {
+    const s = process.hrtime.bigint();
+    writeSync(fd, buf, 0, buf.length, pos);
+    pos += buf.length;
+    fdatasyncSync(fd);
+    sent += perBurst;
+    latencies.push(Number(process.hrtime.bigint() - s) / 1e6);
   });
   closeSync(fd);
-  latencies.sort((a, b) => a - b);
-  return { records: sent, recordsPerSec: sent / seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), appends: latencies.length };
+  return loadResult(sent, seconds, latencies);
 }
 
 /** Drops the page cache when allowed, so a scan reads the disk. */
@@ -230,22 +232,23 @@ function median(values) {
 }
 
 /** Runs `fn` on a fresh WAL of `path` in a fresh folder, and adds the writer's fdatasync p99 bucket. */
-async function onFreshWal(label, path, fn) {
-  const dir = freshDir(`${label}-${path}`);
-  const wal = await openBackend(path, dir);
-  try {
-    const r = await fn(wal);
-    return { ...r, syncP99Ms: syncPercentileMs(wal.stats().syncLatencyUs, 99) };
-  } finally {
-    await wal.close();
-    removeDir(dir);
-  }
+function onFreshWal(label, path, fn) {
+  return inFreshDir(`${label}-${path}`, async (dir) => {
+    const wal = await openBackend(path, dir);
+    try {
+      const r = await fn(wal);
+      return { ...r, syncP99Ms: syncPercentileMs(wal.stats().syncLatencyUs, 99) };
+    } finally {
+      await wal.close();
+    }
+  });
 }
 
-function inFreshDir(label, fn) {
+/** Runs `fn` on a fresh folder, then removes it. */
+async function inFreshDir(label, fn) {
   const dir = freshDir(label);
   try {
-    return fn(dir);
+    return await fn(dir);
   } finally {
     removeDir(dir);
   }
@@ -266,34 +269,27 @@ async function round(paths, scale, scanGiB) {
 
   const small = { producers: 64, perProducer: Math.round(600 * scale), batch: 16, size: 200 };
   for (const path of paths) rows.push({ case: CASES.small, path, ...(await onFreshWal('small', path, (wal) => concurrentAppends(wal, small))) });
-  const plainSmall = inFreshDir('small-plain', (dir) => plainLoop(dir, { appends: Math.round(2000 * scale), batch: 16, size: 200 }));
+  const plainSmall = await inFreshDir('small-plain', (dir) => plainLoop(dir, { appends: Math.round(2000 * scale), batch: 16, size: 200 }));
   rows.push({ case: CASES.small, path: 'plain fs loop', ...plainSmall });
   for (const r of rows) r.xBaseline = r.recordsPerSec / plainSmall.recordsPerSec;
   // 64 producers x 16 records bound the records in flight to 1,024, so no writer can do better than
   // this disk's cycle of one 1,024-record write + fdatasync: the ceiling for this case.
-  const groupCeiling = inFreshDir('small-group', (dir) => plainLoop(dir, { appends: Math.round(600 * scale), batch: 1024, size: 200 }));
+  const groupCeiling = await inFreshDir('small-group', (dir) => plainLoop(dir, { appends: Math.round(600 * scale), batch: 1024, size: 200 }));
   rows.push({ case: CASES.small, path: 'plain fs loop (1024/fdatasync)', ...groupCeiling, xBaseline: groupCeiling.recordsPerSec / plainSmall.recordsPerSec });
   for (const r of rows) if (r.case === CASES.small) r.ofGroupCeiling = r.recordsPerSec / groupCeiling.recordsPerSec;
 
   const bulk = { producers: 1, perProducer: Math.round(2000 * scale), batch: 1024, size: 200, inFlight: 8 };
   for (const path of paths) rows.push({ case: CASES.bulk, path, ...ofDd(await onFreshWal('bulk', path, (wal) => concurrentAppends(wal, bulk))) });
-  rows.push({ case: CASES.bulk, path: 'plain fs loop (16384/fdatasync)', ...ofDd(inFreshDir('bulk-plain', (dir) => plainLoop(dir, { appends: Math.round(200 * scale), batch: 16384, size: 200 }))) });
+  rows.push({ case: CASES.bulk, path: 'plain fs loop (16384/fdatasync)', ...ofDd(await inFreshDir('bulk-plain', (dir) => plainLoop(dir, { appends: Math.round(200 * scale), batch: 16384, size: 200 }))) });
 
   const large = { producers: 1, perProducer: Math.round(400 * scale), batch: 16, size: 64 * 1024, inFlight: 8 };
   for (const path of paths) rows.push({ case: CASES.large, path, ...ofDd(await onFreshWal('large', path, (wal) => concurrentAppends(wal, large))) });
-  rows.push({ case: CASES.large, path: 'plain fs loop', ...ofDd(inFreshDir('large-plain', (dir) => plainLoop(dir, { appends: Math.round(400 * scale), batch: 16, size: 64 * 1024 }))) });
+  rows.push({ case: CASES.large, path: 'plain fs loop', ...ofDd(await inFreshDir('large-plain', (dir) => plainLoop(dir, { appends: Math.round(400 * scale), batch: 16, size: 64 * 1024 }))) });
 
   for (const path of paths) {
     rows.push({ case: CASES.load, path, ...(await onFreshWal('load', path, (wal) => offeredLoad(wal, { rate: 100_000, producers: 10, seconds: quick ? 2 : 5, size: 200 }))) });
   }
-  const plainLoad = await (async () => {
-    const dir = freshDir('load-plain');
-    try {
-      return await plainOfferedLoad(dir, { rate: 100_000, seconds: quick ? 2 : 5, size: 200 });
-    } finally {
-      removeDir(dir);
-    }
-  })();
+  const plainLoad = await inFreshDir('load-plain', (dir) => plainOfferedLoad(dir, { rate: 100_000, seconds: quick ? 2 : 5, size: 200 }));
   rows.push({ case: CASES.load, path: 'plain fs loop (1 write + fdatasync per burst)', ...plainLoad });
 
   for (const path of paths) rows.push({ case: `recovery: full scan of a ${scanGiB} GiB log`, path, ...(await recoveryScan(path, scanGiB, paths[0])) });

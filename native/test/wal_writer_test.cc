@@ -406,6 +406,28 @@ TEST(WalWriter, DirectAndBufferedRunsProduceIdenticalFiles) {
   }
 }
 
+// Checks reports as a reader of on_group sees them: every one ok, batches in ring order from
+// sequence number 1, each within the durable sequence number its report carries, which never
+// goes back. Sets the number of batches and the last sequence number reported.
+void CheckReportsInRingOrder(const std::vector<GroupDone>& reports, size_t* batches, uint64_t* last) {
+  *batches = 0;
+  *last = 0;
+  uint64_t next = 1;
+  uint64_t durable = 0;
+  for (const GroupDone& g : reports) {
+    ASSERT_TRUE(g.status.ok()) << g.status.message();
+    EXPECT_GE(g.durable_seq, durable);
+    durable = g.durable_seq;
+    for (const Ack& a : g.acks) {
+      EXPECT_EQ(next, a.first_seq);
+      EXPECT_LE(a.last_seq, g.durable_seq);
+      next = a.last_seq + 1;
+      (*batches)++;
+    }
+  }
+  *last = next - 1;
+}
+
 TEST(WalWriter, GroupCommitBatchesConcurrentProducers) {
   TempDir dir;
   Acks acks;
@@ -476,23 +498,12 @@ TEST(WalWriter, PipelinedReportsFollowRingOrderAndNeverRunAhead) {
   }
   for (auto& t : threads) t.join();
   ASSERT_TRUE(w->Close().ok());
-  uint64_t next = 1;
-  uint64_t durable = 0;
   size_t batches = 0;
-  for (const GroupDone& g : reports) {
-    ASSERT_TRUE(g.status.ok()) << g.status.message();
-    EXPECT_GE(g.durable_seq, durable);
-    durable = g.durable_seq;
-    for (const Ack& a : g.acks) {
-      EXPECT_EQ(next, a.first_seq);
-      EXPECT_LE(a.last_seq, g.durable_seq);
-      next = a.last_seq + 1;
-      batches++;
-    }
-  }
+  uint64_t last = 0;
+  CheckReportsInRingOrder(reports, &batches, &last);
   EXPECT_EQ(size_t{kProducers * kPerProducer}, batches);
-  EXPECT_EQ(next - 1, w->durable_seq());
-  EXPECT_EQ(next - 1, ReadAll(dir.path()).size());
+  EXPECT_EQ(last, w->durable_seq());
+  EXPECT_EQ(last, ReadAll(dir.path()).size());
   // One report per fdatasync (plus nothing else when nothing failed).
   EXPECT_EQ(reports.size(), w->Stats().groups);
 }
@@ -545,22 +556,14 @@ TEST(WalWriter, ReportsStayInRingOrderWhicheverThreadSyncs) {
   for (auto& t : threads) t.join();
   ASSERT_TRUE(w->Close().ok());
   EXPECT_FALSE(overlapped);
-  uint64_t next = 1;
-  uint64_t durable = 0;
-  for (const GroupDone& g : reports) {
-    ASSERT_TRUE(g.status.ok()) << g.status.message();
-    EXPECT_GE(g.durable_seq, durable);
-    durable = g.durable_seq;
-    for (const Ack& a : g.acks) {
-      EXPECT_EQ(next, a.first_seq);
-      EXPECT_LE(a.last_seq, g.durable_seq);
-      next = a.last_seq + 1;
-    }
-  }
+  size_t batches = 0;
+  uint64_t last = 0;
+  CheckReportsInRingOrder(reports, &batches, &last);
+  EXPECT_EQ(size_t{kWaiting * kPerWaiting + kStreaming}, batches);
   EXPECT_EQ(size_t{kWaiting * kPerWaiting + kStreaming}, reported.size());
   for (const auto& entry : reported) EXPECT_EQ(1, entry.second);
-  EXPECT_EQ(next - 1, w->durable_seq());
-  EXPECT_EQ(next - 1, ReadAll(dir.path()).size());
+  EXPECT_EQ(last, w->durable_seq());
+  EXPECT_EQ(last, ReadAll(dir.path()).size());
   EXPECT_EQ(reports.size(), w->Stats().groups);
 }
 
