@@ -6,11 +6,12 @@
 //                    onEvents), on the opening thread with writer.id, on a worker thread with
 //                    the id the opening thread handed it.
 // A producer hands over many batches per call (pushBatches: one buffer of record bytes, their
-// lengths, and a ticket and record count per batch), read in place. Each producer owns a
-// thread-safe function. The thread that did an fdatasync (the WAL's sync thread or its writer
-// thread) files acknowledgements under the producer's id and wakes that producer's JavaScript
-// thread once per fdatasync; the JavaScript side then
-// resolves the append promises. No JavaScript value is touched off its own thread.
+// lengths, and a ticket and record count per batch); the record bytes are read in place, the
+// tickets, counts and lengths are copied once checked. Each producer owns a thread-safe
+// function. The thread that did an fdatasync (the WAL's sync thread or its writer thread) files
+// acknowledgements under the producer's id and wakes that producer's JavaScript thread once per
+// fdatasync; the JavaScript side then resolves the append promises. No JavaScript value is
+// touched off its own thread.
 #include <napi.h>
 
 #include <cstring>
