@@ -108,17 +108,24 @@ function plainLoop(dir, { appends, batch, size }) {
   return { records: n, seconds, recordsPerSec: n / seconds, mbPerSec: (n * size) / seconds / 1e6, meanGroupRecords: batch, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), directIo: false };
 }
 
-/** Calls `burst()` every `burstMs` for `seconds`; resolves after the last call. */
-function everyBurst(seconds, burstMs, burst) {
-  const end = Date.now() + seconds * 1000;
+/**
+ * Calls `burst(measured)` every `burstMs`: for `warmupSeconds` with `measured` false (JIT, ring
+ * pages and the first segment blocks warm up; not counted), then for `seconds` with it true.
+ * Resolves after the last call.
+ */
+function everyBurst(warmupSeconds, seconds, burstMs, burst) {
+  const start = Date.now();
+  const measureFrom = start + warmupSeconds * 1000;
+  const end = measureFrom + seconds * 1000;
   return new Promise((resolve) => {
     const timer = setInterval(() => {
-      if (Date.now() >= end) {
+      const now = Date.now();
+      if (now >= end) {
         clearInterval(timer);
         resolve();
         return;
       }
-      burst();
+      burst(now >= measureFrom);
     }, burstMs);
   });
 }
@@ -128,19 +135,27 @@ function loadResult(sent, seconds, latencies) {
   return { records: sent, recordsPerSec: sent / seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), appends: latencies.length };
 }
 
-/** Offered load: `rate` records/s from `producers`, in bursts every `burstMs`. */
-async function offeredLoad(wal, { rate, producers, seconds, size, burstMs = 10 }) {
+/**
+ * Offered load: `rate` records/s from `producers`, in bursts every `burstMs`; latencies and rate
+ * count the `seconds` after a warm-up of `warmupSeconds` at the same rate.
+ */
+async function offeredLoad(wal, { rate, producers, warmupSeconds, seconds, size, burstMs = 10 }) {
   const record = new Uint8Array(size).fill(0x62);
   const perBurst = Math.max(1, Math.round((rate * burstMs) / 1000 / producers));
   const latencies = [];
   let sent = 0;
   const inflight = [];
-  await everyBurst(seconds, burstMs, () => {
+  await everyBurst(warmupSeconds, seconds, burstMs, (measured) => {
     for (let p = 0; p < producers; p++) {
       const s = process.hrtime.bigint();
       const batch = Array.from({ length: perBurst }, () => record);
-      sent += perBurst;
-      inflight.push(wal.append(batch).then(() => latencies.push(Number(process.hrtime.bigint() - s) / 1e6)));
+      const acked = wal.append(batch);
+      if (measured) {
+        sent += perBurst;
+        inflight.push(acked.then(() => latencies.push(Number(process.hrtime.bigint() - s) / 1e6)));
+      } else {
+        inflight.push(acked);
+      }
     }
   });
   await Promise.all(inflight);
@@ -150,19 +165,21 @@ async function offeredLoad(wal, { rate, producers, seconds, size, burstMs = 10 }
 /**
  * The disk's own floor for the offered load: every `burstMs` one fs.writeSync of the whole burst
  * (all producers' records) and one fdatasyncSync; latency from the burst's tick to the sync's end.
+ * The same warm-up as offeredLoad goes first.
  */
-async function plainOfferedLoad(dir, { rate, seconds, size, burstMs = 10 }) {
+async function plainOfferedLoad(dir, { rate, warmupSeconds, seconds, size, burstMs = 10 }) {
   const perBurst = Math.max(1, Math.round((rate * burstMs) / 1000));
   const fd = openSync(join(dir, 'plain.log'), 'w');
   const buf = Buffer.alloc(perBurst * (size + 16), 0x62);
   const latencies = [];
   let pos = 0;
   let sent = 0;
-  await everyBurst(seconds, burstMs, () => {
+  await everyBurst(warmupSeconds, seconds, burstMs, (measured) => {
     const s = process.hrtime.bigint();
     writeSync(fd, buf, 0, buf.length, pos);
     pos += buf.length;
     fdatasyncSync(fd);
+    if (!measured) return;
     sent += perBurst;
     latencies.push(Number(process.hrtime.bigint() - s) / 1e6);
   });
@@ -286,10 +303,9 @@ async function round(paths, scale, scanGiB) {
   for (const path of paths) rows.push({ case: CASES.large, path, ...ofDd(await onFreshWal('large', path, (wal) => concurrentAppends(wal, large))) });
   rows.push({ case: CASES.large, path: 'plain fs loop', ...ofDd(await inFreshDir('large-plain', (dir) => plainLoop(dir, { appends: Math.round(400 * scale), batch: 16, size: 64 * 1024 }))) });
 
-  for (const path of paths) {
-    rows.push({ case: CASES.load, path, ...(await onFreshWal('load', path, (wal) => offeredLoad(wal, { rate: 100_000, producers: 10, seconds: quick ? 2 : 5, size: 200 }))) });
-  }
-  const plainLoad = await inFreshDir('load-plain', (dir) => plainOfferedLoad(dir, { rate: 100_000, seconds: quick ? 2 : 5, size: 200 }));
+  const load = { rate: 100_000, producers: 10, warmupSeconds: quick ? 0.5 : 1, seconds: quick ? 2 : 10, size: 200 };
+  for (const path of paths) rows.push({ case: CASES.load, path, ...(await onFreshWal('load', path, (wal) => offeredLoad(wal, load))) });
+  const plainLoad = await inFreshDir('load-plain', (dir) => plainOfferedLoad(dir, load));
   rows.push({ case: CASES.load, path: 'plain fs loop (1 write + fdatasync per burst)', ...plainLoad });
 
   for (const path of paths) rows.push({ case: `recovery: full scan of a ${scanGiB} GiB log`, path, ...(await recoveryScan(path, scanGiB, paths[0])) });
