@@ -16,6 +16,8 @@ import { identify, payloadFor } from './crash-payload.mjs';
 
 const ITERATIONS = Number(process.env.TAPIO_CRASH_ITERATIONS ?? (process.env.TAPIO_LONG === '1' ? 1000 : 30));
 const childScript = join(import.meta.dirname, 'crash-child.mjs');
+// A kill, reopen and check takes 2-4 s here; 20 s each leaves room for a slow machine.
+const TIMEOUT_MS = Math.max(600_000, ITERATIONS * 20_000);
 
 interface Ack {
   appender: number;
@@ -115,5 +117,5 @@ describe.each(paths)('crash test on the %s path', (path) => {
       rmSync(root, { recursive: true, force: true });
     }
     console.log(`crash ${path}: ${ITERATIONS} kills, ${acknowledged} acknowledged batches checked, ${torn} torn tails cut`);
-  }, 600_000);
+  }, TIMEOUT_MS);
 });
