@@ -178,6 +178,17 @@ describe('NativeAppender waiting for ring space', () => {
   });
 });
 
+/**
+ * A producer on `wal` whose acknowledgement events land in `events`. A push asks for a space
+ * event before it tries, so a space event with no acknowledgements may come first when the
+ * writer frees ring space meanwhile: only events that carry acknowledgements are kept.
+ */
+function ackingProducer(addon: NativeWalAddon, wal: NativeWal, events: Float64Array[]): InstanceType<NativeWalAddon['NativeProducer']> {
+  return new addon.NativeProducer(wal.writerId, (acks) => {
+    if (acks.length > 0) events.push(acks);
+  });
+}
+
 describe.skipIf(!nativeLoaded)("the addon's pushBatches", () => {
   afterEach(cleanupDirs);
 
@@ -185,11 +196,7 @@ describe.skipIf(!nativeLoaded)("the addon's pushBatches", () => {
     const addon = loadNative() as unknown as NativeWalAddon;
     const wal = await NativeWal.open(options(await tempDir()));
     const events: Float64Array[] = [];
-    // A push asks for a space event before it tries, so a space event with no acknowledgements
-    // may come first when the writer frees ring space meanwhile; keep only acknowledgements.
-    const producer = new addon.NativeProducer(wal.writerId, (acks) => {
-      if (acks.length > 0) events.push(acks);
-    });
+    const producer = ackingProducer(addon, wal, events);
     try {
       const bytes = new Uint8Array(40).fill(7);
       const status = new Uint8Array(2);
@@ -226,11 +233,7 @@ describe.skipIf(!nativeLoaded)("the addon's pushBatches", () => {
     const dir = await tempDir();
     const wal = await NativeWal.open(options(dir));
     const events: Float64Array[] = [];
-    // A push asks for a space event before it tries, so a space event with no acknowledgements
-    // may come first when the writer frees ring space meanwhile; keep only acknowledgements.
-    const producer = new addon.NativeProducer(wal.writerId, (acks) => {
-      if (acks.length > 0) events.push(acks);
-    });
+    const producer = ackingProducer(addon, wal, events);
     try {
       producer.ref();
       const tooLarge = 2 << 20; // beyond a 1 MiB segment: refused with status 2
