@@ -25,10 +25,9 @@
 // in one call, between BeginPush and EndPush, go into one group), up to the end of the current
 // segment and max_group_bytes; the bytes written but not yet claimed by an fdatasync never
 // exceed max_group_bytes (a batch larger than that goes alone), so one fdatasync covers at most
-// max_group_bytes of records. A record that does
-// not fit in the rest of the segment goes to a new segment; the old one is synced first (the
-// pipeline drains), so every segment but the newest is complete on disk. A batch may span two
-// segments.
+// max_group_bytes of records. A record that does not fit in the rest of the segment goes to a
+// new segment; the old one is synced first (the pipeline drains), so every segment but the
+// newest is complete on disk. A batch may span two segments.
 //
 // Failure: the first failed write or fdatasync puts the writer in a FAILED state for good, and
 // fdatasync is never retried. When an fdatasync fails, every batch not yet reported fails. When
