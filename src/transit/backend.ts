@@ -31,7 +31,11 @@ export interface RecoveryReport {
   firstSeq: number;
   /** Sequence number of the newest whole record (0 when the log is empty). */
   lastSeq: number;
-  /** Bytes scanned. */
+  /**
+   * Bytes read from segment files: a measure of the open's I/O, not of the log. The two paths
+   * read in different sizes (the native one reads each segment header as a whole 4 KiB block,
+   * the TypeScript one only its used bytes), so they count differently for the same directory.
+   */
   bytesScanned: number;
   /** Bytes cut from a torn tail of the newest segment (0 when it was clean). */
   tornBytes: number;
