@@ -119,8 +119,9 @@ export class NativeAppender {
 
   /**
    * With `limits` (the WAL's segment size and ring capacity), each batch is checked as the
-   * TypeScript twin checks it (wal-input.ts) before it is staged. Worker threads attach without
-   * them: their batches were checked by toBatch, and the writer refuses a batch too large.
+   * TypeScript twin checks it (wal-input.ts) before it is staged; worker threads get them from
+   * their producer handle. Without them only the writer's own limits apply (it refuses a batch
+   * too large, with a less precise message).
    */
   constructor(addon: NativeWalAddon, writerId: number, limits?: BatchLimits) {
     this.#producer = new addon.NativeProducer(writerId, (acks, failure, space) => this.#onEvents(acks, failure, space));
@@ -333,11 +334,13 @@ export class NativeWal implements WalBackend {
   readonly recovery: RecoveryReport;
   readonly #writer: NativeWalWriterHandle;
   readonly #appender: NativeAppender;
+  readonly #limits: BatchLimits;
   #closing: Promise<void> | undefined;
 
-  private constructor(writer: NativeWalWriterHandle, appender: NativeAppender) {
+  private constructor(writer: NativeWalWriterHandle, appender: NativeAppender, limits: BatchLimits) {
     this.#writer = writer;
     this.#appender = appender;
+    this.#limits = limits;
     const r = writer.recovery;
     this.recovery = {
       segments: r.segments,
@@ -361,7 +364,7 @@ export class NativeWal implements WalBackend {
     const addon = loadNative() as unknown as NativeWalAddon | null;
     if (!addon) throw new TapioError('ERR_NATIVE', 'the native addon is not loaded; use the TypeScript path');
     const writer = await addon.openWal(opts);
-    return new NativeWal(writer, new NativeAppender(addon, writer.id, { segmentSize: opts.segmentSize, ringCapacity: opts.ringCapacity }));
+    return new NativeWal(writer, new NativeAppender(addon, writer.id, { segmentSize: opts.segmentSize, ringCapacity: opts.ringCapacity }), { segmentSize: opts.segmentSize, ringCapacity: opts.ringCapacity });
   }
 
   /** The id worker threads use to attach their own producers. */
@@ -369,9 +372,9 @@ export class NativeWal implements WalBackend {
     return this.#writer.id;
   }
 
-  producerHandle(): { kind: 'native'; writerId: number } {
+  producerHandle(): { kind: 'native'; writerId: number; limits: BatchLimits } {
     if (this.#closing) throw new TapioError('ERR_CLOSED', 'the transit WAL is closed; open the store again');
-    return { kind: 'native', writerId: this.#writer.id };
+    return { kind: 'native', writerId: this.#writer.id, limits: { ...this.#limits } };
   }
 
   append(records: Uint8Array[]): Promise<AppendResult> {

@@ -6,15 +6,21 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 
-import { TapioError } from '../errors.js';
+import { TapioError, type TapioErrorCode } from '../errors.js';
 import { loadNative } from '../native/loader.js';
 import type { AppendResult } from './backend.js';
 import { NativeAppender, type NativeWalAddon } from './native-wal.js';
 import { RingBuffer } from './ring-buffer.js';
 import { toBatch, type TransitRecordInput } from './batch.js';
+import { batchInputError, type BatchLimits } from './wal-input.js';
 
-/** A value to post to a worker thread (with `transferList(handle)` as the transfer list). */
-export type ProducerHandle = { kind: 'native'; writerId: number } | { kind: 'typescript'; ring: SharedArrayBuffer; producerId: number; port: MessagePort };
+/**
+ * A value to post to a worker thread (with `transferList(handle)` as the transfer list). `limits`
+ * (the WAL's segment size and ring capacity) let the worker refuse a batch as the store would.
+ */
+export type ProducerHandle =
+  | { kind: 'native'; writerId: number; limits: BatchLimits }
+  | { kind: 'typescript'; ring: SharedArrayBuffer; producerId: number; port: MessagePort; limits: BatchLimits };
 
 /** What must be transferred (not copied) along with a handle in postMessage or workerData. */
 export function transferList(handle: ProducerHandle): MessagePort[] {
@@ -47,15 +53,24 @@ export interface TransitProducer {
  * ```
  */
 export function attachProducer(handle: ProducerHandle): TransitProducer {
-  if (handle === null || typeof handle !== 'object' || (handle.kind !== 'native' && handle.kind !== 'typescript')) {
-    throw new TapioError('ERR_INVALID_ARGUMENT', 'attachProducer(handle): pass the value transit.producerHandle() returned');
+  if (!isHandle(handle)) {
+    throw new TapioError('ERR_INVALID_ARGUMENT', 'attachProducer(handle): pass the value transit.producerHandle() returned, unchanged');
   }
   if (handle.kind === 'native') {
     const addon = loadNative() as unknown as NativeWalAddon | null;
     if (!addon) throw new TapioError('ERR_NATIVE', 'the handle is for the native WAL but the addon does not load in this thread');
-    return wrap(new NativeAppender(addon, handle.writerId));
+    return wrap(new NativeAppender(addon, handle.writerId, handle.limits));
   }
   return wrap(new TsRemoteAppender(handle));
+}
+
+function isHandle(h: unknown): h is ProducerHandle {
+  if (h === null || typeof h !== 'object') return false;
+  const v = h as Record<string, unknown>;
+  const limits = v.limits as Record<string, unknown> | undefined;
+  if (limits === null || typeof limits !== 'object' || !Number.isSafeInteger(limits.segmentSize) || !Number.isSafeInteger(limits.ringCapacity)) return false;
+  if (v.kind === 'native') return Number.isSafeInteger(v.writerId);
+  return v.kind === 'typescript' && v.ring instanceof SharedArrayBuffer && Number.isSafeInteger(v.producerId) && v.port !== null && typeof v.port === 'object';
 }
 
 interface Appender {
@@ -88,11 +103,23 @@ function wrap(appender: Appender): TransitProducer {
   };
 }
 
+/** What the writer posts to a worker: an outcome (`ticket`), or the end of the WAL. */
+interface RemoteMessage {
+  ticket?: bigint;
+  firstSeq?: number;
+  lastSeq?: number;
+  error?: string;
+  code?: TapioErrorCode;
+  failed?: string;
+  closed?: boolean;
+}
+
 /** The worker side of the TypeScript WAL: pushes into the shared ring, hears back on a port. */
 class TsRemoteAppender implements Appender {
   readonly #ring: RingBuffer;
   readonly #port: MessagePort;
   readonly #producerId: number;
+  readonly #limits: BatchLimits;
   readonly #pending = new Map<bigint, { resolve(r: AppendResult): void; reject(e: Error): void }>();
   #failure: TapioError | null = null;
   #idle: Array<() => void> = [];
@@ -101,11 +128,12 @@ class TsRemoteAppender implements Appender {
     this.#ring = RingBuffer.attach(handle.ring);
     this.#port = handle.port;
     this.#producerId = handle.producerId;
-    this.#port.on('message', (m: { ticket?: bigint; firstSeq?: number; lastSeq?: number; error?: string; failed?: string; closed?: boolean }) => this.#onMessage(m));
+    this.#limits = handle.limits;
+    this.#port.on('message', (m: RemoteMessage) => this.#onMessage(m));
     this.#port.unref();
   }
 
-  #onMessage(m: { ticket?: bigint; firstSeq?: number; lastSeq?: number; error?: string; failed?: string; closed?: boolean }): void {
+  #onMessage(m: RemoteMessage): void {
     if (m.failed !== undefined || m.closed) {
       this.#failure ??= m.failed !== undefined ? new TapioError('ERR_WAL_IO', m.failed) : new TapioError('ERR_CLOSED', 'the transit WAL was closed');
       for (const d of this.#pending.values()) d.reject(this.#failure);
@@ -113,7 +141,7 @@ class TsRemoteAppender implements Appender {
     } else if (m.ticket !== undefined) {
       const d = this.#pending.get(m.ticket);
       this.#pending.delete(m.ticket);
-      if (d && m.error !== undefined) d.reject(new TapioError('ERR_WAL_IO', m.error));
+      if (d && m.error !== undefined) d.reject(new TapioError(m.code ?? 'ERR_WAL_IO', m.error));
       else if (d) d.resolve({ firstSeq: m.firstSeq!, lastSeq: m.lastSeq! });
     }
     if (this.#pending.size === 0) {
@@ -135,6 +163,8 @@ class TsRemoteAppender implements Appender {
 
   tryAppend(records: Uint8Array[]): Promise<AppendResult> | null {
     if (this.#failure) return Promise.reject(this.#failure);
+    const refused = batchInputError(records, this.#limits);
+    if (refused !== null) return Promise.reject(refused);
     const r = this.#ring.push(records, this.#producerId);
     if (r === 'full') return null;
     if (r === 'too-large') {

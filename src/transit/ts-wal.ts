@@ -30,11 +30,11 @@ import { resolve as resolvePath } from 'node:path';
 import { TapioError } from '../errors.js';
 import type { AppendResult, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
 import { encodeRecord, encodeSegmentHeader } from './codec.js';
-import { SEGMENT_HEADER_SIZE, recordFootprint } from './format.js';
+import { SEGMENT_HEADER_SIZE, maxPayload, recordFootprint } from './format.js';
 import { RingBuffer } from './ring-buffer.js';
 import { fsyncDir, segmentPath, writeCheckpoint } from './wal-dir.js';
 import { recoverWal } from './wal-recovery.js';
-import { batchInputError, checkWalOpenOptions } from './wal-input.js';
+import { batchInputError, checkWalOpenOptions, type BatchLimits } from './wal-input.js';
 
 /** Upper bounds (microseconds) of the fdatasync latency histogram buckets. */
 export const SYNC_LATENCY_BUCKETS_US: readonly number[] = [50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, Infinity];
@@ -45,6 +45,8 @@ export interface TsProducerHandle {
   ring: SharedArrayBuffer;
   producerId: number;
   port: MessagePort;
+  /** What a worker checks each batch against before it pushes it. */
+  limits: BatchLimits;
 }
 
 /** An append between its call and its settlement. */
@@ -259,7 +261,7 @@ export class TsWal implements WalBackend {
     });
     port1.unref();
     if (this.failure !== null) port1.postMessage({ failed: this.failure.message });
-    return { kind: 'typescript', ring: this.ring.buffer, producerId, port: port2 };
+    return { kind: 'typescript', ring: this.ring.buffer, producerId, port: port2, limits: { segmentSize: this.segmentSize, ringCapacity: this.ring.capacity } };
   }
 
   /**
@@ -411,7 +413,18 @@ export class TsWal implements WalBackend {
         throw new TapioError('ERR_NATIVE', `internal error: ring entry ${entry.ticket} does not match the oldest pending append`);
       }
       let bytes = 0;
-      for (const r of entry.records) bytes += recordFootprint(r.length);
+      let largest = 0;
+      for (const r of entry.records) {
+        bytes += recordFootprint(r.length);
+        if (r.length > largest) largest = r.length;
+      }
+      if (largest > maxPayload(this.segmentSize)) {
+        // Producers check this before they push; a batch that got past them anyway is refused
+        // here, since no segment could ever take it.
+        if (!remote) this.inRing.shift();
+        pending.reject(new TapioError('ERR_RECORD_TOO_LARGE', `a record of ${largest} bytes is larger than the ${maxPayload(this.segmentSize)} bytes a segment of ${this.segmentSize} bytes holds; the batch was not written`));
+        return true;
+      }
       if (g.length > 0 && g.length + bytes > this.maxGroupBytes) return false;
       if (this.writeOffset + g.length + recordFootprint(entry.records[0]!.length) > this.segCapacity) {
         g.roll = true;
@@ -466,7 +479,7 @@ export class TsWal implements WalBackend {
       firstSeq: 0,
       assigned: 0,
       resolve: (r) => port?.postMessage({ ticket, firstSeq: r.firstSeq, lastSeq: r.lastSeq }),
-      reject: (e) => port?.postMessage({ ticket, error: (e as Error).message }),
+      reject: (e) => port?.postMessage({ ticket, error: (e as Error).message, code: e instanceof TapioError ? e.code : 'ERR_WAL_IO' }),
     };
   }
 

@@ -1,12 +1,12 @@
 // Worker threads append into the ring of a transit opened on the main thread, on both paths.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { TapioStorage, transferList } from '../../src/index.js';
+import { TapioStorage, transferList, type ProducerHandle } from '../../src/index.js';
 import { nativeStatus } from '../../src/native/loader.js';
 
 const paths: Array<'native' | 'typescript'> = nativeStatus().native ? ['native', 'typescript'] : ['typescript'];
@@ -69,5 +69,36 @@ describe.each(paths)('worker-thread producers on the %s path', (path) => {
   it('refuses a handle that is not one', async () => {
     const { attachProducer } = await import('../../src/index.js');
     expect(() => attachProducer({} as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    expect(() => attachProducer({ kind: path } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+  });
+
+  it('refuses a worker\'s record larger than a segment, as the main thread would, and goes on', async () => {
+    // A ring more than twice the segment lets such a batch into the ring as far as size goes.
+    const storage = await open(path, '4MiB');
+    try {
+      const script = new URL('./oversized-worker.mjs', import.meta.url);
+      const run = (handle: ProducerHandle) => {
+        const w = new Worker(script, { workerData: { handle, bytes: 1024 * 1024 }, transferList: transferList(handle) });
+        return new Promise<{ big: { code?: string; message?: string; details?: { index: number } }; after: { ok?: { firstSeq: number } } }>((resolve, reject) => {
+          w.once('message', resolve);
+          w.once('error', reject);
+        });
+      };
+      const report = await run(storage.transit.producerHandle());
+      expect(report.big.code).toBe('ERR_RECORD_TOO_LARGE');
+      expect(report.big.message).toContain('records[1]');
+      expect(report.big.details?.index).toBe(1);
+      expect(report.after.ok?.firstSeq).toBe(1);
+      // A handle whose limits were tampered with gets past the worker's check: the writer refuses.
+      const forged = storage.transit.producerHandle();
+      forged.limits = { ...forged.limits, segmentSize: 1 << 30 };
+      const late = await run(forged);
+      expect(late.big.code).toBe('ERR_RECORD_TOO_LARGE');
+      expect(late.after.ok?.firstSeq).toBe(2);
+      expect(await storage.transit.append(['main'])).toEqual({ firstSeq: 3, lastSeq: 3 });
+      expect(readdirSync(storage.transit.dir).filter((f) => f.endsWith('.wal'))).toHaveLength(1);
+    } finally {
+      await storage.close();
+    }
   });
 });
