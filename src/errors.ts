@@ -74,6 +74,10 @@ export const ERROR_CODES = {
     meaning: 'A record is larger than a WAL segment (or the ring buffer) can hold.',
     action: 'Split the record, or raise transit.segment_size / transit.ring_capacity.',
   },
+  ERR_CHECKPOINT_AHEAD: {
+    meaning: "A subscription's stored checkpoint is past the newest record of the transit WAL: the WAL directory was replaced, emptied or restored from an older copy since the checkpoint was stored.",
+    action: 'Delete the checkpoint (metadata.checkpoints.delete(name)) to start again from the oldest record, or subscribe under another name.',
+  },
   ERR_WAL_RETENTION: {
     meaning: 'A reader or subscriber asked for sequence numbers that retention has already deleted.',
     action: 'Resume from the oldest retained sequence number (the error and the stats name it), or raise transit.retention.',

@@ -277,6 +277,33 @@ Napi::Object RecoveryToJs(Napi::Env env, const tapio::wal::RecoveryResult& r) {
   return o;
 }
 
+// The writer's counters as the object stats() returns.
+Napi::Object StatsObject(Napi::Env env, const tapio::wal::WriterStats& s) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("records", Napi::Number::New(env, static_cast<double>(s.records)));
+  o.Set("bytes", Napi::Number::New(env, static_cast<double>(s.payload_bytes)));
+  o.Set("groups", Napi::Number::New(env, static_cast<double>(s.groups)));
+  o.Set("segmentsCreated", Napi::Number::New(env, static_cast<double>(s.segments_created)));
+  Napi::Array hist = Napi::Array::New(env, tapio::wal::kSyncBuckets);
+  for (size_t i = 0; i < tapio::wal::kSyncBuckets; i++) {
+    Napi::Object b = Napi::Object::New(env);
+    double le = i + 1 < tapio::wal::kSyncBuckets ? static_cast<double>(tapio::wal::kSyncBucketBoundsUs[i])
+                                                 : std::numeric_limits<double>::infinity();
+    b.Set("le", Napi::Number::New(env, le));
+    b.Set("count", Napi::Number::New(env, static_cast<double>(s.sync_histogram[i])));
+    hist[i] = b;
+  }
+  o.Set("syncLatencyUs", hist);
+  o.Set("ringUsedBytes", Napi::Number::New(env, static_cast<double>(s.ring_used)));
+  o.Set("ringCapacity", Napi::Number::New(env, static_cast<double>(s.ring_capacity)));
+  o.Set("directIo", Napi::Boolean::New(env, s.direct_io));
+  o.Set("directIoReason", Napi::String::New(env, s.direct_io_reason));
+  o.Set("alignment", Napi::Number::New(env, static_cast<double>(s.alignment)));
+  o.Set("durableSeq", Napi::Number::New(env, static_cast<double>(s.durable_seq)));
+  o.Set("failed", s.failed ? Napi::Value(Napi::String::New(env, s.failure)) : env.Null());
+  return o;
+}
+
 class NativeWalWriter : public Napi::ObjectWrap<NativeWalWriter> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -320,33 +347,11 @@ class NativeWalWriter : public Napi::ObjectWrap<NativeWalWriter> {
       ThrowTapioError(env, "ERR_CLOSED", "the transit WAL is closed");
       return env.Undefined();
     }
-    tapio::wal::WriterStats s = shared_->writer->Stats();
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("records", Napi::Number::New(env, static_cast<double>(s.records)));
-    o.Set("bytes", Napi::Number::New(env, static_cast<double>(s.payload_bytes)));
-    o.Set("groups", Napi::Number::New(env, static_cast<double>(s.groups)));
-    o.Set("segmentsCreated", Napi::Number::New(env, static_cast<double>(s.segments_created)));
-    Napi::Array hist = Napi::Array::New(env, tapio::wal::kSyncBuckets);
-    for (size_t i = 0; i < tapio::wal::kSyncBuckets; i++) {
-      Napi::Object b = Napi::Object::New(env);
-      double le = i + 1 < tapio::wal::kSyncBuckets ? static_cast<double>(tapio::wal::kSyncBucketBoundsUs[i])
-                                                   : std::numeric_limits<double>::infinity();
-      b.Set("le", Napi::Number::New(env, le));
-      b.Set("count", Napi::Number::New(env, static_cast<double>(s.sync_histogram[i])));
-      hist[i] = b;
-    }
-    o.Set("syncLatencyUs", hist);
-    o.Set("ringUsedBytes", Napi::Number::New(env, static_cast<double>(s.ring_used)));
-    o.Set("ringCapacity", Napi::Number::New(env, static_cast<double>(s.ring_capacity)));
-    o.Set("directIo", Napi::Boolean::New(env, s.direct_io));
-    o.Set("directIoReason", Napi::String::New(env, s.direct_io_reason));
-    o.Set("alignment", Napi::Number::New(env, static_cast<double>(s.alignment)));
-    o.Set("durableSeq", Napi::Number::New(env, static_cast<double>(s.durable_seq)));
-    o.Set("failed", s.failed ? Napi::Value(Napi::String::New(env, s.failure)) : env.Null());
-    return o;
+    return StatsObject(env, shared_->writer->Stats());
   }
 
-  // close() -> Promise<void>: writes and syncs what was queued, then stops the writer's threads.
+  // close() -> Promise<stats>: writes and syncs what was queued, stops the writer's threads and
+  // resolves with the final counters.
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   std::shared_ptr<SharedWal> shared_;
@@ -360,17 +365,21 @@ class CloseWorker : public Napi::AsyncWorker {
   CloseWorker(Napi::Env env, std::shared_ptr<SharedWal> shared)
       : Napi::AsyncWorker(env, "tapio-wal-close"), deferred_(Napi::Promise::Deferred::New(env)), shared_(std::move(shared)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override { status_ = shared_->writer->Close(); }
+  void Execute() override {
+    status_ = shared_->writer->Close();
+    stats_ = shared_->writer->Stats();
+  }
   void OnOK() override {
     ForgetSharedWal(shared_->id());
     // A failed writer still closes; its failure was already reported to every append.
-    deferred_.Resolve(Env().Undefined());
+    deferred_.Resolve(StatsObject(Env(), stats_));
   }
 
  private:
   Napi::Promise::Deferred deferred_;
   std::shared_ptr<SharedWal> shared_;
   tapio::Status status_;
+  tapio::wal::WriterStats stats_;
 };
 
 Napi::Value NativeWalWriter::Close(const Napi::CallbackInfo& info) {

@@ -54,7 +54,9 @@ export interface RecoveryReport {
 
 /** Counters of a running writer. */
 export interface WalWriterStats {
+  /** Durable records. */
   records: number;
+  /** Their payload bytes (record headers and padding not counted). */
   bytes: number;
   groups: number;
   /** fdatasync latency histogram: counts per upper bound in microseconds. */

@@ -25,11 +25,14 @@ interface NativeProducerHandle {
   readonly id: number;
 }
 
+type NativeStats = WalWriterStats & { segmentsCreated: number; directIoReason: string };
+
 interface NativeWalWriterHandle {
   readonly id: number;
   readonly recovery: RecoveryReport & { removedFiles: string[]; storeId: string };
-  stats(): WalWriterStats & { segmentsCreated: number; directIoReason: string };
-  close(): Promise<void>;
+  stats(): NativeStats;
+  /** Resolves with the final counters. */
+  close(): Promise<NativeStats>;
 }
 
 export interface NativeWalAddon {
@@ -336,6 +339,7 @@ export class NativeWal implements WalBackend {
   readonly #appender: NativeAppender;
   readonly #limits: BatchLimits;
   #closing: Promise<void> | undefined;
+  #final: NativeStats | undefined;
 
   private constructor(writer: NativeWalWriterHandle, appender: NativeAppender, limits: BatchLimits) {
     this.#writer = writer;
@@ -389,7 +393,8 @@ export class NativeWal implements WalBackend {
   }
 
   stats(): WalWriterStats {
-    const s = this.#writer.stats();
+    // After close, the counters close() resolved with (as the twin, which keeps its own).
+    const s = this.#final ?? this.#writer.stats();
     return {
       records: s.records,
       bytes: s.bytes,
@@ -407,7 +412,7 @@ export class NativeWal implements WalBackend {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.#appender.settled();
-      await this.#writer.close();
+      this.#final = await this.#writer.close();
       this.#appender.detach();
     })();
     return this.#closing;

@@ -33,9 +33,12 @@ export interface TransitStats extends WalWriterStats {
   appends: number;
   meanGroupRecords: number;
   ringFill: number;
+  /** The oldest retained record's sequence number; the next record's when none is retained. */
   oldestSeq: number;
   segmentsDeleted: number;
   subscribersBehindRetention: number;
+  /** Why the last retention run failed (it is tried again at the next one), or null. */
+  retentionError: string | null;
   recovery: RecoveryReport;
 }
 
@@ -98,6 +101,9 @@ export class Transit extends EventEmitter {
   #segmentsDeleted = 0;
   #behind = 0;
   #retentionTimer: NodeJS.Timeout | undefined;
+  /** The retention run in progress (runs never overlap). */
+  #retention: Promise<number> = Promise.resolve(0);
+  #retentionError: string | null = null;
   #waiters: Array<() => void> = [];
 
   readonly #unlock: () => Promise<void>;
@@ -109,10 +115,12 @@ export class Transit extends EventEmitter {
     this.#config = config;
     this.#backend = backend;
     this.#checkpoints = checkpoints;
-    this.#oldestSeq = backend.recovery.firstSeq;
+    // With no record on disk (a new log, or one whose newest segment is still empty after
+    // retention took the others), the oldest record is the next one to be written.
+    this.#oldestSeq = backend.recovery.firstSeq > 0 ? backend.recovery.firstSeq : backend.stats().durableSeq + 1;
     const every = Math.max(1000, Math.min(60_000, Math.floor(config.retention / 4)));
     this.#retentionTimer = setInterval(() => {
-      this.applyRetention().catch((err: unknown) => this.emit('error', err));
+      this.applyRetention().catch((err: unknown) => this.#retentionFailed(err));
     }, every);
     this.#retentionTimer.unref();
   }
@@ -216,19 +224,29 @@ export class Transit extends EventEmitter {
     return this.#backend.stats().durableSeq;
   }
 
-  /** The oldest retained sequence number (0 when the log is empty). */
+  /**
+   * The sequence number of the oldest retained record; when no record is retained (a new log),
+   * that of the next record to be appended.
+   */
   get oldestSeq(): number {
     return this.#oldestSeq;
   }
 
   /**
    * Reads committed records in sequence order, starting at `fromSeq` (default: the oldest
-   * retained), up to the newest durable record at the time each segment is reached.
+   * retained), up to the newest record that was durable when read() was called, and at most
+   * `limit` of them.
    */
   read(options: { fromSeq?: number; limit?: number } = {}): AsyncIterableIterator<TransitRecord> {
+    if (this.#closed) throw new TapioError('ERR_CLOSED', 'transit.read() after close(); open the storage again');
+    if (options === null || typeof options !== 'object') {
+      throw new TapioError('ERR_INVALID_ARGUMENT', `transit.read(options): options must be an object such as { fromSeq: 1 }, got ${options === null ? 'null' : typeof options}`);
+    }
     const from = this.#checkFromSeq(options.fromSeq, 'read');
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
-    if (!(limit > 0)) throw new TapioError('ERR_INVALID_ARGUMENT', `transit.read({ limit }): limit must be a positive number, got ${String(options.limit)}`);
+    if (limit !== Number.POSITIVE_INFINITY && !(Number.isSafeInteger(limit) && limit > 0)) {
+      throw new TapioError('ERR_INVALID_ARGUMENT', `transit.read({ limit }): limit must be a whole number >= 1, got ${JSON.stringify(options.limit) ?? String(options.limit)}`);
+    }
     const toSeq = this.lastSeq;
     const dir = this.dir;
     async function* iterate(): AsyncGenerator<TransitRecord> {
@@ -278,6 +296,14 @@ export class Transit extends EventEmitter {
    * the transit and counts it in stats, then resumes at the oldest retained record.
    */
   subscribe(name: string, handler: (record: TransitRecord) => unknown, options: SubscribeOptions = {}): Subscription {
+    if (this.#closed) throw new TapioError('ERR_CLOSED', 'transit.subscribe() after close(); open the storage again');
+    if (options === null || typeof options !== 'object') {
+      throw new TapioError('ERR_INVALID_ARGUMENT', `transit.subscribe(name, handler, options): options must be an object, got ${options === null ? 'null' : typeof options}`);
+    }
+    const start = options.start ?? 'oldest';
+    if (start !== 'oldest' && start !== 'latest') {
+      throw new TapioError('ERR_INVALID_ARGUMENT', `transit.subscribe: start must be 'oldest' or 'latest', got ${JSON.stringify(options.start) ?? String(options.start)}`);
+    }
     if (typeof name !== 'string' || !/^[A-Za-z0-9._-]{1,128}$/.test(name)) {
       throw new TapioError('ERR_INVALID_ARGUMENT', `transit.subscribe(name): name must be 1-128 letters, digits, '.', '_' or '-', got ${JSON.stringify(name)}`);
     }
@@ -289,7 +315,7 @@ export class Transit extends EventEmitter {
     for (const s of this.#subscriptions) {
       if (s.name === name) throw new TapioError('ERR_ALREADY_EXISTS', `a subscription named ${JSON.stringify(name)} is already running; close it first`);
     }
-    const sub = new SubscriptionImpl(this, name, handler, batchSize, options.start ?? 'oldest', this.#checkpoints);
+    const sub = new SubscriptionImpl(this, name, handler, batchSize, start, this.#checkpoints);
     this.#subscriptions.add(sub);
     const forget = (): void => {
       this.#subscriptions.delete(sub);
@@ -306,28 +332,81 @@ export class Transit extends EventEmitter {
 
   /**
    * Deletes whole segments whose last write is older than `transit.retention`; never the
-   * newest segment. Returns how many were deleted.
+   * newest segment. Returns how many were deleted. Runs one at a time: a call made while
+   * another runs waits for it and then runs.
    */
-  async applyRetention(now = Date.now()): Promise<number> {
+  applyRetention(now = Date.now()): Promise<number> {
+    const run = this.#retention.catch(() => 0).then(() => this.#retainOnce(now));
+    this.#retention = run;
+    return run;
+  }
+
+  /** Resolves once no retention run is in progress. */
+  retentionSettled(): Promise<void> {
+    return this.#retention.then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  async #retainOnce(now: number): Promise<number> {
     if (this.#closed) return 0;
-    const names = (await fsp.readdir(this.dir)).filter((n) => parseSegmentFileName(n) !== null).sort();
+    const fail = (what: string, file: string, err: unknown): TapioError =>
+      new TapioError('ERR_WAL_IO', `retention could not ${what} ${file}: ${(err as Error).message}; nothing else was deleted, and the next run tries again`, { cause: err });
+    let names: string[];
+    try {
+      names = (await fsp.readdir(this.dir)).filter((n) => parseSegmentFileName(n) !== null).sort();
+    } catch (err) {
+      throw fail('list', this.dir, err);
+    }
     if (names.length <= 1) return 0;
     let deleted = 0;
-    for (const name of names.slice(0, -1)) {
-      const file = join(this.dir, name);
-      const st = await fsp.stat(file);
-      if (st.mtimeMs >= now - this.#config.retention) break;
-      await fsp.unlink(file);
-      deleted++;
+    try {
+      for (const name of names.slice(0, -1)) {
+        const file = join(this.dir, name);
+        let mtimeMs: number;
+        try {
+          mtimeMs = (await fsp.stat(file)).mtimeMs;
+        } catch (err) {
+          throw fail('read the age of', file, err);
+        }
+        if (mtimeMs >= now - this.#config.retention) break;
+        try {
+          await fsp.unlink(file);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fail('delete', file, err);
+        }
+        deleted++;
+      }
+    } finally {
+      if (deleted > 0) {
+        this.#segmentsDeleted += deleted;
+        this.#oldestSeq = await firstSeqOf(join(this.dir, names[deleted]!));
+        this.emit('retention', { deleted, oldestSeq: this.#oldestSeq });
+      }
     }
     if (deleted > 0) {
-      await fsyncDir(this.dir);
-      this.#segmentsDeleted += deleted;
-      const first = names[deleted]!;
-      this.#oldestSeq = await firstSeqOf(join(this.dir, first));
-      this.emit('retention', { deleted, oldestSeq: this.#oldestSeq });
+      try {
+        await fsyncDir(this.dir);
+      } catch (err) {
+        throw fail('sync the directory', this.dir, err);
+      }
     }
+    this.#retentionError = null;
     return deleted;
+  }
+
+  /**
+   * A retention run of the timer failed: the store keeps working and the next run tries again.
+   * Listeners of 'error' get the error; without one it is reported once per message as a
+   * process warning rather than thrown (an unhandled 'error' event would end the process).
+   */
+  #retentionFailed(err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    const repeated = this.#retentionError === message;
+    this.#retentionError = message;
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    else if (!repeated) process.emitWarning(`tapio-storage transit retention failed: ${message}`, { code: err instanceof TapioError ? err.code : 'ERR_WAL_IO' });
   }
 
   /** Counters: records, bytes, groups, mean group size, fdatasync latency, ring fill, direct I/O. */
@@ -342,6 +421,7 @@ export class Transit extends EventEmitter {
       oldestSeq: this.#oldestSeq,
       segmentsDeleted: this.#segmentsDeleted,
       subscribersBehindRetention: this.#behind,
+      retentionError: this.#retentionError,
       recovery: this.#backend.recovery,
     };
   }
@@ -378,6 +458,9 @@ async function firstSeqOf(file: string): Promise<number> {
   }
 }
 
+/** How often a waiting subscription looks for records appended by worker threads. */
+const SUBSCRIPTION_POLL_MS = 20;
+
 class SubscriptionImpl implements Subscription {
   readonly name: string;
   readonly done: Promise<void>;
@@ -405,6 +488,14 @@ class SubscriptionImpl implements Subscription {
   async #run(handler: (record: TransitRecord) => unknown, batchSize: number, start: 'oldest' | 'latest', checkpoints: CheckpointStore): Promise<void> {
     const t = this.#transit;
     const saved = await checkpoints.get(this.name);
+    if (saved && saved.seq > t.lastSeq) {
+      // Only durable records are delivered, so the WAL this checkpoint was stored against is gone.
+      throw new TapioError(
+        'ERR_CHECKPOINT_AHEAD',
+        `subscription ${JSON.stringify(this.name)}: its checkpoint is at sequence ${saved.seq}, but the transit WAL ends at ${t.lastSeq}; the WAL was replaced or restored from an older copy. Delete the checkpoint (metadata.checkpoints.delete(${JSON.stringify(this.name)})) to start again from the oldest record, or subscribe under another name`,
+        { details: { name: this.name, checkpoint: saved.seq, lastSeq: t.lastSeq } },
+      );
+    }
     this.#position = saved ? saved.seq : start === 'latest' ? t.lastSeq : Math.max(0, t.oldestSeq - 1);
     let stored = this.#position;
     while (!this.#stopping) {
@@ -413,20 +504,37 @@ class SubscriptionImpl implements Subscription {
         if (stored !== this.#position) {
           await checkpoints.set(this.name, this.#position);
           stored = this.#position;
+          continue; // appends made meanwhile woke nobody: look again before waiting
         }
-        await Promise.race([t.waitForAppend(), this.#stopSignal]);
+        // Appends of this thread wake the wait; those of worker threads are seen at the next poll.
+        let timer: NodeJS.Timeout | undefined;
+        const poll = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, SUBSCRIPTION_POLL_MS);
+        });
+        await Promise.race([t.waitForAppend(), this.#stopSignal, poll]);
+        clearTimeout(timer);
         continue;
       }
-      let from = this.#position + 1;
+      const from = this.#position + 1;
       if (t.oldestSeq > from) {
+        // Retention deleted records this subscriber had not seen: say so, then go on from the
+        // oldest retained one.
         t.noteBehind(this.name, from, t.oldestSeq);
-        from = t.oldestSeq;
+        this.#position = t.oldestSeq - 1;
+        continue;
       }
       let n = 0;
-      for await (const rec of t.read({ fromSeq: from, limit: batchSize })) {
-        await handler(rec);
-        this.#position = rec.seq;
-        if (++n >= batchSize || this.#stopping) break;
+      try {
+        for await (const rec of t.read({ fromSeq: from, limit: batchSize })) {
+          await handler(rec);
+          this.#position = rec.seq;
+          if (++n >= batchSize || this.#stopping) break;
+        }
+      } catch (err) {
+        // Retention deleted the segment being read: once it is done, the check above tells.
+        if (!(err instanceof TapioError && err.code === 'ERR_WAL_RETENTION')) throw err;
+        await t.retentionSettled();
+        if (t.oldestSeq <= this.#position + 1) throw err;
       }
       if (this.#position !== stored) {
         await checkpoints.set(this.name, this.#position);

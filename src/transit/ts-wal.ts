@@ -99,6 +99,8 @@ interface Group {
   length: number;
   lastSeq: number;
   records: number;
+  /** The records' payload bytes (what stats().bytes counts). */
+  payload: number;
   completes: PendingAppend[];
   /** True when the next record does not fit in the current segment. */
   roll: boolean;
@@ -364,7 +366,7 @@ export class TsWal implements WalBackend {
           this.inFlight = [];
           this.durableSeq = group.lastSeq;
           this.statRecords += group.records;
-          this.statBytes += group.length;
+          this.statBytes += group.payload;
           this.statGroups++;
           for (const p of group.completes) p.resolve({ firstSeq: p.firstSeq, lastSeq: p.firstSeq + p.count - 1 });
         }
@@ -393,7 +395,7 @@ export class TsWal implements WalBackend {
    * then ring entries in order, while they fit under maxGroupBytes and in the current segment.
    */
   private buildGroup(): Group {
-    const g: Group = { length: 0, lastSeq: this.nextSeq - 1, records: 0, completes: [], roll: false };
+    const g: Group = { length: 0, lastSeq: this.nextSeq - 1, records: 0, payload: 0, completes: [], roll: false };
     if (this.carry !== null) {
       const { pending, records } = this.carry;
       const placed = this.place(g, pending, records);
@@ -457,6 +459,7 @@ export class TsWal implements WalBackend {
       g.length = encodeRecord(this.groupBuf, g.length, seq, rec);
       g.lastSeq = seq;
       g.records++;
+      g.payload += rec.length;
     }
     return records.length;
   }

@@ -66,6 +66,29 @@ describe.each(paths)('worker-thread producers on the %s path', (path) => {
     }
   });
 
+  it('a subscription on the main thread gets what workers append, with no append of its own', async () => {
+    const storage = await open(path);
+    try {
+      const got: string[] = [];
+      const sub = storage.transit.subscribe('watch', (r) => {
+        got.push(Buffer.from(r.data).toString());
+      });
+      const handle = storage.transit.producerHandle();
+      const script = new URL('./producer-worker.mjs', import.meta.url);
+      const w = new Worker(script, { workerData: { handle, worker: 0, batches: 5, perBatch: 2 }, transferList: transferList(handle) });
+      await new Promise((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+      const deadline = Date.now() + 10_000;
+      while (got.length < 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      await sub.close();
+      expect(got).toEqual(Array.from({ length: 10 }, (_, i) => `w0:${Math.floor(i / 2)}:${i % 2}`));
+    } finally {
+      await storage.close();
+    }
+  });
+
   it('refuses a handle that is not one', async () => {
     const { attachProducer } = await import('../../src/index.js');
     expect(() => attachProducer({} as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));

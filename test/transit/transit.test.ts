@@ -1,11 +1,11 @@
 // The transit facade on both paths: appends, reads, subscriptions, retention, back-pressure,
 // failures, bad input and the directory lock.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, utimesSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, utimesSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { TapioStorage, type TapioConfigInput } from '../../src/index.js';
 import { nativeStatus } from '../../src/native/loader.js';
@@ -84,7 +84,12 @@ describe.each(paths)('transit on the %s path', (path) => {
       bad(() => t.read({ fromSeq: -1 }), 'ERR_INVALID_ARGUMENT', /whole number >= 1/);
       bad(() => t.read({ fromSeq: 1.5 }), 'ERR_INVALID_ARGUMENT', /whole number >= 1/);
       bad(() => t.read({ fromSeq: 99 }), 'ERR_INVALID_ARGUMENT', /in the future/);
+      bad(() => t.read(null as never), 'ERR_INVALID_ARGUMENT', /options must be an object/);
+      bad(() => t.read({ limit: 0.5 }), 'ERR_INVALID_ARGUMENT', /limit must be a whole number/);
+      bad(() => t.read({ limit: '1' as never }), 'ERR_INVALID_ARGUMENT', /limit must be a whole number/);
       bad(() => t.subscribe('bad name!', () => undefined), 'ERR_INVALID_ARGUMENT', /name must be/);
+      bad(() => t.subscribe('s', () => undefined, null as never), 'ERR_INVALID_ARGUMENT', /options must be an object/);
+      bad(() => t.subscribe('s', () => undefined, { start: 'bogus' as never }), 'ERR_INVALID_ARGUMENT', /start must be 'oldest' or 'latest'/);
       expect(t.lastSeq).toBe(1);
       expect(await readAll(t)).toEqual([{ seq: 1, text: 'kept' }]);
     } finally {
@@ -207,6 +212,151 @@ describe.each(paths)('transit on the %s path', (path) => {
     }
   });
 
+  it('when retention left only an empty newest segment, the oldest sequence number is the next one and a subscriber behind it is told', async () => {
+    const dataDir = newDataDir();
+    let storage = await open(dataDir, { retention: '1h' });
+    for (let i = 0; i < 10; i++) await storage.transit.append([`r${i}`]);
+    await storage.metadata.checkpoints.set('slow', 10);
+    const record = new Uint8Array(100_000);
+    for (let i = 0; i < 31; i++) await storage.transit.append([record]);
+    await storage.close();
+    const walDir = join(dataDir, 'wal');
+    const segments = () => readdirSync(walDir).filter((n) => n.endsWith('.wal')).sort();
+    // As after a crash right after a roll: nothing of the newest segment's records reached the disk.
+    const newest = segments().at(-1)!;
+    const fd = openSync(join(walDir, newest), 'r+');
+    writeSync(fd, Buffer.alloc(200_000), 0, 200_000, 4096);
+    closeSync(fd);
+    const old = Date.now() / 1000 - 7200;
+    for (const n of segments()) utimesSync(join(walDir, n), old, old);
+    storage = await open(dataDir, { retention: '1h' });
+    const lastSeq = storage.transit.lastSeq;
+    await storage.close();
+    storage = await open(dataDir, { retention: '1h' });
+    try {
+      const t = storage.transit;
+      expect(segments()).toEqual([newest]);
+      expect(t.recovery.firstSeq).toBe(0);
+      expect(t.lastSeq).toBe(lastSeq);
+      expect(t.oldestSeq).toBe(lastSeq + 1);
+      expect(t.stats().oldestSeq).toBe(lastSeq + 1);
+      expect(() => t.read({ fromSeq: 11 })).toThrow(expect.objectContaining({ code: 'ERR_WAL_RETENTION' }));
+      const behind: unknown[] = [];
+      t.on('behind', (e) => behind.push(e));
+      const got: number[] = [];
+      const sub = t.subscribe('slow', (r) => {
+        got.push(r.seq);
+      });
+      const appended = await t.append(['n1', 'n2']);
+      while (sub.position < appended.lastSeq) await new Promise((r) => setTimeout(r, 2));
+      await sub.close();
+      expect(behind).toEqual([{ name: 'slow', from: 11, oldest: lastSeq + 1 }]);
+      expect(got).toEqual([appended.firstSeq, appended.lastSeq]);
+      expect(appended.firstSeq).toBe(lastSeq + 1);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('a subscriber whose segment retention deletes while it reads is told and goes on', async () => {
+    const storage = await open(newDataDir(), { retention: '1h' });
+    try {
+      const t = storage.transit;
+      for (let i = 0; i < 35; i++) await t.append([new Uint8Array(100_000)]);
+      const walDir = join(t.dir);
+      const segments = () => readdirSync(walDir).filter((n) => n.endsWith('.wal')).sort();
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const behind: Array<{ from: number; oldest: number }> = [];
+      t.on('behind', (e: { from: number; oldest: number }) => behind.push(e));
+      const got: number[] = [];
+      const sub = t.subscribe(
+        'slow',
+        async (r) => {
+          got.push(r.seq);
+          if (r.seq === 2) await gate;
+        },
+        { batchSize: 100 },
+      );
+      while (got.length < 2) await new Promise((r) => setTimeout(r, 2));
+      const old = Date.now() / 1000 - 7200;
+      for (const n of segments().slice(0, -1)) utimesSync(join(walDir, n), old, old);
+      expect(await t.applyRetention()).toBeGreaterThan(0);
+      release();
+      while (sub.position < t.lastSeq) await new Promise((r) => setTimeout(r, 2));
+      await sub.close();
+      expect(behind).toHaveLength(1);
+      expect(behind[0]!.oldest).toBe(t.oldestSeq);
+      // Everything retained was delivered, in order, after what the subscriber had seen.
+      const tail = got.filter((s) => s >= t.oldestSeq);
+      expect(tail).toEqual(Array.from({ length: t.lastSeq - t.oldestSeq + 1 }, (_, i) => t.oldestSeq + i));
+      expect((await storage.metadata.checkpoints.get('slow'))?.seq).toBe(t.lastSeq);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('a checkpoint past the end of the WAL fails the subscription with ERR_CHECKPOINT_AHEAD', async () => {
+    const storage = await open(newDataDir());
+    try {
+      await storage.transit.append(['a', 'b', 'c']);
+      await storage.metadata.checkpoints.set('moved', 1000);
+      const sub = storage.transit.subscribe('moved', () => undefined);
+      await expect(sub.done).rejects.toMatchObject({ code: 'ERR_CHECKPOINT_AHEAD', details: { checkpoint: 1000, lastSeq: 3 } });
+      expect((await storage.metadata.checkpoints.get('moved'))?.seq).toBe(1000);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('a failing retention run of the timer does not end the process: it is reported once and the store goes on', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    // Retention of 4 s: the timer runs every second.
+    const storage = await open(newDataDir(), { retention: '4s' });
+    try {
+      const t = storage.transit;
+      for (let i = 0; i < 25; i++) await t.append([new Uint8Array(100_000)]);
+      const segments = readdirSync(t.dir).filter((n) => n.endsWith('.wal')).sort();
+      expect(segments.length).toBeGreaterThan(2);
+      const old = Date.now() / 1000 - 7200;
+      utimesSync(join(t.dir, segments[0]!), old, old);
+      // The segment that becomes the oldest has a damaged header: the run cannot tell where the log starts.
+      const fd = openSync(join(t.dir, segments[1]!), 'r+');
+      writeSync(fd, Buffer.from('XXXXXXXX'), 0, 8, 0);
+      closeSync(fd);
+      const deadline = Date.now() + 10_000;
+      while (t.stats().retentionError === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(t.stats().retentionError).toMatch(/header/);
+      await new Promise((r) => setTimeout(r, 1500)); // at least one more failing run
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0]![0])).toMatch(/retention failed/);
+      expect((await t.append(['after'])).lastSeq).toBe(26);
+    } finally {
+      warn.mockRestore();
+      await storage.close();
+    }
+  });
+
+  it('retention runs never overlap', async () => {
+    const storage = await open(newDataDir(), { retention: '1h' });
+    try {
+      const t = storage.transit;
+      for (let i = 0; i < 25; i++) await t.append([new Uint8Array(100_000)]);
+      const walDir = t.dir;
+      const segments = readdirSync(walDir).filter((n) => n.endsWith('.wal')).sort();
+      expect(segments.length).toBeGreaterThan(2);
+      const old = Date.now() / 1000 - 7200;
+      for (const n of segments.slice(0, -1)) utimesSync(join(walDir, n), old, old);
+      // Two runs at once: one deletes, the other finds nothing left to delete.
+      const counts = await Promise.all([t.applyRetention(), t.applyRetention()]);
+      expect(counts.sort()).toEqual([0, segments.length - 1]);
+      expect(t.stats().retentionError).toBeNull();
+      expect((await t.append(['after'])).lastSeq).toBe(26);
+    } finally {
+      await storage.close();
+    }
+  });
+
   it('a failing fdatasync fails the pending and every later append with ERR_WAL_IO; a reopen keeps the acknowledged prefix', async () => {
     const dataDir = newDataDir();
     let storage = await open(dataDir, {}, { faultInjection: { failSyncAt: 3 } });
@@ -250,6 +400,7 @@ describe.each(paths)('transit on the %s path', (path) => {
       const s = storage.transit.stats();
       expect(s.path).toBe(path);
       expect(s.records).toBe(40);
+      expect(s.bytes).toBe(100); // payload bytes: r0..r9 and s0..s9 are 2 bytes, r10.. and s10.. 3
       expect(s.appends).toBe(20);
       expect(s.groups).toBeGreaterThanOrEqual(1);
       expect(s.groups).toBeLessThanOrEqual(20);
@@ -280,12 +431,17 @@ describe.each(paths)('transit on the %s path', (path) => {
     await third.close();
   });
 
-  it('refuses use after close with ERR_CLOSED', async () => {
+  it('refuses use after close with ERR_CLOSED, and still reports the final stats', async () => {
     const storage = await open(newDataDir());
+    await storage.transit.append(['a', 'bc']);
     await storage.close();
     await expect(storage.transit.append(['x'])).rejects.toMatchObject({ code: 'ERR_CLOSED' });
     expect(() => storage.transit.tryAppend(['x'])).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
     expect(() => storage.transit.producerHandle()).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+    expect(() => storage.transit.read()).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+    expect(() => storage.transit.subscribe('s', () => undefined)).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+    expect(storage.transit.lastSeq).toBe(2);
+    expect(storage.transit.stats()).toMatchObject({ records: 2, bytes: 3, durableSeq: 2 });
   });
 });
 
