@@ -63,7 +63,7 @@ export const STORE_DIRS = {
 /** The bounds the schema enforces, in bytes. */
 export const LIMITS = {
   /** Any size in range is accepted and rounded up to the next power of two. */
-  ring_capacity: { min: 64 * KiB, max: 4 * GiB },
+  ring_capacity: { min: 64 * KiB, max: GiB }, // the rings index it with 32-bit offsets
   segment_size: { min: MiB, max: GiB, multipleOf: 4096 },
   active_memory: { min: MiB },
   embedding_dim: { min: 1, max: 65536 },
@@ -210,7 +210,7 @@ function nextPowerOfTwo(bytes: number): number {
 const ringCapacity = size(
   (bytes) =>
     bytes < LIMITS.ring_capacity.min || bytes > LIMITS.ring_capacity.max
-      ? `a size from 64KiB to 4GiB, such as 64MiB (it is rounded up to a power of two)`
+      ? `a size from 64KiB to 1GiB, such as 64MiB (it is rounded up to a power of two)`
       : undefined,
   nextPowerOfTwo,
 );

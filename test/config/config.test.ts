@@ -277,22 +277,22 @@ describe('ring_capacity', () => {
     [65536, 65536],
     [65537, 131072],
     ['1GB', GiB],
-    ['3GB', 4 * GiB],
-    ['4GiB', 4 * GiB],
+    ['600MiB', GiB],
+    ['1GiB', GiB],
   ])('%j resolves to %d bytes (a power of two)', (input, bytes) => {
     const ring = resolveConfig(transit({ ring_capacity: input })).storage.transit.ring_capacity;
     expect(ring).toBe(bytes);
     expect(Number.isInteger(Math.log2(ring))).toBe(true);
   });
 
-  test.each(['32KiB', 65535, '4.5GiB', '5GB', 0])('rejects %j', (input) => {
+  test.each(['32KiB', 65535, '1.5GiB', '2GiB', '5GB', 0])('rejects %j', (input) => {
     expect(onlyProblem(transit({ ring_capacity: input }))).toBe(
-      `storage.transit.ring_capacity: got ${JSON.stringify(input)}, expected a size from 64KiB to 4GiB, such as 64MiB (it is rounded up to a power of two)`,
+      `storage.transit.ring_capacity: got ${JSON.stringify(input)}, expected a size from 64KiB to 1GiB, such as 64MiB (it is rounded up to a power of two)`,
     );
   });
 
   test('LIMITS states the bounds', () => {
-    expect(LIMITS.ring_capacity).toEqual({ min: 64 * 1024, max: 4 * GiB });
+    expect(LIMITS.ring_capacity).toEqual({ min: 64 * 1024, max: GiB });
     expect(LIMITS.segment_size).toEqual({ min: MiB, max: GiB, multipleOf: 4096 });
   });
 });
