@@ -11,14 +11,29 @@ export interface GlobalOptions {
   json?: boolean;
 }
 
-/** Opens the storage the global options name: --config FILE, --data-dir DIR, both, or ./data. */
-export async function openFromOptions(opts: GlobalOptions): Promise<TapioStorage> {
+/**
+ * What the global options name, as TapioStorage.open takes it: --config FILE (a path), --data-dir
+ * DIR, both (the file's settings with that data directory), or ./data.
+ */
+export async function configFromOptions(opts: GlobalOptions): Promise<string | { dataDir: string; [key: string]: unknown }> {
   if (opts.config && opts.dataDir) {
     const { readConfigInput } = await import('./config-input.js');
-    return TapioStorage.open({ ...(await readConfigInput(opts.config)), dataDir: opts.dataDir });
+    return { ...(await readConfigInput(opts.config)), dataDir: opts.dataDir };
   }
-  if (opts.config) return TapioStorage.open(opts.config);
-  return TapioStorage.open({ dataDir: opts.dataDir ?? './data' });
+  if (opts.config) return opts.config;
+  return { dataDir: opts.dataDir ?? './data' };
+}
+
+/** Opens the storage the global options name (see configFromOptions). */
+export async function openFromOptions(opts: GlobalOptions): Promise<TapioStorage> {
+  return TapioStorage.open(await configFromOptions(opts));
+}
+
+/** The resolved configuration the global options name, without opening anything. */
+export async function resolvedConfigFromOptions(opts: GlobalOptions): Promise<TapioConfig> {
+  const { loadConfig, resolveConfig } = await import('../config/index.js');
+  const input = await configFromOptions(opts);
+  return typeof input === 'string' ? loadConfig(input) : resolveConfig(input);
 }
 
 /** Prints `data` as JSON with --json, else the human lines. */

@@ -3,6 +3,7 @@
  * The `tapio-storage` command line. Every command has --help; errors print their stable code
  * and what to fix, and exit with status 1.
  */
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 
 import { Command } from 'commander';
@@ -11,7 +12,7 @@ import { capabilities } from '../capabilities.js';
 import { formatConfig, loadConfig } from '../config/index.js';
 import { TapioError } from '../errors.js';
 import { runDemo } from './demo.js';
-import { humanBytes, openFromOptions, printJsonOrLines, type GlobalOptions, storeSizes, storeSizesOf } from './common.js';
+import { humanBytes, openFromOptions, printJsonOrLines, resolvedConfigFromOptions, type GlobalOptions, storeSizes, storeSizesOf } from './common.js';
 
 const program = new Command();
 program
@@ -71,7 +72,7 @@ users
   });
 users
   .command('list')
-  .option('-l, --limit <n>', 'how many at most', parseCount, 100)
+  .option('-l, --limit <n>', 'how many at most', wholeNumber('--limit'), 100)
   .option('--cursor <cursor>', 'resume after this cursor (printed by the previous page)')
   .description('list users, oldest first by id')
   .action(async (opts: { limit: number; cursor?: string }) => {
@@ -113,7 +114,7 @@ keys
 keys
   .command('list')
   .option('-u, --user <user>', 'only the keys of this user id')
-  .option('-l, --limit <n>', 'how many at most', parseCount, 100)
+  .option('-l, --limit <n>', 'how many at most', wholeNumber('--limit'), 100)
   .option('--cursor <cursor>', 'resume after this cursor')
   .description('list API keys (never their secrets)')
   .action(async (opts: { user?: string; limit: number; cursor?: string }) => {
@@ -167,8 +168,8 @@ wal
 wal
   .command('dump')
   .option('-p, --path <dir>', 'WAL directory (default: the configuration\'s transit.wal_path)')
-  .option('-f, --from <seq>', 'first sequence number', parseCount, 1)
-  .option('-l, --limit <n>', 'how many records at most', parseCount, 100)
+  .option('-f, --from <seq>', 'first sequence number', wholeNumber('--from'), 1)
+  .option('-l, --limit <n>', 'how many records at most', wholeNumber('--limit'), 100)
   .description('print records as JSON lines: {"seq","bytes","utf8"} or {"seq","bytes","base64"}')
   .action(async (opts: { path?: string; from: number; limit: number }) => {
     const { readRecords } = await import('../transit/wal-recovery.js');
@@ -200,15 +201,23 @@ wal
     ]);
   });
 
-/** The WAL directory: --path, else the configuration's transit.wal_path (nothing is opened). */
+/**
+ * The WAL directory: --path, else the transit.wal_path of the configuration the global options
+ * name, as the store would open it (nothing is opened). It must exist: inspecting a directory
+ * that is not there would report an empty, healthy log.
+ */
 async function walDir(path: string | undefined): Promise<string> {
-  if (path) return resolve(path);
-  const opts = globals();
-  if (opts.config) {
-    const cfg = await loadConfig(opts.config);
-    return opts.dataDir ? resolve(opts.dataDir, 'wal') : cfg.storage.transit.wal_path;
+  const dir = path ? resolve(path) : (await resolvedConfigFromOptions(globals())).storage.transit.wal_path;
+  let isDir = false;
+  try {
+    isDir = (await stat(dir)).isDirectory();
+  } catch {
+    // reported below
   }
-  return resolve(opts.dataDir ?? './data', 'wal');
+  if (!isDir) {
+    throw new TapioError('ERR_DATA_DIR', `there is no WAL directory at ${dir}; pass the store's --config or --data-dir, or --path with the WAL directory`);
+  }
+  return dir;
 }
 
 program
@@ -236,10 +245,13 @@ program
     await runDemo(globals());
   });
 
-function parseCount(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new TapioError('ERR_INVALID_ARGUMENT', `--limit must be a whole number >= 1, got ${JSON.stringify(value)}`);
-  return n;
+/** A commander parser for a whole number >= 1 given to `option`. */
+function wholeNumber(option: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n < 1) throw new TapioError('ERR_INVALID_ARGUMENT', `${option} must be a whole number >= 1, got ${JSON.stringify(value)}`);
+    return n;
+  };
 }
 
 

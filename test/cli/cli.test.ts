@@ -130,9 +130,32 @@ describe('tapio-storage command line', () => {
     expect(wrong.out).toMatch(/DAMAGE corrupt in CHECKPOINT at offset 0: CHECKPOINT says .* holds sequence numbers \d+ to \d+, but it holds/);
   });
 
+  it('wal commands find the WAL where the store keeps it, and refuse a directory that is not there', async () => {
+    const { TapioStorage } = await import('../../src/index.js');
+    const home = join(root, 'custom');
+    const walPath = join(home, 'elsewhere-wal');
+    const configFile = join(home, 'tapio.yaml');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(home, { recursive: true });
+    writeFileSync(configFile, `storage:\n  transit:\n    wal_path: ${walPath}\n    segment_size: 1MiB\n`);
+    const storage = await TapioStorage.open({ dataDir: join(home, 'data'), storage: { transit: { wal_path: walPath, segment_size: '1MiB' } } });
+    await storage.transit.append(['a', 'b', 'c']);
+    await storage.close();
+    // --config with --data-dir: the file's wal_path still wins, as when the store opens.
+    const stats = run(['--config', configFile, '--data-dir', join(home, 'data'), '--json', 'wal', 'stats']);
+    expect(stats.code).toBe(0);
+    expect(JSON.parse(stats.out)).toMatchObject({ dir: walPath, records: 3, lastSeq: 3, ok: true });
+    const missing = run(['--data-dir', join(root, 'no-such-store'), 'wal', 'verify']);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/error ERR_DATA_DIR: there is no WAL directory at .*no-such-store/);
+  });
+
   it('says what is wrong and exits 1 on a bad argument', () => {
     const r = run(['--data-dir', dataDir, 'users', 'list', '--limit', 'zero']);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/--limit must be a whole number/);
+    const from = run(['--data-dir', dataDir, 'wal', 'dump', '--from', 'x']);
+    expect(from.code).toBe(1);
+    expect(from.err).toMatch(/--from must be a whole number >= 1, got "x"/);
   });
 });
