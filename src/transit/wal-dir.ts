@@ -3,7 +3,7 @@
  * recovery checkpoint, the list of segments, directory fsync, and the error values that name a file.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 import { TapioError } from '../errors.js';
@@ -44,13 +44,14 @@ export function encodeWalId(storeId: string): string {
  */
 export async function readWalId(dir: string): Promise<WalIdentity | null> {
   const file = join(dir, ID_FILE_NAME);
-  let text: string;
+  let text: string | null;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readSmallFile(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw dirError(`cannot read ${file}`, err);
   }
+  if (text === null) throw notWalIdObject(file, undefined);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -142,21 +143,9 @@ export async function readCheckpoint(dir: string, storeId: string): Promise<WalC
   const file = join(dir, CHECKPOINT_FILE_NAME);
   let text: string;
   try {
-    const fh = await open(file, 'r');
-    try {
-      const buf = Buffer.alloc(MAX_SMALL_FILE_BYTES + 1);
-      let got = 0;
-      for (;;) {
-        const { bytesRead } = await fh.read(buf, got, buf.length - got, got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-        if (got === buf.length) break;
-      }
-      if (got > MAX_SMALL_FILE_BYTES) return { ignored: `${CHECKPOINT_FILE_NAME} is not the JSON object it must hold` };
-      text = buf.subarray(0, got).toString('utf8');
-    } finally {
-      await fh.close();
-    }
+    const got = await readSmallFile(file);
+    if (got === null) return { ignored: `${CHECKPOINT_FILE_NAME} is not the JSON object it must hold` };
+    text = got;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return null;
@@ -190,6 +179,24 @@ export async function writeCheckpoint(dir: string, storeId: string, cp: WalCheck
 
 /** The size limit for WAL_ID and CHECKPOINT (the native reader's too). */
 const MAX_SMALL_FILE_BYTES = 64 * 1024;
+
+/** The text of WAL_ID or CHECKPOINT, or null when it is larger than either can be. */
+async function readSmallFile(file: string): Promise<string | null> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(MAX_SMALL_FILE_BYTES + 1);
+    let got = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, got, buf.length - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+      if (got === buf.length) break;
+    }
+    return got > MAX_SMALL_FILE_BYTES ? null : buf.subarray(0, got).toString('utf8');
+  } finally {
+    await fh.close();
+  }
+}
 
 /**
  * True for the name of a segment file: 16 lowercase hex digits and .wal, numbered from 1 to

@@ -356,8 +356,7 @@ class WalScan {
   private async isInterruptedCreation(seg: SegmentFile): Promise<boolean> {
     const fh = await openSegment(seg.path, 'r');
     try {
-      const size = (await fh.stat()).size;
-      const head = await readHead(fh, Math.min(size, SEGMENT_HEADER_USED));
+      const { size, head } = await sizeAndHead(fh, seg.path);
       this.bytesScanned += head.length;
       const decoded = decodeSegmentHeader(head);
       if (decoded.ok || decoded.kind === 'version') return false;
@@ -393,8 +392,7 @@ class WalScan {
   private async scanSegment(seg: SegmentFile, isNewest: boolean, prev: RecoveredSegment | null, sealed: boolean): Promise<RecoveredSegment> {
     const fh = await openSegment(seg.path, 'r');
     try {
-      const size = (await fh.stat()).size;
-      const head = await readHead(fh, Math.min(size, SEGMENT_HEADER_USED));
+      const { size, head } = await sizeAndHead(fh, seg.path);
       this.bytesScanned += head.length;
       const unusable = (): RecoveredSegment => ({
         number: seg.number, name: seg.name, path: seg.path, firstSeq: 0, lastSeq: 0, records: 0, endOffset: 0, segmentSize: size, appendable: false,
@@ -624,15 +622,27 @@ async function openSegment(path: string, flags: 'r' | 'r+'): Promise<FileHandle>
   }
 }
 
-async function readHead(fh: FileHandle, n: number): Promise<Buffer> {
+/** The segment file's size and the used bytes of its header (fewer when the file is shorter). */
+async function sizeAndHead(fh: FileHandle, path: string): Promise<{ size: number; head: Buffer }> {
+  let size: number;
+  try {
+    size = (await fh.stat()).size;
+  } catch (err) {
+    throw ioError(path, 'stat', err);
+  }
+  const n = Math.min(size, SEGMENT_HEADER_USED);
   const b = Buffer.alloc(n);
   let done = 0;
-  while (done < n) {
-    const { bytesRead } = await fh.read(b, done, n - done, done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
+  try {
+    while (done < n) {
+      const { bytesRead } = await fh.read(b, done, n - done, done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+  } catch (err) {
+    throw ioError(path, 'read', err);
   }
-  return b.subarray(0, done);
+  return { size, head: b.subarray(0, done) };
 }
 
 /**

@@ -87,6 +87,29 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
       expect(err.code).toBe('ERR_FORMAT_VERSION');
       expect(await readdir(dir)).toEqual(['notes.txt']);
     });
+
+    it('refuses a WAL_ID larger than 64 KiB with ERR_WAL_CORRUPT, even one that parses', async () => {
+      const dir = await tempDir();
+      const wal = await openWal(options(dir));
+      await wal.close();
+      const text = await readFile(join(dir, 'WAL_ID'), 'utf8');
+      const padded = text + ' '.repeat(64 * 1024);
+      await writeFile(join(dir, 'WAL_ID'), padded);
+      const err = await openError(openWal(options(dir)));
+      expect(err.code).toBe('ERR_WAL_CORRUPT');
+      expect(err.message).toContain(join(dir, 'WAL_ID'));
+      expect(await readFile(join(dir, 'WAL_ID'), 'utf8')).toBe(padded);
+    });
+  });
+
+  it('a segment file that cannot be read fails the open with ERR_WAL_IO naming it', async () => {
+    const dir = await tempDir();
+    await write(dir, 3, SMALL);
+    // A directory where the next segment would be: it opens, but reading it fails (EISDIR).
+    await mkdir(join(dir, '0000000000000002.wal'));
+    const err = await openError(openWal(options(dir)));
+    expect(err.code).toBe('ERR_WAL_IO');
+    expect(err.message).toContain('0000000000000002.wal');
   });
 
   describe('the newest segment', () => {
