@@ -1,7 +1,9 @@
 // Crash test: a child appends continuously and reports every acknowledged batch; the parent
-// kills it with SIGKILL at a random moment, reopens, and checks that every acknowledged record
-// is there with identical bytes, that sequence numbers are contiguous from 1, and that every
-// record returned is whole (a real payload, not a torn one). Runs for both paths.
+// kills it with SIGKILL at a random moment, reopens, and checks that every record acknowledged
+// so far (by this child and the earlier ones) is there with identical bytes, that sequence
+// numbers are contiguous from 1, and that every record returned is whole (a real payload, not a
+// torn one). Runs for both paths; every other reopen uses the other path when both exist, and
+// every fifth kill is timed from the child's start, so it may land in the child's own recovery.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,15 +29,21 @@ interface Ack {
   lastSeq: number;
 }
 
-function runChild(dataDir: string, path: 'native' | 'typescript', killAfterMs: number): Promise<{ acks: Ack[]; reportedPath: string }> {
+function runChild(
+  dataDir: string,
+  path: 'native' | 'typescript',
+  kill: { afterMs: number; from: 'ready' | 'start' },
+  firstAppender: number,
+): Promise<{ acks: Ack[]; reportedPath: string }> {
   return new Promise((resolve, reject) => {
     const env = { ...process.env, TAPIO_NATIVE: path === 'typescript' ? '0' : '1' };
-    const child = spawn(process.execPath, [childScript, dataDir, '1MiB'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [childScript, dataDir, '1MiB', String(firstAppender)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const acks: Ack[] = [];
     let reportedPath = '';
     let buffered = '';
     let stderr = '';
     let timer: NodeJS.Timeout | undefined;
+    if (kill.from === 'start') timer = setTimeout(() => child.kill('SIGKILL'), kill.afterMs);
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
       buffered += chunk;
@@ -45,7 +53,7 @@ function runChild(dataDir: string, path: 'native' | 'typescript', killAfterMs: n
         const parts = line.split(' ');
         if (parts[0] === 'ready') {
           reportedPath = parts[1]!;
-          timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+          if (kill.from === 'ready') timer = setTimeout(() => child.kill('SIGKILL'), kill.afterMs);
         } else if (parts[0] === 'ack') {
           const [appender, counter, count, firstSeq, lastSeq] = parts.slice(1).map(Number) as [number, number, number, number, number];
           acks.push({ appender, counter, count, firstSeq, lastSeq });
@@ -71,14 +79,20 @@ describe.each(paths)('crash test on the %s path', (path) => {
     const dataDir = join(root, 'data');
     let acknowledged = 0;
     let torn = 0;
+    let beforeReady = 0; // kills that came before the child's open returned
     let maxAcked = 0;
+    let known: Ack[] = []; // every batch acknowledged in this directory so far
+    const other = paths.find((p) => p !== path);
     try {
       for (let iteration = 0; iteration < ITERATIONS; iteration++) {
-        // Deterministic but varied kill times, so the kill lands in writes, syncs and rolls.
-        const killAfterMs = 20 + ((iteration * 37) % 180);
-        const { acks, reportedPath } = await runChild(dataDir, path, killAfterMs);
-        expect(reportedPath).toBe(path);
-        const storage = await TapioStorage.open({ dataDir, storage: { transit: { segment_size: '1MiB', ring_capacity: '1MiB' }, metadata: { in_memory: true } } }, { transit: { path } });
+        // Deterministic but varied kill times, so the kill lands in writes, syncs and rolls, and
+        // now and then (timed from the start) in the child's open and recovery.
+        const kill = iteration % 5 === 4 ? { afterMs: 50 + ((iteration * 53) % 400), from: 'start' as const } : { afterMs: 20 + ((iteration * 37) % 180), from: 'ready' as const };
+        const { acks, reportedPath } = await runChild(dataDir, path, kill, iteration * 8);
+        if (reportedPath !== '') expect(reportedPath).toBe(path);
+        else beforeReady++;
+        const reopenWith = other !== undefined && iteration % 2 === 1 ? other : path;
+        const storage = await TapioStorage.open({ dataDir, storage: { transit: { segment_size: '1MiB', ring_capacity: '1MiB' }, metadata: { in_memory: true } } }, { transit: { path: reopenWith } });
         try {
           torn += storage.transit.recovery.tornBytes > 0 ? 1 : 0;
           const bySeq = new Map<number, Uint8Array>();
@@ -94,7 +108,8 @@ describe.each(paths)('crash test on the %s path', (path) => {
           for (const ack of acks) maxAcked = Math.max(maxAcked, ack.lastSeq);
           // Contiguous from 1 up to at least every seq ever acknowledged in this directory.
           expect(expectSeq - 1).toBeGreaterThanOrEqual(maxAcked);
-          for (const ack of acks) {
+          known = known.concat(acks);
+          for (const ack of known) {
             expect(ack.lastSeq - ack.firstSeq + 1).toBe(ack.count);
             for (let i = 0; i < ack.count; i++) {
               const got = bySeq.get(ack.firstSeq + i);
@@ -110,12 +125,13 @@ describe.each(paths)('crash test on the %s path', (path) => {
         if (iteration % 50 === 49) {
           rmSync(dataDir, { recursive: true, force: true });
           maxAcked = 0;
+          known = [];
         }
       }
       expect(acknowledged).toBeGreaterThan(ITERATIONS);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
-    console.log(`crash ${path}: ${ITERATIONS} kills, ${acknowledged} acknowledged batches checked, ${torn} torn tails cut`);
+    console.log(`crash ${path}: ${ITERATIONS} kills (${beforeReady} before the child's open returned), ${acknowledged} acknowledged batches checked, ${torn} torn tails cut`);
   }, TIMEOUT_MS);
 });
