@@ -15,8 +15,6 @@
 namespace tapio {
 namespace wal {
 
-constexpr size_t kStoreIdSize = 16;
-
 struct StoreId {
   uint8_t bytes[kStoreIdSize] = {};
   bool operator==(const StoreId& o) const { return std::memcmp(bytes, o.bytes, kStoreIdSize) == 0; }
@@ -40,11 +38,6 @@ struct SegmentHeader {
 
 // Writes the kSegmentHeaderUsed bytes of a header (CRC included) to `out`.
 void EncodeSegmentHeader(const SegmentHeader& header, uint8_t* out);
-
-// The largest integer a JavaScript number holds exactly (2^53 - 1). Segment numbers, sequence
-// numbers and creation times above it cannot come from a writer (they would take centuries), and
-// the TypeScript twin cannot represent them, so both paths treat them as damage.
-constexpr uint64_t kMaxSafeNumber = (1ull << 53) - 1;
 
 // Checks the header in `in`, of which `available` bytes exist (the file may be shorter than a
 // header), in this order: length, magic, version, CRC, length in use, numbers in range, segment

@@ -61,6 +61,15 @@ constexpr const char* kBrokenSuffix = ".broken";
 constexpr const char* kIdFileName = "WAL_ID";
 constexpr const char* kCheckpointFileName = "CHECKPOINT";
 constexpr const char* kCheckpointFormatName = "tapio-wal-checkpoint";
+constexpr const char* kWalFormatName = "tapio-wal";  // the "format" of WAL_ID
+// The lock file the TypeScript facade keeps in the WAL directory (src/transit/wal-lock.ts).
+constexpr const char* kLockFileName = "LOCK";
+constexpr size_t kMaxSmallFileBytes = 64u << 10;  // the most WAL_ID or CHECKPOINT may hold
+constexpr size_t kStoreIdSize = 16;
+// The largest integer a JavaScript number holds exactly (2^53 - 1). Segment numbers, sequence
+// numbers and creation times above it cannot come from a writer (they would take centuries), and
+// the TypeScript twin cannot represent them, so both paths treat them as damage.
+constexpr uint64_t kMaxSafeNumber = 9007199254740991ull;
 
 // Offsets inside the segment header.
 constexpr size_t kHeaderOffVersion = 8;

@@ -22,10 +22,6 @@ namespace wal {
 namespace {
 
 constexpr size_t kCopyChunk = 1u << 20;
-constexpr size_t kMaxIdFileBytes = 64 * 1024;
-constexpr const char* kWalFormatName = "tapio-wal";
-// The lock file the TypeScript facade keeps in the WAL directory (src/transit/wal-lock.ts).
-constexpr const char* kLockFileName = "LOCK";
 constexpr const char* kNotWalIdJson =
     " is not the JSON object WAL_ID must hold, so the WAL's identity is unknown; restore it from a copy (it holds "
     "{\"format\":\"tapio-wal\",\"version\":1,\"storeId\":\"<32 hex>\"} with the store id every segment header carries)";
@@ -357,7 +353,7 @@ bool SafeInteger(const std::map<std::string, std::string>& v, const char* key, u
   return true;
 }
 
-// Reads up to kMaxIdFileBytes + 1 bytes of `path`. Returns 0, or the errno of the failure
+// Reads up to kMaxSmallFileBytes + 1 bytes of `path`. Returns 0, or the errno of the failure
 // (ENOENT when there is no such file) with *failed_op saying which step failed.
 int ReadSmallFileErrno(const std::string& path, std::string* out, const char** failed_op) {
   int fd;
@@ -366,7 +362,7 @@ int ReadSmallFileErrno(const std::string& path, std::string* out, const char** f
   } while (fd < 0 && errno == EINTR);
   *failed_op = "open";
   if (fd < 0) return errno;
-  std::string buf(kMaxIdFileBytes + 1, '\0');
+  std::string buf(kMaxSmallFileBytes + 1, '\0');
   size_t got = 0;
   int error_number = 0;
   while (got < buf.size()) {
@@ -386,14 +382,14 @@ int ReadSmallFileErrno(const std::string& path, std::string* out, const char** f
   return error_number;
 }
 
-// Reads WAL_ID (at most kMaxIdFileBytes); *missing when there is none.
+// Reads WAL_ID (at most kMaxSmallFileBytes); *missing when there is none.
 Status ReadSmallFile(const std::string& path, std::string* out, bool* missing) {
   const char* op = nullptr;
   const int error_number = ReadSmallFileErrno(path, out, &op);
   *missing = error_number == ENOENT && std::strcmp(op, "open") == 0;
   if (*missing) return Status::Ok();
   if (error_number != 0) return ErrnoStatus(op, path, error_number);
-  if (out->size() > kMaxIdFileBytes) return Status::Corrupt(path + " is larger than " + std::to_string(kMaxIdFileBytes) + " bytes");
+  if (out->size() > kMaxSmallFileBytes) return Status::Corrupt(path + " is larger than " + std::to_string(kMaxSmallFileBytes) + " bytes");
   return Status::Ok();
 }
 
@@ -411,7 +407,7 @@ void ReadCheckpoint(const std::string& dir, const StoreId& store_id, Checkpoint*
     *ignored = std::string(kCheckpointFileName) + " cannot be read (" + ErrnoCode(error_number) + ")";
     return;
   }
-  if (text.size() > kMaxIdFileBytes) {
+  if (text.size() > kMaxSmallFileBytes) {
     *ignored = std::string(kCheckpointFileName) + " is not the JSON object it must hold";
     return;
   }

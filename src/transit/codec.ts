@@ -28,10 +28,8 @@ import {
   SEGMENT_HEADER_SIZE,
   SEGMENT_HEADER_USED,
   recordFootprint,
+  STORE_ID_SIZE,
 } from './format.js';
-
-/** Bytes in a store id. */
-export const STORE_ID_BYTES = 16;
 
 const MAGIC_BYTES = new TextEncoder().encode(MAGIC);
 const TWO_32 = 0x1_0000_0000;
@@ -125,7 +123,7 @@ export function storeIdFromHex(hex: string): Uint8Array | null {
  * of the block.
  */
 export function encodeSegmentHeader(fields: SegmentHeaderFields): Buffer {
-  if (fields.storeId.length !== STORE_ID_BYTES) throw new RangeError(`storeId must be ${STORE_ID_BYTES} bytes`);
+  if (fields.storeId.length !== STORE_ID_SIZE) throw new RangeError(`storeId must be ${STORE_ID_SIZE} bytes`);
   const b = Buffer.alloc(SEGMENT_HEADER_SIZE);
   b.set(MAGIC_BYTES, 0);
   writeU32(b, HEADER_OFF_VERSION, FORMAT_VERSION);
@@ -188,7 +186,7 @@ export function decodeSegmentHeader(bytes: Uint8Array): SegmentHeaderDecode {
       used,
       segment,
       firstSeq,
-      storeId: new Uint8Array(bytes.subarray(HEADER_OFF_STORE_ID, HEADER_OFF_STORE_ID + STORE_ID_BYTES)),
+      storeId: new Uint8Array(bytes.subarray(HEADER_OFF_STORE_ID, HEADER_OFF_STORE_ID + STORE_ID_SIZE)),
       createdMs,
       segmentSize,
     },

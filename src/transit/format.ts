@@ -19,6 +19,15 @@ export const BROKEN_SUFFIX = '.broken';
 export const ID_FILE_NAME = 'WAL_ID';
 export const CHECKPOINT_FILE_NAME = 'CHECKPOINT';
 export const CHECKPOINT_FORMAT_NAME = 'tapio-wal-checkpoint';
+/** The "format" of WAL_ID. */
+export const WAL_FORMAT_NAME = 'tapio-wal';
+/** The lock file the facade keeps in the WAL directory (wal-lock.ts). */
+export const LOCK_FILE_NAME = 'LOCK';
+/** The most bytes WAL_ID or CHECKPOINT may hold. */
+export const MAX_SMALL_FILE_BYTES = 64 * 1024;
+export const STORE_ID_SIZE = 16;
+/** Sequence numbers, segment numbers and times above 2^53 - 1 are damage on both paths. */
+export const MAX_SAFE_NUMBER = Number.MAX_SAFE_INTEGER;
 
 export const HEADER_OFF_VERSION = 8;
 export const HEADER_OFF_USED = 12;

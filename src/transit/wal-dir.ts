@@ -9,10 +9,9 @@ import { dirname, join } from 'node:path';
 import { TapioError } from '../errors.js';
 import { fsyncDir, writeFileAtomic } from '../fs/durable.js';
 import { storeIdFromHex } from './codec.js';
-import { CHECKPOINT_FILE_NAME, CHECKPOINT_FORMAT_NAME, FORMAT_VERSION, ID_FILE_NAME, parseSegmentFileName, segmentFileName } from './format.js';
+import { CHECKPOINT_FILE_NAME, CHECKPOINT_FORMAT_NAME, FORMAT_VERSION, ID_FILE_NAME, LOCK_FILE_NAME, MAX_SMALL_FILE_BYTES, WAL_FORMAT_NAME, parseSegmentFileName, segmentFileName } from './format.js';
 
 /** The value of the "format" field of WAL_ID. */
-export const WAL_ID_FORMAT = 'tapio-wal';
 /** The temporary name WAL_ID is written under before the rename. */
 export const WAL_ID_TEMP_NAME = `${ID_FILE_NAME}.tmp`;
 
@@ -34,7 +33,7 @@ export interface SegmentFile {
 
 /** The exact bytes of WAL_ID for `storeId`: one JSON object, no whitespace, no newline. */
 export function encodeWalId(storeId: string): string {
-  return JSON.stringify({ format: WAL_ID_FORMAT, version: FORMAT_VERSION, storeId });
+  return JSON.stringify({ format: WAL_FORMAT_NAME, version: FORMAT_VERSION, storeId });
 }
 
 /**
@@ -60,10 +59,10 @@ export async function readWalId(dir: string): Promise<WalIdentity | null> {
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw notWalIdObject(file, undefined);
   const o = parsed as Record<string, unknown>;
-  if (o.format !== WAL_ID_FORMAT || o.version !== FORMAT_VERSION) {
+  if (o.format !== WAL_FORMAT_NAME || o.version !== FORMAT_VERSION) {
     throw new TapioError(
       'ERR_FORMAT_VERSION',
-      `${file} describes format ${String(JSON.stringify(o.format))} version ${String(JSON.stringify(o.version))}, but this build reads format "${WAL_ID_FORMAT}" version ${FORMAT_VERSION}; open the directory with the tapio-storage version that wrote it, or point the transit WAL at an empty directory. Nothing was changed.`,
+      `${file} describes format ${String(JSON.stringify(o.format))} version ${String(JSON.stringify(o.version))}, but this build reads format "${WAL_FORMAT_NAME}" version ${FORMAT_VERSION}; open the directory with the tapio-storage version that wrote it, or point the transit WAL at an empty directory. Nothing was changed.`,
       { details: { file } },
     );
   }
@@ -94,7 +93,7 @@ export async function openWalId(dir: string): Promise<WalIdentity> {
   const firstCreated = await ensureDir(dir);
   const existing = await readWalId(dir);
   if (existing !== null) return existing;
-  const entries = (await listDir(dir)).filter((n) => n !== WAL_ID_TEMP_NAME && n !== 'LOCK').sort(); // LOCK: the writer's lock (wal-lock.ts)
+  const entries = (await listDir(dir)).filter((n) => n !== WAL_ID_TEMP_NAME && n !== LOCK_FILE_NAME).sort(); // the writer's lock (wal-lock.ts)
   if (entries.some(isSegmentName)) {
     throw new TapioError(
       'ERR_WAL_CORRUPT',
@@ -176,9 +175,6 @@ export async function writeCheckpoint(dir: string, storeId: string, cp: WalCheck
   const file = join(dir, CHECKPOINT_FILE_NAME);
   await writeFileAtomic(file, encodeCheckpoint(storeId, cp), { temp: `${file}.tmp` });
 }
-
-/** The size limit for WAL_ID and CHECKPOINT (the native reader's too). */
-const MAX_SMALL_FILE_BYTES = 64 * 1024;
 
 /** The text of WAL_ID or CHECKPOINT, or null when it is larger than either can be. */
 async function readSmallFile(file: string): Promise<string | null> {

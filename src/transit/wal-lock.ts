@@ -6,8 +6,7 @@ import { constants, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 
 import { TapioError } from '../errors.js';
-
-export const LOCK_FILE = 'LOCK';
+import { LOCK_FILE_NAME } from './format.js';
 
 /** The locks this process holds, so a second open in the same process is refused too. */
 const held = new Set<string>();
@@ -23,7 +22,7 @@ function alive(pid: number): boolean {
 
 /** Takes the lock of `dir`; returns the function that releases it. */
 export async function lockWalDir(dir: string): Promise<() => Promise<void>> {
-  const file = join(dir, LOCK_FILE);
+  const file = join(dir, LOCK_FILE_NAME);
   if (held.has(file)) {
     throw new TapioError('ERR_LOCKED', `${dir} is already open in this process; close the other store first`, { details: { path: dir, pid: process.pid } });
   }
