@@ -50,6 +50,11 @@ export interface RecoveryReport {
   sealedSegments: number;
   /** Why CHECKPOINT was not used although it exists (every segment was scanned instead). */
   checkpointIgnored?: string;
+  /**
+   * Files recovery removed: a newest segment whose creation a crash interrupted before any
+   * record was written (its non-zero header bytes, if any, are kept in `brokenFile`).
+   */
+  removedFiles: string[];
 }
 
 /** Counters of a running writer. */

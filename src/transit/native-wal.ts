@@ -356,6 +356,7 @@ export class NativeWal implements WalBackend {
       salvaged: r.salvaged,
       sealedSegments: r.sealedSegments,
       ...(r.checkpointIgnored !== undefined ? { checkpointIgnored: r.checkpointIgnored } : {}),
+      removedFiles: r.removedFiles,
     };
   }
 

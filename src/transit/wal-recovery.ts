@@ -157,6 +157,7 @@ export async function recoverWal(dir: string, options: { recovery: RecoveryMode 
       salvaged: scan.problems.map(({ segment, offset, bytes, reason }) => ({ segment, offset, bytes, reason })),
       sealedSegments: scan.sealedSegments,
       ...(scan.checkpointIgnored !== undefined ? { checkpointIgnored: scan.checkpointIgnored } : {}),
+      removedFiles: scan.removedFiles,
     },
     storeId: identity.storeId,
     storeIdBytes: identity.storeIdBytes,
@@ -245,6 +246,8 @@ class WalScan {
   bytesScanned = 0;
   tornBytes = 0;
   brokenFile: string | undefined;
+  /** Segment files recovery removed (a newest segment whose creation never finished). */
+  removedFiles: string[] = [];
   /** Segments taken on CHECKPOINT's word (headers checked only). */
   sealedSegments = 0;
   checkpointIgnored: string | undefined;
@@ -386,6 +389,7 @@ class WalScan {
     } catch (err) {
       throw ioError(seg.path, 'unlink', err);
     }
+    this.removedFiles.push(seg.path);
     return true;
   }
 

@@ -220,7 +220,7 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
       await truncate(segPath(dir, 4), 1 << 20);
       const wal = await openWal(options(dir));
       // Bytes up to the last non-zero one are set aside: byte 16 (the segment number) is the last.
-      expect(wal.recovery).toMatchObject({ segments: 3, lastSeq: 25, tornBytes: 17, brokenFile: `${segPath(dir, 4)}.broken` });
+      expect(wal.recovery).toMatchObject({ segments: 3, lastSeq: 25, tornBytes: 17, brokenFile: `${segPath(dir, 4)}.broken`, removedFiles: [segPath(dir, 4)] });
       expect((await readFile(`${segPath(dir, 4)}.broken`)).equals(partial.subarray(0, 17))).toBe(true);
       expect(await wal.append([payload(1, 10)])).toEqual({ firstSeq: 26, lastSeq: 26 });
       await wal.close();
