@@ -19,7 +19,12 @@ export interface WalOpenOptions {
   recovery: RecoveryMode;
   /** The most bytes one group (one write + one fdatasync) may hold. */
   maxGroupBytes: number;
-  /** Test hook: make the Nth write or fdatasync (1-based, counted from open) fail with EIO. */
+  /**
+   * Test hook: make the Nth write or fdatasync (1-based, counted from open) fail with EIO. The
+   * paths count writes differently (the native writer issues more of them: a segment roll's
+   * tail-block flush, say), so the same N can hit different records on each; fdatasyncs they
+   * count alike.
+   */
   faultInjection?: { failWriteAt?: number; failSyncAt?: number };
 }
 
