@@ -20,10 +20,9 @@ export interface WalOpenOptions {
   /** The most bytes one group (one write + one fdatasync) may hold. */
   maxGroupBytes: number;
   /**
-   * Test hook: make the Nth write or fdatasync (1-based, counted from open) fail with EIO. The
-   * paths count writes differently (the native writer issues more of them: a segment roll's
-   * tail-block flush, say), so the same N can hit different records on each; fdatasyncs they
-   * count alike.
+   * Test hook: make the Nth write or fdatasync (1-based, counted from open) fail with EIO. Each
+   * path counts its own calls, and they make different ones (the native writer also writes a
+   * roll's tail block, and groups by timing), so the same N can hit different records on each.
    */
   faultInjection?: { failWriteAt?: number; failSyncAt?: number };
 }
