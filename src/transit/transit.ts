@@ -341,7 +341,7 @@ export class Transit extends EventEmitter {
     return run;
   }
 
-  /** Resolves once no retention run is in progress. */
+  /** @internal Resolves once no retention run is in progress. */
   retentionSettled(): Promise<void> {
     return this.#retention.then(
       () => undefined,
@@ -510,6 +510,7 @@ class SubscriptionImpl implements Subscription {
         let timer: NodeJS.Timeout | undefined;
         const poll = new Promise<void>((resolve) => {
           timer = setTimeout(resolve, SUBSCRIPTION_POLL_MS);
+          timer.unref(); // a waiting subscription does not keep the process alive, as before
         });
         await Promise.race([t.waitForAppend(), this.#stopSignal, poll]);
         clearTimeout(timer);
