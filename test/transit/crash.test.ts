@@ -73,6 +73,36 @@ function runChild(
 
 const paths: Array<'native' | 'typescript'> = nativeStatus().native ? ['native', 'typescript'] : ['typescript'];
 
+const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
+
+/**
+ * The first thing wrong with the reopened log, or null: records not numbered 1, 2, 3, ...; a
+ * record that is not a whole payload; fewer records than the newest acknowledged sequence number;
+ * an acknowledged record missing or with other bytes.
+ */
+async function problemIn(storage: TapioStorage, known: Ack[], maxAcked: number): Promise<string | null> {
+  if (storage.transit.oldestSeq !== 1) return `the log starts at ${storage.transit.oldestSeq}, not 1`;
+  const bySeq = new Map<number, Uint8Array>();
+  let next = 1;
+  for await (const rec of storage.transit.read({ fromSeq: 1 })) {
+    if (rec.seq !== next) return `record ${rec.seq} follows ${next - 1}`;
+    next++;
+    const id = identify(rec.data) as { appender: number; counter: number; index: number } | null;
+    if (id === null || !same(rec.data, payloadFor(id.appender, id.counter, id.index))) return `record ${rec.seq} is not a whole payload`;
+    bySeq.set(rec.seq, rec.data);
+  }
+  if (next - 1 < maxAcked) return `the log ends at ${next - 1}, but ${maxAcked} was acknowledged`;
+  for (const ack of known) {
+    if (ack.lastSeq - ack.firstSeq + 1 !== ack.count) return `batch ${ack.appender}:${ack.counter} of ${ack.count} records was acknowledged as ${ack.firstSeq}..${ack.lastSeq}`;
+    for (let i = 0; i < ack.count; i++) {
+      const got = bySeq.get(ack.firstSeq + i);
+      if (got === undefined) return `acknowledged record ${ack.firstSeq + i} is missing`;
+      if (!same(got, payloadFor(ack.appender, ack.counter, i))) return `acknowledged record ${ack.firstSeq + i} has other bytes`;
+    }
+  }
+  return null;
+}
+
 describe.each(paths)('crash test on the %s path', (path) => {
   it(`keeps every acknowledged record across ${ITERATIONS} SIGKILLs`, async () => {
     const root = mkdtempSync(join(tmpdir(), `tapio-crash-${path}-`));
@@ -95,28 +125,10 @@ describe.each(paths)('crash test on the %s path', (path) => {
         const storage = await TapioStorage.open({ dataDir, storage: { transit: { segment_size: '1MiB', ring_capacity: '1MiB' }, metadata: { in_memory: true } } }, { transit: { path: reopenWith } });
         try {
           torn += storage.transit.recovery.tornBytes > 0 ? 1 : 0;
-          const bySeq = new Map<number, Uint8Array>();
-          let expectSeq = storage.transit.oldestSeq || 1;
-          expect(expectSeq).toBe(1);
-          for await (const rec of storage.transit.read({ fromSeq: 1 })) {
-            expect(rec.seq).toBe(expectSeq++);
-            const id = identify(rec.data) as { appender: number; counter: number; index: number } | null;
-            expect(id, `record ${rec.seq} is not a whole payload`).not.toBeNull();
-            expect(Buffer.from(rec.data).equals(Buffer.from(payloadFor(id!.appender, id!.counter, id!.index)))).toBe(true);
-            bySeq.set(rec.seq, rec.data);
-          }
           for (const ack of acks) maxAcked = Math.max(maxAcked, ack.lastSeq);
-          // Contiguous from 1 up to at least every seq ever acknowledged in this directory.
-          expect(expectSeq - 1).toBeGreaterThanOrEqual(maxAcked);
           known = known.concat(acks);
-          for (const ack of known) {
-            expect(ack.lastSeq - ack.firstSeq + 1).toBe(ack.count);
-            for (let i = 0; i < ack.count; i++) {
-              const got = bySeq.get(ack.firstSeq + i);
-              expect(got, `acknowledged seq ${ack.firstSeq + i} is missing after iteration ${iteration}`).toBeDefined();
-              expect(Buffer.from(got!).equals(Buffer.from(payloadFor(ack.appender, ack.counter, i)))).toBe(true);
-            }
-          }
+          // Plain checks with one assertion: the log grows to tens of MB between restarts.
+          expect(await problemIn(storage, known, maxAcked), `after iteration ${iteration}`).toBeNull();
           acknowledged += acks.length;
         } finally {
           await storage.close();
