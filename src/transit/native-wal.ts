@@ -413,6 +413,8 @@ export class NativeWal implements WalBackend {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.#appender.settled();
+      // The handle refuses stats() from the moment close() is called: keep the counts meanwhile.
+      this.#final = this.#writer.stats();
       this.#final = await this.#writer.close();
       this.#appender.detach();
     })();

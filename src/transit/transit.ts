@@ -104,7 +104,9 @@ export class Transit extends EventEmitter {
   /** The retention run in progress (runs never overlap). */
   #retention: Promise<number> = Promise.resolve(0);
   #retentionError: string | null = null;
-  #waiters: Array<() => void> = [];
+  /** Segments were deleted but the oldest sequence number could not be read since. */
+  #oldestStale = false;
+  #waiters = new Set<() => void>();
 
   readonly #unlock: () => Promise<void>;
 
@@ -147,7 +149,8 @@ export class Transit extends EventEmitter {
       throw err;
     }
     const transit = new Transit(config, backend, checkpoints, unlock);
-    await transit.applyRetention();
+    // A failing run does not keep the store from opening: it is reported as the timer's are.
+    await transit.applyRetention().catch((err: unknown) => transit.#retentionFailed(err));
     return transit;
   }
 
@@ -252,7 +255,7 @@ export class Transit extends EventEmitter {
     async function* iterate(): AsyncGenerator<TransitRecord> {
       let n = 0;
       if (from > toSeq) return;
-      for await (const rec of readRecords(dir, { fromSeq: from, toSeq })) {
+      for await (const rec of readRecords(dir, { fromSeq: from, toSeq, exactStart: true })) {
         yield rec;
         if (++n >= limit) return;
       }
@@ -279,12 +282,18 @@ export class Transit extends EventEmitter {
 
   /** Resolves after the next append is durable (or after close). */
   waitForAppend(): Promise<void> {
-    return new Promise((resolve) => this.#waiters.push(resolve));
+    return new Promise((resolve) => this.#waiters.add(resolve));
+  }
+
+  /** @internal Calls `wake` once after the next append (or close); returns a function that cancels it. */
+  wakeOnAppend(wake: () => void): () => void {
+    this.#waiters.add(wake);
+    return () => this.#waiters.delete(wake);
   }
 
   #wakeReaders(): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
     for (const w of waiters) w();
   }
 
@@ -331,11 +340,12 @@ export class Transit extends EventEmitter {
   }
 
   /**
-   * Deletes whole segments whose last write is older than `transit.retention`; never the
-   * newest segment. Returns how many were deleted. Runs one at a time: a call made while
-   * another runs waits for it and then runs.
+   * Deletes whole segments whose last write is older than `transit.retention`; never the two
+   * newest. Returns how many were deleted. Runs one at a time: a call made while another runs
+   * waits for it and then runs.
    */
   applyRetention(now = Date.now()): Promise<number> {
+    if (this.#closed) return Promise.resolve(0);
     const run = this.#retention.catch(() => 0).then(() => this.#retainOnce(now));
     this.#retention = run;
     return run;
@@ -350,29 +360,32 @@ export class Transit extends EventEmitter {
   }
 
   async #retainOnce(now: number): Promise<number> {
-    if (this.#closed) return 0;
     const fail = (what: string, file: string, err: unknown): TapioError =>
-      new TapioError('ERR_WAL_IO', `retention could not ${what} ${file}: ${(err as Error).message}; nothing else was deleted, and the next run tries again`, { cause: err });
+      new TapioError('ERR_WAL_IO', `retention could not ${what} ${file}: ${(err as Error).message}; the next run tries again`, { cause: err });
     let names: string[];
     try {
       names = (await fsp.readdir(this.dir)).filter((n) => parseSegmentFileName(n) !== null).sort();
     } catch (err) {
       throw fail('list', this.dir, err);
     }
-    if (names.length <= 1) return 0;
+    if (names.length === 0) return 0;
     let deleted = 0;
     try {
-      for (const name of names.slice(0, -1)) {
+      // Never the newest segment, nor the one before it: the oldest sequence number is read from
+      // the header of the first segment kept, and a segment the writer is creating right now
+      // may not have its header yet.
+      for (const name of names.slice(0, -2)) {
         const file = join(this.dir, name);
-        let mtimeMs: number;
+        let mtimeMs: number | null;
         try {
           mtimeMs = (await fsp.stat(file)).mtimeMs;
         } catch (err) {
-          throw fail('read the age of', file, err);
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fail('read the age of', file, err);
+          mtimeMs = null; // already gone
         }
-        if (mtimeMs >= now - this.#config.retention) break;
+        if (mtimeMs !== null && mtimeMs >= now - this.#config.retention) break;
         try {
-          await fsp.unlink(file);
+          if (mtimeMs !== null) await fsp.unlink(file);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fail('delete', file, err);
         }
@@ -381,11 +394,16 @@ export class Transit extends EventEmitter {
     } finally {
       if (deleted > 0) {
         this.#segmentsDeleted += deleted;
-        this.#oldestSeq = await firstSeqOf(join(this.dir, names[deleted]!));
-        this.emit('retention', { deleted, oldestSeq: this.#oldestSeq });
+        this.#oldestStale = true;
       }
     }
+    if (this.#oldestStale) {
+      // Until this succeeds (a damaged header), every run tries again and reports the failure.
+      this.#oldestSeq = await firstSeqOf(join(this.dir, names[deleted]!));
+      this.#oldestStale = false;
+    }
     if (deleted > 0) {
+      this.emit('retention', { deleted, oldestSeq: this.#oldestSeq });
       try {
         await fsyncDir(this.dir);
       } catch (err) {
@@ -431,6 +449,7 @@ export class Transit extends EventEmitter {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#retentionTimer);
+    await this.retentionSettled(); // a run under way finishes before the lock is released
     await Promise.all([...this.#subscriptions].map((s) => s.close()));
     this.#wakeReaders();
     try {
@@ -445,17 +464,26 @@ export class Transit extends EventEmitter {
   }
 }
 
+/** The first sequence number in the header of the segment `file` (the oldest one kept). */
 async function firstSeqOf(file: string): Promise<number> {
-  const handle = await fsp.open(file, 'r');
+  const buf = Buffer.alloc(SEGMENT_HEADER_SIZE);
   try {
-    const buf = Buffer.alloc(SEGMENT_HEADER_SIZE);
-    await handle.read(buf, 0, SEGMENT_HEADER_SIZE, 0);
-    const decoded = decodeSegmentHeader(buf);
-    if (!decoded.ok) throw new TapioError('ERR_WAL_CORRUPT', `${file}: bad segment header after retention`);
-    return decoded.header.firstSeq;
-  } finally {
-    await handle.close();
+    const handle = await fsp.open(file, 'r');
+    try {
+      await handle.read(buf, 0, SEGMENT_HEADER_SIZE, 0);
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    throw new TapioError('ERR_WAL_IO', `retention could not read the header of ${file}: ${(err as Error).message}; the next run tries again`, { cause: err });
   }
+  const decoded = decodeSegmentHeader(buf);
+  if (!decoded.ok) {
+    throw new TapioError('ERR_WAL_CORRUPT', `retention cannot tell the oldest sequence number kept: the header of ${file} is damaged (${decoded.reason}); \`tapio-storage wal verify\` shows the damage`, {
+      details: { file },
+    });
+  }
+  return decoded.header.firstSeq;
 }
 
 /** How often a waiting subscription looks for records appended by worker threads. */
@@ -507,13 +535,19 @@ class SubscriptionImpl implements Subscription {
           continue; // appends made meanwhile woke nobody: look again before waiting
         }
         // Appends of this thread wake the wait; those of worker threads are seen at the next poll.
-        let timer: NodeJS.Timeout | undefined;
-        const poll = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, SUBSCRIPTION_POLL_MS);
-          timer.unref(); // a waiting subscription does not keep the process alive, as before
+        // Each wait cleans up after itself, so an idle subscription holds nothing.
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            clearTimeout(timer);
+            cancel();
+            this.#wake = null;
+            resolve();
+          };
+          const timer = setTimeout(done, SUBSCRIPTION_POLL_MS);
+          timer.unref(); // a waiting subscription does not keep the process alive
+          const cancel = t.wakeOnAppend(done);
+          this.#wake = done;
         });
-        await Promise.race([t.waitForAppend(), this.#stopSignal, poll]);
-        clearTimeout(timer);
         continue;
       }
       const from = this.#position + 1;
@@ -544,14 +578,12 @@ class SubscriptionImpl implements Subscription {
     }
   }
 
-  #resolveStop: (() => void) | undefined;
-  readonly #stopSignal = new Promise<void>((resolve) => {
-    this.#resolveStop = resolve;
-  });
+  /** Ends the current wait for appends, if any. */
+  #wake: (() => void) | null = null;
 
   async close(): Promise<void> {
     this.#stopping = true;
-    this.#resolveStop?.();
+    this.#wake?.();
     await this.done.catch(() => undefined);
   }
 }

@@ -29,6 +29,12 @@ export interface ReadRecordsOptions {
   toSeq?: number;
   /** 'strict' (default) throws ERR_WAL_CORRUPT on damage before the newest segment; 'salvage' skips it. */
   recovery?: RecoveryMode;
+  /**
+   * Throw ERR_WAL_RETENTION when the oldest segment left starts after `fromSeq` (retention
+   * deleted the records from `fromSeq` on, possibly while the read began), rather than start at
+   * the oldest record kept.
+   */
+  exactStart?: boolean;
 }
 
 /**
@@ -45,6 +51,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
   private readonly fromSeq: number;
   private readonly toSeq: number;
   private readonly recovery: RecoveryMode;
+  private readonly exactStart: boolean;
 
   constructor(
     readonly dir: string,
@@ -56,6 +63,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
       throw new TapioError('ERR_INVALID_ARGUMENT', `readRecords: recovery must be 'strict' or 'salvage', got ${JSON.stringify(options.recovery)}`);
     }
     this.recovery = options.recovery ?? 'strict';
+    this.exactStart = options.exactStart ?? false;
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<WalRecord, void, undefined> {
@@ -83,6 +91,11 @@ export class WalReader implements AsyncIterable<WalRecord> {
         const size = (await fh.stat()).size;
         const header = this.checkHeader(seg, await readHead(fh), identity);
         if (header !== null) {
+          if (expected === null && lastSeq === 0 && this.exactStart && header.firstSeq > this.fromSeq) {
+            throw new TapioError('ERR_WAL_RETENTION', `records ${this.fromSeq} to ${header.firstSeq - 1} of the transit WAL were deleted by retention; the oldest record kept is ${header.firstSeq}`, {
+              details: { fromSeq: this.fromSeq, oldestSeq: header.firstSeq },
+            });
+          }
           if (expected !== null && header.firstSeq !== expected) {
             this.damage(seg, 0, `sequence gap: the segment starts at sequence ${header.firstSeq}, the previous one ends at ${expected - 1}`);
           }

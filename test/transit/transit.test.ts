@@ -1,7 +1,7 @@
 // The transit facade on both paths: appends, reads, subscriptions, retention, back-pressure,
 // failures, bad input and the directory lock.
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -187,10 +187,13 @@ describe.each(paths)('transit on the %s path', (path) => {
       for (const s of before.slice(0, -1)) utimesSync(join(walDir, s), old, old);
       const behind: unknown[] = [];
       t.on('behind', (e) => behind.push(e));
-      expect(await t.applyRetention()).toBe(before.length - 1);
-      expect(segments()).toEqual(before.slice(-1));
+      const early = t.read({ fromSeq: 1 }); // made before retention runs, read after
+      // Every segment is old now; the two newest stay.
+      expect(await t.applyRetention()).toBe(before.length - 2);
+      expect(segments()).toEqual(before.slice(-2));
       expect(t.oldestSeq).toBeGreaterThan(1);
       expect(() => t.read({ fromSeq: 1 })).toThrow(expect.objectContaining({ code: 'ERR_WAL_RETENTION' }));
+      await expect(early.next()).rejects.toMatchObject({ code: 'ERR_WAL_RETENTION', details: { fromSeq: 1, oldestSeq: t.oldestSeq } });
       const got: number[] = [];
       const sub = t.subscribe('late', (r) => {
         got.push(r.seq);
@@ -206,13 +209,13 @@ describe.each(paths)('transit on the %s path', (path) => {
       await sub2.close();
       expect(behind).toEqual([{ name: 'old-reader', from: 2, oldest: t.oldestSeq }]);
       expect(t.stats().subscribersBehindRetention).toBe(1);
-      expect(t.stats().segmentsDeleted).toBe(before.length - 1);
+      expect(t.stats().segmentsDeleted).toBe(before.length - 2);
     } finally {
       await storage.close();
     }
   });
 
-  it('when retention left only an empty newest segment, the oldest sequence number is the next one and a subscriber behind it is told', async () => {
+  it('when only an empty newest segment is left, the oldest sequence number is the next one and a subscriber behind it is told', async () => {
     const dataDir = newDataDir();
     let storage = await open(dataDir, { retention: '1h' });
     for (let i = 0; i < 10; i++) await storage.transit.append([`r${i}`]);
@@ -227,11 +230,12 @@ describe.each(paths)('transit on the %s path', (path) => {
     const fd = openSync(join(walDir, newest), 'r+');
     writeSync(fd, Buffer.alloc(200_000), 0, 200_000, 4096);
     closeSync(fd);
-    const old = Date.now() / 1000 - 7200;
-    for (const n of segments()) utimesSync(join(walDir, n), old, old);
     storage = await open(dataDir, { retention: '1h' });
     const lastSeq = storage.transit.lastSeq;
     await storage.close();
+    // Retention keeps the segment before the newest; here the older ones are gone all the same
+    // (removed by hand, or by an earlier version).
+    for (const n of segments().slice(0, -1)) unlinkSync(join(walDir, n));
     storage = await open(dataDir, { retention: '1h' });
     try {
       const t = storage.transit;
@@ -326,14 +330,40 @@ describe.each(paths)('transit on the %s path', (path) => {
       closeSync(fd);
       const deadline = Date.now() + 10_000;
       while (t.stats().retentionError === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(t.stats().retentionError).toMatch(/header/);
-      await new Promise((r) => setTimeout(r, 1500)); // at least one more failing run
+      expect(t.stats().retentionError).toMatch(/header of .* is damaged/);
+      expect(t.stats().segmentsDeleted).toBe(1);
+      await new Promise((r) => setTimeout(r, 2500)); // at least two more runs, which fail the same way
+      expect(t.stats().retentionError).toMatch(/header of .* is damaged/);
       expect(warn).toHaveBeenCalledTimes(1);
       expect(String(warn.mock.calls[0]![0])).toMatch(/retention failed/);
       expect((await t.append(['after'])).lastSeq).toBe(26);
     } finally {
       warn.mockRestore();
       await storage.close();
+    }
+  });
+
+  it('close() waits for a retention run under way; the reopened store agrees with it', async () => {
+    const dataDir = newDataDir();
+    const storage = await open(dataDir, { retention: '1h' });
+    const t = storage.transit;
+    for (let i = 0; i < 25; i++) await t.append([new Uint8Array(100_000)]);
+    const segments = readdirSync(t.dir).filter((n) => n.endsWith('.wal')).sort();
+    const old = Date.now() / 1000 - 7200;
+    for (const n of segments) utimesSync(join(t.dir, n), old, old);
+    let emitted = false;
+    t.on('retention', () => (emitted = true));
+    const run = t.applyRetention();
+    await storage.close();
+    expect(emitted).toBe(true);
+    expect(await run).toBe(segments.length - 2);
+    const again = await open(dataDir, { retention: '1h' });
+    try {
+      const first = await again.transit.read().next();
+      expect(first.done).toBe(false);
+      expect(first.value!.seq).toBe(again.transit.oldestSeq);
+    } finally {
+      await again.close();
     }
   });
 
@@ -349,7 +379,7 @@ describe.each(paths)('transit on the %s path', (path) => {
       for (const n of segments.slice(0, -1)) utimesSync(join(walDir, n), old, old);
       // Two runs at once: one deletes, the other finds nothing left to delete.
       const counts = await Promise.all([t.applyRetention(), t.applyRetention()]);
-      expect(counts.sort()).toEqual([0, segments.length - 1]);
+      expect(counts.sort()).toEqual([0, segments.length - 2]);
       expect(t.stats().retentionError).toBeNull();
       expect((await t.append(['after'])).lastSeq).toBe(26);
     } finally {
@@ -434,7 +464,20 @@ describe.each(paths)('transit on the %s path', (path) => {
   it('refuses use after close with ERR_CLOSED, and still reports the final stats', async () => {
     const storage = await open(newDataDir());
     await storage.transit.append(['a', 'bc']);
-    await storage.close();
+    // stats() answers all through close(), on both paths.
+    let closed = false;
+    const closing = storage.close().then(() => (closed = true));
+    let failure: unknown = null;
+    while (!closed) {
+      try {
+        storage.transit.stats();
+      } catch (err) {
+        failure = err;
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    await closing;
+    expect(failure).toBeNull();
     await expect(storage.transit.append(['x'])).rejects.toMatchObject({ code: 'ERR_CLOSED' });
     expect(() => storage.transit.tryAppend(['x'])).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
     expect(() => storage.transit.producerHandle()).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
