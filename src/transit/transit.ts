@@ -104,8 +104,12 @@ export class Transit extends EventEmitter {
   /** The retention run in progress (runs never overlap). */
   #retention: Promise<number> = Promise.resolve(0);
   #retentionError: string | null = null;
-  /** Segments were deleted but the oldest sequence number could not be read since. */
+  /** Segments went away but the oldest sequence number could not be read since. */
   #oldestStale = false;
+  /** Segments deleted and not yet announced by a 'retention' event (a run failed after them). */
+  #unreported = 0;
+  /** The directory was fsync'ed after the deletions not yet announced. */
+  #dirSynced = false;
   #waiters = new Set<() => void>();
 
   readonly #unlock: () => Promise<void>;
@@ -369,7 +373,8 @@ export class Transit extends EventEmitter {
       throw fail('list', this.dir, err);
     }
     if (names.length === 0) return 0;
-    let deleted = 0;
+    let past = 0; // segments at the front of `names` that are gone now
+    let deleted = 0; // of those, the ones this run deleted
     try {
       // Never the newest segment, nor the one before it: the oldest sequence number is read from
       // the header of the first segment kept, and a segment the writer is creating right now
@@ -384,31 +389,43 @@ export class Transit extends EventEmitter {
           mtimeMs = null; // already gone
         }
         if (mtimeMs !== null && mtimeMs >= now - this.#config.retention) break;
-        try {
-          if (mtimeMs !== null) await fsp.unlink(file);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fail('delete', file, err);
+        if (mtimeMs !== null) {
+          try {
+            await fsp.unlink(file);
+            deleted++;
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fail('delete', file, err);
+          }
         }
-        deleted++;
+        past++;
       }
     } finally {
+      // What is done stays to be finished, by this run or, if it fails, by the next one.
       if (deleted > 0) {
         this.#segmentsDeleted += deleted;
-        this.#oldestStale = true;
+        this.#unreported += deleted;
+        this.#dirSynced = false;
       }
+      if (past > 0) this.#oldestStale = true;
     }
-    if (this.#oldestStale) {
-      // Until this succeeds (a damaged header), every run tries again and reports the failure.
-      this.#oldestSeq = await firstSeqOf(join(this.dir, names[deleted]!));
-      this.#oldestStale = false;
-    }
-    if (deleted > 0) {
-      this.emit('retention', { deleted, oldestSeq: this.#oldestSeq });
+    if (this.#unreported > 0 && !this.#dirSynced) {
       try {
         await fsyncDir(this.dir);
       } catch (err) {
         throw fail('sync the directory', this.dir, err);
       }
+      this.#dirSynced = true;
+    }
+    if (this.#oldestStale) {
+      // Until this succeeds (a damaged header), every run tries again and reports the failure.
+      this.#oldestSeq = await firstSeqOf(join(this.dir, names[past]!));
+      this.#oldestStale = false;
+    }
+    if (this.#unreported > 0) {
+      const count = this.#unreported;
+      this.#unreported = 0;
+      this.#dirSynced = false;
+      this.emit('retention', { deleted: count, oldestSeq: this.#oldestSeq });
     }
     this.#retentionError = null;
     return deleted;
@@ -449,8 +466,11 @@ export class Transit extends EventEmitter {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#retentionTimer);
-    await this.retentionSettled(); // a run under way finishes before the lock is released
-    await Promise.all([...this.#subscriptions].map((s) => s.close()));
+    // Subscriptions stop first (they would read from a closed store), then a retention run under
+    // way finishes before the lock is released.
+    const subscriptions = [...this.#subscriptions].map((s) => s.close());
+    await this.retentionSettled();
+    await Promise.all(subscriptions);
     this.#wakeReaders();
     try {
       await this.#backend.close();

@@ -77,6 +77,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
       });
     }
     let i = await this.startIndex(segs, identity);
+    let first = true; // the segment the read starts in
     let expected: number | null = null;
     let lastSeq = 0;
     for (;;) {
@@ -91,7 +92,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
         const size = (await fh.stat()).size;
         const header = this.checkHeader(seg, await readHead(fh), identity);
         if (header !== null) {
-          if (expected === null && lastSeq === 0 && this.exactStart && header.firstSeq > this.fromSeq) {
+          if (first && this.exactStart && header.firstSeq > this.fromSeq) {
             throw new TapioError('ERR_WAL_RETENTION', `records ${this.fromSeq} to ${header.firstSeq - 1} of the transit WAL were deleted by retention; the oldest record kept is ${header.firstSeq}`, {
               details: { fromSeq: this.fromSeq, oldestSeq: header.firstSeq },
             });
@@ -134,6 +135,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
       } finally {
         await fh.close();
       }
+      first = false;
       // Next segment: re-list when this was the last one known, since the writer may have rolled.
       let nextIndex = segs.findIndex((x) => x.number > seg.number);
       if (nextIndex < 0) {

@@ -367,6 +367,28 @@ describe.each(paths)('transit on the %s path', (path) => {
     }
   });
 
+  it('close() during a retention run stops a busy subscription cleanly', async () => {
+    const storage = await open(newDataDir(), { retention: '1h' });
+    const t = storage.transit;
+    for (let i = 0; i < 25; i++) await t.append([new Uint8Array(100_000)]);
+    const old = Date.now() / 1000 - 7200;
+    for (const n of readdirSync(t.dir).filter((f) => f.endsWith('.wal'))) utimesSync(join(t.dir, n), old, old);
+    let handled = 0;
+    const sub = t.subscribe(
+      'busy',
+      async () => {
+        handled++;
+        await new Promise((r) => setImmediate(r));
+      },
+      { batchSize: 1 },
+    );
+    while (handled < 2) await new Promise((r) => setTimeout(r, 1));
+    const run = t.applyRetention();
+    await storage.close();
+    await expect(sub.done).resolves.toBeUndefined();
+    expect(await run).toBeGreaterThan(0);
+  });
+
   it('retention runs never overlap', async () => {
     const storage = await open(newDataDir(), { retention: '1h' });
     try {
