@@ -24,6 +24,22 @@ function newDataDir(): string {
 
 type Transit = TapioStorage['transit'];
 
+/** Appends `count` records of 100 KB, about ten to a 1 MiB segment. */
+async function appendBig(t: Transit, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) await t.append([new Uint8Array(100_000)]);
+}
+
+/** The segment files of the WAL in `dir`, oldest first. */
+function segmentsIn(dir: string): string[] {
+  return readdirSync(dir).filter((n) => n.endsWith('.wal')).sort();
+}
+
+/** Makes the segment files `names` in `dir` look last written two hours ago. */
+function age(dir: string, names: string[]): void {
+  const old = Date.now() / 1000 - 7200;
+  for (const n of names) utimesSync(join(dir, n), old, old);
+}
+
 describe.each(paths)('transit on the %s path', (path) => {
   async function open(dataDir: string, transit: NonNullable<TapioConfigInput['storage']>['transit'] = {}, extra: Record<string, unknown> = {}): Promise<TapioStorage> {
     return TapioStorage.open({ dataDir, storage: { transit: { segment_size: '1MiB', ring_capacity: '1MiB', ...transit } } }, { transit: { path, ...extra } });
@@ -220,11 +236,10 @@ describe.each(paths)('transit on the %s path', (path) => {
     let storage = await open(dataDir, { retention: '1h' });
     for (let i = 0; i < 10; i++) await storage.transit.append([`r${i}`]);
     await storage.metadata.checkpoints.set('slow', 10);
-    const record = new Uint8Array(100_000);
-    for (let i = 0; i < 31; i++) await storage.transit.append([record]);
+    await appendBig(storage.transit, 31);
     await storage.close();
     const walDir = join(dataDir, 'wal');
-    const segments = () => readdirSync(walDir).filter((n) => n.endsWith('.wal')).sort();
+    const segments = () => segmentsIn(walDir);
     // As after a crash right after a roll: nothing of the newest segment's records reached the disk.
     const newest = segments().at(-1)!;
     const fd = openSync(join(walDir, newest), 'r+');
@@ -266,9 +281,7 @@ describe.each(paths)('transit on the %s path', (path) => {
     const storage = await open(newDataDir(), { retention: '1h' });
     try {
       const t = storage.transit;
-      for (let i = 0; i < 35; i++) await t.append([new Uint8Array(100_000)]);
-      const walDir = join(t.dir);
-      const segments = () => readdirSync(walDir).filter((n) => n.endsWith('.wal')).sort();
+      await appendBig(t, 35);
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
       const behind: Array<{ from: number; oldest: number }> = [];
@@ -283,8 +296,7 @@ describe.each(paths)('transit on the %s path', (path) => {
         { batchSize: 100 },
       );
       while (got.length < 2) await new Promise((r) => setTimeout(r, 2));
-      const old = Date.now() / 1000 - 7200;
-      for (const n of segments().slice(0, -1)) utimesSync(join(walDir, n), old, old);
+      age(t.dir, segmentsIn(t.dir));
       expect(await t.applyRetention()).toBeGreaterThan(0);
       release();
       while (sub.position < t.lastSeq) await new Promise((r) => setTimeout(r, 2));
@@ -319,11 +331,10 @@ describe.each(paths)('transit on the %s path', (path) => {
     const storage = await open(newDataDir(), { retention: '4s' });
     try {
       const t = storage.transit;
-      for (let i = 0; i < 25; i++) await t.append([new Uint8Array(100_000)]);
-      const segments = readdirSync(t.dir).filter((n) => n.endsWith('.wal')).sort();
+      await appendBig(t, 25);
+      const segments = segmentsIn(t.dir);
       expect(segments.length).toBeGreaterThan(2);
-      const old = Date.now() / 1000 - 7200;
-      utimesSync(join(t.dir, segments[0]!), old, old);
+      age(t.dir, segments.slice(0, 1));
       // The segment that becomes the oldest has a damaged header: the run cannot tell where the log starts.
       const fd = openSync(join(t.dir, segments[1]!), 'r+');
       writeSync(fd, Buffer.from('XXXXXXXX'), 0, 8, 0);
@@ -347,10 +358,9 @@ describe.each(paths)('transit on the %s path', (path) => {
     const dataDir = newDataDir();
     const storage = await open(dataDir, { retention: '1h' });
     const t = storage.transit;
-    for (let i = 0; i < 25; i++) await t.append([new Uint8Array(100_000)]);
-    const segments = readdirSync(t.dir).filter((n) => n.endsWith('.wal')).sort();
-    const old = Date.now() / 1000 - 7200;
-    for (const n of segments) utimesSync(join(t.dir, n), old, old);
+    await appendBig(t, 25);
+    const segments = segmentsIn(t.dir);
+    age(t.dir, segments);
     let emitted = false;
     t.on('retention', () => (emitted = true));
     const run = t.applyRetention();
@@ -370,9 +380,8 @@ describe.each(paths)('transit on the %s path', (path) => {
   it('close() during a retention run stops a busy subscription cleanly', async () => {
     const storage = await open(newDataDir(), { retention: '1h' });
     const t = storage.transit;
-    for (let i = 0; i < 25; i++) await t.append([new Uint8Array(100_000)]);
-    const old = Date.now() / 1000 - 7200;
-    for (const n of readdirSync(t.dir).filter((f) => f.endsWith('.wal'))) utimesSync(join(t.dir, n), old, old);
+    await appendBig(t, 25);
+    age(t.dir, segmentsIn(t.dir));
     let handled = 0;
     const sub = t.subscribe(
       'busy',
@@ -393,12 +402,10 @@ describe.each(paths)('transit on the %s path', (path) => {
     const storage = await open(newDataDir(), { retention: '1h' });
     try {
       const t = storage.transit;
-      for (let i = 0; i < 25; i++) await t.append([new Uint8Array(100_000)]);
-      const walDir = t.dir;
-      const segments = readdirSync(walDir).filter((n) => n.endsWith('.wal')).sort();
+      await appendBig(t, 25);
+      const segments = segmentsIn(t.dir);
       expect(segments.length).toBeGreaterThan(2);
-      const old = Date.now() / 1000 - 7200;
-      for (const n of segments.slice(0, -1)) utimesSync(join(walDir, n), old, old);
+      age(t.dir, segments);
       // Two runs at once: one deletes, the other finds nothing left to delete.
       const counts = await Promise.all([t.applyRetention(), t.applyRetention()]);
       expect(counts.sort()).toEqual([0, segments.length - 2]);
