@@ -11,7 +11,6 @@ import { fsyncDir, writeFileAtomic } from '../fs/durable.js';
 import { storeIdFromHex } from './codec.js';
 import { CHECKPOINT_FILE_NAME, CHECKPOINT_FORMAT_NAME, FORMAT_VERSION, ID_FILE_NAME, LOCK_FILE_NAME, MAX_SMALL_FILE_BYTES, WAL_FORMAT_NAME, parseSegmentFileName, segmentFileName } from './format.js';
 
-/** The value of the "format" field of WAL_ID. */
 /** The temporary name WAL_ID is written under before the rename. */
 export const WAL_ID_TEMP_NAME = `${ID_FILE_NAME}.tmp`;
 
