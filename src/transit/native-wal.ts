@@ -369,7 +369,8 @@ export class NativeWal implements WalBackend {
     const addon = loadNative() as unknown as NativeWalAddon | null;
     if (!addon) throw new TapioError('ERR_NATIVE', 'the native addon is not loaded; use the TypeScript path');
     const writer = await addon.openWal(opts);
-    return new NativeWal(writer, new NativeAppender(addon, writer.id, { segmentSize: opts.segmentSize, ringCapacity: opts.ringCapacity }), { segmentSize: opts.segmentSize, ringCapacity: opts.ringCapacity });
+    const limits = { segmentSize: opts.segmentSize, ringCapacity: opts.ringCapacity };
+    return new NativeWal(writer, new NativeAppender(addon, writer.id, limits), limits);
   }
 
   /** The id worker threads use to attach their own producers. */
