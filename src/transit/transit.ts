@@ -108,8 +108,6 @@ export class Transit extends EventEmitter {
   #oldestStale = false;
   /** Segments deleted and not yet announced by a 'retention' event (a run failed after them). */
   #unreported = 0;
-  /** The directory was fsync'ed after the deletions not yet announced. */
-  #dirSynced = false;
   #waiters = new Set<() => void>();
 
   readonly #unlock: () => Promise<void>;
@@ -404,17 +402,16 @@ export class Transit extends EventEmitter {
       if (deleted > 0) {
         this.#segmentsDeleted += deleted;
         this.#unreported += deleted;
-        this.#dirSynced = false;
       }
       if (past > 0) this.#oldestStale = true;
     }
-    if (this.#unreported > 0 && !this.#dirSynced) {
+    if (this.#unreported > 0) {
+      // Again after a run that failed past this point: one more fsync of the directory is cheap.
       try {
         await fsyncDir(this.dir);
       } catch (err) {
         throw fail('sync the directory', this.dir, err);
       }
-      this.#dirSynced = true;
     }
     if (this.#oldestStale) {
       // Until this succeeds (a damaged header), every run tries again and reports the failure.
@@ -424,7 +421,6 @@ export class Transit extends EventEmitter {
     if (this.#unreported > 0) {
       const count = this.#unreported;
       this.#unreported = 0;
-      this.#dirSynced = false;
       this.emit('retention', { deleted: count, oldestSeq: this.#oldestSeq });
     }
     this.#retentionError = null;
