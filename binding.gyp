@@ -8,6 +8,7 @@
         "native/core/crc32c_sse42.cc",
         "native/core/crc32c_arm.cc",
         "native/core/ring_buffer.cc",
+        "native/core/sync_probe.cc",
         "native/core/wal_codec.cc",
         "native/core/wal_file.cc",
         "native/core/wal_scan.cc",
@@ -19,7 +20,8 @@
         "native/binding/crc32c_binding.cc",
         "native/binding/wal_shared.cc",
         "native/binding/wal_binding.cc",
-        "native/binding/ring_binding.cc"
+        "native/binding/ring_binding.cc",
+        "native/binding/sync_probe_binding.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

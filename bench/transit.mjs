@@ -2,7 +2,9 @@
 // per append) in one run, against the disk's ceiling (dd with oflag=direct in the same folder).
 // Two more plain loops show what this disk allows for the shape of a case, with no WAL at all:
 // one write + fdatasync of 1,024 records (the most 64 producers x 16 records keep in flight) and,
-// for the offered load, one write + fdatasync of each whole burst.
+// for the offered load, one write + fdatasync of each whole burst. The sync probe (probeSync, the
+// `wal test-sync` command) times the same cycle the way the native writer writes: O_DIRECT into
+// fallocated extents, and into a file filled with zeros first.
 // `node bench/transit.mjs [--quick] [--rounds N]` (3 rounds by default, 1 with --quick; medians are
 // reported); writes bench/results/transit.json.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -229,6 +231,20 @@ async function recoveryScan(path, gib, writerPath) {
   return { bytes: scanned, seconds, mbPerSec: scanned / seconds / 1e6, checkpointOpenMs: quickMs };
 }
 
+/**
+ * The disk alone, the native writer's way and with zero-filled extents: back-to-back cycles of one
+ * write of `records` records of `size` bytes (as the WAL frames them) + fdatasync, each scaled to
+ * records/s.
+ */
+async function diskCycles(records, size, seconds, path) {
+  const { probeSync } = await import('../lib/transit/sync-probe.js');
+  const { recordFootprint } = await import('../lib/transit/format.js');
+  return inFreshDir('probe', async (dir) => {
+    const results = await probeSync(dir, { modes: ['direct-preallocated', 'direct-zero-filled'], writeBytes: records * recordFootprint(size), seconds, path });
+    return results.filter((r) => r.ran).map((r) => ({ mode: r.mode, recordsPerSec: r.cyclesPerSecond * records, mbPerSec: (r.cyclesPerSecond * records * size) / 1e6, meanGroupRecords: records, p50Ms: r.p50Ms, p99Ms: r.p99Ms }));
+  });
+}
+
 /** The upper bound of the histogram bucket that holds the p-th percentile of fdatasync latency, ms. */
 function syncPercentileMs(hist, p) {
   const total = hist.reduce((n, b) => n + b.count, 0);
@@ -294,6 +310,13 @@ async function round(paths, scale, scanGiB) {
   const groupCeiling = await inFreshDir('small-group', (dir) => plainLoop(dir, { appends: Math.round(600 * scale), batch: 1024, size: 200 }));
   rows.push({ case: CASES.small, path: 'plain fs loop (1024/fdatasync)', ...groupCeiling, xBaseline: groupCeiling.recordsPerSec / plainSmall.recordsPerSec });
   for (const r of rows) if (r.case === CASES.small) r.ofGroupCeiling = r.recordsPerSec / groupCeiling.recordsPerSec;
+  // The same 1,024-record cycle, the way the native writer writes (native path only).
+  if (paths.includes('native')) {
+    const disk = await diskCycles(1024, 200, quick ? 0.5 : 2, 'native');
+    for (const d of disk) rows.push({ case: CASES.small, path: `disk alone, ${d.mode} (1024/fdatasync)`, ...d, xBaseline: d.recordsPerSec / plainSmall.recordsPerSec });
+    const direct = disk.find((d) => d.mode === 'direct-preallocated');
+    if (direct) for (const r of rows) if (r.case === CASES.small) r.ofDiskCycle = r.recordsPerSec / direct.recordsPerSec;
+  }
 
   const bulk = { producers: 1, perProducer: Math.round(2000 * scale), batch: 1024, size: 200, inFlight: 8 };
   for (const path of paths) rows.push({ case: CASES.bulk, path, ...ofDd(await onFreshWal('bulk', path, (wal) => concurrentAppends(wal, bulk))) });
@@ -307,12 +330,19 @@ async function round(paths, scale, scanGiB) {
   for (const path of paths) rows.push({ case: CASES.load, path, ...(await onFreshWal('load', path, (wal) => offeredLoad(wal, load))) });
   const plainLoad = await inFreshDir('load-plain', (dir) => plainOfferedLoad(dir, load));
   rows.push({ case: CASES.load, path: 'plain fs loop (1 write + fdatasync per burst)', ...plainLoad });
+  if (paths.includes('native')) {
+    // One burst's write + fdatasync, back to back, the native writer's way: the disk's share of an ack.
+    const perBurst = Math.round((load.rate * 10) / 1000);
+    for (const d of await diskCycles(perBurst, load.size, quick ? 0.5 : 2, 'native')) {
+      rows.push({ case: CASES.load, path: `disk alone, ${d.mode} (1 burst/fdatasync)`, p50Ms: d.p50Ms, p99Ms: d.p99Ms });
+    }
+  }
 
   for (const path of paths) rows.push({ case: `recovery: full scan of a ${scanGiB} GiB log`, path, ...(await recoveryScan(path, scanGiB, paths[0])) });
   return { ddBytesPerSec: dd.bytesPerSec, dd: dd.raw ?? dd.note, rows };
 }
 
-const METRICS = ['recordsPerSec', 'mbPerSec', 'xBaseline', 'ofCeiling', 'ofGroupCeiling', 'meanGroupRecords', 'p50Ms', 'p99Ms', 'syncP99Ms', 'checkpointOpenMs'];
+const METRICS = ['recordsPerSec', 'mbPerSec', 'xBaseline', 'ofCeiling', 'ofGroupCeiling', 'ofDiskCycle', 'meanGroupRecords', 'p50Ms', 'p99Ms', 'syncP99Ms', 'checkpointOpenMs'];
 
 /** Per case and path: the median of each metric over the rounds, and the spread of records/s (or MB/s). */
 function summarize(rounds) {
@@ -352,6 +382,7 @@ export async function run() {
     { label: 'x plain', get: (r) => (r.xBaseline ? r.xBaseline.toFixed(1) : '') },
     { label: '% of dd', get: (r) => (r.ofCeiling ? `${(r.ofCeiling * 100).toFixed(0)}%` : '') },
     { label: '% of 1024/sync', get: (r) => (r.ofGroupCeiling ? `${(r.ofGroupCeiling * 100).toFixed(0)}%` : '') },
+    { label: '% of disk cycle', get: (r) => (r.ofDiskCycle ? `${(r.ofDiskCycle * 100).toFixed(0)}%` : '') },
     { label: 'group', get: (r) => (r.meanGroupRecords ? r.meanGroupRecords.toFixed(0) : '') },
     { label: 'ack p50 ms', get: (r) => ms(r.p50Ms) },
     { label: 'ack p99 ms', get: (r) => ms(r.p99Ms) },

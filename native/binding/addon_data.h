@@ -33,6 +33,7 @@ bool GetBytes(Napi::Env env, Napi::Value value, const char* what, const uint8_t*
 void InitCrc32c(Napi::Env env, Napi::Object exports);
 void InitWal(Napi::Env env, Napi::Object exports);
 void InitRing(Napi::Env env, Napi::Object exports);
+void InitSyncProbe(Napi::Env env, Napi::Object exports);
 
 }  // namespace tapio_binding
 

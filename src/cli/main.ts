@@ -11,6 +11,7 @@ import { Command } from 'commander';
 import { capabilities } from '../capabilities.js';
 import { formatConfig, loadConfig } from '../config/index.js';
 import { TapioError } from '../errors.js';
+import { probeSync, SYNC_PROBE_MODE_TEXT, SYNC_PROBE_MODES, type SyncProbeMode } from '../transit/sync-probe.js';
 import { runDemo } from './demo.js';
 import { humanBytes, openFromOptions, printJsonOrLines, resolvedConfigFromOptions, type GlobalOptions, storeSizes, storeSizesOf } from './common.js';
 
@@ -143,7 +144,7 @@ keys
     }
   });
 
-const wal = program.command('wal').description('inspect the transit write-ahead log (read-only: safe while the store is open)');
+const wal = program.command('wal').description('inspect the transit write-ahead log (verify, dump and stats only read: safe while the store is open)');
 wal
   .command('verify')
   .option('-p, --path <dir>', 'WAL directory (default: the configuration\'s transit.wal_path)')
@@ -201,6 +202,42 @@ wal
     ]);
   });
 
+wal
+  .command('test-sync')
+  .option('-p, --path <dir>', 'directory to probe, on the WAL\'s file system (default: the configuration\'s transit.wal_path)')
+  .option('-b, --bytes <n>', 'bytes per write (default: 1,024 records of 200 bytes as the WAL frames them)', wholeNumber('--bytes'))
+  .option('-s, --seconds <s>', 'timed seconds per mode', positiveNumber('--seconds'), 2)
+  .option('-m, --mode <modes>', `comma-separated modes (default all): ${SYNC_PROBE_MODES.join(', ')}`, modeList)
+  .description('time write + fdatasync cycles in the WAL directory for each way of writing: what the disk allows the writer (writes and removes a scratch file)')
+  .action(async (opts: { path?: string; bytes?: number; seconds: number; mode?: SyncProbeMode[] }) => {
+    const dir = await walDir(opts.path);
+    const json = globals().json === true;
+    const ms = (v: number): string => v.toFixed(2).padStart(7);
+    if (!json) {
+      const path = capabilities().native ? 'native' : 'typescript';
+      console.log(`write + fdatasync cycles in ${dir}, ${opts.seconds} s per mode, ${path} path`);
+      console.log(`${'mode'.padEnd(22)} ${'cycles/s'.padStart(9)} ${'MB/s'.padStart(7)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'max ms'.padStart(7)}  what`);
+    }
+    const results = await probeSync(dir, {
+      ...(opts.bytes !== undefined ? { writeBytes: opts.bytes } : {}),
+      seconds: opts.seconds,
+      ...(opts.mode ? { modes: opts.mode } : {}),
+      onResult: (r) => {
+        if (json) return;
+        const figures = r.ran ? `${Math.round(r.cyclesPerSecond).toString().padStart(9)} ${r.mbPerSecond.toFixed(0).padStart(7)} ${ms(r.p50Ms)} ${ms(r.p99Ms)} ${ms(r.maxMs)}` : `${'-'.padStart(9)} ${'-'.padStart(7)} ${'-'.padStart(7)} ${'-'.padStart(7)} ${'-'.padStart(7)}`;
+        console.log(`${r.mode.padEnd(22)} ${figures}  ${r.ran ? SYNC_PROBE_MODE_TEXT[r.mode] : `not run: ${r.reason}`}`);
+      },
+    });
+    if (json) {
+      console.log(JSON.stringify({ dir, results }, null, 2));
+      return;
+    }
+    const ran = results.find((r) => r.ran);
+    if (ran) {
+      console.log(`${ran.writeBytes} bytes per write. A writer that acknowledges N records per fdatasync acknowledges at most N x cycles/s records per second here.`);
+    }
+  });
+
 /**
  * The WAL directory: --path, else the transit.wal_path of the configuration the global options
  * name, as the store would open it (nothing is opened). It must exist: inspecting a directory
@@ -246,6 +283,23 @@ program
   });
 
 /** A commander parser for a whole number >= 1 given to `option`. */
+function positiveNumber(option: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0 || n > 3600) throw new TapioError('ERR_INVALID_ARGUMENT', `${option} must be a number above 0 and at most 3600, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+function modeList(value: string): SyncProbeMode[] {
+  const modes = value.split(',').map((m) => m.trim());
+  const unknown = modes.filter((m) => !(SYNC_PROBE_MODES as readonly string[]).includes(m));
+  if (unknown.length > 0 || modes.length === 0) {
+    throw new TapioError('ERR_INVALID_ARGUMENT', `--mode: unknown mode ${JSON.stringify(unknown.join(','))}; use a comma-separated list of ${SYNC_PROBE_MODES.join(', ')}`);
+  }
+  return modes as SyncProbeMode[];
+}
+
 function wholeNumber(option: string): (value: string) => number {
   return (value) => {
     const n = Number(value);

@@ -19,7 +19,7 @@ describe('tapio-storage command line', () => {
   const dataDir = join(root, 'data');
 
   it('has --help on every command', () => {
-    for (const cmd of [[], ['init'], ['config', 'check'], ['users', 'add'], ['users', 'list'], ['keys', 'create'], ['keys', 'list'], ['keys', 'revoke'], ['status'], ['wal', 'verify'], ['wal', 'dump'], ['wal', 'stats'], ['demo']]) {
+    for (const cmd of [[], ['init'], ['config', 'check'], ['users', 'add'], ['users', 'list'], ['keys', 'create'], ['keys', 'list'], ['keys', 'revoke'], ['status'], ['wal', 'verify'], ['wal', 'dump'], ['wal', 'stats'], ['wal', 'test-sync'], ['demo']]) {
       const r = run([...cmd, '--help']);
       expect(r.code, cmd.join(' ')).toBe(0);
       expect(r.out).toMatch(/^Usage: tapio-storage/);
@@ -128,6 +128,39 @@ describe('tapio-storage command line', () => {
     const wrong = run(['--data-dir', walData, 'wal', 'verify']);
     expect(wrong.code).toBe(1);
     expect(wrong.out).toMatch(/DAMAGE corrupt in CHECKPOINT at offset 0: CHECKPOINT says .* holds sequence numbers \d+ to \d+, but it holds/);
+  });
+
+  it('wal test-sync times write + fdatasync cycles in the WAL directory and removes its scratch file', () => {
+    const walData = join(root, 'syncdata');
+    expect(run(['--data-dir', walData, 'init']).code).toBe(0);
+    const walDir = join(walData, 'wal');
+    const before = readdirSync(walDir).sort();
+    const text = run(['--data-dir', walData, 'wal', 'test-sync', '--seconds', '0.05', '--bytes', '4096', '--mode', 'buffered-append,buffered-sparse']);
+    expect(text.code).toBe(0);
+    expect(text.out).toContain(`write + fdatasync cycles in ${walDir}`);
+    // Rows in the probe's order, whatever the order asked.
+    expect(text.out).toMatch(/\nbuffered-sparse +\d+ +\d+ +[\d.]+ +[\d.]+ +[\d.]+ .*\nbuffered-append +\d+/);
+    expect(text.out).toContain('4096 bytes per write');
+    const json = run(['--data-dir', walData, '--json', 'wal', 'test-sync', '--seconds', '0.05', '--bytes', '4096', '--mode', 'buffered-append']);
+    expect(json.code).toBe(0);
+    const parsed = JSON.parse(json.out) as { dir: string; results: Array<{ mode: string; ran: boolean; cycles: number; writeBytes: number }> };
+    expect(parsed.dir).toBe(walDir);
+    expect(parsed.results).toEqual([expect.objectContaining({ mode: 'buffered-append', ran: true, writeBytes: 4096 })]);
+    expect(parsed.results[0]!.cycles).toBeGreaterThan(0);
+    expect(readdirSync(walDir).sort()).toEqual(before);
+    for (const [args, message] of [
+      [['--mode', 'fast'], /--mode: unknown mode "fast"/],
+      [['--seconds', '0'], /--seconds must be a number above 0/],
+      [['--bytes', '-4'], /--bytes must be a whole number/],
+    ] as Array<[string[], RegExp]>) {
+      const bad = run(['--data-dir', walData, 'wal', 'test-sync', ...args]);
+      expect(bad.code, args.join(' ')).toBe(1);
+      expect(bad.err).toMatch(/^error ERR_INVALID_ARGUMENT: /);
+      expect(bad.err).toMatch(message);
+    }
+    const missing = run(['--data-dir', join(root, 'no-such-data'), 'wal', 'test-sync']);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/^error ERR_DATA_DIR: there is no WAL directory/);
   });
 
   it('wal commands find the WAL where the store keeps it, and refuse a directory that is not there', async () => {

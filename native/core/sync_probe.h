@@ -1,0 +1,66 @@
+// What the disk under a directory allows the WAL writer: one write followed by one fdatasync,
+// repeated and timed, for each way a writer can put bytes on this file system. The writer's
+// throughput at a given group size is bounded by this cycle, so the figures tell a user (and
+// the transit benchmark) what a disk can give before any WAL software runs.
+//
+// A scratch file ".sync-probe-XXXXXX" in the directory is written and removed; nothing else in
+// the directory is touched. Everything runs on the calling thread and blocks it.
+#ifndef TAPIO_CORE_SYNC_PROBE_H_
+#define TAPIO_CORE_SYNC_PROBE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace tapio {
+namespace wal {
+
+enum class SyncProbeMode {
+  kDirectPreallocated,    // O_DIRECT into fallocated (unwritten) extents: the native writer
+  kDirectZeroFilled,      // O_DIRECT into extents filled with zeros beforehand (written extents)
+  kBufferedPreallocated,  // through the page cache into fallocated extents
+  kBufferedSparse,        // through the page cache into a file sized by ftruncate: the TypeScript writer
+  kBufferedAppend,        // through the page cache, each write extending the file
+};
+
+// "direct-preallocated", "direct-zero-filled", "buffered-preallocated", "buffered-sparse",
+// "buffered-append"; ParseSyncProbeMode returns false for any other name.
+const char* SyncProbeModeName(SyncProbeMode mode);
+bool ParseSyncProbeMode(const std::string& name, SyncProbeMode* mode);
+
+constexpr size_t kMaxSyncProbeWrite = 64u << 20;
+constexpr uint64_t kMaxSyncProbeFile = 1ull << 30;
+
+struct SyncProbeOptions {
+  std::string dir;
+  SyncProbeMode mode = SyncProbeMode::kDirectPreallocated;
+  // Bytes per write, 1..kMaxSyncProbeWrite; direct modes round it up to the alignment.
+  size_t write_bytes = 216u << 10;
+  // The scratch file's size; when the next write would pass it, the file is replaced by a new
+  // one (outside the timing), as a writer rolls to a new segment. At least one write.
+  uint64_t file_bytes = 64ull << 20;
+  // Stops after this many cycles (0: no limit) or once the timed cycles add up to max_micros
+  // (0: no limit); at least one of the two must be set.
+  uint64_t max_cycles = 0;
+  uint64_t max_micros = 1000000;
+};
+
+struct SyncProbeResult {
+  std::vector<uint32_t> cycle_micros;  // each write + fdatasync, in order
+  size_t write_bytes = 0;              // bytes per write as written (rounded in direct modes)
+  size_t alignment = 0;                // direct modes: the block size used; 0 otherwise
+  uint64_t files = 0;                  // scratch files used (1 + replacements)
+};
+
+// kInvalidArgument for options out of range, or a direct mode where the file system refuses
+// O_DIRECT (the message says why); kIoError naming the file for a failed system call. The
+// scratch file is removed in every case.
+Status RunSyncProbe(const SyncProbeOptions& options, SyncProbeResult* out);
+
+}  // namespace wal
+}  // namespace tapio
+
+#endif  // TAPIO_CORE_SYNC_PROBE_H_

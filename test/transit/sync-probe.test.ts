@@ -1,0 +1,105 @@
+// The sync probe (probeSync, `wal test-sync`) on both paths: what each path runs, the figures'
+// shape, the scratch files, and bad input.
+import { readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import { TapioError } from '../../src/errors.js';
+import { probeSync, SYNC_PROBE_MODES, type SyncProbeResult } from '../../src/transit/sync-probe.js';
+import { nativeLoaded, tempDir } from './wal-helpers.js';
+
+const paths: Array<'native' | 'typescript'> = nativeLoaded ? ['native', 'typescript'] : ['typescript'];
+
+async function probeError(p: Promise<unknown>): Promise<TapioError> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(TapioError);
+  return err as TapioError;
+}
+
+describe.each(paths)('probeSync on the %s path', (path) => {
+  it('runs the modes this path can, in order, and leaves nothing in the directory', async () => {
+    const dir = await tempDir();
+    const seen: SyncProbeResult[] = [];
+    const results = await probeSync(dir, { path, writeBytes: 5000, fileBytes: 5000 + 65536, maxCycles: 25, seconds: 30, modes: [...SYNC_PROBE_MODES].reverse(), onResult: (r) => seen.push(r) });
+    expect(results.map((r) => r.mode)).toEqual([...SYNC_PROBE_MODES]);
+    expect(seen).toEqual(results);
+    const ranModes = results.filter((r) => r.ran).map((r) => r.mode);
+    if (path === 'typescript') {
+      expect(ranModes).toEqual(['buffered-sparse', 'buffered-append']);
+      for (const r of results.filter((x) => !x.ran)) expect(r.reason).toMatch(/O_DIRECT|fallocate/);
+    } else {
+      // Direct modes run where the file system takes O_DIRECT (the writer's capabilities say which).
+      expect(ranModes).toEqual(expect.arrayContaining(['buffered-preallocated', 'buffered-sparse', 'buffered-append']));
+    }
+    for (const r of results) {
+      expect(r.path).toBe(path);
+      if (!r.ran) {
+        expect(r.cycles).toBe(0);
+        continue;
+      }
+      expect(r.cycles).toBe(25);
+      // Direct writes are whole blocks: 5,000 bytes become 8 KiB with 4 KiB blocks.
+      expect(r.writeBytes).toBe(r.mode.startsWith('direct') ? 8192 : 5000);
+      expect(r.cyclesPerSecond).toBeGreaterThan(0);
+      expect(r.mbPerSecond).toBeCloseTo((r.cyclesPerSecond * r.writeBytes) / 1e6, 6);
+      expect(r.p50Ms).toBeGreaterThan(0);
+      expect(r.p50Ms).toBeLessThanOrEqual(r.p99Ms);
+      expect(r.p99Ms).toBeLessThanOrEqual(r.maxMs);
+    }
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('stops after the seconds asked when no cycle count is given', async () => {
+    const dir = await tempDir();
+    const [r] = await probeSync(dir, { path, modes: ['buffered-append'], writeBytes: 4096, seconds: 0.05 });
+    expect(r!.cycles).toBeGreaterThan(0);
+    // Timed seconds add up to at least what was asked, and the cycle before the last was still short of it.
+    const total = r!.cycles / r!.cyclesPerSecond;
+    expect(total).toBeGreaterThanOrEqual(0.05);
+    expect(total - r!.maxMs / 1000).toBeLessThan(0.05);
+  });
+
+  it('refuses bad options with ERR_INVALID_ARGUMENT naming the option', async () => {
+    const dir = await tempDir();
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ writeBytes: 0 }, /writeBytes/],
+      [{ writeBytes: 1.5 }, /writeBytes/],
+      [{ writeBytes: 64 * 1024 * 1024 + 1 }, /writeBytes/],
+      [{ seconds: 0 }, /seconds/],
+      [{ seconds: '1' }, /seconds/],
+      [{ maxCycles: -1 }, /maxCycles/],
+      [{ writeBytes: 4096, fileBytes: 8192 }, /fileBytes/],
+      [{ modes: [] }, /modes/],
+      [{ modes: ['direct'] }, /modes/],
+      [{ onResult: 'yes' }, /onResult/],
+    ];
+    for (const [options, field] of cases) {
+      const err = await probeError(probeSync(dir, { path, ...options } as never));
+      expect(err.code).toBe('ERR_INVALID_ARGUMENT');
+      expect(err.message).toMatch(field);
+    }
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('refuses a directory that is not there, or a file, with ERR_DATA_DIR', async () => {
+    const dir = await tempDir();
+    let err = await probeError(probeSync(join(dir, 'missing'), { path, maxCycles: 1 }));
+    expect(err.code).toBe('ERR_DATA_DIR');
+    expect(err.message).toContain(join(dir, 'missing'));
+    await writeFile(join(dir, 'plain'), 'x');
+    err = await probeError(probeSync(join(dir, 'plain'), { path, maxCycles: 1 }));
+    expect(err.code).toBe('ERR_DATA_DIR');
+  });
+});
+
+describe('probeSync path choice', () => {
+  it('names the path it ran on', async () => {
+    const dir = await tempDir();
+    const [r] = await probeSync(dir, { modes: ['buffered-append'], maxCycles: 2, writeBytes: 4096 });
+    expect(r!.path).toBe(nativeLoaded ? 'native' : 'typescript');
+  });
+});
