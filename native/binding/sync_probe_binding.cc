@@ -26,9 +26,14 @@ class SyncProbeWorker : public Napi::AsyncWorker {
       deferred_.Reject(StatusToError(env, status_));
       return;
     }
-    Napi::Float64Array micros = Napi::Float64Array::New(env, result_.cycle_micros.size());
-    for (size_t i = 0; i < result_.cycle_micros.size(); i++) micros[i] = result_.cycle_micros[i];
     Napi::Object out = Napi::Object::New(env);
+    if (!result_.not_run_reason.empty()) {
+      out.Set("notRunReason", result_.not_run_reason);
+      deferred_.Resolve(out);
+      return;
+    }
+    Napi::Float64Array micros = Napi::Float64Array::New(env, result_.cycle_nanos.size());
+    for (size_t i = 0; i < result_.cycle_nanos.size(); i++) micros[i] = static_cast<double>(result_.cycle_nanos[i]) / 1000.0;
     out.Set("cycleMicros", micros);
     out.Set("writeBytes", Napi::Number::New(env, static_cast<double>(result_.write_bytes)));
     out.Set("alignment", Napi::Number::New(env, static_cast<double>(result_.alignment)));
@@ -57,7 +62,8 @@ bool ReadWhole(Napi::Env env, Napi::Object o, const char* key, double max, uint6
 }
 
 // syncProbe({ dir, mode, writeBytes, fileBytes, maxCycles, maxMicros }): resolves
-// { cycleMicros: Float64Array, writeBytes, alignment, files } (see core/sync_probe.h).
+// { cycleMicros: Float64Array, writeBytes, alignment, files }, or { notRunReason } when the mode
+// cannot run on this file system (see core/sync_probe.h).
 Napi::Value SyncProbe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -130,9 +131,12 @@ Status RunSyncProbe(const SyncProbeOptions& o, SyncProbeResult* out) {
     return Status::InvalidArgument("sync probe: file_bytes must be at most " + std::to_string(kMaxSyncProbeFile) +
                                    ", got " + std::to_string(o.file_bytes));
   }
-  if (o.max_cycles == 0 && o.max_micros == 0) {
-    return Status::InvalidArgument("sync probe: set max_cycles, max_micros or both");
+  if (o.max_cycles > kMaxSyncProbeCycles) {
+    return Status::InvalidArgument("sync probe: max_cycles must be at most " + std::to_string(kMaxSyncProbeCycles) +
+                                   ", got " + std::to_string(o.max_cycles));
   }
+  const uint64_t max_cycles = o.max_cycles == 0 ? kMaxSyncProbeCycles : o.max_cycles;
+  const uint64_t max_nanos = o.max_micros > UINT64_MAX / 1000 ? UINT64_MAX : o.max_micros * 1000;
   const bool direct = IsDirect(o.mode);
   size_t write = o.write_bytes;
   size_t alignment = kDefaultAlignment;
@@ -140,7 +144,10 @@ Status RunSyncProbe(const SyncProbeOptions& o, SyncProbeResult* out) {
     DirectIoProbe probe;
     Status s = ProbeDirectIo(o.dir, &probe);
     if (!s.ok()) return s;
-    if (!probe.supported) return Status::InvalidArgument("sync probe: " + std::string(SyncProbeModeName(o.mode)) + " needs direct I/O, and " + probe.reason);
+    if (!probe.supported) {
+      out->not_run_reason = probe.reason;
+      return Status::Ok();
+    }
     alignment = probe.alignment;
     write = (write + alignment - 1) / alignment * alignment;
   }
@@ -157,7 +164,8 @@ Status RunSyncProbe(const SyncProbeOptions& o, SyncProbeResult* out) {
   out->files = 1;
   uint64_t offset = 0;
   uint64_t total = 0;
-  while (s.ok() && (o.max_cycles == 0 || out->cycle_micros.size() < o.max_cycles) && (o.max_micros == 0 || total < o.max_micros)) {
+  out->cycle_nanos.reserve(static_cast<size_t>(std::min<uint64_t>(max_cycles, 65536)));
+  while (s.ok() && out->cycle_nanos.size() < max_cycles && (max_nanos == 0 || total < max_nanos)) {
     if (offset + write > o.file_bytes) {
       s = file.Create();
       out->files++;
@@ -167,14 +175,14 @@ Status RunSyncProbe(const SyncProbeOptions& o, SyncProbeResult* out) {
     const auto start = std::chrono::steady_clock::now();
     s = WriteFull(file.fd(), data.data(), write, offset, file.path());
     if (s.ok()) s = SyncData(file.fd(), file.path());
-    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
-    const uint32_t cycle = micros > 0xffffffffll ? 0xffffffffu : static_cast<uint32_t>(micros);
-    out->cycle_micros.push_back(cycle);
+    const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
+    const uint64_t cycle = nanos > 0 ? static_cast<uint64_t>(nanos) : 0;
+    out->cycle_nanos.push_back(cycle);
     total += cycle;
     offset += write;
   }
   if (!s.ok()) {
-    out->cycle_micros.clear();
+    out->cycle_nanos.clear();
     return s;
   }
   out->write_bytes = write;

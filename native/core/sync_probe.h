@@ -33,6 +33,8 @@ bool ParseSyncProbeMode(const std::string& name, SyncProbeMode* mode);
 
 constexpr size_t kMaxSyncProbeWrite = 64u << 20;
 constexpr uint64_t kMaxSyncProbeFile = 1ull << 30;
+// The most cycles one run times (each is kept until the run ends: 8 MiB at most).
+constexpr uint64_t kMaxSyncProbeCycles = 1000000;
 
 struct SyncProbeOptions {
   std::string dir;
@@ -42,22 +44,25 @@ struct SyncProbeOptions {
   // The scratch file's size; when the next write would pass it, the file is replaced by a new
   // one (outside the timing), as a writer rolls to a new segment. At least one write.
   uint64_t file_bytes = 64ull << 20;
-  // Stops after this many cycles (0: no limit) or once the timed cycles add up to max_micros
-  // (0: no limit); at least one of the two must be set.
+  // Stops after this many cycles (0: kMaxSyncProbeCycles, also the most allowed) or once the
+  // timed cycles add up to max_micros (0: no time limit), whichever comes first.
   uint64_t max_cycles = 0;
   uint64_t max_micros = 1000000;
 };
 
 struct SyncProbeResult {
-  std::vector<uint32_t> cycle_micros;  // each write + fdatasync, in order
+  // Empty when the mode ran; else why it cannot run here (a direct mode on a file system that
+  // refuses O_DIRECT), and nothing below is set.
+  std::string not_run_reason;
+  std::vector<uint64_t> cycle_nanos;   // each write + fdatasync, in order
   size_t write_bytes = 0;              // bytes per write as written (rounded in direct modes)
   size_t alignment = 0;                // direct modes: the block size used; 0 otherwise
   uint64_t files = 0;                  // scratch files used (1 + replacements)
 };
 
-// kInvalidArgument for options out of range, or a direct mode where the file system refuses
-// O_DIRECT (the message says why); kIoError naming the file for a failed system call. The
-// scratch file is removed in every case.
+// kInvalidArgument for options out of range; kIoError naming the file for a failed system call.
+// A direct mode where the file system refuses O_DIRECT is not an error: it sets
+// not_run_reason. The scratch file is removed in every case.
 Status RunSyncProbe(const SyncProbeOptions& options, SyncProbeResult* out);
 
 }  // namespace wal

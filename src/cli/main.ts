@@ -212,19 +212,24 @@ wal
   .action(async (opts: { path?: string; bytes?: number; seconds: number; mode?: SyncProbeMode[] }) => {
     const dir = await walDir(opts.path);
     const json = globals().json === true;
-    const ms = (v: number): string => v.toFixed(2).padStart(7);
-    if (!json) {
-      const path = capabilities().native ? 'native' : 'typescript';
-      console.log(`write + fdatasync cycles in ${dir}, ${opts.seconds} s per mode, ${path} path`);
-      console.log(`${'mode'.padEnd(22)} ${'cycles/s'.padStart(9)} ${'MB/s'.padStart(7)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'max ms'.padStart(7)}  what`);
-    }
+    const col = (v: string | number, width: number): string => String(v).padStart(width);
+    const ms = (v: number): string => col(v.toFixed(2), 7);
+    let headed = false;
     const results = await probeSync(dir, {
       ...(opts.bytes !== undefined ? { writeBytes: opts.bytes } : {}),
       seconds: opts.seconds,
       ...(opts.mode ? { modes: opts.mode } : {}),
       onResult: (r) => {
         if (json) return;
-        const figures = r.ran ? `${Math.round(r.cyclesPerSecond).toString().padStart(9)} ${r.mbPerSecond.toFixed(0).padStart(7)} ${ms(r.p50Ms)} ${ms(r.p99Ms)} ${ms(r.maxMs)}` : `${'-'.padStart(9)} ${'-'.padStart(7)} ${'-'.padStart(7)} ${'-'.padStart(7)} ${'-'.padStart(7)}`;
+        // Printed with the first result, so that a refused option leaves no half table.
+        if (!headed) {
+          headed = true;
+          console.log(`write + fdatasync cycles in ${dir}, ${opts.seconds} s per mode, ${r.path} path (direct modes round each write up to whole blocks)`);
+          console.log(`${'mode'.padEnd(22)} ${col('bytes', 9)} ${col('cycles/s', 9)} ${col('MB/s', 7)} ${col('p50 ms', 7)} ${col('p99 ms', 7)} ${col('max ms', 7)}  what`);
+        }
+        const figures = r.ran
+          ? `${col(r.writeBytes, 9)} ${col(Math.round(r.cyclesPerSecond), 9)} ${col(r.mbPerSecond.toFixed(0), 7)} ${ms(r.p50Ms)} ${ms(r.p99Ms)} ${ms(r.maxMs)}`
+          : `${col('-', 9)} ${col('-', 9)} ${col('-', 7)} ${col('-', 7)} ${col('-', 7)} ${col('-', 7)}`;
         console.log(`${r.mode.padEnd(22)} ${figures}  ${r.ran ? SYNC_PROBE_MODE_TEXT[r.mode] : `not run: ${r.reason}`}`);
       },
     });
@@ -232,9 +237,8 @@ wal
       console.log(JSON.stringify({ dir, results }, null, 2));
       return;
     }
-    const ran = results.find((r) => r.ran);
-    if (ran) {
-      console.log(`${ran.writeBytes} bytes per write. A writer that acknowledges N records per fdatasync acknowledges at most N x cycles/s records per second here.`);
+    if (results.some((r) => r.ran)) {
+      console.log('A writer that acknowledges N records per fdatasync acknowledges at most N x cycles/s records per second here.');
     }
   });
 
@@ -282,7 +286,7 @@ program
     await runDemo(globals());
   });
 
-/** A commander parser for a whole number >= 1 given to `option`. */
+/** A commander parser for a number above 0 and at most 3600 (seconds) given to `option`. */
 function positiveNumber(option: string): (value: string) => number {
   return (value) => {
     const n = Number(value);
@@ -291,6 +295,7 @@ function positiveNumber(option: string): (value: string) => number {
   };
 }
 
+/** A commander parser for --mode: a comma-separated list of sync probe modes. */
 function modeList(value: string): SyncProbeMode[] {
   const modes = value.split(',').map((m) => m.trim());
   const unknown = modes.filter((m) => !(SYNC_PROBE_MODES as readonly string[]).includes(m));
@@ -300,6 +305,7 @@ function modeList(value: string): SyncProbeMode[] {
   return modes as SyncProbeMode[];
 }
 
+/** A commander parser for a whole number >= 1 given to `option`. */
 function wholeNumber(option: string): (value: string) => number {
   return (value) => {
     const n = Number(value);

@@ -38,15 +38,22 @@ export const SYNC_PROBE_MODE_TEXT: Record<SyncProbeMode, string> = {
 export const DEFAULT_PROBE_WRITE_BYTES = 1024 * recordFootprint(200);
 /** The most bytes one write may have. */
 export const MAX_PROBE_WRITE_BYTES = 64 * 1024 * 1024;
+/** The most cycles one mode times (every cycle is kept until the mode ends). */
+export const MAX_PROBE_CYCLES = 1_000_000;
+/** Room a scratch file keeps past one write: the largest direct I/O block a write is rounded up to. */
+const MAX_BLOCK = 64 * 1024;
 
 export interface SyncProbeOptions {
   /** Bytes per write (default DEFAULT_PROBE_WRITE_BYTES); direct modes round it up to the block size. */
   writeBytes?: number;
   /** Timed seconds per mode (default 2); a mode stops at whichever of seconds and maxCycles comes first. */
   seconds?: number;
-  /** At most this many cycles per mode (default: no limit). */
+  /** At most this many cycles per mode (default and most: MAX_PROBE_CYCLES). */
   maxCycles?: number;
-  /** Size of the scratch file (default 64 MiB, a default segment); a full one is replaced untimed, as a writer rolls. */
+  /**
+   * Size of the scratch file (default 64 MiB, a default segment, or writeBytes + 64 KiB when that
+   * is larger); a full one is replaced untimed, as a writer rolls.
+   */
   fileBytes?: number;
   /** Modes to run (default all), in SYNC_PROBE_MODES order whatever the order given. */
   modes?: readonly SyncProbeMode[];
@@ -76,7 +83,9 @@ export interface SyncProbeResult {
 const TS_MODES: ReadonlySet<SyncProbeMode> = new Set(['buffered-sparse', 'buffered-append']);
 
 interface NativeProbeAddon {
-  syncProbe(options: { dir: string; mode: string; writeBytes: number; fileBytes: number; maxCycles: number; maxMicros: number }): Promise<{ cycleMicros: Float64Array; writeBytes: number; alignment: number; files: number }>;
+  syncProbe(options: { dir: string; mode: string; writeBytes: number; fileBytes: number; maxCycles: number; maxMicros: number }): Promise<
+    { cycleMicros: Float64Array; writeBytes: number; alignment: number; files: number } | { notRunReason: string }
+  >;
 }
 
 /**
@@ -137,11 +146,14 @@ function checkOptions(options: SyncProbeOptions): CheckedOptions {
   if (!Number.isSafeInteger(writeBytes) || writeBytes < 1 || writeBytes > MAX_PROBE_WRITE_BYTES) throw bad('writeBytes', `a whole number from 1 to ${MAX_PROBE_WRITE_BYTES}`, writeBytes);
   const seconds = options.seconds ?? 2;
   if (typeof seconds !== 'number' || !(seconds > 0 && seconds <= 3600)) throw bad('seconds', 'a number above 0 and at most 3600', seconds);
-  const maxCycles = options.maxCycles ?? 0;
-  if (!Number.isSafeInteger(maxCycles) || maxCycles < 0) throw bad('maxCycles', 'a whole number (0: no limit)', maxCycles);
-  const fileBytes = options.fileBytes ?? DEFAULT_SEGMENT_SIZE;
-  // Room for one write rounded up to the largest direct I/O block (64 KiB).
-  if (!Number.isSafeInteger(fileBytes) || fileBytes < writeBytes + 65536 || fileBytes > MAX_SEGMENT_SIZE) throw bad('fileBytes', `a whole number from writeBytes + 65536 to ${MAX_SEGMENT_SIZE}`, fileBytes);
+  const maxCycles = options.maxCycles ?? MAX_PROBE_CYCLES;
+  if (!Number.isSafeInteger(maxCycles) || maxCycles < 1 || maxCycles > MAX_PROBE_CYCLES) throw bad('maxCycles', `a whole number from 1 to ${MAX_PROBE_CYCLES}`, maxCycles);
+  // Room for one write rounded up to the largest direct I/O block.
+  const minFile = writeBytes + MAX_BLOCK;
+  const fileBytes = options.fileBytes ?? Math.max(DEFAULT_SEGMENT_SIZE, minFile);
+  if (!Number.isSafeInteger(fileBytes) || fileBytes < minFile || fileBytes > MAX_SEGMENT_SIZE) {
+    throw bad('fileBytes', `a whole number from ${minFile} (one write of ${writeBytes} bytes + ${MAX_BLOCK}) to ${MAX_SEGMENT_SIZE}`, fileBytes);
+  }
   const modes = options.modes ?? SYNC_PROBE_MODES;
   if (!Array.isArray(modes) || modes.length === 0 || !modes.every((m) => (SYNC_PROBE_MODES as readonly unknown[]).includes(m))) {
     throw bad('modes', `a non-empty list of ${SYNC_PROBE_MODES.join(', ')}`, modes);
@@ -152,17 +164,20 @@ function checkOptions(options: SyncProbeOptions): CheckedOptions {
 }
 
 async function nativeMode(native: NativeProbeAddon, dir: string, mode: SyncProbeMode, o: CheckedOptions): Promise<SyncProbeResult> {
+  let r;
   try {
-    const r = await native.syncProbe({ dir, mode, writeBytes: o.writeBytes, fileBytes: o.fileBytes, maxCycles: o.maxCycles, maxMicros: Math.round(o.seconds * 1e6) });
-    return summarize(mode, 'native', r.writeBytes, Array.from(r.cycleMicros));
+    r = await native.syncProbe({ dir, mode, writeBytes: o.writeBytes, fileBytes: o.fileBytes, maxCycles: o.maxCycles, maxMicros: Math.max(1, Math.ceil(o.seconds * 1e6)) });
   } catch (err) {
-    // A file system without direct I/O: the mode cannot run here, the others can.
-    if (err instanceof TapioError && err.code === 'ERR_INVALID_ARGUMENT' && /needs direct I\/O/.test(err.message)) {
-      return { ...summarize(mode, 'native', o.writeBytes, []), ran: false, reason: err.message.replace(/^sync probe: /, '') };
-    }
-    if (err instanceof TapioError && err.code === 'ERR_WAL_IO') throw new TapioError('ERR_DATA_DIR', `cannot probe ${dir}: ${err.message}`, { cause: err });
+    if (err instanceof TapioError && err.code === 'ERR_WAL_IO') throw cannotProbe(dir, err.message, o, err);
     throw err;
   }
+  // A file system without direct I/O: the mode cannot run here, the others can.
+  if ('notRunReason' in r) return { ...summarize(mode, 'native', o.writeBytes, []), ran: false, reason: r.notRunReason };
+  return summarize(mode, 'native', r.writeBytes, Array.from(r.cycleMicros));
+}
+
+function cannotProbe(dir: string, why: string, o: CheckedOptions, cause: unknown): TapioError {
+  return new TapioError('ERR_DATA_DIR', `cannot probe ${dir}: ${why}. The probe needs a directory it can write, with room for a scratch file of ${o.fileBytes} bytes (a smaller fileBytes needs less)`, { cause });
 }
 
 /** The TypeScript cycles: fh.write then fh.datasync (each through libuv's thread pool). */
@@ -180,7 +195,7 @@ async function tsCycles(dir: string, mode: SyncProbeMode, o: CheckedOptions): Pr
   try {
     let offset = o.fileBytes;
     let total = 0;
-    while ((o.maxCycles === 0 || micros.length < o.maxCycles) && total < o.seconds * 1e6) {
+    while (micros.length < o.maxCycles && total < o.seconds * 1e6) {
       if (offset + o.writeBytes > o.fileBytes) {
         await remove();
         const name = join(dir, `.sync-probe-${randomBytes(6).toString('hex')}`);
@@ -200,8 +215,7 @@ async function tsCycles(dir: string, mode: SyncProbeMode, o: CheckedOptions): Pr
       offset += o.writeBytes;
     }
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new TapioError('ERR_DATA_DIR', `cannot probe ${dir}: ${e.code ?? ''} ${e.message}`.replace(/\s+/g, ' '), { cause: err });
+    throw cannotProbe(dir, (err as Error).message, o, err);
   } finally {
     await remove();
   }

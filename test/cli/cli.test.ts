@@ -139,8 +139,8 @@ describe('tapio-storage command line', () => {
     expect(text.code).toBe(0);
     expect(text.out).toContain(`write + fdatasync cycles in ${walDir}`);
     // Rows in the probe's order, whatever the order asked.
-    expect(text.out).toMatch(/\nbuffered-sparse +\d+ +\d+ +[\d.]+ +[\d.]+ +[\d.]+ .*\nbuffered-append +\d+/);
-    expect(text.out).toContain('4096 bytes per write');
+    expect(text.out).toMatch(/\nbuffered-sparse +4096 +\d+ +\d+ +[\d.]+ +[\d.]+ +[\d.]+ .*\nbuffered-append +4096 +\d+/);
+    expect(text.out).toContain('at most N x cycles/s records per second');
     const json = run(['--data-dir', walData, '--json', 'wal', 'test-sync', '--seconds', '0.05', '--bytes', '4096', '--mode', 'buffered-append']);
     expect(json.code).toBe(0);
     const parsed = JSON.parse(json.out) as { dir: string; results: Array<{ mode: string; ran: boolean; cycles: number; writeBytes: number }> };
@@ -157,6 +157,7 @@ describe('tapio-storage command line', () => {
       expect(bad.code, args.join(' ')).toBe(1);
       expect(bad.err).toMatch(/^error ERR_INVALID_ARGUMENT: /);
       expect(bad.err).toMatch(message);
+      expect(bad.out).toBe('');
     }
     const missing = run(['--data-dir', join(root, 'no-such-data'), 'wal', 'test-sync']);
     expect(missing.code).toBe(1);

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { TapioError } from '../../src/errors.js';
-import { probeSync, SYNC_PROBE_MODES, type SyncProbeResult } from '../../src/transit/sync-probe.js';
-import { nativeLoaded, tempDir } from './wal-helpers.js';
+import { MAX_PROBE_CYCLES, MAX_PROBE_WRITE_BYTES, probeSync, SYNC_PROBE_MODES, type SyncProbeResult } from '../../src/transit/sync-probe.js';
+import { nativeLoaded, openers, options as walOptions, tempDir } from './wal-helpers.js';
 
 const paths: Array<'native' | 'typescript'> = nativeLoaded ? ['native', 'typescript'] : ['typescript'];
 
@@ -32,8 +32,11 @@ describe.each(paths)('probeSync on the %s path', (path) => {
       expect(ranModes).toEqual(['buffered-sparse', 'buffered-append']);
       for (const r of results.filter((x) => !x.ran)) expect(r.reason).toMatch(/O_DIRECT|fallocate/);
     } else {
-      // Direct modes run where the file system takes O_DIRECT (the writer's capabilities say which).
-      expect(ranModes).toEqual(expect.arrayContaining(['buffered-preallocated', 'buffered-sparse', 'buffered-append']));
+      // Direct modes run exactly where the native writer uses O_DIRECT, in a directory beside it.
+      const wal = await openers.native!(walOptions(await tempDir()));
+      const writerDirect = wal.stats().directIo;
+      await wal.close();
+      expect(ranModes).toEqual(writerDirect ? [...SYNC_PROBE_MODES] : ['buffered-preallocated', 'buffered-sparse', 'buffered-append']);
     }
     for (const r of results) {
       expect(r.path).toBe(path);
@@ -42,8 +45,14 @@ describe.each(paths)('probeSync on the %s path', (path) => {
         continue;
       }
       expect(r.cycles).toBe(25);
-      // Direct writes are whole blocks: 5,000 bytes become 8 KiB with 4 KiB blocks.
-      expect(r.writeBytes).toBe(r.mode.startsWith('direct') ? 8192 : 5000);
+      // Direct writes are whole blocks (at least 4 KiB, at most 64 KiB): 5,000 bytes become 8 KiB with 4 KiB blocks.
+      if (r.mode.startsWith('direct')) {
+        expect(r.writeBytes % 4096).toBe(0);
+        expect(r.writeBytes).toBeGreaterThanOrEqual(5000);
+        expect(r.writeBytes).toBeLessThan(5000 + 65536);
+      } else {
+        expect(r.writeBytes).toBe(5000);
+      }
       expect(r.cyclesPerSecond).toBeGreaterThan(0);
       expect(r.mbPerSecond).toBeCloseTo((r.cyclesPerSecond * r.writeBytes) / 1e6, 6);
       expect(r.p50Ms).toBeGreaterThan(0);
@@ -72,7 +81,9 @@ describe.each(paths)('probeSync on the %s path', (path) => {
       [{ seconds: 0 }, /seconds/],
       [{ seconds: '1' }, /seconds/],
       [{ maxCycles: -1 }, /maxCycles/],
-      [{ writeBytes: 4096, fileBytes: 8192 }, /fileBytes/],
+      [{ maxCycles: 0 }, /maxCycles/],
+      [{ maxCycles: MAX_PROBE_CYCLES + 1 }, /maxCycles/],
+      [{ writeBytes: 4096, fileBytes: 8192 }, /fileBytes must be a whole number from 69632 \(one write of 4096 bytes \+ 65536\)/],
       [{ modes: [] }, /modes/],
       [{ modes: ['direct'] }, /modes/],
       [{ onResult: 'yes' }, /onResult/],
@@ -82,6 +93,15 @@ describe.each(paths)('probeSync on the %s path', (path) => {
       expect(err.code).toBe('ERR_INVALID_ARGUMENT');
       expect(err.message).toMatch(field);
     }
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('takes the largest write with the default file size, and a time too short for a microsecond', async () => {
+    const dir = await tempDir();
+    const [big] = await probeSync(dir, { path, modes: ['buffered-append'], writeBytes: MAX_PROBE_WRITE_BYTES, maxCycles: 1 });
+    expect(big).toMatchObject({ ran: true, cycles: 1, writeBytes: MAX_PROBE_WRITE_BYTES });
+    const [short] = await probeSync(dir, { path, modes: ['buffered-append'], writeBytes: 4096, seconds: 1e-7 });
+    expect(short).toMatchObject({ ran: true, cycles: 1 });
     expect(await readdir(dir)).toEqual([]);
   });
 
