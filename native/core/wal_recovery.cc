@@ -202,7 +202,7 @@ class FlatJson {
   }
   // An object or array, skipped over (strings inside it decoded and dropped).
   bool Nested(int depth) {
-    if (depth > 64) return false;
+    if (depth >= kMaxSmallFileNesting) return false;
     const char close = s_[i_] == '{' ? '}' : ']';
     const bool object = close == '}';
     i_++;

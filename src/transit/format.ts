@@ -25,6 +25,8 @@ export const WAL_FORMAT_NAME = 'tapio-wal';
 export const LOCK_FILE_NAME = 'LOCK';
 /** The most bytes WAL_ID or CHECKPOINT may hold. */
 export const MAX_SMALL_FILE_BYTES = 64 * 1024;
+/** The most levels of arrays and objects a member of WAL_ID or CHECKPOINT may nest (deeper: unreadable). */
+export const MAX_SMALL_FILE_NESTING = 65;
 export const STORE_ID_SIZE = 16;
 /** Sequence numbers, segment numbers and times above 2^53 - 1 are damage on both paths. */
 export const MAX_SAFE_NUMBER = Number.MAX_SAFE_INTEGER;

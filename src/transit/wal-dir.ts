@@ -9,10 +9,21 @@ import { dirname, join } from 'node:path';
 import { TapioError } from '../errors.js';
 import { fsyncDir, writeFileAtomic } from '../fs/durable.js';
 import { storeIdFromHex } from './codec.js';
-import { CHECKPOINT_FILE_NAME, CHECKPOINT_FORMAT_NAME, FORMAT_VERSION, ID_FILE_NAME, LOCK_FILE_NAME, MAX_SMALL_FILE_BYTES, WAL_FORMAT_NAME, parseSegmentFileName, segmentFileName } from './format.js';
+import { CHECKPOINT_FILE_NAME, CHECKPOINT_FORMAT_NAME, FORMAT_VERSION, ID_FILE_NAME, LOCK_FILE_NAME, MAX_SMALL_FILE_BYTES, MAX_SMALL_FILE_NESTING, WAL_FORMAT_NAME, parseSegmentFileName, segmentFileName } from './format.js';
 
 /** The temporary name WAL_ID is written under before the rename. */
 export const WAL_ID_TEMP_NAME = `${ID_FILE_NAME}.tmp`;
+
+/** True when a member of `o` nests arrays and objects deeper than MAX_SMALL_FILE_NESTING levels. */
+function nestsTooDeep(o: object): boolean {
+  const deeper = (value: unknown, levels: number): boolean => {
+    if (typeof value !== 'object' || value === null) return false;
+    if (levels === 0) return true;
+    for (const v of Array.isArray(value) ? value : Object.values(value)) if (deeper(v, levels - 1)) return true;
+    return false;
+  };
+  return Object.values(o).some((v) => deeper(v, MAX_SMALL_FILE_NESTING));
+}
 
 /** A store identity read from WAL_ID. */
 export interface WalIdentity {
@@ -56,7 +67,7 @@ export async function readWalId(dir: string): Promise<WalIdentity | null> {
   } catch (err) {
     throw notWalIdObject(file, err);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw notWalIdObject(file, undefined);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || nestsTooDeep(parsed)) throw notWalIdObject(file, undefined);
   const o = parsed as Record<string, unknown>;
   if (o.format !== WAL_FORMAT_NAME || o.version !== FORMAT_VERSION) {
     throw new TapioError(
@@ -152,7 +163,7 @@ export async function readCheckpoint(dir: string, storeId: string): Promise<WalC
   let o: Record<string, unknown>;
   try {
     const parsed: unknown = JSON.parse(text);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || nestsTooDeep(parsed)) throw new Error('not an object');
     o = parsed as Record<string, unknown>;
   } catch {
     return { ignored: `${CHECKPOINT_FILE_NAME} is not the JSON object it must hold` };

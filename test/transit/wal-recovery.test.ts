@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { isTapioError, type TapioError } from '../../src/errors.js';
 import { encodeSegmentHeader } from '../../src/transit/codec.js';
-import { SEGMENT_HEADER_SIZE, recordFootprint } from '../../src/transit/format.js';
+import { MAX_SMALL_FILE_NESTING, SEGMENT_HEADER_SIZE, recordFootprint } from '../../src/transit/format.js';
 import { verifyWal } from '../../src/transit/wal-recovery.js';
 import {
   backends,
@@ -402,6 +402,7 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
       ['another store', () => JSON.stringify({ format: 'tapio-wal-checkpoint', version: 1, storeId: 'ab'.repeat(16), sealed: 2, firstSeq: 11, lastSeq: 20 }), /names store abab.*, but WAL_ID names store/],
       ['a bad number', (id: string) => JSON.stringify({ format: 'tapio-wal-checkpoint', version: 1, storeId: id, sealed: 2, firstSeq: 11, lastSeq: 2.5 }), /out of range/],
       ['a missing field', (id: string) => JSON.stringify({ format: 'tapio-wal-checkpoint', version: 1, storeId: id, sealed: 2, firstSeq: 11 }), /out of range/],
+      ['a member nested too deep', (id: string) => JSON.stringify({ format: 'tapio-wal-checkpoint', version: 1, storeId: id, sealed: 2, firstSeq: 11, lastSeq: 20 }).replace(/}$/, `,"x":${'['.repeat(MAX_SMALL_FILE_NESTING + 1)}${']'.repeat(MAX_SMALL_FILE_NESTING + 1)}}`), /is not the JSON object it must hold/],
     ])('ignores a CHECKPOINT holding %s, scans every segment, and writes a good one', async (_what, text, reason) => {
       const dir = await tempDir();
       await write(dir, 25, BIG);
@@ -639,6 +640,21 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
         bytes: 120,
         reason: `a zero record header is followed by non-zero bytes; valid records follow at byte offset ${at(5)}`,
       });
+    });
+
+    it('reads a WAL_ID whose extra member nests as deep as allowed, and refuses one deeper', async () => {
+      const dir = await tempDir();
+      await write(dir, 3, SMALL);
+      const id = join(dir, 'WAL_ID');
+      const text = (await readFile(id, 'utf8')).trim();
+      const nested = (levels: number): string => text.replace(/}$/, `,"x":${'['.repeat(levels)}${']'.repeat(levels)}}`);
+      await writeFile(id, nested(MAX_SMALL_FILE_NESTING));
+      expect(await recoverVia(name, dir)).toMatchObject({ lastSeq: 3 });
+      await writeFile(id, nested(MAX_SMALL_FILE_NESTING + 1));
+      const err = await openError(openWal(options(dir)));
+      expect(err.code).toBe('ERR_WAL_CORRUPT');
+      expect(err.message).toMatch(/is not the JSON object WAL_ID must hold/);
+      expect(err.details).toEqual({ file: id });
     });
 
     it('reads a WAL_ID whose store id is in capitals, and refuses one that is JSON but not an object', async () => {
