@@ -320,7 +320,8 @@ describe.skipIf(!nativeLoaded)('the native WAL and its TypeScript twin', () => {
       ['a sequence number above 2^53', (d) => setRecordSeq(segPath(d, 1), at(8), 2 ** 53)],
       ['a bad magic', (d) => patch(segPath(d, 1), 0, Buffer.from('X'))],
       ['another format version', (d) => editHeader(segPath(d, 1), (h) => h.writeUInt32LE(2, 8))],
-      ['a bad header checksum', (d) => patch(segPath(d, 1), HEADER_OFF_CREATED, Uint8Array.from([0x55]))],
+      // Flipped, not set: the creation time's byte may already hold any given value.
+      ['a bad header checksum', async (d) => patch(segPath(d, 1), HEADER_OFF_CREATED, Uint8Array.from([(await readAt(segPath(d, 1), HEADER_OFF_CREATED, 1))[0]! ^ 0xff]))],
       ['another store id', (d) => editHeader(segPath(d, 1), (h) => h.fill(0x11, 32, 48))],
       ['a header number that is not the file name', (d) => editHeader(segPath(d, 1), (h) => h.writeBigUInt64LE(7n, 16))],
       ['a header length in use of 65', (d) => editHeader(segPath(d, 1), (h) => h.writeUInt32LE(65, 12))],
