@@ -14,15 +14,21 @@ import { CHECKPOINT_FILE_NAME, CHECKPOINT_FORMAT_NAME, FORMAT_VERSION, ID_FILE_N
 /** The temporary name WAL_ID is written under before the rename. */
 export const WAL_ID_TEMP_NAME = `${ID_FILE_NAME}.tmp`;
 
-/** True when a member of `o` nests arrays and objects deeper than MAX_SMALL_FILE_NESTING levels. */
-function nestsTooDeep(o: object): boolean {
+/**
+ * WAL_ID's or CHECKPOINT's text as the object it must hold, or null when it holds other JSON (an
+ * array, a value, or a member nesting arrays and objects deeper than MAX_SMALL_FILE_NESTING
+ * levels, which the native reader refuses too). Throws JSON.parse's error for text that is not JSON.
+ */
+function parseSmallFileObject(text: string): Record<string, unknown> | null {
+  const parsed: unknown = JSON.parse(text);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null;
   const deeper = (value: unknown, levels: number): boolean => {
     if (typeof value !== 'object' || value === null) return false;
     if (levels === 0) return true;
     for (const v of Array.isArray(value) ? value : Object.values(value)) if (deeper(v, levels - 1)) return true;
     return false;
   };
-  return Object.values(o).some((v) => deeper(v, MAX_SMALL_FILE_NESTING));
+  return Object.values(parsed).some((v) => deeper(v, MAX_SMALL_FILE_NESTING)) ? null : (parsed as Record<string, unknown>);
 }
 
 /** A store identity read from WAL_ID. */
@@ -61,14 +67,14 @@ export async function readWalId(dir: string): Promise<WalIdentity | null> {
     throw dirError(`cannot read ${file}`, err);
   }
   if (text === null) throw notWalIdObject(file, undefined);
-  let parsed: unknown;
+  let parsed: Record<string, unknown> | null;
   try {
-    parsed = JSON.parse(text);
+    parsed = parseSmallFileObject(text);
   } catch (err) {
     throw notWalIdObject(file, err);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || nestsTooDeep(parsed)) throw notWalIdObject(file, undefined);
-  const o = parsed as Record<string, unknown>;
+  if (parsed === null) throw notWalIdObject(file, undefined);
+  const o = parsed;
   if (o.format !== WAL_FORMAT_NAME || o.version !== FORMAT_VERSION) {
     throw new TapioError(
       'ERR_FORMAT_VERSION',
@@ -160,14 +166,13 @@ export async function readCheckpoint(dir: string, storeId: string): Promise<WalC
     if (code === 'ENOENT') return null;
     return { ignored: `${CHECKPOINT_FILE_NAME} cannot be read (${code ?? 'unknown error'})` };
   }
-  let o: Record<string, unknown>;
+  let o: Record<string, unknown> | null;
   try {
-    const parsed: unknown = JSON.parse(text);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || nestsTooDeep(parsed)) throw new Error('not an object');
-    o = parsed as Record<string, unknown>;
+    o = parseSmallFileObject(text);
   } catch {
-    return { ignored: `${CHECKPOINT_FILE_NAME} is not the JSON object it must hold` };
+    o = null;
   }
+  if (o === null) return { ignored: `${CHECKPOINT_FILE_NAME} is not the JSON object it must hold` };
   if (o.format !== CHECKPOINT_FORMAT_NAME || o.version !== FORMAT_VERSION) return { ignored: `${CHECKPOINT_FILE_NAME} describes another format or version` };
   const id = typeof o.storeId === 'string' && storeIdFromHex(o.storeId.toLowerCase()) !== null ? o.storeId.toLowerCase() : null;
   if (id === null) return { ignored: `${CHECKPOINT_FILE_NAME} holds no valid storeId` };
