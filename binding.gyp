@@ -7,6 +7,7 @@
         "native/core/crc32c.cc",
         "native/core/crc32c_sse42.cc",
         "native/core/crc32c_arm.cc",
+        "native/core/file_lock.cc",
         "native/core/ring_buffer.cc",
         "native/core/sync_probe.cc",
         "native/core/wal_codec.cc",
@@ -21,7 +22,8 @@
         "native/binding/wal_shared.cc",
         "native/binding/wal_binding.cc",
         "native/binding/ring_binding.cc",
-        "native/binding/sync_probe_binding.cc"
+        "native/binding/sync_probe_binding.cc",
+        "native/binding/file_lock_binding.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

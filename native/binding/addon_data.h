@@ -34,6 +34,7 @@ void InitCrc32c(Napi::Env env, Napi::Object exports);
 void InitWal(Napi::Env env, Napi::Object exports);
 void InitRing(Napi::Env env, Napi::Object exports);
 void InitSyncProbe(Napi::Env env, Napi::Object exports);
+void InitFileLock(Napi::Env env, Napi::Object exports);
 
 }  // namespace tapio_binding
 

@@ -10,6 +10,10 @@ import { fileURLToPath } from 'node:url';
 
 import { TapioError } from '../errors.js';
 
+declare const fileLockHandle: unique symbol;
+/** A lock taken by {@link NativeAddon.lockFile}: opaque, released by unlockFile. */
+export type NativeFileLockHandle = { readonly [fileLockHandle]: true };
+
 /** The functions the addon exports (see native/binding/). */
 export interface NativeAddon {
   init(errorClass: typeof TapioError): void;
@@ -24,6 +28,9 @@ export interface NativeAddon {
   };
   crc32c(bytes: ArrayBufferView | ArrayBuffer, initial?: number): number;
   noop(): void;
+  /** flock(LOCK_EX | LOCK_NB) of `path`, then writes `contents` into it; null when another process holds it (file_lock_binding.cc). */
+  lockFile(path: string, contents: string): NativeFileLockHandle | null;
+  unlockFile(handle: NativeFileLockHandle): void;
   abiVersion: number;
 }
 
@@ -34,7 +41,7 @@ export interface NativeStatus {
   reason: string | undefined;
 }
 
-const EXPECTED_ABI = 3;
+const EXPECTED_ABI = 4;
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const addonPath = join(packageRoot, 'build', 'Release', 'tapio_native.node');
 const buildErrorPath = join(packageRoot, 'build', 'native-build-error.txt');
