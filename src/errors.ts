@@ -52,7 +52,7 @@ export const ERROR_CODES = {
   },
   ERR_LOCKED: {
     meaning: 'The transit WAL directory is open in another store (another process, or another TapioStorage in this one).',
-    action: 'Close the other store first. If the process named in the message is gone, its LOCK file is stale and is taken over automatically; delete the LOCK file only if you are sure nothing uses the directory.',
+    action: 'Close the store in the process the message names (or stop that process), then open again. The lock is held by the operating system and ends with its process, so a crashed or killed process leaves nothing to clean up: the LOCK file only names the last owner and is not to be deleted. Only where neither abstract Unix sockets (Linux) nor the native addon exist is the lock a plain file; there the message says to delete it by hand once its process is gone.',
   },
   ERR_CLOSED: {
     meaning: 'The store was used after close().',

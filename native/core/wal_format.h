@@ -62,7 +62,8 @@ constexpr const char* kIdFileName = "WAL_ID";
 constexpr const char* kCheckpointFileName = "CHECKPOINT";
 constexpr const char* kCheckpointFormatName = "tapio-wal-checkpoint";
 constexpr const char* kWalFormatName = "tapio-wal";  // the "format" of WAL_ID
-// The lock file the TypeScript facade keeps in the WAL directory (src/transit/wal-lock.ts).
+// The lock file of the WAL directory: flock(2) is taken on it (core/file_lock.h, src/fs/dir-lock.ts);
+// it holds the owner's process id, for messages only. Never removed by a lock holder.
 constexpr const char* kLockFileName = "LOCK";
 constexpr size_t kMaxSmallFileBytes = 64u << 10;  // the most WAL_ID or CHECKPOINT may hold
 // The most levels of arrays and objects a member of WAL_ID or CHECKPOINT may nest; a deeper one

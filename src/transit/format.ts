@@ -21,7 +21,7 @@ export const CHECKPOINT_FILE_NAME = 'CHECKPOINT';
 export const CHECKPOINT_FORMAT_NAME = 'tapio-wal-checkpoint';
 /** The "format" of WAL_ID. */
 export const WAL_FORMAT_NAME = 'tapio-wal';
-/** The lock file the facade keeps in the WAL directory (wal-lock.ts). */
+/** The lock file of the WAL directory (src/fs/dir-lock.ts): the OS lock is taken on it; it holds the owner's process id, for messages only. */
 export const LOCK_FILE_NAME = 'LOCK';
 /** The most bytes WAL_ID or CHECKPOINT may hold. */
 export const MAX_SMALL_FILE_BYTES = 64 * 1024;
