@@ -3,10 +3,14 @@
 //   node dir-lock-child.mjs <dir> '<{"native": boolean, "abstractSockets": boolean}>' [idle]
 // Prints "held <mechanisms joined by +>" or "error <code> <message>". With "idle", does not read
 // stdin: the process has nothing left to do once the lock is taken, and must exit by itself.
+// With "spawn", starts a long-lived child process of its own after taking the lock and adds its
+// process id to the line: "held <mechanisms> <pid>".
+import { spawn } from 'node:child_process';
+
 import { lockDir } from '../../lib/fs/dir-lock.js';
 import { loadNative } from '../../lib/native/loader.js';
 
-const [dir, json, idle] = process.argv.slice(2);
+const [dir, json, extra] = process.argv.slice(2);
 const mode = JSON.parse(json);
 const native = mode.native ? loadNative() : null;
 if (mode.native && native === null) {
@@ -15,8 +19,14 @@ if (mode.native && native === null) {
 }
 try {
   const lock = await lockDir(dir, { fileName: 'LOCK', what: 'test directory', native, abstractSockets: mode.abstractSockets });
-  process.stdout.write(`held ${lock.mechanisms.join('+')}\n`);
-  if (idle !== 'idle') {
+  let grandchild = '';
+  if (extra === 'spawn') {
+    const c = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore', detached: true });
+    c.unref();
+    grandchild = ` ${c.pid}`;
+  }
+  process.stdout.write(`held ${lock.mechanisms.join('+')}${grandchild}\n`);
+  if (extra !== 'idle') {
     process.stdin.resume();
     process.stdin.on('end', async () => {
       await lock.release();

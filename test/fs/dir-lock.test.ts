@@ -57,8 +57,8 @@ function options(mode: Mode): { fileName: string; what: string; native: DirLockA
 }
 
 /** A child process that takes the lock of `dir` in `mode`; resolves with its first line. */
-function holder(dir: string, mode: Mode, idle = false): Promise<{ child: ChildProcess; line: string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [childScript, dir, JSON.stringify({ native: mode.native, abstractSockets: mode.abstractSockets }), ...(idle ? ['idle'] : [])], {
+function holder(dir: string, mode: Mode, extra?: 'idle' | 'spawn'): Promise<{ child: ChildProcess; line: string; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, [childScript, dir, JSON.stringify({ native: mode.native, abstractSockets: mode.abstractSockets }), ...(extra ? [extra] : [])], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   children.push(child);
@@ -133,6 +133,20 @@ describe.each(osModes)('lockDir with the $name', (mode) => {
     await lock.release();
   });
 
+  it('is not inherited by a process the holder started: killing the holder frees it', async () => {
+    const dir = newDir();
+    const { child, line } = await holder(dir, mode, 'spawn');
+    const [, mechanisms, grandchild] = line.split(' ');
+    expect(mechanisms).toBe(mode.mechanisms.join('+'));
+    try {
+      await killed(child);
+      const lock = await lockDir(dir, options(mode));
+      await lock.release();
+    } finally {
+      process.kill(Number(grandchild), 'SIGKILL');
+    }
+  });
+
   it('says ERR_DATA_DIR when the lock file cannot be opened, and holds nothing afterwards', async () => {
     const dir = newDir();
     mkdirSync(join(dir, 'LOCK')); // a directory where the file should be
@@ -151,7 +165,7 @@ describe.each(osModes)('lockDir with the $name', (mode) => {
   });
 
   it('does not keep its process alive', async () => {
-    const { line, exited } = await holder(newDir(), mode, true);
+    const { line, exited } = await holder(newDir(), mode, 'idle');
     expect(line).toBe(`held ${mode.mechanisms.join('+')}`);
     expect(await exited).toBe(0);
   });
