@@ -1,7 +1,7 @@
 // A salvage open on both paths: every whole record outside the damaged stretch stays readable
 // (reads, subscriptions, new appends), the decision survives the next strict open through
 // SALVAGED, and damage anywhere else is still refused. Also: bytesScanned never exceeds the files.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -127,6 +127,39 @@ describe.each(paths)('salvage on the %s path', (path) => {
     const verify = await verifyWal(wal);
     expect(verify.ok).toBe(false);
     expect(verify.problems.map((p) => p.offset)).toEqual([at(7000), at(7001)]);
+  });
+
+  it('retention drops the stretches of the segments it deletes from SALVAGED', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tapio-salvage-'));
+    dirs.push(dataDir);
+    const big = (k: number): string => `big ${k} `.padEnd(100_000, '.');
+    const small = (dir: string, r: 'salvage' | undefined): Promise<TapioStorage> =>
+      TapioStorage.open({ dataDir: dir, storage: { transit: { segment_size: '1MiB', ring_capacity: '1MiB', retention: '1h' } } }, { transit: { path, ...(r ? { recovery: r } : {}) } });
+    let storage = await small(dataDir, undefined);
+    for (let k = 1; k <= 35; k++) await storage.transit.append([big(k)]); // 10 a segment: 4 segments
+    await storage.close();
+    const wal = join(dataDir, 'wal');
+    await flip(segPath(wal, 1), 4096 + 2 * 100_016 + 500); // record 3
+    await flip(segPath(wal, 3), 4096 + 5 * 100_016 + 500); // record 26
+    storage = await small(dataDir, 'salvage');
+    expect(storage.transit.recovery.setAside.map((s) => [s.segment, s.lostFrom])).toEqual([
+      ['0000000000000001.wal', 3],
+      ['0000000000000003.wal', 26],
+    ]);
+    await storage.close();
+    // Segment 1 is past retention: the next open deletes it, and its stretch leaves SALVAGED.
+    const old = Date.now() / 1000 - 7200;
+    utimesSync(segPath(wal, 1), old, old);
+    storage = await small(dataDir, undefined);
+    try {
+      expect(readdirSync(wal)).not.toContain('0000000000000001.wal');
+      expect(JSON.parse(readFileSync(join(wal, 'SALVAGED'), 'utf8')).stretches).toEqual([{ segment: 3, offset: 4096 + 5 * 100_016, bytes: 100_016, lostFrom: 26, lostCount: 1 }]);
+      const seqs: number[] = [];
+      for await (const r of storage.transit.read()) seqs.push(r.seq);
+      expect(seqs).toEqual(range(11, 35, [26]));
+    } finally {
+      await storage.close();
+    }
   });
 
   it('a read refuses damage outside the recorded stretches', async () => {
