@@ -34,9 +34,11 @@
  *   it, a sequence gap, a missing segment) is ERR_WAL_CORRUPT naming the segment file and the
  *   byte offset, unless recovery is 'salvage': then every whole valid record is kept, each
  *   skipped stretch and each gap is reported in `salvaged`, and the scan goes on. Salvage does
- *   not rewrite older segments (only the newest segment's torn tail is cut), so the damage is
- *   still there for a later strict open or a copy to inspect. Segment files none of whose
- *   headers can be read refuse even salvage: the next sequence number would be a guess.
+ *   not rewrite older segments (only the newest segment's torn tail is cut), so the damaged bytes
+ *   stay for a copy to inspect; it records the stretches it set aside, with the sequence numbers
+ *   they lost, in SALVAGED (salvage-file.ts), and strict opens and verify accept exactly those and
+ *   refuse any other damage. Segment files none of whose headers can be read refuse even
+ *   salvage: the next sequence number would be a guess.
  */
 import { access, open, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
