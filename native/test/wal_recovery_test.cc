@@ -337,10 +337,10 @@ TEST(WalRecovery, MiddleOfNewestSegmentWithValidRecordsAfterIsCorrupt) {
   EXPECT_TRUE(Contains(r.salvaged[0].reason, "checksum")) << r.salvaged[0].reason;
   EXPECT_EQ(uint64_t{0}, r.torn_bytes);
   EXPECT_TRUE(ReadFileBytes(path) == before);  // salvage cuts nothing but a torn tail
-  // Readers skip the same stretch when told to.
+  // Readers skip the same stretch when told to, and without being told once salvage recorded it.
   const std::vector<uint64_t> seqs = ReadSeqs(dir.path(), true);
   EXPECT_EQ(size_t{49}, seqs.size());
-  EXPECT_EQ(size_t{20}, ReadSeqs(dir.path(), false).size());
+  EXPECT_EQ(seqs, ReadSeqs(dir.path(), false));
 }
 
 // ---- SALVAGED: what salvage set aside, accepted by later strict opens ----
@@ -391,9 +391,16 @@ TEST(WalRecovery, SalvageRecordsWhatItSetAsideAndStrictOpensAcceptOnlyThat) {
   ASSERT_TRUE(RecoverDir(dir.path(), &r).ok());
   EXPECT_EQ(uint64_t{55}, r.last_seq);
   EXPECT_EQ(uint64_t{54}, r.records);
+  // The reader skips the recorded stretch (record 21) and nothing else.
+  std::vector<uint64_t> want;
+  for (uint64_t k = 1; k <= 55; k++) {
+    if (k != 21) want.push_back(k);
+  }
+  EXPECT_EQ(want, ReadSeqs(dir.path(), false));
 
-  // Damage anywhere else is refused, naming it.
+  // Damage anywhere else is refused, naming it; a reader stops there.
   FlipByte(path, recs[30].offset + 30);
+  EXPECT_EQ(size_t{29}, ReadSeqs(dir.path(), false).size());
   Status s = RecoverDir(dir.path(), &r);
   EXPECT_EQ(StatusCode::kCorrupt, s.code());
   EXPECT_EQ("offset=" + std::to_string(recs[30].offset), DetailOf(s, "offset"));
@@ -558,6 +565,10 @@ TEST(WalRecovery, DamageInAnOlderSegmentIsCorrupt) {
   EXPECT_EQ(uint64_t{3000}, r.last_seq);
   EXPECT_GE(r.salvaged.size(), size_t{2});  // the stretch, then the gap it leaves
   EXPECT_EQ(size_t{2999}, ReadSeqs(dir.path(), true).size());
+  // Salvage recorded the stretch: a reader that skips nothing else skips it too.
+  EXPECT_EQ(ReadSeqs(dir.path(), true), ReadSeqs(dir.path(), false));
+  // Without that record, the same damage is kCorrupt for the reader.
+  ASSERT_EQ(0, unlink(dir.Sub(kSalvagedFileName).c_str()));
   std::unique_ptr<SegmentReader> reader;
   ASSERT_TRUE(SegmentReader::Open(dir.path(), ReaderOptions(), &reader).ok());
   Status rs;
