@@ -64,7 +64,11 @@ export const ERROR_CODES = {
   },
   ERR_WAL_CORRUPT: {
     meaning: 'A transit WAL segment has a bad checksum, a bad length or a sequence gap outside the torn tail of the newest segment.',
-    action: "The message names the segment and offset. Restore the file from a copy, or open with recovery: 'salvage' to keep every whole record and set the damaged part aside.",
+    action: "The message names the segment and offset. Restore the file from a copy, or keep every whole record and set the damaged stretch aside for good with `tapio-storage wal salvage` or TapioStorage.open(config, { transit: { recovery: 'salvage' } }); later opens and reads accept exactly what salvage set aside.",
+  },
+  ERR_NOTHING_TO_SALVAGE: {
+    meaning: '`tapio-storage wal salvage` found no damage to set aside in the transit WAL (a torn tail, which any open cuts, does not count).',
+    action: 'Nothing to do: the store opens as it is. `tapio-storage wal verify` lists what the log holds.',
   },
   ERR_WAL_IO: {
     meaning: 'A write or fdatasync of the transit WAL failed. The writer is in a failed state: every pending and later append is refused, and fdatasync is never retried.',

@@ -273,6 +273,19 @@ Napi::Object RecoveryToJs(Napi::Env env, const tapio::wal::RecoveryResult& r) {
   Napi::Array removed = Napi::Array::New(env, r.removed_files.size());
   for (size_t i = 0; i < r.removed_files.size(); i++) removed[i] = Napi::String::New(env, r.removed_files[i]);
   o.Set("removedFiles", removed);
+  Napi::Array set_aside = Napi::Array::New(env, r.set_aside.size());
+  for (size_t i = 0; i < r.set_aside.size(); i++) {
+    const tapio::wal::SalvageStretch& st = r.set_aside[i];
+    Napi::Object s = Napi::Object::New(env);
+    s.Set("segment", tapio::wal::SegmentFileName(st.segment));
+    s.Set("offset", Napi::Number::New(env, static_cast<double>(st.offset)));
+    s.Set("bytes", Napi::Number::New(env, static_cast<double>(st.bytes)));
+    s.Set("lostFrom", Napi::Number::New(env, static_cast<double>(st.lost_from)));
+    s.Set("lostCount", Napi::Number::New(env, static_cast<double>(st.lost_count)));
+    set_aside[i] = s;
+  }
+  o.Set("setAside", set_aside);
+  if (!r.set_aside_ignored.empty()) o.Set("setAsideIgnored", r.set_aside_ignored);
   o.Set("storeId", tapio::wal::StoreIdToHex(r.store_id));
   return o;
 }

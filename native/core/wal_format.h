@@ -9,6 +9,9 @@
 //   CHECKPOINT               JSON: {"format":"tapio-wal-checkpoint","version":1,"storeId":"<32 hex>",
 //                            "sealed":N,"firstSeq":F,"lastSeq":L}: segments up to N are whole and
 //                            synced, and N holds sequence numbers F..L; recovery scans from N + 1
+//   SALVAGED                 JSON: {"format":"tapio-wal-salvaged","version":1,"storeId":"<32 hex>",
+//                            "stretches":[{"segment":S,"offset":O,"bytes":B,"lostFrom":F,"lostCount":C},...]}:
+//                            damage a salvage open set aside, which strict opens and readers accept
 //
 // Segment layout:
 //   [0, kSegmentHeaderSize)  segment header (below), zero-padded to one 4096-byte block so
@@ -61,6 +64,10 @@ constexpr const char* kBrokenSuffix = ".broken";
 constexpr const char* kIdFileName = "WAL_ID";
 constexpr const char* kCheckpointFileName = "CHECKPOINT";
 constexpr const char* kCheckpointFormatName = "tapio-wal-checkpoint";
+// The stretches salvage set aside, which later opens, reads and verify accept (docs/FORMAT.md).
+constexpr const char* kSalvagedFileName = "SALVAGED";
+constexpr const char* kSalvagedFormatName = "tapio-wal-salvaged";
+constexpr size_t kMaxSalvagedFileBytes = 1u << 20;  // the most SALVAGED may hold (about 10,000 stretches)
 constexpr const char* kWalFormatName = "tapio-wal";  // the "format" of WAL_ID
 // The lock file of the WAL directory: flock(2) is taken on it (core/file_lock.h, src/fs/dir-lock.ts);
 // it holds the owner's process id, for messages only. Never removed by a lock holder.

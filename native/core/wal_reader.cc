@@ -73,7 +73,8 @@ Status SegmentReader::OpenSegment(size_t index, bool* usable) {
   if (s.ok()) s = DecodeSegmentHeader(scanner_->header_block(), path, &h);
   if (!s.ok()) {
     scanner_.reset();
-    return options_.skip_damage && s.code() == StatusCode::kCorrupt ? Status::Ok() : s;
+    const bool skip = options_.skip_damage || Recorded(numbers_[index], 0, UINT64_MAX, true);
+    return skip && s.code() == StatusCode::kCorrupt ? Status::Ok() : s;
   }
   scanner_->SetLimit(h.segment_size);
   offset_ = kSegmentHeaderSize;
@@ -140,8 +141,19 @@ Status SegmentReader::Next(bool* has, uint64_t* seq, const uint8_t** payload, ui
           offset_ = found;
           continue;
         }
-      } else if (!newest) {
-        return Status::Corrupt(scanner_->path() + " at offset " + std::to_string(offset_) + ": " + v.reason);
+      } else {
+        uint64_t found = 0;
+        uint64_t end_nonzero = 0;
+        s = scanner_->FindValidRecord(offset_, last_seq_, UINT64_MAX, &found, &end_nonzero);
+        if (!s.ok()) return s;
+        const bool recorded = Recorded(numbers_[index_], offset_, found, false);
+        if (recorded && found != UINT64_MAX) {
+          offset_ = found;  // a stretch salvage set aside
+          continue;
+        }
+        if (!recorded && !newest) {
+          return Status::Corrupt(scanner_->path() + " at offset " + std::to_string(offset_) + ": " + v.reason);
+        }
       }
       // In the newest segment a bad record with nothing valid after it is the record being
       // written (or a tail recovery will cut): the end of the log for now.
@@ -156,6 +168,22 @@ Status SegmentReader::Next(bool* has, uint64_t* seq, const uint8_t** payload, ui
     }
   }
   return Status::Ok();
+}
+
+bool SegmentReader::Recorded(uint64_t number, uint64_t offset, uint64_t found, bool whole_segment) {
+  if (!salvaged_loaded_) {
+    salvaged_ = RecordedStretches(dir_);
+    salvaged_loaded_ = true;
+  }
+  for (const SalvageStretch& st : salvaged_) {
+    if (st.segment != number || st.bytes == 0) continue;
+    if (whole_segment ? st.offset < kSegmentHeaderUsed
+                      : offset >= st.offset && offset < st.offset + st.bytes &&
+                            (found == UINT64_MAX || found <= st.offset + st.bytes)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace wal

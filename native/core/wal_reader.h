@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/wal_recovery.h"
 #include "core/wal_scan.h"
 
 namespace tapio {
@@ -19,8 +20,9 @@ namespace wal {
 struct ReaderOptions {
   uint64_t from_seq = 1;
   uint64_t to_seq = UINT64_MAX;  // inclusive
-  // Skip damaged stretches (as salvage does; use it on a log recovered with salvage) instead of
-  // failing with kCorrupt in older segments and stopping in the newest.
+  // Skip damaged stretches (as salvage does) instead of failing with kCorrupt in older segments
+  // and stopping in the newest. Without it, the stretches a salvage open recorded in SALVAGED
+  // (bad bytes, a segment set aside whole) are still skipped, and only those.
   bool skip_damage = false;
 };
 
@@ -51,6 +53,11 @@ class SegmentReader {
   uint64_t offset_ = 0;
   uint64_t last_seq_ = 0;  // the last record returned or passed over
   bool done_ = false;      // to_seq reached
+  // Whether damage at `offset` of the current segment lies in a stretch SALVAGED records, whose
+  // next valid record (`found`, UINT64_MAX for none) is not past its end. Reads SALVAGED once.
+  bool Recorded(uint64_t number, uint64_t offset, uint64_t found, bool whole_segment);
+  bool salvaged_loaded_ = false;
+  std::vector<SalvageStretch> salvaged_;
 };
 
 }  // namespace wal

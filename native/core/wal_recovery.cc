@@ -63,6 +63,22 @@ Status EnsureDir(const std::string& dir, std::string* first_created) {
 class FlatJson {
  public:
   explicit FlatJson(const std::string& text) : s_(text) {}
+  // An array, each element kept as Value keeps it (nested ones as their text).
+  bool ParseArray(std::vector<std::string>* elements) {
+    Ws();
+    if (!Eat('[')) return false;
+    Ws();
+    if (Eat(']')) return End();
+    for (;;) {
+      std::string value;
+      Ws();
+      if (!AnyValue(&value, 1)) return false;
+      elements->push_back(value);
+      Ws();
+      if (Eat(']')) return End();
+      if (!Eat(',')) return false;
+    }
+  }
   bool Parse(std::map<std::string, std::string>* values) {
     Ws();
     if (!Eat('{')) return false;
@@ -355,14 +371,15 @@ bool SafeInteger(const std::map<std::string, std::string>& v, const char* key, u
 
 // Reads up to kMaxSmallFileBytes + 1 bytes of `path`. Returns 0, or the errno of the failure
 // (ENOENT when there is no such file) with *failed_op saying which step failed.
-int ReadSmallFileErrno(const std::string& path, std::string* out, const char** failed_op) {
+int ReadSmallFileErrno(const std::string& path, std::string* out, const char** failed_op,
+                       size_t max_bytes = kMaxSmallFileBytes) {
   int fd;
   do {
     fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   } while (fd < 0 && errno == EINTR);
   *failed_op = "open";
   if (fd < 0) return errno;
-  std::string buf(kMaxSmallFileBytes + 1, '\0');
+  std::string buf(max_bytes + 1, '\0');
   size_t got = 0;
   int error_number = 0;
   while (got < buf.size()) {
@@ -443,6 +460,73 @@ void ReadCheckpoint(const std::string& dir, const StoreId& store_id, Checkpoint*
     return;
   }
   *cp = c;
+  *found = true;
+}
+
+// ---- SALVAGED ----
+
+// Reads SALVAGED. *found is false when there is none, or when it cannot be used: then *ignored
+// says why (its stretches are then damage like any other).
+void ReadSalvaged(const std::string& dir, const StoreId& store_id, std::vector<SalvageStretch>* out, bool* found,
+                  std::string* ignored) {
+  *found = false;
+  out->clear();
+  ignored->clear();
+  const std::string name = kSalvagedFileName;
+  std::string text;
+  const char* op = nullptr;
+  const int error_number = ReadSmallFileErrno(JoinPath(dir, kSalvagedFileName), &text, &op, kMaxSalvagedFileBytes);
+  if (error_number == ENOENT) return;
+  if (error_number != 0) {
+    *ignored = name + " cannot be read (" + ErrnoCode(error_number) + ")";
+    return;
+  }
+  std::map<std::string, std::string> v;
+  if (text.size() > kMaxSalvagedFileBytes || !FlatJson(text).Parse(&v)) {
+    *ignored = name + " is not the JSON object it must hold";
+    return;
+  }
+  bool is_string = false;
+  std::string shown;
+  const std::string format = JsonField(v, "format", &is_string, &shown);
+  const bool format_ok = is_string && format == kSalvagedFormatName;
+  const std::string version = JsonField(v, "version", &is_string, &shown);
+  if (!format_ok || is_string || !NumberEquals(version, kFormatVersion)) {
+    *ignored = name + " describes another format or version";
+    return;
+  }
+  const std::string hex = JsonField(v, "storeId", &is_string, &shown);
+  StoreId id;
+  if (!is_string || !StoreIdFromHex(hex, &id)) {
+    *ignored = name + " holds no valid storeId";
+    return;
+  }
+  if (id != store_id) {
+    *ignored = name + " names store " + StoreIdToHex(id) + ", but " + kIdFileName + " names store " +
+               StoreIdToHex(store_id);
+    return;
+  }
+  const std::string bad = name +
+                          " holds stretches that are not a list of objects of whole numbers segment (from 1), offset, "
+                          "bytes, lostFrom and lostCount";
+  const auto list = v.find("stretches");
+  std::vector<std::string> elements;
+  if (list == v.end() || list->second.empty() || list->second[0] != '[' || !FlatJson(list->second).ParseArray(&elements)) {
+    *ignored = bad;
+    return;
+  }
+  for (const std::string& e : elements) {
+    std::map<std::string, std::string> f;
+    SalvageStretch st;
+    if (e.empty() || e[0] != '{' || !FlatJson(e).Parse(&f) || !SafeInteger(f, "segment", &st.segment) ||
+        !SafeInteger(f, "offset", &st.offset) || !SafeInteger(f, "bytes", &st.bytes) ||
+        !SafeInteger(f, "lostFrom", &st.lost_from) || !SafeInteger(f, "lostCount", &st.lost_count) || st.segment < 1) {
+      out->clear();
+      *ignored = bad;
+      return;
+    }
+    out->push_back(st);
+  }
   *found = true;
 }
 
@@ -540,8 +624,17 @@ class Recovery {
   Status SetAside(int fd, const std::string& path, uint64_t from, uint64_t to, std::string* broken);
   Status CutTornTail(const std::string& path, uint64_t from, uint64_t to);
   Status SetResumePoint(const std::vector<uint64_t>& numbers, bool removed);
-  // Strict: ERR_WAL_CORRUPT naming the segment and offset. Salvage: a note, and ok.
-  Status Damage(const std::string& name, uint64_t offset, uint64_t bytes, const std::string& reason);
+  // Salvage: a note, a stretch for SALVAGED, and ok. Strict: ok when SALVAGED records it, else
+  // ERR_WAL_CORRUPT naming the segment and offset. A `gap` is a sequence gap, a step back or
+  // missing segments; `due` and `found` the sequence number due and the one found (0, 0: none).
+  Status Damage(const std::string& name, uint64_t offset, uint64_t bytes, const std::string& reason, bool gap = false,
+                uint64_t due = 0, uint64_t found = 0);
+  // Salvage: the sequence numbers [due, found) are lost with the stretch last set aside in `segment`.
+  void LostWith(uint64_t segment, uint64_t due, uint64_t found);
+  // Salvage writes SALVAGED (removes it when it set nothing aside); strict reports what it holds.
+  Status SaveSalvaged();
+  // Records that the scan examined the header bytes [0, head) and the record area up to `end`.
+  void Examined(uint64_t number, uint64_t head, uint64_t end);
 
   const RecoverOptions& options_;
   RecoveryResult* out_;
@@ -550,18 +643,83 @@ class Recovery {
   bool have_cp_ = false;
   Checkpoint cp_;
   bool last_pending_ = false;  // the last segment kept is sealed and waits for its last_seq
+  // Strict: the stretches SALVAGED records. Salvage: those this scan set aside.
+  std::vector<SalvageStretch> stretches_;
+  std::map<uint64_t, std::pair<uint64_t, uint64_t>> examined_;  // number -> (header bytes, record area end)
 };
 
-Status Recovery::Damage(const std::string& name, uint64_t offset, uint64_t bytes, const std::string& reason) {
+void Recovery::Examined(uint64_t number, uint64_t head, uint64_t end) {
+  auto& e = examined_[number];
+  if (head > e.first) e.first = head;
+  if (end > e.second) e.second = end;
+}
+
+// The sequence numbers a step from `due` to `found` skips: [from, from + count), or none (0, 0).
+void LostBetween(uint64_t due, uint64_t found, uint64_t* from, uint64_t* count) {
+  *from = found > due ? due : 0;
+  *count = found > due ? found - due : 0;
+}
+
+void Recovery::LostWith(uint64_t segment, uint64_t due, uint64_t found) {
+  if (!options_.salvage || stretches_.empty()) return;
+  SalvageStretch& last = stretches_.back();
+  if (last.segment != segment || last.lost_count != 0) return;
+  LostBetween(due, found, &last.lost_from, &last.lost_count);
+}
+
+Status Recovery::SaveSalvaged() {
+  if (!options_.salvage) {
+    for (const SalvageStretch& st : stretches_) {
+      for (const SegmentInfo& seg : out_->segments) {
+        if (seg.number == st.segment) {
+          out_->set_aside.push_back(st);
+          break;
+        }
+      }
+    }
+    return Status::Ok();
+  }
+  out_->set_aside = stretches_;
+  const std::string path = JoinPath(options_.dir, kSalvagedFileName);
+  if (!stretches_.empty()) return WriteSmallFileDurably(options_.dir, kSalvagedFileName, SalvagedContents(out_->store_id, stretches_));
+  if (unlink(path.c_str()) != 0) return errno == ENOENT ? Status::Ok() : ErrnoStatus("unlink", path, errno);
+  return SyncDir(options_.dir);
+}
+
+Status Recovery::Damage(const std::string& name, uint64_t offset, uint64_t bytes, const std::string& reason, bool gap,
+                        uint64_t due, uint64_t found) {
+  uint64_t number = 0;
+  ParseSegmentFileName(name, &number);
+  uint64_t lost_from = 0, lost_count = 0;
+  LostBetween(due, found, &lost_from, &lost_count);
   if (options_.salvage) {
     out_->salvaged.push_back(SalvagedStretch{name, offset, bytes, reason});
+    if (!stretches_.empty() && gap) {
+      SalvageStretch& last = stretches_.back();
+      if (last.segment == number && last.bytes > 0 && last.offset + last.bytes == offset && last.lost_count == 0) {
+        // The gap a damaged stretch left: one stretch, with the sequence numbers it lost.
+        last.lost_from = lost_from;
+        last.lost_count = lost_count;
+        return Status::Ok();
+      }
+    }
+    stretches_.push_back(SalvageStretch{number, offset, bytes, gap ? lost_from : 0, gap ? lost_count : 0});
     return Status::Ok();
+  }
+  for (const SalvageStretch& st : stretches_) {
+    const bool recorded =
+        !gap ? st.segment == number && st.offset == offset && st.bytes == bytes
+             : st.segment == number &&
+                   ((st.offset == offset && st.bytes == 0) || (st.bytes > 0 && st.offset + st.bytes == offset)) &&
+                   st.lost_from == lost_from && st.lost_count == lost_count;
+    if (recorded) return Status::Ok();
   }
   const std::string path = JoinPath(options_.dir, name);
   return Status::Corrupt("transit WAL segment " + path + " is damaged at byte offset " + std::to_string(offset) + ": " +
                          reason +
-                         ". Restore the file from a copy, or open with recovery: 'salvage' to keep every whole "
-                         "record and skip the damage.")
+                         ". Restore the file from a copy, or keep every whole record and set the damage aside for "
+                         "good with `tapio-storage wal salvage` or TapioStorage.open(config, { transit: { recovery: "
+                         "'salvage' } }).")
       .With("segment", name)
       .With("file", path)
       .With("offset", offset)
@@ -570,6 +728,10 @@ Status Recovery::Damage(const std::string& name, uint64_t offset, uint64_t bytes
 }
 
 Status Recovery::Run(const std::vector<uint64_t>& numbers) {
+  if (!options_.salvage) {
+    bool found = false;
+    ReadSalvaged(options_.dir, out_->store_id, &stretches_, &found, &out_->set_aside_ignored);
+  }
   Status s = LoadCheckpoint(numbers);
   if (!s.ok()) return s;
   bool removed = false;
@@ -594,8 +756,12 @@ Status Recovery::Run(const std::vector<uint64_t>& numbers) {
       break;
     }
   }
+  for (const auto& e : examined_) {
+    out_->bytes_scanned += e.second.first + (e.second.second > kSegmentHeaderSize ? e.second.second - kSegmentHeaderSize : 0);
+  }
   s = SetResumePoint(numbers, removed);
   if (s.ok()) s = SaveCheckpoint();
+  if (s.ok()) s = SaveSalvaged();
   return s;
 }
 
@@ -607,7 +773,8 @@ Status Recovery::LoadCheckpoint(const std::vector<uint64_t>& numbers) {
     const std::string name = SegmentFileName(cp_.sealed + 1);
     return Damage(name, 0, 0,
                   "the segment is missing: " + std::string(kCheckpointFileName) + " says " +
-                      SegmentFileName(cp_.sealed) + " was sealed, which happens only once the next segment exists");
+                      SegmentFileName(cp_.sealed) + " was sealed, which happens only once the next segment exists",
+                  true);
   }
   return Status::Ok();
 }
@@ -702,14 +869,13 @@ Status Recovery::RemoveIfUnfinished(uint64_t number, bool* removed) {
   const uint64_t size = sc.file_size();
   s = CheckSegmentHeader(sc.header_block(), size < kSegmentHeaderUsed ? static_cast<size_t>(size) : kSegmentHeaderUsed,
                          &h);
-  if (s.ok() || s.code() == StatusCode::kFormatVersion) {
-    out_->bytes_scanned += sc.bytes_read();
-    return Status::Ok();
-  }
+  const uint64_t head = size < kSegmentHeaderUsed ? size : kSegmentHeaderUsed;
+  Examined(number, head, 0);
+  if (s.ok() || s.code() == StatusCode::kFormatVersion) return Status::Ok();
   uint64_t found = 0;
   uint64_t end_nonzero = 0;
   s = sc.FindValidRecord(0, UINT64_MAX, UINT64_MAX, &found, &end_nonzero);
-  out_->bytes_scanned += sc.bytes_read();
+  Examined(number, head, size);
   if (!s.ok() || end_nonzero > kSegmentHeaderSize) return s;  // something follows the header block
   if (end_nonzero > 0) {
     int fd = -1;
@@ -745,8 +911,8 @@ Status Recovery::ScanSegment(uint64_t number, bool newest, bool sealed) {
   SegmentHeader h;
   s = CheckSegmentHeader(sc.header_block(), size < kSegmentHeaderUsed ? static_cast<size_t>(size) : kSegmentHeaderUsed,
                          &h);
+  Examined(number, size < kSegmentHeaderUsed ? size : kSegmentHeaderUsed, 0);
   if (!s.ok()) {
-    out_->bytes_scanned += sc.bytes_read();
     if (s.code() == StatusCode::kFormatVersion) {
       const std::string reason = s.message();
       return Status::FormatVersion("transit WAL segment " + path + " was " + reason +
@@ -761,7 +927,6 @@ Status Recovery::ScanSegment(uint64_t number, bool newest, bool sealed) {
     return s;
   }
   if (h.number != number) {
-    out_->bytes_scanned += sc.bytes_read();
     s = Damage(name, kHeaderOffSegment, size,
                "the header says segment " + std::to_string(h.number) + ", but the file name says " +
                    std::to_string(number));
@@ -788,7 +953,8 @@ Status Recovery::ScanSegment(uint64_t number, bool newest, bool sealed) {
     if (h.first_seq < p.first_seq) {
       s = Damage(name, kHeaderOffFirstSeq, 0,
                  "sequence numbers go back: the segment starts at sequence " + std::to_string(h.first_seq) + ", but " +
-                     p.name + " starts at " + std::to_string(p.first_seq));
+                     p.name + " starts at " + std::to_string(p.first_seq),
+                 true, p.first_seq, h.first_seq);
       if (!s.ok()) return s;
     } else {
       p.last_seq = h.first_seq - 1;
@@ -804,7 +970,8 @@ Status Recovery::ScanSegment(uint64_t number, bool newest, bool sealed) {
       s = Damage(name, kHeaderOffFirstSeq, 0,
                  "sequence gap: the segment starts at sequence " + std::to_string(h.first_seq) + ", but " +
                      kCheckpointFileName + " says " + SegmentFileName(cp_.sealed) + " ends at " +
-                     std::to_string(cp_.last_seq));
+                     std::to_string(cp_.last_seq),
+                 true, expected_, h.first_seq);
       if (!s.ok()) return s;
     }
   }
@@ -813,20 +980,25 @@ Status Recovery::ScanSegment(uint64_t number, bool newest, bool sealed) {
     s = Damage(name, 0, 0,
                (missing == 1 ? std::string("the segment before it is missing")
                              : "the " + std::to_string(missing) + " segments before it are missing") +
-                   " (the previous one is " + prev->name + ")");
+                   " (the previous one is " + prev->name + ")",
+               true);
     if (!s.ok()) return s;
   }
   if (prev != nullptr && prev->appendable && h.first_seq != expected_) {
     s = Damage(name, kHeaderOffFirstSeq, 0,
                "sequence gap: the segment starts at sequence " + std::to_string(h.first_seq) + ", but " + prev->name +
-                   " ends at " + std::to_string(expected_ - 1));
+                   " ends at " + std::to_string(expected_ - 1),
+               true, expected_, h.first_seq);
     if (!s.ok()) return s;
+  }
+  if (prev != nullptr && !prev->appendable && expected_ > 0 && h.first_seq > expected_) {
+    // The sequence numbers of the unusable segment before this one are lost with it.
+    LostWith(prev->number, expected_, h.first_seq);
   }
   // Salvage after a gap: a later start skips ahead; an earlier one leaves records that go back
   // in sequence, which the record scan sets aside.
   if (h.first_seq > expected_) expected_ = h.first_seq;
   if (sealed) {
-    out_->bytes_scanned += sc.bytes_read();
     s = CheckSealed(name, h, &info);
     if (s.ok()) out_->segments.push_back(info);
     return s;
@@ -836,7 +1008,7 @@ Status Recovery::ScanSegment(uint64_t number, bool newest, bool sealed) {
   info.appendable = true;
   sc.SetLimit(h.segment_size);
   s = ScanRecords(&sc, newest, &info);
-  out_->bytes_scanned += sc.bytes_read();
+  Examined(number, kSegmentHeaderUsed, sc.limit());
   if (!s.ok()) return s;
   out_->segments.push_back(info);
   return Status::Ok();
@@ -855,7 +1027,8 @@ Status Recovery::ScanRecords(SegmentScanner* sc, bool newest, SegmentInfo* info)
     if (v.kind == RecordView::Kind::kRecord) {
       if (v.seq != expected && v.seq > last_seq_) {
         s = Damage(info->name, offset, 0,
-                   "sequence gap: expected " + std::to_string(expected) + ", found " + std::to_string(v.seq));
+                   "sequence gap: expected " + std::to_string(expected) + ", found " + std::to_string(v.seq), true,
+                   expected, v.seq);
         if (!s.ok()) return s;
       }
       if (v.seq == expected || v.seq > last_seq_) {
@@ -949,6 +1122,32 @@ Status Recovery::CutTornTail(const std::string& path, uint64_t from, uint64_t to
 std::string WalIdContents(const StoreId& id) {
   return std::string("{\"format\":\"") + kWalFormatName + "\",\"version\":" + std::to_string(kFormatVersion) +
          ",\"storeId\":\"" + StoreIdToHex(id) + "\"}";
+}
+
+std::string SalvagedContents(const StoreId& id, const std::vector<SalvageStretch>& stretches) {
+  std::string out = std::string("{\"format\":\"") + kSalvagedFormatName + "\",\"version\":" +
+                    std::to_string(kFormatVersion) + ",\"storeId\":\"" + StoreIdToHex(id) + "\",\"stretches\":[";
+  for (size_t i = 0; i < stretches.size(); i++) {
+    const SalvageStretch& st = stretches[i];
+    out += (i == 0 ? "" : ",");
+    out += "{\"segment\":" + std::to_string(st.segment) + ",\"offset\":" + std::to_string(st.offset) +
+           ",\"bytes\":" + std::to_string(st.bytes) + ",\"lostFrom\":" + std::to_string(st.lost_from) +
+           ",\"lostCount\":" + std::to_string(st.lost_count) + "}";
+  }
+  return out + "]}";
+}
+
+std::vector<SalvageStretch> RecordedStretches(const std::string& dir) {
+  std::vector<SalvageStretch> out;
+  const std::string path = JoinPath(dir, kIdFileName);
+  std::string text;
+  bool missing = false;
+  StoreId id;
+  if (!ReadSmallFile(path, &text, &missing).ok() || missing || !ParseWalId(path, text, &id).ok()) return out;
+  bool found = false;
+  std::string ignored;
+  ReadSalvaged(dir, id, &out, &found, &ignored);
+  return out;
 }
 
 std::string CheckpointContents(const StoreId& id, uint64_t sealed, uint64_t first_seq, uint64_t last_seq) {

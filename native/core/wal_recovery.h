@@ -21,8 +21,10 @@
 //    newest segment with valid records after it, a sequence gap inside or between segments, a
 //    missing segment, a header that does not match its file name. With `salvage`, every whole
 //    valid record is kept instead, each damaged stretch or gap is listed in `salvaged`, and the
-//    scan goes on. Salvage changes no file except for the torn-tail cut, so a later strict open
-//    fails again until the damaged segments are gone.
+//    scan goes on. Salvage changes no segment except for the torn-tail cut; it records what it
+//    set aside in SALVAGED (temporary file, fdatasync, rename, fsync of the directory; removed
+//    when it set nothing aside), and a later strict open accepts exactly those stretches and the
+//    sequence numbers they lost, and refuses any other damage.
 //  - CHECKPOINT (strict opens only): segments up to its `sealed` number were synced whole before
 //    the writer moved on, so only their headers are checked (number, store, sequence numbers
 //    that follow on); records are scanned from the next segment. A CHECKPOINT that cannot be used
@@ -72,6 +74,17 @@ struct SalvagedStretch {
   std::string reason;
 };
 
+// One stretch of SALVAGED: `bytes` bytes of segment `segment` from `offset` (0 bytes for a
+// sequence gap or missing segments before it), and the `lost_count` sequence numbers from
+// `lost_from` that no record holds because of it (both 0 when none).
+struct SalvageStretch {
+  uint64_t segment = 0;
+  uint64_t offset = 0;
+  uint64_t bytes = 0;
+  uint64_t lost_from = 0;
+  uint64_t lost_count = 0;
+};
+
 struct RecoveryResult {
   StoreId store_id;
   bool created = false;  // WAL_ID was written by this call
@@ -79,6 +92,8 @@ struct RecoveryResult {
   uint64_t first_seq = 0;  // the oldest record kept; 0 when the log is empty
   uint64_t last_seq = 0;   // the newest whole record; 0 when the log is empty
   uint64_t records = 0;
+  // Bytes of segment files examined, each counted once: every header's used bytes (fewer for a
+  // shorter file) and each scanned segment's record area from kSegmentHeaderSize to its end.
   uint64_t bytes_scanned = 0;
   uint64_t torn_bytes = 0;    // bytes set aside from a torn tail or an unfinished segment
   std::string broken_file;    // path of the (last) .broken file written, when torn_bytes > 0
@@ -86,6 +101,10 @@ struct RecoveryResult {
   std::vector<SalvagedStretch> salvaged;
   uint64_t sealed_segments = 0;    // segments taken on CHECKPOINT's word (headers checked only)
   std::string checkpoint_ignored;  // why CHECKPOINT was not used, when it exists but was not
+  // Salvage: the stretches it set aside (written to SALVAGED). Strict: those SALVAGED records for
+  // segments still present, which the scan accepted instead of refusing.
+  std::vector<SalvageStretch> set_aside;
+  std::string set_aside_ignored;  // why SALVAGED was not used, when it exists but was not
   ResumePoint resume;  // where the writer continues
 };
 
@@ -101,6 +120,13 @@ std::string CheckpointContents(const StoreId& id, uint64_t sealed, uint64_t firs
 // Through a temporary file: fdatasync, rename, fsync of the directory.
 Status WriteCheckpoint(const std::string& dir, const StoreId& id, uint64_t sealed, uint64_t first_seq,
                        uint64_t last_seq);
+
+// The exact bytes of a SALVAGED file (the TypeScript twin writes the same).
+std::string SalvagedContents(const StoreId& id, const std::vector<SalvageStretch>& stretches);
+
+// The stretches SALVAGED in `dir` records (read with WAL_ID's store id), for readers: empty when
+// there is none, or when it or WAL_ID cannot be used (then no damage is accepted on its word).
+std::vector<SalvageStretch> RecordedStretches(const std::string& dir);
 
 // Segment numbers of the "<16 hex>.wal" files in `dir` (1..kMaxSafeNumber), ascending.
 Status ListSegments(const std::string& dir, std::vector<uint64_t>* numbers);

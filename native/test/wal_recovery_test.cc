@@ -204,7 +204,11 @@ TEST(WalRecovery, CleanLogAcrossSegments) {
   EXPECT_EQ(uint64_t{3000}, r.records);
   EXPECT_EQ(uint64_t{0}, r.torn_bytes);
   EXPECT_TRUE(r.salvaged.empty());
-  EXPECT_GE(r.bytes_scanned, kSeg);
+  // Each byte examined counts once: every header's used bytes, and the record area of each
+  // segment scanned (those after the checkpoint); never more than the files hold.
+  EXPECT_EQ(kSegmentHeaderUsed * r.segments.size() + (kSeg - kSegmentHeaderSize) * (r.segments.size() - r.sealed_segments),
+            r.bytes_scanned);
+  EXPECT_LE(r.bytes_scanned, kSeg * r.segments.size());
   EXPECT_EQ(r.segments.back().number, r.resume.segment);
   EXPECT_TRUE(r.resume.segment_exists);
   EXPECT_EQ(r.segments.back().end_offset, r.resume.write_offset);
@@ -333,10 +337,151 @@ TEST(WalRecovery, MiddleOfNewestSegmentWithValidRecordsAfterIsCorrupt) {
   EXPECT_TRUE(Contains(r.salvaged[0].reason, "checksum")) << r.salvaged[0].reason;
   EXPECT_EQ(uint64_t{0}, r.torn_bytes);
   EXPECT_TRUE(ReadFileBytes(path) == before);  // salvage cuts nothing but a torn tail
-  // Readers skip the same stretch when told to.
+  // Readers skip the same stretch when told to, and without being told once salvage recorded it.
   const std::vector<uint64_t> seqs = ReadSeqs(dir.path(), true);
   EXPECT_EQ(size_t{49}, seqs.size());
-  EXPECT_EQ(size_t{20}, ReadSeqs(dir.path(), false).size());
+  EXPECT_EQ(seqs, ReadSeqs(dir.path(), false));
+}
+
+// ---- SALVAGED: what salvage set aside, accepted by later strict opens ----
+
+std::string TextOf(const std::string& path) {
+  const std::vector<uint8_t> b = ReadFileBytes(path);
+  return std::string(b.begin(), b.end());
+}
+
+void FlipByte(const std::string& path, uint64_t offset) {
+  std::vector<uint8_t> b = ReadAt(path, offset, 1);
+  b[0] ^= 0xff;
+  PatchFile(path, offset, b);
+}
+
+TEST(WalRecovery, SalvageRecordsWhatItSetAsideAndStrictOpensAcceptOnlyThat) {
+  TempDir dir;
+  ASSERT_TRUE(AppendRecords(dir.path(), 0, 50).ok());
+  const std::string path = SegPath(dir, 1);
+  const std::vector<Rec> recs = RecordsOf(path);
+  FlipByte(path, recs[20].offset + 30);  // record 21
+  RecoveryResult r;
+  EXPECT_EQ(StatusCode::kCorrupt, RecoverDir(dir.path(), &r).code());
+  EXPECT_FALSE(FileExists(dir.Sub("SALVAGED")));
+
+  ASSERT_TRUE(RecoverDir(dir.path(), &r, true).ok());
+  ASSERT_EQ(size_t{1}, r.set_aside.size());
+  EXPECT_EQ(uint64_t{1}, r.set_aside[0].segment);
+  EXPECT_EQ(recs[20].offset, r.set_aside[0].offset);
+  EXPECT_EQ(recs[20].footprint, r.set_aside[0].bytes);
+  EXPECT_EQ(uint64_t{21}, r.set_aside[0].lost_from);
+  EXPECT_EQ(uint64_t{1}, r.set_aside[0].lost_count);
+  EXPECT_EQ("{\"format\":\"tapio-wal-salvaged\",\"version\":1,\"storeId\":\"" + StoreIdToHex(r.store_id) +
+                "\",\"stretches\":[{\"segment\":1,\"offset\":" + std::to_string(recs[20].offset) +
+                ",\"bytes\":" + std::to_string(recs[20].footprint) + ",\"lostFrom\":21,\"lostCount\":1}]}",
+            TextOf(dir.Sub("SALVAGED")));
+  EXPECT_EQ(SalvagedContents(r.store_id, r.set_aside), TextOf(dir.Sub("SALVAGED")));
+  EXPECT_FALSE(FileExists(dir.Sub("SALVAGED.tmp")));
+
+  // The next strict open accepts the stretch and the sequence number it lost, and the writer goes on.
+  ASSERT_TRUE(RecoverDir(dir.path(), &r).ok());
+  EXPECT_TRUE(r.salvaged.empty());
+  EXPECT_EQ(uint64_t{49}, r.records);
+  EXPECT_EQ(uint64_t{50}, r.last_seq);
+  ASSERT_EQ(size_t{1}, r.set_aside.size());
+  EXPECT_EQ(recs[20].offset, r.set_aside[0].offset);
+  ASSERT_TRUE(AppendRecords(dir.path(), 50, 5).ok());
+  ASSERT_TRUE(RecoverDir(dir.path(), &r).ok());
+  EXPECT_EQ(uint64_t{55}, r.last_seq);
+  EXPECT_EQ(uint64_t{54}, r.records);
+  // The reader skips the recorded stretch (record 21) and nothing else.
+  std::vector<uint64_t> want;
+  for (uint64_t k = 1; k <= 55; k++) {
+    if (k != 21) want.push_back(k);
+  }
+  EXPECT_EQ(want, ReadSeqs(dir.path(), false));
+
+  // Damage anywhere else is refused, naming it; a reader stops there.
+  FlipByte(path, recs[30].offset + 30);
+  EXPECT_EQ(size_t{29}, ReadSeqs(dir.path(), false).size());
+  Status s = RecoverDir(dir.path(), &r);
+  EXPECT_EQ(StatusCode::kCorrupt, s.code());
+  EXPECT_EQ("offset=" + std::to_string(recs[30].offset), DetailOf(s, "offset"));
+  EXPECT_TRUE(Contains(s.message(), "tapio-storage wal salvage")) << s.message();
+  EXPECT_TRUE(Contains(s.message(), "TapioStorage.open(config, { transit: { recovery: 'salvage' } })")) << s.message();
+
+  // A salvage that finds nothing to set aside removes the file.
+  FlipByte(path, recs[30].offset + 30);
+  FlipByte(path, recs[20].offset + 30);
+  ASSERT_TRUE(RecoverDir(dir.path(), &r, true).ok());
+  EXPECT_TRUE(r.set_aside.empty());
+  EXPECT_FALSE(FileExists(dir.Sub("SALVAGED")));
+}
+
+TEST(WalRecovery, SalvagedFileThatCannotBeUsedAcceptsNothing) {
+  TempDir dir;
+  ASSERT_TRUE(AppendRecords(dir.path(), 0, 50).ok());
+  const std::string path = SegPath(dir, 1);
+  const std::vector<Rec> recs = RecordsOf(path);
+  FlipByte(path, recs[20].offset + 30);
+  RecoveryResult r;
+  ASSERT_TRUE(RecoverDir(dir.path(), &r, true).ok());
+  const std::string good = TextOf(dir.Sub("SALVAGED"));
+  const std::string id = StoreIdToHex(r.store_id);
+  struct Case {
+    std::string text;
+    std::string reason;
+  };
+  const std::string other(32, '0');
+  const std::string bad_list =
+      "SALVAGED holds stretches that are not a list of objects of whole numbers segment (from 1), offset, bytes, "
+      "lostFrom and lostCount";
+  const std::string prefix = "{\"format\":\"tapio-wal-salvaged\",\"version\":1,\"storeId\":\"";
+  const std::vector<Case> cases = {
+      {"[]", "SALVAGED is not the JSON object it must hold"},
+      {"{\"format\":\"tapio-wal-salvaged\",\"version\":2}", "SALVAGED describes another format or version"},
+      {prefix + other + "\",\"stretches\":[]}", "SALVAGED names store " + other + ", but WAL_ID names store " + id},
+      {prefix + id + "\",\"stretches\":{}}", bad_list},
+      {prefix + id + "\",\"stretches\":[{\"segment\":0,\"offset\":1,\"bytes\":1,\"lostFrom\":0,\"lostCount\":0}]}", bad_list},
+      {prefix + id + "\",\"stretches\":[{\"segment\":1,\"offset\":1.5,\"bytes\":1,\"lostFrom\":0,\"lostCount\":0}]}", bad_list},
+      {prefix + id + "\",\"stretches\":[\"{}\"]}", bad_list},
+  };
+  for (const Case& c : cases) {
+    ASSERT_TRUE(WriteFileBytes(dir.Sub("SALVAGED"), std::vector<uint8_t>(c.text.begin(), c.text.end())));
+    EXPECT_EQ(StatusCode::kCorrupt, RecoverDir(dir.path(), &r).code()) << c.text;
+    RecoveryResult salvaged;
+    ASSERT_TRUE(RecoverDir(dir.path(), &salvaged, true).ok());  // and salvage rewrites it
+    EXPECT_EQ(good, TextOf(dir.Sub("SALVAGED")));
+  }
+  // What a strict open reports about an unusable one, when it has no damage to refuse.
+  FlipByte(path, recs[20].offset + 30);
+  for (const Case& c : cases) {
+    ASSERT_TRUE(WriteFileBytes(dir.Sub("SALVAGED"), std::vector<uint8_t>(c.text.begin(), c.text.end())));
+    ASSERT_TRUE(RecoverDir(dir.path(), &r).ok()) << c.text;
+    EXPECT_EQ(c.reason, r.set_aside_ignored) << c.text;
+    EXPECT_TRUE(r.set_aside.empty());
+  }
+  // Members it does not know and other number spellings are read as JSON.parse reads them.
+  const std::string spelled = prefix + id +
+                              "\", \"extra\": [[1]], \"stretches\": [ {\"segment\": 1e0, \"offset\": 8.0, \"bytes\": 16, "
+                              "\"lostFrom\": 0, \"lostCount\": 0} ] }";
+  ASSERT_TRUE(WriteFileBytes(dir.Sub("SALVAGED"), std::vector<uint8_t>(spelled.begin(), spelled.end())));
+  ASSERT_TRUE(RecoverDir(dir.path(), &r).ok());
+  EXPECT_EQ("", r.set_aside_ignored);
+  ASSERT_EQ(size_t{1}, r.set_aside.size());
+  EXPECT_EQ(uint64_t{8}, r.set_aside[0].offset);
+}
+
+TEST(WalRecovery, BytesScannedCountsEachByteOnceAndNeverExceedsTheFiles) {
+  TempDir dir;
+  ASSERT_TRUE(AppendRecords(dir.path(), 0, 50).ok());
+  const std::string path = SegPath(dir, 1);
+  RecoveryResult r;
+  ASSERT_TRUE(RecoverDir(dir.path(), &r).ok());
+  // The newest segment is read twice (the unfinished-creation check, then the scan): once counted.
+  EXPECT_EQ(kSegmentHeaderUsed + kSeg - kSegmentHeaderSize, r.bytes_scanned);
+  EXPECT_LE(r.bytes_scanned, FileSize(path));
+  const std::vector<Rec> recs = RecordsOf(path);
+  FlipByte(path, recs[20].offset + 30);  // the search for the next valid record reads on again
+  ASSERT_TRUE(RecoverDir(dir.path(), &r, true).ok());
+  EXPECT_EQ(kSegmentHeaderUsed + kSeg - kSegmentHeaderSize, r.bytes_scanned);
 }
 
 TEST(WalRecovery, ZeroedHoleInTheNewestSegmentIsCorrupt) {
@@ -420,6 +565,10 @@ TEST(WalRecovery, DamageInAnOlderSegmentIsCorrupt) {
   EXPECT_EQ(uint64_t{3000}, r.last_seq);
   EXPECT_GE(r.salvaged.size(), size_t{2});  // the stretch, then the gap it leaves
   EXPECT_EQ(size_t{2999}, ReadSeqs(dir.path(), true).size());
+  // Salvage recorded the stretch: a reader that skips nothing else skips it too.
+  EXPECT_EQ(ReadSeqs(dir.path(), true), ReadSeqs(dir.path(), false));
+  // Without that record, the same damage is kCorrupt for the reader.
+  ASSERT_EQ(0, unlink(dir.Sub(kSalvagedFileName).c_str()));
   std::unique_ptr<SegmentReader> reader;
   ASSERT_TRUE(SegmentReader::Open(dir.path(), ReaderOptions(), &reader).ok());
   Status rs;

@@ -161,8 +161,12 @@ wal
           ? `checkpoint ignored: ${summary.checkpoint.ignored} (an open scans every segment)`
           : `checkpoint: segments up to ${summary.checkpoint.sealed} sealed (seq ${summary.checkpoint.firstSeq}..${summary.checkpoint.lastSeq} in the last); an open scans records from segment ${summary.checkpoint.sealed + 1}`,
       ...(summary.tornTail ? [`torn tail: ${summary.tornTail.bytes} byte(s) at ${summary.tornTail.segment}:${summary.tornTail.offset} (the next open cuts it and keeps the bytes in a .broken file)`] : []),
+      ...summary.setAside.map((s) => `set aside by salvage: ${s.segment} bytes ${s.offset}..${s.offset + s.bytes}${s.lostCount > 0 ? `, seq ${s.lostFrom}..${s.lostFrom + s.lostCount - 1} lost` : ''} (accepted)`),
+      ...(summary.setAsideIgnored ? [`SALVAGED ignored: ${summary.setAsideIgnored}`] : []),
       ...summary.problems.filter((p) => p.kind !== 'torn-tail').map((p) => `DAMAGE ${p.kind} in ${p.segment} at offset ${p.offset}: ${p.reason}`),
-      summary.ok ? 'ok' : "damaged: open with recovery: 'salvage' to keep every whole record",
+      summary.ok
+        ? 'ok'
+        : "damaged: run `tapio-storage wal salvage` (or TapioStorage.open(config, { transit: { recovery: 'salvage' } })) to keep every whole record and set the damage aside for good, or restore the files from a copy",
     ]);
     if (!summary.ok) process.exitCode = 1;
   });
@@ -199,6 +203,31 @@ wal
       `  records    ${data.records} (seq ${data.firstSeq}..${data.lastSeq})`,
       `  on disk    ${onDisk.human} (segments are preallocated)`,
       `  state      ${summary.ok ? 'ok' : 'damaged (run `tapio-storage wal verify`)'}`,
+    ]);
+  });
+
+wal
+  .command('salvage')
+  .description('open the store keeping every whole record and setting damaged stretches aside for good (recorded in SALVAGED; later opens and reads accept them); exits 1 when there is nothing to salvage')
+  .action(async () => {
+    const { verifyWal } = await import('../transit/wal-recovery.js');
+    const { TapioStorage } = await import('../storage.js');
+    const { configFromOptions } = await import('./common.js');
+    const dir = await walDir(undefined);
+    const found = await verifyWal(dir);
+    if (found.ok) {
+      const already = found.setAside.length > 0 ? ` beyond the ${found.setAside.length} stretch(es) already set aside` : '';
+      throw new TapioError('ERR_NOTHING_TO_SALVAGE', `nothing to salvage in ${dir}: \`tapio-storage wal verify\` finds no damage${already}, so the store opens as it is. Nothing was changed.`, { details: { dir } });
+    }
+    const storage = await TapioStorage.open(await configFromOptions(globals()), { transit: { recovery: 'salvage' } });
+    const report = storage.transit.recovery;
+    await storage.close();
+    const lost = report.setAside.filter((s) => s.lostCount > 0);
+    printJsonOrLines(globals(), report, [
+      `salvaged ${dir}: kept seq ${report.firstSeq}..${report.lastSeq}, set aside ${report.setAside.length} stretch(es)`,
+      ...report.salvaged.map((p) => `  ${p.segment} at byte offset ${p.offset}${p.bytes > 0 ? ` (${p.bytes} bytes)` : ''}: ${p.reason}`),
+      lost.length > 0 ? `lost sequence numbers: ${lost.map((s) => (s.lostCount === 1 ? `${s.lostFrom}` : `${s.lostFrom}..${s.lostFrom + s.lostCount - 1}`)).join(', ')}` : 'no sequence number lost',
+      `recorded in ${dir}/SALVAGED: later opens, reads and \`wal verify\` accept these stretches and refuse any other damage`,
     ]);
   });
 

@@ -36,9 +36,10 @@ export interface RecoveryReport {
   /** Sequence number of the newest whole record (0 when the log is empty). */
   lastSeq: number;
   /**
-   * Bytes read from segment files: a measure of the open's I/O, not of the log. The two paths
-   * read in different sizes (the native one reads each segment header as a whole 4 KiB block,
-   * the TypeScript one only its used bytes), so they count differently for the same directory.
+   * Bytes of segment files the open examined, each counted once: the used bytes of every header
+   * it read (64, fewer for a shorter file) and each scanned segment's record area from byte 4096
+   * to its end. Never more than the files hold; the same on both paths (bytes read twice, such
+   * as the native path's whole 4 KiB header block or a second pass after damage, count once).
    */
   bytesScanned: number;
   /** Bytes cut from a torn tail of the newest segment (0 when it was clean). */
@@ -59,6 +60,15 @@ export interface RecoveryReport {
    * record was written (its non-zero header bytes, if any, are kept in `brokenFile`).
    */
   removedFiles: string[];
+  /**
+   * The stretches recorded in the WAL directory's SALVAGED file (docs/FORMAT.md): with salvage,
+   * those it set aside now; otherwise those an earlier salvage set aside, for segments still
+   * present, which this open accepted. `lostCount` sequence numbers from `lostFrom` have no
+   * record because of each one (both 0 when none): reads and subscriptions skip them.
+   */
+  setAside: Array<{ segment: string; offset: number; bytes: number; lostFrom: number; lostCount: number }>;
+  /** Why SALVAGED was not used although it exists: its stretches were then refused as damage. */
+  setAsideIgnored?: string;
 }
 
 /** Counters of a running writer. */

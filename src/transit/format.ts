@@ -19,6 +19,11 @@ export const BROKEN_SUFFIX = '.broken';
 export const ID_FILE_NAME = 'WAL_ID';
 export const CHECKPOINT_FILE_NAME = 'CHECKPOINT';
 export const CHECKPOINT_FORMAT_NAME = 'tapio-wal-checkpoint';
+/** The stretches salvage set aside, which later opens, reads and verify accept (docs/FORMAT.md). */
+export const SALVAGED_FILE_NAME = 'SALVAGED';
+export const SALVAGED_FORMAT_NAME = 'tapio-wal-salvaged';
+/** The most bytes SALVAGED may hold (about 10,000 stretches). */
+export const MAX_SALVAGED_FILE_BYTES = 1024 * 1024;
 /** The "format" of WAL_ID. */
 export const WAL_FORMAT_NAME = 'tapio-wal';
 /** The lock file of the WAL directory (src/fs/dir-lock.ts): the OS lock is taken on it; it holds the owner's process id, for messages only. */

@@ -357,6 +357,8 @@ export class NativeWal implements WalBackend {
       sealedSegments: r.sealedSegments,
       ...(r.checkpointIgnored !== undefined ? { checkpointIgnored: r.checkpointIgnored } : {}),
       removedFiles: r.removedFiles,
+      setAside: r.setAside,
+      ...(r.setAsideIgnored !== undefined ? { setAsideIgnored: r.setAsideIgnored } : {}),
     };
   }
 

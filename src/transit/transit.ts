@@ -15,6 +15,7 @@ import { maxPayload, parseSegmentFileName, SEGMENT_HEADER_SIZE } from './format.
 import { ENTRY_HEADER_SIZE, ringRecordFootprint } from './ring-buffer.js';
 import { toBatch, type TransitRecordInput } from './batch.js';
 import type { ProducerHandle } from './producer.js';
+import { pruneSalvaged } from './salvage-file.js';
 import { readRecords } from './wal-reader.js';
 import { fsyncDir } from './wal-dir.js';
 import { lockWalDir } from './wal-lock.js';
@@ -409,8 +410,9 @@ export class Transit extends EventEmitter {
       // Again after a run that failed past this point: one more fsync of the directory is cheap.
       try {
         await fsyncDir(this.dir);
+        await pruneSalvaged(this.dir); // stretches of deleted segments leave SALVAGED
       } catch (err) {
-        throw fail('sync the directory', this.dir, err);
+        throw fail('sync the directory and update SALVAGED in', this.dir, err);
       }
     }
     if (this.#oldestStale) {

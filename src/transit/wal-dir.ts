@@ -19,7 +19,7 @@ export const WAL_ID_TEMP_NAME = `${ID_FILE_NAME}.tmp`;
  * array, a value, or a member nesting arrays and objects deeper than MAX_SMALL_FILE_NESTING
  * levels, which the native reader refuses too). Throws JSON.parse's error for text that is not JSON.
  */
-function parseSmallFileObject(text: string): Record<string, unknown> | null {
+export function parseSmallFileObject(text: string): Record<string, unknown> | null {
   const parsed: unknown = JSON.parse(text);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return null;
   const deeper = (value: unknown, levels: number): boolean => {

@@ -13,6 +13,7 @@ import { TapioError } from '../errors.js';
 import type { RecoveryMode } from './backend.js';
 import { decodeSegmentHeader, storeIdToHex, type SegmentHeader } from './codec.js';
 import { RECORD_ALIGN, SEGMENT_HEADER_SIZE, SEGMENT_HEADER_USED } from './format.js';
+import { isRecordedDamage, readSalvaged, type FoundDamage, type SalvagedStretch } from './salvage-file.js';
 import { SegmentScanner } from './segment-scanner.js';
 import { listSegments, readWalId, type SegmentFile, type WalIdentity } from './wal-dir.js';
 
@@ -27,7 +28,10 @@ export interface ReadRecordsOptions {
   fromSeq?: number;
   /** The last sequence number wanted (default: every whole record on disk). */
   toSeq?: number;
-  /** 'strict' (default) throws ERR_WAL_CORRUPT on damage before the newest segment; 'salvage' skips it. */
+  /**
+   * 'strict' (default) throws ERR_WAL_CORRUPT on damage before the newest segment, but for the
+   * stretches a salvage open recorded in SALVAGED, which it skips; 'salvage' skips any damage.
+   */
   recovery?: RecoveryMode;
   /**
    * Throw ERR_WAL_RETENTION when the oldest segment left starts after `fromSeq` (retention
@@ -52,6 +56,8 @@ export class WalReader implements AsyncIterable<WalRecord> {
   private readonly toSeq: number;
   private readonly recovery: RecoveryMode;
   private readonly exactStart: boolean;
+  /** SALVAGED's stretches, read at the first damage met (null until then). */
+  private salvaged: SalvagedStretch[] | null = null;
 
   constructor(
     readonly dir: string,
@@ -90,7 +96,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
       }
       try {
         const size = (await fh.stat()).size;
-        const header = this.checkHeader(seg, await readHead(fh), identity);
+        const header = await this.checkHeader(seg, await readHead(fh), identity);
         if (header !== null) {
           if (first && this.exactStart && header.firstSeq > this.fromSeq) {
             throw new TapioError('ERR_WAL_RETENTION', `records ${this.fromSeq} to ${header.firstSeq - 1} of the transit WAL were deleted by retention; the oldest record kept is ${header.firstSeq}`, {
@@ -98,7 +104,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
             });
           }
           if (expected !== null && header.firstSeq !== expected) {
-            this.damage(seg, 0, `sequence gap: the segment starts at sequence ${header.firstSeq}, the previous one ends at ${expected - 1}`);
+            await this.damage(seg, 0, `sequence gap: the segment starts at sequence ${header.firstSeq}, the previous one ends at ${expected - 1}`, identity, { kind: 'seq', expected, found: header.firstSeq });
           }
           const scanner = new SegmentScanner(fh, seg.path, Math.min(size, header.segmentSize), SEGMENT_HEADER_SIZE, { wantPayload: true });
           let next: number = header.firstSeq;
@@ -110,7 +116,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
             }
             if (s.kind === 'end') break;
             if (s.kind === 'record' && s.seq > lastSeq) {
-              if (s.seq !== next) this.damage(seg, s.offset, `sequence gap: expected ${next}, found ${s.seq}`);
+              if (s.seq !== next) await this.damage(seg, s.offset, `sequence gap: expected ${next}, found ${s.seq}`, identity, { kind: 'seq', expected: next, found: s.seq });
               next = s.seq + 1;
               lastSeq = s.seq;
               if (s.seq > this.toSeq) return;
@@ -126,7 +132,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
               segs = await listSegments(this.dir);
               if (!segs.some((x) => x.number > seg.number)) return;
             }
-            this.damage(seg, s.offset, s.kind === 'bad' ? s.reason : `sequence number ${s.seq} does not follow ${lastSeq}`);
+            await this.damage(seg, s.offset, s.kind === 'bad' ? s.reason : `sequence number ${s.seq} does not follow ${lastSeq}`, identity, { kind: 'bytes', end: found });
             if (found === null) break;
             scanner.seek(found);
           }
@@ -144,7 +150,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
       }
       if (nextIndex < 0) return;
       if (segs[nextIndex]!.number !== seg.number + 1) {
-        this.damage(segs[nextIndex]!, 0, `the segment before it (number ${seg.number + 1}) is missing`);
+        await this.damage(segs[nextIndex]!, 0, `the segment before it (number ${seg.number + 1}) is missing`, identity, { kind: 'missing' });
         expected = null;
       }
       i = nextIndex;
@@ -167,36 +173,44 @@ export class WalReader implements AsyncIterable<WalRecord> {
   }
 
   /** The segment's header, or null (salvage) when it is unusable. */
-  private checkHeader(seg: SegmentFile, head: Buffer, identity: WalIdentity): SegmentHeader | null {
+  private async checkHeader(seg: SegmentFile, head: Buffer, identity: WalIdentity): Promise<SegmentHeader | null> {
     const decoded = decodeSegmentHeader(head);
     if (!decoded.ok) {
       if (decoded.kind === 'version') {
         throw new TapioError('ERR_FORMAT_VERSION', `transit WAL segment ${seg.path} was ${decoded.reason}`, { details: { segment: seg.name, file: seg.path } });
       }
-      this.damage(seg, 0, decoded.reason);
+      await this.damage(seg, 0, decoded.reason, identity, { kind: 'header' });
       return null;
     }
     const h = decoded.header;
     if (h.segment !== seg.number) {
-      this.damage(seg, 0, `the header says segment ${h.segment}, but the file name says ${seg.number}`);
+      await this.damage(seg, 0, `the header says segment ${h.segment}, but the file name says ${seg.number}`, identity, { kind: 'header' });
       return null;
     }
     const id = storeIdToHex(h.storeId);
     if (id !== identity.storeId) {
-      this.damage(seg, 0, `the segment belongs to store ${id}, but WAL_ID names store ${identity.storeId}`);
+      await this.damage(seg, 0, `the segment belongs to store ${id}, but WAL_ID names store ${identity.storeId}`, identity, { kind: 'foreign' });
       return null;
     }
     return h;
   }
 
-  /** Strict: throws ERR_WAL_CORRUPT. Salvage: returns, and the caller skips the damage. */
-  private damage(seg: SegmentFile, offset: number, reason: string): void {
+  /**
+   * Strict: returns when the damage lies in a stretch SALVAGED records (the caller skips it),
+   * else throws ERR_WAL_CORRUPT. Salvage: returns.
+   */
+  private async damage(seg: SegmentFile, offset: number, reason: string, identity: WalIdentity, found: FoundDamage | { kind: 'foreign' }): Promise<void> {
     if (this.recovery === 'salvage') return;
-    throw new TapioError(
-      'ERR_WAL_CORRUPT',
-      `transit WAL segment ${seg.path} is damaged at byte offset ${offset}: ${reason}. Restore the file from a copy, or read with recovery: 'salvage' to skip the damage.`,
-      { details: { segment: seg.name, file: seg.path, offset, reason } },
-    );
+    if (found.kind !== 'foreign') {
+      if (this.salvaged === null) {
+        const recorded = await readSalvaged(this.dir, identity.storeId);
+        this.salvaged = Array.isArray(recorded) ? recorded : [];
+      }
+      if (isRecordedDamage(this.salvaged, seg.number, offset, found)) return;
+    }
+    throw new TapioError('ERR_WAL_CORRUPT', `transit WAL segment ${seg.path} is damaged at byte offset ${offset}: ${reason}. ${SALVAGE_ADVICE}`, {
+      details: { segment: seg.name, file: seg.path, offset, reason },
+    });
   }
 }
 
@@ -212,6 +226,10 @@ export class WalReader implements AsyncIterable<WalRecord> {
 export function readRecords(dir: string, options: ReadRecordsOptions = {}): AsyncGenerator<WalRecord, void, undefined> {
   return new WalReader(dir, options)[Symbol.asyncIterator]();
 }
+
+/** What an ERR_WAL_CORRUPT of a read tells the user to do. */
+const SALVAGE_ADVICE =
+  "Restore the file from a copy, or set the damage aside for good with `tapio-storage wal salvage` or TapioStorage.open(config, { transit: { recovery: 'salvage' } }); reads then skip it.";
 
 function checkSeq(name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {

@@ -34,9 +34,11 @@
  *   it, a sequence gap, a missing segment) is ERR_WAL_CORRUPT naming the segment file and the
  *   byte offset, unless recovery is 'salvage': then every whole valid record is kept, each
  *   skipped stretch and each gap is reported in `salvaged`, and the scan goes on. Salvage does
- *   not rewrite older segments (only the newest segment's torn tail is cut), so the damage is
- *   still there for a later strict open or a copy to inspect. Segment files none of whose
- *   headers can be read refuse even salvage: the next sequence number would be a guess.
+ *   not rewrite older segments (only the newest segment's torn tail is cut), so the damaged bytes
+ *   stay for a copy to inspect; it records the stretches it set aside, with the sequence numbers
+ *   they lost, in SALVAGED (salvage-file.ts), and strict opens and verify accept exactly those and
+ *   refuse any other damage. Segment files none of whose headers can be read refuse even
+ *   salvage: the next sequence number would be a guess.
  */
 import { access, open, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -48,6 +50,7 @@ import { decodeSegmentHeader, storeIdToHex, type SegmentHeader } from './codec.j
 import {
   BROKEN_SUFFIX,
   CHECKPOINT_FILE_NAME,
+  SALVAGED_FILE_NAME,
   HEADER_OFF_FIRST_SEQ,
   HEADER_OFF_SEGMENT,
   HEADER_OFF_STORE_ID,
@@ -56,6 +59,7 @@ import {
   SEGMENT_HEADER_USED,
   segmentFileName,
 } from './format.js';
+import { lostBetween, readSalvaged, writeSalvaged, type SalvagedStretch } from './salvage-file.js';
 import { SegmentScanner } from './segment-scanner.js';
 import { fsyncDir, listSegments, openWalId, readCheckpoint, readWalId, writeCheckpoint, type SegmentFile, type WalCheckpoint, type WalIdentity } from './wal-dir.js';
 
@@ -125,7 +129,14 @@ export interface WalVerifySummary {
   problems: WalProblem[];
   /** The recovery checkpoint: what it says, why an open would ignore it, or null when there is none. */
   checkpoint: WalCheckpoint | { ignored: string } | null;
+  /** The stretches SALVAGED records for segments still present: damage a salvage set aside, accepted here. */
+  setAside: SetAsideStretch[];
+  /** Why SALVAGED could not be used although it exists (its stretches are then damage like any other). */
+  setAsideIgnored?: string;
 }
+
+/** A stretch of SALVAGED as reports show it: the segment by file name. */
+export type SetAsideStretch = Omit<SalvagedStretch, 'segment'> & { segment: string };
 
 type ScanMode = RecoveryMode | 'verify';
 
@@ -146,6 +157,7 @@ export async function recoverWal(dir: string, options: { recovery: RecoveryMode 
   const segments = scan.segments;
   const last = segments.at(-1);
   await scan.saveCheckpoint();
+  await scan.saveSalvaged();
   return {
     report: {
       segments: segments.length,
@@ -158,6 +170,8 @@ export async function recoverWal(dir: string, options: { recovery: RecoveryMode 
       sealedSegments: scan.sealedSegments,
       ...(scan.checkpointIgnored !== undefined ? { checkpointIgnored: scan.checkpointIgnored } : {}),
       removedFiles: scan.removedFiles,
+      setAside: scan.setAside(),
+      ...(scan.salvagedIgnored !== undefined ? { setAsideIgnored: scan.salvagedIgnored } : {}),
     },
     storeId: identity.storeId,
     storeIdBytes: identity.storeIdBytes,
@@ -230,6 +244,8 @@ export async function verifyWal(dir: string): Promise<WalVerifySummary> {
     tornTail: torn ? { segment: torn.segment, offset: torn.offset, bytes: torn.bytes } : null,
     problems,
     checkpoint,
+    setAside: scan.setAside(),
+    ...(scan.salvagedIgnored !== undefined ? { setAsideIgnored: scan.salvagedIgnored } : {}),
   };
 }
 
@@ -243,8 +259,12 @@ class WalScan {
   /** The sequence number the next record must have; 0 until a segment header was read. */
   expected = 0;
   records = 0;
-  bytesScanned = 0;
   tornBytes = 0;
+  /** Strict and verify: the stretches SALVAGED records. Salvage: those this scan set aside. */
+  stretches: SalvagedStretch[] = [];
+  salvagedIgnored: string | undefined;
+  /** Per segment number: the header bytes examined and the end of the record area examined. */
+  private readonly examined = new Map<number, { head: number; end: number }>();
   brokenFile: string | undefined;
   /** Segment files recovery removed (a newest segment whose creation never finished). */
   removedFiles: string[] = [];
@@ -264,7 +284,37 @@ class WalScan {
     this.repair = mode !== 'verify';
   }
 
+  /**
+   * Bytes of segment files examined, each byte counted once: every header's used bytes (fewer
+   * when the file is shorter) and the record area (from byte 4096) as far as it was scanned.
+   * Never more than the files hold, and the same on both paths.
+   */
+  get bytesScanned(): number {
+    let total = 0;
+    for (const { head, end } of this.examined.values()) total += head + Math.max(0, end - SEGMENT_HEADER_SIZE);
+    return total;
+  }
+
+  private note(n: number, head: number, end: number): void {
+    const e = this.examined.get(n);
+    if (e === undefined) this.examined.set(n, { head, end });
+    else this.examined.set(n, { head: Math.max(e.head, head), end: Math.max(e.end, end) });
+  }
+
+  /** The stretches to report: those set aside now (salvage), or those SALVAGED records for segments present. */
+  setAside(): SetAsideStretch[] {
+    const present = new Set(this.segments.map((g) => g.number));
+    return this.stretches
+      .filter((s) => this.mode === 'salvage' || present.has(s.segment))
+      .map((s) => ({ segment: segmentFileName(s.segment), offset: s.offset, bytes: s.bytes, lostFrom: s.lostFrom, lostCount: s.lostCount }));
+  }
+
   async run(files: SegmentFile[]): Promise<void> {
+    if (this.mode !== 'salvage' && this.identity !== null) {
+      const recorded = await readSalvaged(this.dir, this.identity.storeId);
+      if (recorded !== null && !Array.isArray(recorded)) this.salvagedIgnored = recorded.ignored;
+      else if (recorded !== null) this.stretches = recorded;
+    }
     await this.loadCheckpoint(files);
     const cp = this.checkpoint;
     const segs = [...files];
@@ -351,6 +401,16 @@ class WalScan {
     }
   }
 
+  /** Salvage records what it set aside in SALVAGED (or removes it when it set nothing aside). */
+  async saveSalvaged(): Promise<void> {
+    if (this.mode !== 'salvage' || this.identity === null) return;
+    try {
+      await writeSalvaged(this.dir, this.identity.storeId, this.stretches);
+    } catch (err) {
+      throw ioError(join(this.dir, SALVAGED_FILE_NAME), 'write', err);
+    }
+  }
+
   /**
    * True when the newest segment's header never became whole and nothing follows the header
    * block: the crash came during segment creation, before any record could be written. Such a
@@ -360,17 +420,14 @@ class WalScan {
     const fh = await openSegment(seg.path, 'r');
     try {
       const { size, head } = await sizeAndHead(fh, seg.path);
-      this.bytesScanned += head.length;
+      this.note(seg.number, head.length, 0);
       const decoded = decodeSegmentHeader(head);
       if (decoded.ok || decoded.kind === 'version') return false;
       const scanner = new SegmentScanner(fh, seg.path, size, 0);
       const afterHeader = size > SEGMENT_HEADER_SIZE ? await scanner.lastNonZero(SEGMENT_HEADER_SIZE) : -1;
-      if (afterHeader >= 0) {
-        this.bytesScanned += scanner.bytesRead;
-        return false;
-      }
+      this.note(seg.number, head.length, size);
+      if (afterHeader >= 0) return false;
       const headerEnd = (await scanner.lastNonZero(0)) + 1;
-      this.bytesScanned += scanner.bytesRead;
       const reason = `segment creation did not finish (${decoded.reason}) and no record follows the header`;
       if (!this.repair) {
         this.problems.push({ kind: 'torn-tail', segment: seg.name, offset: 0, bytes: headerEnd, reason });
@@ -397,7 +454,7 @@ class WalScan {
     const fh = await openSegment(seg.path, 'r');
     try {
       const { size, head } = await sizeAndHead(fh, seg.path);
-      this.bytesScanned += head.length;
+      this.note(seg.number, head.length, 0);
       const unusable = (): RecoveredSegment => ({
         number: seg.number, name: seg.name, path: seg.path, firstSeq: 0, lastSeq: 0, records: 0, endOffset: 0, segmentSize: size, appendable: false,
       });
@@ -427,7 +484,7 @@ class WalScan {
         // The sealed segment before this one ends where this one starts.
         this.lastPending = false;
         if (header.firstSeq < prev.firstSeq) {
-          this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, `sequence numbers go back: the segment starts at sequence ${header.firstSeq}, but ${prev.name} starts at ${prev.firstSeq}`, 'gap');
+          this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, `sequence numbers go back: the segment starts at sequence ${header.firstSeq}, but ${prev.name} starts at ${prev.firstSeq}`, 'gap', [prev.firstSeq, header.firstSeq]);
         } else {
           this.endSealed(prev, header.firstSeq - 1);
         }
@@ -436,7 +493,7 @@ class WalScan {
         // Retention removed the sealed segments; CHECKPOINT still tells where the last one ended.
         this.expected = cp.lastSeq + 1;
         if (header.firstSeq !== this.expected) {
-          this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, `sequence gap: the segment starts at sequence ${header.firstSeq}, but ${CHECKPOINT_FILE_NAME} says ${segmentFileName(cp.sealed)} ends at ${cp.lastSeq}`, 'gap');
+          this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, `sequence gap: the segment starts at sequence ${header.firstSeq}, but ${CHECKPOINT_FILE_NAME} says ${segmentFileName(cp.sealed)} ends at ${cp.lastSeq}`, 'gap', [this.expected, header.firstSeq]);
         }
       }
       if (prev !== null && seg.number !== prev.number + 1) {
@@ -444,7 +501,11 @@ class WalScan {
         this.corrupt(seg, 0, 0, `${missing === 1 ? 'the segment before it is' : `the ${missing} segments before it are`} missing (the previous one is ${prev.name})`, 'gap');
       }
       if (prev !== null && prev.appendable && header.firstSeq !== this.expected) {
-        this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, `sequence gap: the segment starts at sequence ${header.firstSeq}, but ${prev.name} ends at ${this.expected - 1}`, 'gap');
+        this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, `sequence gap: the segment starts at sequence ${header.firstSeq}, but ${prev.name} ends at ${this.expected - 1}`, 'gap', [this.expected, header.firstSeq]);
+      }
+      if (prev !== null && !prev.appendable && this.expected > 0 && header.firstSeq > this.expected) {
+        // The sequence numbers of the unusable segment before this one are lost with it.
+        this.lostWith(prev.number, lostBetween(this.expected, header.firstSeq));
       }
       // Salvage after a gap: a later start skips ahead; an earlier one leaves records that go
       // back in sequence, which the record scan sets aside.
@@ -500,7 +561,7 @@ class WalScan {
       let reason: string;
       if (s.kind === 'record') {
         if (s.seq !== expected && s.seq > this.lastSeq) {
-          this.corrupt(seg, s.offset, 0, `sequence gap: expected ${expected}, found ${s.seq}`, 'gap');
+          this.corrupt(seg, s.offset, 0, `sequence gap: expected ${expected}, found ${s.seq}`, 'gap', [expected, s.seq]);
         }
         if (s.seq === expected || s.seq > this.lastSeq) {
           records++;
@@ -520,7 +581,7 @@ class WalScan {
       if (await this.damage(scanner, seg, s.offset, reason, isNewest)) break;
     }
     this.expected = expected;
-    this.bytesScanned += scanner.bytesRead;
+    this.note(seg.number, SEGMENT_HEADER_USED, limit);
     return {
       number: seg.number,
       name: seg.name,
@@ -577,16 +638,48 @@ class WalScan {
     return seg;
   }
 
-  /** Damage: strict throws ERR_WAL_CORRUPT; salvage and verify note it and go on. */
-  private corrupt(seg: SegmentFile, offset: number, bytes: number, reason: string, kind: 'corrupt' | 'gap'): void {
+  /**
+   * Damage. Salvage notes it, records it for SALVAGED and goes on. Strict and verify accept it
+   * when SALVAGED records it; else strict throws ERR_WAL_CORRUPT and verify notes it. `seq` is
+   * the sequence number due and the one found, for a gap or a step back.
+   */
+  private corrupt(seg: SegmentFile, offset: number, bytes: number, reason: string, kind: 'corrupt' | 'gap', seq?: [number, number]): void {
+    const lost = seq === undefined ? { lostFrom: 0, lostCount: 0 } : lostBetween(seq[0], seq[1]);
+    if (this.mode === 'salvage') {
+      this.problems.push({ kind, segment: seg.name, offset, bytes, reason });
+      const last = this.stretches.at(-1);
+      if (kind === 'gap' && last !== undefined && last.segment === seg.number && last.bytes > 0 && last.offset + last.bytes === offset && last.lostCount === 0) {
+        // The gap a damaged stretch left: one stretch, with the sequence numbers it lost.
+        last.lostFrom = lost.lostFrom;
+        last.lostCount = lost.lostCount;
+      } else {
+        this.stretches.push({ segment: seg.number, offset, bytes, ...(kind === 'gap' ? lost : { lostFrom: 0, lostCount: 0 }) });
+      }
+      return;
+    }
+    const recorded = this.stretches.some((s) =>
+      kind === 'corrupt'
+        ? s.segment === seg.number && s.offset === offset && s.bytes === bytes
+        : s.segment === seg.number &&
+          ((s.offset === offset && s.bytes === 0) || (s.bytes > 0 && s.offset + s.bytes === offset)) &&
+          s.lostFrom === lost.lostFrom &&
+          s.lostCount === lost.lostCount,
+    );
+    if (recorded) return;
     if (this.mode === 'strict') {
-      throw new TapioError(
-        'ERR_WAL_CORRUPT',
-        `transit WAL segment ${seg.path} is damaged at byte offset ${offset}: ${reason}. Restore the file from a copy, or open with recovery: 'salvage' to keep every whole record and skip the damage.`,
-        { details: { segment: seg.name, file: seg.path, offset, bytes, reason } },
-      );
+      throw new TapioError('ERR_WAL_CORRUPT', `transit WAL segment ${seg.path} is damaged at byte offset ${offset}: ${reason}. ${SALVAGE_ADVICE}`, {
+        details: { segment: seg.name, file: seg.path, offset, bytes, reason },
+      });
     }
     this.problems.push({ kind, segment: seg.name, offset, bytes, reason });
+  }
+
+  /** Salvage: the sequence numbers lost with the stretch last set aside in segment `n`. */
+  private lostWith(n: number, lost: { lostFrom: number; lostCount: number }): void {
+    const last = this.stretches.at(-1);
+    if (this.mode !== 'salvage' || last === undefined || last.segment !== n || last.lostCount !== 0) return;
+    last.lostFrom = lost.lostFrom;
+    last.lostCount = lost.lostCount;
   }
 
   /** A segment of another store: no recovery mode takes it (verify notes it). */
@@ -612,6 +705,10 @@ class WalScan {
     this.problems.push({ kind: 'format', segment: seg.name, offset: 0, bytes: 0, reason });
   }
 }
+
+/** What the ERR_WAL_CORRUPT of a strict open tells the user to do (both paths say the same). */
+export const SALVAGE_ADVICE =
+  "Restore the file from a copy, or keep every whole record and set the damage aside for good with `tapio-storage wal salvage` or TapioStorage.open(config, { transit: { recovery: 'salvage' } }).";
 
 /** Why a directory whose CHECKPOINT seals segment `sealed` lacks the segment after it. */
 function missingAfterCheckpoint(sealed: number): string {

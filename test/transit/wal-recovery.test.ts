@@ -467,7 +467,7 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
       await wal.close();
     });
 
-    it('is ignored by salvage, which removes it after skipping damage so a strict open refuses the damage again', async () => {
+    it('is ignored by salvage, which removes it after skipping damage so a strict open scans everything and refuses damage salvage did not set aside', async () => {
       const dir = await tempDir();
       await write(dir, 25, BIG);
       await patch(segPath(dir, 1), atBig(3) + 5000, Uint8Array.from([1, 2, 3, 4]));
@@ -479,7 +479,9 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
       await wal.close();
       expect((await readdir(dir)).filter((n) => n.endsWith('.wal')).length).toBe(4);
       expect((await readdir(dir)).includes('CHECKPOINT')).toBe(false);
-      expect(await openError(openWal(options(dir)))).toMatchObject({ code: 'ERR_WAL_CORRUPT', details: { segment: SEG1, offset: atBig(3) } });
+      // The stretch salvage set aside is accepted (SALVAGED); other damage in a segment it calls sealed is not.
+      await patch(segPath(dir, 1), atBig(7) + 5000, Uint8Array.from([1, 2, 3, 4]));
+      expect(await openError(openWal(options(dir)))).toMatchObject({ code: 'ERR_WAL_CORRUPT', details: { segment: SEG1, offset: atBig(7) } });
     });
   });
 
@@ -499,8 +501,11 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
       const back = await readAll(dir, { recovery: 'salvage' });
       expect(back.map((r) => r.seq)).toEqual([1, 2, 3, 4, 6, 7, 8, 9, 10, 11]);
       expect(firstDifference(back.slice(0, 9).map((r) => r.data), [...written.slice(0, 4), ...written.slice(5)])).toBeNull();
-      // A strict reader refuses the damage instead of skipping it silently.
-      await expect(readAll(dir)).rejects.toMatchObject({ code: 'ERR_WAL_CORRUPT', details: { offset: at(5) } });
+      // A strict reader skips the stretch salvage recorded, and only that one.
+      expect(wal.recovery.setAside).toEqual([{ segment: SEG1, offset: at(5), bytes: 120, lostFrom: 5, lostCount: 1 }]);
+      expect((await readAll(dir)).map((r) => r.seq)).toEqual([1, 2, 3, 4, 6, 7, 8, 9, 10, 11]);
+      await patch(segPath(dir, 1), at(8) + 40, Uint8Array.from([0xaa, 0xbb]));
+      await expect(readAll(dir)).rejects.toMatchObject({ code: 'ERR_WAL_CORRUPT', details: { offset: at(8) } });
     });
 
     it('accepts a sequence gap and reports it', async () => {
