@@ -82,6 +82,10 @@ export const ERROR_CODES = {
     meaning: 'A reader or subscriber asked for sequence numbers that retention has already deleted.',
     action: 'Resume from the oldest retained sequence number (the error and the stats name it), or raise transit.retention.',
   },
+  ERR_SUBSCRIBER_HANDLER: {
+    meaning: "A subscription's handler threw or rejected, so the subscription stopped. The handler's error is the cause; the checkpoint stays at the last record (or batch) the handler finished.",
+    action: 'Fix the handler (or the record it cannot handle), then subscribe again under the same name: it resumes with the record that failed. Listen to the transit\'s error event to be told of such failures.',
+  },
 } as const satisfies Record<string, { meaning: string; action: string }>;
 
 /** A stable error code. */
