@@ -1,6 +1,6 @@
 // Subscriptions: how fast a consumer follows the transit WAL, on the native and the TypeScript
 // path in one run, with a batch handler (subscribeBatches) and a synchronous per-record handler
-// (subscribe), both with the default batch size (the checkpoint is stored after each batch), and
+// (subscribe), both with the default batch size of 10,000 (the checkpoint is stored after each batch), and
 // the per-record handler with batches of 100 to show what a checkpoint per 100 records costs.
 //   catch-up: from the oldest of 1,000 segments of 1 MiB (records of 200 B), the first 1M records
 //   live:     a fresh store (64 MiB segments), four appenders of 1,000 records of 200 B each while
@@ -145,8 +145,8 @@ export async function run() {
   const caps = capabilities();
   const paths = caps.native ? ['native', 'typescript'] : ['typescript'];
   const handlers = [
-    { handler: 'batch', batchSize: undefined, label: 'subscribeBatches, batches of 1000' },
-    { handler: 'record', batchSize: undefined, label: 'subscribe (sync), batches of 1000' },
+    { handler: 'batch', batchSize: undefined, label: 'subscribeBatches, default batches (10,000)' },
+    { handler: 'record', batchSize: undefined, label: 'subscribe (sync), default batches (10,000)' },
     { handler: 'record', batchSize: 100, label: 'subscribe (sync), batches of 100' },
   ];
   const rows = [];
