@@ -159,6 +159,24 @@ describe.each(paths)('subscriptions on the %s path', (path) => {
     }
   });
 
+  it('cuts a batch short once its payloads reach 4 MiB', async () => {
+    const storage = await open(newDataDir());
+    try {
+      for (let i = 0; i < 100; i++) await storage.transit.append([new Uint8Array(100_000).fill(i)]);
+      const sizes: number[] = [];
+      const sub = storage.transit.subscribeBatches('big', (records) => {
+        for (const r of records) expect(r.data[0]).toBe((r.seq - 1) & 0xff);
+        sizes.push(records.length);
+      });
+      while (sub.position < 100) await tick();
+      await sub.close();
+      // 42 records of 100,000 bytes are the first to reach 4 MiB (4,194,304 bytes).
+      expect(sizes).toEqual([42, 42, 16]);
+    } finally {
+      await storage.close();
+    }
+  });
+
   it('close() stops a batch handler after the batch in progress and stores its checkpoint', async () => {
     const storage = await open(newDataDir());
     try {
