@@ -11,8 +11,8 @@ export const ERROR_CODES = {
     action: 'Fix every key the message lists (each problem names its key path, the value given and what was expected). Nothing was created or touched.',
   },
   ERR_INVALID_ARGUMENT: {
-    meaning: 'An argument passed to an API call has the wrong type or an out-of-range value.',
-    action: 'Pass a value of the type named in the message. Nothing stored was changed.',
+    meaning: 'An argument passed to an API call has the wrong type or an out-of-range value, or an options object holds a key the call does not know.',
+    action: 'Pass a value of the type named in the message, and only the options it lists. Nothing stored was changed.',
   },
   ERR_VALIDATION: {
     meaning: 'A value to be stored failed its schema (for example a user without a name, or a role that is not a string).',
