@@ -11,8 +11,8 @@ export const ERROR_CODES = {
     action: 'Fix every key the message lists (each problem names its key path, the value given and what was expected). Nothing was created or touched.',
   },
   ERR_INVALID_ARGUMENT: {
-    meaning: 'An argument passed to an API call has the wrong type or an out-of-range value.',
-    action: 'Pass a value of the type named in the message. Nothing stored was changed.',
+    meaning: 'An argument passed to an API call has the wrong type or an out-of-range value, or an options object holds a key the call does not know.',
+    action: 'Pass a value of the type named in the message, and only the options it lists. Nothing stored was changed.',
   },
   ERR_VALIDATION: {
     meaning: 'A value to be stored failed its schema (for example a user without a name, or a role that is not a string).',
@@ -85,6 +85,10 @@ export const ERROR_CODES = {
   ERR_WAL_RETENTION: {
     meaning: 'A reader or subscriber asked for sequence numbers that retention has already deleted.',
     action: 'Resume from the oldest retained sequence number (the error and the stats name it), or raise transit.retention.',
+  },
+  ERR_SUBSCRIBER_HANDLER: {
+    meaning: "A subscription's handler threw or rejected, so the subscription stopped. The handler's error is the cause; the checkpoint stays at the last record (or batch) the handler finished.",
+    action: 'Fix the handler (or the record it cannot handle), then subscribe again under the same name: it resumes with the record that failed. Listen to the transit\'s error event to be told of such failures.',
   },
 } as const satisfies Record<string, { meaning: string; action: string }>;
 

@@ -14,13 +14,16 @@ import { decodeSegmentHeader } from './codec.js';
 import { maxPayload, parseSegmentFileName, SEGMENT_HEADER_SIZE } from './format.js';
 import { ENTRY_HEADER_SIZE, ringRecordFootprint } from './ring-buffer.js';
 import { toBatch, type TransitRecordInput } from './batch.js';
+import { checkOptionKeys, describeArgument } from './call-options.js';
 import type { ProducerHandle } from './producer.js';
 import { pruneSalvaged } from './salvage-file.js';
+import { checkSubscribeArguments, SubscriptionImpl, type BatchHandler, type CheckpointStore, type RecordHandler, type SubscribeOptions, type Subscription, type SubscriptionHost, type SubscriptionStats } from './subscription.js';
 import { readRecords } from './wal-reader.js';
 import { fsyncDir } from './wal-dir.js';
 import { lockWalDir } from './wal-lock.js';
 
 export type { TransitRecordInput } from './batch.js';
+export type { CheckpointStore, Subscription, SubscribeOptions, SubscriptionState, SubscriptionStats } from './subscription.js';
 
 /** A committed record. `data` is a copy the caller owns. */
 export interface TransitRecord {
@@ -40,33 +43,23 @@ export interface TransitStats extends WalWriterStats {
   subscribersBehindRetention: number;
   /** Why the last retention run failed (it is tried again at the next one), or null. */
   retentionError: string | null;
+  /**
+   * Each subscription started since the store opened (the newest of each name): its state, its
+   * position and stored checkpoint, and the error that stopped it, if one did.
+   */
+  subscriptions: SubscriptionStats[];
   recovery: RecoveryReport;
 }
 
-/** Options of {@link Transit.subscribe}. */
-export interface SubscribeOptions {
-  /** Records handed to the handler before a checkpoint is stored (default 100). */
-  batchSize?: number;
-  /** Where to start when no checkpoint is stored yet: 'oldest' (default) or 'latest'. */
-  start?: 'oldest' | 'latest';
+/** Options of {@link Transit.read}. */
+export interface ReadOptions {
+  /** The first sequence number to read (default: the oldest retained). */
+  fromSeq?: number;
+  /** The most records to read (default: all up to the newest durable when read() was called). */
+  limit?: number;
 }
 
-/** A running subscription. */
-export interface Subscription {
-  readonly name: string;
-  /** The sequence number of the last record whose handler resolved. */
-  readonly position: number;
-  /** Stops after the record in progress; resolves once the last checkpoint is stored. */
-  close(): Promise<void>;
-  /** Resolves when the subscription stops (after close(), or with the handler's error). */
-  readonly done: Promise<void>;
-}
-
-/** The checkpoint store the transit needs (the metadata store's `checkpoints`). */
-export interface CheckpointStore {
-  get(name: string): Promise<{ seq: number } | null>;
-  set(name: string, seq: number): Promise<unknown>;
-}
+const READ_OPTION_KEYS = ['fromSeq', 'limit'] as const;
 
 export interface TransitOpenOptions {
   recovery?: RecoveryMode;
@@ -95,7 +88,11 @@ export class Transit extends EventEmitter {
   readonly #backend: WalBackend;
   readonly #config: TransitConfig;
   readonly #checkpoints: CheckpointStore;
-  readonly #subscriptions = new Set<SubscriptionImpl>();
+  /** The newest subscription of each name, running or stopped (stopped ones stay for stats()). */
+  readonly #subscriptions = new Map<string, SubscriptionImpl>();
+  readonly #subscriptionHost: SubscriptionHost;
+  /** The message of the last subscription failure reported as a process warning. */
+  #subscriptionWarning: string | null = null;
   #appends = 0;
   #closed = false;
   #oldestSeq: number;
@@ -120,6 +117,21 @@ export class Transit extends EventEmitter {
     this.#config = config;
     this.#backend = backend;
     this.#checkpoints = checkpoints;
+    this.#subscriptionHost = {
+      lastSeq: () => this.lastSeq,
+      oldestSeq: () => this.#oldestSeq,
+      read: (fromSeq) => this.read({ fromSeq }),
+      wakeOnAppend: (wake) => {
+        this.#waiters.add(wake);
+        return () => this.#waiters.delete(wake);
+      },
+      retentionSettled: () => this.#retentionSettled(),
+      noteBehind: (name, from, oldest) => {
+        this.#behind++;
+        this.emit('behind', { name, from, oldest });
+      },
+      failed: (err) => this.#subscriptionFailed(err),
+    };
     // With no record on disk (a new log, or one whose newest segment is still empty after
     // retention took the others), the oldest record is the next one to be written.
     this.#oldestSeq = backend.recovery.firstSeq > 0 ? backend.recovery.firstSeq : backend.stats().durableSeq + 1;
@@ -243,15 +255,13 @@ export class Transit extends EventEmitter {
    * retained), up to the newest record that was durable when read() was called, and at most
    * `limit` of them.
    */
-  read(options: { fromSeq?: number; limit?: number } = {}): AsyncIterableIterator<TransitRecord> {
+  read(options: ReadOptions = {}): AsyncIterableIterator<TransitRecord> {
     if (this.#closed) throw new TapioError('ERR_CLOSED', 'transit.read() after close(); open the storage again');
-    if (options === null || typeof options !== 'object') {
-      throw new TapioError('ERR_INVALID_ARGUMENT', `transit.read(options): options must be an object such as { fromSeq: 1 }, got ${options === null ? 'null' : typeof options}`);
-    }
+    checkOptionKeys(options, READ_OPTION_KEYS, 'transit.read(options)');
     const from = this.#checkFromSeq(options.fromSeq, 'read');
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
-    if (limit !== Number.POSITIVE_INFINITY && !(Number.isSafeInteger(limit) && limit > 0)) {
-      throw new TapioError('ERR_INVALID_ARGUMENT', `transit.read({ limit }): limit must be a whole number >= 1, got ${JSON.stringify(options.limit) ?? String(options.limit)}`);
+    if (limit !== Number.POSITIVE_INFINITY && !(typeof limit === 'number' && Number.isSafeInteger(limit) && limit > 0)) {
+      throw new TapioError('ERR_INVALID_ARGUMENT', `transit.read({ limit }): limit must be a whole number >= 1, got ${describeArgument(options.limit)}`);
     }
     const toSeq = this.lastSeq;
     const dir = this.dir;
@@ -269,7 +279,7 @@ export class Transit extends EventEmitter {
   #checkFromSeq(fromSeq: number | undefined, what: string): number {
     if (fromSeq === undefined) return Math.max(1, this.#oldestSeq);
     if (typeof fromSeq !== 'number' || !Number.isSafeInteger(fromSeq) || fromSeq < 1) {
-      throw new TapioError('ERR_INVALID_ARGUMENT', `transit.${what}({ fromSeq }): fromSeq must be a whole number >= 1, got ${String(fromSeq)}`);
+      throw new TapioError('ERR_INVALID_ARGUMENT', `transit.${what}({ fromSeq }): fromSeq must be a whole number >= 1, got ${describeArgument(fromSeq)}`);
     }
     const last = this.lastSeq;
     if (fromSeq > last + 1) {
@@ -288,12 +298,6 @@ export class Transit extends EventEmitter {
     return new Promise((resolve) => this.#waiters.add(resolve));
   }
 
-  /** @internal Calls `wake` once after the next append (or close); returns a function that cancels it. */
-  wakeOnAppend(wake: () => void): () => void {
-    this.#waiters.add(wake);
-    return () => this.#waiters.delete(wake);
-  }
-
   #wakeReaders(): void {
     const waiters = [...this.#waiters];
     this.#waiters.clear();
@@ -301,45 +305,73 @@ export class Transit extends EventEmitter {
   }
 
   /**
-   * Delivers every committed record, in sequence order and at least once, to `handler`, and
-   * keeps the position in the metadata store under `checkpoints:{name}` after the handler
-   * resolves, so a subscription of the same name resumes there after a restart. When retention
-   * deleted records the subscriber had not seen, it emits `behind` ({ name, from, oldest }) on
-   * the transit and counts it in stats, then resumes at the oldest retained record.
+   * Delivers every committed record, in sequence order and at least once, to `handler`, one
+   * record at a time, in batches of up to `batchSize` records (default 1000). After each batch
+   * the position is stored in the metadata store under `checkpoints:{name}`, and the handler sees
+   * the next batch only once that checkpoint is durable: a subscription of the same name resumes
+   * after it, and after a crash at most one batch is delivered again. A handler that returns a
+   * promise is awaited before the next record; a synchronous one is not.
+   *
+   * When retention deleted records the subscriber had not seen, it emits `behind`
+   * ({ name, from, oldest }) on the transit and counts it in stats, then resumes at the oldest
+   * retained record. When the handler throws (or a read or a checkpoint write fails), the
+   * subscription stops: `done` rejects, the error goes to the transit's `error` listeners (a
+   * process warning when there are none) and to `stats().subscriptions`.
+   *
+   * @example
+   * ```ts
+   * const sub = storage.transit.subscribe('indexer', async ({ seq, data }) => {
+   *   await index(seq, data);
+   * });
+   * storage.transit.on('error', (err) => console.error(err.message));
+   * // later
+   * await sub.close();
+   * ```
    */
   subscribe(name: string, handler: (record: TransitRecord) => unknown, options: SubscribeOptions = {}): Subscription {
-    if (this.#closed) throw new TapioError('ERR_CLOSED', 'transit.subscribe() after close(); open the storage again');
-    if (options === null || typeof options !== 'object') {
-      throw new TapioError('ERR_INVALID_ARGUMENT', `transit.subscribe(name, handler, options): options must be an object, got ${options === null ? 'null' : typeof options}`);
+    return this.#subscribe('subscribe', name, handler, false, options);
+  }
+
+  /**
+   * Like {@link subscribe}, but the handler takes each batch as an array of up to `batchSize`
+   * records (default 1000; fewer when fewer are durable, or when their payloads reach 4 MiB).
+   * The checkpoint is stored after each batch the handler finished (its promise resolved).
+   *
+   * @example
+   * ```ts
+   * const sub = storage.transit.subscribeBatches('correlator', async (records) => {
+   *   await correlate(records); // records[0].seq ... records.at(-1).seq, in order
+   * }, { batchSize: 5000 });
+   * ```
+   */
+  subscribeBatches(name: string, handler: (records: TransitRecord[]) => unknown, options: SubscribeOptions = {}): Subscription {
+    return this.#subscribe('subscribeBatches', name, handler, true, options);
+  }
+
+  #subscribe(call: string, name: string, handler: RecordHandler | BatchHandler, batchMode: boolean, options: SubscribeOptions): Subscription {
+    if (this.#closed) throw new TapioError('ERR_CLOSED', `transit.${call}() after close(); open the storage again`);
+    const checked = checkSubscribeArguments(call, name, handler, options);
+    if (this.#subscriptions.get(name)?.state === 'running') {
+      throw new TapioError('ERR_ALREADY_EXISTS', `a subscription named ${JSON.stringify(name)} is already running; close it first`);
     }
-    const start = options.start ?? 'oldest';
-    if (start !== 'oldest' && start !== 'latest') {
-      throw new TapioError('ERR_INVALID_ARGUMENT', `transit.subscribe: start must be 'oldest' or 'latest', got ${JSON.stringify(options.start) ?? String(options.start)}`);
-    }
-    if (typeof name !== 'string' || !/^[A-Za-z0-9._-]{1,128}$/.test(name)) {
-      throw new TapioError('ERR_INVALID_ARGUMENT', `transit.subscribe(name): name must be 1-128 letters, digits, '.', '_' or '-', got ${JSON.stringify(name)}`);
-    }
-    if (typeof handler !== 'function') throw new TapioError('ERR_INVALID_ARGUMENT', 'transit.subscribe(name, handler): handler must be a function');
-    const batchSize = options.batchSize ?? 100;
-    if (!Number.isInteger(batchSize) || batchSize < 1) {
-      throw new TapioError('ERR_INVALID_ARGUMENT', `transit.subscribe: batchSize must be a whole number >= 1, got ${String(options.batchSize)}`);
-    }
-    for (const s of this.#subscriptions) {
-      if (s.name === name) throw new TapioError('ERR_ALREADY_EXISTS', `a subscription named ${JSON.stringify(name)} is already running; close it first`);
-    }
-    const sub = new SubscriptionImpl(this, name, handler, batchSize, start, this.#checkpoints);
-    this.#subscriptions.add(sub);
-    const forget = (): void => {
-      this.#subscriptions.delete(sub);
-    };
-    sub.done.then(forget, forget);
+    const sub = new SubscriptionImpl(this.#subscriptionHost, this.#checkpoints, name, handler, batchMode, checked);
+    this.#subscriptions.set(name, sub);
     return sub;
   }
 
-  /** @internal Called by a subscription that found its position deleted by retention. */
-  noteBehind(name: string, from: number, oldest: number): void {
-    this.#behind++;
-    this.emit('behind', { name, from, oldest });
+  /**
+   * A subscription stopped with `err`. Listeners of 'error' get it; without one it is reported
+   * as a process warning (once while the same message repeats) rather than thrown (an unhandled
+   * 'error' event would end the process).
+   */
+  #subscriptionFailed(err: TapioError): void {
+    if (this.listenerCount('error') > 0) {
+      this.emit('error', err);
+      return;
+    }
+    if (this.#subscriptionWarning === err.message) return;
+    this.#subscriptionWarning = err.message;
+    process.emitWarning(`tapio-storage transit ${err.message}`, { code: err.code });
   }
 
   /**
@@ -354,8 +386,8 @@ export class Transit extends EventEmitter {
     return run;
   }
 
-  /** @internal Resolves once no retention run is in progress. */
-  retentionSettled(): Promise<void> {
+  /** Resolves once no retention run is in progress. */
+  #retentionSettled(): Promise<void> {
     return this.#retention.then(
       () => undefined,
       () => undefined,
@@ -455,6 +487,7 @@ export class Transit extends EventEmitter {
       segmentsDeleted: this.#segmentsDeleted,
       subscribersBehindRetention: this.#behind,
       retentionError: this.#retentionError,
+      subscriptions: [...this.#subscriptions.values()].map((sub) => sub.stats()),
       recovery: this.#backend.recovery,
     };
   }
@@ -466,8 +499,8 @@ export class Transit extends EventEmitter {
     clearInterval(this.#retentionTimer);
     // Subscriptions stop first (they would read from a closed store), then a retention run under
     // way finishes before the lock is released.
-    const subscriptions = [...this.#subscriptions].map((s) => s.close());
-    await this.retentionSettled();
+    const subscriptions = [...this.#subscriptions.values()].map((s) => s.close());
+    await this.#retentionSettled();
     await Promise.all(subscriptions);
     this.#wakeReaders();
     try {
@@ -502,106 +535,4 @@ async function firstSeqOf(file: string): Promise<number> {
     });
   }
   return decoded.header.firstSeq;
-}
-
-/** How often a waiting subscription looks for records appended by worker threads. */
-const SUBSCRIPTION_POLL_MS = 20;
-
-class SubscriptionImpl implements Subscription {
-  readonly name: string;
-  readonly done: Promise<void>;
-  #position = 0;
-  #stopping = false;
-  readonly #transit: Transit;
-
-  constructor(
-    transit: Transit,
-    name: string,
-    handler: (record: TransitRecord) => unknown,
-    batchSize: number,
-    start: 'oldest' | 'latest',
-    checkpoints: CheckpointStore,
-  ) {
-    this.name = name;
-    this.#transit = transit;
-    this.done = this.#run(handler, batchSize, start, checkpoints);
-  }
-
-  get position(): number {
-    return this.#position;
-  }
-
-  async #run(handler: (record: TransitRecord) => unknown, batchSize: number, start: 'oldest' | 'latest', checkpoints: CheckpointStore): Promise<void> {
-    const t = this.#transit;
-    const saved = await checkpoints.get(this.name);
-    if (saved && saved.seq > t.lastSeq) {
-      // Only durable records are delivered, so the WAL this checkpoint was stored against is gone.
-      throw new TapioError(
-        'ERR_CHECKPOINT_AHEAD',
-        `subscription ${JSON.stringify(this.name)}: its checkpoint is at sequence ${saved.seq}, but the transit WAL ends at ${t.lastSeq}; the WAL was replaced or restored from an older copy. Delete the checkpoint (metadata.checkpoints.delete(${JSON.stringify(this.name)})) to start again from the oldest record, or subscribe under another name`,
-        { details: { name: this.name, checkpoint: saved.seq, lastSeq: t.lastSeq } },
-      );
-    }
-    this.#position = saved ? saved.seq : start === 'latest' ? t.lastSeq : Math.max(0, t.oldestSeq - 1);
-    let stored = this.#position;
-    while (!this.#stopping) {
-      const last = t.lastSeq;
-      if (this.#position >= last) {
-        if (stored !== this.#position) {
-          await checkpoints.set(this.name, this.#position);
-          stored = this.#position;
-          continue; // appends made meanwhile woke nobody: look again before waiting
-        }
-        // Appends of this thread wake the wait; those of worker threads are seen at the next poll.
-        // Each wait cleans up after itself, so an idle subscription holds nothing.
-        await new Promise<void>((resolve) => {
-          const done = (): void => {
-            clearTimeout(timer);
-            cancel();
-            this.#wake = null;
-            resolve();
-          };
-          const timer = setTimeout(done, SUBSCRIPTION_POLL_MS);
-          timer.unref(); // a waiting subscription does not keep the process alive
-          const cancel = t.wakeOnAppend(done);
-          this.#wake = done;
-        });
-        continue;
-      }
-      const from = this.#position + 1;
-      if (t.oldestSeq > from) {
-        // Retention deleted records this subscriber had not seen: say so, then go on from the
-        // oldest retained one.
-        t.noteBehind(this.name, from, t.oldestSeq);
-        this.#position = t.oldestSeq - 1;
-        continue;
-      }
-      let n = 0;
-      try {
-        for await (const rec of t.read({ fromSeq: from, limit: batchSize })) {
-          await handler(rec);
-          this.#position = rec.seq;
-          if (++n >= batchSize || this.#stopping) break;
-        }
-      } catch (err) {
-        // Retention deleted the segment being read: once it is done, the check above tells.
-        if (!(err instanceof TapioError && err.code === 'ERR_WAL_RETENTION')) throw err;
-        await t.retentionSettled();
-        if (t.oldestSeq <= this.#position + 1) throw err;
-      }
-      if (this.#position !== stored) {
-        await checkpoints.set(this.name, this.#position);
-        stored = this.#position;
-      }
-    }
-  }
-
-  /** Ends the current wait for appends, if any. */
-  #wake: (() => void) | null = null;
-
-  async close(): Promise<void> {
-    this.#stopping = true;
-    this.#wake?.();
-    await this.done.catch(() => undefined);
-  }
 }

@@ -1,0 +1,184 @@
+// Subscriptions: how fast a consumer follows the transit WAL, on the native and the TypeScript
+// path in one run, with a batch handler (subscribeBatches) and a synchronous per-record handler
+// (subscribe), both with the default batch size of 10,000 (the checkpoint is stored after each batch), and
+// the per-record handler with batches of 100 to show what a checkpoint per 100 records costs.
+//   catch-up: from the oldest of 1,000 segments of 1 MiB (records of 200 B), the first 1M records
+//   live:     a fresh store (64 MiB segments), four appenders of 1,000 records of 200 B each while
+//             the subscriber follows; records/s from the first append to the last delivery
+// Each case reports records/s and the event-loop delay (perf_hooks.monitorEventLoopDelay) p99 and
+// max while it ran.
+// `node bench/transit-subscribe.mjs [--quick]` (--quick: 100 segments, 200k records); writes
+// bench/results/transit-subscribe.json.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+
+import { formatRate, printTable, writeResult } from './harness.mjs';
+
+const quick = process.argv.includes('--quick') || process.env.TAPIO_BENCH_QUICK === '1';
+const benchRoot = process.env.TAPIO_BENCH_DIR ?? join(process.cwd(), 'bench', '.scratch');
+const RECORD_BYTES = 200;
+const SEGMENTS = quick ? 100 : 1000;
+const MEASURED = quick ? 200_000 : 1_000_000;
+
+function freshDir(label) {
+  execFileSync('mkdir', ['-p', benchRoot]);
+  return mkdtempSync(join(benchRoot, `${label}-`));
+}
+
+async function openStore(dataDir, path, segmentSize) {
+  const { TapioStorage } = await import('../lib/index.js');
+  return TapioStorage.open({ dataDir, storage: { transit: { segment_size: segmentSize, ring_capacity: '64MiB' } } }, { transit: { path } });
+}
+
+/** `lanes` appenders, each appending batches of `batch` records until `total` are appended. */
+async function appendRecords(transit, total, { lanes = 4, batch = 1000 } = {}) {
+  const record = new Uint8Array(RECORD_BYTES).fill(0x61);
+  const records = Array.from({ length: batch }, () => record);
+  let issued = 0;
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      while (issued < total) {
+        const n = Math.min(batch, total - issued);
+        issued += n;
+        await transit.append(n === batch ? records : records.slice(0, n));
+      }
+    }),
+  );
+}
+
+/** Starts a subscription of the kind `handler` and resolves when it handed over `count` records. */
+function follow(transit, name, handler, batchSize, count) {
+  let seen = 0;
+  let resolveDone;
+  const reached = new Promise((r) => (resolveDone = r));
+  const check = () => {
+    if (seen >= count) resolveDone();
+  };
+  const options = batchSize === undefined ? {} : { batchSize };
+  const sub =
+    handler === 'batch'
+      ? transit.subscribeBatches(
+          name,
+          (records) => {
+            seen += records.length;
+            check();
+          },
+          options,
+        )
+      : transit.subscribe(
+          name,
+          () => {
+            seen++;
+            if (seen >= count) resolveDone();
+          },
+          options,
+        );
+  sub.done.catch((err) => resolveDone(Promise.reject(err)));
+  return { sub, reached };
+}
+
+function loopDelay() {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  return () => {
+    h.disable();
+    return { p99Ms: h.percentile(99) / 1e6, maxMs: h.max / 1e6 };
+  };
+}
+
+/** Writes the catch-up data set: SEGMENTS segments of 1 MiB. */
+async function writeSegments(dataDir, path) {
+  const storage = await openStore(dataDir, path, '1MiB');
+  try {
+    const perSegment = Math.floor((1024 * 1024 - 4096) / (RECORD_BYTES + 16));
+    await appendRecords(storage.transit, SEGMENTS * perSegment);
+    return storage.transit.lastSeq;
+  } finally {
+    await storage.close();
+  }
+}
+
+async function catchUp(dataDir, path, handler, batchSize) {
+  const storage = await openStore(dataDir, path, '1MiB');
+  try {
+    const name = `catchup-${handler}-${batchSize ?? 'default'}`;
+    const stop = loopDelay();
+    const t0 = performance.now();
+    const { sub, reached } = follow(storage.transit, name, handler, batchSize, MEASURED);
+    await reached;
+    const seconds = (performance.now() - t0) / 1000;
+    const delay = stop();
+    await sub.close();
+    const stats = storage.transit.stats().subscriptions.find((s) => s.name === name);
+    return { records: MEASURED, seconds, recordsPerSec: MEASURED / seconds, checkpoints: stats.batches, ...delay };
+  } finally {
+    await storage.close();
+  }
+}
+
+async function live(path, handler, batchSize) {
+  const dataDir = freshDir(`live-${path}`);
+  const storage = await openStore(dataDir, path, '64MiB');
+  try {
+    const stop = loopDelay();
+    const t0 = performance.now();
+    const { sub, reached } = follow(storage.transit, 'live', handler, batchSize, MEASURED);
+    await appendRecords(storage.transit, MEASURED);
+    const appendSeconds = (performance.now() - t0) / 1000;
+    await reached;
+    const seconds = (performance.now() - t0) / 1000;
+    const delay = stop();
+    await sub.close();
+    const stats = storage.transit.stats().subscriptions[0];
+    return { records: MEASURED, seconds, recordsPerSec: MEASURED / seconds, appendedPerSec: MEASURED / appendSeconds, lagMs: (seconds - appendSeconds) * 1000, checkpoints: stats.batches, ...delay };
+  } finally {
+    await storage.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+export async function run() {
+  const { capabilities } = await import('../lib/index.js');
+  const caps = capabilities();
+  const paths = caps.native ? ['native', 'typescript'] : ['typescript'];
+  const handlers = [
+    { handler: 'batch', batchSize: undefined, label: 'subscribeBatches, default batches (10,000)' },
+    { handler: 'record', batchSize: undefined, label: 'subscribe (sync), default batches (10,000)' },
+    { handler: 'record', batchSize: 100, label: 'subscribe (sync), batches of 100' },
+  ];
+  const rows = [];
+  for (const path of paths) {
+    const dataDir = freshDir(`catchup-${path}`);
+    try {
+      const written = await writeSegments(dataDir, path);
+      for (const h of handlers) {
+        const r = await catchUp(dataDir, path, h.handler, h.batchSize);
+        rows.push({ path, mode: `catch-up (oldest of ${SEGMENTS} segments, ${formatRate(written)} records)`, handler: h.label, ...r });
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+    for (const h of handlers) {
+      const r = await live(path, h.handler, h.batchSize);
+      rows.push({ path, mode: 'live (4 appenders)', handler: h.label, ...r });
+    }
+  }
+  printTable(`Transit subscriptions: ${formatRate(MEASURED)} records of ${RECORD_BYTES} B per case`, rows, [
+    { label: 'path', get: (r) => r.path },
+    { label: 'case', get: (r) => r.mode },
+    { label: 'handler', get: (r) => r.handler },
+    { label: 'records/s', get: (r) => formatRate(r.recordsPerSec) },
+    { label: 'appended/s', get: (r) => (r.appendedPerSec === undefined ? '' : formatRate(r.appendedPerSec)) },
+    { label: 'lag ms', get: (r) => (r.lagMs === undefined ? '' : r.lagMs.toFixed(0)) },
+    { label: 'checkpoints', get: (r) => r.checkpoints },
+    { label: 'loop p99 ms', get: (r) => r.p99Ms.toFixed(1) },
+    { label: 'loop max ms', get: (r) => r.maxMs.toFixed(1) },
+  ]);
+  const file = writeResult('transit-subscribe', { capabilities: caps, quick, segments: SEGMENTS, recordBytes: RECORD_BYTES, measuredRecords: MEASURED, rows });
+  console.log(`\nwrote ${file}`);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) await run();
