@@ -60,6 +60,11 @@ export interface MetadataConfig {
 export interface MetadataOpenOptions {
   /** Where the HMAC secret file lives; default `<path>/hmac.key`. Ignored when in_memory. */
   secretPath?: string;
+  /**
+   * Create the store when `path` holds none (default true). With false, a missing directory or
+   * one without data.mdb is refused with ERR_NO_STORE and nothing is created. Ignored when in_memory.
+   */
+  create?: boolean;
 }
 
 /** What an open store is. */
@@ -84,6 +89,7 @@ const configSchema = z.object({
 const openOptionsSchema = z
   .strictObject({
     secretPath: z.string().min(1).refine(isAbsolute, { error: 'must be an absolute path' }).optional(),
+    create: z.boolean().optional(),
   })
   .default({});
 
@@ -189,9 +195,12 @@ export class MetadataStore {
   }
 
   /**
-   * Opens (creating when needed) the metadata store the configuration describes.
+   * Opens (creating when needed, unless `options.create` is false) the metadata store the
+   * configuration describes. Other processes may open the same store at the same time (lmdb
+   * takes no exclusive lock); a change one makes is seen by the others from their next event
+   * loop turn.
    *
-   * @throws ERR_CONFIG (bad config), ERR_DATA_DIR (the directory cannot be created, read or
+   * @throws ERR_CONFIG (bad config), ERR_NO_STORE (no store and `create: false`), ERR_DATA_DIR (the directory cannot be created, read or
    * written), ERR_FORMAT_VERSION (another format version, another kind of store, or foreign
    * files: nothing was changed), ERR_METADATA_SECRET (secret file missing, wrong or readable by
    * others), ERR_METADATA_IO (lmdb failed)
@@ -210,7 +219,7 @@ export class MetadataStore {
     const path = resolve(cfg.path);
     const secretPath = resolve(opts.secretPath ?? join(path, DEFAULT_SECRET_FILE));
     const ownFiles = dirname(secretPath) === path ? [basename(secretPath)] : [];
-    const prepared = await prepareMetadataDir(path, ownFiles);
+    const prepared = await prepareMetadataDir(path, ownFiles, { create: opts.create ?? true });
     const opened = await openOnDisk(path, secretPath, cfg.compression, prepared);
     return new MetadataStore(opened.kv, opened.hmac, opened.info);
   }
