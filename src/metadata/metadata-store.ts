@@ -29,6 +29,8 @@ import {
   MetadataReader,
   MetadataTransaction,
   checkpointKeyOf,
+  indexFoldedUserNames,
+  needsFoldedUserNameIndex,
   prepareCheckpointSet,
   prepareResourcePut,
   resourceKeyOf,
@@ -356,6 +358,11 @@ async function openOnDisk(
       // lmdb does not fsync the directory after creating data.mdb and lock.mdb.
       if (format === null) await fsyncDirectory(path);
     }
+    if (needsFoldedUserNameIndex(kv)) {
+      // A store written before user names were unique ignoring case: index its names once.
+      wrote = true;
+      await kv.transaction((tx) => (needsFoldedUserNameIndex(tx) ? indexFoldedUserNames(tx) : 0));
+    }
     return { kv, hmac, info: { inMemory: false, path, secretPath, compression: effectiveCompression, formatVersion: FORMAT_VERSION } };
   } catch (err) {
     await kv.close().catch(() => undefined);
@@ -371,7 +378,7 @@ function hasApiKeys(kv: KvReader): boolean {
 // ---------------------------------------------------------------------------------------------
 // The asynchronous sub-APIs
 
-/** Users: unique names, roles, optional email. */
+/** Users: names unique ignoring case (kept as given), roles, optional email. */
 export class Users {
   readonly #store: StoreCore;
 
@@ -402,7 +409,7 @@ export class Users {
     return this.#store.reader().users.get(id);
   }
 
-  /** The user with this exact name, or null. */
+  /** The user with exactly this name, or else the one whose name is this one ignoring case, or null. */
   async getByName(name: string): Promise<User | null> {
     return this.#store.reader().users.getByName(name);
   }
