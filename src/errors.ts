@@ -34,6 +34,10 @@ export const ERROR_CODES = {
     meaning: 'The data directory (or a store path) cannot be created, read or written.',
     action: 'Create the directory or fix its permissions so the process can read and write it, or point the configuration elsewhere.',
   },
+  ERR_NO_STORE: {
+    meaning: 'There is no tapio-storage store where the call or command looked (no TAPIO_STORAGE marker in the data directory, or a store directory without its files), and it was not asked to create one. Commands other than `init`, `serve` and `demo` never create a store, nor does TapioStorage.open with { create: false }.',
+    action: 'Check the path (--data-dir, --config, dataDir, --path). To create a store there, run `tapio-storage --data-dir DIR init` (or open without { create: false }). Nothing was created or changed.',
+  },
   ERR_FORMAT_VERSION: {
     meaning: 'A store directory was written by another format version, or belongs to another kind of store.',
     action: 'Open it with the tapio-storage version that wrote it, or point this store at an empty directory. The existing files were not touched.',

@@ -1,5 +1,5 @@
 // Shared helpers so every suite for a native component runs against both paths.
-import { nativeStatus } from '../src/native/loader.js';
+import { nativeSetting, nativeStatus } from '../src/native/loader.js';
 
 /**
  * The [name, implementation] rows for describe.each: always the TypeScript twin, and the native
@@ -19,6 +19,6 @@ export function paths<T>(native: T | null, typescript: T): Array<[string, T]> {
 export function nativeAvailableOrSkipReason(): true | string {
   const status = nativeStatus();
   if (status.native) return true;
-  if (process.env.TAPIO_NATIVE === '0') return true;
+  if (nativeSetting() === 'typescript') return true;
   return status.reason ?? 'unknown';
 }

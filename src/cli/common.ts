@@ -1,8 +1,11 @@
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
-import type { TapioConfig } from '../config/index.js';
+import type { TapioConfig, TapioConfigInput } from '../config/index.js';
+import { TapioError } from '../errors.js';
+import { MetadataStore } from '../metadata/index.js';
 import { TapioStorage } from '../storage.js';
+import { checkStoreDirs, type StoreName } from '../store-dirs.js';
 
 /** Options every command accepts. */
 export interface GlobalOptions {
@@ -11,29 +14,69 @@ export interface GlobalOptions {
   json?: boolean;
 }
 
-/**
- * What the global options name, as TapioStorage.open takes it: --config FILE (a path), --data-dir
- * DIR, both (the file's settings with that data directory), or ./data.
- */
-export async function configFromOptions(opts: GlobalOptions): Promise<string | { dataDir: string; [key: string]: unknown }> {
-  if (opts.config && opts.dataDir) {
-    const { readConfigInput } = await import('./config-input.js');
-    return { ...(await readConfigInput(opts.config)), dataDir: opts.dataDir };
-  }
-  if (opts.config) return opts.config;
-  return { dataDir: opts.dataDir ?? './data' };
+/** A configuration as TapioStorage.open takes it, with the directory its relative paths are resolved against. */
+export interface ConfigSource {
+  input: string | TapioConfigInput;
+  baseDir?: string;
 }
 
-/** Opens the storage the global options name (see configFromOptions). */
-export async function openFromOptions(opts: GlobalOptions): Promise<TapioStorage> {
-  return TapioStorage.open(await configFromOptions(opts));
+/**
+ * What the global options name: --config FILE (a path; relative paths in it are resolved against
+ * the file's directory), --data-dir DIR (relative to the current directory), both (the file's
+ * settings with that data directory), or ./data.
+ */
+export async function configFromOptions(opts: GlobalOptions): Promise<ConfigSource> {
+  if (opts.config && opts.dataDir) {
+    const { readConfigInput } = await import('./config-input.js');
+    return { input: { ...(await readConfigInput(opts.config)), dataDir: resolve(opts.dataDir) }, baseDir: dirname(resolve(opts.config)) };
+  }
+  if (opts.config) return { input: opts.config };
+  return { input: { dataDir: opts.dataDir ?? './data' } };
+}
+
+/**
+ * Opens the storage the global options name (see configFromOptions). Only commands that exist to
+ * create a store pass `create: true`; the others get ERR_NO_STORE where there is none.
+ */
+export async function openFromOptions(opts: GlobalOptions, options: { create: boolean; force?: boolean }): Promise<TapioStorage> {
+  const { input, baseDir } = await configFromOptions(opts);
+  return TapioStorage.open(input, { ...(baseDir === undefined ? {} : { baseDir }), create: options.create, force: options.force ?? false });
 }
 
 /** The resolved configuration the global options name, without opening anything. */
 export async function resolvedConfigFromOptions(opts: GlobalOptions): Promise<TapioConfig> {
   const { loadConfig, resolveConfig } = await import('../config/index.js');
-  const input = await configFromOptions(opts);
-  return typeof input === 'string' ? loadConfig(input) : resolveConfig(input);
+  const { input, baseDir } = await configFromOptions(opts);
+  const options = baseDir === undefined ? {} : { baseDir };
+  return typeof input === 'string' ? loadConfig(input, options) : resolveConfig(input, options);
+}
+
+/**
+ * The configuration the global options name, once checked to be an existing store (ERR_NO_STORE
+ * otherwise), with `stores` checked to exist too. Nothing is opened, created or locked.
+ */
+export async function existingStoreConfig(opts: GlobalOptions, stores: readonly StoreName[]): Promise<TapioConfig> {
+  const config = await resolvedConfigFromOptions(opts);
+  await checkStoreDirs(config, { create: false, stores });
+  return config;
+}
+
+/**
+ * Runs `fn` with the metadata store of an existing data directory, opened alone: no WAL, no
+ * lock, so it works beside a process that has the store open (lmdb allows several processes).
+ */
+export async function withMetadata<T>(opts: GlobalOptions, fn: (metadata: MetadataStore) => Promise<T>): Promise<T> {
+  const config = await resolvedConfigFromOptions(opts);
+  if (config.storage.metadata.in_memory) {
+    throw new TapioError('ERR_NO_STORE', 'this configuration keeps the metadata store in memory (storage.metadata.in_memory: true), so there is no stored user or key to administer; set in_memory: false');
+  }
+  await checkStoreDirs(config, { create: false, stores: ['metadata'] });
+  const metadata = await MetadataStore.open(config.storage.metadata, { create: false });
+  try {
+    return await fn(metadata);
+  } finally {
+    await metadata.close();
+  }
 }
 
 /** Prints `data` as JSON with --json, else the human lines. */

@@ -12,7 +12,7 @@ export async function runDemo(opts: GlobalOptions): Promise<void> {
   say(caps.native ? `  native path: SIMD ${caps.simd}, CRC32C ${caps.crc32c}, direct I/O ${caps.directIo ? 'available' : 'off'}` : `  TypeScript path: ${caps.nativeReason}`);
 
   const started = Date.now();
-  const storage = await openFromOptions(opts);
+  const storage = await openFromOptions(opts, { create: true });
   try {
     say(`opened data directory ${storage.config.dataDir}`);
     const users = storage.metadata.users;

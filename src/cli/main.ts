@@ -4,16 +4,21 @@
  * and what to fix, and exit with status 1.
  */
 import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 
 import { Command } from 'commander';
 
 import { capabilities } from '../capabilities.js';
 import { formatConfig, loadConfig } from '../config/index.js';
+import { readMarker } from '../data-dir.js';
 import { TapioError } from '../errors.js';
+import { API_KEY_PREFIX, KEY_ID_LENGTH, parseApiKey } from '../metadata/api-key-format.js';
+import type { MetadataStore, User } from '../metadata/index.js';
+import { userIdArg } from '../metadata/schemas.js';
+import { ID_FILE_NAME } from '../transit/format.js';
 import { probeSync, SYNC_PROBE_MODE_TEXT, SYNC_PROBE_MODES, type SyncProbeMode } from '../transit/sync-probe.js';
 import { runDemo } from './demo.js';
-import { humanBytes, openFromOptions, printJsonOrLines, resolvedConfigFromOptions, type GlobalOptions, storeSizes, storeSizesOf } from './common.js';
+import { existingStoreConfig, humanBytes, openFromOptions, printJsonOrLines, resolvedConfigFromOptions, type GlobalOptions, storeSizes, storeSizesOf, withMetadata } from './common.js';
 
 const program = new Command();
 program
@@ -28,16 +33,19 @@ const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 
 program
   .command('init')
-  .description('create the data directory and its stores (safe to run again)')
-  .action(async () => {
-    const storage = await openFromOptions(globals());
+  .option('--force', 'create the store in a directory that is not empty and has no TAPIO_STORAGE marker')
+  .description('create the data directory and its stores (safe to run again: an existing store is opened and left as it is)')
+  .action(async (opts: { force?: boolean }) => {
+    // Read before the open, to say whether it created the store; the open reports any problem.
+    const existed = (await readMarker((await resolvedConfigFromOptions(globals())).dataDir).catch(() => null)) !== null;
+    const storage = await openFromOptions(globals(), { create: true, force: opts.force === true });
     try {
       const c = storage.config;
-      printJsonOrLines(globals(), { dataDir: c.dataDir, metadata: c.storage.metadata.path, transit: c.storage.transit.wal_path, correlations: c.storage.correlations.path }, [
-        `initialised ${c.dataDir}`,
-        `  metadata      ${c.storage.metadata.in_memory ? '(in memory)' : c.storage.metadata.path}`,
+      const metadata = c.storage.metadata.in_memory ? null : c.storage.metadata.path;
+      printJsonOrLines(globals(), { dataDir: c.dataDir, created: !existed, metadata, transit: c.storage.transit.wal_path }, [
+        `${existed ? 'a store exists already at' : 'initialised'} ${c.dataDir}`,
+        `  metadata      ${metadata ?? '(in memory: nothing on disk)'}`,
         `  transit WAL   ${c.storage.transit.wal_path}`,
-        `  correlations  ${c.storage.correlations.path}`,
       ]);
     } finally {
       await storage.close();
@@ -58,35 +66,29 @@ config
 const users = program.command('users').description('manage users');
 users
   .command('add')
-  .argument('<name>', 'user name (unique)')
+  .argument('<name>', 'user name (unique ignoring case)')
   .option('-r, --role <role...>', 'roles of the user', [])
   .option('-e, --email <email>', 'e-mail address')
-  .description('create a user')
+  .description('create a user (names are unique ignoring case, and may not start or end with a space)')
   .action(async (name: string, opts: { role: string[]; email?: string }) => {
-    const storage = await openFromOptions(globals());
-    try {
-      const user = await storage.metadata.users.create({ name, roles: opts.role, ...(opts.email ? { email: opts.email } : {}) });
+    await withMetadata(globals(), async (metadata) => {
+      const user = await metadata.users.create({ name, roles: opts.role, ...(opts.email ? { email: opts.email } : {}) });
       printJsonOrLines(globals(), user, [`created user ${user.name} (${user.id}) roles=[${user.roles.join(', ')}]`]);
-    } finally {
-      await storage.close();
-    }
+    });
   });
 users
   .command('list')
   .option('-l, --limit <n>', 'how many at most', wholeNumber('--limit'), 100)
   .option('--cursor <cursor>', 'resume after this cursor (printed by the previous page)')
-  .description('list users, oldest first by id')
+  .description('list users in id order (ids are random, so this is not the order of creation)')
   .action(async (opts: { limit: number; cursor?: string }) => {
-    const storage = await openFromOptions(globals());
-    try {
-      const page = await storage.metadata.users.list({ limit: opts.limit, ...(opts.cursor ? { cursor: opts.cursor } : {}) });
+    await withMetadata(globals(), async (metadata) => {
+      const page = await metadata.users.list({ limit: opts.limit, ...(opts.cursor ? { cursor: opts.cursor } : {}) });
       printJsonOrLines(globals(), page, [
         ...page.items.map((u) => `${u.id}  ${u.name}  roles=[${u.roles.join(', ')}]  created ${new Date(u.createdAt).toISOString()}`),
         ...(page.cursor ? [`more: --cursor ${page.cursor}`] : []),
       ]);
-    } finally {
-      await storage.close();
-    }
+    });
   });
 
 const keys = program.command('keys').description('manage API keys');
@@ -98,51 +100,70 @@ keys
   .description('create an API key; the key is printed once and cannot be shown again')
   .action(async (user: string, opts: { name: string; expires?: string }) => {
     const { parseDuration } = await import('../config/index.js');
-    const storage = await openFromOptions(globals());
-    try {
-      const owner = (await storage.metadata.users.get(user).catch(() => null)) ?? (await storage.metadata.users.getByName(user));
-      if (!owner) throw new TapioError('ERR_NOT_FOUND', `no user with id or name ${JSON.stringify(user)}; run \`tapio-storage users list\``);
-      const expiresAt = opts.expires ? Date.now() + parseDuration(opts.expires) : undefined;
-      const created = await storage.metadata.apiKeys.create(owner.id, { name: opts.name, ...(expiresAt ? { expiresAt } : {}) });
+    const expiresIn = opts.expires ? parseDuration(opts.expires) : undefined;
+    await withMetadata(globals(), async (metadata) => {
+      const owner = await findUser(metadata, user);
+      const expiresAt = expiresIn !== undefined ? Date.now() + expiresIn : undefined;
+      const created = await metadata.apiKeys.create(owner.id, { name: opts.name, ...(expiresAt ? { expiresAt } : {}) });
       printJsonOrLines(globals(), created, [
         `created key ${created.id} "${created.name}" for ${owner.name}${expiresAt ? `, expires ${new Date(expiresAt).toISOString()}` : ''}`,
         `key (shown once, store it now): ${created.key}`,
       ]);
-    } finally {
-      await storage.close();
-    }
+    });
   });
 keys
   .command('list')
-  .option('-u, --user <user>', 'only the keys of this user id')
+  .option('-u, --user <user>', 'only the keys of this user (id or name)')
   .option('-l, --limit <n>', 'how many at most', wholeNumber('--limit'), 100)
   .option('--cursor <cursor>', 'resume after this cursor')
-  .description('list API keys (never their secrets)')
+  .description('list API keys in id order (never their secrets)')
   .action(async (opts: { user?: string; limit: number; cursor?: string }) => {
-    const storage = await openFromOptions(globals());
-    try {
-      const page = await storage.metadata.apiKeys.list(opts.user, { limit: opts.limit, ...(opts.cursor ? { cursor: opts.cursor } : {}) });
+    await withMetadata(globals(), async (metadata) => {
+      // A well-formed id of a deleted user still lists that user's (revoked) keys.
+      const userId = opts.user === undefined ? undefined : ((await findUser(metadata, opts.user, { orNull: true }))?.id ?? (userIdArg.ok(opts.user) ? opts.user : notFound(opts.user)));
+      const page = await metadata.apiKeys.list(userId, { limit: opts.limit, ...(opts.cursor ? { cursor: opts.cursor } : {}) });
       printJsonOrLines(globals(), page, [
         ...page.items.map((k) => `${k.id}  ${k.name}  user=${k.userId}  ${k.revokedAt ? 'revoked' : k.expiresAt && k.expiresAt <= Date.now() ? 'expired' : 'active'}`),
         ...(page.cursor ? [`more: --cursor ${page.cursor}`] : []),
       ]);
-    } finally {
-      await storage.close();
-    }
+    });
   });
 keys
   .command('revoke')
-  .argument('<id>', 'key id (the part after tap_)')
-  .description('revoke an API key; it is refused from the moment this returns')
-  .action(async (id: string) => {
-    const storage = await openFromOptions(globals());
-    try {
-      await storage.metadata.apiKeys.revoke(id);
-      printJsonOrLines(globals(), { revoked: id }, [`revoked key ${id}`]);
-    } finally {
-      await storage.close();
-    }
+  .argument('<key>', 'the key id (12 letters and digits, with or without tap_), or a whole API key: its id is used, and the key is neither printed nor kept')
+  .description('revoke an API key; it is refused from the moment this returns (also by a process that has the store open)')
+  .action(async (text: string) => {
+    const { id, fromKey } = apiKeyIdOf(text);
+    await withMetadata(globals(), async (metadata) => {
+      const info = await metadata.apiKeys.revoke(id);
+      printJsonOrLines(globals(), { revoked: id, fromKey, userId: info.userId }, [
+        `revoked key ${id}${fromKey ? ' (the id inside the API key given)' : ''} of user ${info.userId}`,
+      ]);
+    });
   });
+
+/** The user `text` names: a user id, else a user name (see users.getByName). ERR_NOT_FOUND when neither, or null with `orNull`. */
+async function findUser(metadata: MetadataStore, text: string): Promise<User>;
+async function findUser(metadata: MetadataStore, text: string, options: { orNull: true }): Promise<User | null>;
+async function findUser(metadata: MetadataStore, text: string, options?: { orNull: true }): Promise<User | null> {
+  const byId = userIdArg.ok(text) ? await metadata.users.get(text) : null;
+  const user = byId ?? (await metadata.users.getByName(text));
+  return user ?? (options?.orNull ? null : notFound(text));
+}
+
+function notFound(user: string): never {
+  throw new TapioError('ERR_NOT_FOUND', `no user with id or name ${JSON.stringify(user)}; run \`tapio-storage users list\``);
+}
+
+/**
+ * The key id `text` names: a bare id, `tap_<id>`, or a whole API key (checked, then reduced to
+ * its id). A malformed key is refused with ERR_API_KEY_FORMAT, whose message never quotes it.
+ */
+function apiKeyIdOf(text: string): { id: string; fromKey: boolean } {
+  if (!text.startsWith(API_KEY_PREFIX)) return { id: text, fromKey: false };
+  if (text.length === API_KEY_PREFIX.length + KEY_ID_LENGTH) return { id: text.slice(API_KEY_PREFIX.length), fromKey: false };
+  return { id: parseApiKey(text).keyId, fromKey: true };
+}
 
 const wal = program.command('wal').description('inspect the transit write-ahead log (verify, dump and stats only read: safe while the store is open)');
 wal
@@ -239,7 +260,7 @@ wal
   .option('-m, --mode <modes>', `comma-separated modes (default all): ${SYNC_PROBE_MODES.join(', ')}`, modeList)
   .description('time write + fdatasync cycles in the WAL directory for each way of writing: what the disk allows the writer (writes and removes a scratch file)')
   .action(async (opts: { path?: string; bytes?: number; seconds: number; mode?: SyncProbeMode[] }) => {
-    const dir = await walDir(opts.path);
+    const dir = await walDir(opts.path, { wal: false });
     const json = globals().json === true;
     const col = (v: string | number, width: number): string => String(v).padStart(width);
     const ms = (v: number): string => col(v.toFixed(2), 7);
@@ -272,12 +293,13 @@ wal
   });
 
 /**
- * The WAL directory: --path, else the transit.wal_path of the configuration the global options
- * name, as the store would open it (nothing is opened). It must exist: inspecting a directory
- * that is not there would report an empty, healthy log.
+ * The WAL directory: --path, else the transit.wal_path of the store the global options name, as
+ * the store would open it (nothing is opened; a data directory without a store is ERR_NO_STORE).
+ * It must exist and, unless `wal` is false (a directory to probe), hold a WAL: inspecting a
+ * directory that is not one would report an empty, healthy log.
  */
-async function walDir(path: string | undefined): Promise<string> {
-  const dir = path ? resolve(path) : (await resolvedConfigFromOptions(globals())).storage.transit.wal_path;
+async function walDir(path: string | undefined, options: { wal?: boolean } = {}): Promise<string> {
+  const dir = path ? resolve(path) : (await existingStoreConfig(globals(), [])).storage.transit.wal_path;
   let isDir = false;
   try {
     isDir = (await stat(dir)).isDirectory();
@@ -287,25 +309,36 @@ async function walDir(path: string | undefined): Promise<string> {
   if (!isDir) {
     throw new TapioError('ERR_DATA_DIR', `there is no WAL directory at ${dir}; pass the store's --config or --data-dir, or --path with the WAL directory`);
   }
+  if (options.wal !== false) {
+    const { listSegments } = await import('../transit/wal-dir.js');
+    const hasId = await stat(join(dir, ID_FILE_NAME)).then(
+      () => true,
+      () => false,
+    );
+    if (!hasId && (await listSegments(dir)).length === 0) {
+      throw new TapioError(
+        'ERR_NO_STORE',
+        `there is no transit WAL at ${dir}: it holds no ${ID_FILE_NAME} and no segment files; pass the store's --config or --data-dir, or --path with a WAL directory. Nothing was read or changed.`,
+        { details: { path: dir } },
+      );
+    }
+  }
   return dir;
 }
 
 program
   .command('status')
-  .description('show which paths run (native or TypeScript), the store paths and their sizes')
+  .description('show which paths run (native or TypeScript), the store paths and their sizes (reads only: works beside a running store)')
   .action(async () => {
-    const storage = await openFromOptions(globals());
-    try {
-      const caps = capabilities();
-      const sizes = await storeSizes(storage.config);
-      printJsonOrLines(globals(), { capabilities: caps, sizes }, [
-        `tapio-storage ${caps.version}  node ${caps.node}  ${caps.platform}/${caps.arch}`,
-        `native: ${caps.native ? 'yes' : `no (${caps.nativeReason})`}  simd: ${caps.simd}  crc32c: ${caps.crc32c}  direct I/O: ${caps.directIo ? 'available' : 'off'}`,
-        ...sizes.map((s) => `${s.store.padEnd(13)} ${s.path.padEnd(40)} ${s.human}`),
-      ]);
-    } finally {
-      await storage.close();
-    }
+    const config = await existingStoreConfig(globals(), []);
+    const caps = capabilities();
+    const sizes = await storeSizes(config);
+    printJsonOrLines(globals(), { capabilities: caps, dataDir: config.dataDir, sizes }, [
+      `tapio-storage ${caps.version}  node ${caps.node}  ${caps.platform}/${caps.arch}`,
+      `native: ${caps.native ? 'yes' : `no (${caps.nativeReason})`}  simd: ${caps.simd}  crc32c: ${caps.crc32c}  direct I/O: ${caps.directIo ? 'available' : 'off'}`,
+      `data directory ${config.dataDir}`,
+      ...sizes.map((s) => `${s.store.padEnd(13)} ${s.path.padEnd(40)} ${s.human}`),
+    ]);
   });
 
 program

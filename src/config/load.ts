@@ -4,7 +4,7 @@
  * touched here.
  */
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 import { isMap, isScalar, LineCounter, parseDocument, stringify, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
@@ -27,7 +27,7 @@ export interface ConfigProblem {
 
 /** Options of {@link resolveConfig}. */
 export interface ResolveOptions {
-  /** Directory that relative paths are resolved against; default `process.cwd()`. */
+  /** Directory that relative paths are resolved against; default `process.cwd()` (loadConfig: the file's directory). */
   baseDir?: string;
   /** Where the configuration came from (a file path), named in error messages. */
   source?: string;
@@ -302,9 +302,10 @@ export function parseConfigYaml(text: string, options: ResolveOptions = {}): Tap
 }
 
 /**
- * Reads a YAML configuration file and resolves it. Relative paths in the file are resolved
- * against `options.baseDir` or `process.cwd()`, not against the file's directory. Only the
- * file is read; nothing is created or touched.
+ * Reads a YAML configuration file and resolves it. Relative paths in the file (`dataDir`, store
+ * paths) are resolved against the file's directory, so the file means the same wherever it is
+ * loaded from; `options.baseDir` overrides that. Only the file is read; nothing is created or
+ * touched.
  *
  * @throws TapioError `ERR_CONFIG` when the file is missing or unreadable, is not valid YAML
  *   (with line and column), or has any problem resolveConfig finds; the message names the file.
@@ -324,7 +325,7 @@ export async function loadConfig(path: string, options: Omit<ResolveOptions, 'so
     if (code === 'EISDIR') throw fileError(path, `Configuration file ${path} is a directory; give the path of a YAML file`, error);
     throw fileError(path, `Cannot read configuration file ${path}: ${(error as Error).message}`, error);
   }
-  return parseConfigYaml(text, { ...options, source: path });
+  return parseConfigYaml(text, { ...options, baseDir: options.baseDir ?? dirname(resolve(path)), source: path });
 }
 
 /**

@@ -21,7 +21,7 @@ const GiB = 1024 ** 3;
 /**
  * Every default, written as it would be written in a YAML file. A store whose path is not set
  * goes under `dataDir` (see {@link STORE_DIRS}); relative paths are resolved against the
- * current directory, or the `baseDir` option.
+ * current directory (in a file: the file's directory), or the `baseDir` option.
  *
  * @example
  * ```ts

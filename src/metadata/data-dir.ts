@@ -90,19 +90,40 @@ async function makeDirectories(path: string): Promise<void> {
 
 /**
  * Makes `path` a usable metadata directory or says why it is not. `ownFiles` are further file
- * names that belong to the store (the secret file when it lives inside the directory).
+ * names that belong to the store (the secret file when it lives inside the directory). With
+ * `create: false`, a missing directory or a directory without data.mdb is refused with
+ * ERR_NO_STORE and nothing is created.
  */
-export async function prepareMetadataDir(path: string, ownFiles: readonly string[]): Promise<PreparedDir> {
-  let existing = await stat(path).catch((err: NodeJS.ErrnoException) => {
+export async function prepareMetadataDir(path: string, ownFiles: readonly string[], options: { create?: boolean } = {}): Promise<PreparedDir> {
+  const create = options.create ?? true;
+  let found = await inspectMetadataDir(path, ownFiles);
+  if (found === null) {
+    if (!create) throw noMetadataStore(path, 'the directory does not exist');
+    await makeDirectories(path);
+    found = await inspectMetadataDir(path, ownFiles);
+    if (found === null) throw dirError(path, 'disappeared just after it was created');
+  }
+  if (!create && !found.hadDataFile) throw noMetadataStore(path, `it holds no ${DATA_FILE}`);
+  return found;
+}
+
+function noMetadataStore(path: string, why: string): TapioError {
+  return new TapioError('ERR_NO_STORE', `There is no metadata store at ${path} (${why}), and this open was asked not to create one. Check storage.metadata.path, or create the store with \`tapio-storage init\`. Nothing was created.`, {
+    details: { path },
+  });
+}
+
+/**
+ * Checks an existing metadata directory without creating or changing anything: a writable
+ * directory that holds nothing but a metadata store, whose data.mdb (when there is one) lmdb can
+ * open. Null when `path` does not exist. Throws ERR_DATA_DIR or ERR_FORMAT_VERSION saying why not.
+ */
+export async function inspectMetadataDir(path: string, ownFiles: readonly string[]): Promise<PreparedDir | null> {
+  const existing = await stat(path).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return null;
     throw dirError(path, `cannot be examined (${reasonOf(err)})`, err);
   });
-  if (existing === null) {
-    await makeDirectories(path);
-    existing = await stat(path).catch((err: unknown) => {
-      throw dirError(path, `cannot be examined (${reasonOf(err)})`, err);
-    });
-  }
+  if (existing === null) return null;
   if (!existing.isDirectory()) throw dirError(path, 'exists and is not a directory');
   try {
     await access(path, constants.R_OK | constants.W_OK | constants.X_OK);

@@ -9,6 +9,7 @@ export const PREFIX = {
   meta: 'meta:',
   users: 'users:',
   usersByName: 'users_by_name:',
+  usersByFoldedName: 'users_by_folded_name:',
   apiKeys: 'api_keys:',
   apiKeysByUser: 'api_keys_by_user:',
   resources: 'resources:',
@@ -20,6 +21,12 @@ export const FORMAT_KEY = 'meta:format';
 
 export const userKey = (id: string): string => PREFIX.users + id;
 export const userByNameKey = (name: string): string => PREFIX.usersByName + name;
+/**
+ * A user name as uniqueness compares it: Unicode NFC, then lower case (locale-independent), so
+ * `Alice`, `ALICE` and `alice` are one name, and so are the composed and decomposed forms of `é`.
+ */
+export const foldUserName = (name: string): string => name.normalize('NFC').toLowerCase();
+export const userByFoldedNameKey = (name: string): string => PREFIX.usersByFoldedName + foldUserName(name);
 export const apiKeyKey = (keyId: string): string => PREFIX.apiKeys + keyId;
 export const apiKeysOfUserPrefix = (userId: string): string => `${PREFIX.apiKeysByUser}${userId}:`;
 export const apiKeyOfUserKey = (userId: string, keyId: string): string => `${PREFIX.apiKeysByUser}${userId}:${keyId}`;

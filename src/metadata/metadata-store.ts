@@ -29,6 +29,8 @@ import {
   MetadataReader,
   MetadataTransaction,
   checkpointKeyOf,
+  indexFoldedUserNames,
+  needsFoldedUserNameIndex,
   prepareCheckpointSet,
   prepareResourcePut,
   resourceKeyOf,
@@ -60,6 +62,11 @@ export interface MetadataConfig {
 export interface MetadataOpenOptions {
   /** Where the HMAC secret file lives; default `<path>/hmac.key`. Ignored when in_memory. */
   secretPath?: string;
+  /**
+   * Create the store when `path` holds none (default true). With false, a missing directory or
+   * one without data.mdb is refused with ERR_NO_STORE and nothing is created. Ignored when in_memory.
+   */
+  create?: boolean;
 }
 
 /** What an open store is. */
@@ -84,6 +91,7 @@ const configSchema = z.object({
 const openOptionsSchema = z
   .strictObject({
     secretPath: z.string().min(1).refine(isAbsolute, { error: 'must be an absolute path' }).optional(),
+    create: z.boolean().optional(),
   })
   .default({});
 
@@ -189,9 +197,12 @@ export class MetadataStore {
   }
 
   /**
-   * Opens (creating when needed) the metadata store the configuration describes.
+   * Opens (creating when needed, unless `options.create` is false) the metadata store the
+   * configuration describes. Other processes may open the same store at the same time (lmdb
+   * takes no exclusive lock); a change one makes is seen by the others from their next event
+   * loop turn.
    *
-   * @throws ERR_CONFIG (bad config), ERR_DATA_DIR (the directory cannot be created, read or
+   * @throws ERR_CONFIG (bad config), ERR_NO_STORE (no store and `create: false`), ERR_DATA_DIR (the directory cannot be created, read or
    * written), ERR_FORMAT_VERSION (another format version, another kind of store, or foreign
    * files: nothing was changed), ERR_METADATA_SECRET (secret file missing, wrong or readable by
    * others), ERR_METADATA_IO (lmdb failed)
@@ -210,7 +221,7 @@ export class MetadataStore {
     const path = resolve(cfg.path);
     const secretPath = resolve(opts.secretPath ?? join(path, DEFAULT_SECRET_FILE));
     const ownFiles = dirname(secretPath) === path ? [basename(secretPath)] : [];
-    const prepared = await prepareMetadataDir(path, ownFiles);
+    const prepared = await prepareMetadataDir(path, ownFiles, { create: opts.create ?? true });
     const opened = await openOnDisk(path, secretPath, cfg.compression, prepared);
     return new MetadataStore(opened.kv, opened.hmac, opened.info);
   }
@@ -347,6 +358,11 @@ async function openOnDisk(
       // lmdb does not fsync the directory after creating data.mdb and lock.mdb.
       if (format === null) await fsyncDirectory(path);
     }
+    if (needsFoldedUserNameIndex(kv)) {
+      // A store written before user names were unique ignoring case: index its names once.
+      wrote = true;
+      await kv.transaction((tx) => (needsFoldedUserNameIndex(tx) ? indexFoldedUserNames(tx) : 0));
+    }
     return { kv, hmac, info: { inMemory: false, path, secretPath, compression: effectiveCompression, formatVersion: FORMAT_VERSION } };
   } catch (err) {
     await kv.close().catch(() => undefined);
@@ -362,7 +378,7 @@ function hasApiKeys(kv: KvReader): boolean {
 // ---------------------------------------------------------------------------------------------
 // The asynchronous sub-APIs
 
-/** Users: unique names, roles, optional email. */
+/** Users: names unique ignoring case (kept as given), roles, optional email. */
 export class Users {
   readonly #store: StoreCore;
 
@@ -393,7 +409,7 @@ export class Users {
     return this.#store.reader().users.get(id);
   }
 
-  /** The user with this exact name, or null. */
+  /** The user with exactly this name, or else the one whose name is this one ignoring case, or null. */
   async getByName(name: string): Promise<User | null> {
     return this.#store.reader().users.getByName(name);
   }

@@ -112,7 +112,8 @@ const timestampInput = z
 export const userNameArg = keyText(METADATA_LIMITS.userName);
 
 export const userCreateInputSchema = z.strictObject({
-  name: userNameArg.schema,
+  // Names stored before this rule may have such spaces; they are still found, as given.
+  name: userNameArg.schema.refine((s) => s.trim() === s, { error: 'must not start or end with white space' }),
   roles: z
     .array(
       z

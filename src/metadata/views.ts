@@ -16,6 +16,8 @@ import {
   checkpointKey,
   resourceKey,
   resourcesOfTypePrefix,
+  foldUserName,
+  userByFoldedNameKey,
   userByNameKey,
   userKey,
 } from './keys.js';
@@ -202,15 +204,22 @@ export class UserReader {
     return record === undefined ? null : toUser(record);
   }
 
-  /** The user with this name (names are unique and case-sensitive), or null. */
+  /**
+   * The user with exactly this name, or else the one whose name is this one ignoring case (names
+   * are unique ignoring case; see foldUserName), or null.
+   */
   getByName(name: string): User | null {
     parseArg(userNameArg, name, 'users.getByName', 'name');
-    const indexKey = userByNameKey(name);
+    const exact = this.#byIndex(userByNameKey(name), (r) => r.name === name);
+    return exact ?? this.#byIndex(userByFoldedNameKey(name), (r) => foldUserName(r.name) === foldUserName(name));
+  }
+
+  #byIndex(indexKey: string, matches: (record: UserRecord) => boolean): User | null {
     const raw = this.ctx.kv.get(indexKey);
     if (raw === undefined) return null;
     const id = parseRecord(userByNameRecord, raw, indexKey);
     const record = readUser(this.ctx.kv, id);
-    if (record === undefined || record.name !== name) {
+    if (record === undefined || !matches(record)) {
       throw new TapioError('ERR_METADATA_CORRUPT', `Metadata index '${indexKey}' points to user ${id}, which does not exist or has another name.`, { details: { key: indexKey } });
     }
     return toUser(record);
@@ -244,9 +253,13 @@ export class UserWriter extends UserReader {
     const opts = parseInput(userCreateOptionsSchema, options, 'ERR_VALIDATION', 'users.create', 'options');
     const kv = this.ctx.kv;
     const nameKey = userByNameKey(data.name);
-    const taken = kv.get(nameKey);
-    if (taken !== undefined) {
-      throw new TapioError('ERR_ALREADY_EXISTS', `users.create: a user named '${data.name}' already exists (id ${String(taken)}). Use it, or choose another name.`, {
+    const foldedKey = userByFoldedNameKey(data.name);
+    // The exact index too: a store may hold names indexed before the folded index existed.
+    const takenBy = kv.get(nameKey) ?? kv.get(foldedKey);
+    if (takenBy !== undefined) {
+      const holder = typeof takenBy === 'string' ? readUser(kv, takenBy) : undefined;
+      const same = holder === undefined || holder.name === data.name ? '' : ` as '${holder.name}' (names are unique ignoring case)`;
+      throw new TapioError('ERR_ALREADY_EXISTS', `users.create: a user named '${data.name}' already exists${same} (id ${String(takenBy)}). Use it, or choose another name.`, {
         details: { name: data.name },
       });
     }
@@ -255,6 +268,7 @@ export class UserWriter extends UserReader {
     if (data.email !== undefined) record.email = data.email;
     kv.put(userKey(id), record);
     kv.put(nameKey, id);
+    kv.put(foldedKey, id);
     const user = toUser(record);
     if (opts?.apiKey === undefined) return user;
     return { ...user, apiKey: this.#apiKeys.create(id, opts.apiKey) };
@@ -271,6 +285,8 @@ export class UserWriter extends UserReader {
     kv.remove(userKey(id));
     const nameKey = userByNameKey(record.name);
     if (kv.get(nameKey) === id) kv.remove(nameKey);
+    const foldedKey = userByFoldedNameKey(record.name);
+    if (kv.get(foldedKey) === id) kv.remove(foldedKey);
     const now = this.ctx.now();
     const prefix = apiKeysOfUserPrefix(id);
     let after: string | undefined;
@@ -286,6 +302,34 @@ export class UserWriter extends UserReader {
     }
     return true;
   }
+}
+
+/**
+ * Fills the folded-name index (users_by_folded_name:) from the users of a store written before
+ * it existed, in one transaction: each user whose folded name is free gets an entry, in id
+ * order. Users whose names differ only in case keep their exact-name entries, so each is still
+ * found by its exact name. Returns how many entries were written.
+ */
+export function indexFoldedUserNames(kv: KvWriter): number {
+  let written = 0;
+  let after: string | undefined;
+  for (;;) {
+    const batch = kv.range(PREFIX.users, after, 256);
+    for (const { key, value } of batch) {
+      const record = parseRecord(userRecord, value, key);
+      const foldedKey = userByFoldedNameKey(record.name);
+      if (kv.get(foldedKey) !== undefined) continue;
+      kv.put(foldedKey, record.id);
+      written++;
+    }
+    if (batch.length < 256) return written;
+    after = (batch[batch.length - 1] as { key: string }).key;
+  }
+}
+
+/** True when the store has users but no folded-name index: it was written before the index existed. */
+export function needsFoldedUserNameIndex(kv: KvReader): boolean {
+  return kv.range(PREFIX.users, undefined, 1).length > 0 && kv.range(PREFIX.usersByFoldedName, undefined, 1).length === 0;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 /**
  * Chooses between the native addon and the TypeScript twins. The addon is used when it loads;
- * `TAPIO_NATIVE=0` forces the TypeScript path. When the addon cannot be used, one warning says
+ * `TAPIO_NATIVE=0` (or `false`) forces the TypeScript path; `1` or `true`, or no value, leaves the
+ * choice to the loader. Any other value is refused with ERR_CONFIG, at the first use of either
+ * path, as an unknown configuration value is. When the addon cannot be used, one warning says
  * why, once per process.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -49,9 +51,24 @@ const buildErrorPath = join(packageRoot, 'build', 'native-build-error.txt');
 let loaded: { addon: NativeAddon | null; reason: string | undefined } | undefined;
 let warned = false;
 
+/**
+ * What TAPIO_NATIVE asks for: 'typescript' for 0 or false, 'auto' for 1, true, unset or empty
+ * (any case, surrounding spaces ignored). Throws ERR_CONFIG for anything else.
+ */
+export function nativeSetting(value: string | undefined = process.env.TAPIO_NATIVE): 'typescript' | 'auto' {
+  const v = (value ?? '').trim().toLowerCase();
+  if (v === '0' || v === 'false') return 'typescript';
+  if (v === '' || v === '1' || v === 'true') return 'auto';
+  throw new TapioError(
+    'ERR_CONFIG',
+    `TAPIO_NATIVE is ${JSON.stringify(value)}; it takes 0 or false (run on the TypeScript path), or 1 or true (use the native addon when it loads, as when it is not set). Set one of these, or unset it.`,
+    { details: { problems: [{ path: 'TAPIO_NATIVE', message: `got ${JSON.stringify(value)}, expected 0, 1, false or true` }] } },
+  );
+}
+
 function tryLoad(): { addon: NativeAddon | null; reason: string | undefined } {
-  if (process.env.TAPIO_NATIVE === '0') {
-    return { addon: null, reason: 'TAPIO_NATIVE=0 is set' };
+  if (nativeSetting() === 'typescript') {
+    return { addon: null, reason: `TAPIO_NATIVE=${String(process.env.TAPIO_NATIVE)} is set` };
   }
   if (!existsSync(addonPath)) {
     let why = 'the native addon was not built';
@@ -83,11 +100,12 @@ function tryLoad(): { addon: NativeAddon | null; reason: string | undefined } {
 
 /**
  * The addon, or null when the TypeScript path runs. The first call that finds no addon (other
- * than through TAPIO_NATIVE=0) warns once, saying why.
+ * than through TAPIO_NATIVE=0) warns once, saying why. Throws ERR_CONFIG when TAPIO_NATIVE holds
+ * a value it does not take (see nativeSetting); nothing is loaded then.
  */
 export function loadNative(): NativeAddon | null {
   if (loaded === undefined) loaded = tryLoad();
-  if (loaded.addon === null && !warned && process.env.TAPIO_NATIVE !== '0') {
+  if (loaded.addon === null && !warned && nativeSetting() !== 'typescript') {
     warned = true;
     process.emitWarning(`tapio-storage runs on its TypeScript path: ${loaded.reason}.`, {
       code: 'TAPIO_NATIVE_UNAVAILABLE',

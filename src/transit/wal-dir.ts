@@ -101,12 +101,12 @@ function notWalIdObject(file: string, cause: unknown): TapioError {
 }
 
 /**
- * Reads WAL_ID, creating the directory and a new identity when the directory is new or empty
- * (write WAL_ID.tmp, fdatasync, rename, fsync the directory). A directory that holds other
- * files but no WAL_ID is refused, untouched.
+ * Checks, without creating or changing anything, that `dir` can be this store's WAL directory:
+ * it does not exist, or holds a WAL_ID of this format (its identity is returned), or holds no
+ * WAL_ID and nothing else but the writer's lock and WAL_ID's temporary file (null). A directory
+ * that holds other files but no WAL_ID is refused.
  */
-export async function openWalId(dir: string): Promise<WalIdentity> {
-  const firstCreated = await ensureDir(dir);
+export async function checkWalDir(dir: string): Promise<WalIdentity | null> {
   const existing = await readWalId(dir);
   if (existing !== null) return existing;
   const entries = (await listDir(dir)).filter((n) => n !== WAL_ID_TEMP_NAME && n !== LOCK_FILE_NAME).sort(); // the writer's lock (wal-lock.ts)
@@ -124,6 +124,18 @@ export async function openWalId(dir: string): Promise<WalIdentity> {
       { details: { dir } },
     );
   }
+  return null;
+}
+
+/**
+ * Reads WAL_ID, creating the directory and a new identity when the directory is new or empty
+ * (write WAL_ID.tmp, fdatasync, rename, fsync the directory). A directory that holds other
+ * files but no WAL_ID is refused, untouched.
+ */
+export async function openWalId(dir: string): Promise<WalIdentity> {
+  const firstCreated = await ensureDir(dir);
+  const existing = await checkWalDir(dir);
+  if (existing !== null) return existing;
   const storeId = randomBytes(16).toString('hex');
   try {
     await writeFileAtomic(join(dir, ID_FILE_NAME), encodeWalId(storeId), { temp: join(dir, WAL_ID_TEMP_NAME) });

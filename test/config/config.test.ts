@@ -529,10 +529,24 @@ describe('YAML files', () => {
     expect(await loadConfig(await file('bare.yaml', 'storage:\n  transit:\n'), { baseDir: base })).toEqual(defaultConfig);
   });
 
-  test('relative paths in a file are resolved against the current directory, not the file', async () => {
+  test("relative paths in a file are resolved against the file's directory, whatever the current directory", async () => {
     await mkdir(join(dir, 'sub'), { recursive: true });
-    const config = await loadConfig(await file('sub/rel.yaml', 'dataDir: state\n'));
-    expect(config.dataDir).toBe(resolve(process.cwd(), 'state'));
+    const path = await file('sub/rel.yaml', 'dataDir: state\nstorage:\n  transit:\n    wal_path: ../wal-here\n  metadata:\n    path: /abs/meta\n');
+    const config = await loadConfig(path);
+    expect(config.dataDir).toBe(join(dir, 'sub', 'state'));
+    expect(config.storage.correlations.path).toBe(join(dir, 'sub', 'state', 'correlations'));
+    expect(config.storage.transit.wal_path).toBe(join(dir, 'wal-here'));
+    expect(config.storage.metadata.path).toBe('/abs/meta');
+    // The same file named by a relative path from another directory means the same directories.
+    const cwd = process.cwd();
+    try {
+      process.chdir(join(dir, 'sub'));
+      expect(await loadConfig('rel.yaml')).toEqual(config);
+    } finally {
+      process.chdir(cwd);
+    }
+    // An explicit baseDir still wins.
+    expect((await loadConfig(path, { baseDir: '/srv' })).dataDir).toBe('/srv/state');
   });
 
   test('direct_io: false and true are the booleans off and on', () => {

@@ -109,10 +109,27 @@ describe.each([{ inMemory: false }, { inMemory: true }])('metadata store (in_mem
       expect((await store.users.list()).items).toHaveLength(1);
     });
 
-    it('names are case-sensitive', async () => {
-      await store.users.create({ name: 'ops' });
-      const other = await store.users.create({ name: 'OPS' });
-      expect((await store.users.getByName('OPS'))?.id).toBe(other.id);
+    it('names are unique ignoring case, kept as given, and found ignoring case', async () => {
+      const first = await store.users.create({ name: 'Ops' });
+      for (const name of ['ops', 'OPS', 'oPs']) {
+        await expectTapioError(store.users.create({ name }), 'ERR_ALREADY_EXISTS', new RegExp(`a user named '${name}' already exists as 'Ops' \\(names are unique ignoring case\\) \\(id ${first.id}\\)`));
+      }
+      // Composed and decomposed forms of the same letter are one name too.
+      await store.users.create({ name: 'Jos\u00e9' });
+      await expectTapioError(store.users.create({ name: 'JOSE\u0301' }), 'ERR_ALREADY_EXISTS');
+      expect((await store.users.getByName('Ops'))?.id).toBe(first.id);
+      expect((await store.users.getByName('OPS'))?.name).toBe('Ops');
+      expect((await store.users.getByName('jose\u0301'))?.name).toBe('Jos\u00e9');
+      expect((await store.users.list()).items.map((u) => u.name).sort()).toEqual(['Jos\u00e9', 'Ops']);
+      // Deleting the user frees the name in every case.
+      expect(await store.users.delete(first.id)).toBe(true);
+      expect(await store.users.getByName('ops')).toBeNull();
+      expect((await store.users.create({ name: 'OPS' })).name).toBe('OPS');
+    });
+
+    it.each([' alice', 'alice ', '\u2003alice', 'alice\u00a0', ' '])('refuses the name %j: it starts or ends with white space', async (name) => {
+      await expectTapioError(store.users.create({ name }), 'ERR_VALIDATION', /users\.create: name: must not start or end with white space/);
+      expect((await store.users.list()).items).toEqual([]);
     });
 
     it.each([

@@ -1,7 +1,8 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 
 import { open as openLmdb } from 'lmdb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -356,6 +357,93 @@ describe('metadata store on disk', () => {
           if (content.includes(needle)) throw new Error(`a secret of key ${parseApiKey(key).keyId} was found on disk`);
         }
       }
+    }
+  });
+
+  it('stores HMAC-SHA256 keyed by the bytes of hmac.key over the key minus its checksum, tap_<keyId>_<secret>, as base64', async () => {
+    const store = await openStore(path, false);
+    const user = await store.users.create({ name: 'ops' });
+    const created = await store.apiKeys.create(user.id, { name: 'ci' });
+    await store.close();
+    const secretFile = await readFile(join(path, 'hmac.key'));
+    const { keyId, secret } = parseApiKey(created.key);
+    const expected = createHmac('sha256', secretFile).update(`tap_${keyId}_${secret}`, 'latin1').digest('base64');
+    // The stored record, read with raw lmdb: [userId, hash, expiresAt, revokedAt, name, createdAt].
+    const db = openLmdb(lmdbOpenOptions({ path, compression: true }));
+    try {
+      const tuple = db.get(`api_keys:${keyId}`) as unknown[];
+      expect(tuple[0]).toBe(user.id);
+      expect(tuple[1]).toBe(expected);
+      // Not an HMAC of the secret alone, nor of the whole key with its checksum.
+      expect(tuple[1]).not.toBe(createHmac('sha256', secretFile).update(secret).digest('base64'));
+      expect(tuple[1]).not.toBe(createHmac('sha256', secretFile).update(created.key).digest('base64'));
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('indexes user names ignoring case when it opens a store written before that index existed', async () => {
+    const store = await openStore(path, false);
+    const alice = await store.users.create({ name: 'alice' });
+    await store.close();
+    // As an older version left it: exact-name index entries only, and two names differing in case.
+    const db = openLmdb(lmdbOpenOptions({ path, compression: true }));
+    for (const { key } of db.getRange({ start: 'users_by_folded_name:', end: 'users_by_folded_name;' })) await db.remove(key);
+    const oldUpper = { id: 'B'.repeat(16), name: 'ALICE', roles: [], createdAt: 1 };
+    await db.put(`users:${oldUpper.id}`, oldUpper);
+    await db.put('users_by_name:ALICE', oldUpper.id);
+    expect(db.getRange({ start: 'users_by_folded_name:', end: 'users_by_folded_name;' }).asArray).toEqual([]);
+    await db.close();
+
+    const again = await openStore(path, false);
+    try {
+      await expectTapioError(again.users.create({ name: 'Alice' }), 'ERR_ALREADY_EXISTS', /names are unique ignoring case/);
+      // Both stored users are kept and each is found by its exact name.
+      expect((await again.users.getByName('alice'))?.id).toBe(alice.id);
+      expect((await again.users.getByName('ALICE'))?.id).toBe(oldUpper.id);
+      expect((await again.users.list()).items.map((u) => u.name).sort()).toEqual(['ALICE', 'alice']);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('with create: false, refuses a missing directory or one without data.mdb and creates nothing', async () => {
+    await expectTapioError(MetadataStore.open(config(path, false), { create: false }), 'ERR_NO_STORE', /There is no metadata store at .*metadata \(the directory does not exist\)/);
+    expect(existsSync(path)).toBe(false);
+    await mkdir(path);
+    await expectTapioError(MetadataStore.open(config(path, false), { create: false }), 'ERR_NO_STORE', /it holds no data\.mdb/);
+    expect(await readdir(path)).toEqual([]);
+    const created = await openStore(path, false);
+    await created.users.create({ name: 'ops' });
+    await created.close();
+    const existing = await MetadataStore.open(config(path, false), { create: false });
+    expect((await existing.users.getByName('ops'))?.name).toBe('ops');
+    await existing.close();
+  });
+
+  it('sees a key revoked by another process from its next event loop turn', async () => {
+    const store = await openStore(path, false);
+    try {
+      const user = await store.users.create({ name: 'ops' });
+      const { id, key } = await store.apiKeys.create(user.id, { name: 'ci' });
+      expect(await store.apiKeys.verify(key)).toBe(user.id);
+      // The compiled library (npm run build), as another program would load it.
+      const storeModule = new URL('../../lib/metadata/index.js', import.meta.url).href;
+      const script = `const { MetadataStore } = await import(${JSON.stringify(storeModule)});
+const s = await MetadataStore.open({ type: 'badger', path: ${JSON.stringify(path)}, in_memory: false, compression: true }, { create: false });
+await s.apiKeys.revoke(${JSON.stringify(id)});
+await s.close();`;
+      const code = await new Promise<number | null>((resolve, reject) => {
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'inherit'] });
+        child.on('error', reject);
+        child.on('exit', resolve);
+      });
+      expect(code).toBe(0);
+      await new Promise((r) => setTimeout(r, 0));
+      expect(await store.apiKeys.verify(key)).toBeNull();
+      expect((await store.apiKeys.get(id))?.revokedAt).toBeGreaterThan(0);
+    } finally {
+      await store.close();
     }
   });
 });

@@ -524,6 +524,8 @@ describe('the TypeScript path when the addon is switched off', () => {
   it('TAPIO_NATIVE=0 runs the whole store on the TypeScript twins and says so', () => {
     const cli = join(import.meta.dirname, '..', '..', 'lib', 'cli', 'main.js');
     const dataDir = newDataDir();
+    // status reads an existing store only: init creates it, on the TypeScript path too.
+    execFileSync(process.execPath, [cli, '--data-dir', dataDir, 'init'], { env: { ...process.env, TAPIO_NATIVE: '0' }, encoding: 'utf8' });
     const out = execFileSync(process.execPath, [cli, '--data-dir', dataDir, '--json', 'status'], { env: { ...process.env, TAPIO_NATIVE: '0' }, encoding: 'utf8' });
     const status = JSON.parse(out) as { capabilities: { native: boolean; nativeReason: string; crc32c: string; simd: string } };
     expect(status.capabilities.native).toBe(false);
