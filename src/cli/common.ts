@@ -6,6 +6,7 @@ import { TapioError } from '../errors.js';
 import { MetadataStore } from '../metadata/index.js';
 import { TapioStorage } from '../storage.js';
 import { checkStoreDirs, type StoreName } from '../store-dirs.js';
+import type { TransitOpenOptions } from '../transit/index.js';
 
 /** Options every command accepts. */
 export interface GlobalOptions {
@@ -38,9 +39,14 @@ export async function configFromOptions(opts: GlobalOptions): Promise<ConfigSour
  * Opens the storage the global options name (see configFromOptions). Only commands that exist to
  * create a store pass `create: true`; the others get ERR_NO_STORE where there is none.
  */
-export async function openFromOptions(opts: GlobalOptions, options: { create: boolean; force?: boolean }): Promise<TapioStorage> {
+export async function openFromOptions(opts: GlobalOptions, options: { create: boolean; force?: boolean; transit?: TransitOpenOptions }): Promise<TapioStorage> {
   const { input, baseDir } = await configFromOptions(opts);
-  return TapioStorage.open(input, { ...(baseDir === undefined ? {} : { baseDir }), create: options.create, force: options.force ?? false });
+  return TapioStorage.open(input, {
+    ...(baseDir === undefined ? {} : { baseDir }),
+    ...(options.transit === undefined ? {} : { transit: options.transit }),
+    create: options.create,
+    force: options.force ?? false,
+  });
 }
 
 /** The resolved configuration the global options name, without opening anything. */

@@ -232,15 +232,13 @@ wal
   .description('open the store keeping every whole record and setting damaged stretches aside for good (recorded in SALVAGED; later opens and reads accept them); exits 1 when there is nothing to salvage')
   .action(async () => {
     const { verifyWal } = await import('../transit/wal-recovery.js');
-    const { TapioStorage } = await import('../storage.js');
-    const { configFromOptions } = await import('./common.js');
     const dir = await walDir(undefined);
     const found = await verifyWal(dir);
     if (found.ok) {
       const already = found.setAside.length > 0 ? ` beyond the ${found.setAside.length} stretch(es) already set aside` : '';
       throw new TapioError('ERR_NOTHING_TO_SALVAGE', `nothing to salvage in ${dir}: \`tapio-storage wal verify\` finds no damage${already}, so the store opens as it is. Nothing was changed.`, { details: { dir } });
     }
-    const storage = await TapioStorage.open(await configFromOptions(globals()), { transit: { recovery: 'salvage' } });
+    const storage = await openFromOptions(globals(), { create: false, transit: { recovery: 'salvage' } });
     const report = storage.transit.recovery;
     await storage.close();
     const lost = report.setAside.filter((s) => s.lostCount > 0);

@@ -460,7 +460,7 @@ describe('names, ids and keys on the command line', () => {
     expect(whole.out + whole.err).not.toContain(secret.slice(0, 20));
     // A pasted key with a typo is refused without quoting it, and nothing is revoked.
     const d = make();
-    const typo = `${d.key.slice(0, -3)}${d.key.endsWith('A') ? 'B' : 'A'}${d.key.slice(-2)}`;
+    const typo = `${d.key.slice(0, -3)}${d.key.at(-3) === 'A' ? 'B' : 'A'}${d.key.slice(-2)}`; // one character changed
     const bad = run(['--data-dir', dir, 'keys', 'revoke', typo]);
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/^error ERR_API_KEY_FORMAT: Not a valid tapio API key: its checksum/);
