@@ -87,6 +87,9 @@ struct RecoveryResult {
   uint64_t sealed_segments = 0;    // segments taken on CHECKPOINT's word (headers checked only)
   std::string checkpoint_ignored;  // why CHECKPOINT was not used, when it exists but was not
   ResumePoint resume;  // where the writer continues
+  // Sparse index entries of the records scanned (IndexesRecord in wal_format.h): triples
+  // (segment number, sequence number, byte offset), in order. Sealed segments have none here.
+  std::vector<uint64_t> index_points;
 };
 
 Status Recover(const RecoverOptions& options, RecoveryResult* out);

@@ -35,7 +35,41 @@ export interface ReadRecordsOptions {
    * the oldest record kept.
    */
   exactStart?: boolean;
+  /**
+   * Finds segments and records through an index instead of listing the directory and reading
+   * every newer segment's header (the transit facade passes its WalIndex).
+   */
+  locator?: ReadLocator;
 }
+
+/**
+ * What a reader needs from a segment index (wal-index.ts). Segments come oldest first, by number.
+ */
+export interface ReadLocator {
+  /** The store id every segment header must carry (32 lowercase hex digits). */
+  readonly storeId: string;
+  /** The segments from the one that holds `seq` (the oldest when `seq` is older). */
+  segmentsFrom(seq: number): SegmentFile[];
+  /** A record at or before `seq` in segment `number`: its sequence number and byte offset. */
+  entryFor(number: number, seq: number): Promise<{ seq: number; offset: number }>;
+  /** The entry given for segment `number` did not hold its record: rebuild that segment's entries. */
+  distrust(number: number): Promise<void>;
+}
+
+/** Records per array handed out by WalReader.batches(). */
+export const READ_BATCH_RECORDS = 1024;
+/** A reader gives the event loop a turn at least after this many records... */
+export const READ_YIELD_RECORDS = 4096;
+/** ...or after this many milliseconds of work. */
+export const READ_YIELD_MS = 2;
+/** The first read of a segment reads this much; each next one twice as much, up to SCAN_CHUNK_BYTES. */
+const FIRST_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * @internal What readers did since the process started (or since a test reset it): segment files
+ * opened and bytes read from them. Tests bound these to prove a read does not scan.
+ */
+export const readCounters = { segmentsOpened: 0, bytesRead: 0 };
 
 /**
  * An async iterable over the records of a WAL directory.
@@ -52,6 +86,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
   private readonly toSeq: number;
   private readonly recovery: RecoveryMode;
   private readonly exactStart: boolean;
+  private readonly locator: ReadLocator | null;
 
   constructor(
     readonly dir: string,
@@ -64,22 +99,57 @@ export class WalReader implements AsyncIterable<WalRecord> {
     }
     this.recovery = options.recovery ?? 'strict';
     this.exactStart = options.exactStart ?? false;
+    this.locator = options.locator ?? null;
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<WalRecord, void, undefined> {
+    for await (const batch of this.batches()) yield* batch;
+  }
+
+  /**
+   * The same records in arrays of up to READ_BATCH_RECORDS, each decoded without awaiting
+   * anything. Between arrays the reader gives the event loop a turn (setImmediate) at least every
+   * READ_YIELD_RECORDS records or READ_YIELD_MS milliseconds, so a consumer that does nothing
+   * with the records does not hold the loop for long.
+   */
+  async *batches(): AsyncGenerator<WalRecord[], void, undefined> {
     if (this.toSeq < this.fromSeq) return;
-    const identity = await readWalId(this.dir);
-    let segs = await listSegments(this.dir);
+    const locator = this.locator;
+    let identity: WalIdentity | null;
+    let segs: SegmentFile[];
+    if (locator !== null) {
+      identity = { storeId: locator.storeId, storeIdBytes: new Uint8Array(0) };
+      segs = locator.segmentsFrom(this.fromSeq);
+    } else {
+      identity = await readWalId(this.dir);
+      segs = await listSegments(this.dir);
+    }
     if (segs.length === 0) return;
     if (identity === null) {
       throw new TapioError('ERR_WAL_CORRUPT', `${this.dir}/WAL_ID is missing, so the store id of the segments cannot be checked; restore it from a copy`, {
         details: { dir: this.dir },
       });
     }
-    let i = await this.startIndex(segs, identity);
+    let i = locator !== null ? 0 : await this.startIndex(segs, identity);
     let first = true; // the segment the read starts in
     let expected: number | null = null;
     let lastSeq = 0;
+    let out: WalRecord[] = [];
+    let sinceTurn = 0;
+    let turnAt = performance.now();
+    /** Hands `out` over; first a turn of the event loop when the reader held it long enough. */
+    const flush = async function* (): AsyncGenerator<WalRecord[], void, undefined> {
+      if (out.length === 0) return;
+      sinceTurn += out.length;
+      const batch = out;
+      out = [];
+      if (sinceTurn >= READ_YIELD_RECORDS || performance.now() - turnAt >= READ_YIELD_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        sinceTurn = 0;
+        turnAt = performance.now();
+      }
+      yield batch;
+    };
     for (;;) {
       const seg = segs[i]!;
       const fh = await openForRead(seg);
@@ -98,32 +168,79 @@ export class WalReader implements AsyncIterable<WalRecord> {
             });
           }
           if (expected !== null && header.firstSeq !== expected) {
-            this.damage(seg, 0, `sequence gap: the segment starts at sequence ${header.firstSeq}, the previous one ends at ${expected - 1}`);
+            this.damage(seg, 0, `sequence gap: the segment starts at sequence ${header.firstSeq}, but the previous one ends at ${expected - 1}`);
           }
-          const scanner = new SegmentScanner(fh, seg.path, Math.min(size, header.segmentSize), SEGMENT_HEADER_SIZE, { wantPayload: true });
+          const scanner = new SegmentScanner(fh, seg.path, Math.min(size, header.segmentSize), SEGMENT_HEADER_SIZE, { wantPayload: true, firstChunkBytes: FIRST_CHUNK_BYTES });
           let next: number = header.firstSeq;
+          // The index's entry for the first record wanted: checked against the record found there.
+          let entry: { seq: number; offset: number } | null = null;
+          let retried = false;
+          if (first && locator !== null && this.fromSeq > header.firstSeq) {
+            entry = await locator.entryFor(seg.number, this.fromSeq);
+            if (entry.offset > SEGMENT_HEADER_SIZE && entry.seq > header.firstSeq) {
+              scanner.seek(entry.offset);
+              next = entry.seq;
+              lastSeq = entry.seq - 1;
+            } else {
+              entry = null;
+            }
+          }
           for (;;) {
             const s = scanner.step();
             if (s.kind === 'need') {
+              yield* flush();
+              const before = scanner.bytesRead;
               await scanner.fill();
+              readCounters.bytesRead += scanner.bytesRead - before;
               continue;
+            }
+            if (entry !== null) {
+              // The record at the entry must be the one it names; else the entries are wrong
+              // (a stale or damaged index file): forget them and scan this segment from its start.
+              const held = s.kind === 'record' && s.seq === entry.seq;
+              entry = null;
+              if (!held) {
+                // Once: rebuild the segment's entries from its records and take the new one;
+                // a second miss scans from the segment's start.
+                let again = { seq: header.firstSeq, offset: SEGMENT_HEADER_SIZE };
+                if (!retried) {
+                  retried = true;
+                  await locator!.distrust(seg.number);
+                  again = await locator!.entryFor(seg.number, this.fromSeq);
+                }
+                scanner.seek(again.offset);
+                next = again.seq;
+                lastSeq = again.seq - 1;
+                if (again.offset > SEGMENT_HEADER_SIZE) entry = again;
+                continue;
+              }
             }
             if (s.kind === 'end') break;
             if (s.kind === 'record' && s.seq > lastSeq) {
               if (s.seq !== next) this.damage(seg, s.offset, `sequence gap: expected ${next}, found ${s.seq}`);
               next = s.seq + 1;
               lastSeq = s.seq;
-              if (s.seq > this.toSeq) return;
-              if (s.seq >= this.fromSeq) yield { seq: s.seq, data: ownCopy(scanner.payload()!) };
-              if (s.seq >= this.toSeq) return;
+              if (s.seq > this.toSeq) {
+                yield* flush();
+                return;
+              }
+              if (s.seq >= this.fromSeq) {
+                out.push({ seq: s.seq, data: ownCopy(scanner.payload()!) });
+                if (out.length >= READ_BATCH_RECORDS) yield* flush();
+              }
+              if (s.seq >= this.toSeq) {
+                yield* flush();
+                return;
+              }
               continue;
             }
+            yield* flush();
             // Not a whole record (or one out of order). In the newest segment, when no valid
             // record follows, that is where the written part ends (a writer may be writing
             // there right now): the same rule as the torn tail at recovery.
             const found = await scanner.findValidAfter(s.offset + RECORD_ALIGN, lastSeq);
             if (found === null) {
-              segs = await listSegments(this.dir);
+              segs = await this.segmentList();
               if (!segs.some((x) => x.number > seg.number)) return;
             }
             this.damage(seg, s.offset, s.kind === 'bad' ? s.reason : `sequence number ${s.seq} does not follow ${lastSeq}`);
@@ -135,11 +252,12 @@ export class WalReader implements AsyncIterable<WalRecord> {
       } finally {
         await fh.close();
       }
+      yield* flush();
       first = false;
       // Next segment: re-list when this was the last one known, since the writer may have rolled.
       let nextIndex = segs.findIndex((x) => x.number > seg.number);
       if (nextIndex < 0) {
-        segs = await listSegments(this.dir);
+        segs = await this.segmentList();
         nextIndex = segs.findIndex((x) => x.number > seg.number);
       }
       if (nextIndex < 0) return;
@@ -149,6 +267,11 @@ export class WalReader implements AsyncIterable<WalRecord> {
       }
       i = nextIndex;
     }
+  }
+
+  /** The segments as they are now: from the locator, or listed from the directory. */
+  private async segmentList(): Promise<SegmentFile[]> {
+    return this.locator !== null ? this.locator.segmentsFrom(this.fromSeq) : listSegments(this.dir);
   }
 
   /** The index of the newest segment whose first sequence number is at most fromSeq (0 if none). */
@@ -227,7 +350,9 @@ function ownCopy(view: Uint8Array): Uint8Array {
 
 async function openForRead(seg: SegmentFile): Promise<FileHandle | null> {
   try {
-    return await open(seg.path, 'r');
+    const fh = await open(seg.path, 'r');
+    readCounters.segmentsOpened++;
+    return fh;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
@@ -243,6 +368,7 @@ async function readHead(fh: FileHandle): Promise<Buffer> {
   let done = 0;
   while (done < b.length) {
     const { bytesRead } = await fh.read(b, done, b.length - done, done);
+    readCounters.bytesRead += bytesRead;
     if (bytesRead === 0) break;
     done += bytesRead;
   }
