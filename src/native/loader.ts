@@ -23,6 +23,8 @@ export interface NativeAddon {
     neon: boolean;
   };
   crc32c(bytes: ArrayBufferView | ArrayBuffer, initial?: number): number;
+  /** CRC32C of bytes[offset, offset + length), from 0. */
+  crc32cRange(bytes: Uint8Array, offset: number, length: number): number;
   noop(): void;
   abiVersion: number;
 }
@@ -34,7 +36,7 @@ export interface NativeStatus {
   reason: string | undefined;
 }
 
-const EXPECTED_ABI = 3;
+const EXPECTED_ABI = 4;
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const addonPath = join(packageRoot, 'build', 'Release', 'tapio_native.node');
 const buildErrorPath = join(packageRoot, 'build', 'native-build-error.txt');

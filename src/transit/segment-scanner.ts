@@ -75,6 +75,11 @@ export class SegmentScanner {
     this.win = Buffer.allocUnsafeSlow(0);
   }
 
+  /** The next read takes `bytes` (within 4 KiB and the largest chunk); later ones grow from there. */
+  nextChunk(bytes: number): void {
+    this.chunk = Math.max(4096, Math.min(bytes, this.maxChunk));
+  }
+
   /** Moves the scan to `offset` (a multiple of RECORD_ALIGN). */
   seek(offset: number): void {
     this.pos = offset;

@@ -260,7 +260,8 @@ export class Transit extends EventEmitter {
     if (from > toSeq) return records(null, limit);
     // Entries the writer made up to now cover every durable record (they run ahead of it).
     this.#index.absorb(this.#backend.takeIndexPoints());
-    return records(new WalReader(this.dir, { fromSeq: from, toSeq, exactStart: true, locator: this.#index }).batches(), limit);
+    const reader = new WalReader(this.dir, { fromSeq: from, toSeq, exactStart: true, locator: this.#index, ...(limit !== Number.POSITIVE_INFINITY ? { limit } : {}) });
+    return records(reader.batches(), limit);
   }
 
   #checkFromSeq(fromSeq: number | undefined, what: string): number {
@@ -478,7 +479,7 @@ export class Transit extends EventEmitter {
       this.#index.absorb(this.#backend.takeIndexPoints());
       await this.#backend.close();
       this.#index.absorb(this.#backend.takeIndexPoints());
-      await this.#index.settled();
+      await this.#index.close();
     } finally {
       await this.#unlock();
     }

@@ -46,11 +46,21 @@ import {
   segmentFileName,
 } from './format.js';
 import { SegmentScanner } from './segment-scanner.js';
-import { readCounters, type ReadLocator } from './wal-reader.js';
+import { openSegment, readCounters, type OpenedSegment, type ReadLocator } from './wal-reader.js';
 import type { SegmentFile } from './wal-dir.js';
 
 /** Sealed segments whose entries stay in memory (about 16 KiB each for 64 MiB segments). */
 export const MAX_CACHED_SEGMENTS = 256;
+/** Segment files kept open between reads (their header read once). */
+export const MAX_OPEN_SEGMENTS = 8;
+
+interface OpenHandle {
+  opened: Promise<OpenedSegment | null>;
+  users: number;
+  /** Retention deleted the segment, or the index closed: close once unused. */
+  dropped: boolean;
+  lastUse: number;
+}
 
 /** A segment as recovery found it. */
 export interface IndexSegmentSeed {
@@ -99,6 +109,9 @@ export class WalIndex implements ReadLocator {
   #clock = 0;
   /** Index file writes, one after another; close() waits for them. */
   #writes: Promise<void> = Promise.resolve();
+  /** Segment files open for reading, by number. */
+  #handles = new Map<number, OpenHandle>();
+  #closed = false;
 
   constructor(dir: string, seed: IndexSeed) {
     this.#dir = dir;
@@ -164,6 +177,87 @@ export class WalIndex implements ReadLocator {
     let k = 0;
     while (k < this.#segs.length && this.#segs[k]!.number < number) k++;
     if (k > 0) this.#segs = this.#segs.slice(k);
+    for (const [n, h] of this.#handles) {
+      if (n >= number) continue;
+      h.dropped = true;
+      if (h.users === 0) this.#closeHandle(n, h);
+    }
+  }
+
+  /**
+   * The segment open for reading, with its size and header. Sealed and active segments never
+   * change their header or size, so a handle serves every read of the segment until retention
+   * deletes it or the index closes; at most MAX_OPEN_SEGMENTS unused ones stay open.
+   */
+  async acquire(seg: SegmentFile): Promise<(OpenedSegment & { release(): void }) | null> {
+    let h = this.#handles.get(seg.number);
+    if (h === undefined || h.dropped) {
+      if (this.#closed || this.#find(seg.number) === undefined) {
+        // Not kept: closed by its release.
+        const o = await openSegment(seg);
+        return o === null ? null : { ...o, release: () => void o.fh.close().catch(() => undefined) };
+      }
+      h = { opened: openSegment(seg), users: 0, dropped: false, lastUse: 0 };
+      this.#handles.set(seg.number, h);
+      const mine = h;
+      const forget = (): void => {
+        if (this.#handles.get(seg.number) === mine) this.#handles.delete(seg.number);
+      };
+      mine.opened.then((o) => {
+        if (o === null) forget();
+      }, forget);
+    }
+    const held = h;
+    held.users++;
+    held.lastUse = ++this.#clock;
+    let o: OpenedSegment | null;
+    try {
+      o = await held.opened;
+    } catch (err) {
+      held.users--;
+      throw err;
+    }
+    if (o === null) {
+      held.users--;
+      return null;
+    }
+    let released = false;
+    return {
+      ...o,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#release(seg.number, held);
+      },
+    };
+  }
+
+  #release(number: number, h: OpenHandle): void {
+    h.users--;
+    if (h.users > 0) return;
+    if (h.dropped || this.#closed || this.#handles.get(number) !== h) {
+      this.#closeHandle(number, h);
+      return;
+    }
+    const unused = [...this.#handles].filter(([, x]) => x.users === 0);
+    if (unused.length <= MAX_OPEN_SEGMENTS) return;
+    unused.sort((a, b) => a[1].lastUse - b[1].lastUse);
+    for (const [n, x] of unused.slice(0, unused.length - MAX_OPEN_SEGMENTS)) this.#closeHandle(n, x);
+  }
+
+  #closeHandle(number: number, h: OpenHandle): void {
+    if (this.#handles.get(number) === h) this.#handles.delete(number);
+    h.opened.then((o) => o?.fh.close()).catch(() => undefined);
+  }
+
+  /** Closes the segment files no read uses (the others when their reads end); waits for index file writes. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const [n, h] of [...this.#handles]) {
+      h.dropped = true;
+      if (h.users === 0) this.#closeHandle(n, h);
+    }
+    await this.#writes;
   }
 
   /** The segments from the one that holds `seq` (the oldest when `seq` is older), by number. */
@@ -201,6 +295,21 @@ export class WalIndex implements ReadLocator {
       const mid = (lo + hi + 1) >> 1;
       if (seqs[mid]! <= seq) lo = mid;
       else hi = mid - 1;
+    }
+    return { seq: seqs[lo]!, offset: seg.offsets![lo]! };
+  }
+
+  /** The first entry after `seq` in segment `number` when its entries are in memory, else null. */
+  entryAfter(number: number, seq: number): { seq: number; offset: number } | null {
+    const seg = this.#find(number);
+    const seqs = seg?.seqs;
+    if (seg === undefined || seqs === null || seqs === undefined || seqs.length === 0 || seqs[seqs.length - 1]! <= seq) return null;
+    let lo = 0;
+    let hi = seqs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (seqs[mid]! > seq) hi = mid;
+      else lo = mid + 1;
     }
     return { seq: seqs[lo]!, offset: seg.offsets![lo]! };
   }

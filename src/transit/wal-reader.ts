@@ -35,6 +35,8 @@ export interface ReadRecordsOptions {
    * the oldest record kept.
    */
   exactStart?: boolean;
+  /** At most this many records (default: no limit). */
+  limit?: number;
   /**
    * Finds segments and records through an index instead of listing the directory and reading
    * every newer segment's header (the transit facade passes its WalIndex).
@@ -54,6 +56,33 @@ export interface ReadLocator {
   entryFor(number: number, seq: number): Promise<{ seq: number; offset: number }>;
   /** The entry given for segment `number` did not hold its record: rebuild that segment's entries. */
   distrust(number: number): Promise<void>;
+  /**
+   * The segment open for reading, its size and its first SEGMENT_HEADER_USED bytes, or null when
+   * it is gone. The handle may be shared and stay open after `release()`, which the reader calls
+   * once when it is done with the segment.
+   */
+  /** The first entry after `seq` in segment `number` (where the records up to `seq` end at the latest), or null. */
+  entryAfter(number: number, seq: number): { seq: number; offset: number } | null;
+  acquire(seg: SegmentFile): Promise<(OpenedSegment & { release(): void }) | null>;
+}
+
+/** A segment file open for reading. */
+export interface OpenedSegment {
+  fh: FileHandle;
+  size: number;
+  head: Buffer;
+}
+
+/** Opens `seg` and reads its size and header; null when it does not exist. */
+export async function openSegment(seg: SegmentFile): Promise<OpenedSegment | null> {
+  const fh = await openForRead(seg);
+  if (fh === null) return null;
+  try {
+    return { fh, size: (await fh.stat()).size, head: await readHead(fh) };
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Records per array handed out by WalReader.batches(). */
@@ -84,6 +113,7 @@ export const readCounters = { segmentsOpened: 0, bytesRead: 0 };
 export class WalReader implements AsyncIterable<WalRecord> {
   private readonly fromSeq: number;
   private readonly toSeq: number;
+  private readonly limit: number;
   private readonly recovery: RecoveryMode;
   private readonly exactStart: boolean;
   private readonly locator: ReadLocator | null;
@@ -94,6 +124,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
   ) {
     this.fromSeq = checkSeq('fromSeq', options.fromSeq ?? 1);
     this.toSeq = options.toSeq === undefined ? Infinity : checkSeq('toSeq', options.toSeq);
+    this.limit = options.limit === undefined ? Infinity : checkSeq('limit', options.limit);
     if (options.recovery !== undefined && options.recovery !== 'strict' && options.recovery !== 'salvage') {
       throw new TapioError('ERR_INVALID_ARGUMENT', `readRecords: recovery must be 'strict' or 'salvage', got ${JSON.stringify(options.recovery)}`);
     }
@@ -113,7 +144,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
    * with the records does not hold the loop for long.
    */
   async *batches(): AsyncGenerator<WalRecord[], void, undefined> {
-    if (this.toSeq < this.fromSeq) return;
+    if (this.toSeq < this.fromSeq || this.limit === 0) return;
     const locator = this.locator;
     let identity: WalIdentity | null;
     let segs: SegmentFile[];
@@ -135,6 +166,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
     let expected: number | null = null;
     let lastSeq = 0;
     let out: WalRecord[] = [];
+    let delivered = 0;
     let sinceTurn = 0;
     let turnAt = performance.now();
     /** Hands `out` over; first a turn of the event loop when the reader held it long enough. */
@@ -152,15 +184,15 @@ export class WalReader implements AsyncIterable<WalRecord> {
     };
     for (;;) {
       const seg = segs[i]!;
-      const fh = await openForRead(seg);
-      if (fh === null) {
+      const opened = locator !== null ? await locator.acquire(seg) : await openSegment(seg);
+      if (opened === null) {
         throw new TapioError('ERR_WAL_RETENTION', `transit WAL segment ${seg.path} was deleted while it was being read; resume from a newer sequence number`, {
           details: { segment: seg.name },
         });
       }
+      const { fh, size } = opened;
       try {
-        const size = (await fh.stat()).size;
-        const header = this.checkHeader(seg, await readHead(fh), identity);
+        const header = this.checkHeader(seg, opened.head, identity);
         if (header !== null) {
           if (first && this.exactStart && header.firstSeq > this.fromSeq) {
             throw new TapioError('ERR_WAL_RETENTION', `records ${this.fromSeq} to ${header.firstSeq - 1} of the transit WAL were deleted by retention; the oldest record kept is ${header.firstSeq}`, {
@@ -184,6 +216,13 @@ export class WalReader implements AsyncIterable<WalRecord> {
             } else {
               entry = null;
             }
+          }
+          if (first && locator !== null && this.limit !== Infinity) {
+            // The first read takes what the wanted records span, from the index: one read, not
+            // several of growing size.
+            const lastWanted = Math.min(this.toSeq, this.fromSeq + this.limit - 1);
+            const after = locator.entryAfter(seg.number, lastWanted);
+            if (after !== null) scanner.nextChunk(after.offset - (entry?.offset ?? SEGMENT_HEADER_SIZE) + RECORD_ALIGN);
           }
           for (;;) {
             const s = scanner.step();
@@ -226,6 +265,10 @@ export class WalReader implements AsyncIterable<WalRecord> {
               }
               if (s.seq >= this.fromSeq) {
                 out.push({ seq: s.seq, data: ownCopy(scanner.payload()!) });
+                if (++delivered >= this.limit) {
+                  yield* flush();
+                  return;
+                }
                 if (out.length >= READ_BATCH_RECORDS) yield* flush();
               }
               if (s.seq >= this.toSeq) {
@@ -250,7 +293,8 @@ export class WalReader implements AsyncIterable<WalRecord> {
           expected = next;
         }
       } finally {
-        await fh.close();
+        if ('release' in opened) (opened as { release(): void }).release();
+        else await fh.close();
       }
       yield* flush();
       first = false;
@@ -343,9 +387,29 @@ function checkSeq(name: string, v: unknown): number {
   return v;
 }
 
-/** A copy of `view` in memory of its own (a plain Uint8Array, not a Buffer). */
+/** Records up to this size are copied into a shared slab; larger ones get memory of their own. */
+const SLAB_RECORD_MAX = 1024;
+/** Bytes per slab: a record kept alive keeps at most this much memory alive with it. */
+const SLAB_BYTES = 16 * 1024;
+let slab = new ArrayBuffer(0);
+let slabUsed = 0;
+
+/**
+ * A copy of `view` (a plain Uint8Array, not a Buffer) that nothing else writes. Small records are
+ * copied into a 16 KiB slab shared with the records read next to them, as Node's Buffer pool
+ * does: one allocation per slab rather than per record, which is most of what reading costs.
+ */
 function ownCopy(view: Uint8Array): Uint8Array {
-  return new Uint8Array(view);
+  const n = view.length;
+  if (n > SLAB_RECORD_MAX) return new Uint8Array(view);
+  if (slabUsed + n > slab.byteLength) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = new Uint8Array(slab, slabUsed, n);
+  out.set(view);
+  slabUsed += (n + 7) & ~7;
+  return out;
 }
 
 async function openForRead(seg: SegmentFile): Promise<FileHandle | null> {
