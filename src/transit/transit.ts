@@ -22,7 +22,11 @@ import { lockWalDir } from './wal-lock.js';
 
 export type { TransitRecordInput } from './batch.js';
 
-/** A committed record. `data` is a copy the caller owns. */
+/**
+ * A committed record. `data` is a copy the caller owns; records of up to 1 KiB share a 16 KiB
+ * ArrayBuffer with the records read next to them (as Node's Buffer pool does), so keeping one
+ * keeps up to 16 KiB alive: keep `data.slice()` when holding a few records for long.
+ */
 export interface TransitRecord {
   seq: number;
   data: Uint8Array;

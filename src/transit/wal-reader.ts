@@ -86,11 +86,11 @@ export async function openSegment(seg: SegmentFile): Promise<OpenedSegment | nul
 }
 
 /** Records per array handed out by WalReader.batches(). */
-export const READ_BATCH_RECORDS = 1024;
+export const READ_BATCH_RECORDS = 512;
 /** A reader gives the event loop a turn at least after this many records... */
-export const READ_YIELD_RECORDS = 4096;
-/** ...or after this many milliseconds of work. */
-export const READ_YIELD_MS = 2;
+export const READ_YIELD_RECORDS = 2048;
+/** ...or after this many milliseconds of work (checked between arrays). */
+export const READ_YIELD_MS = 1;
 /** The first read of a segment reads this much; each next one twice as much, up to SCAN_CHUNK_BYTES. */
 const FIRST_CHUNK_BYTES = 64 * 1024;
 
