@@ -483,8 +483,9 @@ export class Transit extends EventEmitter {
       this.#index.absorb(this.#backend.takeIndexPoints());
       await this.#backend.close();
       this.#index.absorb(this.#backend.takeIndexPoints());
-      await this.#index.close();
     } finally {
+      // Even after a failed writer: the segment files reads kept open are closed.
+      await this.#index.close();
       await this.#unlock();
     }
   }

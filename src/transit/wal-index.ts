@@ -20,7 +20,7 @@
  * Entries may run ahead of the durable records: readers never read past the durable end.
  * One thread (the facade's) uses an index.
  */
-import { open, rename, stat, unlink } from 'node:fs/promises';
+import { open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { crc32c } from '../crc32c.js';
@@ -328,11 +328,6 @@ export class WalIndex implements ReadLocator {
     await this.#load(seg);
   }
 
-  /** Resolves when the index files being written are written (or failed). */
-  settled(): Promise<void> {
-    return this.#writes;
-  }
-
   #newSeg(number: number, firstSeq: number): Seg {
     const name = segmentFileName(number);
     return { number, firstSeq, name, path: join(this.#dir, name), seqs: null, offsets: null, complete: false, sealed: false, persisted: false, distrusted: false, loading: null, lastUse: 0 };
@@ -555,14 +550,4 @@ export function decodeIndexFile(b: Buffer, expect: IndexFileExpect): { seqs: num
     prevOffset = offset;
   }
   return { seqs, offsets, lastSeq };
-}
-
-/** Size and allocated bytes of a file, or null when it is gone. */
-export async function fileSizes(path: string): Promise<{ size: number; allocated: number } | null> {
-  try {
-    const st = await stat(path);
-    return { size: st.size, allocated: st.blocks * 512 };
-  } catch {
-    return null;
-  }
 }
