@@ -36,6 +36,20 @@ export function crc32c(bytes: Uint8Array, initial = 0): number {
   return chosen(bytes, initial);
 }
 
+let chosenRange: ((bytes: Uint8Array, offset: number, length: number) => number) | undefined;
+
+/**
+ * CRC32C of `bytes[offset, offset + length)`, for hot loops over trusted buffers (the WAL reader
+ * checks every record with it): no argument checks here, and no subarray on the native path.
+ */
+export function crc32cRange(bytes: Uint8Array, offset: number, length: number): number {
+  if (chosenRange === undefined) {
+    const addon = loadNative();
+    chosenRange = addon ? addon.crc32cRange : (b, o, n) => crc32cTs(b.subarray(o, o + n));
+  }
+  return chosenRange(bytes, offset, length);
+}
+
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';

@@ -250,6 +250,18 @@ struct OpenRequest {
   tapio::wal::WriterOptions writer;
 };
 
+Napi::Float64Array DoublesToJs(Napi::Env env, const double* values, size_t n) {
+  Napi::Float64Array a = Napi::Float64Array::New(env, n);
+  for (size_t i = 0; i < n; i++) a[i] = values[i];
+  return a;
+}
+
+Napi::Float64Array UintsToJs(Napi::Env env, const std::vector<uint64_t>& values) {
+  Napi::Float64Array a = Napi::Float64Array::New(env, values.size());
+  for (size_t i = 0; i < values.size(); i++) a[i] = static_cast<double>(values[i]);
+  return a;
+}
+
 Napi::Object RecoveryToJs(Napi::Env env, const tapio::wal::RecoveryResult& r) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("segments", Napi::Number::New(env, static_cast<double>(r.segments.size())));
@@ -287,6 +299,16 @@ Napi::Object RecoveryToJs(Napi::Env env, const tapio::wal::RecoveryResult& r) {
   o.Set("setAside", set_aside);
   if (!r.set_aside_ignored.empty()) o.Set("setAsideIgnored", r.set_aside_ignored);
   o.Set("storeId", tapio::wal::StoreIdToHex(r.store_id));
+  // For reads: the usable segments as (number, first sequence number, scanned) triples, and the
+  // index entries of the scanned ones.
+  std::vector<double> list;
+  for (size_t i = 0; i < r.segments.size(); i++) {
+    const tapio::wal::SegmentInfo& g = r.segments[i];
+    if (!g.appendable) continue;
+    list.insert(list.end(), {static_cast<double>(g.number), static_cast<double>(g.first_seq), i >= r.sealed_segments ? 1.0 : 0.0});
+  }
+  o.Set("segmentList", DoublesToJs(env, list.data(), list.size()));
+  o.Set("indexPoints", UintsToJs(env, r.index_points));
   return o;
 }
 
@@ -324,6 +346,7 @@ class NativeWalWriter : public Napi::ObjectWrap<NativeWalWriter> {
                        {
                            InstanceMethod<&NativeWalWriter::Stats>("stats"),
                            InstanceMethod<&NativeWalWriter::Close>("close"),
+                           InstanceMethod<&NativeWalWriter::TakeIndexPoints>("takeIndexPoints"),
                            InstanceAccessor<&NativeWalWriter::Id>("id"),
                            InstanceAccessor<&NativeWalWriter::Recovery>("recovery"),
                        });
@@ -363,12 +386,22 @@ class NativeWalWriter : public Napi::ObjectWrap<NativeWalWriter> {
     return StatsObject(env, shared_->writer->Stats());
   }
 
+  // takeIndexPoints() -> Float64Array of (segment, seq, offset) triples made since the last call,
+  // or undefined when there are none (called after every append: nothing allocated then).
+  Napi::Value TakeIndexPoints(const Napi::CallbackInfo& info) {
+    if (!shared_) return info.Env().Undefined();
+    shared_->writer->TakeIndexPoints(&points_);
+    if (points_.empty()) return info.Env().Undefined();
+    return UintsToJs(info.Env(), points_);
+  }
+
   // close() -> Promise<stats>: writes and syncs what was queued, stops the writer's threads and
   // resolves with the final counters.
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   std::shared_ptr<SharedWal> shared_;
   Napi::ObjectReference recovery_;
+  std::vector<uint64_t> points_;  // reused by takeIndexPoints
   friend class CloseWorker;
   friend class OpenWorker;
 };

@@ -30,6 +30,22 @@
 //   56  4  segment size in bytes (the preallocated file length)
 //   60  4  CRC32C of bytes 0..60
 //
+// Sparse index of a sealed segment, "<16 hex digits>.idx" (a cache: written by the facade when
+// the segment is sealed, rebuilt from the segment when missing or damaged, never trusted blindly):
+//   0   8  magic "TAPIOIDX"
+//   8   4  format version (kFormatVersion)
+//   12  4  entry count n
+//   16  8  segment number
+//   24  8  first sequence number of the segment (as its header)
+//   32  8  last sequence number of the segment
+//   40  16 store id
+//   56  4  spacing (kIndexSpacing)
+//   60  4  zero
+//   64  16*n entries: sequence number (8), byte offset of that record in the segment (8)
+//   then 4 bytes: CRC32C of every byte before them
+// A record gets an entry when a multiple of kIndexSpacing lies in (offset, offset + footprint]
+// (IndexesRecord); the writers report the same entries for the segment being written.
+//
 // Record:
 //   0   4  CRC32C of bytes 4..16 of this header followed by the payload
 //   4   4  payload length in bytes
@@ -92,6 +108,20 @@ constexpr size_t kHeaderOffCreated = 48;
 constexpr size_t kHeaderOffSegmentSize = 56;
 constexpr size_t kHeaderOffCrc = 60;
 
+// The sparse index (see above).
+constexpr char kIndexMagic[8] = {'T', 'A', 'P', 'I', 'O', 'I', 'D', 'X'};
+constexpr const char* kIndexSuffix = ".idx";
+constexpr uint64_t kIndexSpacing = 64u << 10;
+constexpr size_t kIndexHeaderSize = 64;
+constexpr size_t kIndexEntrySize = 16;
+constexpr size_t kIndexOffVersion = 8;
+constexpr size_t kIndexOffCount = 12;
+constexpr size_t kIndexOffSegment = 16;
+constexpr size_t kIndexOffFirstSeq = 24;
+constexpr size_t kIndexOffLastSeq = 32;
+constexpr size_t kIndexOffStoreId = 40;
+constexpr size_t kIndexOffSpacing = 56;
+
 // Offsets inside a record header.
 constexpr size_t kRecordOffCrc = 0;
 constexpr size_t kRecordOffLength = 4;
@@ -100,6 +130,11 @@ constexpr size_t kRecordOffSeq = 8;
 // Bytes a record of `payload` bytes takes in a segment, padding included.
 constexpr uint64_t RecordFootprint(uint64_t payload) {
   return (kRecordHeaderSize + payload + kRecordAlign - 1) & ~static_cast<uint64_t>(kRecordAlign - 1);
+}
+
+// True when the record at `offset` taking `footprint` bytes gets an index entry.
+constexpr bool IndexesRecord(uint64_t offset, uint64_t footprint) {
+  return offset / kIndexSpacing != (offset + footprint) / kIndexSpacing;
 }
 
 // The largest payload a segment of `segment_size` bytes can hold.

@@ -1032,6 +1032,9 @@ Status Recovery::ScanRecords(SegmentScanner* sc, bool newest, SegmentInfo* info)
         if (!s.ok()) return s;
       }
       if (v.seq == expected || v.seq > last_seq_) {
+        if (IndexesRecord(offset, v.footprint)) {
+          out_->index_points.insert(out_->index_points.end(), {info->number, v.seq, offset});
+        }
         if (out_->first_seq == 0) out_->first_seq = v.seq;
         last_seq_ = v.seq;
         info->records++;

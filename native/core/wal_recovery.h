@@ -106,6 +106,9 @@ struct RecoveryResult {
   std::vector<SalvageStretch> set_aside;
   std::string set_aside_ignored;  // why SALVAGED was not used, when it exists but was not
   ResumePoint resume;  // where the writer continues
+  // Sparse index entries of the records scanned (IndexesRecord in wal_format.h): triples
+  // (segment number, sequence number, byte offset), in order. Sealed segments have none here.
+  std::vector<uint64_t> index_points;
 };
 
 Status Recover(const RecoverOptions& options, RecoveryResult* out);

@@ -163,7 +163,10 @@ Status WalWriter::OpenTail() {
     s = CreateSegmentFile(seg, &fd);
     size = options_.segment_size;
     offset = kSegmentHeaderSize;
-    if (s.ok()) segments_created_.fetch_add(1, std::memory_order_relaxed);
+    if (s.ok()) {
+      segments_created_.fetch_add(1, std::memory_order_relaxed);
+      AddIndexPoint(seg.number, seg.first_seq, kSegmentHeaderSize);
+    }
   } else {
     s = OpenFile(JoinPath(options_.dir, SegmentFileName(r.segment)), O_RDWR, mode_.direct, &fd);
   }
@@ -308,7 +311,11 @@ bool WalWriter::Take(const RingEntry& e, Group* g) {
   while (it.Next(&data, &length)) {
     Status s;
     if (RecordFootprint(length) > appender_->Remaining()) s = Roll();
-    if (s.ok()) s = appender_->Append(next_seq_, data, length);
+    if (s.ok()) {
+      const uint64_t at = appender_->end();
+      if (IndexesRecord(at, RecordFootprint(length))) AddIndexPoint(segment_number_, next_seq_, at);
+      s = appender_->Append(next_seq_, data, length);
+    }
     if (!s.ok()) {
       Fail(s, false);
       break;
@@ -500,6 +507,12 @@ void WalWriter::Report(std::vector<Group>& groups, size_t from, size_t to, const
   if (options_.on_group) options_.on_group(done);
 }
 
+void WalWriter::TakeIndexPoints(std::vector<uint64_t>* out) {
+  out->clear();
+  std::lock_guard<std::mutex> lock(index_mu_);
+  out->swap(index_points_);
+}
+
 // The first lap through the ring would make producers take a page fault per page they copy
 // into. This thread maps the pages first, in order (producers start at the front), only when a
 // CPU is otherwise idle, and ends after one pass.
@@ -577,6 +590,7 @@ Status WalWriter::Roll() {
   segment_number_ = seg.number;
   segment_first_seq_ = seg.first_seq;
   segments_created_.fetch_add(1, std::memory_order_relaxed);
+  AddIndexPoint(seg.number, seg.first_seq, kSegmentHeaderSize);
   if (options_.resume.write_checkpoints) {
     // The old segment is synced whole and the new one exists: the next open need not scan the
     // old. The checkpoint thread writes that down while this thread goes on.

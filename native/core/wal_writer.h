@@ -162,6 +162,11 @@ class WalWriter {
   Status Close();
 
   WriterStats Stats() const;
+  // Any thread. Moves the sparse index entries made since the last call into *out: triples
+  // (segment number, sequence number, byte offset) per IndexesRecord (wal_format.h), and the
+  // triple (segment, first sequence number, kSegmentHeaderSize) for each segment created. They
+  // are made as records are written, so they may run ahead of the durable records.
+  void TakeIndexPoints(std::vector<uint64_t>* out);
   uint64_t durable_seq() const { return durable_seq_.load(std::memory_order_acquire); }
   uint64_t max_payload() const { return max_payload_; }
   bool direct_io() const { return mode_.direct; }
@@ -270,6 +275,14 @@ class WalWriter {
   std::atomic<bool> stopping_{false};
   bool closed_ = false;
   std::mutex close_mu_;
+
+  // Index entries not yet taken, guarded by index_mu_ (one lock per kIndexSpacing bytes written).
+  std::mutex index_mu_;
+  std::vector<uint64_t> index_points_;
+  void AddIndexPoint(uint64_t segment, uint64_t seq, uint64_t offset) {
+    std::lock_guard<std::mutex> lock(index_mu_);
+    index_points_.insert(index_points_.end(), {segment, seq, offset});
+  }
 
   std::atomic<uint64_t> durable_seq_{0};
   std::atomic<uint64_t> records_{0};

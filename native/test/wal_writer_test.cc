@@ -215,6 +215,56 @@ TEST(WalWriter, RollsSegmentsAndResumesTheSequence) {
   EXPECT_EQ(from, tail.front().first);
 }
 
+// The writer reports the same sparse index entries as recovery finds by scanning the files, and
+// the place of each segment it creates.
+TEST(WalWriter, IndexEntriesAgreeWithARecoveryScan) {
+  TempDir dir;
+  Acks acks;
+  WriterOptions o;
+  o.segment_size = 1 << 20;
+  o.ring_capacity = 1 << 20;
+  o.on_group = acks.Callback();
+  std::unique_ptr<WalWriter> w;
+  ASSERT_TRUE(OpenWriter(dir.path(), o, &w).ok());
+  std::vector<uint64_t> taken;
+  std::vector<uint64_t> part;
+  for (int t = 0; t < 600; t++) {  // sizes from 10 bytes to 70 KB: several rolls, records larger than the spacing
+    AppendWaiting(w.get(), 0, t, {PayloadFor(t, 10 + (t * 7919) % 70000)});
+    if (t % 50 == 0) {
+      w->TakeIndexPoints(&part);
+      taken.insert(taken.end(), part.begin(), part.end());
+    }
+  }
+  ASSERT_TRUE(acks.WaitFor(600));
+  ASSERT_TRUE(w->Close().ok());
+  w->TakeIndexPoints(&part);
+  taken.insert(taken.end(), part.begin(), part.end());
+  ASSERT_EQ(0, unlink(dir.Sub(kCheckpointFileName).c_str()));  // scan every segment
+  RecoveryResult r;
+  RecoverOptions ro;
+  ro.dir = dir.path();
+  ASSERT_TRUE(Recover(ro, &r).ok());
+  ASSERT_GE(r.segments.size(), size_t{10});
+  std::vector<uint64_t> records;  // the writer's entries for records
+  std::vector<uint64_t> starts;   // and for segments it created
+  for (size_t i = 0; i + 2 < taken.size(); i += 3) {
+    bool start = taken[i + 2] == kSegmentHeaderSize && (starts.empty() || starts[starts.size() - 2] != taken[i]);
+    auto& into = start ? starts : records;
+    if (start) {
+      into.insert(into.end(), {taken[i], taken[i + 1]});
+    } else {
+      into.insert(into.end(), {taken[i], taken[i + 1], taken[i + 2]});
+    }
+  }
+  EXPECT_GT(records.size() / 3, r.segments.size());
+  EXPECT_TRUE(records == r.index_points);
+  ASSERT_EQ(r.segments.size() * 2, starts.size());
+  for (size_t i = 0; i < r.segments.size(); i++) {
+    EXPECT_EQ(r.segments[i].number, starts[2 * i]);
+    EXPECT_EQ(r.segments[i].first_seq, starts[2 * i + 1]);
+  }
+}
+
 TEST(WalWriter, RejectsRecordsLargerThanASegment) {
   TempDir dir;
   Acks acks;

@@ -29,6 +29,8 @@ export interface NativeAddon {
     neon: boolean;
   };
   crc32c(bytes: ArrayBufferView | ArrayBuffer, initial?: number): number;
+  /** CRC32C of bytes[offset, offset + length), from 0. */
+  crc32cRange(bytes: Uint8Array, offset: number, length: number): number;
   noop(): void;
   /** flock(LOCK_EX | LOCK_NB) of `path`, then writes `contents` into it; null when another process holds it (file_lock_binding.cc). */
   lockFile(path: string, contents: string): NativeFileLockHandle | null;
@@ -43,7 +45,7 @@ export interface NativeStatus {
   reason: string | undefined;
 }
 
-const EXPECTED_ABI = 4;
+const EXPECTED_ABI = 5;
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const addonPath = join(packageRoot, 'build', 'Release', 'tapio_native.node');
 const buildErrorPath = join(packageRoot, 'build', 'native-build-error.txt');

@@ -3,6 +3,8 @@
  * facade. Nothing above this file knows which one it got.
  */
 
+import type { IndexSeed } from './wal-index.js';
+
 /** How the writer opens segment files. */
 export type DirectIoMode = 'auto' | 'on' | 'off';
 /** What to do with damage outside the torn tail of the newest segment. */
@@ -100,6 +102,14 @@ export interface AppendResult {
 export interface WalBackend {
   readonly kind: 'native' | 'typescript';
   readonly recovery: RecoveryReport;
+  /** What reads need to find records at open: the segments and the entries recovery found (wal-index.ts). */
+  readonly indexSeed: IndexSeed;
+  /**
+   * The index entries the writer made since the last call, as triples (segment, sequence number,
+   * byte offset), oldest first; a segment's creation is the triple of its first record's place.
+   * Entries may run ahead of the durable records.
+   */
+  takeIndexPoints(): ArrayLike<number>;
   /**
    * Appends a batch; resolves once an fdatasync covering it returned. Waits (without dropping
    * anything) while the ring is full. Rejects with ERR_WAL_IO once the writer failed.

@@ -7,7 +7,7 @@
  * above Number.MAX_SAFE_INTEGER cannot come from this writer (it would take centuries at any
  * rate), so the decoders treat one as damage.
  */
-import { crc32c } from '../crc32c.js';
+import { crc32c, crc32cRange } from '../crc32c.js';
 import {
   FORMAT_VERSION,
   HEADER_OFF_CREATED,
@@ -232,7 +232,7 @@ export function isZeroRecordHeader(bytes: Uint8Array, offset: number): boolean {
  * the payload. `bytes[offset ..offset + 16 + length)` must be present.
  */
 export function recordChecksum(bytes: Uint8Array, offset: number, length: number): number {
-  return crc32c(bytes.subarray(offset + RECORD_OFF_LENGTH, offset + RECORD_HEADER_SIZE + length));
+  return crc32cRange(bytes, offset + RECORD_OFF_LENGTH, RECORD_HEADER_SIZE - RECORD_OFF_LENGTH + length);
 }
 
 /** The result of decoding one record from a buffer that holds the whole of it. */

@@ -45,6 +45,24 @@ export const HEADER_OFF_CREATED = 48;
 export const HEADER_OFF_SEGMENT_SIZE = 56;
 export const HEADER_OFF_CRC = 60;
 
+/**
+ * The sparse index of a sealed segment, `<16 hex digits>.idx` beside it: one entry (sequence
+ * number, byte offset) for every record whose bytes reach a multiple of INDEX_SPACING (see
+ * indexesRecord). A cache: a missing or damaged file is rebuilt from the segment.
+ */
+export const INDEX_MAGIC = 'TAPIOIDX';
+export const INDEX_SUFFIX = '.idx';
+export const INDEX_SPACING = 64 * 1024;
+export const INDEX_HEADER_SIZE = 64;
+export const INDEX_ENTRY_SIZE = 16;
+export const INDEX_OFF_VERSION = 8;
+export const INDEX_OFF_COUNT = 12;
+export const INDEX_OFF_SEGMENT = 16;
+export const INDEX_OFF_FIRST_SEQ = 24;
+export const INDEX_OFF_LAST_SEQ = 32;
+export const INDEX_OFF_STORE_ID = 40;
+export const INDEX_OFF_SPACING = 56;
+
 export const RECORD_OFF_CRC = 0;
 export const RECORD_OFF_LENGTH = 4;
 export const RECORD_OFF_SEQ = 8;
@@ -52,6 +70,20 @@ export const RECORD_OFF_SEQ = 8;
 /** Bytes a record of `payload` bytes takes in a segment, padding included. */
 export function recordFootprint(payload: number): number {
   return (RECORD_HEADER_SIZE + payload + RECORD_ALIGN - 1) & ~(RECORD_ALIGN - 1);
+}
+
+/**
+ * True when the record at byte `offset` taking `footprint` bytes gets an index entry: when a
+ * multiple of INDEX_SPACING lies in (offset, offset + footprint]. Depends on nothing but the
+ * record's place, so writers, recovery and a rebuild from the file agree entry for entry.
+ */
+export function indexesRecord(offset: number, footprint: number): boolean {
+  return Math.floor(offset / INDEX_SPACING) !== Math.floor((offset + footprint) / INDEX_SPACING);
+}
+
+/** The file name of the index of segment `n`: 16 lowercase hex digits and `.idx`. */
+export function indexFileName(n: bigint | number): string {
+  return `${BigInt(n).toString(16).padStart(16, '0')}${INDEX_SUFFIX}`;
 }
 
 /** The largest payload a segment of `segmentSize` bytes can hold. */

@@ -9,6 +9,7 @@ import { TapioError } from '../errors.js';
 import { loadNative } from '../native/loader.js';
 import type { AppendResult, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
 import { nativeWalIoError } from './native-errors.js';
+import type { IndexSeed } from './wal-index.js';
 import { batchInputError, checkWalOpenOptions, type BatchLimits } from './wal-input.js';
 
 /** The addon's producer class (one per JavaScript thread that appends). */
@@ -29,8 +30,10 @@ type NativeStats = WalWriterStats & { segmentsCreated: number; directIoReason: s
 
 interface NativeWalWriterHandle {
   readonly id: number;
-  readonly recovery: RecoveryReport & { removedFiles: string[]; storeId: string };
+  readonly recovery: RecoveryReport & { removedFiles: string[]; storeId: string; segmentList: Float64Array; indexPoints: Float64Array };
   stats(): NativeStats;
+  /** Index entries made since the last call: (segment, seq, offset) triples; undefined when none. */
+  takeIndexPoints(): Float64Array | undefined;
   /** Resolves with the final counters. */
   close(): Promise<NativeStats>;
 }
@@ -44,6 +47,8 @@ interface Deferred {
   resolve(result: AppendResult): void;
   reject(err: Error): void;
 }
+
+const NO_POINTS = new Float64Array(0);
 
 /** Staged bytes that make the stage push at once instead of when the current task's microtasks run. */
 const PUSH_NOW_BYTES = 1 << 20;
@@ -335,6 +340,7 @@ export class NativeAppender {
 export class NativeWal implements WalBackend {
   readonly kind = 'native' as const;
   readonly recovery: RecoveryReport;
+  readonly indexSeed: IndexSeed;
   readonly #writer: NativeWalWriterHandle;
   readonly #appender: NativeAppender;
   readonly #limits: BatchLimits;
@@ -360,6 +366,15 @@ export class NativeWal implements WalBackend {
       setAside: r.setAside,
       ...(r.setAsideIgnored !== undefined ? { setAsideIgnored: r.setAsideIgnored } : {}),
     };
+    const segments = [];
+    for (let i = 0; i + 2 < r.segmentList.length; i += 3) {
+      segments.push({ number: r.segmentList[i]!, firstSeq: r.segmentList[i + 1]!, scanned: r.segmentList[i + 2] === 1 });
+    }
+    this.indexSeed = { storeId: r.storeId, segments, points: r.indexPoints };
+  }
+
+  takeIndexPoints(): Float64Array {
+    return this.#writer.takeIndexPoints() ?? NO_POINTS;
   }
 
   /**

@@ -31,6 +31,11 @@ export interface SegmentScannerOptions {
   /** Keep the payload of records larger than a chunk in memory (the reader); else only check them. */
   wantPayload?: boolean;
   chunkBytes?: number;
+  /**
+   * The first read takes this many bytes, each next one twice as many up to chunkBytes: a short
+   * read near an index entry reads little, a long one soon reads whole chunks.
+   */
+  firstChunkBytes?: number;
 }
 
 /**
@@ -45,7 +50,9 @@ export class SegmentScanner {
   private win: Buffer;
   private winStart = 0;
   private winLen = 0;
-  private readonly chunk: number;
+  /** Bytes the next read takes (grows from firstChunkBytes to maxChunk). */
+  private chunk: number;
+  private readonly maxChunk: number;
   private readonly wantPayload: boolean;
   private needPos = 0;
   private needBytes = 0;
@@ -62,9 +69,15 @@ export class SegmentScanner {
     options: SegmentScannerOptions = {},
   ) {
     this.pos = start;
-    this.chunk = options.chunkBytes ?? SCAN_CHUNK_BYTES;
+    this.maxChunk = options.chunkBytes ?? SCAN_CHUNK_BYTES;
+    this.chunk = Math.min(options.firstChunkBytes ?? this.maxChunk, this.maxChunk);
     this.wantPayload = options.wantPayload ?? false;
     this.win = Buffer.allocUnsafeSlow(0);
+  }
+
+  /** The next read takes `bytes` (within 4 KiB and the largest chunk); later ones grow from there. */
+  nextChunk(bytes: number): void {
+    this.chunk = Math.max(4096, Math.min(bytes, this.maxChunk));
   }
 
   /** Moves the scan to `offset` (a multiple of RECORD_ALIGN). */
@@ -233,6 +246,7 @@ export class SegmentScanner {
     this.winLen = 0;
     await this.readExactly(this.win.subarray(0, size), pos);
     this.winLen = size;
+    if (this.chunk < this.maxChunk) this.chunk = Math.min(this.chunk * 2, this.maxChunk);
   }
 
   private async crcOfRange(offset: number, length: number): Promise<number> {

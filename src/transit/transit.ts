@@ -11,21 +11,26 @@ import type { TransitConfig } from '../config/index.js';
 import { TapioError } from '../errors.js';
 import type { AppendResult, RecoveryMode, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
 import { decodeSegmentHeader } from './codec.js';
-import { maxPayload, parseSegmentFileName, SEGMENT_HEADER_SIZE } from './format.js';
+import { indexFileName, maxPayload, parseSegmentFileName, SEGMENT_HEADER_SIZE } from './format.js';
 import { ENTRY_HEADER_SIZE, ringRecordFootprint } from './ring-buffer.js';
 import { toBatch, type TransitRecordInput } from './batch.js';
 import { checkOptionKeys, describeArgument } from './call-options.js';
 import type { ProducerHandle } from './producer.js';
 import { pruneSalvaged } from './salvage-file.js';
 import { checkSubscribeArguments, SubscriptionImpl, type BatchHandler, type CheckpointStore, type RecordHandler, type SubscribeOptions, type Subscription, type SubscriptionHost, type SubscriptionStats } from './subscription.js';
-import { readRecords } from './wal-reader.js';
+import { WalReader, type WalRecord } from './wal-reader.js';
+import { WalIndex } from './wal-index.js';
 import { fsyncDir } from './wal-dir.js';
 import { lockWalDir } from './wal-lock.js';
 
 export type { TransitRecordInput } from './batch.js';
 export type { CheckpointStore, Subscription, SubscribeOptions, SubscriptionState, SubscriptionStats } from './subscription.js';
 
-/** A committed record. `data` is a copy the caller owns. */
+/**
+ * A committed record. `data` is a copy the caller owns; records of up to 1 KiB share a 16 KiB
+ * ArrayBuffer with the records read next to them (as Node's Buffer pool does), so keeping one
+ * keeps up to 16 KiB alive: keep `data.slice()` when holding a few records for long.
+ */
 export interface TransitRecord {
   seq: number;
   data: Uint8Array;
@@ -88,6 +93,8 @@ export class Transit extends EventEmitter {
   readonly #backend: WalBackend;
   readonly #config: TransitConfig;
   readonly #checkpoints: CheckpointStore;
+  /** Where reads find segments and records (kept up to date by read(), retention and close()). */
+  readonly #index: WalIndex;
   /** The newest subscription of each name, running or stopped (stopped ones stay for stats()). */
   readonly #subscriptions = new Map<string, SubscriptionImpl>();
   readonly #subscriptionHost: SubscriptionHost;
@@ -132,6 +139,7 @@ export class Transit extends EventEmitter {
       },
       failed: (err) => this.#subscriptionFailed(err),
     };
+    this.#index = new WalIndex(this.dir, backend.indexSeed);
     // With no record on disk (a new log, or one whose newest segment is still empty after
     // retention took the others), the oldest record is the next one to be written.
     this.#oldestSeq = backend.recovery.firstSeq > 0 ? backend.recovery.firstSeq : backend.stats().durableSeq + 1;
@@ -264,16 +272,11 @@ export class Transit extends EventEmitter {
       throw new TapioError('ERR_INVALID_ARGUMENT', `transit.read({ limit }): limit must be a whole number >= 1, got ${describeArgument(options.limit)}`);
     }
     const toSeq = this.lastSeq;
-    const dir = this.dir;
-    async function* iterate(): AsyncGenerator<TransitRecord> {
-      let n = 0;
-      if (from > toSeq) return;
-      for await (const rec of readRecords(dir, { fromSeq: from, toSeq, exactStart: true })) {
-        yield rec;
-        if (++n >= limit) return;
-      }
-    }
-    return iterate();
+    if (from > toSeq) return records(null, limit);
+    // Entries the writer made up to now cover every durable record (they run ahead of it).
+    this.#index.absorb(this.#backend.takeIndexPoints());
+    const reader = new WalReader(this.dir, { fromSeq: from, toSeq, exactStart: true, locator: this.#index, ...(limit !== Number.POSITIVE_INFINITY ? { limit } : {}) });
+    return records(reader.batches(), limit);
   }
 
   #checkFromSeq(fromSeq: number | undefined, what: string): number {
@@ -299,6 +302,8 @@ export class Transit extends EventEmitter {
   }
 
   #wakeReaders(): void {
+    // Index entries of what was just written: sealed segments get their index file soon after.
+    this.#index.absorb(this.#backend.takeIndexPoints());
     const waiters = [...this.#waiters];
     this.#waiters.clear();
     for (const w of waiters) w();
@@ -429,6 +434,8 @@ export class Transit extends EventEmitter {
           }
         }
         past++;
+        // The segment's index file goes with it (a cache: one left behind is ignored).
+        await fsp.unlink(join(this.dir, indexFileName(parseSegmentFileName(name)!))).catch(() => undefined);
       }
     } finally {
       // What is done stays to be finished, by this run or, if it fails, by the next one.
@@ -436,7 +443,11 @@ export class Transit extends EventEmitter {
         this.#segmentsDeleted += deleted;
         this.#unreported += deleted;
       }
-      if (past > 0) this.#oldestStale = true;
+      if (past > 0) {
+        this.#oldestStale = true;
+        this.#index.absorb(this.#backend.takeIndexPoints());
+        this.#index.dropBefore(Number(parseSegmentFileName(names[past]!)!));
+      }
     }
     if (this.#unreported > 0) {
       // Again after a run that failed past this point: one more fsync of the directory is cheap.
@@ -504,8 +515,12 @@ export class Transit extends EventEmitter {
     await Promise.all(subscriptions);
     this.#wakeReaders();
     try {
+      this.#index.absorb(this.#backend.takeIndexPoints());
       await this.#backend.close();
+      this.#index.absorb(this.#backend.takeIndexPoints());
     } finally {
+      // Even after a failed writer: the segment files reads kept open are closed.
+      await this.#index.close();
       await this.#unlock();
     }
   }
@@ -513,6 +528,70 @@ export class Transit extends EventEmitter {
   get closed(): boolean {
     return this.#closed;
   }
+}
+
+/**
+ * The records of `batches` one by one, at most `limit` of them. Built on arrays of records
+ * rather than an async generator per record: handing out a record already in memory costs one
+ * resolved promise. The reader gives the event loop its turns between arrays.
+ */
+function records(batches: AsyncGenerator<WalRecord[], void, undefined> | null, limit: number): AsyncIterableIterator<TransitRecord> {
+  const DONE: IteratorReturnResult<undefined> = { value: undefined, done: true };
+  let buf: WalRecord[] = [];
+  let at = 0;
+  let left = limit;
+  let finished = batches === null;
+  /** A refill under way: a next() called meanwhile waits for it. */
+  let refilling: Promise<IteratorResult<TransitRecord>> | null = null;
+  const finish = async (): Promise<IteratorResult<TransitRecord>> => {
+    if (!finished) {
+      finished = true;
+      buf = [];
+      await batches!.return(undefined);
+    }
+    return DONE;
+  };
+  const refill = async (): Promise<IteratorResult<TransitRecord>> => {
+    if (finished || left <= 0) return finish();
+    let r: IteratorResult<WalRecord[], void>;
+    try {
+      r = await batches!.next();
+    } catch (err) {
+      finished = true;
+      throw err;
+    }
+    if (r.done === true) {
+      finished = true;
+      return DONE;
+    }
+    buf = r.value;
+    at = 0;
+    left--;
+    return { value: buf[at++]!, done: false };
+  };
+  const it: AsyncIterableIterator<TransitRecord> = {
+    next(): Promise<IteratorResult<TransitRecord>> {
+      if (refilling !== null) return refilling.then(() => it.next());
+      if (at < buf.length && left > 0) {
+        left--;
+        return Promise.resolve({ value: buf[at++]!, done: false });
+      }
+      const p = refill();
+      refilling = p;
+      const clear = (): void => {
+        if (refilling === p) refilling = null;
+      };
+      p.then(clear, clear);
+      return p;
+    },
+    return(): Promise<IteratorResult<TransitRecord>> {
+      return finish();
+    },
+    [Symbol.asyncIterator]() {
+      return it;
+    },
+  };
+  return it;
 }
 
 /** The first sequence number in the header of the segment `file` (the oldest one kept). */

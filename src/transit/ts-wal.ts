@@ -30,10 +30,11 @@ import { resolve as resolvePath } from 'node:path';
 import { TapioError } from '../errors.js';
 import type { AppendResult, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
 import { encodeRecord, encodeSegmentHeader } from './codec.js';
-import { SEGMENT_HEADER_SIZE, maxPayload, recordFootprint } from './format.js';
+import { SEGMENT_HEADER_SIZE, indexesRecord, maxPayload, recordFootprint } from './format.js';
 import { RingBuffer } from './ring-buffer.js';
 import { fsyncDir, segmentPath, writeCheckpoint } from './wal-dir.js';
 import { recoverWal } from './wal-recovery.js';
+import type { IndexSeed } from './wal-index.js';
 import { batchInputError, checkWalOpenOptions, type BatchLimits } from './wal-input.js';
 
 /** Upper bounds (microseconds) of the fdatasync latency histogram buckets. */
@@ -124,6 +125,7 @@ interface Group {
 export class TsWal implements WalBackend {
   readonly kind = 'typescript' as const;
   readonly recovery: RecoveryReport;
+  readonly indexSeed: IndexSeed;
 
   private readonly dir: string;
   private readonly segmentSize: number;
@@ -154,6 +156,8 @@ export class TsWal implements WalBackend {
   /** Appends in the group being written. */
   private inFlight: PendingAppend[] = [];
   private groupBuf: Buffer;
+  /** Index entries made since takeIndexPoints() last took them: (segment, seq, offset) triples. */
+  private indexPoints: number[] = [];
 
   private running = false;
   private closing = false;
@@ -174,8 +178,9 @@ export class TsWal implements WalBackend {
 
   private constructor(
     options: WalOpenOptions,
-    recovered: { report: RecoveryReport; storeId: string; storeIdBytes: Uint8Array; nextSeq: number; writeCheckpoints: boolean },
+    recovered: { report: RecoveryReport; storeId: string; storeIdBytes: Uint8Array; nextSeq: number; writeCheckpoints: boolean; indexSeed: IndexSeed },
     segment: OpenSegment,
+    created: boolean,
   ) {
     this.dir = options.dir;
     this.segmentSize = options.segmentSize;
@@ -196,6 +201,8 @@ export class TsWal implements WalBackend {
     this.nextSeq = recovered.nextSeq;
     this.durableSeq = recovered.nextSeq - 1;
     this.groupBuf = Buffer.allocUnsafeSlow(Math.min(options.maxGroupBytes, 4 << 20));
+    this.indexSeed = recovered.indexSeed;
+    if (created) this.indexPoints.push(segment.number, segment.firstSeq, SEGMENT_HEADER_SIZE);
   }
 
   /**
@@ -207,7 +214,8 @@ export class TsWal implements WalBackend {
     const rec = await recoverWal(opts.dir, { recovery: opts.recovery });
     const last = rec.segments.at(-1);
     let segment: OpenSegment;
-    if (last !== undefined && last.appendable) {
+    const created = !(last !== undefined && last.appendable);
+    if (!created && last !== undefined) {
       let fh: FileHandle;
       try {
         fh = await open(last.path, 'r+');
@@ -226,7 +234,7 @@ export class TsWal implements WalBackend {
     } else {
       segment = await createSegment(opts.dir, rec.lastSegment + 1, rec.nextSeq, opts.segmentSize, rec.storeIdBytes);
     }
-    return new TsWal(opts, rec, segment);
+    return new TsWal(opts, rec, segment, created);
   }
 
   append(records: Uint8Array[]): Promise<AppendResult> {
@@ -284,6 +292,12 @@ export class TsWal implements WalBackend {
       durableSeq: this.durableSeq,
       failed: this.failure?.message ?? null,
     };
+  }
+
+  takeIndexPoints(): number[] {
+    const points = this.indexPoints;
+    this.indexPoints = [];
+    return points;
   }
 
   close(): Promise<void> {
@@ -456,6 +470,8 @@ export class TsWal implements WalBackend {
       const seq = this.nextSeq++;
       if (pending.assigned === 0) pending.firstSeq = seq;
       pending.assigned++;
+      const at = this.writeOffset + g.length;
+      if (indexesRecord(at, size)) this.indexPoints.push(this.segNumber, seq, at);
       g.length = encodeRecord(this.groupBuf, g.length, seq, rec);
       g.lastSeq = seq;
       g.records++;
@@ -533,6 +549,7 @@ export class TsWal implements WalBackend {
     this.segPath = next.path;
     this.segCapacity = next.capacity;
     this.writeOffset = next.writeOffset;
+    this.indexPoints.push(next.number, next.firstSeq, SEGMENT_HEADER_SIZE);
     try {
       await old.close();
     } catch (err) {

@@ -39,7 +39,70 @@ export interface ReadRecordsOptions {
    * the oldest record kept.
    */
   exactStart?: boolean;
+  /** At most this many records (default: no limit). */
+  limit?: number;
+  /**
+   * Finds segments and records through an index instead of listing the directory and reading
+   * every newer segment's header (the transit facade passes its WalIndex).
+   */
+  locator?: ReadLocator;
 }
+
+/**
+ * What a reader needs from a segment index (wal-index.ts). Segments come oldest first, by number.
+ */
+export interface ReadLocator {
+  /** The store id every segment header must carry (32 lowercase hex digits). */
+  readonly storeId: string;
+  /** The segments from the one that holds `seq` (the oldest when `seq` is older). */
+  segmentsFrom(seq: number): SegmentFile[];
+  /** A record at or before `seq` in segment `number`: its sequence number and byte offset. */
+  entryFor(number: number, seq: number): Promise<{ seq: number; offset: number }>;
+  /** The entry given for segment `number` did not hold its record: rebuild that segment's entries. */
+  distrust(number: number): Promise<void>;
+  /**
+   * The segment open for reading, its size and its first SEGMENT_HEADER_USED bytes, or null when
+   * it is gone. The handle may be shared and stay open after `release()`, which the reader calls
+   * once when it is done with the segment.
+   */
+  /** The first entry after `seq` in segment `number` (where the records up to `seq` end at the latest), or null. */
+  entryAfter(number: number, seq: number): { seq: number; offset: number } | null;
+  acquire(seg: SegmentFile): Promise<(OpenedSegment & { release(): void }) | null>;
+}
+
+/** A segment file open for reading. */
+export interface OpenedSegment {
+  fh: FileHandle;
+  size: number;
+  head: Buffer;
+}
+
+/** Opens `seg` and reads its size and header; null when it does not exist. */
+export async function openSegment(seg: SegmentFile): Promise<OpenedSegment | null> {
+  const fh = await openForRead(seg);
+  if (fh === null) return null;
+  try {
+    return { fh, size: (await fh.stat()).size, head: await readHead(fh) };
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Records per array handed out by WalReader.batches(). */
+export const READ_BATCH_RECORDS = 512;
+/** A reader gives the event loop a turn at least after this many records... */
+export const READ_YIELD_RECORDS = 2048;
+/** ...or after this many milliseconds of work (checked between arrays). */
+export const READ_YIELD_MS = 1;
+/** The first read of a segment reads this much; each next one twice as much, up to SCAN_CHUNK_BYTES. */
+const FIRST_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * @internal What readers did since the process started (or since a test reset it): segment files
+ * opened and bytes read from them. Tests bound these to prove a read does not scan.
+ */
+export const readCounters = { segmentsOpened: 0, bytesRead: 0 };
 
 /**
  * An async iterable over the records of a WAL directory.
@@ -54,8 +117,10 @@ export interface ReadRecordsOptions {
 export class WalReader implements AsyncIterable<WalRecord> {
   private readonly fromSeq: number;
   private readonly toSeq: number;
+  private readonly limit: number;
   private readonly recovery: RecoveryMode;
   private readonly exactStart: boolean;
+  private readonly locator: ReadLocator | null;
   /** SALVAGED's stretches, read at the first damage met (null until then). */
   private salvaged: SalvagedStretch[] | null = null;
 
@@ -65,38 +130,75 @@ export class WalReader implements AsyncIterable<WalRecord> {
   ) {
     this.fromSeq = checkSeq('fromSeq', options.fromSeq ?? 1);
     this.toSeq = options.toSeq === undefined ? Infinity : checkSeq('toSeq', options.toSeq);
+    this.limit = options.limit === undefined ? Infinity : checkSeq('limit', options.limit);
     if (options.recovery !== undefined && options.recovery !== 'strict' && options.recovery !== 'salvage') {
       throw new TapioError('ERR_INVALID_ARGUMENT', `readRecords: recovery must be 'strict' or 'salvage', got ${JSON.stringify(options.recovery)}`);
     }
     this.recovery = options.recovery ?? 'strict';
     this.exactStart = options.exactStart ?? false;
+    this.locator = options.locator ?? null;
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<WalRecord, void, undefined> {
-    if (this.toSeq < this.fromSeq) return;
-    const identity = await readWalId(this.dir);
-    let segs = await listSegments(this.dir);
+    for await (const batch of this.batches()) yield* batch;
+  }
+
+  /**
+   * The same records in arrays of up to READ_BATCH_RECORDS, each decoded without awaiting
+   * anything. Between arrays the reader gives the event loop a turn (setImmediate) at least every
+   * READ_YIELD_RECORDS records or READ_YIELD_MS milliseconds, so a consumer that does nothing
+   * with the records does not hold the loop for long.
+   */
+  async *batches(): AsyncGenerator<WalRecord[], void, undefined> {
+    if (this.toSeq < this.fromSeq || this.limit === 0) return;
+    const locator = this.locator;
+    let identity: WalIdentity | null;
+    let segs: SegmentFile[];
+    if (locator !== null) {
+      identity = { storeId: locator.storeId, storeIdBytes: new Uint8Array(0) };
+      segs = locator.segmentsFrom(this.fromSeq);
+    } else {
+      identity = await readWalId(this.dir);
+      segs = await listSegments(this.dir);
+    }
     if (segs.length === 0) return;
     if (identity === null) {
       throw new TapioError('ERR_WAL_CORRUPT', `${this.dir}/WAL_ID is missing, so the store id of the segments cannot be checked; restore it from a copy`, {
         details: { dir: this.dir },
       });
     }
-    let i = await this.startIndex(segs, identity);
+    let i = locator !== null ? 0 : await this.startIndex(segs, identity);
     let first = true; // the segment the read starts in
     let expected: number | null = null;
     let lastSeq = 0;
+    let out: WalRecord[] = [];
+    let delivered = 0;
+    let sinceTurn = 0;
+    let turnAt = performance.now();
+    /** Hands `out` over; first a turn of the event loop when the reader held it long enough. */
+    const flush = async function* (): AsyncGenerator<WalRecord[], void, undefined> {
+      if (out.length === 0) return;
+      sinceTurn += out.length;
+      const batch = out;
+      out = [];
+      if (sinceTurn >= READ_YIELD_RECORDS || performance.now() - turnAt >= READ_YIELD_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        sinceTurn = 0;
+        turnAt = performance.now();
+      }
+      yield batch;
+    };
     for (;;) {
       const seg = segs[i]!;
-      const fh = await openForRead(seg);
-      if (fh === null) {
+      const opened = locator !== null ? await locator.acquire(seg) : await openSegment(seg);
+      if (opened === null) {
         throw new TapioError('ERR_WAL_RETENTION', `transit WAL segment ${seg.path} was deleted while it was being read; resume from a newer sequence number`, {
           details: { segment: seg.name },
         });
       }
+      const { fh, size } = opened;
       try {
-        const size = (await fh.stat()).size;
-        const header = await this.checkHeader(seg, await readHead(fh), identity);
+        const header = await this.checkHeader(seg, opened.head, identity);
         if (header !== null) {
           if (first && this.exactStart && header.firstSeq > this.fromSeq) {
             throw new TapioError('ERR_WAL_RETENTION', `records ${this.fromSeq} to ${header.firstSeq - 1} of the transit WAL were deleted by retention; the oldest record kept is ${header.firstSeq}`, {
@@ -104,32 +206,90 @@ export class WalReader implements AsyncIterable<WalRecord> {
             });
           }
           if (expected !== null && header.firstSeq !== expected) {
-            await this.damage(seg, 0, `sequence gap: the segment starts at sequence ${header.firstSeq}, the previous one ends at ${expected - 1}`, identity, { kind: 'seq', expected, found: header.firstSeq });
+            await this.damage(seg, 0, `sequence gap: the segment starts at sequence ${header.firstSeq}, but the previous one ends at ${expected - 1}`, identity, { kind: 'seq', expected, found: header.firstSeq });
           }
-          const scanner = new SegmentScanner(fh, seg.path, Math.min(size, header.segmentSize), SEGMENT_HEADER_SIZE, { wantPayload: true });
+          const scanner = new SegmentScanner(fh, seg.path, Math.min(size, header.segmentSize), SEGMENT_HEADER_SIZE, { wantPayload: true, firstChunkBytes: FIRST_CHUNK_BYTES });
           let next: number = header.firstSeq;
+          // The index's entry for the first record wanted: checked against the record found there.
+          let entry: { seq: number; offset: number } | null = null;
+          let retried = false;
+          if (first && locator !== null && this.fromSeq > header.firstSeq) {
+            entry = await locator.entryFor(seg.number, this.fromSeq);
+            if (entry.offset > SEGMENT_HEADER_SIZE && entry.seq > header.firstSeq) {
+              scanner.seek(entry.offset);
+              next = entry.seq;
+              lastSeq = entry.seq - 1;
+            } else {
+              entry = null;
+            }
+          }
+          if (first && locator !== null && this.limit !== Infinity) {
+            // The first read takes what the wanted records span, from the index: one read, not
+            // several of growing size.
+            const lastWanted = Math.min(this.toSeq, this.fromSeq + this.limit - 1);
+            const after = locator.entryAfter(seg.number, lastWanted);
+            if (after !== null) scanner.nextChunk(after.offset - (entry?.offset ?? SEGMENT_HEADER_SIZE) + RECORD_ALIGN);
+          }
           for (;;) {
             const s = scanner.step();
             if (s.kind === 'need') {
+              yield* flush();
+              const before = scanner.bytesRead;
               await scanner.fill();
+              readCounters.bytesRead += scanner.bytesRead - before;
               continue;
+            }
+            if (entry !== null) {
+              // The record at the entry must be the one it names; else the entries are wrong
+              // (a stale or damaged index file): forget them and scan this segment from its start.
+              const held = s.kind === 'record' && s.seq === entry.seq;
+              entry = null;
+              if (!held) {
+                // Once: rebuild the segment's entries from its records and take the new one;
+                // a second miss scans from the segment's start.
+                let again = { seq: header.firstSeq, offset: SEGMENT_HEADER_SIZE };
+                if (!retried) {
+                  retried = true;
+                  await locator!.distrust(seg.number);
+                  again = await locator!.entryFor(seg.number, this.fromSeq);
+                }
+                scanner.seek(again.offset);
+                next = again.seq;
+                lastSeq = again.seq - 1;
+                if (again.offset > SEGMENT_HEADER_SIZE) entry = again;
+                continue;
+              }
             }
             if (s.kind === 'end') break;
             if (s.kind === 'record' && s.seq > lastSeq) {
               if (s.seq !== next) await this.damage(seg, s.offset, `sequence gap: expected ${next}, found ${s.seq}`, identity, { kind: 'seq', expected: next, found: s.seq });
               next = s.seq + 1;
               lastSeq = s.seq;
-              if (s.seq > this.toSeq) return;
-              if (s.seq >= this.fromSeq) yield { seq: s.seq, data: ownCopy(scanner.payload()!) };
-              if (s.seq >= this.toSeq) return;
+              if (s.seq > this.toSeq) {
+                yield* flush();
+                return;
+              }
+              if (s.seq >= this.fromSeq) {
+                out.push({ seq: s.seq, data: ownCopy(scanner.payload()!) });
+                if (++delivered >= this.limit) {
+                  yield* flush();
+                  return;
+                }
+                if (out.length >= READ_BATCH_RECORDS) yield* flush();
+              }
+              if (s.seq >= this.toSeq) {
+                yield* flush();
+                return;
+              }
               continue;
             }
+            yield* flush();
             // Not a whole record (or one out of order). In the newest segment, when no valid
             // record follows, that is where the written part ends (a writer may be writing
             // there right now): the same rule as the torn tail at recovery.
             const found = await scanner.findValidAfter(s.offset + RECORD_ALIGN, lastSeq);
             if (found === null) {
-              segs = await listSegments(this.dir);
+              segs = await this.segmentList();
               if (!segs.some((x) => x.number > seg.number)) return;
             }
             await this.damage(seg, s.offset, s.kind === 'bad' ? s.reason : `sequence number ${s.seq} does not follow ${lastSeq}`, identity, { kind: 'bytes', end: found });
@@ -139,13 +299,15 @@ export class WalReader implements AsyncIterable<WalRecord> {
           expected = next;
         }
       } finally {
-        await fh.close();
+        if ('release' in opened) (opened as { release(): void }).release();
+        else await fh.close();
       }
+      yield* flush();
       first = false;
       // Next segment: re-list when this was the last one known, since the writer may have rolled.
       let nextIndex = segs.findIndex((x) => x.number > seg.number);
       if (nextIndex < 0) {
-        segs = await listSegments(this.dir);
+        segs = await this.segmentList();
         nextIndex = segs.findIndex((x) => x.number > seg.number);
       }
       if (nextIndex < 0) return;
@@ -155,6 +317,11 @@ export class WalReader implements AsyncIterable<WalRecord> {
       }
       i = nextIndex;
     }
+  }
+
+  /** The segments as they are now: from the locator, or listed from the directory. */
+  private async segmentList(): Promise<SegmentFile[]> {
+    return this.locator !== null ? this.locator.segmentsFrom(this.fromSeq) : listSegments(this.dir);
   }
 
   /** The index of the newest segment whose first sequence number is at most fromSeq (0 if none). */
@@ -238,14 +405,36 @@ function checkSeq(name: string, v: unknown): number {
   return v;
 }
 
-/** A copy of `view` in memory of its own (a plain Uint8Array, not a Buffer). */
+/** Records up to this size are copied into a shared slab; larger ones get memory of their own. */
+const SLAB_RECORD_MAX = 1024;
+/** Bytes per slab: a record kept alive keeps at most this much memory alive with it. */
+const SLAB_BYTES = 16 * 1024;
+let slab = new ArrayBuffer(0);
+let slabUsed = 0;
+
+/**
+ * A copy of `view` (a plain Uint8Array, not a Buffer) that nothing else writes. Small records are
+ * copied into a 16 KiB slab shared with the records read next to them, as Node's Buffer pool
+ * does: one allocation per slab rather than per record, which is most of what reading costs.
+ */
 function ownCopy(view: Uint8Array): Uint8Array {
-  return new Uint8Array(view);
+  const n = view.length;
+  if (n > SLAB_RECORD_MAX) return new Uint8Array(view);
+  if (slabUsed + n > slab.byteLength) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = new Uint8Array(slab, slabUsed, n);
+  out.set(view);
+  slabUsed += (n + 7) & ~7;
+  return out;
 }
 
 async function openForRead(seg: SegmentFile): Promise<FileHandle | null> {
   try {
-    return await open(seg.path, 'r');
+    const fh = await open(seg.path, 'r');
+    readCounters.segmentsOpened++;
+    return fh;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
@@ -261,6 +450,7 @@ async function readHead(fh: FileHandle): Promise<Buffer> {
   let done = 0;
   while (done < b.length) {
     const { bytesRead } = await fh.read(b, done, b.length - done, done);
+    readCounters.bytesRead += bytesRead;
     if (bytesRead === 0) break;
     done += bytesRead;
   }

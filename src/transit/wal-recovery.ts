@@ -57,10 +57,12 @@ import {
   RECORD_ALIGN,
   SEGMENT_HEADER_SIZE,
   SEGMENT_HEADER_USED,
+  indexesRecord,
   segmentFileName,
 } from './format.js';
 import { lostBetween, readSalvaged, writeSalvaged, type SalvagedStretch } from './salvage-file.js';
 import { SegmentScanner } from './segment-scanner.js';
+import type { IndexSeed } from './wal-index.js';
 import { fsyncDir, listSegments, openWalId, readCheckpoint, readWalId, writeCheckpoint, type SegmentFile, type WalCheckpoint, type WalIdentity } from './wal-dir.js';
 
 export { readRecords, WalReader, type ReadRecordsOptions, type WalRecord } from './wal-reader.js';
@@ -98,6 +100,8 @@ export interface RecoveredWal {
   nextSeq: number;
   /** Write CHECKPOINT at each segment roll: off after a salvage that skipped damage. */
   writeCheckpoints: boolean;
+  /** What reads need: the usable segments and the index entries of those the scan read. */
+  indexSeed: IndexSeed;
 }
 
 /** Kinds of problem the scan reports. */
@@ -180,6 +184,11 @@ export async function recoverWal(dir: string, options: { recovery: RecoveryMode 
     writeOffset: last?.endOffset ?? 0,
     nextSeq: scan.expected === 0 ? 1 : scan.expected,
     writeCheckpoints: scan.problems.length === 0,
+    indexSeed: {
+      storeId: identity.storeId,
+      segments: segments.flatMap((g, i) => (g.appendable ? [{ number: g.number, firstSeq: g.firstSeq, scanned: i >= scan.sealedSegments }] : [])),
+      points: scan.indexPoints,
+    },
   };
 }
 
@@ -271,6 +280,8 @@ class WalScan {
   /** Segments taken on CHECKPOINT's word (headers checked only). */
   sealedSegments = 0;
   checkpointIgnored: string | undefined;
+  /** Index entries of the records scanned: triples (segment, sequence number, byte offset). */
+  readonly indexPoints: number[] = [];
   private readonly repair: boolean;
   private checkpoint: WalCheckpoint | null = null;
   /** The last segment kept is sealed and waits for the next header to tell its last record. */
@@ -564,6 +575,7 @@ class WalScan {
           this.corrupt(seg, s.offset, 0, `sequence gap: expected ${expected}, found ${s.seq}`, 'gap', [expected, s.seq]);
         }
         if (s.seq === expected || s.seq > this.lastSeq) {
+          if (indexesRecord(s.offset, s.next - s.offset)) this.indexPoints.push(seg.number, s.seq, s.offset);
           records++;
           lastSeq = s.seq;
           expected = s.seq + 1;

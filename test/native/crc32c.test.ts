@@ -81,3 +81,23 @@ describe('crc32c: bad input', () => {
     expect(() => crc32c(new Uint8Array(1), -1)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
   });
 });
+
+describe('crc32cRange: the checksum of a range without a subarray', () => {
+  it('equals crc32c of the subarray, on both paths', async () => {
+    const { loadNative } = await import('../../src/native/loader.js');
+    const { crc32cTs } = await import('../../src/native/crc32c.js');
+    const { crc32cRange } = await import('../../src/crc32c.js');
+    const b = Buffer.from(bytes(5000, 7));
+    const native = loadNative();
+    for (const [o, n] of [[0, 0], [0, 5000], [3, 200], [4096, 904], [4999, 1]] as const) {
+      const want = crc32cTs(b.subarray(o, o + n));
+      expect(crc32cRange(b, o, n)).toBe(want);
+      if (native && o >= 1) expect(native.crc32cRange(b.subarray(1), o - 1, n)).toBe(want); // a view that does not start its buffer
+    }
+    if (native) {
+      for (const [o, n] of [[0, 5001], [4999, 2], [-1, 1], [1.5, 1], [0, Number.NaN]]) {
+        expect(() => native.crc32cRange(b, o!, n!)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+      }
+    }
+  });
+});

@@ -70,6 +70,18 @@ describe('transit WAL format constants', () => {
     expect(format.maxPayload(1 << 20)).toBe((1 << 20) - 4096 - 16);
   });
 
+  it('gives index entries by the same rule as the header, and names index files like segments', () => {
+    expect(headerText).toMatch(/offset \/ kIndexSpacing != \(offset \+ footprint\) \/ kIndexSpacing/);
+    const S = format.INDEX_SPACING;
+    expect(format.indexesRecord(4096, 24)).toBe(false);
+    expect(format.indexesRecord(S - 24, 24)).toBe(true); // ends exactly at the boundary
+    expect(format.indexesRecord(S - 24, 16)).toBe(false);
+    expect(format.indexesRecord(S, 24)).toBe(false); // starts on it: the record before had the entry
+    expect(format.indexesRecord(S - 8, 2 * S)).toBe(true);
+    expect(format.indexFileName(1)).toBe('0000000000000001.idx');
+    expect(format.parseSegmentFileName(format.indexFileName(1))).toBeNull();
+  });
+
   it('names segment files with 16 lowercase hex digits', () => {
     expect(format.segmentFileName(1)).toBe('0000000000000001.wal');
     expect(format.segmentFileName(0xabcn)).toBe('0000000000000abc.wal');
