@@ -9,7 +9,8 @@ import { open } from 'node:fs/promises';
 
 import { TapioError } from '../errors.js';
 import { decodeSegmentHeader, storeIdToHex, type SegmentHeader } from './codec.js';
-import { SEGMENT_HEADER_SIZE, SEGMENT_HEADER_USED } from './format.js';
+import { RECORD_ALIGN, SEGMENT_HEADER_SIZE, SEGMENT_HEADER_USED } from './format.js';
+import { isRecordedDamage, readSalvaged, type SalvagedStretch } from './salvage-file.js';
 import { SegmentScanner } from './segment-scanner.js';
 import { listSegments, readWalId, type SegmentFile } from './wal-dir.js';
 
@@ -17,7 +18,7 @@ import { listSegments, readWalId, type SegmentFile } from './wal-dir.js';
 export interface WalStatsSummary {
   dir: string;
   segments: number;
-  /** Records from the oldest to the newest (0 when there is none). */
+  /** Records from the oldest to the newest, less those salvage set aside (0 when there is none). */
   records: number;
   /** The oldest record's sequence number (0 when there is none). */
   firstSeq: number;
@@ -64,14 +65,20 @@ export async function walStats(dir: string): Promise<WalStatsSummary> {
     oldest = got;
     break;
   }
+  // The stretches a salvage set aside: skipped in the newest segment, their lost records not counted.
+  const recorded = await readSalvaged(dir, storeId).catch(() => null);
+  const setAside = Array.isArray(recorded) ? recorded : [];
   const newestSeg = segs.at(-1)!;
-  const newest = await newestEnd(newestSeg, storeId, summary);
+  const newest = await newestEnd(newestSeg, storeId, setAside, summary);
   if (typeof newest === 'string') problem ??= newest;
   if (oldest === null || typeof newest === 'string') return { ...summary, ok: false, problem: problem ?? 'no segment header is readable' };
   if (newest.lastSeq >= oldest.firstSeq) {
-    summary.firstSeq = oldest.firstSeq;
-    summary.lastSeq = newest.lastSeq;
-    summary.records = newest.lastSeq - oldest.firstSeq + 1;
+    const first = oldest.firstSeq;
+    const last = newest.lastSeq;
+    summary.firstSeq = first;
+    summary.lastSeq = last;
+    const lost = setAside.reduce((n, s) => n + Math.max(0, Math.min(last, s.lostFrom + s.lostCount - 1) - Math.max(first, s.lostFrom) + 1), 0);
+    summary.records = last - first + 1 - lost;
   }
   return problem === undefined ? summary : { ...summary, ok: false, problem };
 }
@@ -102,8 +109,11 @@ function checked(seg: SegmentFile, head: Buffer, storeId: string): SegmentHeader
   return decoded.header;
 }
 
-/** The last whole record of the newest segment (a writer may be writing after it), or why not. */
-async function newestEnd(seg: SegmentFile, storeId: string, summary: WalStatsSummary): Promise<{ lastSeq: number } | string> {
+/**
+ * The last whole record of the newest segment (a writer may be writing after it), or why not.
+ * Stretches a salvage set aside are stepped over, as reads do.
+ */
+async function newestEnd(seg: SegmentFile, storeId: string, setAside: readonly SalvagedStretch[], summary: WalStatsSummary): Promise<{ lastSeq: number } | string> {
   let fh;
   try {
     fh = await open(seg.path, 'r');
@@ -126,8 +136,18 @@ async function newestEnd(seg: SegmentFile, storeId: string, summary: WalStatsSum
           await scanner.fill();
           continue;
         }
-        if (s.kind !== 'record' || s.seq !== lastSeq + 1) break;
-        lastSeq = s.seq;
+        if (s.kind === 'record' && s.seq === lastSeq + 1) {
+          lastSeq = s.seq;
+          continue;
+        }
+        if (s.kind === 'record' && s.seq > lastSeq + 1 && isRecordedDamage(setAside, seg.number, s.offset, { kind: 'seq', expected: lastSeq + 1, found: s.seq })) {
+          lastSeq = s.seq;
+          continue;
+        }
+        if (s.kind === 'end' || setAside.length === 0) break;
+        const found = await scanner.findValidAfter(s.offset + RECORD_ALIGN, lastSeq);
+        if (found === null || !isRecordedDamage(setAside, seg.number, s.offset, { kind: 'bytes', end: found })) break;
+        scanner.seek(found);
       }
     } finally {
       summary.bytesScanned += scanner.bytesRead;

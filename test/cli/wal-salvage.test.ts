@@ -69,7 +69,7 @@ describe.each(paths)('tapio-storage wal salvage (%s path)', (path) => {
     expect(seqs).toEqual(Array.from({ length: 50 }, (_, i) => i + 1).filter((k) => k !== 20));
     const stats = run(['--config', config, '--json', 'wal', 'stats']);
     expect(stats.code).toBe(0);
-    expect(JSON.parse(stats.out)).toMatchObject({ ok: true, lastSeq: 50 });
+    expect(JSON.parse(stats.out)).toMatchObject({ ok: true, firstSeq: 1, lastSeq: 50, records: 49 });
 
     const again = run(['--config', config, 'wal', 'salvage']);
     expect(again.code).toBe(1);
