@@ -118,10 +118,10 @@ class RingBuffer {
   // Any thread. Makes the kernel map bytes [offset, offset + bytes) of the ring (offsets into
   // the memory, not cursors) before producers first touch them: a first touch takes a page
   // fault, which is expensive in a virtual machine (milliseconds for a 2 MiB huge page when the
-  // host backs the memory lazily), and
-  // would be paid by a producer, often the event loop's thread. It writes to one word of each
-  // page with an atomic compare-and-swap of zero for zero, which changes no byte whatever a
-  // producer or the consumer does there at the same time, so it may run while the ring is in use.
+  // host backs the memory lazily), and would be paid by a producer, often the event loop's
+  // thread. It writes to one word of each page with an atomic compare-and-swap of zero for zero,
+  // which changes no byte whatever a producer or the consumer does there at the same time, so it
+  // may run while the ring is in use.
   //
   // Why a write rather than madvise(MADV_POPULATE_WRITE) or MAP_POPULATE: those fault the pages
   // in while holding the process's mmap lock for reading, for the whole call, and every mmap,
