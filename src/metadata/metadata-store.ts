@@ -131,9 +131,11 @@ export class StoreCore {
     return fn(this.reader());
   }
 
-  async transaction<T>(fn: (tx: MetadataTransaction) => T): Promise<T> {
-    this.assertOpen();
-    if (typeof fn !== 'function') throw new TapioError('ERR_INVALID_ARGUMENT', 'transaction: fn must be a function (tx) => result.');
+  // Not an async function: one promise per call instead of two, which counts when thousands of
+  // calls are made in one loop (every call's synchronous part holds the caller's turn).
+  transaction<T>(fn: (tx: MetadataTransaction) => T): Promise<T> {
+    if (this.closing !== null) return Promise.reject(closedError());
+    if (typeof fn !== 'function') return Promise.reject(new TapioError('ERR_INVALID_ARGUMENT', 'transaction: fn must be a function (tx) => result.'));
     const hook = writeHookOf(this.owner);
     const { hmac, now } = this.ctx;
     return this.kv.transaction((w: KvWriter) => fn(new MetadataTransaction({ kv: hook === undefined ? w : hookedWriter(w, hook), hmac, now })));
@@ -429,7 +431,7 @@ export class ApiKeys {
    * const { id, key } = await store.apiKeys.create(user.id, { name: 'ci', expiresAt: Date.now() + 86_400_000 });
    * ```
    */
-  async create(userId: string, input: ApiKeyCreateInput): Promise<CreatedApiKey> {
+  create(userId: string, input: ApiKeyCreateInput): Promise<CreatedApiKey> {
     return this.#store.transaction((tx) => tx.apiKeys.create(userId, input));
   }
 
