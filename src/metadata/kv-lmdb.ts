@@ -210,10 +210,16 @@ class LmdbKv implements KvStore {
     }
     submitMs = performance.now() - started;
     if (callbacksLeft === 0) {
-      // Only puts (or callbacks that already ran): nothing of this batch runs in a later turn.
+      // Only puts (or callbacks that already ran): nothing of this batch runs in a later turn,
+      // but the next batch still waits for the next turn, or a flood of puts would be handed
+      // over in this one.
       this.#sizer.record(batch.length, submitMs + callbackMs);
       finished = true;
-      this.#afterBatch();
+      this.#submitScheduled = true;
+      setImmediate(() => {
+        this.#submitScheduled = false;
+        this.#afterBatch();
+      });
     } else {
       this.#batchOpen = true;
     }

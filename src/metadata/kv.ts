@@ -74,9 +74,9 @@ export function transactionScope(): { check(): void; end(): void } {
 }
 
 /** The most writes (puts, removals, transactions) one batch holds. */
-export const MAX_BATCH_WRITES = 256;
+export const MAX_BATCH_WRITES = 1024;
 /** The main-thread time, in milliseconds, a batch's writes should take at most. */
-export const BATCH_BUDGET_MS = 4;
+export const BATCH_BUDGET_MS = 8;
 
 /**
  * How many queued writes the next batch takes. Both backends run the transaction callbacks of a
@@ -89,7 +89,7 @@ export const BATCH_BUDGET_MS = 4;
  */
 export class BatchSizer {
   /** Milliseconds per write, smoothed; starts pessimistic, so the first batches are small. */
-  #perWriteMs = BATCH_BUDGET_MS / 16;
+  #perWriteMs = BATCH_BUDGET_MS / 64;
 
   /** The number of writes the next batch may take. */
   next(): number {

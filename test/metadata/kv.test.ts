@@ -162,13 +162,13 @@ describe.each(['lmdb', 'memory'] as const)('write batches of the %s backend', (b
     return { now: () => turn, stop: () => (running = false) };
   }
 
-  it('runs 2,000 concurrent transactions in call order, in several turns of at most MAX_BATCH_WRITES callbacks, all committed', async () => {
+  it('runs 3,000 concurrent transactions in call order, in several turns of at most MAX_BATCH_WRITES callbacks, all committed', async () => {
     kv = backend === 'lmdb' ? openLmdbKv({ path: dir, compression: false }) : openMemoryKv();
     const clock = turns();
     const perTurn = new Map<number, number>();
     const order: number[] = [];
     const results = await Promise.all(
-      Array.from({ length: 2000 }, (_, i) =>
+      Array.from({ length: 3000 }, (_, i) =>
         kv.transaction((tx) => {
           perTurn.set(clock.now(), (perTurn.get(clock.now()) ?? 0) + 1);
           order.push(i);
@@ -178,16 +178,16 @@ describe.each(['lmdb', 'memory'] as const)('write batches of the %s backend', (b
       ),
     );
     clock.stop();
-    expect(results).toEqual(Array.from({ length: 2000 }, (_, i) => i));
+    expect(results).toEqual(Array.from({ length: 3000 }, (_, i) => i));
     expect(order).toEqual(results);
     expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(MAX_BATCH_WRITES);
-    expect(perTurn.size).toBeGreaterThanOrEqual(Math.ceil(2000 / MAX_BATCH_WRITES));
-    expect(kv.range('t:', undefined, 10_000)).toHaveLength(2000);
+    expect(perTurn.size).toBeGreaterThanOrEqual(Math.ceil(3000 / MAX_BATCH_WRITES));
+    expect(kv.range('t:', undefined, 10_000)).toHaveLength(3000);
   });
 
   it('keeps call order between puts and transactions that wait for later batches', async () => {
     const pending: Array<Promise<unknown>> = [];
-    for (let i = 0; i < 1500; i++) pending.push(kv.transaction((tx) => tx.put('o:x', `txn ${i}`)));
+    for (let i = 0; i < 2500; i++) pending.push(kv.transaction((tx) => tx.put('o:x', `txn ${i}`)));
     pending.push(kv.put('o:x', 'put after the transactions'));
     const seen = kv.transaction((tx) => tx.get('o:x'));
     pending.push(kv.transaction((tx) => tx.put('o:y', 'last')));
@@ -199,10 +199,10 @@ describe.each(['lmdb', 'memory'] as const)('write batches of the %s backend', (b
   });
 
   it('a failing transaction in a later batch rejects alone; close() waits for every queued write', async () => {
-    const pending = Array.from({ length: 1200 }, (_, i) =>
+    const pending = Array.from({ length: 2500 }, (_, i) =>
       kv.transaction((tx) => {
         tx.put(`c:${String(i).padStart(4, '0')}`, i);
-        if (i === 1100) throw new Error('refused on purpose');
+        if (i === 2400) throw new Error('refused on purpose');
         return i;
       }),
     );
@@ -210,11 +210,11 @@ describe.each(['lmdb', 'memory'] as const)('write batches of the %s backend', (b
     await kv.close();
     const settled = await outcomes;
     expect(settled.filter((s) => s.status === 'rejected').map((s) => (s as PromiseRejectedResult).reason.message)).toEqual(['refused on purpose']);
-    expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(1199);
+    expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(2499);
     if (backend === 'lmdb') {
       const reopened = openLmdbKv({ path: dir, compression: false });
-      expect(reopened.range('c:', undefined, 10_000)).toHaveLength(1199);
-      expect(reopened.get('c:1100')).toBeUndefined();
+      expect(reopened.range('c:', undefined, 10_000)).toHaveLength(2499);
+      expect(reopened.get('c:2400')).toBeUndefined();
       await reopened.close();
     }
   });

@@ -51,7 +51,7 @@ describe.each([{ inMemory: false }, { inMemory: true }])('bursts of API key call
     await cleanup(dir);
   });
 
-  it('2,000 concurrent apiKeys.create run in turns of at most MAX_BATCH_WRITES, and every key verifies', async () => {
+  it('3,000 concurrent apiKeys.create run in turns of at most MAX_BATCH_WRITES, and every key verifies', async () => {
     const user = await store.users.create({ name: 'burst', roles: [] });
     const clock = turns();
     // The write hook runs inside each create's transaction callback: count them per turn.
@@ -59,13 +59,13 @@ describe.each([{ inMemory: false }, { inMemory: true }])('bursts of API key call
     setWriteHook(store, (op, key) => {
       if (op === 'put' && key.startsWith(PREFIX.apiKeys)) perTurn.set(clock.now(), (perTurn.get(clock.now()) ?? 0) + 1);
     });
-    const created = await Promise.all(Array.from({ length: 2000 }, (_, i) => store.apiKeys.create(user.id, { name: `k${i}` })));
+    const created = await Promise.all(Array.from({ length: 3000 }, (_, i) => store.apiKeys.create(user.id, { name: `k${i}` })));
     clock.stop();
     setWriteHook(store, undefined);
-    expect([...perTurn.values()].reduce((a, b) => a + b, 0)).toBe(2000);
+    expect([...perTurn.values()].reduce((a, b) => a + b, 0)).toBe(3000);
     expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(MAX_BATCH_WRITES);
-    expect(new Set(created.map((k) => k.id)).size).toBe(2000);
-    expect(created.map((k) => k.name)).toEqual(Array.from({ length: 2000 }, (_, i) => `k${i}`));
+    expect(new Set(created.map((k) => k.id)).size).toBe(3000);
+    expect(created.map((k) => k.name)).toEqual(Array.from({ length: 3000 }, (_, i) => `k${i}`));
     for (const k of created) expect(store.apiKeys.verifySync(k.key)).toBe(user.id);
   });
 
