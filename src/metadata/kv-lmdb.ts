@@ -125,7 +125,20 @@ class LmdbKv implements KvStore {
   }
 
   put(key: string, value: unknown): Promise<void> {
-    return new Promise<void>((resolve, reject) => this.#enqueue({ kind: 'put', key, value, resolve, reject }));
+    // Nothing waits here: straight to lmdb-js, which encodes the value now (a put joins lmdb-js's
+    // pending commit and runs no callback, so it cannot lengthen a batch's turn).
+    if (this.#head === this.#queue.length) {
+      return new Promise<void>((resolve, reject) => this.#putNow({ kind: 'put', key, value, resolve, reject }));
+    }
+    // Behind waiting transactions, in call order. Copied now, so that later changes to the
+    // caller's object do not reach the store, as with a put handed over at once.
+    let copy: unknown;
+    try {
+      copy = structuredClone(value);
+    } catch (err) {
+      return Promise.reject(ioError(`write of ${key}`, err));
+    }
+    return new Promise<void>((resolve, reject) => this.#enqueue({ kind: 'put', key, value: copy, resolve, reject }));
   }
 
   async remove(key: string): Promise<boolean> {

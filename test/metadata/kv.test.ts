@@ -198,6 +198,17 @@ describe.each(['lmdb', 'memory'] as const)('write batches of the %s backend', (b
     expect(kv.get('o:y')).toBe('put after the last transaction');
   });
 
+  it('a put that waits behind transactions stores the value as it was when put was called', async () => {
+    const pending: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 2500; i++) pending.push(kv.transaction((tx) => tx.put('m:n', i)));
+    const value = { state: 'as called', list: [1] };
+    pending.push(kv.put('m:v', value));
+    value.state = 'changed afterwards';
+    value.list.push(2);
+    await Promise.all(pending);
+    expect(kv.get('m:v')).toEqual({ state: 'as called', list: [1] });
+  });
+
   it('a failing transaction in a later batch rejects alone; close() waits for every queued write', async () => {
     const pending = Array.from({ length: 2500 }, (_, i) =>
       kv.transaction((tx) => {
