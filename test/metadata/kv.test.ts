@@ -145,8 +145,10 @@ describe.each(['lmdb', 'memory'] as const)('write batches of the %s backend', (b
   let kv: KvStore;
   beforeAll(async () => {
     dir = await tempDir();
+    kv = backend === 'lmdb' ? openLmdbKv({ path: dir, compression: false }) : openMemoryKv();
   });
   afterAll(async () => {
+    await kv.close(); // the last test closed it already: a second close is harmless
     await cleanup(dir);
   });
 
@@ -163,7 +165,6 @@ describe.each(['lmdb', 'memory'] as const)('write batches of the %s backend', (b
   }
 
   it('runs 3,000 concurrent transactions in call order, in several turns of at most MAX_BATCH_WRITES callbacks, all committed', async () => {
-    kv = backend === 'lmdb' ? openLmdbKv({ path: dir, compression: false }) : openMemoryKv();
     const clock = turns();
     const perTurn = new Map<number, number>();
     const order: number[] = [];
