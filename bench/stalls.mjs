@@ -144,6 +144,8 @@ async function appendUntil(wal, until) {
 
 async function childOpen(path) {
   const dir = freshDir('open');
+  // Loading the modules is the application's start-up, not the open: done before watching.
+  await import('../lib/transit/index.js');
   try {
     const watch = watchLoop();
     const t0 = performance.now();
