@@ -415,7 +415,7 @@ export class Users {
 /** API keys: created for a user, shown once, stored as an HMAC, verified in constant time. */
 export class ApiKeys {
   readonly #store: StoreCore;
-  readonly #budget = new TurnBudget();
+  readonly #budget = new TurnBudget<string, string | null>((key) => this.#store.reader().apiKeys.verify(key));
 
   /** @internal */
   constructor(core: StoreCore) {
@@ -466,7 +466,7 @@ export class ApiKeys {
    */
   verify(key: string): Promise<string | null> {
     // A burst of calls (10,000 in one loop) is spread over event-loop turns; see turn-budget.ts.
-    return this.#budget.run(() => this.#store.reader().apiKeys.verify(key));
+    return this.#budget.run(key);
   }
 
   /** {@link verify} without the promise, for request hot paths. */

@@ -18,30 +18,26 @@ function turns(): { now(): number; stop(): void } {
 
 describe('TurnBudget', () => {
   it('runs a lone job at once, before the call returns', async () => {
-    const budget = new TurnBudget();
     let ran = false;
-    const result = budget.run(() => {
+    const budget = new TurnBudget((n: number) => {
       ran = true;
-      return 7;
+      return n + 1;
     });
+    const result = budget.run(6);
     expect(ran).toBe(true);
     expect(await result).toBe(7);
   });
 
   it('spreads 10,000 jobs called in one loop over turns of at most MAX_JOBS_PER_TURN, in call order', async () => {
-    const budget = new TurnBudget();
     const clock = turns();
     const perTurn = new Map<number, number>();
     const order: number[] = [];
-    const results = await Promise.all(
-      Array.from({ length: 10_000 }, (_, i) =>
-        budget.run(() => {
-          perTurn.set(clock.now(), (perTurn.get(clock.now()) ?? 0) + 1);
-          order.push(i);
-          return i * 2;
-        }),
-      ),
-    );
+    const budget = new TurnBudget((i: number) => {
+      perTurn.set(clock.now(), (perTurn.get(clock.now()) ?? 0) + 1);
+      order.push(i);
+      return i * 2;
+    });
+    const results = await Promise.all(Array.from({ length: 10_000 }, (_, i) => budget.run(i)));
     clock.stop();
     expect(results).toEqual(Array.from({ length: 10_000 }, (_, i) => i * 2));
     expect(order).toEqual(Array.from({ length: 10_000 }, (_, i) => i));
@@ -50,13 +46,11 @@ describe('TurnBudget', () => {
   });
 
   it('a job that throws rejects its own promise only, run at once or later', async () => {
-    const budget = new TurnBudget();
-    const jobs = Array.from({ length: 3000 }, (_, i) =>
-      budget.run(() => {
-        if (i === 1 || i === 2500) throw new Error(`job ${i}`);
-        return i;
-      }),
-    );
+    const budget = new TurnBudget((i: number) => {
+      if (i === 1 || i === 2500) throw new Error(`job ${i}`);
+      return i;
+    });
+    const jobs = Array.from({ length: 3000 }, (_, i) => budget.run(i));
     const settled = await Promise.allSettled(jobs);
     const rejected = settled.flatMap((s) => (s.status === 'rejected' ? [(s.reason as Error).message] : []));
     expect(rejected).toEqual(['job 1', 'job 2500']);
