@@ -1,6 +1,7 @@
 #include "core/ring_buffer.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -56,6 +57,10 @@ Status RingBuffer::Create(uint64_t capacity, std::unique_ptr<RingBuffer>* out) {
     munmap(mem, static_cast<size_t>(capacity));
     return Status::IoError("cannot allocate a ring buffer");
   }
+  // The first fault in a new mapping sets up its bookkeeping under the process's mmap lock;
+  // take it here, on the creating thread, so later faults (Prefault's or a producer's) need
+  // only the mapping's own lock. Producers start at the front, so this page is used first.
+  ring->Prefault(0, 1);
   out->reset(ring);
   return Status::Ok();
 }
@@ -193,16 +198,22 @@ bool RingBuffer::WaitForSpace(uint64_t entry_bytes, std::chrono::microseconds ti
   return ok;
 }
 
-bool RingBuffer::Prefault(uint64_t offset, uint64_t bytes) {
-#if defined(MADV_POPULATE_WRITE)
-  if (offset >= capacity_) return true;
+uint64_t RingBuffer::Prefault(uint64_t offset, uint64_t bytes) {
+  if (offset >= capacity_) return 0;
   if (bytes > capacity_ - offset) bytes = capacity_ - offset;
-  return madvise(data_ + offset, static_cast<size_t>(bytes), MADV_POPULATE_WRITE) == 0;
-#else
-  (void)offset;
-  (void)bytes;
-  return false;
-#endif
+  const long page_size = sysconf(_SC_PAGESIZE);
+  const uint64_t page = page_size > 0 ? static_cast<uint64_t>(page_size) : 4096;
+  uint64_t pages = 0;
+  // From the first page boundary at or after `offset`; the ring starts on one.
+  for (uint64_t at = (offset + page - 1) & ~(page - 1); at < offset + bytes; at += page) {
+    uint64_t expected = 0;
+    // A strong CAS writes (x86 writes back even when it fails; elsewhere a mismatch means a
+    // producer already wrote the page, so it is mapped). Either way no byte changes.
+    __atomic_compare_exchange_n(reinterpret_cast<uint64_t*>(data_ + at), &expected, uint64_t{0}, false,
+                                __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    pages++;
+  }
+  return pages;
 }
 
 uint64_t RingBuffer::UsedBytes() const {

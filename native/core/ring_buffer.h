@@ -115,11 +115,21 @@ class RingBuffer {
   // producers of another runtime that cannot block in WaitForSpace).
   void SetReleaseHook(std::function<void()> hook) { release_hook_ = std::move(hook); }
 
-  // Any thread. Asks the kernel to map bytes [offset, offset + bytes) of the ring (offsets into
-  // the memory, not cursors) before producers first touch them, without changing them: a first
-  // touch takes a page fault, which is expensive in a virtual machine, and would be paid by a
-  // producer. Returns false where the system cannot do this (calling again is pointless).
-  bool Prefault(uint64_t offset, uint64_t bytes);
+  // Any thread. Makes the kernel map bytes [offset, offset + bytes) of the ring (offsets into
+  // the memory, not cursors) before producers first touch them: a first touch takes a page
+  // fault, which is expensive in a virtual machine (milliseconds for a 2 MiB huge page when the
+  // host backs the memory lazily), and would be paid by a producer, often the event loop's
+  // thread. It writes to one word of each page with an atomic compare-and-swap of zero for zero,
+  // which changes no byte whatever a producer or the consumer does there at the same time, so it
+  // may run while the ring is in use.
+  //
+  // Why a write rather than madvise(MADV_POPULATE_WRITE) or MAP_POPULATE: those fault the pages
+  // in while holding the process's mmap lock for reading, for the whole call, and every mmap,
+  // munmap or mprotect of any thread (V8 growing its heap or flipping code pages on the event
+  // loop) waits behind it, up to the whole population time. A fault taken by a plain write holds
+  // only the ring's own mapping (the kernel's per-VMA lock), which nothing else in the process
+  // needs. Returns the number of pages written to.
+  uint64_t Prefault(uint64_t offset, uint64_t bytes);
 
   // Number of Release calls so far; producers may poll it to learn that space was freed.
   uint64_t ReleaseCount() const { return releases_.load(std::memory_order_acquire); }

@@ -515,7 +515,11 @@ void WalWriter::TakeIndexPoints(std::vector<uint64_t>* out) {
 
 // The first lap through the ring would make producers take a page fault per page they copy
 // into. This thread maps the pages first, in order (producers start at the front), only when a
-// CPU is otherwise idle, and ends after one pass.
+// CPU is otherwise idle, and ends after one pass. RingBuffer::Prefault writes to the pages rather
+// than asking the kernel to populate them, so no process-wide lock is held while it runs (see
+// ring_buffer.h): at idle priority it may wait for a CPU in the middle of a fault, and then only a
+// producer touching the same page (or a fork, which locks every mapping) waits for it, not the
+// event loop's own mmap, munmap and mprotect calls.
 void WalWriter::WarmRing() {
   NameThisThread("tapio-wal-warm");
 #if defined(__linux__) && defined(SCHED_IDLE)
@@ -524,7 +528,7 @@ void WalWriter::WarmRing() {
 #endif
   constexpr uint64_t kStep = 2ull << 20;
   for (uint64_t at = 0; at < ring_->Capacity() && !stopping_.load(std::memory_order_acquire); at += kStep) {
-    if (!ring_->Prefault(at, kStep)) break;
+    ring_->Prefault(at, kStep);
   }
 }
 

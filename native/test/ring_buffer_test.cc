@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 #include "test/harness.h"
 
 namespace tapio {
@@ -349,6 +351,85 @@ TEST(RingBuffer, MultiProducerStress) {
   EXPECT_EQ(uint64_t{0}, bad);
   EXPECT_EQ(per_producer * kProducers, total);
   for (int p = 0; p < kProducers; p++) EXPECT_EQ(per_producer, next[p]) << "producer " << p;
+}
+
+// Prefault writes into the ring while producers and the consumer use it (the WAL writer's warm
+// thread does exactly that on the first lap): every entry must still arrive with its bytes, and
+// afterwards every page of the ring is mapped.
+TEST(RingBuffer, PrefaultWhileInUseChangesNoByte) {
+  const uint64_t kCapacity = 1 << 20;
+  auto ring = NewRing(kCapacity);
+  ASSERT_TRUE(ring != nullptr);
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  const int kProducers = 2;
+  const uint64_t per_producer = 20000;
+  std::atomic<int> done{0};
+  std::atomic<bool> stop_warming{false};
+  std::atomic<uint64_t> passes{0};
+  std::thread warm([&] {
+    // Whole passes and odd-sized pieces, over and over, until the producers are done.
+    while (!stop_warming.load()) {
+      EXPECT_EQ(kCapacity / page, ring->Prefault(0, kCapacity));
+      for (uint64_t at = 0; at < kCapacity; at += 3 * page + 8) ring->Prefault(at, 5 * page);
+      passes.fetch_add(1);
+    }
+  });
+  std::vector<std::thread> producers;
+  for (int p = 0; p < kProducers; p++) {
+    producers.emplace_back([&, p] {
+      std::mt19937_64 rng(p + 11);
+      for (uint64_t t = 0; t < per_producer; t++) {
+        std::vector<uint32_t> lengths(1 + rng() % 4);
+        for (auto& l : lengths) l = static_cast<uint32_t>(rng() % 7 == 0 ? rng() % 9000 : rng() % 64);
+        Batch b = MakeBatch(static_cast<uint32_t>(p), t, lengths);
+        const uint64_t size = RingBuffer::EntrySize(b.lengths.data(), b.lengths.size());
+        while (PushBatch(ring.get(), static_cast<uint32_t>(p), t, b) == RingBuffer::PushResult::kFull) {
+          ring->WaitForSpace(size, milliseconds(5));
+        }
+      }
+      done.fetch_add(1);
+    });
+  }
+  std::vector<uint64_t> next(kProducers, 0);
+  uint64_t bad = 0;
+  std::string why;
+  for (;;) {
+    const uint64_t bytes = ring->Drain([&](const RingEntry& e) {
+      if (e.producer_id >= static_cast<uint32_t>(kProducers) || e.ticket != next[e.producer_id]) {
+        if (bad++ < 5) ADD_FAILURE() << "producer " << e.producer_id << " ticket " << e.ticket;
+      } else {
+        next[e.producer_id]++;
+      }
+      if (!EntryMatches(e, nullptr, &why) && bad++ < 5) ADD_FAILURE() << why;
+      return true;
+    });
+    ring->Release(bytes);
+    if (bytes == 0) {
+      if (done.load() == kProducers && ring->UsedBytes() == 0) break;
+      ring->WaitForData(milliseconds(10));
+    }
+  }
+  for (auto& t : producers) t.join();
+  stop_warming.store(true);
+  warm.join();
+  EXPECT_EQ(uint64_t{0}, bad);
+  for (int p = 0; p < kProducers; p++) EXPECT_EQ(per_producer, next[p]) << "producer " << p;
+  EXPECT_TRUE(passes.load() >= 1);
+  // Nothing committed is left, so every length word the warm passes wrote over is still zero.
+  EXPECT_EQ(uint64_t{0}, ring->UsedBytes());
+  EXPECT_EQ(uint64_t{0}, ring->Drain([](const RingEntry&) { return true; }));
+}
+
+// Prefault counts the pages it wrote to, clips at the end of the ring, and maps them.
+TEST(RingBuffer, PrefaultMapsEveryPageOfTheRange) {
+  const uint64_t kCapacity = 1 << 20;
+  auto ring = NewRing(kCapacity);
+  ASSERT_TRUE(ring != nullptr);
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  EXPECT_EQ(uint64_t{0}, ring->Prefault(kCapacity, page));
+  EXPECT_EQ(uint64_t{2}, ring->Prefault(kCapacity - 2 * page, 10 * page));
+  EXPECT_EQ(uint64_t{1}, ring->Prefault(page + 1, page));  // one page boundary in [page + 1, 2 * page + 1)
+  EXPECT_EQ(kCapacity / page, ring->Prefault(0, kCapacity));
 }
 
 }  // namespace

@@ -9,7 +9,9 @@
  * and writes the meta page through an O_DSYNC descriptor before the commit promise resolves, so
  * a resolved write survives power loss. Nothing that weakens that is set (no `noSync`,
  * `noMetaSync`, `useWritemap`, `mapAsync`). lmdb-js still groups every write queued in one
- * event turn into one transaction, which keeps throughput up under concurrent writers.
+ * event turn into one transaction, which keeps throughput up under concurrent writers; this
+ * backend hands writes to lmdb-js in batches bounded by {@link BatchSizer} (see kv.ts), because
+ * lmdb-js runs every transaction callback of one of its transactions in a single event-loop turn.
  *
  * `strictAsyncOrder: true` runs queued transactions in call order relative to single puts (by
  * default lmdb-js runs them after), which is what the in-memory backend does too.
@@ -17,7 +19,7 @@
 
 import { open, type RootDatabase } from 'lmdb';
 import { TapioError } from '../errors.js';
-import { transactionScope, type KvEntry, type KvStore, type KvWriter } from './kv.js';
+import { BatchSizer, transactionScope, type KvEntry, type KvStore, type KvWriter } from './kv.js';
 import { compareKeys, prefixEnd } from './keys.js';
 
 export interface LmdbKvOptions {
@@ -66,9 +68,23 @@ export function openLmdbKv(options: LmdbKvOptions): KvStore {
   return new LmdbKv(db);
 }
 
+/** A write waiting for its batch. */
+type QueuedWrite =
+  | { kind: 'put'; key: string; value: unknown; resolve: () => void; reject: (err: unknown) => void }
+  | { kind: 'txn'; fn: (tx: KvWriter) => unknown; resolve: (result: unknown) => void; reject: (err: unknown) => void };
+
 class LmdbKv implements KvStore {
   readonly backend = 'lmdb' as const;
   readonly #db: RootDatabase<unknown, string>;
+  // Writes not yet handed to lmdb-js, oldest first, from #head on.
+  #queue: QueuedWrite[] = [];
+  #head = 0;
+  // A batch was handed to lmdb-js and not all of its transaction callbacks have run yet: writes
+  // handed over now would join it and run in the same turn, so they wait for the next batch.
+  #batchOpen = false;
+  #submitScheduled = false;
+  readonly #sizer = new BatchSizer();
+  #drainWaiters: Array<() => void> = [];
 
   constructor(db: RootDatabase<unknown, string>) {
     this.#db = db;
@@ -108,12 +124,21 @@ class LmdbKv implements KvStore {
     }
   }
 
-  async put(key: string, value: unknown): Promise<void> {
-    try {
-      await this.#db.put(key, value);
-    } catch (err) {
-      throw ioError(`write of ${key}`, err);
+  put(key: string, value: unknown): Promise<void> {
+    // Nothing waits here: straight to lmdb-js, which encodes the value now (a put joins lmdb-js's
+    // pending commit and runs no callback, so it cannot lengthen a batch's turn).
+    if (this.#head === this.#queue.length) {
+      return new Promise<void>((resolve, reject) => this.#putNow({ kind: 'put', key, value, resolve, reject }));
     }
+    // Behind waiting transactions, in call order. Copied now, so that later changes to the
+    // caller's object do not reach the store, as with a put handed over at once.
+    let copy: unknown;
+    try {
+      copy = structuredClone(value);
+    } catch (err) {
+      return Promise.reject(ioError(`write of ${key}`, err));
+    }
+    return new Promise<void>((resolve, reject) => this.#enqueue({ kind: 'put', key, value: copy, resolve, reject }));
   }
 
   async remove(key: string): Promise<boolean> {
@@ -122,7 +147,124 @@ class LmdbKv implements KvStore {
     return this.transaction((tx) => tx.remove(key));
   }
 
-  async transaction<T>(fn: (tx: KvWriter) => T): Promise<T> {
+  transaction<T>(fn: (tx: KvWriter) => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => this.#enqueue({ kind: 'txn', fn, resolve: resolve as (result: unknown) => void, reject }));
+  }
+
+  async close(): Promise<void> {
+    // Everything queued here goes to lmdb-js first; its close waits for what it was handed.
+    if (this.#pending()) await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+    try {
+      await this.#db.close();
+    } catch (err) {
+      throw ioError('close', err);
+    }
+  }
+
+  #pending(): boolean {
+    return this.#head < this.#queue.length || this.#batchOpen || this.#submitScheduled;
+  }
+
+  #enqueue(write: QueuedWrite): void {
+    this.#queue.push(write);
+    // Writes made in the rest of this turn go into the same batch, as lmdb-js would group them.
+    if (!this.#batchOpen && !this.#submitScheduled) {
+      this.#submitScheduled = true;
+      queueMicrotask(() => this.#submit());
+    }
+  }
+
+  /** Hands the next batch of queued writes to lmdb-js. */
+  #submit(): void {
+    this.#submitScheduled = false;
+    if (this.#batchOpen) return;
+    const end = Math.min(this.#queue.length, this.#head + this.#sizer.next());
+    const batch = this.#queue.slice(this.#head, end);
+    for (let i = this.#head; i < end; i++) this.#queue[i] = undefined as unknown as QueuedWrite;
+    this.#head = end;
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    if (batch.length === 0) {
+      this.#afterBatch();
+      return;
+    }
+    const started = performance.now();
+    let callbacksLeft = 0;
+    let settledLeft = 0;
+    let callbackMs = 0;
+    let submitMs = 0;
+    let finished = false;
+    // Once every callback ran (lmdb-js runs them in one turn, then commits on its own thread),
+    // or every transaction settled without its callback (lmdb-js failed first), the next batch
+    // may be handed over: from the next turn, so that it does not join this one.
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      this.#sizer.record(batch.length, submitMs + callbackMs);
+      this.#batchOpen = false;
+      setImmediate(() => this.#afterBatch());
+    };
+    for (const write of batch) {
+      if (write.kind === 'put') {
+        this.#putNow(write);
+        continue;
+      }
+      callbacksLeft++;
+      settledLeft++;
+      const ran = (ms: number): void => {
+        callbackMs += ms;
+        if (--callbacksLeft === 0) finish();
+      };
+      this.#transactionNow(write.fn, ran).then(write.resolve, write.reject).finally(() => {
+        if (--settledLeft === 0) finish();
+      });
+    }
+    submitMs = performance.now() - started;
+    if (callbacksLeft === 0) {
+      // Only puts (or callbacks that already ran): nothing of this batch runs in a later turn,
+      // but the next batch still waits for the next turn, or a flood of puts would be handed
+      // over in this one.
+      this.#sizer.record(batch.length, submitMs + callbackMs);
+      finished = true;
+      this.#submitScheduled = true;
+      setImmediate(() => {
+        this.#submitScheduled = false;
+        this.#afterBatch();
+      });
+    } else {
+      this.#batchOpen = true;
+    }
+  }
+
+  /** Starts the next batch, or tells close() that nothing is left. */
+  #afterBatch(): void {
+    if (this.#batchOpen || this.#submitScheduled) return;
+    if (this.#head < this.#queue.length) {
+      this.#submitScheduled = true;
+      queueMicrotask(() => this.#submit());
+      return;
+    }
+    for (const wake of this.#drainWaiters.splice(0)) wake();
+  }
+
+  #putNow(write: Extract<QueuedWrite, { kind: 'put' }>): void {
+    let done: Promise<unknown>;
+    try {
+      done = this.#db.put(write.key, write.value);
+    } catch (err) {
+      write.reject(ioError(`write of ${write.key}`, err));
+      return;
+    }
+    done.then(
+      () => write.resolve(),
+      (err: unknown) => write.reject(ioError(`write of ${write.key}`, err)),
+    );
+  }
+
+  /** Hands one transaction to lmdb-js; `ran` gets the milliseconds its callback took, once it ran. */
+  async #transactionNow<T>(fn: (tx: KvWriter) => T, ran: (ms: number) => void): Promise<T> {
     const db = this.#db;
     let thrown: { error: unknown } | undefined;
     const scope = transactionScope();
@@ -155,6 +297,7 @@ class LmdbKv implements KvStore {
     };
     try {
       return await db.childTransaction(() => {
+        const started = performance.now();
         try {
           const result = fn(writer);
           if (isThenable(result)) {
@@ -167,19 +310,12 @@ class LmdbKv implements KvStore {
           throw error;
         } finally {
           scope.end();
+          ran(performance.now() - started);
         }
       });
     } catch (err) {
       if (thrown !== undefined && err === thrown.error) throw err;
       throw ioError('commit', err);
-    }
-  }
-
-  async close(): Promise<void> {
-    try {
-      await this.#db.close();
-    } catch (err) {
-      throw ioError('close', err);
     }
   }
 }

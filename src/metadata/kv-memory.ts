@@ -1,14 +1,15 @@
 /**
  * The in-memory backend of the metadata key-value interface (`in_memory: true`). It never
  * touches the file system and keeps the semantics the lmdb backend has (see kv.ts): keys in
- * UTF-8 byte order, writes queued and committed together after the current event turn, promises
- * resolved after the commit, transactions run later inside the batch and rolled back whole when
+ * UTF-8 byte order, writes queued and committed together after the current event turn in batches
+ * bounded as lmdb's are (BatchSizer in kv.ts), promises resolved after the commit, transactions
+ * run later inside the batch and rolled back whole when
  * their callback throws, and values copied in and out (structuredClone) so callers never share
  * objects with the store.
  */
 
 import { TapioError } from '../errors.js';
-import { transactionScope, type KvEntry, type KvStore, type KvWriter } from './kv.js';
+import { BatchSizer, transactionScope, type KvEntry, type KvStore, type KvWriter } from './kv.js';
 import { compareKeys } from './keys.js';
 
 const DELETED: unique symbol = Symbol('deleted');
@@ -61,7 +62,9 @@ class MemoryKv implements KvStore {
   readonly backend = 'memory' as const;
   #data = new SortedMap();
   #queue: Op[] = [];
+  #head = 0;
   #scheduled: Promise<void> | null = null;
+  readonly #sizer = new BatchSizer();
 
   get(key: string): unknown {
     const value = this.#data.values.get(key);
@@ -146,8 +149,13 @@ class MemoryKv implements KvStore {
 
   #enqueue(op: Op): void {
     this.#queue.push(op);
+    this.#schedule();
+  }
+
+  #schedule(): void {
     if (this.#scheduled === null) {
-      // Like lmdb-js, everything queued in this event turn is committed together afterwards.
+      // Like lmdb-js, everything queued in this event turn is committed together afterwards,
+      // up to the batch's bound; the rest goes in the batches of the following turns.
       this.#scheduled = new Promise((done) =>
         setImmediate(() => {
           this.#scheduled = null;
@@ -159,8 +167,18 @@ class MemoryKv implements KvStore {
   }
 
   #flush(): void {
-    const ops = this.#queue;
-    this.#queue = [];
+    const started = performance.now();
+    const end = Math.min(this.#queue.length, this.#head + this.#sizer.next());
+    const ops = this.#queue.slice(this.#head, end);
+    for (let i = this.#head; i < end; i++) this.#queue[i] = undefined as unknown as Op;
+    this.#head = end;
+    if (this.#head >= this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
     const settled: Array<() => void> = [];
     for (const op of ops) {
       if (op.kind === 'put') {
@@ -173,6 +191,8 @@ class MemoryKv implements KvStore {
         settled.push(op.run());
       }
     }
+    this.#sizer.record(ops.length, performance.now() - started);
+    if (this.#head < this.#queue.length) this.#schedule();
     for (const settle of settled) settle();
   }
 

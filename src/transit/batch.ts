@@ -1,17 +1,31 @@
+import { types } from 'node:util';
+
 import { TapioError } from '../errors.js';
 
-/** A record as appended: bytes, or a string stored as UTF-8. */
-export type TransitRecordInput = Uint8Array | string;
+/**
+ * A record as appended: a string, stored as its UTF-8 bytes, or bytes: a Uint8Array (or Buffer),
+ * an ArrayBuffer or SharedArrayBuffer (all its bytes), or any other view of one, such as a
+ * DataView or a Float64Array (the bytes it views, in the platform's byte order).
+ */
+export type TransitRecordInput = Uint8Array | ArrayBufferView | ArrayBufferLike | string;
 
 const encoder = new TextEncoder();
 
+/** What a refused record is, for the message: `null`, `number`, `a Map`, `an object`. */
+function describeValue(value: unknown): string {
+  if (value === null || typeof value !== 'object') return value === null ? 'null' : typeof value;
+  const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+  return typeof name === 'string' && name !== '' && name !== 'Object' ? `${/^[AEIO]/.test(name) ? 'an' : 'a'} ${name}` : 'an object';
+}
+
 /**
- * Checks a batch given to an append and turns strings into UTF-8 bytes. Throws
- * ERR_INVALID_ARGUMENT naming the call (`what`) and the offending record.
+ * Checks a batch given to an append and turns each record into the bytes to store: strings as
+ * UTF-8, views and buffers as the bytes they hold (not copied here). Throws ERR_INVALID_ARGUMENT
+ * naming the call (`what`), the offending record and what it is.
  */
 export function toBatch(records: readonly TransitRecordInput[], what: string): Uint8Array[] {
   if (!Array.isArray(records)) {
-    throw new TapioError('ERR_INVALID_ARGUMENT', `${what}(records): records must be an array of Uint8Array or string, got ${records === null ? 'null' : typeof records}`);
+    throw new TapioError('ERR_INVALID_ARGUMENT', `${what}(records): records must be an array of strings or bytes (Uint8Array, Buffer, ArrayBuffer, DataView or another typed array), got ${describeValue(records)}`);
   }
   if (records.length === 0) throw new TapioError('ERR_INVALID_ARGUMENT', `${what}(records): the batch is empty; pass at least one record`);
   const out = new Array<Uint8Array>(records.length);
@@ -19,8 +33,14 @@ export function toBatch(records: readonly TransitRecordInput[], what: string): U
     const r: unknown = records[i];
     if (r instanceof Uint8Array) out[i] = r;
     else if (typeof r === 'string') out[i] = encoder.encode(r);
+    // isView and isAnyArrayBuffer also recognise buffers made in another realm or thread.
+    else if (ArrayBuffer.isView(r)) out[i] = new Uint8Array(r.buffer, r.byteOffset, r.byteLength);
+    else if (types.isAnyArrayBuffer(r)) out[i] = new Uint8Array(r);
     else {
-      throw new TapioError('ERR_INVALID_ARGUMENT', `${what}(records): record ${i} is ${r === null ? 'null' : typeof r}; each record must be a Uint8Array (or Buffer) or a string`);
+      throw new TapioError(
+        'ERR_INVALID_ARGUMENT',
+        `${what}(records): record ${i} is ${describeValue(r)}; each record must be a string or bytes (Uint8Array, Buffer, ArrayBuffer, DataView or another typed array)`,
+      );
     }
   }
   return out;

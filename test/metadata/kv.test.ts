@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { compareKeys, prefixEnd } from '../../src/metadata/keys.js';
-import type { KvStore } from '../../src/metadata/kv.js';
+import { MAX_BATCH_WRITES, type KvStore } from '../../src/metadata/kv.js';
 import { openLmdbKv } from '../../src/metadata/kv-lmdb.js';
 import { openMemoryKv } from '../../src/metadata/kv-memory.js';
 import { cleanup, tempDir } from './helpers.js';
@@ -136,6 +136,98 @@ describe('lmdb and in-memory backends', () => {
       const got = kv.get('a:copy') as { list: number[] };
       got.list.push(3);
       expect(kv.get('a:copy')).toEqual({ list: [1, 2] });
+    }
+  });
+});
+
+describe.each(['lmdb', 'memory'] as const)('write batches of the %s backend', (backend) => {
+  let dir: string;
+  let kv: KvStore;
+  beforeAll(async () => {
+    dir = await tempDir();
+    kv = backend === 'lmdb' ? openLmdbKv({ path: dir, compression: false }) : openMemoryKv();
+  });
+  afterAll(async () => {
+    await kv.close(); // the last test closed it already: a second close is harmless
+    await cleanup(dir);
+  });
+
+  /** A counter of event-loop turns: it moves on once per turn of the loop while `stop` is not called. */
+  function turns(): { now(): number; stop(): void } {
+    let turn = 0;
+    let running = true;
+    const tick = (): void => {
+      turn++;
+      if (running) setImmediate(tick);
+    };
+    setImmediate(tick);
+    return { now: () => turn, stop: () => (running = false) };
+  }
+
+  it('runs 3,000 concurrent transactions in call order, in several turns of at most MAX_BATCH_WRITES callbacks, all committed', async () => {
+    const clock = turns();
+    const perTurn = new Map<number, number>();
+    const order: number[] = [];
+    const results = await Promise.all(
+      Array.from({ length: 3000 }, (_, i) =>
+        kv.transaction((tx) => {
+          perTurn.set(clock.now(), (perTurn.get(clock.now()) ?? 0) + 1);
+          order.push(i);
+          tx.put(`t:${String(i).padStart(4, '0')}`, i);
+          return i;
+        }),
+      ),
+    );
+    clock.stop();
+    expect(results).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+    expect(order).toEqual(results);
+    expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(MAX_BATCH_WRITES);
+    expect(perTurn.size).toBeGreaterThanOrEqual(Math.ceil(3000 / MAX_BATCH_WRITES));
+    expect(kv.range('t:', undefined, 10_000)).toHaveLength(3000);
+  });
+
+  it('keeps call order between puts and transactions that wait for later batches', async () => {
+    const pending: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 2500; i++) pending.push(kv.transaction((tx) => tx.put('o:x', `txn ${i}`)));
+    pending.push(kv.put('o:x', 'put after the transactions'));
+    const seen = kv.transaction((tx) => tx.get('o:x'));
+    pending.push(kv.transaction((tx) => tx.put('o:y', 'last')));
+    pending.push(kv.put('o:y', 'put after the last transaction'));
+    await Promise.all(pending);
+    expect(await seen).toBe('put after the transactions');
+    expect(kv.get('o:x')).toBe('put after the transactions');
+    expect(kv.get('o:y')).toBe('put after the last transaction');
+  });
+
+  it('a put that waits behind transactions stores the value as it was when put was called', async () => {
+    const pending: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 2500; i++) pending.push(kv.transaction((tx) => tx.put('m:n', i)));
+    const value = { state: 'as called', list: [1] };
+    pending.push(kv.put('m:v', value));
+    value.state = 'changed afterwards';
+    value.list.push(2);
+    await Promise.all(pending);
+    expect(kv.get('m:v')).toEqual({ state: 'as called', list: [1] });
+  });
+
+  it('a failing transaction in a later batch rejects alone; close() waits for every queued write', async () => {
+    const pending = Array.from({ length: 2500 }, (_, i) =>
+      kv.transaction((tx) => {
+        tx.put(`c:${String(i).padStart(4, '0')}`, i);
+        if (i === 2400) throw new Error('refused on purpose');
+        return i;
+      }),
+    );
+    const outcomes = Promise.allSettled(pending);
+    await kv.close();
+    const settled = await outcomes;
+    expect(settled.filter((s) => s.status === 'rejected').map((s) => (s as PromiseRejectedResult).reason.message)).toEqual(['refused on purpose']);
+    expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(2499);
+    if (backend === 'lmdb') {
+      const reopened = openLmdbKv({ path: dir, compression: false });
+      expect(reopened.range('c:', undefined, 10_000)).toHaveLength(2499);
+      expect(reopened.get('c:2400')).toBeUndefined();
+      await reopened.close();
     }
   });
 });

@@ -1,0 +1,59 @@
+// TurnBudget: short jobs run at once until a turn has spent its budget, then in later turns, in
+// call order, never more than MAX_JOBS_PER_TURN in one turn.
+import { describe, expect, it } from 'vitest';
+
+import { MAX_JOBS_PER_TURN, TurnBudget } from '../../src/metadata/turn-budget.js';
+
+/** A counter of event-loop turns: it moves on once per turn while running. */
+function turns(): { now(): number; stop(): void } {
+  let turn = 0;
+  let running = true;
+  const tick = (): void => {
+    turn++;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return { now: () => turn, stop: () => (running = false) };
+}
+
+describe('TurnBudget', () => {
+  it('runs a lone job at once, before the call returns', async () => {
+    let ran = false;
+    const budget = new TurnBudget((n: number) => {
+      ran = true;
+      return n + 1;
+    });
+    const result = budget.run(6);
+    expect(ran).toBe(true);
+    expect(await result).toBe(7);
+  });
+
+  it('spreads 10,000 jobs called in one loop over turns of at most MAX_JOBS_PER_TURN, in call order', async () => {
+    const clock = turns();
+    const perTurn = new Map<number, number>();
+    const order: number[] = [];
+    const budget = new TurnBudget((i: number) => {
+      perTurn.set(clock.now(), (perTurn.get(clock.now()) ?? 0) + 1);
+      order.push(i);
+      return i * 2;
+    });
+    const results = await Promise.all(Array.from({ length: 10_000 }, (_, i) => budget.run(i)));
+    clock.stop();
+    expect(results).toEqual(Array.from({ length: 10_000 }, (_, i) => i * 2));
+    expect(order).toEqual(Array.from({ length: 10_000 }, (_, i) => i));
+    expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(MAX_JOBS_PER_TURN);
+    expect(perTurn.size).toBeGreaterThanOrEqual(Math.ceil(10_000 / MAX_JOBS_PER_TURN));
+  });
+
+  it('a job that throws rejects its own promise only, run at once or later', async () => {
+    const budget = new TurnBudget((i: number) => {
+      if (i === 1 || i === 2500) throw new Error(`job ${i}`);
+      return i;
+    });
+    const jobs = Array.from({ length: 3000 }, (_, i) => budget.run(i));
+    const settled = await Promise.allSettled(jobs);
+    const rejected = settled.flatMap((s) => (s.status === 'rejected' ? [(s.reason as Error).message] : []));
+    expect(rejected).toEqual(['job 1', 'job 2500']);
+    expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(2998);
+  });
+});
