@@ -38,29 +38,6 @@ export interface ParsedApiKey {
   body: string;
 }
 
-/**
- * Random bytes from the operating system's CSPRNG, fetched 4 KiB at a time: one randomFillSync
- * call costs several microseconds whatever its size, and a key needs three small draws. Each
- * byte is handed out once and zeroed as it is taken.
- */
-class RandomPool {
-  readonly #pool = new Uint8Array(4096);
-  #used = this.#pool.length;
-
-  /** `n` (at most 4096) fresh random bytes, copied into `out` from offset 0. */
-  fill(out: Uint8Array, n: number): void {
-    if (this.#used + n > this.#pool.length) {
-      randomFillSync(this.#pool);
-      this.#used = 0;
-    }
-    const taken = this.#pool.subarray(this.#used, this.#used + n);
-    out.set(taken);
-    taken.fill(0);
-    this.#used += n;
-  }
-}
-
-const randomPool = new RandomPool();
 const drawn = new Uint8Array(64);
 
 /** `length` uniformly random base62 characters. */
@@ -68,7 +45,7 @@ export function randomBase62(length: number): string {
   let out = '';
   while (out.length < length) {
     const n = Math.min(drawn.length, length - out.length + 8);
-    randomPool.fill(drawn, n);
+    randomFillSync(drawn, 0, n); // each key's bytes fresh from the CSPRNG: no future secret waits in memory
     for (let i = 0; i < n && out.length < length; i++) {
       const byte = drawn[i] as number;
       if (byte < 248) out += BASE62[byte % 62]; // 248 = 4 * 62: no modulo bias
@@ -168,7 +145,7 @@ export function checksumOf(body: string): string {
 export function generateApiKey(): ParsedApiKey & { key: string } {
   const keyId = randomBase62(KEY_ID_LENGTH);
   const bytes = new Uint8Array(SECRET_BYTES);
-  randomPool.fill(bytes, SECRET_BYTES);
+  randomFillSync(bytes);
   const secret = encodeBase62(bytes, SECRET_LENGTH);
   bytes.fill(0);
   const body = `${API_KEY_PREFIX}${keyId}_${secret}`;

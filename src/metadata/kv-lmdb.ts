@@ -131,10 +131,12 @@ class LmdbKv implements KvStore {
       return new Promise<void>((resolve, reject) => this.#putNow({ kind: 'put', key, value, resolve, reject }));
     }
     // Behind waiting transactions, in call order. Copied now, so that later changes to the
-    // caller's object do not reach the store, as with a put handed over at once.
+    // caller's object do not reach the store, as with a put handed over at once; copied through
+    // the store's own MessagePack encoder, so a value is accepted or refused the same either way.
     let copy: unknown;
     try {
-      copy = structuredClone(value);
+      const { encoder } = this.#db as RootDatabase<unknown, string> & { encoder: { encode(v: unknown): Uint8Array; decode(b: Uint8Array): unknown } }; // lmdb-js's MessagePack encoder (typed only among its options)
+      copy = encoder.decode(encoder.encode(value));
     } catch (err) {
       return Promise.reject(ioError(`write of ${key}`, err));
     }

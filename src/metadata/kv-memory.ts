@@ -80,7 +80,13 @@ class MemoryKv implements KvStore {
   }
 
   put(key: string, value: unknown): Promise<void> {
-    const copy = structuredClone(value);
+    let copy: unknown;
+    try {
+      copy = structuredClone(value);
+    } catch (err) {
+      // As the lmdb backend reports a value it cannot encode: a rejected promise, not a throw.
+      return Promise.reject(new TapioError('ERR_METADATA_IO', `Metadata store write of ${key} failed: ${(err as Error).message}`, { cause: err }));
+    }
     return new Promise((resolve) => this.#enqueue({ kind: 'put', key, value: copy, resolve }));
   }
 

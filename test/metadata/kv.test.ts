@@ -210,6 +210,18 @@ describe.each(['lmdb', 'memory'] as const)('write batches of the %s backend', (b
     expect(kv.get('m:v')).toEqual({ state: 'as called', list: [1] });
   });
 
+  it('accepts or refuses a value the same whether a put goes at once or waits behind transactions', async () => {
+    // A Proxy: MessagePack (lmdb) encodes it as the object it shows, structuredClone (memory) refuses it.
+    const outcome = (p: Promise<unknown>): Promise<string> => p.then(() => 'stored', (err: unknown) => `refused ${(err as { code?: string }).code ?? ''}`);
+    const alone = await outcome(kv.put('p:alone', new Proxy({ a: 1 }, {})));
+    const pending: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 2500; i++) pending.push(kv.transaction((tx) => tx.put('p:n', i)));
+    const queued = outcome(kv.put('p:queued', new Proxy({ a: 1 }, {})));
+    await Promise.all(pending);
+    expect(await queued).toBe(alone);
+    expect(kv.get('p:queued')).toEqual(kv.get('p:alone'));
+  });
+
   it('a failing transaction in a later batch rejects alone; close() waits for every queued write', async () => {
     const pending = Array.from({ length: 2500 }, (_, i) =>
       kv.transaction((tx) => {
