@@ -17,7 +17,7 @@ import type { TransitRecord } from './transit.js';
 /** Options of `transit.subscribe` and `transit.subscribeBatches`. */
 export interface SubscribeOptions {
   /**
-   * The most records in one batch (default 1000): the checkpoint is stored after each batch, and
+   * The most records in one batch (default 10,000): the checkpoint is stored after each batch, and
    * a crash delivers one batch again at most. A batch holds fewer when fewer records are durable,
    * and it is cut short once its payloads reach 4 MiB (one record at least).
    */
