@@ -5,7 +5,7 @@ import { compareKeys, prefixEnd } from '../../src/metadata/keys.js';
 import { MAX_BATCH_WRITES, type KvStore } from '../../src/metadata/kv.js';
 import { openLmdbKv } from '../../src/metadata/kv-lmdb.js';
 import { openMemoryKv } from '../../src/metadata/kv-memory.js';
-import { cleanup, tempDir } from './helpers.js';
+import { cleanup, tempDir, turns } from './helpers.js';
 
 const utf8Order = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
@@ -151,18 +151,6 @@ describe.each(['lmdb', 'memory'] as const)('write batches of the %s backend', (b
     await kv.close(); // the last test closed it already: a second close is harmless
     await cleanup(dir);
   });
-
-  /** A counter of event-loop turns: it moves on once per turn of the loop while `stop` is not called. */
-  function turns(): { now(): number; stop(): void } {
-    let turn = 0;
-    let running = true;
-    const tick = (): void => {
-      turn++;
-      if (running) setImmediate(tick);
-    };
-    setImmediate(tick);
-    return { now: () => turn, stop: () => (running = false) };
-  }
 
   it('runs 3,000 concurrent transactions in call order, in several turns of at most MAX_BATCH_WRITES callbacks, all committed', async () => {
     const clock = turns();

@@ -9,19 +9,7 @@ import { MAX_BATCH_WRITES } from '../../src/metadata/kv.js';
 import type { MetadataStore } from '../../src/metadata/index.js';
 import { setWriteHook } from '../../src/metadata/test-hooks.js';
 import { MAX_JOBS_PER_TURN } from '../../src/metadata/turn-budget.js';
-import { cleanup, openStore, tempDir } from './helpers.js';
-
-/** A counter of event-loop turns: it moves on once per turn while running. */
-function turns(): { now(): number; stop(): void } {
-  let turn = 0;
-  let running = true;
-  const tick = (): void => {
-    turn++;
-    if (running) setImmediate(tick);
-  };
-  setImmediate(tick);
-  return { now: () => turn, stop: () => (running = false) };
-}
+import { cleanup, openStore, tempDir, turns } from './helpers.js';
 
 /** Awaits `promises`, counting how many settled in each turn of `clock`. */
 async function settledPerTurn<T>(promises: Array<Promise<T>>, clock: { now(): number }): Promise<{ values: T[]; perTurn: number[] }> {

@@ -3,18 +3,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { MAX_JOBS_PER_TURN, TurnBudget } from '../../src/metadata/turn-budget.js';
-
-/** A counter of event-loop turns: it moves on once per turn while running. */
-function turns(): { now(): number; stop(): void } {
-  let turn = 0;
-  let running = true;
-  const tick = (): void => {
-    turn++;
-    if (running) setImmediate(tick);
-  };
-  setImmediate(tick);
-  return { now: () => turn, stop: () => (running = false) };
-}
+import { turns } from './helpers.js';
 
 describe('TurnBudget', () => {
   it('runs a lone job at once, before the call returns', async () => {
