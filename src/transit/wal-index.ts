@@ -39,6 +39,7 @@ import {
   INDEX_OFF_VERSION,
   INDEX_SPACING,
   MAX_SEGMENT_SIZE,
+  RECORD_ALIGN,
   SEGMENT_HEADER_SIZE,
   SEGMENT_HEADER_USED,
   indexFileName,
@@ -375,7 +376,12 @@ export class WalIndex implements ReadLocator {
         seg.offsets = built.offsets;
         seg.complete = true;
         seg.distrusted = false;
-        if (seg.sealed && lastSeq !== null && built.lastSeq === lastSeq) this.#persist(seg, lastSeq);
+        // A file is written when the scan reached the segment's last record, or, when segments
+        // set aside whole follow it (its next neighbour in the index is not number + 1), any
+        // record before the next one's first: its file names that neighbour's first - 1, as
+        // the files written at open do.
+        const skipsNext = this.#segs[this.#segs.indexOf(seg) + 1]?.number !== seg.number + 1;
+        if (seg.sealed && lastSeq !== null && (built.lastSeq === lastSeq || (skipsNext && built.lastSeq < lastSeq))) this.#persist(seg, lastSeq);
       } finally {
         seg.loading = null;
         this.#evict();
@@ -446,12 +452,22 @@ export class WalIndex implements ReadLocator {
             await scanner.fill();
             continue;
           }
-          if (s.kind !== 'record' || s.seq !== lastSeq + 1) break; // the end, or damage: entries stop there
-          if (indexesRecord(s.offset, s.next - s.offset)) {
-            seqs.push(s.seq);
-            offsets.push(s.offset);
+          if (s.kind === 'record' && s.seq > lastSeq) {
+            if (indexesRecord(s.offset, s.next - s.offset)) {
+              seqs.push(s.seq);
+              offsets.push(s.offset);
+            }
+            lastSeq = s.seq;
+            continue;
           }
-          lastSeq = s.seq;
+          if (s.kind === 'end' && !s.zeroHeader) break;
+          // Damage (or a zeroed header with bytes after it): step over it to the next valid
+          // record, as salvage would. Whether a read may skip it is for the read that meets it
+          // to decide (it checks every record it steps over), so the entries, and a read that
+          // starts after the damage, are the same with and without the index file.
+          const found = await scanner.findValidAfter(s.offset + RECORD_ALIGN, lastSeq);
+          if (found === null) break;
+          scanner.seek(found);
         }
       } finally {
         readCounters.bytesRead += scanner.bytesRead;

@@ -1,7 +1,7 @@
 // A segment set aside whole in the middle of the WAL, on both paths: recovery's bounds after the
 // strict opens that follow (one of them on CHECKPOINT's word), reads through the read index
 // across the set-aside segment, subscriptions from the oldest record, and the index files.
-import { mkdtempSync, openSync, readdirSync, rmSync, statSync, writeSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, readdirSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -111,5 +111,96 @@ describe.each(paths)('a segment set aside whole (%s path)', (path) => {
       // The last sealed segment's index file was not replaced by an empty one.
       expect(statSync(idx3).size).toBe(idxBefore);
     }
+  }, 120_000);
+});
+
+describe.each(paths)('index files of a segment with damage (%s path)', (path) => {
+  const open = (dataDir: string, recovery?: 'salvage'): Promise<TapioStorage> =>
+    TapioStorage.open(
+      { dataDir, storage: { transit: { segment_size: '1MiB', ring_capacity: '1MiB' }, metadata: { in_memory: true } } },
+      { transit: { path, ...(recovery ? { recovery } : {}) } },
+    );
+
+  /** A store of COUNT records whose record 2001 (in segment 1) has a flipped byte; CHECKPOINT seals segment 1. */
+  async function damagedStore(): Promise<{ dataDir: string; idx1: string }> {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tapio-index-damage-'));
+    dirs.push(dataDir);
+    const wal = join(dataDir, 'wal');
+    const storage = await open(dataDir);
+    for (let b = 0; b < COUNT / 1000; b++) await storage.transit.append(Array.from({ length: 1000 }, (_, i) => text(b * 1000 + i + 1)));
+    await storage.close();
+    const seg1 = join(wal, '0000000000000001.wal');
+    const at = 4096 + 2000 * 120 + 40;
+    const fd = openSync(seg1, 'r+');
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, at);
+    b[0]! ^= 0xff;
+    writeSync(fd, b, 0, 1, at);
+    closeSync(fd);
+    return { dataDir, idx1: join(wal, '0000000000000001.idx') };
+  }
+
+  async function readOne(t: TapioStorage['transit'], fromSeq: number): Promise<{ seqs: number[]; bytes: number }> {
+    readCounters.bytesRead = 0;
+    const seqs: number[] = [];
+    for await (const r of t.read({ fromSeq, limit: 1 })) seqs.push(r.seq);
+    return { seqs, bytes: readCounters.bytesRead };
+  }
+
+  it('a rebuild steps over a salvaged stretch, and its index file is written again', async () => {
+    const { dataDir, idx1 } = await damagedStore();
+    let storage = await open(dataDir, 'salvage');
+    expect(storage.transit.recovery.setAside).toHaveLength(1);
+    await storage.close();
+    storage = await open(dataDir); // strict: writes CHECKPOINT, segment 1 sealed from now on
+    await storage.close();
+    unlinkSync(idx1);
+    storage = await open(dataDir);
+    try {
+      expect(storage.transit.recovery.sealedSegments).toBeGreaterThan(0);
+      expect((await readOne(storage.transit, 8000)).seqs).toEqual([8000]); // rebuilds segment 1's entries
+      const again = await readOne(storage.transit, 8000);
+      expect(again.seqs).toEqual([8000]);
+      expect(again.bytes).toBeLessThan(256 * 1024);
+    } finally {
+      await storage.close();
+    }
+    expect(existsSync(idx1)).toBe(true);
+    storage = await open(dataDir);
+    try {
+      const first = await readOne(storage.transit, 8000);
+      expect(first.seqs).toEqual([8000]);
+      expect(first.bytes).toBeLessThan(256 * 1024);
+    } finally {
+      await storage.close();
+    }
+  }, 120_000);
+
+  it('a read gives the same answer with and without the index file when the damage was not salvaged', async () => {
+    const { dataDir, idx1 } = await damagedStore();
+    const outcomes = async (): Promise<Array<number[] | string>> => {
+      const storage = await open(dataDir);
+      try {
+        expect(storage.transit.recovery.sealedSegments).toBeGreaterThan(0);
+        const out: Array<number[] | string> = [];
+        for (const fromSeq of [1990, 2001, 5000, 8000]) {
+          const seqs: number[] = [];
+          try {
+            for await (const r of storage.transit.read({ fromSeq, limit: 3 })) seqs.push(r.seq);
+            out.push(seqs);
+          } catch (err) {
+            out.push((err as { code?: string }).code ?? String(err));
+          }
+        }
+        return out;
+      } finally {
+        await storage.close();
+      }
+    };
+    const withFile = await outcomes();
+    if (existsSync(idx1)) unlinkSync(idx1);
+    const withoutFile = await outcomes();
+    expect(withFile).toEqual([[1990, 1991, 1992], 'ERR_WAL_CORRUPT', [5000, 5001, 5002], [8000, 8001, 8002]]);
+    expect(withoutFile).toEqual(withFile);
   }, 120_000);
 });
