@@ -20,7 +20,7 @@
  * Entries may run ahead of the durable records: readers never read past the durable end.
  * One thread (the facade's) uses an index.
  */
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { crc32c } from '../crc32c.js';
@@ -136,6 +136,22 @@ export class WalIndex implements ReadLocator {
       if (seg.complete) this.#persist(seg, this.#segs[i + 1]!.firstSeq - 1);
     }
     this.#evict();
+    // Index files of segments the index does not hold (deleted, or set aside whole by salvage)
+    // are removed: a cache nobody reads, which a later segment of that number must not meet.
+    this.#writes = this.#writes.then(async () => {
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch {
+        return;
+      }
+      for (const name of names) {
+        const m = /^([0-9a-f]{16})\.idx$/.exec(name);
+        if (m === null) continue;
+        const number = Number(BigInt(`0x${m[1]}`));
+        if (this.#find(number) === undefined) await unlink(join(dir, name)).catch(() => undefined);
+      }
+    });
   }
 
   /** Segments known, oldest first. */
@@ -177,7 +193,14 @@ export class WalIndex implements ReadLocator {
   dropBefore(number: number): void {
     let k = 0;
     while (k < this.#segs.length && this.#segs[k]!.number < number) k++;
-    if (k > 0) this.#segs = this.#segs.slice(k);
+    if (k > 0) {
+      const dropped = this.#segs.slice(0, k);
+      this.#segs = this.#segs.slice(k);
+      // After any write of their index files already queued, which would otherwise bring one back.
+      this.#writes = this.#writes.then(async () => {
+        for (const seg of dropped) await unlink(join(this.#dir, indexFileName(seg.number))).catch(() => undefined);
+      });
+    }
     for (const [n, h] of this.#handles) {
       if (n >= number) continue;
       h.dropped = true;

@@ -1,7 +1,7 @@
 // A segment set aside whole in the middle of the WAL, on both paths: recovery's bounds after the
 // strict opens that follow (one of them on CHECKPOINT's word), reads through the read index
 // across the set-aside segment, subscriptions from the oldest record, and the index files.
-import { closeSync, existsSync, mkdtempSync, openSync, readSync, readdirSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -77,6 +77,10 @@ describe.each(paths)('a segment set aside whole (%s path)', (path) => {
       }
     };
 
+    const idx2 = join(wal, segs[1]!.replace('.wal', '.idx'));
+    const stray = join(wal, '0000000000000099.idx');
+    expect(existsSync(idx2)).toBe(true);
+    writeFileSync(stray, 'not an index of any segment here');
     storage = await open(dataDir, 'salvage');
     const stretch = storage.transit.recovery.setAside;
     expect(stretch).toHaveLength(1);
@@ -88,6 +92,9 @@ describe.each(paths)('a segment set aside whole (%s path)', (path) => {
     } finally {
       await storage.close();
     }
+    // Index files of no segment the store reads are removed: the segment set aside whole, a stray.
+    expect(existsSync(idx2)).toBe(false);
+    expect(existsSync(stray)).toBe(false);
     // The first strict open scans and writes CHECKPOINT; the second takes segments 1-3 on its word.
     for (const round of [1, 2]) {
       const idx3 = join(wal, segs[2]!.replace('.wal', '.idx'));
