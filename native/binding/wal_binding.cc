@@ -302,10 +302,9 @@ Napi::Object RecoveryToJs(Napi::Env env, const tapio::wal::RecoveryResult& r) {
   // For reads: the usable segments as (number, first sequence number, scanned) triples, and the
   // index entries of the scanned ones.
   std::vector<double> list;
-  for (size_t i = 0; i < r.segments.size(); i++) {
-    const tapio::wal::SegmentInfo& g = r.segments[i];
+  for (const tapio::wal::SegmentInfo& g : r.segments) {
     if (!g.appendable) continue;
-    list.insert(list.end(), {static_cast<double>(g.number), static_cast<double>(g.first_seq), i >= r.sealed_segments ? 1.0 : 0.0});
+    list.insert(list.end(), {static_cast<double>(g.number), static_cast<double>(g.first_seq), g.sealed ? 0.0 : 1.0});
   }
   o.Set("segmentList", DoublesToJs(env, list.data(), list.size()));
   o.Set("indexPoints", UintsToJs(env, r.index_points));

@@ -642,7 +642,10 @@ class Recovery {
   uint64_t last_seq_ = 0;  // the last record kept
   bool have_cp_ = false;
   Checkpoint cp_;
-  bool last_pending_ = false;  // the last segment kept is sealed and waits for its last_seq
+  // The position in out_->segments of a sealed segment that waits for the next readable header to
+  // tell its last_seq; kNoPending when none waits.
+  static constexpr size_t kNoPending = static_cast<size_t>(-1);
+  size_t pending_ = kNoPending;
   // Strict: the stretches SALVAGED records. Salvage: those this scan set aside.
   std::vector<SalvageStretch> stretches_;
   std::map<uint64_t, std::pair<uint64_t, uint64_t>> examined_;  // number -> (header bytes, record area end)
@@ -750,9 +753,9 @@ Status Recovery::Run(const std::vector<uint64_t>& numbers) {
   }
   for (const SegmentInfo& seg : out_->segments) out_->records += seg.records;
   // Sealed segments come first; the oldest record is in the first of them that holds any.
-  for (size_t i = 0; i < out_->sealed_segments; i++) {
-    if (out_->segments[i].records != 0) {
-      out_->first_seq = out_->segments[i].first_seq;
+  for (const SegmentInfo& seg : out_->segments) {
+    if (seg.sealed && seg.records != 0) {
+      out_->first_seq = seg.first_seq;
       break;
     }
   }
@@ -783,8 +786,9 @@ Status Recovery::CheckSealed(const std::string& name, const SegmentHeader& h, Se
   info->first_seq = h.first_seq;
   info->segment_size = h.segment_size;
   info->appendable = true;
+  info->sealed = true;
   if (h.number != cp_.sealed) {
-    last_pending_ = true;  // the next header tells where this segment ends
+    pending_ = out_->segments.size();  // the next readable header tells where this segment ends
   } else {
     if (h.first_seq != cp_.first_seq) {
       Status s = Damage(name, kHeaderOffFirstSeq, 0,
@@ -946,10 +950,21 @@ Status Recovery::ScanSegment(uint64_t number, bool newest, bool sealed) {
         .With("bytes", size)
         .With("reason", reason);
   }
-  if (last_pending_ && prev != nullptr && number == prev->number + 1) {
-    // The sealed segment before this one ends where this one starts.
-    SegmentInfo& p = out_->segments.back();
-    last_pending_ = false;
+  if (pending_ != kNoPending) {
+    // The sealed segment before this one ends where this one starts, or, when segments set aside
+    // whole lie between them, where SALVAGED says the records lost with them begin.
+    SegmentInfo& p = out_->segments[pending_];
+    pending_ = kNoPending;
+    uint64_t end = h.first_seq;
+    if (number != p.number + 1) {
+      for (const SalvageStretch& st : stretches_) {
+        if (st.segment == p.number + 1 && st.offset == 0 && st.lost_count != 0 && st.lost_from >= p.first_seq &&
+            st.lost_from <= h.first_seq) {
+          end = st.lost_from;
+          break;
+        }
+      }
+    }
     if (h.first_seq < p.first_seq) {
       s = Damage(name, kHeaderOffFirstSeq, 0,
                  "sequence numbers go back: the segment starts at sequence " + std::to_string(h.first_seq) + ", but " +
@@ -957,10 +972,10 @@ Status Recovery::ScanSegment(uint64_t number, bool newest, bool sealed) {
                  true, p.first_seq, h.first_seq);
       if (!s.ok()) return s;
     } else {
-      p.last_seq = h.first_seq - 1;
-      p.records = h.first_seq - p.first_seq;
+      p.last_seq = end - 1;
+      p.records = end - p.first_seq;
       last_seq_ = p.last_seq;
-      expected_ = h.first_seq;
+      expected_ = end;
     }
   }
   if (prev == nullptr && have_cp_ && number == cp_.sealed + 1) {

@@ -65,6 +65,7 @@ struct SegmentInfo {
   uint64_t end_offset = 0;  // the end of the last whole record
   uint64_t segment_size = 0;  // from the header; the file size when the header is unusable
   bool appendable = true;     // false: salvage set the unreadable header aside
+  bool sealed = false;        // taken on CHECKPOINT's word: header checked, records not scanned
 };
 
 struct SalvagedStretch {

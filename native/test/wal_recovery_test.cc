@@ -693,6 +693,28 @@ TEST(WalRecovery, SalvageSkipsAnUnreadableOlderSegment) {
   EXPECT_EQ(SegmentFileName(2), r.salvaged[0].segment);
 }
 
+TEST(WalRecovery, SealedSegmentBeforeOneSetAsideWholeEndsWhereTheLostRecordsBegin) {
+  TempDir dir;
+  ASSERT_TRUE(AppendRecords(dir.path(), 0, 8000).ok());
+  RecoveryResult clean;
+  ASSERT_TRUE(RecoverDir(dir.path(), &clean).ok());
+  ASSERT_GE(clean.segments.size(), size_t{4});
+  PatchFile(SegPath(dir, 2), 0, {'X'});
+  RecoveryResult r;
+  ASSERT_TRUE(RecoverDir(dir.path(), &r, true).ok());
+  ASSERT_TRUE(RecoverDir(dir.path(), &r).ok());  // scans everything, writes CHECKPOINT
+  EXPECT_EQ(uint64_t{0}, r.sealed_segments);
+  RecoveryResult again;
+  ASSERT_TRUE(RecoverDir(dir.path(), &again).ok());  // segments 1-3 on CHECKPOINT's word
+  EXPECT_EQ(clean.segments.size() - 2, again.sealed_segments);
+  EXPECT_EQ(uint64_t{1}, again.first_seq);
+  EXPECT_EQ(clean.segments[0].last_seq, again.segments[0].last_seq);
+  EXPECT_EQ(clean.segments[0].records, again.segments[0].records);
+  EXPECT_EQ(uint64_t{0}, again.segments[1].records);
+  EXPECT_EQ(clean.records - clean.segments[1].records, again.records);
+  EXPECT_EQ(clean.last_seq, again.last_seq);
+}
+
 // ---- unfinished segment creation ----
 
 TEST(WalRecovery, UnfinishedNewestSegmentIsRemoved) {

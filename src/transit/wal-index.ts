@@ -20,7 +20,7 @@
  * Entries may run ahead of the durable records: readers never read past the durable end.
  * One thread (the facade's) uses an index.
  */
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { crc32c } from '../crc32c.js';
@@ -39,6 +39,7 @@ import {
   INDEX_OFF_VERSION,
   INDEX_SPACING,
   MAX_SEGMENT_SIZE,
+  RECORD_ALIGN,
   SEGMENT_HEADER_SIZE,
   SEGMENT_HEADER_USED,
   indexFileName,
@@ -135,6 +136,22 @@ export class WalIndex implements ReadLocator {
       if (seg.complete) this.#persist(seg, this.#segs[i + 1]!.firstSeq - 1);
     }
     this.#evict();
+    // Index files of segments the index does not hold (deleted, or set aside whole by salvage)
+    // are removed: a cache nobody reads, which a later segment of that number must not meet.
+    this.#writes = this.#writes.then(async () => {
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch {
+        return;
+      }
+      for (const name of names) {
+        const m = /^([0-9a-f]{16})\.idx$/.exec(name);
+        if (m === null) continue;
+        const number = Number(BigInt(`0x${m[1]}`));
+        if (this.#find(number) === undefined) await unlink(join(dir, name)).catch(() => undefined);
+      }
+    });
   }
 
   /** Segments known, oldest first. */
@@ -176,7 +193,14 @@ export class WalIndex implements ReadLocator {
   dropBefore(number: number): void {
     let k = 0;
     while (k < this.#segs.length && this.#segs[k]!.number < number) k++;
-    if (k > 0) this.#segs = this.#segs.slice(k);
+    if (k > 0) {
+      const dropped = this.#segs.slice(0, k);
+      this.#segs = this.#segs.slice(k);
+      // After any write of their index files already queued, which would otherwise bring one back.
+      this.#writes = this.#writes.then(async () => {
+        for (const seg of dropped) await unlink(join(this.#dir, indexFileName(seg.number))).catch(() => undefined);
+      });
+    }
     for (const [n, h] of this.#handles) {
       if (n >= number) continue;
       h.dropped = true;
@@ -375,7 +399,12 @@ export class WalIndex implements ReadLocator {
         seg.offsets = built.offsets;
         seg.complete = true;
         seg.distrusted = false;
-        if (seg.sealed && lastSeq !== null && built.lastSeq === lastSeq) this.#persist(seg, lastSeq);
+        // A file is written when the scan reached the segment's last record, or, when segments
+        // set aside whole follow it (its next neighbour in the index is not number + 1), any
+        // record before the next one's first: its file names that neighbour's first - 1, as
+        // the files written at open do.
+        const skipsNext = this.#segs[this.#segs.indexOf(seg) + 1]?.number !== seg.number + 1;
+        if (seg.sealed && lastSeq !== null && (built.lastSeq === lastSeq || (skipsNext && built.lastSeq < lastSeq))) this.#persist(seg, lastSeq);
       } finally {
         seg.loading = null;
         this.#evict();
@@ -446,12 +475,22 @@ export class WalIndex implements ReadLocator {
             await scanner.fill();
             continue;
           }
-          if (s.kind !== 'record' || s.seq !== lastSeq + 1) break; // the end, or damage: entries stop there
-          if (indexesRecord(s.offset, s.next - s.offset)) {
-            seqs.push(s.seq);
-            offsets.push(s.offset);
+          if (s.kind === 'record' && s.seq > lastSeq) {
+            if (indexesRecord(s.offset, s.next - s.offset)) {
+              seqs.push(s.seq);
+              offsets.push(s.offset);
+            }
+            lastSeq = s.seq;
+            continue;
           }
-          lastSeq = s.seq;
+          if (s.kind === 'end' && !s.zeroHeader) break;
+          // Damage (or a zeroed header with bytes after it): step over it to the next valid
+          // record, as salvage would. Whether a read may skip it is for the read that meets it
+          // to decide (it checks every record it steps over), so the entries, and a read that
+          // starts after the damage, are the same with and without the index file.
+          const found = await scanner.findValidAfter(s.offset + RECORD_ALIGN, lastSeq);
+          if (found === null) break;
+          scanner.seek(found);
         }
       } finally {
         readCounters.bytesRead += scanner.bytesRead;

@@ -6,13 +6,14 @@
  * record that is being written: the reader stops at the first record that is not whole in the
  * newest segment. To see only durable records, pass `toSeq` = the writer's durableSeq.
  */
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 
 import { TapioError } from '../errors.js';
 import type { RecoveryMode } from './backend.js';
 import { decodeSegmentHeader, storeIdToHex, type SegmentHeader } from './codec.js';
-import { RECORD_ALIGN, SEGMENT_HEADER_SIZE, SEGMENT_HEADER_USED } from './format.js';
+import { RECORD_ALIGN, SEGMENT_HEADER_SIZE, SEGMENT_HEADER_USED, segmentFileName } from './format.js';
 import { isRecordedDamage, readSalvaged, type FoundDamage, type SalvagedStretch } from './salvage-file.js';
 import { SegmentScanner } from './segment-scanner.js';
 import { listSegments, readWalId, type SegmentFile, type WalIdentity } from './wal-dir.js';
@@ -60,13 +61,13 @@ export interface ReadLocator {
   entryFor(number: number, seq: number): Promise<{ seq: number; offset: number }>;
   /** The entry given for segment `number` did not hold its record: rebuild that segment's entries. */
   distrust(number: number): Promise<void>;
+  /** The first entry after `seq` in segment `number` (where the records up to `seq` end at the latest), or null. */
+  entryAfter(number: number, seq: number): { seq: number; offset: number } | null;
   /**
    * The segment open for reading, its size and its first SEGMENT_HEADER_USED bytes, or null when
    * it is gone. The handle may be shared and stay open after `release()`, which the reader calls
    * once when it is done with the segment.
    */
-  /** The first entry after `seq` in segment `number` (where the records up to `seq` end at the latest), or null. */
-  entryAfter(number: number, seq: number): { seq: number; offset: number } | null;
   acquire(seg: SegmentFile): Promise<(OpenedSegment & { release(): void }) | null>;
 }
 
@@ -312,10 +313,27 @@ export class WalReader implements AsyncIterable<WalRecord> {
       }
       if (nextIndex < 0) return;
       if (segs[nextIndex]!.number !== seg.number + 1) {
-        await this.damage(segs[nextIndex]!, 0, `the segment before it (number ${seg.number + 1}) is missing`, identity, { kind: 'missing' });
+        await this.skipped(seg.number, segs[nextIndex]!, identity);
         expected = null;
       }
       i = nextIndex;
+    }
+  }
+
+  /**
+   * The segments between `from` and `to` that the list leaves out: a file that is there is one
+   * whose header recovery found unusable (the locator leaves those out), so it is damage of that
+   * segment from byte 0; one that is not there is missing before `to`.
+   */
+  private async skipped(from: number, to: SegmentFile, identity: WalIdentity): Promise<void> {
+    for (let n = from + 1; n < to.number; n++) {
+      const name = segmentFileName(n);
+      const path = join(this.dir, name);
+      if (await fileExists(path)) {
+        await this.damage({ number: n, name, path }, 0, 'its header is unusable, so the segment is left out of reads', identity, { kind: 'header' });
+      } else {
+        await this.damage(to, 0, `the segment before it (number ${n}) is missing`, identity, { kind: 'missing' });
+      }
     }
   }
 
@@ -455,4 +473,15 @@ async function readHead(fh: FileHandle): Promise<Buffer> {
     done += bytesRead;
   }
   return b.subarray(0, done);
+}
+
+/** True when `path` names an existing file or directory entry. */
+async function fileExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
 }

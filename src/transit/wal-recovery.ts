@@ -84,6 +84,8 @@ export interface RecoveredSegment {
   segmentSize: number;
   /** False when the header is unusable (salvage, verify): the writer starts a new segment. */
   appendable: boolean;
+  /** Taken on CHECKPOINT's word: its header was checked, its records were not scanned. */
+  sealed?: boolean;
 }
 
 /** Recovery's result: the report, and where the writer resumes. */
@@ -186,7 +188,7 @@ export async function recoverWal(dir: string, options: { recovery: RecoveryMode 
     writeCheckpoints: scan.problems.length === 0,
     indexSeed: {
       storeId: identity.storeId,
-      segments: segments.flatMap((g, i) => (g.appendable ? [{ number: g.number, firstSeq: g.firstSeq, scanned: i >= scan.sealedSegments }] : [])),
+      segments: segments.flatMap((g) => (g.appendable ? [{ number: g.number, firstSeq: g.firstSeq, scanned: g.sealed !== true }] : [])),
       points: scan.indexPoints,
     },
   };
@@ -284,8 +286,8 @@ class WalScan {
   readonly indexPoints: number[] = [];
   private readonly repair: boolean;
   private checkpoint: WalCheckpoint | null = null;
-  /** The last segment kept is sealed and waits for the next header to tell its last record. */
-  private lastPending = false;
+  /** A sealed segment kept that waits for the next readable header to tell its last record. */
+  private pending: RecoveredSegment | null = null;
 
   constructor(
     private readonly dir: string,
@@ -340,7 +342,7 @@ class WalScan {
       prev = await this.scanSegment(segs[i]!, !removed && i === segs.length - 1, prev, cp !== null && segs[i]!.number <= cp.sealed);
     }
     // Sealed segments come first; the oldest record is in the first of them that holds any.
-    const firstSealed = this.segments.slice(0, this.sealedSegments).find((g) => g.records > 0);
+    const firstSealed = this.segments.find((g) => g.sealed === true && g.records > 0);
     if (firstSealed !== undefined) this.firstSeq = firstSealed.firstSeq;
     const onlyFirstRemoved = removed && files.length === 1 && files[0]!.number === 1;
     if (files.length > 0 && this.expected === 0 && !onlyFirstRemoved && this.mode !== 'verify') {
@@ -491,13 +493,17 @@ class WalScan {
         }
       }
       const cp = this.checkpoint;
-      if (this.lastPending && prev !== null && seg.number === prev.number + 1) {
-        // The sealed segment before this one ends where this one starts.
-        this.lastPending = false;
-        if (header.firstSeq < prev.firstSeq) {
-          this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, `sequence numbers go back: the segment starts at sequence ${header.firstSeq}, but ${prev.name} starts at ${prev.firstSeq}`, 'gap', [prev.firstSeq, header.firstSeq]);
+      const pending = this.pending;
+      if (pending !== null) {
+        // The sealed segment before this one ends where this one starts, or, when segments set
+        // aside whole lie between them, where SALVAGED says the records lost with them begin.
+        this.pending = null;
+        if (header.firstSeq < pending.firstSeq) {
+          this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, `sequence numbers go back: the segment starts at sequence ${header.firstSeq}, but ${pending.name} starts at ${pending.firstSeq}`, 'gap', [pending.firstSeq, header.firstSeq]);
         } else {
-          this.endSealed(prev, header.firstSeq - 1);
+          const lost = seg.number === pending.number + 1 ? undefined : this.stretches.find((s) => s.segment === pending.number + 1 && s.offset === 0 && s.lostCount > 0);
+          const end = lost !== undefined && lost.lostFrom >= pending.firstSeq && lost.lostFrom <= header.firstSeq ? lost.lostFrom : header.firstSeq;
+          this.endSealed(pending, end - 1);
         }
       }
       if (prev === null && cp !== null && seg.number === cp.sealed + 1) {
@@ -535,11 +541,11 @@ class WalScan {
   private sealedSegment(seg: SegmentFile, header: SegmentHeader): RecoveredSegment {
     const cp = this.checkpoint!;
     const info: RecoveredSegment = {
-      number: seg.number, name: seg.name, path: seg.path, firstSeq: header.firstSeq, lastSeq: 0, records: 0, endOffset: 0, segmentSize: header.segmentSize, appendable: true,
+      number: seg.number, name: seg.name, path: seg.path, firstSeq: header.firstSeq, lastSeq: 0, records: 0, endOffset: 0, segmentSize: header.segmentSize, appendable: true, sealed: true,
     };
     this.sealedSegments++;
     if (seg.number !== cp.sealed) {
-      this.lastPending = true;
+      this.pending = info;
       return info;
     }
     if (header.firstSeq !== cp.firstSeq) {
