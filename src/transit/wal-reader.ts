@@ -482,6 +482,6 @@ async function fileExists(path: string): Promise<boolean> {
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
+    throw new TapioError('ERR_WAL_IO', `cannot tell whether transit WAL segment ${path} exists: ${(err as Error).message}`, { cause: err, details: { file: path } });
   }
 }
