@@ -410,6 +410,33 @@ Status ReadSmallFile(const std::string& path, std::string* out, bool* missing) {
   return Status::Ok();
 }
 
+// True when the parsed members `v` of the small file `file` name format `format_name`, this
+// format version and this store; else false with *ignored saying which does not hold.
+bool OwnSmallFile(const std::map<std::string, std::string>& v, const char* file, const char* format_name,
+                  const StoreId& store_id, std::string* ignored) {
+  bool is_string = false;
+  std::string shown;
+  const std::string format = JsonField(v, "format", &is_string, &shown);
+  const bool format_ok = is_string && format == format_name;
+  const std::string version = JsonField(v, "version", &is_string, &shown);
+  if (!format_ok || is_string || !NumberEquals(version, kFormatVersion)) {
+    *ignored = std::string(file) + " describes another format or version";
+    return false;
+  }
+  const std::string hex = JsonField(v, "storeId", &is_string, &shown);
+  StoreId id;
+  if (!is_string || !StoreIdFromHex(hex, &id)) {
+    *ignored = std::string(file) + " holds no valid storeId";
+    return false;
+  }
+  if (id != store_id) {
+    *ignored = std::string(file) + " names store " + StoreIdToHex(id) + ", but " + kIdFileName + " names store " +
+               StoreIdToHex(store_id);
+    return false;
+  }
+  return true;
+}
+
 // Reads CHECKPOINT. *found is false when there is none, or when it cannot be used: then
 // *ignored says why (recovery scans every segment, as if there were none).
 void ReadCheckpoint(const std::string& dir, const StoreId& store_id, Checkpoint* cp, bool* found,
@@ -433,26 +460,7 @@ void ReadCheckpoint(const std::string& dir, const StoreId& store_id, Checkpoint*
     *ignored = std::string(kCheckpointFileName) + " is not the JSON object it must hold";
     return;
   }
-  bool is_string = false;
-  std::string shown;
-  const std::string format = JsonField(v, "format", &is_string, &shown);
-  const bool format_ok = is_string && format == kCheckpointFormatName;
-  const std::string version = JsonField(v, "version", &is_string, &shown);
-  if (!format_ok || is_string || !NumberEquals(version, kFormatVersion)) {
-    *ignored = std::string(kCheckpointFileName) + " describes another format or version";
-    return;
-  }
-  const std::string hex = JsonField(v, "storeId", &is_string, &shown);
-  StoreId id;
-  if (!is_string || !StoreIdFromHex(hex, &id)) {
-    *ignored = std::string(kCheckpointFileName) + " holds no valid storeId";
-    return;
-  }
-  if (id != store_id) {
-    *ignored = std::string(kCheckpointFileName) + " names store " + StoreIdToHex(id) + ", but " + kIdFileName +
-               " names store " + StoreIdToHex(store_id);
-    return;
-  }
+  if (!OwnSmallFile(v, kCheckpointFileName, kCheckpointFormatName, store_id, ignored)) return;
   Checkpoint c;
   if (!SafeInteger(v, "sealed", &c.sealed) || !SafeInteger(v, "firstSeq", &c.first_seq) ||
       !SafeInteger(v, "lastSeq", &c.last_seq) || c.sealed < 1 || c.first_seq < 1 || c.last_seq + 1 < c.first_seq) {
@@ -486,26 +494,7 @@ void ReadSalvaged(const std::string& dir, const StoreId& store_id, std::vector<S
     *ignored = name + " is not the JSON object it must hold";
     return;
   }
-  bool is_string = false;
-  std::string shown;
-  const std::string format = JsonField(v, "format", &is_string, &shown);
-  const bool format_ok = is_string && format == kSalvagedFormatName;
-  const std::string version = JsonField(v, "version", &is_string, &shown);
-  if (!format_ok || is_string || !NumberEquals(version, kFormatVersion)) {
-    *ignored = name + " describes another format or version";
-    return;
-  }
-  const std::string hex = JsonField(v, "storeId", &is_string, &shown);
-  StoreId id;
-  if (!is_string || !StoreIdFromHex(hex, &id)) {
-    *ignored = name + " holds no valid storeId";
-    return;
-  }
-  if (id != store_id) {
-    *ignored = name + " names store " + StoreIdToHex(id) + ", but " + kIdFileName + " names store " +
-               StoreIdToHex(store_id);
-    return;
-  }
+  if (!OwnSmallFile(v, kSalvagedFileName, kSalvagedFormatName, store_id, ignored)) return;
   const std::string bad = name +
                           " holds stretches that are not a list of objects of whole numbers segment (from 1), offset, "
                           "bytes, lostFrom and lostCount";
