@@ -5,7 +5,7 @@
  * read-only and takes no lock, so it works beside a running store; it checks no record of the
  * older segments (`wal verify` does).
  */
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 
 import { TapioError } from '../errors.js';
 import { decodeSegmentHeader, storeIdToHex, type SegmentHeader } from './codec.js';
@@ -85,6 +85,14 @@ export async function walStats(dir: string): Promise<WalStatsSummary> {
 
 /** The header of `seg`, or why it cannot be used. */
 async function headerOf(seg: SegmentFile, storeId: string, summary: WalStatsSummary): Promise<SegmentHeader | string> {
+  const opened = await openWithHeader(seg, storeId, summary);
+  if (typeof opened === 'string') return opened;
+  await opened.fh.close();
+  return opened.header;
+}
+
+/** `seg` opened for reading with its checked header, or why it cannot be used (then closed). */
+async function openWithHeader(seg: SegmentFile, storeId: string, summary: WalStatsSummary): Promise<{ fh: FileHandle; size: number; header: SegmentHeader } | string> {
   let fh;
   try {
     fh = await open(seg.path, 'r');
@@ -92,12 +100,19 @@ async function headerOf(seg: SegmentFile, storeId: string, summary: WalStatsSumm
     return `${seg.name} cannot be opened (${(err as NodeJS.ErrnoException).code ?? 'unknown error'})`;
   }
   try {
+    const size = (await fh.stat()).size;
     const head = Buffer.alloc(SEGMENT_HEADER_USED);
     const { bytesRead } = await fh.read(head, 0, SEGMENT_HEADER_USED, 0);
     summary.bytesScanned += bytesRead;
-    return checked(seg, head.subarray(0, bytesRead), storeId);
-  } finally {
+    const header = checked(seg, head.subarray(0, bytesRead), storeId);
+    if (typeof header === 'string') {
+      await fh.close();
+      return header;
+    }
+    return { fh, size, header };
+  } catch (err) {
     await fh.close();
+    throw err;
   }
 }
 
@@ -114,19 +129,10 @@ function checked(seg: SegmentFile, head: Buffer, storeId: string): SegmentHeader
  * Stretches a salvage set aside are stepped over, as reads do.
  */
 async function newestEnd(seg: SegmentFile, storeId: string, setAside: readonly SalvagedStretch[], summary: WalStatsSummary): Promise<{ lastSeq: number } | string> {
-  let fh;
+  const opened = await openWithHeader(seg, storeId, summary);
+  if (typeof opened === 'string') return opened;
+  const { fh, size, header } = opened;
   try {
-    fh = await open(seg.path, 'r');
-  } catch (err) {
-    return `${seg.name} cannot be opened (${(err as NodeJS.ErrnoException).code ?? 'unknown error'})`;
-  }
-  try {
-    const size = (await fh.stat()).size;
-    const head = Buffer.alloc(SEGMENT_HEADER_USED);
-    const { bytesRead } = await fh.read(head, 0, SEGMENT_HEADER_USED, 0);
-    summary.bytesScanned += bytesRead;
-    const header = checked(seg, head.subarray(0, bytesRead), storeId);
-    if (typeof header === 'string') return header;
     const scanner = new SegmentScanner(fh, seg.path, Math.min(size, header.segmentSize), SEGMENT_HEADER_SIZE);
     let lastSeq = header.firstSeq - 1;
     try {
