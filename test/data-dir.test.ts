@@ -1,7 +1,7 @@
 // The data directory: its marker, and what TapioStorage.open examines before it creates anything
 // (a missing store with create: false, a foreign or nested directory, foreign files in a store
 // directory), on both transit paths.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { DATA_DIR_MARKER, readMarker } from '../src/data-dir.js';
 import { TapioError, TapioStorage, type TapioConfigInput } from '../src/index.js';
+import { tree } from './dir-tree.js';
 import { nativeStatus } from '../src/native/loader.js';
 
 const paths: Array<'native' | 'typescript'> = nativeStatus().native ? ['native', 'typescript'] : ['typescript'];
@@ -21,17 +22,6 @@ function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'tapio-data-dir-'));
   dirs.push(d);
   return d;
-}
-
-/** Every path under `dir`, directories ending with '/', sorted: what a refusal must leave as it was. */
-function tree(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    if (e.isDirectory()) out.push(`${e.name}/`, ...tree(join(dir, e.name)).map((p) => `${e.name}/${p}`));
-    else out.push(e.name);
-  }
-  return out.sort();
 }
 
 async function refusal(promise: Promise<unknown>, code: string, message?: RegExp): Promise<TapioError> {

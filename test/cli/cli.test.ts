@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { tree } from '../dir-tree.js';
 import { nativeStatus } from '../../src/native/loader.js';
 
 const cli = join(import.meta.dirname, '..', '..', 'lib', 'cli', 'main.js');
@@ -23,17 +24,6 @@ const walPaths: Array<[string, Record<string, string>]> = [
   ...(nativeStatus().native ? [['native', { TAPIO_NATIVE: '1' }] as [string, Record<string, string>]] : []),
   ['typescript', { TAPIO_NATIVE: '0' }],
 ];
-
-/** Every path under `dir`, directories ending with '/', sorted. */
-function tree(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    if (e.isDirectory()) out.push(`${e.name}/`, ...tree(join(dir, e.name)).map((p) => `${e.name}/${p}`));
-    else out.push(e.name);
-  }
-  return out.sort();
-}
 
 /** A child process that holds the store at `dataDir` open (hold-store-child.mjs) and answers questions. */
 async function holdStore(dataDir: string, env: Record<string, string>): Promise<{ ready: { lastSeq: number; path: string }; ask: (line: string) => Promise<Record<string, unknown>>; close: () => Promise<number | null> }> {

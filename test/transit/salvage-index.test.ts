@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { TapioStorage } from '../../src/index.js';
 import { nativeStatus } from '../../src/native/loader.js';
 import { readCounters } from '../../src/transit/wal-reader.js';
+import { subscribeAll } from './wal-helpers.js';
 
 const paths: Array<'native' | 'typescript'> = nativeStatus().native ? ['native', 'typescript'] : ['typescript'];
 const dirs: string[] = [];
@@ -34,22 +35,6 @@ describe.each(paths)('a segment set aside whole (%s path)', (path) => {
       out.push(r.seq);
     }
     return out;
-  }
-
-  async function subscribeAll(t: TapioStorage['transit'], name: string, last: number): Promise<number[]> {
-    const seen: number[] = [];
-    const sub = t.subscribe(name, (r) => {
-      seen.push(r.seq);
-    }, { batchSize: 500 });
-    let failed: unknown = null;
-    sub.done.catch((err: unknown) => {
-      failed = err;
-    });
-    const give = Date.now() + 60_000; // liveness only
-    while (sub.position < last && failed === null && Date.now() < give) await new Promise((r) => setTimeout(r, 5));
-    await sub.close().catch(() => undefined);
-    if (failed !== null) throw failed;
-    return seen;
   }
 
   it('reads every record outside it, before and after strict opens that take segments on CHECKPOINT\'s word', async () => {

@@ -9,6 +9,7 @@ import { loadNative } from '../../src/native/loader.js';
 import type { RecoveryMode, RecoveryReport, WalBackend, WalOpenOptions } from '../../src/transit/backend.js';
 import { segmentFileName } from '../../src/transit/format.js';
 import { NativeWal } from '../../src/transit/native-wal.js';
+import type { Transit } from '../../src/transit/transit.js';
 import { TsWal } from '../../src/transit/ts-wal.js';
 import { readRecords, recoverWal, type WalRecord } from '../../src/transit/wal-recovery.js';
 
@@ -165,4 +166,21 @@ export function firstDifference(actual: Uint8Array[], expected: Uint8Array[]): n
     if (!Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(e)) return i;
   }
   return null;
+}
+
+/** Runs a subscription named `name` until it has delivered up to `last`; returns the sequence numbers it saw. */
+export async function subscribeAll(t: Transit, name: string, last: number): Promise<number[]> {
+  const seen: number[] = [];
+  const sub = t.subscribe(name, (r) => {
+    seen.push(r.seq);
+  }, { batchSize: 500 });
+  let failed: unknown = null;
+  sub.done.catch((err: unknown) => {
+    failed = err;
+  });
+  const give = Date.now() + 60_000; // liveness only
+  while (sub.position < last && failed === null && Date.now() < give) await new Promise((r) => setTimeout(r, 5));
+  await sub.close().catch(() => undefined);
+  if (failed !== null) throw failed;
+  return seen;
 }

@@ -12,7 +12,7 @@ import { isTapioError } from '../../src/errors.js';
 import { nativeStatus } from '../../src/native/loader.js';
 import { pruneSalvaged } from '../../src/transit/salvage-file.js';
 import { verifyWal } from '../../src/transit/wal-recovery.js';
-import { backends, cleanupDirs, patch, readAt, recoverVia, segPath, tempDir, writeLog } from './wal-helpers.js';
+import { backends, cleanupDirs, patch, readAt, recoverVia, segPath, subscribeAll, tempDir, writeLog } from './wal-helpers.js';
 
 const paths: Array<'native' | 'typescript'> = nativeStatus().native ? ['native', 'typescript'] : ['typescript'];
 const dirs: string[] = [];
@@ -57,23 +57,6 @@ describe.each(paths)('salvage on the %s path', (path) => {
 
   /** Every sequence number from `from` to `to` but `lost`. */
   const range = (from: number, to: number, lost: number[] = []): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i).filter((k) => !lost.includes(k));
-
-  /** Delivers every record to a subscription until `last`; returns what it saw. */
-  async function subscribeAll(t: TapioStorage['transit'], name: string, last: number): Promise<number[]> {
-    const seen: number[] = [];
-    const sub = t.subscribe(name, (r) => {
-      seen.push(r.seq);
-    }, { batchSize: 500 });
-    let failed: unknown = null;
-    sub.done.catch((err: unknown) => {
-      failed = err;
-    });
-    const give = Date.now() + 60_000; // liveness only
-    while (sub.position < last && failed === null && Date.now() < give) await new Promise((r) => setTimeout(r, 5));
-    await sub.close().catch(() => undefined);
-    if (failed !== null) throw failed;
-    return seen;
-  }
 
   it('keeps every whole record readable after a salvage open, and the next strict open accepts what it set aside', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tapio-salvage-'));
