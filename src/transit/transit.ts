@@ -127,7 +127,10 @@ export class Transit extends EventEmitter {
     this.#subscriptionHost = {
       lastSeq: () => this.lastSeq,
       oldestSeq: () => this.#oldestSeq,
-      read: (fromSeq) => this.read({ fromSeq }),
+      readBatches: (fromSeq) => {
+        if (this.#closed) throw new TapioError('ERR_CLOSED', 'a subscription read after close(); open the storage again');
+        return this.#readBatches(this.#checkFromSeq(fromSeq, 'subscribe'), Number.POSITIVE_INFINITY) ?? emptyBatches();
+      },
       wakeOnAppend: (wake) => {
         this.#waiters.add(wake);
         return () => this.#waiters.delete(wake);
@@ -271,12 +274,20 @@ export class Transit extends EventEmitter {
     if (limit !== Number.POSITIVE_INFINITY && !(typeof limit === 'number' && Number.isSafeInteger(limit) && limit > 0)) {
       throw new TapioError('ERR_INVALID_ARGUMENT', `transit.read({ limit }): limit must be a whole number >= 1, got ${describeArgument(options.limit)}`);
     }
+    return records(this.#readBatches(from, limit), limit);
+  }
+
+  /**
+   * The durable records from `from` on (at most `limit`) in arrays, as the reader hands them out;
+   * null when there is none.
+   */
+  #readBatches(from: number, limit: number): AsyncGenerator<WalRecord[], void, undefined> | null {
     const toSeq = this.lastSeq;
-    if (from > toSeq) return records(null, limit);
+    if (from > toSeq) return null;
     // Entries the writer made up to now cover every durable record (they run ahead of it).
     this.#index.absorb(this.#backend.takeIndexPoints());
     const reader = new WalReader(this.dir, { fromSeq: from, toSeq, exactStart: true, locator: this.#index, ...(limit !== Number.POSITIVE_INFINITY ? { limit } : {}) });
-    return records(reader.batches(), limit);
+    return reader.batches();
   }
 
   #checkFromSeq(fromSeq: number | undefined, what: string): number {
@@ -529,6 +540,9 @@ export class Transit extends EventEmitter {
     return this.#closed;
   }
 }
+
+/** A read with nothing in it. */
+async function* emptyBatches(): AsyncGenerator<WalRecord[], void, undefined> {}
 
 /**
  * The records of `batches` one by one, at most `limit` of them. Built on arrays of records

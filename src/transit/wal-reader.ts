@@ -15,7 +15,7 @@ import type { RecoveryMode } from './backend.js';
 import { decodeSegmentHeader, storeIdToHex, type SegmentHeader } from './codec.js';
 import { RECORD_ALIGN, SEGMENT_HEADER_SIZE, SEGMENT_HEADER_USED, segmentFileName } from './format.js';
 import { isRecordedDamage, readSalvaged, type FoundDamage, type SalvagedStretch } from './salvage-file.js';
-import { SegmentScanner } from './segment-scanner.js';
+import { SCAN_CHUNK_BYTES, SegmentScanner } from './segment-scanner.js';
 import { listSegments, readWalId, type SegmentFile, type WalIdentity } from './wal-dir.js';
 
 /** One record read back: its sequence number and its payload (a copy the caller owns). */
@@ -122,6 +122,8 @@ export class WalReader implements AsyncIterable<WalRecord> {
   private readonly recovery: RecoveryMode;
   private readonly exactStart: boolean;
   private readonly locator: ReadLocator | null;
+  /** The read buffers of this reader's segment scanners, reused from one segment to the next. */
+  private readonly buffers: Buffer[] = [];
   /** SALVAGED's stretches, read at the first damage met (null until then). */
   private salvaged: SalvagedStretch[] | null = null;
 
@@ -198,6 +200,9 @@ export class WalReader implements AsyncIterable<WalRecord> {
         });
       }
       const { fh, size } = opened;
+      let scanner: SegmentScanner | null = null;
+      /** scanner.bytesRead already added to readCounters. */
+      let counted = 0;
       try {
         const header = await this.checkHeader(seg, opened.head, identity);
         if (header !== null) {
@@ -209,7 +214,20 @@ export class WalReader implements AsyncIterable<WalRecord> {
           if (expected !== null && header.firstSeq !== expected) {
             await this.damage(seg, 0, `sequence gap: the segment starts at sequence ${header.firstSeq}, but the previous one ends at ${expected - 1}`, identity, { kind: 'seq', expected, found: header.firstSeq });
           }
-          const scanner = new SegmentScanner(fh, seg.path, Math.min(size, header.segmentSize), SEGMENT_HEADER_SIZE, { wantPayload: true, firstChunkBytes: FIRST_CHUNK_BYTES });
+          // How much of the segment the read wants: up to the index's first entry after the last
+          // record wanted; all of it when that lies beyond the segment and a newer segment follows.
+          const lastWanted = this.limit === Infinity ? this.toSeq : Math.min(this.toSeq, this.fromSeq + this.limit - 1);
+          const after = locator !== null ? locator.entryAfter(seg.number, lastWanted) : null;
+          const sealed = segs.some((x) => x.number > seg.number);
+          const segmentEnd = Math.min(size, header.segmentSize);
+          const wantedEnd = after !== null ? Math.min(after.offset + RECORD_ALIGN, segmentEnd) : sealed ? segmentEnd : 0;
+          scanner = new SegmentScanner(fh, seg.path, segmentEnd, SEGMENT_HEADER_SIZE, {
+            wantPayload: true,
+            firstChunkBytes: wantedEnd > 0 && !(first && this.limit !== Infinity) ? SCAN_CHUNK_BYTES : FIRST_CHUNK_BYTES,
+            readAhead: wantedEnd > 0,
+            buffers: this.buffers,
+            ...(wantedEnd > 0 ? { wantedEnd } : {}),
+          });
           let next: number = header.firstSeq;
           // The index's entry for the first record wanted: checked against the record found there.
           let entry: { seq: number; offset: number } | null = null;
@@ -235,9 +253,9 @@ export class WalReader implements AsyncIterable<WalRecord> {
             const s = scanner.step();
             if (s.kind === 'need') {
               yield* flush();
-              const before = scanner.bytesRead;
               await scanner.fill();
-              readCounters.bytesRead += scanner.bytesRead - before;
+              readCounters.bytesRead += scanner.bytesRead - counted;
+              counted = scanner.bytesRead;
               continue;
             }
             if (entry !== null) {
@@ -300,6 +318,10 @@ export class WalReader implements AsyncIterable<WalRecord> {
           expected = next;
         }
       } finally {
+        if (scanner !== null) {
+          await scanner.close();
+          readCounters.bytesRead += scanner.bytesRead - counted;
+        }
         if ('release' in opened) (opened as { release(): void }).release();
         else await fh.close();
       }
