@@ -1,6 +1,6 @@
 // Opening a WAL directory: the WAL_ID file, every segment's header and records, the rules of
 // the durability contract for damage (torn tail, damage in the middle, salvage and SALVAGED,
-// CHECKPOINT), and the point where the writer resumes. docs/FORMAT.md "Recovery" and "Salvage"
+// CHECKPOINT), and the point where the writer resumes. docs/FORMAT.md "Recovery" (with SALVAGED)
 // state the rules once; the TypeScript twin (src/transit/wal-recovery.ts) applies the same rules
 // with the same reasons.
 //

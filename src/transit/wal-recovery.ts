@@ -5,7 +5,7 @@
  * (readRecords, re-exported here).
  *
  * The rules (CHECKPOINT, headers, records, an unfinished segment, the torn tail, damage in the
- * middle and salvage) are stated once, in docs/FORMAT.md "Recovery" and "Salvage";
+ * middle and salvage) are stated once, in docs/FORMAT.md "Recovery" (with SALVAGED);
  * native/core/wal_recovery applies the same rules with the same reasons, and a twin test runs
  * both over the same damaged directories and compares.
  */
