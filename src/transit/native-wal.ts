@@ -7,10 +7,9 @@ import { resolve as resolvePath } from 'node:path';
 
 import { TapioError } from '../errors.js';
 import { loadNative, type NativeAddon, type NativeProducer, type NativeWalStats, type NativeWalWriter } from '../native/loader.js';
-import type { AppendResult, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
+import type { AppendResult, BatchLimits, IndexSeed, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
 import { nativeWalIoError } from './native-errors.js';
-import type { IndexSeed } from './wal-index.js';
-import { batchInputError, checkWalOpenOptions, type BatchLimits } from './wal-input.js';
+import { batchInputError, checkWalOpenOptions } from './wal-input.js';
 
 /** The addon functions the native backend uses. */
 export type NativeWalAddon = Pick<NativeAddon, 'openWal' | 'NativeProducer'>;
