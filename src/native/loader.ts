@@ -149,7 +149,7 @@ export type NativeSyncProbeResult = { cycleMicros: Float64Array; writeBytes: num
 
 /**
  * Everything the addon exports (native/binding/, registered in addon.cc), and nothing else:
- * test/native/addon.test.ts checks the loaded addon against this list.
+ * test/native/loader.test.ts checks the loaded addon against this list.
  */
 export interface NativeAddon {
   /** Hands over the class native errors are built from; called once by the loader. */
