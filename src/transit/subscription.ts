@@ -12,7 +12,7 @@
  */
 import { TapioError } from '../errors.js';
 import { checkOptionKeys, describeArgument } from './call-options.js';
-import type { TransitRecord } from './transit.js';
+import type { TransitRecord } from './batch.js';
 
 /** Options of `transit.subscribe` and `transit.subscribeBatches`. */
 export interface SubscribeOptions {

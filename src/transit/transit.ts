@@ -9,13 +9,12 @@ import { join } from 'node:path';
 
 import type { TransitConfig } from '../config/index.js';
 import { TapioError } from '../errors.js';
-import type { AppendResult, RecoveryMode, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
+import type { AppendResult, ProducerHandle, RecoveryMode, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
 import { decodeSegmentHeader } from './codec.js';
 import { indexFileName, maxPayload, parseSegmentFileName, SEGMENT_HEADER_SIZE } from './format.js';
 import { ENTRY_HEADER_SIZE, ringRecordFootprint } from './ring-buffer.js';
-import { toBatch, type TransitRecordInput } from './batch.js';
+import { toBatch, type TransitRecord, type TransitRecordInput } from './batch.js';
 import { checkOptionKeys, describeArgument } from './call-options.js';
-import type { ProducerHandle } from './producer.js';
 import { pruneSalvaged } from './salvage-file.js';
 import { checkSubscribeArguments, SubscriptionImpl, type BatchHandler, type CheckpointStore, type RecordHandler, type SubscribeOptions, type Subscription, type SubscriptionHost, type SubscriptionStats } from './subscription.js';
 import { WalReader, type WalRecord } from './wal-reader.js';
@@ -23,18 +22,8 @@ import { WalIndex } from './wal-index.js';
 import { fsyncDir } from './wal-dir.js';
 import { lockWalDir } from './wal-lock.js';
 
-export type { TransitRecordInput } from './batch.js';
+export type { TransitRecord, TransitRecordInput } from './batch.js';
 export type { CheckpointStore, Subscription, SubscribeOptions, SubscriptionState, SubscriptionStats } from './subscription.js';
-
-/**
- * A committed record. `data` is a copy the caller owns; records of up to 1 KiB share a 16 KiB
- * ArrayBuffer with the records read next to them (as Node's Buffer pool does), so keeping one
- * keeps up to 16 KiB alive: keep `data.slice()` when holding a few records for long.
- */
-export interface TransitRecord {
-  seq: number;
-  data: Uint8Array;
-}
 
 /** Statistics of the transit store (`transit.stats()`). */
 export interface TransitStats extends WalWriterStats {

@@ -4,7 +4,7 @@
  * earlier, so these guard direct users of a backend).
  */
 import { TapioError } from '../errors.js';
-import type { WalOpenOptions } from './backend.js';
+import type { BatchLimits, WalOpenOptions } from './backend.js';
 import { MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, SEGMENT_HEADER_SIZE, maxPayload } from './format.js';
 import { MAX_RING_CAPACITY, MIN_RING_CAPACITY, ringEntrySize } from './ring-buffer.js';
 
@@ -49,12 +49,6 @@ export function checkWalOpenOptions(o: WalOpenOptions): WalOpenOptions {
     }
   }
   return o;
-}
-
-/** The sizes an append batch is checked against. */
-export interface BatchLimits {
-  segmentSize: number;
-  ringCapacity: number;
 }
 
 /**

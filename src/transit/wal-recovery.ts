@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 
 import { TapioError } from '../errors.js';
-import type { RecoveryMode, RecoveryReport } from './backend.js';
+import type { IndexSeed, RecoveryMode, RecoveryReport } from './backend.js';
 import { decodeSegmentHeader, storeIdToHex, type SegmentHeader } from './codec.js';
 import {
   BROKEN_SUFFIX,
@@ -31,7 +31,6 @@ import {
 } from './format.js';
 import { lostBetween, readSalvaged, writeSalvaged, type SalvagedStretch } from './salvage-file.js';
 import { SegmentScanner } from './segment-scanner.js';
-import type { IndexSeed } from './wal-index.js';
 import { fsyncDir, listSegments, openWalId, readCheckpoint, readWalId, writeCheckpoint, type SegmentFile, type WalCheckpoint, type WalIdentity } from './wal-dir.js';
 
 export { readRecords, WalReader, type ReadRecordsOptions, type WalRecord } from './wal-reader.js';
