@@ -223,19 +223,17 @@ describe.each(paths)('reads through the index on the %s path', (path) => {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
-    await new Promise<void>((resolve, reject) => {
+    // Resolves once the child is gone (and its directory lock with it), with how it ended.
+    const ended = await new Promise<NodeJS.Signals | null>((resolve, reject) => {
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
-        if (out.includes('written')) {
-          child.kill('SIGKILL');
-          resolve();
-        }
+        if (out.includes('written')) child.kill('SIGKILL');
       });
-      child.on('exit', () => resolve());
+      child.on('exit', (_code, signal) => resolve(signal));
       child.on('error', reject);
     });
     expect(out).toContain(`written ${path}`);
-    await new Promise((r) => setTimeout(r, 50));
+    expect(ended).toBe('SIGKILL');
     const storage = await open(dataDir, '1MiB', '4MiB');
     try {
       expect(storage.transit.lastSeq).toBe(total);

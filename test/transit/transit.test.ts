@@ -329,10 +329,20 @@ describe.each(paths)('transit on the %s path', (path) => {
 
   it('a failing retention run of the timer does not end the process: it is reported once and the store goes on', async () => {
     const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    // The retention timer runs when the test moves the fake clock, not on the wall clock.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     // Retention of 4 s: the timer runs every second.
     const storage = await open(newDataDir(), { retention: '4s' });
     try {
       const t = storage.transit;
+      const runs = vi.spyOn(t, 'applyRetention');
+      /** Moves the clock one timer period on and waits for the one run it starts to end. */
+      const timerRun = async (): Promise<void> => {
+        const before = runs.mock.results.length;
+        vi.advanceTimersByTime(1000);
+        expect(runs.mock.results.length).toBe(before + 1);
+        await (runs.mock.results[before]!.value as Promise<number>).catch(() => undefined);
+      };
       await appendBig(t, 25);
       const segments = segmentsIn(t.dir);
       expect(segments.length).toBeGreaterThan(2);
@@ -341,16 +351,19 @@ describe.each(paths)('transit on the %s path', (path) => {
       const fd = openSync(join(t.dir, segments[1]!), 'r+');
       writeSync(fd, Buffer.from('XXXXXXXX'), 0, 8, 0);
       closeSync(fd);
-      const deadline = Date.now() + 10_000;
-      while (t.stats().retentionError === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await timerRun();
       expect(t.stats().retentionError).toMatch(/header of .* is damaged/);
       expect(t.stats().segmentsDeleted).toBe(1);
-      await new Promise((r) => setTimeout(r, 2500)); // at least two more runs, which fail the same way
-      expect(t.stats().retentionError).toMatch(/header of .* is damaged/);
       expect(warn).toHaveBeenCalledTimes(1);
       expect(String(warn.mock.calls[0]![0])).toMatch(/retention failed/);
+      // Two more runs fail the same way and are not reported again.
+      await timerRun();
+      await timerRun();
+      expect(t.stats().retentionError).toMatch(/header of .* is damaged/);
+      expect(warn).toHaveBeenCalledTimes(1);
       expect((await t.append(['after'])).lastSeq).toBe(26);
     } finally {
+      vi.useRealTimers();
       warn.mockRestore();
       await storage.close();
     }
