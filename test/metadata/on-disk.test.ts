@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 
 import { open as openLmdb } from 'lmdb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SECRET_BYTES, decodeBase62, parseApiKey } from '../../src/metadata/api-key-format.js';
 import { MetadataStore } from '../../src/metadata/index.js';
 import { lmdbOpenOptions } from '../../src/metadata/kv-lmdb.js';
+import { libPath } from '../built-lib.js';
 import { cleanup, config, expectTapioError, openStore, tempDir } from './helpers.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -428,7 +430,7 @@ describe('metadata store on disk', () => {
       const { id, key } = await store.apiKeys.create(user.id, { name: 'ci' });
       expect(await store.apiKeys.verify(key)).toBe(user.id);
       // The compiled library (npm run build), as another program would load it.
-      const storeModule = new URL('../../lib/metadata/index.js', import.meta.url).href;
+      const storeModule = pathToFileURL(libPath('metadata', 'index.js')).href;
       const script = `const { MetadataStore } = await import(${JSON.stringify(storeModule)});
 const s = await MetadataStore.open({ type: 'badger', path: ${JSON.stringify(path)}, in_memory: false, compression: true }, { create: false });
 await s.apiKeys.revoke(${JSON.stringify(id)});

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { TapioStorage, type TapioConfigInput } from '../../src/index.js';
 import { nativeStatus } from '../../src/native/loader.js';
+import { libPath } from '../built-lib.js';
 
 const paths: Array<'native' | 'typescript'> = nativeStatus().native ? ['native', 'typescript'] : ['typescript'];
 const dirs: string[] = [];
@@ -535,7 +536,7 @@ describe.each(paths)('transit on the %s path', (path) => {
 
 describe('the TypeScript path when the addon is switched off', () => {
   it('TAPIO_NATIVE=0 runs the whole store on the TypeScript twins and says so', () => {
-    const cli = join(import.meta.dirname, '..', '..', 'lib', 'cli', 'main.js');
+    const cli = libPath('cli', 'main.js');
     const dataDir = newDataDir();
     // status reads an existing store only: init creates it, on the TypeScript path too.
     execFileSync(process.execPath, [cli, '--data-dir', dataDir, 'init'], { env: { ...process.env, TAPIO_NATIVE: '0' }, encoding: 'utf8' });
