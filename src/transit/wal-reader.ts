@@ -279,7 +279,19 @@ export class WalReader implements AsyncIterable<WalRecord> {
                 continue;
               }
             }
-            if (s.kind === 'end') break;
+            if (s.kind === 'end') {
+              if (!s.zeroHeader) break;
+              // A zeroed header ends the written part, unless whole records follow it: then it is
+              // damage (a stretch zeroed in the middle), skipped as salvage recorded it. Only reached
+              // while records are still wanted (a read returns at its last one), so the look ahead
+              // costs nothing on the everyday path.
+              yield* flush();
+              const found = await scanner.findValidAfter(s.offset + RECORD_ALIGN, lastSeq);
+              if (found === null) break;
+              await this.damage(seg, s.offset, 'a zeroed record header with records after it', identity, { kind: 'bytes', end: found });
+              scanner.seek(found);
+              continue;
+            }
             if (s.kind === 'record' && s.seq > lastSeq) {
               if (s.seq !== next) await this.damage(seg, s.offset, `sequence gap: expected ${next}, found ${s.seq}`, identity, { kind: 'seq', expected: next, found: s.seq });
               next = s.seq + 1;
