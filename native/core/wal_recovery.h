@@ -1,7 +1,7 @@
 // Opening a WAL directory: the WAL_ID file, every segment's header and records, the rules of
 // the durability contract for damage, and the point where the writer resumes. The TypeScript
-// twin (src/transit/wal-recovery.ts) applies the same rules with the same reasons; docs/FORMAT.md
-// "Recovery" is the prose version.
+// twin (src/transit/wal-recovery.ts) applies the same rules with the same reasons (reason.h) and
+// details; docs/FORMAT.md "Recovery" is the prose version.
 //
 // Rules:
 //  - WAL_ID: created (with the directory) when the directory is new or empty; a directory with
@@ -16,10 +16,11 @@
 //    exists anywhere after X in that segment. The bytes from X to the last non-zero byte are
 //    copied to the first free "<segment>.broken", ".broken.2", ... (synced; an existing one is
 //    never replaced), then zeroed in the segment (synced).
-//  - Anything else is kCorrupt naming the file, the byte offset and what was wrong (with
-//    details: segment, file, offset, bytes, reason): damage in an older segment, damage in the
-//    newest segment with valid records after it, a sequence gap inside or between segments, a
-//    missing segment, a header that does not match its file name. With `salvage`, every whole
+//  - Anything else is kSegmentDamaged naming the file, the byte offset and what was wrong
+//    (details: segment, file, offset, bytes, and the damage reason as "damage" with its own
+//    details): damage in an older segment, damage in the newest segment with valid records
+//    after it, a sequence gap inside or between segments, a missing segment, a header that does
+//    not match its file name. With `salvage`, every whole
 //    valid record is kept instead, each damaged stretch or gap is listed in `salvaged`, and the
 //    scan goes on. Salvage changes no segment except for the torn-tail cut; it records what it
 //    set aside in SALVAGED (temporary file, fdatasync, rename, fsync of the directory; removed
@@ -72,7 +73,7 @@ struct SalvagedStretch {
   std::string segment;  // file name
   uint64_t offset = 0;
   uint64_t bytes = 0;  // 0 for a sequence gap
-  std::string reason;
+  Status damage;       // what was wrong: a damage reason (kRecordChecksum, kSeqGap, ...) and its details
 };
 
 // One stretch of SALVAGED: `bytes` bytes of segment `segment` from `offset` (0 bytes for a
@@ -101,11 +102,11 @@ struct RecoveryResult {
   std::vector<std::string> removed_files;  // unfinished newest segments that were removed
   std::vector<SalvagedStretch> salvaged;
   uint64_t sealed_segments = 0;    // segments taken on CHECKPOINT's word (headers checked only)
-  std::string checkpoint_ignored;  // why CHECKPOINT was not used, when it exists but was not
+  Status checkpoint_ignored;  // why CHECKPOINT was not used, when it exists but was not (else ok)
   // Salvage: the stretches it set aside (written to SALVAGED). Strict: those SALVAGED records for
   // segments still present, which the scan accepted instead of refusing.
   std::vector<SalvageStretch> set_aside;
-  std::string set_aside_ignored;  // why SALVAGED was not used, when it exists but was not
+  Status set_aside_ignored;  // why SALVAGED was not used, when it exists but was not (else ok)
   ResumePoint resume;  // where the writer continues
   // Sparse index entries of the records scanned (IndexesRecord in wal_format.h): triples
   // (segment number, sequence number, byte offset), in order. Sealed segments have none here.

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { TapioError } from '../errors.js';
+import { reasonError } from '../transit/reasons.js';
 
 declare const fileLockHandle: unique symbol;
 /** A lock taken by {@link NativeAddon.lockFile}: opaque, released by unlockFile. */
@@ -18,7 +19,8 @@ export type NativeFileLockHandle = { readonly [fileLockHandle]: true };
 
 /** The functions the addon exports (see native/binding/). */
 export interface NativeAddon {
-  init(errorClass: typeof TapioError): void;
+  /** Hands over the class the binding's own errors are built from, and what builds the TapioError of a core status. */
+  init(errorClass: typeof TapioError, reasonError: (reason: string, details: Record<string, string | number | boolean>) => TapioError): void;
   features(): {
     simd: 'avx512' | 'avx2' | 'neon' | 'scalar';
     crc32c: 'hardware' | 'table';
@@ -45,7 +47,7 @@ export interface NativeStatus {
   reason: string | undefined;
 }
 
-const EXPECTED_ABI = 5;
+const EXPECTED_ABI = 6;
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const addonPath = join(packageRoot, 'build', 'Release', 'tapio_native.node');
 const buildErrorPath = join(packageRoot, 'build', 'native-build-error.txt');
@@ -93,7 +95,7 @@ function tryLoad(): { addon: NativeAddon | null; reason: string | undefined } {
         reason: `the native addon is stale (ABI ${addon.abiVersion}, expected ${EXPECTED_ABI}); run \`npm run build:native\``,
       };
     }
-    addon.init(TapioError);
+    addon.init(TapioError, reasonError);
     return { addon, reason: undefined };
   } catch (err) {
     return { addon: null, reason: `the native addon failed to load: ${(err as Error).message}` };

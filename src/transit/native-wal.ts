@@ -8,7 +8,7 @@ import { resolve as resolvePath } from 'node:path';
 import { TapioError } from '../errors.js';
 import { loadNative } from '../native/loader.js';
 import type { AppendResult, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
-import { nativeWalIoError } from './native-errors.js';
+import { damageText, reasonError, reasonText, type Reasoned } from './reasons.js';
 import type { IndexSeed } from './wal-index.js';
 import { batchInputError, checkWalOpenOptions, type BatchLimits } from './wal-input.js';
 
@@ -26,11 +26,23 @@ interface NativeProducerHandle {
   readonly id: number;
 }
 
-type NativeStats = WalWriterStats & { segmentsCreated: number; directIoReason: string };
+/** The writer's counters as the addon gives them: the failed state and why direct I/O is off as reasons. */
+type NativeStats = Omit<WalWriterStats, 'failed'> & { segmentsCreated: number; directIoRefusal: Reasoned | null; failed: Reasoned | null };
+
+/** What recovery found, as the addon gives it: damage and ignored files as reasons with their details. */
+type NativeRecovery = Omit<RecoveryReport, 'salvaged' | 'checkpointIgnored' | 'setAsideIgnored'> & {
+  salvaged: Array<{ segment: string; offset: number; bytes: number; damage: Reasoned }>;
+  checkpointIgnored?: Reasoned;
+  setAsideIgnored?: Reasoned;
+  removedFiles: string[];
+  storeId: string;
+  segmentList: Float64Array;
+  indexPoints: Float64Array;
+};
 
 interface NativeWalWriterHandle {
   readonly id: number;
-  readonly recovery: RecoveryReport & { removedFiles: string[]; storeId: string; segmentList: Float64Array; indexPoints: Float64Array };
+  readonly recovery: NativeRecovery;
   stats(): NativeStats;
   /** Index entries made since the last call: (segment, seq, offset) triples; undefined when none. */
   takeIndexPoints(): Float64Array | undefined;
@@ -40,7 +52,8 @@ interface NativeWalWriterHandle {
 
 export interface NativeWalAddon {
   openWal(options: WalOpenOptions): Promise<NativeWalWriterHandle>;
-  NativeProducer: new (writerId: number, onEvents: (acks: Float64Array, failure: string | undefined, space: boolean) => void) => NativeProducerHandle;
+  /** `failure`: the writer's failed state, built by reasonError (native/binding/wal_shared.cc). */
+  NativeProducer: new (writerId: number, onEvents: (acks: Float64Array, failure: TapioError | undefined, space: boolean) => void) => NativeProducerHandle;
 }
 
 interface Deferred {
@@ -288,8 +301,8 @@ export class NativeAppender {
     this.#updateRef();
   }
 
-  #onEvents(acks: Float64Array, failure: string | undefined, space: boolean): void {
-    if (failure !== undefined && this.#failure === null) this.#failure = nativeWalIoError(failure);
+  #onEvents(acks: Float64Array, failure: TapioError | undefined, space: boolean): void {
+    if (failure !== undefined && this.#failure === null) this.#failure = failure;
     for (let i = 0; i + 2 < acks.length; i += 3) {
       const ticket = acks[i]!;
       const d = this.#pending.get(ticket);
@@ -359,12 +372,12 @@ export class NativeWal implements WalBackend {
       bytesScanned: r.bytesScanned,
       tornBytes: r.tornBytes,
       ...(r.brokenFile ? { brokenFile: r.brokenFile } : {}),
-      salvaged: r.salvaged,
+      salvaged: r.salvaged.map(({ segment, offset, bytes, damage }) => ({ segment, offset, bytes, reason: damageText(damage.details, damage.reason) })),
       sealedSegments: r.sealedSegments,
-      ...(r.checkpointIgnored !== undefined ? { checkpointIgnored: r.checkpointIgnored } : {}),
+      ...(r.checkpointIgnored !== undefined ? { checkpointIgnored: reasonText(r.checkpointIgnored.reason, r.checkpointIgnored.details) } : {}),
       removedFiles: r.removedFiles,
       setAside: r.setAside,
-      ...(r.setAsideIgnored !== undefined ? { setAsideIgnored: r.setAsideIgnored } : {}),
+      ...(r.setAsideIgnored !== undefined ? { setAsideIgnored: reasonText(r.setAsideIgnored.reason, r.setAsideIgnored.details) } : {}),
     };
     const segments = [];
     for (let i = 0; i + 2 < r.segmentList.length; i += 3) {
@@ -424,7 +437,7 @@ export class NativeWal implements WalBackend {
       directIo: s.directIo,
       alignment: s.alignment,
       durableSeq: s.durableSeq,
-      failed: s.failed,
+      failed: s.failed === null ? null : reasonError(s.failed.reason, s.failed.details).message,
     };
   }
 
