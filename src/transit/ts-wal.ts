@@ -271,7 +271,7 @@ export class TsWal implements WalBackend {
       if (m === 'kick') this.kick();
     });
     port1.unref();
-    if (this.failure !== null) port1.postMessage({ failed: this.failure.message });
+    if (this.failure !== null) port1.postMessage({ failed: this.failure.message, details: this.failure.details });
     return { kind: 'typescript', ring: this.ring.buffer, producerId, port: port2, limits: { segmentSize: this.segmentSize, ringCapacity: this.ring.capacity } };
   }
 
@@ -499,7 +499,8 @@ export class TsWal implements WalBackend {
       firstSeq: 0,
       assigned: 0,
       resolve: (r) => port?.postMessage({ ticket, firstSeq: r.firstSeq, lastSeq: r.lastSeq }),
-      reject: (e) => port?.postMessage({ ticket, error: (e as Error).message, code: e instanceof TapioError ? e.code : 'ERR_WAL_IO' }),
+      reject: (e) =>
+        port?.postMessage({ ticket, error: (e as Error).message, code: e instanceof TapioError ? e.code : 'ERR_WAL_IO', details: e instanceof TapioError ? e.details : undefined }),
     };
   }
 
@@ -572,7 +573,7 @@ export class TsWal implements WalBackend {
     this.inFlight = [];
     this.carry = null;
     for (const p of victims) p.reject(this.failedError());
-    for (const port of this.remotes.values()) port.postMessage({ failed: this.failure.message });
+    for (const port of this.remotes.values()) port.postMessage({ failed: this.failure.message, details: this.failure.details });
   }
 
   private failedError(): TapioError {
