@@ -28,7 +28,7 @@ interface ReasonSpec {
   message?(d: ReasonDetails): string;
   /** The TapioError's details; the reason's own details by default. */
   details?(d: ReasonDetails): TapioErrorDetails;
-  /** Only the TypeScript path gives it (`wal verify`, which has no native twin). */
+  /** Only the TypeScript path gives it (`wal verify` and the reader, whose native twins are not in use). */
   twinOnly?: true;
 }
 

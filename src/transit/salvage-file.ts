@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fsyncDir, writeFileAtomic } from '../fs/durable.js';
 import { storeIdFromHex } from './codec.js';
 import { reasonText } from './reasons.js';
-import { FORMAT_VERSION, HEADER_OFF_FIRST_SEQ, ID_FILE_NAME, MAX_SALVAGED_FILE_BYTES, SALVAGED_FILE_NAME, SALVAGED_FORMAT_NAME, SEGMENT_HEADER_USED } from './format.js';
+import { FORMAT_VERSION, HEADER_OFF_FIRST_SEQ, MAX_SALVAGED_FILE_BYTES, SALVAGED_FILE_NAME, SALVAGED_FORMAT_NAME, SEGMENT_HEADER_USED } from './format.js';
 import { listSegments, parseSmallFileObject, readWalId } from './wal-dir.js';
 
 /**
