@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Fails the run, before any test, when the native addon did not build or load.
+    globalSetup: ['test/both-paths-setup.ts'],
   },
 });

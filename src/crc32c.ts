@@ -8,7 +8,7 @@ export type Crc32cFn = (bytes: Uint8Array, initial?: number) => number;
 /** Both implementations, for tests and benchmarks; `native` is null on the TypeScript path. */
 export function crc32cImplementations(): { native: Crc32cFn | null; typescript: Crc32cFn } {
   const addon = loadNative();
-  return { native: addon ? (addon.crc32c as Crc32cFn) : null, typescript: crc32cTs };
+  return { native: addon ? addon.crc32c : null, typescript: crc32cTs };
 }
 
 let chosen: Crc32cFn | undefined;

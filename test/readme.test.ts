@@ -7,6 +7,8 @@ import { pathToFileURL } from 'node:url';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { libPath } from './built-lib.js';
+
 const rootDir = join(import.meta.dirname, '..');
 const readme = readFileSync(join(rootDir, 'README.md'), 'utf8');
 const work = mkdtempSync(join(tmpdir(), 'tapio-readme-'));
@@ -24,7 +26,7 @@ describe('README.md', () => {
     const block = /## Using it\n\n```ts\n([\s\S]*?)```/.exec(readme)?.[1];
     expect(block).toBeDefined();
     // The compiled package (npm run build) stands in for the installed one.
-    const script = block!.replace("from 'tapio-storage'", `from ${JSON.stringify(pathToFileURL(join(rootDir, 'lib', 'index.js')).href)}`);
+    const script = block!.replace("from 'tapio-storage'", `from ${JSON.stringify(pathToFileURL(libPath('index.js')).href)}`);
     const file = join(work, 'example.mjs');
     writeFileSync(file, script);
     for (const attempt of [1, 2]) {

@@ -1,61 +1,7 @@
-// The on-disk format of the transit write-ahead log. This header and src/transit/format.ts are
-// the two sources of truth for these bytes (a test proves they agree); docs/FORMAT.md is the
-// prose version of the same spec. All integers are little-endian.
-//
-// A WAL directory holds:
-//   WAL_ID                   JSON: {"format":"tapio-wal","version":1,"storeId":"<32 hex>"}
-//   <16 hex digits>.wal      segments, numbered from 1, preallocated to segment_size bytes
-//   <16 hex digits>.wal.broken   bytes cut from a torn tail at recovery (kept for inspection)
-//   CHECKPOINT               JSON: {"format":"tapio-wal-checkpoint","version":1,"storeId":"<32 hex>",
-//                            "sealed":N,"firstSeq":F,"lastSeq":L}: segments up to N are whole and
-//                            synced, and N holds sequence numbers F..L; recovery scans from N + 1
-//   SALVAGED                 JSON: {"format":"tapio-wal-salvaged","version":1,"storeId":"<32 hex>",
-//                            "stretches":[{"segment":S,"offset":O,"bytes":B,"lostFrom":F,"lostCount":C},...]}:
-//                            damage a salvage open set aside, which strict opens and readers accept
-//
-// Segment layout:
-//   [0, kSegmentHeaderSize)  segment header (below), zero-padded to one 4096-byte block so
-//                            records start aligned for O_DIRECT
-//   then records, back to back, each starting at a multiple of kRecordAlign
-//   then zeros (preallocation) to the end of the file
-//
-// Segment header:
-//   0   8  magic "TAPIOWAL"
-//   8   4  format version (kFormatVersion)
-//   12  4  header length in use (kSegmentHeaderUsed)
-//   16  8  segment number (>= 1, equals the file name)
-//   24  8  sequence number of the first record in the segment
-//   32  16 store id (random, the same in WAL_ID and every segment of the directory)
-//   48  8  creation time, milliseconds since the Unix epoch
-//   56  4  segment size in bytes (the preallocated file length)
-//   60  4  CRC32C of bytes 0..60
-//
-// Sparse index of a sealed segment, "<16 hex digits>.idx" (a cache: written by the facade when
-// the segment is sealed, rebuilt from the segment when missing or damaged, never trusted blindly):
-//   0   8  magic "TAPIOIDX"
-//   8   4  format version (kFormatVersion)
-//   12  4  entry count n
-//   16  8  segment number
-//   24  8  first sequence number of the segment (as its header)
-//   32  8  last sequence number of the segment
-//   40  16 store id
-//   56  4  spacing (kIndexSpacing)
-//   60  4  zero
-//   64  16*n entries: sequence number (8), byte offset of that record in the segment (8)
-//   then 4 bytes: CRC32C of every byte before them
-// A record gets an entry when a multiple of kIndexSpacing lies in (offset, offset + footprint]
-// (IndexesRecord); the writers report the same entries for the segment being written.
-//
-// Record:
-//   0   4  CRC32C of bytes 4..16 of this header followed by the payload
-//   4   4  payload length in bytes
-//   8   8  sequence number (>= 1; consecutive across the whole log)
-//   16  n  payload
-//   then zero padding to the next multiple of kRecordAlign
-//
-// A record header whose 16 bytes are all zero marks the end of the written part of a segment
-// (sequence numbers start at 1, so no real record has one). Fewer than kRecordHeaderSize bytes
-// before the end of the file also end the segment. A record never straddles two segments.
+// Constants of the on-disk format of the transit write-ahead log, the twin of
+// src/transit/format.ts (a test proves the two agree). docs/FORMAT.md is the one description of
+// the format: the files of a WAL directory, the segment header, records, the sparse index files,
+// recovery and salvage. All integers are little-endian.
 #ifndef TAPIO_CORE_WAL_FORMAT_H_
 #define TAPIO_CORE_WAL_FORMAT_H_
 

@@ -1,41 +1,9 @@
 // Opening a WAL directory: the WAL_ID file, every segment's header and records, the rules of
-// the durability contract for damage, and the point where the writer resumes. The TypeScript
-// twin (src/transit/wal-recovery.ts) applies the same rules with the same reasons (reason.h) and
-// details; docs/FORMAT.md "Recovery" is the prose version.
-//
-// Rules:
-//  - WAL_ID: created (with the directory) when the directory is new or empty; a directory with
-//    other files (but the facade's LOCK) and no WAL_ID is kFormatVersion, one with segments and
-//    no WAL_ID kCorrupt; another format or version in WAL_ID is kFormatVersion.
-//  - A newest segment whose header is unreadable (not another version) and that holds nothing
-//    after its header block is a creation the crash interrupted: its non-zero bytes are set
-//    aside to .broken and the file is removed. The segment before it is then not the newest.
-//  - A torn tail of the NEWEST segment is cut: the first bad record (bad length, sequence number
-//    0, bad checksum, cut short, going back in sequence) or stray non-zero bytes after a zero
-//    header at offset X, when no valid record (good checksum, seq greater than the last kept one)
-//    exists anywhere after X in that segment. The bytes from X to the last non-zero byte are
-//    copied to the first free "<segment>.broken", ".broken.2", ... (synced; an existing one is
-//    never replaced), then zeroed in the segment (synced).
-//  - Anything else is kSegmentDamaged naming the file, the byte offset and what was wrong
-//    (details: segment, file, offset, bytes, and the damage reason as "damage" with its own
-//    details): damage in an older segment, damage in the newest segment with valid records
-//    after it, a sequence gap inside or between segments, a missing segment, a header that does
-//    not match its file name. With `salvage`, every whole
-//    valid record is kept instead, each damaged stretch or gap is listed in `salvaged`, and the
-//    scan goes on. Salvage changes no segment except for the torn-tail cut; it records what it
-//    set aside in SALVAGED (temporary file, fdatasync, rename, fsync of the directory; removed
-//    when it set nothing aside), and a later strict open accepts exactly those stretches and the
-//    sequence numbers they lost, and refuses any other damage.
-//  - CHECKPOINT (strict opens only): segments up to its `sealed` number were synced whole before
-//    the writer moved on, so only their headers are checked (number, store, sequence numbers
-//    that follow on); records are scanned from the next segment. A CHECKPOINT that cannot be used
-//    (unreadable, not the expected JSON, another store) is ignored and noted: every segment is
-//    scanned. When no segment after the sealed one exists, one is missing: kCorrupt. Salvage
-//    ignores and removes it; a strict open that scanned cleanly syncs the newest segment and
-//    writes it (best effort) for the segment before the newest.
-//  - Always refused, even with salvage: another format version in a segment header
-//    (kFormatVersion), a segment of another store (kCorrupt), and segment files none of whose
-//    headers can be read (kCorrupt: the next sequence number is unknown).
+// the durability contract for damage (torn tail, damage in the middle, salvage and SALVAGED,
+// CHECKPOINT), and the point where the writer resumes. docs/FORMAT.md "Recovery" (with SALVAGED)
+// state the rules once; the TypeScript twin (src/transit/wal-recovery.ts) applies the same rules
+// with the same reasons (reason.h) and details: damage that refuses the open is kSegmentDamaged,
+// with the damage reason as "damage" and its own details.
 //
 // Recover runs on one thread with no writer open on the directory.
 #ifndef TAPIO_CORE_WAL_RECOVERY_H_

@@ -11,8 +11,14 @@
 // only be used in functions returning void (as with gtest). Each operand is evaluated once.
 // Tests run on the main thread in the order they are defined; checks are not thread-safe.
 //
+// A test that cannot run its case here says so instead of passing: SKIP() << "why"; returns
+// from the test body, like ASSERT_*. A binary whose tests all passed or skipped, with at least one
+// skipped, exits with kSkipExitCode, which CMakeLists.txt declares as each test's
+// SKIP_RETURN_CODE, so ctest reports the test as skipped, not passed.
+//
 // Command line of a test binary: names or substrings of "Suite.Name" select tests (any match
-// runs the test); --list prints the names and exits.
+// runs the test); --exact makes the names match whole names only; --list prints the names and
+// exits.
 #ifndef TAPIO_TEST_HARNESS_H_
 #define TAPIO_TEST_HARNESS_H_
 
@@ -41,6 +47,12 @@ inline std::vector<TestCase>& Registry() {
 
 // Failures recorded by the test that is running now.
 inline int g_current_failures = 0;
+// Why the test that is running now skipped its case; empty while it has not.
+inline std::string g_current_skip;
+
+// The exit status of a binary whose tests passed except for some that skipped (the Automake
+// convention, also CMakeLists.txt's SKIP_RETURN_CODE).
+constexpr int kSkipExitCode = 77;
 
 struct Registrar {
   Registrar(const char* suite, const char* name, void (*body)(), const char* file, int line) {
@@ -84,6 +96,14 @@ class Reporter {
   const char* file_;
   int line_;
   std::string what_;
+};
+
+// The left side of `Skipper() = Message() << ...`, as Reporter: records why the test skipped.
+class Skipper {
+ public:
+  void operator=(const Message& message) const {
+    g_current_skip = message.str().empty() ? "no reason given" : message.str();
+  }
 };
 
 template <typename T, typename = void>
@@ -200,5 +220,9 @@ inline Result CheckBool(const char* macro, const char* text, bool value, bool wa
 #define FAIL() \
   return ::tapio_test::Reporter(__FILE__, __LINE__, "FAIL()") = ::tapio_test::Message()
 #define ADD_FAILURE() ::tapio_test::Reporter(__FILE__, __LINE__, "ADD_FAILURE()") = ::tapio_test::Message()
+
+// Ends the running test as skipped, saying why: SKIP() << "no direct I/O here: " << reason;
+// Checks that failed before it still fail the test.
+#define SKIP() return ::tapio_test::Skipper() = ::tapio_test::Message()
 
 #endif  // TAPIO_TEST_HARNESS_H_

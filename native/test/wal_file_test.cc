@@ -213,10 +213,7 @@ TEST(WalFile, BufferedAndDirectAppendsGiveIdenticalFiles) {
   CheckTestSegment(buffered_dir.Sub("0000000000000001.wal"));
   DirectIoProbe probe;
   ASSERT_TRUE(ProbeDirectIo(direct_dir.path(), &probe).ok());
-  if (!probe.supported) {
-    std::printf("  skipped the direct half: %s\n", probe.refusal.ToString().c_str());
-    return;
-  }
+  if (!probe.supported) SKIP() << "the direct half, as direct I/O is not available here: " << probe.refusal.ToString();
   Status s = WriteTestSegment(direct_dir.path(), true, probe.alignment, 2 * probe.alignment, nullptr, &end_d);
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(end_b, end_d);
@@ -232,7 +229,7 @@ TEST(WalFile, AppenderResumesInsideABlock) {
     TempDir dir;
     DirectIoProbe probe;
     ASSERT_TRUE(ProbeDirectIo(dir.path(), &probe).ok());
-    if (direct && !probe.supported) continue;
+    if (direct && !probe.supported) SKIP() << "the direct half, as direct I/O is not available here: " << probe.refusal.ToString();
     const size_t align = direct ? probe.alignment : 4096;
     int fd = -1;
     ASSERT_TRUE(CreateSegmentFile(SegmentSpec(dir.path(), 1, 1, direct, align), &fd).ok());

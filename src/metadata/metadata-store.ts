@@ -24,7 +24,7 @@ import {
   type ListOptions,
   type UserCreateInput,
 } from './schemas.js';
-import { hookedWriter, registerKv, writeHookOf } from './test-hooks.js';
+import { hookedWriter, registerKv, timeOf, writeHookOf } from './test-hooks.js';
 import { TurnBudget } from './turn-budget.js';
 import {
   MetadataReader,
@@ -121,7 +121,7 @@ export class StoreCore {
   constructor(owner: object, kv: KvStore, hmac: HmacKey) {
     this.owner = owner;
     this.kv = kv;
-    this.ctx = { kv, hmac, now: Date.now };
+    this.ctx = { kv, hmac, now: () => timeOf(owner) };
     this.#reader = new MetadataReader(this.ctx);
   }
 

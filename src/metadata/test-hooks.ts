@@ -1,6 +1,7 @@
 /**
- * Hooks for fault-injection tests. Not exported from the package: tests import this module
- * directly. A store without a hook pays one WeakMap lookup per transaction.
+ * Hooks for fault-injection tests, and a clock tests can move. Not exported from the package:
+ * tests import this module directly. A store without a hook pays one WeakMap lookup per
+ * transaction, and one per reading of the time.
  */
 
 import type { KvStore, KvWriter } from './kv.js';
@@ -10,6 +11,7 @@ export type WriteHook = (op: 'put' | 'remove', key: string) => void;
 
 const writeHooks = new WeakMap<object, WriteHook>();
 const kvOf = new WeakMap<object, KvStore>();
+const clocks = new WeakMap<object, () => number>();
 
 /** Installs (or, with undefined, removes) a write hook on a store. */
 export function setWriteHook(store: object, hook: WriteHook | undefined): void {
@@ -19,6 +21,22 @@ export function setWriteHook(store: object, hook: WriteHook | undefined): void {
 
 export function writeHookOf(store: object): WriteHook | undefined {
   return writeHooks.get(store);
+}
+
+/**
+ * Sets (or, with undefined, removes) the clock a store reads instead of Date.now: the time of
+ * expiry checks and of every timestamp it writes. Tests move it to an exact instant, so none
+ * waits on the wall clock.
+ */
+export function setClock(store: object, now: (() => number) | undefined): void {
+  if (now === undefined) clocks.delete(store);
+  else clocks.set(store, now);
+}
+
+/** The time now for `store`: its clock when a test set one, else Date.now(). */
+export function timeOf(store: object): number {
+  const clock = clocks.get(store);
+  return clock === undefined ? Date.now() : clock();
 }
 
 export function registerKv(store: object, kv: KvStore): void {

@@ -11,33 +11,177 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { TapioError } from '../errors.js';
-import { reasonError } from '../transit/reasons.js';
+import { reasonError, type Reasoned } from '../transit/reasons.js';
 
 declare const fileLockHandle: unique symbol;
 /** A lock taken by {@link NativeAddon.lockFile}: opaque, released by unlockFile. */
 export type NativeFileLockHandle = { readonly [fileLockHandle]: true };
 
-/** The functions the addon exports (see native/binding/). */
+/** Bytes the addon reads in place: any typed array or DataView (the bytes it views), or an ArrayBuffer. */
+export type NativeBytes = ArrayBufferView | ArrayBuffer;
+
+/** What the CPU offers and which kernels the addon chose at load (addon.cc). */
+export interface NativeFeatures {
+  simd: 'avx512' | 'avx2' | 'neon' | 'scalar';
+  crc32c: 'hardware' | 'table';
+  sse42: boolean;
+  pclmul: boolean;
+  avx2: boolean;
+  avx512: boolean;
+  neon: boolean;
+}
+
+/**
+ * The options openWal() reads (wal_binding.cc). `directIo` other than 'on' or 'off' means
+ * 'auto'; `recovery` other than 'salvage' means 'strict'.
+ */
+export interface NativeWalOpenOptions {
+  dir: string;
+  segmentSize: number;
+  ringCapacity: number;
+  directIo: 'auto' | 'on' | 'off';
+  recovery: 'strict' | 'salvage';
+  /** Default: the writer's own (core/wal_writer.h). */
+  maxGroupBytes?: number;
+  faultInjection?: { failWriteAt?: number; failSyncAt?: number };
+}
+
+/** What recovery found and did, as the addon reports it (RecoveryToJs in wal_binding.cc). */
+export interface NativeRecovery {
+  segments: number;
+  firstSeq: number;
+  lastSeq: number;
+  bytesScanned: number;
+  tornBytes: number;
+  brokenFile?: string;
+  /** Each damaged stretch salvage set aside, with what was wrong as a reason and its details (reasons.ts words it). */
+  salvaged: Array<{ segment: string; offset: number; bytes: number; damage: Reasoned }>;
+  sealedSegments: number;
+  /** Why CHECKPOINT was not used, when it exists but was not. */
+  checkpointIgnored?: Reasoned;
+  removedFiles: string[];
+  setAside: Array<{ segment: string; offset: number; bytes: number; lostFrom: number; lostCount: number }>;
+  /** Why SALVAGED was not used, when it exists but was not. */
+  setAsideIgnored?: Reasoned;
+  /** The store id, 32 hex digits. */
+  storeId: string;
+  /** The usable segments as (number, first sequence number, 1 when scanned else 0) triples. */
+  segmentList: Float64Array;
+  /** The index entries of the scanned segments: (segment, seq, offset) triples. */
+  indexPoints: Float64Array;
+}
+
+/** The writer's counters (StatsObject in wal_binding.cc). */
+export interface NativeWalStats {
+  records: number;
+  /** Payload bytes of the durable records. */
+  bytes: number;
+  groups: number;
+  segmentsCreated: number;
+  /** fdatasync latency histogram; the last bucket's `le` is Infinity. */
+  syncLatencyUs: Array<{ le: number; count: number }>;
+  ringUsedBytes: number;
+  ringCapacity: number;
+  directIo: boolean;
+  /** Why direct I/O is off (direct-io-off, direct-io-refused, ...); null when it is on. */
+  directIoRefusal: Reasoned | null;
+  alignment: number;
+  durableSeq: number;
+  /** The failure that stopped the writer (writer-failed, with its cause's details), or null. */
+  failed: Reasoned | null;
+}
+
+/** An open native WAL (NativeWalWriter in wal_binding.cc); made by openWal() only. */
+export interface NativeWalWriter {
+  /** The id producers attach with; 0 once closed. */
+  readonly id: number;
+  readonly recovery: NativeRecovery;
+  /** Throws ERR_CLOSED once close() was called. */
+  stats(): NativeWalStats;
+  /** Index entries made since the last call: (segment, seq, offset) triples; undefined when none. */
+  takeIndexPoints(): Float64Array | undefined;
+  /** Writes and syncs what was queued, stops the writer's threads, resolves with the final counters (undefined when already closed). */
+  close(): Promise<NativeWalStats | undefined>;
+}
+
+/**
+ * Called on the producer's thread after an fdatasync or when ring space was freed: `acks` holds
+ * (ticket, firstSeq, lastSeq) triples, firstSeq -1 for a failed batch; `failure` is the writer's
+ * failure once it failed, as reasonError built it; `space` says ring space was freed.
+ */
+export type NativeProducerEvents = (acks: Float64Array, failure: TapioError | undefined, space: boolean) => void;
+
+/** One JavaScript thread's way into an open WAL (NativeProducer in wal_binding.cc). */
+export interface NativeProducer {
+  /**
+   * Queues `count` batches: batch i is batches[2i] (its ticket) and batches[2i+1] (its record
+   * count), whose lengths and bytes follow one another in `lengths` and `bytes`. Returns how many
+   * it handled and sets status[i]: 0 queued, 1 no room in the ring now (handling stopped there),
+   * 2 too large, 3 closed or failed.
+   */
+  pushBatches(bytes: Uint8Array, lengths: Uint32Array, batches: Float64Array, count: number, status: Uint8Array): number;
+  /** Keeps the event loop alive (while appends are pending). */
+  ref(): void;
+  unref(): void;
+  /** Detaches from the writer; later pushes throw ERR_CLOSED. */
+  detach(): void;
+  readonly id: number;
+}
+
+/** The ring buffer alone, without a writer (ring_binding.cc), for benchmarks and tests. */
+export interface NativeRing {
+  /** Pushes one batch; `producerId` and `ticket` default to 0. */
+  push(records: readonly NativeBytes[], producerId?: number, ticket?: number): 'ok' | 'full' | 'too-large';
+  /** Consumes and releases every committed entry; returns the number of records in them. */
+  drain(): number;
+  usedBytes(): number;
+}
+
+/** The options syncProbe() reads (sync_probe_binding.cc); omitted sizes take the core's defaults. */
+export interface NativeSyncProbeOptions {
+  dir: string;
+  /** One of the probe's mode names (SYNC_PROBE_MODES); any other is refused. */
+  mode: string;
+  writeBytes?: number;
+  fileBytes?: number;
+  maxCycles?: number;
+  maxMicros?: number;
+}
+
+/** One mode's timed cycles, or why the mode cannot run on this file system. */
+export type NativeSyncProbeResult = { cycleMicros: Float64Array; writeBytes: number; alignment: number; files: number } | { notRun: Reasoned };
+
+/**
+ * Everything the addon exports (native/binding/, registered in addon.cc), and nothing else:
+ * test/native/loader.test.ts checks the loaded addon against this list.
+ */
 export interface NativeAddon {
-  /** Hands over the class the binding's own errors are built from, and what builds the TapioError of a core status. */
+  /**
+   * Hands over the class the binding's own argument errors are built from, and reasonError, which
+   * builds the TapioError of every failed core status (a reason and its details); called once by
+   * the loader.
+   */
   init(errorClass: typeof TapioError, reasonError: (reason: string, details: Record<string, string | number | boolean>) => TapioError): void;
-  features(): {
-    simd: 'avx512' | 'avx2' | 'neon' | 'scalar';
-    crc32c: 'hardware' | 'table';
-    sse42: boolean;
-    pclmul: boolean;
-    avx2: boolean;
-    avx512: boolean;
-    neon: boolean;
-  };
-  crc32c(bytes: ArrayBufferView | ArrayBuffer, initial?: number): number;
-  /** CRC32C of bytes[offset, offset + length), from 0. */
-  crc32cRange(bytes: Uint8Array, offset: number, length: number): number;
+  features(): NativeFeatures;
+  /** Checked by the loader: an addon built from other sources is refused as stale. */
+  readonly abiVersion: number;
+  /** CRC32C of the bytes, extending `initial` (default 0). */
+  crc32c(bytes: NativeBytes, initial?: number): number;
+  /** CRC32C of bytes[offset, offset + length), from 0; throws ERR_INVALID_ARGUMENT for a range outside the bytes. */
+  crc32cRange(bytes: NativeBytes, offset: number, length: number): number;
+  /** Does nothing: the baseline cost of a call into the addon. */
   noop(): void;
   /** flock(LOCK_EX | LOCK_NB) of `path`, then writes `contents` into it; null when another process holds it (file_lock_binding.cc). */
   lockFile(path: string, contents: string): NativeFileLockHandle | null;
   unlockFile(handle: NativeFileLockHandle): void;
-  abiVersion: number;
+  /** Recovers the WAL directory and starts the writer's threads, off the event loop. */
+  openWal(options: NativeWalOpenOptions): Promise<NativeWalWriter>;
+  /** Attaches a producer to the open writer with id `writerId` (from any thread of the process). */
+  NativeProducer: new (writerId: number, onEvents: NativeProducerEvents) => NativeProducer;
+  /** A ring buffer of `capacity` bytes (a power of two). */
+  NativeRing: new (capacity: number) => NativeRing;
+  /** Times write + fdatasync cycles in `dir` in one mode, on a native thread. */
+  syncProbe(options: NativeSyncProbeOptions): Promise<NativeSyncProbeResult>;
 }
 
 /** Which path runs, and why. */
@@ -88,7 +232,7 @@ function tryLoad(): { addon: NativeAddon | null; reason: string | undefined } {
   }
   try {
     const require = createRequire(import.meta.url);
-    const addon = require(addonPath) as NativeAddon;
+    const addon: NativeAddon = require(addonPath);
     if (addon.abiVersion !== EXPECTED_ABI) {
       return {
         addon: null,

@@ -3,7 +3,7 @@
  * facade. Nothing above this file knows which one it got.
  */
 
-import type { IndexSeed } from './wal-index.js';
+import type { MessagePort } from 'node:worker_threads';
 
 /** How the writer opens segment files. */
 export type DirectIoMode = 'auto' | 'on' | 'off';
@@ -119,7 +119,39 @@ export interface WalBackend {
   tryAppend(records: Uint8Array[]): Promise<AppendResult> | null;
   stats(): WalWriterStats;
   /** A handle worker threads use to append into the same ring (see producer.ts). */
-  producerHandle(): import('./producer.js').ProducerHandle;
+  producerHandle(): ProducerHandle;
   /** Waits for every accepted append to be durable (or failed), then stops the writer. */
   close(): Promise<void>;
+}
+
+/** The sizes an append batch is checked against. */
+export interface BatchLimits {
+  segmentSize: number;
+  ringCapacity: number;
+}
+
+/**
+ * A value to post to a worker thread (with `transferList(handle)` as the transfer list). `limits`
+ * (the WAL's segment size and ring capacity) let the worker refuse a batch as the store would.
+ */
+export type ProducerHandle =
+  | { kind: 'native'; writerId: number; limits: BatchLimits }
+  | { kind: 'typescript'; ring: SharedArrayBuffer; producerId: number; port: MessagePort; limits: BatchLimits };
+
+/** A segment as recovery found it. */
+export interface IndexSegmentSeed {
+  number: number;
+  firstSeq: number;
+  /** Recovery scanned its records, so the seed's entries for it are complete. */
+  scanned: boolean;
+}
+
+/** What a backend hands the index at open. */
+export interface IndexSeed {
+  /** 32 lowercase hex digits (WAL_ID's store id). */
+  storeId: string;
+  /** The segments whose header is usable, by number. */
+  segments: IndexSegmentSeed[];
+  /** Entries of the scanned segments: triples (segment, sequence number, byte offset). */
+  points: ArrayLike<number>;
 }

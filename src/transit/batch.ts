@@ -9,6 +9,16 @@ import { TapioError } from '../errors.js';
  */
 export type TransitRecordInput = Uint8Array | ArrayBufferView | ArrayBufferLike | string;
 
+/**
+ * A committed record. `data` is a copy the caller owns; records of up to 1 KiB share a 16 KiB
+ * ArrayBuffer with the records read next to them (as Node's Buffer pool does), so keeping one
+ * keeps up to 16 KiB alive: keep `data.slice()` when holding a few records for long.
+ */
+export interface TransitRecord {
+  seq: number;
+  data: Uint8Array;
+}
+
 const encoder = new TextEncoder();
 
 /** What a refused record is, for the message: `null`, `number`, `a Map`, `an object`. */

@@ -8,9 +8,9 @@ import { NativeWal } from './native-wal.js';
 import { TsWal } from './ts-wal.js';
 
 export { Transit, type ReadOptions, type Subscription, type SubscribeOptions, type SubscriptionState, type SubscriptionStats, type TransitRecord, type TransitRecordInput, type TransitStats, type TransitOpenOptions, type CheckpointStore } from './transit.js';
-export { attachProducer, transferList, type ProducerHandle, type TransitProducer } from './producer.js';
+export { attachProducer, transferList, type TransitProducer } from './producer.js';
 export { probeSync, SYNC_PROBE_MODES, SYNC_PROBE_MODE_TEXT, DEFAULT_PROBE_WRITE_BYTES, type SyncProbeMode, type SyncProbeOptions, type SyncProbeResult } from './sync-probe.js';
-export type { AppendResult, RecoveryReport, RecoveryMode, DirectIoMode, WalWriterStats } from './backend.js';
+export type { AppendResult, ProducerHandle, RecoveryReport, RecoveryMode, DirectIoMode, WalWriterStats } from './backend.js';
 
 /**
  * Opens the WAL with the native backend when the addon is loaded (or when `path` asks for it),

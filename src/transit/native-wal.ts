@@ -6,55 +6,13 @@
 import { resolve as resolvePath } from 'node:path';
 
 import { TapioError } from '../errors.js';
-import { loadNative } from '../native/loader.js';
-import type { AppendResult, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
-import { damageText, reasonError, reasonText, type Reasoned } from './reasons.js';
-import type { IndexSeed } from './wal-index.js';
-import { batchInputError, checkWalOpenOptions, type BatchLimits } from './wal-input.js';
+import { loadNative, type NativeAddon, type NativeProducer, type NativeWalStats, type NativeWalWriter } from '../native/loader.js';
+import type { AppendResult, BatchLimits, IndexSeed, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
+import { damageText, reasonError, reasonText } from './reasons.js';
+import { batchInputError, checkWalOpenOptions } from './wal-input.js';
 
-/** The addon's producer class (one per JavaScript thread that appends). */
-interface NativeProducerHandle {
-  /**
-   * Queues `count` staged batches (see NativeAppender); returns how many it handled and sets
-   * status[i]: 0 queued, 1 no room in the ring now (handling stopped there), 2 too large,
-   * 3 closed or failed.
-   */
-  pushBatches(bytes: Uint8Array, lengths: Uint32Array, batches: Float64Array, count: number, status: Uint8Array): number;
-  ref(): void;
-  unref(): void;
-  detach(): void;
-  readonly id: number;
-}
-
-/** The writer's counters as the addon gives them: the failed state and why direct I/O is off as reasons. */
-type NativeStats = Omit<WalWriterStats, 'failed'> & { segmentsCreated: number; directIoRefusal: Reasoned | null; failed: Reasoned | null };
-
-/** What recovery found, as the addon gives it: damage and ignored files as reasons with their details. */
-type NativeRecovery = Omit<RecoveryReport, 'salvaged' | 'checkpointIgnored' | 'setAsideIgnored'> & {
-  salvaged: Array<{ segment: string; offset: number; bytes: number; damage: Reasoned }>;
-  checkpointIgnored?: Reasoned;
-  setAsideIgnored?: Reasoned;
-  removedFiles: string[];
-  storeId: string;
-  segmentList: Float64Array;
-  indexPoints: Float64Array;
-};
-
-interface NativeWalWriterHandle {
-  readonly id: number;
-  readonly recovery: NativeRecovery;
-  stats(): NativeStats;
-  /** Index entries made since the last call: (segment, seq, offset) triples; undefined when none. */
-  takeIndexPoints(): Float64Array | undefined;
-  /** Resolves with the final counters. */
-  close(): Promise<NativeStats>;
-}
-
-export interface NativeWalAddon {
-  openWal(options: WalOpenOptions): Promise<NativeWalWriterHandle>;
-  /** `failure`: the writer's failed state, built by reasonError (native/binding/wal_shared.cc). */
-  NativeProducer: new (writerId: number, onEvents: (acks: Float64Array, failure: TapioError | undefined, space: boolean) => void) => NativeProducerHandle;
-}
+/** The addon functions the native backend uses. */
+export type NativeWalAddon = Pick<NativeAddon, 'openWal' | 'NativeProducer'>;
 
 interface Deferred {
   resolve(result: AppendResult): void;
@@ -113,7 +71,7 @@ function grown<T extends Uint8Array | Uint32Array | Float64Array>(array: T, need
  * null while anything waits, as with the TypeScript twin.
  */
 export class NativeAppender {
-  readonly #producer: NativeProducerHandle;
+  readonly #producer: NativeProducer;
   readonly #limits: BatchLimits | undefined;
   readonly #pending = new Map<number, Deferred>();
   #ticket = 0;
@@ -354,13 +312,13 @@ export class NativeWal implements WalBackend {
   readonly kind = 'native' as const;
   readonly recovery: RecoveryReport;
   readonly indexSeed: IndexSeed;
-  readonly #writer: NativeWalWriterHandle;
+  readonly #writer: NativeWalWriter;
   readonly #appender: NativeAppender;
   readonly #limits: BatchLimits;
   #closing: Promise<void> | undefined;
-  #final: NativeStats | undefined;
+  #final: NativeWalStats | undefined;
 
-  private constructor(writer: NativeWalWriterHandle, appender: NativeAppender, limits: BatchLimits) {
+  private constructor(writer: NativeWalWriter, appender: NativeAppender, limits: BatchLimits) {
     this.#writer = writer;
     this.#appender = appender;
     this.#limits = limits;
@@ -396,7 +354,7 @@ export class NativeWal implements WalBackend {
    */
   static async open(options: WalOpenOptions): Promise<NativeWal> {
     const opts = { ...options, dir: resolvePath(checkWalOpenOptions(options).dir) };
-    const addon = loadNative() as unknown as NativeWalAddon | null;
+    const addon = loadNative();
     if (!addon) throw new TapioError('ERR_NATIVE', 'the native addon is not loaded; use the TypeScript path');
     const writer = await addon.openWal(opts);
     const limits = { segmentSize: opts.segmentSize, ringCapacity: opts.ringCapacity };

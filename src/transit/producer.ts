@@ -8,19 +8,11 @@ import type { MessagePort } from 'node:worker_threads';
 
 import { TapioError, type TapioErrorCode, type TapioErrorDetails } from '../errors.js';
 import { loadNative } from '../native/loader.js';
-import type { AppendResult } from './backend.js';
-import { NativeAppender, type NativeWalAddon } from './native-wal.js';
+import type { AppendResult, BatchLimits, ProducerHandle } from './backend.js';
+import { NativeAppender } from './native-wal.js';
 import { RingBuffer } from './ring-buffer.js';
 import { toBatch, type TransitRecordInput } from './batch.js';
-import { batchInputError, type BatchLimits } from './wal-input.js';
-
-/**
- * A value to post to a worker thread (with `transferList(handle)` as the transfer list). `limits`
- * (the WAL's segment size and ring capacity) let the worker refuse a batch as the store would.
- */
-export type ProducerHandle =
-  | { kind: 'native'; writerId: number; limits: BatchLimits }
-  | { kind: 'typescript'; ring: SharedArrayBuffer; producerId: number; port: MessagePort; limits: BatchLimits };
+import { batchInputError } from './wal-input.js';
 
 /** What must be transferred (not copied) along with a handle in postMessage or workerData. */
 export function transferList(handle: ProducerHandle): MessagePort[] {
@@ -57,7 +49,7 @@ export function attachProducer(handle: ProducerHandle): TransitProducer {
     throw new TapioError('ERR_INVALID_ARGUMENT', 'attachProducer(handle): pass the value transit.producerHandle() returned, unchanged');
   }
   if (handle.kind === 'native') {
-    const addon = loadNative() as unknown as NativeWalAddon | null;
+    const addon = loadNative();
     if (!addon) throw new TapioError('ERR_NATIVE', 'the handle is for the native WAL but the addon does not load in this thread');
     return wrap(new NativeAppender(addon, handle.writerId, handle.limits));
   }

@@ -37,6 +37,35 @@ export interface SegmentScannerOptions {
    * read near an index entry reads little, a long one soon reads whole chunks.
    */
   firstChunkBytes?: number;
+  /**
+   * Where the bytes the caller wants end (default: the limit): reads stop there unless a record
+   * reaches further.
+   */
+  wantedEnd?: number;
+  /**
+   * Read the next chunk while the caller works on this one, once reads take whole chunks (never
+   * past wantedEnd). For callers that want the rest of what they read.
+   */
+  readAhead?: boolean;
+  /**
+   * Buffers to read into, shared by the scanners a caller makes one after another: a scanner
+   * takes what it needs from here and puts its buffers back at close().
+   */
+  buffers?: Buffer[];
+}
+
+/** Bytes before a read-ahead chunk kept free for the part of a record cut by the chunk's start. */
+const READ_AHEAD_SLACK = 64 * 1024;
+/** Buffers kept in a `buffers` pool at most. */
+const MAX_POOLED = 3;
+
+/** A chunk read ahead: the bytes at `start` land at READ_AHEAD_SLACK in `buf`. */
+interface ReadAhead {
+  start: number;
+  size: number;
+  buf: Buffer;
+  done: Promise<void>;
+  error: unknown;
 }
 
 /**
@@ -61,6 +90,12 @@ export class SegmentScanner {
   /** The verdict on a record larger than a chunk, computed by fill(). */
   private large: { pos: number; crcOk: boolean; stored: number; actual: number; payload: Uint8Array | null } | null = null;
   private lastPayload: Uint8Array | null = null;
+  private readonly wantedEnd: number;
+  private readonly readAhead: boolean;
+  private readonly buffers: Buffer[] | null;
+  private ahead: ReadAhead | null = null;
+  /** The buffer the last read-ahead left unused, for the next one. */
+  private spare: Buffer | null = null;
 
   constructor(
     private readonly fh: FileHandle,
@@ -74,6 +109,43 @@ export class SegmentScanner {
     this.chunk = Math.min(options.firstChunkBytes ?? this.maxChunk, this.maxChunk);
     this.wantPayload = options.wantPayload ?? false;
     this.win = Buffer.allocUnsafeSlow(0);
+    this.wantedEnd = Math.min(options.wantedEnd ?? limit, limit);
+    this.readAhead = options.readAhead ?? false;
+    this.buffers = options.buffers ?? null;
+  }
+
+  /**
+   * Waits for a read ahead still under way, and gives the buffers back to `buffers`. Call it
+   * before the file is closed; the scanner is not used afterwards.
+   */
+  async close(): Promise<void> {
+    const ahead = this.ahead;
+    await this.dropAhead();
+    const pool = this.buffers;
+    if (pool === null) return;
+    for (const b of [this.win, this.spare, ahead?.buf]) {
+      if (b === undefined || b === null || b.length === 0 || pool.length >= MAX_POOLED) continue;
+      pool.push(b.byteOffset === 0 && b.length === b.buffer.byteLength ? b : Buffer.from(b.buffer, 0, b.buffer.byteLength));
+    }
+    this.win = Buffer.allocUnsafeSlow(0);
+    this.spare = null;
+  }
+
+  /** Waits for a read ahead under way and forgets it. */
+  private async dropAhead(): Promise<void> {
+    const ahead = this.ahead;
+    this.ahead = null;
+    if (ahead !== null) await ahead.done;
+  }
+
+  /** A buffer of at least `size` bytes: one from `buffers`, else a new one. */
+  private allocate(size: number): Buffer {
+    const pool = this.buffers;
+    if (pool !== null) {
+      const i = pool.findIndex((b) => b.length >= size);
+      if (i >= 0) return pool.splice(i, 1)[0]!;
+    }
+    return Buffer.allocUnsafeSlow(size);
   }
 
   /** The next read takes `bytes` (within 4 KiB and the largest chunk); later ones grow from there. */
@@ -241,13 +313,63 @@ export class SegmentScanner {
   /** Makes [pos, pos + n) present, reading a whole chunk from `pos` (less near the limit). */
   private async load(pos: number, n: number): Promise<void> {
     if (this.has(pos, n)) return;
-    const size = Math.min(Math.max(this.chunk, n), this.limit - pos);
-    if (this.win.length < size) this.win = Buffer.allocUnsafeSlow(Math.max(size, Math.min(this.chunk, this.limit)));
+    if (this.ahead !== null && (await this.takeAhead(pos, n))) {
+      this.startAhead();
+      return;
+    }
+    const size = Math.min(Math.max(Math.min(this.chunk, this.wantedEnd - pos), n), this.limit - pos);
+    if (this.win.length < size) this.win = this.allocate(Math.max(size, Math.min(this.chunk, this.limit)));
     this.winStart = pos;
     this.winLen = 0;
     await this.readExactly(this.win.subarray(0, size), pos);
     this.winLen = size;
     if (this.chunk < this.maxChunk) this.chunk = Math.min(this.chunk * 2, this.maxChunk);
+    else this.startAhead();
+  }
+
+  /**
+   * Reads the chunk after the window into a second buffer without waiting for it, when reads take
+   * whole chunks and there is more to read before readAheadEnd.
+   */
+  private startAhead(): void {
+    const start = this.winStart + this.winLen;
+    if (!this.readAhead || this.ahead !== null || this.chunk < this.maxChunk || start >= this.wantedEnd) return;
+    const size = Math.min(this.maxChunk, this.wantedEnd - start);
+    let buf = this.spare;
+    this.spare = null;
+    if (buf === null || buf.length < READ_AHEAD_SLACK + size) buf = this.allocate(READ_AHEAD_SLACK + this.maxChunk);
+    const ahead: ReadAhead = { start, size, buf, done: Promise.resolve(), error: null };
+    ahead.done = this.readExactly(buf.subarray(READ_AHEAD_SLACK, READ_AHEAD_SLACK + size), start).catch((err: unknown) => {
+      ahead.error = err;
+    });
+    this.ahead = ahead;
+  }
+
+  /**
+   * Makes the chunk read ahead the window when [pos, pos + n) lies in the window's tail and that
+   * chunk: the tail (part of a record) is copied in front of it. False when it does not fit.
+   */
+  private async takeAhead(pos: number, n: number): Promise<boolean> {
+    const ahead = this.ahead!;
+    const tail = ahead.start - pos;
+    const fits = pos >= this.winStart && tail >= 0 && tail <= READ_AHEAD_SLACK && pos + n <= ahead.start + ahead.size;
+    if (!fits) {
+      // Not where the scan went (a seek): drop it.
+      await this.dropAhead();
+      return false;
+    }
+    this.ahead = null;
+    await ahead.done;
+    if (ahead.error !== null) throw ahead.error;
+    const buf = ahead.buf;
+    if (tail > 0) this.win.copy(buf, READ_AHEAD_SLACK - tail, pos - this.winStart, ahead.start - this.winStart);
+    // The old window's memory is the next read-ahead's; its payload views are no longer in use.
+    const old = this.win;
+    this.spare = old.byteOffset === 0 && old.length === old.buffer.byteLength ? old : Buffer.from(old.buffer, 0, old.buffer.byteLength);
+    this.win = buf.subarray(READ_AHEAD_SLACK - tail, READ_AHEAD_SLACK + ahead.size);
+    this.winStart = pos;
+    this.winLen = tail + ahead.size;
+    return true;
   }
 
   private async crcOfRange(offset: number, length: number): Promise<number> {

@@ -12,7 +12,7 @@
  */
 import { TapioError } from '../errors.js';
 import { checkOptionKeys, describeArgument } from './call-options.js';
-import type { TransitRecord } from './transit.js';
+import type { TransitRecord } from './batch.js';
 
 /** Options of `transit.subscribe` and `transit.subscribeBatches`. */
 export interface SubscribeOptions {
@@ -87,8 +87,11 @@ export interface SubscriptionHost {
   lastSeq(): number;
   /** The oldest retained sequence number (the next one's when none is retained). */
   oldestSeq(): number;
-  /** A read of the durable records from `fromSeq` on (transit.read). */
-  read(fromSeq: number): AsyncIterator<TransitRecord>;
+  /**
+   * A read of the durable records from `fromSeq` on, in arrays of records (what transit.read
+   * hands out one by one).
+   */
+  readBatches(fromSeq: number): AsyncIterator<TransitRecord[]>;
   /** Calls `wake` once after the next append (or close); returns a function that cancels it. */
   wakeOnAppend(wake: () => void): () => void;
   /** Resolves once no retention run is in progress. */
@@ -167,7 +170,9 @@ export class SubscriptionImpl implements Subscription {
   /** Ends the current wait for appends, if any. */
   #wake: (() => void) | null = null;
   /** The read in progress, or null between reads. */
-  #reader: AsyncIterator<TransitRecord> | null = null;
+  #reader: AsyncIterator<TransitRecord[]> | null = null;
+  /** Records read but not yet put in a batch (the rest of an array that overran the last one). */
+  #readAhead: TransitRecord[] = [];
   /** When the subscription last let other tasks of the event loop in. */
   #turn = 0;
   /** Records read or handled since the clock was last looked at. */
@@ -311,6 +316,23 @@ export class SubscriptionImpl implements Subscription {
     const batch: TransitRecord[] = [];
     let bytes = 0;
     let next = this.#position + 1;
+    /** Moves records from `from` into the batch until it is full; returns how many it took. */
+    const take = (from: TransitRecord[]): number => {
+      let i = 0;
+      while (i < from.length && batch.length < this.#batchSize && bytes < MAX_BATCH_BYTES) {
+        const rec = from[i++]!;
+        batch.push(rec);
+        bytes += rec.data.length;
+      }
+      if (i > 0) next = from[i - 1]!.seq + 1;
+      return i;
+    };
+    if (this.#readAhead.length > 0) {
+      const held = this.#readAhead;
+      this.#readAhead = [];
+      const n = take(held);
+      if (n < held.length) this.#readAhead = held.slice(n);
+    }
     while (batch.length < this.#batchSize && bytes < MAX_BATCH_BYTES && !this.#stopping) {
       if (this.#reader === null) {
         if (next > host.lastSeq()) break;
@@ -323,9 +345,9 @@ export class SubscriptionImpl implements Subscription {
           this.#position = oldest - 1;
           return [];
         }
-        this.#reader = host.read(next);
+        this.#reader = host.readBatches(next);
       }
-      let r: IteratorResult<TransitRecord>;
+      let r: IteratorResult<TransitRecord[]>;
       try {
         r = await this.#reader.next();
       } catch (err) {
@@ -336,14 +358,14 @@ export class SubscriptionImpl implements Subscription {
         if (host.oldestSeq() <= next) throw err;
         continue;
       }
-      if (r.done) {
+      if (r.done === true) {
         this.#reader = null;
         continue;
       }
-      batch.push(r.value);
-      bytes += r.value.data.length;
-      next = r.value.seq + 1;
-      const turn = this.#yieldNowAndThen(1);
+      const got = r.value;
+      const n = take(got);
+      if (n < got.length) this.#readAhead = got.slice(n);
+      const turn = this.#yieldNowAndThen(got.length);
       if (turn !== undefined) await turn;
     }
     return batch.length === 0 && !this.#stopping ? null : batch;
@@ -440,6 +462,7 @@ export class SubscriptionImpl implements Subscription {
   async #endRead(): Promise<void> {
     const reader = this.#reader;
     this.#reader = null;
+    this.#readAhead = [];
     try {
       await reader?.return?.();
     } catch {

@@ -17,10 +17,10 @@ import { join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 
 import { TapioError } from '../errors.js';
-import { loadNative } from '../native/loader.js';
+import { loadNative, type NativeAddon } from '../native/loader.js';
 import { DEFAULT_SEGMENT_SIZE, recordFootprint } from './format.js';
 import { MAX_DIRECT_IO_ALIGNMENT, MAX_SYNC_PROBE_CYCLES, MAX_SYNC_PROBE_FILE, MAX_SYNC_PROBE_WRITE } from './limits.js';
-import { reasonText, type Reasoned } from './reasons.js';
+import { reasonText } from './reasons.js';
 import { fsyncDir } from './wal-dir.js';
 
 /** The ways of writing, in the order they are run. */
@@ -84,11 +84,7 @@ export interface SyncProbeResult {
 
 const TS_MODES: ReadonlySet<SyncProbeMode> = new Set(['buffered-sparse', 'buffered-append']);
 
-interface NativeProbeAddon {
-  syncProbe(options: { dir: string; mode: string; writeBytes: number; fileBytes: number; maxCycles: number; maxMicros: number }): Promise<
-    { cycleMicros: Float64Array; writeBytes: number; alignment: number; files: number } | { notRun: Reasoned }
-  >;
-}
+type NativeProbeAddon = Pick<NativeAddon, 'syncProbe'>;
 
 /**
  * Times write + fdatasync cycles in `dir` for each mode asked. Throws ERR_INVALID_ARGUMENT for
@@ -102,7 +98,7 @@ interface NativeProbeAddon {
  */
 export async function probeSync(dir: string, options: SyncProbeOptions = {}): Promise<SyncProbeResult[]> {
   const o = checkOptions(options);
-  const native = o.path === 'typescript' ? null : (loadNative() as unknown as NativeProbeAddon | null);
+  const native = o.path === 'typescript' ? null : loadNative();
   if (o.path === 'native' && !native) throw new TapioError('ERR_NATIVE', 'the native path was requested but the addon is not loaded (see capabilities().nativeReason)');
   const path = native ? 'native' : 'typescript';
   let isDir = false;

@@ -1,41 +1,24 @@
 /**
  * The transit store: the public face of the write-ahead log. It validates input, hands batches
  * to the backend (native or the TypeScript twin), serves reads and subscriptions from the
- * segment files, and applies retention.
+ * segment files, and runs retention (retention.ts) and subscriptions (subscription.ts).
  */
 import { EventEmitter } from 'node:events';
-import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
 
 import type { TransitConfig } from '../config/index.js';
 import { TapioError } from '../errors.js';
-import type { AppendResult, RecoveryMode, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
-import { decodeSegmentHeader } from './codec.js';
-import { indexFileName, parseSegmentFileName, SEGMENT_HEADER_SIZE } from './format.js';
+import type { AppendResult, ProducerHandle, RecoveryMode, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
 import { DEFAULT_MAX_GROUP_BYTES } from './limits.js';
-import { reasonText } from './reasons.js';
-import { toBatch, type TransitRecordInput } from './batch.js';
+import { toBatch, type TransitRecord, type TransitRecordInput } from './batch.js';
 import { checkOptionKeys, describeArgument } from './call-options.js';
-import type { ProducerHandle } from './producer.js';
-import { pruneSalvaged } from './salvage-file.js';
+import { Retention } from './retention.js';
 import { checkSubscribeArguments, SubscriptionImpl, type BatchHandler, type CheckpointStore, type RecordHandler, type SubscribeOptions, type Subscription, type SubscriptionHost, type SubscriptionStats } from './subscription.js';
 import { WalReader, type WalRecord } from './wal-reader.js';
 import { WalIndex } from './wal-index.js';
-import { fsyncDir } from './wal-dir.js';
 import { lockWalDir } from './wal-lock.js';
 
-export type { TransitRecordInput } from './batch.js';
+export type { TransitRecord, TransitRecordInput } from './batch.js';
 export type { CheckpointStore, Subscription, SubscribeOptions, SubscriptionState, SubscriptionStats } from './subscription.js';
-
-/**
- * A committed record. `data` is a copy the caller owns; records of up to 1 KiB share a 16 KiB
- * ArrayBuffer with the records read next to them (as Node's Buffer pool does), so keeping one
- * keeps up to 16 KiB alive: keep `data.slice()` when holding a few records for long.
- */
-export interface TransitRecord {
-  seq: number;
-  data: Uint8Array;
-}
 
 /** Statistics of the transit store (`transit.stats()`). */
 export interface TransitStats extends WalWriterStats {
@@ -104,16 +87,8 @@ export class Transit extends EventEmitter {
   #appends = 0;
   #closed = false;
   #oldestSeq: number;
-  #segmentsDeleted = 0;
   #behind = 0;
-  #retentionTimer: NodeJS.Timeout | undefined;
-  /** The retention run in progress (runs never overlap). */
-  #retention: Promise<number> = Promise.resolve(0);
-  #retentionError: string | null = null;
-  /** Segments went away but the oldest sequence number could not be read since. */
-  #oldestStale = false;
-  /** Segments deleted and not yet announced by a 'retention' event (a run failed after them). */
-  #unreported = 0;
+  readonly #retention: Retention;
   #waiters = new Set<() => void>();
 
   readonly #unlock: () => Promise<void>;
@@ -128,12 +103,15 @@ export class Transit extends EventEmitter {
     this.#subscriptionHost = {
       lastSeq: () => this.lastSeq,
       oldestSeq: () => this.#oldestSeq,
-      read: (fromSeq) => this.read({ fromSeq }),
+      readBatches: (fromSeq) => {
+        if (this.#closed) throw new TapioError('ERR_CLOSED', 'a subscription read after close(); open the storage again');
+        return this.#readBatches(this.#checkFromSeq(fromSeq, 'subscribe'), Number.POSITIVE_INFINITY) ?? emptyBatches();
+      },
       wakeOnAppend: (wake) => {
         this.#waiters.add(wake);
         return () => this.#waiters.delete(wake);
       },
-      retentionSettled: () => this.#retentionSettled(),
+      retentionSettled: () => this.#retention.settled(),
       noteBehind: (name, from, oldest) => {
         this.#behind++;
         this.emit('behind', { name, from, oldest });
@@ -144,11 +122,20 @@ export class Transit extends EventEmitter {
     // With no record on disk (a new log, or one whose newest segment is still empty after
     // retention took the others), the oldest record is the next one to be written.
     this.#oldestSeq = backend.recovery.firstSeq > 0 ? backend.recovery.firstSeq : backend.stats().durableSeq + 1;
-    const every = Math.max(1000, Math.min(60_000, Math.floor(config.retention / 4)));
-    this.#retentionTimer = setInterval(() => {
-      this.applyRetention().catch((err: unknown) => this.#retentionFailed(err));
-    }, every);
-    this.#retentionTimer.unref();
+    this.#retention = new Retention(this.dir, config.retention, {
+      index: this.#index,
+      backend,
+      oldestSeq: (seq) => {
+        this.#oldestSeq = seq;
+      },
+      announce: (deleted) => this.emit('retention', { deleted, oldestSeq: this.#oldestSeq }),
+      // Listeners of 'error' get the error; without one it is reported once per message as a
+      // process warning rather than thrown (an unhandled 'error' event would end the process).
+      report: (err, repeated) => {
+        if (this.listenerCount('error') > 0) this.emit('error', err);
+        else if (!repeated) process.emitWarning(`tapio-storage transit retention failed: ${err instanceof Error ? err.message : String(err)}`, { code: err instanceof TapioError ? err.code : 'ERR_WAL_IO' });
+      },
+    });
   }
 
   /** Opens (recovering) the WAL directory of `config`. */
@@ -174,7 +161,8 @@ export class Transit extends EventEmitter {
     }
     const transit = new Transit(config, backend, checkpoints, unlock);
     // A failing run does not keep the store from opening: it is reported as the timer's are.
-    await transit.applyRetention().catch((err: unknown) => transit.#retentionFailed(err));
+    await transit.applyRetention().catch((err: unknown) => transit.#retention.failed(err));
+    transit.#retention.start(() => transit.applyRetention());
     return transit;
   }
 
@@ -260,12 +248,20 @@ export class Transit extends EventEmitter {
     if (limit !== Number.POSITIVE_INFINITY && !(typeof limit === 'number' && Number.isSafeInteger(limit) && limit > 0)) {
       throw new TapioError('ERR_INVALID_ARGUMENT', `transit.read({ limit }): limit must be a whole number >= 1, got ${describeArgument(options.limit)}`);
     }
+    return records(this.#readBatches(from, limit), limit);
+  }
+
+  /**
+   * The durable records from `from` on (at most `limit`) in arrays, as the reader hands them out;
+   * null when there is none.
+   */
+  #readBatches(from: number, limit: number): AsyncGenerator<WalRecord[], void, undefined> | null {
     const toSeq = this.lastSeq;
-    if (from > toSeq) return records(null, limit);
+    if (from > toSeq) return null;
     // Entries the writer made up to now cover every durable record (they run ahead of it).
     this.#index.absorb(this.#backend.takeIndexPoints());
     const reader = new WalReader(this.dir, { fromSeq: from, toSeq, exactStart: true, locator: this.#index, ...(limit !== Number.POSITIVE_INFINITY ? { limit } : {}) });
-    return records(reader.batches(), limit);
+    return reader.batches();
   }
 
   #checkFromSeq(fromSeq: number | undefined, what: string): number {
@@ -375,103 +371,7 @@ export class Transit extends EventEmitter {
    */
   applyRetention(now = Date.now()): Promise<number> {
     if (this.#closed) return Promise.resolve(0);
-    const run = this.#retention.catch(() => 0).then(() => this.#retainOnce(now));
-    this.#retention = run;
-    return run;
-  }
-
-  /** Resolves once no retention run is in progress. */
-  #retentionSettled(): Promise<void> {
-    return this.#retention.then(
-      () => undefined,
-      () => undefined,
-    );
-  }
-
-  async #retainOnce(now: number): Promise<number> {
-    const fail = (what: string, file: string, err: unknown): TapioError =>
-      new TapioError('ERR_WAL_IO', `retention could not ${what} ${file}: ${(err as Error).message}; the next run tries again`, { cause: err });
-    let names: string[];
-    try {
-      names = (await fsp.readdir(this.dir)).filter((n) => parseSegmentFileName(n) !== null).sort();
-    } catch (err) {
-      throw fail('list', this.dir, err);
-    }
-    if (names.length === 0) return 0;
-    let past = 0; // segments at the front of `names` that are gone now
-    let deleted = 0; // of those, the ones this run deleted
-    try {
-      // Never the newest segment, nor the one before it: the oldest sequence number is read from
-      // the header of the first segment kept, and a segment the writer is creating right now
-      // may not have its header yet.
-      for (const name of names.slice(0, -2)) {
-        const file = join(this.dir, name);
-        let mtimeMs: number | null;
-        try {
-          mtimeMs = (await fsp.stat(file)).mtimeMs;
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fail('read the age of', file, err);
-          mtimeMs = null; // already gone
-        }
-        if (mtimeMs !== null && mtimeMs >= now - this.#config.retention) break;
-        if (mtimeMs !== null) {
-          try {
-            await fsp.unlink(file);
-            deleted++;
-          } catch (err) {
-            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fail('delete', file, err);
-          }
-        }
-        past++;
-        // The segment's index file goes with it (a cache: one left behind is ignored).
-        await fsp.unlink(join(this.dir, indexFileName(parseSegmentFileName(name)!))).catch(() => undefined);
-      }
-    } finally {
-      // What is done stays to be finished, by this run or, if it fails, by the next one.
-      if (deleted > 0) {
-        this.#segmentsDeleted += deleted;
-        this.#unreported += deleted;
-      }
-      if (past > 0) {
-        this.#oldestStale = true;
-        this.#index.absorb(this.#backend.takeIndexPoints());
-        this.#index.dropBefore(Number(parseSegmentFileName(names[past]!)!));
-      }
-    }
-    if (this.#unreported > 0) {
-      // Again after a run that failed past this point: one more fsync of the directory is cheap.
-      try {
-        await fsyncDir(this.dir);
-        await pruneSalvaged(this.dir); // stretches of deleted segments leave SALVAGED
-      } catch (err) {
-        throw fail('sync the directory and update SALVAGED in', this.dir, err);
-      }
-    }
-    if (this.#oldestStale) {
-      // Until this succeeds (a damaged header), every run tries again and reports the failure.
-      this.#oldestSeq = await firstSeqOf(join(this.dir, names[past]!));
-      this.#oldestStale = false;
-    }
-    if (this.#unreported > 0) {
-      const count = this.#unreported;
-      this.#unreported = 0;
-      this.emit('retention', { deleted: count, oldestSeq: this.#oldestSeq });
-    }
-    this.#retentionError = null;
-    return deleted;
-  }
-
-  /**
-   * A retention run of the timer failed: the store keeps working and the next run tries again.
-   * Listeners of 'error' get the error; without one it is reported once per message as a
-   * process warning rather than thrown (an unhandled 'error' event would end the process).
-   */
-  #retentionFailed(err: unknown): void {
-    const message = err instanceof Error ? err.message : String(err);
-    const repeated = this.#retentionError === message;
-    this.#retentionError = message;
-    if (this.listenerCount('error') > 0) this.emit('error', err);
-    else if (!repeated) process.emitWarning(`tapio-storage transit retention failed: ${message}`, { code: err instanceof TapioError ? err.code : 'ERR_WAL_IO' });
+    return this.#retention.run(now);
   }
 
   /** Counters: records, bytes, groups, mean group size, fdatasync latency, ring fill, direct I/O. */
@@ -484,9 +384,9 @@ export class Transit extends EventEmitter {
       meanGroupRecords: s.groups === 0 ? 0 : s.records / s.groups,
       ringFill: s.ringCapacity === 0 ? 0 : s.ringUsedBytes / s.ringCapacity,
       oldestSeq: this.#oldestSeq,
-      segmentsDeleted: this.#segmentsDeleted,
+      segmentsDeleted: this.#retention.segmentsDeleted,
       subscribersBehindRetention: this.#behind,
-      retentionError: this.#retentionError,
+      retentionError: this.#retention.error,
       subscriptions: [...this.#subscriptions.values()].map((sub) => sub.stats()),
       recovery: this.#backend.recovery,
     };
@@ -496,11 +396,11 @@ export class Transit extends EventEmitter {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#retentionTimer);
+    this.#retention.stop();
     // Subscriptions stop first (they would read from a closed store), then a retention run under
     // way finishes before the lock is released.
     const subscriptions = [...this.#subscriptions.values()].map((s) => s.close());
-    await this.#retentionSettled();
+    await this.#retention.settled();
     await Promise.all(subscriptions);
     this.#wakeReaders();
     try {
@@ -518,6 +418,9 @@ export class Transit extends EventEmitter {
     return this.#closed;
   }
 }
+
+/** A read with nothing in it. */
+async function* emptyBatches(): AsyncGenerator<WalRecord[], void, undefined> {}
 
 /**
  * The records of `batches` one by one, at most `limit` of them. Built on arrays of records
@@ -581,26 +484,4 @@ function records(batches: AsyncGenerator<WalRecord[], void, undefined> | null, l
     },
   };
   return it;
-}
-
-/** The first sequence number in the header of the segment `file` (the oldest one kept). */
-async function firstSeqOf(file: string): Promise<number> {
-  const buf = Buffer.alloc(SEGMENT_HEADER_SIZE);
-  try {
-    const handle = await fsp.open(file, 'r');
-    try {
-      await handle.read(buf, 0, SEGMENT_HEADER_SIZE, 0);
-    } finally {
-      await handle.close();
-    }
-  } catch (err) {
-    throw new TapioError('ERR_WAL_IO', `retention could not read the header of ${file}: ${(err as Error).message}; the next run tries again`, { cause: err });
-  }
-  const decoded = decodeSegmentHeader(buf);
-  if (!decoded.ok) {
-    throw new TapioError('ERR_WAL_CORRUPT', `retention cannot tell the oldest sequence number kept: the header of ${file} is damaged (${reasonText(decoded.problem.reason, decoded.problem.details)}); \`tapio-storage wal verify\` shows the damage`, {
-      details: { file },
-    });
-  }
-  return decoded.header.firstSeq;
 }

@@ -28,15 +28,14 @@ import type { FileHandle } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 
 import { TapioError } from '../errors.js';
-import type { AppendResult, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
+import type { AppendResult, BatchLimits, IndexSeed, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
 import { encodeRecord, encodeSegmentHeader } from './codec.js';
 import { SEGMENT_HEADER_SIZE, indexesRecord, maxPayload, recordFootprint } from './format.js';
 import { reasonError } from './reasons.js';
 import { RingBuffer } from './ring-buffer.js';
 import { fsyncDir, segmentPath, writeCheckpoint } from './wal-dir.js';
 import { recoverWal } from './wal-recovery.js';
-import type { IndexSeed } from './wal-index.js';
-import { batchInputError, checkWalOpenOptions, type BatchLimits } from './wal-input.js';
+import { batchInputError, checkWalOpenOptions } from './wal-input.js';
 
 /** Upper bounds (microseconds) of the fdatasync latency histogram buckets. */
 export const SYNC_LATENCY_BUCKETS_US: readonly number[] = [50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, Infinity];

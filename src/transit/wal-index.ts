@@ -49,6 +49,7 @@ import {
 import { SegmentScanner } from './segment-scanner.js';
 import { openSegment, readCounters, type OpenedSegment, type ReadLocator } from './wal-reader.js';
 import type { SegmentFile } from './wal-dir.js';
+import type { IndexSeed } from './backend.js';
 
 /** Sealed segments whose entries stay in memory (about 16 KiB each for 64 MiB segments). */
 export const MAX_CACHED_SEGMENTS = 256;
@@ -61,24 +62,6 @@ interface OpenHandle {
   /** Retention deleted the segment, or the index closed: close once unused. */
   dropped: boolean;
   lastUse: number;
-}
-
-/** A segment as recovery found it. */
-export interface IndexSegmentSeed {
-  number: number;
-  firstSeq: number;
-  /** Recovery scanned its records, so the seed's entries for it are complete. */
-  scanned: boolean;
-}
-
-/** What a backend hands the index at open. */
-export interface IndexSeed {
-  /** 32 lowercase hex digits (WAL_ID's store id). */
-  storeId: string;
-  /** The segments whose header is usable, by number. */
-  segments: IndexSegmentSeed[];
-  /** Entries of the scanned segments: triples (segment, sequence number, byte offset). */
-  points: ArrayLike<number>;
 }
 
 interface Seg {

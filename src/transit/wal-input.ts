@@ -6,7 +6,7 @@
  * checks with the same messages, against the limits of limits.ts and format.ts.
  */
 import { TapioError } from '../errors.js';
-import type { WalOpenOptions } from './backend.js';
+import type { BatchLimits, WalOpenOptions } from './backend.js';
 import { MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, SEGMENT_HEADER_SIZE, maxPayload } from './format.js';
 import { MAX_GROUP_BYTES, MAX_RING_CAPACITY, MIN_GROUP_BYTES, MIN_RING_CAPACITY } from './limits.js';
 import { ringEntrySize } from './ring-buffer.js';
@@ -49,12 +49,6 @@ export function checkWalOpenOptions(o: WalOpenOptions): WalOpenOptions {
     }
   }
   return o;
-}
-
-/** The sizes an append batch is checked against. */
-export interface BatchLimits {
-  segmentSize: number;
-  ringCapacity: number;
 }
 
 /**

@@ -16,7 +16,7 @@ import { decodeSegmentHeader, storeIdToHex, type SegmentHeader } from './codec.j
 import { RECORD_ALIGN, SEGMENT_HEADER_SIZE, SEGMENT_HEADER_USED, segmentFileName } from './format.js';
 import { reasonError, type Reasoned } from './reasons.js';
 import { isRecordedDamage, readSalvaged, type FoundDamage, type SalvagedStretch } from './salvage-file.js';
-import { SegmentScanner } from './segment-scanner.js';
+import { SCAN_CHUNK_BYTES, SegmentScanner } from './segment-scanner.js';
 import { listSegments, readWalId, type SegmentFile, type WalIdentity } from './wal-dir.js';
 
 /** One record read back: its sequence number and its payload (a copy the caller owns). */
@@ -123,6 +123,8 @@ export class WalReader implements AsyncIterable<WalRecord> {
   private readonly recovery: RecoveryMode;
   private readonly exactStart: boolean;
   private readonly locator: ReadLocator | null;
+  /** The read buffers of this reader's segment scanners, reused from one segment to the next. */
+  private readonly buffers: Buffer[] = [];
   /** SALVAGED's stretches, read at the first damage met (null until then). */
   private salvaged: SalvagedStretch[] | null = null;
 
@@ -199,6 +201,9 @@ export class WalReader implements AsyncIterable<WalRecord> {
         });
       }
       const { fh, size } = opened;
+      let scanner: SegmentScanner | null = null;
+      /** scanner.bytesRead already added to readCounters. */
+      let counted = 0;
       try {
         const header = await this.checkHeader(seg, opened.head, identity);
         if (header !== null) {
@@ -211,7 +216,20 @@ export class WalReader implements AsyncIterable<WalRecord> {
             const gap: Reasoned = { reason: 'read-gap', details: { firstSeq: header.firstSeq, previousLastSeq: expected - 1 } };
             await this.damage(seg, 0, gap, identity, { kind: 'seq', expected, found: header.firstSeq });
           }
-          const scanner = new SegmentScanner(fh, seg.path, Math.min(size, header.segmentSize), SEGMENT_HEADER_SIZE, { wantPayload: true, firstChunkBytes: FIRST_CHUNK_BYTES });
+          // How much of the segment the read wants: up to the index's first entry after the last
+          // record wanted; all of it when that lies beyond the segment and a newer segment follows.
+          const lastWanted = this.limit === Infinity ? this.toSeq : Math.min(this.toSeq, this.fromSeq + this.limit - 1);
+          const after = locator !== null ? locator.entryAfter(seg.number, lastWanted) : null;
+          const sealed = segs.some((x) => x.number > seg.number);
+          const segmentEnd = Math.min(size, header.segmentSize);
+          const wantedEnd = after !== null ? Math.min(after.offset + RECORD_ALIGN, segmentEnd) : sealed ? segmentEnd : 0;
+          scanner = new SegmentScanner(fh, seg.path, segmentEnd, SEGMENT_HEADER_SIZE, {
+            wantPayload: true,
+            firstChunkBytes: wantedEnd > 0 && !(first && this.limit !== Infinity) ? SCAN_CHUNK_BYTES : FIRST_CHUNK_BYTES,
+            readAhead: wantedEnd > 0,
+            buffers: this.buffers,
+            ...(wantedEnd > 0 ? { wantedEnd } : {}),
+          });
           let next: number = header.firstSeq;
           // The index's entry for the first record wanted: checked against the record found there.
           let entry: { seq: number; offset: number } | null = null;
@@ -237,9 +255,9 @@ export class WalReader implements AsyncIterable<WalRecord> {
             const s = scanner.step();
             if (s.kind === 'need') {
               yield* flush();
-              const before = scanner.bytesRead;
               await scanner.fill();
-              readCounters.bytesRead += scanner.bytesRead - before;
+              readCounters.bytesRead += scanner.bytesRead - counted;
+              counted = scanner.bytesRead;
               continue;
             }
             if (entry !== null) {
@@ -263,7 +281,19 @@ export class WalReader implements AsyncIterable<WalRecord> {
                 continue;
               }
             }
-            if (s.kind === 'end') break;
+            if (s.kind === 'end') {
+              if (!s.zeroHeader) break;
+              // A zeroed header ends the written part, unless whole records follow it: then it is
+              // damage (a stretch zeroed in the middle), skipped as salvage recorded it. Only reached
+              // while records are still wanted (a read returns at its last one), so the look ahead
+              // costs nothing on the everyday path.
+              yield* flush();
+              const found = await scanner.findValidAfter(s.offset + RECORD_ALIGN, lastSeq);
+              if (found === null) break;
+              await this.damage(seg, s.offset, { reason: 'bytes-after-end', details: { validAt: found } }, identity, { kind: 'bytes', end: found });
+              scanner.seek(found);
+              continue;
+            }
             if (s.kind === 'record' && s.seq > lastSeq) {
               if (s.seq !== next) await this.damage(seg, s.offset, { reason: 'seq-gap', details: { expected: next, found: s.seq } }, identity, { kind: 'seq', expected: next, found: s.seq });
               next = s.seq + 1;
@@ -303,6 +333,10 @@ export class WalReader implements AsyncIterable<WalRecord> {
           expected = next;
         }
       } finally {
+        if (scanner !== null) {
+          await scanner.close();
+          readCounters.bytesRead += scanner.bytesRead - counted;
+        }
         if ('release' in opened) (opened as { release(): void }).release();
         else await fh.close();
       }

@@ -4,48 +4,17 @@
  * (verifyWal, which changes nothing), and shares its record rules with the reader
  * (readRecords, re-exported here).
  *
- * Rules, applied to the segments in number order (the same as native/core/wal_recovery.h, with
- * the same reasons; a twin test runs both over the same damaged directories and compares):
- * - CHECKPOINT (strict opens only): segments up to its `sealed` number were synced whole before
- *   the writer moved on, so only their headers are checked (number, store, sequence numbers that
- *   follow on); records are scanned from the next segment, and the reader checks the others'
- *   records when it reads them. A CHECKPOINT that cannot be used is ignored (noted in the report)
- *   and every segment is scanned; no segment after the sealed one means one is missing. A strict
- *   open that scanned cleanly syncs the newest segment and writes it (best effort) for the segment
- *   before the newest; the writer writes it at each roll; salvage removes it.
- * - Every segment header must be whole and valid: magic, version, checksum, number equal to the
- *   file name, store id equal to WAL_ID's. A header of another version is ERR_FORMAT_VERSION and a
- *   segment of another store ERR_WAL_CORRUPT, both even with salvage.
- * - Segment numbers are consecutive and each segment's first sequence number follows the
- *   previous segment's last record. Records follow each other with consecutive sequence
- *   numbers; a zero record header ends the written part, and only zeros may follow it.
- * - A newest segment whose header is unreadable (not another version) and that holds nothing
- *   after its header block is a segment creation the crash interrupted: its non-zero bytes go
- *   to `.broken` and the file is removed. The segment before it is then not the newest: the
- *   writer synced it whole before it began the next.
- * - In the NEWEST segment, the first bad or incomplete record at offset X (bad length, sequence
- *   number 0, bad checksum, cut short, going back in sequence, or non-zero bytes after a zero
- *   header) is a torn tail when no valid record (valid checksum and a sequence number above the
- *   last one kept) starts at any 8-byte step after X. Recovery copies bytes X..(last non-zero
- *   byte) to the first free `<segment>.broken`, `.broken.2`, ... (temporary file, fdatasync,
- *   rename, fsync of the directory; an existing one is never replaced), then zeroes them in the
- *   segment (fdatasync).
- * - Anything else (damage in an older segment, damage in the newest with valid records after
- *   it, a sequence gap, a missing segment) is ERR_WAL_CORRUPT naming the segment file and the
- *   byte offset, unless recovery is 'salvage': then every whole valid record is kept, each
- *   skipped stretch and each gap is reported in `salvaged`, and the scan goes on. Salvage does
- *   not rewrite older segments (only the newest segment's torn tail is cut), so the damaged bytes
- *   stay for a copy to inspect; it records the stretches it set aside, with the sequence numbers
- *   they lost, in SALVAGED (salvage-file.ts), and strict opens and verify accept exactly those and
- *   refuse any other damage. Segment files none of whose headers can be read refuse even
- *   salvage: the next sequence number would be a guess.
+ * The rules (CHECKPOINT, headers, records, an unfinished segment, the torn tail, damage in the
+ * middle and salvage) are stated once, in docs/FORMAT.md "Recovery" (with SALVAGED);
+ * native/core/wal_recovery applies the same rules with the same reasons, and a twin test runs
+ * both over the same damaged directories and compares.
  */
 import { access, open, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 
 import { TapioError } from '../errors.js';
-import type { RecoveryMode, RecoveryReport } from './backend.js';
+import type { IndexSeed, RecoveryMode, RecoveryReport } from './backend.js';
 import { decodeSegmentHeader, storeIdToHex, type SegmentHeader } from './codec.js';
 import {
   BROKEN_SUFFIX,
@@ -63,7 +32,6 @@ import {
 import { damageText, reasonError, reasonText, withFacts, type Reasoned } from './reasons.js';
 import { lostBetween, readSalvaged, writeSalvaged, type SalvagedStretch } from './salvage-file.js';
 import { SegmentScanner } from './segment-scanner.js';
-import type { IndexSeed } from './wal-index.js';
 import { fsyncDir, listSegments, openWalId, readCheckpoint, readWalId, writeCheckpoint, type SegmentFile, type WalCheckpoint, type WalIdentity } from './wal-dir.js';
 
 export { readRecords, WalReader, type ReadRecordsOptions, type WalRecord } from './wal-reader.js';

@@ -9,8 +9,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { tree } from '../dir-tree.js';
 import { nativeStatus } from '../../src/native/loader.js';
+import { libChildScript, libPath } from '../built-lib.js';
 
-const cli = join(import.meta.dirname, '..', '..', 'lib', 'cli', 'main.js');
+const cli = libPath('cli', 'main.js');
 const root = mkdtempSync(join(tmpdir(), 'tapio-cli-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -27,7 +28,7 @@ const walPaths: Array<[string, Record<string, string>]> = [
 
 /** A child process that holds the store at `dataDir` open (hold-store-child.mjs) and answers questions. */
 async function holdStore(dataDir: string, env: Record<string, string>): Promise<{ ready: { lastSeq: number; path: string }; ask: (line: string) => Promise<Record<string, unknown>>; close: () => Promise<number | null> }> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'hold-store-child.mjs'), dataDir], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [libChildScript(import.meta.dirname, 'hold-store-child.mjs'), dataDir], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const next = async (): Promise<Record<string, unknown>> => {

@@ -10,8 +10,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { TapioStorage } from '../../src/index.js';
 import { nativeStatus } from '../../src/native/loader.js';
+import { libPath } from '../built-lib.js';
 
-const cli = join(import.meta.dirname, '..', '..', 'lib', 'cli', 'main.js');
+const cli = libPath('cli', 'main.js');
 const root = mkdtempSync(join(tmpdir(), 'tapio-cli-salvage-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 

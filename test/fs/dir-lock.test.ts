@@ -11,8 +11,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { lockDir, lockSocketName, type DirLockAddon, type DirLockMechanism } from '../../src/fs/dir-lock.js';
 import { loadNative } from '../../src/native/loader.js';
+import { libChildScript } from '../built-lib.js';
 
-const childScript = join(import.meta.dirname, 'dir-lock-child.mjs');
+const childScript = libChildScript(import.meta.dirname, 'dir-lock-child.mjs');
 const addon = loadNative();
 
 interface Mode {

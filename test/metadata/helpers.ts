@@ -41,8 +41,6 @@ export async function expectTapioError(promiseOrFn: Promise<unknown> | (() => un
   return err;
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /** A counter of event-loop turns: it moves on once per turn of the loop while `stop` is not called. */
 export function turns(): { now(): number; stop(): void } {
   let turn = 0;

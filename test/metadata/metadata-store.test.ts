@@ -7,8 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TapioError } from '../../src/errors.js';
 import { checksumOf, parseApiKey } from '../../src/metadata/api-key-format.js';
 import { MetadataStore, type CreatedApiKey } from '../../src/metadata/index.js';
-import { rawKvOf, setWriteHook } from '../../src/metadata/test-hooks.js';
-import { cleanup, expectTapioError, openStore, sleep, tempDir } from './helpers.js';
+import { rawKvOf, setClock, setWriteHook } from '../../src/metadata/test-hooks.js';
+import { cleanup, expectTapioError, openStore, tempDir } from './helpers.js';
 
 const BASE62 = /^[0-9A-Za-z]+$/;
 
@@ -320,17 +320,26 @@ describe.each([{ inMemory: false }, { inMemory: true }])('metadata store (in_mem
       await expectTapioError(store.apiKeys.revoke('bad id'), 'ERR_INVALID_ARGUMENT', /apiKeys\.revoke: id/);
     });
 
-    it('refuses a key once its expiry time has passed', async () => {
-      const expiresAt = new Date(Date.now() + 300); // a Date or epoch milliseconds; stored and returned as milliseconds
+    it('refuses a key from the instant its expiry time is reached', async () => {
+      // The store's clock stands still until the test moves it.
+      let now = Date.now();
+      setClock(store, () => now);
+      const expiresAt = new Date(now + 300); // a Date or epoch milliseconds; stored and returned as milliseconds
       const created = await store.apiKeys.create(userId, { name: 'short', expiresAt });
       expect(created.expiresAt).toBe(expiresAt.getTime());
-      const later = Date.now() + 3_600_000;
+      const later = now + 3_600_000;
       const forever = await store.apiKeys.create(userId, { name: 'long', expiresAt: later });
       expect(forever.expiresAt).toBe(later);
       expect(await store.apiKeys.verify(created.key)).toBe(userId);
-      await sleep(expiresAt.getTime() - Date.now() + 20);
+      now = expiresAt.getTime() - 1;
+      expect(await store.apiKeys.verify(created.key)).toBe(userId);
+      now = expiresAt.getTime();
       expect(await store.apiKeys.verify(created.key)).toBeNull();
       expect(await store.apiKeys.verify(forever.key)).toBe(userId);
+      // And a key cannot be made to expire at or before the store's now.
+      await expectTapioError(store.apiKeys.create(userId, { name: 'past', expiresAt: now }), 'ERR_VALIDATION', /expiresAt must be in the future/);
+      now = later;
+      expect(await store.apiKeys.verify(forever.key)).toBeNull();
     });
 
     it('lists keys of all users or of one, without secrets or hashes', async () => {

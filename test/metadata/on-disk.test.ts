@@ -1,18 +1,60 @@
 import { createHash, createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { spawn } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 
 import { open as openLmdb } from 'lmdb';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { SECRET_BYTES, decodeBase62, parseApiKey } from '../../src/metadata/api-key-format.js';
 import { MetadataStore } from '../../src/metadata/index.js';
 import { lmdbOpenOptions } from '../../src/metadata/kv-lmdb.js';
+import { libPath } from '../built-lib.js';
 import { cleanup, config, expectTapioError, openStore, tempDir } from './helpers.js';
 
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+/**
+ * Permission checks as the kernel makes them for a process that is not root, under one directory
+ * at a time (see withoutRootOverride): root passes access(2) and mkdir(2) whatever the mode bits
+ * say, so there the two calls the metadata directory check makes are refused by the mode's owner
+ * bits (the tests own what they create). Everywhere else, and for a process that is not root,
+ * they are the real calls. The tests of unusable directories then run the same for root and for
+ * anyone else.
+ */
+const ownerBitsUnder = vi.hoisted(() => ({ dir: null as string | null }));
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs/promises')>();
+  const { constants } = await import('node:fs');
+  const { errno } = (await import('node:os')).constants;
+  const governed = (path: string): boolean => ownerBitsUnder.dir !== null && (path === ownerBitsUnder.dir || path.startsWith(ownerBitsUnder.dir + sep));
+  const ownerHas = async (path: string, bits: number): Promise<boolean> => ((await fs.stat(path)).mode & bits) === bits;
+  const denied = (syscall: string, path: string): NodeJS.ErrnoException =>
+    Object.assign(new Error(`EACCES: permission denied, ${syscall} '${path}'`), { errno: -errno.EACCES, code: 'EACCES', syscall, path });
+  return {
+    ...fs,
+    access: async (path: string, mode: number = constants.F_OK): Promise<void> => {
+      await fs.access(path, mode);
+      const bits = (mode & constants.R_OK ? 0o400 : 0) | (mode & constants.W_OK ? 0o200 : 0) | (mode & constants.X_OK ? 0o100 : 0);
+      if (governed(path) && !(await ownerHas(path, bits))) throw denied('access', path);
+    },
+    mkdir: async (path: string, options?: Parameters<typeof fs.mkdir>[1]): Promise<string | undefined> => {
+      // Creating an entry takes write and search permission on the parent.
+      if (governed(path) && !(await ownerHas(dirname(path), 0o300))) throw denied('mkdir', path);
+      return fs.mkdir(path, options);
+    },
+  };
+});
+
+/** Runs `fn` with the permission checks under `dir` made as for a process that is not root. */
+async function withoutRootOverride<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  ownerBitsUnder.dir = dir;
+  try {
+    return await fn();
+  } finally {
+    ownerBitsUnder.dir = null;
+  }
+}
 
 /**
  * Name, size, content hash, mode and mtime of every file in `dir`. lock.mdb is lmdb's lock table
@@ -272,19 +314,27 @@ describe('metadata store on disk', () => {
       await expectTapioError(openStore('/proc/tapio-metadata-test/metadata', false), 'ERR_DATA_DIR', /cannot be created/);
     });
 
-    it.skipIf(isRoot)('refuses a directory without write permission', async () => {
+    it('refuses a directory without write permission', async () => {
       await mkdir(path, { mode: 0o500 });
-      await expectTapioError(openStore(path, false), 'ERR_DATA_DIR', /is not readable and writable by this process \(permission denied\)/);
+      await expectTapioError(withoutRootOverride(dir, () => openStore(path, false)), 'ERR_DATA_DIR', /is not readable and writable by this process \(permission denied\)/);
+      expect(await readdir(path)).toEqual([]);
+      // The same directory once it can be written is taken.
       await chmod(path, 0o700);
+      const store = await withoutRootOverride(dir, () => openStore(path, false));
+      await store.close();
     });
 
-    it.skipIf(isRoot)('refuses to create a directory below a read-only one', async () => {
+    it('refuses to create a directory below a read-only one', async () => {
       await chmod(dir, 0o500);
       try {
-        await expectTapioError(openStore(path, false), 'ERR_DATA_DIR', /cannot be created \(permission denied\)/);
+        await expectTapioError(withoutRootOverride(dir, () => openStore(path, false)), 'ERR_DATA_DIR', /cannot be created \(permission denied\)/);
+        expect(existsSync(path)).toBe(false);
       } finally {
         await chmod(dir, 0o700);
       }
+      const store = await withoutRootOverride(dir, () => openStore(path, false));
+      await store.close();
+      expect(existsSync(join(path, 'data.mdb'))).toBe(true);
     });
 
     it('refuses a relative path or another store type with ERR_CONFIG', async () => {
@@ -428,7 +478,7 @@ describe('metadata store on disk', () => {
       const { id, key } = await store.apiKeys.create(user.id, { name: 'ci' });
       expect(await store.apiKeys.verify(key)).toBe(user.id);
       // The compiled library (npm run build), as another program would load it.
-      const storeModule = new URL('../../lib/metadata/index.js', import.meta.url).href;
+      const storeModule = pathToFileURL(libPath('metadata', 'index.js')).href;
       const script = `const { MetadataStore } = await import(${JSON.stringify(storeModule)});
 const s = await MetadataStore.open({ type: 'badger', path: ${JSON.stringify(path)}, in_memory: false, compression: true }, { create: false });
 await s.apiKeys.revoke(${JSON.stringify(id)});

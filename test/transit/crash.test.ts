@@ -13,11 +13,12 @@ import { describe, expect, it } from 'vitest';
 
 import { TapioStorage } from '../../src/index.js';
 import { nativeStatus } from '../../src/native/loader.js';
+import { libChildScript } from '../built-lib.js';
 // @ts-expect-error: plain ESM helper shared with the child process
 import { identify, payloadFor } from './crash-payload.mjs';
 
 const ITERATIONS = Number(process.env.TAPIO_CRASH_ITERATIONS ?? (process.env.TAPIO_LONG === '1' ? 1000 : 30));
-const childScript = join(import.meta.dirname, 'crash-child.mjs');
+const childScript = libChildScript(import.meta.dirname, 'crash-child.mjs');
 // A kill, reopen and check takes 2-4 s here; 20 s each leaves room for a slow machine.
 const TIMEOUT_MS = Math.max(600_000, ITERATIONS * 20_000);
 

@@ -8,6 +8,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { TapioStorage, transferList, type ProducerHandle } from '../../src/index.js';
 import { nativeStatus } from '../../src/native/loader.js';
+import { assertLibCurrent } from '../built-lib.js';
+
+// The worker scripts (producer-worker.mjs, oversized-worker.mjs) import lib/.
+assertLibCurrent();
 
 const paths: Array<'native' | 'typescript'> = nativeStatus().native ? ['native', 'typescript'] : ['typescript'];
 const dirs: string[] = [];

@@ -13,6 +13,7 @@ import { crc32c } from '../../src/crc32c.js';
 import { TapioStorage } from '../../src/index.js';
 import { nativeStatus } from '../../src/native/loader.js';
 import { readCounters } from '../../src/transit/wal-reader.js';
+import { libChildScript } from '../built-lib.js';
 
 const paths: Array<'native' | 'typescript'> = nativeStatus().native ? ['native', 'typescript'] : ['typescript'];
 const dirs: string[] = [];
@@ -218,24 +219,22 @@ describe.each(paths)('reads through the index on the %s path', (path) => {
     const wal = join(dataDir, 'wal');
     const size = 500;
     const total = 12_000; // several segments of 1 MiB, the newest partly written
-    const child = spawn(process.execPath, [join(import.meta.dirname, 'read-crash-child.mjs'), dataDir, String(total), String(size)], {
+    const child = spawn(process.execPath, [libChildScript(import.meta.dirname, 'read-crash-child.mjs'), dataDir, String(total), String(size)], {
       env: { ...process.env, TAPIO_NATIVE: path === 'native' ? '1' : '0' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
-    await new Promise<void>((resolve, reject) => {
+    // Resolves once the child is gone (and its directory lock with it), with how it ended.
+    const ended = await new Promise<NodeJS.Signals | null>((resolve, reject) => {
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
-        if (out.includes('written')) {
-          child.kill('SIGKILL');
-          resolve();
-        }
+        if (out.includes('written')) child.kill('SIGKILL');
       });
-      child.on('exit', () => resolve());
+      child.on('exit', (_code, signal) => resolve(signal));
       child.on('error', reject);
     });
     expect(out).toContain(`written ${path}`);
-    await new Promise((r) => setTimeout(r, 50));
+    expect(ended).toBe('SIGKILL');
     const storage = await open(dataDir, '1MiB', '4MiB');
     try {
       expect(storage.transit.lastSeq).toBe(total);

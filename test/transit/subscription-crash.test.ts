@@ -13,8 +13,9 @@ import { describe, expect, it } from 'vitest';
 
 import { TapioStorage } from '../../src/index.js';
 import { nativeStatus } from '../../src/native/loader.js';
+import { libChildScript } from '../built-lib.js';
 
-const childScript = join(import.meta.dirname, 'subscription-crash-child.mjs');
+const childScript = libChildScript(import.meta.dirname, 'subscription-crash-child.mjs');
 const paths: Array<'native' | 'typescript'> = nativeStatus().native ? ['native', 'typescript'] : ['typescript'];
 
 interface ChildRun {

@@ -1,13 +1,18 @@
 // The sync probe (probeSync, `wal test-sync`) on both paths: what each path runs, the figures'
-// shape, the scratch files, and bad input.
-import { readdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+// shape, the scratch files, and bad input; and the native writer's segment is open with O_DIRECT
+// exactly where the probe (and the file system, asked directly) says the folder takes it.
+import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { TapioError } from '../../src/errors.js';
+import { NativeWal } from '../../src/transit/native-wal.js';
 import { MAX_PROBE_CYCLES, MAX_PROBE_WRITE_BYTES, probeSync, SYNC_PROBE_MODES, type SyncProbeResult } from '../../src/transit/sync-probe.js';
-import { nativeLoaded, openers, options as walOptions, tempDir } from './wal-helpers.js';
+import { TsWal } from '../../src/transit/ts-wal.js';
+import { nativeLoaded, openers, payload, readAll, options as walOptions, tempDir } from './wal-helpers.js';
 
 const paths: Array<'native' | 'typescript'> = nativeLoaded ? ['native', 'typescript'] : ['typescript'];
 
@@ -121,5 +126,95 @@ describe('probeSync path choice', () => {
     const dir = await tempDir();
     const [r] = await probeSync(dir, { modes: ['buffered-append'], maxCycles: 2, writeBytes: 4096 });
     expect(r!.path).toBe(nativeLoaded ? 'native' : 'typescript');
+  });
+});
+
+/** Whether the file system under `dir` lets a file be opened with O_DIRECT, asked of it directly. */
+function fileSystemTakesODirect(dir: string): boolean {
+  const file = join(dir, 'o-direct-check');
+  try {
+    closeSync(openSync(file, constants.O_RDWR | constants.O_CREAT | constants.O_DIRECT, 0o600));
+    return true;
+  } catch (err) {
+    // open(2) gives EINVAL where the file system refuses O_DIRECT.
+    if ((err as NodeJS.ErrnoException).code === 'EINVAL') return false;
+    throw err;
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+/** The open flags of every segment file this process holds open in `dir`, as the kernel reports them. */
+function segmentFileFlags(dir: string): number[] {
+  const real = realpathSync(dir);
+  const flags: number[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // closed since the listing (the listing's own descriptor, say)
+    }
+    if (dirname(target) !== real || !target.endsWith('.wal')) continue;
+    const octal = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
+    expect(octal, `flags of descriptor ${fd}`).toBeDefined();
+    flags.push(Number.parseInt(octal!, 8));
+  }
+  return flags;
+}
+
+// Folders of different file systems: the temporary folder (a disk file system on most machines)
+// and /dev/shm (tmpfs; Linux before 6.6 refuses O_DIRECT there, later versions take it).
+const folders: Array<[string, string]> = [['the temporary folder', os.tmpdir()]];
+if (existsSync('/dev/shm') && realpathSync('/dev/shm') !== realpathSync(os.tmpdir())) folders.push(['/dev/shm', '/dev/shm']);
+
+describe.runIf(process.platform === 'linux' && nativeLoaded)('O_DIRECT is on exactly where the probe says the folder takes it', () => {
+  it.each(folders)('in %s', async (_name, folder) => {
+    const dir = await mkdtemp(join(folder, 'tapio-direct-io-'));
+    try {
+      const takes = fileSystemTakesODirect(dir);
+      const [probe] = await probeSync(dir, { path: 'native', modes: ['direct-preallocated'], writeBytes: 4096, fileBytes: 4096 + 65536, maxCycles: 2 });
+      expect(probe!.ran).toBe(takes);
+      if (!takes) expect(probe!.reason).toMatch(/direct I\/O/);
+
+      // The native writer with direct_io 'auto': on here exactly when the probe ran, and the
+      // segment it writes is open with O_DIRECT then, and without it otherwise.
+      const wal = await NativeWal.open(walOptions(dir, { directIo: 'auto' }));
+      try {
+        const stats = wal.stats();
+        expect(stats.directIo).toBe(takes);
+        if (takes) expect([512, 1024, 2048, 4096, 8192, 16384, 32768, 65536]).toContain(stats.alignment);
+        const flags = segmentFileFlags(dir);
+        expect(flags.length).toBeGreaterThan(0);
+        for (const f of flags) expect((f & constants.O_DIRECT) !== 0).toBe(takes);
+        expect(await wal.append([payload(1, 5000), payload(2, 3)])).toEqual({ firstSeq: 1, lastSeq: 2 });
+      } finally {
+        await wal.close();
+      }
+      expect((await readAll(dir)).map((r) => r.data)).toEqual([payload(1, 5000), payload(2, 3)]);
+
+      // direct_io 'on' opens where the folder takes O_DIRECT and refuses to open where it does not.
+      const on = NativeWal.open(walOptions(dir, { directIo: 'on' }));
+      if (takes) {
+        const again = await on;
+        expect(again.stats().directIo).toBe(true);
+        await again.close();
+      } else {
+        await expect(on).rejects.toMatchObject({ code: 'ERR_WAL_IO' });
+      }
+
+      // The TypeScript twin never writes with O_DIRECT, wherever it runs.
+      const twin = await TsWal.open(walOptions(dir, { directIo: 'auto' }));
+      try {
+        expect(twin.stats().directIo).toBe(false);
+        const flags = segmentFileFlags(dir);
+        expect(flags.length).toBeGreaterThan(0);
+        for (const f of flags) expect(f & constants.O_DIRECT).toBe(0);
+      } finally {
+        await twin.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

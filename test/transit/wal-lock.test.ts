@@ -12,12 +12,13 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
 import { TapioStorage } from '../../src/index.js';
 import { nativeStatus } from '../../src/native/loader.js';
+import { libChildScript } from '../built-lib.js';
 
 type Kind = 'native' | 'typescript';
 
 const TRIALS = 100;
 const RACERS = 6;
-const childScript = join(import.meta.dirname, 'lock-child.mjs');
+const childScript = libChildScript(import.meta.dirname, 'lock-child.mjs');
 const nativeBuilt = nativeStatus().native;
 const kinds: Kind[] = nativeBuilt ? ['native', 'typescript'] : ['typescript'];
 const STALE_PID = '999999\n';

@@ -112,6 +112,38 @@ describe.each(paths)('salvage on the %s path', (path) => {
     expect(verify.problems.map((p) => p.offset)).toEqual([at(7000), at(7001)]);
   });
 
+  it('reads past a record zeroed in the middle of the newest segment once salvage set it aside', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tapio-salvage-'));
+    dirs.push(dataDir);
+    let storage = await open(dataDir);
+    for (let b = 0; b < COUNT / 1000; b++) await storage.transit.append(Array.from({ length: 1000 }, (_, i) => text(b * 1000 + i + 1)));
+    await storage.close();
+    const wal = join(dataDir, 'wal');
+    // A zeroed record header reads as the end of the written part: only the records after it
+    // tell that it is damage.
+    await patch(segPath(wal, 1), at(5001), new Uint8Array(120));
+    expect((await failure(open(dataDir))).code).toBe('ERR_WAL_CORRUPT');
+    storage = await open(dataDir, 'salvage');
+    try {
+      const t = storage.transit;
+      expect(t.recovery.setAside).toEqual([{ segment: '0000000000000001.wal', offset: at(5001), bytes: 120, lostFrom: 5001, lostCount: 1 }]);
+      expect(await seqsAndCheck(t)).toEqual(range(1, COUNT, [5001]));
+      expect(await seqsAndCheck(t, 4990)).toEqual(range(4990, COUNT, [5001]));
+      expect(await seqsAndCheck(t, 5002)).toEqual(range(5002, COUNT));
+      expect(await t.append([text(10_001)])).toEqual({ firstSeq: 10_001, lastSeq: 10_001 });
+      expect(await seqsAndCheck(t, 9_999)).toEqual([9_999, 10_000, 10_001]);
+      expect(await subscribeAll(t, 'past-zeros', 10_001)).toEqual(range(1, 10_001, [5001]));
+    } finally {
+      await storage.close();
+    }
+    storage = await open(dataDir);
+    try {
+      expect(await seqsAndCheck(storage.transit)).toEqual(range(1, 10_001, [5001]));
+    } finally {
+      await storage.close();
+    }
+  });
+
   it('retention drops the stretches of the segments it deletes from SALVAGED', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tapio-salvage-'));
     dirs.push(dataDir);

@@ -10,9 +10,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { TapioStorage } from '../../src/index.js';
 import { nativeStatus } from '../../src/native/loader.js';
+import { libPath } from '../built-lib.js';
 
 const paths: Array<'native' | 'typescript'> = nativeStatus().native ? ['native', 'typescript'] : ['typescript'];
-const cli = join(import.meta.dirname, '..', '..', 'lib', 'cli', 'main.js');
+const cli = libPath('cli', 'main.js');
 const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
