@@ -1,5 +1,5 @@
 // Entry point of the tapio-storage addon: wires up every binding file and the init() that hands
-// over the TypeScript error class.
+// over the TypeScript error class and the function that turns a core status into a TapioError.
 #include <napi.h>
 
 #include "binding/addon_data.h"
@@ -9,15 +9,18 @@
 namespace tapio_binding {
 namespace {
 
-// init(TapioError): remembers the class native errors are built from.
+// init(TapioError, reasonError): remembers the class the binding's own errors are built from,
+// and reasonError(reason, details), which builds the TapioError for a core status.
 Napi::Value Init(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsFunction()) {
-    Napi::TypeError::New(env, "init(TapioError) needs the TapioError class").ThrowAsJavaScriptException();
+  if (info.Length() < 2 || !info[0].IsFunction() || !info[1].IsFunction()) {
+    Napi::TypeError::New(env, "init(TapioError, reasonError) needs the TapioError class and the reasonError function")
+        .ThrowAsJavaScriptException();
     return env.Undefined();
   }
   AddonData* data = env.GetInstanceData<AddonData>();
   data->tapio_error = Napi::Persistent(info[0].As<Napi::Function>());
+  data->reason_error = Napi::Persistent(info[1].As<Napi::Function>());
   return env.Undefined();
 }
 
@@ -39,7 +42,7 @@ Napi::Object Register(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   exports.Set("init", Napi::Function::New(env, Init, "init"));
   exports.Set("features", Napi::Function::New(env, Features, "features"));
-  exports.Set("abiVersion", Napi::Number::New(env, 5));
+  exports.Set("abiVersion", Napi::Number::New(env, 6));
   InitCrc32c(env, exports);
   InitWal(env, exports);
   InitRing(env, exports);

@@ -1,3 +1,5 @@
+// Errors for JavaScript: a core status goes to reasonError(reason, details), the TypeScript
+// function init() handed over, which writes the message; nothing here writes one for a status.
 #include <napi.h>
 
 #include <string>
@@ -8,68 +10,63 @@
 namespace tapio_binding {
 namespace {
 
-const char* CodeFor(tapio::StatusCode code) {
-  switch (code) {
-    case tapio::StatusCode::kOk: return "ERR_NATIVE";
-    case tapio::StatusCode::kInvalidArgument: return "ERR_INVALID_ARGUMENT";
-    case tapio::StatusCode::kIoError: return "ERR_WAL_IO";
-    case tapio::StatusCode::kCorrupt: return "ERR_WAL_CORRUPT";
-    case tapio::StatusCode::kTooLarge: return "ERR_RECORD_TOO_LARGE";
-    case tapio::StatusCode::kClosed: return "ERR_CLOSED";
-    case tapio::StatusCode::kFormatVersion: return "ERR_FORMAT_VERSION";
-    case tapio::StatusCode::kInternal: return "ERR_NATIVE";
-  }
-  return "ERR_NATIVE";
-}
-
-// The status details as a plain object, or undefined when there are none.
-Napi::Value DetailsObject(Napi::Env env, const std::vector<tapio::StatusDetail>& details) {
-  if (details.empty()) return env.Undefined();
+// The status details as a plain object (empty when there are none).
+Napi::Object DetailsObject(Napi::Env env, const std::vector<tapio::StatusDetail>& details) {
   Napi::Object o = Napi::Object::New(env);
   for (const tapio::StatusDetail& d : details) {
-    if (d.is_number) {
-      o.Set(d.key, Napi::Number::New(env, static_cast<double>(d.number)));
-    } else {
-      o.Set(d.key, Napi::String::New(env, d.text));
+    switch (d.kind) {
+      case tapio::StatusDetail::Kind::kText: o.Set(d.key, Napi::String::New(env, d.text)); break;
+      case tapio::StatusDetail::Kind::kNumber: o.Set(d.key, Napi::Number::New(env, static_cast<double>(d.number))); break;
+      case tapio::StatusDetail::Kind::kFlag: o.Set(d.key, Napi::Boolean::New(env, d.number != 0)); break;
     }
   }
   return o;
 }
 
-Napi::Value MakeError(Napi::Env env, const char* code, const std::string& message,
-                      const std::vector<tapio::StatusDetail>& details = {}) {
-  AddonData* data = env.GetInstanceData<AddonData>();
-  Napi::Value detail_object = DetailsObject(env, details);
-  if (data != nullptr && !data->tapio_error.IsEmpty()) {
-    if (detail_object.IsUndefined()) {
-      return data->tapio_error.New({Napi::String::New(env, code), Napi::String::New(env, message)});
-    }
-    Napi::Object options = Napi::Object::New(env);
-    options.Set("details", detail_object);
-    return data->tapio_error.New({Napi::String::New(env, code), Napi::String::New(env, message), options});
-  }
+// An Error with a code and details, for when init() has not handed over what builds TapioErrors.
+Napi::Value PlainError(Napi::Env env, const char* code, const std::string& message, Napi::Value details) {
   Napi::Error err = Napi::Error::New(env, message);
   err.Set("code", Napi::String::New(env, code));
-  if (!detail_object.IsUndefined()) err.Set("details", detail_object);
+  if (!details.IsUndefined()) err.Set("details", details);
   return err.Value();
+}
+
+Napi::Value MakeStatusError(Napi::Env env, const tapio::Status& status) {
+  AddonData* data = env.GetInstanceData<AddonData>();
+  Napi::Object details = DetailsObject(env, status.details());
+  if (data == nullptr || data->reason_error.IsEmpty()) return PlainError(env, "ERR_NATIVE", status.ToString(), details);
+  return data->reason_error.Call({Napi::String::New(env, status.reason_name()), details});
 }
 
 }  // namespace
 
 void ThrowTapioError(Napi::Env env, const char* code, const std::string& message) {
-  Napi::Value err = MakeError(env, code, message);
+  AddonData* data = env.GetInstanceData<AddonData>();
+  Napi::Value err = data != nullptr && !data->tapio_error.IsEmpty()
+                        ? Napi::Value(data->tapio_error.New({Napi::String::New(env, code), Napi::String::New(env, message)}))
+                        : PlainError(env, code, message, env.Undefined());
   if (env.IsExceptionPending()) return;  // constructing the error threw; that exception wins
   napi_throw(env, err);
 }
 
 void ThrowStatus(Napi::Env env, const tapio::Status& status) {
-  Napi::Value err = MakeError(env, CodeFor(status.code()), status.message(), status.details());
-  if (env.IsExceptionPending()) return;  // constructing the error threw; that exception wins
+  Napi::Value err = MakeStatusError(env, status);
+  if (env.IsExceptionPending()) return;  // building the error threw; that exception wins
   napi_throw(env, err);
 }
 
 Napi::Value StatusToError(Napi::Env env, const tapio::Status& status) {
-  return MakeError(env, CodeFor(status.code()), status.message(), status.details());
+  Napi::Value err = MakeStatusError(env, status);
+  if (env.IsExceptionPending()) return env.GetAndClearPendingException().Value();  // reject with what it threw
+  return err;
+}
+
+Napi::Value StatusToJs(Napi::Env env, const tapio::Status& status) {
+  if (status.ok()) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("reason", Napi::String::New(env, status.reason_name()));
+  o.Set("details", DetailsObject(env, status.details()));
+  return o;
 }
 
 bool GetBytes(Napi::Env env, Napi::Value value, const char* what, const uint8_t** data, size_t* length) {

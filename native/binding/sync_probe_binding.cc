@@ -27,8 +27,8 @@ class SyncProbeWorker : public Napi::AsyncWorker {
       return;
     }
     Napi::Object out = Napi::Object::New(env);
-    if (!result_.not_run_reason.empty()) {
-      out.Set("notRunReason", result_.not_run_reason);
+    if (!result_.not_run.ok()) {
+      out.Set("notRun", StatusToJs(env, result_.not_run));
       deferred_.Resolve(out);
       return;
     }
@@ -62,8 +62,8 @@ bool ReadWhole(Napi::Env env, Napi::Object o, const char* key, double max, uint6
 }
 
 // syncProbe({ dir, mode, writeBytes, fileBytes, maxCycles, maxMicros }): resolves
-// { cycleMicros: Float64Array, writeBytes, alignment, files }, or { notRunReason } when the mode
-// cannot run on this file system (see core/sync_probe.h).
+// { cycleMicros: Float64Array, writeBytes, alignment, files }, or { notRun: { reason, details } }
+// when the mode cannot run on this file system (see core/sync_probe.h).
 Napi::Value SyncProbe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) {
@@ -86,7 +86,7 @@ Napi::Value SyncProbe(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   // Out-of-range sizes are the core's to refuse; keep a value that still fails its check.
-  options.write_bytes = write_bytes > tapio::wal::kMaxSyncProbeWrite ? tapio::wal::kMaxSyncProbeWrite + 1 : static_cast<size_t>(write_bytes);
+  options.write_bytes = static_cast<size_t>(write_bytes > tapio::kMaxSyncProbeWrite ? tapio::kMaxSyncProbeWrite + 1 : write_bytes);
   SyncProbeWorker* worker = new SyncProbeWorker(env, std::move(options));
   Napi::Promise p = worker->Promise();
   worker->Queue();

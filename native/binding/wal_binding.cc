@@ -116,8 +116,8 @@ class NativeProducer : public Napi::ObjectWrap<NativeProducer> {
   // Batch i is batches[2i] (its ticket) and batches[2i+1] (its record count n): the next n
   // entries of `lengths`, whose bytes follow one another in `bytes`. One call queues many
   // batches, so a burst of appends crosses into native code once and wakes the writer once.
-  // For each handled batch status[i] is 0 (queued), 2 (too large) or 3 (closed or failed: the
-  // failure comes as an event). Handling stops at the first batch the ring has no room for now:
+  // For each handled batch status[i] is 0 (queued), 2 (too large: WalWriter::BatchFits refuses
+  // it) or 3 (closed or failed: the failure comes as an event). Handling stops at the first batch the ring has no room for now:
   // its status is 1 and the return value is its index (wait for a space event, then call again
   // from there).
   Napi::Value PushBatches(const Napi::CallbackInfo& info) {
@@ -200,13 +200,21 @@ class NativeProducer : public Napi::ObjectWrap<NativeProducer> {
         datas_[i] = bytes + end;
         end += lengths_[record + i];
       }
+      // The facade checked the batch against the same limits; a handle whose limits were altered
+      // (or a direct call) can still hand over one the writer must not take.
+      if (!shared_->writer->BatchFits(lengths_.data() + record, n)) {
+        status[done] = 2;
+        record += n;
+        offset = end;
+        continue;
+      }
       const WalWriter::AppendResult r = shared_->writer->Append(id_, ticket, datas_.data(), lengths_.data() + record, n, false);
       if (r == WalWriter::AppendResult::kFull) {
         status[done] = 1;
         full = true;
         break;
       }
-      status[done] = r == WalWriter::AppendResult::kOk ? 0 : r == WalWriter::AppendResult::kTooLarge ? 2 : 3;
+      status[done] = r == WalWriter::AppendResult::kOk ? 0 : 3;
       queued = queued || r == WalWriter::AppendResult::kOk;
       record += n;
       offset = end;
@@ -276,12 +284,12 @@ Napi::Object RecoveryToJs(Napi::Env env, const tapio::wal::RecoveryResult& r) {
     s.Set("segment", r.salvaged[i].segment);
     s.Set("offset", Napi::Number::New(env, static_cast<double>(r.salvaged[i].offset)));
     s.Set("bytes", Napi::Number::New(env, static_cast<double>(r.salvaged[i].bytes)));
-    s.Set("reason", r.salvaged[i].reason);
+    s.Set("damage", StatusToJs(env, r.salvaged[i].damage));
     salvaged[i] = s;
   }
   o.Set("salvaged", salvaged);
   o.Set("sealedSegments", Napi::Number::New(env, static_cast<double>(r.sealed_segments)));
-  if (!r.checkpoint_ignored.empty()) o.Set("checkpointIgnored", r.checkpoint_ignored);
+  if (!r.checkpoint_ignored.ok()) o.Set("checkpointIgnored", StatusToJs(env, r.checkpoint_ignored));
   Napi::Array removed = Napi::Array::New(env, r.removed_files.size());
   for (size_t i = 0; i < r.removed_files.size(); i++) removed[i] = Napi::String::New(env, r.removed_files[i]);
   o.Set("removedFiles", removed);
@@ -297,7 +305,7 @@ Napi::Object RecoveryToJs(Napi::Env env, const tapio::wal::RecoveryResult& r) {
     set_aside[i] = s;
   }
   o.Set("setAside", set_aside);
-  if (!r.set_aside_ignored.empty()) o.Set("setAsideIgnored", r.set_aside_ignored);
+  if (!r.set_aside_ignored.ok()) o.Set("setAsideIgnored", StatusToJs(env, r.set_aside_ignored));
   o.Set("storeId", tapio::wal::StoreIdToHex(r.store_id));
   // For reads: the usable segments as (number, first sequence number, scanned) triples, and the
   // index entries of the scanned ones.
@@ -331,10 +339,10 @@ Napi::Object StatsObject(Napi::Env env, const tapio::wal::WriterStats& s) {
   o.Set("ringUsedBytes", Napi::Number::New(env, static_cast<double>(s.ring_used)));
   o.Set("ringCapacity", Napi::Number::New(env, static_cast<double>(s.ring_capacity)));
   o.Set("directIo", Napi::Boolean::New(env, s.direct_io));
-  o.Set("directIoReason", Napi::String::New(env, s.direct_io_reason));
+  o.Set("directIoRefusal", StatusToJs(env, s.direct_io_refusal));
   o.Set("alignment", Napi::Number::New(env, static_cast<double>(s.alignment)));
   o.Set("durableSeq", Napi::Number::New(env, static_cast<double>(s.durable_seq)));
-  o.Set("failed", s.failed ? Napi::Value(Napi::String::New(env, s.failure)) : env.Null());
+  o.Set("failed", s.failed ? StatusToJs(env, s.failure) : env.Null());
   return o;
 }
 

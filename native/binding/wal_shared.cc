@@ -1,6 +1,9 @@
 #include "binding/wal_shared.h"
 
+#include <cstring>
 #include <utility>
+
+#include "binding/addon_data.h"
 
 namespace tapio_binding {
 namespace {
@@ -13,10 +16,10 @@ std::unordered_map<uint32_t, std::shared_ptr<SharedWal>>& Registry() {
 uint32_t next_wal_id = 1;
 
 // Runs on the producer's JavaScript thread: hands what the writer filed to onEvents(acks,
-// failure, space).
+// failure, space), the failure as the TapioError reasonError builds for it.
 void Deliver(Napi::Env env, Napi::Function on_events, ProducerSink* sink) {
   std::vector<double> acks;
-  std::string failure;
+  tapio::Status failure;
   bool space;
   {
     std::lock_guard<std::mutex> lock(sink->mu);
@@ -29,7 +32,7 @@ void Deliver(Napi::Env env, Napi::Function on_events, ProducerSink* sink) {
   if (env == nullptr || on_events.IsEmpty()) return;
   Napi::Float64Array array = Napi::Float64Array::New(env, acks.size());
   if (!acks.empty()) std::memcpy(array.Data(), acks.data(), acks.size() * sizeof(double));
-  napi_value failure_value = failure.empty() ? env.Undefined() : Napi::String::New(env, failure);
+  napi_value failure_value = failure.ok() ? env.Undefined() : StatusToError(env, failure);
   on_events.Call({array, Napi::Value(env, failure_value), Napi::Boolean::New(env, space)});
 }
 
@@ -72,7 +75,7 @@ void SharedWal::OnGroup(const tapio::wal::GroupDone& done) {
     } else {
       sink->acks.push_back(-1);
       sink->acks.push_back(-1);
-      sink->failure = done.status.message();
+      sink->failure = done.status;
     }
     if (sink != last) {
       touched.push_back(sink);

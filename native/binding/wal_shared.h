@@ -22,7 +22,7 @@ struct ProducerSink {
   std::mutex mu;
   // Triples (ticket, first_seq, last_seq); first_seq = -1 marks a batch that failed.
   std::vector<double> acks;
-  std::string failure;       // the failed state's message, once there is one
+  tapio::Status failure;     // the failed state (kWriterFailed), once there is one
   bool space = false;        // ring space was freed since the last delivery
   bool scheduled = false;    // a delivery is queued on the thread-safe function
   bool detached = false;     // the producer is gone; never call tsfn again

@@ -13,9 +13,7 @@ namespace tapio {
 namespace {
 
 Status LockError(const char* operation, const std::string& path, int error_number) {
-  Status s = wal::ErrnoStatus(operation, path, error_number);
-  s.With("file", path).With("operation", operation).With("errno", wal::ErrnoCode(error_number));
-  return s;
+  return wal::ErrnoStatus(operation, path, error_number);
 }
 
 }  // namespace
@@ -51,7 +49,7 @@ void FileLock::Release() {
 }
 
 Status FileLock::WriteContents(const std::string& text) {
-  if (fd_ < 0) return Status::Closed("the lock of " + path_ + " was released");
+  if (fd_ < 0) return Status(Reason::kLockReleased).With("file", path_);
   if (ftruncate(fd_, 0) != 0) return LockError("ftruncate", path_, errno);
   size_t done = 0;
   while (done < text.size()) {

@@ -29,8 +29,8 @@ class FileLock {
   // - Ok with *lock set: this FileLock holds the lock.
   // - Ok with *lock null: another open file description holds it (another process, or another
   //   FileLock of this one).
-  // - kIoError: the file cannot be opened or locked; details "file", "operation" (open or
-  //   flock) and "errno" (EACCES, ENOLCK, ...).
+  // - kIo: the file cannot be opened or locked; details "file", "operation" (open or flock)
+  //   and "errno" (EACCES, ENOLCK, ...).
   static Status TryAcquire(const std::string& path, std::unique_ptr<FileLock>* lock);
 
   ~FileLock();  // releases the lock (closes the descriptor)
@@ -38,8 +38,8 @@ class FileLock {
   FileLock& operator=(const FileLock&) = delete;
 
   // Replaces the file's contents with `text` (truncate, then write at offset 0; no fsync: the
-  // contents are only for messages). kIoError with details as above (operation ftruncate or
-  // write) on failure; the lock is still held then.
+  // contents are only for messages). kIo with details as above (operation ftruncate or write)
+  // on failure, kLockReleased after Release; the lock is still held after a failed write.
   Status WriteContents(const std::string& text);
 
   // Releases the lock now; later calls do nothing.

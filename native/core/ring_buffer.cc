@@ -36,16 +36,14 @@ bool RingRecordIterator::Next(const uint8_t** data, uint32_t* length) {
 }
 
 Status RingBuffer::Create(uint64_t capacity, std::unique_ptr<RingBuffer>* out) {
-  if (capacity < kMinCapacity || capacity > kMaxCapacity || (capacity & (capacity - 1)) != 0) {
-    return Status::InvalidArgument("ring capacity must be a power of two between " + std::to_string(kMinCapacity) +
-                                   " and " + std::to_string(kMaxCapacity) + " bytes, got " +
-                                   std::to_string(capacity));
+  if (capacity < kMinRingCapacity || capacity > kMaxRingCapacity || (capacity & (capacity - 1)) != 0) {
+    return Status(Reason::kRingCapacity).With("capacity", capacity);
   }
   // Anonymous pages are zero ("not committed" everywhere), page-aligned, and only touched when
   // first used, so a large ring costs nothing up front.
   void* mem = mmap(nullptr, static_cast<size_t>(capacity), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) {
-    return Status::IoError("cannot allocate a ring buffer of " + std::to_string(capacity) + " bytes");
+    return Status(Reason::kOutOfMemory).With("what", "ring").With("bytes", capacity);
   }
 #if defined(MADV_HUGEPAGE)
   // Producers copy every record into the ring; with 4 KiB pages the first lap takes a page
@@ -55,7 +53,7 @@ Status RingBuffer::Create(uint64_t capacity, std::unique_ptr<RingBuffer>* out) {
   RingBuffer* ring = new (std::nothrow) RingBuffer(capacity, static_cast<uint8_t*>(mem));
   if (ring == nullptr) {
     munmap(mem, static_cast<size_t>(capacity));
-    return Status::IoError("cannot allocate a ring buffer");
+    return Status(Reason::kOutOfMemory).With("what", "ring").With("bytes", capacity);
   }
   // The first fault in a new mapping sets up its bookkeeping under the process's mmap lock;
   // take it here, on the creating thread, so later faults (Prefault's or a producer's) need

@@ -34,6 +34,7 @@
 #include <memory>
 #include <mutex>
 
+#include "core/limits.h"
 #include "core/status.h"
 
 namespace tapio {
@@ -67,12 +68,13 @@ class RingBuffer {
     kTooLarge,  // larger than capacity / 2: can never fit
   };
 
-  static constexpr size_t kEntryHeaderSize = 24;
+  static constexpr size_t kEntryHeaderSize = kRingEntryHeaderSize;
   static constexpr uint32_t kPadFlag = 0x80000000u;
-  static constexpr uint64_t kMinCapacity = 4096;
-  static constexpr uint64_t kMaxCapacity = 1ull << 31;  // sizes must fit the length word
+  // Sizes and pads must fit the length word beside kPadFlag.
+  static_assert(kMaxRingCapacity < kPadFlag, "ring sizes must fit the length word");
 
-  // capacity: a power of two in [kMinCapacity, kMaxCapacity].
+  // capacity: a power of two in [kMinRingCapacity, kMaxRingCapacity] (core/limits.h), else
+  // kRingCapacity; kOutOfMemory when the memory cannot be mapped.
   static Status Create(uint64_t capacity, std::unique_ptr<RingBuffer>* out);
   ~RingBuffer();
   RingBuffer(const RingBuffer&) = delete;

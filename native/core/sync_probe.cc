@@ -48,7 +48,7 @@ class ScratchFile {
     Remove();
     std::string name = JoinPath(options_.dir, ".sync-probe-XXXXXX");
     const int plain = mkstemp(&name[0]);
-    if (plain < 0) return ErrnoStatus("create a probe file in", options_.dir, errno);
+    if (plain < 0) return ErrnoStatus("create", options_.dir, errno);
     close(plain);
     path_ = name;
     Status s = OpenFile(path_, O_RDWR, IsDirect(options_.mode), &fd_);
@@ -65,19 +65,21 @@ class ScratchFile {
       case SyncProbeMode::kBufferedPreallocated:
         return Preallocate(fd_, options_.file_bytes, path_);
       case SyncProbeMode::kBufferedSparse:
-        if (ftruncate(fd_, static_cast<off_t>(options_.file_bytes)) != 0) return ErrnoStatus("ftruncate of", path_, errno);
+        if (ftruncate(fd_, static_cast<off_t>(options_.file_bytes)) != 0) return ErrnoStatus("ftruncate", path_, errno);
         return Status::Ok();
       case SyncProbeMode::kDirectZeroFilled:
         return FillWithZeros();
       case SyncProbeMode::kBufferedAppend:
         return Status::Ok();
     }
-    return Status::Internal("unknown sync probe mode");
+    return Status(Reason::kSyncProbeMode);
   }
 
   Status FillWithZeros() {
     AlignedBuffer zeros;
-    if (!zeros.Allocate(kZeroChunk, alignment_)) return Status::IoError("cannot allocate a zero block for " + path_);
+    if (!zeros.Allocate(kZeroChunk, alignment_)) {
+      return Status(Reason::kOutOfMemory).With("what", "zero-block").With("bytes", uint64_t{kZeroChunk});
+    }
     Status s;
     for (uint64_t at = 0; s.ok() && at < options_.file_bytes; at += kZeroChunk) {
       const uint64_t left = options_.file_bytes - at;
@@ -124,16 +126,22 @@ bool ParseSyncProbeMode(const std::string& name, SyncProbeMode* mode) {
 Status RunSyncProbe(const SyncProbeOptions& o, SyncProbeResult* out) {
   *out = SyncProbeResult();
   if (o.write_bytes == 0 || o.write_bytes > kMaxSyncProbeWrite) {
-    return Status::InvalidArgument("sync probe: write_bytes must be from 1 to " + std::to_string(kMaxSyncProbeWrite) +
-                                   ", got " + std::to_string(o.write_bytes));
+    return Status(Reason::kSyncProbeOption)
+        .With("option", "write_bytes")
+        .With("value", uint64_t{o.write_bytes})
+        .With("max", kMaxSyncProbeWrite);
   }
   if (o.file_bytes > kMaxSyncProbeFile) {
-    return Status::InvalidArgument("sync probe: file_bytes must be at most " + std::to_string(kMaxSyncProbeFile) +
-                                   ", got " + std::to_string(o.file_bytes));
+    return Status(Reason::kSyncProbeOption)
+        .With("option", "file_bytes")
+        .With("value", o.file_bytes)
+        .With("max", kMaxSyncProbeFile);
   }
   if (o.max_cycles > kMaxSyncProbeCycles) {
-    return Status::InvalidArgument("sync probe: max_cycles must be at most " + std::to_string(kMaxSyncProbeCycles) +
-                                   ", got " + std::to_string(o.max_cycles));
+    return Status(Reason::kSyncProbeOption)
+        .With("option", "max_cycles")
+        .With("value", o.max_cycles)
+        .With("max", kMaxSyncProbeCycles);
   }
   const uint64_t max_cycles = o.max_cycles == 0 ? kMaxSyncProbeCycles : o.max_cycles;
   const uint64_t max_nanos = o.max_micros > UINT64_MAX / 1000 ? UINT64_MAX : o.max_micros * 1000;
@@ -145,18 +153,19 @@ Status RunSyncProbe(const SyncProbeOptions& o, SyncProbeResult* out) {
     Status s = ProbeDirectIo(o.dir, &probe);
     if (!s.ok()) return s;
     if (!probe.supported) {
-      out->not_run_reason = probe.reason;
+      out->not_run = probe.refusal;
       return Status::Ok();
     }
     alignment = probe.alignment;
     write = (write + alignment - 1) / alignment * alignment;
   }
   if (o.file_bytes < write) {
-    return Status::InvalidArgument("sync probe: file_bytes (" + std::to_string(o.file_bytes) + ") must hold one write of " +
-                                   std::to_string(write) + " bytes");
+    return Status(Reason::kSyncProbeFile).With("fileBytes", o.file_bytes).With("writeBytes", uint64_t{write});
   }
   AlignedBuffer data;
-  if (!data.Allocate(write, alignment)) return Status::IoError("sync probe: cannot allocate " + std::to_string(write) + " bytes");
+  if (!data.Allocate(write, alignment)) {
+    return Status(Reason::kOutOfMemory).With("what", "probe-buffer").With("bytes", uint64_t{write});
+  }
   std::memset(data.data(), 0x5a, write);
 
   ScratchFile file(o, alignment);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/limits.h"
 #include "core/status.h"
 
 namespace tapio {
@@ -31,10 +32,8 @@ enum class SyncProbeMode {
 const char* SyncProbeModeName(SyncProbeMode mode);
 bool ParseSyncProbeMode(const std::string& name, SyncProbeMode* mode);
 
-constexpr size_t kMaxSyncProbeWrite = 64u << 20;
-constexpr uint64_t kMaxSyncProbeFile = 1ull << 30;
-// The most cycles one run times (each is kept until the run ends: 8 MiB at most).
-constexpr uint64_t kMaxSyncProbeCycles = 1000000;
+// kMaxSyncProbeWrite, kMaxSyncProbeFile and kMaxSyncProbeCycles (core/limits.h) bound the
+// options; each cycle's time is kept until the run ends (8 MiB at most).
 
 struct SyncProbeOptions {
   std::string dir;
@@ -51,18 +50,19 @@ struct SyncProbeOptions {
 };
 
 struct SyncProbeResult {
-  // Empty when the mode ran; else why it cannot run here (a direct mode on a file system that
-  // refuses O_DIRECT), and nothing below is set.
-  std::string not_run_reason;
+  // Ok when the mode ran; else why it cannot run here (a direct mode on a file system that
+  // refuses O_DIRECT: DirectIoProbe::refusal), and nothing below is set.
+  Status not_run;
   std::vector<uint64_t> cycle_nanos;   // each write + fdatasync, in order
   size_t write_bytes = 0;              // bytes per write as written (rounded in direct modes)
   size_t alignment = 0;                // direct modes: the block size used; 0 otherwise
   uint64_t files = 0;                  // scratch files used (1 + replacements)
 };
 
-// kInvalidArgument for options out of range; kIoError naming the file for a failed system call.
-// A direct mode where the file system refuses O_DIRECT is not an error: it sets
-// not_run_reason. The scratch file is removed in every case.
+// kSyncProbeOption or kSyncProbeFile for options out of range (the facade checked them first);
+// kIo naming the operation and the file for a failed system call. A direct mode where the file
+// system refuses O_DIRECT is not an error: it sets not_run. The scratch file is removed in
+// every case.
 Status RunSyncProbe(const SyncProbeOptions& options, SyncProbeResult* out);
 
 }  // namespace wal

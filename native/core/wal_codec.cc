@@ -79,7 +79,7 @@ bool StoreIdFromHex(const std::string& hex, StoreId* out) {
 }
 
 Status NewStoreId(StoreId* out) {
-  if (!FillRandom(out->bytes, kStoreIdSize)) return Status::IoError("cannot read random bytes for a new store id");
+  if (!FillRandom(out->bytes, kStoreIdSize)) return Status(Reason::kRandomFailed);
   return Status::Ok();
 }
 
@@ -96,61 +96,47 @@ void EncodeSegmentHeader(const SegmentHeader& h, uint8_t* out) {
   StoreLe32(out + kHeaderOffCrc, crc32c::Value(out, kHeaderOffCrc));
 }
 
-std::string Hex32(uint32_t v) {
-  std::string out = "0x00000000";
-  for (int i = 9; i >= 2; i--) {
-    out[static_cast<size_t>(i)] = kHexDigits[v & 15];
-    v >>= 4;
-  }
-  return out;
-}
-
 Status CheckSegmentHeader(const uint8_t* in, size_t available, SegmentHeader* out) {
   if (available < kSegmentHeaderUsed) {
-    return Status::Corrupt("the segment header is incomplete (" + std::to_string(available) + " of " +
-                           std::to_string(kSegmentHeaderUsed) + " bytes)");
+    return Status(Reason::kHeaderIncomplete)
+        .With("available", uint64_t{available})
+        .With("expected", uint64_t{kSegmentHeaderUsed});
   }
   if (std::memcmp(in, kMagic, sizeof kMagic) != 0) {
-    return Status::Corrupt(std::string("bad magic (expected \"") + std::string(kMagic, sizeof kMagic) + "\")");
+    return Status(Reason::kBadMagic);
   }
   const uint32_t version = LoadLe32(in + kHeaderOffVersion);
   if (version != kFormatVersion) {
-    return Status::FormatVersion("written by WAL format version " + std::to_string(version) +
-                                 "; this build reads version " + std::to_string(kFormatVersion));
+    return Status(Reason::kFormatVersion).With("version", uint64_t{version}).With("expected", uint64_t{kFormatVersion});
   }
   const uint32_t stored = LoadLe32(in + kHeaderOffCrc);
   const uint32_t actual = crc32c::Value(in, kHeaderOffCrc);
   if (stored != actual) {
-    return Status::Corrupt("segment header checksum mismatch (stored " + Hex32(stored) + ", computed " +
-                           Hex32(actual) + ")");
+    return Status(Reason::kHeaderChecksum).With("stored", uint64_t{stored}).With("computed", uint64_t{actual});
   }
   const uint32_t used = LoadLe32(in + kHeaderOffUsed);
   if (used != kSegmentHeaderUsed) {
-    return Status::Corrupt("segment header length in use is " + std::to_string(used) + ", expected " +
-                           std::to_string(kSegmentHeaderUsed));
+    return Status(Reason::kHeaderUsed).With("used", uint64_t{used}).With("expected", uint64_t{kSegmentHeaderUsed});
   }
   out->number = LoadLe64(in + kHeaderOffSegment);
   out->first_seq = LoadLe64(in + kHeaderOffFirstSeq);
   std::memcpy(out->store_id.bytes, in + kHeaderOffStoreId, kStoreIdSize);
   out->created_ms = LoadLe64(in + kHeaderOffCreated);
   out->segment_size = LoadLe32(in + kHeaderOffSegmentSize);
-  if (out->number < 1 || out->number > kMaxSafeNumber) return Status::Corrupt("segment number out of range");
-  if (out->first_seq < 1 || out->first_seq > kMaxSafeNumber) {
-    return Status::Corrupt("first sequence number out of range");
-  }
-  if (out->created_ms > kMaxSafeNumber) return Status::Corrupt("creation time out of range");
+  if (out->number < 1 || out->number > kMaxSafeNumber) return Status(Reason::kSegmentNumberRange);
+  if (out->first_seq < 1 || out->first_seq > kMaxSafeNumber) return Status(Reason::kFirstSeqRange);
+  if (out->created_ms > kMaxSafeNumber) return Status(Reason::kCreatedRange);
   if (out->segment_size < kMinSegmentSize || out->segment_size > kMaxSegmentSize ||
       out->segment_size % kSegmentHeaderSize != 0) {
-    return Status::Corrupt("segment size " + std::to_string(out->segment_size) + " in the header is invalid");
+    return Status(Reason::kSegmentSize).With("segmentSize", uint64_t{out->segment_size});
   }
   return Status::Ok();
 }
 
 Status DecodeSegmentHeader(const uint8_t* in, const std::string& file, SegmentHeader* out) {
   Status s = CheckSegmentHeader(in, kSegmentHeaderUsed, out);
-  if (s.ok()) return s;
-  return s.code() == StatusCode::kFormatVersion ? Status::FormatVersion(file + ": " + s.message())
-                                                : Status::Corrupt(file + ": " + s.message());
+  if (!s.ok()) s.With("file", file);
+  return s;
 }
 
 uint32_t RecordCrc(const uint8_t* header, const uint8_t* payload, uint32_t length) {

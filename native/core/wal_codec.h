@@ -42,16 +42,13 @@ void EncodeSegmentHeader(const SegmentHeader& header, uint8_t* out);
 // Checks the header in `in`, of which `available` bytes exist (the file may be shorter than a
 // header), in this order: length, magic, version, CRC, length in use, numbers in range, segment
 // size. The version comes before the CRC because another version may lay its CRC out
-// differently. kCorrupt or kFormatVersion; the message is only the reason (the same text the
-// TypeScript twin gives), so callers add the file and offset. Does not check the number against
-// the file name or the store id.
+// differently. The reason is the one the TypeScript twin gives (kHeaderIncomplete, kBadMagic,
+// kFormatVersion, kHeaderChecksum, ...) with its details; callers add the file and offset. Does
+// not check the number against the file name or the store id.
 Status CheckSegmentHeader(const uint8_t* in, size_t available, SegmentHeader* out);
 
-// CheckSegmentHeader over kSegmentHeaderUsed bytes, with "<file>: " before the reason.
+// CheckSegmentHeader over kSegmentHeaderUsed bytes, with the detail "file" on failure.
 Status DecodeSegmentHeader(const uint8_t* in, const std::string& file, SegmentHeader* out);
-
-// "0x" and 8 lowercase hex digits, as checksums appear in reasons.
-std::string Hex32(uint32_t v);
 
 // CRC32C of bytes 4..16 of a record header followed by the payload.
 uint32_t RecordCrc(const uint8_t* header, const uint8_t* payload, uint32_t length);

@@ -14,12 +14,6 @@ namespace tapio {
 namespace wal {
 namespace {
 
-constexpr size_t kMaxAlignment = 64 * 1024;
-
-// strerror_r has a GNU and an XSI variant; these overloads accept either result.
-inline const char* StrerrorResult(int, const char* buf) { return buf; }
-inline const char* StrerrorResult(const char* r, const char*) { return r; }
-
 const char* KnownErrnoName(int e) {
   switch (e) {
     case EIO: return "EIO";
@@ -70,18 +64,14 @@ size_t ReportedAlignment(int fd) {
 size_t ChooseAlignment(size_t reported) {
   // Never below 4 KiB: today's disks have 4 KiB physical sectors even when they accept 512-byte
   // writes, and a smaller block would be read-modify-written by the device.
-  if (!IsPowerOfTwo(reported) || reported > kMaxAlignment) return kDefaultAlignment;
+  if (!IsPowerOfTwo(reported) || reported > kMaxDirectIoAlignment) return kDefaultAlignment;
   return reported < kDefaultAlignment ? kDefaultAlignment : reported;
 }
 
 }  // namespace
 
-Status ErrnoStatus(const std::string& op, const std::string& path, int error_number) {
-  char buf[256] = {0};
-  const char* text = StrerrorResult(strerror_r(error_number, buf, sizeof buf), buf);
-  std::string msg = op + " " + path + " failed: " + text;
-  msg += " (" + ErrnoCode(error_number) + ")";
-  return Status::IoError(msg);
+Status ErrnoStatus(const std::string& operation, const std::string& path, int error_number) {
+  return Status(Reason::kIo).With("operation", operation).With("file", path).With("errno", ErrnoCode(error_number));
 }
 
 std::string ErrnoCode(int error_number) {
@@ -140,12 +130,12 @@ Status OpenFile(const std::string& path, int flags, bool direct, int* fd) {
   do {
     f = open(path.c_str(), all, 0644);
   } while (f < 0 && errno == EINTR);
-  if (f < 0) return ErrnoStatus(direct ? "open (O_DIRECT)" : "open", path, errno);
+  if (f < 0) return ErrnoStatus("open", path, errno);
 #if defined(__APPLE__)
   if (direct && fcntl(f, F_NOCACHE, 1) != 0) {
     const int e = errno;
     close(f);
-    return ErrnoStatus("fcntl(F_NOCACHE)", path, e);
+    return ErrnoStatus("fcntl", path, e);
   }
 #endif
   *fd = f;
@@ -157,9 +147,9 @@ Status WriteFull(int fd, const uint8_t* data, size_t n, uint64_t offset, const s
     const ssize_t w = pwrite(fd, data, n, static_cast<off_t>(offset));
     if (w < 0) {
       if (errno == EINTR) continue;
-      return ErrnoStatus("write to", path, errno);
+      return ErrnoStatus("write", path, errno);
     }
-    if (w == 0) return ErrnoStatus("write to", path, EIO);
+    if (w == 0) return ErrnoStatus("write", path, EIO);
     data += w;
     n -= static_cast<size_t>(w);
     offset += static_cast<uint64_t>(w);
@@ -173,7 +163,7 @@ Status ReadFull(int fd, uint8_t* data, size_t n, uint64_t offset, const std::str
     const ssize_t r = pread(fd, data + done, n - done, static_cast<off_t>(offset + done));
     if (r < 0) {
       if (errno == EINTR) continue;
-      return ErrnoStatus("read from", path, errno);
+      return ErrnoStatus("read", path, errno);
     }
     if (r == 0) break;
     done += static_cast<size_t>(r);
@@ -202,23 +192,23 @@ Status SyncDir(const std::string& dir) {
   do {
     fd = open(dir.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECTORY);
   } while (fd < 0 && errno == EINTR);
-  if (fd < 0) return ErrnoStatus("open directory", dir, errno);
+  if (fd < 0) return ErrnoStatus("open", dir, errno);
   int r;
   do {
     r = fsync(fd);
   } while (r != 0 && errno == EINTR);
   const int e = errno;
   close(fd);
-  return r == 0 ? Status::Ok() : ErrnoStatus("fsync of directory", dir, e);
+  return r == 0 ? Status::Ok() : ErrnoStatus("fsync", dir, e);
 }
 
 Status Preallocate(int fd, uint64_t size, const std::string& path) {
 #if defined(__linux__)
   const int r = posix_fallocate(fd, 0, static_cast<off_t>(size));
   if (r == 0) return Status::Ok();
-  if (r != EOPNOTSUPP && r != EINVAL && r != ENOSYS) return ErrnoStatus("posix_fallocate of", path, r);
+  if (r != EOPNOTSUPP && r != EINVAL && r != ENOSYS) return ErrnoStatus("fallocate", path, r);
 #endif
-  if (ftruncate(fd, static_cast<off_t>(size)) != 0) return ErrnoStatus("ftruncate of", path, errno);
+  if (ftruncate(fd, static_cast<off_t>(size)) != 0) return ErrnoStatus("ftruncate", path, errno);
   return Status::Ok();
 }
 
@@ -226,23 +216,23 @@ Status ProbeDirectIo(const std::string& dir, DirectIoProbe* out) {
   *out = DirectIoProbe();
   std::string tmpl = JoinPath(dir, ".direct-io-probe-XXXXXX");
   const int plain = mkstemp(&tmpl[0]);
-  if (plain < 0) return ErrnoStatus("create a probe file in", dir, errno);
+  if (plain < 0) return ErrnoStatus("create", dir, errno);
   close(plain);
   int fd = -1;
   Status s = OpenFile(tmpl, O_RDWR, true, &fd);
   if (!s.ok()) {
-    out->reason = "the file system refuses direct I/O: " + s.message();
+    out->refusal = Status(Reason::kDirectIoRefused).WithDetailsOf(s);
   } else {
     out->alignment = ChooseAlignment(ReportedAlignment(fd));
     AlignedBuffer block;
     if (!block.Allocate(out->alignment, out->alignment)) {
-      out->reason = "cannot allocate an aligned block";
+      out->refusal = Status(Reason::kOutOfMemory).With("what", "aligned-block").With("bytes", uint64_t{out->alignment});
     } else {
       s = WriteFull(fd, block.data(), block.size(), 0, tmpl);
       if (s.ok()) {
         out->supported = true;
       } else {
-        out->reason = "an aligned direct write failed: " + s.message();
+        out->refusal = Status(Reason::kDirectWriteFailed).WithDetailsOf(s);
       }
     }
     close(fd);
@@ -260,7 +250,7 @@ Status CreateSegmentFile(const NewSegment& seg, int* fd_out) {
   const size_t block = seg.direct && seg.alignment > kSegmentHeaderSize ? seg.alignment : kSegmentHeaderSize;
   AlignedBuffer header;
   if (!header.Allocate(block, seg.direct ? seg.alignment : kDefaultAlignment)) {
-    s = Status::IoError("cannot allocate a segment header block for " + path);
+    s = Status(Reason::kOutOfMemory).With("what", "header-block").With("bytes", uint64_t{block}).With("file", path);
   }
   if (s.ok()) s = Preallocate(fd, seg.segment_size, path);
   if (s.ok()) {
@@ -303,10 +293,10 @@ Status SegmentAppender::Open(int fd, std::string path, uint64_t segment_size, ui
   const size_t align = mode.direct ? mode.alignment : 1;
   if (offset < kSegmentHeaderSize || offset > segment_size || offset % kRecordAlign != 0 ||
       buffer->size() < 2 * mode.alignment || buffer->size() % mode.alignment != 0) {
-    return Status::InvalidArgument("cannot append to " + a->path_ + " at offset " + std::to_string(offset));
+    return Status(Reason::kAppendOffset).With("file", a->path_).With("offset", offset);
   }
   struct stat st;
-  if (fstat(fd, &st) != 0) return ErrnoStatus("fstat of", a->path_, errno);
+  if (fstat(fd, &st) != 0) return ErrnoStatus("fstat", a->path_, errno);
   if (static_cast<uint64_t>(st.st_size) < segment_size) {  // cut short: preallocate again
     Status s = Preallocate(fd, segment_size, a->path_);
     if (!s.ok()) return s;
@@ -362,7 +352,7 @@ Status SegmentAppender::Append(uint64_t seq, const uint8_t* payload, uint32_t le
 Status SegmentAppender::WriteOut() {
   if (used_ == written_) return Status::Ok();
   if (faults_ != nullptr && faults_->NextWriteFails()) {
-    return ErrnoStatus("write to", path_, faults_->error_number());
+    return ErrnoStatus("write", path_, faults_->error_number());
   }
   uint8_t* buf = buffer_->data();
   if (mode_.direct) {

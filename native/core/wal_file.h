@@ -2,8 +2,10 @@
 // (create, preallocate, header, fdatasync, directory fsync), appending records through an
 // aligned buffer (O_DIRECT or buffered), fdatasync, and fault injection for tests.
 //
-// Every error is a Status naming the file, the operation and the system's error text.
-// Nothing here is shared between threads unless stated.
+// Every failed system call is a kIo status with the operation (the TypeScript twin's name for
+// it: open, write, read, fdatasync, fsync, fallocate, ftruncate, fstat, create, fcntl, rename,
+// unlink, mkdir, stat, readdir), the file and the errno name. Nothing here is shared between
+// threads unless stated.
 #ifndef TAPIO_CORE_WAL_FILE_H_
 #define TAPIO_CORE_WAL_FILE_H_
 
@@ -14,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "core/limits.h"
 #include "core/status.h"
 #include "core/wal_codec.h"
 #include "core/wal_format.h"
@@ -62,8 +65,8 @@ class FaultCounter {
   std::atomic<uint64_t> syncs_{0};
 };
 
-// "<op> <path> failed: <strerror> (<ERRNO>)" as a kIoError status.
-Status ErrnoStatus(const std::string& op, const std::string& path, int error_number);
+// A kIo status: details operation, file and errno (the name, as ErrnoCode gives it).
+Status ErrnoStatus(const std::string& operation, const std::string& path, int error_number);
 // The errno name Node.js gives (EIO, EISDIR, ...), or "errno <n>" for one this code does not name.
 std::string ErrnoCode(int error_number);
 std::string JoinPath(const std::string& dir, const std::string& name);
@@ -93,14 +96,17 @@ class AlignedBuffer {
 struct DirectIoProbe {
   bool supported = false;
   // The file offset and length alignment direct writes use: the larger of what the file system
-  // reports (statx STATX_DIOALIGN, else its block size) and kDefaultAlignment, at most 64 KiB.
+  // reports (statx STATX_DIOALIGN, else its block size) and kDefaultAlignment, at most
+  // kMaxDirectIoAlignment.
   size_t alignment = kDefaultAlignment;
-  std::string reason;  // why direct I/O is not used, when it is not
+  // Why direct I/O is not used, when it is not: kDirectIoRefused (opening with O_DIRECT failed),
+  // kDirectWriteFailed (an aligned direct write failed) or kOutOfMemory.
+  Status refusal;
 };
 
 // Creates a temporary file in `dir`, opens it with O_DIRECT (F_NOCACHE on macOS), does one
-// aligned write, and removes it. kIoError only when `dir` cannot hold a file at all; a file
-// system that refuses O_DIRECT gives supported = false and a reason.
+// aligned write, and removes it. kIo only when `dir` cannot hold a file at all; a file system
+// that refuses O_DIRECT gives supported = false and a refusal.
 Status ProbeDirectIo(const std::string& dir, DirectIoProbe* out);
 
 // Writes all `n` bytes at `offset`, retrying short writes and EINTR.

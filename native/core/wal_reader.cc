@@ -152,7 +152,7 @@ Status SegmentReader::Next(bool* has, uint64_t* seq, const uint8_t** payload, ui
           continue;
         }
         if (!recorded && !newest) {
-          return Status::Corrupt(scanner_->path() + " at offset " + std::to_string(offset_) + ": " + v.reason);
+          return SegmentDamaged(scanner_->path(), offset_, 0, v.problem, Reason::kReadDamaged);
         }
       }
       // In the newest segment a bad record with nothing valid after it is the record being

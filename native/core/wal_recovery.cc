@@ -22,9 +22,6 @@ namespace wal {
 namespace {
 
 constexpr size_t kCopyChunk = 1u << 20;
-constexpr const char* kNotWalIdJson =
-    " is not the JSON object WAL_ID must hold, so the WAL's identity is unknown; restore it from a copy (it holds "
-    "{\"format\":\"tapio-wal\",\"version\":1,\"storeId\":\"<32 hex>\"} with the store id every segment header carries)";
 
 // ---- directory and WAL_ID ----
 
@@ -41,7 +38,7 @@ std::string ParentDir(const std::string& path) {
 // (empty when `dir` existed).
 Status EnsureDir(const std::string& dir, std::string* first_created) {
   first_created->clear();
-  if (dir.empty()) return Status::InvalidArgument("WAL recovery: dir is empty");
+  if (dir.empty()) return Status(Reason::kRecoveryDir);
   for (size_t pos = 1; pos <= dir.size(); pos++) {
     if (pos != dir.size() && dir[pos] != '/') continue;
     const std::string prefix = dir.substr(0, pos);
@@ -53,7 +50,7 @@ Status EnsureDir(const std::string& dir, std::string* first_created) {
   }
   struct stat st;
   if (stat(dir.c_str(), &st) != 0) return ErrnoStatus("stat", dir, errno);
-  if (!S_ISDIR(st.st_mode)) return Status::IoError(dir + " is not a directory");
+  if (!S_ISDIR(st.st_mode)) return Status(Reason::kNotADirectory).With("dir", dir);
   return Status::Ok();
 }
 
@@ -301,9 +298,7 @@ bool NumberEquals(const std::string& text, uint32_t want) {
 
 Status ParseWalId(const std::string& path, const std::string& text, StoreId* id) {
   std::map<std::string, std::string> v;
-  if (!FlatJson(text).Parse(&v)) {
-    return Status::Corrupt(path + kNotWalIdJson).With("file", path);
-  }
+  if (!FlatJson(text).Parse(&v)) return Status(Reason::kWalIdNotObject).With("file", path);
   bool is_string = false;
   std::string format_shown, version_shown, id_shown;
   const std::string format = JsonField(v, "format", &is_string, &format_shown);
@@ -311,18 +306,11 @@ Status ParseWalId(const std::string& path, const std::string& text, StoreId* id)
   const std::string version = JsonField(v, "version", &is_string, &version_shown);
   const bool version_ok = !is_string && NumberEquals(version, kFormatVersion);
   if (!format_ok || !version_ok) {
-    return Status::FormatVersion(path + " describes format " + format_shown + " version " + version_shown +
-                                 ", but this build reads format \"" + kWalFormatName + "\" version " +
-                                 std::to_string(kFormatVersion) +
-                                 "; open the directory with the tapio-storage version that wrote it, or point "
-                                 "the transit WAL at an empty directory. Nothing was changed.")
-        .With("file", path);
+    return Status(Reason::kWalIdVersion).With("file", path).With("format", format_shown).With("version", version_shown);
   }
   const std::string hex = JsonField(v, "storeId", &is_string, &id_shown);
   if (!is_string || !StoreIdFromHex(hex, id)) {
-    return Status::Corrupt(path + " holds storeId " + id_shown +
-                           ", expected 32 hex digits; restore the file from a copy")
-        .With("file", path);
+    return Status(Reason::kWalIdStore).With("file", path).With("storeId", id_shown);
   }
   return Status::Ok();
 }
@@ -337,7 +325,7 @@ Status WriteSmallFileDurably(const std::string& dir, const char* name, const std
   s = WriteFull(fd, reinterpret_cast<const uint8_t*>(text.data()), text.size(), 0, tmp);
   if (s.ok()) s = SyncData(fd, tmp);
   close(fd);
-  if (s.ok() && rename(tmp.c_str(), path.c_str()) != 0) s = ErrnoStatus("rename to " + path + " of", tmp, errno);
+  if (s.ok() && rename(tmp.c_str(), path.c_str()) != 0) s = ErrnoStatus("rename", path, errno);
   if (s.ok()) s = SyncDir(dir);
   return s;
 }
@@ -387,7 +375,7 @@ int ReadSmallFileErrno(const std::string& path, std::string* out, const char** f
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       error_number = errno;
-      *failed_op = "read from";
+      *failed_op = "read";
       break;
     }
     if (n == 0) break;
@@ -406,32 +394,35 @@ Status ReadSmallFile(const std::string& path, std::string* out, bool* missing) {
   *missing = error_number == ENOENT && std::strcmp(op, "open") == 0;
   if (*missing) return Status::Ok();
   if (error_number != 0) return ErrnoStatus(op, path, error_number);
-  if (out->size() > kMaxSmallFileBytes) return Status::Corrupt(path + " is larger than " + std::to_string(kMaxSmallFileBytes) + " bytes");
+  // As the twin: a WAL_ID too large to be one is not the object it must hold.
+  if (out->size() > kMaxSmallFileBytes) return Status(Reason::kWalIdNotObject).With("file", path);
   return Status::Ok();
 }
 
 // True when the parsed members `v` of the small file `file` name format `format_name`, this
 // format version and this store; else false with *ignored saying which does not hold.
 bool OwnSmallFile(const std::map<std::string, std::string>& v, const char* file, const char* format_name,
-                  const StoreId& store_id, std::string* ignored) {
+                  const StoreId& store_id, Status* ignored) {
   bool is_string = false;
   std::string shown;
   const std::string format = JsonField(v, "format", &is_string, &shown);
   const bool format_ok = is_string && format == format_name;
   const std::string version = JsonField(v, "version", &is_string, &shown);
   if (!format_ok || is_string || !NumberEquals(version, kFormatVersion)) {
-    *ignored = std::string(file) + " describes another format or version";
+    *ignored = Status(Reason::kSmallFileFormat).With("name", file);
     return false;
   }
   const std::string hex = JsonField(v, "storeId", &is_string, &shown);
   StoreId id;
   if (!is_string || !StoreIdFromHex(hex, &id)) {
-    *ignored = std::string(file) + " holds no valid storeId";
+    *ignored = Status(Reason::kSmallFileNoStore).With("name", file);
     return false;
   }
   if (id != store_id) {
-    *ignored = std::string(file) + " names store " + StoreIdToHex(id) + ", but " + kIdFileName + " names store " +
-               StoreIdToHex(store_id);
+    *ignored = Status(Reason::kSmallFileOtherStore)
+                   .With("name", file)
+                   .With("storeId", StoreIdToHex(id))
+                   .With("walStoreId", StoreIdToHex(store_id));
     return false;
   }
   return true;
@@ -439,32 +430,27 @@ bool OwnSmallFile(const std::map<std::string, std::string>& v, const char* file,
 
 // Reads CHECKPOINT. *found is false when there is none, or when it cannot be used: then
 // *ignored says why (recovery scans every segment, as if there were none).
-void ReadCheckpoint(const std::string& dir, const StoreId& store_id, Checkpoint* cp, bool* found,
-                    std::string* ignored) {
+void ReadCheckpoint(const std::string& dir, const StoreId& store_id, Checkpoint* cp, bool* found, Status* ignored) {
   *found = false;
-  ignored->clear();
+  *ignored = Status::Ok();
   std::string text;
   const char* op = nullptr;
   const int error_number = ReadSmallFileErrno(JoinPath(dir, kCheckpointFileName), &text, &op);
   if (error_number == ENOENT) return;
   if (error_number != 0) {
-    *ignored = std::string(kCheckpointFileName) + " cannot be read (" + ErrnoCode(error_number) + ")";
-    return;
-  }
-  if (text.size() > kMaxSmallFileBytes) {
-    *ignored = std::string(kCheckpointFileName) + " is not the JSON object it must hold";
+    *ignored = Status(Reason::kSmallFileUnreadable).With("name", kCheckpointFileName).With("errno", ErrnoCode(error_number));
     return;
   }
   std::map<std::string, std::string> v;
-  if (!FlatJson(text).Parse(&v)) {
-    *ignored = std::string(kCheckpointFileName) + " is not the JSON object it must hold";
+  if (text.size() > kMaxSmallFileBytes || !FlatJson(text).Parse(&v)) {
+    *ignored = Status(Reason::kSmallFileNotObject).With("name", kCheckpointFileName);
     return;
   }
   if (!OwnSmallFile(v, kCheckpointFileName, kCheckpointFormatName, store_id, ignored)) return;
   Checkpoint c;
   if (!SafeInteger(v, "sealed", &c.sealed) || !SafeInteger(v, "firstSeq", &c.first_seq) ||
       !SafeInteger(v, "lastSeq", &c.last_seq) || c.sealed < 1 || c.first_seq < 1 || c.last_seq + 1 < c.first_seq) {
-    *ignored = std::string(kCheckpointFileName) + " holds sealed, firstSeq or lastSeq out of range";
+    *ignored = Status(Reason::kCheckpointRange);
     return;
   }
   *cp = c;
@@ -476,28 +462,25 @@ void ReadCheckpoint(const std::string& dir, const StoreId& store_id, Checkpoint*
 // Reads SALVAGED. *found is false when there is none, or when it cannot be used: then *ignored
 // says why (its stretches are then damage like any other).
 void ReadSalvaged(const std::string& dir, const StoreId& store_id, std::vector<SalvageStretch>* out, bool* found,
-                  std::string* ignored) {
+                  Status* ignored) {
   *found = false;
   out->clear();
-  ignored->clear();
-  const std::string name = kSalvagedFileName;
+  *ignored = Status::Ok();
   std::string text;
   const char* op = nullptr;
   const int error_number = ReadSmallFileErrno(JoinPath(dir, kSalvagedFileName), &text, &op, kMaxSalvagedFileBytes);
   if (error_number == ENOENT) return;
   if (error_number != 0) {
-    *ignored = name + " cannot be read (" + ErrnoCode(error_number) + ")";
+    *ignored = Status(Reason::kSmallFileUnreadable).With("name", kSalvagedFileName).With("errno", ErrnoCode(error_number));
     return;
   }
   std::map<std::string, std::string> v;
   if (text.size() > kMaxSalvagedFileBytes || !FlatJson(text).Parse(&v)) {
-    *ignored = name + " is not the JSON object it must hold";
+    *ignored = Status(Reason::kSmallFileNotObject).With("name", kSalvagedFileName);
     return;
   }
   if (!OwnSmallFile(v, kSalvagedFileName, kSalvagedFormatName, store_id, ignored)) return;
-  const std::string bad = name +
-                          " holds stretches that are not a list of objects of whole numbers segment (from 1), offset, "
-                          "bytes, lostFrom and lostCount";
+  const Status bad(Reason::kSalvagedStretches);
   const auto list = v.find("stretches");
   std::vector<std::string> elements;
   if (list == v.end() || list->second.empty() || list->second[0] != '[' || !FlatJson(list->second).ParseArray(&elements)) {
@@ -523,7 +506,7 @@ void ReadSalvaged(const std::string& dir, const StoreId& store_id, std::vector<S
 Status ListNames(const std::string& dir, std::vector<std::string>* names) {
   names->clear();
   DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return ErrnoStatus("open directory", dir, errno);
+  if (d == nullptr) return ErrnoStatus("open", dir, errno);
   errno = 0;
   while (struct dirent* e = readdir(d)) {
     const std::string name = e->d_name;
@@ -531,7 +514,7 @@ Status ListNames(const std::string& dir, std::vector<std::string>* names) {
   }
   const int e = errno;
   closedir(d);
-  if (e != 0) return ErrnoStatus("read directory", dir, e);
+  if (e != 0) return ErrnoStatus("readdir", dir, e);
   std::sort(names->begin(), names->end());
   return Status::Ok();
 }
@@ -548,10 +531,7 @@ Status LoadOrCreateId(const std::string& dir, bool has_segments, const std::stri
   if (!s.ok()) return s;
   if (!missing) return ParseWalId(path, text, &out->store_id);
   if (has_segments) {
-    return Status::Corrupt(path +
-                           " is missing but the directory holds WAL segments, so their store cannot be checked; "
-                           "restore WAL_ID from a copy")
-        .With("file", path);
+    return Status(Reason::kWalIdMissing).With("file", path);
   }
   std::vector<std::string> names;
   s = ListNames(dir, &names);
@@ -564,10 +544,7 @@ Status LoadOrCreateId(const std::string& dir, bool has_segments, const std::stri
     std::string found;
     for (size_t i = 0; i < names.size() && i < 3; i++) found += (i == 0 ? "" : ", ") + names[i];
     if (names.size() > 3) found += ", ...";
-    return Status::FormatVersion(dir + " is not empty and has no " + kIdFileName +
-                                 ", so it is not a transit WAL directory (found " + found +
-                                 "); point the transit WAL at an empty directory. Nothing was changed.")
-        .With("dir", dir);
+    return Status(Reason::kNotWalDir).With("dir", dir).With("found", found);
   }
   s = NewStoreId(&out->store_id);
   if (s.ok()) s = WriteWalId(dir, out->store_id);
@@ -606,7 +583,7 @@ class Recovery {
   Status ScanRecords(SegmentScanner* sc, bool newest, SegmentInfo* info);
   // Bad bytes at `at`. Either moves *offset to the next valid record (after noting the damage)
   // or sets *stop: a torn tail (cut when `newest`), damage (older segments), or the clean end.
-  Status OnDamage(SegmentScanner* sc, const SegmentInfo& info, bool newest, uint64_t at, const std::string& reason,
+  Status OnDamage(SegmentScanner* sc, const SegmentInfo& info, bool newest, uint64_t at, const Status& damage,
                   uint64_t* offset, bool* stop);
   // Copies [from, to) of the segment to the first free "<segment>.broken", ".broken.2", ...
   // (temporary file, fdatasync, rename, directory fsync); *broken gets its path.
@@ -614,9 +591,10 @@ class Recovery {
   Status CutTornTail(const std::string& path, uint64_t from, uint64_t to);
   Status SetResumePoint(const std::vector<uint64_t>& numbers, bool removed);
   // Salvage: a note, a stretch for SALVAGED, and ok. Strict: ok when SALVAGED records it, else
-  // ERR_WAL_CORRUPT naming the segment and offset. A `gap` is a sequence gap, a step back or
-  // missing segments; `due` and `found` the sequence number due and the one found (0, 0: none).
-  Status Damage(const std::string& name, uint64_t offset, uint64_t bytes, const std::string& reason, bool gap = false,
+  // kSegmentDamaged naming the segment, the offset and `damage` (a damage reason with its
+  // details). A `gap` is a sequence gap, a step back or missing segments; `due` and `found` the
+  // sequence number due and the one found (0, 0: none).
+  Status Damage(const std::string& name, uint64_t offset, uint64_t bytes, const Status& damage, bool gap = false,
                 uint64_t due = 0, uint64_t found = 0);
   // Salvage: the sequence numbers [due, found) are lost with the stretch last set aside in `segment`.
   void LostWith(uint64_t segment, uint64_t due, uint64_t found);
@@ -678,14 +656,14 @@ Status Recovery::SaveSalvaged() {
   return SyncDir(options_.dir);
 }
 
-Status Recovery::Damage(const std::string& name, uint64_t offset, uint64_t bytes, const std::string& reason, bool gap,
+Status Recovery::Damage(const std::string& name, uint64_t offset, uint64_t bytes, const Status& damage, bool gap,
                         uint64_t due, uint64_t found) {
   uint64_t number = 0;
   ParseSegmentFileName(name, &number);
   uint64_t lost_from = 0, lost_count = 0;
   LostBetween(due, found, &lost_from, &lost_count);
   if (options_.salvage) {
-    out_->salvaged.push_back(SalvagedStretch{name, offset, bytes, reason});
+    out_->salvaged.push_back(SalvagedStretch{name, offset, bytes, damage});
     if (!stretches_.empty() && gap) {
       SalvageStretch& last = stretches_.back();
       if (last.segment == number && last.bytes > 0 && last.offset + last.bytes == offset && last.lost_count == 0) {
@@ -706,17 +684,7 @@ Status Recovery::Damage(const std::string& name, uint64_t offset, uint64_t bytes
                    st.lost_from == lost_from && st.lost_count == lost_count;
     if (recorded) return Status::Ok();
   }
-  const std::string path = JoinPath(options_.dir, name);
-  return Status::Corrupt("transit WAL segment " + path + " is damaged at byte offset " + std::to_string(offset) + ": " +
-                         reason +
-                         ". Restore the file from a copy, or keep every whole record and set the damage aside for "
-                         "good with `tapio-storage wal salvage` or TapioStorage.open(config, { transit: { recovery: "
-                         "'salvage' } }).")
-      .With("segment", name)
-      .With("file", path)
-      .With("offset", offset)
-      .With("bytes", bytes)
-      .With("reason", reason);
+  return SegmentDamaged(JoinPath(options_.dir, name), offset, bytes, damage);
 }
 
 Status Recovery::Run(const std::vector<uint64_t>& numbers) {
@@ -763,10 +731,7 @@ Status Recovery::LoadCheckpoint(const std::vector<uint64_t>& numbers) {
   if (!have_cp_) return Status::Ok();
   if (numbers.empty() || numbers.back() <= cp_.sealed) {
     const std::string name = SegmentFileName(cp_.sealed + 1);
-    return Damage(name, 0, 0,
-                  "the segment is missing: " + std::string(kCheckpointFileName) + " says " +
-                      SegmentFileName(cp_.sealed) + " was sealed, which happens only once the next segment exists",
-                  true);
+    return Damage(name, 0, 0, Status(Reason::kMissingAfterCheckpoint).With("sealed", cp_.sealed), true);
   }
   return Status::Ok();
 }
@@ -781,8 +746,9 @@ Status Recovery::CheckSealed(const std::string& name, const SegmentHeader& h, Se
   } else {
     if (h.first_seq != cp_.first_seq) {
       Status s = Damage(name, kHeaderOffFirstSeq, 0,
-                        "the segment starts at sequence " + std::to_string(h.first_seq) + ", but " +
-                            kCheckpointFileName + " says it starts at " + std::to_string(cp_.first_seq));
+                        Status(Reason::kCheckpointFirstSeq)
+                            .With("firstSeq", h.first_seq)
+                            .With("checkpointFirstSeq", cp_.first_seq));
       if (!s.ok()) return s;
     }
     info->last_seq = cp_.last_seq;
@@ -828,10 +794,7 @@ Status Recovery::SetResumePoint(const std::vector<uint64_t>& numbers, bool remov
   r.store_id = out_->store_id;
   const bool only_first_removed = removed && numbers.size() == 1 && numbers[0] == 1;
   if (!numbers.empty() && expected_ == 0 && !only_first_removed) {
-    return Status::Corrupt("no segment header in " + options_.dir +
-                           " is readable, so the next sequence number is unknown; restore the directory from a "
-                           "copy (salvage cannot tell where the log ended)")
-        .With("dir", options_.dir);
+    return Status(Reason::kNoReadableHeader).With("dir", options_.dir);
   }
   r.next_seq = expected_ != 0 ? expected_ : 1;
   r.segment_first_seq = r.next_seq;
@@ -907,37 +870,34 @@ Status Recovery::ScanSegment(uint64_t number, bool newest, bool sealed) {
   Examined(number, size < kSegmentHeaderUsed ? size : kSegmentHeaderUsed, 0);
   if (!s.ok()) {
     if (s.code() == StatusCode::kFormatVersion) {
-      const std::string reason = s.message();
-      return Status::FormatVersion("transit WAL segment " + path + " was " + reason +
-                                   "; open the directory with the tapio-storage version that wrote it. Nothing was "
-                                   "changed.")
+      return Status(Reason::kSegmentVersion)
           .With("segment", name)
           .With("file", path)
-          .With("reason", reason);
+          .With("damage", s.reason_name())
+          .WithDetailsOf(s);
     }
-    s = Damage(name, 0, size, s.message());
+    s = Damage(name, 0, size, s);
     if (s.ok()) out_->segments.push_back(info);
     return s;
   }
   if (h.number != number) {
     s = Damage(name, kHeaderOffSegment, size,
-               "the header says segment " + std::to_string(h.number) + ", but the file name says " +
-                   std::to_string(number));
+               Status(Reason::kHeaderSegment).With("headerSegment", h.number).With("fileSegment", number));
     if (s.ok()) out_->segments.push_back(info);
     return s;
   }
   if (h.store_id != out_->store_id) {
     // Not damage that salvage could skip: a segment of another WAL was copied in.
-    const std::string reason = "the segment belongs to store " + StoreIdToHex(h.store_id) + ", but " + kIdFileName +
-                               " names store " + StoreIdToHex(out_->store_id);
-    return Status::Corrupt("transit WAL segment " + path + " is damaged at byte offset " +
-                           std::to_string(kHeaderOffStoreId) + ": " + reason + ". Move the file out of " +
-                           options_.dir + ": no recovery mode takes a segment of another store.")
+    Status damage = Status(Reason::kForeignStore)
+                        .With("storeId", StoreIdToHex(h.store_id))
+                        .With("walStoreId", StoreIdToHex(out_->store_id));
+    return Status(Reason::kSegmentForeign)
         .With("segment", name)
         .With("file", path)
         .With("offset", static_cast<uint64_t>(kHeaderOffStoreId))
         .With("bytes", size)
-        .With("reason", reason);
+        .With("damage", damage.reason_name())
+        .WithDetailsOf(damage);
   }
   if (pending_ != kNoPending) {
     // The sealed segment before this one ends where this one starts, or, when segments set aside
@@ -956,8 +916,10 @@ Status Recovery::ScanSegment(uint64_t number, bool newest, bool sealed) {
     }
     if (h.first_seq < p.first_seq) {
       s = Damage(name, kHeaderOffFirstSeq, 0,
-                 "sequence numbers go back: the segment starts at sequence " + std::to_string(h.first_seq) + ", but " +
-                     p.name + " starts at " + std::to_string(p.first_seq),
+                 Status(Reason::kSegmentBack)
+                     .With("firstSeq", h.first_seq)
+                     .With("previous", p.name)
+                     .With("previousFirstSeq", p.first_seq),
                  true, p.first_seq, h.first_seq);
       if (!s.ok()) return s;
     } else {
@@ -972,26 +934,25 @@ Status Recovery::ScanSegment(uint64_t number, bool newest, bool sealed) {
     expected_ = cp_.last_seq + 1;
     if (h.first_seq != expected_) {
       s = Damage(name, kHeaderOffFirstSeq, 0,
-                 "sequence gap: the segment starts at sequence " + std::to_string(h.first_seq) + ", but " +
-                     kCheckpointFileName + " says " + SegmentFileName(cp_.sealed) + " ends at " +
-                     std::to_string(cp_.last_seq),
+                 Status(Reason::kCheckpointGap)
+                     .With("firstSeq", h.first_seq)
+                     .With("sealed", cp_.sealed)
+                     .With("lastSeq", cp_.last_seq),
                  true, expected_, h.first_seq);
       if (!s.ok()) return s;
     }
   }
   if (prev != nullptr && number != prev->number + 1) {
     const uint64_t missing = number - prev->number - 1;
-    s = Damage(name, 0, 0,
-               (missing == 1 ? std::string("the segment before it is missing")
-                             : "the " + std::to_string(missing) + " segments before it are missing") +
-                   " (the previous one is " + prev->name + ")",
-               true);
+    s = Damage(name, 0, 0, Status(Reason::kSegmentsMissing).With("missing", missing).With("previous", prev->name), true);
     if (!s.ok()) return s;
   }
   if (prev != nullptr && prev->appendable && h.first_seq != expected_) {
     s = Damage(name, kHeaderOffFirstSeq, 0,
-               "sequence gap: the segment starts at sequence " + std::to_string(h.first_seq) + ", but " + prev->name +
-                   " ends at " + std::to_string(expected_ - 1),
+               Status(Reason::kSegmentGap)
+                   .With("firstSeq", h.first_seq)
+                   .With("previous", prev->name)
+                   .With("previousLastSeq", expected_ - 1),
                true, expected_, h.first_seq);
     if (!s.ok()) return s;
   }
@@ -1027,11 +988,10 @@ Status Recovery::ScanRecords(SegmentScanner* sc, bool newest, SegmentInfo* info)
     RecordView v;
     Status s = sc->ReadRecord(offset, &v);
     if (!s.ok()) return s;
-    std::string reason;
+    Status damage;
     if (v.kind == RecordView::Kind::kRecord) {
       if (v.seq != expected && v.seq > last_seq_) {
-        s = Damage(info->name, offset, 0,
-                   "sequence gap: expected " + std::to_string(expected) + ", found " + std::to_string(v.seq), true,
+        s = Damage(info->name, offset, 0, Status(Reason::kSeqGap).With("expected", expected).With("found", v.seq), true,
                    expected, v.seq);
         if (!s.ok()) return s;
       }
@@ -1048,14 +1008,14 @@ Status Recovery::ScanRecords(SegmentScanner* sc, bool newest, SegmentInfo* info)
         info->end_offset = offset;
         continue;
       }
-      reason = "sequence number " + std::to_string(v.seq) + " does not follow " + std::to_string(last_seq_);
+      damage = Status(Reason::kSeqBehind).With("seq", v.seq).With("last", last_seq_);
     } else if (v.kind == RecordView::Kind::kEnd) {
-      reason = "a zero record header is followed by non-zero bytes";  // used only when they are
+      damage = Status(Reason::kBytesAfterEnd);  // used only when they are
     } else {
-      reason = v.reason;
+      damage = v.problem;
     }
     bool stop = false;
-    s = OnDamage(sc, *info, newest, offset, reason, &offset, &stop);
+    s = OnDamage(sc, *info, newest, offset, damage, &offset, &stop);
     if (!s.ok()) return s;
     if (stop) break;
   }
@@ -1063,21 +1023,21 @@ Status Recovery::ScanRecords(SegmentScanner* sc, bool newest, SegmentInfo* info)
   return Status::Ok();
 }
 
-Status Recovery::OnDamage(SegmentScanner* sc, const SegmentInfo& info, bool newest, uint64_t at,
-                          const std::string& reason, uint64_t* offset, bool* stop) {
+Status Recovery::OnDamage(SegmentScanner* sc, const SegmentInfo& info, bool newest, uint64_t at, const Status& damage,
+                          uint64_t* offset, bool* stop) {
   *stop = false;
   uint64_t found = 0;
   uint64_t end_nonzero = 0;
   Status s = sc->FindValidRecord(at, last_seq_, kMaxSafeNumber, &found, &end_nonzero);
   if (!s.ok()) return s;
   if (found != UINT64_MAX) {
-    s = Damage(info.name, at, found - at, reason + "; valid records follow at byte offset " + std::to_string(found));
+    s = Damage(info.name, at, found - at, Status(damage).With("validAt", found));
     if (s.ok()) *offset = found;
     return s;
   }
   *stop = true;
   if (end_nonzero <= at) return Status::Ok();  // zeros to the end: the clean end
-  if (!newest) return Damage(info.name, at, end_nonzero - at, reason + "; only the newest segment may end in a torn tail");
+  if (!newest) return Damage(info.name, at, end_nonzero - at, Status(damage).WithFlag("olderSegment"));
   return CutTornTail(sc->path(), at, end_nonzero);
 }
 
@@ -1094,12 +1054,12 @@ Status Recovery::SetAside(int fd, const std::string& path, uint64_t from, uint64
     const size_t n = to - at < kCopyChunk ? static_cast<size_t>(to - at) : kCopyChunk;
     size_t got = 0;
     s = ReadFull(fd, buf, n, at, path, &got);
-    if (s.ok() && got < n) s = Status::IoError(path + " ended at byte offset " + std::to_string(at + got));
+    if (s.ok() && got < n) s = Status(Reason::kFileShrank).With("file", path).With("offset", uint64_t{at + got});
     if (s.ok()) s = WriteFull(out, buf, n, at - from, tmp);
   }
   if (s.ok()) s = SyncData(out, tmp);
   if (out >= 0) close(out);
-  if (s.ok() && rename(tmp.c_str(), name.c_str()) != 0) s = ErrnoStatus("rename to " + name + " of", tmp, errno);
+  if (s.ok() && rename(tmp.c_str(), name.c_str()) != 0) s = ErrnoStatus("rename", name, errno);
   if (s.ok()) s = SyncDir(options_.dir);
   if (s.ok()) *broken = name;
   return s;
@@ -1152,7 +1112,7 @@ std::vector<SalvageStretch> RecordedStretches(const std::string& dir) {
   StoreId id;
   if (!ReadSmallFile(path, &text, &missing).ok() || missing || !ParseWalId(path, text, &id).ok()) return out;
   bool found = false;
-  std::string ignored;
+  Status ignored;
   ReadSalvaged(dir, id, &out, &found, &ignored);
   return out;
 }
@@ -1171,7 +1131,7 @@ Status WriteCheckpoint(const std::string& dir, const StoreId& id, uint64_t seale
 Status ListSegments(const std::string& dir, std::vector<uint64_t>* numbers) {
   numbers->clear();
   DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return ErrnoStatus("open directory", dir, errno);
+  if (d == nullptr) return ErrnoStatus("open", dir, errno);
   errno = 0;
   while (struct dirent* e = readdir(d)) {
     uint64_t n = 0;
@@ -1180,7 +1140,7 @@ Status ListSegments(const std::string& dir, std::vector<uint64_t>* numbers) {
   }
   const int e = errno;
   closedir(d);
-  if (e != 0) return ErrnoStatus("read directory", dir, e);
+  if (e != 0) return ErrnoStatus("readdir", dir, e);
   std::sort(numbers->begin(), numbers->end());
   return Status::Ok();
 }

@@ -2,7 +2,8 @@
 // the durability contract for damage (torn tail, damage in the middle, salvage and SALVAGED,
 // CHECKPOINT), and the point where the writer resumes. docs/FORMAT.md "Recovery" (with SALVAGED)
 // state the rules once; the TypeScript twin (src/transit/wal-recovery.ts) applies the same rules
-// with the same reasons.
+// with the same reasons (reason.h) and details: damage that refuses the open is kSegmentDamaged,
+// with the damage reason as "damage" and its own details.
 //
 // Recover runs on one thread with no writer open on the directory.
 #ifndef TAPIO_CORE_WAL_RECOVERY_H_
@@ -40,7 +41,7 @@ struct SalvagedStretch {
   std::string segment;  // file name
   uint64_t offset = 0;
   uint64_t bytes = 0;  // 0 for a sequence gap
-  std::string reason;
+  Status damage;       // what was wrong: a damage reason (kRecordChecksum, kSeqGap, ...) and its details
 };
 
 // One stretch of SALVAGED: `bytes` bytes of segment `segment` from `offset` (0 bytes for a
@@ -69,11 +70,11 @@ struct RecoveryResult {
   std::vector<std::string> removed_files;  // unfinished newest segments that were removed
   std::vector<SalvagedStretch> salvaged;
   uint64_t sealed_segments = 0;    // segments taken on CHECKPOINT's word (headers checked only)
-  std::string checkpoint_ignored;  // why CHECKPOINT was not used, when it exists but was not
+  Status checkpoint_ignored;  // why CHECKPOINT was not used, when it exists but was not (else ok)
   // Salvage: the stretches it set aside (written to SALVAGED). Strict: those SALVAGED records for
   // segments still present, which the scan accepted instead of refusing.
   std::vector<SalvageStretch> set_aside;
-  std::string set_aside_ignored;  // why SALVAGED was not used, when it exists but was not
+  Status set_aside_ignored;  // why SALVAGED was not used, when it exists but was not (else ok)
   ResumePoint resume;  // where the writer continues
   // Sparse index entries of the records scanned (IndexesRecord in wal_format.h): triples
   // (segment number, sequence number, byte offset), in order. Sealed segments have none here.

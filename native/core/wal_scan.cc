@@ -39,12 +39,23 @@ SegmentScanner::~SegmentScanner() {
   if (fd_ >= 0) close(fd_);
 }
 
+Status SegmentDamaged(const std::string& path, uint64_t offset, uint64_t bytes, const Status& damage, Reason refusal) {
+  const size_t slash = path.rfind('/');
+  return Status(refusal)
+      .With("segment", slash == std::string::npos ? path : path.substr(slash + 1))
+      .With("file", path)
+      .With("offset", offset)
+      .With("bytes", bytes)
+      .With("damage", damage.reason_name())
+      .WithDetailsOf(damage);
+}
+
 Status SegmentScanner::Open(const std::string& path) {
   path_ = path;
   Status s = OpenFile(path, O_RDONLY, false, &fd_);
   if (!s.ok()) return s;
   struct stat st;
-  if (fstat(fd_, &st) != 0) return ErrnoStatus("fstat of", path, errno);
+  if (fstat(fd_, &st) != 0) return ErrnoStatus("fstat", path, errno);
   file_size_ = static_cast<uint64_t>(st.st_size);
   limit_ = file_size_;
 #if defined(POSIX_FADV_SEQUENTIAL)
@@ -69,7 +80,7 @@ Status SegmentScanner::Fetch(uint64_t offset, size_t n, const uint8_t** p) {
   const size_t need = static_cast<size_t>(offset - start) + n;
   size_t cap = need > kWindowBytes ? (need + kReadAlign - 1) / kReadAlign * kReadAlign : kWindowBytes;
   if (window_.size() < cap && !window_.Allocate(cap, kReadAlign)) {
-    return Status::IoError("cannot allocate " + std::to_string(cap) + " bytes to read " + path_);
+    return Status(Reason::kOutOfMemory).With("what", "read-buffer").With("bytes", uint64_t{cap}).With("file", path_);
   }
   cap = window_.size();
   const size_t want = limit_ - start < cap ? static_cast<size_t>(limit_ - start) : cap;
@@ -80,8 +91,7 @@ Status SegmentScanner::Fetch(uint64_t offset, size_t n, const uint8_t** p) {
   bytes_read_ += got;
   window_offset_ = start;
   window_len_ = got;
-  if (got < need) return Status::IoError(path_ + " became shorter while it was read (at offset " +
-                                         std::to_string(start + got) + ")");
+  if (got < need) return Status(Reason::kFileShrank).With("file", path_).With("offset", uint64_t{start + got});
   *p = window_.data() + (offset - start);
   return Status::Ok();
 }
@@ -97,7 +107,7 @@ Status SegmentScanner::ReadRecord(uint64_t offset, RecordView* out) {
     if (!s.ok()) return s;
     if (left == 0 || AllZero(h, left)) return Status::Ok();  // kEnd
     out->kind = RecordView::Kind::kBad;
-    out->reason = "partial record header (" + std::to_string(left) + " bytes before the end of the segment)";
+    out->problem = Status(Reason::kPartialHeader).With("left", uint64_t{left});
     return Status::Ok();
   }
   if (AllZero(h, kRecordHeaderSize)) return Status::Ok();  // kEnd
@@ -108,16 +118,15 @@ Status SegmentScanner::ReadRecord(uint64_t offset, RecordView* out) {
   // The padding after the payload is not checked: a file cut inside it still holds the record.
   const uint64_t room = limit_ - offset - kRecordHeaderSize;
   if (out->length > room) {
-    out->reason = "record length " + std::to_string(out->length) + " runs past the end of the segment (" +
-                  std::to_string(room) + " bytes left)";
+    out->problem = Status(Reason::kRecordLength).With("length", uint64_t{out->length}).With("left", room);
     return Status::Ok();
   }
   if (out->seq == 0) {
-    out->reason = "record sequence number is 0";
+    out->problem = Status(Reason::kSeqZero);
     return Status::Ok();
   }
   if (out->seq > kMaxSafeNumber) {
-    out->reason = "record sequence number out of range";
+    out->problem = Status(Reason::kSeqRange);
     return Status::Ok();
   }
   const uint8_t* r = nullptr;
@@ -126,7 +135,7 @@ Status SegmentScanner::ReadRecord(uint64_t offset, RecordView* out) {
   const uint32_t stored = LoadLe32(r + kRecordOffCrc);
   const uint32_t actual = RecordCrc(r, r + kRecordHeaderSize, out->length);
   if (stored != actual) {
-    out->reason = "record checksum mismatch (stored " + Hex32(stored) + ", computed " + Hex32(actual) + ")";
+    out->problem = Status(Reason::kRecordChecksum).With("stored", uint64_t{stored}).With("computed", uint64_t{actual});
     return Status::Ok();
   }
   out->kind = RecordView::Kind::kRecord;
@@ -138,7 +147,7 @@ Status SegmentScanner::VerifyAt(uint64_t offset, uint32_t length, bool* valid) {
   *valid = false;
   const size_t n = kRecordHeaderSize + length;
   if (scratch_.size() < n && !scratch_.Allocate(n < kSearchStep ? kSearchStep : n, kReadAlign)) {
-    return Status::IoError("cannot allocate " + std::to_string(n) + " bytes to read " + path_);
+    return Status(Reason::kOutOfMemory).With("what", "read-buffer").With("bytes", uint64_t{n}).With("file", path_);
   }
   size_t got = 0;
   Status s = ReadFull(fd_, scratch_.data(), n, offset, path_, &got);

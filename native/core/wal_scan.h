@@ -21,15 +21,21 @@ struct RecordView {
   enum class Kind {
     kRecord,  // a whole record with a valid checksum (its seq is not checked here)
     kEnd,     // a zero header, or fewer than kRecordHeaderSize zero bytes before the limit
-    kBad,     // anything else; `reason` says what
+    kBad,     // anything else; `problem` says what
   };
   Kind kind = Kind::kEnd;
   uint64_t seq = 0;
   uint32_t length = 0;
   const uint8_t* payload = nullptr;  // valid until the next call on the scanner
   uint64_t footprint = 0;            // bytes the record takes, padding included
-  std::string reason;
+  Status problem;  // kBad: kPartialHeader, kRecordLength, kSeqZero, kSeqRange or kRecordChecksum
 };
+
+// The refusal (kSegmentDamaged for an open, kReadDamaged for a read) of the segment file at
+// `path`: `bytes` bytes from `offset` hold `damage` (a damage reason such as kRecordChecksum,
+// whose details are copied).
+Status SegmentDamaged(const std::string& path, uint64_t offset, uint64_t bytes, const Status& damage,
+                      Reason refusal = Reason::kSegmentDamaged);
 
 class SegmentScanner {
  public:

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <new>
 
+#include "core/check.h"
 #include "core/wal_recovery.h"
 
 namespace tapio {
@@ -24,25 +25,23 @@ constexpr uint32_t kHandoffsAfterMiss = 64;
 constexpr auto kPushWait = std::chrono::microseconds(200);
 
 Status ValidateOptions(const WriterOptions& o) {
-  if (o.dir.empty()) return Status::InvalidArgument("WAL writer: dir is empty");
-  if (o.segment_size < kMinSegmentSize || o.segment_size > kMaxSegmentSize || o.segment_size % 4096 != 0) {
-    return Status::InvalidArgument("WAL writer: segment_size must be a multiple of 4096 between " +
-                                   std::to_string(kMinSegmentSize) + " and " + std::to_string(kMaxSegmentSize) +
-                                   ", got " + std::to_string(o.segment_size));
+  if (o.dir.empty()) return Status(Reason::kWriterOption).With("option", "dir").With("value", "");
+  if (o.segment_size < kMinSegmentSize || o.segment_size > kMaxSegmentSize || o.segment_size % kSegmentHeaderSize != 0) {
+    return Status(Reason::kWriterOption).With("option", "segment_size").With("value", o.segment_size);
   }
-  if (o.max_group_bytes < 4096 || o.max_group_bytes > (1ull << 30)) {
-    return Status::InvalidArgument("WAL writer: max_group_bytes must be between 4096 and 1 GiB, got " +
-                                   std::to_string(o.max_group_bytes));
+  if (o.max_group_bytes < kMinGroupBytes || o.max_group_bytes > kMaxGroupBytes) {
+    return Status(Reason::kWriterOption).With("option", "max_group_bytes").With("value", o.max_group_bytes);
   }
-  if (o.resume.next_seq == 0) return Status::InvalidArgument("WAL writer: resume.next_seq must be >= 1");
-  if (o.resume.segment == 0) return Status::InvalidArgument("WAL writer: resume.segment must be >= 1");
+  if (o.resume.next_seq == 0) return Status(Reason::kWriterOption).With("option", "resume.next_seq").With("value", uint64_t{0});
+  if (o.resume.segment == 0) return Status(Reason::kWriterOption).With("option", "resume.segment").With("value", uint64_t{0});
   if (o.resume.segment_exists) {
     const ResumePoint& r = o.resume;
     if (r.segment_size < kMinSegmentSize || r.segment_size > kMaxSegmentSize || r.write_offset < kSegmentHeaderSize ||
         r.write_offset > r.segment_size || r.write_offset % kRecordAlign != 0) {
-      return Status::InvalidArgument("WAL writer: resume point (segment " + std::to_string(r.segment) + ", size " +
-                                     std::to_string(r.segment_size) + ", offset " + std::to_string(r.write_offset) +
-                                     ") is not valid");
+      return Status(Reason::kResumePoint)
+          .With("segment", r.segment)
+          .With("segmentSize", r.segment_size)
+          .With("offset", r.write_offset);
     }
   }
   return Status::Ok();
@@ -78,7 +77,7 @@ Status WalWriter::Open(WriterOptions options, std::unique_ptr<WalWriter>* out) {
   Status s = ValidateOptions(options);
   if (!s.ok()) return s;
   std::unique_ptr<WalWriter> w(new (std::nothrow) WalWriter(std::move(options)));
-  if (w == nullptr) return Status::IoError("WAL writer: out of memory");
+  if (w == nullptr) return Status(Reason::kOutOfMemory).With("what", "writer").With("bytes", uint64_t{sizeof(WalWriter)});
   s = w->Start();
   if (!s.ok()) {
     w->closed_ = true;  // no thread to join
@@ -97,7 +96,7 @@ Status WalWriter::Start() {
   const size_t align = mode_.alignment;
   const uint64_t blocks = (options_.max_group_bytes + align - 1) / align + 1;
   if (!buffer_.Allocate(static_cast<size_t>(blocks * align), align)) {
-    return Status::IoError("WAL writer: cannot allocate a " + std::to_string(blocks * align) + "-byte write buffer");
+    return Status(Reason::kOutOfMemory).With("what", "write-buffer").With("bytes", uint64_t{blocks * align});
   }
   max_payload_ = MaxPayload(options_.segment_size);
   next_seq_ = options_.resume.next_seq;
@@ -116,28 +115,28 @@ Status WalWriter::Start() {
 Status WalWriter::ChooseMode() {
   mode_ = AppendMode();
   if (options_.direct_io == DirectIoMode::kOff) {
-    direct_io_reason_ = "direct_io is off";
+    direct_io_refusal_ = Status(Reason::kDirectIoOff);
     return Status::Ok();
   }
   DirectIoProbe probe;
   Status s = ProbeDirectIo(options_.dir, &probe);
   if (!s.ok()) return s;
-  std::string reason = probe.reason;
+  Status refusal = probe.refusal;
   if (probe.supported) {
     const uint64_t last = options_.resume.segment_exists ? options_.resume.segment_size : options_.segment_size;
     if (options_.segment_size % probe.alignment != 0 || last % probe.alignment != 0) {
-      reason = "the segment size is not a multiple of the direct I/O alignment " + std::to_string(probe.alignment);
+      refusal = Status(Reason::kDirectIoAlignment).With("alignment", uint64_t{probe.alignment});
     }
   }
-  if (reason.empty()) {
+  if (refusal.ok()) {
     mode_.direct = true;
     mode_.alignment = probe.alignment;
     return Status::Ok();
   }
   if (options_.direct_io == DirectIoMode::kOn) {
-    return Status::IoError("direct_io is 'on' but cannot be used in " + options_.dir + ": " + reason);
+    return refusal.Within(Reason::kDirectIoUnavailable).With("dir", options_.dir);
   }
-  direct_io_reason_ = reason;
+  direct_io_refusal_ = refusal;
   return Status::Ok();
 }
 
@@ -175,8 +174,17 @@ Status WalWriter::OpenTail() {
                                &buffer_, &faults_, &appender_);
 }
 
+bool WalWriter::BatchFits(const uint32_t* lengths, size_t count) const {
+  if (count > UINT32_MAX) return false;
+  for (size_t i = 0; i < count; i++) {
+    if (lengths[i] > max_payload_) return false;
+  }
+  return RingBuffer::EntrySize(lengths, count) <= ring_->Capacity() / 2;
+}
+
 WalWriter::AppendResult WalWriter::Append(uint32_t producer_id, uint64_t ticket, const uint8_t* const* datas,
                                           const uint32_t* lengths, size_t count, bool wake) {
+  for (size_t i = 0; i < count; i++) TAPIO_CHECK(lengths[i] <= max_payload_, "WalWriter::Append: a record no segment holds");
   // Paired with Close: either Close sees this appender in flight and waits for it, or this
   // appender sees closing_ and refuses.
   appenders_.fetch_add(1, std::memory_order_seq_cst);
@@ -184,16 +192,9 @@ WalWriter::AppendResult WalWriter::Append(uint32_t producer_id, uint64_t ticket,
   if (closing_.load(std::memory_order_seq_cst)) {
     result = AppendResult::kClosed;
   } else {
-    for (size_t i = 0; i < count; i++) {
-      if (lengths[i] > max_payload_) result = AppendResult::kTooLarge;
-    }
-  }
-  if (result == AppendResult::kOk) {
-    switch (ring_->Push(producer_id, ticket, datas, lengths, count, wake)) {
-      case RingBuffer::PushResult::kOk: break;
-      case RingBuffer::PushResult::kFull: result = AppendResult::kFull; break;
-      case RingBuffer::PushResult::kTooLarge: result = AppendResult::kTooLarge; break;
-    }
+    const RingBuffer::PushResult pushed = ring_->Push(producer_id, ticket, datas, lengths, count, wake);
+    TAPIO_CHECK(pushed != RingBuffer::PushResult::kTooLarge, "WalWriter::Append: a batch larger than half the ring");
+    if (pushed == RingBuffer::PushResult::kFull) result = AppendResult::kFull;
   }
   appenders_.fetch_sub(1, std::memory_order_seq_cst);
   return result;
@@ -618,7 +619,7 @@ void WalWriter::Fail(const Status& status, bool discard) {
   {
     std::lock_guard<std::mutex> lock(failure_mu_);
     if (failed_flag_.load(std::memory_order_relaxed)) return;
-    failure_ = status;
+    failure_ = status.reason() == Reason::kWriterFailed ? status : status.Within(Reason::kWriterFailed);
     failed_flag_.store(true, std::memory_order_release);
   }
   if (discard) {
@@ -666,10 +667,10 @@ WriterStats WalWriter::Stats() const {
   st.ring_capacity = ring_->Capacity();
   st.direct_io = mode_.direct;
   st.alignment = mode_.direct ? mode_.alignment : 0;
-  st.direct_io_reason = direct_io_reason_;
+  st.direct_io_refusal = direct_io_refusal_;
   std::lock_guard<std::mutex> lock(failure_mu_);
   st.failed = failed_flag_.load(std::memory_order_acquire);
-  st.failure = st.failed ? failure_.message() : std::string();
+  if (st.failed) st.failure = failure_;
   return st;
 }
 

@@ -33,8 +33,9 @@
 // fdatasync is never retried. When an fdatasync fails, every batch not yet reported fails. When
 // a write fails, the batches written before it still get their fdatasync and are reported as
 // usual (they form a prefix of the log); the failing batch and everything after it fail. Either
-// way everything still in the ring and everything appended later is reported with the kIoError
-// status, and no batch is reported ok after a failed one. Reopening (Recover, then Open) finds
+// way everything still in the ring and everything appended later is reported with the failed
+// state's status (kWriterFailed, its cause's reason and details with it), and no batch is
+// reported ok after a failed one. Reopening (Recover, then Open) finds
 // the synced prefix.
 //
 // A third thread, at idle priority, maps the ring's memory once after Open so that producers
@@ -54,6 +55,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/limits.h"
 #include "core/ring_buffer.h"
 #include "core/status.h"
 #include "core/wal_file.h"
@@ -95,7 +97,7 @@ struct WriterOptions {
   uint64_t segment_size = kDefaultSegmentSize;  // multiple of 4096 in [kMinSegmentSize, kMaxSegmentSize]
   uint64_t ring_capacity = 64ull << 20;         // power of two
   DirectIoMode direct_io = DirectIoMode::kAuto;
-  uint64_t max_group_bytes = 4ull << 20;  // record bytes (headers and padding included) per group
+  uint64_t max_group_bytes = kDefaultMaxGroupBytes;  // record bytes (padding included) per group
   FaultInjector faults;
   ResumePoint resume;  // from Recover
   uint64_t created_ms = 0;  // creation time written into new segment headers; 0 = the clock
@@ -120,18 +122,17 @@ struct WriterStats {
   uint64_t ring_capacity = 0;
   bool direct_io = false;
   size_t alignment = 0;            // O_DIRECT alignment when direct_io
-  std::string direct_io_reason;    // why direct I/O is off, when it is
+  Status direct_io_refusal;        // why direct I/O is off, when it is (kDirectIoOff, ...)
   bool failed = false;
-  std::string failure;             // the failed state's message
+  Status failure;                  // the failed state (kWriterFailed), when failed
 };
 
 class WalWriter {
  public:
   enum class AppendResult {
-    kOk,        // queued; the outcome arrives through on_group
-    kFull,      // the ring has no room now; nothing was queued (see WaitForSpace)
-    kTooLarge,  // a record exceeds MaxPayload(), or the batch exceeds half the ring
-    kClosed,    // Close was called
+    kOk,      // queued; the outcome arrives through on_group
+    kFull,    // the ring has no room now; nothing was queued (see WaitForSpace)
+    kClosed,  // Close was called
   };
 
   // Validates options, probes direct I/O, opens (or creates) the segment to append to and
@@ -141,8 +142,13 @@ class WalWriter {
   WalWriter(const WalWriter&) = delete;
   WalWriter& operator=(const WalWriter&) = delete;
 
-  // Any thread. Queues one batch of `count` records; never blocks. With `wake` false the
-  // writer thread is not woken (call WakeWriter after the last of several appends).
+  // Any thread. True when a batch of these record lengths may be appended: every record at most
+  // max_payload() bytes, and its ring entry at most half the ring. The facade validates batches
+  // against the same limits; the binding checks each batch it is handed with this, before Append.
+  bool BatchFits(const uint32_t* lengths, size_t count) const;
+  // Any thread. Queues one batch of `count` records, which BatchFits must accept (checked: a
+  // batch it refuses aborts the process); never blocks. With `wake` false the writer thread is
+  // not woken (call WakeWriter after the last of several appends).
   AppendResult Append(uint32_t producer_id, uint64_t ticket, const uint8_t* const* datas, const uint32_t* lengths,
                       size_t count, bool wake = true);
   // Any thread. Wakes the writer thread if it waits for appends.
@@ -226,7 +232,7 @@ class WalWriter {
   WriterOptions options_;
   std::unique_ptr<RingBuffer> ring_;
   AppendMode mode_;
-  std::string direct_io_reason_;
+  Status direct_io_refusal_;  // why direct I/O is off, when it is
   AlignedBuffer buffer_;
   FaultCounter faults_;
   std::unique_ptr<SegmentAppender> appender_;  // writer thread

@@ -23,7 +23,7 @@ std::string Text(const std::vector<uint8_t>& bytes) { return std::string(bytes.b
 
 std::string Detail(const Status& s, const std::string& key) {
   for (const StatusDetail& d : s.details()) {
-    if (d.key == key) return d.is_number ? std::to_string(d.number) : d.text;
+    if (d.key == key) return d.kind == StatusDetail::Kind::kText ? d.text : std::to_string(d.number);
   }
   return "<none>";
 }

@@ -94,7 +94,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Status s = Recover(ro, &r);
   if (!s.ok()) {
     if (salvage && s.code() != StatusCode::kIoError) {
-      std::fprintf(stderr, "salvage refused: %s\n", s.message().c_str());
+      std::fprintf(stderr, "salvage refused: %s\n", s.ToString().c_str());
       std::abort();
     }
     return 0;

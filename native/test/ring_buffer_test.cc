@@ -90,7 +90,7 @@ bool EntryMatches(const RingEntry& e, const std::vector<uint32_t>* want_lengths,
 std::unique_ptr<RingBuffer> NewRing(uint64_t capacity) {
   std::unique_ptr<RingBuffer> ring;
   Status s = RingBuffer::Create(capacity, &ring);
-  if (!s.ok()) std::printf("RingBuffer::Create: %s\n", s.message().c_str());
+  if (!s.ok()) std::printf("RingBuffer::Create: %s\n", s.ToString().c_str());
   return ring;
 }
 
@@ -131,6 +131,9 @@ TEST(RingBuffer, CreateRejectsBadCapacity) {
   EXPECT_EQ(StatusCode::kInvalidArgument, RingBuffer::Create(5000, &ring).code());
   EXPECT_EQ(StatusCode::kInvalidArgument, RingBuffer::Create(1024, &ring).code());
   EXPECT_EQ(StatusCode::kInvalidArgument, RingBuffer::Create(1ull << 32, &ring).code());
+  // The largest ring both paths take (limits.h); twice that is refused, naming the capacity.
+  Status big = RingBuffer::Create(kMaxRingCapacity * 2, &ring);
+  EXPECT_EQ("ring-capacity {capacity: " + std::to_string(kMaxRingCapacity * 2) + "}", big.ToString());
   EXPECT_TRUE(RingBuffer::Create(1 << 16, &ring).ok());
   EXPECT_EQ(uint64_t{1 << 16}, ring->Capacity());
 }

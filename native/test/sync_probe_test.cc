@@ -48,13 +48,14 @@ TEST(SyncProbe, RunsEveryModeAndLeavesNothingBehind) {
     o.max_micros = 0;
     SyncProbeResult r;
     Status s = RunSyncProbe(o, &r);
-    ASSERT_TRUE(s.ok()) << SyncProbeModeName(m) << ": " << s.message();
+    ASSERT_TRUE(s.ok()) << SyncProbeModeName(m) << ": " << s.ToString();
     if (IsDirectMode(m) && !direct.supported) {
-      EXPECT_EQ(direct.reason, r.not_run_reason);
+      EXPECT_EQ(direct.refusal.ToString(), r.not_run.ToString());
+      EXPECT_FALSE(r.not_run.ok());
       EXPECT_EQ(size_t{0}, r.cycle_nanos.size());
       continue;
     }
-    EXPECT_EQ(std::string(), r.not_run_reason);
+    EXPECT_TRUE(r.not_run.ok()) << r.not_run.ToString();
     EXPECT_EQ(size_t{30}, r.cycle_nanos.size());
     // Direct writes are whole blocks (4 KiB here makes 8 KiB of 5,000 bytes); a file holds as many
     // writes as fit, then the next file starts.
@@ -97,19 +98,20 @@ TEST(SyncProbe, RefusesBadOptions) {
   o.file_bytes = 4095;
   Status s = RunSyncProbe(o, &r);
   EXPECT_EQ(StatusCode::kInvalidArgument, s.code());
-  EXPECT_TRUE(Contains(s.message(), "must hold one write")) << s.message();
+  EXPECT_EQ("sync-probe-file {fileBytes: 4095, writeBytes: 4096}", s.ToString());
   o.file_bytes = kMaxSyncProbeFile + 1;
   EXPECT_EQ(StatusCode::kInvalidArgument, RunSyncProbe(o, &r).code());
   o.file_bytes = 1 << 20;
   o.max_cycles = kMaxSyncProbeCycles + 1;
   s = RunSyncProbe(o, &r);
   EXPECT_EQ(StatusCode::kInvalidArgument, s.code());
-  EXPECT_TRUE(Contains(s.message(), "max_cycles")) << s.message();
+  EXPECT_EQ("max_cycles", s.Text("option")) << s.ToString();
   o.max_cycles = 1;
   o.dir = dir.Sub("missing");
   s = RunSyncProbe(o, &r);
   EXPECT_EQ(StatusCode::kIoError, s.code());
-  EXPECT_TRUE(Contains(s.message(), "missing")) << s.message();
+  EXPECT_EQ(dir.Sub("missing"), s.Text("file")) << s.ToString();
+  EXPECT_EQ("ENOENT", s.Text("errno")) << s.ToString();
   EXPECT_EQ(size_t{0}, ListDir(dir.path()).size());
 }
 

@@ -79,7 +79,7 @@ TEST(WalCodec, SegmentHeaderRoundTrip) {
   bad[kHeaderOffVersion] = 2;
   Status s = DecodeSegmentHeader(bad, "seg-file", &back);
   EXPECT_EQ(StatusCode::kFormatVersion, s.code());
-  EXPECT_TRUE(s.message().find("seg-file") != std::string::npos) << s.message();
+  EXPECT_EQ("format-version {version: 2, expected: 1, file: seg-file}", s.ToString());
   std::memcpy(bad, buf, sizeof bad);
   bad[kHeaderOffFirstSeq] ^= 1;
   EXPECT_EQ(StatusCode::kCorrupt, DecodeSegmentHeader(bad, "f", &back).code());
@@ -126,7 +126,8 @@ TEST(WalFile, ProbeDirectIoLeavesNothingBehind) {
   ASSERT_TRUE(ProbeDirectIo(dir.path(), &probe).ok());
   EXPECT_GE(probe.alignment, size_t{4096});
   EXPECT_EQ(size_t{0}, probe.alignment & (probe.alignment - 1));
-  if (!probe.supported) std::printf("  direct I/O not available here: %s\n", probe.reason.c_str());
+  if (!probe.supported) std::printf("  direct I/O not available here: %s\n", probe.refusal.ToString().c_str());
+  EXPECT_EQ(probe.supported, probe.refusal.ok());
   EXPECT_EQ(size_t{0}, ListDir(dir.path()).size());
   Status s = ProbeDirectIo(dir.Sub("missing"), &probe);
   EXPECT_EQ(StatusCode::kIoError, s.code());
@@ -151,7 +152,7 @@ TEST(WalFile, CreateSegmentPreallocatesAndWritesHeader) {
   // O_EXCL: an existing segment is never overwritten.
   Status s = CreateSegmentFile(SegmentSpec(dir.path(), 3, 77, false, 4096), &fd);
   EXPECT_EQ(StatusCode::kIoError, s.code());
-  EXPECT_TRUE(s.message().find("EEXIST") != std::string::npos) << s.message();
+  EXPECT_EQ("io {operation: open, file: " + path + ", errno: EEXIST}", s.ToString());
   EXPECT_EQ(kSegSize, FileSize(path));
   s = CreateSegmentFile(SegmentSpec(dir.Sub("missing"), 1, 1, false, 4096), &fd);
   EXPECT_EQ(StatusCode::kIoError, s.code());
@@ -164,7 +165,7 @@ Status WriteTestSegment(const std::string& dir, bool direct, size_t alignment, s
   Status s = CreateSegmentFile(SegmentSpec(dir, 1, 1, direct, alignment), &fd);
   if (!s.ok()) return s;
   AlignedBuffer buffer;
-  if (!buffer.Allocate(buffer_bytes, alignment)) return Status::IoError("alloc");
+  if (!buffer.Allocate(buffer_bytes, alignment)) return Status(Reason::kOutOfMemory);
   std::unique_ptr<SegmentAppender> a;
   AppendMode mode;
   mode.direct = direct;
@@ -193,7 +194,7 @@ void CheckTestSegment(const std::string& path) {
   for (size_t i = 0; i < lengths.size(); i++) {
     RecordView v;
     ASSERT_TRUE(sc.ReadRecord(off, &v).ok());
-    ASSERT_TRUE(v.kind == RecordView::Kind::kRecord) << "record " << i << ": " << v.reason;
+    ASSERT_TRUE(v.kind == RecordView::Kind::kRecord) << "record " << i << ": " << v.problem.ToString();
     EXPECT_EQ(uint64_t{i + 1}, v.seq);
     ASSERT_EQ(lengths[i], v.length);
     const std::vector<uint8_t> want = PayloadFor(i, lengths[i]);
@@ -212,9 +213,9 @@ TEST(WalFile, BufferedAndDirectAppendsGiveIdenticalFiles) {
   CheckTestSegment(buffered_dir.Sub("0000000000000001.wal"));
   DirectIoProbe probe;
   ASSERT_TRUE(ProbeDirectIo(direct_dir.path(), &probe).ok());
-  if (!probe.supported) SKIP() << "the direct half, as direct I/O is not available here: " << probe.reason;
+  if (!probe.supported) SKIP() << "the direct half, as direct I/O is not available here: " << probe.refusal.ToString();
   Status s = WriteTestSegment(direct_dir.path(), true, probe.alignment, 2 * probe.alignment, nullptr, &end_d);
-  ASSERT_TRUE(s.ok()) << s.message();
+  ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(end_b, end_d);
   CheckTestSegment(direct_dir.Sub("0000000000000001.wal"));
   EXPECT_TRUE(ReadFileBytes(buffered_dir.Sub("0000000000000001.wal")) ==
@@ -228,7 +229,7 @@ TEST(WalFile, AppenderResumesInsideABlock) {
     TempDir dir;
     DirectIoProbe probe;
     ASSERT_TRUE(ProbeDirectIo(dir.path(), &probe).ok());
-    if (direct && !probe.supported) SKIP() << "the direct half, as direct I/O is not available here: " << probe.reason;
+    if (direct && !probe.supported) SKIP() << "the direct half, as direct I/O is not available here: " << probe.refusal.ToString();
     const size_t align = direct ? probe.alignment : 4096;
     int fd = -1;
     ASSERT_TRUE(CreateSegmentFile(SegmentSpec(dir.path(), 1, 1, direct, align), &fd).ok());
@@ -271,8 +272,7 @@ TEST(WalFile, InjectedWriteFailureWritesNothing) {
   uint64_t end = 0;
   Status s = WriteTestSegment(dir.path(), false, 4096, 2 * 4096, &faults, &end);
   EXPECT_EQ(StatusCode::kIoError, s.code());
-  EXPECT_TRUE(s.message().find("EIO") != std::string::npos) << s.message();
-  EXPECT_TRUE(s.message().find("0000000000000001.wal") != std::string::npos) << s.message();
+  EXPECT_EQ("io {operation: write, file: " + dir.Sub("0000000000000001.wal") + ", errno: EIO}", s.ToString());
   // Records 1..3 were written and synced by the first write; nothing after them.
   SegmentScanner sc;
   ASSERT_TRUE(sc.Open(dir.Sub("0000000000000001.wal")).ok());
@@ -300,8 +300,7 @@ TEST(WalFile, InjectedSyncFailureDiscardsUnsyncedBytes) {
   uint64_t end = 0;
   Status s = WriteTestSegment(dir.path(), false, 4096, 2 * 4096, &faults, &end);
   EXPECT_EQ(StatusCode::kIoError, s.code());
-  EXPECT_TRUE(s.message().find("fdatasync") != std::string::npos) << s.message();
-  EXPECT_TRUE(s.message().find("ENOSPC") != std::string::npos) << s.message();
+  EXPECT_EQ("io {operation: fdatasync, file: " + dir.Sub("0000000000000001.wal") + ", errno: ENOSPC}", s.ToString());
   SegmentScanner sc;
   ASSERT_TRUE(sc.Open(dir.Sub("0000000000000001.wal")).ok());
   uint64_t off = kSegmentHeaderSize;

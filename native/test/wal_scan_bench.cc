@@ -63,7 +63,7 @@ bool WriteLog(const std::string& dir, uint64_t bytes, uint32_t record, DirectIoM
   RecoveryResult r;
   Status s = Recover(ro, &r);
   if (!s.ok()) {
-    std::fprintf(stderr, "recover: %s\n", s.message().c_str());
+    std::fprintf(stderr, "recover: %s\n", s.ToString().c_str());
     return false;
   }
   std::mutex mu;
@@ -81,7 +81,7 @@ bool WriteLog(const std::string& dir, uint64_t bytes, uint32_t record, DirectIoM
   std::unique_ptr<WalWriter> w;
   s = WalWriter::Open(o, &w);
   if (!s.ok()) {
-    std::fprintf(stderr, "open: %s\n", s.message().c_str());
+    std::fprintf(stderr, "open: %s\n", s.ToString().c_str());
     return false;
   }
   const uint32_t kBatch = 64;
@@ -127,7 +127,7 @@ ScanResult TimeRecover(const std::string& dir) {
   out.seconds = Seconds(start);
   out.bytes = r.bytes_scanned;
   out.records = r.records;
-  if (!s.ok()) std::fprintf(stderr, "recover: %s\n", s.message().c_str());
+  if (!s.ok()) std::fprintf(stderr, "recover: %s\n", s.ToString().c_str());
   return out;
 }
 

@@ -1,6 +1,9 @@
 #include "core/wal_writer.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <atomic>
 #include <chrono>
@@ -82,6 +85,27 @@ WalWriter::AppendResult AppendOne(WalWriter* w, uint32_t producer, uint64_t tick
   return w->Append(producer, ticket, &data, &length, 1);
 }
 
+// Whether WalWriter::BatchFits takes one record of `bytes` bytes.
+bool FitsOne(const WalWriter* w, size_t bytes) {
+  const uint32_t length = static_cast<uint32_t>(bytes);
+  return w->BatchFits(&length, 1);
+}
+
+// Runs `body` in a child process; true when the child aborted (SIGABRT), as a failed
+// TAPIO_CHECK makes it.
+template <typename Body>
+bool Aborts(Body body) {
+  std::fflush(stdout);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    body();
+    _exit(0);
+  }
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid) return false;
+  return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+}
+
 // Appends, waiting for ring space when it is full.
 void AppendWaiting(WalWriter* w, uint32_t producer, uint64_t ticket, const std::vector<std::vector<uint8_t>>& batch) {
   std::vector<const uint8_t*> datas;
@@ -141,7 +165,7 @@ TEST(WalWriter, RoundTripIsByteIdentical) {
     Status st;
     Ack a;
     ASSERT_TRUE(acks.Get(1, t, &st, &a));
-    EXPECT_TRUE(st.ok()) << st.message();
+    EXPECT_TRUE(st.ok()) << st.ToString();
     EXPECT_EQ(next, a.first_seq) << "ticket " << t;
     EXPECT_EQ(next + t % 5, a.last_seq) << "ticket " << t;
     next = a.last_seq + 1;
@@ -276,7 +300,11 @@ TEST(WalWriter, RejectsRecordsLargerThanASegment) {
   ASSERT_TRUE(OpenWriter(dir.path(), o, &w).ok());
   EXPECT_EQ(MaxPayload(1 << 20), w->max_payload());
   std::vector<uint8_t> too_big(w->max_payload() + 1, 1);
-  EXPECT_TRUE(AppendOne(w.get(), 0, 0, too_big) == WalWriter::AppendResult::kTooLarge);
+  EXPECT_FALSE(FitsOne(w.get(), too_big.size()));
+  EXPECT_TRUE(FitsOne(w.get(), w->max_payload()));
+  // Below the binding's check, appending such a record is a bug: the writer stops the process
+  // rather than write it.
+  EXPECT_TRUE(Aborts([&] { AppendOne(w.get(), 0, 0, too_big); }));
   // The largest record fills a fresh segment exactly.
   std::vector<uint8_t> small(10, 2);
   std::vector<uint8_t> largest = PayloadFor(5, static_cast<uint32_t>(w->max_payload()));
@@ -300,7 +328,9 @@ TEST(WalWriter, RejectsRecordsLargerThanASegment) {
   o.ring_capacity = 1 << 20;
   ASSERT_TRUE(OpenWriter(dir.path(), o, &w2).ok());
   std::vector<uint8_t> half(600000, 3);
-  EXPECT_TRUE(AppendOne(w2.get(), 0, 0, half) == WalWriter::AppendResult::kTooLarge);
+  EXPECT_FALSE(FitsOne(w2.get(), half.size()));
+  EXPECT_TRUE(FitsOne(w2.get(), (1 << 19) - RingBuffer::kEntryHeaderSize - 8));  // an entry of exactly half the ring
+  EXPECT_TRUE(Aborts([&] { AppendOne(w2.get(), 0, 0, half); }));
 }
 
 TEST(WalWriter, CloseDrainsEverythingAndRefusesLaterAppends) {
@@ -369,9 +399,9 @@ void RunFaultCase(bool fail_sync) {
       EXPECT_TRUE(st.ok()) << "ticket " << t;
     } else {
       EXPECT_EQ(StatusCode::kIoError, st.code()) << "ticket " << t;
-      EXPECT_TRUE(st.message().find(fail_sync ? "fdatasync" : "write to") != std::string::npos) << st.message();
-      EXPECT_TRUE(st.message().find("0000000000000001.wal") != std::string::npos) << st.message();
-      EXPECT_TRUE(st.message().find("EIO") != std::string::npos) << st.message();
+      EXPECT_EQ(std::string("writer-failed {operation: ") + (fail_sync ? "fdatasync" : "write") + ", file: " +
+                    dir.Sub("0000000000000001.wal") + ", errno: EIO, cause: io}",
+                st.ToString());
       EXPECT_EQ(uint64_t{0}, a.first_seq);
     }
   }
@@ -408,13 +438,16 @@ TEST(WalWriter, DirectOnFailsWhereDirectIoIsImpossible) {
   TempDir dir;
   DirectIoProbe probe;
   const Status probed = ProbeDirectIo("/dev/shm", &probe);
-  if (!probed.ok()) SKIP() << "there is no /dev/shm to try: " << probed.message();
+  if (!probed.ok()) SKIP() << "there is no /dev/shm to try: " << probed.ToString();
   if (probe.supported) SKIP() << "/dev/shm takes direct I/O here, so there is no folder to refuse it";
   WriterOptions o;
   o.direct_io = DirectIoMode::kOn;
   o.dir = "/dev/shm";
   std::unique_ptr<WalWriter> w;
-  EXPECT_EQ(StatusCode::kIoError, WalWriter::Open(o, &w).code());
+  const Status s = WalWriter::Open(o, &w);
+  EXPECT_EQ(StatusCode::kIoError, s.code());
+  EXPECT_EQ(std::string("direct-io-unavailable"), s.reason_name()) << s.ToString();
+  EXPECT_EQ(std::string("/dev/shm"), s.Text("dir")) << s.ToString();
 }
 
 // Identical input through O_DIRECT and buffered writers gives identical segment files.
@@ -422,7 +455,7 @@ TEST(WalWriter, DirectAndBufferedRunsProduceIdenticalFiles) {
   TempDir a, b;
   DirectIoProbe probe;
   ASSERT_TRUE(ProbeDirectIo(a.path(), &probe).ok());
-  if (!probe.supported) SKIP() << "direct I/O is not available here: " << probe.reason;
+  if (!probe.supported) SKIP() << "direct I/O is not available here: " << probe.refusal.ToString();
   StoreId id;
   ASSERT_TRUE(NewStoreId(&id).ok());
   for (int direct = 0; direct < 2; direct++) {
@@ -438,7 +471,7 @@ TEST(WalWriter, DirectAndBufferedRunsProduceIdenticalFiles) {
     o.on_group = acks.Callback();
     std::unique_ptr<WalWriter> w;
     Status s = WalWriter::Open(o, &w);
-    ASSERT_TRUE(s.ok()) << s.message();
+    ASSERT_TRUE(s.ok()) << s.ToString();
     EXPECT_EQ(direct != 0, w->direct_io());
     for (uint64_t t = 0; t < 1500; t++) {
       AppendWaiting(w.get(), 0, t, {PayloadFor(t, static_cast<uint32_t>(tapio_test::MixBits(t) % 5000))});
@@ -464,7 +497,7 @@ void CheckReportsInRingOrder(const std::vector<GroupDone>& reports, size_t* batc
   uint64_t next = 1;
   uint64_t durable = 0;
   for (const GroupDone& g : reports) {
-    ASSERT_TRUE(g.status.ok()) << g.status.message();
+    ASSERT_TRUE(g.status.ok()) << g.status.ToString();
     EXPECT_GE(g.durable_seq, durable);
     durable = g.durable_seq;
     for (const Ack& a : g.acks) {

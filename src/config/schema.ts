@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 
+import { MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, SEGMENT_HEADER_SIZE } from '../transit/format.js';
+import { MAX_RING_CAPACITY } from '../transit/limits.js';
 import {
   checkDuration,
   checkSize,
@@ -16,7 +18,6 @@ import {
 
 const KiB = 1024;
 const MiB = 1024 ** 2;
-const GiB = 1024 ** 3;
 
 /**
  * Every default, written as it would be written in a YAML file. A store whose path is not set
@@ -63,8 +64,8 @@ export const STORE_DIRS = {
 /** The bounds the schema enforces, in bytes. */
 export const LIMITS = {
   /** Any size in range is accepted and rounded up to the next power of two. */
-  ring_capacity: { min: 64 * KiB, max: GiB }, // the rings index it with 32-bit offsets
-  segment_size: { min: MiB, max: GiB, multipleOf: 4096 },
+  ring_capacity: { min: 64 * KiB, max: MAX_RING_CAPACITY }, // the rings index it with 32-bit offsets
+  segment_size: { min: MIN_SEGMENT_SIZE, max: MAX_SEGMENT_SIZE, multipleOf: SEGMENT_HEADER_SIZE },
   active_memory: { min: MiB },
   embedding_dim: { min: 1, max: 65536 },
 } as const;

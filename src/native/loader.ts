@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { TapioError } from '../errors.js';
+import { reasonError, type Reasoned } from '../transit/reasons.js';
 
 declare const fileLockHandle: unique symbol;
 /** A lock taken by {@link NativeAddon.lockFile}: opaque, released by unlockFile. */
@@ -53,12 +54,15 @@ export interface NativeRecovery {
   bytesScanned: number;
   tornBytes: number;
   brokenFile?: string;
-  salvaged: Array<{ segment: string; offset: number; bytes: number; reason: string }>;
+  /** Each damaged stretch salvage set aside, with what was wrong as a reason and its details (reasons.ts words it). */
+  salvaged: Array<{ segment: string; offset: number; bytes: number; damage: Reasoned }>;
   sealedSegments: number;
-  checkpointIgnored?: string;
+  /** Why CHECKPOINT was not used, when it exists but was not. */
+  checkpointIgnored?: Reasoned;
   removedFiles: string[];
   setAside: Array<{ segment: string; offset: number; bytes: number; lostFrom: number; lostCount: number }>;
-  setAsideIgnored?: string;
+  /** Why SALVAGED was not used, when it exists but was not. */
+  setAsideIgnored?: Reasoned;
   /** The store id, 32 hex digits. */
   storeId: string;
   /** The usable segments as (number, first sequence number, 1 when scanned else 0) triples. */
@@ -79,12 +83,12 @@ export interface NativeWalStats {
   ringUsedBytes: number;
   ringCapacity: number;
   directIo: boolean;
-  /** Why direct I/O is off; empty when it is on. */
-  directIoReason: string;
+  /** Why direct I/O is off (direct-io-off, direct-io-refused, ...); null when it is on. */
+  directIoRefusal: Reasoned | null;
   alignment: number;
   durableSeq: number;
-  /** The failure that stopped the writer, or null. */
-  failed: string | null;
+  /** The failure that stopped the writer (writer-failed, with its cause's details), or null. */
+  failed: Reasoned | null;
 }
 
 /** An open native WAL (NativeWalWriter in wal_binding.cc); made by openWal() only. */
@@ -103,9 +107,9 @@ export interface NativeWalWriter {
 /**
  * Called on the producer's thread after an fdatasync or when ring space was freed: `acks` holds
  * (ticket, firstSeq, lastSeq) triples, firstSeq -1 for a failed batch; `failure` is the writer's
- * failure once it failed; `space` says ring space was freed.
+ * failure once it failed, as reasonError built it; `space` says ring space was freed.
  */
-export type NativeProducerEvents = (acks: Float64Array, failure: string | undefined, space: boolean) => void;
+export type NativeProducerEvents = (acks: Float64Array, failure: TapioError | undefined, space: boolean) => void;
 
 /** One JavaScript thread's way into an open WAL (NativeProducer in wal_binding.cc). */
 export interface NativeProducer {
@@ -145,15 +149,19 @@ export interface NativeSyncProbeOptions {
 }
 
 /** One mode's timed cycles, or why the mode cannot run on this file system. */
-export type NativeSyncProbeResult = { cycleMicros: Float64Array; writeBytes: number; alignment: number; files: number } | { notRunReason: string };
+export type NativeSyncProbeResult = { cycleMicros: Float64Array; writeBytes: number; alignment: number; files: number } | { notRun: Reasoned };
 
 /**
  * Everything the addon exports (native/binding/, registered in addon.cc), and nothing else:
  * test/native/loader.test.ts checks the loaded addon against this list.
  */
 export interface NativeAddon {
-  /** Hands over the class native errors are built from; called once by the loader. */
-  init(errorClass: typeof TapioError): void;
+  /**
+   * Hands over the class the binding's own argument errors are built from, and reasonError, which
+   * builds the TapioError of every failed core status (a reason and its details); called once by
+   * the loader.
+   */
+  init(errorClass: typeof TapioError, reasonError: (reason: string, details: Record<string, string | number | boolean>) => TapioError): void;
   features(): NativeFeatures;
   /** Checked by the loader: an addon built from other sources is refused as stale. */
   readonly abiVersion: number;
@@ -183,7 +191,7 @@ export interface NativeStatus {
   reason: string | undefined;
 }
 
-const EXPECTED_ABI = 5;
+const EXPECTED_ABI = 6;
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const addonPath = join(packageRoot, 'build', 'Release', 'tapio_native.node');
 const buildErrorPath = join(packageRoot, 'build', 'native-build-error.txt');
@@ -231,7 +239,7 @@ function tryLoad(): { addon: NativeAddon | null; reason: string | undefined } {
         reason: `the native addon is stale (ABI ${addon.abiVersion}, expected ${EXPECTED_ABI}); run \`npm run build:native\``,
       };
     }
-    addon.init(TapioError);
+    addon.init(TapioError, reasonError);
     return { addon, reason: undefined };
   } catch (err) {
     return { addon: null, reason: `the native addon failed to load: ${(err as Error).message}` };

@@ -30,6 +30,7 @@ import {
   recordFootprint,
   STORE_ID_SIZE,
 } from './format.js';
+import type { Reasoned } from './reasons.js';
 
 const MAGIC_BYTES = new TextEncoder().encode(MAGIC);
 const TWO_32 = 0x1_0000_0000;
@@ -56,10 +57,13 @@ export interface SegmentHeader extends SegmentHeaderFields {
   used: number;
 }
 
-/** Why a header failed to decode. `version` means another format version wrote it. */
+/**
+ * Why a header failed to decode: the reason the native core gives for the same bytes, with its
+ * details (reasons.ts words it). `version` means another format version wrote it.
+ */
 export type SegmentHeaderProblem =
-  | { kind: 'damaged'; reason: string }
-  | { kind: 'version'; version: number; reason: string };
+  | { kind: 'damaged'; problem: Reasoned }
+  | { kind: 'version'; version: number; problem: Reasoned };
 
 export type SegmentHeaderDecode = { ok: true; header: SegmentHeader } | ({ ok: false } & SegmentHeaderProblem);
 
@@ -145,39 +149,29 @@ export function encodeSegmentHeader(fields: SegmentHeaderFields): Buffer {
  * store id is the caller's job.
  */
 export function decodeSegmentHeader(bytes: Uint8Array): SegmentHeaderDecode {
-  if (bytes.length < SEGMENT_HEADER_USED) {
-    return { ok: false, kind: 'damaged', reason: `the segment header is incomplete (${bytes.length} of ${SEGMENT_HEADER_USED} bytes)` };
-  }
+  const damaged = (reason: Reasoned['reason'], details: Reasoned['details'] = {}): SegmentHeaderDecode => ({ ok: false, kind: 'damaged', problem: { reason, details } });
+  if (bytes.length < SEGMENT_HEADER_USED) return damaged('header-incomplete', { available: bytes.length, expected: SEGMENT_HEADER_USED });
   for (let i = 0; i < MAGIC_BYTES.length; i++) {
-    if (bytes[i] !== MAGIC_BYTES[i]) return { ok: false, kind: 'damaged', reason: `bad magic (expected "${MAGIC}")` };
+    if (bytes[i] !== MAGIC_BYTES[i]) return damaged('bad-magic');
   }
   const version = readU32(bytes, HEADER_OFF_VERSION);
   const stored = readU32(bytes, HEADER_OFF_CRC);
   const actual = crc32c(bytes.subarray(0, HEADER_OFF_CRC));
   if (version !== FORMAT_VERSION) {
-    return {
-      ok: false,
-      kind: 'version',
-      version,
-      reason: `written by WAL format version ${version}; this build reads version ${FORMAT_VERSION}`,
-    };
+    return { ok: false, kind: 'version', version, problem: { reason: 'format-version', details: { version, expected: FORMAT_VERSION } } };
   }
-  if (stored !== actual) {
-    return { ok: false, kind: 'damaged', reason: `segment header checksum mismatch (stored ${hex32(stored)}, computed ${hex32(actual)})` };
-  }
+  if (stored !== actual) return damaged('header-checksum', { stored, computed: actual });
   const used = readU32(bytes, HEADER_OFF_USED);
-  if (used !== SEGMENT_HEADER_USED) {
-    return { ok: false, kind: 'damaged', reason: `segment header length in use is ${used}, expected ${SEGMENT_HEADER_USED}` };
-  }
+  if (used !== SEGMENT_HEADER_USED) return damaged('header-used', { used, expected: SEGMENT_HEADER_USED });
   const segment = readU64(bytes, HEADER_OFF_SEGMENT);
   const firstSeq = readU64(bytes, HEADER_OFF_FIRST_SEQ);
   const createdMs = readU64(bytes, HEADER_OFF_CREATED);
-  if (segment < 1) return { ok: false, kind: 'damaged', reason: 'segment number out of range' };
-  if (firstSeq < 1) return { ok: false, kind: 'damaged', reason: 'first sequence number out of range' };
-  if (createdMs < 0) return { ok: false, kind: 'damaged', reason: 'creation time out of range' };
+  if (segment < 1) return damaged('segment-number-range');
+  if (firstSeq < 1) return damaged('first-seq-range');
+  if (createdMs < 0) return damaged('created-range');
   const segmentSize = readU32(bytes, HEADER_OFF_SEGMENT_SIZE);
   if (segmentSize < MIN_SEGMENT_SIZE || segmentSize > MAX_SEGMENT_SIZE || segmentSize % SEGMENT_HEADER_SIZE !== 0) {
-    return { ok: false, kind: 'damaged', reason: `segment size ${segmentSize} in the header is invalid` };
+    return damaged('segment-size', { segmentSize });
   }
   return {
     ok: true,
@@ -239,7 +233,7 @@ export function recordChecksum(bytes: Uint8Array, offset: number, length: number
 export type RecordDecode =
   | { kind: 'record'; seq: number; length: number; next: number }
   | { kind: 'end' }
-  | { kind: 'bad'; reason: string };
+  | { kind: 'bad'; problem: Reasoned };
 
 /**
  * Decodes the record at `offset` of `bytes`, where `limit` is the end of the segment (in the
@@ -250,36 +244,32 @@ export type RecordDecode =
  */
 export function decodeRecord(bytes: Uint8Array, offset: number, limit = bytes.length): RecordDecode {
   if (offset + RECORD_HEADER_SIZE > limit) {
-    for (let i = offset; i < limit; i++) if (bytes[i] !== 0) return { kind: 'bad', reason: partialHeaderReason(limit - offset) };
+    for (let i = offset; i < limit; i++) if (bytes[i] !== 0) return { kind: 'bad', problem: partialHeaderProblem(limit - offset) };
     return { kind: 'end' };
   }
   if (isZeroRecordHeader(bytes, offset)) return { kind: 'end' };
   const h = decodeRecordHeader(bytes, offset);
   const problem = recordHeaderProblem(h, offset, limit);
-  if (problem !== null) return { kind: 'bad', reason: problem };
+  if (problem !== null) return { kind: 'bad', problem };
   const actual = recordChecksum(bytes, offset, h.length);
-  if (actual !== h.crc) return { kind: 'bad', reason: checksumReason(h.crc, actual) };
+  if (actual !== h.crc) return { kind: 'bad', problem: checksumProblem(h.crc, actual) };
   return { kind: 'record', seq: h.seq, length: h.length, next: offset + recordFootprint(h.length) };
 }
 
 /** What is wrong with a (non-zero) record header before its checksum is looked at, or null. */
-export function recordHeaderProblem(h: RecordHeader, offset: number, limit: number): string | null {
+export function recordHeaderProblem(h: RecordHeader, offset: number, limit: number): Reasoned | null {
   const room = limit - offset - RECORD_HEADER_SIZE;
-  if (h.length > room) return `record length ${h.length} runs past the end of the segment (${Math.max(room, 0)} bytes left)`;
-  if (h.seq < 1) return h.seq === 0 ? 'record sequence number is 0' : 'record sequence number out of range';
+  if (h.length > room) return { reason: 'record-length', details: { length: h.length, left: Math.max(room, 0) } };
+  if (h.seq < 1) return { reason: h.seq === 0 ? 'seq-zero' : 'seq-range', details: {} };
   return null;
 }
 
-/** The reason text for fewer than a header's bytes, not all zero, before the end of the segment. */
-export function partialHeaderReason(left: number): string {
-  return `partial record header (${left} bytes before the end of the segment)`;
+/** Fewer than a header's bytes, not all zero, before the end of the segment. */
+export function partialHeaderProblem(left: number): Reasoned {
+  return { reason: 'partial-header', details: { left } };
 }
 
-/** The reason text for a record whose checksum does not match. */
-export function checksumReason(stored: number, actual: number): string {
-  return `record checksum mismatch (stored ${hex32(stored)}, computed ${hex32(actual)})`;
-}
-
-function hex32(v: number): string {
-  return `0x${v.toString(16).padStart(8, '0')}`;
+/** A record whose checksum does not match. */
+export function checksumProblem(stored: number, actual: number): Reasoned {
+  return { reason: 'record-checksum', details: { stored, computed: actual } };
 }

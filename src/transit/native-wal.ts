@@ -8,7 +8,7 @@ import { resolve as resolvePath } from 'node:path';
 import { TapioError } from '../errors.js';
 import { loadNative, type NativeAddon, type NativeProducer, type NativeWalStats, type NativeWalWriter } from '../native/loader.js';
 import type { AppendResult, BatchLimits, IndexSeed, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
-import { nativeWalIoError } from './native-errors.js';
+import { damageText, reasonError, reasonText } from './reasons.js';
 import { batchInputError, checkWalOpenOptions } from './wal-input.js';
 
 /** The addon functions the native backend uses. */
@@ -259,8 +259,8 @@ export class NativeAppender {
     this.#updateRef();
   }
 
-  #onEvents(acks: Float64Array, failure: string | undefined, space: boolean): void {
-    if (failure !== undefined && this.#failure === null) this.#failure = nativeWalIoError(failure);
+  #onEvents(acks: Float64Array, failure: TapioError | undefined, space: boolean): void {
+    if (failure !== undefined && this.#failure === null) this.#failure = failure;
     for (let i = 0; i + 2 < acks.length; i += 3) {
       const ticket = acks[i]!;
       const d = this.#pending.get(ticket);
@@ -330,12 +330,12 @@ export class NativeWal implements WalBackend {
       bytesScanned: r.bytesScanned,
       tornBytes: r.tornBytes,
       ...(r.brokenFile ? { brokenFile: r.brokenFile } : {}),
-      salvaged: r.salvaged,
+      salvaged: r.salvaged.map(({ segment, offset, bytes, damage }) => ({ segment, offset, bytes, reason: damageText(damage.details, damage.reason) })),
       sealedSegments: r.sealedSegments,
-      ...(r.checkpointIgnored !== undefined ? { checkpointIgnored: r.checkpointIgnored } : {}),
+      ...(r.checkpointIgnored !== undefined ? { checkpointIgnored: reasonText(r.checkpointIgnored.reason, r.checkpointIgnored.details) } : {}),
       removedFiles: r.removedFiles,
       setAside: r.setAside,
-      ...(r.setAsideIgnored !== undefined ? { setAsideIgnored: r.setAsideIgnored } : {}),
+      ...(r.setAsideIgnored !== undefined ? { setAsideIgnored: reasonText(r.setAsideIgnored.reason, r.setAsideIgnored.details) } : {}),
     };
     const segments = [];
     for (let i = 0; i + 2 < r.segmentList.length; i += 3) {
@@ -395,7 +395,7 @@ export class NativeWal implements WalBackend {
       directIo: s.directIo,
       alignment: s.alignment,
       durableSeq: s.durableSeq,
-      failed: s.failed,
+      failed: s.failed === null ? null : reasonError(s.failed.reason, s.failed.details).message,
     };
   }
 

@@ -6,7 +6,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 
-import { TapioError, type TapioErrorCode } from '../errors.js';
+import { TapioError, type TapioErrorCode, type TapioErrorDetails } from '../errors.js';
 import { loadNative } from '../native/loader.js';
 import type { AppendResult, BatchLimits, ProducerHandle } from './backend.js';
 import { NativeAppender } from './native-wal.js';
@@ -103,7 +103,14 @@ interface RemoteMessage {
   error?: string;
   code?: TapioErrorCode;
   failed?: string;
+  /** The error's details (the writer's failure: file, operation, errno name), as the thread that writes has them. */
+  details?: TapioErrorDetails;
   closed?: boolean;
+}
+
+/** The options that give an error the details a message carried, if any. */
+function withDetails(m: RemoteMessage): { details?: TapioErrorDetails } {
+  return m.details === undefined ? {} : { details: m.details };
 }
 
 /** The worker side of the TypeScript WAL: pushes into the shared ring, hears back on a port. */
@@ -127,13 +134,13 @@ class TsRemoteAppender implements Appender {
 
   #onMessage(m: RemoteMessage): void {
     if (m.failed !== undefined || m.closed) {
-      this.#failure ??= m.failed !== undefined ? new TapioError('ERR_WAL_IO', m.failed) : new TapioError('ERR_CLOSED', 'the transit WAL was closed');
+      this.#failure ??= m.failed !== undefined ? new TapioError('ERR_WAL_IO', m.failed, withDetails(m)) : new TapioError('ERR_CLOSED', 'the transit WAL was closed');
       for (const d of this.#pending.values()) d.reject(this.#failure);
       this.#pending.clear();
     } else if (m.ticket !== undefined) {
       const d = this.#pending.get(m.ticket);
       this.#pending.delete(m.ticket);
-      if (d && m.error !== undefined) d.reject(new TapioError(m.code ?? 'ERR_WAL_IO', m.error));
+      if (d && m.error !== undefined) d.reject(new TapioError(m.code ?? 'ERR_WAL_IO', m.error, withDetails(m)));
       else if (d) d.resolve({ firstSeq: m.firstSeq!, lastSeq: m.lastSeq! });
     }
     if (this.#pending.size === 0) {

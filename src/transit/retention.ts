@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { TapioError } from '../errors.js';
 import type { WalBackend } from './backend.js';
 import { decodeSegmentHeader } from './codec.js';
+import { reasonText } from './reasons.js';
 import { indexFileName, parseSegmentFileName, SEGMENT_HEADER_SIZE } from './format.js';
 import { pruneSalvaged } from './salvage-file.js';
 import { fsyncDir } from './wal-dir.js';
@@ -187,7 +188,7 @@ async function firstSeqOf(file: string): Promise<number> {
   }
   const decoded = decodeSegmentHeader(buf);
   if (!decoded.ok) {
-    throw new TapioError('ERR_WAL_CORRUPT', `retention cannot tell the oldest sequence number kept: the header of ${file} is damaged (${decoded.reason}); \`tapio-storage wal verify\` shows the damage`, {
+    throw new TapioError('ERR_WAL_CORRUPT', `retention cannot tell the oldest sequence number kept: the header of ${file} is damaged (${reasonText(decoded.problem.reason, decoded.problem.details)}); \`tapio-storage wal verify\` shows the damage`, {
       details: { file },
     });
   }

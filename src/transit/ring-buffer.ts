@@ -55,9 +55,12 @@ export interface RingEntry {
 export const PAD_COUNT = 0xffffffff;
 /** Bytes of an entry header. */
 export const ENTRY_HEADER_SIZE = 24;
-/** Smallest capacity accepted. */
+/**
+ * The capacities accepted: positions are masked and the capacity kept in 32-bit integers. This
+ * module imports nothing (worker threads load it alone), so these are the TypeScript source of
+ * the ring limits; limits.ts lists them with the others, and a test holds them to limits.h.
+ */
 export const MIN_RING_CAPACITY = 4096;
-/** Largest capacity accepted (positions are masked with 32-bit integer operations). */
 export const MAX_RING_CAPACITY = 1 << 30;
 
 const RING_MAGIC = 0x52_49_4e_47; // "RING"

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 
 import { fsyncDir, writeFileAtomic } from '../fs/durable.js';
 import { storeIdFromHex } from './codec.js';
-import { FORMAT_VERSION, HEADER_OFF_FIRST_SEQ, ID_FILE_NAME, MAX_SALVAGED_FILE_BYTES, SALVAGED_FILE_NAME, SALVAGED_FORMAT_NAME, SEGMENT_HEADER_USED } from './format.js';
+import { reasonText } from './reasons.js';
+import { FORMAT_VERSION, HEADER_OFF_FIRST_SEQ, MAX_SALVAGED_FILE_BYTES, SALVAGED_FILE_NAME, SALVAGED_FORMAT_NAME, SEGMENT_HEADER_USED } from './format.js';
 import { listSegments, parseSmallFileObject, readWalId } from './wal-dir.js';
 
 /**
@@ -55,7 +56,7 @@ export async function readSalvaged(dir: string, storeId: string): Promise<Salvag
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return null;
-    return { ignored: `${name} cannot be read (${code ?? 'unknown error'})` };
+    return { ignored: reasonText('small-file-unreadable', { name, errno: code ?? 'unknown error' }) };
   }
   let o: Record<string, unknown> | null = null;
   try {
@@ -63,12 +64,12 @@ export async function readSalvaged(dir: string, storeId: string): Promise<Salvag
   } catch {
     o = null;
   }
-  if (o === null) return { ignored: `${name} is not the JSON object it must hold` };
-  if (o.format !== SALVAGED_FORMAT_NAME || o.version !== FORMAT_VERSION) return { ignored: `${name} describes another format or version` };
+  if (o === null) return { ignored: reasonText('small-file-not-object', { name }) };
+  if (o.format !== SALVAGED_FORMAT_NAME || o.version !== FORMAT_VERSION) return { ignored: reasonText('small-file-format', { name }) };
   const id = typeof o.storeId === 'string' && storeIdFromHex(o.storeId.toLowerCase()) !== null ? o.storeId.toLowerCase() : null;
-  if (id === null) return { ignored: `${name} holds no valid storeId` };
-  if (id !== storeId) return { ignored: `${name} names store ${id}, but ${ID_FILE_NAME} names store ${storeId}` };
-  const bad = { ignored: `${name} holds stretches that are not a list of objects of whole numbers segment (from 1), offset, bytes, lostFrom and lostCount` };
+  if (id === null) return { ignored: reasonText('small-file-no-store', { name }) };
+  if (id !== storeId) return { ignored: reasonText('small-file-other-store', { name, storeId: id, walStoreId: storeId }) };
+  const bad = { ignored: reasonText('salvaged-stretches', {}) };
   if (!Array.isArray(o.stretches)) return bad;
   const ok = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
   const out: SalvagedStretch[] = [];

@@ -11,8 +11,9 @@ import type { FileHandle } from 'node:fs/promises';
 
 import { TapioError } from '../errors.js';
 import { crc32c } from '../crc32c.js';
-import { checksumReason, decodeRecordHeader, isZeroRecordHeader, partialHeaderReason, readU32, readU64, recordChecksum, recordHeaderProblem } from './codec.js';
+import { checksumProblem, decodeRecordHeader, isZeroRecordHeader, partialHeaderProblem, readU32, readU64, recordChecksum, recordHeaderProblem } from './codec.js';
 import { RECORD_ALIGN, RECORD_HEADER_SIZE, RECORD_OFF_LENGTH, recordFootprint } from './format.js';
+import type { Reasoned } from './reasons.js';
 
 /** Bytes read from a segment file at a time. */
 export const SCAN_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -21,7 +22,7 @@ export const SCAN_CHUNK_BYTES = 4 * 1024 * 1024;
 export type ScanStep =
   | { kind: 'record'; offset: number; seq: number; length: number; next: number }
   | { kind: 'end'; offset: number; zeroHeader: boolean }
-  | { kind: 'bad'; offset: number; reason: string }
+  | { kind: 'bad'; offset: number; problem: Reasoned }
   | { kind: 'need' };
 
 const NEED: ScanStep = { kind: 'need' };
@@ -173,7 +174,7 @@ export class SegmentScanner {
       if (lastNonZeroIn(this.win.subarray(pos - this.winStart, pos - this.winStart + left)) < 0) {
         return { kind: 'end', offset: pos, zeroHeader: false };
       }
-      return { kind: 'bad', offset: pos, reason: partialHeaderReason(left) };
+      return { kind: 'bad', offset: pos, problem: partialHeaderProblem(left) };
     }
     if (!this.has(pos, RECORD_HEADER_SIZE)) return this.need(pos, RECORD_HEADER_SIZE, false);
     const off = pos - this.winStart;
@@ -181,11 +182,11 @@ export class SegmentScanner {
     if (isZeroRecordHeader(win, off)) return { kind: 'end', offset: pos, zeroHeader: true };
     const h = decodeRecordHeader(win, off);
     const problem = recordHeaderProblem(h, pos, this.limit);
-    if (problem !== null) return { kind: 'bad', offset: pos, reason: problem };
+    if (problem !== null) return { kind: 'bad', offset: pos, problem };
     const total = RECORD_HEADER_SIZE + h.length;
     if (this.has(pos, total)) {
       const actual = recordChecksum(win, off, h.length);
-      if (actual !== h.crc) return { kind: 'bad', offset: pos, reason: checksumReason(h.crc, actual) };
+      if (actual !== h.crc) return { kind: 'bad', offset: pos, problem: checksumProblem(h.crc, actual) };
       this.lastPayload = win.subarray(off + RECORD_HEADER_SIZE, off + total);
     } else if (total <= this.chunk) {
       return this.need(pos, total, false);
@@ -193,7 +194,7 @@ export class SegmentScanner {
       const large = this.large;
       if (large === null || large.pos !== pos) return this.need(pos, total, true);
       this.large = null;
-      if (!large.crcOk) return { kind: 'bad', offset: pos, reason: checksumReason(large.stored, large.actual) };
+      if (!large.crcOk) return { kind: 'bad', offset: pos, problem: checksumProblem(large.stored, large.actual) };
       this.lastPayload = large.payload;
     }
     const next = pos + recordFootprint(h.length);

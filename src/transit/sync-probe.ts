@@ -18,7 +18,9 @@ import type { FileHandle } from 'node:fs/promises';
 
 import { TapioError } from '../errors.js';
 import { loadNative, type NativeAddon } from '../native/loader.js';
-import { DEFAULT_SEGMENT_SIZE, MAX_SEGMENT_SIZE, recordFootprint } from './format.js';
+import { DEFAULT_SEGMENT_SIZE, recordFootprint } from './format.js';
+import { MAX_DIRECT_IO_ALIGNMENT, MAX_SYNC_PROBE_CYCLES, MAX_SYNC_PROBE_FILE, MAX_SYNC_PROBE_WRITE } from './limits.js';
+import { reasonText } from './reasons.js';
 import { fsyncDir } from './wal-dir.js';
 
 /** The ways of writing, in the order they are run. */
@@ -37,11 +39,11 @@ export const SYNC_PROBE_MODE_TEXT: Record<SyncProbeMode, string> = {
 /** 1,024 records of 200 bytes as the WAL frames them: a full group of the benchmark's 64 producers. */
 export const DEFAULT_PROBE_WRITE_BYTES = 1024 * recordFootprint(200);
 /** The most bytes one write may have. */
-export const MAX_PROBE_WRITE_BYTES = 64 * 1024 * 1024;
+export const MAX_PROBE_WRITE_BYTES = MAX_SYNC_PROBE_WRITE;
 /** The most cycles one mode times (every cycle is kept until the mode ends). */
-export const MAX_PROBE_CYCLES = 1_000_000;
+export const MAX_PROBE_CYCLES = MAX_SYNC_PROBE_CYCLES;
 /** Room a scratch file keeps past one write: the largest direct I/O block a write is rounded up to. */
-const MAX_BLOCK = 64 * 1024;
+const MAX_BLOCK = MAX_DIRECT_IO_ALIGNMENT;
 
 export interface SyncProbeOptions {
   /** Bytes per write (default DEFAULT_PROBE_WRITE_BYTES); direct modes round it up to the block size. */
@@ -147,8 +149,8 @@ function checkOptions(options: SyncProbeOptions): CheckedOptions {
   // Room for one write rounded up to the largest direct I/O block.
   const minFile = writeBytes + MAX_BLOCK;
   const fileBytes = options.fileBytes ?? Math.max(DEFAULT_SEGMENT_SIZE, minFile);
-  if (!Number.isSafeInteger(fileBytes) || fileBytes < minFile || fileBytes > MAX_SEGMENT_SIZE) {
-    throw bad('fileBytes', `a whole number from ${minFile} (one write of ${writeBytes} bytes + ${MAX_BLOCK}) to ${MAX_SEGMENT_SIZE}`, fileBytes);
+  if (!Number.isSafeInteger(fileBytes) || fileBytes < minFile || fileBytes > MAX_SYNC_PROBE_FILE) {
+    throw bad('fileBytes', `a whole number from ${minFile} (one write of ${writeBytes} bytes + ${MAX_BLOCK}) to ${MAX_SYNC_PROBE_FILE}`, fileBytes);
   }
   const modes = options.modes ?? SYNC_PROBE_MODES;
   if (!Array.isArray(modes) || modes.length === 0 || !modes.every((m) => (SYNC_PROBE_MODES as readonly unknown[]).includes(m))) {
@@ -168,7 +170,7 @@ async function nativeMode(native: NativeProbeAddon, dir: string, mode: SyncProbe
     throw err;
   }
   // A file system without direct I/O: the mode cannot run here, the others can.
-  if ('notRunReason' in r) return { ...summarize(mode, 'native', o.writeBytes, []), ran: false, reason: r.notRunReason };
+  if ('notRun' in r) return { ...summarize(mode, 'native', o.writeBytes, []), ran: false, reason: reasonText(r.notRun.reason, r.notRun.details) };
   return summarize(mode, 'native', r.writeBytes, Array.from(r.cycleMicros));
 }
 

@@ -8,8 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { TransitConfig } from '../config/index.js';
 import { TapioError } from '../errors.js';
 import type { AppendResult, ProducerHandle, RecoveryMode, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
-import { maxPayload } from './format.js';
-import { ENTRY_HEADER_SIZE, ringRecordFootprint } from './ring-buffer.js';
+import { DEFAULT_MAX_GROUP_BYTES } from './limits.js';
 import { toBatch, type TransitRecord, type TransitRecordInput } from './batch.js';
 import { checkOptionKeys, describeArgument } from './call-options.js';
 import { Retention } from './retention.js';
@@ -151,7 +150,7 @@ export class Transit extends EventEmitter {
         ringCapacity: config.ring_capacity,
         directIo: config.direct_io,
         recovery: options.recovery ?? 'strict',
-        maxGroupBytes: options.maxGroupBytes ?? 4 * 1024 * 1024,
+        maxGroupBytes: options.maxGroupBytes ?? DEFAULT_MAX_GROUP_BYTES,
         ...(options.faultInjection ? { faultInjection: options.faultInjection } : {}),
       },
         options.path,
@@ -204,26 +203,14 @@ export class Transit extends EventEmitter {
     });
   }
 
+  /**
+   * The batch as bytes (strings as UTF-8, views as the bytes they hold). The backend checks it
+   * against the WAL's limits (batchInputError in wal-input.ts), once, as it does for a worker's
+   * producer.
+   */
   #prepare(records: readonly TransitRecordInput[], what: string): Uint8Array[] {
     if (this.#closed) throw new TapioError('ERR_CLOSED', `transit.${what}() after close(); open the storage again`);
-    const batch = toBatch(records, `transit.${what}`);
-    const maxRecord = maxPayload(this.#config.segment_size);
-    let ringBytes = ENTRY_HEADER_SIZE;
-    for (let i = 0; i < batch.length; i++) {
-      const n = batch[i]!.length;
-      if (n > maxRecord) {
-        throw new TapioError('ERR_RECORD_TOO_LARGE', `transit.${what}(records): record ${i} is ${n} bytes, more than the ${maxRecord} bytes a segment of ${this.#config.segment_size} bytes holds; split it or raise transit.segment_size`, {
-          details: { index: i, bytes: n, max: maxRecord },
-        });
-      }
-      ringBytes += ringRecordFootprint(n);
-    }
-    if (ringBytes > this.#config.ring_capacity / 2) {
-      throw new TapioError('ERR_RECORD_TOO_LARGE', `transit.${what}(records): the batch takes ${ringBytes} bytes in the ring buffer, more than half of its ${this.#config.ring_capacity} bytes; split it into smaller appends or raise transit.ring_capacity`, {
-        details: { bytes: ringBytes, max: this.#config.ring_capacity / 2 },
-      });
-    }
-    return batch;
+    return toBatch(records, `transit.${what}`);
   }
 
   /**

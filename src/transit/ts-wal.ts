@@ -31,6 +31,7 @@ import { TapioError } from '../errors.js';
 import type { AppendResult, BatchLimits, IndexSeed, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
 import { encodeRecord, encodeSegmentHeader } from './codec.js';
 import { SEGMENT_HEADER_SIZE, indexesRecord, maxPayload, recordFootprint } from './format.js';
+import { reasonError } from './reasons.js';
 import { RingBuffer } from './ring-buffer.js';
 import { fsyncDir, segmentPath, writeCheckpoint } from './wal-dir.js';
 import { recoverWal } from './wal-recovery.js';
@@ -219,7 +220,7 @@ export class TsWal implements WalBackend {
       try {
         fh = await open(last.path, 'r+');
       } catch (err) {
-        throw walIoError(last.path, 'open', err);
+        throw ioError(last.path, 'open', err);
       }
       try {
         // A segment cut short (a copy, a truncation) gets its preallocated length back, as on
@@ -227,7 +228,7 @@ export class TsWal implements WalBackend {
         if ((await fh.stat()).size < last.segmentSize) await fh.truncate(last.segmentSize);
       } catch (err) {
         await fh.close().catch(() => undefined);
-        throw walIoError(last.path, 'ftruncate', err);
+        throw ioError(last.path, 'ftruncate', err);
       }
       segment = { fh, number: last.number, path: last.path, capacity: last.segmentSize, writeOffset: last.endOffset, firstSeq: last.firstSeq };
     } else {
@@ -269,7 +270,7 @@ export class TsWal implements WalBackend {
       if (m === 'kick') this.kick();
     });
     port1.unref();
-    if (this.failure !== null) port1.postMessage({ failed: this.failure.message });
+    if (this.failure !== null) port1.postMessage({ failed: this.failure.message, details: this.failure.details });
     return { kind: 'typescript', ring: this.ring.buffer, producerId, port: port2, limits: { segmentSize: this.segmentSize, ringCapacity: this.ring.capacity } };
   }
 
@@ -497,7 +498,8 @@ export class TsWal implements WalBackend {
       firstSeq: 0,
       assigned: 0,
       resolve: (r) => port?.postMessage({ ticket, firstSeq: r.firstSeq, lastSeq: r.lastSeq }),
-      reject: (e) => port?.postMessage({ ticket, error: (e as Error).message, code: e instanceof TapioError ? e.code : 'ERR_WAL_IO' }),
+      reject: (e) =>
+        port?.postMessage({ ticket, error: (e as Error).message, code: e instanceof TapioError ? e.code : 'ERR_WAL_IO', details: e instanceof TapioError ? e.details : undefined }),
     };
   }
 
@@ -565,15 +567,12 @@ export class TsWal implements WalBackend {
   /** Enters the failed state: every pending and later append is refused with ERR_WAL_IO. */
   private fail(err: unknown): void {
     if (this.failure !== null) return;
-    this.failure =
-      err instanceof TapioError && err.code === 'ERR_WAL_IO'
-        ? err
-        : new TapioError('ERR_WAL_IO', `the transit WAL writer stopped: ${(err as Error).message}`, { cause: err });
+    this.failure = writerFailure(err);
     const victims = [...this.inFlight, ...(this.carry ? [this.carry.pending] : []), ...this.inRing.drainAll(), ...this.waiting.drainAll()];
     this.inFlight = [];
     this.carry = null;
     for (const p of victims) p.reject(this.failedError());
-    for (const port of this.remotes.values()) port.postMessage({ failed: this.failure.message });
+    for (const port of this.remotes.values()) port.postMessage({ failed: this.failure.message, details: this.failure.details });
   }
 
   private failedError(): TapioError {
@@ -604,7 +603,7 @@ async function createSegment(dir: string, n: number, firstSeq: number, size: num
   try {
     fh = await open(path, 'wx', 0o644);
   } catch (err) {
-    throw walIoError(path, 'create', err);
+    throw ioError(path, 'create', err);
   }
   let step = 'ftruncate';
   try {
@@ -619,7 +618,7 @@ async function createSegment(dir: string, n: number, firstSeq: number, size: num
     await fsyncDir(dir);
   } catch (err) {
     await fh.close().catch(() => undefined);
-    throw walIoError(step === 'fsync' ? dir : path, step, err);
+    throw ioError(step === 'fsync' ? dir : path, step, err);
   }
   return { fh, number: n, path, capacity: size, writeOffset: SEGMENT_HEADER_SIZE, firstSeq };
 }
@@ -628,12 +627,27 @@ function injectedEio(syscall: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`EIO: i/o error, ${syscall} (injected by faultInjection)`), { code: 'EIO', errno: -5, syscall });
 }
 
+/** The failure of a system call (reason `io`), as the native core reports one. */
+function ioError(file: string, operation: string, err: unknown): TapioError {
+  if (err instanceof TapioError) return err;
+  return reasonError('io', { operation, file, errno: (err as NodeJS.ErrnoException).code ?? 'unknown error' }, { cause: err });
+}
+
+/** A failure of a group's write or fdatasync: the writer's failed state, with the system call's facts. */
 function walIoError(file: string, operation: string, err: unknown): TapioError {
   if (err instanceof TapioError) return err;
-  const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
-  return new TapioError(
-    'ERR_WAL_IO',
-    `transit WAL ${operation} of ${file} failed (${code}): ${(err as Error).message}. The writer is in a failed state and refuses every append (fdatasync is never retried); fix the cause, then close and reopen the store to recover the synced prefix.`,
-    { cause: err, details: { file, operation, code } },
-  );
+  return writerFailure(ioError(file, operation, err));
+}
+
+/**
+ * The failed state for `err`, as the native writer reports its own (reason `writer-failed`,
+ * with the failed system call's operation, file and errno name).
+ */
+function writerFailure(err: unknown): TapioError {
+  if (!(err instanceof TapioError) || err.code !== 'ERR_WAL_IO') {
+    return new TapioError('ERR_WAL_IO', `the transit WAL writer stopped: ${(err as Error).message}`, { cause: err });
+  }
+  const d = err.details;
+  if (d === undefined || typeof d.operation !== 'string' || typeof d.errno !== 'string') return err;  // a failed state already
+  return reasonError('writer-failed', { cause: 'io', operation: d.operation, file: String(d.file), errno: d.errno }, { cause: err.cause ?? err });
 }

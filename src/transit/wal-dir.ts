@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { TapioError } from '../errors.js';
 import { fsyncDir, writeFileAtomic } from '../fs/durable.js';
 import { storeIdFromHex } from './codec.js';
+import { reasonError, reasonText } from './reasons.js';
 import { CHECKPOINT_FILE_NAME, CHECKPOINT_FORMAT_NAME, FORMAT_VERSION, ID_FILE_NAME, LOCK_FILE_NAME, MAX_SMALL_FILE_BYTES, MAX_SMALL_FILE_NESTING, WAL_FORMAT_NAME, parseSegmentFileName, segmentFileName } from './format.js';
 
 /** The temporary name WAL_ID is written under before the rename. */
@@ -76,28 +77,16 @@ export async function readWalId(dir: string): Promise<WalIdentity | null> {
   if (parsed === null) throw notWalIdObject(file, undefined);
   const o = parsed;
   if (o.format !== WAL_FORMAT_NAME || o.version !== FORMAT_VERSION) {
-    throw new TapioError(
-      'ERR_FORMAT_VERSION',
-      `${file} describes format ${String(JSON.stringify(o.format))} version ${String(JSON.stringify(o.version))}, but this build reads format "${WAL_FORMAT_NAME}" version ${FORMAT_VERSION}; open the directory with the tapio-storage version that wrote it, or point the transit WAL at an empty directory. Nothing was changed.`,
-      { details: { file } },
-    );
+    throw reasonError('wal-id-version', { file, format: String(JSON.stringify(o.format)), version: String(JSON.stringify(o.version)) });
   }
   // Either case is read (the writer writes lowercase); the id is kept in lowercase.
   const bytes = typeof o.storeId === 'string' ? storeIdFromHex(o.storeId.toLowerCase()) : null;
-  if (bytes === null) {
-    throw new TapioError('ERR_WAL_CORRUPT', `${file} holds storeId ${String(JSON.stringify(o.storeId))}, expected 32 hex digits; restore the file from a copy`, {
-      details: { file },
-    });
-  }
+  if (bytes === null) throw reasonError('wal-id-store', { file, storeId: String(JSON.stringify(o.storeId)) });
   return { storeId: (o.storeId as string).toLowerCase(), storeIdBytes: bytes };
 }
 
 function notWalIdObject(file: string, cause: unknown): TapioError {
-  return new TapioError(
-    'ERR_WAL_CORRUPT',
-    `${file} is not the JSON object WAL_ID must hold, so the WAL's identity is unknown; restore it from a copy (it holds {"format":"tapio-wal","version":1,"storeId":"<32 hex>"} with the store id every segment header carries)`,
-    { ...(cause !== undefined ? { cause } : {}), details: { file } },
-  );
+  return reasonError('wal-id-not-object', { file }, cause !== undefined ? { cause } : undefined);
 }
 
 /**
@@ -110,20 +99,8 @@ export async function checkWalDir(dir: string): Promise<WalIdentity | null> {
   const existing = await readWalId(dir);
   if (existing !== null) return existing;
   const entries = (await listDir(dir)).filter((n) => n !== WAL_ID_TEMP_NAME && n !== LOCK_FILE_NAME).sort(); // the writer's lock (wal-lock.ts)
-  if (entries.some(isSegmentName)) {
-    throw new TapioError(
-      'ERR_WAL_CORRUPT',
-      `${join(dir, ID_FILE_NAME)} is missing but the directory holds WAL segments, so their store cannot be checked; restore WAL_ID from a copy`,
-      { details: { file: join(dir, ID_FILE_NAME) } },
-    );
-  }
-  if (entries.length > 0) {
-    throw new TapioError(
-      'ERR_FORMAT_VERSION',
-      `${dir} is not empty and has no ${ID_FILE_NAME}, so it is not a transit WAL directory (found ${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', ...' : ''}); point the transit WAL at an empty directory. Nothing was changed.`,
-      { details: { dir } },
-    );
-  }
+  if (entries.some(isSegmentName)) throw reasonError('wal-id-missing', { file: join(dir, ID_FILE_NAME) });
+  if (entries.length > 0) throw reasonError('not-wal-dir', { dir, found: `${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', ...' : ''}` });
   return null;
 }
 
@@ -171,12 +148,12 @@ export async function readCheckpoint(dir: string, storeId: string): Promise<WalC
   let text: string;
   try {
     const got = await readSmallFile(file);
-    if (got === null) return { ignored: `${CHECKPOINT_FILE_NAME} is not the JSON object it must hold` };
+    if (got === null) return { ignored: reasonText('small-file-not-object', { name: CHECKPOINT_FILE_NAME }) };
     text = got;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return null;
-    return { ignored: `${CHECKPOINT_FILE_NAME} cannot be read (${code ?? 'unknown error'})` };
+    return { ignored: reasonText('small-file-unreadable', { name: CHECKPOINT_FILE_NAME, errno: code ?? 'unknown error' }) };
   }
   let o: Record<string, unknown> | null;
   try {
@@ -184,15 +161,16 @@ export async function readCheckpoint(dir: string, storeId: string): Promise<WalC
   } catch {
     o = null;
   }
-  if (o === null) return { ignored: `${CHECKPOINT_FILE_NAME} is not the JSON object it must hold` };
-  if (o.format !== CHECKPOINT_FORMAT_NAME || o.version !== FORMAT_VERSION) return { ignored: `${CHECKPOINT_FILE_NAME} describes another format or version` };
+  const name = CHECKPOINT_FILE_NAME;
+  if (o === null) return { ignored: reasonText('small-file-not-object', { name }) };
+  if (o.format !== CHECKPOINT_FORMAT_NAME || o.version !== FORMAT_VERSION) return { ignored: reasonText('small-file-format', { name }) };
   const id = typeof o.storeId === 'string' && storeIdFromHex(o.storeId.toLowerCase()) !== null ? o.storeId.toLowerCase() : null;
-  if (id === null) return { ignored: `${CHECKPOINT_FILE_NAME} holds no valid storeId` };
-  if (id !== storeId) return { ignored: `${CHECKPOINT_FILE_NAME} names store ${id}, but ${ID_FILE_NAME} names store ${storeId}` };
+  if (id === null) return { ignored: reasonText('small-file-no-store', { name }) };
+  if (id !== storeId) return { ignored: reasonText('small-file-other-store', { name, storeId: id, walStoreId: storeId }) };
   const { sealed, firstSeq, lastSeq } = o;
   const ok = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
   if (!ok(sealed) || !ok(firstSeq) || !ok(lastSeq) || sealed < 1 || firstSeq < 1 || lastSeq + 1 < firstSeq) {
-    return { ignored: `${CHECKPOINT_FILE_NAME} holds sealed, firstSeq or lastSeq out of range` };
+    return { ignored: reasonText('checkpoint-range', {}) };
   }
   return { sealed, firstSeq, lastSeq };
 }

@@ -1,17 +1,17 @@
 /**
- * Checks of what callers hand a WAL backend: its open options and each append's batch. Both
- * backends apply the same checks with the same messages (the facade validates its own input
- * earlier, so these guard direct users of a backend).
+ * Checks of what callers hand a WAL backend: its open options and each append's batch. Every
+ * append, from the facade or a worker's producer, enters the WAL through a backend or an
+ * appender, which checks its batch here, once; below them the native binding only does its
+ * cheap checks of what JavaScript hands it, and the core asserts. Both backends apply the same
+ * checks with the same messages, against the limits of limits.ts and format.ts.
  */
 import { TapioError } from '../errors.js';
 import type { BatchLimits, WalOpenOptions } from './backend.js';
 import { MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, SEGMENT_HEADER_SIZE, maxPayload } from './format.js';
-import { MAX_RING_CAPACITY, MIN_RING_CAPACITY, ringEntrySize } from './ring-buffer.js';
+import { MAX_GROUP_BYTES, MAX_RING_CAPACITY, MIN_GROUP_BYTES, MIN_RING_CAPACITY } from './limits.js';
+import { ringEntrySize } from './ring-buffer.js';
 
-/** The fewest bytes a group may be limited to: one block, the unit of a direct write. */
-export const MIN_GROUP_BYTES = 4096;
-/** The most bytes a group may be limited to. */
-export const MAX_GROUP_BYTES = 1 << 30;
+export { MAX_GROUP_BYTES, MIN_GROUP_BYTES } from './limits.js';
 
 /**
  * Returns `o` when every option is valid; else throws ERR_INVALID_ARGUMENT naming the field,

@@ -14,6 +14,7 @@ import { TapioError } from '../errors.js';
 import type { RecoveryMode } from './backend.js';
 import { decodeSegmentHeader, storeIdToHex, type SegmentHeader } from './codec.js';
 import { RECORD_ALIGN, SEGMENT_HEADER_SIZE, SEGMENT_HEADER_USED, segmentFileName } from './format.js';
+import { reasonError, type Reasoned } from './reasons.js';
 import { isRecordedDamage, readSalvaged, type FoundDamage, type SalvagedStretch } from './salvage-file.js';
 import { SCAN_CHUNK_BYTES, SegmentScanner } from './segment-scanner.js';
 import { listSegments, readWalId, type SegmentFile, type WalIdentity } from './wal-dir.js';
@@ -212,7 +213,8 @@ export class WalReader implements AsyncIterable<WalRecord> {
             });
           }
           if (expected !== null && header.firstSeq !== expected) {
-            await this.damage(seg, 0, `sequence gap: the segment starts at sequence ${header.firstSeq}, but the previous one ends at ${expected - 1}`, identity, { kind: 'seq', expected, found: header.firstSeq });
+            const gap: Reasoned = { reason: 'read-gap', details: { firstSeq: header.firstSeq, previousLastSeq: expected - 1 } };
+            await this.damage(seg, 0, gap, identity, { kind: 'seq', expected, found: header.firstSeq });
           }
           // How much of the segment the read wants: up to the index's first entry after the last
           // record wanted; all of it when that lies beyond the segment and a newer segment follows.
@@ -288,12 +290,12 @@ export class WalReader implements AsyncIterable<WalRecord> {
               yield* flush();
               const found = await scanner.findValidAfter(s.offset + RECORD_ALIGN, lastSeq);
               if (found === null) break;
-              await this.damage(seg, s.offset, 'a zeroed record header with records after it', identity, { kind: 'bytes', end: found });
+              await this.damage(seg, s.offset, { reason: 'bytes-after-end', details: { validAt: found } }, identity, { kind: 'bytes', end: found });
               scanner.seek(found);
               continue;
             }
             if (s.kind === 'record' && s.seq > lastSeq) {
-              if (s.seq !== next) await this.damage(seg, s.offset, `sequence gap: expected ${next}, found ${s.seq}`, identity, { kind: 'seq', expected: next, found: s.seq });
+              if (s.seq !== next) await this.damage(seg, s.offset, { reason: 'seq-gap', details: { expected: next, found: s.seq } }, identity, { kind: 'seq', expected: next, found: s.seq });
               next = s.seq + 1;
               lastSeq = s.seq;
               if (s.seq > this.toSeq) {
@@ -323,7 +325,8 @@ export class WalReader implements AsyncIterable<WalRecord> {
               segs = await this.segmentList();
               if (!segs.some((x) => x.number > seg.number)) return;
             }
-            await this.damage(seg, s.offset, s.kind === 'bad' ? s.reason : `sequence number ${s.seq} does not follow ${lastSeq}`, identity, { kind: 'bytes', end: found });
+            const damage: Reasoned = s.kind === 'bad' ? s.problem : { reason: 'seq-behind', details: { seq: s.seq, last: lastSeq } };
+            await this.damage(seg, s.offset, damage, identity, { kind: 'bytes', end: found });
             if (found === null) break;
             scanner.seek(found);
           }
@@ -364,9 +367,9 @@ export class WalReader implements AsyncIterable<WalRecord> {
       const name = segmentFileName(n);
       const path = join(this.dir, name);
       if (await fileExists(path)) {
-        await this.damage({ number: n, name, path }, 0, 'its header is unusable, so the segment is left out of reads', identity, { kind: 'header' });
+        await this.damage({ number: n, name, path }, 0, { reason: 'unusable-header', details: {} }, identity, { kind: 'header' });
       } else {
-        await this.damage(to, 0, `the segment before it (number ${n}) is missing`, identity, { kind: 'missing' });
+        await this.damage(to, 0, { reason: 'missing-before', details: { number: n } }, identity, { kind: 'missing' });
       }
     }
   }
@@ -396,19 +399,19 @@ export class WalReader implements AsyncIterable<WalRecord> {
     const decoded = decodeSegmentHeader(head);
     if (!decoded.ok) {
       if (decoded.kind === 'version') {
-        throw new TapioError('ERR_FORMAT_VERSION', `transit WAL segment ${seg.path} was ${decoded.reason}`, { details: { segment: seg.name, file: seg.path } });
+        throw reasonError('segment-version', { segment: seg.name, file: seg.path, damage: decoded.problem.reason, ...decoded.problem.details });
       }
-      await this.damage(seg, 0, decoded.reason, identity, { kind: 'header' });
+      await this.damage(seg, 0, decoded.problem, identity, { kind: 'header' });
       return null;
     }
     const h = decoded.header;
     if (h.segment !== seg.number) {
-      await this.damage(seg, 0, `the header says segment ${h.segment}, but the file name says ${seg.number}`, identity, { kind: 'header' });
+      await this.damage(seg, 0, { reason: 'header-segment', details: { headerSegment: h.segment, fileSegment: seg.number } }, identity, { kind: 'header' });
       return null;
     }
     const id = storeIdToHex(h.storeId);
     if (id !== identity.storeId) {
-      await this.damage(seg, 0, `the segment belongs to store ${id}, but WAL_ID names store ${identity.storeId}`, identity, { kind: 'foreign' });
+      await this.damage(seg, 0, { reason: 'foreign-store', details: { storeId: id, walStoreId: identity.storeId } }, identity, { kind: 'foreign' });
       return null;
     }
     return h;
@@ -418,7 +421,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
    * Strict: returns when the damage lies in a stretch SALVAGED records (the caller skips it),
    * else throws ERR_WAL_CORRUPT. Salvage: returns.
    */
-  private async damage(seg: SegmentFile, offset: number, reason: string, identity: WalIdentity, found: FoundDamage | { kind: 'foreign' }): Promise<void> {
+  private async damage(seg: SegmentFile, offset: number, damage: Reasoned, identity: WalIdentity, found: FoundDamage | { kind: 'foreign' }): Promise<void> {
     if (this.recovery === 'salvage') return;
     if (found.kind !== 'foreign') {
       if (this.salvaged === null) {
@@ -427,9 +430,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
       }
       if (isRecordedDamage(this.salvaged, seg.number, offset, found)) return;
     }
-    throw new TapioError('ERR_WAL_CORRUPT', `transit WAL segment ${seg.path} is damaged at byte offset ${offset}: ${reason}. ${SALVAGE_ADVICE}`, {
-      details: { segment: seg.name, file: seg.path, offset, reason },
-    });
+    throw reasonError('read-damaged', { segment: seg.name, file: seg.path, offset, damage: damage.reason, ...damage.details });
   }
 }
 
@@ -445,10 +446,6 @@ export class WalReader implements AsyncIterable<WalRecord> {
 export function readRecords(dir: string, options: ReadRecordsOptions = {}): AsyncGenerator<WalRecord, void, undefined> {
   return new WalReader(dir, options)[Symbol.asyncIterator]();
 }
-
-/** What an ERR_WAL_CORRUPT of a read tells the user to do. */
-const SALVAGE_ADVICE =
-  "Restore the file from a copy, or set the damage aside for good with `tapio-storage wal salvage` or TapioStorage.open(config, { transit: { recovery: 'salvage' } }); reads then skip it.";
 
 function checkSeq(name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {

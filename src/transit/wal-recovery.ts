@@ -29,6 +29,7 @@ import {
   indexesRecord,
   segmentFileName,
 } from './format.js';
+import { damageText, reasonError, reasonText, withFacts, type Reasoned } from './reasons.js';
 import { lostBetween, readSalvaged, writeSalvaged, type SalvagedStretch } from './salvage-file.js';
 import { SegmentScanner } from './segment-scanner.js';
 import { fsyncDir, listSegments, openWalId, readCheckpoint, readWalId, writeCheckpoint, type SegmentFile, type WalCheckpoint, type WalIdentity } from './wal-dir.js';
@@ -183,7 +184,7 @@ export async function verifyWal(dir: string): Promise<WalVerifySummary> {
   }
   const segs = await listSegments(dir);
   if (identity === null && problems.length === 0 && segs.length > 0) {
-    problems.push({ kind: 'corrupt', segment: 'WAL_ID', offset: 0, bytes: 0, reason: 'WAL_ID is missing, so the store id of the segments cannot be checked' });
+    problems.push({ kind: 'corrupt', segment: 'WAL_ID', offset: 0, bytes: 0, reason: reasonText('wal-id-absent', {}) });
   }
   const scan = new WalScan(dir, identity, 'verify');
   await scan.run(segs);
@@ -198,7 +199,7 @@ export async function verifyWal(dir: string): Promise<WalVerifySummary> {
         segment: segmentFileName(checkpoint.sealed + 1),
         offset: 0,
         bytes: 0,
-        reason: missingAfterCheckpoint(checkpoint.sealed),
+        reason: reasonText('missing-after-checkpoint', { sealed: checkpoint.sealed }),
       });
     } else if (sealed !== undefined && (sealed.firstSeq !== checkpoint.firstSeq || sealed.lastSeq !== checkpoint.lastSeq)) {
       problems.push({
@@ -206,7 +207,13 @@ export async function verifyWal(dir: string): Promise<WalVerifySummary> {
         segment: CHECKPOINT_FILE_NAME,
         offset: 0,
         bytes: 0,
-        reason: `${CHECKPOINT_FILE_NAME} says ${sealed.name} holds sequence numbers ${checkpoint.firstSeq} to ${checkpoint.lastSeq}, but it holds ${sealed.firstSeq} to ${sealed.lastSeq}`,
+        reason: reasonText('checkpoint-mismatch', {
+          name: sealed.name,
+          checkpointFirstSeq: checkpoint.firstSeq,
+          checkpointLastSeq: checkpoint.lastSeq,
+          firstSeq: sealed.firstSeq,
+          lastSeq: sealed.lastSeq,
+        }),
       });
     }
   }
@@ -314,11 +321,7 @@ class WalScan {
     if (firstSealed !== undefined) this.firstSeq = firstSealed.firstSeq;
     const onlyFirstRemoved = removed && files.length === 1 && files[0]!.number === 1;
     if (files.length > 0 && this.expected === 0 && !onlyFirstRemoved && this.mode !== 'verify') {
-      throw new TapioError(
-        'ERR_WAL_CORRUPT',
-        `no segment header in ${this.dir} is readable, so the next sequence number is unknown; restore the directory from a copy (salvage cannot tell where the log ended)`,
-        { details: { dir: this.dir } },
-      );
+      throw reasonError('no-readable-header', { dir: this.dir });
     }
   }
 
@@ -334,13 +337,7 @@ class WalScan {
     const newest = files.at(-1);
     if (newest === undefined || newest.number <= read.sealed) {
       const name = segmentFileName(read.sealed + 1);
-      this.corrupt(
-        { number: read.sealed + 1, name, path: join(this.dir, name) },
-        0,
-        0,
-        missingAfterCheckpoint(read.sealed),
-        'gap',
-      );
+      this.corrupt({ number: read.sealed + 1, name, path: join(this.dir, name) }, 0, 0, { reason: 'missing-after-checkpoint', details: { sealed: read.sealed } }, 'gap');
     }
     this.checkpoint = read;
   }
@@ -409,8 +406,8 @@ class WalScan {
       this.note(seg.number, head.length, size);
       if (afterHeader >= 0) return false;
       const headerEnd = (await scanner.lastNonZero(0)) + 1;
-      const reason = `segment creation did not finish (${decoded.reason}) and no record follows the header`;
       if (!this.repair) {
+        const reason = reasonText('creation-unfinished', { ...decoded.problem.details, cause: decoded.problem.reason });
         this.problems.push({ kind: 'torn-tail', segment: seg.name, offset: 0, bytes: headerEnd, reason });
         return true;
       }
@@ -442,21 +439,21 @@ class WalScan {
       const decoded = decodeSegmentHeader(head);
       if (!decoded.ok) {
         if (decoded.kind === 'version') {
-          this.formatProblem(seg, decoded.reason);
+          this.formatProblem(seg, decoded.problem);
         } else {
-          this.corrupt(seg, 0, size, decoded.reason, 'corrupt');
+          this.corrupt(seg, 0, size, decoded.problem, 'corrupt');
         }
         return this.keep(unusable());
       }
       const header = decoded.header;
       if (header.segment !== seg.number) {
-        this.corrupt(seg, HEADER_OFF_SEGMENT, size, `the header says segment ${header.segment}, but the file name says ${seg.number}`, 'corrupt');
+        this.corrupt(seg, HEADER_OFF_SEGMENT, size, { reason: 'header-segment', details: { headerSegment: header.segment, fileSegment: seg.number } }, 'corrupt');
         return this.keep(unusable());
       }
       if (this.identity !== null) {
         const id = storeIdToHex(header.storeId);
         if (id !== this.identity.storeId) {
-          this.foreign(seg, size, `the segment belongs to store ${id}, but WAL_ID names store ${this.identity.storeId}`);
+          this.foreign(seg, size, { reason: 'foreign-store', details: { storeId: id, walStoreId: this.identity.storeId } });
           return this.keep(unusable());
         }
       }
@@ -467,7 +464,8 @@ class WalScan {
         // aside whole lie between them, where SALVAGED says the records lost with them begin.
         this.pending = null;
         if (header.firstSeq < pending.firstSeq) {
-          this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, `sequence numbers go back: the segment starts at sequence ${header.firstSeq}, but ${pending.name} starts at ${pending.firstSeq}`, 'gap', [pending.firstSeq, header.firstSeq]);
+          const back: Reasoned = { reason: 'segment-back', details: { firstSeq: header.firstSeq, previous: pending.name, previousFirstSeq: pending.firstSeq } };
+          this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, back, 'gap', [pending.firstSeq, header.firstSeq]);
         } else {
           const lost = seg.number === pending.number + 1 ? undefined : this.stretches.find((s) => s.segment === pending.number + 1 && s.offset === 0 && s.lostCount > 0);
           const end = lost !== undefined && lost.lostFrom >= pending.firstSeq && lost.lostFrom <= header.firstSeq ? lost.lostFrom : header.firstSeq;
@@ -478,15 +476,17 @@ class WalScan {
         // Retention removed the sealed segments; CHECKPOINT still tells where the last one ended.
         this.expected = cp.lastSeq + 1;
         if (header.firstSeq !== this.expected) {
-          this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, `sequence gap: the segment starts at sequence ${header.firstSeq}, but ${CHECKPOINT_FILE_NAME} says ${segmentFileName(cp.sealed)} ends at ${cp.lastSeq}`, 'gap', [this.expected, header.firstSeq]);
+          const gap: Reasoned = { reason: 'checkpoint-gap', details: { firstSeq: header.firstSeq, sealed: cp.sealed, lastSeq: cp.lastSeq } };
+          this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, gap, 'gap', [this.expected, header.firstSeq]);
         }
       }
       if (prev !== null && seg.number !== prev.number + 1) {
         const missing = seg.number - prev.number - 1;
-        this.corrupt(seg, 0, 0, `${missing === 1 ? 'the segment before it is' : `the ${missing} segments before it are`} missing (the previous one is ${prev.name})`, 'gap');
+        this.corrupt(seg, 0, 0, { reason: 'segments-missing', details: { missing, previous: prev.name } }, 'gap');
       }
       if (prev !== null && prev.appendable && header.firstSeq !== this.expected) {
-        this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, `sequence gap: the segment starts at sequence ${header.firstSeq}, but ${prev.name} ends at ${this.expected - 1}`, 'gap', [this.expected, header.firstSeq]);
+        const gap: Reasoned = { reason: 'segment-gap', details: { firstSeq: header.firstSeq, previous: prev.name, previousLastSeq: this.expected - 1 } };
+        this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, gap, 'gap', [this.expected, header.firstSeq]);
       }
       if (prev !== null && !prev.appendable && this.expected > 0 && header.firstSeq > this.expected) {
         // The sequence numbers of the unusable segment before this one are lost with it.
@@ -517,7 +517,7 @@ class WalScan {
       return info;
     }
     if (header.firstSeq !== cp.firstSeq) {
-      this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, `the segment starts at sequence ${header.firstSeq}, but ${CHECKPOINT_FILE_NAME} says it starts at ${cp.firstSeq}`, 'corrupt');
+      this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, { reason: 'checkpoint-first-seq', details: { firstSeq: header.firstSeq, checkpointFirstSeq: cp.firstSeq } }, 'corrupt');
     }
     this.endSealed(info, cp.lastSeq);
     return info;
@@ -543,10 +543,10 @@ class WalScan {
         await scanner.fill();
         continue;
       }
-      let reason: string;
+      let damage: Reasoned;
       if (s.kind === 'record') {
         if (s.seq !== expected && s.seq > this.lastSeq) {
-          this.corrupt(seg, s.offset, 0, `sequence gap: expected ${expected}, found ${s.seq}`, 'gap', [expected, s.seq]);
+          this.corrupt(seg, s.offset, 0, { reason: 'seq-gap', details: { expected, found: s.seq } }, 'gap', [expected, s.seq]);
         }
         if (s.seq === expected || s.seq > this.lastSeq) {
           if (indexesRecord(s.offset, s.next - s.offset)) this.indexPoints.push(seg.number, s.seq, s.offset);
@@ -557,14 +557,14 @@ class WalScan {
           endOffset = s.next;
           continue;
         }
-        reason = `sequence number ${s.seq} does not follow ${this.lastSeq}`;
+        damage = { reason: 'seq-behind', details: { seq: s.seq, last: this.lastSeq } };
       } else if (s.kind === 'end') {
         if (!s.zeroHeader || (await scanner.lastNonZero(s.offset)) < 0) break;
-        reason = 'a zero record header is followed by non-zero bytes';
+        damage = { reason: 'bytes-after-end', details: {} };
       } else {
-        reason = s.reason;
+        damage = s.problem;
       }
-      if (await this.damage(scanner, seg, s.offset, reason, isNewest)) break;
+      if (await this.damage(scanner, seg, s.offset, damage, isNewest)) break;
     }
     this.expected = expected;
     this.note(seg.number, SEGMENT_HEADER_USED, limit);
@@ -585,21 +585,21 @@ class WalScan {
    * Handles bad bytes at `offset`. Returns true when the segment ends there (a torn tail, or
    * nothing valid after the damage), false when the scanner was moved to the next valid record.
    */
-  private async damage(scanner: SegmentScanner, seg: SegmentFile, offset: number, reason: string, isNewest: boolean): Promise<boolean> {
+  private async damage(scanner: SegmentScanner, seg: SegmentFile, offset: number, damage: Reasoned, isNewest: boolean): Promise<boolean> {
     const found = await scanner.findValidAfter(offset + RECORD_ALIGN, this.lastSeq);
     if (found !== null) {
-      this.corrupt(seg, offset, found - offset, `${reason}; valid records follow at byte offset ${found}`, 'corrupt');
+      this.corrupt(seg, offset, found - offset, withFacts(damage, { validAt: found }), 'corrupt');
       scanner.seek(found);
       return false;
     }
     const end = Math.max((await scanner.lastNonZero(offset)) + 1, offset);
     if (end === offset) return true;
     if (!isNewest) {
-      this.corrupt(seg, offset, end - offset, `${reason}; only the newest segment may end in a torn tail`, 'corrupt');
+      this.corrupt(seg, offset, end - offset, withFacts(damage, { olderSegment: true }), 'corrupt');
       return true;
     }
     if (!this.repair) {
-      this.problems.push({ kind: 'torn-tail', segment: seg.name, offset, bytes: end - offset, reason });
+      this.problems.push({ kind: 'torn-tail', segment: seg.name, offset, bytes: end - offset, reason: damageText(damage.details, damage.reason) });
       return true;
     }
     const fh = await openSegment(seg.path, 'r+');
@@ -629,8 +629,9 @@ class WalScan {
    * when SALVAGED records it; else strict throws ERR_WAL_CORRUPT and verify notes it. `seq` is
    * the sequence number due and the one found, for a gap or a step back.
    */
-  private corrupt(seg: SegmentFile, offset: number, bytes: number, reason: string, kind: 'corrupt' | 'gap', seq?: [number, number]): void {
+  private corrupt(seg: SegmentFile, offset: number, bytes: number, damage: Reasoned, kind: 'corrupt' | 'gap', seq?: [number, number]): void {
     const lost = seq === undefined ? { lostFrom: 0, lostCount: 0 } : lostBetween(seq[0], seq[1]);
+    const reason = damageText(damage.details, damage.reason);
     if (this.mode === 'salvage') {
       this.problems.push({ kind, segment: seg.name, offset, bytes, reason });
       const last = this.stretches.at(-1);
@@ -653,9 +654,7 @@ class WalScan {
     );
     if (recorded) return;
     if (this.mode === 'strict') {
-      throw new TapioError('ERR_WAL_CORRUPT', `transit WAL segment ${seg.path} is damaged at byte offset ${offset}: ${reason}. ${SALVAGE_ADVICE}`, {
-        details: { segment: seg.name, file: seg.path, offset, bytes, reason },
-      });
+      throw reasonError('segment-damaged', { segment: seg.name, file: seg.path, offset, bytes, damage: damage.reason, ...damage.details });
     }
     this.problems.push({ kind, segment: seg.name, offset, bytes, reason });
   }
@@ -669,37 +668,23 @@ class WalScan {
   }
 
   /** A segment of another store: no recovery mode takes it (verify notes it). */
-  private foreign(seg: SegmentFile, size: number, reason: string): void {
+  private foreign(seg: SegmentFile, size: number, damage: Reasoned): void {
     if (this.mode !== 'verify') {
-      throw new TapioError(
-        'ERR_WAL_CORRUPT',
-        `transit WAL segment ${seg.path} is damaged at byte offset ${HEADER_OFF_STORE_ID}: ${reason}. Move the file out of ${this.dir}: no recovery mode takes a segment of another store.`,
-        { details: { segment: seg.name, file: seg.path, offset: HEADER_OFF_STORE_ID, bytes: size, reason } },
-      );
+      throw reasonError('segment-foreign', { segment: seg.name, file: seg.path, offset: HEADER_OFF_STORE_ID, bytes: size, damage: damage.reason, ...damage.details });
     }
-    this.problems.push({ kind: 'corrupt', segment: seg.name, offset: HEADER_OFF_STORE_ID, bytes: size, reason });
+    this.problems.push({ kind: 'corrupt', segment: seg.name, offset: HEADER_OFF_STORE_ID, bytes: size, reason: damageText(damage.details, damage.reason) });
   }
 
-  private formatProblem(seg: SegmentFile, reason: string): void {
+  private formatProblem(seg: SegmentFile, damage: Reasoned): void {
     if (this.mode !== 'verify') {
-      throw new TapioError(
-        'ERR_FORMAT_VERSION',
-        `transit WAL segment ${seg.path} was ${reason}; open the directory with the tapio-storage version that wrote it. Nothing was changed.`,
-        { details: { segment: seg.name, file: seg.path, reason } },
-      );
+      throw reasonError('segment-version', { segment: seg.name, file: seg.path, damage: damage.reason, ...damage.details });
     }
-    this.problems.push({ kind: 'format', segment: seg.name, offset: 0, bytes: 0, reason });
+    this.problems.push({ kind: 'format', segment: seg.name, offset: 0, bytes: 0, reason: damageText(damage.details, damage.reason) });
   }
 }
 
 /** What the ERR_WAL_CORRUPT of a strict open tells the user to do (both paths say the same). */
-export const SALVAGE_ADVICE =
-  "Restore the file from a copy, or keep every whole record and set the damage aside for good with `tapio-storage wal salvage` or TapioStorage.open(config, { transit: { recovery: 'salvage' } }).";
-
-/** Why a directory whose CHECKPOINT seals segment `sealed` lacks the segment after it. */
-function missingAfterCheckpoint(sealed: number): string {
-  return `the segment is missing: ${CHECKPOINT_FILE_NAME} says ${segmentFileName(sealed)} was sealed, which happens only once the next segment exists`;
-}
+export { SALVAGE_ADVICE } from './reasons.js';
 
 async function openSegment(path: string, flags: 'r' | 'r+'): Promise<FileHandle> {
   try {
@@ -814,9 +799,6 @@ async function exists(path: string): Promise<boolean> {
 
 
 function ioError(file: string, operation: string, err: unknown): TapioError {
-  const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
-  return new TapioError('ERR_WAL_IO', `recovery could not ${operation} ${file} (${code}): ${(err as Error).message}; fix the cause and open the store again`, {
-    cause: err,
-    details: { file, operation, code },
-  });
+  const errno = (err as NodeJS.ErrnoException).code ?? 'unknown error';
+  return reasonError('io', { operation, file, errno }, { cause: err });
 }

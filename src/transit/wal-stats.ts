@@ -9,6 +9,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 
 import { TapioError } from '../errors.js';
 import { decodeSegmentHeader, storeIdToHex, type SegmentHeader } from './codec.js';
+import { reasonText } from './reasons.js';
 import { RECORD_ALIGN, SEGMENT_HEADER_SIZE, SEGMENT_HEADER_USED } from './format.js';
 import { isRecordedDamage, readSalvaged, type SalvagedStretch } from './salvage-file.js';
 import { SegmentScanner } from './segment-scanner.js';
@@ -118,7 +119,7 @@ async function openWithHeader(seg: SegmentFile, storeId: string, summary: WalSta
 
 function checked(seg: SegmentFile, head: Buffer, storeId: string): SegmentHeader | string {
   const decoded = decodeSegmentHeader(head);
-  if (!decoded.ok) return `the header of ${seg.name} is damaged (${decoded.reason})`;
+  if (!decoded.ok) return `the header of ${seg.name} is damaged (${reasonText(decoded.problem.reason, decoded.problem.details)})`;
   if (decoded.header.segment !== seg.number) return `the header of ${seg.name} says segment ${decoded.header.segment}`;
   if (storeIdToHex(decoded.header.storeId) !== storeId) return `${seg.name} belongs to another store`;
   return decoded.header;

@@ -4,12 +4,14 @@
 // last suite calls the real addon's pushBatches with staged arrays that do not add up.
 import { afterEach, describe, expect, it } from 'vitest';
 
+import type { TapioError } from '../../src/errors.js';
 import { loadNative } from '../../src/native/loader.js';
 import type { AppendResult } from '../../src/transit/backend.js';
 import { NativeAppender, NativeWal, type NativeWalAddon } from '../../src/transit/native-wal.js';
+import { reasonError } from '../../src/transit/reasons.js';
 import { cleanupDirs, firstDifference, nativeLoaded, options, payload, tempDir } from './wal-helpers.js';
 
-type OnEvents = (acks: Float64Array, failure: string | undefined, space: boolean) => void;
+type OnEvents = (acks: Float64Array, failure: TapioError | undefined, space: boolean) => void;
 
 /** A ring entry's size as the stand-in counts it: a header, and each record with its length. */
 const entrySize = (lengths: number[]): number => 16 + lengths.reduce((n, l) => n + 8 + l, 0);
@@ -168,8 +170,10 @@ describe('NativeAppender waiting for ring space', () => {
     const waiting = [appender.append([payload(2, 3000)]), appender.append([payload(3, 10)])];
     await tick();
     const file = '/d/0000000000000001.wal';
-    ring.onEvents(Float64Array.from([ring.ring[0]!.ticket, -1, -1]), `write to ${file} failed: Input/output error (EIO)`, false);
-    const expected = { code: 'ERR_WAL_IO', message: expect.stringMatching(/^transit WAL write of \/d\/0000000000000001\.wal failed \(EIO\): /), details: { file, operation: 'write', code: 'EIO' } };
+    // As the binding delivers the writer's failed state: built by reasonError from the core's reason and details.
+    const failure = reasonError('writer-failed', { cause: 'io', operation: 'write', file, errno: 'EIO' });
+    ring.onEvents(Float64Array.from([ring.ring[0]!.ticket, -1, -1]), failure, false);
+    const expected = { code: 'ERR_WAL_IO', message: failure.message, details: { file, operation: 'write', code: 'EIO' } };
     for (const p of [inRing, ...waiting]) await expect(p).rejects.toMatchObject(expected);
     await expect(appender.append([payload(4, 10)])).rejects.toMatchObject(expected);
     await expect(appender.tryAppend([payload(5, 10)])!).rejects.toMatchObject(expected);

@@ -128,4 +128,27 @@ describe.each(paths)('worker-thread producers on the %s path', (path) => {
       await storage.close();
     }
   });
+  it("tells a worker why the writer failed, with the failed call's details, as it tells the main thread", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), `tapio-producers-${path}-`));
+    dirs.push(dataDir);
+    const storage = await TapioStorage.open(
+      { dataDir, storage: { transit: { ring_capacity: '64KiB', segment_size: '1MiB' }, metadata: { in_memory: true } } },
+      { transit: { path, faultInjection: { failSyncAt: 1 } } },
+    );
+    try {
+      const handle = storage.transit.producerHandle();
+      const w = new Worker(new URL('./oversized-worker.mjs', import.meta.url), { workerData: { handle, bytes: 10 }, transferList: transferList(handle) });
+      const report = await new Promise<{ big: { code?: string; details?: unknown }; after: { code?: string; details?: unknown } }>((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+      const file = join(dataDir, 'wal', '0000000000000001.wal');
+      const expected = { code: 'ERR_WAL_IO', details: { file, operation: 'fdatasync', code: 'EIO' } };
+      expect(report.big).toMatchObject(expected);
+      expect(report.after).toMatchObject(expected);
+      await expect(storage.transit.append(['main'])).rejects.toMatchObject(expected);
+    } finally {
+      await storage.close();
+    }
+  });
 });

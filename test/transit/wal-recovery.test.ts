@@ -644,6 +644,8 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
         offset: at(4),
         bytes: 120,
         reason: `a zero record header is followed by non-zero bytes; valid records follow at byte offset ${at(5)}`,
+        damage: 'bytes-after-end',
+        validAt: at(5),
       });
     });
 
