@@ -171,7 +171,7 @@ wal
   .option('-p, --path <dir>', 'WAL directory (default: the configuration\'s transit.wal_path)')
   .description('check every record of every segment; exit status 1 when anything is damaged')
   .action(async (opts: { path?: string }) => {
-    const { verifyWal } = await import('../transit/wal-recovery.js');
+    const { verifyWal } = await import('../transit/wal-verify.js');
     const dir = await walDir(opts.path);
     const summary = await verifyWal(dir);
     printJsonOrLines(globals(), summary, [
@@ -231,7 +231,7 @@ wal
   .command('salvage')
   .description('open the store keeping every whole record and setting damaged stretches aside for good (recorded in SALVAGED; later opens and reads accept them); exits 1 when there is nothing to salvage')
   .action(async () => {
-    const { verifyWal } = await import('../transit/wal-recovery.js');
+    const { verifyWal } = await import('../transit/wal-verify.js');
     const dir = await walDir(undefined);
     const found = await verifyWal(dir);
     if (found.ok) {

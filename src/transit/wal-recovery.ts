@@ -1,23 +1,21 @@
 /**
  * The recovery scan of a transit WAL directory: the TypeScript twin of
- * native/core/wal_recovery. It runs at open (recoverWal), for `tapio-storage wal verify`
- * (verifyWal, which changes nothing), and shares its record rules with the reader
- * (readRecords, re-exported here).
+ * native/core/wal_recovery. It runs at open (recoverWal) and for `tapio-storage wal verify`
+ * (wal-verify.ts, which changes nothing), and shares its record rules with the reader
+ * (readRecords, re-exported here). File operations are in wal-files.ts.
  *
  * The rules (CHECKPOINT, headers, records, an unfinished segment, the torn tail, damage in the
  * middle and salvage) are stated once, in docs/FORMAT.md "Recovery" (with SALVAGED);
  * native/core/wal_recovery applies the same rules with the same reasons, and a twin test runs
  * both over the same damaged directories and compares.
  */
-import { access, open, rename, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { open, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 
-import { TapioError } from '../errors.js';
 import type { IndexSeed, RecoveryMode, RecoveryReport } from './backend.js';
 import { decodeSegmentHeader, storeIdToHex, type SegmentHeader } from './codec.js';
 import {
-  BROKEN_SUFFIX,
   CHECKPOINT_FILE_NAME,
   SALVAGED_FILE_NAME,
   HEADER_OFF_FIRST_SEQ,
@@ -32,7 +30,8 @@ import {
 import { damageText, reasonError, reasonText, withFacts, type Reasoned } from './reasons.js';
 import { lostBetween, readSalvaged, writeSalvaged, type SalvagedStretch } from './salvage-file.js';
 import { SegmentScanner } from './segment-scanner.js';
-import { fsyncDir, listSegments, openWalId, readCheckpoint, readWalId, writeCheckpoint, type SegmentFile, type WalCheckpoint, type WalIdentity } from './wal-dir.js';
+import { ioError, openSegment, setAside, sizeAndHead, zeroRange } from './wal-files.js';
+import { fsyncDir, listSegments, openWalId, readCheckpoint, writeCheckpoint, type SegmentFile, type WalCheckpoint, type WalIdentity } from './wal-dir.js';
 
 export { readRecords, WalReader, type ReadRecordsOptions, type WalRecord } from './wal-reader.js';
 
@@ -88,32 +87,10 @@ export interface WalProblem {
   reason: string;
 }
 
-/** What verifyWal found. It never changes a file. */
-export interface WalVerifySummary {
-  dir: string;
-  /** True when nothing but a torn tail (which the next open cuts) was found. */
-  ok: boolean;
-  storeId: string | null;
-  segments: RecoveredSegment[];
-  records: number;
-  firstSeq: number;
-  lastSeq: number;
-  bytesScanned: number;
-  /** A torn tail of the newest segment, which the next open would cut. */
-  tornTail: { segment: string; offset: number; bytes: number } | null;
-  problems: WalProblem[];
-  /** The recovery checkpoint: what it says, why an open would ignore it, or null when there is none. */
-  checkpoint: WalCheckpoint | { ignored: string } | null;
-  /** The stretches SALVAGED records for segments still present: damage a salvage set aside, accepted here. */
-  setAside: SetAsideStretch[];
-  /** Why SALVAGED could not be used although it exists (its stretches are then damage like any other). */
-  setAsideIgnored?: string;
-}
-
 /** A stretch of SALVAGED as reports show it: the segment by file name. */
 export type SetAsideStretch = Omit<SalvagedStretch, 'segment'> & { segment: string };
 
-type ScanMode = RecoveryMode | 'verify';
+export type ScanMode = RecoveryMode | 'verify';
 
 /**
  * Runs the recovery scan of `dir` (creating the directory and WAL_ID when it is new or empty)
@@ -163,80 +140,8 @@ export async function recoverWal(dir: string, options: { recovery: RecoveryMode 
   };
 }
 
-/**
- * Checks every segment of `dir` with the recovery rules and reports what it finds, without
- * changing anything: a torn tail is reported (the next open cuts it), not cut.
- *
- * @example
- * ```ts
- * const summary = await verifyWal('/var/lib/tapio/wal');
- * for (const p of summary.problems) console.log(`${p.segment} @${p.offset}: ${p.reason}`);
- * ```
- */
-export async function verifyWal(dir: string): Promise<WalVerifySummary> {
-  const problems: WalProblem[] = [];
-  let identity: WalIdentity | null = null;
-  try {
-    identity = await readWalId(dir);
-  } catch (err) {
-    if (!(err instanceof TapioError)) throw err;
-    problems.push({ kind: err.code === 'ERR_FORMAT_VERSION' ? 'format' : 'corrupt', segment: 'WAL_ID', offset: 0, bytes: 0, reason: err.message });
-  }
-  const segs = await listSegments(dir);
-  if (identity === null && problems.length === 0 && segs.length > 0) {
-    problems.push({ kind: 'corrupt', segment: 'WAL_ID', offset: 0, bytes: 0, reason: reasonText('wal-id-absent', {}) });
-  }
-  const scan = new WalScan(dir, identity, 'verify');
-  await scan.run(segs);
-  problems.push(...scan.problems);
-  // The checkpoint must agree with what the scan found, or a strict open would refuse the log.
-  const checkpoint = identity === null ? null : await readCheckpoint(dir, identity.storeId);
-  if (checkpoint !== null && !('ignored' in checkpoint)) {
-    const sealed = scan.segments.find((g) => g.number === checkpoint.sealed && g.appendable);
-    if ((segs.at(-1)?.number ?? 0) <= checkpoint.sealed) {
-      problems.push({
-        kind: 'gap',
-        segment: segmentFileName(checkpoint.sealed + 1),
-        offset: 0,
-        bytes: 0,
-        reason: reasonText('missing-after-checkpoint', { sealed: checkpoint.sealed }),
-      });
-    } else if (sealed !== undefined && (sealed.firstSeq !== checkpoint.firstSeq || sealed.lastSeq !== checkpoint.lastSeq)) {
-      problems.push({
-        kind: 'corrupt',
-        segment: CHECKPOINT_FILE_NAME,
-        offset: 0,
-        bytes: 0,
-        reason: reasonText('checkpoint-mismatch', {
-          name: sealed.name,
-          checkpointFirstSeq: checkpoint.firstSeq,
-          checkpointLastSeq: checkpoint.lastSeq,
-          firstSeq: sealed.firstSeq,
-          lastSeq: sealed.lastSeq,
-        }),
-      });
-    }
-  }
-  const torn = problems.find((p) => p.kind === 'torn-tail');
-  return {
-    dir,
-    ok: problems.every((p) => p.kind === 'torn-tail'),
-    storeId: identity?.storeId ?? null,
-    segments: scan.segments,
-    records: scan.records,
-    firstSeq: scan.firstSeq,
-    lastSeq: scan.lastSeq,
-    bytesScanned: scan.bytesScanned,
-    tornTail: torn ? { segment: torn.segment, offset: torn.offset, bytes: torn.bytes } : null,
-    problems,
-    checkpoint,
-    setAside: scan.setAside(),
-    ...(scan.salvagedIgnored !== undefined ? { setAsideIgnored: scan.salvagedIgnored } : {}),
-  };
-}
-
-/** The scan over all segments, in one of three modes. */
-class WalScan {
+/** The scan over all segments, in one of three modes (recovery's two, and verify's). */
+export class WalScan {
   readonly segments: RecoveredSegment[] = [];
   readonly problems: WalProblem[] = [];
   firstSeq = 0;
@@ -685,120 +590,3 @@ class WalScan {
 
 /** What the ERR_WAL_CORRUPT of a strict open tells the user to do (both paths say the same). */
 export { SALVAGE_ADVICE } from './reasons.js';
-
-async function openSegment(path: string, flags: 'r' | 'r+'): Promise<FileHandle> {
-  try {
-    return await open(path, flags);
-  } catch (err) {
-    throw ioError(path, 'open', err);
-  }
-}
-
-/** The segment file's size and the used bytes of its header (fewer when the file is shorter). */
-async function sizeAndHead(fh: FileHandle, path: string): Promise<{ size: number; head: Buffer }> {
-  let size: number;
-  try {
-    size = (await fh.stat()).size;
-  } catch (err) {
-    throw ioError(path, 'stat', err);
-  }
-  const n = Math.min(size, SEGMENT_HEADER_USED);
-  const b = Buffer.alloc(n);
-  let done = 0;
-  try {
-    while (done < n) {
-      const { bytesRead } = await fh.read(b, done, n - done, done);
-      if (bytesRead === 0) break;
-      done += bytesRead;
-    }
-  } catch (err) {
-    throw ioError(path, 'read', err);
-  }
-  return { size, head: b.subarray(0, done) };
-}
-
-/**
- * Copies bytes [from, to) of the segment to the first free `<segment>.broken`, `.broken.2`,
- * `.broken.3`, ... (so no cut bytes are ever overwritten) through a temporary file: write,
- * fdatasync, rename, fsync of the directory. Returns its path.
- */
-async function setAside(fh: FileHandle, segmentPath: string, from: number, to: number): Promise<string> {
-  const base = `${segmentPath}${BROKEN_SUFFIX}`;
-  let path = base;
-  for (let n = 2; await exists(path); n++) path = `${base}.${n}`;
-  const temp = `${path}.tmp`;
-  let out: FileHandle;
-  try {
-    out = await open(temp, 'w', 0o644);
-  } catch (err) {
-    throw ioError(temp, 'open', err);
-  }
-  try {
-    const chunk = Buffer.allocUnsafeSlow(Math.min(to - from, 1 << 20));
-    for (let p = from; p < to; ) {
-      const n = Math.min(chunk.length, to - p);
-      const { bytesRead } = await fh.read(chunk, 0, n, p);
-      if (bytesRead === 0) throw Object.assign(new Error(`${segmentPath} ended at byte offset ${p}`), { code: 'EOF' });
-      await writeAll(out, chunk.subarray(0, bytesRead), p - from, temp);
-      p += bytesRead;
-    }
-    await out.datasync();
-  } catch (err) {
-    throw err instanceof TapioError ? err : ioError(temp, 'write', err);
-  } finally {
-    await out.close();
-  }
-  try {
-    await rename(temp, path);
-  } catch (err) {
-    throw ioError(path, 'rename', err);
-  }
-  try {
-    await fsyncDir(dirname(path));
-  } catch (err) {
-    throw ioError(dirname(path), 'fsync', err);
-  }
-  return path;
-}
-
-/** Writes zeros over [from, to) of the segment, then fdatasync. */
-async function zeroRange(fh: FileHandle, path: string, from: number, to: number): Promise<void> {
-  const zeros = Buffer.alloc(Math.min(to - from, 1 << 20));
-  for (let p = from; p < to; ) {
-    const n = Math.min(zeros.length, to - p);
-    await writeAll(fh, zeros.subarray(0, n), p, path);
-    p += n;
-  }
-  try {
-    await fh.datasync();
-  } catch (err) {
-    throw ioError(path, 'fdatasync', err);
-  }
-}
-
-async function writeAll(fh: FileHandle, bytes: Uint8Array, position: number, path: string): Promise<void> {
-  let done = 0;
-  while (done < bytes.length) {
-    try {
-      const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, position + done);
-      done += bytesWritten;
-    } catch (err) {
-      throw ioError(path, 'write', err);
-    }
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-
-function ioError(file: string, operation: string, err: unknown): TapioError {
-  const errno = (err as NodeJS.ErrnoException).code ?? 'unknown error';
-  return reasonError('io', { operation, file, errno }, { cause: err });
-}

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isTapioError, type TapioError } from '../../src/errors.js';
 import { encodeSegmentHeader } from '../../src/transit/codec.js';
 import { MAX_SMALL_FILE_NESTING, SEGMENT_HEADER_SIZE, recordFootprint } from '../../src/transit/format.js';
-import { verifyWal } from '../../src/transit/wal-recovery.js';
+import { verifyWal } from '../../src/transit/wal-verify.js';
 import {
   backends,
   cleanupDirs,

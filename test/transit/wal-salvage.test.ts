@@ -11,7 +11,7 @@ import { TapioStorage, type TapioError } from '../../src/index.js';
 import { isTapioError } from '../../src/errors.js';
 import { nativeStatus } from '../../src/native/loader.js';
 import { pruneSalvaged } from '../../src/transit/salvage-file.js';
-import { verifyWal } from '../../src/transit/wal-recovery.js';
+import { verifyWal } from '../../src/transit/wal-verify.js';
 import { backends, cleanupDirs, patch, readAt, recoverVia, segPath, subscribeAll, tempDir, writeLog } from './wal-helpers.js';
 
 const paths: Array<'native' | 'typescript'> = nativeStatus().native ? ['native', 'typescript'] : ['typescript'];
