@@ -5,7 +5,7 @@ import { TapioError } from '../errors.js';
 import { loadNative } from '../native/loader.js';
 import type { WalBackend, WalOpenOptions } from './backend.js';
 import { NativeWal } from './native-wal.js';
-import { TsWal } from './ts-wal.js';
+import { TsWalWriter } from './wal-writer.js';
 
 export { Transit, type ReadOptions, type Subscription, type SubscribeOptions, type SubscriptionState, type SubscriptionStats, type TransitRecord, type TransitRecordInput, type TransitStats, type TransitOpenOptions, type CheckpointStore } from './transit.js';
 export { attachProducer, transferList, type TransitProducer } from './producer.js';
@@ -17,9 +17,9 @@ export type { AppendResult, ProducerHandle, RecoveryReport, RecoveryMode, Direct
  * else with the TypeScript twin.
  */
 export async function openWalBackend(options: WalOpenOptions, path?: 'native' | 'typescript'): Promise<WalBackend> {
-  if (path === 'typescript') return TsWal.open(options);
+  if (path === 'typescript') return TsWalWriter.open(options);
   const native = loadNative();
   if (native) return NativeWal.open(options);
   if (path === 'native') throw new TapioError('ERR_NATIVE', 'the native path was requested but the addon is not loaded (see capabilities().nativeReason)');
-  return TsWal.open(options);
+  return TsWalWriter.open(options);
 }

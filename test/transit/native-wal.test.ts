@@ -1,6 +1,6 @@
 // NativeAppender's staging and its waiting for ring space, against a stand-in for the addon's
 // producer whose ring each test fills and drains itself, so every interleaving of appends and
-// writer events is exact. (ts-wal.test.ts runs both backends against their real writers.) The
+// writer events is exact. (wal-writer.test.ts runs both backends against their real writers.) The
 // last suite calls the real addon's pushBatches with staged arrays that do not add up.
 import { afterEach, describe, expect, it } from 'vitest';
 

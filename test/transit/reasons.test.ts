@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { TapioError } from '../../src/errors.js';
 import { NativeWal } from '../../src/transit/native-wal.js';
 import { SALVAGE_ADVICE, damageText, reasonError, reasonText } from '../../src/transit/reasons.js';
-import { TsWal } from '../../src/transit/ts-wal.js';
+import { TsWalWriter } from '../../src/transit/wal-writer.js';
 import { cleanupDirs, nativeLoaded, options, tempDir } from './wal-helpers.js';
 
 afterEach(cleanupDirs);
@@ -77,7 +77,7 @@ describe('reasonError', () => {
 });
 
 describe.each([
-  ['typescript', TsWal.open],
+  ['typescript', TsWalWriter.open],
   ...(nativeLoaded ? ([['native', NativeWal.open]] as const) : []),
 ] as const)('a failed system call of an open (%s)', (_name, open) => {
   it('is ERR_WAL_IO naming the operation, the file and the errno, from the reason and its details', async () => {

@@ -9,7 +9,7 @@ import { nativeStatus } from '../../src/native/loader.js';
 import { SEGMENT_HEADER_SIZE } from '../../src/transit/format.js';
 import { NativeWal } from '../../src/transit/native-wal.js';
 import { SegmentScanner, type SegmentScannerOptions } from '../../src/transit/segment-scanner.js';
-import { TsWal } from '../../src/transit/ts-wal.js';
+import { TsWalWriter } from '../../src/transit/wal-writer.js';
 import { cleanupDirs, options, payload, segPath, tempDir } from './wal-helpers.js';
 
 const writers = nativeStatus().native ? (['native', 'typescript'] as const) : (['typescript'] as const);
@@ -24,7 +24,7 @@ function sizeOf(i: number): number {
 async function writeSegment(writer: 'native' | 'typescript', count: number): Promise<string> {
   const dir = await tempDir();
   const o = options(dir, { directIo: 'off' });
-  const wal = writer === 'native' ? await NativeWal.open(o) : await TsWal.open(o);
+  const wal = writer === 'native' ? await NativeWal.open(o) : await TsWalWriter.open(o);
   for (let i = 1; i <= count; i += 50) {
     await wal.append(Array.from({ length: Math.min(50, count - i + 1) }, (_, k) => payload(i + k, sizeOf(i + k))));
   }

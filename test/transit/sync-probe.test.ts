@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { TapioError } from '../../src/errors.js';
 import { NativeWal } from '../../src/transit/native-wal.js';
 import { MAX_PROBE_CYCLES, MAX_PROBE_WRITE_BYTES, probeSync, SYNC_PROBE_MODES, type SyncProbeResult } from '../../src/transit/sync-probe.js';
-import { TsWal } from '../../src/transit/ts-wal.js';
+import { TsWalWriter } from '../../src/transit/wal-writer.js';
 import { nativeLoaded, openers, payload, readAll, options as walOptions, tempDir } from './wal-helpers.js';
 
 const paths: Array<'native' | 'typescript'> = nativeLoaded ? ['native', 'typescript'] : ['typescript'];
@@ -204,7 +204,7 @@ describe.runIf(process.platform === 'linux' && nativeLoaded)('O_DIRECT is on exa
       }
 
       // The TypeScript twin never writes with O_DIRECT, wherever it runs.
-      const twin = await TsWal.open(walOptions(dir, { directIo: 'auto' }));
+      const twin = await TsWalWriter.open(walOptions(dir, { directIo: 'auto' }));
       try {
         expect(twin.stats().directIo).toBe(false);
         const flags = segmentFileFlags(dir);

@@ -14,7 +14,7 @@ import type { RecoveryMode, RecoveryReport, WalOpenOptions } from '../../src/tra
 import { encodeSegmentHeader } from '../../src/transit/codec.js';
 import { HEADER_OFF_CRC, HEADER_OFF_CREATED, HEADER_OFF_SEGMENT_SIZE, HEADER_OFF_STORE_ID, SEGMENT_HEADER_SIZE, recordFootprint } from '../../src/transit/format.js';
 import { NativeWal } from '../../src/transit/native-wal.js';
-import { TsWal } from '../../src/transit/ts-wal.js';
+import { TsWalWriter } from '../../src/transit/wal-writer.js';
 import { readRecords, recoverWal } from '../../src/transit/wal-recovery.js';
 import {
   cleanupDirs,
@@ -41,7 +41,7 @@ const at = (k: number): number => SEGMENT_HEADER_SIZE + (k - 1) * recordFootprin
 const BIG = 100_000; // 10 records per segment
 const atBig = (k: number): number => SEGMENT_HEADER_SIZE + ((k - 1) % 10) * recordFootprint(BIG);
 
-const open = (path: WalPath, o: WalOpenOptions): Promise<TsWal | NativeWal> => (path === 'typescript' ? TsWal.open(o) : NativeWal.open(o));
+const open = (path: WalPath, o: WalOpenOptions): Promise<TsWalWriter | NativeWal> => (path === 'typescript' ? TsWalWriter.open(o) : NativeWal.open(o));
 
 /** Header bytes that differ between two writers by design: [from, to). */
 type Mask = Array<[number, number]>;
@@ -466,7 +466,7 @@ describe.skipIf(!nativeLoaded)('the native WAL and its TypeScript twin', () => {
       expect(back.map((r) => r.seq)).toEqual(all.map((_, i) => i + 1));
       expect(firstDifference(back.map((r) => r.data), all)).toBeNull();
       // And continues it.
-      const wal = await TsWal.open(options(dir));
+      const wal = await TsWalWriter.open(options(dir));
       expect(await wal.append([payload(9, 9)])).toEqual({ firstSeq: all.length + 1, lastSeq: all.length + 1 });
       await wal.close();
       expect((await readAll(dir, { fromSeq: all.length })).map((r) => r.seq)).toEqual([all.length, all.length + 1]);
@@ -762,7 +762,7 @@ describe.skipIf(!nativeLoaded)('the native WAL and its TypeScript twin', () => {
     it('random damage to a one-segment log', async () => {
       const template = await tempDir();
       const sizes = Array.from({ length: 30 }, (_, i) => (i * 53) % 400);
-      const wal = await TsWal.open(options(template));
+      const wal = await TsWalWriter.open(options(template));
       for (const [i, n] of sizes.entries()) await wal.append([payload(i + 1, n)]);
       await wal.close();
       const end = sizes.reduce((offset, n) => offset + recordFootprint(n), SEGMENT_HEADER_SIZE);

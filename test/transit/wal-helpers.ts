@@ -10,7 +10,7 @@ import type { RecoveryMode, RecoveryReport, WalBackend, WalOpenOptions } from '.
 import { segmentFileName } from '../../src/transit/format.js';
 import { NativeWal } from '../../src/transit/native-wal.js';
 import type { Transit } from '../../src/transit/transit.js';
-import { TsWal } from '../../src/transit/ts-wal.js';
+import { TsWalWriter } from '../../src/transit/wal-writer.js';
 import { readRecords, recoverWal, type WalRecord } from '../../src/transit/wal-recovery.js';
 
 /** Opens a WAL backend. */
@@ -24,7 +24,7 @@ export const nativeLoaded = loadNative() !== null;
 
 /** Each path's opener, by name. */
 export const openers: Partial<Record<WalPath, WalOpener>> = {
-  typescript: (o) => TsWal.open(o),
+  typescript: (o) => TsWalWriter.open(o),
   ...(nativeLoaded ? { native: (o: WalOpenOptions) => NativeWal.open(o) } : {}),
 };
 
@@ -87,7 +87,7 @@ export async function readAll(dir: string, opts: Parameters<typeof readRecords>[
  * Writes `count` records of `size` bytes, one append each (so one group each), and closes; with
  * the TypeScript twin unless `open` names another backend.
  */
-export async function writeLog(dir: string, count: number, size: number, extra: Partial<WalOpenOptions> = {}, open: WalOpener = (o) => TsWal.open(o)): Promise<Uint8Array[]> {
+export async function writeLog(dir: string, count: number, size: number, extra: Partial<WalOpenOptions> = {}, open: WalOpener = (o) => TsWalWriter.open(o)): Promise<Uint8Array[]> {
   const wal = await open(options(dir, extra));
   const written: Uint8Array[] = [];
   for (let i = 1; i <= count; i++) {

@@ -116,13 +116,13 @@ interface Group {
  *
  * @example
  * ```ts
- * const wal = await TsWal.open({ dir: '/var/lib/tapio/wal', segmentSize: 64 << 20, ringCapacity: 64 << 20,
+ * const wal = await TsWalWriter.open({ dir: '/var/lib/tapio/wal', segmentSize: 64 << 20, ringCapacity: 64 << 20,
  *   directIo: 'auto', recovery: 'strict', maxGroupBytes: 4 << 20 });
  * const { firstSeq, lastSeq } = await wal.append([Buffer.from('event')]);
  * await wal.close();
  * ```
  */
-export class TsWal implements WalBackend {
+export class TsWalWriter implements WalBackend {
   readonly kind = 'typescript' as const;
   readonly recovery: RecoveryReport;
   readonly indexSeed: IndexSeed;
@@ -209,7 +209,7 @@ export class TsWal implements WalBackend {
    * Runs recovery on `options.dir` (creating it when new), then opens the newest segment for
    * appending, or creates the first one.
    */
-  static async open(options: WalOpenOptions): Promise<TsWal> {
+  static async open(options: WalOpenOptions): Promise<TsWalWriter> {
     const opts = { ...options, dir: resolvePath(checkWalOpenOptions(options).dir) };
     const rec = await recoverWal(opts.dir, { recovery: opts.recovery });
     const last = rec.segments.at(-1);
@@ -234,7 +234,7 @@ export class TsWal implements WalBackend {
     } else {
       segment = await createSegment(opts.dir, rec.lastSegment + 1, rec.nextSeq, opts.segmentSize, rec.storeIdBytes);
     }
-    return new TsWal(opts, rec, segment, created);
+    return new TsWalWriter(opts, rec, segment, created);
   }
 
   append(records: Uint8Array[]): Promise<AppendResult> {
