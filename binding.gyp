@@ -7,6 +7,7 @@
         "native/core/crc32c.cc",
         "native/core/crc32c_sse42.cc",
         "native/core/crc32c_arm.cc",
+        "native/core/file_layer.cc",
         "native/core/file_lock.cc",
         "native/core/ring_buffer.cc",
         "native/core/sync_probe.cc",

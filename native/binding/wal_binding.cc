@@ -256,6 +256,8 @@ class NativeProducer : public Napi::ObjectWrap<NativeProducer> {
 struct OpenRequest {
   tapio::wal::RecoverOptions recover;
   tapio::wal::WriterOptions writer;
+  bool inject_faults = false;  // put a FaultyFileLayer with `faults` under the writer (tests)
+  tapio::wal::FaultInjector faults;
 };
 
 Napi::Float64Array DoublesToJs(Napi::Env env, const double* values, size_t n) {
@@ -465,6 +467,10 @@ class OpenWorker : public Napi::AsyncWorker {
     request_.writer.resume = recovery_.resume;
     request_.writer.on_group = [raw](const tapio::wal::GroupDone& done) { raw->OnGroup(done); };
     request_.writer.on_space = [raw]() { raw->OnSpace(); };
+    if (request_.inject_faults) {
+      shared_->faults = std::make_unique<tapio::wal::FaultyFileLayer>(request_.faults);
+      request_.writer.io = shared_->faults.get();
+    }
     status_ = WalWriter::Open(std::move(request_.writer), &shared_->writer);
     if (!status_.ok()) {
       ForgetSharedWal(shared_->id());
@@ -532,10 +538,11 @@ Napi::Value OpenWal(const Napi::CallbackInfo& info) {
   Napi::Value faults = o.Get("faultInjection");
   if (faults.IsObject()) {
     Napi::Object f = faults.As<Napi::Object>();
-    if (!ReadUint(env, f, "failWriteAt", &req.writer.faults.fail_write_at, false) ||
-        !ReadUint(env, f, "failSyncAt", &req.writer.faults.fail_sync_at, false)) {
+    if (!ReadUint(env, f, "failWriteAt", &req.faults.fail_write_at, false) ||
+        !ReadUint(env, f, "failSyncAt", &req.faults.fail_sync_at, false)) {
       return env.Undefined();
     }
+    req.inject_faults = true;
   }
   auto* worker = new OpenWorker(env, std::move(req));
   Napi::Promise p = worker->Promise();

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/file_layer.h"
 #include "core/wal_writer.h"
 
 namespace tapio_binding {
@@ -34,6 +35,9 @@ class SharedWal {
   explicit SharedWal(uint32_t id) : id_(id) {}
   uint32_t id() const { return id_; }
 
+  // The fault-injecting file layer under the writer, when a test asked for one (it outlives the
+  // writer: members go in reverse order).
+  std::unique_ptr<tapio::wal::FaultyFileLayer> faults;
   std::unique_ptr<tapio::wal::WalWriter> writer;
 
   uint32_t Register(std::shared_ptr<ProducerSink> sink);

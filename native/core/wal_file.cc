@@ -276,8 +276,8 @@ Status CreateSegmentFile(const NewSegment& seg, int* fd_out) {
 }
 
 SegmentAppender::SegmentAppender(int fd, std::string path, uint64_t segment_size, const AppendMode& mode,
-                                 AlignedBuffer* buffer, FaultCounter* faults)
-    : fd_(fd), path_(std::move(path)), segment_size_(segment_size), mode_(mode), buffer_(buffer), faults_(faults) {}
+                                 AlignedBuffer* buffer, FileLayer* io)
+    : fd_(fd), path_(std::move(path)), segment_size_(segment_size), mode_(mode), buffer_(buffer), io_(io) {}
 
 SegmentAppender::~SegmentAppender() {
   if (fd_ >= 0) close(fd_);
@@ -288,8 +288,8 @@ SegmentAppender::~SegmentAppender() {
 }
 
 Status SegmentAppender::Open(int fd, std::string path, uint64_t segment_size, uint64_t offset, const AppendMode& mode,
-                             AlignedBuffer* buffer, FaultCounter* faults, std::unique_ptr<SegmentAppender>* out) {
-  std::unique_ptr<SegmentAppender> a(new SegmentAppender(fd, std::move(path), segment_size, mode, buffer, faults));
+                             AlignedBuffer* buffer, FileLayer* io, std::unique_ptr<SegmentAppender>* out) {
+  std::unique_ptr<SegmentAppender> a(new SegmentAppender(fd, std::move(path), segment_size, mode, buffer, io));
   const size_t align = mode.direct ? mode.alignment : 1;
   if (offset < kSegmentHeaderSize || offset > segment_size || offset % kRecordAlign != 0 ||
       buffer->size() < 2 * mode.alignment || buffer->size() % mode.alignment != 0) {
@@ -351,15 +351,12 @@ Status SegmentAppender::Append(uint64_t seq, const uint8_t* payload, uint32_t le
 
 Status SegmentAppender::WriteOut() {
   if (used_ == written_) return Status::Ok();
-  if (faults_ != nullptr && faults_->NextWriteFails()) {
-    return ErrnoStatus("write", path_, faults_->error_number());
-  }
   uint8_t* buf = buffer_->data();
   if (mode_.direct) {
     // Whole blocks from the buffer's start; the buffer is zero past used_, and so is the file.
     const size_t align = mode_.alignment;
     const size_t len = (used_ + align - 1) / align * align;
-    Status s = WriteFull(fd_, buf, len, base_, path_);
+    Status s = io_->Write(fd_, path_, buf, len, base_);
     if (!s.ok()) return s;
     const size_t full = used_ / align * align;
     const size_t keep = used_ - full;
@@ -372,7 +369,7 @@ Status SegmentAppender::WriteOut() {
     written_ = used_;
     return Status::Ok();
   }
-  Status s = WriteFull(fd_, buf + written_, used_ - written_, base_ + written_, path_);
+  Status s = io_->Write(fd_, path_, buf + written_, used_ - written_, base_ + written_);
   if (!s.ok()) return s;
   std::memset(buf, 0, used_);
   base_ += used_;
@@ -388,25 +385,15 @@ Status SegmentAppender::Sync(uint64_t* micros) {
   if (used_ == written_ && synced_end_ == end()) return Status::Ok();  // nothing new since the last sync
   Status s = WriteOut();
   if (!s.ok()) return s;
-  bool injected = false;
-  s = SyncFile(micros, &injected);
-  if (s.ok()) {
-    synced_end_ = end();
-  } else if (injected) {
-    DiscardUnsynced();
-  }
+  s = SyncFile(micros);
+  if (s.ok()) synced_end_ = end();
   return s;
 }
 
-Status SegmentAppender::SyncFile(uint64_t* micros, bool* injected) const {
+Status SegmentAppender::SyncFile(uint64_t* micros) const {
   *micros = 0;
-  *injected = false;
-  if (faults_ != nullptr && faults_->NextSyncFails()) {
-    *injected = true;
-    return ErrnoStatus("fdatasync", path_, faults_->error_number());
-  }
   const auto start = std::chrono::steady_clock::now();
-  Status s = SyncData(fd_, path_);
+  Status s = io_->Sync(fd_, path_);
   *micros = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count());
   return s;
@@ -414,17 +401,6 @@ Status SegmentAppender::SyncFile(uint64_t* micros, bool* injected) const {
 
 void SegmentAppender::MarkSynced(uint64_t end) {
   if (end > synced_end_) synced_end_ = end;
-}
-
-void SegmentAppender::DiscardUnsynced() {
-  const uint64_t from = synced_end_;
-  const uint64_t to = end();
-  if (to <= from) return;
-  int plain = -1;
-  if (!OpenFile(path_, O_WRONLY, false, &plain).ok()) return;
-  std::string zeros(static_cast<size_t>(to - from), '\0');
-  WriteFull(plain, reinterpret_cast<const uint8_t*>(zeros.data()), zeros.size(), from, path_);
-  close(plain);
 }
 
 }  // namespace wal

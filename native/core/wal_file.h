@@ -1,6 +1,7 @@
 // Segment files of the transit WAL on a POSIX file system: the O_DIRECT probe, segment creation
 // (create, preallocate, header, fdatasync, directory fsync), appending records through an
-// aligned buffer (O_DIRECT or buffered), fdatasync, and fault injection for tests.
+// aligned buffer (O_DIRECT or buffered) and fdatasync, the last two through a FileLayer
+// (core/file_layer.h), under which tests put one that fails or forgets on command.
 //
 // Every failed system call is a kIo status with the operation (the TypeScript twin's name for
 // it: open, write, read, fdatasync, fsync, fallocate, ftruncate, fstat, create, fcntl, rename,
@@ -9,7 +10,6 @@
 #ifndef TAPIO_CORE_WAL_FILE_H_
 #define TAPIO_CORE_WAL_FILE_H_
 
-#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -17,6 +17,7 @@
 #include <string>
 
 #include "core/limits.h"
+#include "core/file_layer.h"
 #include "core/status.h"
 #include "core/wal_codec.h"
 #include "core/wal_format.h"
@@ -36,33 +37,6 @@ struct ResumePoint {
   // Write CHECKPOINT at each segment roll. Off after a salvage that skipped damage, so the
   // next open scans every segment again and a strict open still refuses the damage.
   bool write_checkpoints = false;
-};
-
-// Test hook: make the Nth record write or the Nth record fdatasync fail with `error_number`
-// (1-based, 0 = never), counted from the writer's open. Only the writes and fdatasyncs that
-// carry records count; segment creation (header write, its fdatasync, the directory fsync) does
-// not. A failed write writes nothing. A failed fdatasync also discards what was written since
-// the last successful one (as a device that lost its cache would), so a reopen finds exactly
-// the synced prefix.
-struct FaultInjector {
-  uint64_t fail_write_at = 0;
-  uint64_t fail_sync_at = 0;
-  int error_number = EIO;
-};
-
-// Counts record writes and fdatasyncs against a FaultInjector. One per writer; any thread.
-class FaultCounter {
- public:
-  explicit FaultCounter(const FaultInjector& faults) : faults_(faults) {}
-  // Counts one write (or fdatasync); true when it is the one to fail.
-  bool NextWriteFails() { return writes_.fetch_add(1, std::memory_order_relaxed) + 1 == faults_.fail_write_at; }
-  bool NextSyncFails() { return syncs_.fetch_add(1, std::memory_order_relaxed) + 1 == faults_.fail_sync_at; }
-  int error_number() const { return faults_.error_number; }
-
- private:
-  const FaultInjector faults_;
-  std::atomic<uint64_t> writes_{0};
-  std::atomic<uint64_t> syncs_{0};
 };
 
 // A kIo status: details operation, file and errno (the name, as ErrnoCode gives it).
@@ -160,9 +134,9 @@ class SegmentAppender {
   // record); in direct mode the bytes of its block before `offset` are read back into the
   // buffer. `buffer` must outlive the appender, be all zero (as Allocate returns it and every
   // appender leaves it), be aligned to mode.alignment and hold at least two blocks, a multiple
-  // of mode.alignment; `faults` may be null.
+  // of mode.alignment. Record bytes go to the file through `io`, which must outlive the appender.
   static Status Open(int fd, std::string path, uint64_t segment_size, uint64_t offset, const AppendMode& mode,
-                     AlignedBuffer* buffer, FaultCounter* faults, std::unique_ptr<SegmentAppender>* out);
+                     AlignedBuffer* buffer, FileLayer* io, std::unique_ptr<SegmentAppender>* out);
   ~SegmentAppender();
   SegmentAppender(const SegmentAppender&) = delete;
   SegmentAppender& operator=(const SegmentAppender&) = delete;
@@ -180,24 +154,19 @@ class SegmentAppender {
   // an fdatasync that starts afterwards covers it.
   Status Flush();
   // Writes what is buffered, then fdatasyncs (nothing at all when nothing changed since the
-  // last sync). *micros gets the fdatasync's duration. On an injected fdatasync failure the
-  // bytes written since the last sync are discarded (see FaultInjector).
+  // last sync). *micros gets the fdatasync's duration.
   Status Sync(uint64_t* micros);
 
-  // Any thread: one fdatasync of the file, counted by the fault injector. It covers every write
-  // that completed before it started. It changes nothing the writer thread uses: the writer
-  // thread records the outcome with MarkSynced, or with DiscardUnsynced when *injected says the
-  // failure was an injected one.
-  Status SyncFile(uint64_t* micros, bool* injected) const;
+  // Any thread: one fdatasync of the file. It covers every write that completed before it
+  // started. It changes nothing the writer thread uses: the writer thread records a success
+  // with MarkSynced.
+  Status SyncFile(uint64_t* micros) const;
   // Writer thread: bytes before `end` are known to be durable.
   void MarkSynced(uint64_t end);
-  // Writer thread, after an injected fdatasync failure: zeroes what was written since the
-  // last successful sync.
-  void DiscardUnsynced();
 
  private:
   SegmentAppender(int fd, std::string path, uint64_t segment_size, const AppendMode& mode, AlignedBuffer* buffer,
-                  FaultCounter* faults);
+                  FileLayer* io);
   Status Copy(const uint8_t* data, size_t n);
   Status Skip(size_t n);  // zero padding: the buffer is zero past used_
   Status WriteOut();
@@ -207,7 +176,7 @@ class SegmentAppender {
   uint64_t segment_size_;
   AppendMode mode_;
   AlignedBuffer* buffer_;
-  FaultCounter* faults_;
+  FileLayer* io_;
   uint64_t base_ = 0;     // file offset of buffer_->data()[0]
   size_t used_ = 0;       // bytes of the buffer holding record bytes
   size_t written_ = 0;    // of those, bytes already written to the file

@@ -69,7 +69,8 @@ uint64_t EntryFootprint(const RingEntry& e) {
 
 }  // namespace
 
-WalWriter::WalWriter(WriterOptions options) : options_(std::move(options)), faults_(options_.faults) {}
+WalWriter::WalWriter(WriterOptions options)
+    : options_(std::move(options)), io_(options_.io != nullptr ? options_.io : PosixFileLayer()) {}
 
 WalWriter::~WalWriter() { Close(); }
 
@@ -171,7 +172,7 @@ Status WalWriter::OpenTail() {
   }
   if (!s.ok()) return s;
   return SegmentAppender::Open(fd, JoinPath(options_.dir, SegmentFileName(segment_number_)), size, offset, mode_,
-                               &buffer_, &faults_, &appender_);
+                               &buffer_, io_, &appender_);
 }
 
 bool WalWriter::BatchFits(const uint32_t* lengths, size_t count) const {
@@ -235,7 +236,6 @@ void WalWriter::Run() {
   NameThisThread("tapio-wal-write");
   Group group;
   for (;;) {
-    if (Failed()) ApplyDiscard();
     group.Reset();
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -278,7 +278,6 @@ void WalWriter::Run() {
     if (stopping_.load(std::memory_order_acquire) && ring_->UsedBytes() == 0) break;
     ring_->WaitForData(kIdleWait);
   }
-  ApplyDiscard();
   {
     std::lock_guard<std::mutex> lock(mu_);
     writer_done_ = true;
@@ -318,7 +317,7 @@ bool WalWriter::Take(const RingEntry& e, Group* g) {
       s = appender_->Append(next_seq_, data, length);
     }
     if (!s.ok()) {
-      Fail(s, false);
+      Fail(s);
       break;
     }
     next_seq_++;
@@ -337,7 +336,7 @@ bool WalWriter::Take(const RingEntry& e, Group* g) {
 bool WalWriter::Ship(Group* g, bool sync_here) {
   if (!Failed()) {
     Status s = appender_->Flush();
-    if (!s.ok()) Fail(s, false);
+    if (!s.ok()) Fail(s);
   }
   g->failed = Failed();  // this group, or an earlier write, failed: everything from here fails
   g->last_seq = next_seq_ - 1;
@@ -441,8 +440,7 @@ void WalWriter::SyncClaimed(Claim* c) {
   if (c->need_sync) {
     const Group& last = claimed[good - 1];
     uint64_t micros = 0;
-    bool injected = false;
-    Status s = last.appender->SyncFile(&micros, &injected);
+    Status s = last.appender->SyncFile(&micros);
     if (s.ok()) RecordSync(micros);
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -454,7 +452,7 @@ void WalWriter::SyncClaimed(Claim* c) {
         good = 0;
       }
     }
-    if (!s.ok()) Fail(s, injected);
+    if (!s.ok()) Fail(s);
   }
   if (good > 0) {
     uint64_t records = 0;
@@ -607,7 +605,7 @@ Status WalWriter::Roll() {
     checkpoint_cv_.notify_one();
   }
   s = SegmentAppender::Open(fd, JoinPath(options_.dir, SegmentFileName(seg.number)), seg.segment_size,
-                            kSegmentHeaderSize, mode_, &buffer_, &faults_, &appender_);
+                            kSegmentHeaderSize, mode_, &buffer_, io_, &appender_);
   if (!s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   synced_appender_ = appender_.get();
@@ -615,32 +613,14 @@ Status WalWriter::Roll() {
   return Status::Ok();
 }
 
-void WalWriter::Fail(const Status& status, bool discard) {
+void WalWriter::Fail(const Status& status) {
   {
     std::lock_guard<std::mutex> lock(failure_mu_);
     if (failed_flag_.load(std::memory_order_relaxed)) return;
     failure_ = status.reason() == Reason::kWriterFailed ? status : status.Within(Reason::kWriterFailed);
     failed_flag_.store(true, std::memory_order_release);
   }
-  if (discard) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      discard_pending_ = true;
-    }
-    ring_->NotifyConsumer();  // the writer thread does the discarding
-  }
   writer_cv_.notify_all();
-}
-
-// Writer thread, after an injected fdatasync failure (on either thread): zeroes what was
-// written since the last successful sync, as a device that lost its cache would.
-void WalWriter::ApplyDiscard() {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!discard_pending_) return;
-  discard_pending_ = false;
-  if (appender_ == nullptr) return;
-  if (synced_appender_ == appender_.get()) appender_->MarkSynced(synced_end_);
-  appender_->DiscardUnsynced();
 }
 
 void WalWriter::AdvanceDurable(uint64_t seq) {

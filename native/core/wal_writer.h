@@ -98,7 +98,9 @@ struct WriterOptions {
   uint64_t ring_capacity = 64ull << 20;         // power of two
   DirectIoMode direct_io = DirectIoMode::kAuto;
   uint64_t max_group_bytes = kDefaultMaxGroupBytes;  // record bytes (padding included) per group
-  FaultInjector faults;
+  // The layer record writes and fdatasyncs go through; null: the real system calls. Tests put a
+  // FaultyFileLayer here. It must outlive the writer.
+  FileLayer* io = nullptr;
   ResumePoint resume;  // from Recover
   uint64_t created_ms = 0;  // creation time written into new segment headers; 0 = the clock
   // Called on the sync thread or the writer thread (one at a time, in sequence order) after
@@ -223,9 +225,8 @@ class WalWriter {
   Status Roll();
   // Writer thread: waits until every group shipped so far has been reported.
   void WaitForSyncIdle();
-  void Fail(const Status& status, bool discard);
+  void Fail(const Status& status);
   bool Failed() const { return failed_flag_.load(std::memory_order_acquire); }
-  void ApplyDiscard();
   void RecordSync(uint64_t micros);
   void AdvanceDurable(uint64_t seq);
 
@@ -234,7 +235,7 @@ class WalWriter {
   AppendMode mode_;
   Status direct_io_refusal_;  // why direct I/O is off, when it is
   AlignedBuffer buffer_;
-  FaultCounter faults_;
+  FileLayer* io_;
   std::unique_ptr<SegmentAppender> appender_;  // writer thread
   uint64_t segment_number_ = 0;                 // writer thread
   uint64_t segment_first_seq_ = 1;              // writer thread: the current segment's first record
@@ -272,7 +273,6 @@ class WalWriter {
   bool writer_done_ = false;            // the writer thread has shipped its last group
   SegmentAppender* synced_appender_ = nullptr;  // where the newest successful sync was
   uint64_t synced_end_ = 0;                     // and the end it covered
-  bool discard_pending_ = false;        // an injected fdatasync failure: zero the unsynced bytes
   bool sync_failed_ = false;            // an fdatasync failed: every group not yet reported fails
 
   std::atomic<uint32_t> appenders_{0};

@@ -160,7 +160,7 @@ TEST(WalFile, CreateSegmentPreallocatesAndWritesHeader) {
 
 // Writes TestLengths() with syncs after some records, through an appender in one mode.
 Status WriteTestSegment(const std::string& dir, bool direct, size_t alignment, size_t buffer_bytes,
-                        FaultCounter* faults, uint64_t* end) {
+                        FileLayer* io, uint64_t* end) {
   int fd = -1;
   Status s = CreateSegmentFile(SegmentSpec(dir, 1, 1, direct, alignment), &fd);
   if (!s.ok()) return s;
@@ -170,8 +170,8 @@ Status WriteTestSegment(const std::string& dir, bool direct, size_t alignment, s
   AppendMode mode;
   mode.direct = direct;
   mode.alignment = alignment;
-  s = SegmentAppender::Open(fd, dir + "/0000000000000001.wal", kSegSize, kSegmentHeaderSize, mode, &buffer, faults,
-                            &a);
+  s = SegmentAppender::Open(fd, dir + "/0000000000000001.wal", kSegSize, kSegmentHeaderSize, mode, &buffer,
+                            io != nullptr ? io : PosixFileLayer(), &a);
   if (!s.ok()) return s;
   const std::vector<uint32_t> lengths = TestLengths();
   uint64_t micros = 0;
@@ -242,7 +242,7 @@ TEST(WalFile, AppenderResumesInsideABlock) {
     uint64_t micros = 0, end = 0;
     {
       std::unique_ptr<SegmentAppender> a;
-      ASSERT_TRUE(SegmentAppender::Open(fd, path, kSegSize, kSegmentHeaderSize, mode, &buffer, nullptr, &a).ok());
+      ASSERT_TRUE(SegmentAppender::Open(fd, path, kSegSize, kSegmentHeaderSize, mode, &buffer, PosixFileLayer(), &a).ok());
       const std::vector<uint8_t> p = PayloadFor(1, 100);
       ASSERT_TRUE(a->Append(1, p.data(), 100).ok());
       ASSERT_TRUE(a->Sync(&micros).ok());
@@ -250,7 +250,7 @@ TEST(WalFile, AppenderResumesInsideABlock) {
     }
     ASSERT_TRUE(OpenFile(path, O_RDWR, direct != 0, &fd).ok());
     std::unique_ptr<SegmentAppender> a;
-    ASSERT_TRUE(SegmentAppender::Open(fd, path, kSegSize, end, mode, &buffer, nullptr, &a).ok());
+    ASSERT_TRUE(SegmentAppender::Open(fd, path, kSegSize, end, mode, &buffer, PosixFileLayer(), &a).ok());
     const std::vector<uint8_t> p = PayloadFor(2, 200);
     ASSERT_TRUE(a->Append(2, p.data(), 200).ok());
     ASSERT_TRUE(a->Sync(&micros).ok());
@@ -268,7 +268,7 @@ TEST(WalFile, InjectedWriteFailureWritesNothing) {
   TempDir dir;
   FaultInjector f;
   f.fail_write_at = 2;
-  FaultCounter faults(f);
+  FaultyFileLayer faults(f);
   uint64_t end = 0;
   Status s = WriteTestSegment(dir.path(), false, 4096, 2 * 4096, &faults, &end);
   EXPECT_EQ(StatusCode::kIoError, s.code());
@@ -296,7 +296,7 @@ TEST(WalFile, InjectedSyncFailureDiscardsUnsyncedBytes) {
   FaultInjector f;
   f.fail_sync_at = 2;
   f.error_number = ENOSPC;
-  FaultCounter faults(f);
+  FaultyFileLayer faults(f);
   uint64_t end = 0;
   Status s = WriteTestSegment(dir.path(), false, 4096, 2 * 4096, &faults, &end);
   EXPECT_EQ(StatusCode::kIoError, s.code());
@@ -312,6 +312,82 @@ TEST(WalFile, InjectedSyncFailureDiscardsUnsyncedBytes) {
   uint64_t found = 0, end_nonzero = 0;
   ASSERT_TRUE(sc.FindValidRecord(off, 0, UINT64_MAX, &found, &end_nonzero).ok());
   EXPECT_EQ(off, end_nonzero);  // zeros after the synced prefix
+}
+
+// Appends records 1..n (TestLengths' lengths) to a new segment through `io`; syncs after the
+// first `synced` of them, then only flushes the rest (written, never synced).
+Status WriteSyncedThenFlushed(const std::string& dir, bool direct, size_t alignment, size_t synced, size_t n,
+                              FileLayer* io) {
+  int fd = -1;
+  Status s = CreateSegmentFile(SegmentSpec(dir, 1, 1, direct, alignment), &fd);
+  if (!s.ok()) return s;
+  AlignedBuffer buffer;
+  if (!buffer.Allocate(2 * alignment, alignment)) return Status(Reason::kOutOfMemory);
+  AppendMode mode;
+  mode.direct = direct;
+  mode.alignment = alignment;
+  std::unique_ptr<SegmentAppender> a;
+  s = SegmentAppender::Open(fd, dir + "/0000000000000001.wal", kSegSize, kSegmentHeaderSize, mode, &buffer, io, &a);
+  if (!s.ok()) return s;
+  const std::vector<uint32_t> lengths = TestLengths();
+  uint64_t micros = 0;
+  for (size_t i = 0; i < n; i++) {
+    const std::vector<uint8_t> p = PayloadFor(i, lengths[i]);
+    s = a->Append(i + 1, p.data(), lengths[i]);
+    if (s.ok() && i + 1 == synced) s = a->Sync(&micros);
+    if (!s.ok()) return s;
+  }
+  return a->Flush();
+}
+
+// Power loss under the appender, in both modes: what the last fdatasync covered stays, bytes for
+// bytes (in direct mode the block holding the synced end was rewritten since), the rest is gone.
+TEST(FaultyFileLayer, DropUnsyncedDataLeavesWhatTheLastSyncCovered) {
+  for (bool direct : {false, true}) {
+    TempDir dir, want;
+    size_t alignment = 4096;
+    if (direct) {
+      DirectIoProbe probe;
+      ASSERT_TRUE(ProbeDirectIo(dir.path(), &probe).ok());
+      if (!probe.supported) SKIP() << "the direct half, as direct I/O is not available here: " << probe.refusal.ToString();
+      alignment = probe.alignment;
+    }
+    FaultyFileLayer layer(FaultInjector{});
+    Status s = WriteSyncedThenFlushed(dir.path(), direct, alignment, 5, 12, &layer);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(uint64_t{1}, layer.syncs());
+    EXPECT_LT(uint64_t{2}, layer.writes());
+    ASSERT_TRUE(layer.DropUnsyncedData().ok());
+    ASSERT_TRUE(WriteSyncedThenFlushed(want.path(), false, 4096, 5, 5, PosixFileLayer()).ok());
+    const std::string name = "0000000000000001.wal";
+    EXPECT_TRUE(ReadFileBytes(dir.Sub(name)) == ReadFileBytes(want.Sub(name))) << "direct " << direct;
+    // Nothing is left to forget.
+    ASSERT_TRUE(layer.DropUnsyncedData().ok());
+    EXPECT_TRUE(ReadFileBytes(dir.Sub(name)) == ReadFileBytes(want.Sub(name))) << "direct " << direct;
+  }
+}
+
+// After an injected fdatasync failure the file is a failed device: nothing written after the
+// last good fdatasync is there, later writes are lost and later fdatasyncs fail.
+TEST(FaultyFileLayer, AFailedSyncLosesWhatWasNotSyncedAndEverythingAfter) {
+  TempDir dir, want;
+  FaultInjector f;
+  f.fail_sync_at = 2;
+  FaultyFileLayer layer(f);
+  const std::string path = dir.Sub("f");
+  int fd = -1;
+  ASSERT_TRUE(OpenFile(path, O_RDWR | O_CREAT, false, &fd).ok());
+  const std::vector<uint8_t> first = PayloadFor(1, 5000), second = PayloadFor(2, 3000);
+  ASSERT_TRUE(layer.Write(fd, path, first.data(), first.size(), 0).ok());
+  ASSERT_TRUE(layer.Sync(fd, path).ok());
+  ASSERT_TRUE(layer.Write(fd, path, second.data(), second.size(), 1000).ok());
+  EXPECT_EQ("io {operation: fdatasync, file: " + path + ", errno: EIO}", layer.Sync(fd, path).ToString());
+  EXPECT_TRUE(layer.Write(fd, path, second.data(), second.size(), 0).ok());  // taken, and lost
+  EXPECT_EQ(StatusCode::kIoError, layer.Sync(fd, path).code());
+  close(fd);
+  EXPECT_TRUE(ReadFileBytes(path) == first);  // the second write's bytes were put back
+  EXPECT_EQ(uint64_t{3}, layer.writes());
+  EXPECT_EQ(uint64_t{3}, layer.syncs());
 }
 
 TEST(WalFile, FullWriteAndReadHelpers) {

@@ -378,11 +378,14 @@ void RunFaultCase(bool fail_sync) {
   Acks acks;
   WriterOptions o;
   o.direct_io = DirectIoMode::kOff;
+  FaultInjector f;
   if (fail_sync) {
-    o.faults.fail_sync_at = 3;
+    f.fail_sync_at = 3;
   } else {
-    o.faults.fail_write_at = 3;
+    f.fail_write_at = 3;
   }
+  FaultyFileLayer layer(f);
+  o.io = &layer;
   o.on_group = acks.Callback();
   std::unique_ptr<WalWriter> w;
   ASSERT_TRUE(OpenWriter(dir.path(), o, &w).ok());
@@ -651,7 +654,8 @@ TEST(WalWriter, ReportsStayInRingOrderWhicheverThreadSyncs) {
 
 // Faults with appends from several threads, so failures land while other groups are being
 // written or synced: the acknowledged batches form a prefix of the log, everything after the
-// first failure fails, and a reopen finds exactly the acknowledged records.
+// first failure fails, and a reopen finds every acknowledged record (after a failed write,
+// exactly those).
 void RunConcurrentFaultCase(bool fail_sync, uint64_t at) {
   TempDir dir;
   std::mutex mu;
@@ -660,11 +664,14 @@ void RunConcurrentFaultCase(bool fail_sync, uint64_t at) {
   o.segment_size = 1 << 20;
   o.ring_capacity = 1 << 20;
   o.max_group_bytes = 8 << 10;
+  FaultInjector f;
   if (fail_sync) {
-    o.faults.fail_sync_at = at;
+    f.fail_sync_at = at;
   } else {
-    o.faults.fail_write_at = at;
+    f.fail_write_at = at;
   }
+  FaultyFileLayer layer(f);
+  o.io = &layer;
   o.on_group = [&](const GroupDone& g) {
     std::lock_guard<std::mutex> lock(mu);
     reports.push_back(g);
@@ -703,7 +710,15 @@ void RunConcurrentFaultCase(bool fail_sync, uint64_t at) {
   ro.dir = dir.path();
   RecoveryResult r;
   ASSERT_TRUE(Recover(ro, &r).ok());
-  EXPECT_EQ(acked, r.last_seq);
+  if (fail_sync) {
+    // Every acknowledged record is there. An fdatasync covers every write that completed before
+    // it started, so groups written after the writer claimed the groups of a successful one, but
+    // before that fdatasync began, are durable though reported failed (the device kept them);
+    // the failed fdatasync loses only what no fdatasync covered.
+    EXPECT_LE(acked, r.last_seq);
+  } else {
+    EXPECT_EQ(acked, r.last_seq);
+  }
   EXPECT_EQ(uint64_t{0}, r.torn_bytes);
 }
 

@@ -21,12 +21,6 @@ export interface WalOpenOptions {
   recovery: RecoveryMode;
   /** The most bytes one group (one write + one fdatasync) may hold. */
   maxGroupBytes: number;
-  /**
-   * Test hook: make the Nth write or fdatasync (1-based, counted from open) fail with EIO. Each
-   * path counts its own calls, and they make different ones (the native writer also writes a
-   * roll's tail block, and groups by timing), so the same N can hit different records on each.
-   */
-  faultInjection?: { failWriteAt?: number; failSyncAt?: number };
 }
 
 /** What the recovery scan at open found and did. */

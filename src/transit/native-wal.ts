@@ -10,6 +10,7 @@ import { loadNative, type NativeAddon, type NativeProducer, type NativeWalStats,
 import type { AppendResult, BatchLimits, IndexSeed, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
 import { damageText, reasonError, reasonText } from './reasons.js';
 import { batchInputError, checkWalOpenOptions } from './wal-input.js';
+import { takeFaults } from './test-hooks.js';
 
 /** The addon functions the native backend uses. */
 export type NativeWalAddon = Pick<NativeAddon, 'openWal' | 'NativeProducer'>;
@@ -356,7 +357,9 @@ export class NativeWal implements WalBackend {
     const opts = { ...options, dir: resolvePath(checkWalOpenOptions(options).dir) };
     const addon = loadNative();
     if (!addon) throw new TapioError('ERR_NATIVE', 'the native addon is not loaded; use the TypeScript path');
-    const writer = await addon.openWal(opts);
+    // A fault-injection test may have planned a layer under this writer (test-hooks.ts).
+    const faults = takeFaults(opts.dir);
+    const writer = await addon.openWal(faults !== undefined ? { ...opts, faultInjection: faults } : opts);
     const limits = { segmentSize: opts.segmentSize, ringCapacity: opts.ringCapacity };
     return new NativeWal(writer, new NativeAppender(addon, writer.id, limits), limits);
   }

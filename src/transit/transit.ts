@@ -54,7 +54,6 @@ export interface TransitOpenOptions {
   recovery?: RecoveryMode;
   /** Most bytes one group (one write and one fdatasync) holds (default 4 MiB). */
   maxGroupBytes?: number;
-  faultInjection?: WalOpenOptions['faultInjection'];
   /** Force a path: 'native' or 'typescript' (default: native when the addon loads). */
   path?: 'native' | 'typescript';
 }
@@ -151,7 +150,6 @@ export class Transit extends EventEmitter {
         directIo: config.direct_io,
         recovery: options.recovery ?? 'strict',
         maxGroupBytes: options.maxGroupBytes ?? DEFAULT_MAX_GROUP_BYTES,
-        ...(options.faultInjection ? { faultInjection: options.faultInjection } : {}),
       },
         options.path,
       );

@@ -41,13 +41,6 @@ export function checkWalOpenOptions(o: WalOpenOptions): WalOpenOptions {
   }
   if (o.recovery !== 'strict' && o.recovery !== 'salvage') throw bad('recovery', "'strict' or 'salvage'", o.recovery);
   if (o.directIo !== 'auto' && o.directIo !== 'on' && o.directIo !== 'off') throw bad('directIo', "'auto', 'on' or 'off'", o.directIo);
-  const f = o.faultInjection;
-  if (f !== undefined) {
-    for (const k of ['failWriteAt', 'failSyncAt'] as const) {
-      const v = f[k];
-      if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw bad(`faultInjection.${k}`, 'a positive integer', v);
-    }
-  }
   return o;
 }
 

@@ -15,12 +15,10 @@
  * write rather than at segment creation; that puts the writer in its failed state like any
  * other write error.
  *
- * faultInjection counts the writes and fdatasyncs of record groups only (one of each per
- * group, 1-based from open); the writes that create segment files are not counted, so a test
- * can aim at "the third group" without knowing when segments roll. An injected write failure
- * writes nothing; an injected fdatasync failure also zeroes what the failed group wrote (a
- * device that lost its cache), exactly like the native writer, so a reopen finds exactly the
- * acknowledged prefix on both paths.
+ * Record writes and fdatasyncs go through a FileLayer (file-layer.ts): the system's, or for
+ * tests a FaultyFileLayer that fails the Nth write or fdatasync and forgets what no fdatasync
+ * covered, exactly as under the native writer; writes that create segment files do not go
+ * through it, so a test can aim at "the third group" without knowing when segments roll.
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { open } from 'node:fs/promises';
@@ -28,6 +26,8 @@ import type { FileHandle } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 
 import { TapioError } from '../errors.js';
+import { FaultyFileLayer, posixFileLayer, type FileLayer } from './file-layer.js';
+import { takeFaults } from './test-hooks.js';
 import type { AppendResult, BatchLimits, IndexSeed, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
 import { encodeRecord, encodeSegmentHeader } from './codec.js';
 import { SEGMENT_HEADER_SIZE, indexesRecord, maxPayload, recordFootprint } from './format.js';
@@ -132,8 +132,8 @@ export class TsWalWriter implements WalBackend {
   private readonly maxGroupBytes: number;
   private readonly ring: RingBuffer;
   private readonly storeIdBytes: Uint8Array;
-  private readonly failWriteAt: number;
-  private readonly failSyncAt: number;
+  /** Where record writes and fdatasyncs go: the system, or a test's FaultyFileLayer. */
+  private readonly io: FileLayer;
 
   private fh: FileHandle;
   private segNumber: number;
@@ -169,8 +169,6 @@ export class TsWalWriter implements WalBackend {
   private readonly remotes = new Map<number, MessagePort>();
   private nextProducerId = 1;
 
-  private writeCalls = 0;
-  private syncCalls = 0;
   private statRecords = 0;
   private statBytes = 0;
   private statGroups = 0;
@@ -181,14 +179,14 @@ export class TsWalWriter implements WalBackend {
     recovered: { report: RecoveryReport; storeId: string; storeIdBytes: Uint8Array; nextSeq: number; writeCheckpoints: boolean; indexSeed: IndexSeed },
     segment: OpenSegment,
     created: boolean,
+    io: FileLayer,
   ) {
     this.dir = options.dir;
     this.segmentSize = options.segmentSize;
     this.maxGroupBytes = options.maxGroupBytes;
     this.ring = RingBuffer.create(options.ringCapacity);
     this.storeIdBytes = recovered.storeIdBytes;
-    this.failWriteAt = options.faultInjection?.failWriteAt ?? 0;
-    this.failSyncAt = options.faultInjection?.failSyncAt ?? 0;
+    this.io = io;
     this.recovery = recovered.report;
     this.fh = segment.fh;
     this.segNumber = segment.number;
@@ -211,6 +209,8 @@ export class TsWalWriter implements WalBackend {
    */
   static async open(options: WalOpenOptions): Promise<TsWalWriter> {
     const opts = { ...options, dir: resolvePath(checkWalOpenOptions(options).dir) };
+    // A fault-injection test may have planned a layer under this writer (test-hooks.ts).
+    const faults = takeFaults(opts.dir);
     const rec = await recoverWal(opts.dir, { recovery: opts.recovery });
     const last = rec.segments.at(-1);
     let segment: OpenSegment;
@@ -234,7 +234,7 @@ export class TsWalWriter implements WalBackend {
     } else {
       segment = await createSegment(opts.dir, rec.lastSegment + 1, rec.nextSeq, opts.segmentSize, rec.storeIdBytes);
     }
-    return new TsWalWriter(opts, rec, segment, created);
+    return new TsWalWriter(opts, rec, segment, created, faults !== undefined ? new FaultyFileLayer(faults) : posixFileLayer);
   }
 
   append(records: Uint8Array[]): Promise<AppendResult> {
@@ -507,24 +507,13 @@ export class TsWalWriter implements WalBackend {
   private async writeGroup(g: Group): Promise<void> {
     const file = this.segPath;
     try {
-      if (++this.writeCalls === this.failWriteAt) throw injectedEio('write');
-      let done = 0;
-      while (done < g.length) {
-        const { bytesWritten } = await this.fh.write(this.groupBuf, done, g.length - done, this.writeOffset + done);
-        done += bytesWritten;
-      }
+      await this.io.write(this.fh, file, this.groupBuf.subarray(0, g.length), this.writeOffset);
     } catch (err) {
       throw walIoError(file, 'write', err);
     }
     try {
-      if (++this.syncCalls === this.failSyncAt) {
-        // As a device that lost its write cache would (and as the native writer does): the
-        // bytes of the failed group are gone, so a reopen finds exactly the acknowledged prefix.
-        await this.fh.write(Buffer.alloc(g.length), 0, g.length, this.writeOffset).catch(() => undefined);
-        throw injectedEio('fdatasync');
-      }
       const t0 = process.hrtime.bigint();
-      await this.fh.datasync();
+      await this.io.sync(this.fh, file);
       this.recordSyncLatency(Number(process.hrtime.bigint() - t0) / 1000);
     } catch (err) {
       throw walIoError(file, 'fdatasync', err);
@@ -621,10 +610,6 @@ async function createSegment(dir: string, n: number, firstSeq: number, size: num
     throw ioError(step === 'fsync' ? dir : path, step, err);
   }
   return { fh, number: n, path, capacity: size, writeOffset: SEGMENT_HEADER_SIZE, firstSeq };
-}
-
-function injectedEio(syscall: string): NodeJS.ErrnoException {
-  return Object.assign(new Error(`EIO: i/o error, ${syscall} (injected by faultInjection)`), { code: 'EIO', errno: -5, syscall });
 }
 
 /** The failure of a system call (reason `io`), as the native core reports one. */

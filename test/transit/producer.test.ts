@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { TapioStorage, transferList, type ProducerHandle } from '../../src/index.js';
 import { nativeStatus } from '../../src/native/loader.js';
 import { assertLibCurrent } from '../built-lib.js';
+import { injectFaults } from '../../src/transit/test-hooks.js';
 
 // The worker scripts (producer-worker.mjs, oversized-worker.mjs) import lib/.
 assertLibCurrent();
@@ -131,9 +132,10 @@ describe.each(paths)('worker-thread producers on the %s path', (path) => {
   it("tells a worker why the writer failed, with the failed call's details, as it tells the main thread", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), `tapio-producers-${path}-`));
     dirs.push(dataDir);
+    injectFaults(join(dataDir, 'wal'), { failSyncAt: 1 });
     const storage = await TapioStorage.open(
       { dataDir, storage: { transit: { ring_capacity: '64KiB', segment_size: '1MiB' }, metadata: { in_memory: true } } },
-      { transit: { path, faultInjection: { failSyncAt: 1 } } },
+      { transit: { path } },
     );
     try {
       const handle = storage.transit.producerHandle();

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TapioStorage, type TapioConfigInput } from '../../src/index.js';
 import { nativeStatus } from '../../src/native/loader.js';
 import { libPath } from '../built-lib.js';
+import { injectFaults } from '../../src/transit/test-hooks.js';
 
 const paths: Array<'native' | 'typescript'> = nativeStatus().native ? ['native', 'typescript'] : ['typescript'];
 const dirs: string[] = [];
@@ -434,7 +435,8 @@ describe.each(paths)('transit on the %s path', (path) => {
 
   it('a failing fdatasync fails the pending and every later append with ERR_WAL_IO; a reopen keeps the acknowledged prefix', async () => {
     const dataDir = newDataDir();
-    let storage = await open(dataDir, {}, { faultInjection: { failSyncAt: 3 } });
+    injectFaults(join(dataDir, 'wal'), { failSyncAt: 3 });
+    let storage = await open(dataDir);
     const acked = [];
     acked.push(await storage.transit.append(['a1']));
     acked.push(await storage.transit.append(['a2']));
@@ -455,7 +457,8 @@ describe.each(paths)('transit on the %s path', (path) => {
 
   it('a failing write fails the append with ERR_WAL_IO and a reopen finds exactly the acknowledged prefix', async () => {
     const dataDir = newDataDir();
-    let storage = await open(dataDir, {}, { faultInjection: { failWriteAt: 2 } });
+    injectFaults(join(dataDir, 'wal'), { failWriteAt: 2 });
+    let storage = await open(dataDir);
     await storage.transit.append(['w1']);
     await expect(storage.transit.append(['w2'])).rejects.toMatchObject({ code: 'ERR_WAL_IO', message: expect.stringMatching(/write/) });
     await expect(storage.transit.append(['w3'])).rejects.toMatchObject({ code: 'ERR_WAL_IO' });

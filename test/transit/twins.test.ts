@@ -32,6 +32,7 @@ import {
   writeLog,
   type WalPath,
 } from './wal-helpers.js';
+import { injectFaults } from '../../src/transit/test-hooks.js';
 
 afterEach(cleanupDirs);
 
@@ -441,7 +442,8 @@ describe.skipIf(!nativeLoaded)('the native WAL and its TypeScript twin', () => {
     it('after an injected fdatasync failure: exactly the acknowledged prefix, and zeros where the failed group was', async () => {
       const dirs: Record<WalPath, string> = { typescript: await tempDir(), native: await tempDir() };
       for (const path of ['typescript', 'native'] as const) {
-        const wal = await open(path, options(dirs[path], { directIo: 'off', maxGroupBytes: 4096, faultInjection: { failSyncAt: 3 } }));
+        injectFaults(dirs[path], { failSyncAt: 3 });
+        const wal = await open(path, options(dirs[path], { directIo: 'off', maxGroupBytes: 4096 }));
         const settled = [];
         for (let i = 1; i <= 4; i++) settled.push(await wal.append([payload(i, 3000)]).then(() => 'ok', (e: { code: string }) => e.code));
         expect(settled).toEqual(['ok', 'ok', 'ERR_WAL_IO', 'ERR_WAL_IO']);

@@ -6,6 +6,7 @@ import { crc32cTs } from '../../src/native/crc32c.js';
 import type { AppendResult } from '../../src/transit/backend.js';
 import { maxPayload } from '../../src/transit/format.js';
 import { backends, cleanupDirs, firstDifference, options, payload, readAll, readAt, segPath, tempDir } from './wal-helpers.js';
+import { injectFaults } from '../../src/transit/test-hooks.js';
 
 afterEach(cleanupDirs);
 
@@ -267,7 +268,8 @@ describe.each(backends)('transit WAL writer (%s)', (name, openWal) => {
 
     it('a failed write fails the pending append and every later one; reopen recovers exactly the acknowledged prefix', async () => {
       const dir = await tempDir();
-      const wal = await openWal(options(dir, { maxGroupBytes: 4096, faultInjection: { failWriteAt: 3 } }));
+      injectFaults(dir, { failWriteAt: 3 });
+      const wal = await openWal(options(dir, { maxGroupBytes: 4096 }));
       const settled = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => wal.append([sized(i + 1)])));
       expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'rejected', 'rejected', 'rejected']);
       const err = (settled[2] as PromiseRejectedResult).reason as { code: string; message: string; details: Record<string, unknown> };
@@ -308,7 +310,8 @@ describe.each(backends)('transit WAL writer (%s)', (name, openWal) => {
 
     it('a failure rejects the appends that wait for ring space with ERR_WAL_IO and its details', async () => {
       const dir = await tempDir();
-      const wal = await openWal(options(dir, { ringCapacity: 64 * 1024, maxGroupBytes: 4096, faultInjection: { failWriteAt: 2 } }));
+      injectFaults(dir, { failWriteAt: 2 });
+      const wal = await openWal(options(dir, { ringCapacity: 64 * 1024, maxGroupBytes: 4096 }));
       // Five times the ring: most of these wait for space when the second group's write fails.
       const appends = Array.from({ length: 100 }, (_, i) => wal.append([sized(i + 1)]));
       expect(wal.tryAppend([sized(0)])).toBeNull();
@@ -325,7 +328,8 @@ describe.each(backends)('transit WAL writer (%s)', (name, openWal) => {
 
     it('a failed fdatasync is never retried: the pending and later appends fail; reopen keeps the acknowledged prefix', async () => {
       const dir = await tempDir();
-      const wal = await openWal(options(dir, { maxGroupBytes: 4096, faultInjection: { failSyncAt: 2 } }));
+      injectFaults(dir, { failSyncAt: 2 });
+      const wal = await openWal(options(dir, { maxGroupBytes: 4096 }));
       const settled = await Promise.allSettled(Array.from({ length: 4 }, (_, i) => wal.append([sized(i + 1)])));
       expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'rejected']);
       expect((settled[1] as PromiseRejectedResult).reason).toMatchObject({
