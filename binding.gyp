@@ -13,7 +13,6 @@
         "native/core/wal_codec.cc",
         "native/core/wal_file.cc",
         "native/core/wal_scan.cc",
-        "native/core/wal_reader.cc",
         "native/core/wal_recovery.cc",
         "native/core/wal_writer.cc",
         "native/binding/addon.cc",

@@ -1104,19 +1104,6 @@ std::string SalvagedContents(const StoreId& id, const std::vector<SalvageStretch
   return out + "]}";
 }
 
-std::vector<SalvageStretch> RecordedStretches(const std::string& dir) {
-  std::vector<SalvageStretch> out;
-  const std::string path = JoinPath(dir, kIdFileName);
-  std::string text;
-  bool missing = false;
-  StoreId id;
-  if (!ReadSmallFile(path, &text, &missing).ok() || missing || !ParseWalId(path, text, &id).ok()) return out;
-  bool found = false;
-  Status ignored;
-  ReadSalvaged(dir, id, &out, &found, &ignored);
-  return out;
-}
-
 std::string CheckpointContents(const StoreId& id, uint64_t sealed, uint64_t first_seq, uint64_t last_seq) {
   return std::string("{\"format\":\"") + kCheckpointFormatName + "\",\"version\":" + std::to_string(kFormatVersion) +
          ",\"storeId\":\"" + StoreIdToHex(id) + "\",\"sealed\":" + std::to_string(sealed) +

@@ -97,10 +97,6 @@ Status WriteCheckpoint(const std::string& dir, const StoreId& id, uint64_t seale
 // The exact bytes of a SALVAGED file (the TypeScript twin writes the same).
 std::string SalvagedContents(const StoreId& id, const std::vector<SalvageStretch>& stretches);
 
-// The stretches SALVAGED in `dir` records (read with WAL_ID's store id), for readers: empty when
-// there is none, or when it or WAL_ID cannot be used (then no damage is accepted on its word).
-std::vector<SalvageStretch> RecordedStretches(const std::string& dir);
-
 // Segment numbers of the "<16 hex>.wal" files in `dir` (1..kMaxSafeNumber), ascending.
 Status ListSegments(const std::string& dir, std::vector<uint64_t>* numbers);
 
