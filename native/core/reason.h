@@ -79,7 +79,6 @@ enum class StatusCode {
   /* Refusals of an open. A damage reason rides along as "damage" with its details, plus */                 \
   /* "validAt" (valid records follow there) or "olderSegment" (not the newest: no torn tail). */             \
   X(kSegmentDamaged, "segment-damaged", kCorrupt)              /* segment, file, offset, bytes, damage */    \
-  X(kReadDamaged, "read-damaged", kCorrupt)                    /* as kSegmentDamaged, found by a reader */  \
   X(kSegmentForeign, "segment-foreign", kCorrupt)              /* as kSegmentDamaged, damage foreign-store */ \
   X(kSegmentVersion, "segment-version", kFormatVersion)        /* segment, file, damage format-version */    \
   X(kWalIdNotObject, "wal-id-not-object", kCorrupt)            /* file */                                    \

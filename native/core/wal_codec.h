@@ -1,6 +1,6 @@
 // Encoding and decoding of the bytes wal_format.h specifies: segment headers, record headers,
-// segment file names and store ids. Pure functions over memory, shared by the writer, the
-// recovery scan and the readers, so every path agrees on every byte. Thread-safe.
+// segment file names and store ids. Pure functions over memory, shared by the writer and the
+// recovery scan, so every path agrees on every byte. Thread-safe.
 #ifndef TAPIO_CORE_WAL_CODEC_H_
 #define TAPIO_CORE_WAL_CODEC_H_
 

@@ -36,7 +36,7 @@ constexpr const char* kWalFormatName = "tapio-wal";  // the "format" of WAL_ID
 constexpr const char* kLockFileName = "LOCK";
 constexpr size_t kMaxSmallFileBytes = 64u << 10;  // the most WAL_ID or CHECKPOINT may hold
 // The most levels of arrays and objects a member of WAL_ID or CHECKPOINT may nest; a deeper one
-// makes the file unreadable on both paths (the native reader's recursion stays bounded).
+// makes the file unreadable on both paths (the recursion of core/json.h stays bounded).
 constexpr int kMaxSmallFileNesting = 65;
 constexpr size_t kStoreIdSize = 16;
 // The largest integer a JavaScript number holds exactly (2^53 - 1). Segment numbers, sequence

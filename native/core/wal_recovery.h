@@ -1,6 +1,8 @@
-// Opening a WAL directory: the WAL_ID file, every segment's header and records, the rules of
-// the durability contract for damage (torn tail, damage in the middle, salvage and SALVAGED,
-// CHECKPOINT), and the point where the writer resumes. docs/FORMAT.md "Recovery" (with SALVAGED)
+// Opening a WAL directory: WAL_ID, every segment's header and records, the rules of the
+// durability contract for damage (torn tail, damage in the middle, salvage and SALVAGED,
+// CHECKPOINT), and the point where the writer resumes. The directory's small files are read and
+// written by core/wal_dir.h and core/salvage_file.h, which come with this header for the writer
+// and the binding. docs/FORMAT.md "Recovery" (with SALVAGED)
 // state the rules once; the TypeScript twin (src/transit/wal-recovery.ts) applies the same rules
 // with the same reasons (reason.h) and details: damage that refuses the open is kSegmentDamaged,
 // with the damage reason as "damage" and its own details.
@@ -13,8 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "core/salvage_file.h"
 #include "core/status.h"
 #include "core/wal_codec.h"
+#include "core/wal_dir.h"
 #include "core/wal_file.h"
 
 namespace tapio {
@@ -44,17 +48,6 @@ struct SalvagedStretch {
   Status damage;       // what was wrong: a damage reason (kRecordChecksum, kSeqGap, ...) and its details
 };
 
-// One stretch of SALVAGED: `bytes` bytes of segment `segment` from `offset` (0 bytes for a
-// sequence gap or missing segments before it), and the `lost_count` sequence numbers from
-// `lost_from` that no record holds because of it (both 0 when none).
-struct SalvageStretch {
-  uint64_t segment = 0;
-  uint64_t offset = 0;
-  uint64_t bytes = 0;
-  uint64_t lost_from = 0;
-  uint64_t lost_count = 0;
-};
-
 struct RecoveryResult {
   StoreId store_id;
   bool created = false;  // WAL_ID was written by this call
@@ -82,27 +75,6 @@ struct RecoveryResult {
 };
 
 Status Recover(const RecoverOptions& options, RecoveryResult* out);
-
-// The exact bytes of a WAL_ID file for `id` (the TypeScript twin writes the same).
-std::string WalIdContents(const StoreId& id);
-
-// The exact bytes of a CHECKPOINT file (the TypeScript twin writes the same).
-std::string CheckpointContents(const StoreId& id, uint64_t sealed, uint64_t first_seq, uint64_t last_seq);
-
-// Writes CHECKPOINT: segments up to `sealed` are whole and synced, `sealed` holds first_seq..last_seq.
-// Through a temporary file: fdatasync, rename, fsync of the directory.
-Status WriteCheckpoint(const std::string& dir, const StoreId& id, uint64_t sealed, uint64_t first_seq,
-                       uint64_t last_seq);
-
-// The exact bytes of a SALVAGED file (the TypeScript twin writes the same).
-std::string SalvagedContents(const StoreId& id, const std::vector<SalvageStretch>& stretches);
-
-// The stretches SALVAGED in `dir` records (read with WAL_ID's store id), for readers: empty when
-// there is none, or when it or WAL_ID cannot be used (then no damage is accepted on its word).
-std::vector<SalvageStretch> RecordedStretches(const std::string& dir);
-
-// Segment numbers of the "<16 hex>.wal" files in `dir` (1..kMaxSafeNumber), ascending.
-Status ListSegments(const std::string& dir, std::vector<uint64_t>* numbers);
 
 }  // namespace wal
 }  // namespace tapio

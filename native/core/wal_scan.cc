@@ -39,9 +39,9 @@ SegmentScanner::~SegmentScanner() {
   if (fd_ >= 0) close(fd_);
 }
 
-Status SegmentDamaged(const std::string& path, uint64_t offset, uint64_t bytes, const Status& damage, Reason refusal) {
+Status SegmentDamaged(const std::string& path, uint64_t offset, uint64_t bytes, const Status& damage) {
   const size_t slash = path.rfind('/');
-  return Status(refusal)
+  return Status(Reason::kSegmentDamaged)
       .With("segment", slash == std::string::npos ? path : path.substr(slash + 1))
       .With("file", path)
       .With("offset", offset)
@@ -64,7 +64,6 @@ Status SegmentScanner::Open(const std::string& path) {
   size_t got = 0;
   s = ReadFull(fd_, header_, sizeof header_, 0, path, &got);
   if (!s.ok()) return s;
-  bytes_read_ += got;
   if (got < sizeof header_) std::memset(header_ + got, 0, sizeof header_ - got);
   return Status::Ok();
 }
@@ -88,7 +87,6 @@ Status SegmentScanner::Fetch(uint64_t offset, size_t n, const uint8_t** p) {
   window_len_ = 0;
   Status s = ReadFull(fd_, window_.data(), want, start, path_, &got);
   if (!s.ok()) return s;
-  bytes_read_ += got;
   window_offset_ = start;
   window_len_ = got;
   if (got < need) return Status(Reason::kFileShrank).With("file", path_).With("offset", uint64_t{start + got});
@@ -152,7 +150,6 @@ Status SegmentScanner::VerifyAt(uint64_t offset, uint32_t length, bool* valid) {
   size_t got = 0;
   Status s = ReadFull(fd_, scratch_.data(), n, offset, path_, &got);
   if (!s.ok()) return s;
-  bytes_read_ += got;
   const uint8_t* r = scratch_.data();
   *valid = got == n && LoadLe32(r + kRecordOffCrc) == RecordCrc(r, r + kRecordHeaderSize, length);
   return Status::Ok();

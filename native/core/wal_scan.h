@@ -1,6 +1,6 @@
-// Sequential reading of one segment file for the recovery scan and the readers: large preads
-// into a window (no mmap), record parsing and checks, and the forward search for a valid record
-// after damage. One thread at a time.
+// Sequential reading of one segment file for the recovery scan: large preads into a window (no
+// mmap), record parsing and checks, and the forward search for a valid record after damage. One
+// thread at a time.
 #ifndef TAPIO_CORE_WAL_SCAN_H_
 #define TAPIO_CORE_WAL_SCAN_H_
 
@@ -31,11 +31,9 @@ struct RecordView {
   Status problem;  // kBad: kPartialHeader, kRecordLength, kSeqZero, kSeqRange or kRecordChecksum
 };
 
-// The refusal (kSegmentDamaged for an open, kReadDamaged for a read) of the segment file at
-// `path`: `bytes` bytes from `offset` hold `damage` (a damage reason such as kRecordChecksum,
-// whose details are copied).
-Status SegmentDamaged(const std::string& path, uint64_t offset, uint64_t bytes, const Status& damage,
-                      Reason refusal = Reason::kSegmentDamaged);
+// The refusal (kSegmentDamaged) of an open for the segment file at `path`: `bytes` bytes from
+// `offset` hold `damage` (a damage reason such as kRecordChecksum, whose details are copied).
+Status SegmentDamaged(const std::string& path, uint64_t offset, uint64_t bytes, const Status& damage);
 
 class SegmentScanner {
  public:
@@ -56,9 +54,6 @@ class SegmentScanner {
   // Records end at min(limit, file size): a segment's header says how long it is.
   void SetLimit(uint64_t limit) { limit_ = limit < file_size_ ? limit : file_size_; }
   uint64_t limit() const { return limit_; }
-  uint64_t bytes_read() const { return bytes_read_; }
-  // Forgets what was read, so bytes written to the file since are seen (a reader at the tail).
-  void DropWindow() { window_len_ = 0; }
 
   // Reads the record at `offset` (a multiple of 8, >= kSegmentHeaderSize). Checks, in the
   // twin's order: fewer than a header's bytes left (kEnd when zero, else kBad), a zero header
@@ -89,7 +84,6 @@ class SegmentScanner {
   uint64_t window_offset_ = 0;
   size_t window_len_ = 0;
   AlignedBuffer scratch_;
-  uint64_t bytes_read_ = 0;
 };
 
 }  // namespace wal

@@ -1,5 +1,5 @@
-// Measures the WAL paths on this machine: writer throughput, the recovery scan (page cache warm
-// and cold) and the reader, over a log of a given size. Not a test: it asserts nothing and is
+// Measures the WAL paths on this machine: writer throughput and the recovery scan (page cache
+// warm and cold) over a log of a given size, and the ring. Not a test: it asserts nothing and is
 // not run by ctest.
 //
 //   wal_scan_bench [--mib N] [--record BYTES] [--dir DIR] [--direct auto|on|off]
@@ -21,7 +21,6 @@
 #include <vector>
 
 #include "core/ring_buffer.h"
-#include "core/wal_reader.h"
 #include "core/wal_recovery.h"
 #include "core/wal_writer.h"
 #include "test/wal_test_util.h"
@@ -131,24 +130,6 @@ ScanResult TimeRecover(const std::string& dir) {
   return out;
 }
 
-ScanResult TimeRead(const std::string& dir) {
-  ScanResult out;
-  std::unique_ptr<SegmentReader> reader;
-  const auto start = Clock::now();
-  if (!SegmentReader::Open(dir, ReaderOptions(), &reader).ok()) return out;
-  for (;;) {
-    bool has = false;
-    uint64_t seq;
-    const uint8_t* p;
-    uint32_t n;
-    if (!reader->Next(&has, &seq, &p, &n).ok() || !has) break;
-    out.records++;
-    out.bytes += n;
-  }
-  out.seconds = Seconds(start);
-  return out;
-}
-
 // Ring push/drain: `producers` threads push single-record entries of `record` bytes; one
 // consumer drains and releases. Returns entries per second.
 double RingThroughput(int producers, uint32_t record, uint64_t per_producer) {
@@ -211,9 +192,6 @@ int main(int argc, char** argv) {
   const ScanResult warm = TimeRecover(dir);
   DropFromCache(dir);
   const ScanResult cold = TimeRecover(dir);
-  const ScanResult read_warm = TimeRead(dir);
-  DropFromCache(dir);
-  const ScanResult read_cold = TimeRead(dir);
   const double ring1 = RingThroughput(1, 128, 2000000);
   const double ring4 = RingThroughput(4, 128, 500000);
 
@@ -231,11 +209,6 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(warm.bytes), mbps(warm.bytes, warm.seconds));
   std::printf("  \"recover_cold\": {\"seconds\": %.3f, \"mb_per_s\": %.1f},\n", cold.seconds,
               mbps(cold.bytes, cold.seconds));
-  std::printf("  \"read_warm\": {\"seconds\": %.3f, \"payload_mb_per_s\": %.1f, \"records\": %llu},\n",
-              read_warm.seconds, mbps(read_warm.bytes, read_warm.seconds),
-              static_cast<unsigned long long>(read_warm.records));
-  std::printf("  \"read_cold\": {\"seconds\": %.3f, \"payload_mb_per_s\": %.1f},\n", read_cold.seconds,
-              mbps(read_cold.bytes, read_cold.seconds));
   std::printf("  \"ring_128b_entries_per_s\": {\"producers_1\": %.0f, \"producers_4\": %.0f}\n", ring1, ring4);
   std::printf("}\n");
   return 0;

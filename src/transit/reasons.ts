@@ -28,7 +28,7 @@ interface ReasonSpec {
   message?(d: ReasonDetails): string;
   /** The TapioError's details; the reason's own details by default. */
   details?(d: ReasonDetails): TapioErrorDetails;
-  /** Only the TypeScript path gives it (`wal verify` and the reader, whose native twins are not in use). */
+  /** Given by TypeScript code alone: the reader or `wal verify`, which both paths use and the core has no twin of. */
   twinOnly?: true;
 }
 
@@ -206,6 +206,7 @@ const REASONS = {
     text: (d) => damageText(d),
     message: (d) => `transit WAL segment ${str(d.file)} is damaged at byte offset ${str(d.offset)}: ${damageText(d)}. ${READ_ADVICE}`,
     details: segmentDetails,
+    twinOnly: true,
   },
   'segment-foreign': {
     error: 'ERR_WAL_CORRUPT',
@@ -265,7 +266,7 @@ const REASONS = {
     text: () => `${SALVAGED_FILE_NAME} holds stretches that are not a list of objects of whole numbers segment (from 1), offset, bytes, lostFrom and lostCount`,
   },
 
-  // ---- Problems only the TypeScript reader and `wal verify` report (they have no native twin in use).
+  // ---- Problems only the reader and `wal verify` report (TypeScript code both paths use; no native twin).
   'creation-unfinished': {
     error: 'ERR_WAL_CORRUPT',
     text: (d) => `segment creation did not finish (${nestedText(d.cause, d)}) and no record follows the header`,

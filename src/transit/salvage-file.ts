@@ -2,7 +2,7 @@
  * SALVAGED: the stretches of damage a salvage open set aside, kept in the WAL directory so the
  * decision survives the open. Strict opens, readers, `wal verify`, `wal dump` and `wal stats`
  * accept exactly these stretches (and the sequence numbers they lost) and refuse any other damage.
- * The native twin (native/core/wal_recovery.cc) reads and writes the same bytes; docs/FORMAT.md
+ * The native twin (native/core/salvage_file.cc) reads and writes the same bytes; docs/FORMAT.md
  * describes them.
  */
 import { open, unlink } from 'node:fs/promises';

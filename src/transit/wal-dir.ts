@@ -1,6 +1,8 @@
 /**
  * Files of a transit WAL directory other than segment contents: the WAL_ID identity file, the
  * recovery checkpoint, the list of segments, directory fsync, and the error values that name a file.
+ * The native twin (native/core/wal_dir.cc) reads and writes the same bytes; docs/FORMAT.md
+ * describes them.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, unlink } from 'node:fs/promises';
@@ -18,7 +20,7 @@ export const WAL_ID_TEMP_NAME = `${ID_FILE_NAME}.tmp`;
 /**
  * WAL_ID's or CHECKPOINT's text as the object it must hold, or null when it holds other JSON (an
  * array, a value, or a member nesting arrays and objects deeper than MAX_SMALL_FILE_NESTING
- * levels, which the native reader refuses too). Throws JSON.parse's error for text that is not JSON.
+ * levels, which the native JSON reader refuses too). Throws JSON.parse's error for text that is not JSON.
  */
 export function parseSmallFileObject(text: string): Record<string, unknown> | null {
   const parsed: unknown = JSON.parse(text);

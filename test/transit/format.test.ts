@@ -155,7 +155,7 @@ describe('reasons both paths report', () => {
   it('has no TypeScript reason without a C++ twin but those only the TypeScript path gives', () => {
     expect(table.filter((r) => r.native && !cppReasons.has(r.reason)).map((r) => r.reason)).toEqual([]);
     expect(table.filter((r) => !r.native).map((r) => r.reason).sort()).toEqual(
-      ['checkpoint-mismatch', 'creation-unfinished', 'missing-before', 'read-gap', 'unusable-header', 'wal-id-absent'],
+      ['checkpoint-mismatch', 'creation-unfinished', 'missing-before', 'read-damaged', 'read-gap', 'unusable-header', 'wal-id-absent'],
     );
   });
 
