@@ -30,9 +30,23 @@ export async function run() {
   const addon = loadNative();
   if (addon) {
     const reps = 10_000;
-    tasks.push({ group: 'boundary', name: 'native noop', ops: reps, fn: () => { for (let i = 0; i < reps; i++) addon.noop(); } });
+    tasks.push({
+      group: 'boundary',
+      name: 'native noop',
+      ops: reps,
+      fn: () => {
+        for (let i = 0; i < reps; i++) addon.noop();
+      },
+    });
     const jsNoop = () => undefined;
-    tasks.push({ group: 'boundary', name: 'js noop', ops: reps, fn: () => { for (let i = 0; i < reps; i++) jsNoop(); } });
+    tasks.push({
+      group: 'boundary',
+      name: 'js noop',
+      ops: reps,
+      fn: () => {
+        for (let i = 0; i < reps; i++) jsNoop();
+      },
+    });
   }
   for (const size of [64, 4096, 1 << 20]) {
     const buf = new Uint8Array(size);
@@ -44,7 +58,15 @@ export async function run() {
     entries.push(['typescript', impl.typescript]);
     for (const [name, fn] of Object.entries(peers)) entries.push([name, fn]);
     for (const [name, fn] of entries) {
-      tasks.push({ group: label, name: `${label} ${name}`, ops: reps, bytes: reps * size, fn: () => { for (let i = 0; i < reps; i++) fn(buf); } });
+      tasks.push({
+        group: label,
+        name: `${label} ${name}`,
+        ops: reps,
+        bytes: reps * size,
+        fn: () => {
+          for (let i = 0; i < reps; i++) fn(buf);
+        },
+      });
     }
   }
   const rows = withRatios(await runTasks(tasks), 'typescript');

@@ -69,7 +69,14 @@ export function printTable(title, rows, columns) {
 }
 
 export function machine() {
-  return { cpus: os.cpus()[0]?.model, cores: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: process.platform, arch: process.arch };
+  return {
+    cpus: os.cpus()[0]?.model,
+    cores: os.cpus().length,
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: process.platform,
+    arch: process.arch,
+  };
 }
 
 export function writeResult(name, data) {

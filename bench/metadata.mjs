@@ -130,13 +130,52 @@ export async function run({ time = 300, rounds = 7, log = true } = {}) {
     say('measuring reads ...');
     const reads = await measure(
       [
-        ['raw lmdb get (resource)', () => { for (let k = 0; k < INNER; k++) raw.get('resources:pods:' + names[next()]); }],
-        ['store.read(r => r.resources.get)', () => { store.read((r) => { for (let k = 0; k < INNER; k++) r.resources.get('pods', names[next()]); }); }],
-        ['await resources.get', async () => { for (let k = 0; k < INNER; k++) await store.resources.get('pods', names[next()]); }],
-        ['raw lmdb get (checkpoint)', () => { for (let k = 0; k < INNER; k++) raw.get('checkpoints:' + names[next()]); }],
-        ['store.read(r => r.checkpoints.get)', () => { store.read((r) => { for (let k = 0; k < INNER; k++) r.checkpoints.get(names[next()]); }); }],
-        ['await checkpoints.get', async () => { for (let k = 0; k < INNER; k++) await store.checkpoints.get(names[next()]); }],
-        ['in_memory: await resources.get', async () => { for (let k = 0; k < INNER; k++) await memory.resources.get('pods', names[next()]); }],
+        [
+          'raw lmdb get (resource)',
+          () => {
+            for (let k = 0; k < INNER; k++) raw.get('resources:pods:' + names[next()]);
+          },
+        ],
+        [
+          'store.read(r => r.resources.get)',
+          () => {
+            store.read((r) => {
+              for (let k = 0; k < INNER; k++) r.resources.get('pods', names[next()]);
+            });
+          },
+        ],
+        [
+          'await resources.get',
+          async () => {
+            for (let k = 0; k < INNER; k++) await store.resources.get('pods', names[next()]);
+          },
+        ],
+        [
+          'raw lmdb get (checkpoint)',
+          () => {
+            for (let k = 0; k < INNER; k++) raw.get('checkpoints:' + names[next()]);
+          },
+        ],
+        [
+          'store.read(r => r.checkpoints.get)',
+          () => {
+            store.read((r) => {
+              for (let k = 0; k < INNER; k++) r.checkpoints.get(names[next()]);
+            });
+          },
+        ],
+        [
+          'await checkpoints.get',
+          async () => {
+            for (let k = 0; k < INNER; k++) await store.checkpoints.get(names[next()]);
+          },
+        ],
+        [
+          'in_memory: await resources.get',
+          async () => {
+            for (let k = 0; k < INNER; k++) await memory.resources.get('pods', names[next()]);
+          },
+        ],
       ],
       { time, perSample: INNER, rounds },
     );
@@ -144,11 +183,36 @@ export async function run({ time = 300, rounds = 7, log = true } = {}) {
     say('measuring verification ...');
     const verify = await measure(
       [
-        ['apiKeys.verifySync (valid key)', () => { for (let k = 0; k < INNER; k++) store.apiKeys.verifySync(apiKeys[next()]); }],
-        ['await apiKeys.verify (valid key)', async () => { for (let k = 0; k < INNER; k++) await store.apiKeys.verify(apiKeys[next()]); }],
-        ['apiKeys.verifySync (checksum typo)', () => { for (let k = 0; k < INNER; k++) store.apiKeys.verifySync(typos[next() % 1000]); }],
-        ['raw lmdb get of the key record', () => { for (let k = 0; k < INNER; k++) raw.get('api_keys:' + keyIds[next()]); }],
-        ['in_memory: apiKeys.verifySync', () => { for (let k = 0; k < INNER; k++) memory.apiKeys.verifySync(memKeys[next()]); }],
+        [
+          'apiKeys.verifySync (valid key)',
+          () => {
+            for (let k = 0; k < INNER; k++) store.apiKeys.verifySync(apiKeys[next()]);
+          },
+        ],
+        [
+          'await apiKeys.verify (valid key)',
+          async () => {
+            for (let k = 0; k < INNER; k++) await store.apiKeys.verify(apiKeys[next()]);
+          },
+        ],
+        [
+          'apiKeys.verifySync (checksum typo)',
+          () => {
+            for (let k = 0; k < INNER; k++) store.apiKeys.verifySync(typos[next() % 1000]);
+          },
+        ],
+        [
+          'raw lmdb get of the key record',
+          () => {
+            for (let k = 0; k < INNER; k++) raw.get('api_keys:' + keyIds[next()]);
+          },
+        ],
+        [
+          'in_memory: apiKeys.verifySync',
+          () => {
+            for (let k = 0; k < INNER; k++) memory.apiKeys.verifySync(memKeys[next()]);
+          },
+        ],
       ],
       { time, perSample: INNER, rounds },
     );
@@ -170,18 +234,60 @@ export async function run({ time = 300, rounds = 7, log = true } = {}) {
     let w = 0;
     const writes1 = await measure(
       [
-        ['raw lmdb put (resource)', async () => { w++; await raw.put('resources:pods:' + names[w % KEYS], { value: resourceValue(w), updatedAt: Date.now() }); }],
-        ['await resources.put', async () => { w++; await store.resources.put('pods', names[w % KEYS], resourceValue(w)); }],
-        ['raw lmdb put (checkpoint)', async () => { w++; await raw.put('checkpoints:' + names[w % KEYS], { seq: w, updatedAt: Date.now() }); }],
-        ['await checkpoints.set', async () => { w++; await store.checkpoints.set(names[w % KEYS], w); }],
+        [
+          'raw lmdb put (resource)',
+          async () => {
+            w++;
+            await raw.put('resources:pods:' + names[w % KEYS], { value: resourceValue(w), updatedAt: Date.now() });
+          },
+        ],
+        [
+          'await resources.put',
+          async () => {
+            w++;
+            await store.resources.put('pods', names[w % KEYS], resourceValue(w));
+          },
+        ],
+        [
+          'raw lmdb put (checkpoint)',
+          async () => {
+            w++;
+            await raw.put('checkpoints:' + names[w % KEYS], { seq: w, updatedAt: Date.now() });
+          },
+        ],
+        [
+          'await checkpoints.set',
+          async () => {
+            w++;
+            await store.checkpoints.set(names[w % KEYS], w);
+          },
+        ],
       ],
       { time, perSample: 1, rounds },
     );
     const writes100 = await measure(
       [
-        ['raw lmdb put x100 concurrent', async () => { w++; await Promise.all(names.slice(0, INNER).map((n) => raw.put('resources:pods:' + n, { value: resourceValue(w), updatedAt: Date.now() }))); }],
-        ['resources.put x100 concurrent', async () => { w++; await Promise.all(names.slice(0, INNER).map((n) => store.resources.put('pods', n, resourceValue(w)))); }],
-        ['checkpoints.set x100 concurrent', async () => { w++; await Promise.all(names.slice(0, INNER).map((n) => store.checkpoints.set(n, w))); }],
+        [
+          'raw lmdb put x100 concurrent',
+          async () => {
+            w++;
+            await Promise.all(names.slice(0, INNER).map((n) => raw.put('resources:pods:' + n, { value: resourceValue(w), updatedAt: Date.now() })));
+          },
+        ],
+        [
+          'resources.put x100 concurrent',
+          async () => {
+            w++;
+            await Promise.all(names.slice(0, INNER).map((n) => store.resources.put('pods', n, resourceValue(w))));
+          },
+        ],
+        [
+          'checkpoints.set x100 concurrent',
+          async () => {
+            w++;
+            await Promise.all(names.slice(0, INNER).map((n) => store.checkpoints.set(n, w)));
+          },
+        ],
       ],
       { time, perSample: INNER, rounds },
     );
@@ -214,7 +320,14 @@ export async function run({ time = 300, rounds = 7, log = true } = {}) {
       benchmark: 'metadata',
       date: new Date().toISOString(),
       machine: { node: process.version, platform: `${process.platform}-${process.arch}`, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length },
-      setup: { keysStored: KEYS, compression: true, opsPerSample: { reads: INNER, verify: INNER, writes: 1, concurrentWrites: INNER }, timePerTaskPerRoundMs: time, rounds, loadAverage: loadavg() },
+      setup: {
+        keysStored: KEYS,
+        compression: true,
+        opsPerSample: { reads: INNER, verify: INNER, writes: 1, concurrentWrites: INNER },
+        timePerTaskPerRoundMs: time,
+        rounds,
+        loadAverage: loadavg(),
+      },
       reads,
       verify,
       writes: [...writes1, ...writes100],
@@ -237,7 +350,14 @@ export async function run({ time = 300, rounds = 7, log = true } = {}) {
 
     if (log) {
       console.log('');
-      console.table([...reads, ...verify, ...writes1, ...writes100].map((r) => ({ task: r.name, 'ops/s (median)': r.opsPerSec, 'median ns/op': r.medianNs, 'p99 ns/op': r.p99Ns })));
+      console.table(
+        [...reads, ...verify, ...writes1, ...writes100].map((r) => ({
+          task: r.name,
+          'ops/s (median)': r.opsPerSec,
+          'median ns/op': r.medianNs,
+          'p99 ns/op': r.p99Ns,
+        })),
+      );
       console.table(comparisons.map((c) => ({ ours: c.ours, 'against raw': c.raw, 'ratio (wall clock)': c.ratio })));
       console.table(cpu.map((r) => ({ task: r.name, 'CPU ns/op (median)': r.cpuNsPerOp, 'ops per CPU-second': r.opsPerCpuSec })));
       console.table(cpuComparisons.map((c) => ({ ours: c.ours, 'against raw': c.raw, 'ratio (CPU time)': c.ratio })));

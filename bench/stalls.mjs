@@ -229,7 +229,11 @@ async function child(kind, target) {
 // ---- parent
 
 function runChild(kind, target, root = join(here, '..')) {
-  const res = spawnSync(process.execPath, [join(root, 'bench', 'stalls.mjs'), '--child', kind, target], { encoding: 'utf8', env: process.env, maxBuffer: 64 << 20 });
+  const res = spawnSync(process.execPath, [join(root, 'bench', 'stalls.mjs'), '--child', kind, target], {
+    encoding: 'utf8',
+    env: process.env,
+    maxBuffer: 64 << 20,
+  });
   if (res.status !== 0) throw new Error(`${join(root, 'bench', 'stalls.mjs')} --child ${kind} ${target} failed: ${res.stderr || res.stdout}`);
   return JSON.parse(res.stdout.trim().split('\n').pop());
 }
@@ -257,13 +261,22 @@ function openRow(build, path, each) {
     runs: each.length,
     runsOver20Ms: each.filter((r) => r.maxMs > STALL_MS).length,
     runsDOver20Ms: each.filter((r) => r.maxUninterruptibleMs > STALL_MS).length,
-    p50Ms: percentile(each.map((r) => r.p50Ms), 50),
-    p99Ms: percentile(each.map((r) => r.p99Ms), 50),
+    p50Ms: percentile(
+      each.map((r) => r.p50Ms),
+      50,
+    ),
+    p99Ms: percentile(
+      each.map((r) => r.p99Ms),
+      50,
+    ),
     maxMs: max('maxMs'),
     maxCpuMs: max('maxCpuMs'),
     maxOffCpuMs: max('maxOffCpuMs'),
     maxUninterruptibleMs: max('maxUninterruptibleMs'),
-    recordsPerSec: percentile(each.map((r) => r.recordsPerSec), 50),
+    recordsPerSec: percentile(
+      each.map((r) => r.recordsPerSec),
+      50,
+    ),
     each,
   };
 }
@@ -278,7 +291,13 @@ export async function run() {
   const result = { runs, stallMs: STALL_MS, capabilities: caps, baseline };
 
   if (only.has('open')) {
-    const builds = baseline === undefined ? [['this', join(here, '..')]] : [['baseline', baseline], ['this', join(here, '..')]];
+    const builds =
+      baseline === undefined
+        ? [['this', join(here, '..')]]
+        : [
+            ['baseline', baseline],
+            ['this', join(here, '..')],
+          ];
     const rows = [];
     for (const path of paths) {
       const each = new Map(builds.map(([name]) => [name, []]));

@@ -39,7 +39,10 @@ function freshDir(label) {
 
 async function openStore(path, dataDir, segment, ring = '64MiB') {
   const { TapioStorage } = await import('../lib/index.js');
-  return TapioStorage.open({ dataDir, storage: { transit: { segment_size: segment, ring_capacity: ring }, metadata: { in_memory: true } } }, { transit: { path } });
+  return TapioStorage.open(
+    { dataDir, storage: { transit: { segment_size: segment, ring_capacity: ring }, metadata: { in_memory: true } } },
+    { transit: { path } },
+  );
 }
 
 /** Appends `count` records of RECORD bytes in batches of 10,000, 4 batches in flight. */
@@ -80,7 +83,9 @@ async function timeReads(transit, fromSeq, limit = 1000) {
 }
 
 function segmentNames(wal) {
-  return readdirSync(wal).filter((n) => /^[0-9a-f]{16}\.wal$/.test(n)).sort();
+  return readdirSync(wal)
+    .filter((n) => /^[0-9a-f]{16}\.wal$/.test(n))
+    .sort();
 }
 
 async function firstSeqOf(file) {
@@ -204,7 +209,14 @@ async function benchPath(path) {
   // Beside the running store, as an operator runs it.
   const stats = timeCli(['wal', 'stats', '--path', manyWal]);
   const verify = timeCli(['wal', 'verify', '--path', manyWal]);
-  out.walStats = { segments: stats.out.segments, records: stats.out.records, bytesScanned: stats.out.bytesScanned, ms: stats.ms, verifyMs: verify.ms, verifyBytesScanned: verify.out.bytesScanned };
+  out.walStats = {
+    segments: stats.out.segments,
+    records: stats.out.records,
+    bytesScanned: stats.out.bytesScanned,
+    ms: stats.ms,
+    verifyMs: verify.ms,
+    verifyBytesScanned: verify.out.bytesScanned,
+  };
   const noop = timeCli(['--help'], { json: false });
   out.walStats.cliStartMs = noop.ms;
   const { walStats } = await import('../lib/transit/wal-stats.js');
@@ -247,17 +259,52 @@ export async function run() {
   const ms = (v) => (v === undefined ? '' : `${v.median.toFixed(2)} (${v.min.toFixed(2)})`);
   const rows = [];
   for (const r of results) {
-    for (const [label, key] of [['live', 'fullSegmentLive'], ['reopened', 'fullSegmentReopened']]) {
+    for (const [label, key] of [
+      ['live', 'fullSegmentLive'],
+      ['reopened', 'fullSegmentReopened'],
+    ]) {
       const c = r[key];
-      rows.push({ path: r.path, what: `1,000 records, 64 MiB segment (${label}): start / middle / end`, value: `${ms(c.start)} / ${ms(c.middle)} / ${ms(c.end)} ms`, p99: c.loopP99Ms, max: c.loopMaxMs });
+      rows.push({
+        path: r.path,
+        what: `1,000 records, 64 MiB segment (${label}): start / middle / end`,
+        value: `${ms(c.start)} / ${ms(c.middle)} / ${ms(c.end)} ms`,
+        p99: c.loopP99Ms,
+        max: c.loopMaxMs,
+      });
     }
     const b = r.behindManySegments;
-    rows.push({ path: r.path, what: `1,000 records behind ${b.segments} segments: oldest / 2nd segment`, value: `${ms(b.oldest)} / ${ms(b.middleOfSecond)} ms`, p99: b.loopP99Ms, max: b.loopMaxMs });
-    rows.push({ path: r.path, what: 'read() of 1M records of 200 B, empty body (median of 3)', value: `${(r.readThroughput.recordsPerSec / 1e6).toFixed(2)} M records/s (${(r.readThroughput.recordsPerCpuSec / 1e6).toFixed(2)} M per CPU-second)`, p99: r.readThroughput.loopP99Ms, max: r.readThroughput.loopMaxMs });
-    rows.push({ path: r.path, what: 'plain fs read of the same bytes (ceiling)', value: `${(r.plainReadCeiling.bytesPerSec / 2 ** 20).toFixed(0)} MiB/s = ${(r.plainReadCeiling.recordsPerSecEquivalent / 1e6).toFixed(2)} M records/s` });
-    rows.push({ path: r.path, what: 'appends at full speed (10,000 x 200 B, 4 in flight)', value: `${(r.appends.recordsPerSec / 1e6).toFixed(2)} M records/s`, p99: r.appends.loopP99Ms, max: r.appends.loopMaxMs });
+    rows.push({
+      path: r.path,
+      what: `1,000 records behind ${b.segments} segments: oldest / 2nd segment`,
+      value: `${ms(b.oldest)} / ${ms(b.middleOfSecond)} ms`,
+      p99: b.loopP99Ms,
+      max: b.loopMaxMs,
+    });
+    rows.push({
+      path: r.path,
+      what: 'read() of 1M records of 200 B, empty body (median of 3)',
+      value: `${(r.readThroughput.recordsPerSec / 1e6).toFixed(2)} M records/s (${(r.readThroughput.recordsPerCpuSec / 1e6).toFixed(2)} M per CPU-second)`,
+      p99: r.readThroughput.loopP99Ms,
+      max: r.readThroughput.loopMaxMs,
+    });
+    rows.push({
+      path: r.path,
+      what: 'plain fs read of the same bytes (ceiling)',
+      value: `${(r.plainReadCeiling.bytesPerSec / 2 ** 20).toFixed(0)} MiB/s = ${(r.plainReadCeiling.recordsPerSecEquivalent / 1e6).toFixed(2)} M records/s`,
+    });
+    rows.push({
+      path: r.path,
+      what: 'appends at full speed (10,000 x 200 B, 4 in flight)',
+      value: `${(r.appends.recordsPerSec / 1e6).toFixed(2)} M records/s`,
+      p99: r.appends.loopP99Ms,
+      max: r.appends.loopMaxMs,
+    });
     const w = r.walStats;
-    rows.push({ path: r.path, what: `wal stats, ${w.segments} segments (verify; node start)`, value: `${w.ms.toFixed(0)} ms, ${w.bytesScanned} B read (verify ${w.verifyMs.toFixed(0)} ms, ${w.verifyBytesScanned} B; start ${w.cliStartMs.toFixed(0)} ms)` });
+    rows.push({
+      path: r.path,
+      what: `wal stats, ${w.segments} segments (verify; node start)`,
+      value: `${w.ms.toFixed(0)} ms, ${w.bytesScanned} B read (verify ${w.verifyMs.toFixed(0)} ms, ${w.verifyBytesScanned} B; start ${w.cliStartMs.toFixed(0)} ms)`,
+    });
     rows.push({ path: r.path, what: 'walStats() in process, same log (median of 5)', value: `${w.inProcessMs.toFixed(1)} ms` });
   }
   rows.unshift(
@@ -271,7 +318,13 @@ export async function run() {
     { label: 'loop p99 ms', get: (r) => (r.p99 === undefined ? '' : r.p99.toFixed(1)) },
     { label: 'loop max ms', get: (r) => (r.max === undefined ? '' : r.max.toFixed(1)) },
   ]);
-  const file = writeResult('transit-read', { quick, reps: REPS, idleLoop: { p99Ms: idle.loopP99Ms, maxMs: idle.loopMaxMs }, busyLoop: { p99Ms: busy.loopP99Ms, maxMs: busy.loopMaxMs }, results });
+  const file = writeResult('transit-read', {
+    quick,
+    reps: REPS,
+    idleLoop: { p99Ms: idle.loopP99Ms, maxMs: idle.loopMaxMs },
+    busyLoop: { p99Ms: busy.loopP99Ms, maxMs: busy.loopMaxMs },
+    results,
+  });
   console.log(`\nwrote ${file}`);
   return results;
 }

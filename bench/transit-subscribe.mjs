@@ -153,7 +153,15 @@ async function live(path, handler, batchSize) {
     const delay = stop();
     await sub.close();
     const stats = storage.transit.stats().subscriptions[0];
-    return { records: MEASURED, seconds, recordsPerSec: MEASURED / seconds, appendedPerSec: MEASURED / appendSeconds, lagMs: (seconds - appendSeconds) * 1000, checkpoints: stats.batches, ...delay };
+    return {
+      records: MEASURED,
+      seconds,
+      recordsPerSec: MEASURED / seconds,
+      appendedPerSec: MEASURED / appendSeconds,
+      lagMs: (seconds - appendSeconds) * 1000,
+      checkpoints: stats.batches,
+      ...delay,
+    };
   } finally {
     await storage.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -198,7 +206,15 @@ export async function run() {
     { label: 'loop p99 ms', get: (r) => r.p99Ms.toFixed(1) },
     { label: 'loop max ms', get: (r) => r.maxMs.toFixed(1) },
   ]);
-  const file = writeResult('transit-subscribe', { capabilities: caps, quick, runs: RUNS, segments: SEGMENTS, recordBytes: RECORD_BYTES, measuredRecords: MEASURED, rows });
+  const file = writeResult('transit-subscribe', {
+    capabilities: caps,
+    quick,
+    runs: RUNS,
+    segments: SEGMENTS,
+    recordBytes: RECORD_BYTES,
+    measuredRecords: MEASURED,
+    rows,
+  });
   console.log(`\nwrote ${file}`);
 }
 

@@ -41,7 +41,10 @@ function freshDir(label) {
 function ddCeiling(mib) {
   const dir = freshDir('dd');
   // One run; dd prints its summary on stderr.
-  const res = spawnSync('dd', ['if=/dev/zero', `of=${join(dir, 'dd.bin')}`, 'bs=1M', `count=${mib}`, 'oflag=direct', 'conv=fdatasync'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+  const res = spawnSync('dd', ['if=/dev/zero', `of=${join(dir, 'dd.bin')}`, 'bs=1M', `count=${mib}`, 'oflag=direct', 'conv=fdatasync'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   removeDir(dir);
   if (res.error || res.status !== 0) return { bytesPerSec: NaN, note: `dd failed: ${res.error?.message ?? res.stderr}` };
   const m = /(\d+) bytes .* copied, ([\d.]+) s/.exec(res.stderr);
@@ -50,7 +53,10 @@ function ddCeiling(mib) {
 
 async function openBackend(path, dir, overrides = {}) {
   const { openWalBackend } = await import('../lib/transit/index.js');
-  return openWalBackend({ dir, segmentSize: 64 << 20, ringCapacity: 64 << 20, directIo: 'auto', recovery: 'strict', maxGroupBytes: 4 << 20, ...overrides }, path);
+  return openWalBackend(
+    { dir, segmentSize: 64 << 20, ringCapacity: 64 << 20, directIo: 'auto', recovery: 'strict', maxGroupBytes: 4 << 20, ...overrides },
+    path,
+  );
 }
 
 /** `producers` loops each awaiting appends of `batch` records of `size` bytes, `perProducer` times. */
@@ -107,7 +113,16 @@ function plainLoop(dir, { appends, batch, size }) {
   closeSync(fd);
   latencies.sort((a, b) => a - b);
   const n = appends * batch;
-  return { records: n, seconds, recordsPerSec: n / seconds, mbPerSec: (n * size) / seconds / 1e6, meanGroupRecords: batch, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), directIo: false };
+  return {
+    records: n,
+    seconds,
+    recordsPerSec: n / seconds,
+    mbPerSec: (n * size) / seconds / 1e6,
+    meanGroupRecords: batch,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    directIo: false,
+  };
 }
 
 /**
@@ -241,7 +256,16 @@ async function diskCycles(records, size, seconds, path) {
   const { recordFootprint } = await import('../lib/transit/format.js');
   return inFreshDir('probe', async (dir) => {
     const results = await probeSync(dir, { modes: ['direct-preallocated', 'direct-zero-filled'], writeBytes: records * recordFootprint(size), seconds, path });
-    return results.filter((r) => r.ran).map((r) => ({ mode: r.mode, recordsPerSec: r.cyclesPerSecond * records, mbPerSec: (r.cyclesPerSecond * records * size) / 1e6, meanGroupRecords: records, p50Ms: r.p50Ms, p99Ms: r.p99Ms }));
+    return results
+      .filter((r) => r.ran)
+      .map((r) => ({
+        mode: r.mode,
+        recordsPerSec: r.cyclesPerSecond * records,
+        mbPerSec: (r.cyclesPerSecond * records * size) / 1e6,
+        meanGroupRecords: records,
+        p50Ms: r.p50Ms,
+        p99Ms: r.p99Ms,
+      }));
   });
 }
 
@@ -313,18 +337,27 @@ async function round(paths, scale, scanGiB) {
   // The same 1,024-record cycle, the way the native writer writes (native path only).
   if (paths.includes('native')) {
     const disk = await diskCycles(1024, 200, quick ? 0.5 : 2, 'native');
-    for (const d of disk) rows.push({ case: CASES.small, path: `disk alone, ${d.mode} (1024/fdatasync)`, ...d, xBaseline: d.recordsPerSec / plainSmall.recordsPerSec });
+    for (const d of disk)
+      rows.push({ case: CASES.small, path: `disk alone, ${d.mode} (1024/fdatasync)`, ...d, xBaseline: d.recordsPerSec / plainSmall.recordsPerSec });
     const direct = disk.find((d) => d.mode === 'direct-preallocated');
     if (direct) for (const r of rows) if (r.case === CASES.small) r.ofDiskCycle = r.recordsPerSec / direct.recordsPerSec;
   }
 
   const bulk = { producers: 1, perProducer: Math.round(2000 * scale), batch: 1024, size: 200, inFlight: 8 };
   for (const path of paths) rows.push({ case: CASES.bulk, path, ...ofDd(await onFreshWal('bulk', path, (wal) => concurrentAppends(wal, bulk))) });
-  rows.push({ case: CASES.bulk, path: 'plain fs loop (16384/fdatasync)', ...ofDd(await inFreshDir('bulk-plain', (dir) => plainLoop(dir, { appends: Math.round(200 * scale), batch: 16384, size: 200 }))) });
+  rows.push({
+    case: CASES.bulk,
+    path: 'plain fs loop (16384/fdatasync)',
+    ...ofDd(await inFreshDir('bulk-plain', (dir) => plainLoop(dir, { appends: Math.round(200 * scale), batch: 16384, size: 200 }))),
+  });
 
   const large = { producers: 1, perProducer: Math.round(400 * scale), batch: 16, size: 64 * 1024, inFlight: 8 };
   for (const path of paths) rows.push({ case: CASES.large, path, ...ofDd(await onFreshWal('large', path, (wal) => concurrentAppends(wal, large))) });
-  rows.push({ case: CASES.large, path: 'plain fs loop', ...ofDd(await inFreshDir('large-plain', (dir) => plainLoop(dir, { appends: Math.round(400 * scale), batch: 16, size: 64 * 1024 }))) });
+  rows.push({
+    case: CASES.large,
+    path: 'plain fs loop',
+    ...ofDd(await inFreshDir('large-plain', (dir) => plainLoop(dir, { appends: Math.round(400 * scale), batch: 16, size: 64 * 1024 }))),
+  });
 
   const load = { rate: 100_000, producers: 10, warmupSeconds: quick ? 0.5 : 1, seconds: quick ? 2 : 10, size: 200 };
   for (const path of paths) rows.push({ case: CASES.load, path, ...(await onFreshWal('load', path, (wal) => offeredLoad(wal, load))) });
@@ -342,7 +375,19 @@ async function round(paths, scale, scanGiB) {
   return { ddBytesPerSec: dd.bytesPerSec, dd: dd.raw ?? dd.note, rows };
 }
 
-const METRICS = ['recordsPerSec', 'mbPerSec', 'xBaseline', 'ofCeiling', 'ofGroupCeiling', 'ofDiskCycle', 'meanGroupRecords', 'p50Ms', 'p99Ms', 'syncP99Ms', 'checkpointOpenMs'];
+const METRICS = [
+  'recordsPerSec',
+  'mbPerSec',
+  'xBaseline',
+  'ofCeiling',
+  'ofGroupCeiling',
+  'ofDiskCycle',
+  'meanGroupRecords',
+  'p50Ms',
+  'p99Ms',
+  'syncP99Ms',
+  'checkpointOpenMs',
+];
 
 /** Per case and path: the median of each metric over the rounds, and the spread of records/s (or MB/s). */
 function summarize(rounds) {
@@ -391,7 +436,14 @@ export async function run() {
     { label: 'spread', get: (r) => (r.spread ? r.spread.map((v) => (v >= 1000 ? Math.round(v).toLocaleString('en-US') : v.toFixed(0))).join(' - ') : '') },
     { label: 'O_DIRECT', get: (r) => (r.directIo === undefined ? '' : r.directIo ? 'on' : 'off') },
   ]);
-  const file = writeResult('transit', { capabilities: caps, quick, rounds: roundCount, ddCeilingBytesPerSec: rounds.map((r) => r.ddBytesPerSec), rows, perRound: rounds });
+  const file = writeResult('transit', {
+    capabilities: caps,
+    quick,
+    rounds: roundCount,
+    ddCeilingBytesPerSec: rounds.map((r) => r.ddBytesPerSec),
+    rows,
+    perRound: rounds,
+  });
   console.log(`written ${file}`);
   rmSync(benchRoot, { recursive: true, force: true });
   return rows;

@@ -13,7 +13,9 @@ const errorFile = join(root, 'build', 'native-build-error.txt');
 function fail(reason) {
   mkdirSync(join(root, 'build'), { recursive: true });
   writeFileSync(errorFile, `${reason.trim()}\n`);
-  console.warn(`tapio-storage: the native addon was not built; the TypeScript path will be used.\n  reason: ${reason.trim().split('\n').slice(-8).join('\n  ')}`);
+  console.warn(
+    `tapio-storage: the native addon was not built; the TypeScript path will be used.\n  reason: ${reason.trim().split('\n').slice(-8).join('\n  ')}`,
+  );
   process.exit(0);
 }
 

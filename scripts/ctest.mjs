@@ -68,7 +68,11 @@ if (res.error) {
 }
 // ctest lists skipped tests without the reason; each one printed it (harness_main.cc) into the log.
 const log = join(root, buildDir, 'Testing', 'Temporary', 'LastTest.log');
-const skipped = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((line) => line.startsWith('[  SKIPPED ] ')) : [];
+const skipped = existsSync(log)
+  ? readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('[  SKIPPED ] '))
+  : [];
 if (skipped.length > 0) {
   console.log(`native tests: ${skipped.length} skipped, not passed:`);
   for (const line of skipped) console.log(`  ${line.slice('[  SKIPPED ] '.length)}`);

@@ -11,7 +11,7 @@ export function renderErrorsDoc(codes) {
   const lines = [
     '# Errors',
     '',
-    'Every error tapio-storage throws or rejects with is a `TapioError` (`import { TapioError } from \'tapio-storage\'`):',
+    "Every error tapio-storage throws or rejects with is a `TapioError` (`import { TapioError } from 'tapio-storage'`):",
     'an `Error` with a stable string `code`, a `message` that says what was wrong and what to do, a `cause` where',
     'another error lies underneath (a file-system error, an lmdb error), and `details` with structured facts for some',
     'codes (the problems of a configuration, the segment and offset of a corrupt record).',

@@ -33,9 +33,14 @@ function run(command, args) {
 
 let failed = false;
 
-const scripts = [...files('src', ['.ts']), ...files('test', ['.ts', '.mjs']), ...files('bench', ['.mjs']), ...files('scripts', ['.mjs']), 'vitest.config.ts', 'vitest.long.config.ts'].filter(
-  (f) => !f.startsWith('bench/results/') && !f.startsWith('bench/.scratch/'),
-);
+const scripts = [
+  ...files('src', ['.ts']),
+  ...files('test', ['.ts', '.mjs']),
+  ...files('bench', ['.mjs']),
+  ...files('scripts', ['.mjs']),
+  'vitest.config.ts',
+  'vitest.long.config.ts',
+].filter((f) => !f.startsWith('bench/results/') && !f.startsWith('bench/.scratch/'));
 const prettier = run(require.resolve('prettier/bin/prettier.cjs'), [check ? '--list-different' : '--write', '--log-level', 'warn', ...scripts]);
 if (prettier.status !== 0) {
   failed = true;

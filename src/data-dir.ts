@@ -59,13 +59,15 @@ export async function readMarker(dataDir: string): Promise<Marker | null> {
   } catch (err) {
     throw notAMarker(file, dataDir, 'it does not hold JSON', err);
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw notAMarker(file, dataDir, `it holds ${describeJson(value)}, not a JSON object`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw notAMarker(file, dataDir, `it holds ${describeJson(value)}, not a JSON object`);
   const o = value as Record<string, unknown>;
   const problems: string[] = [];
   if (!('format' in o)) problems.push('it has no "format" member');
   else if (typeof o.format !== 'string') problems.push(`its "format" is ${describeJson(o.format)}, not a string`);
   if (!('version' in o)) problems.push('it has no "version" member');
-  else if (typeof o.version !== 'number' || !Number.isSafeInteger(o.version) || o.version < 1) problems.push(`its "version" is ${describeJson(o.version)}, not a whole number`);
+  else if (typeof o.version !== 'number' || !Number.isSafeInteger(o.version) || o.version < 1)
+    problems.push(`its "version" is ${describeJson(o.version)}, not a whole number`);
   if (problems.length > 0) throw notAMarker(file, dataDir, problems.join('; '));
   const marker = { format: o.format as string, version: o.version as number };
   if (marker.format !== DATA_DIR_FORMAT) {
@@ -106,23 +108,35 @@ export async function inspectDataDir(dataDir: string): Promise<DataDirState> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { exists: false, marker: null, entries: [] };
-    if (code !== 'ENOTDIR') throw new TapioError('ERR_DATA_DIR', `the data directory ${dataDir} cannot be examined (${code ?? String(err)}): check its permissions`, { cause: err, details: { path: dataDir } });
+    if (code !== 'ENOTDIR')
+      throw new TapioError('ERR_DATA_DIR', `the data directory ${dataDir} cannot be examined (${code ?? String(err)}): check its permissions`, {
+        cause: err,
+        details: { path: dataDir },
+      });
     isDir = false;
   }
   if (!isDir) {
-    throw new TapioError('ERR_DATA_DIR', `the data directory ${dataDir} cannot be used: a file stands where a directory is needed (at ${dataDir} or one of its parents); remove it or choose another path`, {
-      details: { path: dataDir },
-    });
+    throw new TapioError(
+      'ERR_DATA_DIR',
+      `the data directory ${dataDir} cannot be used: a file stands where a directory is needed (at ${dataDir} or one of its parents); remove it or choose another path`,
+      {
+        details: { path: dataDir },
+      },
+    );
   }
   const marker = await readMarker(dataDir);
   let dirents;
   try {
     dirents = await fsp.readdir(dataDir, { withFileTypes: true });
   } catch (err) {
-    throw new TapioError('ERR_DATA_DIR', `the data directory ${dataDir} cannot be listed (${(err as NodeJS.ErrnoException).code ?? String(err)}): give this process read permission on it`, {
-      cause: err,
-      details: { path: dataDir },
-    });
+    throw new TapioError(
+      'ERR_DATA_DIR',
+      `the data directory ${dataDir} cannot be listed (${(err as NodeJS.ErrnoException).code ?? String(err)}): give this process read permission on it`,
+      {
+        cause: err,
+        details: { path: dataDir },
+      },
+    );
   }
   const entries = dirents
     .filter((d) => d.name !== DATA_DIR_MARKER && d.name !== DATA_DIR_MARKER_TEMP)

@@ -35,8 +35,10 @@ export const ERROR_CODES = {
     action: 'Create the directory or fix its permissions so the process can read and write it, or point the configuration elsewhere.',
   },
   ERR_NO_STORE: {
-    meaning: 'There is no tapio-storage store where the call or command looked (no TAPIO_STORAGE marker in the data directory, or a store directory without its files), and it was not asked to create one. Commands other than `init`, `serve` and `demo` never create a store, nor does TapioStorage.open with { create: false }.',
-    action: 'Check the path (--data-dir, --config, dataDir, --path). To create a store there, run `tapio-storage --data-dir DIR init` (or open without { create: false }). Nothing was created or changed.',
+    meaning:
+      'There is no tapio-storage store where the call or command looked (no TAPIO_STORAGE marker in the data directory, or a store directory without its files), and it was not asked to create one. Commands other than `init`, `serve` and `demo` never create a store, nor does TapioStorage.open with { create: false }.',
+    action:
+      'Check the path (--data-dir, --config, dataDir, --path). To create a store there, run `tapio-storage --data-dir DIR init` (or open without { create: false }). Nothing was created or changed.',
   },
   ERR_FORMAT_VERSION: {
     meaning: 'A store directory was written by another format version, or belongs to another kind of store.',
@@ -51,12 +53,15 @@ export const ERROR_CODES = {
     action: 'The message names the key. Restore the metadata directory from a copy, or delete that record and create it again.',
   },
   ERR_METADATA_SECRET: {
-    meaning: 'The HMAC secret file of the metadata store is missing, has the wrong size, can be read by other users, or is not the one the stored API keys were made with.',
-    action: 'Restore the secret file that belongs to this store (API keys cannot be verified without it) and make it readable by its owner only (chmod 600). A store without API keys gets a new secret by itself.',
+    meaning:
+      'The HMAC secret file of the metadata store is missing, has the wrong size, can be read by other users, or is not the one the stored API keys were made with.',
+    action:
+      'Restore the secret file that belongs to this store (API keys cannot be verified without it) and make it readable by its owner only (chmod 600). A store without API keys gets a new secret by itself.',
   },
   ERR_LOCKED: {
     meaning: 'The transit WAL directory is open in another store (another process, or another TapioStorage in this one).',
-    action: 'Close the store in the process the message names (or stop that process), then open again. The lock is held by the operating system and ends with its process, so a crashed or killed process leaves nothing to clean up: the LOCK file only names the last owner and is not to be deleted. Only where neither abstract Unix sockets (Linux) nor the native addon exist is the lock a plain file; there the message says to delete it by hand once its process is gone.',
+    action:
+      'Close the store in the process the message names (or stop that process), then open again. The lock is held by the operating system and ends with its process, so a crashed or killed process leaves nothing to clean up: the LOCK file only names the last owner and is not to be deleted. Only where neither abstract Unix sockets (Linux) nor the native addon exist is the lock a plain file; there the message says to delete it by hand once its process is gone.',
   },
   ERR_CLOSED: {
     meaning: 'The store was used after close().',
@@ -68,14 +73,16 @@ export const ERROR_CODES = {
   },
   ERR_WAL_CORRUPT: {
     meaning: 'A transit WAL segment has a bad checksum, a bad length or a sequence gap outside the torn tail of the newest segment.',
-    action: "The message names the segment and offset. Restore the file from a copy, or keep every whole record and set the damaged stretch aside for good with `tapio-storage wal salvage` or TapioStorage.open(config, { transit: { recovery: 'salvage' } }); later opens and reads accept exactly what salvage set aside.",
+    action:
+      "The message names the segment and offset. Restore the file from a copy, or keep every whole record and set the damaged stretch aside for good with `tapio-storage wal salvage` or TapioStorage.open(config, { transit: { recovery: 'salvage' } }); later opens and reads accept exactly what salvage set aside.",
   },
   ERR_NOTHING_TO_SALVAGE: {
     meaning: '`tapio-storage wal salvage` found no damage to set aside in the transit WAL (a torn tail, which any open cuts, does not count).',
     action: 'Nothing to do: the store opens as it is. `tapio-storage wal verify` lists what the log holds.',
   },
   ERR_WAL_IO: {
-    meaning: 'A write or fdatasync of the transit WAL failed. The writer is in a failed state: every pending and later append is refused, and fdatasync is never retried.',
+    meaning:
+      'A write or fdatasync of the transit WAL failed. The writer is in a failed state: every pending and later append is refused, and fdatasync is never retried.',
     action: 'Fix the cause (disk full, I/O error), then close and reopen the store: the synced prefix is recovered.',
   },
   ERR_RECORD_TOO_LARGE: {
@@ -83,7 +90,8 @@ export const ERROR_CODES = {
     action: 'Split the record, or raise transit.segment_size / transit.ring_capacity.',
   },
   ERR_CHECKPOINT_AHEAD: {
-    meaning: "A subscription's stored checkpoint is past the newest record of the transit WAL: the WAL directory was replaced, emptied or restored from an older copy since the checkpoint was stored.",
+    meaning:
+      "A subscription's stored checkpoint is past the newest record of the transit WAL: the WAL directory was replaced, emptied or restored from an older copy since the checkpoint was stored.",
     action: 'Delete the checkpoint (metadata.checkpoints.delete(name)) to start again from the oldest record, or subscribe under another name.',
   },
   ERR_WAL_RETENTION: {
@@ -91,8 +99,10 @@ export const ERROR_CODES = {
     action: 'Resume from the oldest retained sequence number (the error and the stats name it), or raise transit.retention.',
   },
   ERR_SUBSCRIBER_HANDLER: {
-    meaning: "A subscription's handler threw or rejected, so the subscription stopped. The handler's error is the cause; the checkpoint stays at the last record (or batch) the handler finished.",
-    action: 'Fix the handler (or the record it cannot handle), then subscribe again under the same name: it resumes with the record that failed. Listen to the transit\'s error event to be told of such failures.',
+    meaning:
+      "A subscription's handler threw or rejected, so the subscription stopped. The handler's error is the cause; the checkpoint stays at the last record (or batch) the handler finished.",
+    action:
+      "Fix the handler (or the record it cannot handle), then subscribe again under the same name: it resumes with the record that failed. Listen to the transit's error event to be told of such failures.",
   },
 } as const satisfies Record<string, { meaning: string; action: string }>;
 

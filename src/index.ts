@@ -15,4 +15,25 @@ export { TapioError, ERROR_CODES, isTapioError, type TapioErrorCode, type TapioE
 export { crc32c } from './crc32c.js';
 export * from './config/index.js';
 export * from './metadata/index.js';
-export { attachProducer, transferList, Transit, type ProducerHandle, type TransitProducer, type ReadOptions, type Subscription, type SubscribeOptions, type SubscriptionState, type SubscriptionStats, type TransitRecord, type TransitRecordInput, type TransitStats, type AppendResult, type RecoveryReport, probeSync, SYNC_PROBE_MODES, type SyncProbeMode, type SyncProbeOptions, type SyncProbeResult } from './transit/index.js';
+export {
+  attachProducer,
+  transferList,
+  Transit,
+  type ProducerHandle,
+  type TransitProducer,
+  type ReadOptions,
+  type Subscription,
+  type SubscribeOptions,
+  type SubscriptionState,
+  type SubscriptionStats,
+  type TransitRecord,
+  type TransitRecordInput,
+  type TransitStats,
+  type AppendResult,
+  type RecoveryReport,
+  probeSync,
+  SYNC_PROBE_MODES,
+  type SyncProbeMode,
+  type SyncProbeOptions,
+  type SyncProbeResult,
+} from './transit/index.js';

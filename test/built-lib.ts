@@ -17,7 +17,9 @@ export function assertLibCurrent(): void {
   if (current) return;
   const why = libStaleness(root);
   if (why !== null) {
-    throw new Error(`${why}. This test runs lib/ in another process or thread while it imports src/ itself; run \`npm run build:ts\` (npm test does) and run it again.`);
+    throw new Error(
+      `${why}. This test runs lib/ in another process or thread while it imports src/ itself; run \`npm run build:ts\` (npm test does) and run it again.`,
+    );
   }
   current = true;
 }

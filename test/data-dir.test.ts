@@ -74,7 +74,10 @@ describe('the data directory marker', () => {
 
 describe.each(paths)('TapioStorage.open on the %s path examines every directory before it creates anything', (path) => {
   const open = (config: TapioConfigInput, options: { create?: boolean; force?: boolean } = {}) =>
-    TapioStorage.open({ ...config, storage: { ...config.storage, transit: { segment_size: '1MiB', ring_capacity: '1MiB', ...config.storage?.transit } } }, { ...options, transit: { path } });
+    TapioStorage.open(
+      { ...config, storage: { ...config.storage, transit: { segment_size: '1MiB', ring_capacity: '1MiB', ...config.storage?.transit } } },
+      { ...options, transit: { path } },
+    );
 
   it('a damaged marker is refused through open too, and nothing is touched', async () => {
     const dataDir = tempDir();
@@ -86,7 +89,11 @@ describe.each(paths)('TapioStorage.open on the %s path examines every directory 
   it('with create: false, a missing or empty directory is ERR_NO_STORE and nothing is created', async () => {
     const root = tempDir();
     const missing = join(root, 'typo');
-    await refusal(open({ dataDir: missing }, { create: false }), 'ERR_NO_STORE', new RegExp(`no store at ${missing} \\(the directory does not exist\\); run \`tapio-storage --data-dir ${missing} init\``));
+    await refusal(
+      open({ dataDir: missing }, { create: false }),
+      'ERR_NO_STORE',
+      new RegExp(`no store at ${missing} \\(the directory does not exist\\); run \`tapio-storage --data-dir ${missing} init\``),
+    );
     expect(existsSync(missing)).toBe(false);
     const empty = join(root, 'empty');
     mkdirSync(empty);
@@ -105,9 +112,17 @@ describe.each(paths)('TapioStorage.open on the %s path examines every directory 
     expect((await again.metadata.users.getByName('ops'))?.name).toBe('ops');
     await again.close();
     const elsewhere = join(dataDir, 'other-wal');
-    await refusal(open({ dataDir, storage: { transit: { wal_path: elsewhere } } }, { create: false }), 'ERR_NO_STORE', /there is no transit WAL at .*other-wal: no .*WAL_ID/);
+    await refusal(
+      open({ dataDir, storage: { transit: { wal_path: elsewhere } } }, { create: false }),
+      'ERR_NO_STORE',
+      /there is no transit WAL at .*other-wal: no .*WAL_ID/,
+    );
     expect(existsSync(elsewhere)).toBe(false);
-    await refusal(open({ dataDir, storage: { metadata: { path: join(dataDir, 'other-meta') } } }, { create: false }), 'ERR_NO_STORE', /there is no metadata store at .*other-meta/);
+    await refusal(
+      open({ dataDir, storage: { metadata: { path: join(dataDir, 'other-meta') } } }, { create: false }),
+      'ERR_NO_STORE',
+      /there is no metadata store at .*other-meta/,
+    );
     expect(existsSync(join(dataDir, 'other-meta'))).toBe(false);
   });
 
@@ -143,7 +158,11 @@ describe.each(paths)('TapioStorage.open on the %s path examines every directory 
     const dataDir = tempDir();
     mkdirSync(join(dataDir, 'wal'));
     writeFileSync(join(dataDir, 'wal', 'foreign.txt'), 'x');
-    await refusal(open({ dataDir }, { force: true }), 'ERR_FORMAT_VERSION', /wal is not empty and has no WAL_ID, so it is not a transit WAL directory \(found foreign\.txt\).*Nothing was changed/);
+    await refusal(
+      open({ dataDir }, { force: true }),
+      'ERR_FORMAT_VERSION',
+      /wal is not empty and has no WAL_ID, so it is not a transit WAL directory \(found foreign\.txt\).*Nothing was changed/,
+    );
     expect(tree(dataDir)).toEqual(['wal/', 'wal/foreign.txt']);
     // The same with the WAL outside the data directory: the data directory is not even created.
     const root = tempDir();
@@ -158,7 +177,11 @@ describe.each(paths)('TapioStorage.open on the %s path examines every directory 
     const dataDir = tempDir();
     mkdirSync(join(dataDir, 'metadata'));
     writeFileSync(join(dataDir, 'metadata', 'stray.txt'), 'x');
-    await refusal(open({ dataDir }, { force: true }), 'ERR_FORMAT_VERSION', /Metadata directory .*metadata holds files that do not belong to a metadata store \(stray\.txt\)/);
+    await refusal(
+      open({ dataDir }, { force: true }),
+      'ERR_FORMAT_VERSION',
+      /Metadata directory .*metadata holds files that do not belong to a metadata store \(stray\.txt\)/,
+    );
     expect(tree(dataDir)).toEqual(['metadata/', 'metadata/stray.txt']);
   });
 

@@ -35,7 +35,12 @@ function publicMembers(entry: string, sourceDir: string): Set<string> {
   const inSource = (decl: ts.Declaration): boolean => !relative(sourceDir, decl.getSourceFile().fileName).startsWith('..');
   const ownerName = (decl: ts.Declaration): string => {
     const parent = decl.parent;
-    const name = ts.isClassLike(parent) || ts.isInterfaceDeclaration(parent) ? parent.name : ts.isTypeLiteralNode(parent) && ts.isTypeAliasDeclaration(parent.parent) ? parent.parent.name : undefined;
+    const name =
+      ts.isClassLike(parent) || ts.isInterfaceDeclaration(parent)
+        ? parent.name
+        : ts.isTypeLiteralNode(parent) && ts.isTypeAliasDeclaration(parent.parent)
+          ? parent.parent.name
+          : undefined;
     return name?.text ?? '(anonymous)';
   };
   const found = new Set<string>();
@@ -51,7 +56,8 @@ function publicMembers(entry: string, sourceDir: string): Set<string> {
     seen.add(type);
     if (type.isUnionOrIntersection()) type.types.forEach(visit);
     type.aliasTypeArguments?.forEach(visit);
-    if (type.flags & ts.TypeFlags.Object && (type as ts.ObjectType).objectFlags & ts.ObjectFlags.Reference) checker.getTypeArguments(type as ts.TypeReference).forEach(visit);
+    if (type.flags & ts.TypeFlags.Object && (type as ts.ObjectType).objectFlags & ts.ObjectFlags.Reference)
+      checker.getTypeArguments(type as ts.TypeReference).forEach(visit);
     const symbol = type.getSymbol();
     if (symbol === undefined || !(symbol.declarations ?? []).some(inSource)) return;
     for (const prop of checker.getPropertiesOfType(type)) {
@@ -78,7 +84,14 @@ const HOOKS = ['wakeOnAppend', 'noteBehind', 'retentionSettled'];
 describe('the public types', () => {
   it('reach the transit API but no internal hook', () => {
     const members = publicMembers(join(rootDir, 'src', 'index.ts'), join(rootDir, 'src'));
-    for (const name of ['TapioStorage.transit', 'Transit.append', 'Transit.subscribe', 'Transit.subscribeBatches', 'Subscription.close', 'TransitProducer.append']) {
+    for (const name of [
+      'TapioStorage.transit',
+      'Transit.append',
+      'Transit.subscribe',
+      'Transit.subscribeBatches',
+      'Subscription.close',
+      'TransitProducer.append',
+    ]) {
       expect(members).toContain(name);
     }
     const leaked = [...members].filter((m) => m.startsWith('SubscriptionHost.') || HOOKS.includes(m.slice(m.indexOf('.') + 1)));

@@ -54,13 +54,15 @@ napi_value Crc32cRange(napi_env env, napi_callback_info info) {
   double count = -1;
   napi_get_value_double(env, argv[1], &offset);
   napi_get_value_double(env, argv[2], &count);
-  if (!(offset >= 0) || !(count >= 0) || offset + count > static_cast<double>(length) || offset != static_cast<double>(static_cast<size_t>(offset)) ||
+  if (!(offset >= 0) || !(count >= 0) || offset + count > static_cast<double>(length) ||
+      offset != static_cast<double>(static_cast<size_t>(offset)) ||
       count != static_cast<double>(static_cast<size_t>(count))) {
     ThrowTapioError(e, "ERR_INVALID_ARGUMENT", "crc32cRange(bytes, offset, length): the range must lie within bytes");
     return nullptr;
   }
   napi_value out;
-  napi_create_uint32(env, tapio::crc32c::Extend(0, data + static_cast<size_t>(offset), static_cast<size_t>(count)), &out);
+  napi_create_uint32(env, tapio::crc32c::Extend(0, data + static_cast<size_t>(offset), static_cast<size_t>(count)),
+                     &out);
   return out;
 }
 

@@ -15,9 +15,15 @@ Napi::Object DetailsObject(Napi::Env env, const std::vector<tapio::StatusDetail>
   Napi::Object o = Napi::Object::New(env);
   for (const tapio::StatusDetail& d : details) {
     switch (d.kind) {
-      case tapio::StatusDetail::Kind::kText: o.Set(d.key, Napi::String::New(env, d.text)); break;
-      case tapio::StatusDetail::Kind::kNumber: o.Set(d.key, Napi::Number::New(env, static_cast<double>(d.number))); break;
-      case tapio::StatusDetail::Kind::kFlag: o.Set(d.key, Napi::Boolean::New(env, d.number != 0)); break;
+      case tapio::StatusDetail::Kind::kText:
+        o.Set(d.key, Napi::String::New(env, d.text));
+        break;
+      case tapio::StatusDetail::Kind::kNumber:
+        o.Set(d.key, Napi::Number::New(env, static_cast<double>(d.number)));
+        break;
+      case tapio::StatusDetail::Kind::kFlag:
+        o.Set(d.key, Napi::Boolean::New(env, d.number != 0));
+        break;
     }
   }
   return o;
@@ -42,9 +48,10 @@ Napi::Value MakeStatusError(Napi::Env env, const tapio::Status& status) {
 
 void ThrowTapioError(Napi::Env env, const char* code, const std::string& message) {
   AddonData* data = env.GetInstanceData<AddonData>();
-  Napi::Value err = data != nullptr && !data->tapio_error.IsEmpty()
-                        ? Napi::Value(data->tapio_error.New({Napi::String::New(env, code), Napi::String::New(env, message)}))
-                        : PlainError(env, code, message, env.Undefined());
+  Napi::Value err =
+      data != nullptr && !data->tapio_error.IsEmpty()
+          ? Napi::Value(data->tapio_error.New({Napi::String::New(env, code), Napi::String::New(env, message)}))
+          : PlainError(env, code, message, env.Undefined());
   if (env.IsExceptionPending()) return;  // constructing the error threw; that exception wins
   napi_throw(env, err);
 }

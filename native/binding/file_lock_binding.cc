@@ -42,7 +42,8 @@ Napi::Value LockFile(const Napi::CallbackInfo& info) {
 
 Napi::Value UnlockFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsExternal() || !info[0].As<Napi::External<tapio::FileLock>>().CheckTypeTag(&kFileLockTag)) {
+  if (info.Length() < 1 || !info[0].IsExternal() ||
+      !info[0].As<Napi::External<tapio::FileLock>>().CheckTypeTag(&kFileLockTag)) {
     ThrowTapioError(env, "ERR_INVALID_ARGUMENT", "unlockFile(handle) needs a handle returned by lockFile()");
     return env.Undefined();
   }

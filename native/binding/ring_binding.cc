@@ -60,11 +60,15 @@ class NativeRing : public Napi::ObjectWrap<NativeRing> {
       lengths_[i] = static_cast<uint32_t>(length);
     }
     const uint32_t producer = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
-    const uint64_t ticket = info.Length() > 2 && info[2].IsNumber() ? static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value()) : 0;
+    const uint64_t ticket =
+        info.Length() > 2 && info[2].IsNumber() ? static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value()) : 0;
     switch (ring_->Push(producer, ticket, datas_.data(), lengths_.data(), count)) {
-      case tapio::RingBuffer::PushResult::kOk: return Napi::String::New(env, "ok");
-      case tapio::RingBuffer::PushResult::kFull: return Napi::String::New(env, "full");
-      case tapio::RingBuffer::PushResult::kTooLarge: return Napi::String::New(env, "too-large");
+      case tapio::RingBuffer::PushResult::kOk:
+        return Napi::String::New(env, "ok");
+      case tapio::RingBuffer::PushResult::kFull:
+        return Napi::String::New(env, "full");
+      case tapio::RingBuffer::PushResult::kTooLarge:
+        return Napi::String::New(env, "too-large");
     }
     return env.Undefined();
   }

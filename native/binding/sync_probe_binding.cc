@@ -15,7 +15,9 @@ using tapio::wal::SyncProbeResult;
 class SyncProbeWorker : public Napi::AsyncWorker {
  public:
   SyncProbeWorker(Napi::Env env, SyncProbeOptions options)
-      : Napi::AsyncWorker(env, "tapio-sync-probe"), deferred_(Napi::Promise::Deferred::New(env)), options_(std::move(options)) {}
+      : Napi::AsyncWorker(env, "tapio-sync-probe"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        options_(std::move(options)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override { status_ = tapio::wal::RunSyncProbe(options_, &result_); }
@@ -33,7 +35,8 @@ class SyncProbeWorker : public Napi::AsyncWorker {
       return;
     }
     Napi::Float64Array micros = Napi::Float64Array::New(env, result_.cycle_nanos.size());
-    for (size_t i = 0; i < result_.cycle_nanos.size(); i++) micros[i] = static_cast<double>(result_.cycle_nanos[i]) / 1000.0;
+    for (size_t i = 0; i < result_.cycle_nanos.size(); i++)
+      micros[i] = static_cast<double>(result_.cycle_nanos[i]) / 1000.0;
     out.Set("cycleMicros", micros);
     out.Set("writeBytes", Napi::Number::New(env, static_cast<double>(result_.write_bytes)));
     out.Set("alignment", Napi::Number::New(env, static_cast<double>(result_.alignment)));
@@ -53,8 +56,9 @@ bool ReadWhole(Napi::Env env, Napi::Object o, const char* key, double max, uint6
   if (v.IsUndefined()) return true;
   const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
   if (!(d >= 0 && d <= max && d == static_cast<double>(static_cast<uint64_t>(d)))) {
-    ThrowTapioError(env, "ERR_INVALID_ARGUMENT", std::string("syncProbe: ") + key + " must be a whole number from 0 to " +
-                                                     std::to_string(static_cast<uint64_t>(max)));
+    ThrowTapioError(env, "ERR_INVALID_ARGUMENT",
+                    std::string("syncProbe: ") + key + " must be a whole number from 0 to " +
+                        std::to_string(static_cast<uint64_t>(max)));
     return false;
   }
   *out = static_cast<uint64_t>(d);
@@ -75,18 +79,22 @@ Napi::Value SyncProbe(const Napi::CallbackInfo& info) {
   Napi::Value dir = o.Get("dir");
   Napi::Value mode = o.Get("mode");
   if (!dir.IsString() || !mode.IsString() || !tapio::wal::ParseSyncProbeMode(mode.As<Napi::String>(), &options.mode)) {
-    ThrowTapioError(env, "ERR_INVALID_ARGUMENT", "syncProbe: dir must be a string and mode one of the probe's mode names");
+    ThrowTapioError(env, "ERR_INVALID_ARGUMENT",
+                    "syncProbe: dir must be a string and mode one of the probe's mode names");
     return env.Undefined();
   }
   options.dir = dir.As<Napi::String>();
   uint64_t write_bytes = options.write_bytes;
   constexpr double kMaxWhole = 9007199254740991.0;
-  if (!ReadWhole(env, o, "writeBytes", kMaxWhole, &write_bytes) || !ReadWhole(env, o, "fileBytes", kMaxWhole, &options.file_bytes) ||
-      !ReadWhole(env, o, "maxCycles", kMaxWhole, &options.max_cycles) || !ReadWhole(env, o, "maxMicros", kMaxWhole, &options.max_micros)) {
+  if (!ReadWhole(env, o, "writeBytes", kMaxWhole, &write_bytes) ||
+      !ReadWhole(env, o, "fileBytes", kMaxWhole, &options.file_bytes) ||
+      !ReadWhole(env, o, "maxCycles", kMaxWhole, &options.max_cycles) ||
+      !ReadWhole(env, o, "maxMicros", kMaxWhole, &options.max_micros)) {
     return env.Undefined();
   }
   // Out-of-range sizes are the core's to refuse; keep a value that still fails its check.
-  options.write_bytes = static_cast<size_t>(write_bytes > tapio::kMaxSyncProbeWrite ? tapio::kMaxSyncProbeWrite + 1 : write_bytes);
+  options.write_bytes =
+      static_cast<size_t>(write_bytes > tapio::kMaxSyncProbeWrite ? tapio::kMaxSyncProbeWrite + 1 : write_bytes);
   SyncProbeWorker* worker = new SyncProbeWorker(env, std::move(options));
   Napi::Promise p = worker->Promise();
   worker->Queue();

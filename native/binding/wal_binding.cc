@@ -77,12 +77,14 @@ class NativeProducer : public Napi::ObjectWrap<NativeProducer> {
   explicit NativeProducer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeProducer>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsFunction()) {
-      ThrowTapioError(env, "ERR_INVALID_ARGUMENT", "NativeProducer(writerId, onEvents) needs a writer id and a function");
+      ThrowTapioError(env, "ERR_INVALID_ARGUMENT",
+                      "NativeProducer(writerId, onEvents) needs a writer id and a function");
       return;
     }
     shared_ = FindSharedWal(info[0].As<Napi::Number>().Uint32Value());
     if (!shared_) {
-      ThrowTapioError(env, "ERR_CLOSED", "the transit WAL this producer handle names is closed (or was never opened in this process)");
+      ThrowTapioError(env, "ERR_CLOSED",
+                      "the transit WAL this producer handle names is closed (or was never opened in this process)");
       return;
     }
     sink_ = std::make_shared<ProducerSink>();
@@ -96,7 +98,8 @@ class NativeProducer : public Napi::ObjectWrap<NativeProducer> {
   ~NativeProducer() override { DetachSink(shared_, id_, sink_); }
 
  private:
-  static void DetachSink(const std::shared_ptr<SharedWal>& shared, uint32_t id, const std::shared_ptr<ProducerSink>& sink) {
+  static void DetachSink(const std::shared_ptr<SharedWal>& shared, uint32_t id,
+                         const std::shared_ptr<ProducerSink>& sink) {
     if (!sink) return;
     bool release = false;
     {
@@ -117,9 +120,8 @@ class NativeProducer : public Napi::ObjectWrap<NativeProducer> {
   // entries of `lengths`, whose bytes follow one another in `bytes`. One call queues many
   // batches, so a burst of appends crosses into native code once and wakes the writer once.
   // For each handled batch status[i] is 0 (queued), 2 (too large: WalWriter::BatchFits refuses
-  // it) or 3 (closed or failed: the failure comes as an event). Handling stops at the first batch the ring has no room for now:
-  // its status is 1 and the return value is its index (wait for a space event, then call again
-  // from there).
+  // it) or 3 (closed or failed: the failure comes as an event). Handling stops at the first batch the ring has no room
+  // for now: its status is 1 and the return value is its index (wait for a space event, then call again from there).
   Napi::Value PushBatches(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!shared_ || sink_->detached) {
@@ -208,7 +210,8 @@ class NativeProducer : public Napi::ObjectWrap<NativeProducer> {
         offset = end;
         continue;
       }
-      const WalWriter::AppendResult r = shared_->writer->Append(id_, ticket, datas_.data(), lengths_.data() + record, n, false);
+      const WalWriter::AppendResult r =
+          shared_->writer->Append(id_, ticket, datas_.data(), lengths_.data() + record, n, false);
       if (r == WalWriter::AppendResult::kFull) {
         status[done] = 1;
         full = true;
@@ -248,7 +251,6 @@ class NativeProducer : public Napi::ObjectWrap<NativeProducer> {
   std::vector<size_t> counts_;     // pushBatches: each batch's record count, as checked
   std::vector<uint32_t> lengths_;  // pushBatches: the record lengths, as checked
 };
-
 
 // ---------------------------------------------------------------------------------------------
 // NativeWalWriter
@@ -379,9 +381,7 @@ class NativeWalWriter : public Napi::ObjectWrap<NativeWalWriter> {
   }
 
  private:
-  Napi::Value Id(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), shared_ ? shared_->id() : 0);
-  }
+  Napi::Value Id(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), shared_ ? shared_->id() : 0); }
   Napi::Value Recovery(const Napi::CallbackInfo& info) {
     return recovery_.IsEmpty() ? info.Env().Undefined() : recovery_.Value();
   }
@@ -418,7 +418,9 @@ class NativeWalWriter : public Napi::ObjectWrap<NativeWalWriter> {
 class CloseWorker : public Napi::AsyncWorker {
  public:
   CloseWorker(Napi::Env env, std::shared_ptr<SharedWal> shared)
-      : Napi::AsyncWorker(env, "tapio-wal-close"), deferred_(Napi::Promise::Deferred::New(env)), shared_(std::move(shared)) {}
+      : Napi::AsyncWorker(env, "tapio-wal-close"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        shared_(std::move(shared)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
     status_ = shared_->writer->Close();
@@ -451,12 +453,16 @@ Napi::Value NativeWalWriter::Close(const Napi::CallbackInfo& info) {
   return p;
 }
 
-Napi::FunctionReference* writer_constructor_slot(Napi::Env env) { return &env.GetInstanceData<AddonData>()->wal_writer; }
+Napi::FunctionReference* writer_constructor_slot(Napi::Env env) {
+  return &env.GetInstanceData<AddonData>()->wal_writer;
+}
 
 class OpenWorker : public Napi::AsyncWorker {
  public:
   OpenWorker(Napi::Env env, OpenRequest request)
-      : Napi::AsyncWorker(env, "tapio-wal-open"), deferred_(Napi::Promise::Deferred::New(env)), request_(std::move(request)) {}
+      : Napi::AsyncWorker(env, "tapio-wal-open"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        request_(std::move(request)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
@@ -532,7 +538,7 @@ Napi::Value OpenWal(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   std::string mode = o.Get("directIo").IsString() ? o.Get("directIo").As<Napi::String>().Utf8Value() : "auto";
-  req.writer.direct_io = mode == "on" ? tapio::wal::DirectIoMode::kOn
+  req.writer.direct_io = mode == "on"    ? tapio::wal::DirectIoMode::kOn
                          : mode == "off" ? tapio::wal::DirectIoMode::kOff
                                          : tapio::wal::DirectIoMode::kAuto;
   Napi::Value faults = o.Get("faultInjection");

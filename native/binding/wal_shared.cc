@@ -55,7 +55,8 @@ void SharedWal::Schedule(const std::shared_ptr<ProducerSink>& sink) {
   if (sink->scheduled || sink->detached) return;
   sink->scheduled = true;
   std::shared_ptr<ProducerSink> keep = sink;
-  napi_status status = sink->tsfn.NonBlockingCall([keep](Napi::Env env, Napi::Function fn) { Deliver(env, fn, keep.get()); });
+  napi_status status =
+      sink->tsfn.NonBlockingCall([keep](Napi::Env env, Napi::Function fn) { Deliver(env, fn, keep.get()); });
   if (status != napi_ok) sink->scheduled = false;
 }
 

@@ -23,10 +23,10 @@ struct ProducerSink {
   std::mutex mu;
   // Triples (ticket, first_seq, last_seq); first_seq = -1 marks a batch that failed.
   std::vector<double> acks;
-  tapio::Status failure;     // the failed state (kWriterFailed), once there is one
-  bool space = false;        // ring space was freed since the last delivery
-  bool scheduled = false;    // a delivery is queued on the thread-safe function
-  bool detached = false;     // the producer is gone; never call tsfn again
+  tapio::Status failure;   // the failed state (kWriterFailed), once there is one
+  bool space = false;      // ring space was freed since the last delivery
+  bool scheduled = false;  // a delivery is queued on the thread-safe function
+  bool detached = false;   // the producer is gone; never call tsfn again
   std::atomic<bool> wants_space{false};
 };
 
@@ -62,7 +62,6 @@ class SharedWal {
 std::shared_ptr<SharedWal> NewSharedWal();
 std::shared_ptr<SharedWal> FindSharedWal(uint32_t id);
 void ForgetSharedWal(uint32_t id);
-
 
 }  // namespace tapio_binding
 

@@ -18,8 +18,8 @@ namespace tapio {
 
 }  // namespace tapio
 
-#define TAPIO_CHECK(condition, what)                                   \
-  do {                                                                 \
+#define TAPIO_CHECK(condition, what)                                  \
+  do {                                                                \
     if (!(condition)) ::tapio::CheckFailed(__FILE__, __LINE__, what); \
   } while (0)
 

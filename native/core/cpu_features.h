@@ -6,12 +6,12 @@
 namespace tapio {
 
 struct CpuFeatures {
-  bool sse42 = false;     // x86 CRC32 instruction
-  bool pclmul = false;    // carry-less multiply
-  bool avx2 = false;      // with FMA
-  bool avx512 = false;    // AVX-512 F + BW + VL + DQ, enabled by the OS
-  bool neon = false;      // ARMv8 Advanced SIMD
-  bool arm_crc = false;   // ARMv8 CRC32 instructions
+  bool sse42 = false;    // x86 CRC32 instruction
+  bool pclmul = false;   // carry-less multiply
+  bool avx2 = false;     // with FMA
+  bool avx512 = false;   // AVX-512 F + BW + VL + DQ, enabled by the OS
+  bool neon = false;     // ARMv8 Advanced SIMD
+  bool arm_crc = false;  // ARMv8 CRC32 instructions
 };
 
 // The features of this CPU. The first call probes; later calls return the cached answer.

@@ -30,8 +30,8 @@ const Tables& GetTables() {
 }
 
 inline uint32_t LoadLe32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
-         static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
+  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 | static_cast<uint32_t>(p[2]) << 16 |
+         static_cast<uint32_t>(p[3]) << 24;
 }
 
 using RawKernel = uint32_t (*)(uint32_t, const uint8_t*, size_t);
@@ -61,9 +61,8 @@ uint32_t ExtendRawPortable(uint32_t reg, const uint8_t* p, size_t n) {
   while (n >= 8) {
     uint32_t lo = LoadLe32(p) ^ reg;
     uint32_t hi = LoadLe32(p + 4);
-    reg = tb.t[7][lo & 0xff] ^ tb.t[6][(lo >> 8) & 0xff] ^ tb.t[5][(lo >> 16) & 0xff] ^
-          tb.t[4][lo >> 24] ^ tb.t[3][hi & 0xff] ^ tb.t[2][(hi >> 8) & 0xff] ^
-          tb.t[1][(hi >> 16) & 0xff] ^ tb.t[0][hi >> 24];
+    reg = tb.t[7][lo & 0xff] ^ tb.t[6][(lo >> 8) & 0xff] ^ tb.t[5][(lo >> 16) & 0xff] ^ tb.t[4][lo >> 24] ^
+          tb.t[3][hi & 0xff] ^ tb.t[2][(hi >> 8) & 0xff] ^ tb.t[1][(hi >> 16) & 0xff] ^ tb.t[0][hi >> 24];
     p += 8;
     n -= 8;
   }

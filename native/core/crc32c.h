@@ -31,8 +31,7 @@ class ZeroShift {
  public:
   explicit ZeroShift(size_t n);
   uint32_t Apply(uint32_t reg) const {
-    return table_[0][reg & 0xff] ^ table_[1][(reg >> 8) & 0xff] ^ table_[2][(reg >> 16) & 0xff] ^
-           table_[3][reg >> 24];
+    return table_[0][reg & 0xff] ^ table_[1][(reg >> 8) & 0xff] ^ table_[2][(reg >> 16) & 0xff] ^ table_[3][reg >> 24];
   }
 
  private:

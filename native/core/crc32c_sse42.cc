@@ -38,7 +38,7 @@ __attribute__((target("sse4.2"))) uint32_t Serial(uint32_t reg, const uint8_t* p
 
 // Runs whole rounds of three blocks of `block` bytes; returns the bytes consumed.
 __attribute__((target("sse4.2"))) size_t ThreeWay(uint32_t* reg, const uint8_t* p, size_t n, size_t block,
-                                                   const ZeroShift& shift) {
+                                                  const ZeroShift& shift) {
   size_t done = 0;
   uint32_t r = *reg;
   while (n - done >= 3 * block) {
@@ -52,8 +52,7 @@ __attribute__((target("sse4.2"))) size_t ThreeWay(uint32_t* reg, const uint8_t* 
       rc = _mm_crc32_u64(rc, Load64(c + i));
     }
     // Register after a||b||c = shift(shift(ra) ^ rb) ^ rc, each shift over one block of zeros.
-    r = shift.Apply(shift.Apply(static_cast<uint32_t>(ra)) ^ static_cast<uint32_t>(rb)) ^
-        static_cast<uint32_t>(rc);
+    r = shift.Apply(shift.Apply(static_cast<uint32_t>(ra)) ^ static_cast<uint32_t>(rb)) ^ static_cast<uint32_t>(rc);
     done += 3 * block;
   }
   *reg = r;

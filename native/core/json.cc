@@ -64,10 +64,14 @@ bool FlatJson::Hex4(uint32_t* out) {
   for (int k = 0; k < 4; k++) {
     const char c = s_[i_++];
     v <<= 4;
-    if (c >= '0' && c <= '9') v |= static_cast<uint32_t>(c - '0');
-    else if (c >= 'a' && c <= 'f') v |= static_cast<uint32_t>(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F') v |= static_cast<uint32_t>(c - 'A' + 10);
-    else return false;
+    if (c >= '0' && c <= '9')
+      v |= static_cast<uint32_t>(c - '0');
+    else if (c >= 'a' && c <= 'f')
+      v |= static_cast<uint32_t>(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F')
+      v |= static_cast<uint32_t>(c - 'A' + 10);
+    else
+      return false;
   }
   *out = v;
   return true;
@@ -103,14 +107,30 @@ bool FlatJson::String(std::string* out) {
     if (i_ >= s_.size()) return false;
     const char e = s_[i_++];
     switch (e) {
-      case '"': out->push_back('"'); break;
-      case '\\': out->push_back('\\'); break;
-      case '/': out->push_back('/'); break;
-      case 'b': out->push_back('\b'); break;
-      case 'f': out->push_back('\f'); break;
-      case 'n': out->push_back('\n'); break;
-      case 'r': out->push_back('\r'); break;
-      case 't': out->push_back('\t'); break;
+      case '"':
+        out->push_back('"');
+        break;
+      case '\\':
+        out->push_back('\\');
+        break;
+      case '/':
+        out->push_back('/');
+        break;
+      case 'b':
+        out->push_back('\b');
+        break;
+      case 'f':
+        out->push_back('\f');
+        break;
+      case 'n':
+        out->push_back('\n');
+        break;
+      case 'r':
+        out->push_back('\r');
+        break;
+      case 't':
+        out->push_back('\t');
+        break;
       case 'u': {
         uint32_t cp = 0;
         if (!Hex4(&cp)) return false;
@@ -128,7 +148,8 @@ bool FlatJson::String(std::string* out) {
         PutUtf8(cp, out);
         break;
       }
-      default: return false;
+      default:
+        return false;
     }
   }
   return Eat('"');
@@ -202,11 +223,16 @@ bool FlatJson::AnyValue(std::string* out, int depth) {
     return true;
   }
   bool ok;
-  if (c == '{' || c == '[') ok = Nested(depth);
-  else if (c == 't') ok = Literal("true");
-  else if (c == 'f') ok = Literal("false");
-  else if (c == 'n') ok = Literal("null");
-  else ok = Number();
+  if (c == '{' || c == '[')
+    ok = Nested(depth);
+  else if (c == 't')
+    ok = Literal("true");
+  else if (c == 'f')
+    ok = Literal("false");
+  else if (c == 'n')
+    ok = Literal("null");
+  else
+    ok = Number();
   if (!ok) return false;
   *out = s_.substr(start, i_ - start);
   return true;

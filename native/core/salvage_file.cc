@@ -14,8 +14,9 @@ namespace tapio {
 namespace wal {
 
 std::string SalvagedContents(const StoreId& id, const std::vector<SalvageStretch>& stretches) {
-  std::string out = std::string("{\"format\":\"") + kSalvagedFormatName + "\",\"version\":" +
-                    std::to_string(kFormatVersion) + ",\"storeId\":\"" + StoreIdToHex(id) + "\",\"stretches\":[";
+  std::string out = std::string("{\"format\":\"") + kSalvagedFormatName +
+                    "\",\"version\":" + std::to_string(kFormatVersion) + ",\"storeId\":\"" + StoreIdToHex(id) +
+                    "\",\"stretches\":[";
   for (size_t i = 0; i < stretches.size(); i++) {
     const SalvageStretch& st = stretches[i];
     out += (i == 0 ? "" : ",");
@@ -36,7 +37,8 @@ void ReadSalvaged(const std::string& dir, const StoreId& store_id, std::vector<S
   const int error_number = ReadSmallFileErrno(JoinPath(dir, kSalvagedFileName), &text, &op, kMaxSalvagedFileBytes);
   if (error_number == ENOENT) return;
   if (error_number != 0) {
-    *ignored = Status(Reason::kSmallFileUnreadable).With("name", kSalvagedFileName).With("errno", ErrnoCode(error_number));
+    *ignored =
+        Status(Reason::kSmallFileUnreadable).With("name", kSalvagedFileName).With("errno", ErrnoCode(error_number));
     return;
   }
   std::map<std::string, std::string> v;
@@ -48,16 +50,18 @@ void ReadSalvaged(const std::string& dir, const StoreId& store_id, std::vector<S
   const Status bad(Reason::kSalvagedStretches);
   const auto list = v.find("stretches");
   std::vector<std::string> elements;
-  if (list == v.end() || list->second.empty() || list->second[0] != '[' || !FlatJson(list->second, kMaxSmallFileNesting).ParseArray(&elements)) {
+  if (list == v.end() || list->second.empty() || list->second[0] != '[' ||
+      !FlatJson(list->second, kMaxSmallFileNesting).ParseArray(&elements)) {
     *ignored = bad;
     return;
   }
   for (const std::string& e : elements) {
     std::map<std::string, std::string> f;
     SalvageStretch st;
-    if (e.empty() || e[0] != '{' || !FlatJson(e, kMaxSmallFileNesting).Parse(&f) || !SafeInteger(f, "segment", &st.segment) ||
-        !SafeInteger(f, "offset", &st.offset) || !SafeInteger(f, "bytes", &st.bytes) ||
-        !SafeInteger(f, "lostFrom", &st.lost_from) || !SafeInteger(f, "lostCount", &st.lost_count) || st.segment < 1) {
+    if (e.empty() || e[0] != '{' || !FlatJson(e, kMaxSmallFileNesting).Parse(&f) ||
+        !SafeInteger(f, "segment", &st.segment) || !SafeInteger(f, "offset", &st.offset) ||
+        !SafeInteger(f, "bytes", &st.bytes) || !SafeInteger(f, "lostFrom", &st.lost_from) ||
+        !SafeInteger(f, "lostCount", &st.lost_count) || st.segment < 1) {
       out->clear();
       *ignored = bad;
       return;

@@ -184,7 +184,8 @@ Status RunSyncProbe(const SyncProbeOptions& o, SyncProbeResult* out) {
     const auto start = std::chrono::steady_clock::now();
     s = WriteFull(file.fd(), data.data(), write, offset, file.path());
     if (s.ok()) s = SyncData(file.fd(), file.path());
-    const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
+    const auto nanos =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
     const uint64_t cycle = nanos > 0 ? static_cast<uint64_t>(nanos) : 0;
     out->cycle_nanos.push_back(cycle);
     total += cycle;

@@ -53,10 +53,10 @@ struct SyncProbeResult {
   // Ok when the mode ran; else why it cannot run here (a direct mode on a file system that
   // refuses O_DIRECT: DirectIoProbe::refusal), and nothing below is set.
   Status not_run;
-  std::vector<uint64_t> cycle_nanos;   // each write + fdatasync, in order
-  size_t write_bytes = 0;              // bytes per write as written (rounded in direct modes)
-  size_t alignment = 0;                // direct modes: the block size used; 0 otherwise
-  uint64_t files = 0;                  // scratch files used (1 + replacements)
+  std::vector<uint64_t> cycle_nanos;  // each write + fdatasync, in order
+  size_t write_bytes = 0;             // bytes per write as written (rounded in direct modes)
+  size_t alignment = 0;               // direct modes: the block size used; 0 otherwise
+  uint64_t files = 0;                 // scratch files used (1 + replacements)
 };
 
 // kSyncProbeOption or kSyncProbeFile for options out of range (the facade checked them first);

@@ -157,7 +157,8 @@ void ReadCheckpoint(const std::string& dir, const StoreId& store_id, Checkpoint*
   const int error_number = ReadSmallFileErrno(JoinPath(dir, kCheckpointFileName), &text, &op);
   if (error_number == ENOENT) return;
   if (error_number != 0) {
-    *ignored = Status(Reason::kSmallFileUnreadable).With("name", kCheckpointFileName).With("errno", ErrnoCode(error_number));
+    *ignored =
+        Status(Reason::kSmallFileUnreadable).With("name", kCheckpointFileName).With("errno", ErrnoCode(error_number));
     return;
   }
   std::map<std::string, std::string> v;

@@ -16,8 +16,8 @@
 #include <memory>
 #include <string>
 
-#include "core/limits.h"
 #include "core/file_layer.h"
+#include "core/limits.h"
 #include "core/status.h"
 #include "core/wal_codec.h"
 #include "core/wal_format.h"
@@ -28,10 +28,10 @@ namespace wal {
 // Where the log ends: what Recover found and where the writer resumes.
 struct ResumePoint {
   StoreId store_id;
-  uint64_t segment = 1;          // the segment to append to
-  bool segment_exists = false;   // false: the writer creates it, starting at next_seq
-  uint64_t segment_size = 0;     // when it exists: its size from its header
-  uint64_t write_offset = 0;     // when it exists: the end of its last whole record
+  uint64_t segment = 1;            // the segment to append to
+  bool segment_exists = false;     // false: the writer creates it, starting at next_seq
+  uint64_t segment_size = 0;       // when it exists: its size from its header
+  uint64_t write_offset = 0;       // when it exists: the end of its last whole record
   uint64_t segment_first_seq = 1;  // when it exists: the first sequence number from its header
   uint64_t next_seq = 1;
   // Write CHECKPOINT at each segment roll. Off after a salvage that skipped damage, so the
@@ -177,9 +177,9 @@ class SegmentAppender {
   AppendMode mode_;
   AlignedBuffer* buffer_;
   FileLayer* io_;
-  uint64_t base_ = 0;     // file offset of buffer_->data()[0]
-  size_t used_ = 0;       // bytes of the buffer holding record bytes
-  size_t written_ = 0;    // of those, bytes already written to the file
+  uint64_t base_ = 0;   // file offset of buffer_->data()[0]
+  size_t used_ = 0;     // bytes of the buffer holding record bytes
+  size_t written_ = 0;  // of those, bytes already written to the file
   uint64_t synced_end_ = 0;
 };
 

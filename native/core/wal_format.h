@@ -29,7 +29,7 @@ constexpr const char* kCheckpointFormatName = "tapio-wal-checkpoint";
 // The stretches salvage set aside, which later opens, reads and verify accept (docs/FORMAT.md).
 constexpr const char* kSalvagedFileName = "SALVAGED";
 constexpr const char* kSalvagedFormatName = "tapio-wal-salvaged";
-constexpr size_t kMaxSalvagedFileBytes = 1u << 20;  // the most SALVAGED may hold (about 10,000 stretches)
+constexpr size_t kMaxSalvagedFileBytes = 1u << 20;   // the most SALVAGED may hold (about 10,000 stretches)
 constexpr const char* kWalFormatName = "tapio-wal";  // the "format" of WAL_ID
 // The lock file of the WAL directory: flock(2) is taken on it (core/file_lock.h, src/fs/dir-lock.ts);
 // it holds the owner's process id, for messages only. Never removed by a lock holder.
@@ -84,9 +84,7 @@ constexpr bool IndexesRecord(uint64_t offset, uint64_t footprint) {
 }
 
 // The largest payload a segment of `segment_size` bytes can hold.
-constexpr uint64_t MaxPayload(uint64_t segment_size) {
-  return segment_size - kSegmentHeaderSize - kRecordHeaderSize;
-}
+constexpr uint64_t MaxPayload(uint64_t segment_size) { return segment_size - kSegmentHeaderSize - kRecordHeaderSize; }
 
 }  // namespace wal
 }  // namespace tapio

@@ -168,7 +168,8 @@ Status Recovery::Run(const std::vector<uint64_t>& numbers) {
     }
   }
   for (const auto& e : examined_) {
-    out_->bytes_scanned += e.second.first + (e.second.second > kSegmentHeaderSize ? e.second.second - kSegmentHeaderSize : 0);
+    out_->bytes_scanned +=
+        e.second.first + (e.second.second > kSegmentHeaderSize ? e.second.second - kSegmentHeaderSize : 0);
   }
   s = SetResumePoint(numbers, removed);
   if (s.ok()) s = SaveCheckpoint();
@@ -196,10 +197,9 @@ Status Recovery::CheckSealed(const std::string& name, const SegmentHeader& h, Se
     pending_ = out_->segments.size();  // the next readable header tells where this segment ends
   } else {
     if (h.first_seq != cp_.first_seq) {
-      Status s = Damage(name, kHeaderOffFirstSeq, 0,
-                        Status(Reason::kCheckpointFirstSeq)
-                            .With("firstSeq", h.first_seq)
-                            .With("checkpointFirstSeq", cp_.first_seq));
+      Status s = Damage(
+          name, kHeaderOffFirstSeq, 0,
+          Status(Reason::kCheckpointFirstSeq).With("firstSeq", h.first_seq).With("checkpointFirstSeq", cp_.first_seq));
       if (!s.ok()) return s;
     }
     info->last_seq = cp_.last_seq;
@@ -395,7 +395,8 @@ Status Recovery::ScanSegment(uint64_t number, bool newest, bool sealed) {
   }
   if (prev != nullptr && number != prev->number + 1) {
     const uint64_t missing = number - prev->number - 1;
-    s = Damage(name, 0, 0, Status(Reason::kSegmentsMissing).With("missing", missing).With("previous", prev->name), true);
+    s = Damage(name, 0, 0, Status(Reason::kSegmentsMissing).With("missing", missing).With("previous", prev->name),
+               true);
     if (!s.ok()) return s;
   }
   if (prev != nullptr && prev->appendable && h.first_seq != expected_) {

@@ -28,7 +28,7 @@ struct RecordView {
   uint32_t length = 0;
   const uint8_t* payload = nullptr;  // valid until the next call on the scanner
   uint64_t footprint = 0;            // bytes the record takes, padding included
-  Status problem;  // kBad: kPartialHeader, kRecordLength, kSeqZero, kSeqRange or kRecordChecksum
+  Status problem;                    // kBad: kPartialHeader, kRecordLength, kSeqZero, kSeqRange or kRecordChecksum
 };
 
 // The refusal (kSegmentDamaged) of an open for the segment file at `path`: `bytes` bytes from
@@ -65,8 +65,7 @@ class SegmentScanner {
   // that ends before the limit and min_seq < seq <= max_seq. *found gets its offset, or
   // UINT64_MAX. *end_nonzero gets one past the last non-zero byte in [from, limit) seen before
   // the search stopped (from when none).
-  Status FindValidRecord(uint64_t from, uint64_t min_seq, uint64_t max_seq, uint64_t* found,
-                         uint64_t* end_nonzero);
+  Status FindValidRecord(uint64_t from, uint64_t min_seq, uint64_t max_seq, uint64_t* found, uint64_t* end_nonzero);
 
  private:
   // Makes [offset, offset + n) readable in the window; *p gets a pointer to it, or null when

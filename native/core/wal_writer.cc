@@ -26,14 +26,17 @@ constexpr auto kPushWait = std::chrono::microseconds(200);
 
 Status ValidateOptions(const WriterOptions& o) {
   if (o.dir.empty()) return Status(Reason::kWriterOption).With("option", "dir").With("value", "");
-  if (o.segment_size < kMinSegmentSize || o.segment_size > kMaxSegmentSize || o.segment_size % kSegmentHeaderSize != 0) {
+  if (o.segment_size < kMinSegmentSize || o.segment_size > kMaxSegmentSize ||
+      o.segment_size % kSegmentHeaderSize != 0) {
     return Status(Reason::kWriterOption).With("option", "segment_size").With("value", o.segment_size);
   }
   if (o.max_group_bytes < kMinGroupBytes || o.max_group_bytes > kMaxGroupBytes) {
     return Status(Reason::kWriterOption).With("option", "max_group_bytes").With("value", o.max_group_bytes);
   }
-  if (o.resume.next_seq == 0) return Status(Reason::kWriterOption).With("option", "resume.next_seq").With("value", uint64_t{0});
-  if (o.resume.segment == 0) return Status(Reason::kWriterOption).With("option", "resume.segment").With("value", uint64_t{0});
+  if (o.resume.next_seq == 0)
+    return Status(Reason::kWriterOption).With("option", "resume.next_seq").With("value", uint64_t{0});
+  if (o.resume.segment == 0)
+    return Status(Reason::kWriterOption).With("option", "resume.segment").With("value", uint64_t{0});
   if (o.resume.segment_exists) {
     const ResumePoint& r = o.resume;
     if (r.segment_size < kMinSegmentSize || r.segment_size > kMaxSegmentSize || r.write_offset < kSegmentHeaderSize ||
@@ -78,7 +81,8 @@ Status WalWriter::Open(WriterOptions options, std::unique_ptr<WalWriter>* out) {
   Status s = ValidateOptions(options);
   if (!s.ok()) return s;
   std::unique_ptr<WalWriter> w(new (std::nothrow) WalWriter(std::move(options)));
-  if (w == nullptr) return Status(Reason::kOutOfMemory).With("what", "writer").With("bytes", uint64_t{sizeof(WalWriter)});
+  if (w == nullptr)
+    return Status(Reason::kOutOfMemory).With("what", "writer").With("bytes", uint64_t{sizeof(WalWriter)});
   s = w->Start();
   if (!s.ok()) {
     w->closed_ = true;  // no thread to join
@@ -185,7 +189,8 @@ bool WalWriter::BatchFits(const uint32_t* lengths, size_t count) const {
 
 WalWriter::AppendResult WalWriter::Append(uint32_t producer_id, uint64_t ticket, const uint8_t* const* datas,
                                           const uint32_t* lengths, size_t count, bool wake) {
-  for (size_t i = 0; i < count; i++) TAPIO_CHECK(lengths[i] <= max_payload_, "WalWriter::Append: a record no segment holds");
+  for (size_t i = 0; i < count; i++)
+    TAPIO_CHECK(lengths[i] <= max_payload_, "WalWriter::Append: a record no segment holds");
   // Paired with Close: either Close sees this appender in flight and waits for it, or this
   // appender sees closing_ and refuses.
   appenders_.fetch_add(1, std::memory_order_seq_cst);

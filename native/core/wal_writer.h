@@ -83,7 +83,7 @@ struct Ack {
 // One report: the batches one fdatasync covered (or that failed), in ring (append) order.
 // Reports arrive in ring order too.
 struct GroupDone {
-  Status status;             // ok: every batch in `acks` is durable
+  Status status;  // ok: every batch in `acks` is durable
   std::vector<Ack> acks;
   uint64_t durable_seq = 0;  // the newest durable sequence number after this group
 };
@@ -101,7 +101,7 @@ struct WriterOptions {
   // The layer record writes and fdatasyncs go through; null: the real system calls. Tests put a
   // FaultyFileLayer here. It must outlive the writer.
   FileLayer* io = nullptr;
-  ResumePoint resume;  // from Recover
+  ResumePoint resume;       // from Recover
   uint64_t created_ms = 0;  // creation time written into new segment headers; 0 = the clock
   // Called on the sync thread or the writer thread (one at a time, in sequence order) after
   // every fdatasync with the batches it made durable, and for failed batches. Must not call
@@ -123,10 +123,10 @@ struct WriterStats {
   uint64_t ring_used = 0;
   uint64_t ring_capacity = 0;
   bool direct_io = false;
-  size_t alignment = 0;            // O_DIRECT alignment when direct_io
-  Status direct_io_refusal;        // why direct I/O is off, when it is (kDirectIoOff, ...)
+  size_t alignment = 0;      // O_DIRECT alignment when direct_io
+  Status direct_io_refusal;  // why direct I/O is off, when it is (kDirectIoOff, ...)
   bool failed = false;
-  Status failure;                  // the failed state (kWriterFailed), when failed
+  Status failure;  // the failed state (kWriterFailed), when failed
 };
 
 class WalWriter {
@@ -186,10 +186,10 @@ class WalWriter {
     uint64_t bytes = 0;  // record bytes written (headers and padding included)
     uint64_t records = 0;
     uint64_t payload = 0;
-    uint64_t last_seq = 0;                 // the newest sequence number written
-    SegmentAppender* appender = nullptr;   // the segment the group ends in
-    uint64_t end = 0;                      // the appender's end after the group
-    bool failed = false;                   // taken after a failure: reported failed, never synced
+    uint64_t last_seq = 0;                // the newest sequence number written
+    SegmentAppender* appender = nullptr;  // the segment the group ends in
+    uint64_t end = 0;                     // the appender's end after the group
+    bool failed = false;                  // taken after a failure: reported failed, never synced
     void Reset() {
       acks.clear();
       bytes = records = payload = last_seq = end = 0;
@@ -237,12 +237,12 @@ class WalWriter {
   AlignedBuffer buffer_;
   FileLayer* io_;
   std::unique_ptr<SegmentAppender> appender_;  // writer thread
-  uint64_t segment_number_ = 0;                 // writer thread
-  uint64_t segment_first_seq_ = 1;              // writer thread: the current segment's first record
-  uint64_t next_seq_ = 1;                       // writer thread
+  uint64_t segment_number_ = 0;                // writer thread
+  uint64_t segment_first_seq_ = 1;             // writer thread: the current segment's first record
+  uint64_t next_seq_ = 1;                      // writer thread
   uint64_t max_payload_ = 0;
-  uint64_t budget_ = 0;         // writer thread: bytes the group being taken may still hold
-  bool budget_short_ = false;   // writer thread: a batch waits for the sync thread to claim bytes
+  uint64_t budget_ = 0;                  // writer thread: bytes the group being taken may still hold
+  bool budget_short_ = false;            // writer thread: a batch waits for the sync thread to claim bytes
   uint32_t handoffs_before_inline_ = 0;  // writer thread: groups left for the sync thread
   std::thread thread_;
   std::thread sync_thread_;
@@ -263,17 +263,17 @@ class WalWriter {
 
   // Between the writer thread and the sync thread, guarded by mu_.
   std::mutex mu_;
-  std::condition_variable sync_cv_;     // the sync thread waits for groups
-  std::condition_variable writer_cv_;   // the writer thread waits for claims and idleness
-  std::vector<Group> shipped_;          // written, not yet claimed by an fdatasync
-  uint64_t unclaimed_bytes_ = 0;        // their record bytes
-  bool syncing_ = false;                // a thread holds claimed groups (one at a time)
-  bool writing_ = false;                // the writer thread is taking or writing a group
-  uint64_t ships_ = 0;                  // groups shipped so far
-  bool writer_done_ = false;            // the writer thread has shipped its last group
+  std::condition_variable sync_cv_;             // the sync thread waits for groups
+  std::condition_variable writer_cv_;           // the writer thread waits for claims and idleness
+  std::vector<Group> shipped_;                  // written, not yet claimed by an fdatasync
+  uint64_t unclaimed_bytes_ = 0;                // their record bytes
+  bool syncing_ = false;                        // a thread holds claimed groups (one at a time)
+  bool writing_ = false;                        // the writer thread is taking or writing a group
+  uint64_t ships_ = 0;                          // groups shipped so far
+  bool writer_done_ = false;                    // the writer thread has shipped its last group
   SegmentAppender* synced_appender_ = nullptr;  // where the newest successful sync was
   uint64_t synced_end_ = 0;                     // and the end it covered
-  bool sync_failed_ = false;            // an fdatasync failed: every group not yet reported fails
+  bool sync_failed_ = false;                    // an fdatasync failed: every group not yet reported fails
 
   std::atomic<uint32_t> appenders_{0};
   std::atomic<uint32_t> pushing_{0};  // producers between BeginPush and EndPush

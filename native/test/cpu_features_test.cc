@@ -50,8 +50,8 @@ TEST(CpuFeatures, ProbedOnce) {
   const CpuFeatures& a = GetCpuFeatures();
   const CpuFeatures& b = GetCpuFeatures();
   EXPECT_TRUE(&a == &b) << "GetCpuFeatures returns the same cached object";
-  std::printf("  cpu: sse42=%d pclmul=%d avx2=%d avx512=%d neon=%d arm_crc=%d\n", a.sse42, a.pclmul, a.avx2,
-              a.avx512, a.neon, a.arm_crc);
+  std::printf("  cpu: sse42=%d pclmul=%d avx2=%d avx512=%d neon=%d arm_crc=%d\n", a.sse42, a.pclmul, a.avx2, a.avx512,
+              a.neon, a.arm_crc);
 }
 
 TEST(CpuFeatures, OnlyThisFamilysFeatures) {

@@ -143,8 +143,8 @@ TEST(Crc32c, KnownVectors) {
     for (const Vector& v : KnownVectors()) {
       for (size_t misalign = 0; misalign < 16; misalign++) {
         PlacedBytes buf(v.bytes.data(), v.bytes.size(), misalign);
-        EXPECT_EQ(v.crc, impl.fn(0, buf.data(), buf.size())) << impl.name << ", " << v.label << ", misaligned by "
-                                                            << misalign;
+        EXPECT_EQ(v.crc, impl.fn(0, buf.data(), buf.size()))
+            << impl.name << ", " << v.label << ", misaligned by " << misalign;
       }
     }
   }
@@ -189,8 +189,8 @@ TEST(Crc32c, ExtendComposesAcrossBlockBoundaries) {
   const std::vector<uint8_t> data = RandomBytes(rng, 2 * 3 * 8192 + 3 * 256 + 123);
   const uint32_t whole = ExtendPortable(0, data.data(), data.size());
   std::vector<size_t> splits;
-  for (size_t center : {size_t{256}, size_t{768}, size_t{1536}, size_t{8192}, size_t{24576}, size_t{24576 + 768},
-                        size_t{49152}}) {
+  for (size_t center :
+       {size_t{256}, size_t{768}, size_t{1536}, size_t{8192}, size_t{24576}, size_t{24576 + 768}, size_t{49152}}) {
     for (int delta : {-9, -8, -7, -1, 0, 1, 7, 8, 9}) splits.push_back(center + delta);
   }
   for (const Impl& impl : KernelsUnderTest()) {

@@ -171,29 +171,29 @@ inline Result CheckBool(const char* macro, const char* text, bool value, bool wa
 #define TAPIO_TEST_CONCAT_INNER_(a, b) a##b
 #define TAPIO_TEST_CONCAT_(a, b) TAPIO_TEST_CONCAT_INNER_(a, b)
 
-#define TEST(suite, name)                                                                                 \
-  static void TAPIO_TEST_CONCAT_(tapio_test_body_, TAPIO_TEST_CONCAT_(suite, TAPIO_TEST_CONCAT_(_, name)))(); \
-  static const ::tapio_test::Registrar TAPIO_TEST_CONCAT_(                                                \
-      tapio_test_registrar_, TAPIO_TEST_CONCAT_(suite, TAPIO_TEST_CONCAT_(_, name)))(                     \
+#define TEST(suite, name)                                                                                           \
+  static void TAPIO_TEST_CONCAT_(tapio_test_body_, TAPIO_TEST_CONCAT_(suite, TAPIO_TEST_CONCAT_(_, name)))();       \
+  static const ::tapio_test::Registrar TAPIO_TEST_CONCAT_(tapio_test_registrar_,                                    \
+                                                          TAPIO_TEST_CONCAT_(suite, TAPIO_TEST_CONCAT_(_, name)))(  \
       #suite, #name, &TAPIO_TEST_CONCAT_(tapio_test_body_, TAPIO_TEST_CONCAT_(suite, TAPIO_TEST_CONCAT_(_, name))), \
-      __FILE__, __LINE__);                                                                                \
+      __FILE__, __LINE__);                                                                                          \
   static void TAPIO_TEST_CONCAT_(tapio_test_body_, TAPIO_TEST_CONCAT_(suite, TAPIO_TEST_CONCAT_(_, name)))()
 
 // A `for` that runs its body once when the check failed: unlike `if (ok) {} else ...` it has no
 // else for a caller's `if (c) EXPECT_TRUE(x); else ...` to bind to, and the body can still end
 // in the caller's streamed message.
-#define TAPIO_TEST_CHECK_(result_expr, on_failure)                                                    \
-  for (::tapio_test::Result tapio_test_result_ = (result_expr); !tapio_test_result_.passed;          \
-       tapio_test_result_.passed = true)                                                              \
+#define TAPIO_TEST_CHECK_(result_expr, on_failure)                                          \
+  for (::tapio_test::Result tapio_test_result_ = (result_expr); !tapio_test_result_.passed; \
+       tapio_test_result_.passed = true)                                                    \
   on_failure ::tapio_test::Reporter(__FILE__, __LINE__, tapio_test_result_.what) = ::tapio_test::Message()
 
 #define TAPIO_TEST_NONFATAL_
 #define TAPIO_TEST_FATAL_ return
 
-#define TAPIO_TEST_BINARY_(macro, op, a, b, kind)                                                           \
-  TAPIO_TEST_CHECK_(::tapio_test::CompareValues(macro, #a, #b, (a), (b),                                    \
-                                                [](const auto& x_, const auto& y_) { return x_ op y_; }), \
-                    kind)
+#define TAPIO_TEST_BINARY_(macro, op, a, b, kind)                                                                    \
+  TAPIO_TEST_CHECK_(                                                                                                 \
+      ::tapio_test::CompareValues(macro, #a, #b, (a), (b), [](const auto& x_, const auto& y_) { return x_ op y_; }), \
+      kind)
 
 #define EXPECT_EQ(a, b) TAPIO_TEST_BINARY_("EXPECT_EQ", ==, a, b, TAPIO_TEST_NONFATAL_)
 #define EXPECT_NE(a, b) TAPIO_TEST_BINARY_("EXPECT_NE", !=, a, b, TAPIO_TEST_NONFATAL_)
@@ -201,10 +201,14 @@ inline Result CheckBool(const char* macro, const char* text, bool value, bool wa
 #define EXPECT_LE(a, b) TAPIO_TEST_BINARY_("EXPECT_LE", <=, a, b, TAPIO_TEST_NONFATAL_)
 #define EXPECT_GT(a, b) TAPIO_TEST_BINARY_("EXPECT_GT", >, a, b, TAPIO_TEST_NONFATAL_)
 #define EXPECT_GE(a, b) TAPIO_TEST_BINARY_("EXPECT_GE", >=, a, b, TAPIO_TEST_NONFATAL_)
-#define EXPECT_TRUE(c) TAPIO_TEST_CHECK_(::tapio_test::CheckBool("EXPECT_TRUE", #c, static_cast<bool>(c), true), TAPIO_TEST_NONFATAL_)
-#define EXPECT_FALSE(c) TAPIO_TEST_CHECK_(::tapio_test::CheckBool("EXPECT_FALSE", #c, static_cast<bool>(c), false), TAPIO_TEST_NONFATAL_)
-#define EXPECT_STREQ(a, b) TAPIO_TEST_CHECK_(::tapio_test::CompareStrings("EXPECT_STREQ", #a, #b, (a), (b), true), TAPIO_TEST_NONFATAL_)
-#define EXPECT_STRNE(a, b) TAPIO_TEST_CHECK_(::tapio_test::CompareStrings("EXPECT_STRNE", #a, #b, (a), (b), false), TAPIO_TEST_NONFATAL_)
+#define EXPECT_TRUE(c) \
+  TAPIO_TEST_CHECK_(::tapio_test::CheckBool("EXPECT_TRUE", #c, static_cast<bool>(c), true), TAPIO_TEST_NONFATAL_)
+#define EXPECT_FALSE(c) \
+  TAPIO_TEST_CHECK_(::tapio_test::CheckBool("EXPECT_FALSE", #c, static_cast<bool>(c), false), TAPIO_TEST_NONFATAL_)
+#define EXPECT_STREQ(a, b) \
+  TAPIO_TEST_CHECK_(::tapio_test::CompareStrings("EXPECT_STREQ", #a, #b, (a), (b), true), TAPIO_TEST_NONFATAL_)
+#define EXPECT_STRNE(a, b) \
+  TAPIO_TEST_CHECK_(::tapio_test::CompareStrings("EXPECT_STRNE", #a, #b, (a), (b), false), TAPIO_TEST_NONFATAL_)
 
 #define ASSERT_EQ(a, b) TAPIO_TEST_BINARY_("ASSERT_EQ", ==, a, b, TAPIO_TEST_FATAL_)
 #define ASSERT_NE(a, b) TAPIO_TEST_BINARY_("ASSERT_NE", !=, a, b, TAPIO_TEST_FATAL_)
@@ -212,13 +216,15 @@ inline Result CheckBool(const char* macro, const char* text, bool value, bool wa
 #define ASSERT_LE(a, b) TAPIO_TEST_BINARY_("ASSERT_LE", <=, a, b, TAPIO_TEST_FATAL_)
 #define ASSERT_GT(a, b) TAPIO_TEST_BINARY_("ASSERT_GT", >, a, b, TAPIO_TEST_FATAL_)
 #define ASSERT_GE(a, b) TAPIO_TEST_BINARY_("ASSERT_GE", >=, a, b, TAPIO_TEST_FATAL_)
-#define ASSERT_TRUE(c) TAPIO_TEST_CHECK_(::tapio_test::CheckBool("ASSERT_TRUE", #c, static_cast<bool>(c), true), TAPIO_TEST_FATAL_)
-#define ASSERT_FALSE(c) TAPIO_TEST_CHECK_(::tapio_test::CheckBool("ASSERT_FALSE", #c, static_cast<bool>(c), false), TAPIO_TEST_FATAL_)
-#define ASSERT_STREQ(a, b) TAPIO_TEST_CHECK_(::tapio_test::CompareStrings("ASSERT_STREQ", #a, #b, (a), (b), true), TAPIO_TEST_FATAL_)
+#define ASSERT_TRUE(c) \
+  TAPIO_TEST_CHECK_(::tapio_test::CheckBool("ASSERT_TRUE", #c, static_cast<bool>(c), true), TAPIO_TEST_FATAL_)
+#define ASSERT_FALSE(c) \
+  TAPIO_TEST_CHECK_(::tapio_test::CheckBool("ASSERT_FALSE", #c, static_cast<bool>(c), false), TAPIO_TEST_FATAL_)
+#define ASSERT_STREQ(a, b) \
+  TAPIO_TEST_CHECK_(::tapio_test::CompareStrings("ASSERT_STREQ", #a, #b, (a), (b), true), TAPIO_TEST_FATAL_)
 
 // Fails the running test unconditionally: FAIL() << "why";
-#define FAIL() \
-  return ::tapio_test::Reporter(__FILE__, __LINE__, "FAIL()") = ::tapio_test::Message()
+#define FAIL() return ::tapio_test::Reporter(__FILE__, __LINE__, "FAIL()") = ::tapio_test::Message()
 #define ADD_FAILURE() ::tapio_test::Reporter(__FILE__, __LINE__, "ADD_FAILURE()") = ::tapio_test::Message()
 
 // Ends the running test as skipped, saying why: SKIP() << "no direct I/O here: " << reason;

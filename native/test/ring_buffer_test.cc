@@ -1,5 +1,7 @@
 #include "core/ring_buffer.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -9,8 +11,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <unistd.h>
 
 #include "test/harness.h"
 
@@ -213,8 +213,7 @@ TEST(RingBuffer, WrapAroundWithPaddingAtEveryOffset) {
       const uint64_t at = (offset + expected) % capacity;
       const uint64_t needed2 = capacity - at >= 32 ? 32 : capacity - at + 32;
       const bool second = expected + needed2 <= capacity;
-      ASSERT_EQ(second ? RingBuffer::PushResult::kOk : RingBuffer::PushResult::kFull,
-                PushBatch(ring.get(), 8, 1, b2))
+      ASSERT_EQ(second ? RingBuffer::PushResult::kOk : RingBuffer::PushResult::kFull, PushBatch(ring.get(), 8, 1, b2))
           << "offset " << offset << " size " << size;
       std::vector<uint64_t> tickets;
       std::string why;

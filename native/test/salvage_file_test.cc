@@ -107,8 +107,10 @@ TEST(SalvageFile, SalvagedFileThatCannotBeUsedAcceptsNothing) {
       {prefix + other + "\",\"stretches\":[]}",
        "small-file-other-store {name: SALVAGED, storeId: " + other + ", walStoreId: " + id + "}"},
       {prefix + id + "\",\"stretches\":{}}", bad_list},
-      {prefix + id + "\",\"stretches\":[{\"segment\":0,\"offset\":1,\"bytes\":1,\"lostFrom\":0,\"lostCount\":0}]}", bad_list},
-      {prefix + id + "\",\"stretches\":[{\"segment\":1,\"offset\":1.5,\"bytes\":1,\"lostFrom\":0,\"lostCount\":0}]}", bad_list},
+      {prefix + id + "\",\"stretches\":[{\"segment\":0,\"offset\":1,\"bytes\":1,\"lostFrom\":0,\"lostCount\":0}]}",
+       bad_list},
+      {prefix + id + "\",\"stretches\":[{\"segment\":1,\"offset\":1.5,\"bytes\":1,\"lostFrom\":0,\"lostCount\":0}]}",
+       bad_list},
       {prefix + id + "\",\"stretches\":[\"{}\"]}", bad_list},
   };
   for (const Case& c : cases) {
@@ -127,9 +129,10 @@ TEST(SalvageFile, SalvagedFileThatCannotBeUsedAcceptsNothing) {
     EXPECT_TRUE(r.set_aside.empty());
   }
   // Members it does not know and other number spellings are read as JSON.parse reads them.
-  const std::string spelled = prefix + id +
-                              "\", \"extra\": [[1]], \"stretches\": [ {\"segment\": 1e0, \"offset\": 8.0, \"bytes\": 16, "
-                              "\"lostFrom\": 0, \"lostCount\": 0} ] }";
+  const std::string spelled =
+      prefix + id +
+      "\", \"extra\": [[1]], \"stretches\": [ {\"segment\": 1e0, \"offset\": 8.0, \"bytes\": 16, "
+      "\"lostFrom\": 0, \"lostCount\": 0} ] }";
   ASSERT_TRUE(WriteFileBytes(dir.Sub("SALVAGED"), std::vector<uint8_t>(spelled.begin(), spelled.end())));
   ASSERT_TRUE(RecoverDir(dir.path(), &r).ok());
   EXPECT_TRUE(r.set_aside_ignored.ok()) << r.set_aside_ignored.ToString();

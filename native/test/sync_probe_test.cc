@@ -19,7 +19,9 @@ constexpr SyncProbeMode kAllModes[] = {SyncProbeMode::kDirectPreallocated, SyncP
 
 bool Contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-bool IsDirectMode(SyncProbeMode m) { return m == SyncProbeMode::kDirectPreallocated || m == SyncProbeMode::kDirectZeroFilled; }
+bool IsDirectMode(SyncProbeMode m) {
+  return m == SyncProbeMode::kDirectPreallocated || m == SyncProbeMode::kDirectZeroFilled;
+}
 
 TEST(SyncProbe, ModeNamesRoundTrip) {
   for (SyncProbeMode m : kAllModes) {

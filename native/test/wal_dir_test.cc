@@ -77,7 +77,8 @@ TEST(WalDir, WalIdChecks) {
        StatusCode::kFormatVersion},
       {"{\"format\":\"tapio-wal\",\"version\":1}", StatusCode::kCorrupt},
       {"{\"format\":\"tapio-wal\",\"version\":1,\"storeId\":7}", StatusCode::kCorrupt},
-      {"{\"format\":\"tapio-wal\",\"version\":1,\"storeId\":\"00112233445566778899aabbccddeeff\"", StatusCode::kCorrupt},
+      {"{\"format\":\"tapio-wal\",\"version\":1,\"storeId\":\"00112233445566778899aabbccddeeff\"",
+       StatusCode::kCorrupt},
       {" {\n \"storeId\" : \"00112233445566778899AABBCCDDEEFF\", \"version\": 1, \"format\": \"tapio-wal\",\n"
        " \"note\": \"extra keys are fine\", \"n\": -1.5, \"b\": true }\n",
        StatusCode::kOk},
@@ -196,7 +197,8 @@ TEST(WalDir, CheckpointNumbersAreReadAsJsonParseReadsThem) {
   TempDir dir;
   const StoreId id = IdOf(1);
   const std::string text = " { \"lastSeq\": 2.5e1, \"firstSeq\": 1.0, \"sealed\": 2, \"storeId\": \"" +
-                           StoreIdToHex(id) + "\", \"version\": 1e0, \"format\": \"tapio-wal-checkpoint\", \"x\": [{}] }\n";
+                           StoreIdToHex(id) +
+                           "\", \"version\": 1e0, \"format\": \"tapio-wal-checkpoint\", \"x\": [{}] }\n";
   ASSERT_TRUE(WriteFileBytes(dir.Sub(kCheckpointFileName), Bytes(text)));
   Checkpoint cp;
   bool found = false;

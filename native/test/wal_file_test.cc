@@ -159,8 +159,8 @@ TEST(WalFile, CreateSegmentPreallocatesAndWritesHeader) {
 }
 
 // Writes TestLengths() with syncs after some records, through an appender in one mode.
-Status WriteTestSegment(const std::string& dir, bool direct, size_t alignment, size_t buffer_bytes,
-                        FileLayer* io, uint64_t* end) {
+Status WriteTestSegment(const std::string& dir, bool direct, size_t alignment, size_t buffer_bytes, FileLayer* io,
+                        uint64_t* end) {
   int fd = -1;
   Status s = CreateSegmentFile(SegmentSpec(dir, 1, 1, direct, alignment), &fd);
   if (!s.ok()) return s;
@@ -229,7 +229,8 @@ TEST(WalFile, AppenderResumesInsideABlock) {
     TempDir dir;
     DirectIoProbe probe;
     ASSERT_TRUE(ProbeDirectIo(dir.path(), &probe).ok());
-    if (direct && !probe.supported) SKIP() << "the direct half, as direct I/O is not available here: " << probe.refusal.ToString();
+    if (direct && !probe.supported)
+      SKIP() << "the direct half, as direct I/O is not available here: " << probe.refusal.ToString();
     const size_t align = direct ? probe.alignment : 4096;
     int fd = -1;
     ASSERT_TRUE(CreateSegmentFile(SegmentSpec(dir.path(), 1, 1, direct, align), &fd).ok());
@@ -242,7 +243,8 @@ TEST(WalFile, AppenderResumesInsideABlock) {
     uint64_t micros = 0, end = 0;
     {
       std::unique_ptr<SegmentAppender> a;
-      ASSERT_TRUE(SegmentAppender::Open(fd, path, kSegSize, kSegmentHeaderSize, mode, &buffer, PosixFileLayer(), &a).ok());
+      ASSERT_TRUE(
+          SegmentAppender::Open(fd, path, kSegSize, kSegmentHeaderSize, mode, &buffer, PosixFileLayer(), &a).ok());
       const std::vector<uint8_t> p = PayloadFor(1, 100);
       ASSERT_TRUE(a->Append(1, p.data(), 100).ok());
       ASSERT_TRUE(a->Sync(&micros).ok());
@@ -349,7 +351,8 @@ TEST(FaultyFileLayer, DropUnsyncedDataLeavesWhatTheLastSyncCovered) {
     if (direct) {
       DirectIoProbe probe;
       ASSERT_TRUE(ProbeDirectIo(dir.path(), &probe).ok());
-      if (!probe.supported) SKIP() << "the direct half, as direct I/O is not available here: " << probe.refusal.ToString();
+      if (!probe.supported)
+        SKIP() << "the direct half, as direct I/O is not available here: " << probe.refusal.ToString();
       alignment = probe.alignment;
     }
     FaultyFileLayer layer(FaultInjector{});

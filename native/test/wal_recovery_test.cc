@@ -64,8 +64,9 @@ TEST(WalRecovery, CleanLogAcrossSegments) {
   EXPECT_TRUE(r.salvaged.empty());
   // Each byte examined counts once: every header's used bytes, and the record area of each
   // segment scanned (those after the checkpoint); never more than the files hold.
-  EXPECT_EQ(kSegmentHeaderUsed * r.segments.size() + (kSeg - kSegmentHeaderSize) * (r.segments.size() - r.sealed_segments),
-            r.bytes_scanned);
+  EXPECT_EQ(
+      kSegmentHeaderUsed * r.segments.size() + (kSeg - kSegmentHeaderSize) * (r.segments.size() - r.sealed_segments),
+      r.bytes_scanned);
   EXPECT_LE(r.bytes_scanned, kSeg * r.segments.size());
   EXPECT_EQ(r.segments.back().number, r.resume.segment);
   EXPECT_TRUE(r.resume.segment_exists);
@@ -77,8 +78,8 @@ TEST(WalRecovery, CleanLogAcrossSegments) {
 // ---- torn tails of the newest segment ----
 
 // Damages the last record of a 50-record log with `damage`, recovers, and checks the cut.
-void TornTailCase(const char* what, void (*damage)(const std::string& path, const Rec& last),
-                  uint64_t expect_last_seq, bool expect_cut = true) {
+void TornTailCase(const char* what, void (*damage)(const std::string& path, const Rec& last), uint64_t expect_last_seq,
+                  bool expect_cut = true) {
   TempDir dir;
   ASSERT_TRUE(AppendRecords(dir.path(), 0, 50).ok());
   const std::string path = SegPath(dir, 1);
@@ -120,42 +121,60 @@ void TornTailCase(const char* what, void (*damage)(const std::string& path, cons
 }
 
 TEST(WalRecovery, TornTailBadChecksum) {
-  TornTailCase("bad checksum", [](const std::string& path, const Rec& last) {
-    std::vector<uint8_t> b = ReadAt(path, last.offset + 20, 1);
-    b[0] ^= 0x40;
-    PatchFile(path, last.offset + 20, b);
-  }, 49);
+  TornTailCase(
+      "bad checksum",
+      [](const std::string& path, const Rec& last) {
+        std::vector<uint8_t> b = ReadAt(path, last.offset + 20, 1);
+        b[0] ^= 0x40;
+        PatchFile(path, last.offset + 20, b);
+      },
+      49);
 }
 
 TEST(WalRecovery, TornTailBadLength) {
-  TornTailCase("bad length", [](const std::string& path, const Rec& last) {
-    PatchFile(path, last.offset + kRecordOffLength, {0xff, 0xff, 0xff, 0x7f});
-  }, 49);
+  TornTailCase(
+      "bad length",
+      [](const std::string& path, const Rec& last) {
+        PatchFile(path, last.offset + kRecordOffLength, {0xff, 0xff, 0xff, 0x7f});
+      },
+      49);
 }
 
 TEST(WalRecovery, TornTailPartialPayload) {
-  TornTailCase("partial payload", [](const std::string& path, const Rec& last) {
-    const uint64_t half = last.length / 2;
-    PatchFile(path, last.offset + kRecordHeaderSize + half, std::vector<uint8_t>(last.length - half, 0));
-  }, 49);
+  TornTailCase(
+      "partial payload",
+      [](const std::string& path, const Rec& last) {
+        const uint64_t half = last.length / 2;
+        PatchFile(path, last.offset + kRecordHeaderSize + half, std::vector<uint8_t>(last.length - half, 0));
+      },
+      49);
 }
 
 TEST(WalRecovery, TornTailPartialHeaderAtTheEndOfTheFile) {
-  TornTailCase("partial header", [](const std::string& path, const Rec& last) {
-    if (truncate(path.c_str(), static_cast<off_t>(last.offset + 8)) != 0) std::abort();
-  }, 49);
+  TornTailCase(
+      "partial header",
+      [](const std::string& path, const Rec& last) {
+        if (truncate(path.c_str(), static_cast<off_t>(last.offset + 8)) != 0) std::abort();
+      },
+      49);
 }
 
 TEST(WalRecovery, ZeroedTailIsACleanEnd) {
-  TornTailCase("zeroed tail", [](const std::string& path, const Rec& last) {
-    PatchFile(path, last.offset, std::vector<uint8_t>(last.footprint, 0));
-  }, 49, false);
+  TornTailCase(
+      "zeroed tail",
+      [](const std::string& path, const Rec& last) {
+        PatchFile(path, last.offset, std::vector<uint8_t>(last.footprint, 0));
+      },
+      49, false);
 }
 
 TEST(WalRecovery, StrayBytesAfterTheLastRecordAreCut) {
-  TornTailCase("stray bytes", [](const std::string& path, const Rec& last) {
-    PatchFile(path, last.offset + last.footprint + 4000, {1, 2, 3});
-  }, 50);
+  TornTailCase(
+      "stray bytes",
+      [](const std::string& path, const Rec& last) {
+        PatchFile(path, last.offset + last.footprint + 4000, {1, 2, 3});
+      },
+      50);
 }
 
 // ---- damage that refuses the open ----
@@ -342,7 +361,8 @@ TEST(WalRecovery, DamageInAnOlderSegmentIsCorrupt) {
   ASSERT_EQ(0, unlink(dir.Sub(kCheckpointFileName).c_str()));
   Status s = RecoverDir(dir.path(), &r);
   EXPECT_EQ(StatusCode::kCorrupt, s.code());
-  EXPECT_EQ("file=" + path + " offset=" + std::to_string(bad.offset), DetailOf(s, "file") + " " + DetailOf(s, "offset"));
+  EXPECT_EQ("file=" + path + " offset=" + std::to_string(bad.offset),
+            DetailOf(s, "file") + " " + DetailOf(s, "offset"));
   EXPECT_EQ("olderSegment=true", DetailOf(s, "olderSegment")) << s.ToString();
   EXPECT_FALSE(FileExists(path + ".broken"));
 
@@ -423,23 +443,30 @@ void RewriteHeader(const std::string& path, void (*change)(SegmentHeader*)) {
 }
 
 TEST(WalRecovery, WrongMagic) {
-  HeaderCase("magic", [](const std::string& p) { PatchFile(p, 0, {'X'}); }, StatusCode::kCorrupt, "bad-magic");
+  HeaderCase(
+      "magic", [](const std::string& p) { PatchFile(p, 0, {'X'}); }, StatusCode::kCorrupt, "bad-magic");
 }
 
 TEST(WalRecovery, WrongVersion) {
-  HeaderCase("version", [](const std::string& p) { PatchFile(p, kHeaderOffVersion, {9}); },
-             StatusCode::kFormatVersion, "format-version");
+  HeaderCase(
+      "version", [](const std::string& p) { PatchFile(p, kHeaderOffVersion, {9}); }, StatusCode::kFormatVersion,
+      "format-version");
 }
 
 TEST(WalRecovery, HeaderChecksum) {
   // Flipped, not set: the creation time's byte may already hold any given value.
-  HeaderCase("crc", [](const std::string& p) { PatchFile(p, kHeaderOffCreated, {static_cast<uint8_t>(ReadAt(p, kHeaderOffCreated, 1)[0] ^ 0xff)}); },
-             StatusCode::kCorrupt, "header-checksum");
+  HeaderCase(
+      "crc",
+      [](const std::string& p) {
+        PatchFile(p, kHeaderOffCreated, {static_cast<uint8_t>(ReadAt(p, kHeaderOffCreated, 1)[0] ^ 0xff)});
+      },
+      StatusCode::kCorrupt, "header-checksum");
 }
 
 TEST(WalRecovery, WrongStoreId) {
-  HeaderCase("store id", [](const std::string& p) { RewriteHeader(p, [](SegmentHeader* h) { h->store_id.bytes[3] ^= 1; }); },
-             StatusCode::kCorrupt, "foreign-store");
+  HeaderCase(
+      "store id", [](const std::string& p) { RewriteHeader(p, [](SegmentHeader* h) { h->store_id.bytes[3] ^= 1; }); },
+      StatusCode::kCorrupt, "foreign-store");
   // Not even salvage takes a foreign segment.
   TempDir dir;
   ASSERT_TRUE(AppendRecords(dir.path(), 0, 10).ok());
@@ -449,8 +476,9 @@ TEST(WalRecovery, WrongStoreId) {
 }
 
 TEST(WalRecovery, SegmentNumberMustMatchTheName) {
-  HeaderCase("number", [](const std::string& p) { RewriteHeader(p, [](SegmentHeader* h) { h->number = 7; }); },
-             StatusCode::kCorrupt, "header-segment");
+  HeaderCase(
+      "number", [](const std::string& p) { RewriteHeader(p, [](SegmentHeader* h) { h->number = 7; }); },
+      StatusCode::kCorrupt, "header-segment");
 }
 
 TEST(WalRecovery, SalvageSkipsAnUnreadableOlderSegment) {

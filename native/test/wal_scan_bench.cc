@@ -197,12 +197,13 @@ int main(int argc, char** argv) {
 
   auto mbps = [](uint64_t bytes, double s) { return s > 0 ? static_cast<double>(bytes) / 1e6 / s : 0.0; };
   std::printf("{\n");
-  std::printf("  \"log_mib\": %llu, \"record_bytes\": %u, \"records\": %llu,\n",
-              static_cast<unsigned long long>(mib), record, static_cast<unsigned long long>(w.records));
-  std::printf("  \"write\": {\"direct_io\": %s, \"seconds\": %.3f, \"payload_mb_per_s\": %.1f, \"records_per_s\": %.0f, "
-              "\"groups\": %llu},\n",
-              w.direct ? "true" : "false", w.seconds, mbps(w.payload, w.seconds),
-              static_cast<double>(w.records) / w.seconds, static_cast<unsigned long long>(w.groups));
+  std::printf("  \"log_mib\": %llu, \"record_bytes\": %u, \"records\": %llu,\n", static_cast<unsigned long long>(mib),
+              record, static_cast<unsigned long long>(w.records));
+  std::printf(
+      "  \"write\": {\"direct_io\": %s, \"seconds\": %.3f, \"payload_mb_per_s\": %.1f, \"records_per_s\": %.0f, "
+      "\"groups\": %llu},\n",
+      w.direct ? "true" : "false", w.seconds, mbps(w.payload, w.seconds), static_cast<double>(w.records) / w.seconds,
+      static_cast<unsigned long long>(w.groups));
   std::printf("  \"recover_first\": {\"seconds\": %.3f, \"mb_per_s\": %.1f},\n", warm1.seconds,
               mbps(warm1.bytes, warm1.seconds));
   std::printf("  \"recover_warm\": {\"seconds\": %.3f, \"bytes_scanned\": %llu, \"mb_per_s\": %.1f},\n", warm.seconds,

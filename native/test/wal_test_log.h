@@ -102,9 +102,12 @@ inline std::string DetailOf(const tapio::Status& s, const std::string& key) {
   for (const tapio::StatusDetail& d : s.details()) {
     if (d.key != key) continue;
     switch (d.kind) {
-      case tapio::StatusDetail::Kind::kText: return key + "=" + d.text;
-      case tapio::StatusDetail::Kind::kNumber: return key + "=" + std::to_string(d.number);
-      case tapio::StatusDetail::Kind::kFlag: return key + "=" + (d.number != 0 ? "true" : "false");
+      case tapio::StatusDetail::Kind::kText:
+        return key + "=" + d.text;
+      case tapio::StatusDetail::Kind::kNumber:
+        return key + "=" + std::to_string(d.number);
+      case tapio::StatusDetail::Kind::kFlag:
+        return key + "=" + (d.number != 0 ? "true" : "false");
     }
   }
   return "";

@@ -86,8 +86,8 @@ inline bool WriteFileBytes(const std::string& path, const std::vector<uint8_t>& 
 inline bool PatchFile(const std::string& path, uint64_t offset, const std::vector<uint8_t>& bytes) {
   const int fd = open(path.c_str(), O_WRONLY);
   if (fd < 0) return false;
-  const bool ok = pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset)) ==
-                  static_cast<ssize_t>(bytes.size());
+  const bool ok =
+      pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset)) == static_cast<ssize_t>(bytes.size());
   close(fd);
   return ok;
 }

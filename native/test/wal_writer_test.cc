@@ -3,11 +3,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <csignal>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -114,8 +113,7 @@ void AppendWaiting(WalWriter* w, uint32_t producer, uint64_t ticket, const std::
     datas.push_back(p.data());
     lengths.push_back(static_cast<uint32_t>(p.size()));
   }
-  while (w->Append(producer, ticket, datas.data(), lengths.data(), batch.size()) ==
-         WalWriter::AppendResult::kFull) {
+  while (w->Append(producer, ticket, datas.data(), lengths.data(), batch.size()) == WalWriter::AppendResult::kFull) {
     w->WaitForSpace(lengths.data(), lengths.size(), std::chrono::milliseconds(10));
   }
 }
@@ -384,8 +382,8 @@ void RunFaultCase(bool fail_sync) {
       EXPECT_TRUE(st.ok()) << "ticket " << t;
     } else {
       EXPECT_EQ(StatusCode::kIoError, st.code()) << "ticket " << t;
-      EXPECT_EQ(std::string("writer-failed {operation: ") + (fail_sync ? "fdatasync" : "write") + ", file: " +
-                    dir.Sub("0000000000000001.wal") + ", errno: EIO, cause: io}",
+      EXPECT_EQ(std::string("writer-failed {operation: ") + (fail_sync ? "fdatasync" : "write") +
+                    ", file: " + dir.Sub("0000000000000001.wal") + ", errno: EIO, cause: io}",
                 st.ToString());
       EXPECT_EQ(uint64_t{0}, a.first_seq);
     }

@@ -74,7 +74,10 @@ export async function existingStoreConfig(opts: GlobalOptions, stores: readonly 
 export async function withMetadata<T>(opts: GlobalOptions, fn: (metadata: MetadataStore) => Promise<T>): Promise<T> {
   const config = await resolvedConfigFromOptions(opts);
   if (config.storage.metadata.in_memory) {
-    throw new TapioError('ERR_NO_STORE', 'this configuration keeps the metadata store in memory (storage.metadata.in_memory: true), so there is no stored user or key to administer; set in_memory: false');
+    throw new TapioError(
+      'ERR_NO_STORE',
+      'this configuration keeps the metadata store in memory (storage.metadata.in_memory: true), so there is no stored user or key to administer; set in_memory: false',
+    );
   }
   await checkStoreDirs(config, { create: false, stores: ['metadata'] });
   const metadata = await MetadataStore.open(config.storage.metadata, { create: false });

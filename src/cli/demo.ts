@@ -9,7 +9,11 @@ export async function runDemo(opts: GlobalOptions): Promise<void> {
   const say = (line: string): void => console.log(line);
   const caps = capabilities();
   say(`tapio-storage ${caps.version} on node ${caps.node} (${caps.platform}/${caps.arch})`);
-  say(caps.native ? `  native path: SIMD ${caps.simd}, CRC32C ${caps.crc32c}, direct I/O ${caps.directIo ? 'available' : 'off'}` : `  TypeScript path: ${caps.nativeReason}`);
+  say(
+    caps.native
+      ? `  native path: SIMD ${caps.simd}, CRC32C ${caps.crc32c}, direct I/O ${caps.directIo ? 'available' : 'off'}`
+      : `  TypeScript path: ${caps.nativeReason}`,
+  );
 
   const started = Date.now();
   const storage = await openFromOptions(opts, { create: true });
@@ -42,7 +46,9 @@ export async function runDemo(opts: GlobalOptions): Promise<void> {
     const first = Math.min(...appended.map((a) => a.firstSeq));
     const last = Math.max(...appended.map((a) => a.lastSeq));
     const st = transit.stats();
-    say(`  appended 1000 events in 10 concurrent batches: seq ${first}..${last}, durable in ${ms.toFixed(1)} ms, ${st.groups} fdatasync group(s) so far, direct I/O ${st.directIo ? 'on' : 'off'}`);
+    say(
+      `  appended 1000 events in 10 concurrent batches: seq ${first}..${last}, durable in ${ms.toFixed(1)} ms, ${st.groups} fdatasync group(s) so far, direct I/O ${st.directIo ? 'on' : 'off'}`,
+    );
     let readBack = 0;
     for await (const rec of transit.read({ fromSeq: first, limit: 1000 })) if (rec.seq <= last) readBack++;
     say(`  read back ${readBack} records from seq ${first}`);

@@ -18,14 +18,24 @@ import { userIdArg } from '../metadata/schemas.js';
 import { ID_FILE_NAME } from '../transit/format.js';
 import { probeSync, SYNC_PROBE_MODE_TEXT, SYNC_PROBE_MODES, type SyncProbeMode } from '../transit/sync-probe.js';
 import { runDemo } from './demo.js';
-import { existingStoreConfig, humanBytes, openFromOptions, printJsonOrLines, resolvedConfigFromOptions, type GlobalOptions, storeSizes, storeSizesOf, withMetadata } from './common.js';
+import {
+  existingStoreConfig,
+  humanBytes,
+  openFromOptions,
+  printJsonOrLines,
+  resolvedConfigFromOptions,
+  type GlobalOptions,
+  storeSizes,
+  storeSizesOf,
+  withMetadata,
+} from './common.js';
 
 const program = new Command();
 program
   .name('tapio-storage')
   .description('Embedded storage for Tapio: transit WAL, correlation findings and metadata in one data directory.')
   .option('-c, --config <file>', 'YAML configuration file')
-  .option('-d, --data-dir <dir>', 'data directory (default ./data, or the configuration file\'s dataDir)')
+  .option('-d, --data-dir <dir>', "data directory (default ./data, or the configuration file's dataDir)")
   .option('--json', 'print machine-readable JSON')
   .showHelpAfterError();
 
@@ -120,10 +130,15 @@ keys
   .action(async (opts: { user?: string; limit: number; cursor?: string }) => {
     await withMetadata(globals(), async (metadata) => {
       // A well-formed id of a deleted user still lists that user's (revoked) keys.
-      const userId = opts.user === undefined ? undefined : ((await findUser(metadata, opts.user, { orNull: true }))?.id ?? (userIdArg.ok(opts.user) ? opts.user : notFound(opts.user)));
+      const userId =
+        opts.user === undefined
+          ? undefined
+          : ((await findUser(metadata, opts.user, { orNull: true }))?.id ?? (userIdArg.ok(opts.user) ? opts.user : notFound(opts.user)));
       const page = await metadata.apiKeys.list(userId, { limit: opts.limit, ...(opts.cursor ? { cursor: opts.cursor } : {}) });
       printJsonOrLines(globals(), page, [
-        ...page.items.map((k) => `${k.id}  ${k.name}  user=${k.userId}  ${k.revokedAt ? 'revoked' : k.expiresAt && k.expiresAt <= Date.now() ? 'expired' : 'active'}`),
+        ...page.items.map(
+          (k) => `${k.id}  ${k.name}  user=${k.userId}  ${k.revokedAt ? 'revoked' : k.expiresAt && k.expiresAt <= Date.now() ? 'expired' : 'active'}`,
+        ),
         ...(page.cursor ? [`more: --cursor ${page.cursor}`] : []),
       ]);
     });
@@ -168,7 +183,7 @@ function apiKeyIdOf(text: string): { id: string; fromKey: boolean } {
 const wal = program.command('wal').description('inspect the transit write-ahead log (verify, dump and stats only read: safe while the store is open)');
 wal
   .command('verify')
-  .option('-p, --path <dir>', 'WAL directory (default: the configuration\'s transit.wal_path)')
+  .option('-p, --path <dir>', "WAL directory (default: the configuration's transit.wal_path)")
   .description('check every record of every segment; exit status 1 when anything is damaged')
   .action(async (opts: { path?: string }) => {
     const { verifyWal } = await import('../transit/wal-verify.js');
@@ -181,8 +196,15 @@ wal
         : 'ignored' in summary.checkpoint
           ? `checkpoint ignored: ${summary.checkpoint.ignored} (an open scans every segment)`
           : `checkpoint: segments up to ${summary.checkpoint.sealed} sealed (seq ${summary.checkpoint.firstSeq}..${summary.checkpoint.lastSeq} in the last); an open scans records from segment ${summary.checkpoint.sealed + 1}`,
-      ...(summary.tornTail ? [`torn tail: ${summary.tornTail.bytes} byte(s) at ${summary.tornTail.segment}:${summary.tornTail.offset} (the next open cuts it and keeps the bytes in a .broken file)`] : []),
-      ...summary.setAside.map((s) => `set aside by salvage: ${s.segment} bytes ${s.offset}..${s.offset + s.bytes}${s.lostCount > 0 ? `, seq ${s.lostFrom}..${s.lostFrom + s.lostCount - 1} lost` : ''} (accepted)`),
+      ...(summary.tornTail
+        ? [
+            `torn tail: ${summary.tornTail.bytes} byte(s) at ${summary.tornTail.segment}:${summary.tornTail.offset} (the next open cuts it and keeps the bytes in a .broken file)`,
+          ]
+        : []),
+      ...summary.setAside.map(
+        (s) =>
+          `set aside by salvage: ${s.segment} bytes ${s.offset}..${s.offset + s.bytes}${s.lostCount > 0 ? `, seq ${s.lostFrom}..${s.lostFrom + s.lostCount - 1} lost` : ''} (accepted)`,
+      ),
       ...(summary.setAsideIgnored ? [`SALVAGED ignored: ${summary.setAsideIgnored}`] : []),
       ...summary.problems.filter((p) => p.kind !== 'torn-tail').map((p) => `DAMAGE ${p.kind} in ${p.segment} at offset ${p.offset}: ${p.reason}`),
       summary.ok
@@ -193,7 +215,7 @@ wal
   });
 wal
   .command('dump')
-  .option('-p, --path <dir>', 'WAL directory (default: the configuration\'s transit.wal_path)')
+  .option('-p, --path <dir>', "WAL directory (default: the configuration's transit.wal_path)")
   .option('-f, --from <seq>', 'first sequence number', wholeNumber('--from'), 1)
   .option('-l, --limit <n>', 'how many records at most', wholeNumber('--limit'), 100)
   .description('print records as JSON lines: {"seq","bytes","utf8"} or {"seq","bytes","base64"}')
@@ -204,20 +226,36 @@ wal
     for await (const rec of readRecords(dir, { fromSeq: opts.from })) {
       const text = Buffer.from(rec.data).toString('utf8');
       const printable = !text.includes('\uFFFD') && !/[\u0000-\u0008\u000e-\u001f]/.test(text);
-      console.log(JSON.stringify(printable ? { seq: rec.seq, bytes: rec.data.length, utf8: text } : { seq: rec.seq, bytes: rec.data.length, base64: Buffer.from(rec.data).toString('base64') }));
+      console.log(
+        JSON.stringify(
+          printable
+            ? { seq: rec.seq, bytes: rec.data.length, utf8: text }
+            : { seq: rec.seq, bytes: rec.data.length, base64: Buffer.from(rec.data).toString('base64') },
+        ),
+      );
       if (++n >= opts.limit) break;
     }
   });
 wal
   .command('stats')
-  .option('-p, --path <dir>', 'WAL directory (default: the configuration\'s transit.wal_path)')
+  .option('-p, --path <dir>', "WAL directory (default: the configuration's transit.wal_path)")
   .description('segments, records, sequence range and bytes on disk of the WAL, from the headers and the newest segment (wal verify checks every record)')
   .action(async (opts: { path?: string }) => {
     const { walStats } = await import('../transit/wal-stats.js');
     const dir = await walDir(opts.path);
     const summary = await walStats(dir);
     const onDisk = (await storeSizesOf([['transit', dir]]))[0]!;
-    const data = { dir, segments: summary.segments, records: summary.records, firstSeq: summary.firstSeq, lastSeq: summary.lastSeq, bytesScanned: summary.bytesScanned, bytesOnDisk: onDisk.bytes, ok: summary.ok, ...(summary.problem !== undefined ? { problem: summary.problem } : {}) };
+    const data = {
+      dir,
+      segments: summary.segments,
+      records: summary.records,
+      firstSeq: summary.firstSeq,
+      lastSeq: summary.lastSeq,
+      bytesScanned: summary.bytesScanned,
+      bytesOnDisk: onDisk.bytes,
+      ok: summary.ok,
+      ...(summary.problem !== undefined ? { problem: summary.problem } : {}),
+    };
     printJsonOrLines(globals(), data, [
       `WAL ${dir}`,
       `  segments   ${data.segments}`,
@@ -229,14 +267,20 @@ wal
 
 wal
   .command('salvage')
-  .description('open the store keeping every whole record and setting damaged stretches aside for good (recorded in SALVAGED; later opens and reads accept them); exits 1 when there is nothing to salvage')
+  .description(
+    'open the store keeping every whole record and setting damaged stretches aside for good (recorded in SALVAGED; later opens and reads accept them); exits 1 when there is nothing to salvage',
+  )
   .action(async () => {
     const { verifyWal } = await import('../transit/wal-verify.js');
     const dir = await walDir(undefined);
     const found = await verifyWal(dir);
     if (found.ok) {
       const already = found.setAside.length > 0 ? ` beyond the ${found.setAside.length} stretch(es) already set aside` : '';
-      throw new TapioError('ERR_NOTHING_TO_SALVAGE', `nothing to salvage in ${dir}: \`tapio-storage wal verify\` finds no damage${already}, so the store opens as it is. Nothing was changed.`, { details: { dir } });
+      throw new TapioError(
+        'ERR_NOTHING_TO_SALVAGE',
+        `nothing to salvage in ${dir}: \`tapio-storage wal verify\` finds no damage${already}, so the store opens as it is. Nothing was changed.`,
+        { details: { dir } },
+      );
     }
     const storage = await openFromOptions(globals(), { create: false, transit: { recovery: 'salvage' } });
     const report = storage.transit.recovery;
@@ -245,18 +289,22 @@ wal
     printJsonOrLines(globals(), report, [
       `salvaged ${dir}: kept seq ${report.firstSeq}..${report.lastSeq}, set aside ${report.setAside.length} stretch(es)`,
       ...report.salvaged.map((p) => `  ${p.segment} at byte offset ${p.offset}${p.bytes > 0 ? ` (${p.bytes} bytes)` : ''}: ${p.reason}`),
-      lost.length > 0 ? `lost sequence numbers: ${lost.map((s) => (s.lostCount === 1 ? `${s.lostFrom}` : `${s.lostFrom}..${s.lostFrom + s.lostCount - 1}`)).join(', ')}` : 'no sequence number lost',
+      lost.length > 0
+        ? `lost sequence numbers: ${lost.map((s) => (s.lostCount === 1 ? `${s.lostFrom}` : `${s.lostFrom}..${s.lostFrom + s.lostCount - 1}`)).join(', ')}`
+        : 'no sequence number lost',
       `recorded in ${dir}/SALVAGED: later opens, reads and \`wal verify\` accept these stretches and refuse any other damage`,
     ]);
   });
 
 wal
   .command('test-sync')
-  .option('-p, --path <dir>', 'directory to probe, on the WAL\'s file system (default: the configuration\'s transit.wal_path)')
+  .option('-p, --path <dir>', "directory to probe, on the WAL's file system (default: the configuration's transit.wal_path)")
   .option('-b, --bytes <n>', 'bytes per write (default: 1,024 records of 200 bytes as the WAL frames them)', wholeNumber('--bytes'))
   .option('-s, --seconds <s>', 'timed seconds per mode', positiveNumber('--seconds'), 2)
   .option('-m, --mode <modes>', `comma-separated modes (default all): ${SYNC_PROBE_MODES.join(', ')}`, modeList)
-  .description('time write + fdatasync cycles in the WAL directory for each way of writing: what the disk allows the writer (writes and removes a scratch file)')
+  .description(
+    'time write + fdatasync cycles in the WAL directory for each way of writing: what the disk allows the writer (writes and removes a scratch file)',
+  )
   .action(async (opts: { path?: string; bytes?: number; seconds: number; mode?: SyncProbeMode[] }) => {
     const dir = await walDir(opts.path, { wal: false });
     const json = globals().json === true;
@@ -273,7 +321,9 @@ wal
         if (!headed) {
           headed = true;
           console.log(`write + fdatasync cycles in ${dir}, ${opts.seconds} s per mode, ${r.path} path (direct modes round each write up to whole blocks)`);
-          console.log(`${'mode'.padEnd(22)} ${col('bytes', 9)} ${col('cycles/s', 9)} ${col('MB/s', 7)} ${col('p50 ms', 7)} ${col('p99 ms', 7)} ${col('max ms', 7)}  what`);
+          console.log(
+            `${'mode'.padEnd(22)} ${col('bytes', 9)} ${col('cycles/s', 9)} ${col('MB/s', 7)} ${col('p50 ms', 7)} ${col('p99 ms', 7)} ${col('max ms', 7)}  what`,
+          );
         }
         const figures = r.ran
           ? `${col(r.writeBytes, 9)} ${col(Math.round(r.cyclesPerSecond), 9)} ${col(r.mbPerSecond.toFixed(0), 7)} ${ms(r.p50Ms)} ${ms(r.p99Ms)} ${ms(r.maxMs)}`
@@ -350,7 +400,8 @@ program
 function positiveNumber(option: string): (value: string) => number {
   return (value) => {
     const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0 || n > 3600) throw new TapioError('ERR_INVALID_ARGUMENT', `${option} must be a number above 0 and at most 3600, got ${JSON.stringify(value)}`);
+    if (!Number.isFinite(n) || n <= 0 || n > 3600)
+      throw new TapioError('ERR_INVALID_ARGUMENT', `${option} must be a number above 0 and at most 3600, got ${JSON.stringify(value)}`);
     return n;
   };
 }
@@ -360,7 +411,10 @@ function modeList(value: string): SyncProbeMode[] {
   const modes = value.split(',').map((m) => m.trim());
   const unknown = modes.filter((m) => !(SYNC_PROBE_MODES as readonly string[]).includes(m));
   if (unknown.length > 0 || modes.length === 0) {
-    throw new TapioError('ERR_INVALID_ARGUMENT', `--mode: unknown mode ${JSON.stringify(unknown.join(','))}; use a comma-separated list of ${SYNC_PROBE_MODES.join(', ')}`);
+    throw new TapioError(
+      'ERR_INVALID_ARGUMENT',
+      `--mode: unknown mode ${JSON.stringify(unknown.join(','))}; use a comma-separated list of ${SYNC_PROBE_MODES.join(', ')}`,
+    );
   }
   return modes as SyncProbeMode[];
 }
@@ -373,7 +427,6 @@ function wholeNumber(option: string): (value: string) => number {
     return n;
   };
 }
-
 
 try {
   await program.parseAsync(process.argv);

@@ -7,14 +7,7 @@ import { z } from 'zod';
 
 import { MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, SEGMENT_HEADER_SIZE } from '../transit/format.js';
 import { MAX_RING_CAPACITY } from '../transit/limits.js';
-import {
-  checkDuration,
-  checkSize,
-  DURATION_EXPECTED,
-  formatSize,
-  SIZE_EXPECTED,
-  withHint,
-} from './units.js';
+import { checkDuration, checkSize, DURATION_EXPECTED, formatSize, SIZE_EXPECTED, withHint } from './units.js';
 
 const KiB = 1024;
 const MiB = 1024 ** 2;
@@ -264,9 +257,7 @@ const compactionShape = {
 };
 
 const correlationsShape = {
-  type: z
-    .literal('frostdb', { error: '"frostdb" (the name of the correlation store role: this project\'s columnar store)' })
-    .prefault(d.correlations.type),
+  type: z.literal('frostdb', { error: '"frostdb" (the name of the correlation store role: this project\'s columnar store)' }).prefault(d.correlations.type),
   path: directory.optional(),
   active_memory: activeMemory.prefault(d.correlations.active_memory),
   wal_enabled: bool.prefault(d.correlations.wal_enabled),
@@ -276,9 +267,7 @@ const correlationsShape = {
 };
 
 const metadataShape = {
-  type: z
-    .literal('badger', { error: '"badger" (the name of the metadata store role: this project\'s lmdb store)' })
-    .prefault(d.metadata.type),
+  type: z.literal('badger', { error: '"badger" (the name of the metadata store role: this project\'s lmdb store)' }).prefault(d.metadata.type),
   path: directory.optional(),
   in_memory: bool.prefault(d.metadata.in_memory),
   compression: bool.prefault(d.metadata.compression),

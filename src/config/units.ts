@@ -203,10 +203,7 @@ export function parseSize(input: string | number): number {
 export function parseDuration(input: string): number {
   const result = checkDuration(input);
   if (result.ok) return result.value;
-  throw new TapioError(
-    'ERR_INVALID_ARGUMENT',
-    `Invalid duration: got ${describeValue(input)}, expected ${withHint(DURATION_EXPECTED, result.hint)}.`,
-  );
+  throw new TapioError('ERR_INVALID_ARGUMENT', `Invalid duration: got ${describeValue(input)}, expected ${withHint(DURATION_EXPECTED, result.hint)}.`);
 }
 
 function requireCount(value: number, what: string): void {

@@ -106,7 +106,8 @@ export async function lockDir(dir: string, options: DirLockOptions): Promise<Dir
   try {
     const native = options.native === undefined ? loadNative() : options.native;
     const sockets = options.abstractSockets ?? process.platform === 'linux';
-    const lock = sockets || native !== null ? await lockWithOs(dir, file, st.dev, st.ino, native, sockets, options.what) : await lockWithPidFile(dir, file, options.what);
+    const lock =
+      sockets || native !== null ? await lockWithOs(dir, file, st.dev, st.ino, native, sockets, options.what) : await lockWithPidFile(dir, file, options.what);
     let released = false;
     return {
       dir,
@@ -180,10 +181,14 @@ function bindAbstract(name: string, dir: string, what: string): Promise<Server |
         return;
       }
       reject(
-        new TapioError('ERR_DATA_DIR', `cannot lock the ${what} ${dir}: binding its lock socket failed (${err.code ?? err.message}); the process lock needs Unix sockets with abstract names (Linux)`, {
-          cause: err,
-          details: { path: dir, operation: 'bind', errno: err.code },
-        }),
+        new TapioError(
+          'ERR_DATA_DIR',
+          `cannot lock the ${what} ${dir}: binding its lock socket failed (${err.code ?? err.message}); the process lock needs Unix sockets with abstract names (Linux)`,
+          {
+            cause: err,
+            details: { path: dir, operation: 'bind', errno: err.code },
+          },
+        ),
       );
     };
     const onListening = (): void => {

@@ -108,9 +108,13 @@ export async function prepareMetadataDir(path: string, ownFiles: readonly string
 }
 
 function noMetadataStore(path: string, why: string): TapioError {
-  return new TapioError('ERR_NO_STORE', `There is no metadata store at ${path} (${why}), and this open was asked not to create one. Check storage.metadata.path, or create the store with \`tapio-storage init\`. Nothing was created.`, {
-    details: { path },
-  });
+  return new TapioError(
+    'ERR_NO_STORE',
+    `There is no metadata store at ${path} (${why}), and this open was asked not to create one. Check storage.metadata.path, or create the store with \`tapio-storage init\`. Nothing was created.`,
+    {
+      details: { path },
+    },
+  );
 }
 
 /**

@@ -219,9 +219,11 @@ class LmdbKv implements KvStore {
         callbackMs += ms;
         if (--callbacksLeft === 0) finish();
       };
-      this.#transactionNow(write.fn, ran).then(write.resolve, write.reject).finally(() => {
-        if (--settledLeft === 0) finish();
-      });
+      this.#transactionNow(write.fn, ran)
+        .then(write.resolve, write.reject)
+        .finally(() => {
+          if (--settledLeft === 0) finish();
+        });
     }
     submitMs = performance.now() - started;
     if (callbacksLeft === 0) {

@@ -65,7 +65,8 @@ export function transactionScope(): { check(): void; end(): void } {
   let active = true;
   return {
     check: () => {
-      if (!active) throw new TapioError('ERR_INVALID_ARGUMENT', 'This transaction has ended: a transaction object can only be used inside its callback, synchronously.');
+      if (!active)
+        throw new TapioError('ERR_INVALID_ARGUMENT', 'This transaction has ended: a transaction object can only be used inside its callback, synchronously.');
     },
     end: () => {
       active = false;

@@ -62,7 +62,10 @@ function checkMeta(page: Buffer, index: number, fileSize: number, pageSize: numb
   const pages = BigInt(Math.floor(fileSize / psize));
   if (pages < 2n) return `it is ${fileSize} bytes long, shorter than two ${psize}-byte meta pages`;
   const lastPage = page.readBigUInt64LE(OFF_LAST_PAGE);
-  for (const [what, offset] of [['main tree', OFF_MAIN_ROOT], ['free-space tree', OFF_FREE_ROOT]] as const) {
+  for (const [what, offset] of [
+    ['main tree', OFF_MAIN_ROOT],
+    ['free-space tree', OFF_FREE_ROOT],
+  ] as const) {
     const root = page.readBigUInt64LE(offset);
     if (root === NO_PAGE) continue;
     if (root > lastPage || root >= pages) {

@@ -289,7 +289,9 @@ function readFormat(kv: KvStore, path: string): FormatRecord | null {
   }
   const header = formatHeaderSchema.safeParse(raw);
   if (!header.success) {
-    throw new TapioError('ERR_FORMAT_VERSION', `${path} has an unreadable ${FORMAT_KEY} record, so its format is unknown. Nothing was changed.`, { details: { path } });
+    throw new TapioError('ERR_FORMAT_VERSION', `${path} has an unreadable ${FORMAT_KEY} record, so its format is unknown. Nothing was changed.`, {
+      details: { path },
+    });
   }
   if (header.data.kind !== FORMAT_KIND) {
     throw new TapioError(

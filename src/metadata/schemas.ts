@@ -219,10 +219,9 @@ export function nestsDeeperThan(v: unknown, max: number): boolean {
 export const checkpointNameArg = keyText(METADATA_LIMITS.checkpointName);
 const MAX_SEQ = BigInt(Number.MAX_SAFE_INTEGER);
 export const checkpointSeqSchema = z
-  .custom<number | bigint>(
-    (v) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) || (typeof v === 'bigint' && v >= 0n && v <= MAX_SEQ),
-    { error: `must be an integer from 0 to ${Number.MAX_SAFE_INTEGER} (a number or a bigint)` },
-  )
+  .custom<number | bigint>((v) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) || (typeof v === 'bigint' && v >= 0n && v <= MAX_SEQ), {
+    error: `must be an integer from 0 to ${Number.MAX_SAFE_INTEGER} (a number or a bigint)`,
+  })
   .transform((v) => Number(v));
 
 // ---------------------------------------------------------------------------------------------

@@ -138,7 +138,10 @@ interface WriteContext extends ViewContext {
 function listPage<T>(kv: KvReader, prefix: string, options: ListOptions | undefined, context: string, map: (key: string, value: unknown) => T): Page<T> {
   const { limit, cursor } = parseInput(listOptionsSchema, options, 'ERR_INVALID_ARGUMENT', context, 'options');
   if (cursor != null && !cursor.startsWith(prefix)) {
-    throw new TapioError('ERR_INVALID_ARGUMENT', `${context}: options.cursor was not returned by this listing; pass the cursor of the previous page of the same list.`);
+    throw new TapioError(
+      'ERR_INVALID_ARGUMENT',
+      `${context}: options.cursor was not returned by this listing; pass the cursor of the previous page of the same list.`,
+    );
   }
   const entries = kv.range(prefix, cursor ?? undefined, limit + 1);
   const more = entries.length > limit;
@@ -220,7 +223,9 @@ export class UserReader {
     const id = parseRecord(userByNameRecord, raw, indexKey);
     const record = readUser(this.ctx.kv, id);
     if (record === undefined || !matches(record)) {
-      throw new TapioError('ERR_METADATA_CORRUPT', `Metadata index '${indexKey}' points to user ${id}, which does not exist or has another name.`, { details: { key: indexKey } });
+      throw new TapioError('ERR_METADATA_CORRUPT', `Metadata index '${indexKey}' points to user ${id}, which does not exist or has another name.`, {
+        details: { key: indexKey },
+      });
     }
     return toUser(record);
   }
@@ -232,7 +237,7 @@ export class UserReader {
 }
 
 export class UserWriter extends UserReader {
-  protected declare readonly ctx: WriteContext;
+  declare protected readonly ctx: WriteContext;
   readonly #apiKeys: ApiKeyWriter;
 
   constructor(ctx: WriteContext, apiKeys: ApiKeyWriter) {
@@ -259,9 +264,13 @@ export class UserWriter extends UserReader {
     if (takenBy !== undefined) {
       const holder = typeof takenBy === 'string' ? readUser(kv, takenBy) : undefined;
       const same = holder === undefined || holder.name === data.name ? '' : ` as '${holder.name}' (names are unique ignoring case)`;
-      throw new TapioError('ERR_ALREADY_EXISTS', `users.create: a user named '${data.name}' already exists${same} (id ${String(takenBy)}). Use it, or choose another name.`, {
-        details: { name: data.name },
-      });
+      throw new TapioError(
+        'ERR_ALREADY_EXISTS',
+        `users.create: a user named '${data.name}' already exists${same} (id ${String(takenBy)}). Use it, or choose another name.`,
+        {
+          details: { name: data.name },
+        },
+      );
     }
     const id = newId(USER_ID_LENGTH, (candidate) => kv.get(userKey(candidate)) === undefined);
     const record: UserRecord = { id, name: data.name, roles: data.roles, createdAt: this.ctx.now() };
@@ -373,7 +382,9 @@ export class ApiKeyReader {
       const keyId = key.slice(prefix.length);
       const record = readApiKey(kv, keyId);
       if (record === undefined || record.userId !== userId) {
-        throw new TapioError('ERR_METADATA_CORRUPT', `Metadata index '${key}' points to API key ${keyId}, which does not exist or belongs to another user.`, { details: { key } });
+        throw new TapioError('ERR_METADATA_CORRUPT', `Metadata index '${key}' points to API key ${keyId}, which does not exist or belongs to another user.`, {
+          details: { key },
+        });
       }
       return toApiKeyInfo(record);
     });
@@ -399,7 +410,7 @@ export class ApiKeyReader {
 }
 
 export class ApiKeyWriter extends ApiKeyReader {
-  protected declare readonly ctx: WriteContext;
+  declare protected readonly ctx: WriteContext;
 
   /**
    * Creates a key for an existing user. The returned `key` is shown only here: only an HMAC of it is stored.
@@ -413,9 +424,13 @@ export class ApiKeyWriter extends ApiKeyReader {
     const now = this.ctx.now();
     const expiresAt = data.expiresAt ?? null;
     if (expiresAt !== null && expiresAt <= now) {
-      throw new TapioError('ERR_VALIDATION', `apiKeys.create: expiresAt must be in the future (it is ${new Date(expiresAt).toISOString()}). Nothing stored was changed.`, {
-        details: { issues: [{ path: 'expiresAt', message: 'must be in the future' }] },
-      });
+      throw new TapioError(
+        'ERR_VALIDATION',
+        `apiKeys.create: expiresAt must be in the future (it is ${new Date(expiresAt).toISOString()}). Nothing stored was changed.`,
+        {
+          details: { issues: [{ path: 'expiresAt', message: 'must be in the future' }] },
+        },
+      );
     }
     if (readUser(kv, userId) === undefined) {
       throw new TapioError('ERR_NOT_FOUND', `apiKeys.create: there is no user with id ${userId}.`, { details: { userId } });
@@ -461,7 +476,12 @@ export class ApiKeyWriter extends ApiKeyReader {
 // Resources
 
 /** A validated resource put: the key, what to store, and what to return. */
-export function prepareResourcePut(type: string, name: string, value: Record<string, unknown>, now: number): { key: string; record: ResourceRecord; resource: Resource } {
+export function prepareResourcePut(
+  type: string,
+  name: string,
+  value: Record<string, unknown>,
+  now: number,
+): { key: string; record: ResourceRecord; resource: Resource } {
   if (!resourceTypeArg.ok(type)) parseArg(resourceTypeArg, type, 'resources.put', 'type');
   if (!resourceNameArg.ok(name)) parseArg(resourceNameArg, name, 'resources.put', 'name');
   let checked: Record<string, unknown>;
@@ -472,9 +492,13 @@ export function prepareResourcePut(type: string, name: string, value: Record<str
     else checked = value;
   } else {
     if (nestsDeeperThan(value, METADATA_LIMITS.resourceValueDepth)) {
-      throw new TapioError('ERR_VALIDATION', `resources.put: value: must not nest objects and arrays more than ${METADATA_LIMITS.resourceValueDepth} levels deep. Nothing stored was changed.`, {
-        details: { issues: [{ path: 'value', message: `nested more than ${METADATA_LIMITS.resourceValueDepth} levels` }] },
-      });
+      throw new TapioError(
+        'ERR_VALIDATION',
+        `resources.put: value: must not nest objects and arrays more than ${METADATA_LIMITS.resourceValueDepth} levels deep. Nothing stored was changed.`,
+        {
+          details: { issues: [{ path: 'value', message: `nested more than ${METADATA_LIMITS.resourceValueDepth} levels` }] },
+        },
+      );
     }
     checked = parseInput(resourceValueSchema, value, 'ERR_VALIDATION', 'resources.put', 'value');
   }
@@ -526,7 +550,7 @@ export class ResourceReader {
 }
 
 export class ResourceWriter extends ResourceReader {
-  protected declare readonly ctx: WriteContext;
+  declare protected readonly ctx: WriteContext;
 
   /** Creates or replaces a resource. */
   put(type: string, name: string, value: Record<string, unknown>): Resource {
@@ -582,7 +606,7 @@ export class CheckpointReader {
 }
 
 export class CheckpointWriter extends CheckpointReader {
-  protected declare readonly ctx: WriteContext;
+  declare protected readonly ctx: WriteContext;
 
   /** Sets (creates or moves) a checkpoint. */
   set(name: string, seq: number | bigint): Checkpoint {

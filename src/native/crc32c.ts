@@ -23,7 +23,14 @@ function makeTables(): Uint32Array[] {
 }
 
 const [T0, T1, T2, T3, T4, T5, T6, T7] = makeTables() as [
-  Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array,
+  Uint32Array,
+  Uint32Array,
+  Uint32Array,
+  Uint32Array,
+  Uint32Array,
+  Uint32Array,
+  Uint32Array,
+  Uint32Array,
 ];
 
 /**

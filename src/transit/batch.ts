@@ -35,7 +35,10 @@ function describeValue(value: unknown): string {
  */
 export function toBatch(records: readonly TransitRecordInput[], what: string): Uint8Array[] {
   if (!Array.isArray(records)) {
-    throw new TapioError('ERR_INVALID_ARGUMENT', `${what}(records): records must be an array of strings or bytes (Uint8Array, Buffer, ArrayBuffer, DataView or another typed array), got ${describeValue(records)}`);
+    throw new TapioError(
+      'ERR_INVALID_ARGUMENT',
+      `${what}(records): records must be an array of strings or bytes (Uint8Array, Buffer, ArrayBuffer, DataView or another typed array), got ${describeValue(records)}`,
+    );
   }
   if (records.length === 0) throw new TapioError('ERR_INVALID_ARGUMENT', `${what}(records): the batch is empty; pass at least one record`);
   const out = new Array<Uint8Array>(records.length);

@@ -61,9 +61,7 @@ export interface SegmentHeader extends SegmentHeaderFields {
  * Why a header failed to decode: the reason the native core gives for the same bytes, with its
  * details (reasons.ts words it). `version` means another format version wrote it.
  */
-export type SegmentHeaderProblem =
-  | { kind: 'damaged'; problem: Reasoned }
-  | { kind: 'version'; version: number; problem: Reasoned };
+export type SegmentHeaderProblem = { kind: 'damaged'; problem: Reasoned } | { kind: 'version'; version: number; problem: Reasoned };
 
 export type SegmentHeaderDecode = { ok: true; header: SegmentHeader } | ({ ok: false } & SegmentHeaderProblem);
 
@@ -149,7 +147,11 @@ export function encodeSegmentHeader(fields: SegmentHeaderFields): Buffer {
  * store id is the caller's job.
  */
 export function decodeSegmentHeader(bytes: Uint8Array): SegmentHeaderDecode {
-  const damaged = (reason: Reasoned['reason'], details: Reasoned['details'] = {}): SegmentHeaderDecode => ({ ok: false, kind: 'damaged', problem: { reason, details } });
+  const damaged = (reason: Reasoned['reason'], details: Reasoned['details'] = {}): SegmentHeaderDecode => ({
+    ok: false,
+    kind: 'damaged',
+    problem: { reason, details },
+  });
   if (bytes.length < SEGMENT_HEADER_USED) return damaged('header-incomplete', { available: bytes.length, expected: SEGMENT_HEADER_USED });
   for (let i = 0; i < MAGIC_BYTES.length; i++) {
     if (bytes[i] !== MAGIC_BYTES[i]) return damaged('bad-magic');
@@ -230,10 +232,7 @@ export function recordChecksum(bytes: Uint8Array, offset: number, length: number
 }
 
 /** The result of decoding one record from a buffer that holds the whole of it. */
-export type RecordDecode =
-  | { kind: 'record'; seq: number; length: number; next: number }
-  | { kind: 'end' }
-  | { kind: 'bad'; problem: Reasoned };
+export type RecordDecode = { kind: 'record'; seq: number; length: number; next: number } | { kind: 'end' } | { kind: 'bad'; problem: Reasoned };
 
 /**
  * Decodes the record at `offset` of `bytes`, where `limit` is the end of the segment (in the

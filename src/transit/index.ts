@@ -7,9 +7,29 @@ import type { WalBackend, WalOpenOptions } from './backend.js';
 import { NativeWal } from './native-wal.js';
 import { TsWalWriter } from './wal-writer.js';
 
-export { Transit, type ReadOptions, type Subscription, type SubscribeOptions, type SubscriptionState, type SubscriptionStats, type TransitRecord, type TransitRecordInput, type TransitStats, type TransitOpenOptions, type CheckpointStore } from './transit.js';
+export {
+  Transit,
+  type ReadOptions,
+  type Subscription,
+  type SubscribeOptions,
+  type SubscriptionState,
+  type SubscriptionStats,
+  type TransitRecord,
+  type TransitRecordInput,
+  type TransitStats,
+  type TransitOpenOptions,
+  type CheckpointStore,
+} from './transit.js';
 export { attachProducer, transferList, type TransitProducer } from './producer.js';
-export { probeSync, SYNC_PROBE_MODES, SYNC_PROBE_MODE_TEXT, DEFAULT_PROBE_WRITE_BYTES, type SyncProbeMode, type SyncProbeOptions, type SyncProbeResult } from './sync-probe.js';
+export {
+  probeSync,
+  SYNC_PROBE_MODES,
+  SYNC_PROBE_MODE_TEXT,
+  DEFAULT_PROBE_WRITE_BYTES,
+  type SyncProbeMode,
+  type SyncProbeOptions,
+  type SyncProbeResult,
+} from './sync-probe.js';
 export type { AppendResult, ProducerHandle, RecoveryReport, RecoveryMode, DirectIoMode, WalWriterStats } from './backend.js';
 
 /**

@@ -32,7 +32,10 @@ const PUSH_NOW_BYTES = 1 << 20;
 const BIG_BATCH_BYTES = 64 * 1024;
 
 function tooLarge(): TapioError {
-  return new TapioError('ERR_RECORD_TOO_LARGE', 'the batch does not fit: a record is larger than a segment holds, or the batch is larger than half the ring buffer; split it or raise transit.segment_size / ring_capacity');
+  return new TapioError(
+    'ERR_RECORD_TOO_LARGE',
+    'the batch does not fit: a record is larger than a segment holds, or the batch is larger than half the ring buffer; split it or raise transit.segment_size / ring_capacity',
+  );
 }
 
 function closedError(): TapioError {
@@ -134,7 +137,7 @@ export class NativeAppender {
   tryAppend(records: Uint8Array[]): Promise<AppendResult> | null {
     const refused = this.#refusal(records);
     if (refused !== null) return Promise.reject(refused);
-    if (!this.#blocked && this.#batchCount > 0) this.#push();  // earlier appends go first
+    if (!this.#blocked && this.#batchCount > 0) this.#push(); // earlier appends go first
     if (this.#blocked) return null;
     let result: Promise<AppendResult>;
     try {
@@ -204,7 +207,13 @@ export class NativeAppender {
       done =
         from === 0
           ? this.#producer.pushBatches(this.#bytes, this.#lengths, this.#batches, count, this.#status)
-          : this.#producer.pushBatches(this.#bytes.subarray(this.#byteStart), this.#lengths.subarray(this.#lengthStart), this.#batches.subarray(2 * from), count, this.#status);
+          : this.#producer.pushBatches(
+              this.#bytes.subarray(this.#byteStart),
+              this.#lengths.subarray(this.#lengthStart),
+              this.#batches.subarray(2 * from),
+              count,
+              this.#status,
+            );
     } catch (err) {
       this.#dropStaged(err as Error);
       return;

@@ -134,7 +134,8 @@ class TsRemoteAppender implements Appender {
 
   #onMessage(m: RemoteMessage): void {
     if (m.failed !== undefined || m.closed) {
-      this.#failure ??= m.failed !== undefined ? new TapioError('ERR_WAL_IO', m.failed, withDetails(m)) : new TapioError('ERR_CLOSED', 'the transit WAL was closed');
+      this.#failure ??=
+        m.failed !== undefined ? new TapioError('ERR_WAL_IO', m.failed, withDetails(m)) : new TapioError('ERR_CLOSED', 'the transit WAL was closed');
       for (const d of this.#pending.values()) d.reject(this.#failure);
       this.#pending.clear();
     } else if (m.ticket !== undefined) {

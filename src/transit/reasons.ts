@@ -11,7 +11,18 @@ import { getSystemErrorMap } from 'node:util';
 import { dirname } from 'node:path';
 
 import { TapioError, type TapioErrorCode, type TapioErrorDetails } from '../errors.js';
-import { CHECKPOINT_FILE_NAME, FORMAT_VERSION, ID_FILE_NAME, MAGIC, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, SALVAGED_FILE_NAME, SEGMENT_HEADER_SIZE, WAL_FORMAT_NAME, segmentFileName } from './format.js';
+import {
+  CHECKPOINT_FILE_NAME,
+  FORMAT_VERSION,
+  ID_FILE_NAME,
+  MAGIC,
+  MAX_SEGMENT_SIZE,
+  MIN_SEGMENT_SIZE,
+  SALVAGED_FILE_NAME,
+  SEGMENT_HEADER_SIZE,
+  WAL_FORMAT_NAME,
+  segmentFileName,
+} from './format.js';
 import { MAX_GROUP_BYTES, MAX_RING_CAPACITY, MIN_GROUP_BYTES, MIN_RING_CAPACITY } from './limits.js';
 
 /** One fact of a reason's details. */
@@ -92,23 +103,36 @@ const segmentDetails = (d: ReasonDetails): TapioErrorDetails => ({ ...d, reason:
 
 // Clauses that a reason's message repeats.
 const outOfMemoryText = (d: ReasonDetails): string => `cannot allocate ${str(d.bytes)} bytes for ${(OUT_OF_MEMORY_FOR[str(d.what)] ?? (() => str(d.what)))(d)}`;
-const writerFailedText = (d: ReasonDetails): string => (d.cause === 'io' ? `transit WAL ${ioText(d)}` : `the transit WAL writer failed: ${nestedText(d.cause, d)}`);
+const writerFailedText = (d: ReasonDetails): string =>
+  d.cause === 'io' ? `transit WAL ${ioText(d)}` : `the transit WAL writer failed: ${nestedText(d.cause, d)}`;
 const directIoUnavailableText = (d: ReasonDetails): string => `direct_io is 'on' but cannot be used in ${str(d.dir)}: ${nestedText(d.cause, d)}`;
 const walIdNotObjectText = (d: ReasonDetails): string => `${str(d.file)} is not the JSON object ${ID_FILE_NAME} must hold, so the WAL's identity is unknown`;
 const walIdVersionText = (d: ReasonDetails): string =>
   `${str(d.file)} describes format ${str(d.format)} version ${str(d.version)}, but this build reads format "${WAL_FORMAT_NAME}" version ${FORMAT_VERSION}`;
 const walIdStoreText = (d: ReasonDetails): string => `${str(d.file)} holds storeId ${str(d.storeId)}, expected 32 hex digits`;
 const walIdMissingText = (d: ReasonDetails): string => `${str(d.file)} is missing but the directory holds WAL segments, so their store cannot be checked`;
-const notWalDirText = (d: ReasonDetails): string => `${str(d.dir)} is not empty and has no ${ID_FILE_NAME}, so it is not a transit WAL directory (found ${str(d.found)})`;
+const notWalDirText = (d: ReasonDetails): string =>
+  `${str(d.dir)} is not empty and has no ${ID_FILE_NAME}, so it is not a transit WAL directory (found ${str(d.found)})`;
 const noReadableHeaderText = (d: ReasonDetails): string => `no segment header in ${str(d.dir)} is readable, so the next sequence number is unknown`;
 
 const REASONS = {
   // ---- Resources and system calls.
   io: { error: 'ERR_WAL_IO', text: ioText, message: (d) => `${ioText(d)}; fix the cause and try again` },
-  'out-of-memory': { error: 'ERR_WAL_IO', text: outOfMemoryText, message: (d) => `${outOfMemoryText(d)}: out of memory; free memory or lower transit.ring_capacity` },
+  'out-of-memory': {
+    error: 'ERR_WAL_IO',
+    text: outOfMemoryText,
+    message: (d) => `${outOfMemoryText(d)}: out of memory; free memory or lower transit.ring_capacity`,
+  },
   'random-failed': { error: 'ERR_WAL_IO', text: () => 'cannot read random bytes for a new store id' },
-  'not-a-directory': { error: 'ERR_WAL_IO', text: (d) => `${str(d.dir)} is not a directory`, message: (d) => `${str(d.dir)} is not a directory; point the transit WAL at a directory` },
-  'file-shrank': { error: 'ERR_WAL_IO', text: (d) => `${str(d.file)} ended at byte offset ${str(d.offset)} while it was being read (it was truncated meanwhile)` },
+  'not-a-directory': {
+    error: 'ERR_WAL_IO',
+    text: (d) => `${str(d.dir)} is not a directory`,
+    message: (d) => `${str(d.dir)} is not a directory; point the transit WAL at a directory`,
+  },
+  'file-shrank': {
+    error: 'ERR_WAL_IO',
+    text: (d) => `${str(d.file)} ended at byte offset ${str(d.offset)} while it was being read (it was truncated meanwhile)`,
+  },
   'writer-failed': {
     error: 'ERR_WAL_IO',
     text: writerFailedText,
@@ -130,25 +154,38 @@ const REASONS = {
   },
 
   // ---- Arguments below the API edge (the facade validated them first).
-  'writer-option': { error: 'ERR_INVALID_ARGUMENT', text: (d) => `WAL writer: ${str(d.option)} ${WRITER_OPTION_RULE[str(d.option)] ?? 'is not valid'}, got ${JSON.stringify(d.value)}` },
+  'writer-option': {
+    error: 'ERR_INVALID_ARGUMENT',
+    text: (d) => `WAL writer: ${str(d.option)} ${WRITER_OPTION_RULE[str(d.option)] ?? 'is not valid'}, got ${JSON.stringify(d.value)}`,
+  },
   'resume-point': {
     error: 'ERR_INVALID_ARGUMENT',
     text: (d) => `WAL writer: resume point (segment ${str(d.segment)}, size ${str(d.segmentSize)}, offset ${str(d.offset)}) is not valid`,
   },
-  'ring-capacity': { error: 'ERR_INVALID_ARGUMENT', text: (d) => `ring capacity must be a power of two from ${MIN_RING_CAPACITY} to ${MAX_RING_CAPACITY} bytes, got ${str(d.capacity)}` },
+  'ring-capacity': {
+    error: 'ERR_INVALID_ARGUMENT',
+    text: (d) => `ring capacity must be a power of two from ${MIN_RING_CAPACITY} to ${MAX_RING_CAPACITY} bytes, got ${str(d.capacity)}`,
+  },
   'append-offset': { error: 'ERR_INVALID_ARGUMENT', text: (d) => `cannot append to ${str(d.file)} at offset ${str(d.offset)}` },
   'recovery-dir': { error: 'ERR_INVALID_ARGUMENT', text: () => 'WAL recovery: dir is empty' },
   'sync-probe-option': {
     error: 'ERR_INVALID_ARGUMENT',
-    text: (d) => `sync probe: ${str(d.option)} must be ${d.option === 'write_bytes' ? `from 1 to ${str(d.max)}` : `at most ${str(d.max)}`}, got ${str(d.value)}`,
+    text: (d) =>
+      `sync probe: ${str(d.option)} must be ${d.option === 'write_bytes' ? `from 1 to ${str(d.max)}` : `at most ${str(d.max)}`}, got ${str(d.value)}`,
   },
-  'sync-probe-file': { error: 'ERR_INVALID_ARGUMENT', text: (d) => `sync probe: file_bytes (${str(d.fileBytes)}) must hold one write of ${str(d.writeBytes)} bytes` },
+  'sync-probe-file': {
+    error: 'ERR_INVALID_ARGUMENT',
+    text: (d) => `sync probe: file_bytes (${str(d.fileBytes)}) must hold one write of ${str(d.writeBytes)} bytes`,
+  },
   'sync-probe-mode': { error: 'ERR_NATIVE', text: () => 'unknown sync probe mode' },
 
   // ---- Damage in a segment header.
   'header-incomplete': { error: 'ERR_WAL_CORRUPT', text: (d) => `the segment header is incomplete (${str(d.available)} of ${str(d.expected)} bytes)` },
   'bad-magic': { error: 'ERR_WAL_CORRUPT', text: () => `bad magic (expected "${MAGIC}")` },
-  'format-version': { error: 'ERR_FORMAT_VERSION', text: (d) => `written by WAL format version ${str(d.version)}; this build reads version ${str(d.expected)}` },
+  'format-version': {
+    error: 'ERR_FORMAT_VERSION',
+    text: (d) => `written by WAL format version ${str(d.version)}; this build reads version ${str(d.expected)}`,
+  },
   'header-checksum': { error: 'ERR_WAL_CORRUPT', text: (d) => `segment header checksum mismatch (stored ${hex32(d.stored)}, computed ${hex32(d.computed)})` },
   'header-used': { error: 'ERR_WAL_CORRUPT', text: (d) => `segment header length in use is ${str(d.used)}, expected ${str(d.expected)}` },
   'segment-number-range': { error: 'ERR_WAL_CORRUPT', text: () => 'segment number out of range' },
@@ -174,11 +211,13 @@ const REASONS = {
   },
   'checkpoint-gap': {
     error: 'ERR_WAL_CORRUPT',
-    text: (d) => `sequence gap: the segment starts at sequence ${str(d.firstSeq)}, but ${CHECKPOINT_FILE_NAME} says ${segmentName(d.sealed)} ends at ${str(d.lastSeq)}`,
+    text: (d) =>
+      `sequence gap: the segment starts at sequence ${str(d.firstSeq)}, but ${CHECKPOINT_FILE_NAME} says ${segmentName(d.sealed)} ends at ${str(d.lastSeq)}`,
   },
   'segments-missing': {
     error: 'ERR_WAL_CORRUPT',
-    text: (d) => `${d.missing === 1 ? 'the segment before it is' : `the ${str(d.missing)} segments before it are`} missing (the previous one is ${str(d.previous)})`,
+    text: (d) =>
+      `${d.missing === 1 ? 'the segment before it is' : `the ${str(d.missing)} segments before it are`} missing (the previous one is ${str(d.previous)})`,
   },
   'segment-gap': {
     error: 'ERR_WAL_CORRUPT',
@@ -192,7 +231,10 @@ const REASONS = {
     error: 'ERR_WAL_CORRUPT',
     text: (d) => `the segment is missing: ${CHECKPOINT_FILE_NAME} says ${segmentName(d.sealed)} was sealed, which happens only once the next segment exists`,
   },
-  'foreign-store': { error: 'ERR_WAL_CORRUPT', text: (d) => `the segment belongs to store ${str(d.storeId)}, but ${ID_FILE_NAME} names store ${str(d.walStoreId)}` },
+  'foreign-store': {
+    error: 'ERR_WAL_CORRUPT',
+    text: (d) => `the segment belongs to store ${str(d.storeId)}, but ${ID_FILE_NAME} names store ${str(d.walStoreId)}`,
+  },
 
   // ---- Refusals of an open (or a read).
   'segment-damaged': {
@@ -218,7 +260,8 @@ const REASONS = {
   'segment-version': {
     error: 'ERR_FORMAT_VERSION',
     text: (d) => damageText(d),
-    message: (d) => `transit WAL segment ${str(d.file)} was ${damageText(d)}; open the directory with the tapio-storage version that wrote it. Nothing was changed.`,
+    message: (d) =>
+      `transit WAL segment ${str(d.file)} was ${damageText(d)}; open the directory with the tapio-storage version that wrote it. Nothing was changed.`,
     details: segmentDetails,
   },
   'wal-id-not-object': {
@@ -259,7 +302,10 @@ const REASONS = {
   'small-file-not-object': { error: 'ERR_WAL_CORRUPT', text: (d) => `${str(d.name)} is not the JSON object it must hold` },
   'small-file-format': { error: 'ERR_WAL_CORRUPT', text: (d) => `${str(d.name)} describes another format or version` },
   'small-file-no-store': { error: 'ERR_WAL_CORRUPT', text: (d) => `${str(d.name)} holds no valid storeId` },
-  'small-file-other-store': { error: 'ERR_WAL_CORRUPT', text: (d) => `${str(d.name)} names store ${str(d.storeId)}, but ${ID_FILE_NAME} names store ${str(d.walStoreId)}` },
+  'small-file-other-store': {
+    error: 'ERR_WAL_CORRUPT',
+    text: (d) => `${str(d.name)} names store ${str(d.storeId)}, but ${ID_FILE_NAME} names store ${str(d.walStoreId)}`,
+  },
   'checkpoint-range': { error: 'ERR_WAL_CORRUPT', text: () => `${CHECKPOINT_FILE_NAME} holds sealed, firstSeq or lastSeq out of range` },
   'salvaged-stretches': {
     error: 'ERR_WAL_CORRUPT',

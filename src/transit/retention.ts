@@ -188,9 +188,13 @@ async function firstSeqOf(file: string): Promise<number> {
   }
   const decoded = decodeSegmentHeader(buf);
   if (!decoded.ok) {
-    throw new TapioError('ERR_WAL_CORRUPT', `retention cannot tell the oldest sequence number kept: the header of ${file} is damaged (${reasonText(decoded.problem.reason, decoded.problem.details)}); \`tapio-storage wal verify\` shows the damage`, {
-      details: { file },
-    });
+    throw new TapioError(
+      'ERR_WAL_CORRUPT',
+      `retention cannot tell the oldest sequence number kept: the header of ${file} is damaged (${reasonText(decoded.problem.reason, decoded.problem.details)}); \`tapio-storage wal verify\` shows the damage`,
+      {
+        details: { file },
+      },
+    );
   }
   return decoded.header.firstSeq;
 }

@@ -130,7 +130,9 @@ export function isRecordedDamage(stretches: readonly SalvagedStretch[], segment:
   return stretches.some((s) => {
     switch (found.kind) {
       case 'bytes':
-        return s.segment === segment && s.bytes > 0 && offset >= s.offset && offset < s.offset + s.bytes && (found.end === null || found.end <= s.offset + s.bytes);
+        return (
+          s.segment === segment && s.bytes > 0 && offset >= s.offset && offset < s.offset + s.bytes && (found.end === null || found.end <= s.offset + s.bytes)
+        );
       case 'header':
         return s.segment === segment && s.bytes > 0 && s.offset < SEGMENT_HEADER_USED;
       case 'missing':

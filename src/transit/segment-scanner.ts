@@ -11,7 +11,16 @@ import type { FileHandle } from 'node:fs/promises';
 
 import { TapioError } from '../errors.js';
 import { crc32c } from '../crc32c.js';
-import { checksumProblem, decodeRecordHeader, isZeroRecordHeader, partialHeaderProblem, readU32, readU64, recordChecksum, recordHeaderProblem } from './codec.js';
+import {
+  checksumProblem,
+  decodeRecordHeader,
+  isZeroRecordHeader,
+  partialHeaderProblem,
+  readU32,
+  readU64,
+  recordChecksum,
+  recordHeaderProblem,
+} from './codec.js';
 import { RECORD_ALIGN, RECORD_HEADER_SIZE, RECORD_OFF_LENGTH, recordFootprint } from './format.js';
 import type { Reasoned } from './reasons.js';
 

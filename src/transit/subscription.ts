@@ -133,7 +133,10 @@ export interface CheckedSubscribeOptions {
  */
 export function checkSubscribeArguments(call: string, name: unknown, handler: unknown, options: unknown): CheckedSubscribeOptions {
   if (typeof name !== 'string' || !/^[A-Za-z0-9._-]{1,128}$/.test(name)) {
-    throw new TapioError('ERR_INVALID_ARGUMENT', `transit.${call}(name): name must be 1-128 letters, digits, '.', '_' or '-', got ${typeof name === 'string' ? JSON.stringify(name) : describeArgument(name)}`);
+    throw new TapioError(
+      'ERR_INVALID_ARGUMENT',
+      `transit.${call}(name): name must be 1-128 letters, digits, '.', '_' or '-', got ${typeof name === 'string' ? JSON.stringify(name) : describeArgument(name)}`,
+    );
   }
   if (typeof handler !== 'function') {
     throw new TapioError('ERR_INVALID_ARGUMENT', `transit.${call}(name, handler): handler must be a function, got ${describeArgument(handler)}`);
@@ -178,7 +181,14 @@ export class SubscriptionImpl implements Subscription {
   /** Records read or handled since the clock was last looked at. */
   #sinceClock = 0;
 
-  constructor(host: SubscriptionHost, checkpoints: CheckpointStore, name: string, handler: RecordHandler | BatchHandler, batchMode: boolean, options: CheckedSubscribeOptions) {
+  constructor(
+    host: SubscriptionHost,
+    checkpoints: CheckpointStore,
+    name: string,
+    handler: RecordHandler | BatchHandler,
+    batchMode: boolean,
+    options: CheckedSubscribeOptions,
+  ) {
     this.name = name;
     this.#host = host;
     this.#checkpoints = checkpoints;
@@ -439,7 +449,10 @@ export class SubscriptionImpl implements Subscription {
       });
     }
     const message = err instanceof Error ? err.message : String(err);
-    return new TapioError('ERR_METADATA_IO', `subscription ${JSON.stringify(this.name)} stopped: ${message}`, { cause: err, details: { subscription: this.name } });
+    return new TapioError('ERR_METADATA_IO', `subscription ${JSON.stringify(this.name)} stopped: ${message}`, {
+      cause: err,
+      details: { subscription: this.name },
+    });
   }
 
   /** Waits for the next append of this thread, or POLL_MS for those of worker threads, or close(). */

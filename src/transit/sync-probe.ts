@@ -99,7 +99,8 @@ type NativeProbeAddon = Pick<NativeAddon, 'syncProbe'>;
 export async function probeSync(dir: string, options: SyncProbeOptions = {}): Promise<SyncProbeResult[]> {
   const o = checkOptions(options);
   const native = o.path === 'typescript' ? null : loadNative();
-  if (o.path === 'native' && !native) throw new TapioError('ERR_NATIVE', 'the native path was requested but the addon is not loaded (see capabilities().nativeReason)');
+  if (o.path === 'native' && !native)
+    throw new TapioError('ERR_NATIVE', 'the native path was requested but the addon is not loaded (see capabilities().nativeReason)');
   const path = native ? 'native' : 'typescript';
   let isDir = false;
   try {
@@ -141,11 +142,13 @@ function checkOptions(options: SyncProbeOptions): CheckedOptions {
     new TapioError('ERR_INVALID_ARGUMENT', `probeSync: ${what} must be ${expected}, got ${JSON.stringify(got) ?? String(got)}`);
   if (options === null || typeof options !== 'object') throw bad('options', 'an object', options);
   const writeBytes = options.writeBytes ?? DEFAULT_PROBE_WRITE_BYTES;
-  if (!Number.isSafeInteger(writeBytes) || writeBytes < 1 || writeBytes > MAX_PROBE_WRITE_BYTES) throw bad('writeBytes', `a whole number from 1 to ${MAX_PROBE_WRITE_BYTES}`, writeBytes);
+  if (!Number.isSafeInteger(writeBytes) || writeBytes < 1 || writeBytes > MAX_PROBE_WRITE_BYTES)
+    throw bad('writeBytes', `a whole number from 1 to ${MAX_PROBE_WRITE_BYTES}`, writeBytes);
   const seconds = options.seconds ?? 2;
   if (typeof seconds !== 'number' || !(seconds > 0 && seconds <= 3600)) throw bad('seconds', 'a number above 0 and at most 3600', seconds);
   const maxCycles = options.maxCycles ?? MAX_PROBE_CYCLES;
-  if (!Number.isSafeInteger(maxCycles) || maxCycles < 1 || maxCycles > MAX_PROBE_CYCLES) throw bad('maxCycles', `a whole number from 1 to ${MAX_PROBE_CYCLES}`, maxCycles);
+  if (!Number.isSafeInteger(maxCycles) || maxCycles < 1 || maxCycles > MAX_PROBE_CYCLES)
+    throw bad('maxCycles', `a whole number from 1 to ${MAX_PROBE_CYCLES}`, maxCycles);
   // Room for one write rounded up to the largest direct I/O block.
   const minFile = writeBytes + MAX_BLOCK;
   const fileBytes = options.fileBytes ?? Math.max(DEFAULT_SEGMENT_SIZE, minFile);
@@ -164,7 +167,14 @@ function checkOptions(options: SyncProbeOptions): CheckedOptions {
 async function nativeMode(native: NativeProbeAddon, dir: string, mode: SyncProbeMode, o: CheckedOptions): Promise<SyncProbeResult> {
   let r;
   try {
-    r = await native.syncProbe({ dir, mode, writeBytes: o.writeBytes, fileBytes: o.fileBytes, maxCycles: o.maxCycles, maxMicros: Math.max(1, Math.ceil(o.seconds * 1e6)) });
+    r = await native.syncProbe({
+      dir,
+      mode,
+      writeBytes: o.writeBytes,
+      fileBytes: o.fileBytes,
+      maxCycles: o.maxCycles,
+      maxMicros: Math.max(1, Math.ceil(o.seconds * 1e6)),
+    });
   } catch (err) {
     if (err instanceof TapioError && err.code === 'ERR_WAL_IO') throw cannotProbe(dir, err.message, o, err);
     throw err;
@@ -175,7 +185,11 @@ async function nativeMode(native: NativeProbeAddon, dir: string, mode: SyncProbe
 }
 
 function cannotProbe(dir: string, why: string, o: CheckedOptions, cause: unknown): TapioError {
-  return new TapioError('ERR_DATA_DIR', `cannot probe ${dir}: ${why}. The probe needs a directory it can write, with room for a scratch file of ${o.fileBytes} bytes (a smaller fileBytes needs less)`, { cause });
+  return new TapioError(
+    'ERR_DATA_DIR',
+    `cannot probe ${dir}: ${why}. The probe needs a directory it can write, with room for a scratch file of ${o.fileBytes} bytes (a smaller fileBytes needs less)`,
+    { cause },
+  );
 }
 
 /** The TypeScript cycles: fh.write then fh.datasync (each through libuv's thread pool). */

@@ -12,7 +12,17 @@ import { DEFAULT_MAX_GROUP_BYTES } from './limits.js';
 import { toBatch, type TransitRecord, type TransitRecordInput } from './batch.js';
 import { checkOptionKeys, describeArgument } from './call-options.js';
 import { Retention } from './retention.js';
-import { checkSubscribeArguments, SubscriptionImpl, type BatchHandler, type CheckpointStore, type RecordHandler, type SubscribeOptions, type Subscription, type SubscriptionHost, type SubscriptionStats } from './subscription.js';
+import {
+  checkSubscribeArguments,
+  SubscriptionImpl,
+  type BatchHandler,
+  type CheckpointStore,
+  type RecordHandler,
+  type SubscribeOptions,
+  type Subscription,
+  type SubscriptionHost,
+  type SubscriptionStats,
+} from './subscription.js';
 import { WalReader, type WalRecord } from './wal-reader.js';
 import { WalIndex } from './wal-index.js';
 import { lockWalDir } from './wal-lock.js';
@@ -60,7 +70,6 @@ export interface TransitOpenOptions {
 
 /** Opens the backend of the chosen path. Set by the transit index module. */
 export type BackendFactory = (options: WalOpenOptions, path: 'native' | 'typescript' | undefined) => Promise<WalBackend>;
-
 
 /**
  * The transit write-ahead log.
@@ -132,7 +141,10 @@ export class Transit extends EventEmitter {
       // process warning rather than thrown (an unhandled 'error' event would end the process).
       report: (err, repeated) => {
         if (this.listenerCount('error') > 0) this.emit('error', err);
-        else if (!repeated) process.emitWarning(`tapio-storage transit retention failed: ${err instanceof Error ? err.message : String(err)}`, { code: err instanceof TapioError ? err.code : 'ERR_WAL_IO' });
+        else if (!repeated)
+          process.emitWarning(`tapio-storage transit retention failed: ${err instanceof Error ? err.message : String(err)}`, {
+            code: err instanceof TapioError ? err.code : 'ERR_WAL_IO',
+          });
       },
     });
   }
@@ -143,14 +155,14 @@ export class Transit extends EventEmitter {
     let backend: WalBackend;
     try {
       backend = await factory(
-      {
-        dir: config.wal_path,
-        segmentSize: config.segment_size,
-        ringCapacity: config.ring_capacity,
-        directIo: config.direct_io,
-        recovery: options.recovery ?? 'strict',
-        maxGroupBytes: options.maxGroupBytes ?? DEFAULT_MAX_GROUP_BYTES,
-      },
+        {
+          dir: config.wal_path,
+          segmentSize: config.segment_size,
+          ringCapacity: config.ring_capacity,
+          directIo: config.direct_io,
+          recovery: options.recovery ?? 'strict',
+          maxGroupBytes: options.maxGroupBytes ?? DEFAULT_MAX_GROUP_BYTES,
+        },
         options.path,
       );
     } catch (err) {
@@ -258,7 +270,13 @@ export class Transit extends EventEmitter {
     if (from > toSeq) return null;
     // Entries the writer made up to now cover every durable record (they run ahead of it).
     this.#index.absorb(this.#backend.takeIndexPoints());
-    const reader = new WalReader(this.dir, { fromSeq: from, toSeq, exactStart: true, locator: this.#index, ...(limit !== Number.POSITIVE_INFINITY ? { limit } : {}) });
+    const reader = new WalReader(this.dir, {
+      fromSeq: from,
+      toSeq,
+      exactStart: true,
+      locator: this.#index,
+      ...(limit !== Number.POSITIVE_INFINITY ? { limit } : {}),
+    });
     return reader.batches();
   }
 
@@ -269,12 +287,19 @@ export class Transit extends EventEmitter {
     }
     const last = this.lastSeq;
     if (fromSeq > last + 1) {
-      throw new TapioError('ERR_INVALID_ARGUMENT', `transit.${what}({ fromSeq: ${fromSeq} }) is in the future: the newest record is ${last}; pass at most ${last + 1}`);
+      throw new TapioError(
+        'ERR_INVALID_ARGUMENT',
+        `transit.${what}({ fromSeq: ${fromSeq} }) is in the future: the newest record is ${last}; pass at most ${last + 1}`,
+      );
     }
     if (this.#oldestSeq > 0 && fromSeq < this.#oldestSeq) {
-      throw new TapioError('ERR_WAL_RETENTION', `transit.${what}({ fromSeq: ${fromSeq} }): records before ${this.#oldestSeq} were deleted by retention (${this.#config.retention} ms); start at ${this.#oldestSeq}`, {
-        details: { fromSeq, oldestSeq: this.#oldestSeq },
-      });
+      throw new TapioError(
+        'ERR_WAL_RETENTION',
+        `transit.${what}({ fromSeq: ${fromSeq} }): records before ${this.#oldestSeq} were deleted by retention (${this.#config.retention} ms); start at ${this.#oldestSeq}`,
+        {
+          details: { fromSeq, oldestSeq: this.#oldestSeq },
+        },
+      );
     }
     return fromSeq;
   }

@@ -12,7 +12,18 @@ import { TapioError } from '../errors.js';
 import { fsyncDir, writeFileAtomic } from '../fs/durable.js';
 import { storeIdFromHex } from './codec.js';
 import { reasonError, reasonText } from './reasons.js';
-import { CHECKPOINT_FILE_NAME, CHECKPOINT_FORMAT_NAME, FORMAT_VERSION, ID_FILE_NAME, LOCK_FILE_NAME, MAX_SMALL_FILE_BYTES, MAX_SMALL_FILE_NESTING, WAL_FORMAT_NAME, parseSegmentFileName, segmentFileName } from './format.js';
+import {
+  CHECKPOINT_FILE_NAME,
+  CHECKPOINT_FORMAT_NAME,
+  FORMAT_VERSION,
+  ID_FILE_NAME,
+  LOCK_FILE_NAME,
+  MAX_SMALL_FILE_BYTES,
+  MAX_SMALL_FILE_NESTING,
+  WAL_FORMAT_NAME,
+  parseSegmentFileName,
+  segmentFileName,
+} from './format.js';
 
 /** The temporary name WAL_ID is written under before the rename. */
 export const WAL_ID_TEMP_NAME = `${ID_FILE_NAME}.tmp`;
@@ -257,7 +268,11 @@ async function ensureDir(dir: string): Promise<string | undefined> {
 
 function dirError(what: string, err: unknown): TapioError {
   const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
-  return new TapioError('ERR_DATA_DIR', `${what} (${code}): ${(err as Error).message}; check that the path exists and that this process may read and write it`, {
-    cause: err,
-  });
+  return new TapioError(
+    'ERR_DATA_DIR',
+    `${what} (${code}): ${(err as Error).message}; check that the path exists and that this process may read and write it`,
+    {
+      cause: err,
+    },
+  );
 }

@@ -61,7 +61,7 @@ export async function setAside(fh: FileHandle, segmentPath: string, from: number
   }
   try {
     const chunk = Buffer.allocUnsafeSlow(Math.min(to - from, 1 << 20));
-    for (let p = from; p < to; ) {
+    for (let p = from; p < to;) {
       const n = Math.min(chunk.length, to - p);
       const { bytesRead } = await fh.read(chunk, 0, n, p);
       if (bytesRead === 0) throw Object.assign(new Error(`${segmentPath} ended at byte offset ${p}`), { code: 'EOF' });
@@ -90,7 +90,7 @@ export async function setAside(fh: FileHandle, segmentPath: string, from: number
 /** Writes zeros over [from, to) of the segment, then fdatasync. */
 export async function zeroRange(fh: FileHandle, path: string, from: number, to: number): Promise<void> {
   const zeros = Buffer.alloc(Math.min(to - from, 1 << 20));
-  for (let p = from; p < to; ) {
+  for (let p = from; p < to;) {
     const n = Math.min(zeros.length, to - p);
     await writeAll(fh, zeros.subarray(0, n), p, path);
     p += n;

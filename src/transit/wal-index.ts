@@ -337,7 +337,20 @@ export class WalIndex implements ReadLocator {
 
   #newSeg(number: number, firstSeq: number): Seg {
     const name = segmentFileName(number);
-    return { number, firstSeq, name, path: join(this.#dir, name), seqs: null, offsets: null, complete: false, sealed: false, persisted: false, distrusted: false, loading: null, lastUse: 0 };
+    return {
+      number,
+      firstSeq,
+      name,
+      path: join(this.#dir, name),
+      seqs: null,
+      offsets: null,
+      complete: false,
+      sealed: false,
+      persisted: false,
+      distrusted: false,
+      loading: null,
+      lastUse: 0,
+    };
   }
 
   #find(number: number): Seg | undefined {
@@ -446,7 +459,13 @@ export class WalIndex implements ReadLocator {
       await fh.read(head, 0, SEGMENT_HEADER_USED, 0);
       readCounters.bytesRead += SEGMENT_HEADER_USED;
       const decoded = decodeSegmentHeader(head);
-      if (!decoded.ok || decoded.header.segment !== seg.number || decoded.header.firstSeq !== seg.firstSeq || storeIdToHex(decoded.header.storeId) !== this.storeId) return null;
+      if (
+        !decoded.ok ||
+        decoded.header.segment !== seg.number ||
+        decoded.header.firstSeq !== seg.firstSeq ||
+        storeIdToHex(decoded.header.storeId) !== this.storeId
+      )
+        return null;
       const scanner = new SegmentScanner(fh, seg.path, Math.min(size, decoded.header.segmentSize), SEGMENT_HEADER_SIZE);
       const seqs: number[] = [];
       const offsets: number[] = [];
@@ -525,7 +544,14 @@ export interface IndexFileExpect {
 }
 
 /** The bytes of an index file (docs/FORMAT.md "Sparse index"). */
-export function encodeIndexFile(o: { segment: number; firstSeq: number; lastSeq: number; storeId: Uint8Array; seqs: readonly number[]; offsets: readonly number[] }): Buffer {
+export function encodeIndexFile(o: {
+  segment: number;
+  firstSeq: number;
+  lastSeq: number;
+  storeId: Uint8Array;
+  seqs: readonly number[];
+  offsets: readonly number[];
+}): Buffer {
   const n = o.seqs.length;
   const b = Buffer.alloc(INDEX_HEADER_SIZE + INDEX_ENTRY_SIZE * n + 4);
   b.write(INDEX_MAGIC, 0, 'latin1');
@@ -550,7 +576,8 @@ export function decodeIndexFile(b: Buffer, expect: IndexFileExpect): { seqs: num
   const n = readU32(b, INDEX_OFF_COUNT);
   if (b.length !== INDEX_HEADER_SIZE + INDEX_ENTRY_SIZE * n + 4) return null;
   if (crc32c(b.subarray(0, b.length - 4)) !== readU32(b, b.length - 4)) return null;
-  if (readU32(b, INDEX_OFF_VERSION) !== FORMAT_VERSION || readU32(b, INDEX_OFF_SPACING) !== INDEX_SPACING || readU32(b, INDEX_OFF_SPACING + 4) !== 0) return null;
+  if (readU32(b, INDEX_OFF_VERSION) !== FORMAT_VERSION || readU32(b, INDEX_OFF_SPACING) !== INDEX_SPACING || readU32(b, INDEX_OFF_SPACING + 4) !== 0)
+    return null;
   const firstSeq = readU64(b, INDEX_OFF_FIRST_SEQ);
   const lastSeq = readU64(b, INDEX_OFF_LAST_SEQ);
   if (readU64(b, INDEX_OFF_SEGMENT) !== expect.segment || firstSeq !== expect.firstSeq) return null;

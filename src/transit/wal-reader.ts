@@ -208,9 +208,13 @@ export class WalReader implements AsyncIterable<WalRecord> {
         const header = await this.checkHeader(seg, opened.head, identity);
         if (header !== null) {
           if (first && this.exactStart && header.firstSeq > this.fromSeq) {
-            throw new TapioError('ERR_WAL_RETENTION', `records ${this.fromSeq} to ${header.firstSeq - 1} of the transit WAL were deleted by retention; the oldest record kept is ${header.firstSeq}`, {
-              details: { fromSeq: this.fromSeq, oldestSeq: header.firstSeq },
-            });
+            throw new TapioError(
+              'ERR_WAL_RETENTION',
+              `records ${this.fromSeq} to ${header.firstSeq - 1} of the transit WAL were deleted by retention; the oldest record kept is ${header.firstSeq}`,
+              {
+                details: { fromSeq: this.fromSeq, oldestSeq: header.firstSeq },
+              },
+            );
           }
           if (expected !== null && header.firstSeq !== expected) {
             const gap: Reasoned = { reason: 'read-gap', details: { firstSeq: header.firstSeq, previousLastSeq: expected - 1 } };
@@ -295,7 +299,12 @@ export class WalReader implements AsyncIterable<WalRecord> {
               continue;
             }
             if (s.kind === 'record' && s.seq > lastSeq) {
-              if (s.seq !== next) await this.damage(seg, s.offset, { reason: 'seq-gap', details: { expected: next, found: s.seq } }, identity, { kind: 'seq', expected: next, found: s.seq });
+              if (s.seq !== next)
+                await this.damage(seg, s.offset, { reason: 'seq-gap', details: { expected: next, found: s.seq } }, identity, {
+                  kind: 'seq',
+                  expected: next,
+                  found: s.seq,
+                });
               next = s.seq + 1;
               lastSeq = s.seq;
               if (s.seq > this.toSeq) {
@@ -513,6 +522,9 @@ async function fileExists(path: string): Promise<boolean> {
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw new TapioError('ERR_WAL_IO', `cannot tell whether transit WAL segment ${path} exists: ${(err as Error).message}`, { cause: err, details: { file: path } });
+    throw new TapioError('ERR_WAL_IO', `cannot tell whether transit WAL segment ${path} exists: ${(err as Error).message}`, {
+      cause: err,
+      details: { file: path },
+    });
   }
 }

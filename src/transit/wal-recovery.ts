@@ -242,7 +242,13 @@ export class WalScan {
     const newest = files.at(-1);
     if (newest === undefined || newest.number <= read.sealed) {
       const name = segmentFileName(read.sealed + 1);
-      this.corrupt({ number: read.sealed + 1, name, path: join(this.dir, name) }, 0, 0, { reason: 'missing-after-checkpoint', details: { sealed: read.sealed } }, 'gap');
+      this.corrupt(
+        { number: read.sealed + 1, name, path: join(this.dir, name) },
+        0,
+        0,
+        { reason: 'missing-after-checkpoint', details: { sealed: read.sealed } },
+        'gap',
+      );
     }
     this.checkpoint = read;
   }
@@ -339,7 +345,15 @@ export class WalScan {
       const { size, head } = await sizeAndHead(fh, seg.path);
       this.note(seg.number, head.length, 0);
       const unusable = (): RecoveredSegment => ({
-        number: seg.number, name: seg.name, path: seg.path, firstSeq: 0, lastSeq: 0, records: 0, endOffset: 0, segmentSize: size, appendable: false,
+        number: seg.number,
+        name: seg.name,
+        path: seg.path,
+        firstSeq: 0,
+        lastSeq: 0,
+        records: 0,
+        endOffset: 0,
+        segmentSize: size,
+        appendable: false,
       });
       const decoded = decodeSegmentHeader(head);
       if (!decoded.ok) {
@@ -352,7 +366,13 @@ export class WalScan {
       }
       const header = decoded.header;
       if (header.segment !== seg.number) {
-        this.corrupt(seg, HEADER_OFF_SEGMENT, size, { reason: 'header-segment', details: { headerSegment: header.segment, fileSegment: seg.number } }, 'corrupt');
+        this.corrupt(
+          seg,
+          HEADER_OFF_SEGMENT,
+          size,
+          { reason: 'header-segment', details: { headerSegment: header.segment, fileSegment: seg.number } },
+          'corrupt',
+        );
         return this.keep(unusable());
       }
       if (this.identity !== null) {
@@ -372,7 +392,8 @@ export class WalScan {
           const back: Reasoned = { reason: 'segment-back', details: { firstSeq: header.firstSeq, previous: pending.name, previousFirstSeq: pending.firstSeq } };
           this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, back, 'gap', [pending.firstSeq, header.firstSeq]);
         } else {
-          const lost = seg.number === pending.number + 1 ? undefined : this.stretches.find((s) => s.segment === pending.number + 1 && s.offset === 0 && s.lostCount > 0);
+          const lost =
+            seg.number === pending.number + 1 ? undefined : this.stretches.find((s) => s.segment === pending.number + 1 && s.offset === 0 && s.lostCount > 0);
           const end = lost !== undefined && lost.lostFrom >= pending.firstSeq && lost.lostFrom <= header.firstSeq ? lost.lostFrom : header.firstSeq;
           this.endSealed(pending, end - 1);
         }
@@ -414,7 +435,16 @@ export class WalScan {
   private sealedSegment(seg: SegmentFile, header: SegmentHeader): RecoveredSegment {
     const cp = this.checkpoint!;
     const info: RecoveredSegment = {
-      number: seg.number, name: seg.name, path: seg.path, firstSeq: header.firstSeq, lastSeq: 0, records: 0, endOffset: 0, segmentSize: header.segmentSize, appendable: true, sealed: true,
+      number: seg.number,
+      name: seg.name,
+      path: seg.path,
+      firstSeq: header.firstSeq,
+      lastSeq: 0,
+      records: 0,
+      endOffset: 0,
+      segmentSize: header.segmentSize,
+      appendable: true,
+      sealed: true,
     };
     this.sealedSegments++;
     if (seg.number !== cp.sealed) {
@@ -422,7 +452,13 @@ export class WalScan {
       return info;
     }
     if (header.firstSeq !== cp.firstSeq) {
-      this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, { reason: 'checkpoint-first-seq', details: { firstSeq: header.firstSeq, checkpointFirstSeq: cp.firstSeq } }, 'corrupt');
+      this.corrupt(
+        seg,
+        HEADER_OFF_FIRST_SEQ,
+        0,
+        { reason: 'checkpoint-first-seq', details: { firstSeq: header.firstSeq, checkpointFirstSeq: cp.firstSeq } },
+        'corrupt',
+      );
     }
     this.endSealed(info, cp.lastSeq);
     return info;
@@ -540,7 +576,14 @@ export class WalScan {
     if (this.mode === 'salvage') {
       this.problems.push({ kind, segment: seg.name, offset, bytes, reason });
       const last = this.stretches.at(-1);
-      if (kind === 'gap' && last !== undefined && last.segment === seg.number && last.bytes > 0 && last.offset + last.bytes === offset && last.lostCount === 0) {
+      if (
+        kind === 'gap' &&
+        last !== undefined &&
+        last.segment === seg.number &&
+        last.bytes > 0 &&
+        last.offset + last.bytes === offset &&
+        last.lostCount === 0
+      ) {
         // The gap a damaged stretch left: one stretch, with the sequence numbers it lost.
         last.lostFrom = lost.lostFrom;
         last.lostCount = lost.lostCount;
@@ -575,7 +618,14 @@ export class WalScan {
   /** A segment of another store: no recovery mode takes it (verify notes it). */
   private foreign(seg: SegmentFile, size: number, damage: Reasoned): void {
     if (this.mode !== 'verify') {
-      throw reasonError('segment-foreign', { segment: seg.name, file: seg.path, offset: HEADER_OFF_STORE_ID, bytes: size, damage: damage.reason, ...damage.details });
+      throw reasonError('segment-foreign', {
+        segment: seg.name,
+        file: seg.path,
+        offset: HEADER_OFF_STORE_ID,
+        bytes: size,
+        damage: damage.reason,
+        ...damage.details,
+      });
     }
     this.problems.push({ kind: 'corrupt', segment: seg.name, offset: HEADER_OFF_STORE_ID, bytes: size, reason: damageText(damage.details, damage.reason) });
   }

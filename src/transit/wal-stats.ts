@@ -93,7 +93,11 @@ async function headerOf(seg: SegmentFile, storeId: string, summary: WalStatsSumm
 }
 
 /** `seg` opened for reading with its checked header, or why it cannot be used (then closed). */
-async function openWithHeader(seg: SegmentFile, storeId: string, summary: WalStatsSummary): Promise<{ fh: FileHandle; size: number; header: SegmentHeader } | string> {
+async function openWithHeader(
+  seg: SegmentFile,
+  storeId: string,
+  summary: WalStatsSummary,
+): Promise<{ fh: FileHandle; size: number; header: SegmentHeader } | string> {
   let fh;
   try {
     fh = await open(seg.path, 'r');
@@ -129,7 +133,12 @@ function checked(seg: SegmentFile, head: Buffer, storeId: string): SegmentHeader
  * The last whole record of the newest segment (a writer may be writing after it), or why not.
  * Stretches a salvage set aside are stepped over, as reads do.
  */
-async function newestEnd(seg: SegmentFile, storeId: string, setAside: readonly SalvagedStretch[], summary: WalStatsSummary): Promise<{ lastSeq: number } | string> {
+async function newestEnd(
+  seg: SegmentFile,
+  storeId: string,
+  setAside: readonly SalvagedStretch[],
+  summary: WalStatsSummary,
+): Promise<{ lastSeq: number } | string> {
   const opened = await openWithHeader(seg, storeId, summary);
   if (typeof opened === 'string') return opened;
   const { fh, size, header } = opened;
@@ -147,7 +156,11 @@ async function newestEnd(seg: SegmentFile, storeId: string, setAside: readonly S
           lastSeq = s.seq;
           continue;
         }
-        if (s.kind === 'record' && s.seq > lastSeq + 1 && isRecordedDamage(setAside, seg.number, s.offset, { kind: 'seq', expected: lastSeq + 1, found: s.seq })) {
+        if (
+          s.kind === 'record' &&
+          s.seq > lastSeq + 1 &&
+          isRecordedDamage(setAside, seg.number, s.offset, { kind: 'seq', expected: lastSeq + 1, found: s.seq })
+        ) {
           lastSeq = s.seq;
           continue;
         }

@@ -31,7 +31,6 @@ export interface WalVerifySummary {
   setAsideIgnored?: string;
 }
 
-
 /**
  * Checks every segment of `dir` with the recovery rules and reports what it finds, without
  * changing anything: a torn tail is reported (the next open cuts it), not cut.
@@ -103,4 +102,3 @@ export async function verifyWal(dir: string): Promise<WalVerifySummary> {
     ...(scan.salvagedIgnored !== undefined ? { setAsideIgnored: scan.salvagedIgnored } : {}),
   };
 }
-

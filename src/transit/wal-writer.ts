@@ -438,7 +438,12 @@ export class TsWalWriter implements WalBackend {
         // Producers check this before they push; a batch that got past them anyway is refused
         // here, since no segment could ever take it.
         if (!remote) this.inRing.shift();
-        pending.reject(new TapioError('ERR_RECORD_TOO_LARGE', `a record of ${largest} bytes is larger than the ${maxPayload(this.segmentSize)} bytes a segment of ${this.segmentSize} bytes holds; the batch was not written`));
+        pending.reject(
+          new TapioError(
+            'ERR_RECORD_TOO_LARGE',
+            `a record of ${largest} bytes is larger than the ${maxPayload(this.segmentSize)} bytes a segment of ${this.segmentSize} bytes holds; the batch was not written`,
+          ),
+        );
         return true;
       }
       if (g.length > 0 && g.length + bytes > this.maxGroupBytes) return false;
@@ -499,7 +504,12 @@ export class TsWalWriter implements WalBackend {
       assigned: 0,
       resolve: (r) => port?.postMessage({ ticket, firstSeq: r.firstSeq, lastSeq: r.lastSeq }),
       reject: (e) =>
-        port?.postMessage({ ticket, error: (e as Error).message, code: e instanceof TapioError ? e.code : 'ERR_WAL_IO', details: e instanceof TapioError ? e.details : undefined }),
+        port?.postMessage({
+          ticket,
+          error: (e as Error).message,
+          code: e instanceof TapioError ? e.code : 'ERR_WAL_IO',
+          details: e instanceof TapioError ? e.details : undefined,
+        }),
     };
   }
 
@@ -633,6 +643,6 @@ function writerFailure(err: unknown): TapioError {
     return new TapioError('ERR_WAL_IO', `the transit WAL writer stopped: ${(err as Error).message}`, { cause: err });
   }
   const d = err.details;
-  if (d === undefined || typeof d.operation !== 'string' || typeof d.errno !== 'string') return err;  // a failed state already
+  if (d === undefined || typeof d.operation !== 'string' || typeof d.errno !== 'string') return err; // a failed state already
   return reasonError('writer-failed', { cause: 'io', operation: d.operation, file: String(d.file), errno: d.errno }, { cause: err.cause ?? err });
 }

@@ -27,8 +27,14 @@ const walPaths: Array<[string, Record<string, string>]> = [
 ];
 
 /** A child process that holds the store at `dataDir` open (hold-store-child.mjs) and answers questions. */
-async function holdStore(dataDir: string, env: Record<string, string>): Promise<{ ready: { lastSeq: number; path: string }; ask: (line: string) => Promise<Record<string, unknown>>; close: () => Promise<number | null> }> {
-  const child = spawn(process.execPath, [libChildScript(import.meta.dirname, 'hold-store-child.mjs'), dataDir], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
+async function holdStore(
+  dataDir: string,
+  env: Record<string, string>,
+): Promise<{ ready: { lastSeq: number; path: string }; ask: (line: string) => Promise<Record<string, unknown>>; close: () => Promise<number | null> }> {
+  const child = spawn(process.execPath, [libChildScript(import.meta.dirname, 'hold-store-child.mjs'), dataDir], {
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const next = async (): Promise<Record<string, unknown>> => {
@@ -54,7 +60,22 @@ describe('tapio-storage command line', () => {
   const dataDir = join(root, 'data');
 
   it('has --help on every command', () => {
-    for (const cmd of [[], ['init'], ['config', 'check'], ['users', 'add'], ['users', 'list'], ['keys', 'create'], ['keys', 'list'], ['keys', 'revoke'], ['status'], ['wal', 'verify'], ['wal', 'dump'], ['wal', 'stats'], ['wal', 'test-sync'], ['demo']]) {
+    for (const cmd of [
+      [],
+      ['init'],
+      ['config', 'check'],
+      ['users', 'add'],
+      ['users', 'list'],
+      ['keys', 'create'],
+      ['keys', 'list'],
+      ['keys', 'revoke'],
+      ['status'],
+      ['wal', 'verify'],
+      ['wal', 'dump'],
+      ['wal', 'stats'],
+      ['wal', 'test-sync'],
+      ['demo'],
+    ]) {
       const r = run([...cmd, '--help']);
       expect(r.code, cmd.join(' ')).toBe(0);
       expect(r.out).toMatch(/^Usage: tapio-storage/);
@@ -142,7 +163,10 @@ describe('tapio-storage command line', () => {
     expect(verify.out).toMatch(/80 record\(s\), seq 1\.\.80/);
     expect(verify.out).toMatch(/checkpoint: segments up to \d+ sealed .*an open scans records from segment \d+/);
     const dump = run(['--data-dir', walData, 'wal', 'dump', '--from', '3', '--limit', '2']);
-    const lines = dump.out.trim().split('\n').map((l) => JSON.parse(l) as { seq: number; utf8?: string; base64?: string; bytes: number });
+    const lines = dump.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { seq: number; utf8?: string; base64?: string; bytes: number });
     expect(lines).toEqual([
       { seq: 3, bytes: 7, utf8: 'event 1' },
       { seq: 4, bytes: 40 * 1024, base64: Buffer.alloc(40 * 1024, 1).toString('base64') },
@@ -152,7 +176,9 @@ describe('tapio-storage command line', () => {
 
     // Damage a record in the oldest segment: verify reports it and exits 1.
     const walDir = join(walData, 'wal');
-    const first = readdirSync(walDir).filter((n) => n.endsWith('.wal')).sort()[0]!;
+    const first = readdirSync(walDir)
+      .filter((n) => n.endsWith('.wal'))
+      .sort()[0]!;
     const fd = openSync(join(walDir, first), 'r+');
     const original = Buffer.alloc(2);
     readSync(fd, original, 0, 2, 4096 + 20);
@@ -260,7 +286,9 @@ describe('commands other than init never create a store', () => {
     const typo = join(parent, 'typo');
     const r = run(['--data-dir', typo, ...args]);
     expect(r.code).toBe(1);
-    expect(r.err).toBe(`error ERR_NO_STORE: no store at ${typo} (the directory does not exist); run \`tapio-storage --data-dir ${typo} init\` to create one. Nothing was created or changed.\n`);
+    expect(r.err).toBe(
+      `error ERR_NO_STORE: no store at ${typo} (the directory does not exist); run \`tapio-storage --data-dir ${typo} init\` to create one. Nothing was created or changed.\n`,
+    );
     expect(tree(parent)).toEqual([]);
   });
 
@@ -350,7 +378,9 @@ describe('wal commands on a directory that is not a WAL', () => {
     const r = run(['wal', command, '--path', folder]);
     expect(r.code).toBe(1);
     expect(r.out).toBe('');
-    expect(r.err).toBe(`error ERR_NO_STORE: there is no transit WAL at ${folder}: it holds no WAL_ID and no segment files; pass the store's --config or --data-dir, or --path with a WAL directory. Nothing was read or changed.\n`);
+    expect(r.err).toBe(
+      `error ERR_NO_STORE: there is no transit WAL at ${folder}: it holds no WAL_ID and no segment files; pass the store's --config or --data-dir, or --path with a WAL directory. Nothing was read or changed.\n`,
+    );
     expect(tree(folder)).toEqual(['index.ts']);
   });
 });
@@ -379,7 +409,12 @@ describe.each(walPaths)('administration beside a running store (%s path)', (_nam
       expect((JSON.parse(status.out) as { dataDir: string }).dataDir).toBe(dataDir);
       const dump = run(['--data-dir', dataDir, 'wal', 'dump'], env);
       expect(dump.code).toBe(0);
-      expect(dump.out.trim().split('\n').map((l) => (JSON.parse(l) as { utf8: string }).utf8)).toEqual(['held-1', 'held-2', 'held-3']);
+      expect(
+        dump.out
+          .trim()
+          .split('\n')
+          .map((l) => (JSON.parse(l) as { utf8: string }).utf8),
+      ).toEqual(['held-1', 'held-2', 'held-3']);
       const verify = run(['--data-dir', dataDir, 'wal', 'verify'], env);
       expect(verify.code).toBe(0);
       expect(verify.out).toMatch(/3 record\(s\), seq 1\.\.3/);
@@ -438,9 +473,12 @@ describe('names, ids and keys on the command line', () => {
   });
 
   it('keys revoke takes an id, tap_<id>, or a whole key, whose secret it never prints', () => {
-    const make = (): { id: string; key: string } => JSON.parse(run(['--data-dir', dir, '--json', 'keys', 'create', 'alice']).out) as { id: string; key: string };
+    const make = (): { id: string; key: string } =>
+      JSON.parse(run(['--data-dir', dir, '--json', 'keys', 'create', 'alice']).out) as { id: string; key: string };
     const a = make();
-    expect(run(['--data-dir', dir, 'keys', 'revoke', a.id]).out).toBe(`revoked key ${a.id} of user ${(JSON.parse(run(['--data-dir', dir, '--json', 'users', 'list']).out) as { items: Array<{ id: string }> }).items[0]!.id}\n`);
+    expect(run(['--data-dir', dir, 'keys', 'revoke', a.id]).out).toBe(
+      `revoked key ${a.id} of user ${(JSON.parse(run(['--data-dir', dir, '--json', 'users', 'list']).out) as { items: Array<{ id: string }> }).items[0]!.id}\n`,
+    );
     const b = make();
     expect(run(['--data-dir', dir, 'keys', 'revoke', `tap_${b.id}`]).code).toBe(0);
     const c = make();

@@ -66,7 +66,10 @@ describe.each(paths)('tapio-storage wal salvage (%s path)', (path) => {
     expect(verify.out).toMatch(/\nok\n$/);
     const dump = run(['--config', config, 'wal', 'dump', '--limit', '100']);
     expect(dump.code).toBe(0);
-    const seqs = dump.out.trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq);
+    const seqs = dump.out
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { seq: number }).seq);
     expect(seqs).toEqual(Array.from({ length: 50 }, (_, i) => i + 1).filter((k) => k !== 20));
     const stats = run(['--config', config, '--json', 'wal', 'stats']);
     expect(stats.code).toBe(0);

@@ -148,10 +148,7 @@ describe('paths', () => {
   });
 
   test('an explicit store path wins over dataDir, the others stay under it', () => {
-    const config = resolveConfig(
-      { dataDir: '/var/lib/tapio', storage: { transit: { wal_path: '/fast/wal' }, metadata: { path: 'meta' } } },
-      { baseDir: base },
-    );
+    const config = resolveConfig({ dataDir: '/var/lib/tapio', storage: { transit: { wal_path: '/fast/wal' }, metadata: { path: 'meta' } } }, { baseDir: base });
     expect(config.storage.transit.wal_path).toBe(resolve('/fast/wal'));
     expect(config.storage.metadata.path).toBe(join(base, 'meta'));
     expect(config.storage.correlations.path).toBe(join(resolve('/var/lib/tapio'), 'correlations'));
@@ -190,9 +187,7 @@ describe('paths', () => {
   });
 
   test('rejects a store path that is not a string', () => {
-    expect(onlyProblem(transit({ wal_path: ['a'] }))).toBe(
-      'storage.transit.wal_path: got ["a"], expected a directory path (a non-empty string)',
-    );
+    expect(onlyProblem(transit({ wal_path: ['a'] }))).toBe('storage.transit.wal_path: got ["a"], expected a directory path (a non-empty string)');
   });
 
   test('resolving creates nothing', async () => {
@@ -262,9 +257,7 @@ describe('sizes and durations in the configuration', () => {
 
   test('retention must be greater than zero', () => {
     expect(onlyProblem(transit({ retention: '0s' }))).toBe('storage.transit.retention: got "0s", expected a duration greater than 0, such as 1h');
-    expect(onlyProblem(correlations({ retention: '0d' }))).toBe(
-      'storage.correlations.retention: got "0d", expected a duration greater than 0, such as 30d',
-    );
+    expect(onlyProblem(correlations({ retention: '0d' }))).toBe('storage.correlations.retention: got "0d", expected a duration greater than 0, such as 30d');
   });
 });
 
@@ -375,21 +368,12 @@ describe('types and enums', () => {
       correlations({ type: 'lmdb' }),
       'storage.correlations.type: got "lmdb", expected "frostdb" (the name of the correlation store role: this project\'s columnar store)',
     ],
-    [
-      metadata({ type: 'lmdb' }),
-      'storage.metadata.type: got "lmdb", expected "badger" (the name of the metadata store role: this project\'s lmdb store)',
-    ],
+    [metadata({ type: 'lmdb' }), 'storage.metadata.type: got "lmdb", expected "badger" (the name of the metadata store role: this project\'s lmdb store)'],
     [transit({ direct_io: 'AUTO' }), 'storage.transit.direct_io: got "AUTO", expected "auto", "on" or "off" (true and false mean on and off)'],
     [transit({ direct_io: 'yes' }), 'storage.transit.direct_io: got "yes", expected "auto", "on" or "off" (true and false mean on and off)'],
     [{ storage: 5 }, 'storage: got 5, expected a mapping with the keys correlations, metadata, transit'],
-    [
-      { storage: { transit: [] } },
-      'storage.transit: got [], expected a mapping with the keys wal_path, retention, direct_io, ring_capacity, segment_size',
-    ],
-    [
-      correlations({ compaction: '100MB' }),
-      'storage.correlations.compaction: got "100MB", expected a mapping with the keys l0_size, l1_size',
-    ],
+    [{ storage: { transit: [] } }, 'storage.transit: got [], expected a mapping with the keys wal_path, retention, direct_io, ring_capacity, segment_size'],
+    [correlations({ compaction: '100MB' }), 'storage.correlations.compaction: got "100MB", expected a mapping with the keys l0_size, l1_size'],
     [transit({ retention: null }), 'storage.transit.retention: got null, expected a duration such as 30s, 15m, 1h or 30d'],
   ])('%j', (input, line) => {
     expect(onlyProblem(input)).toBe(line);
@@ -437,10 +421,7 @@ describe('unknown keys', () => {
     [transit({ embedding_dim: 64 }), 'storage.transit.embedding_dim: unknown key here; it belongs under storage.correlations'],
     [transit({ type: 'frostdb' }), 'storage.transit.type: unknown key here; it belongs under storage.correlations or storage.metadata'],
     [{ transit: {} }, 'transit: unknown key here; it belongs under storage'],
-    [
-      metadata({ encryption: true }),
-      'storage.metadata.encryption: unknown key; the keys allowed here are type, path, in_memory, compression',
-    ],
+    [metadata({ encryption: true }), 'storage.metadata.encryption: unknown key; the keys allowed here are type, path, in_memory, compression'],
     [{ foo: 1 }, 'foo: unknown key; the keys allowed here are dataDir, storage'],
   ])('%j', (input, line) => {
     expect(onlyProblem(input)).toBe(line);
@@ -566,9 +547,7 @@ describe('YAML files', () => {
         'Nothing was created or touched; docs/configuration.md lists every key.',
       ].join('\n'),
     );
-    expect(problems(error)).toEqual([
-      { path: 'storage.metadata.in_memory', message: 'got "yes", expected true or false', line: 3, column: 16 },
-    ]);
+    expect(problems(error)).toEqual([{ path: 'storage.metadata.in_memory', message: 'got "yes", expected true or false', line: 3, column: 16 }]);
     expect(error.details).toMatchObject({ source: path });
   });
 
@@ -608,9 +587,7 @@ describe('YAML files', () => {
 
   test('a key with a dot in it is located by its own name', () => {
     const error = configError(() => parseConfigYaml('dataDir: x\nstorage.transit: {}\n'));
-    expect(problems(error)).toEqual([
-      { path: 'storage.transit', message: 'unknown key; the keys allowed here are dataDir, storage', line: 2, column: 1 },
-    ]);
+    expect(problems(error)).toEqual([{ path: 'storage.transit', message: 'unknown key; the keys allowed here are dataDir, storage', line: 2, column: 1 }]);
   });
 
   test('a problem about a default points at the nearest key written', () => {
@@ -641,9 +618,7 @@ describe('YAML files', () => {
   });
 
   test('other YAML errors: duplicate keys, nested compact mappings, several documents, a missing alias', () => {
-    expect(configError(() => parseConfigYaml('dataDir: a\ndataDir: b\n')).message).toContain(
-      '  line 2, column 1: YAML syntax error: Map keys must be unique',
-    );
+    expect(configError(() => parseConfigYaml('dataDir: a\ndataDir: b\n')).message).toContain('  line 2, column 1: YAML syntax error: Map keys must be unique');
     expect(configError(() => parseConfigYaml('dataDir: a: b\n')).message).toContain(
       '  line 1, column 10: YAML syntax error: Nested mappings are not allowed in compact mappings',
     );

@@ -190,9 +190,7 @@ describe('formatSize', () => {
 
   test('parseSize(formatSize(n)) === n for whole units', () => {
     const unit = fc.constantFrom(1, 1000, 1024, 1000 ** 2, 1024 ** 2, 1000 ** 3, 1024 ** 3, 1000 ** 4, 1024 ** 4);
-    fc.assert(
-      fc.property(fc.integer({ min: 0, max: 4096 }), unit, (count, size) => parseSize(formatSize(count * size)) === count * size),
-    );
+    fc.assert(fc.property(fc.integer({ min: 0, max: 4096 }), unit, (count, size) => parseSize(formatSize(count * size)) === count * size));
   });
 });
 

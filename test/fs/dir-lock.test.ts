@@ -59,9 +59,13 @@ function options(mode: Mode): { fileName: string; what: string; native: DirLockA
 
 /** A child process that takes the lock of `dir` in `mode`; resolves with its first line. */
 function holder(dir: string, mode: Mode, extra?: 'idle' | 'spawn'): Promise<{ child: ChildProcess; line: string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [childScript, dir, JSON.stringify({ native: mode.native, abstractSockets: mode.abstractSockets }), ...(extra ? [extra] : [])], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [childScript, dir, JSON.stringify({ native: mode.native, abstractSockets: mode.abstractSockets }), ...(extra ? [extra] : [])],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   children.push(child);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {

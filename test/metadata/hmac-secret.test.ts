@@ -11,13 +11,17 @@ import { cleanup, expectTapioError, tempDir } from './helpers.js';
 describe('HmacKey', () => {
   it('computes exactly what crypto.createHmac computes, for any key up to 64 bytes and ASCII message up to 256 characters', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 0, maxLength: 64 }), fc.string({ unit: fc.integer({ min: 0, max: 127 }).map((c) => String.fromCharCode(c)), maxLength: 256 }), (key, message) => {
-        const hmac = new HmacKey(key);
-        const expected = createHmac('sha256', key).update(message, 'latin1').digest();
-        expect(hmac.digest(message)).toEqual(expected);
-        expect(hmac.digestBase64(message)).toBe(expected.toString('base64'));
-        expect(hmac.verifyBase64(message, expected.toString('base64'))).toBe(true);
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 64 }),
+        fc.string({ unit: fc.integer({ min: 0, max: 127 }).map((c) => String.fromCharCode(c)), maxLength: 256 }),
+        (key, message) => {
+          const hmac = new HmacKey(key);
+          const expected = createHmac('sha256', key).update(message, 'latin1').digest();
+          expect(hmac.digest(message)).toEqual(expected);
+          expect(hmac.digestBase64(message)).toBe(expected.toString('base64'));
+          expect(hmac.verifyBase64(message, expected.toString('base64'))).toBe(true);
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -41,7 +45,7 @@ describe('HmacKey', () => {
     expect(new HmacKey(randomBytes(32)).verifyBase64('tap_body', good)).toBe(false);
   });
 
-  it('matches its own check and not another key\'s', () => {
+  it("matches its own check and not another key's", () => {
     const one = new HmacKey(randomBytes(32));
     const two = new HmacKey(randomBytes(32));
     expect(one.matches(one.check())).toBe(true);

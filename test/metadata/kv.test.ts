@@ -51,7 +51,12 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     removes: fc.array(keyArb, { maxLength: 3 }),
     fail: fc.boolean(),
   }),
-  fc.record({ kind: fc.constant('range' as const), prefix: fc.constantFrom('a:', 'b:', 'ab:'), after: fc.option(keyArb, { nil: undefined }), limit: fc.integer({ min: 1, max: 6 }) }),
+  fc.record({
+    kind: fc.constant('range' as const),
+    prefix: fc.constantFrom('a:', 'b:', 'ab:'),
+    after: fc.option(keyArb, { nil: undefined }),
+    limit: fc.integer({ min: 1, max: 6 }),
+  }),
 );
 
 /** Runs a batch of ops without awaiting between them (one commit), and returns every outcome. */
@@ -200,7 +205,11 @@ describe.each(['lmdb', 'memory'] as const)('write batches of the %s backend', (b
 
   it('accepts or refuses a value the same whether a put goes at once or waits behind transactions', async () => {
     // A Proxy: MessagePack (lmdb) encodes it as the object it shows, structuredClone (memory) refuses it.
-    const outcome = (p: Promise<unknown>): Promise<string> => p.then(() => 'stored', (err: unknown) => `refused ${(err as { code?: string }).code ?? ''}`);
+    const outcome = (p: Promise<unknown>): Promise<string> =>
+      p.then(
+        () => 'stored',
+        (err: unknown) => `refused ${(err as { code?: string }).code ?? ''}`,
+      );
     const alone = await outcome(kv.put('p:alone', new Proxy({ a: 1 }, {})));
     const pending: Array<Promise<unknown>> = [];
     for (let i = 0; i < 2500; i++) pending.push(kv.transaction((tx) => tx.put('p:n', i)));

@@ -61,7 +61,10 @@ describe.each([{ inMemory: false }, { inMemory: true }])('metadata store (in_mem
       await expectTapioError(store.checkpoints.set('c', 1), 'ERR_CLOSED');
       await expectTapioError(store.apiKeys.verify('tap_x'), 'ERR_CLOSED');
       await expectTapioError(() => store.read((r) => r.checkpoints.get('c')), 'ERR_CLOSED');
-      await expectTapioError(store.transaction(() => 1), 'ERR_CLOSED');
+      await expectTapioError(
+        store.transaction(() => 1),
+        'ERR_CLOSED',
+      );
     });
   });
 
@@ -112,7 +115,11 @@ describe.each([{ inMemory: false }, { inMemory: true }])('metadata store (in_mem
     it('names are unique ignoring case, kept as given, and found ignoring case', async () => {
       const first = await store.users.create({ name: 'Ops' });
       for (const name of ['ops', 'OPS', 'oPs']) {
-        await expectTapioError(store.users.create({ name }), 'ERR_ALREADY_EXISTS', new RegExp(`a user named '${name}' already exists as 'Ops' \\(names are unique ignoring case\\) \\(id ${first.id}\\)`));
+        await expectTapioError(
+          store.users.create({ name }),
+          'ERR_ALREADY_EXISTS',
+          new RegExp(`a user named '${name}' already exists as 'Ops' \\(names are unique ignoring case\\) \\(id ${first.id}\\)`),
+        );
       }
       // Composed and decomposed forms of the same letter are one name too.
       await store.users.create({ name: 'Jos\u00e9' });
@@ -260,7 +267,11 @@ describe.each([{ inMemory: false }, { inMemory: true }])('metadata store (in_mem
       await expectTapioError(store.apiKeys.create('Z'.repeat(16), { name: 'x' }), 'ERR_NOT_FOUND', /no user with id Z{16}/);
       await expectTapioError(store.apiKeys.create('nope', { name: 'x' }), 'ERR_INVALID_ARGUMENT', /apiKeys\.create: userId: must be a 16-character id/);
       await expectTapioError(store.apiKeys.create(userId, { name: '' }), 'ERR_VALIDATION', /apiKeys\.create: name: must not be empty/);
-      await expectTapioError(store.apiKeys.create(userId, { name: 'x', expiresAt: 'tomorrow' as never }), 'ERR_VALIDATION', /expiresAt: must be a valid Date or epoch milliseconds/);
+      await expectTapioError(
+        store.apiKeys.create(userId, { name: 'x', expiresAt: 'tomorrow' as never }),
+        'ERR_VALIDATION',
+        /expiresAt: must be a valid Date or epoch milliseconds/,
+      );
       await expectTapioError(store.apiKeys.create(userId, { name: 'x', expiresAt: new Date('nonsense') }), 'ERR_VALIDATION', /expiresAt: must be a valid Date/);
       await expectTapioError(store.apiKeys.create(userId, { name: 'x', expiresAt: Date.now() - 1000 }), 'ERR_VALIDATION', /expiresAt must be in the future/);
       expect((await store.apiKeys.list()).items).toEqual([]);
@@ -423,7 +434,11 @@ describe.each([{ inMemory: false }, { inMemory: true }])('metadata store (in_mem
       expect((await store.resources.put('t', 'deep', nest(64))).value).toEqual(nest(64));
       expect((await store.resources.get('t', 'deep'))?.value).toEqual(nest(64));
       for (const levels of [65, 100_000]) {
-        await expectTapioError(store.resources.put('t', 'deeper', nest(levels)), 'ERR_VALIDATION', /value: must not nest objects and arrays more than 64 levels deep/);
+        await expectTapioError(
+          store.resources.put('t', 'deeper', nest(levels)),
+          'ERR_VALIDATION',
+          /value: must not nest objects and arrays more than 64 levels deep/,
+        );
       }
       expect(await store.resources.get('t', 'deeper')).toBeNull();
     });
@@ -455,16 +470,12 @@ describe.each([{ inMemory: false }, { inMemory: true }])('metadata store (in_mem
       expect(await store.checkpoints.get('indexer')).toBeNull();
     });
 
-    it.each([
-      [-1],
-      [1.5],
-      [2 ** 53],
-      [2n ** 53n],
-      [-1n],
-      ['5'],
-      [null],
-    ])('refuses seq %s with ERR_VALIDATION', async (seq) => {
-      await expectTapioError(store.checkpoints.set('c', seq as never), 'ERR_VALIDATION', /^checkpoints\.set: seq: must be an integer from 0 to 9007199254740991 \(a number or a bigint\)\./);
+    it.each([[-1], [1.5], [2 ** 53], [2n ** 53n], [-1n], ['5'], [null]])('refuses seq %s with ERR_VALIDATION', async (seq) => {
+      await expectTapioError(
+        store.checkpoints.set('c', seq as never),
+        'ERR_VALIDATION',
+        /^checkpoints\.set: seq: must be an integer from 0 to 9007199254740991 \(a number or a bigint\)\./,
+      );
       expect(await store.checkpoints.get('c')).toBeNull();
     });
 
@@ -588,9 +599,7 @@ describe.each([{ inMemory: false }, { inMemory: true }])('metadata store (in_mem
     });
 
     it('pages through any set of names with any limit: every name exactly once, in UTF-8 byte order', async () => {
-      const nameArb = fc
-        .string({ unit: 'grapheme', minLength: 1, maxLength: 12 })
-        .filter((s) => !/[\u0000-\u001f\u007f]/.test(s) && s.length <= 253);
+      const nameArb = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }).filter((s) => !/[\u0000-\u001f\u007f]/.test(s) && s.length <= 253);
       let run = 0;
       await fc.assert(
         fc.asyncProperty(fc.uniqueArray(nameArb, { minLength: 0, maxLength: 40 }), fc.integer({ min: 1, max: 45 }), async (names, limit) => {

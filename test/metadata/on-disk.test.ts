@@ -69,7 +69,11 @@ async function snapshot(dir: string): Promise<Record<string, string>> {
       continue;
     }
     const s = await stat(file);
-    const hash = s.isFile() ? createHash('sha256').update(await readFile(file)).digest('hex') : 'dir';
+    const hash = s.isFile()
+      ? createHash('sha256')
+          .update(await readFile(file))
+          .digest('hex')
+      : 'dir';
     out[name] = `${s.size} ${hash} ${(s.mode & 0o777).toString(8)} ${s.mtimeMs}`;
   }
   return out;
@@ -167,7 +171,11 @@ describe('metadata store on disk', () => {
       const { rm } = await import('node:fs/promises');
       await rm(join(path, 'hmac.key'));
       const before = await snapshot(path);
-      await expectTapioError(openStore(path, false), 'ERR_METADATA_SECRET', /hmac\.key is missing, and the API keys stored in .* cannot be verified without it/);
+      await expectTapioError(
+        openStore(path, false),
+        'ERR_METADATA_SECRET',
+        /hmac\.key is missing, and the API keys stored in .* cannot be verified without it/,
+      );
       expect(await snapshot(path)).toEqual(before);
     });
 
@@ -220,7 +228,11 @@ describe('metadata store on disk', () => {
       await db.put('meta:format', { ...format, version: 2 });
       await db.close();
       const before = await snapshot(path);
-      await expectTapioError(openStore(path, false), 'ERR_FORMAT_VERSION', /was written in metadata format version 2; this version of tapio-storage reads version 1/);
+      await expectTapioError(
+        openStore(path, false),
+        'ERR_FORMAT_VERSION',
+        /was written in metadata format version 2; this version of tapio-storage reads version 1/,
+      );
       expect(await snapshot(path)).toEqual(before);
     });
 
@@ -250,7 +262,11 @@ describe('metadata store on disk', () => {
       await mkdir(path);
       await rawPut(path, 'hello', 'world');
       const before = await snapshot(path);
-      await expectTapioError(openStore(path, false), 'ERR_FORMAT_VERSION', /holds an lmdb database that is not a tapio metadata store \(it has no meta:format record\)/);
+      await expectTapioError(
+        openStore(path, false),
+        'ERR_FORMAT_VERSION',
+        /holds an lmdb database that is not a tapio metadata store \(it has no meta:format record\)/,
+      );
       expect(await snapshot(path)).toEqual(before);
     });
 
@@ -302,12 +318,20 @@ describe('metadata store on disk', () => {
   describe('unusable paths', () => {
     it('refuses a path that is a file', async () => {
       await writeFile(path, 'x');
-      await expectTapioError(openStore(path, false), 'ERR_DATA_DIR', /Metadata directory .*metadata exists and is not a directory\. Create it or fix its permissions/);
+      await expectTapioError(
+        openStore(path, false),
+        'ERR_DATA_DIR',
+        /Metadata directory .*metadata exists and is not a directory\. Create it or fix its permissions/,
+      );
     });
 
     it('refuses a path below a file', async () => {
       await writeFile(join(dir, 'file'), 'x');
-      await expectTapioError(openStore(join(dir, 'file', 'metadata'), false), 'ERR_DATA_DIR', /cannot be (examined|created) \(a component of the path is not a directory\)/);
+      await expectTapioError(
+        openStore(join(dir, 'file', 'metadata'), false),
+        'ERR_DATA_DIR',
+        /cannot be (examined|created) \(a component of the path is not a directory\)/,
+      );
     });
 
     it('refuses a path that cannot be created', async () => {
@@ -316,7 +340,11 @@ describe('metadata store on disk', () => {
 
     it('refuses a directory without write permission', async () => {
       await mkdir(path, { mode: 0o500 });
-      await expectTapioError(withoutRootOverride(dir, () => openStore(path, false)), 'ERR_DATA_DIR', /is not readable and writable by this process \(permission denied\)/);
+      await expectTapioError(
+        withoutRootOverride(dir, () => openStore(path, false)),
+        'ERR_DATA_DIR',
+        /is not readable and writable by this process \(permission denied\)/,
+      );
       expect(await readdir(path)).toEqual([]);
       // The same directory once it can be written is taken.
       await chmod(path, 0o700);
@@ -327,7 +355,11 @@ describe('metadata store on disk', () => {
     it('refuses to create a directory below a read-only one', async () => {
       await chmod(dir, 0o500);
       try {
-        await expectTapioError(withoutRootOverride(dir, () => openStore(path, false)), 'ERR_DATA_DIR', /cannot be created \(permission denied\)/);
+        await expectTapioError(
+          withoutRootOverride(dir, () => openStore(path, false)),
+          'ERR_DATA_DIR',
+          /cannot be created \(permission denied\)/,
+        );
         expect(existsSync(path)).toBe(false);
       } finally {
         await chmod(dir, 0o700);
@@ -375,7 +407,9 @@ describe('metadata store on disk', () => {
     const users = await Promise.all(Array.from({ length: 10 }, (_, i) => store.users.create({ name: `user-${i}` })));
     const keys: string[] = [];
     for (let batch = 0; batch < 10; batch++) {
-      const created = await Promise.all(Array.from({ length: 100 }, (_, i) => store.apiKeys.create((users[i % 10] as { id: string }).id, { name: `k${batch}-${i}` })));
+      const created = await Promise.all(
+        Array.from({ length: 100 }, (_, i) => store.apiKeys.create((users[i % 10] as { id: string }).id, { name: `k${batch}-${i}` })),
+      );
       keys.push(...created.map((k) => k.key));
     }
     expect(new Set(keys).size).toBe(1000);
@@ -458,7 +492,11 @@ describe('metadata store on disk', () => {
   });
 
   it('with create: false, refuses a missing directory or one without data.mdb and creates nothing', async () => {
-    await expectTapioError(MetadataStore.open(config(path, false), { create: false }), 'ERR_NO_STORE', /There is no metadata store at .*metadata \(the directory does not exist\)/);
+    await expectTapioError(
+      MetadataStore.open(config(path, false), { create: false }),
+      'ERR_NO_STORE',
+      /There is no metadata store at .*metadata \(the directory does not exist\)/,
+    );
     expect(existsSync(path)).toBe(false);
     await mkdir(path);
     await expectTapioError(MetadataStore.open(config(path, false), { create: false }), 'ERR_NO_STORE', /it holds no data\.mdb/);

@@ -54,20 +54,34 @@ describe.each<[string, ArgSchema<string>]>([
 
 // Mostly valid fields, so that whole records are often valid too, with every kind of wrong value mixed in.
 const mostly = <T, U>(valid: fc.Arbitrary<T>, invalid: fc.Arbitrary<U>) => fc.oneof({ arbitrary: valid, weight: 8 }, { arbitrary: invalid, weight: 1 });
-const natOrNot = mostly(fc.oneof(fc.nat(), fc.constant(-0), fc.constant(Number.MAX_SAFE_INTEGER)), fc.constantFrom(-1, 1.5, 2 ** 53, Number.NaN, Infinity, '5', null, undefined, 5n, true));
+const natOrNot = mostly(
+  fc.oneof(fc.nat(), fc.constant(-0), fc.constant(Number.MAX_SAFE_INTEGER)),
+  fc.constantFrom(-1, 1.5, 2 ** 53, Number.NaN, Infinity, '5', null, undefined, 5n, true),
+);
 const digestOrNot = mostly(
   fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('base64')),
   fc.oneof(
     fc.uint8Array({ minLength: 30, maxLength: 34 }).map((b) => Buffer.from(b).toString('base64')),
     fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('base64url')),
     fc.uint8Array({ minLength: 32, maxLength: 32 }),
-    fc.constantFrom('x'.repeat(44), `${'A'.repeat(43)}=\n`, `${'A'.repeat(42)}==`, `é${'A'.repeat(42)}=`, `${'A'.repeat(42)}-=`, `${'A'.repeat(44)}`, null, [1, 2]),
+    fc.constantFrom(
+      'x'.repeat(44),
+      `${'A'.repeat(43)}=\n`,
+      `${'A'.repeat(42)}==`,
+      `é${'A'.repeat(42)}=`,
+      `${'A'.repeat(42)}-=`,
+      `${'A'.repeat(44)}`,
+      null,
+      [1, 2],
+    ),
   ),
 );
 const strOrNot = mostly(fc.string({ maxLength: 5 }), fc.constantFrom(1, null, undefined, ['a'], {}));
 const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
 const withExtra = (arb: fc.Arbitrary<Record<string, unknown>>) =>
-  fc.tuple(arb, fc.option(fc.dictionary(fc.string({ maxLength: 3 }), fc.anything(), { maxKeys: 2 }))).map(([rec, extra]) => (extra ? { ...extra, ...rec } : rec));
+  fc
+    .tuple(arb, fc.option(fc.dictionary(fc.string({ maxLength: 3 }), fc.anything(), { maxKeys: 2 })))
+    .map(([rec, extra]) => (extra ? { ...extra, ...rec } : rec));
 const recordOrNot = (arb: fc.Arbitrary<Record<string, unknown>>) =>
   mostly(withExtra(arb), fc.oneof(fc.anything(), fc.constantFrom(null, [], new Date(0), Object.create(null) as object)));
 
@@ -80,7 +94,10 @@ describe.each<[string, RecordSchema<unknown>, fc.Arbitrary<unknown>]>([
         {
           id: strOrNot,
           name: strOrNot,
-          roles: mostly(fc.array(fc.string({ maxLength: 3 }), { maxLength: 3 }), fc.oneof(fc.array(strOrNot, { maxLength: 3 }), fc.sparseArray(fc.string(), { maxLength: 3 }), fc.constant('admin'))),
+          roles: mostly(
+            fc.array(fc.string({ maxLength: 3 }), { maxLength: 3 }),
+            fc.oneof(fc.array(strOrNot, { maxLength: 3 }), fc.sparseArray(fc.string(), { maxLength: 3 }), fc.constant('admin')),
+          ),
           email: maybe(strOrNot),
           createdAt: natOrNot,
         },
@@ -147,7 +164,9 @@ describe('resource value fast path', () => {
     fc.dictionary(fc.string({ maxLength: 4 }), fc.jsonValue({ maxDepth: 4 }), { maxKeys: 5 }),
     fc.dictionary(fc.string({ maxLength: 4 }), anythingArb, { maxKeys: 4 }),
     anythingArb,
-    fc.constantFrom(JSON.parse('{"__proto__": {"a": 1}}') as object, Object.defineProperty({}, 'hidden', { value: () => 1, enumerable: false }), { [Symbol('s')]: 1 }),
+    fc.constantFrom(JSON.parse('{"__proto__": {"a": 1}}') as object, Object.defineProperty({}, 'hidden', { value: () => 1, enumerable: false }), {
+      [Symbol('s')]: 1,
+    }),
   );
 
   it('accepts only what zod accepts, and zod returns it unchanged', () => {

@@ -90,13 +90,25 @@ describe('crc32cRange: the checksum of a range without a subarray', () => {
     const { crc32cRange } = await import('../../src/crc32c.js');
     const b = Buffer.from(bytes(5000, 7));
     const native = loadNative();
-    for (const [o, n] of [[0, 0], [0, 5000], [3, 200], [4096, 904], [4999, 1]] as const) {
+    for (const [o, n] of [
+      [0, 0],
+      [0, 5000],
+      [3, 200],
+      [4096, 904],
+      [4999, 1],
+    ] as const) {
       const want = crc32cTs(b.subarray(o, o + n));
       expect(crc32cRange(b, o, n)).toBe(want);
       if (native && o >= 1) expect(native.crc32cRange(b.subarray(1), o - 1, n)).toBe(want); // a view that does not start its buffer
     }
     if (native) {
-      for (const [o, n] of [[0, 5001], [4999, 2], [-1, 1], [1.5, 1], [0, Number.NaN]]) {
+      for (const [o, n] of [
+        [0, 5001],
+        [4999, 2],
+        [-1, 1],
+        [1.5, 1],
+        [0, Number.NaN],
+      ]) {
         expect(() => native.crc32cRange(b, o!, n!)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
       }
     }

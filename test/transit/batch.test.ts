@@ -30,7 +30,9 @@ describe('toBatch', () => {
 
   it('names what a refused record is', () => {
     const refused = (record: unknown, text: RegExp): void => {
-      expect(() => toBatch(['ok', record as never], 'transit.append')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringMatching(text) }));
+      expect(() => toBatch(['ok', record as never], 'transit.append')).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringMatching(text) }),
+      );
     };
     refused(42, /^transit\.append\(records\): record 1 is number; each record must be a string or bytes \(Uint8Array, Buffer, ArrayBuffer, DataView/);
     refused(null, /record 1 is null;/);
@@ -54,7 +56,15 @@ describe.each(paths)('records of every kind of bytes on the %s path', (path) => 
       const shared = new SharedArrayBuffer(2);
       new Uint8Array(shared).set([0xee, 0xff]);
       const floats = new Float64Array([1.5]);
-      const result = await storage.transit.append([backing, new DataView(backing, 2, 4), new Int16Array(backing, 6, 2), shared, floats, 'text', Buffer.from('buf')]);
+      const result = await storage.transit.append([
+        backing,
+        new DataView(backing, 2, 4),
+        new Int16Array(backing, 6, 2),
+        shared,
+        floats,
+        'text',
+        Buffer.from('buf'),
+      ]);
       expect(result).toEqual({ firstSeq: 1, lastSeq: 7 });
       const got: number[][] = [];
       for await (const r of storage.transit.read({ fromSeq: 1 })) got.push([...r.data]);

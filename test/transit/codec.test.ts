@@ -57,8 +57,17 @@ describe('segment header', () => {
     const v2 = Buffer.from(good);
     v2.writeUInt32LE(2, 8);
     v2.writeUInt32LE(crc32cTs(v2.subarray(0, 60)), 60);
-    expect(decodeSegmentHeader(v2)).toEqual({ ok: false, kind: 'version', version: 2, problem: { reason: 'format-version', details: { version: 2, expected: 1 } } });
-    expect(decodeSegmentHeader(good.subarray(0, 40))).toEqual({ ok: false, kind: 'damaged', problem: { reason: 'header-incomplete', details: { available: 40, expected: 64 } } });
+    expect(decodeSegmentHeader(v2)).toEqual({
+      ok: false,
+      kind: 'version',
+      version: 2,
+      problem: { reason: 'format-version', details: { version: 2, expected: 1 } },
+    });
+    expect(decodeSegmentHeader(good.subarray(0, 40))).toEqual({
+      ok: false,
+      kind: 'damaged',
+      problem: { reason: 'header-incomplete', details: { available: 40, expected: 64 } },
+    });
   });
 });
 

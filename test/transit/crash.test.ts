@@ -94,7 +94,8 @@ async function problemIn(storage: TapioStorage, known: Ack[], maxAcked: number):
   }
   if (next - 1 < maxAcked) return `the log ends at ${next - 1}, but ${maxAcked} was acknowledged`;
   for (const ack of known) {
-    if (ack.lastSeq - ack.firstSeq + 1 !== ack.count) return `batch ${ack.appender}:${ack.counter} of ${ack.count} records was acknowledged as ${ack.firstSeq}..${ack.lastSeq}`;
+    if (ack.lastSeq - ack.firstSeq + 1 !== ack.count)
+      return `batch ${ack.appender}:${ack.counter} of ${ack.count} records was acknowledged as ${ack.firstSeq}..${ack.lastSeq}`;
     for (let i = 0; i < ack.count; i++) {
       const got = bySeq.get(ack.firstSeq + i);
       if (got === undefined) return `acknowledged record ${ack.firstSeq + i} is missing`;
@@ -105,46 +106,58 @@ async function problemIn(storage: TapioStorage, known: Ack[], maxAcked: number):
 }
 
 describe.each(paths)('crash test on the %s path', (path) => {
-  it(`keeps every acknowledged record across ${ITERATIONS} SIGKILLs`, async () => {
-    const root = mkdtempSync(join(tmpdir(), `tapio-crash-${path}-`));
-    const dataDir = join(root, 'data');
-    let acknowledged = 0;
-    let torn = 0;
-    let beforeReady = 0; // kills that came before the child's open returned
-    let maxAcked = 0;
-    let known: Ack[] = []; // every batch acknowledged in this directory so far
-    const other = paths.find((p) => p !== path);
-    try {
-      for (let iteration = 0; iteration < ITERATIONS; iteration++) {
-        // Deterministic but varied kill times, so the kill lands in writes, syncs and rolls, and
-        // now and then (timed from the start) in the child's open and recovery.
-        const kill = iteration % 5 === 4 ? { afterMs: 50 + ((iteration * 53) % 400), from: 'start' as const } : { afterMs: 20 + ((iteration * 37) % 180), from: 'ready' as const };
-        const { acks, reportedPath } = await runChild(dataDir, path, kill, iteration * 8);
-        if (reportedPath !== '') expect(reportedPath).toBe(path);
-        else beforeReady++;
-        const reopenWith = other !== undefined && iteration % 2 === 1 ? other : path;
-        const storage = await TapioStorage.open({ dataDir, storage: { transit: { segment_size: '1MiB', ring_capacity: '1MiB' }, metadata: { in_memory: true } } }, { transit: { path: reopenWith } });
-        try {
-          torn += storage.transit.recovery.tornBytes > 0 ? 1 : 0;
-          for (const ack of acks) maxAcked = Math.max(maxAcked, ack.lastSeq);
-          known = known.concat(acks);
-          // Plain checks with one assertion: the log grows to tens of MB between restarts.
-          expect(await problemIn(storage, known, maxAcked), `after iteration ${iteration}`).toBeNull();
-          acknowledged += acks.length;
-        } finally {
-          await storage.close();
+  it(
+    `keeps every acknowledged record across ${ITERATIONS} SIGKILLs`,
+    async () => {
+      const root = mkdtempSync(join(tmpdir(), `tapio-crash-${path}-`));
+      const dataDir = join(root, 'data');
+      let acknowledged = 0;
+      let torn = 0;
+      let beforeReady = 0; // kills that came before the child's open returned
+      let maxAcked = 0;
+      let known: Ack[] = []; // every batch acknowledged in this directory so far
+      const other = paths.find((p) => p !== path);
+      try {
+        for (let iteration = 0; iteration < ITERATIONS; iteration++) {
+          // Deterministic but varied kill times, so the kill lands in writes, syncs and rolls, and
+          // now and then (timed from the start) in the child's open and recovery.
+          const kill =
+            iteration % 5 === 4
+              ? { afterMs: 50 + ((iteration * 53) % 400), from: 'start' as const }
+              : { afterMs: 20 + ((iteration * 37) % 180), from: 'ready' as const };
+          const { acks, reportedPath } = await runChild(dataDir, path, kill, iteration * 8);
+          if (reportedPath !== '') expect(reportedPath).toBe(path);
+          else beforeReady++;
+          const reopenWith = other !== undefined && iteration % 2 === 1 ? other : path;
+          const storage = await TapioStorage.open(
+            { dataDir, storage: { transit: { segment_size: '1MiB', ring_capacity: '1MiB' }, metadata: { in_memory: true } } },
+            { transit: { path: reopenWith } },
+          );
+          try {
+            torn += storage.transit.recovery.tornBytes > 0 ? 1 : 0;
+            for (const ack of acks) maxAcked = Math.max(maxAcked, ack.lastSeq);
+            known = known.concat(acks);
+            // Plain checks with one assertion: the log grows to tens of MB between restarts.
+            expect(await problemIn(storage, known, maxAcked), `after iteration ${iteration}`).toBeNull();
+            acknowledged += acks.length;
+          } finally {
+            await storage.close();
+          }
+          // Start over now and then, so long runs do not re-read an ever larger log.
+          if (iteration % 50 === 49) {
+            rmSync(dataDir, { recursive: true, force: true });
+            maxAcked = 0;
+            known = [];
+          }
         }
-        // Start over now and then, so long runs do not re-read an ever larger log.
-        if (iteration % 50 === 49) {
-          rmSync(dataDir, { recursive: true, force: true });
-          maxAcked = 0;
-          known = [];
-        }
+        expect(acknowledged).toBeGreaterThan(ITERATIONS);
+      } finally {
+        rmSync(root, { recursive: true, force: true });
       }
-      expect(acknowledged).toBeGreaterThan(ITERATIONS);
-    } finally {
-      rmSync(root, { recursive: true, force: true });
-    }
-    console.log(`crash ${path}: ${ITERATIONS} kills (${beforeReady} before the child's open returned), ${acknowledged} acknowledged batches checked, ${torn} torn tails cut`);
-  }, TIMEOUT_MS);
+      console.log(
+        `crash ${path}: ${ITERATIONS} kills (${beforeReady} before the child's open returned), ${acknowledged} acknowledged batches checked, ${torn} torn tails cut`,
+      );
+    },
+    TIMEOUT_MS,
+  );
 });

@@ -154,9 +154,12 @@ describe('reasons both paths report', () => {
 
   it('has no TypeScript reason without a C++ twin but those only the TypeScript path gives', () => {
     expect(table.filter((r) => r.native && !cppReasons.has(r.reason)).map((r) => r.reason)).toEqual([]);
-    expect(table.filter((r) => !r.native).map((r) => r.reason).sort()).toEqual(
-      ['checkpoint-mismatch', 'creation-unfinished', 'missing-before', 'read-damaged', 'read-gap', 'unusable-header', 'wal-id-absent'],
-    );
+    expect(
+      table
+        .filter((r) => !r.native)
+        .map((r) => r.reason)
+        .sort(),
+    ).toEqual(['checkpoint-mismatch', 'creation-unfinished', 'missing-before', 'read-damaged', 'read-gap', 'unusable-header', 'wal-id-absent']);
   });
 
   it('words every reason, whatever details it is handed', () => {

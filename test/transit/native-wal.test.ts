@@ -164,7 +164,7 @@ describe('NativeAppender waiting for ring space', () => {
     expect(ring.referenced).toBe(false);
   });
 
-  it('a writer failure rejects the appends in the ring and those waiting for space with the twin\'s ERR_WAL_IO', async () => {
+  it("a writer failure rejects the appends in the ring and those waiting for space with the twin's ERR_WAL_IO", async () => {
     const { appender, ring } = open();
     const inRing = appender.tryAppend([payload(1, 3000)])!;
     const waiting = [appender.append([payload(2, 3000)]), appender.append([payload(3, 10)])];

@@ -6,7 +6,11 @@ import { attachProducer } from '../../lib/index.js';
 
 const { handle, bytes } = workerData;
 const producer = attachProducer(handle);
-const outcome = (p) => p.then((r) => ({ ok: r }), (e) => ({ code: e.code, message: e.message, details: e.details }));
+const outcome = (p) =>
+  p.then(
+    (r) => ({ ok: r }),
+    (e) => ({ code: e.code, message: e.message, details: e.details }),
+  );
 const big = await outcome(producer.append(['small', new Uint8Array(bytes)]));
 const after = await outcome(producer.append(['after']));
 await producer.close();

@@ -23,11 +23,14 @@ afterEach(() => {
 async function open(path: 'native' | 'typescript', ring = '64KiB'): Promise<TapioStorage> {
   const dataDir = mkdtempSync(join(tmpdir(), `tapio-producers-${path}-`));
   dirs.push(dataDir);
-  return TapioStorage.open({ dataDir, storage: { transit: { ring_capacity: ring, segment_size: '1MiB' }, metadata: { in_memory: true } } }, { transit: { path } });
+  return TapioStorage.open(
+    { dataDir, storage: { transit: { ring_capacity: ring, segment_size: '1MiB' }, metadata: { in_memory: true } } },
+    { transit: { path } },
+  );
 }
 
 describe.each(paths)('worker-thread producers on the %s path', (path) => {
-  it('four workers and the main thread append into one ring; every record lands once, in each producer\'s order', async () => {
+  it("four workers and the main thread append into one ring; every record lands once, in each producer's order", async () => {
     const storage = await open(path);
     try {
       const workers = 4;
@@ -100,17 +103,19 @@ describe.each(paths)('worker-thread producers on the %s path', (path) => {
     expect(() => attachProducer({ kind: path } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
   });
 
-  it('refuses a worker\'s record larger than a segment, as the main thread would, and goes on', async () => {
+  it("refuses a worker's record larger than a segment, as the main thread would, and goes on", async () => {
     // A ring more than twice the segment lets such a batch into the ring as far as size goes.
     const storage = await open(path, '4MiB');
     try {
       const script = new URL('./oversized-worker.mjs', import.meta.url);
       const run = (handle: ProducerHandle) => {
         const w = new Worker(script, { workerData: { handle, bytes: 1024 * 1024 }, transferList: transferList(handle) });
-        return new Promise<{ big: { code?: string; message?: string; details?: { index: number } }; after: { ok?: { firstSeq: number } } }>((resolve, reject) => {
-          w.once('message', resolve);
-          w.once('error', reject);
-        });
+        return new Promise<{ big: { code?: string; message?: string; details?: { index: number } }; after: { ok?: { firstSeq: number } } }>(
+          (resolve, reject) => {
+            w.once('message', resolve);
+            w.once('error', reject);
+          },
+        );
       };
       const report = await run(storage.transit.producerHandle());
       expect(report.big.code).toBe('ERR_RECORD_TOO_LARGE');

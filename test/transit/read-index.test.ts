@@ -64,7 +64,9 @@ async function readChecked(t: Transit, fromSeq: number, limit: number, size: num
 }
 
 function segmentsIn(dir: string): string[] {
-  return readdirSync(dir).filter((n) => /^[0-9a-f]{16}\.wal$/.test(n)).sort();
+  return readdirSync(dir)
+    .filter((n) => /^[0-9a-f]{16}\.wal$/.test(n))
+    .sort();
 }
 
 /** The first sequence number in the header of segment file `name`. */
@@ -74,7 +76,10 @@ function firstSeqOf(dir: string, name: string): number {
 
 describe.each(paths)('reads through the index on the %s path', (path) => {
   function open(dataDir: string, segment: string, ring: string): Promise<TapioStorage> {
-    return TapioStorage.open({ dataDir, storage: { transit: { segment_size: segment, ring_capacity: ring }, metadata: { in_memory: true } } }, { transit: { path } });
+    return TapioStorage.open(
+      { dataDir, storage: { transit: { segment_size: segment, ring_capacity: ring }, metadata: { in_memory: true } } },
+      { transit: { path } },
+    );
   }
 
   it('reads 1,000 records far into a large segment without scanning from its start, live and after a reopen', async () => {
@@ -140,7 +145,9 @@ describe.each(paths)('reads through the index on the %s path', (path) => {
       expect(readCounters.bytesRead).toBeLessThan(256 * 1024);
 
       // A missing index file and a damaged one: the reads are right, and the next ones small again.
-      const idx = readdirSync(wal).filter((n) => n.endsWith('.idx')).sort();
+      const idx = readdirSync(wal)
+        .filter((n) => n.endsWith('.idx'))
+        .sort();
       expect(idx.length).toBeGreaterThanOrEqual(names.length - 2);
       const fifthIdx = fifth.replace(/\.wal$/, '.idx');
       const thirdIdx = third.replace(/\.wal$/, '.idx');
@@ -193,7 +200,11 @@ describe.each(paths)('reads through the index on the %s path', (path) => {
       expect(await storage.transit.applyRetention()).toBe(3);
       const oldest = firstSeqOf(wal, names[3]!);
       expect(storage.transit.oldestSeq).toBe(oldest);
-      expect(readdirSync(wal).filter((n) => n.endsWith('.idx')).some((n) => names.slice(0, 3).includes(n.replace(/\.idx$/, '.wal')))).toBe(false);
+      expect(
+        readdirSync(wal)
+          .filter((n) => n.endsWith('.idx'))
+          .some((n) => names.slice(0, 3).includes(n.replace(/\.idx$/, '.wal'))),
+      ).toBe(false);
       await expect(readChecked(storage.transit, oldest - 1, 1, size)).rejects.toMatchObject({ code: 'ERR_WAL_RETENTION' });
       resetCounters();
       expect(await readChecked(storage.transit, oldest, 5, size)).toBe(5);

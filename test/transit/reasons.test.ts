@@ -25,7 +25,9 @@ describe('reasonError', () => {
     const err = reasonError('writer-failed', { cause: 'io', operation: 'fdatasync', file: '/d/0000000000000002.wal', errno: 'ENOSPC' });
     expect(err.code).toBe('ERR_WAL_IO');
     expect(err.details).toEqual({ file: '/d/0000000000000002.wal', operation: 'fdatasync', code: 'ENOSPC' });
-    expect(err.message).toMatch(/^transit WAL fdatasync of \/d\/0000000000000002\.wal failed \(ENOSPC: no space left on device\)\. The writer is in a failed state/);
+    expect(err.message).toMatch(
+      /^transit WAL fdatasync of \/d\/0000000000000002\.wal failed \(ENOSPC: no space left on device\)\. The writer is in a failed state/,
+    );
     expect(err.message).toContain('close and reopen the store');
     // Another cause is worded by its own reason.
     const oom = reasonError('writer-failed', { cause: 'out-of-memory', what: 'header-block', bytes: 4096, file: '/d/x.wal' });
@@ -76,23 +78,23 @@ describe('reasonError', () => {
   });
 });
 
-describe.each([
-  ['typescript', TsWalWriter.open],
-  ...(nativeLoaded ? ([['native', NativeWal.open]] as const) : []),
-] as const)('a failed system call of an open (%s)', (_name, open) => {
-  it('is ERR_WAL_IO naming the operation, the file and the errno, from the reason and its details', async () => {
-    const dir = join(await tempDir(), 'wal');
-    await mkdir(dir);
-    await writeFile(join(dir, 'WAL_ID'), '{"format":"tapio-wal","version":1,"storeId":"00112233445566778899aabbccddeeff"}');
-    await mkdir(join(dir, '0000000000000001.wal'));
-    const err = await open(options(dir)).then(
-      () => null,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(TapioError);
-    const e = err as TapioError;
-    expect(e.code).toBe('ERR_WAL_IO');
-    expect(e.details).toEqual({ file: join(dir, '0000000000000001.wal'), operation: 'read', errno: 'EISDIR' });
-    expect(e.message).toContain(`of ${join(dir, '0000000000000001.wal')} failed (EISDIR`);
-  });
-});
+describe.each([['typescript', TsWalWriter.open], ...(nativeLoaded ? ([['native', NativeWal.open]] as const) : [])] as const)(
+  'a failed system call of an open (%s)',
+  (_name, open) => {
+    it('is ERR_WAL_IO naming the operation, the file and the errno, from the reason and its details', async () => {
+      const dir = join(await tempDir(), 'wal');
+      await mkdir(dir);
+      await writeFile(join(dir, 'WAL_ID'), '{"format":"tapio-wal","version":1,"storeId":"00112233445566778899aabbccddeeff"}');
+      await mkdir(join(dir, '0000000000000001.wal'));
+      const err = await open(options(dir)).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(TapioError);
+      const e = err as TapioError;
+      expect(e.code).toBe('ERR_WAL_IO');
+      expect(e.details).toEqual({ file: join(dir, '0000000000000001.wal'), operation: 'read', errno: 'EISDIR' });
+      expect(e.message).toContain(`of ${join(dir, '0000000000000001.wal')} failed (EISDIR`);
+    });
+  },
+);

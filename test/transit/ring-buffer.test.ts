@@ -162,7 +162,7 @@ describe('RingBuffer across worker threads', () => {
     });
   `;
 
-  it('delivers every entry of every producer exactly once, in each producer\'s order', async () => {
+  it("delivers every entry of every producer exactly once, in each producer's order", async () => {
     const producers = 4;
     const entries = 4000;
     const ring = RingBuffer.create(16 * 1024);
@@ -171,10 +171,13 @@ describe('RingBuffer across worker threads', () => {
       (_, p) => new Worker(workerSource, { eval: true, workerData: { moduleUrl, buffer: ring.buffer, producerId: p + 1, entries } }),
     );
     const done = Promise.all(
-      workers.map((w) => new Promise<void>((resolve, reject) => {
-        w.once('message', () => resolve());
-        w.once('error', reject);
-      })),
+      workers.map(
+        (w) =>
+          new Promise<void>((resolve, reject) => {
+            w.once('message', () => resolve());
+            w.once('error', reject);
+          }),
+      ),
     );
     const next = new Array<number>(producers + 1).fill(0);
     let received = 0;

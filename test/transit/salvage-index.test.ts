@@ -37,14 +37,16 @@ describe.each(paths)('a segment set aside whole (%s path)', (path) => {
     return out;
   }
 
-  it('reads every record outside it, before and after strict opens that take segments on CHECKPOINT\'s word', async () => {
+  it("reads every record outside it, before and after strict opens that take segments on CHECKPOINT's word", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tapio-salvage-index-'));
     dirs.push(dataDir);
     const wal = join(dataDir, 'wal');
     let storage = await open(dataDir);
     for (let b = 0; b < COUNT / 1000; b++) await storage.transit.append(Array.from({ length: 1000 }, (_, i) => text(b * 1000 + i + 1)));
     await storage.close();
-    const segs = readdirSync(wal).filter((n) => n.endsWith('.wal')).sort();
+    const segs = readdirSync(wal)
+      .filter((n) => n.endsWith('.wal'))
+      .sort();
     expect(segs).toHaveLength(4);
     const fd = openSync(join(wal, segs[1]!), 'r+');
     writeSync(fd, Buffer.from([0xde, 0xad, 0xbe, 0xef]), 0, 4, 0);

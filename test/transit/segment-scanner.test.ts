@@ -78,7 +78,11 @@ async function scanAll(scanner: SegmentScanner, stopAfter = Infinity): Promise<S
   }
 }
 
-async function scanFile(file: string, opts: SegmentScannerOptions, start = SEGMENT_HEADER_SIZE): Promise<{ records: Scanned[]; reads: number; bytesRead: number }> {
+async function scanFile(
+  file: string,
+  opts: SegmentScannerOptions,
+  start = SEGMENT_HEADER_SIZE,
+): Promise<{ records: Scanned[]; reads: number; bytesRead: number }> {
   const handle = await open(file, 'r');
   try {
     const c = counting(handle);
@@ -132,7 +136,11 @@ describe.each(writers)('SegmentScanner read-ahead over a log the %s writer wrote
     const all = (await scanFile(file, { chunkBytes: 8192 })).records;
     const handle = await open(file, 'r');
     try {
-      const scanner = new SegmentScanner(handle, file, (await handle.stat()).size, SEGMENT_HEADER_SIZE, { wantPayload: true, chunkBytes: 8192, readAhead: true });
+      const scanner = new SegmentScanner(handle, file, (await handle.stat()).size, SEGMENT_HEADER_SIZE, {
+        wantPayload: true,
+        chunkBytes: 8192,
+        readAhead: true,
+      });
       const firstPart = await scanAll(scanner, 40);
       expect(firstPart.map((r) => r.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
       // Far back and far forward: both past the chunk read ahead.
@@ -155,7 +163,12 @@ describe.each(writers)('SegmentScanner read-ahead over a log the %s writer wrote
     const handle = await open(file, 'r');
     try {
       const c = counting(handle);
-      const scanner = new SegmentScanner(c.fh, file, (await handle.stat()).size, SEGMENT_HEADER_SIZE, { wantPayload: true, chunkBytes: 8192, readAhead: true, wantedEnd });
+      const scanner = new SegmentScanner(c.fh, file, (await handle.stat()).size, SEGMENT_HEADER_SIZE, {
+        wantPayload: true,
+        chunkBytes: 8192,
+        readAhead: true,
+        wantedEnd,
+      });
       const got = await scanAll(scanner, 200);
       expect(got.map((r) => r.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
       await scanner.close();
@@ -173,7 +186,12 @@ describe.each(writers)('SegmentScanner read-ahead over a log the %s writer wrote
     const pooled = new Set(pool.map((b) => b.buffer));
     const handle = await open(file, 'r');
     try {
-      const scanner = new SegmentScanner(handle, file, (await handle.stat()).size, SEGMENT_HEADER_SIZE, { wantPayload: true, chunkBytes: 8192, readAhead: true, buffers: pool });
+      const scanner = new SegmentScanner(handle, file, (await handle.stat()).size, SEGMENT_HEADER_SIZE, {
+        wantPayload: true,
+        chunkBytes: 8192,
+        readAhead: true,
+        buffers: pool,
+      });
       const second = await scanAll(scanner);
       // The pooled memory is in use now, and the records are the same.
       expect(pool.length).toBeLessThan(pooled.size);

@@ -70,7 +70,8 @@ describe.each(paths)('subscription crash test on the %s path', (path) => {
   it('after a SIGKILL in the middle of a batch, only that batch is delivered again, and every record at least once', async () => {
     const root = mkdtempSync(join(tmpdir(), `tapio-sub-crash-${path}-`));
     const dataDir = join(root, 'data');
-    const open = (): Promise<TapioStorage> => TapioStorage.open({ dataDir, storage: { transit: { segment_size: '1MiB', ring_capacity: '1MiB' } } }, { transit: { path } });
+    const open = (): Promise<TapioStorage> =>
+      TapioStorage.open({ dataDir, storage: { transit: { segment_size: '1MiB', ring_capacity: '1MiB' } } }, { transit: { path } });
     const seen = new Map<number, number>(); // seq -> times delivered
     const note = (seqs: number[]): void => {
       for (const s of seqs) seen.set(s, (seen.get(s) ?? 0) + 1);

@@ -138,7 +138,9 @@ describe.each(paths)('subscriptions on the %s path', (path) => {
       expect(b.checkpoint).toBe(i === 0 ? 0 : batches[i - 1]!.seqs.at(-1));
     }
     expect(batches.slice(0, 6).map((b) => b.seqs.length)).toEqual([40, 40, 40, 40, 40, 40]);
-    expect(storage.transit.stats().subscriptions).toMatchObject([{ name: 'batches', handler: 'batch', state: 'closed', position: 255, checkpoint: 255, delivered: 255 }]);
+    expect(storage.transit.stats().subscriptions).toMatchObject([
+      { name: 'batches', handler: 'batch', state: 'closed', position: 255, checkpoint: 255, delivered: 255 },
+    ]);
     await storage.close();
 
     storage = await open(dataDir);
@@ -153,7 +155,10 @@ describe.each(paths)('subscriptions on the %s path', (path) => {
         },
         { batchSize: 15 },
       );
-      await expect(sub.done).rejects.toMatchObject({ code: 'ERR_SUBSCRIBER_HANDLER', details: { subscription: 'batches', firstSeq: 271, lastSeq: 285, checkpoint: 270 } });
+      await expect(sub.done).rejects.toMatchObject({
+        code: 'ERR_SUBSCRIBER_HANDLER',
+        details: { subscription: 'batches', firstSeq: 271, lastSeq: 285, checkpoint: 270 },
+      });
       expect((await storage.metadata.checkpoints.get('batches'))?.seq).toBe(270);
     } finally {
       await storage.close();
@@ -241,9 +246,13 @@ describe.each(paths)('subscriptions on the %s path', (path) => {
     let storage = await open(dataDir);
     await storage.transit.append(texts(5));
     const got: number[] = [];
-    let sub = storage.transit.subscribe('tail', (r) => {
-      got.push(r.seq);
-    }, { start: 'latest' });
+    let sub = storage.transit.subscribe(
+      'tail',
+      (r) => {
+        got.push(r.seq);
+      },
+      { start: 'latest' },
+    );
     await storage.transit.append(texts(2, 6));
     while (sub.position < 7) await tick();
     await sub.close();
@@ -258,17 +267,25 @@ describe.each(paths)('subscriptions on the %s path', (path) => {
     storage = await open(dataDir);
     try {
       const quiet: number[] = [];
-      sub = storage.transit.subscribe('quiet', (r) => {
-        quiet.push(r.seq);
-      }, { start: 'latest' });
+      sub = storage.transit.subscribe(
+        'quiet',
+        (r) => {
+          quiet.push(r.seq);
+        },
+        { start: 'latest' },
+      );
       while (sub.position < 10) await tick();
       await sub.close();
       expect(quiet).toEqual([8, 9, 10]);
       // 'latest' is only where a name without a checkpoint starts: 'tail' resumes after 7.
       const tail: number[] = [];
-      sub = storage.transit.subscribe('tail', (r) => {
-        tail.push(r.seq);
-      }, { start: 'latest' });
+      sub = storage.transit.subscribe(
+        'tail',
+        (r) => {
+          tail.push(r.seq);
+        },
+        { start: 'latest' },
+      );
       while (sub.position < 10) await tick();
       await sub.close();
       expect(tail).toEqual([8, 9, 10]);
@@ -304,7 +321,12 @@ describe.each(paths)('subscriptions on the %s path', (path) => {
       bad(() => t.read([] as never), /options must be an object.*got an array/);
       for (const call of ['subscribe', 'subscribeBatches'] as const) {
         const sub = (options: unknown): unknown => t[call]('s', () => undefined, options as never);
-        bad(() => sub({ batchsize: 10 }), new RegExp(`^transit\\.${call}\\(name, handler, options\\): unknown option 'batchsize'; did you mean 'batchSize'\\?\\. The options are batchSize, start$`));
+        bad(
+          () => sub({ batchsize: 10 }),
+          new RegExp(
+            `^transit\\.${call}\\(name, handler, options\\): unknown option 'batchsize'; did you mean 'batchSize'\\?\\. The options are batchSize, start$`,
+          ),
+        );
         bad(() => sub({ strat: 'latest' }), /did you mean 'start'/);
         bad(() => sub({ batchSize: '10' }), /batchSize must be a whole number >= 1, got the string '10'$/);
         bad(() => sub({ batchSize: 10n }), /got the bigint 10n$/);

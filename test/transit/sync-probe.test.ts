@@ -29,7 +29,15 @@ describe.each(paths)('probeSync on the %s path', (path) => {
   it('runs the modes this path can, in order, and leaves nothing in the directory', async () => {
     const dir = await tempDir();
     const seen: SyncProbeResult[] = [];
-    const results = await probeSync(dir, { path, writeBytes: 5000, fileBytes: 5000 + 65536, maxCycles: 25, seconds: 30, modes: [...SYNC_PROBE_MODES].reverse(), onResult: (r) => seen.push(r) });
+    const results = await probeSync(dir, {
+      path,
+      writeBytes: 5000,
+      fileBytes: 5000 + 65536,
+      maxCycles: 25,
+      seconds: 30,
+      modes: [...SYNC_PROBE_MODES].reverse(),
+      onResult: (r) => seen.push(r),
+    });
     expect(results.map((r) => r.mode)).toEqual([...SYNC_PROBE_MODES]);
     expect(seen).toEqual(results);
     const ranModes = results.filter((r) => r.ran).map((r) => r.mode);

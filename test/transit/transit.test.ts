@@ -33,7 +33,9 @@ async function appendBig(t: Transit, count: number): Promise<void> {
 
 /** The segment files of the WAL in `dir`, oldest first. */
 function segmentsIn(dir: string): string[] {
-  return readdirSync(dir).filter((n) => n.endsWith('.wal')).sort();
+  return readdirSync(dir)
+    .filter((n) => n.endsWith('.wal'))
+    .sort();
 }
 
 /** Makes the segment files `names` in `dir` look last written two hours ago. */
@@ -43,7 +45,11 @@ function age(dir: string, names: string[]): void {
 }
 
 describe.each(paths)('transit on the %s path', (path) => {
-  async function open(dataDir: string, transit: NonNullable<TapioConfigInput['storage']>['transit'] = {}, extra: Record<string, unknown> = {}): Promise<TapioStorage> {
+  async function open(
+    dataDir: string,
+    transit: NonNullable<TapioConfigInput['storage']>['transit'] = {},
+    extra: Record<string, unknown> = {},
+  ): Promise<TapioStorage> {
     return TapioStorage.open({ dataDir, storage: { transit: { segment_size: '1MiB', ring_capacity: '1MiB', ...transit } } }, { transit: { path, ...extra } });
   }
 
@@ -147,17 +153,23 @@ describe.each(paths)('transit on the %s path', (path) => {
     let storage = await open(dataDir);
     const seen: number[] = [];
     await storage.transit.append(Array.from({ length: 250 }, (_, i) => `e${i + 1}`));
-    let sub = storage.transit.subscribe('correlator', async (r) => {
-      expect(Buffer.from(r.data).toString()).toBe(`e${r.seq}`);
-      seen.push(r.seq);
-    }, { batchSize: 50 });
+    let sub = storage.transit.subscribe(
+      'correlator',
+      async (r) => {
+        expect(Buffer.from(r.data).toString()).toBe(`e${r.seq}`);
+        seen.push(r.seq);
+      },
+      { batchSize: 50 },
+    );
     while (sub.position < 250) await new Promise((r) => setTimeout(r, 2));
     await storage.transit.append(['e251']);
     while (sub.position < 251) await new Promise((r) => setTimeout(r, 2));
     await sub.close();
     expect(seen).toEqual(Array.from({ length: 251 }, (_, i) => i + 1));
     expect((await storage.metadata.checkpoints.get('correlator'))?.seq).toBe(251);
-    expect(() => storage.transit.subscribe('x', () => undefined) && storage.transit.subscribe('x', () => undefined)).toThrow(expect.objectContaining({ code: 'ERR_ALREADY_EXISTS' }));
+    expect(() => storage.transit.subscribe('x', () => undefined) && storage.transit.subscribe('x', () => undefined)).toThrow(
+      expect.objectContaining({ code: 'ERR_ALREADY_EXISTS' }),
+    );
     await storage.close();
 
     storage = await open(dataDir);
@@ -179,9 +191,13 @@ describe.each(paths)('transit on the %s path', (path) => {
     const storage = await open(newDataDir());
     try {
       await storage.transit.append(['a', 'b', 'c']);
-      const sub = storage.transit.subscribe('fails', (r) => {
-        if (r.seq === 2) throw new Error('handler failed');
-      }, { batchSize: 1 });
+      const sub = storage.transit.subscribe(
+        'fails',
+        (r) => {
+          if (r.seq === 2) throw new Error('handler failed');
+        },
+        { batchSize: 1 },
+      );
       await expect(sub.done).rejects.toThrow('handler failed');
       expect(sub.position).toBe(1);
       expect((await storage.metadata.checkpoints.get('fails'))?.seq).toBe(1);
@@ -198,7 +214,10 @@ describe.each(paths)('transit on the %s path', (path) => {
       const record = new Uint8Array(100 * 1024).fill(1);
       for (let i = 0; i < 30; i++) await t.append([record]);
       const walDir = join(dataDir, 'wal');
-      const segments = () => readdirSync(walDir).filter((n) => n.endsWith('.wal')).sort();
+      const segments = () =>
+        readdirSync(walDir)
+          .filter((n) => n.endsWith('.wal'))
+          .sort();
       const before = segments();
       expect(before.length).toBeGreaterThan(2);
       const old = Date.now() / 1000 - 3600;
@@ -545,7 +564,10 @@ describe('the TypeScript path when the addon is switched off', () => {
     const dataDir = newDataDir();
     // status reads an existing store only: init creates it, on the TypeScript path too.
     execFileSync(process.execPath, [cli, '--data-dir', dataDir, 'init'], { env: { ...process.env, TAPIO_NATIVE: '0' }, encoding: 'utf8' });
-    const out = execFileSync(process.execPath, [cli, '--data-dir', dataDir, '--json', 'status'], { env: { ...process.env, TAPIO_NATIVE: '0' }, encoding: 'utf8' });
+    const out = execFileSync(process.execPath, [cli, '--data-dir', dataDir, '--json', 'status'], {
+      env: { ...process.env, TAPIO_NATIVE: '0' },
+      encoding: 'utf8',
+    });
     const status = JSON.parse(out) as { capabilities: { native: boolean; nativeReason: string; crc32c: string; simd: string } };
     expect(status.capabilities.native).toBe(false);
     expect(status.capabilities.nativeReason).toMatch(/TAPIO_NATIVE=0/);

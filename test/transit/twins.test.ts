@@ -12,7 +12,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isTapioError } from '../../src/errors.js';
 import type { RecoveryMode, RecoveryReport, WalOpenOptions } from '../../src/transit/backend.js';
 import { encodeSegmentHeader } from '../../src/transit/codec.js';
-import { HEADER_OFF_CRC, HEADER_OFF_CREATED, HEADER_OFF_SEGMENT_SIZE, HEADER_OFF_STORE_ID, SEGMENT_HEADER_SIZE, recordFootprint } from '../../src/transit/format.js';
+import {
+  HEADER_OFF_CRC,
+  HEADER_OFF_CREATED,
+  HEADER_OFF_SEGMENT_SIZE,
+  HEADER_OFF_STORE_ID,
+  SEGMENT_HEADER_SIZE,
+  recordFootprint,
+} from '../../src/transit/format.js';
 import { NativeWal } from '../../src/transit/native-wal.js';
 import { TsWalWriter } from '../../src/transit/wal-writer.js';
 import { readRecords, recoverWal } from '../../src/transit/wal-recovery.js';
@@ -97,7 +104,12 @@ async function expectSameFiles(a: string, b: string, mask: Mask): Promise<void> 
 }
 
 /** Appends `batches` in order (one append each, awaited) and closes. */
-async function appendAll(path: WalPath, dir: string, batches: Uint8Array[][], extra: Partial<WalOpenOptions> = {}): Promise<Array<{ firstSeq: number; lastSeq: number }>> {
+async function appendAll(
+  path: WalPath,
+  dir: string,
+  batches: Uint8Array[][],
+  extra: Partial<WalOpenOptions> = {},
+): Promise<Array<{ firstSeq: number; lastSeq: number }>> {
   const wal = await open(path, options(dir, { ringCapacity: 8 << 20, directIo: 'off', ...extra }));
   const results = [];
   for (const b of batches) results.push(await wal.append(b));
@@ -181,7 +193,12 @@ async function openAndClose(path: WalPath, dir: string, recovery: RecoveryMode):
  * segment was scanned (none sealed), the records read back must also be exactly those the report
  * keeps, unless `readsAsReported` is false.
  */
-async function expectSameRecovery(template: string, damage: (dir: string) => Promise<void>, recovery: RecoveryMode, { readsAsReported = true } = {}): Promise<Outcome> {
+async function expectSameRecovery(
+  template: string,
+  damage: (dir: string) => Promise<void>,
+  recovery: RecoveryMode,
+  { readsAsReported = true } = {},
+): Promise<Outcome> {
   const dirs = { typescript: await tempDir(), native: await tempDir() };
   for (const dir of Object.values(dirs)) {
     await cp(template, dir, { recursive: true });
@@ -275,11 +292,27 @@ const OLDER_OUTCOMES: Record<string, [strict: string, salvage: string, scanned: 
   'an unreadable newest header with records after it': ['ERR_WAL_CORRUPT', '1..20, 3 segments, salvaged 1, set aside 1 losing 0', 'ERR_WAL_CORRUPT'],
   'a sequence gap between segments': ['ERR_WAL_CORRUPT', '1..25, 3 segments, salvaged 2, set aside 2 losing 9', 'ERR_WAL_CORRUPT'],
   'a segment starting back in sequence': ['ERR_WAL_CORRUPT', '1..25, 3 segments, salvaged 1, set aside 1 losing 0', 'ERR_WAL_CORRUPT'],
-  'an interrupted creation of the next segment (all zeros)': ['1..25, 3 segments, 2 sealed, removed 1', '1..25, 3 segments, removed 1', '1..25, 3 segments, removed 1'],
-  'an interrupted creation of the next segment (an empty file)': ['1..25, 3 segments, 2 sealed, removed 1', '1..25, 3 segments, removed 1', '1..25, 3 segments, removed 1'],
-  'an interrupted creation with half a header': ['1..25, 3 segments, 2 sealed, torn 25, removed 1', '1..25, 3 segments, torn 25, removed 1', '1..25, 3 segments, torn 25, removed 1'],
+  'an interrupted creation of the next segment (all zeros)': [
+    '1..25, 3 segments, 2 sealed, removed 1',
+    '1..25, 3 segments, removed 1',
+    '1..25, 3 segments, removed 1',
+  ],
+  'an interrupted creation of the next segment (an empty file)': [
+    '1..25, 3 segments, 2 sealed, removed 1',
+    '1..25, 3 segments, removed 1',
+    '1..25, 3 segments, removed 1',
+  ],
+  'an interrupted creation with half a header': [
+    '1..25, 3 segments, 2 sealed, torn 25, removed 1',
+    '1..25, 3 segments, torn 25, removed 1',
+    '1..25, 3 segments, torn 25, removed 1',
+  ],
   'an interrupted creation after a damaged segment': ['ERR_WAL_CORRUPT', '1..24, 3 segments, removed 1, salvaged 1, set aside 1 losing 0', 'ERR_WAL_CORRUPT'],
-  'a later segment header with records but an interrupted-looking tail': ['ERR_WAL_CORRUPT', '1..25, 4 segments, salvaged 1, set aside 1 losing 0', 'ERR_WAL_CORRUPT'],
+  'a later segment header with records but an interrupted-looking tail': [
+    'ERR_WAL_CORRUPT',
+    '1..25, 4 segments, salvaged 1, set aside 1 losing 0',
+    'ERR_WAL_CORRUPT',
+  ],
   'an earlier .broken file in the way': ['1..24, 3 segments, 2 sealed, torn 100016', '1..24, 3 segments, torn 100016', '1..24, 3 segments, torn 100016'],
   'files that are not segments': ['1..25, 3 segments, 2 sealed', '1..25, 3 segments', '1..25, 3 segments'],
   'a CHECKPOINT that is not JSON': ['1..25, 3 segments, CHECKPOINT ignored', '1..25, 3 segments', '1..25, 3 segments'],
@@ -406,7 +439,8 @@ const NEW_DIRECTORY_OUTCOMES: Record<string, string> = {
  * outcome, and the last tests of this file pin what reads return in them.
  */
 const READS_DISAGREE: Record<string, string> = {
-  'a sequence gap between segments': "the report counts 21 to 29 as lost, from the damaged header's first sequence number, while records 21 to 25 are whole and read back",
+  'a sequence gap between segments':
+    "the report counts 21 to 29 as lost, from the damaged header's first sequence number, while records 21 to 25 are whole and read back",
 };
 
 describe.skipIf(!nativeLoaded)('the native WAL and its TypeScript twin', () => {
@@ -445,7 +479,13 @@ describe.skipIf(!nativeLoaded)('the native WAL and its TypeScript twin', () => {
         injectFaults(dirs[path], { failSyncAt: 3 });
         const wal = await open(path, options(dirs[path], { directIo: 'off', maxGroupBytes: 4096 }));
         const settled = [];
-        for (let i = 1; i <= 4; i++) settled.push(await wal.append([payload(i, 3000)]).then(() => 'ok', (e: { code: string }) => e.code));
+        for (let i = 1; i <= 4; i++)
+          settled.push(
+            await wal.append([payload(i, 3000)]).then(
+              () => 'ok',
+              (e: { code: string }) => e.code,
+            ),
+          );
         expect(settled).toEqual(['ok', 'ok', 'ERR_WAL_IO', 'ERR_WAL_IO']);
         await wal.close();
       }
@@ -466,7 +506,12 @@ describe.skipIf(!nativeLoaded)('the native WAL and its TypeScript twin', () => {
       expect((await readdir(dir)).sort()).toEqual(before);
       const back = await readAll(dir);
       expect(back.map((r) => r.seq)).toEqual(all.map((_, i) => i + 1));
-      expect(firstDifference(back.map((r) => r.data), all)).toBeNull();
+      expect(
+        firstDifference(
+          back.map((r) => r.data),
+          all,
+        ),
+      ).toBeNull();
       // And continues it.
       const wal = await TsWalWriter.open(options(dir));
       expect(await wal.append([payload(9, 9)])).toEqual({ firstSeq: all.length + 1, lastSeq: all.length + 1 });
@@ -487,12 +532,20 @@ describe.skipIf(!nativeLoaded)('the native WAL and its TypeScript twin', () => {
       const back: Array<{ seq: number; data: Uint8Array }> = [];
       for await (const r of readRecords(dir)) back.push(r);
       expect(back.map((r) => r.seq)).toEqual([...all, ...more].map((_, i) => i + 1));
-      expect(firstDifference(back.map((r) => r.data), [...all, ...more])).toBeNull();
+      expect(
+        firstDifference(
+          back.map((r) => r.data),
+          [...all, ...more],
+        ),
+      ).toBeNull();
       expect(await recoverWal(dir, { recovery: 'strict' })).toMatchObject({ nextSeq: all.length + 31 });
     });
 
     it('each path appends to a log the other path cut a torn tail from', async () => {
-      for (const [writer, reader] of [['typescript', 'native'], ['native', 'typescript']] as const) {
+      for (const [writer, reader] of [
+        ['typescript', 'native'],
+        ['native', 'typescript'],
+      ] as const) {
         const dir = await tempDir();
         await writeLog(dir, 10, SMALL, { directIo: 'off' }, (o) => open(writer, o));
         await truncate(segPath(dir, 1), at(10) + 60);
@@ -530,11 +583,14 @@ describe.skipIf(!nativeLoaded)('the native WAL and its TypeScript twin', () => {
       ['a partial payload', (d) => patch(segPath(d, 1), at(10) + 16 + 60, new Uint8Array(40))],
       ['a partial header', (d) => patch(segPath(d, 1), at(10) + 8, new Uint8Array(112))],
       ['a bad length', (d) => patch(segPath(d, 1), at(10) + 4, Uint8Array.from([0xff, 0xff, 0xff, 0x7f]))],
-      ['a payload running one byte past the segment', async (d) => {
-        const length = Buffer.alloc(4);
-        length.writeUInt32LE(SEG - at(10) - 16 + 1);
-        await patch(segPath(d, 1), at(10) + 4, length);
-      }],
+      [
+        'a payload running one byte past the segment',
+        async (d) => {
+          const length = Buffer.alloc(4);
+          length.writeUInt32LE(SEG - at(10) - 16 + 1);
+          await patch(segPath(d, 1), at(10) + 4, length);
+        },
+      ],
       ['a bad checksum in the last record', (d) => patch(segPath(d, 1), at(10) + 20, Uint8Array.from([0x55]))],
       ['a bad checksum in the middle', (d) => patch(segPath(d, 1), at(5) + 40, Uint8Array.from([0xaa, 0xbb]))],
       ['a zeroed record in the middle', (d) => patch(segPath(d, 1), at(4), new Uint8Array(120))],
@@ -543,16 +599,22 @@ describe.skipIf(!nativeLoaded)('the native WAL and its TypeScript twin', () => {
       ['stray bytes after the last record', (d) => patch(segPath(d, 1), at(11) + 4000, Uint8Array.from([1, 2, 3]))],
       ['stray bytes at the very end of the segment', (d) => patch(segPath(d, 1), SEG - 3, Uint8Array.from([1, 2, 3]))],
       ['sequence number 0', (d) => setRecordSeq(segPath(d, 1), at(3), 0)],
-      ['a sequence gap', async (d) => {
-        for (let k = 6; k <= 10; k++) await setRecordSeq(segPath(d, 1), at(k), k + 1);
-      }],
+      [
+        'a sequence gap',
+        async (d) => {
+          for (let k = 6; k <= 10; k++) await setRecordSeq(segPath(d, 1), at(k), k + 1);
+        },
+      ],
       ['a record that goes back in sequence', (d) => setRecordSeq(segPath(d, 1), at(7), 3)],
       ['a jump far ahead', (d) => setRecordSeq(segPath(d, 1), at(6), 100)],
       ['a sequence number above 2^53', (d) => setRecordSeq(segPath(d, 1), at(8), 2 ** 53)],
       ['a bad magic', (d) => patch(segPath(d, 1), 0, Buffer.from('X'))],
       ['another format version', (d) => editHeader(segPath(d, 1), (h) => h.writeUInt32LE(2, 8))],
       // Flipped, not set: the creation time's byte may already hold any given value.
-      ['a bad header checksum', async (d) => patch(segPath(d, 1), HEADER_OFF_CREATED, Uint8Array.from([(await readAt(segPath(d, 1), HEADER_OFF_CREATED, 1))[0]! ^ 0xff]))],
+      [
+        'a bad header checksum',
+        async (d) => patch(segPath(d, 1), HEADER_OFF_CREATED, Uint8Array.from([(await readAt(segPath(d, 1), HEADER_OFF_CREATED, 1))[0]! ^ 0xff])),
+      ],
       ['another store id', (d) => editHeader(segPath(d, 1), (h) => h.fill(0x11, 32, 48))],
       ['a header number that is not the file name', (d) => editHeader(segPath(d, 1), (h) => h.writeBigUInt64LE(7n, 16))],
       ['a header length in use of 65', (d) => editHeader(segPath(d, 1), (h) => h.writeUInt32LE(65, 12))],
@@ -560,11 +622,14 @@ describe.skipIf(!nativeLoaded)('the native WAL and its TypeScript twin', () => {
       ['a first sequence number of 0', (d) => editHeader(segPath(d, 1), (h) => h.writeBigUInt64LE(0n, 24))],
       ['a header cut to 40 bytes', (d) => truncate(segPath(d, 1), 40)],
       ['a file cut before its first record', (d) => truncate(segPath(d, 1), SEGMENT_HEADER_SIZE)],
-      ['a WAL_ID whose store id is in capitals', async (d) => {
-        const text = await readFile(join(d, 'WAL_ID'), 'utf8');
-        const id = (JSON.parse(text) as { storeId: string }).storeId;
-        await writeFile(join(d, 'WAL_ID'), text.replace(id, id.toUpperCase()));
-      }],
+      [
+        'a WAL_ID whose store id is in capitals',
+        async (d) => {
+          const text = await readFile(join(d, 'WAL_ID'), 'utf8');
+          const id = (JSON.parse(text) as { storeId: string }).storeId;
+          await writeFile(join(d, 'WAL_ID'), text.replace(id, id.toUpperCase()));
+        },
+      ],
       ['a WAL_ID of version 2', (d) => writeFile(join(d, 'WAL_ID'), '{"format":"tapio-wal","version":2,"storeId":"00112233445566778899aabbccddeeff"}')],
       ['a WAL_ID that is not an object', (d) => writeFile(join(d, 'WAL_ID'), '["tapio-wal"]')],
       ['a WAL_ID that is not JSON', (d) => writeFile(join(d, 'WAL_ID'), '{"format":')],
@@ -586,40 +651,61 @@ describe.skipIf(!nativeLoaded)('the native WAL and its TypeScript twin', () => {
       ['a missing middle segment', (d) => unlink(segPath(d, 2))],
       ['a missing first segment', (d) => unlink(segPath(d, 1))],
       ['an unreadable older header', (d) => patch(segPath(d, 1), 0, Buffer.from('XAPIOWAL'))],
-      ['an unreadable middle header and damage in the newest', async (d) => {
-        await patch(segPath(d, 2), 3, Uint8Array.from([0]));
-        await patch(segPath(d, 3), atBig(22) + 300, Uint8Array.from([9, 9, 9]));
-      }],
+      [
+        'an unreadable middle header and damage in the newest',
+        async (d) => {
+          await patch(segPath(d, 2), 3, Uint8Array.from([0]));
+          await patch(segPath(d, 3), atBig(22) + 300, Uint8Array.from([9, 9, 9]));
+        },
+      ],
       ['an unreadable newest header with records after it', (d) => patch(segPath(d, 3), 0, Buffer.from('X'))],
       ['a sequence gap between segments', (d) => editHeader(segPath(d, 3), (h) => h.writeBigUInt64LE(30n, 24))],
       ['a segment starting back in sequence', (d) => editHeader(segPath(d, 3), (h) => h.writeBigUInt64LE(15n, 24))],
       ['an interrupted creation of the next segment (all zeros)', (d) => writeFile(segPath(d, 4), new Uint8Array(SEG))],
       ['an interrupted creation of the next segment (an empty file)', (d) => writeFile(segPath(d, 4), new Uint8Array(0))],
-      ['an interrupted creation with half a header', async (d) => {
-        const header = encodeSegmentHeader({ segment: 4, firstSeq: 26, storeId: new Uint8Array(16).fill(3), createdMs: 1, segmentSize: SEG });
-        await writeFile(segPath(d, 4), header.subarray(0, 30));
-        await truncate(segPath(d, 4), SEG);
-      }],
-      ['an interrupted creation after a damaged segment', async (d) => {
-        await patch(segPath(d, 3), atBig(25) + 40, Uint8Array.from([1]));
-        await writeFile(segPath(d, 4), new Uint8Array(100));
-      }],
-      ['a later segment header with records but an interrupted-looking tail', (d) => writeFile(segPath(d, 5), Buffer.concat([Buffer.from('junk'), Buffer.alloc(SEGMENT_HEADER_SIZE), Buffer.from('x')]))],
-      ['an earlier .broken file in the way', async (d) => {
-        await writeFile(`${segPath(d, 3)}.broken`, 'kept');
-        await patch(segPath(d, 3), atBig(25) + 40, Uint8Array.from([1]));
-      }],
-      ['files that are not segments', async (d) => {
-        await writeFile(join(d, '0000000000000000.wal'), 'zero');
-        await writeFile(join(d, '00000000000000ff.WAL'), 'caps');
-        await writeFile(join(d, 'notes.txt'), 'hello');
-      }],
+      [
+        'an interrupted creation with half a header',
+        async (d) => {
+          const header = encodeSegmentHeader({ segment: 4, firstSeq: 26, storeId: new Uint8Array(16).fill(3), createdMs: 1, segmentSize: SEG });
+          await writeFile(segPath(d, 4), header.subarray(0, 30));
+          await truncate(segPath(d, 4), SEG);
+        },
+      ],
+      [
+        'an interrupted creation after a damaged segment',
+        async (d) => {
+          await patch(segPath(d, 3), atBig(25) + 40, Uint8Array.from([1]));
+          await writeFile(segPath(d, 4), new Uint8Array(100));
+        },
+      ],
+      [
+        'a later segment header with records but an interrupted-looking tail',
+        (d) => writeFile(segPath(d, 5), Buffer.concat([Buffer.from('junk'), Buffer.alloc(SEGMENT_HEADER_SIZE), Buffer.from('x')])),
+      ],
+      [
+        'an earlier .broken file in the way',
+        async (d) => {
+          await writeFile(`${segPath(d, 3)}.broken`, 'kept');
+          await patch(segPath(d, 3), atBig(25) + 40, Uint8Array.from([1]));
+        },
+      ],
+      [
+        'files that are not segments',
+        async (d) => {
+          await writeFile(join(d, '0000000000000000.wal'), 'zero');
+          await writeFile(join(d, '00000000000000ff.WAL'), 'caps');
+          await writeFile(join(d, 'notes.txt'), 'hello');
+        },
+      ],
       ['a CHECKPOINT that is not JSON', (d) => writeFile(join(d, 'CHECKPOINT'), '{"format":')],
       ['a CHECKPOINT of another store', (d) => editCheckpoint(d, { storeId: 'cd'.repeat(16) })],
       ['a CHECKPOINT with a first sequence number the segment does not have', (d) => editCheckpoint(d, { firstSeq: 9 })],
       ['a CHECKPOINT with a last sequence number the next segment does not follow', (d) => editCheckpoint(d, { lastSeq: 25 })],
       ['a CHECKPOINT sealing the newest segment', (d) => editCheckpoint(d, { sealed: 3, firstSeq: 21, lastSeq: 25 })],
-      ['a CHECKPOINT with numbers written as 2.0 and 11e0', (d) => rewriteCheckpoint(d, (t) => t.replace('"sealed":2', '"sealed":2.0').replace('"firstSeq":11', '"firstSeq":11e0'))],
+      [
+        'a CHECKPOINT with numbers written as 2.0 and 11e0',
+        (d) => rewriteCheckpoint(d, (t) => t.replace('"sealed":2', '"sealed":2.0').replace('"firstSeq":11', '"firstSeq":11e0')),
+      ],
       ['a CHECKPOINT with a hex number', (d) => rewriteCheckpoint(d, (t) => t.replace('"sealed":2', '"sealed":0x2'))],
       ['a CHECKPOINT with a plus sign', (d) => rewriteCheckpoint(d, (t) => t.replace('"sealed":2', '"sealed":+2'))],
       ['a CHECKPOINT with a leading zero', (d) => rewriteCheckpoint(d, (t) => t.replace('"sealed":2', '"sealed":02'))],
@@ -630,20 +716,32 @@ describe.skipIf(!nativeLoaded)('the native WAL and its TypeScript twin', () => {
       ['a CHECKPOINT with an escaped key', (d) => rewriteCheckpoint(d, (t) => t.replace('"sealed"', '"s\\u0065aled"'))],
       ['a CHECKPOINT with an escaped format name', (d) => rewriteCheckpoint(d, (t) => t.replace('tapio-wal-checkpoint', 'tapio\\u002dwal-checkpoint'))],
       ['a CHECKPOINT with a bad escape', (d) => rewriteCheckpoint(d, (t) => t.replace('tapio-wal-checkpoint', 'tapio\\xwal'))],
-      ['a CHECKPOINT with the store id in capitals', (d) => rewriteCheckpoint(d, (t) => t.replace(/"storeId":"([0-9a-f]+)"/, (_m, id: string) => `"storeId":"${id.toUpperCase()}"`))],
-      ['a CHECKPOINT that is a directory', async (d) => {
-        await rm(join(d, 'CHECKPOINT'));
-        await mkdir(join(d, 'CHECKPOINT'));
-      }],
-      ['a CHECKPOINT that cannot be replaced (its temporary name is a directory)', async (d) => {
-        await rm(join(d, 'CHECKPOINT'));
-        await mkdir(join(d, 'CHECKPOINT.tmp'));
-      }],
+      [
+        'a CHECKPOINT with the store id in capitals',
+        (d) => rewriteCheckpoint(d, (t) => t.replace(/"storeId":"([0-9a-f]+)"/, (_m, id: string) => `"storeId":"${id.toUpperCase()}"`)),
+      ],
+      [
+        'a CHECKPOINT that is a directory',
+        async (d) => {
+          await rm(join(d, 'CHECKPOINT'));
+          await mkdir(join(d, 'CHECKPOINT'));
+        },
+      ],
+      [
+        'a CHECKPOINT that cannot be replaced (its temporary name is a directory)',
+        async (d) => {
+          await rm(join(d, 'CHECKPOINT'));
+          await mkdir(join(d, 'CHECKPOINT.tmp'));
+        },
+      ],
       ['a newest segment the CHECKPOINT counts on that lost its header', (d) => writeFile(segPath(d, 3), new Uint8Array(4096))],
-      ['sealed segments removed by retention', async (d) => {
-        await unlink(segPath(d, 1));
-        await unlink(segPath(d, 2));
-      }],
+      [
+        'sealed segments removed by retention',
+        async (d) => {
+          await unlink(segPath(d, 1));
+          await unlink(segPath(d, 2));
+        },
+      ],
       ['records damaged in a sealed segment', (d) => patch(segPath(d, 2), atBig(14) + 100, Uint8Array.from([9, 9, 9]))],
     ];
     it.each(olderCases)('in a three-segment log: %s', async (what, damage) => {
@@ -654,27 +752,35 @@ describe.skipIf(!nativeLoaded)('the native WAL and its TypeScript twin', () => {
       const strict = await expectSameRecovery(template, damage, 'strict', reads);
       expect(summary(strict), 'strict').toBe(strictOutcome);
       if (what.includes('2.0 and 11e0') || what.includes('capitals')) expect(strict.report).toMatchObject({ sealedSegments: 2 });
-      if (what.includes('that is a directory')) expect(strict.report).toMatchObject({ sealedSegments: 0, checkpointIgnored: 'CHECKPOINT cannot be read (EISDIR)' });
+      if (what.includes('that is a directory'))
+        expect(strict.report).toMatchObject({ sealedSegments: 0, checkpointIgnored: 'CHECKPOINT cannot be read (EISDIR)' });
       expect(summary(await expectSameRecovery(template, damage, 'salvage', reads)), 'salvage').toBe(salvageOutcome);
       // And with every segment scanned, as after a salvage or in a log whose CHECKPOINT is gone.
-      const scanned = await expectSameRecovery(template, async (d) => {
-        await damage(d);
-        await rm(join(d, 'CHECKPOINT'), { force: true, recursive: true });
-      }, 'strict', reads);
+      const scanned = await expectSameRecovery(
+        template,
+        async (d) => {
+          await damage(d);
+          await rm(join(d, 'CHECKPOINT'), { force: true, recursive: true });
+        },
+        'strict',
+        reads,
+      );
       expect(summary(scanned), 'strict, every segment scanned').toBe(scannedOutcome);
     });
 
     /** `damage`, then a salvage by the TypeScript twin; `took` tells whether salvage took the directory. */
-    const salvagedAfter = (damage: (d: string) => Promise<void>, took: { ok: boolean }) => async (d: string): Promise<void> => {
-      await damage(d);
-      took.ok = await recoverWal(d, { recovery: 'salvage' }).then(
-        () => true,
-        (err: unknown) => {
-          if (!isTapioError(err)) throw err;
-          return false;
-        },
-      );
-    };
+    const salvagedAfter =
+      (damage: (d: string) => Promise<void>, took: { ok: boolean }) =>
+      async (d: string): Promise<void> => {
+        await damage(d);
+        took.ok = await recoverWal(d, { recovery: 'salvage' }).then(
+          () => true,
+          (err: unknown) => {
+            if (!isTapioError(err)) throw err;
+            return false;
+          },
+        );
+      };
     it.each([...newestCases.map((c) => ['one', ...c] as const), ...olderCases.map((c) => ['three', ...c] as const)])(
       'after a salvage of a %s-segment log with %s, both paths open it strictly alike, taking all salvage set aside',
       async (segments, what, damage) => {
@@ -721,9 +827,17 @@ describe.skipIf(!nativeLoaded)('the native WAL and its TypeScript twin', () => {
       ['not JSON', () => '{"format":'],
       ['another version', (id: string) => `{"format":"tapio-wal-salvaged","version":2,"storeId":"${id}","stretches":[]}`],
       ['another store', () => `{"format":"tapio-wal-salvaged","version":1,"storeId":"${'ab'.repeat(16)}","stretches":[]}`],
-      ['a stretch of segment 0', (id: string) => `{"format":"tapio-wal-salvaged","version":1,"storeId":"${id}","stretches":[{"segment":0,"offset":0,"bytes":0,"lostFrom":0,"lostCount":0}]}`],
+      [
+        'a stretch of segment 0',
+        (id: string) =>
+          `{"format":"tapio-wal-salvaged","version":1,"storeId":"${id}","stretches":[{"segment":0,"offset":0,"bytes":0,"lostFrom":0,"lostCount":0}]}`,
+      ],
       ['a string for a stretch', (id: string) => `{"format":"tapio-wal-salvaged","version":1,"storeId":"${id}","stretches":["{}"]}`],
-      ['numbers spelled 1e0 and 8.0, extra members', (id: string) => `{"x":[[{}]],"format":"tapio-wal-salvaged","version":1.0,"storeId":"${id.toUpperCase()}","stretches":[{"segment":1e0,"offset":8.0,"bytes":16,"lostFrom":0,"lostCount":0,"y":"z"}]}`],
+      [
+        'numbers spelled 1e0 and 8.0, extra members',
+        (id: string) =>
+          `{"x":[[{}]],"format":"tapio-wal-salvaged","version":1.0,"storeId":"${id.toUpperCase()}","stretches":[{"segment":1e0,"offset":8.0,"bytes":16,"lostFrom":0,"lostCount":0,"y":"z"}]}`,
+      ],
     ])('a SALVAGED file with %s: both paths read it alike', async (what, text) => {
       const template = await logOf(10, SMALL);
       const id = (JSON.parse(await readFile(join(template, 'WAL_ID'), 'utf8')) as { storeId: string }).storeId;
@@ -731,10 +845,14 @@ describe.skipIf(!nativeLoaded)('the native WAL and its TypeScript twin', () => {
       const [clean, damaged] = expected(SALVAGED_FILE_OUTCOMES, what);
       expect(summary(await expectSameRecovery(template, async () => undefined, 'strict')), 'no damage').toBe(clean);
       // With damage a salvage set aside: an unusable SALVAGED accepts none of it.
-      const withDamage = await expectSameRecovery(template, async (d) => {
-        await patch(segPath(d, 1), at(5) + 40, Uint8Array.from([0xaa]));
-        await writeFile(join(d, 'SALVAGED'), text(id));
-      }, 'strict');
+      const withDamage = await expectSameRecovery(
+        template,
+        async (d) => {
+          await patch(segPath(d, 1), at(5) + 40, Uint8Array.from([0xaa]));
+          await writeFile(join(d, 'SALVAGED'), text(id));
+        },
+        'strict',
+      );
       expect(summary(withDamage), 'damage').toBe(damaged);
     });
 
@@ -774,10 +892,14 @@ describe.skipIf(!nativeLoaded)('the native WAL and its TypeScript twin', () => {
           fc.option(fc.integer({ min: SEGMENT_HEADER_SIZE, max: end }), { nil: undefined }),
           fc.constantFrom<RecoveryMode>('strict', 'salvage'),
           async (edits, cutAt, mode) => {
-            await expectSameRecovery(template, async (dir) => {
-              for (const e of edits) await patch(segPath(dir, 1), e.offset, Uint8Array.of(e.value));
-              if (cutAt !== undefined) await truncate(segPath(dir, 1), cutAt);
-            }, mode);
+            await expectSameRecovery(
+              template,
+              async (dir) => {
+                for (const e of edits) await patch(segPath(dir, 1), e.offset, Uint8Array.of(e.value));
+                if (cutAt !== undefined) await truncate(segPath(dir, 1), cutAt);
+              },
+              mode,
+            );
           },
         ),
         { numRuns: 120 },
@@ -788,12 +910,19 @@ describe.skipIf(!nativeLoaded)('the native WAL and its TypeScript twin', () => {
       const template = await bigLog();
       await fc.assert(
         fc.asyncProperty(
-          fc.array(fc.record({ segment: fc.integer({ min: 1, max: 3 }), offset: fc.integer({ min: 0, max: SEG - 1 }), value: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 3 }),
+          fc.array(
+            fc.record({ segment: fc.integer({ min: 1, max: 3 }), offset: fc.integer({ min: 0, max: SEG - 1 }), value: fc.integer({ min: 0, max: 255 }) }),
+            { minLength: 1, maxLength: 3 },
+          ),
           fc.constantFrom<RecoveryMode>('strict', 'salvage'),
           async (edits, mode) => {
-            await expectSameRecovery(template, async (dir) => {
-              for (const e of edits) await patch(segPath(dir, e.segment), e.offset, Uint8Array.of(e.value));
-            }, mode);
+            await expectSameRecovery(
+              template,
+              async (dir) => {
+                for (const e of edits) await patch(segPath(dir, e.segment), e.offset, Uint8Array.of(e.value));
+              },
+              mode,
+            );
           },
         ),
         { numRuns: 60 },

@@ -87,7 +87,13 @@ export async function readAll(dir: string, opts: Parameters<typeof readRecords>[
  * Writes `count` records of `size` bytes, one append each (so one group each), and closes; with
  * the TypeScript twin unless `open` names another backend.
  */
-export async function writeLog(dir: string, count: number, size: number, extra: Partial<WalOpenOptions> = {}, open: WalOpener = (o) => TsWalWriter.open(o)): Promise<Uint8Array[]> {
+export async function writeLog(
+  dir: string,
+  count: number,
+  size: number,
+  extra: Partial<WalOpenOptions> = {},
+  open: WalOpener = (o) => TsWalWriter.open(o),
+): Promise<Uint8Array[]> {
   const wal = await open(options(dir, extra));
   const written: Uint8Array[] = [];
   for (let i = 1; i <= count; i++) {
@@ -171,9 +177,13 @@ export function firstDifference(actual: Uint8Array[], expected: Uint8Array[]): n
 /** Runs a subscription named `name` until it has delivered up to `last`; returns the sequence numbers it saw. */
 export async function subscribeAll(t: Transit, name: string, last: number): Promise<number[]> {
   const seen: number[] = [];
-  const sub = t.subscribe(name, (r) => {
-    seen.push(r.seq);
-  }, { batchSize: 500 });
+  const sub = t.subscribe(
+    name,
+    (r) => {
+      seen.push(r.seq);
+    },
+    { batchSize: 500 },
+  );
   let failed: unknown = null;
   sub.done.catch((err: unknown) => {
     failed = err;

@@ -147,7 +147,9 @@ describe.each(racePlans)('racers against a stale LOCK (%s)', (_name, plan) => {
       const winners = results.flatMap((r, i) => (r.ok ? [{ seq: r.firstSeq, tag: `trial ${trial} racer ${i}` }] : []));
       const otherFailures = results.flatMap((r) => (!r.ok && r.code !== 'ERR_LOCKED' ? [`${r.code}: ${r.message}`] : []));
       if (winners.length !== 1 || otherFailures.length > 0) {
-        badTrials.push(`trial ${trial}: ${winners.length} opened (seq ${winners.map((w) => w.seq).join(', ')})${otherFailures.length > 0 ? `; ${otherFailures.join('; ')}` : ''}`);
+        badTrials.push(
+          `trial ${trial}: ${winners.length} opened (seq ${winners.map((w) => w.seq).join(', ')})${otherFailures.length > 0 ? `; ${otherFailures.join('; ')}` : ''}`,
+        );
       }
       acked.push(...winners);
     }

@@ -32,7 +32,7 @@ const SMALL = 100; // footprint 120 bytes
 /** Offset of record k (1-based) in a one-segment log of SMALL records. */
 const at = (k: number): number => 4096 + (k - 1) * 120;
 const BIG = 100_000; // footprint 100016 bytes: 10 records per 1 MiB segment
-const atBig = (k: number): number => 4096 + (((k - 1) % 10) * 100_016);
+const atBig = (k: number): number => 4096 + ((k - 1) % 10) * 100_016;
 const SEG1 = '0000000000000001.wal';
 
 async function openError(promise: Promise<unknown>): Promise<TapioError> {
@@ -69,7 +69,10 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
     });
 
     it('refuses another format or version with ERR_FORMAT_VERSION naming the file, touching nothing', async () => {
-      for (const content of ['{"format":"tapio-parquet","version":1,"storeId":"00"}', '{"format":"tapio-wal","version":2,"storeId":"00112233445566778899aabbccddeeff"}']) {
+      for (const content of [
+        '{"format":"tapio-parquet","version":1,"storeId":"00"}',
+        '{"format":"tapio-wal","version":2,"storeId":"00112233445566778899aabbccddeeff"}',
+      ]) {
         const dir = await tempDir();
         await writeFile(join(dir, 'WAL_ID'), content);
         const err = await openError(openWal(options(dir)));
@@ -138,7 +141,12 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
       expect(wal.recovery.brokenFile).toBeUndefined();
       expect(await wal.append([payload(1, 5)])).toEqual({ firstSeq: 9, lastSeq: 9 });
       await wal.close();
-      expect(firstDifference((await readAll(dir)).slice(0, 8).map((r) => r.data), written.slice(0, 8))).toBeNull();
+      expect(
+        firstDifference(
+          (await readAll(dir)).slice(0, 8).map((r) => r.data),
+          written.slice(0, 8),
+        ),
+      ).toBeNull();
     });
 
     const tornCases: Array<[string, (file: string) => Promise<void>]> = [
@@ -169,7 +177,12 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
       await wal.close();
       const back = await readAll(dir);
       expect(back.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-      expect(firstDifference(back.map((r) => r.data), [...written.slice(0, 9), payload(77, 30)])).toBeNull();
+      expect(
+        firstDifference(
+          back.map((r) => r.data),
+          [...written.slice(0, 9), payload(77, 30)],
+        ),
+      ).toBeNull();
     });
 
     it('never overwrites an earlier .broken file', async () => {
@@ -226,7 +239,12 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
       await wal.close();
       const back = await readAll(dir);
       expect(back.length).toBe(26);
-      expect(firstDifference(back.slice(0, 25).map((r) => r.data), written)).toBeNull();
+      expect(
+        firstDifference(
+          back.slice(0, 25).map((r) => r.data),
+          written,
+        ),
+      ).toBeNull();
     });
 
     it('refuses a segment with records but a bad magic', async () => {
@@ -303,7 +321,8 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
   });
 
   describe('the recovery checkpoint', () => {
-    const checkpointOf = async (dir: string): Promise<Record<string, unknown>> => JSON.parse(await readFile(join(dir, 'CHECKPOINT'), 'utf8')) as Record<string, unknown>;
+    const checkpointOf = async (dir: string): Promise<Record<string, unknown>> =>
+      JSON.parse(await readFile(join(dir, 'CHECKPOINT'), 'utf8')) as Record<string, unknown>;
     const storeIdOf = async (dir: string): Promise<string> => (JSON.parse(await readFile(join(dir, 'WAL_ID'), 'utf8')) as { storeId: string }).storeId;
     const setCheckpoint = async (dir: string, fields: Record<string, unknown>): Promise<void> => {
       await writeFile(join(dir, 'CHECKPOINT'), JSON.stringify({ ...(await checkpointOf(dir)), ...fields }));
@@ -330,7 +349,12 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
       expect(quick.bytesScanned).toBeLessThan(full.bytesScanned / 2);
       expect(await checkpointOf(dir)).toMatchObject({ sealed: 2, firstSeq: 11, lastSeq: 20 });
       const back = await readAll(dir);
-      expect(firstDifference(back.map((r) => r.data), written)).toBeNull();
+      expect(
+        firstDifference(
+          back.map((r) => r.data),
+          written,
+        ),
+      ).toBeNull();
     });
 
     it('leaves damage in a sealed segment to the reader and to verify, which refuse it', async () => {
@@ -352,7 +376,10 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
       const dir = await tempDir();
       await write(dir, 25, BIG);
       await patch(segPath(dir, 1), 0, Buffer.from('XAPIOWAL'));
-      expect(await openError(openWal(options(dir)))).toMatchObject({ code: 'ERR_WAL_CORRUPT', details: { segment: SEG1, reason: expect.stringMatching(/magic/) } });
+      expect(await openError(openWal(options(dir)))).toMatchObject({
+        code: 'ERR_WAL_CORRUPT',
+        details: { segment: SEG1, reason: expect.stringMatching(/magic/) },
+      });
 
       const other = await tempDir();
       await write(other, 25, BIG);
@@ -392,17 +419,40 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
       await setCheckpoint(dir, { lastSeq: 19 });
       expect(await openError(openWal(options(dir)))).toMatchObject({
         code: 'ERR_WAL_CORRUPT',
-        details: { segment: '0000000000000003.wal', reason: 'sequence gap: the segment starts at sequence 21, but CHECKPOINT says 0000000000000002.wal ends at 19' },
+        details: {
+          segment: '0000000000000003.wal',
+          reason: 'sequence gap: the segment starts at sequence 21, but CHECKPOINT says 0000000000000002.wal ends at 19',
+        },
       });
     });
 
     it.each([
       ['garbage', () => 'not json {', /is not the JSON object it must hold/],
-      ['another format', (id: string) => JSON.stringify({ format: 'tapio-wal-checkpoint', version: 2, storeId: id, sealed: 2, firstSeq: 11, lastSeq: 20 }), /another format or version/],
-      ['another store', () => JSON.stringify({ format: 'tapio-wal-checkpoint', version: 1, storeId: 'ab'.repeat(16), sealed: 2, firstSeq: 11, lastSeq: 20 }), /names store abab.*, but WAL_ID names store/],
-      ['a bad number', (id: string) => JSON.stringify({ format: 'tapio-wal-checkpoint', version: 1, storeId: id, sealed: 2, firstSeq: 11, lastSeq: 2.5 }), /out of range/],
+      [
+        'another format',
+        (id: string) => JSON.stringify({ format: 'tapio-wal-checkpoint', version: 2, storeId: id, sealed: 2, firstSeq: 11, lastSeq: 20 }),
+        /another format or version/,
+      ],
+      [
+        'another store',
+        () => JSON.stringify({ format: 'tapio-wal-checkpoint', version: 1, storeId: 'ab'.repeat(16), sealed: 2, firstSeq: 11, lastSeq: 20 }),
+        /names store abab.*, but WAL_ID names store/,
+      ],
+      [
+        'a bad number',
+        (id: string) => JSON.stringify({ format: 'tapio-wal-checkpoint', version: 1, storeId: id, sealed: 2, firstSeq: 11, lastSeq: 2.5 }),
+        /out of range/,
+      ],
       ['a missing field', (id: string) => JSON.stringify({ format: 'tapio-wal-checkpoint', version: 1, storeId: id, sealed: 2, firstSeq: 11 }), /out of range/],
-      ['a member nested too deep', (id: string) => JSON.stringify({ format: 'tapio-wal-checkpoint', version: 1, storeId: id, sealed: 2, firstSeq: 11, lastSeq: 20 }).replace(/}$/, `,"x":${'['.repeat(MAX_SMALL_FILE_NESTING + 1)}${']'.repeat(MAX_SMALL_FILE_NESTING + 1)}}`), /is not the JSON object it must hold/],
+      [
+        'a member nested too deep',
+        (id: string) =>
+          JSON.stringify({ format: 'tapio-wal-checkpoint', version: 1, storeId: id, sealed: 2, firstSeq: 11, lastSeq: 20 }).replace(
+            /}$/,
+            `,"x":${'['.repeat(MAX_SMALL_FILE_NESTING + 1)}${']'.repeat(MAX_SMALL_FILE_NESTING + 1)}}`,
+          ),
+        /is not the JSON object it must hold/,
+      ],
     ])('ignores a CHECKPOINT holding %s, scans every segment, and writes a good one', async (_what, text, reason) => {
       const dir = await tempDir();
       await write(dir, 25, BIG);
@@ -500,7 +550,12 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
       await wal.close();
       const back = await readAll(dir, { recovery: 'salvage' });
       expect(back.map((r) => r.seq)).toEqual([1, 2, 3, 4, 6, 7, 8, 9, 10, 11]);
-      expect(firstDifference(back.slice(0, 9).map((r) => r.data), [...written.slice(0, 4), ...written.slice(5)])).toBeNull();
+      expect(
+        firstDifference(
+          back.slice(0, 9).map((r) => r.data),
+          [...written.slice(0, 4), ...written.slice(5)],
+        ),
+      ).toBeNull();
       // A strict reader skips the stretch salvage recorded, and only that one.
       expect(wal.recovery.setAside).toEqual([{ segment: SEG1, offset: at(5), bytes: 120, lostFrom: 5, lostCount: 1 }]);
       expect((await readAll(dir)).map((r) => r.seq)).toEqual([1, 2, 3, 4, 6, 7, 8, 9, 10, 11]);
@@ -535,7 +590,12 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
       await wal.close();
       const back = await readAll(dir, { recovery: 'salvage' });
       expect(back.map((r) => r.seq)).toEqual([...Array.from({ length: 3 }, (_, i) => i + 11), ...Array.from({ length: 21 }, (_, i) => i + 15)]);
-      expect(firstDifference(back.map((r) => r.data), [...written.slice(10, 13), ...written.slice(14)])).toBeNull();
+      expect(
+        firstDifference(
+          back.map((r) => r.data),
+          [...written.slice(10, 13), ...written.slice(14)],
+        ),
+      ).toBeNull();
     });
   });
 
@@ -555,7 +615,12 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
       expect(await wal.append([payload(77, 30)])).toEqual({ firstSeq: 10, lastSeq: 10 });
       await wal.close();
       expect((await stat(file)).size).toBe(1 << 20);
-      expect(firstDifference((await readAll(dir)).map((r) => r.data), [...written.slice(0, 9), payload(77, 30)])).toBeNull();
+      expect(
+        firstDifference(
+          (await readAll(dir)).map((r) => r.data),
+          [...written.slice(0, 9), payload(77, 30)],
+        ),
+      ).toBeNull();
     });
 
     it('keeps a record whose zero padding was cut off', async () => {
@@ -614,7 +679,11 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
       await patch(segPath(dir, 3), atBig(25) + 16 + 50_000, new Uint8Array(50_000));
       await writeFile(segPath(dir, 4), new Uint8Array(0));
       const err = await openError(openWal(options(dir)));
-      expect(err.details).toMatchObject({ segment: '0000000000000003.wal', offset: atBig(25), reason: expect.stringMatching(/checksum.*only the newest segment/) });
+      expect(err.details).toMatchObject({
+        segment: '0000000000000003.wal',
+        offset: atBig(25),
+        reason: expect.stringMatching(/checksum.*only the newest segment/),
+      });
       // The empty file was the interrupted creation; it is gone, nothing else changed.
       expect((await readdir(dir)).sort()).toEqual(['0000000000000001.wal', '0000000000000002.wal', '0000000000000003.wal', 'CHECKPOINT', 'WAL_ID']);
     });
@@ -668,7 +737,15 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
       const dir = await tempDir();
       await write(dir, 3, SMALL);
       const id = join(dir, 'WAL_ID');
-      await writeFile(id, (await readFile(id, 'utf8')).toUpperCase().replace('TAPIO-WAL', 'tapio-wal').replace('FORMAT', 'format').replace('VERSION', 'version').replace('STOREID', 'storeId'));
+      await writeFile(
+        id,
+        (await readFile(id, 'utf8'))
+          .toUpperCase()
+          .replace('TAPIO-WAL', 'tapio-wal')
+          .replace('FORMAT', 'format')
+          .replace('VERSION', 'version')
+          .replace('STOREID', 'storeId'),
+      );
       expect(await recoverVia(name, dir)).toMatchObject({ lastSeq: 3 });
       await writeFile(id, '["tapio-wal"]');
       const err = await openError(openWal(options(dir)));
@@ -713,7 +790,11 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
       await write(dir, 25, BIG);
       const v = await verifyWal(dir);
       expect(v).toMatchObject({ ok: true, records: 25, firstSeq: 1, lastSeq: 25, tornTail: null, problems: [] });
-      expect(v.segments.map((s) => [s.firstSeq, s.lastSeq, s.records])).toEqual([[1, 10, 10], [11, 20, 10], [21, 25, 5]]);
+      expect(v.segments.map((s) => [s.firstSeq, s.lastSeq, s.records])).toEqual([
+        [1, 10, 10],
+        [11, 20, 10],
+        [21, 25, 5],
+      ]);
     });
   });
 
@@ -723,7 +804,12 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
       const written = await write(dir, 25, BIG);
       const mid = await readAll(dir, { fromSeq: 9, toSeq: 22 });
       expect(mid.map((r) => r.seq)).toEqual(Array.from({ length: 14 }, (_, i) => i + 9));
-      expect(firstDifference(mid.map((r) => r.data), written.slice(8, 22))).toBeNull();
+      expect(
+        firstDifference(
+          mid.map((r) => r.data),
+          written.slice(8, 22),
+        ),
+      ).toBeNull();
       expect(await readAll(dir, { fromSeq: 26 })).toEqual([]);
       expect((await readAll(dir, { fromSeq: 25 })).map((r) => r.seq)).toEqual([25]);
       expect(await readAll(dir, { fromSeq: 5, toSeq: 4 })).toEqual([]);
@@ -785,7 +871,8 @@ describe.each(backends)('transit WAL recovery (%s)', (name, openWal) => {
             // cannot tell which sequence number comes next).
             expect(isTapioError(err)).toBe(true);
             const e = err as TapioError;
-            if (e.code !== 'ERR_FORMAT_VERSION') expect(e).toMatchObject({ code: 'ERR_WAL_CORRUPT', message: expect.stringMatching(/no segment header .* is readable/) });
+            if (e.code !== 'ERR_FORMAT_VERSION')
+              expect(e).toMatchObject({ code: 'ERR_WAL_CORRUPT', message: expect.stringMatching(/no segment header .* is readable/) });
             return;
           }
           const salvaged = await readAll(dir, { recovery: 'salvage' });

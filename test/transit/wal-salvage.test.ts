@@ -44,7 +44,10 @@ async function flip(file: string, offset: number): Promise<void> {
 
 describe.each(paths)('salvage on the %s path', (path) => {
   const open = (dataDir: string, recovery?: 'salvage'): Promise<TapioStorage> =>
-    TapioStorage.open({ dataDir, storage: { transit: { segment_size: '2MiB', ring_capacity: '1MiB' } } }, { transit: { path, ...(recovery ? { recovery } : {}) } });
+    TapioStorage.open(
+      { dataDir, storage: { transit: { segment_size: '2MiB', ring_capacity: '1MiB' } } },
+      { transit: { path, ...(recovery ? { recovery } : {}) } },
+    );
 
   async function seqsAndCheck(t: TapioStorage['transit'], fromSeq?: number): Promise<number[]> {
     const seqs: number[] = [];
@@ -56,7 +59,8 @@ describe.each(paths)('salvage on the %s path', (path) => {
   }
 
   /** Every sequence number from `from` to `to` but `lost`. */
-  const range = (from: number, to: number, lost: number[] = []): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i).filter((k) => !lost.includes(k));
+  const range = (from: number, to: number, lost: number[] = []): number[] =>
+    Array.from({ length: to - from + 1 }, (_, i) => from + i).filter((k) => !lost.includes(k));
 
   it('keeps every whole record readable after a salvage open, and the next strict open accepts what it set aside', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tapio-salvage-'));
@@ -149,7 +153,10 @@ describe.each(paths)('salvage on the %s path', (path) => {
     dirs.push(dataDir);
     const big = (k: number): string => `big ${k} `.padEnd(100_000, '.');
     const small = (dir: string, r: 'salvage' | undefined): Promise<TapioStorage> =>
-      TapioStorage.open({ dataDir: dir, storage: { transit: { segment_size: '1MiB', ring_capacity: '1MiB', retention: '1h' } } }, { transit: { path, ...(r ? { recovery: r } : {}) } });
+      TapioStorage.open(
+        { dataDir: dir, storage: { transit: { segment_size: '1MiB', ring_capacity: '1MiB', retention: '1h' } } },
+        { transit: { path, ...(r ? { recovery: r } : {}) } },
+      );
     let storage = await small(dataDir, undefined);
     for (let k = 1; k <= 35; k++) await storage.transit.append([big(k)]); // 10 a segment: 4 segments
     await storage.close();
@@ -168,7 +175,9 @@ describe.each(paths)('salvage on the %s path', (path) => {
     storage = await small(dataDir, undefined);
     try {
       expect(readdirSync(wal)).not.toContain('0000000000000001.wal');
-      expect(JSON.parse(readFileSync(join(wal, 'SALVAGED'), 'utf8')).stretches).toEqual([{ segment: 3, offset: 4096 + 5 * 100_016, bytes: 100_016, lostFrom: 26, lostCount: 1 }]);
+      expect(JSON.parse(readFileSync(join(wal, 'SALVAGED'), 'utf8')).stretches).toEqual([
+        { segment: 3, offset: 4096 + 5 * 100_016, bytes: 100_016, lostFrom: 26, lostCount: 1 },
+      ]);
       const seqs: number[] = [];
       for await (const r of storage.transit.read()) seqs.push(r.seq);
       expect(seqs).toEqual(range(11, 35, [26]));
@@ -190,9 +199,11 @@ describe.each(paths)('salvage on the %s path', (path) => {
     try {
       // Damage the salvage open never saw (made while the store is open) is still an error.
       await flip(segPath(wal, 1), at(50) + 40);
-      const err = await failure((async () => {
-        for await (const r of storage.transit.read()) void r;
-      })());
+      const err = await failure(
+        (async () => {
+          for await (const r of storage.transit.read()) void r;
+        })(),
+      );
       expect(err.code).toBe('ERR_WAL_CORRUPT');
       expect(err.details).toMatchObject({ offset: at(50) });
       expect(err.message).toContain('tapio-storage wal salvage');
@@ -242,7 +253,10 @@ describe.each(backends)('SALVAGED and bytesScanned (%s)', (name, openWal) => {
   it('bytesScanned never exceeds the bytes of the segment files, and counts the same on both paths', async () => {
     const dir = await tempDir();
     await writeLog(dir, 5, 100, { segmentSize: SEG }, openWal);
-    const size = (): number => readdirSync(dir).filter((n) => n.endsWith('.wal')).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+    const size = (): number =>
+      readdirSync(dir)
+        .filter((n) => n.endsWith('.wal'))
+        .reduce((n, f) => n + statSync(join(dir, f)).size, 0);
     const clean = await recoverVia(name, dir);
     expect(clean.bytesScanned).toBeLessThanOrEqual(size());
     expect(clean.bytesScanned).toBe(64 + SEG - 4096);

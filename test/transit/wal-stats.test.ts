@@ -30,7 +30,10 @@ describe.each(paths)('wal stats on a WAL of the %s path', (path) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tapio-walstats-'));
     dirs.push(dataDir);
     const wal = join(dataDir, 'wal');
-    const storage = await TapioStorage.open({ dataDir, storage: { transit: { segment_size: '1MiB', ring_capacity: '4MiB' }, metadata: { in_memory: true } } }, { transit: { path } });
+    const storage = await TapioStorage.open(
+      { dataDir, storage: { transit: { segment_size: '1MiB', ring_capacity: '4MiB' }, metadata: { in_memory: true } } },
+      { transit: { path } },
+    );
     try {
       for (let i = 0; i < 20; i++) await storage.transit.append(Array.from({ length: 500 }, (_, j) => `record ${i}-${j} `.padEnd(900, '.')));
       const segments = readdirSync(wal).filter((n) => n.endsWith('.wal'));

@@ -28,7 +28,12 @@ describe.each(backends)('transit WAL writer (%s)', (name, openWal) => {
     const all = batches.flat();
     const back = await readAll(dir);
     expect(back.map((r) => r.seq)).toEqual(all.map((_, i) => i + 1));
-    expect(firstDifference(back.map((r) => r.data), all)).toBeNull();
+    expect(
+      firstDifference(
+        back.map((r) => r.data),
+        all,
+      ),
+    ).toBeNull();
 
     const again = await openWal(options(dir));
     expect(again.recovery).toMatchObject({ segments: 1, firstSeq: 1, lastSeq: all.length, tornBytes: 0 });
@@ -100,7 +105,12 @@ describe.each(backends)('transit WAL writer (%s)', (name, openWal) => {
     expect(firstSeqs).toEqual([1, 11, 21, 31, 41, 51, 52]);
     const back = await readAll(dir);
     expect(back.map((r) => r.seq)).toEqual(Array.from({ length: 52 }, (_, i) => i + 1));
-    expect(firstDifference(back.map((r) => r.data), [...single, ...batch, biggest, payload(8, 5)])).toBeNull();
+    expect(
+      firstDifference(
+        back.map((r) => r.data),
+        [...single, ...batch, biggest, payload(8, 5)],
+      ),
+    ).toBeNull();
 
     const again = await openWal(options(dir));
     expect(again.recovery).toMatchObject({ segments: 7, firstSeq: 1, lastSeq: 52, tornBytes: 0 });
@@ -215,7 +225,12 @@ describe.each(backends)('transit WAL writer (%s)', (name, openWal) => {
     expect(after.length).toBeGreaterThanOrEqual(accepted.length + filler.length);
     expect(after.filter((r) => r.firstSeq <= lastQueued)).toEqual([]);
     const back = await readAll(dir, { fromSeq: queued[0]!.firstSeq, toSeq: lastQueued });
-    expect(firstDifference(back.map((r) => r.data), [...filler.flatMap(() => batch), ...bigBatch, ...smallRecords])).toBeNull();
+    expect(
+      firstDifference(
+        back.map((r) => r.data),
+        [...filler.flatMap(() => batch), ...bigBatch, ...smallRecords],
+      ),
+    ).toBeNull();
   });
 
   it('refuses appends made while close() is under way, and still settles the ones made before', async () => {
@@ -305,7 +320,12 @@ describe.each(backends)('transit WAL writer (%s)', (name, openWal) => {
       expect(again.recovery).toMatchObject({ segments: 1, lastSeq: 10 });
       expect(await again.append([payload(12, 10)])).toEqual({ firstSeq: 11, lastSeq: 11 });
       await again.close();
-      expect(firstDifference((await readAll(dir)).map((r) => r.data), [...first, payload(12, 10)])).toBeNull();
+      expect(
+        firstDifference(
+          (await readAll(dir)).map((r) => r.data),
+          [...first, payload(12, 10)],
+        ),
+      ).toBeNull();
     });
 
     it('a failure rejects the appends that wait for ring space with ERR_WAL_IO and its details', async () => {
