@@ -58,16 +58,23 @@ describe.each(paths)('salvage on the %s path', (path) => {
     return seqs;
   }
 
+  /** A new store holding records 1..COUNT (text(k)) in one segment, closed; its data directory. */
+  async function storeOfCount(): Promise<string> {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tapio-salvage-'));
+    dirs.push(dataDir);
+    const storage = await open(dataDir);
+    for (let b = 0; b < COUNT / 1000; b++) await storage.transit.append(Array.from({ length: 1000 }, (_, i) => text(b * 1000 + i + 1)));
+    await storage.close();
+    return dataDir;
+  }
+
   /** Every sequence number from `from` to `to` but `lost`. */
   const range = (from: number, to: number, lost: number[] = []): number[] =>
     Array.from({ length: to - from + 1 }, (_, i) => from + i).filter((k) => !lost.includes(k));
 
   it('keeps every whole record readable after a salvage open, and the next strict open accepts what it set aside', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'tapio-salvage-'));
-    dirs.push(dataDir);
-    let storage = await open(dataDir);
-    for (let b = 0; b < COUNT / 1000; b++) await storage.transit.append(Array.from({ length: 1000 }, (_, i) => text(b * 1000 + i + 1)));
-    await storage.close();
+    const dataDir = await storeOfCount();
+    let storage: TapioStorage;
     const wal = join(dataDir, 'wal');
     expect(readdirSync(wal).filter((n) => n.endsWith('.wal'))).toHaveLength(1);
     await flip(segPath(wal, 1), at(5001) + 40);
@@ -117,11 +124,8 @@ describe.each(paths)('salvage on the %s path', (path) => {
   });
 
   it('reads past a record zeroed in the middle of the newest segment once salvage set it aside', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'tapio-salvage-'));
-    dirs.push(dataDir);
-    let storage = await open(dataDir);
-    for (let b = 0; b < COUNT / 1000; b++) await storage.transit.append(Array.from({ length: 1000 }, (_, i) => text(b * 1000 + i + 1)));
-    await storage.close();
+    const dataDir = await storeOfCount();
+    let storage: TapioStorage;
     const wal = join(dataDir, 'wal');
     // A zeroed record header reads as the end of the written part: only the records after it
     // tell that it is damage.
