@@ -195,7 +195,11 @@ class LmdbKv implements KvStore {
     const started = performance.now();
     let callbacksLeft = 0;
     let settledLeft = 0;
-    let callbackMs = 0;
+    // The callbacks' turn, from the first one's start to the last one's end: lmdb-js's own work
+    // between them (a child transaction each) counts as much as theirs.
+    let firstStart = Infinity;
+    let lastEnd = -Infinity;
+    const callbackMs = (): number => (lastEnd >= firstStart ? lastEnd - firstStart : 0);
     let submitMs = 0;
     let finished = false;
     // Once every callback ran (lmdb-js runs them in one turn, then commits on its own thread),
@@ -204,7 +208,7 @@ class LmdbKv implements KvStore {
     const finish = (): void => {
       if (finished) return;
       finished = true;
-      this.#sizer.record(batch.length, submitMs + callbackMs);
+      this.#sizer.record(batch.length, submitMs + callbackMs());
       this.#batchOpen = false;
       setImmediate(() => this.#afterBatch());
     };
@@ -215,8 +219,9 @@ class LmdbKv implements KvStore {
       }
       callbacksLeft++;
       settledLeft++;
-      const ran = (ms: number): void => {
-        callbackMs += ms;
+      const ran = (start: number, end: number): void => {
+        firstStart = Math.min(firstStart, start);
+        lastEnd = Math.max(lastEnd, end);
         if (--callbacksLeft === 0) finish();
       };
       this.#transactionNow(write.fn, ran)
@@ -230,7 +235,7 @@ class LmdbKv implements KvStore {
       // Only puts (or callbacks that already ran): nothing of this batch runs in a later turn,
       // but the next batch still waits for the next turn, or a flood of puts would be handed
       // over in this one.
-      this.#sizer.record(batch.length, submitMs + callbackMs);
+      this.#sizer.record(batch.length, submitMs + callbackMs());
       finished = true;
       this.#submitScheduled = true;
       setImmediate(() => {
@@ -268,7 +273,7 @@ class LmdbKv implements KvStore {
   }
 
   /** Hands one transaction to lmdb-js; `ran` gets the milliseconds its callback took, once it ran. */
-  async #transactionNow<T>(fn: (tx: KvWriter) => T, ran: (ms: number) => void): Promise<T> {
+  async #transactionNow<T>(fn: (tx: KvWriter) => T, ran: (start: number, end: number) => void): Promise<T> {
     const db = this.#db;
     let thrown: { error: unknown } | undefined;
     const scope = transactionScope();
@@ -314,7 +319,7 @@ class LmdbKv implements KvStore {
           throw error;
         } finally {
           scope.end();
-          ran(performance.now() - started);
+          ran(started, performance.now());
         }
       });
     } catch (err) {

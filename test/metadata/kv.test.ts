@@ -1,8 +1,8 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { compareKeys, prefixEnd } from '../../src/metadata/keys.js';
-import { MAX_BATCH_WRITES, type KvStore } from '../../src/metadata/kv.js';
+import { BatchSizer, MAX_BATCH_WRITES, type KvStore } from '../../src/metadata/kv.js';
 import { openLmdbKv } from '../../src/metadata/kv-lmdb.js';
 import { openMemoryKv } from '../../src/metadata/kv-memory.js';
 import { cleanup, tempDir, turns } from './helpers.js';
@@ -177,6 +177,36 @@ describe.each(['lmdb', 'memory'] as const)('write batches of the %s backend', (b
     expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(MAX_BATCH_WRITES);
     expect(perTurn.size).toBeGreaterThanOrEqual(Math.ceil(3000 / MAX_BATCH_WRITES));
     expect(kv.range('t:', undefined, 10_000)).toHaveLength(3000);
+  });
+
+  it('sizes batches by the whole turn their callbacks take, the work of the store between them included', async () => {
+    const recorded: Array<{ writes: number; ms: number }> = [];
+    const record = vi.spyOn(BatchSizer.prototype, 'record').mockImplementation(function (this: BatchSizer, writes: number, ms: number) {
+      recorded.push({ writes, ms });
+    });
+    try {
+      const spans: Array<[number, number]> = [];
+      await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          kv.transaction((tx) => {
+            const start = performance.now();
+            tx.put(`span:${String(i).padStart(3, '0')}`, i);
+            spans.push([start, performance.now()]);
+          }),
+        ),
+      );
+      // With the sizer's first guess, these go in batches; each reported time covers at least
+      // the span from the first of its callbacks' start to the last one's end.
+      expect(recorded.reduce((n, r) => n + r.writes, 0)).toBe(200);
+      let at = 0;
+      for (const { writes, ms } of recorded) {
+        const batch = spans.slice(at, at + writes);
+        at += writes;
+        expect(ms).toBeGreaterThanOrEqual(batch.at(-1)![1] - batch[0]![0]);
+      }
+    } finally {
+      record.mockRestore();
+    }
   });
 
   it('keeps call order between puts and transactions that wait for later batches', async () => {
