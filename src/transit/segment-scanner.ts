@@ -167,6 +167,19 @@ export class SegmentScanner {
     this.pos = offset;
   }
 
+  /** Forgets the bytes read so far, so the next step reads the file again (it may have grown). */
+  async forget(): Promise<void> {
+    await this.dropAhead();
+    this.winStart = 0;
+    this.winLen = 0;
+    this.large = null;
+  }
+
+  /** True when the file holds only zeros in [offset, offset + length), read afresh. */
+  async zerosAt(offset: number, length: number): Promise<boolean> {
+    return lastNonZeroIn(await this.readRange(offset, Math.min(length, this.limit - offset))) < 0;
+  }
+
   /**
    * Decodes the record at `pos`. On 'record' the scan moves past it and payload() gives its
    * bytes. 'end' means a zero header, or fewer than a header's bytes left and all zero; 'bad'
@@ -326,7 +339,9 @@ export class SegmentScanner {
       this.startAhead();
       return;
     }
-    const size = Math.min(Math.max(Math.min(this.chunk, this.wantedEnd - pos), n), this.limit - pos);
+    // Up to wantedEnd reads stop there; past it (a hint that fell short) they take whole chunks.
+    const want = pos < this.wantedEnd ? Math.min(this.chunk, this.wantedEnd - pos) : this.chunk;
+    const size = Math.min(Math.max(want, n), this.limit - pos);
     if (this.win.length < size) this.win = this.allocate(Math.max(size, Math.min(this.chunk, this.limit)));
     this.winStart = pos;
     this.winLen = 0;

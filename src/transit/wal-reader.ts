@@ -13,7 +13,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { TapioError } from '../errors.js';
 import type { RecoveryMode } from './backend.js';
 import { decodeSegmentHeader, storeIdToHex, type SegmentHeader } from './codec.js';
-import { RECORD_ALIGN, SEGMENT_HEADER_SIZE, SEGMENT_HEADER_USED, segmentFileName } from './format.js';
+import { RECORD_ALIGN, RECORD_HEADER_SIZE, SEGMENT_HEADER_SIZE, SEGMENT_HEADER_USED, segmentFileName } from './format.js';
 import { reasonError, type Reasoned } from './reasons.js';
 import { isRecordedDamage, readSalvaged, type FoundDamage, type SalvagedStretch } from './salvage-file.js';
 import { SCAN_CHUNK_BYTES, SegmentScanner } from './segment-scanner.js';
@@ -294,6 +294,13 @@ export class WalReader implements AsyncIterable<WalRecord> {
               yield* flush();
               const found = await scanner.findValidAfter(s.offset + RECORD_ALIGN, lastSeq);
               if (found === null) break;
+              // A writer may have appended since the zeros were read (a read with no toSeq beside a
+              // live store): it writes in order, so the header is there now. Read it again.
+              if (!(await scanner.zerosAt(s.offset, RECORD_HEADER_SIZE))) {
+                await scanner.forget();
+                scanner.seek(s.offset);
+                continue;
+              }
               await this.damage(seg, s.offset, { reason: 'bytes-after-end', details: { validAt: found } }, identity, { kind: 'bytes', end: found });
               scanner.seek(found);
               continue;

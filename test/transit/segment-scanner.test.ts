@@ -10,6 +10,7 @@ import { SEGMENT_HEADER_SIZE } from '../../src/transit/format.js';
 import { NativeWal } from '../../src/transit/native-wal.js';
 import { SegmentScanner, type SegmentScannerOptions } from '../../src/transit/segment-scanner.js';
 import { TsWalWriter } from '../../src/transit/wal-writer.js';
+import { WalReader } from '../../src/transit/wal-reader.js';
 import { cleanupDirs, options, payload, segPath, tempDir } from './wal-helpers.js';
 
 const writers = nativeStatus().native ? (['native', 'typescript'] as const) : (['typescript'] as const);
@@ -178,6 +179,16 @@ describe.each(writers)('SegmentScanner read-ahead over a log the %s writer wrote
     }
   });
 
+  it('past the end the caller wanted (a hint that fell short) reads whole chunks again, not a record at a time', async () => {
+    const file = await writeSegment(writer, 500);
+    const all = (await scanFile(file, {})).records;
+    const scanned = await scanFile(file, { chunkBytes: 64 * 1024, readAhead: true, wantedEnd: all[10]!.offset });
+    expect(scanned.records.map((r) => r.seq)).toEqual(all.map((r) => r.seq));
+    // About 750 KiB of records: a dozen reads of 64 KiB, where reading a record at a time took
+    // two reads per record.
+    expect(scanned.reads).toBeLessThan(40);
+  });
+
   it('shares its buffers with the next scanner made with the same pool', async () => {
     const file = await writeSegment(writer, 300);
     const pool: Buffer[] = [];
@@ -201,6 +212,29 @@ describe.each(writers)('SegmentScanner read-ahead over a log the %s writer wrote
       expect(pool.some((b) => pooled.has(b.buffer))).toBe(true);
     } finally {
       await handle.close();
+    }
+  });
+});
+
+describe.each(writers)('a read with no last sequence number beside a live %s writer', (writer) => {
+  it('stops where the written part ended or goes on with what was appended meanwhile, and never calls the zeros damage', async () => {
+    const dir = await tempDir();
+    const o = options(dir, { directIo: 'off' });
+    const wal = writer === 'native' ? await NativeWal.open(o) : await TsWalWriter.open(o);
+    try {
+      for (let i = 1; i <= 55; i++) await wal.append([payload(i, 1000)]);
+      const batches = new WalReader(dir).batches();
+      const first = await batches.next();
+      expect(first.done).toBe(false);
+      const seqs = (first.value as Array<{ seq: number }>).map((r) => r.seq);
+      // The writer goes on while the read is under way: the zero header the read saw at the end
+      // is a record now, followed by more.
+      for (let i = 56; i <= 255; i++) await wal.append([payload(i, 1000)]);
+      for await (const batch of batches) seqs.push(...batch.map((r) => r.seq));
+      expect(seqs.length).toBeGreaterThanOrEqual(55);
+      expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+    } finally {
+      await wal.close();
     }
   });
 });
