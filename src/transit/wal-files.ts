@@ -125,6 +125,7 @@ export async function exists(path: string): Promise<boolean> {
 
 /** An ERR_WAL_IO for a failed `operation` on `file`. */
 export function ioError(file: string, operation: string, err: unknown): TapioError {
+  if (err instanceof TapioError) return err;
   const errno = (err as NodeJS.ErrnoException).code ?? 'unknown error';
   return reasonError('io', { operation, file, errno }, { cause: err });
 }

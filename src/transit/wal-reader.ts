@@ -251,8 +251,6 @@ export class WalReader implements AsyncIterable<WalRecord> {
           if (first && locator !== null && this.limit !== Infinity) {
             // The first read takes what the wanted records span, from the index: one read, not
             // several of growing size.
-            const lastWanted = Math.min(this.toSeq, this.fromSeq + this.limit - 1);
-            const after = locator.entryAfter(seg.number, lastWanted);
             if (after !== null) scanner.nextChunk(after.offset - (entry?.offset ?? SEGMENT_HEADER_SIZE) + RECORD_ALIGN);
           }
           for (;;) {

@@ -28,6 +28,7 @@ import { resolve as resolvePath } from 'node:path';
 import { TapioError } from '../errors.js';
 import { FaultyFileLayer, posixFileLayer, type FileLayer } from './file-layer.js';
 import { takeFaults } from './test-hooks.js';
+import { ioError } from './wal-files.js';
 import type { AppendResult, BatchLimits, IndexSeed, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
 import { encodeRecord, encodeSegmentHeader } from './codec.js';
 import { SEGMENT_HEADER_SIZE, indexesRecord, maxPayload, recordFootprint } from './format.js';
@@ -620,12 +621,6 @@ async function createSegment(dir: string, n: number, firstSeq: number, size: num
     throw ioError(step === 'fsync' ? dir : path, step, err);
   }
   return { fh, number: n, path, capacity: size, writeOffset: SEGMENT_HEADER_SIZE, firstSeq };
-}
-
-/** The failure of a system call (reason `io`), as the native core reports one. */
-function ioError(file: string, operation: string, err: unknown): TapioError {
-  if (err instanceof TapioError) return err;
-  return reasonError('io', { operation, file, errno: (err as NodeJS.ErrnoException).code ?? 'unknown error' }, { cause: err });
 }
 
 /** A failure of a group's write or fdatasync: the writer's failed state, with the system call's facts. */
