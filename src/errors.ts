@@ -98,6 +98,18 @@ export const ERROR_CODES = {
     meaning: 'A reader or subscriber asked for sequence numbers that retention has already deleted.',
     action: 'Resume from the oldest retained sequence number (the error and the stats name it), or raise transit.retention.',
   },
+  ERR_SEGMENT_CORRUPT: {
+    meaning:
+      'A file of the correlation store (its MANIFEST, a Parquet segment, an embedding side file, or a record of its WAL) is damaged or of another format: a checksum, a size or a magic number does not match what the manifest says.',
+    action:
+      "Run `tapio-storage findings verify` to list every damaged file. Restore the file from a backup, or open with `correlations: { recovery: 'salvage' }` to set the damaged segments aside (their findings are then missing from queries).",
+  },
+  ERR_SEGMENT_IO: {
+    meaning:
+      'The correlation store could not read or write one of its files (a segment, a side file, the manifest): the disk is full, a permission is missing, or the device failed.',
+    action:
+      'Fix the cause the message names (free space, permissions) and retry. Nothing acknowledged was lost: the findings stay in the active part and the WAL until a flush succeeds.',
+  },
   ERR_SUBSCRIBER_HANDLER: {
     meaning:
       "A subscription's handler threw or rejected, so the subscription stopped. The handler's error is the cause; the checkpoint stays at the last record (or batch) the handler finished.",

@@ -37,3 +37,14 @@ export {
   type SyncProbeOptions,
   type SyncProbeResult,
 } from './transit/index.js';
+export {
+  Correlations,
+  type CorrelationInput,
+  type CorrelationRecord,
+  type CorrelationField,
+  type CorrelationQuery,
+  type CorrelationStats,
+  type CorrelationsOpenOptions,
+  type LevelStats,
+  type SegmentEntry,
+} from './correlations/index.js';

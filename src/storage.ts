@@ -6,6 +6,7 @@ import type { TapioConfig, TapioConfigInput } from './config/index.js';
 import { claimDataDir } from './data-dir.js';
 import { TapioError } from './errors.js';
 import { ensureWritableDir } from './fs/durable.js';
+import { Correlations, type CorrelationsOpenOptions } from './correlations/index.js';
 import { MetadataStore } from './metadata/index.js';
 import { checkStoreDirs } from './store-dirs.js';
 import { openWalBackend, Transit, type TransitOpenOptions } from './transit/index.js';
@@ -26,6 +27,8 @@ export interface OpenOptions {
   force?: boolean;
   /** Transit options that are not configuration: recovery: 'salvage', a forced path, test hooks. */
   transit?: TransitOpenOptions;
+  /** Correlation store options that are not configuration: a forced WAL path, the WAL's recovery. */
+  correlations?: Omit<CorrelationsOpenOptions, 'create'>;
 }
 
 /**
@@ -48,12 +51,15 @@ export class TapioStorage {
   readonly metadata: MetadataStore;
   /** The transit write-ahead log: append, read, subscribe. */
   readonly transit: Transit;
+  /** The correlation store: insert, query, flush. */
+  readonly correlations: Correlations;
   #closed = false;
 
-  private constructor(config: TapioConfig, metadata: MetadataStore, transit: Transit) {
+  private constructor(config: TapioConfig, metadata: MetadataStore, transit: Transit, correlations: Correlations) {
     this.config = config;
     this.metadata = metadata;
     this.transit = transit;
+    this.correlations = correlations;
   }
 
   /**
@@ -94,7 +100,21 @@ export class TapioStorage {
       await metadata.close();
       throw err;
     }
-    return new TapioStorage(resolved, metadata, transit);
+    let correlations: Correlations;
+    try {
+      // A store made before the correlation store existed gets one: the data directory is ours.
+      const path = options.correlations?.path ?? options.transit?.path;
+      correlations = await Correlations.open(resolved.storage.correlations, {
+        ...options.correlations,
+        ...(path === undefined ? {} : { path }),
+        create: true,
+      });
+    } catch (err) {
+      await transit.close().catch(() => undefined);
+      await metadata.close();
+      throw err;
+    }
+    return new TapioStorage(resolved, metadata, transit, correlations);
   }
 
   /** True once {@link close} has been called. */
@@ -107,9 +127,13 @@ export class TapioStorage {
     if (this.#closed) return;
     this.#closed = true;
     try {
-      await this.transit.close();
+      await this.correlations.close();
     } finally {
-      await this.metadata.close();
+      try {
+        await this.transit.close();
+      } finally {
+        await this.metadata.close();
+      }
     }
   }
 }

@@ -213,6 +213,7 @@ function build(parsed: Parsed, options: ResolveOptions): TapioConfig {
         compaction: { l0_size: correlations.compaction.l0_size, l1_size: correlations.compaction.l1_size },
         retention: correlations.retention,
         embedding_dim: correlations.embedding_dim,
+        finding_types: correlations.finding_types,
       },
       metadata: {
         type: metadata.type,
@@ -355,6 +356,7 @@ export function formatConfig(config: TapioConfig): string {
         compaction: { l0_size: formatSize(correlations.compaction.l0_size), l1_size: formatSize(correlations.compaction.l1_size) },
         retention: formatDuration(correlations.retention),
         embedding_dim: correlations.embedding_dim,
+        finding_types: correlations.finding_types,
       },
       metadata: { ...metadata },
       transit: {

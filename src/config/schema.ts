@@ -32,6 +32,7 @@ export const DEFAULTS = {
       compaction: { l0_size: '100MB', l1_size: '1GB' },
       retention: '30d',
       embedding_dim: 128,
+      finding_types: ['anomaly', 'attack', 'misconfiguration'],
     },
     metadata: {
       type: 'badger',
@@ -61,6 +62,8 @@ export const LIMITS = {
   segment_size: { min: MIN_SEGMENT_SIZE, max: MAX_SEGMENT_SIZE, multipleOf: SEGMENT_HEADER_SIZE },
   active_memory: { min: MiB },
   embedding_dim: { min: 1, max: 65536 },
+  /** `finding_types`: how many names, and the longest name. */
+  finding_types: { max: 255, nameLength: 63 },
 } as const;
 
 /** `direct_io`: `auto` uses O_DIRECT where the filesystem supports it. */
@@ -84,6 +87,8 @@ export interface CorrelationsConfig {
   /** Milliseconds. */
   retention: number;
   embedding_dim: number;
+  /** The values a finding's `type` may take, in the order their codes are given (never reorder a store's list: add at the end). */
+  finding_types: string[];
 }
 
 /** The metadata store (the lmdb store; `badger` names the role). */
@@ -142,6 +147,7 @@ export interface TapioConfigInput {
       compaction?: { l0_size?: SizeInput; l1_size?: SizeInput };
       retention?: DurationInput;
       embedding_dim?: number;
+      finding_types?: string[];
     };
     metadata?: { type?: 'badger'; path?: string; in_memory?: boolean; compression?: boolean };
     transit?: {
@@ -233,6 +239,24 @@ const embeddingDim = z.unknown().transform((input, ctx): number => {
   return input;
 });
 
+/** A finding type name: what a selector and a Parquet dictionary can hold without quoting. */
+export const FINDING_TYPE_NAME = /^[a-z][a-z0-9_-]*$/;
+
+const findingTypes = z.unknown().transform((input, ctx): string[] => {
+  const { max, nameLength } = LIMITS.finding_types;
+  const expected = `a list of 1 to ${max} distinct names of lowercase letters, digits, '_' and '-' (starting with a letter, at most ${nameLength} characters), such as [anomaly, attack, misconfiguration]`;
+  if (!Array.isArray(input) || input.length < 1 || input.length > max) return fail(ctx, expected);
+  const seen = new Set<string>();
+  for (const name of input) {
+    if (typeof name !== 'string' || name.length > nameLength || !FINDING_TYPE_NAME.test(name)) {
+      return fail(ctx, withHint(expected, `${JSON.stringify(name)} is not such a name`));
+    }
+    if (seen.has(name)) return fail(ctx, withHint(expected, `${JSON.stringify(name)} is listed twice`));
+    seen.add(name);
+  }
+  return [...input] as string[];
+});
+
 const directIo = z.unknown().transform((input, ctx): DirectIo => {
   if (input === true) return 'on';
   if (input === false) return 'off';
@@ -264,6 +288,7 @@ const correlationsShape = {
   compaction: section(compactionShape),
   retention: retention('30d').prefault(d.correlations.retention),
   embedding_dim: embeddingDim.prefault(d.correlations.embedding_dim),
+  finding_types: findingTypes.prefault([...d.correlations.finding_types]),
 };
 
 const metadataShape = {

@@ -30,6 +30,13 @@ export interface RetentionHost {
   report(err: unknown, repeated: boolean): void;
 }
 
+/**
+ * Which segments retention deletes: those whose last write is older than `ms` (the transit
+ * store's rule), or, for a log that is another store's WAL, those whose every record has a
+ * sequence number at or below `covered()` (records the owner has put somewhere durable).
+ */
+export type RetentionRule = { kind: 'age'; ms: number } | { kind: 'covered'; covered: () => number };
+
 export class Retention {
   #segmentsDeleted = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -43,7 +50,7 @@ export class Retention {
 
   constructor(
     readonly dir: string,
-    readonly retentionMs: number,
+    readonly rule: RetentionRule,
     private readonly host: RetentionHost,
   ) {}
 
@@ -62,7 +69,8 @@ export class Retention {
    * and 1 min; its failures go to failed().
    */
   start(run: () => Promise<unknown>): void {
-    const every = Math.max(1000, Math.min(60_000, Math.floor(this.retentionMs / 4)));
+    if (this.rule.kind !== 'age') return; // the owner runs it when it has covered records
+    const every = Math.max(1000, Math.min(60_000, Math.floor(this.rule.ms / 4)));
     this.#timer = setInterval(() => {
       run().catch((err: unknown) => this.failed(err));
     }, every);
@@ -111,7 +119,9 @@ export class Retention {
       // Never the newest segment, nor the one before it: the oldest sequence number is read from
       // the header of the first segment kept, and a segment the writer is creating right now
       // may not have its header yet.
-      for (const name of names.slice(0, -2)) {
+      const rule = this.rule;
+      const covered = rule.kind === 'covered' ? rule.covered() : 0;
+      for (const [at, name] of names.slice(0, -2).entries()) {
         const file = join(dir, name);
         let mtimeMs: number | null;
         try {
@@ -120,7 +130,9 @@ export class Retention {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw failure('read the age of', file, err);
           mtimeMs = null; // already gone
         }
-        if (mtimeMs !== null && mtimeMs >= now - this.retentionMs) break;
+        if (mtimeMs !== null && rule.kind === 'age' && mtimeMs >= now - rule.ms) break;
+        // The records of a segment end just before the first one of the next segment.
+        if (mtimeMs !== null && rule.kind === 'covered' && (await firstSeqOf(join(dir, names[at + 1]!))) - 1 > covered) break;
         if (mtimeMs !== null) {
           try {
             await fsp.unlink(file);

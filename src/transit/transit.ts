@@ -66,6 +66,12 @@ export interface TransitOpenOptions {
   maxGroupBytes?: number;
   /** Force a path: 'native' or 'typescript' (default: native when the addon loads). */
   path?: 'native' | 'typescript';
+  /**
+   * For a log that is another store's WAL: segments are deleted once every record in them has a
+   * sequence number at or below what this returns (records the owner has made durable
+   * elsewhere), when applyRetention() is called, instead of by age on a timer.
+   */
+  covered?: () => number;
 }
 
 /** Opens the backend of the chosen path. Set by the transit index module. */
@@ -101,7 +107,7 @@ export class Transit extends EventEmitter {
 
   readonly #unlock: () => Promise<void>;
 
-  private constructor(config: TransitConfig, backend: WalBackend, checkpoints: CheckpointStore, unlock: () => Promise<void>) {
+  private constructor(config: TransitConfig, backend: WalBackend, checkpoints: CheckpointStore, unlock: () => Promise<void>, options: TransitOpenOptions) {
     super();
     this.#unlock = unlock;
     this.dir = config.wal_path;
@@ -130,23 +136,27 @@ export class Transit extends EventEmitter {
     // With no record on disk (a new log, or one whose newest segment is still empty after
     // retention took the others), the oldest record is the next one to be written.
     this.#oldestSeq = backend.recovery.firstSeq > 0 ? backend.recovery.firstSeq : backend.stats().durableSeq + 1;
-    this.#retention = new Retention(this.dir, config.retention, {
-      index: this.#index,
-      backend,
-      oldestSeq: (seq) => {
-        this.#oldestSeq = seq;
+    this.#retention = new Retention(
+      this.dir,
+      options.covered === undefined ? { kind: 'age', ms: config.retention } : { kind: 'covered', covered: options.covered },
+      {
+        index: this.#index,
+        backend,
+        oldestSeq: (seq) => {
+          this.#oldestSeq = seq;
+        },
+        announce: (deleted) => this.emit('retention', { deleted, oldestSeq: this.#oldestSeq }),
+        // Listeners of 'error' get the error; without one it is reported once per message as a
+        // process warning rather than thrown (an unhandled 'error' event would end the process).
+        report: (err, repeated) => {
+          if (this.listenerCount('error') > 0) this.emit('error', err);
+          else if (!repeated)
+            process.emitWarning(`tapio-storage transit retention failed: ${err instanceof Error ? err.message : String(err)}`, {
+              code: err instanceof TapioError ? err.code : 'ERR_WAL_IO',
+            });
+        },
       },
-      announce: (deleted) => this.emit('retention', { deleted, oldestSeq: this.#oldestSeq }),
-      // Listeners of 'error' get the error; without one it is reported once per message as a
-      // process warning rather than thrown (an unhandled 'error' event would end the process).
-      report: (err, repeated) => {
-        if (this.listenerCount('error') > 0) this.emit('error', err);
-        else if (!repeated)
-          process.emitWarning(`tapio-storage transit retention failed: ${err instanceof Error ? err.message : String(err)}`, {
-            code: err instanceof TapioError ? err.code : 'ERR_WAL_IO',
-          });
-      },
-    });
+    );
   }
 
   /** Opens (recovering) the WAL directory of `config`. */
@@ -169,7 +179,7 @@ export class Transit extends EventEmitter {
       await unlock();
       throw err;
     }
-    const transit = new Transit(config, backend, checkpoints, unlock);
+    const transit = new Transit(config, backend, checkpoints, unlock, options);
     // A failing run does not keep the store from opening: it is reported as the timer's are.
     await transit.applyRetention().catch((err: unknown) => transit.#retention.failed(err));
     transit.#retention.start(() => transit.applyRetention());

@@ -1,0 +1,227 @@
+/**
+ * Batch columns to Arrow and back. The Arrow schema is the segment's Parquet schema
+ * (docs/FORMAT.md, "Correlation segments"): one top-level column per field, one
+ * `resources.<type>` column of lists of dictionary-encoded strings per resource type, and the
+ * embedding as a fixed-size list of float32.
+ */
+import * as arrow from 'apache-arrow';
+
+import { emptyColumns, gatherColumns, type BatchColumns } from './batch-columns.js';
+
+/** The Arrow column name of a resource type. */
+export const resourceColumn = (type: string) => `resources.${type}`;
+const RESOURCE_PREFIX = 'resources.';
+
+const encoder = new TextEncoder();
+
+function utf8Data(values: readonly string[]): arrow.Data<arrow.Utf8> {
+  const offsets = new Int32Array(values.length + 1);
+  const parts: Uint8Array[] = new Array<Uint8Array>(values.length);
+  let total = 0;
+  for (let i = 0; i < values.length; i++) {
+    const bytes = encoder.encode(values[i]!);
+    parts[i] = bytes;
+    total += bytes.length;
+    offsets[i + 1] = total;
+  }
+  const data = new Uint8Array(total);
+  for (let i = 0; i < values.length; i++) data.set(parts[i]!, offsets[i]!);
+  return arrow.makeData({ type: new arrow.Utf8(), length: values.length, valueOffsets: offsets, data });
+}
+
+function binaryData(values: readonly Uint8Array[]): arrow.Data<arrow.Binary> {
+  const offsets = new Int32Array(values.length + 1);
+  let total = 0;
+  for (let i = 0; i < values.length; i++) {
+    total += values[i]!.length;
+    offsets[i + 1] = total;
+  }
+  const data = new Uint8Array(total);
+  for (let i = 0; i < values.length; i++) data.set(values[i]!, offsets[i]!);
+  return arrow.makeData({ type: new arrow.Binary(), length: values.length, valueOffsets: offsets, data });
+}
+
+function dictionaryData(codes: Uint8Array, names: readonly string[]): arrow.Data<arrow.Dictionary<arrow.Utf8, arrow.Int8>> {
+  const dictionary = new arrow.Vector([utf8Data(names)]);
+  const type = new arrow.Dictionary(new arrow.Utf8(), new arrow.Int8());
+  return arrow.makeData({ type, length: codes.length, data: new Int8Array(codes.buffer, codes.byteOffset, codes.length), dictionary });
+}
+
+/** A list<dictionary<int32, utf8>> column: null where a row has no such resource type. */
+function resourceData(column: ReadonlyArray<string[] | null>): arrow.Data<arrow.List<arrow.Dictionary<arrow.Utf8, arrow.Int32>>> {
+  const rows = column.length;
+  const offsets = new Int32Array(rows + 1);
+  const validity = new Uint8Array((rows + 7) >> 3);
+  const ids = new Map<string, number>();
+  const dictionary: string[] = [];
+  let count = 0;
+  let nulls = 0;
+  for (let i = 0; i < rows; i++) {
+    const names = column[i];
+    if (names === null || names === undefined) nulls++;
+    else {
+      validity[i >> 3]! |= 1 << (i & 7);
+      count += names.length;
+    }
+    offsets[i + 1] = count;
+  }
+  const indices = new Int32Array(count);
+  let at = 0;
+  for (let i = 0; i < rows; i++) {
+    const names = column[i];
+    if (names === null || names === undefined) continue;
+    for (const name of names) {
+      let id = ids.get(name);
+      if (id === undefined) {
+        id = dictionary.length;
+        ids.set(name, id);
+        dictionary.push(name);
+      }
+      indices[at++] = id;
+    }
+  }
+  const valueType = new arrow.Dictionary(new arrow.Utf8(), new arrow.Int32());
+  const child = arrow.makeData({ type: valueType, length: count, data: indices, dictionary: new arrow.Vector([utf8Data(dictionary)]) });
+  const type = new arrow.List(new arrow.Field('item', valueType, false));
+  return arrow.makeData({ type, length: rows, valueOffsets: offsets, child, nullCount: nulls, nullBitmap: nulls === 0 ? null : validity });
+}
+
+/** The Arrow schema of a segment with these resource types (sorted). */
+export function segmentSchema(dim: number, resourceTypes: readonly string[]): arrow.Schema {
+  const fields: arrow.Field[] = [
+    new arrow.Field('timestamp', new arrow.TimestampMillisecond(), false),
+    new arrow.Field('id', new arrow.Utf8(), false),
+    new arrow.Field('type', new arrow.Dictionary(new arrow.Utf8(), new arrow.Int8()), false),
+    new arrow.Field('severity', new arrow.Int8(), false),
+    new arrow.Field('confidence', new arrow.Float32(), false),
+    new arrow.Field('eventCount', new arrow.Int32(), false),
+    new arrow.Field('timeWindow', new arrow.Int32(), false),
+    new arrow.Field('pattern', new arrow.Binary(), false),
+  ];
+  for (const t of resourceTypes) {
+    const valueType = new arrow.Dictionary(new arrow.Utf8(), new arrow.Int32());
+    fields.push(new arrow.Field(resourceColumn(t), new arrow.List(new arrow.Field('item', valueType, false)), true));
+  }
+  fields.push(new arrow.Field('embedding', new arrow.FixedSizeList(dim, new arrow.Field('item', new arrow.Float32(), false)), false));
+  return new arrow.Schema(fields);
+}
+
+function bigIntTimes(ms: Float64Array): BigInt64Array {
+  const out = new BigInt64Array(ms.length);
+  for (let i = 0; i < ms.length; i++) out[i] = BigInt(ms[i]!);
+  return out;
+}
+
+/** `cols` as an Arrow table; `types` names the type codes (finding_types). */
+export function columnsToArrow(cols: BatchColumns, types: readonly string[]): arrow.Table {
+  const rows = cols.rows;
+  const resourceTypes = [...cols.resources.keys()].sort();
+  const schema = segmentSchema(cols.dim, resourceTypes);
+  const children: arrow.Data[] = [
+    arrow.makeData({ type: new arrow.TimestampMillisecond(), length: rows, data: bigIntTimes(cols.timestamp) }),
+    utf8Data(cols.id),
+    dictionaryData(cols.type, types),
+    arrow.makeData({ type: new arrow.Int8(), length: rows, data: new Int8Array(cols.severity.buffer, cols.severity.byteOffset, rows) }),
+    arrow.makeData({ type: new arrow.Float32(), length: rows, data: cols.confidence }),
+    arrow.makeData({ type: new arrow.Int32(), length: rows, data: cols.eventCount }),
+    arrow.makeData({ type: new arrow.Int32(), length: rows, data: cols.timeWindow }),
+    binaryData(cols.pattern),
+  ];
+  for (const t of resourceTypes) children.push(resourceData(cols.resources.get(t)!));
+  const values = arrow.makeData({ type: new arrow.Float32(), length: rows * cols.dim, data: cols.embedding });
+  children.push(arrow.makeData({ type: schema.fields.at(-1)!.type as arrow.FixedSizeList<arrow.Float32>, length: rows, child: values }));
+  const struct = arrow.makeData({ type: new arrow.Struct(schema.fields), length: rows, children });
+  return new arrow.Table(schema, [new arrow.RecordBatch(schema, struct)]);
+}
+
+/**
+ * A table of the segment schema (as read back from Parquet: any subset of its columns, in any
+ * chunking) as batch columns. Columns not in the table are left empty (zero, '' or null).
+ * `types` is finding_types, to turn the type dictionary back into codes.
+ */
+export function arrowToColumns(table: arrow.Table, dim: number, types: readonly string[]): BatchColumns {
+  const parts = table.batches.map((b) => batchToColumns(b, dim, types));
+  if (parts.length === 1) return parts[0]!;
+  return gatherColumns(parts, null, dim);
+}
+
+function batchToColumns(batch: arrow.RecordBatch, dim: number, types: readonly string[]): BatchColumns {
+  const rows = batch.numRows;
+  const cols = emptyColumns(rows, dim);
+  const code = new Map(types.map((t, i) => [t, i]));
+  for (const field of batch.schema.fields) {
+    const vector = batch.getChild(field.name)!;
+    const data = vector.data[0]!;
+    switch (field.name) {
+      case 'timestamp':
+        copyNumbers(vector, cols.timestamp);
+        break;
+      case 'id':
+        for (let i = 0; i < rows; i++) cols.id[i] = vector.get(i) as string;
+        break;
+      case 'type': {
+        const dict = (data.dictionary?.toArray() ?? []) as string[];
+        const map = dict.map((t) => code.get(t) ?? 255);
+        const keys = data.values as ArrayLike<number>;
+        for (let i = 0; i < rows; i++) cols.type[i] = map[keys[data.offset + i]!]!;
+        break;
+      }
+      case 'severity':
+        copyNumbers(vector, cols.severity);
+        break;
+      case 'confidence':
+        copyNumbers(vector, cols.confidence);
+        break;
+      case 'eventCount':
+        copyNumbers(vector, cols.eventCount);
+        break;
+      case 'timeWindow':
+        copyNumbers(vector, cols.timeWindow);
+        break;
+      case 'pattern':
+        for (let i = 0; i < rows; i++) cols.pattern[i] = (vector.get(i) as Uint8Array).slice();
+        break;
+      case 'embedding': {
+        const child = data.children[0]!;
+        const values = child.values as Float32Array;
+        const base = child.offset + data.offset * dim;
+        cols.embedding.set(values.subarray(base, base + rows * dim));
+        break;
+      }
+      default:
+        if (field.name.startsWith(RESOURCE_PREFIX))
+          cols.resources.set(field.name.slice(RESOURCE_PREFIX.length), listColumn(data as arrow.Data<arrow.List>, rows));
+    }
+  }
+  return cols;
+}
+
+function copyNumbers(vector: arrow.Vector, into: Float64Array | Float32Array | Int32Array | Uint8Array): void {
+  const data = vector.data[0]!;
+  const values = data.values as ArrayLike<number> & { subarray(a: number, b: number): ArrayLike<number> };
+  if (vector.data.length === 1 && values.subarray !== undefined) {
+    const src = values.subarray(data.offset, data.offset + into.length);
+    if (into instanceof Float64Array && !(src instanceof Float64Array)) {
+      for (let i = 0; i < into.length; i++) into[i] = Number(src[i]!); // BigInt64 timestamps
+    } else into.set(src as ArrayLike<number>);
+    return;
+  }
+  for (let i = 0; i < into.length; i++) into[i] = Number(vector.get(i));
+}
+
+function listColumn(data: arrow.Data<arrow.List>, rows: number): Array<string[] | null> {
+  const out = new Array<string[] | null>(rows).fill(null);
+  const offsets = data.valueOffsets;
+  const child = data.children[0]!;
+  const dictionary = (child.dictionary?.toArray() ?? []) as string[];
+  const keys = child.values as Int32Array;
+  for (let i = 0; i < rows; i++) {
+    if (!data.getValid(i)) continue;
+    const start = offsets[data.offset + i]!;
+    const end = offsets[data.offset + i + 1]!;
+    const names = new Array<string>(end - start);
+    for (let j = start; j < end; j++) names[j - start] = dictionary[keys[child.offset + j]!]!;
+    out[i] = names;
+  }
+  return out;
+}

@@ -1,0 +1,340 @@
+/**
+ * A batch of findings as columns: the one form that the WAL record, the active part, the segment
+ * writer and compaction share. `encodeBatch`/`decodeBatch` are the WAL record's bytes
+ * (docs/FORMAT.md, "Correlation batch record").
+ */
+import { TapioError } from '../errors.js';
+import { BATCH_HEADER_SIZE, BATCH_MAGIC, BATCH_VERSION, CORRELATION_LIMITS } from './limits.js';
+import { findingError, findingOk, type CorrelationInput, type CorrelationRecord, type FindingRules } from './record.js';
+
+/** Findings as columns. Row i of every column is finding i. */
+export interface BatchColumns {
+  rows: number;
+  dim: number;
+  /** Epoch milliseconds. */
+  timestamp: Float64Array;
+  id: string[];
+  /** Index into the store's finding_types. */
+  type: Uint8Array;
+  severity: Uint8Array;
+  confidence: Float32Array;
+  eventCount: Int32Array;
+  timeWindow: Int32Array;
+  pattern: Uint8Array[];
+  /** Per resource type, per row: the names, or null where the finding had no such key. */
+  resources: Map<string, Array<string[] | null>>;
+  /** rows * dim values, row-major. */
+  embedding: Float32Array;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Checks `findings` (each with the fast predicate; a refusal is described by zod) and returns
+ * them as columns. Refuses the whole batch with ERR_VALIDATION naming the first bad record, or
+ * an id that appears twice.
+ */
+export function columnsFromFindings(call: string, findings: unknown, rules: FindingRules): BatchColumns {
+  if (!Array.isArray(findings)) {
+    throw new TapioError('ERR_INVALID_ARGUMENT', `${call}: expected an array of findings, got ${findings === null ? 'null' : typeof findings}`);
+  }
+  const rows = findings.length;
+  if (rows > CORRELATION_LIMITS.batchRows) {
+    throw new TapioError('ERR_INVALID_ARGUMENT', `${call}: a batch holds at most ${CORRELATION_LIMITS.batchRows} findings, got ${rows}; split it`);
+  }
+  const dim = rules.embeddingDim;
+  const cols = emptyColumns(rows, dim);
+  const typeCode = new Map<string, number>(rules.types.map((t, i) => [t, i]));
+  const seen = new Map<string, number>();
+  for (let i = 0; i < rows; i++) {
+    const f: unknown = findings[i];
+    if (!findingOk(f, rules)) throw findingError(call, findings, i, rules);
+    const first = seen.get(f.id);
+    if (first !== undefined) {
+      throw new TapioError(
+        'ERR_VALIDATION',
+        `${call}: record ${i} was refused (id: ${JSON.stringify(f.id)} is also the id of record ${first}; ids are unique within a batch); nothing of the batch of ${rows} was stored.`,
+        { details: { index: i, issues: [{ path: 'id', message: `the id of record ${first} too` }] } },
+      );
+    }
+    seen.set(f.id, i);
+    cols.id[i] = f.id;
+    cols.timestamp[i] = f.timestamp instanceof Date ? f.timestamp.getTime() : f.timestamp;
+    cols.type[i] = typeCode.get(f.type)!;
+    cols.severity[i] = f.severity;
+    cols.confidence[i] = f.confidence;
+    cols.eventCount[i] = f.eventCount;
+    cols.timeWindow[i] = f.timeWindow;
+    cols.pattern[i] = f.pattern === undefined ? EMPTY : f.pattern;
+    cols.embedding.set(f.embedding, i * dim);
+    const res = f.resources;
+    if (res !== undefined) {
+      for (const key in res) {
+        let column = cols.resources.get(key);
+        if (column === undefined) {
+          column = new Array<string[] | null>(rows).fill(null);
+          cols.resources.set(key, column);
+        }
+        column[i] = res[key]!.slice();
+      }
+    }
+  }
+  // Patterns are copied once here, so a caller reusing its buffer cannot change what was stored.
+  copyPatterns(cols);
+  return cols;
+}
+
+function copyPatterns(cols: BatchColumns): void {
+  let total = 0;
+  for (const p of cols.pattern) total += p.length;
+  const all = new Uint8Array(total);
+  let at = 0;
+  for (let i = 0; i < cols.rows; i++) {
+    const p = cols.pattern[i]!;
+    all.set(p, at);
+    cols.pattern[i] = all.subarray(at, at + p.length);
+    at += p.length;
+  }
+}
+
+/** Columns of `rows` rows, zeroed. */
+export function emptyColumns(rows: number, dim: number): BatchColumns {
+  return {
+    rows,
+    dim,
+    timestamp: new Float64Array(rows),
+    id: new Array<string>(rows),
+    type: new Uint8Array(rows),
+    severity: new Uint8Array(rows),
+    confidence: new Float32Array(rows),
+    eventCount: new Int32Array(rows),
+    timeWindow: new Int32Array(rows),
+    pattern: new Array<Uint8Array>(rows).fill(EMPTY),
+    resources: new Map(),
+    embedding: new Float32Array(rows * dim),
+  };
+}
+
+/** The smallest and largest timestamp of `cols` ([Infinity, -Infinity] when empty). */
+export function timeRange(cols: BatchColumns): [number, number] {
+  let min = Infinity;
+  let max = -Infinity;
+  const ts = cols.timestamp;
+  for (let i = 0; i < cols.rows; i++) {
+    const t = ts[i]!;
+    if (t < min) min = t;
+    if (t > max) max = t;
+  }
+  return [min, max];
+}
+
+/**
+ * Rows `order[0]`, `order[1]`, ... of the concatenation of `parts` (all of one dim), as new
+ * columns. Resource columns absent from a part are null on its rows: every value stays on its row.
+ */
+export function gatherColumns(parts: readonly BatchColumns[], order: ArrayLike<number> | null, dim: number): BatchColumns {
+  const starts: number[] = [];
+  let total = 0;
+  for (const p of parts) {
+    starts.push(total);
+    total += p.rows;
+  }
+  const rows = order === null ? total : order.length;
+  const out = emptyColumns(rows, dim);
+  const names = new Set<string>();
+  for (const p of parts) for (const k of p.resources.keys()) names.add(k);
+  for (const k of [...names].sort()) out.resources.set(k, new Array<string[] | null>(rows).fill(null));
+  let part = 0;
+  for (let r = 0; r < rows; r++) {
+    const g = order === null ? r : order[r]!;
+    // Find the part of global row g (parts are few; a linear step from the last one is typical).
+    if (g < starts[part]! || g >= starts[part]! + parts[part]!.rows) part = partOf(starts, g);
+    const p = parts[part]!;
+    const i = g - starts[part]!;
+    out.timestamp[r] = p.timestamp[i]!;
+    out.id[r] = p.id[i]!;
+    out.type[r] = p.type[i]!;
+    out.severity[r] = p.severity[i]!;
+    out.confidence[r] = p.confidence[i]!;
+    out.eventCount[r] = p.eventCount[i]!;
+    out.timeWindow[r] = p.timeWindow[i]!;
+    out.pattern[r] = p.pattern[i]!;
+    out.embedding.set(p.embedding.subarray(i * dim, (i + 1) * dim), r * dim);
+    for (const [k, column] of p.resources) out.resources.get(k)![r] = column[i]!;
+  }
+  return out;
+}
+
+function partOf(starts: readonly number[], g: number): number {
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid]! <= g) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** The order of rows by timestamp (ties keep their order): a permutation of 0..rows-1. */
+export function timestampOrder(cols: BatchColumns): Uint32Array {
+  const order = new Uint32Array(cols.rows);
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  const ts = cols.timestamp;
+  let sorted = true;
+  for (let i = 1; i < cols.rows; i++) {
+    if (ts[i]! < ts[i - 1]!) {
+      sorted = false;
+      break;
+    }
+  }
+  if (!sorted) order.sort((a, b) => ts[a]! - ts[b]! || a - b);
+  return order;
+}
+
+/** Row `i` of `cols` as a record; `types` maps type codes to names. */
+export function rowRecord(cols: BatchColumns, i: number, types: readonly string[]): CorrelationRecord {
+  const resources: Record<string, string[]> = {};
+  for (const [k, column] of cols.resources) {
+    const names = column[i];
+    if (names !== null && names !== undefined) resources[k] = names.slice();
+  }
+  return {
+    id: cols.id[i]!,
+    timestamp: new Date(cols.timestamp[i]!),
+    type: types[cols.type[i]!]!,
+    severity: cols.severity[i]!,
+    confidence: cols.confidence[i]!,
+    eventCount: cols.eventCount[i]!,
+    timeWindow: cols.timeWindow[i]!,
+    resources,
+    pattern: cols.pattern[i]!.slice(),
+    embedding: cols.embedding.slice(i * cols.dim, (i + 1) * cols.dim),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The WAL record of a batch.
+
+const pad8 = (n: number) => (n + 7) & ~7;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** The bytes of one batch record (one WAL record per insert: a batch is durable whole or not at all). */
+export function encodeBatch(cols: BatchColumns): Uint8Array {
+  const rows = cols.rows;
+  const res: Record<string, Array<string[] | null>> = {};
+  for (const [k, v] of cols.resources) res[k] = v;
+  const json = encoder.encode(JSON.stringify({ id: cols.id, resources: res }));
+  let patternBytes = 0;
+  for (const p of cols.pattern) patternBytes += p.length;
+  const layout = batchLayout(rows, cols.dim, patternBytes, json.length);
+  const out = new Uint8Array(layout.total);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, BATCH_MAGIC, true);
+  view.setUint16(4, BATCH_VERSION, true);
+  view.setUint16(6, 0, true);
+  view.setUint32(8, rows, true);
+  view.setUint32(12, cols.dim, true);
+  view.setUint32(16, patternBytes, true);
+  view.setUint32(20, json.length, true);
+  const put = (at: number, a: ArrayBufferView) => out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
+  put(layout.timestamp, cols.timestamp);
+  put(layout.confidence, cols.confidence);
+  put(layout.eventCount, cols.eventCount);
+  put(layout.timeWindow, cols.timeWindow);
+  put(layout.severity, cols.severity);
+  put(layout.type, cols.type);
+  const offsets = new Uint32Array(rows + 1);
+  let at = 0;
+  for (let i = 0; i < rows; i++) {
+    offsets[i] = at;
+    out.set(cols.pattern[i]!, layout.patternData + at);
+    at += cols.pattern[i]!.length;
+  }
+  offsets[rows] = at;
+  put(layout.patternOffsets, offsets);
+  put(layout.embedding, cols.embedding);
+  out.set(json, layout.json);
+  return out;
+}
+
+interface BatchLayout {
+  timestamp: number;
+  confidence: number;
+  eventCount: number;
+  timeWindow: number;
+  severity: number;
+  type: number;
+  patternOffsets: number;
+  patternData: number;
+  embedding: number;
+  json: number;
+  total: number;
+}
+
+function batchLayout(rows: number, dim: number, patternBytes: number, jsonBytes: number): BatchLayout {
+  let at = BATCH_HEADER_SIZE;
+  const take = (bytes: number) => {
+    const start = at;
+    at = pad8(at + bytes);
+    return start;
+  };
+  const timestamp = take(rows * 8);
+  const confidence = take(rows * 4);
+  const eventCount = take(rows * 4);
+  const timeWindow = take(rows * 4);
+  const severity = take(rows);
+  const type = take(rows);
+  const patternOffsets = take((rows + 1) * 4);
+  const patternData = take(patternBytes);
+  const embedding = take(rows * dim * 4);
+  const json = at;
+  return { timestamp, confidence, eventCount, timeWindow, severity, type, patternOffsets, patternData, embedding, json, total: json + jsonBytes };
+}
+
+/**
+ * The columns of a batch record. Throws ERR_SEGMENT_CORRUPT (naming `where`) when the bytes are
+ * not a batch record of dimension `dim` (the WAL's CRC32C already vouched for them, so this is a
+ * record of another format or version).
+ */
+export function decodeBatch(bytes: Uint8Array, dim: number, where: string): BatchColumns {
+  const bad = (why: string) =>
+    new TapioError('ERR_SEGMENT_CORRUPT', `${where} is not a correlation batch record this version reads: ${why}`, { details: { file: where } });
+  if (bytes.length < BATCH_HEADER_SIZE) throw bad(`${bytes.length} bytes, shorter than the ${BATCH_HEADER_SIZE}-byte header`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== BATCH_MAGIC) throw bad('wrong magic number');
+  if (view.getUint16(4, true) !== BATCH_VERSION) throw bad(`version ${view.getUint16(4, true)}; this reads version ${BATCH_VERSION}`);
+  const rows = view.getUint32(8, true);
+  const recordDim = view.getUint32(12, true);
+  if (recordDim !== dim) throw bad(`embeddings of ${recordDim} values, the store's embedding_dim is ${dim}`);
+  const layout = batchLayout(rows, dim, view.getUint32(16, true), view.getUint32(20, true));
+  if (layout.total !== bytes.length) throw bad(`its sections need ${layout.total} bytes, the record holds ${bytes.length}`);
+  const cols = emptyColumns(rows, dim);
+  const take = (dst: ArrayBufferView, at: number) => new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength).set(bytes.subarray(at, at + dst.byteLength));
+  take(cols.timestamp, layout.timestamp);
+  take(cols.confidence, layout.confidence);
+  take(cols.eventCount, layout.eventCount);
+  take(cols.timeWindow, layout.timeWindow);
+  take(cols.severity, layout.severity);
+  take(cols.type, layout.type);
+  take(cols.embedding, layout.embedding);
+  const offsets = new Uint32Array(rows + 1);
+  take(offsets, layout.patternOffsets);
+  const patterns = bytes.slice(layout.patternData, layout.patternData + offsets[rows]!);
+  for (let i = 0; i < rows; i++) cols.pattern[i] = patterns.subarray(offsets[i]!, offsets[i + 1]!);
+  let parsed: { id: string[]; resources: Record<string, Array<string[] | null>> };
+  try {
+    parsed = JSON.parse(decoder.decode(bytes.subarray(layout.json))) as typeof parsed;
+  } catch (err) {
+    throw bad(`its text section does not parse (${(err as Error).message})`);
+  }
+  if (!Array.isArray(parsed.id) || parsed.id.length !== rows) throw bad('its id list does not hold one id per row');
+  cols.id = parsed.id;
+  for (const k of Object.keys(parsed.resources ?? {})) {
+    const column = parsed.resources[k]!;
+    if (!Array.isArray(column) || column.length !== rows) throw bad(`its resources.${k} list does not hold one entry per row`);
+    cols.resources.set(k, column);
+  }
+  return cols;
+}

@@ -1,0 +1,589 @@
+/**
+ * The correlation store: findings inserted through a WAL (transit's writer and format) into an
+ * active part, flushed to Parquet segments partitioned by UTC day, listed by an atomically
+ * replaced manifest. Flushes write in a worker thread (segment-jobs.ts); reads merge segments,
+ * the part being flushed and the active part in timestamp order.
+ */
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+
+import type * as arrow from 'apache-arrow';
+
+import type { CorrelationsConfig } from '../config/index.js';
+import { TapioError } from '../errors.js';
+import { ensureWritableDir, fsyncDir } from '../fs/durable.js';
+import type { RecoveryMode } from '../transit/backend.js';
+import { openWalBackend, Transit } from '../transit/index.js';
+import { ActivePart, activeBatch, type ActiveBatch } from './active-part.js';
+import { columnsToArrow, resourceColumn } from './arrow-columns.js';
+import { columnsFromFindings, decodeBatch, encodeBatch, gatherColumns, rowRecord, timestampOrder, type BatchColumns } from './batch-columns.js';
+import { MANIFEST_FORMAT, MANIFEST_VERSION } from './limits.js';
+import { readManifest, writeManifest, type Manifest, type SegmentEntry } from './manifest.js';
+import { CORRELATION_FIELDS, type CorrelationField, type CorrelationInput, type CorrelationRecord, type FindingRules } from './record.js';
+import { runSegmentJob } from './segment-jobs.js';
+import { SegmentReader } from './segment-file.js';
+import { lockDir } from '../fs/dir-lock.js';
+
+/** Options of the correlation store that are not configuration. */
+export interface CorrelationsOpenOptions {
+  /** Force the WAL's path: 'native' or 'typescript' (default: native when the addon loads). */
+  path?: 'native' | 'typescript';
+  /** The WAL's recovery: 'strict' (default) or 'salvage' (see transit). */
+  recovery?: RecoveryMode;
+  /** Create the store when its directory holds none (default true). */
+  create?: boolean;
+}
+
+/** Options of {@link Correlations.query}. */
+export interface CorrelationQuery {
+  /** Inclusive start: a Date or epoch milliseconds (default: the beginning). */
+  from?: Date | number;
+  /** Exclusive end (default: no end). */
+  to?: Date | number;
+  /** The fields of each record to return (default all); `timestamp` is always returned. */
+  fields?: CorrelationField[];
+  /** The most records to return: the oldest ones in the range. */
+  limit?: number;
+  /** 'records' (default) or 'arrow' (an Arrow table of the fields). */
+  format?: 'records' | 'arrow';
+}
+
+/** Rows and bytes of one level's segments. */
+export interface LevelStats {
+  level: number;
+  segments: number;
+  rows: number;
+  /** Parquet bytes. */
+  bytes: number;
+  embeddingBytes: number;
+}
+
+/** Statistics of the correlation store (`correlations.stats()`). */
+export interface CorrelationStats {
+  path: 'native' | 'typescript';
+  walEnabled: boolean;
+  /** Rows in the active part (and in a part being flushed). */
+  activeRows: number;
+  /** Bytes counted against active_memory. */
+  activeMemory: number;
+  activeMemoryLimit: number;
+  levels: LevelStats[];
+  /** Rows in segments and in memory. */
+  rows: number;
+  inserts: number;
+  flushes: number;
+  compactions: number;
+  /** Bytes of segment files written since the store opened (flushes and compactions). */
+  bytesWritten: number;
+  /** Why the last background flush failed (it is tried again), or null. */
+  flushError: string | null;
+  /** Findings replayed from the WAL at open. */
+  replayedRows: number;
+  /** Files at open that the manifest did not name (left by a crash), removed. */
+  removedFiles: string[];
+}
+
+const EMPTY_CHECKPOINTS = { get: () => Promise.resolve(null), set: () => Promise.resolve() };
+/** The correlation WAL's segment size and ring: one insert is one record of at most half the ring. */
+const WAL_SEGMENT_SIZE = 64 * 1024 * 1024;
+const WAL_RING = 64 * 1024 * 1024;
+const QUERY_KEYS = new Set(['from', 'to', 'fields', 'limit', 'format']);
+
+/**
+ * The correlation store of a data directory (`storage.correlations`).
+ *
+ * @example
+ * ```ts
+ * await storage.correlations.insert([{ id: 'f1', timestamp: Date.now(), type: 'anomaly', severity: 3, confidence: 0.9,
+ *   eventCount: 12, timeWindow: 60, resources: { pods: ['nginx-1'] }, embedding: new Float32Array(128) }]);
+ * const recent = await storage.correlations.query({ from: Date.now() - 3_600_000 });
+ * ```
+ */
+export class Correlations extends EventEmitter {
+  readonly dir: string;
+  readonly #config: CorrelationsConfig;
+  readonly #wal: Transit;
+  readonly #unlock: () => Promise<void>;
+  #manifest: Manifest;
+  readonly #rules: FindingRules;
+  #active = new ActivePart();
+  /** The part a flush is writing (readable until the manifest names its segments). */
+  #frozen: ActivePart | null = null;
+  #flushing: Promise<void> | null = null;
+  #flushError: string | null = null;
+  /** Segments a running query holds: not deleted until released. */
+  readonly #held = new Map<string, number>();
+  #closed = false;
+  #inserts = 0;
+  #flushes = 0;
+  #bytesWritten = 0;
+  #replayedRows = 0;
+  #removedFiles: string[] = [];
+
+  private constructor(config: CorrelationsConfig, wal: Transit, manifest: Manifest, unlock: () => Promise<void>) {
+    super();
+    this.dir = config.path;
+    this.#config = config;
+    this.#wal = wal;
+    this.#manifest = manifest;
+    this.#unlock = unlock;
+    this.#rules = { embeddingDim: config.embedding_dim, types: config.finding_types };
+  }
+
+  /** Opens the store at `config.path`: the manifest, files it does not name removed, the WAL replayed. */
+  static async open(config: CorrelationsConfig, options: CorrelationsOpenOptions = {}): Promise<Correlations> {
+    const dir = config.path;
+    if (options.create ?? true) {
+      await ensureWritableDir(dir, 'correlations');
+      await ensureWritableDir(join(dir, 'segments'), 'correlation segments');
+      await ensureWritableDir(join(dir, 'wal'), 'correlation WAL');
+    }
+    const lock = await lockDir(dir, { fileName: 'LOCK', what: 'correlation store directory' });
+    const unlock = () => lock.release();
+    let wal: Transit | null = null;
+    try {
+      let manifest = await readManifest(dir);
+      if (manifest === null) {
+        if (options.create === false) throw new TapioError('ERR_NO_STORE', `no correlation store at ${dir} (it has no MANIFEST)`, { details: { path: dir } });
+        manifest = newManifest(config);
+        await writeManifest(dir, manifest);
+      }
+      manifest = await checkManifest(dir, manifest, config);
+      const removed = await removeUnlisted(dir, manifest);
+      const opened = manifest;
+      let store: Correlations | null = null;
+      wal = await Transit.open(
+        { wal_path: join(dir, 'wal'), retention: Number.MAX_SAFE_INTEGER, direct_io: 'auto', ring_capacity: WAL_RING, segment_size: WAL_SEGMENT_SIZE },
+        EMPTY_CHECKPOINTS,
+        openWalBackend,
+        // WAL segments go once the manifest (the one the store holds now) covers their records.
+        {
+          covered: () => (store === null ? opened.walSeq : store.#manifest.walSeq),
+          ...(options.path === undefined ? {} : { path: options.path }),
+          ...(options.recovery === undefined ? {} : { recovery: options.recovery }),
+        },
+      );
+      const created = new Correlations(config, wal, manifest, unlock);
+      store = created;
+      created.#removedFiles = removed;
+      await created.#replay();
+      return created;
+    } catch (err) {
+      if (wal !== null) await wal.close().catch(() => undefined);
+      await unlock();
+      throw err;
+    }
+  }
+
+  /** Which WAL writer runs: 'native' or 'typescript'. */
+  get path(): 'native' | 'typescript' {
+    return this.#wal.path;
+  }
+
+  async #replay(): Promise<void> {
+    const m = this.#manifest;
+    const extra = new Set(m.walExtra);
+    const from = Math.max(m.walSeq + 1, this.#wal.oldestSeq);
+    if (from > this.#wal.lastSeq) return;
+    for await (const rec of this.#wal.read({ fromSeq: from })) {
+      if (extra.has(rec.seq)) continue;
+      const bytes = rec.data.slice(); // owned: a flush transfers it
+      const cols = decodeBatch(bytes, this.#config.embedding_dim, `record ${rec.seq} of the correlation WAL ${join(this.dir, 'wal')}`);
+      this.#active.add(activeBatch(cols, bytes, rec.seq));
+      this.#replayedRows += cols.rows;
+    }
+  }
+
+  /**
+   * Inserts a batch of findings: checked whole (a bad record or a repeated id refuses the batch
+   * with ERR_VALIDATION and stores nothing), appended to the WAL as one record, and resolved once
+   * that record is durable; readable at once. Resolves with the number of findings stored.
+   */
+  async insert(findings: readonly CorrelationInput[]): Promise<{ inserted: number }> {
+    this.#checkOpen('insert');
+    const cols = columnsFromFindings('correlations.insert', findings, this.#rules);
+    if (cols.rows === 0) return { inserted: 0 };
+    return this.#insertColumns(cols);
+  }
+
+  async #insertColumns(cols: BatchColumns): Promise<{ inserted: number }> {
+    const bytes = encodeBatch(cols);
+    if (bytes.length > WAL_RING / 2 - 64) {
+      throw new TapioError(
+        'ERR_INVALID_ARGUMENT',
+        `correlations.insert: the batch of ${cols.rows} findings takes ${bytes.length} bytes, more than the ${WAL_RING / 2 - 64} one WAL record holds; insert it in smaller batches (about ${Math.max(1, Math.floor((cols.rows * (WAL_RING / 2 - 64)) / bytes.length))} findings each)`,
+        { details: { bytes: bytes.length } },
+      );
+    }
+    // Past twice the active memory (a flush running and a full part behind it), inserts wait.
+    while (this.#flushing !== null && this.#active.memory >= this.#config.active_memory) await this.#flushing.catch(() => undefined);
+    let seq = 0;
+    if (this.#config.wal_enabled) seq = (await this.#wal.append([bytes])).lastSeq;
+    this.#checkOpen('insert');
+    this.#active.add(activeBatch(cols, bytes, seq));
+    this.#inserts++;
+    if (this.#active.memory >= this.#config.active_memory && this.#flushing === null) {
+      this.#startFlush().catch((err: unknown) => this.#flushFailed(err));
+    }
+    return { inserted: cols.rows };
+  }
+
+  /** Writes the active part as L0 segments; resolves once the manifest names them. */
+  async flush(): Promise<{ rows: number; segments: number }> {
+    this.#checkOpen('flush');
+    return this.#flushNow();
+  }
+
+  async #flushNow(): Promise<{ rows: number; segments: number }> {
+    while (this.#flushing !== null) await this.#flushing.catch(() => undefined);
+    if (this.#active.rows === 0) return { rows: 0, segments: 0 };
+    const rows = this.#active.rows;
+    const before = this.#manifest.segments.length;
+    await this.#startFlush();
+    return { rows, segments: this.#manifest.segments.length - before };
+  }
+
+  #startFlush(): Promise<void> {
+    const part = this.#active;
+    this.#active = new ActivePart();
+    this.#frozen = part;
+    const run = this.#writePart(part).then(
+      () => {
+        this.#frozen = null;
+        this.#flushing = null;
+        this.#flushError = null;
+      },
+      (err: unknown) => {
+        // Nothing is lost: the part's batches go back in front of the active part.
+        const back = new ActivePart();
+        for (const b of part.batches) back.add(b);
+        for (const b of this.#active.batches) back.add(b);
+        this.#active = back;
+        this.#frozen = null;
+        this.#flushing = null;
+        throw err;
+      },
+    );
+    this.#flushing = run;
+    return run;
+  }
+
+  async #writePart(part: ActivePart): Promise<void> {
+    const m = this.#manifest;
+    const result = await runSegmentJob({
+      kind: 'flush',
+      dir: this.dir,
+      dim: m.embeddingDim,
+      types: m.findingTypes,
+      level: 0,
+      firstNumber: m.nextSegment,
+      batches: part.takeRecords(),
+    });
+    // The WAL records now in segments: the covered prefix grows as far as it runs unbroken; a
+    // record past a gap (an insert still on its way to the active part) is listed apart.
+    const inSegments = new Set(m.walExtra);
+    for (const b of part.batches) if (b.seq > 0) inSegments.add(b.seq);
+    let walSeq = m.walSeq;
+    while (inSegments.has(walSeq + 1)) walSeq++;
+    const next: Manifest = {
+      ...m,
+      walSeq,
+      walExtra: [...inSegments].filter((s) => s > walSeq).sort((a, b) => a - b),
+      nextSegment: m.nextSegment + result.entries.length,
+      segments: [...m.segments, ...result.entries],
+    };
+    await writeManifest(this.dir, next);
+    this.#manifest = next;
+    this.#flushes++;
+    this.#bytesWritten += result.bytesWritten;
+    this.emit('flush', { rows: part.rows, segments: result.entries.length });
+    // WAL segments whose records are all in segments now go.
+    await this.#wal.applyRetention().catch((err: unknown) => this.#flushFailed(err));
+  }
+
+  #flushFailed(err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    const repeated = this.#flushError === message;
+    this.#flushError = message;
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    else if (!repeated)
+      process.emitWarning(`tapio-storage correlations flush failed: ${message}`, { code: err instanceof TapioError ? err.code : 'ERR_SEGMENT_IO' });
+  }
+
+  /**
+   * The findings with `from <= timestamp < to`, oldest first, from the segments, a part being
+   * flushed and the active part alike. Only the segments whose time range meets the range are
+   * opened, and of those only the row groups that do.
+   */
+  async query(q: CorrelationQuery & { format: 'arrow' }): Promise<arrow.Table>;
+  async query(q?: CorrelationQuery & { format?: 'records' }): Promise<CorrelationRecord[]>;
+  async query(q: CorrelationQuery = {}): Promise<CorrelationRecord[] | arrow.Table> {
+    this.#checkOpen('query');
+    const { from, to, fields, limit, format } = checkQuery(q);
+    const segments = this.#manifest.segments.filter((s) => s.maxTs >= from && s.minTs < to).sort((a, b) => a.minTs - b.minTs || a.level - b.level);
+    const memory = [...(this.#frozen?.batches ?? []), ...this.#active.batches].filter((b) => b.maxTs >= from && b.minTs < to);
+    for (const s of segments) this.#held.set(s.file, (this.#held.get(s.file) ?? 0) + 1);
+    const parts: BatchColumns[] = [];
+    try {
+      const wanted = new Set<string>(fields);
+      for (const s of segments) {
+        const columns = ['timestamp', ...CORRELATION_FIELDS.filter((f) => f !== 'timestamp' && f !== 'resources' && wanted.has(f))];
+        if (wanted.has('resources')) columns.push(...s.resourceTypes.map(resourceColumn));
+        const reader = await SegmentReader.open(join(this.dir, s.file));
+        try {
+          for (const [g, [gMin, gMax]] of s.groups.entries()) {
+            if (gMax < from || gMin >= to) continue;
+            parts.push(inRange(await reader.read(g, columns, this.#manifest.embeddingDim, this.#manifest.findingTypes), from, to));
+          }
+        } finally {
+          reader.close();
+        }
+      }
+      for (const b of memory) parts.push(inRange(b.cols, from, to));
+    } finally {
+      for (const s of segments) {
+        const n = this.#held.get(s.file)! - 1;
+        if (n === 0) this.#held.delete(s.file);
+        else this.#held.set(s.file, n);
+      }
+    }
+    const all = gatherColumns(parts, null, this.#manifest.embeddingDim);
+    const order = timestampOrder(all);
+    const result = gatherColumns([all], limit < order.length ? order.subarray(0, limit) : order, this.#manifest.embeddingDim);
+    if (format === 'arrow') {
+      const table = columnsToArrow(result, this.#manifest.findingTypes);
+      const names = table.schema.fields.map((f) => f.name).filter((n) => n === 'timestamp' || wantedColumn(n, fields));
+      return table.select(names);
+    }
+    const out = new Array<CorrelationRecord>(result.rows);
+    const all_ = fields.length === CORRELATION_FIELDS.length;
+    for (let i = 0; i < result.rows; i++) {
+      const r = rowRecord(result, i, this.#manifest.findingTypes);
+      out[i] = all_ ? r : project(r, fields);
+    }
+    return out;
+  }
+
+  /** Rows and bytes per level, active memory, flushes, compactions and bytes written. */
+  stats(): CorrelationStats {
+    const levels = new Map<number, LevelStats>();
+    for (const s of this.#manifest.segments) {
+      const l = levels.get(s.level) ?? { level: s.level, segments: 0, rows: 0, bytes: 0, embeddingBytes: 0 };
+      l.segments++;
+      l.rows += s.rows;
+      l.bytes += s.bytes;
+      l.embeddingBytes += s.embeddingBytes;
+      levels.set(s.level, l);
+    }
+    const memoryRows = this.#active.rows + (this.#frozen?.rows ?? 0);
+    const list = [...levels.values()].sort((a, b) => a.level - b.level);
+    return {
+      path: this.#wal.path,
+      walEnabled: this.#config.wal_enabled,
+      activeRows: memoryRows,
+      activeMemory: this.#active.memory + (this.#frozen?.memory ?? 0),
+      activeMemoryLimit: this.#config.active_memory,
+      levels: list,
+      rows: memoryRows + list.reduce((n, l) => n + l.rows, 0),
+      inserts: this.#inserts,
+      flushes: this.#flushes,
+      compactions: this.#manifest.compactions,
+      bytesWritten: this.#bytesWritten,
+      flushError: this.#flushError,
+      replayedRows: this.#replayedRows,
+      removedFiles: this.#removedFiles,
+    };
+  }
+
+  /** The live segments, as the manifest lists them. */
+  segments(): readonly SegmentEntry[] {
+    return this.#manifest.segments;
+  }
+
+  /** Flushes the active part, then closes the WAL and releases the directory. Calling it twice is harmless. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.#flushNow();
+    } finally {
+      this.#closed = true;
+      try {
+        await this.#wal.close();
+      } finally {
+        await this.#unlock();
+      }
+    }
+  }
+
+  #checkOpen(call: string): void {
+    if (this.#closed) throw new TapioError('ERR_CLOSED', `correlations.${call}() after close(); open the storage again`);
+  }
+}
+
+function newManifest(config: CorrelationsConfig): Manifest {
+  return {
+    format: MANIFEST_FORMAT,
+    version: MANIFEST_VERSION,
+    storeId: randomBytes(16).toString('hex'),
+    embeddingDim: config.embedding_dim,
+    findingTypes: [...config.finding_types],
+    walSeq: 0,
+    walExtra: [],
+    nextSegment: 1,
+    compactions: 0,
+    segments: [],
+  };
+}
+
+/** The manifest against the configuration: the same dimension, and types that only grew at the end. */
+async function checkManifest(dir: string, m: Manifest, config: CorrelationsConfig): Promise<Manifest> {
+  if (m.embeddingDim !== config.embedding_dim) {
+    throw new TapioError(
+      'ERR_CONFIG',
+      `storage.correlations.embedding_dim is ${config.embedding_dim}, but the correlation store at ${dir} holds embeddings of ${m.embeddingDim} values; set it back to ${m.embeddingDim} (the dimension of a store cannot change)`,
+      { details: { path: dir } },
+    );
+  }
+  const types = config.finding_types;
+  const prefix = m.findingTypes.every((t, i) => types[i] === t);
+  if (!prefix) {
+    throw new TapioError(
+      'ERR_CONFIG',
+      `storage.correlations.finding_types is [${types.join(', ')}], but the correlation store at ${dir} was written with [${m.findingTypes.join(', ')}]; keep those names in that order and add new ones at the end`,
+      { details: { path: dir } },
+    );
+  }
+  if (types.length > m.findingTypes.length) {
+    const grown = { ...m, findingTypes: [...types] };
+    await writeManifest(dir, grown);
+    return grown;
+  }
+  // Every listed file must be there, whole: a missing or cut file refuses the open.
+  for (const s of m.segments) {
+    for (const [name, size] of [
+      [s.file, s.bytes],
+      [s.embeddings, s.embeddingBytes],
+    ] as const) {
+      const path = join(dir, name);
+      const stat = await fsp.stat(path).catch((err: NodeJS.ErrnoException) => err);
+      if (stat instanceof Error || stat.size !== size) {
+        throw new TapioError(
+          'ERR_SEGMENT_CORRUPT',
+          `the correlation segment file ${path} ${stat instanceof Error ? `cannot be read (${stat.code ?? stat.message})` : `holds ${stat.size} bytes, the manifest says ${size}`}; \`tapio-storage findings verify\` lists every damaged file`,
+          { details: { file: path } },
+        );
+      }
+    }
+  }
+  return m;
+}
+
+/** Removes segment files and day directories the manifest does not name (left by a crash). */
+async function removeUnlisted(dir: string, m: Manifest): Promise<string[]> {
+  const listed = new Set<string>();
+  for (const s of m.segments) {
+    listed.add(s.file);
+    listed.add(s.embeddings);
+  }
+  const removed: string[] = [];
+  const root = join(dir, 'segments');
+  let days: string[];
+  try {
+    days = await fsp.readdir(root);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return removed;
+    throw new TapioError('ERR_SEGMENT_IO', `could not list ${root}: ${(err as Error).message}`, { cause: err });
+  }
+  for (const day of days) {
+    const dayDir = join(root, day);
+    const names = await fsp.readdir(dayDir).catch(() => [] as string[]);
+    let kept = 0;
+    for (const name of names) {
+      const rel = `segments/${day}/${name}`;
+      if (listed.has(rel)) {
+        kept++;
+        continue;
+      }
+      await fsp.rm(join(dayDir, name), { force: true, recursive: true });
+      removed.push(rel);
+    }
+    if (kept === 0) {
+      await fsp.rm(dayDir, { force: true, recursive: true });
+      removed.push(`segments/${day}`);
+    } else if (names.length > kept) await fsyncDir(dayDir);
+  }
+  if (removed.length > 0) await fsyncDir(root);
+  return removed;
+}
+
+function toMs(v: unknown, name: string): number {
+  if (v instanceof Date && Number.isFinite(v.getTime())) return v.getTime();
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  throw new TapioError(
+    'ERR_INVALID_ARGUMENT',
+    `correlations.query({ ${name} }): ${name} must be a Date or epoch milliseconds, got ${v === null ? 'null' : typeof v}`,
+  );
+}
+
+function checkQuery(q: unknown): { from: number; to: number; fields: CorrelationField[]; limit: number; format: 'records' | 'arrow' } {
+  if (typeof q !== 'object' || q === null || Array.isArray(q))
+    throw new TapioError('ERR_INVALID_ARGUMENT', 'correlations.query(options): options must be an object');
+  const o = q as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!QUERY_KEYS.has(key))
+      throw new TapioError(
+        'ERR_INVALID_ARGUMENT',
+        `correlations.query(options): unknown option ${JSON.stringify(key)}; the options are ${[...QUERY_KEYS].join(', ')}`,
+      );
+  }
+  const from = o.from === undefined ? -Infinity : toMs(o.from, 'from');
+  const to = o.to === undefined ? Infinity : toMs(o.to, 'to');
+  let fields: CorrelationField[] = [...CORRELATION_FIELDS];
+  if (o.fields !== undefined) {
+    if (!Array.isArray(o.fields) || o.fields.some((f) => !(CORRELATION_FIELDS as readonly unknown[]).includes(f))) {
+      throw new TapioError('ERR_INVALID_ARGUMENT', `correlations.query({ fields }): fields must be a list of ${CORRELATION_FIELDS.join(', ')}`);
+    }
+    fields = CORRELATION_FIELDS.filter((f) => f === 'timestamp' || (o.fields as unknown[]).includes(f));
+  }
+  let limit = Infinity;
+  if (o.limit !== undefined) {
+    if (typeof o.limit !== 'number' || !Number.isSafeInteger(o.limit) || o.limit < 1) {
+      throw new TapioError('ERR_INVALID_ARGUMENT', `correlations.query({ limit }): limit must be a whole number >= 1, got ${String(o.limit)}`);
+    }
+    limit = o.limit;
+  }
+  const format = o.format ?? 'records';
+  if (format !== 'records' && format !== 'arrow')
+    throw new TapioError('ERR_INVALID_ARGUMENT', `correlations.query({ format }): format must be 'records' or 'arrow'`);
+  return { from, to, fields, limit, format };
+}
+
+function inRange(cols: BatchColumns, from: number, to: number): BatchColumns {
+  const ts = cols.timestamp;
+  let all = true;
+  for (let i = 0; i < cols.rows; i++) {
+    if (ts[i]! < from || ts[i]! >= to) {
+      all = false;
+      break;
+    }
+  }
+  if (all) return cols;
+  const keep: number[] = [];
+  for (let i = 0; i < cols.rows; i++) if (ts[i]! >= from && ts[i]! < to) keep.push(i);
+  return gatherColumns([cols], keep, cols.dim);
+}
+
+function wantedColumn(name: string, fields: readonly CorrelationField[]): boolean {
+  if (name.startsWith('resources.')) return fields.includes('resources');
+  return (fields as readonly string[]).includes(name);
+}
+
+function project(r: CorrelationRecord, fields: readonly CorrelationField[]): CorrelationRecord {
+  const out: Record<string, unknown> = {};
+  for (const f of fields) out[f] = r[f];
+  return out as unknown as CorrelationRecord;
+}
+
+export type { ActiveBatch };

@@ -1,0 +1,225 @@
+/**
+ * A correlation finding: what `correlations.insert` takes, what `query` returns, and the check
+ * of a batch on its way in. A fast predicate decides; zod describes a refusal (the metadata
+ * store does the same). A checked batch comes out as columns (batch-columns.ts), which is the
+ * form the WAL, the active part and the segment writer all use.
+ */
+import { z } from 'zod';
+
+import { TapioError } from '../errors.js';
+import { CORRELATION_LIMITS } from './limits.js';
+
+/** A finding as a caller passes it to `insert`. */
+export interface CorrelationInput {
+  /** A non-empty string, unique within a batch. */
+  id: string;
+  /** A Date or epoch milliseconds (a whole number). */
+  timestamp: Date | number;
+  /** One of the store's `finding_types` (default anomaly, attack, misconfiguration). */
+  type: string;
+  /** A whole number from 1 to 5. */
+  severity: number;
+  /** From 0 to 1. */
+  confidence: number;
+  /** A whole number from 0 to 2^31 - 1. */
+  eventCount: number;
+  /** Seconds, a whole number from 0 to 2^31 - 1. */
+  timeWindow: number;
+  /** Resource type (pods, nodes, ...) to names. Absent and empty lists are kept apart. */
+  resources?: Record<string, readonly string[]>;
+  /** Opaque bytes (default empty). */
+  pattern?: Uint8Array;
+  /** The store's `embedding_dim` finite values. */
+  embedding: Float32Array | readonly number[];
+}
+
+/** A finding as `query` returns it. */
+export interface CorrelationRecord {
+  id: string;
+  timestamp: Date;
+  type: string;
+  severity: number;
+  confidence: number;
+  eventCount: number;
+  timeWindow: number;
+  /** Only the resource types the finding had; each list as inserted (possibly empty). */
+  resources: Record<string, string[]>;
+  pattern: Uint8Array;
+  embedding: Float32Array;
+}
+
+/** The field names of a finding, in the order of the Parquet columns. */
+export const CORRELATION_FIELDS = [
+  'timestamp',
+  'id',
+  'type',
+  'severity',
+  'confidence',
+  'eventCount',
+  'timeWindow',
+  'pattern',
+  'resources',
+  'embedding',
+] as const;
+export type CorrelationField = (typeof CORRELATION_FIELDS)[number];
+
+const INPUT_KEYS = new Set<string>(CORRELATION_FIELDS);
+const MAX_INT32 = 2 ** 31 - 1;
+/** The resource type name: a column name (resources.<type>) and a selector key without quoting. */
+export const RESOURCE_TYPE_NAME = /^[a-z][a-z0-9_-]*$/;
+
+/** What a store checks findings against. */
+export interface FindingRules {
+  embeddingDim: number;
+  /** finding_types, as configured. */
+  types: readonly string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fast predicate: returns null when the finding is fine, else the offending field.
+
+function textOk(v: unknown, max: number): v is string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) return false;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return false;
+    if (c >= 0xd800 && c <= 0xdfff) {
+      if (c >= 0xdc00) return false;
+      const next = v.charCodeAt(i + 1);
+      if (!(next >= 0xdc00 && next <= 0xdfff)) return false;
+      i++;
+    }
+  }
+  return true;
+}
+
+function intIn(v: unknown, min: number, max: number): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+}
+
+function timestampOk(v: unknown): boolean {
+  if (v instanceof Date) return intIn(v.getTime(), 0, CORRELATION_LIMITS.maxTimestamp);
+  return intIn(v, 0, CORRELATION_LIMITS.maxTimestamp);
+}
+
+function embeddingOk(v: unknown, dim: number): boolean {
+  if (v instanceof Float32Array) {
+    if (v.length !== dim) return false;
+    for (let i = 0; i < dim; i++) if (!Number.isFinite(v[i]!)) return false;
+    return true;
+  }
+  if (!Array.isArray(v) || v.length !== dim) return false;
+  for (let i = 0; i < dim; i++) {
+    const x: unknown = v[i];
+    // A number that overflows float32 would be stored as Infinity.
+    if (typeof x !== 'number' || !Number.isFinite(Math.fround(x))) return false;
+  }
+  return true;
+}
+
+function resourcesOk(v: unknown): boolean {
+  if (v === undefined) return true;
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.getPrototypeOf(v) !== Object.prototype) return false;
+  const { resourceType, resourceName, namesPerType } = CORRELATION_LIMITS;
+  for (const key in v) {
+    if (key.length > resourceType || !RESOURCE_TYPE_NAME.test(key)) return false;
+    const names = (v as Record<string, unknown>)[key];
+    if (!Array.isArray(names) || names.length > namesPerType) return false;
+    for (let i = 0; i < names.length; i++) if (!textOk(names[i], resourceName)) return false;
+  }
+  return true;
+}
+
+function keysOk(v: object): boolean {
+  for (const key in v) if (!INPUT_KEYS.has(key)) return false;
+  return true;
+}
+
+/** True when `v` is a finding the store takes as it is. */
+export function findingOk(v: unknown, rules: FindingRules): v is CorrelationInput {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const f = v as Record<string, unknown>;
+  return (
+    textOk(f.id, CORRELATION_LIMITS.id) &&
+    timestampOk(f.timestamp) &&
+    typeof f.type === 'string' &&
+    rules.types.includes(f.type) &&
+    intIn(f.severity, 1, 5) &&
+    typeof f.confidence === 'number' &&
+    f.confidence >= 0 &&
+    f.confidence <= 1 &&
+    intIn(f.eventCount, 0, MAX_INT32) &&
+    intIn(f.timeWindow, 0, MAX_INT32) &&
+    (f.pattern === undefined || (f.pattern instanceof Uint8Array && f.pattern.length <= CORRELATION_LIMITS.patternBytes)) &&
+    resourcesOk(f.resources) &&
+    embeddingOk(f.embedding, rules.embeddingDim) &&
+    keysOk(f)
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The description of a refusal (only built when the predicate said no).
+
+function schemaFor(rules: FindingRules) {
+  const L = CORRELATION_LIMITS;
+  const wholeNumber = (min: number, max: number) =>
+    z
+      .number({ error: `a whole number from ${min} to ${max}` })
+      .int()
+      .min(min)
+      .max(max);
+  const text = (max: number, what: string) =>
+    z.custom<string>((v) => textOk(v, max), {
+      error: `${what}: a non-empty string of at most ${max} characters, without control characters or lone surrogates`,
+    });
+  return z.strictObject(
+    {
+      id: text(L.id, 'an id'),
+      timestamp: z.custom((v) => timestampOk(v), {
+        error: `a Date or epoch milliseconds: a whole number from 0 to ${L.maxTimestamp}`,
+      }),
+      type: z.custom((v) => typeof v === 'string' && rules.types.includes(v), {
+        error: `one of ${rules.types.join(', ')} (storage.correlations.finding_types)`,
+      }),
+      severity: wholeNumber(1, 5),
+      confidence: z.number({ error: 'a number from 0 to 1' }).min(0).max(1),
+      eventCount: wholeNumber(0, MAX_INT32),
+      timeWindow: wholeNumber(0, MAX_INT32),
+      pattern: z
+        .custom<Uint8Array>((v) => v instanceof Uint8Array && v.length <= L.patternBytes, {
+          error: `a Uint8Array (or Buffer) of at most ${L.patternBytes} bytes`,
+        })
+        .optional(),
+      resources: z
+        .custom((v) => resourcesOk(v), {
+          error: `a plain object of resource type (lowercase letters, digits, '_' and '-', starting with a letter, at most ${L.resourceType} characters) to a list of at most ${L.namesPerType} names (non-empty strings of at most ${L.resourceName} characters, no control characters)`,
+        })
+        .optional(),
+      embedding: z.custom((v) => embeddingOk(v, rules.embeddingDim), {
+        error: `a Float32Array or an array of ${rules.embeddingDim} finite float32 values (storage.correlations.embedding_dim)`,
+      }),
+    },
+    { error: 'a finding: an object with id, timestamp, type, severity, confidence, eventCount, timeWindow, embedding and optionally resources and pattern' },
+  );
+}
+
+function describe(v: unknown, rules: FindingRules): Array<{ path: string; message: string }> {
+  const result = schemaFor(rules).safeParse(v);
+  if (result.success) return [{ path: '', message: 'not accepted' }];
+  return result.error.issues.map((issue) => {
+    const path = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') return { path, message: `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}` };
+    if (issue.code === 'invalid_type' && issue.input === undefined)
+      return { path, message: `missing; expected ${issue.message.replace(/^Invalid input: /, '')}` };
+    return { path, message: issue.message };
+  });
+}
+
+/** The ERR_VALIDATION error for `batch[index]`, naming the record index, the field and the expectation. */
+export function findingError(call: string, batch: readonly unknown[], index: number, rules: FindingRules): TapioError {
+  const issues = describe(batch[index], rules);
+  const text = issues.map((i) => (i.path === '' ? i.message : `${i.path}: ${i.message}`)).join('; ');
+  return new TapioError('ERR_VALIDATION', `${call}: record ${index} was refused (${text}); nothing of the batch of ${batch.length} was stored.`, {
+    details: { index, issues },
+  });
+}

@@ -1,0 +1,46 @@
+/**
+ * Runs a segment job (segment-writer.ts) in its own worker thread and returns what it wrote.
+ * The worker is the compiled lib/correlations/segment-worker.js: from the TypeScript sources
+ * (the test runner), the same file under lib/ (npm test builds it first).
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+
+import { TapioError, type TapioErrorCode } from '../errors.js';
+import type { FlushJob, JobReply, JobResult } from './segment-writer.js';
+
+function workerPath(): string {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.js')) return here.replace(/segment-jobs\.js$/, 'segment-worker.js');
+  const built = here.replace(/[\\/]src[\\/]correlations[\\/]segment-jobs\.ts$/, '/lib/correlations/segment-worker.js');
+  if (!existsSync(built)) throw new TapioError('ERR_SEGMENT_IO', `the segment worker ${built} is missing; run \`npm run build:ts\``);
+  return built;
+}
+
+/** Runs `job` in a new worker; its batch buffers are transferred (the caller must not use them after). */
+export function runSegmentJob(job: FlushJob): Promise<JobResult> {
+  const transfer = job.batches.map((b) => b.buffer as ArrayBuffer).filter((b, i, all) => all.indexOf(b) === i);
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const worker = new Worker(workerPath(), { workerData: job, transferList: transfer });
+    worker.once('message', (reply: JobReply) => {
+      settled = true;
+      if (reply.ok) resolve(reply.result);
+      else {
+        const code = (reply.error.code?.startsWith('ERR_') ? reply.error.code : 'ERR_SEGMENT_IO') as TapioErrorCode;
+        reject(new TapioError(code, `writing segments failed: ${reply.error.message}`));
+      }
+    });
+    worker.once('error', (err) => {
+      if (settled) return;
+      settled = true;
+      reject(new TapioError('ERR_SEGMENT_IO', `the segment worker failed: ${err.message}`, { cause: err }));
+    });
+    worker.once('exit', (code) => {
+      if (settled) return;
+      settled = true;
+      reject(new TapioError('ERR_SEGMENT_IO', `the segment worker exited with code ${code} before it reported`));
+    });
+  });
+}

@@ -1,0 +1,141 @@
+/**
+ * Writing segments (in the segment worker): rows in timestamp order, split by UTC day, each day a
+ * Parquet file and its embedding side file, written, fdatasync'ed and their directory synced
+ * before the job reports them. Names come from the caller (the manifest's counter), so a job that
+ * a crash interrupted leaves only files the manifest does not name, which the next open removes.
+ */
+import { promises as fsp } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+import { crc32c } from '../crc32c.js';
+import { fsyncDir } from '../fs/durable.js';
+import { decodeBatch, gatherColumns, timestampOrder, type BatchColumns } from './batch-columns.js';
+import { ROW_GROUP_ROWS } from './limits.js';
+import type { RowGroupFacts, SegmentEntry } from './manifest.js';
+import { buildNameFilter, nameKey } from './name-filter.js';
+import { encodeEmbeddings, encodeParquet } from './segment-file.js';
+
+/** What the worker is asked to do: write these batch records as level-`level` segments. */
+export interface FlushJob {
+  kind: 'flush';
+  /** The store directory. */
+  dir: string;
+  dim: number;
+  types: string[];
+  level: number;
+  /** The number of the first file; each day takes the next. */
+  firstNumber: number;
+  /** Batch records (encodeBatch). */
+  batches: Uint8Array[];
+}
+
+export interface JobResult {
+  entries: SegmentEntry[];
+  /** Bytes written (Parquet and side files). */
+  bytesWritten: number;
+}
+
+export type JobReply = { ok: true; result: JobResult } | { ok: false; error: { message: string; code: string | null } };
+
+const DAY_MS = 86_400_000;
+
+/** The UTC day of epoch milliseconds `ms`, as YYYY-MM-DD. */
+export function utcDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** The file names of segment `n` of level `level` on `day`, relative to the store directory. */
+export function segmentNames(day: string, level: number, n: number): { file: string; embeddings: string } {
+  const base = `segments/day=${day}/L${level}-${String(n).padStart(6, '0')}`;
+  return { file: `${base}.parquet`, embeddings: `${base}.emb` };
+}
+
+export async function writeSegmentFiles(job: FlushJob): Promise<JobResult> {
+  const parts = job.batches.map((b, i) => decodeBatch(b, job.dim, `batch ${i} of a flush`));
+  const all = gatherColumns(parts, null, job.dim);
+  const sorted = gatherColumns([all], timestampOrder(all), job.dim);
+  const entries: SegmentEntry[] = [];
+  let bytesWritten = 0;
+  let number = job.firstNumber;
+  for (const [start, end] of dayRanges(sorted.timestamp)) {
+    const order = new Uint32Array(end - start);
+    for (let i = 0; i < order.length; i++) order[i] = start + i;
+    const cols = gatherColumns([sorted], order, job.dim);
+    const entry = await writeOneSegment(job.dir, cols, job.types, job.level, number++);
+    bytesWritten += entry.bytes + entry.embeddingBytes;
+    entries.push(entry);
+  }
+  return { entries, bytesWritten };
+}
+
+/** [start, end) row ranges of sorted timestamps `ts`, one per UTC day. */
+function* dayRanges(ts: Float64Array): Generator<[number, number]> {
+  let start = 0;
+  while (start < ts.length) {
+    const dayEnd = (Math.floor(ts[start]! / DAY_MS) + 1) * DAY_MS;
+    let end = start + 1;
+    while (end < ts.length && ts[end]! < dayEnd) end++;
+    yield [start, end];
+    start = end;
+  }
+}
+
+/** Writes one day's rows (sorted) as segment `n`, returning its manifest entry. */
+export async function writeOneSegment(dir: string, cols: BatchColumns, types: readonly string[], level: number, n: number): Promise<SegmentEntry> {
+  const day = utcDay(cols.timestamp[0]!);
+  const names = segmentNames(day, level, n);
+  const parquet = encodeParquet(cols, types);
+  const embeddings = encodeEmbeddings(cols);
+  await fsp.mkdir(dirname(join(dir, names.file)), { recursive: true });
+  await writeDurably(join(dir, names.file), parquet);
+  await writeDurably(join(dir, names.embeddings), embeddings);
+  await fsyncDir(dirname(join(dir, names.file)));
+  await fsyncDir(join(dir, 'segments'));
+  return {
+    ...names,
+    level,
+    day,
+    rows: cols.rows,
+    bytes: parquet.length,
+    embeddingBytes: embeddings.length,
+    crc: crc32c(parquet),
+    embeddingCrc: crc32c(embeddings),
+    ...facts(cols),
+  };
+}
+
+async function writeDurably(path: string, bytes: Uint8Array): Promise<void> {
+  const handle = await fsp.open(path, 'w', 0o644);
+  try {
+    await handle.writeFile(bytes);
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The pruning facts of sorted rows `cols`. */
+export function facts(cols: BatchColumns): Pick<SegmentEntry, 'minTs' | 'maxTs' | 'groups' | 'types' | 'severities' | 'resourceTypes' | 'names'> {
+  const groups: RowGroupFacts[] = [];
+  for (let start = 0; start < cols.rows; start += ROW_GROUP_ROWS) {
+    const end = Math.min(cols.rows, start + ROW_GROUP_ROWS);
+    groups.push([cols.timestamp[start]!, cols.timestamp[end - 1]!, end - start]);
+  }
+  const types = new Set<number>();
+  let severities = 0;
+  for (let i = 0; i < cols.rows; i++) {
+    types.add(cols.type[i]!);
+    severities |= 1 << cols.severity[i]!;
+  }
+  const keys = new Set<string>();
+  for (const [type, column] of cols.resources) for (const names of column) if (names !== null) for (const name of names) keys.add(nameKey(type, name));
+  return {
+    minTs: cols.timestamp[0]!,
+    maxTs: cols.timestamp[cols.rows - 1]!,
+    groups,
+    types: [...types].sort((a, b) => a - b),
+    severities,
+    resourceTypes: [...cols.resources.keys()].sort(),
+    names: Buffer.from(buildNameFilter(keys, keys.size)).toString('base64'),
+  };
+}
