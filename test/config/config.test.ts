@@ -73,6 +73,7 @@ const defaultConfig: TapioConfig = {
       compaction: { l0_size: 100_000_000, l1_size: 1_000_000_000 },
       retention: 30 * 24 * 3_600_000,
       embedding_dim: 128,
+      finding_types: ['anomaly', 'attack', 'misconfiguration'],
     },
     metadata: {
       type: 'badger',
@@ -116,6 +117,7 @@ describe('defaults', () => {
           compaction: { l0_size: '100MB', l1_size: '1GB' },
           retention: '30d',
           embedding_dim: 128,
+          finding_types: ['anomaly', 'attack', 'misconfiguration'],
         },
         metadata: { type: 'badger', in_memory: false, compression: true },
         transit: { retention: '1h', direct_io: 'auto', ring_capacity: '64MB', segment_size: '64MiB' },
@@ -316,6 +318,17 @@ describe('bounds', () => {
         'the nearest multiples are 9764KiB and 9768KiB',
     );
     expect(resolveConfig(transit({ segment_size: '64MB' })).storage.transit.segment_size).toBe(64_000_000);
+  });
+
+  test('finding_types takes a list of distinct names and refuses the rest, saying why', () => {
+    expect(resolveConfig(correlations({ finding_types: ['anomaly', 'drift-2', 'x_y'] })).storage.correlations.finding_types).toEqual(['anomaly', 'drift-2', 'x_y']);
+    const expected =
+      "expected a list of 1 to 255 distinct names of lowercase letters, digits, '_' and '-' (starting with a letter, at most 63 characters), such as [anomaly, attack, misconfiguration]";
+    expect(onlyProblem(correlations({ finding_types: [] }))).toBe(`storage.correlations.finding_types: got [], ${expected}`);
+    expect(onlyProblem(correlations({ finding_types: 'anomaly' }))).toBe(`storage.correlations.finding_types: got "anomaly", ${expected}`);
+    expect(onlyProblem(correlations({ finding_types: ['a', 'a'] }))).toContain('"a" is listed twice');
+    expect(onlyProblem(correlations({ finding_types: ['Attack'] }))).toContain('"Attack" is not such a name');
+    expect(onlyProblem(correlations({ finding_types: ['x'.repeat(64)] }))).toContain('is not such a name');
   });
 
   test.each([1, 65536, 768])('embedding_dim %d is accepted', (dim) => {
@@ -699,12 +712,12 @@ describe('docs/configuration.md', () => {
     const walk = (value: unknown, prefix: string) => {
       for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
         const path = prefix === '' ? key : `${prefix}.${key}`;
-        if (child !== null && typeof child === 'object') walk(child, path);
+        if (child !== null && typeof child === 'object' && !Array.isArray(child)) walk(child, path);
         keys.push(path);
       }
     };
     walk(resolveConfig({}), '');
-    expect(keys).toHaveLength(23);
+    expect(keys).toHaveLength(24);
     for (const key of keys) expect(docs).toContain(`| \`${key}\` |`);
   });
 
