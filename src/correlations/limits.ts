@@ -23,7 +23,7 @@ export const CORRELATION_LIMITS = {
 } as const;
 
 /** Rows per Parquet row group: the unit a scan or a compaction cursor reads at a time. */
-export const ROW_GROUP_ROWS = 65_536;
+export const ROW_GROUP_ROWS = 16_384;
 
 /** The magic number that starts a batch record in the correlation WAL ('TFB1', little-endian). */
 export const BATCH_MAGIC = 0x31424654;

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 
 import { crc32c } from '../crc32c.js';
 import { fsyncDir } from '../fs/durable.js';
-import { decodeBatch, gatherColumns, timestampOrder, type BatchColumns } from './batch-columns.js';
+import { decodeBatch, gatherColumns, type BatchColumns } from './batch-columns.js';
 import { ROW_GROUP_ROWS } from './limits.js';
 import type { RowGroupFacts, SegmentEntry } from './manifest.js';
 import { buildNameFilter, nameKey } from './name-filter.js';
@@ -52,20 +52,40 @@ export function segmentNames(day: string, level: number, n: number): { file: str
 
 export async function writeSegmentFiles(job: FlushJob): Promise<JobResult> {
   const parts = job.batches.map((b, i) => decodeBatch(b, job.dim, `batch ${i} of a flush`));
-  const all = gatherColumns(parts, null, job.dim);
-  const sorted = gatherColumns([all], timestampOrder(all), job.dim);
+  job.batches.length = 0;
+  // Only the timestamps are put together to find the order; each day's rows are then gathered
+  // straight from the batches (one copy of the rows, not three).
+  let rows = 0;
+  for (const p of parts) rows += p.rows;
+  const times = new Float64Array(rows);
+  let at = 0;
+  for (const p of parts) {
+    times.set(p.timestamp, at);
+    at += p.rows;
+  }
+  const order = orderOf(times);
+  const sortedTimes = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) sortedTimes[i] = times[order[i]!]!;
   const entries: SegmentEntry[] = [];
   let bytesWritten = 0;
   let number = job.firstNumber;
-  for (const [start, end] of dayRanges(sorted.timestamp)) {
-    const order = new Uint32Array(end - start);
-    for (let i = 0; i < order.length; i++) order[i] = start + i;
-    const cols = gatherColumns([sorted], order, job.dim);
+  for (const [start, end] of dayRanges(sortedTimes)) {
+    const cols = gatherColumns(parts, order.subarray(start, end), job.dim);
     const entry = await writeOneSegment(job.dir, cols, job.types, job.level, number++);
     bytesWritten += entry.bytes + entry.embeddingBytes;
     entries.push(entry);
   }
   return { entries, bytesWritten };
+}
+
+/** The order of `times` (ties keep their order). */
+function orderOf(times: Float64Array): Uint32Array {
+  const order = new Uint32Array(times.length);
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  let sorted = true;
+  for (let i = 1; i < times.length && sorted; i++) sorted = times[i]! >= times[i - 1]!;
+  if (!sorted) order.sort((a, b) => times[a]! - times[b]! || a - b);
+  return order;
 }
 
 /** [start, end) row ranges of sorted timestamps `ts`, one per UTC day. */

@@ -321,7 +321,11 @@ describe('bounds', () => {
   });
 
   test('finding_types takes a list of distinct names and refuses the rest, saying why', () => {
-    expect(resolveConfig(correlations({ finding_types: ['anomaly', 'drift-2', 'x_y'] })).storage.correlations.finding_types).toEqual(['anomaly', 'drift-2', 'x_y']);
+    expect(resolveConfig(correlations({ finding_types: ['anomaly', 'drift-2', 'x_y'] })).storage.correlations.finding_types).toEqual([
+      'anomaly',
+      'drift-2',
+      'x_y',
+    ]);
     const expected =
       "expected a list of 1 to 255 distinct names of lowercase letters, digits, '_' and '-' (starting with a letter, at most 63 characters), such as [anomaly, attack, misconfiguration]";
     expect(onlyProblem(correlations({ finding_types: [] }))).toBe(`storage.correlations.finding_types: got [], ${expected}`);
