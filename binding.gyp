@@ -10,6 +10,7 @@
         "native/core/file_layer.cc",
         "native/core/file_lock.cc",
         "native/core/json.cc",
+        "native/core/merge_order.cc",
         "native/core/ring_buffer.cc",
         "native/core/salvage_file.cc",
         "native/core/sync_probe.cc",
@@ -26,7 +27,8 @@
         "native/binding/wal_binding.cc",
         "native/binding/ring_binding.cc",
         "native/binding/sync_probe_binding.cc",
-        "native/binding/file_lock_binding.cc"
+        "native/binding/file_lock_binding.cc",
+        "native/binding/merge_binding.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -102,7 +102,7 @@ export const ERROR_CODES = {
     meaning:
       'A file of the correlation store (its MANIFEST, a Parquet segment, an embedding side file, or a record of its WAL) is damaged or of another format: a checksum, a size or a magic number does not match what the manifest says.',
     action:
-      "Run `tapio-storage findings verify` to list every damaged file. Restore the file from a backup, or open with `correlations: { recovery: 'salvage' }` to set the damaged segments aside (their findings are then missing from queries).",
+      "Run `tapio-storage findings verify` to list every damaged file. Restore the file from a backup, or open with TapioStorage.open(config, { correlations: { recovery: 'salvage' } }) to set damaged segments aside (their findings are then missing from queries; stats().salvaged lists them).",
   },
   ERR_SEGMENT_IO: {
     meaning:

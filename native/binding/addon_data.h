@@ -47,6 +47,7 @@ void InitWal(Napi::Env env, Napi::Object exports);
 void InitRing(Napi::Env env, Napi::Object exports);
 void InitSyncProbe(Napi::Env env, Napi::Object exports);
 void InitFileLock(Napi::Env env, Napi::Object exports);
+void InitMerge(Napi::Env env, Napi::Object exports);
 
 }  // namespace tapio_binding
 

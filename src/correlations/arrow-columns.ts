@@ -112,10 +112,17 @@ function bigIntTimes(ms: Float64Array): BigInt64Array {
   return out;
 }
 
-/** `cols` as an Arrow table; `types` names the type codes (finding_types). */
-export function columnsToArrow(cols: BatchColumns, types: readonly string[]): arrow.Table {
+/**
+ * `cols` as an Arrow table; `types` names the type codes (finding_types). `resourceTypes` (sorted)
+ * fixes the resource columns, null on every row where `cols` has no such column (so every batch
+ * of a streamed file has one schema); by default, the columns `cols` has.
+ */
+export function columnsToArrow(
+  cols: BatchColumns,
+  types: readonly string[],
+  resourceTypes: readonly string[] = [...cols.resources.keys()].sort(),
+): arrow.Table {
   const rows = cols.rows;
-  const resourceTypes = [...cols.resources.keys()].sort();
   const schema = segmentSchema(cols.dim, resourceTypes);
   const children: arrow.Data[] = [
     arrow.makeData({ type: new arrow.TimestampMillisecond(), length: rows, data: bigIntTimes(cols.timestamp) }),
@@ -127,7 +134,7 @@ export function columnsToArrow(cols: BatchColumns, types: readonly string[]): ar
     arrow.makeData({ type: new arrow.Int32(), length: rows, data: cols.timeWindow }),
     binaryData(cols.pattern),
   ];
-  for (const t of resourceTypes) children.push(resourceData(cols.resources.get(t)!));
+  for (const t of resourceTypes) children.push(resourceData(cols.resources.get(t) ?? new Array<null>(rows).fill(null)));
   const values = arrow.makeData({ type: new arrow.Float32(), length: rows * cols.dim, data: cols.embedding });
   children.push(arrow.makeData({ type: schema.fields.at(-1)!.type as arrow.FixedSizeList<arrow.Float32>, length: rows, child: values }));
   const struct = arrow.makeData({ type: new arrow.Struct(schema.fields), length: rows, children });

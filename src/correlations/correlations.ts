@@ -30,7 +30,11 @@ import { lockDir } from '../fs/dir-lock.js';
 export interface CorrelationsOpenOptions {
   /** Force the WAL's path: 'native' or 'typescript' (default: native when the addon loads). */
   path?: 'native' | 'typescript';
-  /** The WAL's recovery: 'strict' (default) or 'salvage' (see transit). */
+  /**
+   * 'strict' (default): damage refuses the open with ERR_SEGMENT_CORRUPT (a segment file) or
+   * ERR_WAL_CORRUPT (the WAL). 'salvage': a damaged segment is set aside (moved to damaged/, out
+   * of the manifest) and the WAL salvaged as transit does; stats().salvaged lists what was lost.
+   */
   recovery?: RecoveryMode;
   /** Create the store when its directory holds none (default true). */
   create?: boolean;
@@ -79,12 +83,34 @@ export interface CorrelationStats {
   bytesWritten: number;
   /** Why the last background flush failed (it is tried again), or null. */
   flushError: string | null;
+  /** Why the last compaction (or retention run) failed, or null. */
+  compactionError: string | null;
+  /** What the last compaction did, or null before the first. */
+  lastCompaction: CompactionReport | null;
+  /** Segments dropped by retention since the store opened. */
+  retentionDropped: number;
   /** Findings replayed from the WAL at open. */
   replayedRows: number;
   /** Files at open that the manifest did not name (left by a crash), removed. */
   removedFiles: string[];
+  /** With recovery: 'salvage', the damaged segments the open set aside (moved to damaged/). */
+  salvaged: string[];
 }
 
+/** One compaction: its inputs and output, its time and the worker's peak memory. */
+export interface CompactionReport {
+  /** The level written. */
+  level: number;
+  inputs: number;
+  rows: number;
+  inputBytes: number;
+  outputBytes: number;
+  ms: number;
+  /** The worker process's largest resident set while merging, bytes. */
+  peakRss: number;
+}
+
+const DAY_MS = 86_400_000;
 const EMPTY_CHECKPOINTS = { get: () => Promise.resolve(null), set: () => Promise.resolve() };
 /** The correlation WAL's segment size and ring: one insert is one record of at most half the ring. */
 const WAL_SEGMENT_SIZE = 64 * 1024 * 1024;
@@ -121,6 +147,17 @@ export class Correlations extends EventEmitter {
   #bytesWritten = 0;
   #replayedRows = 0;
   #removedFiles: string[] = [];
+  #nextNumber: number;
+  #manifestChain: Promise<void> = Promise.resolve();
+  #compacting: Promise<void> | null = null;
+  #compactionError: string | null = null;
+  #lastCompaction: CompactionReport | null = null;
+  /** Segments out of the manifest that a query still holds: deleted when it ends. */
+  readonly #retired = new Map<string, SegmentEntry>();
+  #retentionDropped = 0;
+  #salvaged: string[] = [];
+  #retentionTimer: NodeJS.Timeout | undefined;
+  #closing = false;
 
   private constructor(config: CorrelationsConfig, wal: Transit, manifest: Manifest, unlock: () => Promise<void>) {
     super();
@@ -130,6 +167,7 @@ export class Correlations extends EventEmitter {
     this.#manifest = manifest;
     this.#unlock = unlock;
     this.#rules = { embeddingDim: config.embedding_dim, types: config.finding_types };
+    this.#nextNumber = manifest.nextSegment;
   }
 
   /** Opens the store at `config.path`: the manifest, files it does not name removed, the WAL replayed. */
@@ -151,6 +189,8 @@ export class Correlations extends EventEmitter {
         await writeManifest(dir, manifest);
       }
       manifest = await checkManifest(dir, manifest, config);
+      const checked = await checkSegmentFiles(dir, manifest, options.recovery === 'salvage');
+      manifest = checked.manifest;
       const removed = await removeUnlisted(dir, manifest);
       const opened = manifest;
       let store: Correlations | null = null;
@@ -168,7 +208,15 @@ export class Correlations extends EventEmitter {
       const created = new Correlations(config, wal, manifest, unlock);
       store = created;
       created.#removedFiles = removed;
+      created.#salvaged = checked.salvaged;
       await created.#replay();
+      await created.applyRetention();
+      const every = Math.max(1000, Math.min(3_600_000, Math.floor(config.retention / 4)));
+      created.#retentionTimer = setInterval(() => {
+        created.applyRetention().catch((err: unknown) => created.#compactionFailed(err));
+      }, every);
+      created.#retentionTimer.unref();
+      created.#scheduleCompaction();
       return created;
     } catch (err) {
       if (wal !== null) await wal.close().catch(() => undefined);
@@ -272,35 +320,200 @@ export class Correlations extends EventEmitter {
 
   async #writePart(part: ActivePart): Promise<void> {
     const m = this.#manifest;
+    const days = new Set<number>();
+    for (const b of part.batches) for (const t of b.cols.timestamp) days.add(Math.floor(t / DAY_MS));
+    const firstNumber = this.#reserveNumbers(days.size);
     const result = await runSegmentJob({
       kind: 'flush',
       dir: this.dir,
       dim: m.embeddingDim,
       types: m.findingTypes,
       level: 0,
-      firstNumber: m.nextSegment,
+      firstNumber,
       batches: part.takeRecords(),
     });
-    // The WAL records now in segments: the covered prefix grows as far as it runs unbroken; a
-    // record past a gap (an insert still on its way to the active part) is listed apart.
-    const inSegments = new Set(m.walExtra);
-    for (const b of part.batches) if (b.seq > 0) inSegments.add(b.seq);
-    let walSeq = m.walSeq;
-    while (inSegments.has(walSeq + 1)) walSeq++;
-    const next: Manifest = {
-      ...m,
-      walSeq,
-      walExtra: [...inSegments].filter((s) => s > walSeq).sort((a, b) => a - b),
-      nextSegment: m.nextSegment + result.entries.length,
-      segments: [...m.segments, ...result.entries],
-    };
-    await writeManifest(this.dir, next);
-    this.#manifest = next;
+    await this.#updateManifest((current) => {
+      // The WAL records now in segments: the covered prefix grows as far as it runs unbroken; a
+      // record past a gap (an insert still on its way to the active part) is listed apart.
+      const inSegments = new Set(current.walExtra);
+      for (const b of part.batches) if (b.seq > 0) inSegments.add(b.seq);
+      let walSeq = current.walSeq;
+      while (inSegments.has(walSeq + 1)) walSeq++;
+      return {
+        ...current,
+        walSeq,
+        walExtra: [...inSegments].filter((x) => x > walSeq).sort((a, b) => a - b),
+        nextSegment: Math.max(current.nextSegment, this.#nextNumber),
+        segments: [...current.segments, ...result.entries],
+      };
+    });
     this.#flushes++;
     this.#bytesWritten += result.bytesWritten;
     this.emit('flush', { rows: part.rows, segments: result.entries.length });
     // WAL segments whose records are all in segments now go.
     await this.#wal.applyRetention().catch((err: unknown) => this.#flushFailed(err));
+    this.#scheduleCompaction();
+  }
+
+  /** Numbers for `count` new segment files (flushes and compactions draw from one counter). */
+  #reserveNumbers(count: number): number {
+    const first = this.#nextNumber;
+    this.#nextNumber += count;
+    return first;
+  }
+
+  /** Replaces the manifest with `change(current)`, one change at a time. */
+  #updateManifest(change: (current: Manifest) => Manifest): Promise<Manifest> {
+    const run = this.#manifestChain.then(async () => {
+      const next = change(this.#manifest);
+      await writeManifest(this.dir, next);
+      this.#manifest = next;
+      return next;
+    });
+    this.#manifestChain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** Starts a compaction when a day's L0 (or L1) segments reached l0_size (l1_size) and none runs. */
+  #scheduleCompaction(): void {
+    if (this.#compacting !== null || this.#closing) return;
+    const job = this.#pickCompaction();
+    if (job === null) return;
+    this.#compacting = this.#compact(job.inputs, job.level).then(
+      () => {
+        this.#compacting = null;
+        this.#compactionError = null;
+        this.#scheduleCompaction();
+      },
+      (err: unknown) => {
+        this.#compacting = null;
+        this.#compactionFailed(err);
+      },
+    );
+  }
+
+  #pickCompaction(): { inputs: SegmentEntry[]; level: number } | null {
+    const limits = [this.#config.compaction.l0_size, this.#config.compaction.l1_size];
+    for (const level of [0, 1]) {
+      const byDay = new Map<string, SegmentEntry[]>();
+      for (const s of this.#manifest.segments) if (s.level === level) byDay.set(s.day, [...(byDay.get(s.day) ?? []), s]);
+      for (const day of [...byDay.keys()].sort()) {
+        const inputs = byDay.get(day)!;
+        const bytes = inputs.reduce((n, s) => n + s.bytes + s.embeddingBytes, 0);
+        if (bytes >= limits[level]! && inputs.length > 0)
+          return { inputs: inputs.sort((a, b) => a.minTs - b.minTs || a.file.localeCompare(b.file)), level: level + 1 };
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Merges `inputs` (one day's segments of one level) into one segment of `level` in a worker;
+   * then the manifest names it instead of them, and they are deleted once no query holds them.
+   */
+  async #compact(inputs: SegmentEntry[], level: number): Promise<void> {
+    const m = this.#manifest;
+    const number = this.#reserveNumbers(1);
+    const started = performance.now();
+    const result = await runSegmentJob({
+      kind: 'compact',
+      dir: this.dir,
+      dim: m.embeddingDim,
+      types: m.findingTypes,
+      inputs,
+      level,
+      number,
+      kernel: this.#wal.path,
+    });
+    const output = result.entries[0]!;
+    const inputFiles = new Set(inputs.map((s) => s.file));
+    let applied = false;
+    await this.#updateManifest((current) => {
+      // Retention may have dropped the day meanwhile: then the output goes too.
+      const still = current.segments.filter((s) => inputFiles.has(s.file));
+      if (still.length !== inputs.length) return current;
+      applied = true;
+      return {
+        ...current,
+        nextSegment: Math.max(current.nextSegment, this.#nextNumber),
+        compactions: current.compactions + 1,
+        segments: [...current.segments.filter((s) => !inputFiles.has(s.file)), output],
+      };
+    });
+    if (!applied) {
+      await this.#retire([output]);
+      return;
+    }
+    this.#bytesWritten += result.bytesWritten;
+    this.#lastCompaction = {
+      level,
+      inputs: inputs.length,
+      rows: output.rows,
+      inputBytes: inputs.reduce((n, s) => n + s.bytes + s.embeddingBytes, 0),
+      outputBytes: result.bytesWritten,
+      ms: performance.now() - started,
+      peakRss: result.peakRss ?? 0,
+    };
+    this.emit('compaction', this.#lastCompaction);
+    await this.#retire(inputs);
+  }
+
+  /** Deletes segments' files now, or when the last query holding them ends. */
+  async #retire(entries: readonly SegmentEntry[]): Promise<void> {
+    const dirs = new Set<string>();
+    for (const s of entries) {
+      if ((this.#held.get(s.file) ?? 0) > 0) {
+        this.#retired.set(s.file, s);
+        continue;
+      }
+      this.#retired.delete(s.file);
+      await fsp.rm(join(this.dir, s.file), { force: true });
+      await fsp.rm(join(this.dir, s.embeddings), { force: true });
+      dirs.add(join(this.dir, 'segments', `day=${s.day}`));
+    }
+    for (const d of dirs) {
+      const left = await fsp.readdir(d).catch(() => null);
+      if (left !== null && left.length === 0) await fsp.rm(d, { recursive: true, force: true });
+      else if (left !== null) await fsyncDir(d);
+    }
+    if (dirs.size > 0) await fsyncDir(join(this.dir, 'segments'));
+  }
+
+  /**
+   * Drops every day partition that ended before now - retention: out of the manifest first, then
+   * the files (once no query holds them). Runs at open and on a timer; resolves with the
+   * segments dropped.
+   */
+  async applyRetention(now = Date.now()): Promise<number> {
+    if (this.#closed) return 0;
+    const cutoff = now - this.#config.retention;
+    const dropped: SegmentEntry[] = [];
+    await this.#updateManifest((current) => {
+      const keep: SegmentEntry[] = [];
+      for (const s of current.segments) (Date.parse(`${s.day}T00:00:00Z`) + DAY_MS <= cutoff ? dropped : keep).push(s);
+      return dropped.length === 0 ? current : { ...current, segments: keep };
+    });
+    await this.#retire(dropped);
+    if (dropped.length > 0) this.emit('retention', { segments: dropped.length, rows: dropped.reduce((n, s) => n + s.rows, 0) });
+    this.#retentionDropped += dropped.length;
+    return dropped.length;
+  }
+
+  #compactionFailed(err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err);
+    const repeated = this.#compactionError === message;
+    this.#compactionError = message;
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    else if (!repeated)
+      process.emitWarning(`tapio-storage correlations compaction failed: ${message}`, { code: err instanceof TapioError ? err.code : 'ERR_SEGMENT_IO' });
+  }
+
+  /** Resolves once no compaction runs (one may start again after the next flush). */
+  async compactionSettled(): Promise<void> {
+    while (this.#compacting !== null) await this.#compacting;
   }
 
   #flushFailed(err: unknown): void {
@@ -343,11 +556,16 @@ export class Correlations extends EventEmitter {
       }
       for (const b of memory) parts.push(inRange(b.cols, from, to));
     } finally {
+      const free: SegmentEntry[] = [];
       for (const s of segments) {
         const n = this.#held.get(s.file)! - 1;
-        if (n === 0) this.#held.delete(s.file);
-        else this.#held.set(s.file, n);
+        if (n === 0) {
+          this.#held.delete(s.file);
+          const retired = this.#retired.get(s.file);
+          if (retired !== undefined) free.push(retired);
+        } else this.#held.set(s.file, n);
       }
+      if (free.length > 0) await this.#retire(free);
     }
     const all = gatherColumns(parts, null, this.#manifest.embeddingDim);
     const order = timestampOrder(all);
@@ -392,8 +610,12 @@ export class Correlations extends EventEmitter {
       compactions: this.#manifest.compactions,
       bytesWritten: this.#bytesWritten,
       flushError: this.#flushError,
+      compactionError: this.#compactionError,
+      lastCompaction: this.#lastCompaction,
+      retentionDropped: this.#retentionDropped,
       replayedRows: this.#replayedRows,
       removedFiles: this.#removedFiles,
+      salvaged: this.#salvaged,
     };
   }
 
@@ -405,8 +627,12 @@ export class Correlations extends EventEmitter {
   /** Flushes the active part, then closes the WAL and releases the directory. Calling it twice is harmless. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#closing = true;
+    clearInterval(this.#retentionTimer);
     try {
       await this.#flushNow();
+      await this.compactionSettled();
+      await this.#manifestChain;
     } finally {
       this.#closed = true;
       try {
@@ -460,7 +686,16 @@ async function checkManifest(dir: string, m: Manifest, config: CorrelationsConfi
     await writeManifest(dir, grown);
     return grown;
   }
-  // Every listed file must be there, whole: a missing or cut file refuses the open.
+  return m;
+}
+
+/**
+ * Every file the manifest names must be there, whole: a missing or cut file refuses the open
+ * with ERR_SEGMENT_CORRUPT naming it; with `salvage`, its segment leaves the manifest instead and
+ * its files are moved to `damaged/` (its findings are then missing from queries).
+ */
+async function checkSegmentFiles(dir: string, m: Manifest, salvage: boolean): Promise<{ manifest: Manifest; salvaged: string[] }> {
+  const damaged: SegmentEntry[] = [];
   for (const s of m.segments) {
     for (const [name, size] of [
       [s.file, s.bytes],
@@ -469,15 +704,30 @@ async function checkManifest(dir: string, m: Manifest, config: CorrelationsConfi
       const path = join(dir, name);
       const stat = await fsp.stat(path).catch((err: NodeJS.ErrnoException) => err);
       if (stat instanceof Error || stat.size !== size) {
+        if (salvage) {
+          damaged.push(s);
+          break;
+        }
         throw new TapioError(
           'ERR_SEGMENT_CORRUPT',
-          `the correlation segment file ${path} ${stat instanceof Error ? `cannot be read (${stat.code ?? stat.message})` : `holds ${stat.size} bytes, the manifest says ${size}`}; \`tapio-storage findings verify\` lists every damaged file`,
+          `the correlation segment file ${path} ${stat instanceof Error ? `cannot be read (${stat.code ?? stat.message})` : `holds ${stat.size} bytes, the manifest says ${size}`}; \`tapio-storage findings verify\` lists every damaged file, and opening with recovery: 'salvage' sets the segment aside`,
           { details: { file: path } },
         );
       }
     }
   }
-  return m;
+  if (damaged.length === 0) return { manifest: m, salvaged: [] };
+  const aside = join(dir, 'damaged');
+  await fsp.mkdir(aside, { recursive: true });
+  for (const s of damaged) {
+    for (const name of [s.file, s.embeddings]) {
+      await fsp.rename(join(dir, name), join(aside, name.replace(/\//g, '_'))).catch(() => undefined);
+    }
+  }
+  const files = new Set(damaged.map((s) => s.file));
+  const next = { ...m, segments: m.segments.filter((s) => !files.has(s.file)) };
+  await writeManifest(dir, next);
+  return { manifest: next, salvaged: damaged.map((s) => s.file) };
 }
 
 /** Removes segment files and day directories the manifest does not name (left by a crash). */

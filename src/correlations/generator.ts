@@ -8,7 +8,7 @@ import type { CorrelationInput } from './record.js';
 
 export interface GeneratorOptions {
   seed?: number;
-  /** Epoch milliseconds of the first finding (default 2026-01-01T00:00:00Z). */
+  /** Epoch milliseconds of the first finding (default: the start of the current UTC day, so the findings are within any retention). */
   start?: number;
   /** Findings per second of simulated time (default 1000). */
   ratePerSecond?: number;
@@ -59,7 +59,7 @@ export class FindingGenerator {
     this.#rand = rand;
     this.#dim = options.embeddingDim ?? 128;
     this.#types = options.types ?? ['anomaly', 'attack', 'misconfiguration'];
-    this.#t = options.start ?? Date.UTC(2026, 0, 1);
+    this.#t = options.start ?? Math.floor(Date.now() / 86_400_000) * 86_400_000;
     this.#stepMs = 1000 / (options.ratePerSecond ?? 1000);
     const services = Array.from({ length: 400 }, () => `${word(rand, 5)}-${word(rand, 4)}`);
     this.#pods = Array.from({ length: options.pods ?? 20_000 }, (_, i) => `${services[i % services.length]}-${word(rand, 10)}-${word(rand, 5)}`);

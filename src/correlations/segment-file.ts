@@ -20,19 +20,25 @@ export function encodeParquet(cols: BatchColumns, types: readonly string[]): Uin
   const table = columnsToArrow(cols, types);
   const ipc = arrow.tableToIPC(table, 'stream');
   const wasmTable = pw.Table.fromIPCStream(ipc);
-  const props = new pw.WriterPropertiesBuilder()
-    .setCompression(pw.Compression.ZSTD)
-    .setStatisticsEnabled(pw.EnabledStatistics.Page)
-    .setMaxRowGroupSize(ROW_GROUP_ROWS)
-    // Top-level columns take per-column settings: timestamps are sorted (delta encoding), ids
-    // are nearly all distinct (a dictionary only costs), confidences are floats.
-    .setColumnDictionaryEnabled('timestamp', false)
-    .setColumnEncoding('timestamp', pw.Encoding.DELTA_BINARY_PACKED)
-    .setColumnDictionaryEnabled('id', false)
-    .setColumnDictionaryEnabled('confidence', false)
-    .setColumnEncoding('confidence', pw.Encoding.BYTE_STREAM_SPLIT)
-    .build();
-  return pw.writeParquet(wasmTable, props);
+  return pw.writeParquet(wasmTable, parquetProperties());
+}
+
+/** The writer settings of every segment (flushes and compactions write alike). */
+export function parquetProperties(): pw.WriterProperties {
+  return (
+    new pw.WriterPropertiesBuilder()
+      .setCompression(pw.Compression.ZSTD)
+      .setStatisticsEnabled(pw.EnabledStatistics.Page)
+      .setMaxRowGroupSize(ROW_GROUP_ROWS)
+      // Top-level columns take per-column settings: timestamps are sorted (delta encoding), ids
+      // are nearly all distinct (a dictionary only costs), confidences are floats.
+      .setColumnDictionaryEnabled('timestamp', false)
+      .setColumnEncoding('timestamp', pw.Encoding.DELTA_BINARY_PACKED)
+      .setColumnDictionaryEnabled('id', false)
+      .setColumnDictionaryEnabled('confidence', false)
+      .setColumnEncoding('confidence', pw.Encoding.BYTE_STREAM_SPLIT)
+      .build()
+  );
 }
 
 /** Bytes per row of an embedding side file: dim float32 values, padded to EMBEDDING_ALIGN. */

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 import { TapioError, type TapioErrorCode } from '../errors.js';
+import type { CompactJob } from './segment-merge.js';
 import type { FlushJob, JobReply, JobResult } from './segment-writer.js';
 
 function workerPath(): string {
@@ -19,8 +20,8 @@ function workerPath(): string {
 }
 
 /** Runs `job` in a new worker; its batch buffers are transferred (the caller must not use them after). */
-export function runSegmentJob(job: FlushJob): Promise<JobResult> {
-  const transfer = job.batches.map((b) => b.buffer as ArrayBuffer).filter((b, i, all) => all.indexOf(b) === i);
+export function runSegmentJob(job: FlushJob | CompactJob): Promise<JobResult> {
+  const transfer = job.kind === 'flush' ? job.batches.map((b) => b.buffer as ArrayBuffer).filter((b, i, all) => all.indexOf(b) === i) : [];
   return new Promise((resolve, reject) => {
     let settled = false;
     const worker = new Worker(workerPath(), { workerData: job, transferList: transfer });
@@ -29,7 +30,7 @@ export function runSegmentJob(job: FlushJob): Promise<JobResult> {
       if (reply.ok) resolve(reply.result);
       else {
         const code = (reply.error.code?.startsWith('ERR_') ? reply.error.code : 'ERR_SEGMENT_IO') as TapioErrorCode;
-        reject(new TapioError(code, `writing segments failed: ${reply.error.message}`));
+        reject(new TapioError(code, `${job.kind === 'flush' ? 'writing segments' : 'compaction'} failed: ${reply.error.message}`));
       }
     });
     worker.once('error', (err) => {

@@ -6,10 +6,13 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 
+import { mergeSegments, type CompactJob } from './segment-merge.js';
 import { writeSegmentFiles, type FlushJob, type JobReply } from './segment-writer.js';
 
-const job = workerData as FlushJob;
-writeSegmentFiles(job).then(
+const job = workerData as FlushJob | CompactJob;
+const run =
+  job.kind === 'flush' ? writeSegmentFiles(job) : mergeSegments(job).then((r) => ({ entries: [r.entry], bytesWritten: r.bytesWritten, peakRss: r.peakRss }));
+run.then(
   (result) => parentPort!.postMessage({ ok: true, result } satisfies JobReply),
   (err: unknown) =>
     parentPort!.postMessage({

@@ -171,6 +171,8 @@ export interface NativeAddon {
   crc32cRange(bytes: NativeBytes, offset: number, length: number): number;
   /** Does nothing: the baseline cost of a call into the addon. */
   noop(): void;
+  /** Compaction's merge kernel (native/core/merge_order.h): pairs (input, offset) of a stable k-way merge by timestamp. */
+  mergeOrder(inputs: Float64Array[], want: number): Uint32Array;
   /** flock(LOCK_EX | LOCK_NB) of `path`, then writes `contents` into it; null when another process holds it (file_lock_binding.cc). */
   lockFile(path: string, contents: string): NativeFileLockHandle | null;
   unlockFile(handle: NativeFileLockHandle): void;
@@ -191,7 +193,7 @@ export interface NativeStatus {
   reason: string | undefined;
 }
 
-const EXPECTED_ABI = 6;
+const EXPECTED_ABI = 7;
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const addonPath = join(packageRoot, 'build', 'Release', 'tapio_native.node');
 const buildErrorPath = join(packageRoot, 'build', 'native-build-error.txt');

@@ -1,7 +1,7 @@
 // The correlation store on both paths: round trip of every field through the active part, a
 // flush and a reopen; queries by time; bad input; the manifest and the files it names.
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
@@ -10,11 +10,13 @@ import { FindingGenerator } from '../../src/correlations/generator.js';
 import { asRecord, byTime, newDataDir, paths } from './helpers.js';
 
 const DIM = 8;
+/** Noon UTC today: within any retention. */
+const NOON = Math.floor(Date.now() / 86_400_000) * 86_400_000 + 12 * 3_600_000;
 
 function finding(over: Partial<CorrelationInput> = {}): CorrelationInput {
   return {
     id: 'f-1',
-    timestamp: Date.UTC(2026, 11, 6, 12),
+    timestamp: NOON,
     type: 'attack',
     severity: 4,
     confidence: 0.75,
@@ -29,7 +31,7 @@ function finding(over: Partial<CorrelationInput> = {}): CorrelationInput {
 
 /** Findings exercising every field's edge: absent and empty resources, empty pattern, a number array embedding, Date timestamps. */
 function edgeFindings(): CorrelationInput[] {
-  const base = Date.UTC(2026, 11, 6, 12);
+  const base = NOON;
   return [
     finding({ id: 'a', timestamp: base + 3 }),
     finding({ id: 'b', timestamp: new Date(base + 1), resources: {}, pattern: new Uint8Array(0) }),
@@ -204,6 +206,17 @@ describe.each(paths)('correlations on the %s path', (path) => {
     const bytes = readFileSync(file);
     writeFileSync(file, bytes.subarray(0, bytes.length - 10));
     await expect(open(dataDir)).rejects.toMatchObject({ code: 'ERR_SEGMENT_CORRUPT', message: new RegExp(seg.file.replace(/[.=]/g, '.')) });
+    // Salvage sets the cut segment aside; the rest of the store opens.
+    const saved = readFileSync(join(store, 'MANIFEST'));
+    const salvaged = await TapioStorage.open({ dataDir, storage: { correlations: { embedding_dim: DIM } } }, { correlations: { path, recovery: 'salvage' } });
+    expect(salvaged.correlations.stats().salvaged).toEqual([seg.file]);
+    expect(await salvaged.correlations.query()).toEqual([]);
+    await salvaged.close();
+    expect(readdirSync(join(store, 'damaged'))).toContain(seg.file.replace(/\//g, '_'));
+    // Put everything back as it was.
+    writeFileSync(join(store, 'MANIFEST'), saved);
+    mkdirSync(dirname(file), { recursive: true });
+    renameSync(join(store, 'damaged', seg.embeddings.replace(/\//g, '_')), join(store, seg.embeddings));
     writeFileSync(file, bytes);
     const manifest = readFileSync(join(store, 'MANIFEST'), 'utf8');
     writeFileSync(join(store, 'MANIFEST'), manifest.replace('"walSeq":', '"walSeq": '));

@@ -1,7 +1,7 @@
 // Child of the correlation crash test: four inserters insert batches of findings forever (ids
 // "<inserter>-<counter>-<index>", batch sizes a pure function of inserter and counter), with a
-// 1 MiB active part so flushes run in the background all the time, and an explicit flush every
-// few batches. Prints "ack <inserter> <counter> <count>" per acknowledged batch until killed.
+// 1 MiB active part so flushes run in the background all the time, an explicit flush every few
+// batches, and compaction thresholds small enough that L0 -> L1 and L1 -> L2 merges run too. Prints "ack <inserter> <counter> <count>" per acknowledged batch until killed.
 import { TapioStorage } from '../../lib/index.js';
 import { FindingGenerator } from '../../lib/correlations/generator.js';
 
@@ -9,7 +9,7 @@ const [dataDir, firstInserter = '0'] = process.argv.slice(2);
 const storage = await TapioStorage.open({
   dataDir,
   storage: {
-    correlations: { active_memory: '1MiB', embedding_dim: 16 },
+    correlations: { active_memory: '1MiB', embedding_dim: 16, compaction: { l0_size: '150KB', l1_size: '1MB' } },
     metadata: { in_memory: true },
     transit: { ring_capacity: '1MiB', segment_size: '1MiB' },
   },

@@ -1,5 +1,5 @@
-// Crash test of the correlation store: a child inserts from four inserters while flushes run
-// (a 1 MiB active part and explicit flushes); the parent kills it with SIGKILL at a random
+// Crash test of the correlation store: a child inserts from four inserters while flushes and
+// compactions run (a 1 MiB active part, explicit flushes, small compaction thresholds); the parent kills it with SIGKILL at a random
 // moment, reopens (alternating the paths), and checks that every acknowledged batch is present
 // whole and exactly once, that no batch is present in part, and that no id appears twice.
 import { spawn } from 'node:child_process';
@@ -46,21 +46,24 @@ function runChild(dataDir: string, path: 'native' | 'typescript', afterMs: numbe
 
 describe('correlation store crash test', () => {
   it(
-    `keeps every acknowledged batch whole and exactly once across ${KILLS} SIGKILLs during inserts and flushes`,
+    `keeps every acknowledged batch whole and exactly once across ${KILLS} SIGKILLs during inserts, flushes and compactions`,
     async () => {
       const dataDir = newDataDir('tapio-corr-crash-');
       const acked = new Map<string, number>();
       let killsWithFlushedData = 0;
+      let killsWithCompactedData = 0;
       for (let k = 0; k < KILLS; k++) {
         const path = paths[k % paths.length]!;
         const afterMs = 150 + Math.floor(Math.random() * 900);
         for (const [batch, count] of await runChild(dataDir, path, afterMs, k * 4)) acked.set(batch, count);
         const s = await TapioStorage.open(
-          { dataDir, storage: { correlations: { embedding_dim: 16 } } },
+          { dataDir, storage: { correlations: { embedding_dim: 16, compaction: { l0_size: '150KB', l1_size: '1MB' } } } },
           { correlations: { path: paths[(k + 1) % paths.length]! } },
         );
         const ids = (await s.correlations.query({ fields: ['id'] })).map((r) => r.id);
-        if (s.correlations.stats().levels.length > 0) killsWithFlushedData++;
+        const levels = s.correlations.stats().levels;
+        if (levels.length > 0) killsWithFlushedData++;
+        if (levels.some((l) => l.level > 0)) killsWithCompactedData++;
         const counts = new Map<string, number>();
         const seen = new Set<string>();
         for (const id of ids) {
@@ -79,6 +82,7 @@ describe('correlation store crash test', () => {
         await s.close();
       }
       expect(killsWithFlushedData).toBeGreaterThan(0);
+      expect(killsWithCompactedData).toBeGreaterThan(0);
     },
     TIMEOUT_MS,
   );

@@ -36,6 +36,7 @@ const addonExports: Members<NativeAddon> = {
   NativeProducer: 'class',
   NativeRing: 'class',
   syncProbe: 'function',
+  mergeOrder: 'function',
 };
 const producerMembers: Members<NativeProducer> = { pushBatches: 'function', ref: 'function', unref: 'function', detach: 'function', id: 'number' };
 const ringMembers: Members<NativeRing> = { push: 'function', drain: 'function', usedBytes: 'function' };

@@ -1,0 +1,222 @@
+/**
+ * Compaction's merge (in the segment worker): a streaming k-way merge by timestamp of segments of
+ * one day into one segment of the next level. One cursor per input holds one row group at a
+ * time; output row groups are encoded as the Parquet stream pulls them and written as they come,
+ * so memory is about (inputs + 1) row groups whatever the segments' sizes. Resource columns are
+ * matched by name: an input without a column gives null on its rows, never a shifted value.
+ */
+import { promises as fsp } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+import * as arrow from 'apache-arrow';
+import * as pw from 'parquet-wasm';
+
+import { crc32c } from '../crc32c.js';
+import { fsyncDir } from '../fs/durable.js';
+import { columnsToArrow } from './arrow-columns.js';
+import { gatherColumns, type BatchColumns } from './batch-columns.js';
+import { EMBEDDING_HEADER_SIZE, EMBEDDING_MAGIC, EMBEDDING_VERSION, ROW_GROUP_ROWS } from './limits.js';
+import type { RowGroupFacts, SegmentEntry } from './manifest.js';
+import { buildNameFilter, nameKey } from './name-filter.js';
+import { embeddingStride, parquetProperties, SegmentReader } from './segment-file.js';
+import { mergeOrder } from './merge-order.js';
+import { segmentNames } from './segment-writer.js';
+
+export interface CompactJob {
+  kind: 'compact';
+  dir: string;
+  dim: number;
+  types: string[];
+  /** The segments to merge, all of one day, oldest first (ties go to the earlier input). */
+  inputs: SegmentEntry[];
+  level: number;
+  number: number;
+  /** 'native' to use the addon's merge kernel, else the TypeScript one. */
+  kernel: 'native' | 'typescript';
+}
+
+/** One input's position: its current row group and the next row in it. */
+interface Cursor {
+  reader: SegmentReader;
+  group: number;
+  cols: BatchColumns | null;
+  row: number;
+}
+
+export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEntry; bytesWritten: number; peakRss: number }> {
+  const { dir, dim, types, inputs } = job;
+  const day = inputs[0]!.day;
+  const names = segmentNames(day, job.level, job.number);
+  const resourceTypes = [...new Set(inputs.flatMap((s) => s.resourceTypes))].sort();
+  const cursors: Cursor[] = [];
+  let peakRss = process.memoryUsage().rss;
+  for (const s of inputs) cursors.push({ reader: await SegmentReader.open(join(dir, s.file)), group: 0, cols: null, row: 0 });
+  const totalRows = inputs.reduce((n, s) => n + s.rows, 0);
+  const stride = embeddingStride(dim);
+  await fsp.mkdir(dirname(join(dir, names.file)), { recursive: true });
+  const parquetFile = await fsp.open(join(dir, names.file), 'w', 0o644);
+  const embFile = await fsp.open(join(dir, names.embeddings), 'w', 0o644);
+  const norms = new Float32Array(totalRows);
+  const groups: RowGroupFacts[] = [];
+  const typeSet = new Set<number>();
+  let severities = 0;
+  const keys = new Set<string>();
+  let rowsOut = 0;
+  let parquetBytes = 0;
+  let minTs = Infinity;
+  let maxTs = -Infinity;
+  try {
+    const fill = async (c: Cursor): Promise<boolean> => {
+      while (c.cols === null || c.row >= c.cols.rows) {
+        if (c.group >= c.reader.rowGroups) return false;
+        c.cols = await c.reader.read(c.group++, null, dim, types);
+        c.row = 0;
+      }
+      return true;
+    };
+    /** The next output row group (sorted), or null when every input is used up. */
+    const nextGroup = async (): Promise<BatchColumns | null> => {
+      const parts: BatchColumns[] = [];
+      const starts = new Map<BatchColumns, number>();
+      const picks: number[] = [];
+      while (picks.length < ROW_GROUP_ROWS) {
+        const live: Cursor[] = [];
+        for (const c of cursors) if (await fill(c)) live.push(c);
+        if (live.length === 0) break;
+        // Take the run the merge kernel allows before some cursor must load its next row group.
+        const want = ROW_GROUP_ROWS - picks.length;
+        const run = mergeOrder(
+          live.map((c) => c.cols!.timestamp.subarray(c.row)),
+          want,
+          job.kernel,
+        );
+        for (let k = 0; k < live.length; k++) {
+          const c = live[k]!;
+          if (!starts.has(c.cols!)) {
+            let at = 0;
+            for (const p of parts) at += p.rows;
+            starts.set(c.cols!, at);
+            parts.push(c.cols!);
+          }
+        }
+        for (let i = 0; i < run.length; i += 2) {
+          const c = live[run[i]!]!;
+          picks.push(starts.get(c.cols!)! + c.row + run[i + 1]!);
+        }
+        // Advance each cursor by what the run took of it.
+        const taken = new Array<number>(live.length).fill(0);
+        for (let i = 0; i < run.length; i += 2) taken[run[i]!]!++;
+        for (let k = 0; k < live.length; k++) live[k]!.row += taken[k]!;
+      }
+      if (picks.length === 0) return null;
+      peakRss = Math.max(peakRss, process.memoryUsage().rss);
+      return gatherColumns(parts, picks, dim);
+    };
+
+    const embRow = new Uint8Array(stride);
+    const writeEmbeddings = async (cols: BatchColumns) => {
+      const block = new Uint8Array(cols.rows * stride);
+      for (let r = 0; r < cols.rows; r++) {
+        const row = cols.embedding.subarray(r * dim, (r + 1) * dim);
+        block.set(new Uint8Array(row.buffer, row.byteOffset, dim * 4), r * stride);
+        let sum = 0;
+        for (let i = 0; i < dim; i++) sum += row[i]! * row[i]!;
+        norms[rowsOut + r] = Math.sqrt(sum);
+      }
+      void embRow;
+      await embFile.write(block, 0, block.length, EMBEDDING_HEADER_SIZE + rowsOut * stride);
+    };
+
+    const source = new ReadableStream<pw.RecordBatch>({
+      pull: async (controller) => {
+        const cols = await nextGroup();
+        if (cols === null) {
+          controller.close();
+          return;
+        }
+        groups.push([cols.timestamp[0]!, cols.timestamp[cols.rows - 1]!, cols.rows]);
+        minTs = Math.min(minTs, cols.timestamp[0]!);
+        maxTs = Math.max(maxTs, cols.timestamp[cols.rows - 1]!);
+        for (let i = 0; i < cols.rows; i++) {
+          typeSet.add(cols.type[i]!);
+          severities |= 1 << cols.severity[i]!;
+        }
+        for (const [type, column] of cols.resources) for (const list of column) if (list !== null) for (const name of list) keys.add(nameKey(type, name));
+        await writeEmbeddings(cols);
+        rowsOut += cols.rows;
+        const table = pw.Table.fromIPCStream(arrow.tableToIPC(columnsToArrow(cols, types, resourceTypes), 'stream'));
+        for (const batch of table.recordBatches()) controller.enqueue(batch);
+      },
+    });
+    const output = await pw.transformParquetStream(source, parquetProperties());
+    for await (const chunk of output as unknown as AsyncIterable<Uint8Array>) {
+      await parquetFile.write(chunk, 0, chunk.length, parquetBytes);
+      parquetBytes += chunk.length;
+    }
+    if (rowsOut !== totalRows) throw new Error(`the merge wrote ${rowsOut} rows of the ${totalRows} its inputs hold`);
+    const header = new Uint8Array(EMBEDDING_HEADER_SIZE);
+    const view = new DataView(header.buffer);
+    const normsAt = EMBEDDING_HEADER_SIZE + rowsOut * stride;
+    view.setUint32(0, EMBEDDING_MAGIC, true);
+    view.setUint32(4, EMBEDDING_VERSION, true);
+    view.setUint32(8, dim, true);
+    view.setUint32(12, stride, true);
+    view.setFloat64(16, rowsOut, true);
+    view.setFloat64(24, normsAt, true);
+    await embFile.write(header, 0, header.length, 0);
+    await embFile.write(new Uint8Array(norms.buffer, 0, rowsOut * 4), 0, rowsOut * 4, normsAt);
+    await parquetFile.datasync();
+    await embFile.datasync();
+  } finally {
+    await parquetFile.close();
+    await embFile.close();
+    for (const c of cursors) c.reader.close();
+  }
+  await fsyncDir(dirname(join(dir, names.file)));
+  // The checksums are of the files as written: read back once (sequentially, a row group's worth at a time).
+  const [crc, embeddingCrc, embeddingBytes] = await Promise.all([
+    fileCrc(join(dir, names.file)),
+    fileCrc(join(dir, names.embeddings)),
+    fileSize(join(dir, names.embeddings)),
+  ]);
+  const entry: SegmentEntry = {
+    ...names,
+    level: job.level,
+    day,
+    rows: rowsOut,
+    bytes: parquetBytes,
+    embeddingBytes,
+    crc,
+    embeddingCrc,
+    minTs,
+    maxTs,
+    groups,
+    types: [...typeSet].sort((a, b) => a - b),
+    severities,
+    resourceTypes,
+    names: Buffer.from(buildNameFilter(keys, keys.size)).toString('base64'),
+  };
+  return { entry, bytesWritten: parquetBytes + embeddingBytes, peakRss };
+}
+
+/** The CRC32C of a whole file, read in 4 MiB pieces. */
+export async function fileCrc(path: string): Promise<number> {
+  const handle = await fsp.open(path, 'r');
+  try {
+    const buf = new Uint8Array(4 * 1024 * 1024);
+    let crc = 0;
+    let at = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, 0, buf.length, at);
+      if (bytesRead === 0) return crc;
+      crc = crc32c(buf.subarray(0, bytesRead), crc);
+      at += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+async function fileSize(path: string): Promise<number> {
+  return (await fsp.stat(path)).size;
+}
