@@ -217,6 +217,12 @@ export class Correlations extends EventEmitter {
       }, every);
       created.#retentionTimer.unref();
       created.#scheduleCompaction();
+      if (!config.wal_enabled) {
+        process.emitWarning(
+          `tapio-storage correlations at ${dir}: wal_enabled is false, so an insert resolves before its findings are on disk and findings inserted since the last flush are lost if the process dies`,
+          { code: 'TAPIO_CORRELATIONS_WAL_OFF' },
+        );
+      }
       return created;
     } catch (err) {
       if (wal !== null) await wal.close().catch(() => undefined);

@@ -1,6 +1,6 @@
 // The correlation store on both paths: round trip of every field through the active part, a
 // flush and a reopen; queries by time; bad input; the manifest and the files it names.
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
@@ -224,6 +224,69 @@ describe.each(paths)('correlations on the %s path', (path) => {
     writeFileSync(join(store, 'MANIFEST'), manifest);
     s = await open(dataDir);
     expect((await s.correlations.query()).map((r) => r.id)).toEqual(['f-1']);
+    await s.close();
+  });
+});
+
+describe.each(paths)('correlations on the %s path, more', (path) => {
+  const open = (dataDir: string, correlations: NonNullable<TapioConfigInput['storage']>['correlations'] = {}) =>
+    TapioStorage.open({ dataDir, storage: { correlations: { embedding_dim: DIM, ...correlations } } }, { correlations: { path } });
+
+  it('takes concurrent inserts from many async callers, each batch whole, flushing in the background meanwhile', async () => {
+    const dataDir = newDataDir();
+    const s = await open(dataDir, { active_memory: '1MiB' });
+    const gen = new FindingGenerator({ seed: 21, embeddingDim: DIM });
+    const batches = Array.from({ length: 64 }, (_, b) => gen.next(1 + ((b * 37) % 120)).map((f, i) => ({ ...f, id: `${b}-${i}` })));
+    const results = await Promise.all(batches.map((batch) => s.correlations.insert(batch)));
+    expect(results.map((r) => r.inserted)).toEqual(batches.map((b) => b.length));
+    const got = await s.correlations.query({ fields: ['id'] });
+    expect(got.map((r) => r.id).sort()).toEqual(
+      batches
+        .flat()
+        .map((f) => f.id)
+        .sort(),
+    );
+    expect(s.correlations.stats().inserts).toBe(64);
+    await s.close();
+  });
+
+  it('with wal_enabled: false writes no WAL record, says so in stats() and in a warning at open', async () => {
+    const dataDir = newDataDir();
+    const warnings: string[] = [];
+    const listener = (w: Error) => warnings.push(w.message);
+    process.on('warning', listener);
+    try {
+      const s = await open(dataDir, { wal_enabled: false });
+      await s.correlations.insert([finding()]);
+      expect(s.correlations.stats().walEnabled).toBe(false);
+      expect((await s.correlations.query()).length).toBe(1);
+      await s.close();
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.some((w) => /wal_enabled is false/.test(w))).toBe(true);
+    } finally {
+      process.off('warning', listener);
+    }
+  });
+
+  it('drops whole day partitions past retention, but not while a query holds them', async () => {
+    const dataDir = newDataDir();
+    const s = await open(dataDir, { retention: '2d' });
+    const day = 86_400_000;
+    const today = Math.floor(Date.now() / day) * day;
+    for (const [i, start] of [today - 5 * day, today - 4 * day, today].entries()) {
+      await s.correlations.insert(new FindingGenerator({ seed: i, embeddingDim: DIM, start }).next(50));
+      await s.correlations.flush();
+    }
+    expect(s.correlations.segments().length).toBe(3);
+    const old = s.correlations.segments().filter((x) => x.minTs < today);
+    // A query started before retention runs still reads the old segments whole.
+    const running = s.correlations.query({ fields: ['id'] });
+    expect(await s.correlations.applyRetention()).toBe(2);
+    expect((await running).length).toBe(150);
+    expect(s.correlations.segments().map((x) => x.day)).toEqual([new Date(today).toISOString().slice(0, 10)]);
+    expect((await s.correlations.query()).length).toBe(50);
+    for (const x of old) expect(existsSync(join(s.correlations.dir, x.file)), x.file).toBe(false);
+    expect(s.correlations.stats().retentionDropped).toBe(2);
     await s.close();
   });
 });
