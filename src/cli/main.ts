@@ -18,6 +18,7 @@ import { userIdArg } from '../metadata/schemas.js';
 import { ID_FILE_NAME } from '../transit/format.js';
 import { probeSync, SYNC_PROBE_MODE_TEXT, SYNC_PROBE_MODES, type SyncProbeMode } from '../transit/sync-probe.js';
 import { runDemo } from './demo.js';
+import { registerFindingsCommands } from './findings.js';
 import {
   existingStoreConfig,
   humanBytes,
@@ -52,11 +53,16 @@ program
     try {
       const c = storage.config;
       const metadata = c.storage.metadata.in_memory ? null : c.storage.metadata.path;
-      printJsonOrLines(globals(), { dataDir: c.dataDir, created: !existed, metadata, transit: c.storage.transit.wal_path }, [
-        `${existed ? 'a store exists already at' : 'initialised'} ${c.dataDir}`,
-        `  metadata      ${metadata ?? '(in memory: nothing on disk)'}`,
-        `  transit WAL   ${c.storage.transit.wal_path}`,
-      ]);
+      printJsonOrLines(
+        globals(),
+        { dataDir: c.dataDir, created: !existed, metadata, transit: c.storage.transit.wal_path, correlations: c.storage.correlations.path },
+        [
+          `${existed ? 'a store exists already at' : 'initialised'} ${c.dataDir}`,
+          `  metadata      ${metadata ?? '(in memory: nothing on disk)'}`,
+          `  transit WAL   ${c.storage.transit.wal_path}`,
+          `  correlations  ${c.storage.correlations.path}`,
+        ],
+      );
     } finally {
       await storage.close();
     }
@@ -373,6 +379,8 @@ async function walDir(path: string | undefined, options: { wal?: boolean } = {})
   }
   return dir;
 }
+
+registerFindingsCommands(program, globals);
 
 program
   .command('status')

@@ -86,14 +86,19 @@ describe('tapio-storage command line', () => {
     const r = run(['--data-dir', dataDir, 'init']);
     expect(r.code).toBe(0);
     expect(r.out).toContain(`initialised ${dataDir}`);
-    expect(readdirSync(dataDir).sort()).toEqual(['TAPIO_STORAGE', 'metadata', 'wal']);
-    // Every path printed exists; the correlations directory, which nothing creates yet, is not printed.
+    expect(readdirSync(dataDir).sort()).toEqual(['TAPIO_STORAGE', 'correlations', 'metadata', 'wal']);
+    // Every path printed exists.
     const printed = [...r.out.matchAll(/^ {2}\S.*? {2,}(\/\S+)$/gm)].map((m) => m[1]!);
-    expect(printed).toEqual([join(dataDir, 'metadata'), join(dataDir, 'wal')]);
+    expect(printed).toEqual([join(dataDir, 'metadata'), join(dataDir, 'wal'), join(dataDir, 'correlations')]);
     for (const p of printed) expect(existsSync(p), p).toBe(true);
-    expect(r.out).not.toMatch(/correlations/);
     const json = run(['--data-dir', dataDir, '--json', 'init']);
-    expect(JSON.parse(json.out)).toEqual({ dataDir, created: false, metadata: join(dataDir, 'metadata'), transit: join(dataDir, 'wal') });
+    expect(JSON.parse(json.out)).toEqual({
+      dataDir,
+      created: false,
+      metadata: join(dataDir, 'metadata'),
+      transit: join(dataDir, 'wal'),
+      correlations: join(dataDir, 'correlations'),
+    });
     expect(run(['--data-dir', dataDir, 'init']).out).toContain(`a store exists already at ${dataDir}`);
   });
 
