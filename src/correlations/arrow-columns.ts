@@ -167,7 +167,12 @@ function batchToColumns(batch: arrow.RecordBatch, dim: number, types: readonly s
         for (let i = 0; i < rows; i++) cols.id[i] = vector.get(i) as string;
         break;
       case 'type': {
-        const dict = (data.dictionary?.toArray() ?? []) as string[];
+        if (data.dictionary === undefined) {
+          // Plain strings (a caller's table): 255 marks a name not in finding_types.
+          for (let i = 0; i < rows; i++) cols.type[i] = code.get(vector.get(i) as string) ?? 255;
+          break;
+        }
+        const dict = data.dictionary.toArray() as string[];
         const map = dict.map((t) => code.get(t) ?? 255);
         const keys = data.values as ArrayLike<number>;
         for (let i = 0; i < rows; i++) cols.type[i] = map[keys[data.offset + i]!]!;
@@ -220,6 +225,7 @@ function listColumn(data: arrow.Data<arrow.List>, rows: number): Array<string[] 
   const out = new Array<string[] | null>(rows).fill(null);
   const offsets = data.valueOffsets;
   const child = data.children[0]!;
+  const plain = child.dictionary === undefined ? new arrow.Vector([child]) : null; // a caller's list<utf8>
   const dictionary = (child.dictionary?.toArray() ?? []) as string[];
   const keys = child.values as Int32Array;
   for (let i = 0; i < rows; i++) {
@@ -227,7 +233,8 @@ function listColumn(data: arrow.Data<arrow.List>, rows: number): Array<string[] 
     const start = offsets[data.offset + i]!;
     const end = offsets[data.offset + i + 1]!;
     const names = new Array<string>(end - start);
-    for (let j = start; j < end; j++) names[j - start] = dictionary[keys[child.offset + j]!]!;
+    if (plain !== null) for (let j = start; j < end; j++) names[j - start] = plain.get(j) as string;
+    else for (let j = start; j < end; j++) names[j - start] = dictionary[keys[child.offset + j]!]!;
     out[i] = names;
   }
   return out;

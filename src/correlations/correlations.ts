@@ -10,6 +10,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 
 import type * as arrow from 'apache-arrow';
+import { Table as ArrowTable } from 'apache-arrow';
 
 import type { CorrelationsConfig } from '../config/index.js';
 import { TapioError } from '../errors.js';
@@ -17,11 +18,11 @@ import { ensureWritableDir, fsyncDir } from '../fs/durable.js';
 import type { RecoveryMode } from '../transit/backend.js';
 import { openWalBackend, Transit } from '../transit/index.js';
 import { ActivePart, activeBatch, type ActiveBatch } from './active-part.js';
-import { columnsToArrow, resourceColumn } from './arrow-columns.js';
+import { arrowToColumns, columnsToArrow, resourceColumn } from './arrow-columns.js';
 import { columnsFromFindings, decodeBatch, encodeBatch, gatherColumns, rowRecord, timestampOrder, type BatchColumns } from './batch-columns.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION } from './limits.js';
 import { readManifest, writeManifest, type Manifest, type SegmentEntry } from './manifest.js';
-import { CORRELATION_FIELDS, type CorrelationField, type CorrelationInput, type CorrelationRecord, type FindingRules } from './record.js';
+import { columnProblem, CORRELATION_FIELDS, type CorrelationField, type CorrelationInput, type CorrelationRecord, type FindingRules } from './record.js';
 import { runSegmentJob } from './segment-jobs.js';
 import { SegmentReader } from './segment-file.js';
 import { lockDir } from '../fs/dir-lock.js';
@@ -258,6 +259,54 @@ export class Correlations extends EventEmitter {
   async insert(findings: readonly CorrelationInput[]): Promise<{ inserted: number }> {
     this.#checkOpen('insert');
     const cols = columnsFromFindings('correlations.insert', findings, this.#rules);
+    if (cols.rows === 0) return { inserted: 0 };
+    return this.#insertColumns(cols);
+  }
+
+  /**
+   * The bulk path: inserts the rows of an Arrow table (or record batch) that has the segment's
+   * columns (docs/FORMAT.md): `timestamp` (timestamp[ms] or float64/int64 milliseconds), `id`,
+   * `type` (utf8 or dictionary), `severity`, `confidence`, `eventCount`, `timeWindow`, optional
+   * `pattern` (binary) and `resources.<type>` (list of utf8), and `embedding` as a fixed-size list
+   * of `embedding_dim` float32. Checked column by column, with the same rules and errors as
+   * insert(); no object is made per row. All or nothing, durable when it resolves.
+   *
+   * @example
+   * ```ts
+   * const table = await storage.correlations.query({ from, format: 'arrow' });
+   * await other.correlations.insertArrow(table);
+   * ```
+   */
+  async insertArrow(table: arrow.Table | arrow.RecordBatch): Promise<{ inserted: number }> {
+    this.#checkOpen('insertArrow');
+    const call = 'correlations.insertArrow';
+    const schema = (table as { schema?: arrow.Schema }).schema;
+    if (schema === undefined || typeof (table as { numRows?: unknown }).numRows !== 'number') {
+      throw new TapioError('ERR_INVALID_ARGUMENT', `${call}(table): expected an Arrow Table or RecordBatch (apache-arrow)`);
+    }
+    const dim = this.#config.embedding_dim;
+    const emb = schema.fields.find((f) => f.name === 'embedding');
+    if (emb !== undefined) {
+      const t = emb.type as { listSize?: number; children?: Array<{ type: { typeId: number; precision?: number } }> };
+      if (t.listSize !== dim || t.children?.[0]?.type.precision !== 1) {
+        throw new TapioError(
+          'ERR_VALIDATION',
+          `${call}: the embedding column must be a fixed-size list of ${dim} float32 (storage.correlations.embedding_dim), got ${String(emb.type)}; nothing was stored`,
+          {
+            details: { field: 'embedding' },
+          },
+        );
+      }
+    }
+    const whole = 'batches' in table ? table : new ArrowTable([table]);
+    const cols = arrowToColumns(whole as arrow.Table, dim, this.#config.finding_types);
+    const problem = columnProblem(cols, { rows: cols.rows, present: new Set(schema.fields.map((f) => f.name)) }, this.#rules);
+    if (problem !== null) {
+      const where = problem.index < 0 ? `column ${problem.field}` : `record ${problem.index} (${problem.field})`;
+      throw new TapioError('ERR_VALIDATION', `${call}: ${where} was refused: expected ${problem.expected}; nothing of the batch of ${cols.rows} was stored.`, {
+        details: { index: problem.index, issues: [{ path: problem.field, message: problem.expected }] },
+      });
+    }
     if (cols.rows === 0) return { inserted: 0 };
     return this.#insertColumns(cols);
   }

@@ -223,3 +223,68 @@ export function findingError(call: string, batch: readonly unknown[], index: num
     details: { index, issues },
   });
 }
+
+/** What {@link columnProblem} checks a bulk insert's columns against, beyond the finding rules. */
+export interface ColumnFacts {
+  rows: number;
+  /** The columns the caller's table had. */
+  present: ReadonlySet<string>;
+}
+
+/**
+ * The first problem of a bulk insert's columns (as `{ index, field, expected }`), or null: the
+ * same rules as a finding's, checked column by column (no object per row).
+ */
+export function columnProblem(
+  cols: {
+    id: string[];
+    timestamp: Float64Array;
+    type: Uint8Array;
+    severity: Uint8Array;
+    confidence: Float32Array;
+    eventCount: Int32Array;
+    timeWindow: Int32Array;
+    resources: Map<string, Array<string[] | null>>;
+    embedding: Float32Array;
+    dim: number;
+  },
+  facts: ColumnFacts,
+  rules: FindingRules,
+): { index: number; field: string; expected: string } | null {
+  for (const field of ['id', 'timestamp', 'type', 'severity', 'confidence', 'eventCount', 'timeWindow', 'embedding']) {
+    if (!facts.present.has(field)) return { index: -1, field, expected: 'a column of this name' };
+  }
+  const L = CORRELATION_LIMITS;
+  const ids = new Map<string, number>();
+  for (let i = 0; i < facts.rows; i++) {
+    if (!textOk(cols.id[i], L.id)) return { index: i, field: 'id', expected: `a non-empty string of at most ${L.id} characters, without control characters` };
+    const first = ids.get(cols.id[i]!);
+    if (first !== undefined) return { index: i, field: 'id', expected: `an id unique within the batch (record ${first} has it too)` };
+    ids.set(cols.id[i]!, i);
+    if (!intIn(cols.timestamp[i], 0, L.maxTimestamp))
+      return { index: i, field: 'timestamp', expected: `epoch milliseconds: a whole number from 0 to ${L.maxTimestamp}` };
+    if (cols.type[i]! >= rules.types.length)
+      return { index: i, field: 'type', expected: `one of ${rules.types.join(', ')} (storage.correlations.finding_types)` };
+    if (!(cols.severity[i]! >= 1 && cols.severity[i]! <= 5)) return { index: i, field: 'severity', expected: 'a whole number from 1 to 5' };
+    const c = cols.confidence[i]!;
+    if (!(c >= 0 && c <= 1)) return { index: i, field: 'confidence', expected: 'a number from 0 to 1' };
+    if (cols.eventCount[i]! < 0) return { index: i, field: 'eventCount', expected: `a whole number from 0 to ${MAX_INT32}` };
+    if (cols.timeWindow[i]! < 0) return { index: i, field: 'timeWindow', expected: `a whole number from 0 to ${MAX_INT32}` };
+  }
+  const e = cols.embedding;
+  for (let j = 0; j < e.length; j++)
+    if (!Number.isFinite(e[j]!)) return { index: Math.floor(j / cols.dim), field: 'embedding', expected: 'finite float32 values' };
+  for (const [type, column] of cols.resources) {
+    if (type.length > L.resourceType || !RESOURCE_TYPE_NAME.test(type))
+      return { index: -1, field: `resources.${type}`, expected: "a resource type of lowercase letters, digits, '_' and '-', starting with a letter" };
+    for (let i = 0; i < column.length; i++) {
+      const names = column[i];
+      if (names === null || names === undefined) continue;
+      if (names.length > L.namesPerType) return { index: i, field: `resources.${type}`, expected: `at most ${L.namesPerType} names` };
+      for (const name of names)
+        if (!textOk(name, L.resourceName))
+          return { index: i, field: `resources.${type}`, expected: `names: non-empty strings of at most ${L.resourceName} characters, no control characters` };
+    }
+  }
+  return null;
+}

@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
+import * as arrow from 'apache-arrow';
 import { describe, expect, it } from 'vitest';
 
 import { TapioStorage, type CorrelationInput, type TapioConfigInput } from '../../src/index.js';
@@ -288,5 +289,67 @@ describe.each(paths)('correlations on the %s path, more', (path) => {
     for (const x of old) expect(existsSync(join(s.correlations.dir, x.file)), x.file).toBe(false);
     expect(s.correlations.stats().retentionDropped).toBe(2);
     await s.close();
+  });
+});
+
+describe.each(paths)('the bulk path on the %s path', (path) => {
+  const open = (dataDir: string, dim = DIM) => TapioStorage.open({ dataDir, storage: { correlations: { embedding_dim: dim } } }, { correlations: { path } });
+
+  it('inserts an Arrow table whole, as insert() would the same findings, and refuses a bad column naming the record', async () => {
+    const gen = new FindingGenerator({ seed: 31, embeddingDim: DIM });
+    const findings = gen.next(700);
+    const a = await open(newDataDir());
+    await a.correlations.insert(findings);
+    const table = await a.correlations.query({ format: 'arrow' });
+    await a.close();
+    const b = await open(newDataDir());
+    expect(await b.correlations.insertArrow(table)).toEqual({ inserted: 700 });
+    expect(await b.correlations.insertArrow(table.batches[0]!)).toMatchObject({ inserted: table.batches[0]!.numRows });
+    const got = await b.correlations.query();
+    expect(got.filter((_, i) => i % 2 === 0).length).toBeGreaterThan(0);
+    expect(new Set(got.map((r) => r.id)).size).toBe(700);
+    expect((await b.correlations.query({ limit: 700 })).length).toBe(700);
+    // A plain table of the caller's (utf8 type, list<utf8> resources) is taken too.
+    const plain = arrow.tableFromArrays({
+      id: ['p1'],
+      type: ['attack'],
+      severity: Int8Array.of(2),
+      confidence: Float32Array.of(0.5),
+      eventCount: Int32Array.of(1),
+      timeWindow: Int32Array.of(60),
+      timestamp: Float64Array.of(NOON),
+    });
+    const withEmbedding = plain.assign(
+      new arrow.Table({
+        embedding: arrow.makeVector(
+          arrow.makeData({
+            type: new arrow.FixedSizeList(DIM, new arrow.Field('item', new arrow.Float32(), false)),
+            length: 1,
+            child: arrow.makeData({ type: new arrow.Float32(), length: DIM, data: new Float32Array(DIM).fill(0.25) }),
+          }),
+        ),
+      }),
+    );
+    await b.correlations.insertArrow(withEmbedding);
+    const p1 = (await b.correlations.query()).find((r) => r.id === 'p1')!;
+    expect(p1).toMatchObject({ type: 'attack', severity: 2, confidence: 0.5, eventCount: 1, timeWindow: 60, resources: {} });
+    // Bad input: a value out of range, a missing column, another dimension; nothing stored.
+    const rows = (await b.correlations.query()).length;
+    const bad = withEmbedding.assign(arrow.tableFromArrays({ severity: Int8Array.of(7) }));
+    await expect(b.correlations.insertArrow(bad)).rejects.toMatchObject({
+      code: 'ERR_VALIDATION',
+      message: /record 0 \(severity\) was refused: expected a whole number from 1 to 5/,
+    });
+    await expect(b.correlations.insertArrow(withEmbedding.select(['id', 'type', 'embedding']))).rejects.toMatchObject({
+      code: 'ERR_VALIDATION',
+      message: /column timestamp/,
+    });
+    await expect(b.correlations.insertArrow(plain)).rejects.toMatchObject({ code: 'ERR_VALIDATION', message: /column embedding/ });
+    await expect(b.correlations.insertArrow({} as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+    expect((await b.correlations.query()).length).toBe(rows);
+    await b.close();
+    const c = await open(newDataDir(), 16);
+    await expect(c.correlations.insertArrow(withEmbedding)).rejects.toMatchObject({ code: 'ERR_VALIDATION', message: /fixed-size list of 16 float32/ });
+    await c.close();
   });
 });
