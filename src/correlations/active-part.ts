@@ -1,31 +1,24 @@
 /**
- * The active part: the batches inserted since the last flush, as columns for reads and as their
- * WAL record bytes for the flush. A flush freezes the batches it writes (they stay readable until
- * the manifest names their segments) while new inserts go to a fresh part.
+ * The active part: the batches inserted since the last flush, kept as their WAL records (the
+ * bytes a flush sends to the segment worker; reads decode the batches their range meets). A flush
+ * freezes the batches it writes (they stay readable until the manifest names their segments)
+ * while new inserts go to a fresh part.
  */
-import { encodeBatch, timeRange, type BatchColumns } from './batch-columns.js';
+import { decodeBatch, type BatchColumns } from './batch-columns.js';
 
 /** One inserted batch. */
 export interface ActiveBatch {
-  cols: BatchColumns;
-  /** Its WAL record (owned: a flush transfers it to the segment worker). Null once transferred. */
-  bytes: Uint8Array | null;
+  /** Its batch record (docs/FORMAT.md). */
+  bytes: Uint8Array;
+  rows: number;
   /** Its WAL sequence number (0 when the WAL is off). */
   seq: number;
   minTs: number;
   maxTs: number;
-  /** What the batch is counted as against active_memory. */
-  memory: number;
 }
 
-/** Object and string overhead per row beyond the record bytes, counted against active_memory (an estimate). */
-const ROW_OVERHEAD = 96;
-
-export function activeBatch(cols: BatchColumns, bytes: Uint8Array, seq: number): ActiveBatch {
-  const [minTs, maxTs] = timeRange(cols);
-  // The columns hold about what the record holds, plus per-row object overhead.
-  return { cols, bytes, seq, minTs, maxTs, memory: 2 * bytes.length + cols.rows * ROW_OVERHEAD };
-}
+/** Per batch beyond its bytes, counted against active_memory (the object and its facts). */
+const BATCH_OVERHEAD = 256;
 
 export class ActivePart {
   batches: ActiveBatch[] = [];
@@ -34,16 +27,12 @@ export class ActivePart {
 
   add(batch: ActiveBatch): void {
     this.batches.push(batch);
-    this.rows += batch.cols.rows;
-    this.memory += batch.memory;
+    this.rows += batch.rows;
+    this.memory += batch.bytes.length + BATCH_OVERHEAD;
   }
+}
 
-  /** The batches' record bytes, owned by the caller from now on (re-encoded where a failed flush took them). */
-  takeRecords(): Uint8Array[] {
-    return this.batches.map((b) => {
-      const bytes = b.bytes ?? encodeBatch(b.cols);
-      b.bytes = null;
-      return bytes;
-    });
-  }
+/** The columns of `batch` (decoded for each read that needs them). */
+export function batchColumns(batch: ActiveBatch, dim: number): BatchColumns {
+  return decodeBatch(batch.bytes, dim, `a batch of the active part (WAL record ${batch.seq})`);
 }

@@ -30,11 +30,11 @@ export interface BatchColumns {
 const EMPTY = new Uint8Array(0);
 
 /**
- * Checks `findings` (each with the fast predicate; a refusal is described by zod) and returns
- * them as columns. Refuses the whole batch with ERR_VALIDATION naming the first bad record, or
- * an id that appears twice.
+ * Checks `findings` (each with the fast predicate; a refusal is described by zod): throws
+ * ERR_VALIDATION naming the first bad record, or an id that appears twice, or ERR_INVALID_ARGUMENT
+ * for a value that is not an array.
  */
-export function columnsFromFindings(call: string, findings: unknown, rules: FindingRules): BatchColumns {
+export function checkFindings(call: string, findings: unknown, rules: FindingRules): asserts findings is CorrelationInput[] {
   if (!Array.isArray(findings)) {
     throw new TapioError('ERR_INVALID_ARGUMENT', `${call}: expected an array of findings, got ${findings === null ? 'null' : typeof findings}`);
   }
@@ -42,9 +42,6 @@ export function columnsFromFindings(call: string, findings: unknown, rules: Find
   if (rows > CORRELATION_LIMITS.batchRows) {
     throw new TapioError('ERR_INVALID_ARGUMENT', `${call}: a batch holds at most ${CORRELATION_LIMITS.batchRows} findings, got ${rows}; split it`);
   }
-  const dim = rules.embeddingDim;
-  const cols = emptyColumns(rows, dim);
-  const typeCode = new Map<string, number>(rules.types.map((t, i) => [t, i]));
   const seen = new Map<string, number>();
   for (let i = 0; i < rows; i++) {
     const f: unknown = findings[i];
@@ -58,30 +55,79 @@ export function columnsFromFindings(call: string, findings: unknown, rules: Find
       );
     }
     seen.set(f.id, i);
-    cols.id[i] = f.id;
-    cols.timestamp[i] = f.timestamp instanceof Date ? f.timestamp.getTime() : f.timestamp;
-    cols.type[i] = typeCode.get(f.type)!;
-    cols.severity[i] = f.severity;
-    cols.confidence[i] = f.confidence;
-    cols.eventCount[i] = f.eventCount;
-    cols.timeWindow[i] = f.timeWindow;
-    cols.pattern[i] = f.pattern === undefined ? EMPTY : f.pattern;
-    cols.embedding.set(f.embedding, i * dim);
-    const res = f.resources;
-    if (res !== undefined) {
-      for (const key in res) {
-        let column = cols.resources.get(key);
-        if (column === undefined) {
-          column = new Array<string[] | null>(rows).fill(null);
-          cols.resources.set(key, column);
-        }
-        column[i] = res[key]!.slice();
-      }
-    }
   }
-  // Patterns are copied once here, so a caller reusing its buffer cannot change what was stored.
-  copyPatterns(cols);
-  return cols;
+}
+
+/** A batch record made from checked findings, with the facts the active part keeps of it. */
+export interface EncodedBatch {
+  bytes: Uint8Array;
+  rows: number;
+  minTs: number;
+  maxTs: number;
+}
+
+/**
+ * The batch record of checked findings, written in one pass straight from the objects (no
+ * columns in between): numbers into the record's typed sections, ids and resources as one JSON
+ * text of the caller's own arrays and objects (docs/FORMAT.md, "Correlation batch record").
+ */
+export function encodeFindings(findings: readonly CorrelationInput[], rules: FindingRules): EncodedBatch {
+  const rows = findings.length;
+  const dim = rules.embeddingDim;
+  const ids = new Array<string>(rows);
+  const resources = new Array<unknown>(rows);
+  let patternBytes = 0;
+  for (let i = 0; i < rows; i++) {
+    const f = findings[i]!;
+    ids[i] = f.id;
+    resources[i] = f.resources ?? null;
+    if (f.pattern !== undefined) patternBytes += f.pattern.length;
+  }
+  const json = encoder.encode(JSON.stringify({ id: ids, resources }));
+  const layout = batchLayout(rows, dim, patternBytes, json.length);
+  const out = new Uint8Array(layout.total);
+  const buf = out.buffer;
+  writeHeader(out, rows, dim, patternBytes, json.length);
+  // Every section starts at a multiple of 8 of a fresh buffer, so typed views fit.
+  const ts = new Float64Array(buf, layout.timestamp, rows);
+  const confidence = new Float32Array(buf, layout.confidence, rows);
+  const eventCount = new Int32Array(buf, layout.eventCount, rows);
+  const timeWindow = new Int32Array(buf, layout.timeWindow, rows);
+  const severity = new Uint8Array(buf, layout.severity, rows);
+  const type = new Uint8Array(buf, layout.type, rows);
+  const offsets = new Uint32Array(buf, layout.patternOffsets, rows + 1);
+  const embedding = new Float32Array(buf, layout.embedding, rows * dim);
+  const types = rules.types;
+  let minTs = Infinity;
+  let maxTs = -Infinity;
+  let at = 0;
+  for (let i = 0; i < rows; i++) {
+    const f = findings[i]!;
+    const t = f.timestamp instanceof Date ? f.timestamp.getTime() : f.timestamp;
+    ts[i] = t;
+    if (t < minTs) minTs = t;
+    if (t > maxTs) maxTs = t;
+    confidence[i] = f.confidence;
+    eventCount[i] = f.eventCount;
+    timeWindow[i] = f.timeWindow;
+    severity[i] = f.severity;
+    type[i] = types.indexOf(f.type);
+    offsets[i] = at;
+    if (f.pattern !== undefined && f.pattern.length > 0) {
+      out.set(f.pattern, layout.patternData + at);
+      at += f.pattern.length;
+    }
+    embedding.set(f.embedding, i * dim);
+  }
+  offsets[rows] = at;
+  out.set(json, layout.json);
+  return { bytes: out, rows, minTs, maxTs };
+}
+
+/** Checked findings as columns (through their batch record, so both forms agree). */
+export function columnsFromFindings(call: string, findings: unknown, rules: FindingRules): BatchColumns {
+  checkFindings(call, findings, rules);
+  return decodeBatch(encodeFindings(findings, rules).bytes, rules.embeddingDim, call);
 }
 
 function copyPatterns(cols: BatchColumns): void {
@@ -230,14 +276,7 @@ export function encodeBatch(cols: BatchColumns): Uint8Array {
   for (const p of cols.pattern) patternBytes += p.length;
   const layout = batchLayout(rows, cols.dim, patternBytes, json.length);
   const out = new Uint8Array(layout.total);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, BATCH_MAGIC, true);
-  view.setUint16(4, BATCH_VERSION, true);
-  view.setUint16(6, 0, true);
-  view.setUint32(8, rows, true);
-  view.setUint32(12, cols.dim, true);
-  view.setUint32(16, patternBytes, true);
-  view.setUint32(20, json.length, true);
+  writeHeader(out, rows, cols.dim, patternBytes, json.length);
   const put = (at: number, a: ArrayBufferView) => out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
   put(layout.timestamp, cols.timestamp);
   put(layout.confidence, cols.confidence);
@@ -257,6 +296,17 @@ export function encodeBatch(cols: BatchColumns): Uint8Array {
   put(layout.embedding, cols.embedding);
   out.set(json, layout.json);
   return out;
+}
+
+function writeHeader(out: Uint8Array, rows: number, dim: number, patternBytes: number, jsonBytes: number): void {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  view.setUint32(0, BATCH_MAGIC, true);
+  view.setUint16(4, BATCH_VERSION, true);
+  view.setUint16(6, 0, true);
+  view.setUint32(8, rows, true);
+  view.setUint32(12, dim, true);
+  view.setUint32(16, patternBytes, true);
+  view.setUint32(20, jsonBytes, true);
 }
 
 interface BatchLayout {
@@ -323,7 +373,8 @@ export function decodeBatch(bytes: Uint8Array, dim: number, where: string): Batc
   take(offsets, layout.patternOffsets);
   const patterns = bytes.slice(layout.patternData, layout.patternData + offsets[rows]!);
   for (let i = 0; i < rows; i++) cols.pattern[i] = patterns.subarray(offsets[i]!, offsets[i + 1]!);
-  let parsed: { id: string[]; resources: Record<string, Array<string[] | null>> };
+  // resources: per type, a list per row (encodeBatch), or per row, an object or null (encodeFindings).
+  let parsed: { id: string[]; resources: Record<string, Array<string[] | null>> | Array<Record<string, string[]> | null> };
   try {
     parsed = JSON.parse(decoder.decode(bytes.subarray(layout.json))) as typeof parsed;
   } catch (err) {
@@ -331,8 +382,25 @@ export function decodeBatch(bytes: Uint8Array, dim: number, where: string): Batc
   }
   if (!Array.isArray(parsed.id) || parsed.id.length !== rows) throw bad('its id list does not hold one id per row');
   cols.id = parsed.id;
-  for (const k of Object.keys(parsed.resources ?? {})) {
-    const column = parsed.resources[k]!;
+  const res = parsed.resources;
+  if (Array.isArray(res)) {
+    if (res.length !== rows) throw bad('its resources list does not hold one entry per row');
+    for (let i = 0; i < rows; i++) {
+      const row = res[i];
+      if (row === null || row === undefined) continue;
+      for (const k in row) {
+        let column = cols.resources.get(k);
+        if (column === undefined) {
+          column = new Array<string[] | null>(rows).fill(null);
+          cols.resources.set(k, column);
+        }
+        column[i] = row[k]!;
+      }
+    }
+    return cols;
+  }
+  for (const k of Object.keys(res ?? {})) {
+    const column = res[k]!;
     if (!Array.isArray(column) || column.length !== rows) throw bad(`its resources.${k} list does not hold one entry per row`);
     cols.resources.set(k, column);
   }

@@ -17,9 +17,20 @@ import { TapioError } from '../errors.js';
 import { ensureWritableDir, fsyncDir } from '../fs/durable.js';
 import type { RecoveryMode } from '../transit/backend.js';
 import { openWalBackend, Transit } from '../transit/index.js';
-import { ActivePart, activeBatch, type ActiveBatch } from './active-part.js';
+import { ActivePart, batchColumns, type ActiveBatch } from './active-part.js';
 import { arrowToColumns, columnsToArrow, resourceColumn } from './arrow-columns.js';
-import { columnsFromFindings, decodeBatch, encodeBatch, gatherColumns, rowRecord, timestampOrder, type BatchColumns } from './batch-columns.js';
+import {
+  checkFindings,
+  decodeBatch,
+  encodeBatch,
+  encodeFindings,
+  gatherColumns,
+  rowRecord,
+  timeRange,
+  timestampOrder,
+  type BatchColumns,
+  type EncodedBatch,
+} from './batch-columns.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION } from './limits.js';
 import { readManifest, writeManifest, type Manifest, type SegmentEntry } from './manifest.js';
 import { columnProblem, CORRELATION_FIELDS, type CorrelationField, type CorrelationInput, type CorrelationRecord, type FindingRules } from './record.js';
@@ -244,9 +255,10 @@ export class Correlations extends EventEmitter {
     if (from > this.#wal.lastSeq) return;
     for await (const rec of this.#wal.read({ fromSeq: from })) {
       if (extra.has(rec.seq)) continue;
-      const bytes = rec.data.slice(); // owned: a flush transfers it
+      const bytes = rec.data.slice(); // its own buffer: the reader's is reused
       const cols = decodeBatch(bytes, this.#config.embedding_dim, `record ${rec.seq} of the correlation WAL ${join(this.dir, 'wal')}`);
-      this.#active.add(activeBatch(cols, bytes, rec.seq));
+      const [minTs, maxTs] = timeRange(cols);
+      this.#active.add({ bytes, rows: cols.rows, seq: rec.seq, minTs, maxTs });
       this.#replayedRows += cols.rows;
     }
   }
@@ -258,9 +270,9 @@ export class Correlations extends EventEmitter {
    */
   async insert(findings: readonly CorrelationInput[]): Promise<{ inserted: number }> {
     this.#checkOpen('insert');
-    const cols = columnsFromFindings('correlations.insert', findings, this.#rules);
-    if (cols.rows === 0) return { inserted: 0 };
-    return this.#insertColumns(cols);
+    checkFindings('correlations.insert', findings, this.#rules);
+    if (findings.length === 0) return { inserted: 0 };
+    return this.#insertRecord(encodeFindings(findings, this.#rules));
   }
 
   /**
@@ -308,11 +320,13 @@ export class Correlations extends EventEmitter {
       });
     }
     if (cols.rows === 0) return { inserted: 0 };
-    return this.#insertColumns(cols);
+    const [minTs, maxTs] = timeRange(cols);
+    return this.#insertRecord({ bytes: encodeBatch(cols), rows: cols.rows, minTs, maxTs });
   }
 
-  async #insertColumns(cols: BatchColumns): Promise<{ inserted: number }> {
-    const bytes = encodeBatch(cols);
+  async #insertRecord(batch: EncodedBatch): Promise<{ inserted: number }> {
+    const { bytes } = batch;
+    const cols = { rows: batch.rows };
     if (bytes.length > WAL_RING / 2 - 64) {
       throw new TapioError(
         'ERR_INVALID_ARGUMENT',
@@ -325,7 +339,7 @@ export class Correlations extends EventEmitter {
     let seq = 0;
     if (this.#config.wal_enabled) seq = (await this.#wal.append([bytes])).lastSeq;
     this.#checkOpen('insert');
-    this.#active.add(activeBatch(cols, bytes, seq));
+    this.#active.add({ bytes, rows: batch.rows, seq, minTs: batch.minTs, maxTs: batch.maxTs });
     this.#inserts++;
     if (this.#active.memory >= this.#config.active_memory && this.#flushing === null) {
       this.#startFlush().catch((err: unknown) => this.#flushFailed(err));
@@ -376,7 +390,8 @@ export class Correlations extends EventEmitter {
   async #writePart(part: ActivePart): Promise<void> {
     const m = this.#manifest;
     const days = new Set<number>();
-    for (const b of part.batches) for (const t of b.cols.timestamp) days.add(Math.floor(t / DAY_MS));
+    // Each day a batch spans gets a number (a batch's days lie between its first and last).
+    for (const b of part.batches) for (let d = Math.floor(b.minTs / DAY_MS); d <= Math.floor(b.maxTs / DAY_MS); d++) days.add(d);
     const firstNumber = this.#reserveNumbers(days.size);
     const result = await runSegmentJob({
       kind: 'flush',
@@ -385,7 +400,7 @@ export class Correlations extends EventEmitter {
       types: m.findingTypes,
       level: 0,
       firstNumber,
-      batches: part.takeRecords(),
+      batches: part.batches.map((b) => b.bytes),
     });
     await this.#updateManifest((current) => {
       // The WAL records now in segments: the covered prefix grows as far as it runs unbroken; a
@@ -609,7 +624,7 @@ export class Correlations extends EventEmitter {
           reader.close();
         }
       }
-      for (const b of memory) parts.push(inRange(b.cols, from, to));
+      for (const b of memory) parts.push(inRange(batchColumns(b, this.#manifest.embeddingDim), from, to));
     } finally {
       const free: SegmentEntry[] = [];
       for (const s of segments) {

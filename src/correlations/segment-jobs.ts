@@ -19,12 +19,36 @@ function workerPath(): string {
   return built;
 }
 
-/** Runs `job` in a new worker; its batch buffers are transferred (the caller must not use them after). */
+/** Bytes of batch records copied to the worker between two turns of the event loop. */
+const COPY_SLICE = 8 * 1024 * 1024;
+
+/**
+ * Runs `job` in a new worker. A flush's batch records stay the caller's (the part stays readable
+ * until the manifest names its segments): copies go to the worker a slice at a time, between
+ * turns of the event loop, so a large part never holds the loop while it is handed over.
+ */
 export function runSegmentJob(job: FlushJob | CompactJob): Promise<JobResult> {
-  const transfer = job.kind === 'flush' ? job.batches.map((b) => b.buffer as ArrayBuffer).filter((b, i, all) => all.indexOf(b) === i) : [];
+  const batches = job.kind === 'flush' ? job.batches : [];
+  const data = job.kind === 'flush' ? { ...job, batches: [] } : job;
   return new Promise((resolve, reject) => {
     let settled = false;
-    const worker = new Worker(workerPath(), { workerData: job, transferList: transfer });
+    const worker = new Worker(workerPath(), { workerData: data });
+    if (job.kind === 'flush') {
+      void (async () => {
+        let copied = 0;
+        for (const b of batches) {
+          if (settled) return;
+          const copy = b.slice();
+          worker.postMessage({ batch: copy }, [copy.buffer]);
+          copied += b.length;
+          if (copied >= COPY_SLICE) {
+            copied = 0;
+            await new Promise((r) => setImmediate(r));
+          }
+        }
+        if (!settled) worker.postMessage({ end: true });
+      })();
+    }
     worker.once('message', (reply: JobReply) => {
       settled = true;
       if (reply.ok) resolve(reply.result);

@@ -10,8 +10,25 @@ import { mergeSegments, type CompactJob } from './segment-merge.js';
 import { writeSegmentFiles, type FlushJob, type JobReply } from './segment-writer.js';
 
 const job = workerData as FlushJob | CompactJob;
+
+/** A flush's batch records arrive as messages ({ batch }), then { end }. */
+function received(flush: FlushJob): Promise<FlushJob> {
+  return new Promise((resolve) => {
+    const onMessage = (m: { batch?: Uint8Array; end?: boolean }) => {
+      if (m.batch !== undefined) flush.batches.push(m.batch);
+      if (m.end === true) {
+        parentPort!.off('message', onMessage);
+        resolve(flush);
+      }
+    };
+    parentPort!.on('message', onMessage);
+  });
+}
+
 const run =
-  job.kind === 'flush' ? writeSegmentFiles(job) : mergeSegments(job).then((r) => ({ entries: [r.entry], bytesWritten: r.bytesWritten, peakRss: r.peakRss }));
+  job.kind === 'flush'
+    ? received(job).then(writeSegmentFiles)
+    : mergeSegments(job).then((r) => ({ entries: [r.entry], bytesWritten: r.bytesWritten, peakRss: r.peakRss }));
 run.then(
   (result) => parentPort!.postMessage({ ok: true, result } satisfies JobReply),
   (err: unknown) =>

@@ -25,7 +25,7 @@ export interface FlushJob {
   level: number;
   /** The number of the first file; each day takes the next. */
   firstNumber: number;
-  /** Batch records (encodeBatch). */
+  /** Batch records (docs/FORMAT.md); a flush's arrive as messages after the job starts. */
   batches: Uint8Array[];
 }
 
