@@ -177,14 +177,16 @@ function fillAndKill(dataDir, path, mb) {
     setInterval(() => {}, 1000);`;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let rows = 0;
     child.stdout.on('data', (d) => {
       const m = /full (\d+)/.exec(String(d));
       if (m) {
+        rows = Number(m[1]);
         child.kill('SIGKILL');
-        resolve(Number(m[1]));
       }
     });
-    child.on('exit', (code, signal) => signal !== 'SIGKILL' && reject(new Error(`fill child exited ${code}`)));
+    // Its locks end with the process: reopen only once it is gone.
+    child.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve(rows) : reject(new Error(`fill child exited ${code}`))));
   });
 }
 
@@ -224,11 +226,13 @@ export async function run() {
     rows.push({ path, what: 'insert, batches of 1,000, WAL on', rate: c.insert.perSec, ratio: c.insert.perSec / duck.perSec, loop: c.insert });
     // Flush of everything inserted.
     const memoryBytes = s.correlations.stats().activeMemory;
+    // One row group of records as the store holds them (16,384 rows).
+    const rowGroupMB = (16_384 * memoryBytes) / ROWS / 1e6;
     let stop = loopMonitor();
     let t = performance.now();
     await s.correlations.flush();
     const flushS = (performance.now() - t) / 1000;
-    c.flush = { seconds: flushS, inputBytesPerSec: memoryBytes / 2 / flushS, ...stop() };
+    c.flush = { seconds: flushS, inputBytesPerSec: memoryBytes / flushS, ...stop() };
     rows.push({
       path,
       what: 'flush (MB/s of WAL records)',
@@ -268,7 +272,7 @@ export async function run() {
 
     // Compaction: 5 L0 segments of one day merged into L1; inserts beside it.
     dir = freshDir(`compact-${path}`);
-    s = await openStore(dir, path);
+    s = await openStore(dir, path, { compaction: { l0_size: '100GB', l1_size: '200GB' } });
     const per = Math.ceil(batches.length / 5);
     for (let k = 0; k < batches.length; k += per) {
       for (const b of batches.slice(k, k + per)) await s.correlations.insert(b);
@@ -298,7 +302,7 @@ export async function run() {
       seconds: compactS,
       inputBytes: l0Bytes,
       inputBytesPerSec: l0Bytes / compactS,
-      peakRss: report?.peakRss,
+      peakMemory: report?.peakMemory,
       insertPerSecDuring: duringRate,
       ...stop(),
     };
@@ -310,7 +314,7 @@ export async function run() {
       ratio: c.compaction.inputBytesPerSec / ddBytesPerSec,
       ratioLabel: 'of dd',
       loop: c.compaction,
-      extra: `worker process peak RSS ${(report?.peakRss / 2 ** 20).toFixed(0)} MiB`,
+      extra: `worker peak memory ${(report?.peakMemory / 1e6).toFixed(0)} MB; row groups in memory: ${report?.inputs ?? 0} inputs + 1 output x ${rowGroupMB.toFixed(1)} MB`,
     });
     rows.push({ path, what: 'insert while the compaction runs', rate: duringRate, ratio: duringRate / c.insert.perSec, ratioLabel: 'of alone' });
     await s.close();

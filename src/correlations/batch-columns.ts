@@ -344,6 +344,32 @@ function batchLayout(rows: number, dim: number, patternBytes: number, jsonBytes:
 }
 
 /**
+ * The rows and time range of a batch record, read from its header and timestamp section alone
+ * (what the replay at open needs; the rest is decoded when a read needs it). Throws as
+ * decodeBatch does for a record that is not one.
+ */
+export function batchFacts(bytes: Uint8Array, dim: number, where: string): { rows: number; minTs: number; maxTs: number } {
+  const bad = (why: string) =>
+    new TapioError('ERR_SEGMENT_CORRUPT', `${where} is not a correlation batch record this version reads: ${why}`, { details: { file: where } });
+  if (bytes.length < BATCH_HEADER_SIZE) throw bad(`${bytes.length} bytes, shorter than the ${BATCH_HEADER_SIZE}-byte header`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== BATCH_MAGIC) throw bad('wrong magic number');
+  if (view.getUint16(4, true) !== BATCH_VERSION) throw bad(`version ${view.getUint16(4, true)}; this reads version ${BATCH_VERSION}`);
+  const rows = view.getUint32(8, true);
+  if (view.getUint32(12, true) !== dim) throw bad(`embeddings of ${view.getUint32(12, true)} values, the store's embedding_dim is ${dim}`);
+  const layout = batchLayout(rows, dim, view.getUint32(16, true), view.getUint32(20, true));
+  if (layout.total !== bytes.length) throw bad(`its sections need ${layout.total} bytes, the record holds ${bytes.length}`);
+  let minTs = Infinity;
+  let maxTs = -Infinity;
+  for (let i = 0; i < rows; i++) {
+    const t = view.getFloat64(layout.timestamp + i * 8, true);
+    if (t < minTs) minTs = t;
+    if (t > maxTs) maxTs = t;
+  }
+  return { rows, minTs, maxTs };
+}
+
+/**
  * The columns of a batch record. Throws ERR_SEGMENT_CORRUPT (naming `where`) when the bytes are
  * not a batch record of dimension `dim` (the WAL's CRC32C already vouched for them, so this is a
  * record of another format or version).

@@ -20,8 +20,8 @@ import { openWalBackend, Transit } from '../transit/index.js';
 import { ActivePart, batchColumns, type ActiveBatch } from './active-part.js';
 import { arrowToColumns, columnsToArrow, resourceColumn } from './arrow-columns.js';
 import {
+  batchFacts,
   checkFindings,
-  decodeBatch,
   encodeBatch,
   encodeFindings,
   gatherColumns,
@@ -118,8 +118,8 @@ export interface CompactionReport {
   inputBytes: number;
   outputBytes: number;
   ms: number;
-  /** The worker process's largest resident set while merging, bytes. */
-  peakRss: number;
+  /** The most the compaction worker held while merging: its heap, its buffers and its WebAssembly memory, bytes. */
+  peakMemory: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -256,10 +256,9 @@ export class Correlations extends EventEmitter {
     for await (const rec of this.#wal.read({ fromSeq: from })) {
       if (extra.has(rec.seq)) continue;
       const bytes = rec.data.slice(); // its own buffer: the reader's is reused
-      const cols = decodeBatch(bytes, this.#config.embedding_dim, `record ${rec.seq} of the correlation WAL ${join(this.dir, 'wal')}`);
-      const [minTs, maxTs] = timeRange(cols);
-      this.#active.add({ bytes, rows: cols.rows, seq: rec.seq, minTs, maxTs });
-      this.#replayedRows += cols.rows;
+      const facts = batchFacts(bytes, this.#config.embedding_dim, `record ${rec.seq} of the correlation WAL ${join(this.dir, 'wal')}`);
+      this.#active.add({ bytes, seq: rec.seq, ...facts });
+      this.#replayedRows += facts.rows;
     }
   }
 
@@ -525,7 +524,7 @@ export class Correlations extends EventEmitter {
       inputBytes: inputs.reduce((n, s) => n + s.bytes + s.embeddingBytes, 0),
       outputBytes: result.bytesWritten,
       ms: performance.now() - started,
-      peakRss: result.peakRss ?? 0,
+      peakMemory: result.peakMemory ?? 0,
     };
     this.emit('compaction', this.#lastCompaction);
     await this.#retire(inputs);

@@ -80,6 +80,9 @@ export function decodeEmbeddingHeader(bytes: Uint8Array): { dim: number; stride:
   return { dim: view.getUint32(8, true), stride: view.getUint32(12, true), rows: view.getFloat64(16, true), normsAt: view.getFloat64(24, true) };
 }
 
+/** Segment files opened and row groups read since the process started (tests check what a query touched). */
+export const segmentReads = { opens: 0, rowGroups: 0 };
+
 /** An open Parquet segment, read a row group at a time. */
 export class SegmentReader {
   private constructor(
@@ -100,6 +103,7 @@ export class SegmentReader {
         details: { file: path },
       });
     }
+    segmentReads.opens++;
     return new SegmentReader(path, file);
   }
 
@@ -110,6 +114,7 @@ export class SegmentReader {
   /** Row group `group` (or all when null), only `columns` (all when null), as batch columns. */
   async read(group: number | null, columns: string[] | null, dim: number, types: readonly string[]): Promise<BatchColumns> {
     let table: pw.Table;
+    segmentReads.rowGroups++;
     try {
       table = await this.file.read({
         ...(group === null ? {} : { rowGroups: [group] }),

@@ -6,6 +6,7 @@
  * matched by name: an input without a column gives null on its rows, never a shifted value.
  */
 import { promises as fsp } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import { dirname, join } from 'node:path';
 
 import * as arrow from 'apache-arrow';
@@ -35,6 +36,15 @@ export interface CompactJob {
   kernel: 'native' | 'typescript';
 }
 
+/**
+ * What this worker holds now: its JavaScript heap, the buffers outside it it allocated (typed
+ * arrays), and the WebAssembly memory of the Parquet reader and writer (which only grows).
+ */
+export function workerMemory(): number {
+  const h = getHeapStatistics();
+  return h.used_heap_size + h.external_memory + pw.wasmMemory().buffer.byteLength;
+}
+
 /** One input's position: its current row group and the next row in it. */
 interface Cursor {
   reader: SegmentReader;
@@ -43,13 +53,13 @@ interface Cursor {
   row: number;
 }
 
-export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEntry; bytesWritten: number; peakRss: number }> {
+export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEntry; bytesWritten: number; peakMemory: number }> {
   const { dir, dim, types, inputs } = job;
   const day = inputs[0]!.day;
   const names = segmentNames(day, job.level, job.number);
   const resourceTypes = [...new Set(inputs.flatMap((s) => s.resourceTypes))].sort();
   const cursors: Cursor[] = [];
-  let peakRss = process.memoryUsage().rss;
+  let peakMemory = workerMemory();
   for (const s of inputs) cursors.push({ reader: await SegmentReader.open(join(dir, s.file)), group: 0, cols: null, row: 0 });
   const totalRows = inputs.reduce((n, s) => n + s.rows, 0);
   const stride = embeddingStride(dim);
@@ -109,7 +119,7 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
         for (let k = 0; k < live.length; k++) live[k]!.row += taken[k]!;
       }
       if (picks.length === 0) return null;
-      peakRss = Math.max(peakRss, process.memoryUsage().rss);
+      peakMemory = Math.max(peakMemory, workerMemory());
       return gatherColumns(parts, picks, dim);
     };
 
@@ -196,7 +206,7 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
     resourceTypes,
     names: Buffer.from(buildNameFilter(keys, keys.size)).toString('base64'),
   };
-  return { entry, bytesWritten: parquetBytes + embeddingBytes, peakRss };
+  return { entry, bytesWritten: parquetBytes + embeddingBytes, peakMemory };
 }
 
 /** The CRC32C of a whole file, read in 4 MiB pieces. */

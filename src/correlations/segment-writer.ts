@@ -33,8 +33,8 @@ export interface JobResult {
   entries: SegmentEntry[];
   /** Bytes written (Parquet and side files). */
   bytesWritten: number;
-  /** The worker process's largest resident set seen during a compaction, bytes. */
-  peakRss?: number;
+  /** The most a compaction worker held (workerMemory() in segment-merge.ts), bytes. */
+  peakMemory?: number;
 }
 
 export type JobReply = { ok: true; result: JobResult } | { ok: false; error: { message: string; code: string | null } };

@@ -353,3 +353,34 @@ describe.each(paths)('the bulk path on the %s path', (path) => {
     await c.close();
   });
 });
+
+describe.each(paths)('pruning on the %s path', (path) => {
+  it('answers a one-hour query from the one segment and the row groups that meet it, opening no other file', async () => {
+    const { segmentReads } = await import('../../src/correlations/segment-file.js');
+    const dataDir = newDataDir();
+    const s = await TapioStorage.open({ dataDir, storage: { correlations: { embedding_dim: DIM } } }, { correlations: { path } });
+    const day = 86_400_000;
+    const today = Math.floor(Date.now() / day) * day;
+    // Three days, about 50,000 findings each (one every ~1.7 s): several row groups per segment.
+    for (const [i, start] of [today - 2 * day, today - day, today].entries()) {
+      const gen = new FindingGenerator({ seed: i, embeddingDim: DIM, start, ratePerSecond: 0.6 });
+      for (let k = 0; k < 5; k++) await s.correlations.insert(gen.next(10_000));
+      await s.correlations.flush();
+    }
+    const segments = s.correlations.segments();
+    expect(segments.length).toBe(3);
+    expect(segments.every((x) => x.groups.length >= 3)).toBe(true);
+    const from = today - day + 10 * 3_600_000;
+    const to = from + 3_600_000;
+    const before = { ...segmentReads };
+    const got = await s.correlations.query({ from, to, fields: ['id'] });
+    expect(segmentReads.opens - before.opens).toBe(1);
+    // The hour lies within one or two row groups of the day's segment.
+    expect(segmentReads.rowGroups - before.rowGroups).toBeLessThanOrEqual(2);
+    expect(got.length).toBeGreaterThan(1000);
+    expect(got.every((r) => r.timestamp.getTime() >= from && r.timestamp.getTime() < to)).toBe(true);
+    const all = await s.correlations.query({ from: today - day, to: today, fields: ['id'] });
+    expect(all.filter((r) => r.timestamp.getTime() >= from && r.timestamp.getTime() < to).map((r) => r.id)).toEqual(got.map((r) => r.id));
+    await s.close();
+  }, 120_000);
+});
