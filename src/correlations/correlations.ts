@@ -37,6 +37,7 @@ import { columnProblem, CORRELATION_FIELDS, type CorrelationField, type Correlat
 import { runSegmentJob } from './segment-jobs.js';
 import { SegmentReader } from './segment-file.js';
 import { lockDir } from '../fs/dir-lock.js';
+import { TurnBudget } from '../metadata/turn-budget.js';
 
 /** Options of the correlation store that are not configuration. */
 export interface CorrelationsOpenOptions {
@@ -269,10 +270,18 @@ export class Correlations extends EventEmitter {
    */
   async insert(findings: readonly CorrelationInput[]): Promise<{ inserted: number }> {
     this.#checkOpen('insert');
-    checkFindings('correlations.insert', findings, this.#rules);
-    if (findings.length === 0) return { inserted: 0 };
-    return this.#insertRecord(encodeFindings(findings, this.#rules));
+    // The check and the encoding are synchronous (about 5 ms per 1,000 findings): a burst of
+    // inserts is spread over event-loop turns rather than run back to back in one.
+    const batch = await this.#encoder.run(findings);
+    if (batch === null) return { inserted: 0 };
+    return this.#insertRecord(batch);
   }
+
+  readonly #encoder = new TurnBudget<readonly CorrelationInput[], EncodedBatch | null>((findings) => {
+    this.#checkOpen('insert');
+    checkFindings('correlations.insert', findings, this.#rules);
+    return findings.length === 0 ? null : encodeFindings(findings, this.#rules);
+  });
 
   /**
    * The bulk path: inserts the rows of an Arrow table (or record batch) that has the segment's
