@@ -19,7 +19,7 @@
 
 import { open, type RootDatabase } from 'lmdb';
 import { TapioError } from '../errors.js';
-import { BatchSizer, transactionScope, type KvEntry, type KvStore, type KvWriter } from './kv.js';
+import { BatchSizer, transactionEnded, type KvEntry, type KvStore, type KvWriter } from './kv.js';
 import { compareKeys, prefixEnd } from './keys.js';
 
 export interface LmdbKvOptions {
@@ -68,10 +68,19 @@ export function openLmdbKv(options: LmdbKvOptions): KvStore {
   return new LmdbKv(db);
 }
 
+const removeIn = (tx: KvWriter, key: string): boolean => tx.remove(key);
+
 /** A write waiting for its batch. */
 type QueuedWrite =
   | { kind: 'put'; key: string; value: unknown; resolve: () => void; reject: (err: unknown) => void }
-  | { kind: 'txn'; fn: (tx: KvWriter) => unknown; resolve: (result: unknown) => void; reject: (err: unknown) => void };
+  | {
+      kind: 'txn';
+      fn: (tx: KvWriter, a: unknown, b: unknown) => unknown;
+      a: unknown;
+      b: unknown;
+      resolve: (result: unknown) => void;
+      reject: (err: unknown) => void;
+    };
 
 class LmdbKv implements KvStore {
   readonly backend = 'lmdb' as const;
@@ -146,11 +155,13 @@ class LmdbKv implements KvStore {
   async remove(key: string): Promise<boolean> {
     // lmdb-js resolves a plain remove with true whether or not the key existed, so the
     // existence check runs inside the write transaction.
-    return this.transaction((tx) => tx.remove(key));
+    return this.transaction(removeIn, key);
   }
 
-  transaction<T>(fn: (tx: KvWriter) => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => this.#enqueue({ kind: 'txn', fn, resolve: resolve as (result: unknown) => void, reject }));
+  transaction<T, A = undefined, B = undefined>(fn: (tx: KvWriter, a: A, b: B) => T, a?: A, b?: B): Promise<T> {
+    return new Promise<T>((resolve, reject) =>
+      this.#enqueue({ kind: 'txn', fn: fn as (tx: KvWriter, a: unknown, b: unknown) => unknown, a, b, resolve: resolve as (result: unknown) => void, reject }),
+    );
   }
 
   async close(): Promise<void> {
@@ -212,6 +223,15 @@ class LmdbKv implements KvStore {
       this.#batchOpen = false;
       setImmediate(() => this.#afterBatch());
     };
+    // One of each per batch, not per transaction: a batch's transactions live until its commit.
+    const ran = (start: number, end: number): void => {
+      firstStart = Math.min(firstStart, start);
+      lastEnd = Math.max(lastEnd, end);
+      if (--callbacksLeft === 0) finish();
+    };
+    const settled = (): void => {
+      if (--settledLeft === 0) finish();
+    };
     for (const write of batch) {
       if (write.kind === 'put') {
         this.#putNow(write);
@@ -219,16 +239,7 @@ class LmdbKv implements KvStore {
       }
       callbacksLeft++;
       settledLeft++;
-      const ran = (start: number, end: number): void => {
-        firstStart = Math.min(firstStart, start);
-        lastEnd = Math.max(lastEnd, end);
-        if (--callbacksLeft === 0) finish();
-      };
-      this.#transactionNow(write.fn, ran)
-        .then(write.resolve, write.reject)
-        .finally(() => {
-          if (--settledLeft === 0) finish();
-        });
+      this.#transactionNow(write, ran).then(write.resolve, write.reject).finally(settled);
     }
     submitMs = performance.now() - started;
     if (callbacksLeft === 0) {
@@ -272,43 +283,15 @@ class LmdbKv implements KvStore {
     );
   }
 
-  /** Hands one transaction to lmdb-js; `ran` gets the milliseconds its callback took, once it ran. */
-  async #transactionNow<T>(fn: (tx: KvWriter) => T, ran: (start: number, end: number) => void): Promise<T> {
-    const db = this.#db;
+  /** Hands one transaction to lmdb-js; `ran` gets the span of its callback, once it ran. */
+  async #transactionNow(write: Extract<QueuedWrite, { kind: 'txn' }>, ran: (start: number, end: number) => void): Promise<unknown> {
+    const writer = new LmdbWriter(this, this.#db);
     let thrown: { error: unknown } | undefined;
-    const scope = transactionScope();
-    const ensureActive = scope.check;
-    const writer: KvWriter = {
-      get: (key) => {
-        ensureActive();
-        return this.get(key);
-      },
-      range: (prefix, after, limit) => {
-        ensureActive();
-        return this.range(prefix, after, limit);
-      },
-      put: (key, value) => {
-        ensureActive();
-        try {
-          db.putSync(key, value);
-        } catch (err) {
-          throw ioError(`write of ${key}`, err);
-        }
-      },
-      remove: (key) => {
-        ensureActive();
-        try {
-          return db.removeSync(key);
-        } catch (err) {
-          throw ioError(`removal of ${key}`, err);
-        }
-      },
-    };
     try {
-      return await db.childTransaction(() => {
+      return await this.#db.childTransaction(() => {
         const started = performance.now();
         try {
-          const result = fn(writer);
+          const result = write.fn(writer, write.a, write.b);
           if (isThenable(result)) {
             Promise.resolve(result).catch(() => undefined);
             throw new TapioError('ERR_INVALID_ARGUMENT', 'A metadata transaction callback must be synchronous; it returned a promise. Nothing was written.');
@@ -318,13 +301,61 @@ class LmdbKv implements KvStore {
           thrown = { error };
           throw error;
         } finally {
-          scope.end();
+          writer.end();
           ran(started, performance.now());
         }
       });
     } catch (err) {
       if (thrown !== undefined && err === thrown.error) throw err;
       throw ioError('commit', err);
+    }
+  }
+}
+
+/**
+ * The writer a transaction callback gets: reads see the transaction's own writes (lmdb-js runs
+ * the callback inside the write transaction). An object with methods rather than closures, since
+ * a batch's writers live until its commit.
+ */
+class LmdbWriter implements KvWriter {
+  readonly #kv: LmdbKv;
+  readonly #db: RootDatabase<unknown, string>;
+  #active = true;
+
+  constructor(kv: LmdbKv, db: RootDatabase<unknown, string>) {
+    this.#kv = kv;
+    this.#db = db;
+  }
+
+  end(): void {
+    this.#active = false;
+  }
+
+  get(key: string): unknown {
+    if (!this.#active) throw transactionEnded();
+    return this.#kv.get(key);
+  }
+
+  range(prefix: string, after: string | undefined, limit: number): KvEntry[] {
+    if (!this.#active) throw transactionEnded();
+    return this.#kv.range(prefix, after, limit);
+  }
+
+  put(key: string, value: unknown): void {
+    if (!this.#active) throw transactionEnded();
+    try {
+      this.#db.putSync(key, value);
+    } catch (err) {
+      throw ioError(`write of ${key}`, err);
+    }
+  }
+
+  remove(key: string): boolean {
+    if (!this.#active) throw transactionEnded();
+    try {
+      return this.#db.removeSync(key);
+    } catch (err) {
+      throw ioError(`removal of ${key}`, err);
     }
   }
 }
