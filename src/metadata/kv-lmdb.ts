@@ -10,8 +10,10 @@
  * a resolved write survives power loss. Nothing that weakens that is set (no `noSync`,
  * `noMetaSync`, `useWritemap`, `mapAsync`). lmdb-js still groups every write queued in one
  * event turn into one transaction, which keeps throughput up under concurrent writers; this
- * backend hands writes to lmdb-js in batches bounded by {@link BatchSizer} (see kv.ts), because
- * lmdb-js runs every transaction callback of one of its transactions in a single event-loop turn.
+ * backend hands queued writes to lmdb-js in batches, each one lmdb-js transaction callback that
+ * runs them in call order, because lmdb-js runs the callbacks of one of its transactions in a
+ * single event-loop turn. {@link BatchSizer} (see kv.ts) predicts how many writes fit in
+ * BATCH_BUDGET_MS; the callback stops once that time is spent and leaves the rest queued.
  *
  * `strictAsyncOrder: true` runs queued transactions in call order relative to single puts (by
  * default lmdb-js runs them after), which is what the in-memory backend does too.
@@ -19,7 +21,7 @@
 
 import { open, type RootDatabase } from 'lmdb';
 import { TapioError } from '../errors.js';
-import { BatchSizer, transactionEnded, type KvEntry, type KvStore, type KvWriter } from './kv.js';
+import { BATCH_BUDGET_MS, BatchSizer, transactionEnded, type KvEntry, type KvStore, type KvWriter } from './kv.js';
 import { compareKeys, prefixEnd } from './keys.js';
 
 export interface LmdbKvOptions {
@@ -187,74 +189,127 @@ class LmdbKv implements KvStore {
     }
   }
 
-  /** Hands the next batch of queued writes to lmdb-js. */
+  /**
+   * Hands the next batch of queued writes to lmdb-js as one transaction callback that runs them
+   * in call order: each transaction callback in a child transaction of its own (lmdb-js runs a
+   * child transaction synchronously inside a write transaction, so a callback that throws rolls
+   * back alone), each queued put as a put. lmdb-js then commits them together; their promises
+   * settle after that commit. One callback per batch instead of one lmdb-js transaction per
+   * write: lmdb-js keeps a promise and its bookkeeping per transaction, which a batch of a
+   * thousand held until its commit.
+   */
   #submit(): void {
     this.#submitScheduled = false;
     if (this.#batchOpen) return;
-    const end = Math.min(this.#queue.length, this.#head + this.#sizer.next());
-    const batch = this.#queue.slice(this.#head, end);
-    for (let i = this.#head; i < end; i++) this.#queue[i] = undefined as unknown as QueuedWrite;
-    this.#head = end;
     if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#head);
       this.#head = 0;
     }
-    if (batch.length === 0) {
+    const first = this.#head;
+    const end = Math.min(this.#queue.length, first + this.#sizer.next());
+    if (end === first) {
       this.#afterBatch();
       return;
     }
+    // The batch's writes stay in the queue until its callback runs them; then those it ran leave.
+    this.#batchOpen = true;
     const started = performance.now();
-    let callbacksLeft = 0;
-    let settledLeft = 0;
-    // The callbacks' turn, from the first one's start to the last one's end: lmdb-js's own work
-    // between them (a child transaction each) counts as much as theirs.
-    let firstStart = Infinity;
-    let lastEnd = -Infinity;
-    const callbackMs = (): number => (lastEnd >= firstStart ? lastEnd - firstStart : 0);
+    let batch: QueuedWrite[] = [];
+    // What each write returned (a put: nothing) or threw, and which of them threw.
+    const outcomes: unknown[] = [];
+    const threw = new Uint8Array(end - first);
+    let ranMs = -1;
     let submitMs = 0;
     let finished = false;
-    // Once every callback ran (lmdb-js runs them in one turn, then commits on its own thread),
-    // or every transaction settled without its callback (lmdb-js failed first), the next batch
-    // may be handed over: from the next turn, so that it does not join this one.
+    const take = (upTo: number): void => {
+      batch = this.#queue.slice(first, upTo);
+      for (let i = first; i < upTo; i++) this.#queue[i] = undefined as unknown as QueuedWrite;
+      this.#head = upTo;
+    };
+    // Once the callback ran (lmdb-js runs it, then commits on its own thread), or the transaction
+    // settled without it (lmdb-js failed first), the next batch may be handed over: from the next
+    // turn, so that it does not join this one.
     const finish = (): void => {
       if (finished) return;
       finished = true;
-      this.#sizer.record(batch.length, submitMs + callbackMs());
+      this.#sizer.record(batch.length, submitMs + Math.max(0, ranMs));
       this.#batchOpen = false;
       setImmediate(() => this.#afterBatch());
     };
-    // One of each per batch, not per transaction: a batch's transactions live until its commit.
-    const ran = (start: number, end: number): void => {
-      firstStart = Math.min(firstStart, start);
-      lastEnd = Math.max(lastEnd, end);
-      if (--callbacksLeft === 0) finish();
-    };
-    const settled = (): void => {
-      if (--settledLeft === 0) finish();
-    };
-    for (const write of batch) {
-      if (write.kind === 'put') {
-        this.#putNow(write);
-        continue;
+    const run = (): void => {
+      const start = performance.now();
+      // The sizer predicts how many writes take BATCH_BUDGET_MS; this bounds it: once the turn
+      // has taken that long, the writes not yet run stay queued, first in line for the next batch.
+      let i = first;
+      while (i < end && (i === first || performance.now() - start < BATCH_BUDGET_MS)) {
+        const write = this.#queue[i] as QueuedWrite;
+        try {
+          outcomes.push(write.kind === 'put' ? this.#putInBatch(write) : this.#runInChild(write));
+        } catch (err) {
+          outcomes.push(err);
+          threw[i - first] = 1;
+        }
+        i++;
       }
-      callbacksLeft++;
-      settledLeft++;
-      this.#transactionNow(write, ran).then(write.resolve, write.reject).finally(settled);
-    }
+      take(i);
+      ranMs = performance.now() - start;
+      finish();
+    };
+    const submitted = this.#db.transaction(run).then(
+      () => {
+        if (ranMs < 0) take(end);
+        for (let i = 0; i < batch.length; i++) {
+          const write = batch[i] as QueuedWrite;
+          if (ranMs < 0) write.reject(ioError('commit', new Error('the transaction ended before its writes ran')));
+          else if (threw[i] === 1) write.reject(outcomes[i]);
+          else write.resolve(outcomes[i]);
+        }
+      },
+      (err: unknown) => {
+        if (ranMs < 0) take(end);
+        // Nothing of the batch was stored: a write that threw rejects with its own error.
+        for (let i = 0; i < batch.length; i++) (batch[i] as QueuedWrite).reject(threw[i] === 1 ? outcomes[i] : ioError('commit', err));
+      },
+    );
     submitMs = performance.now() - started;
-    if (callbacksLeft === 0) {
-      // Only puts (or callbacks that already ran): nothing of this batch runs in a later turn,
-      // but the next batch still waits for the next turn, or a flood of puts would be handed
-      // over in this one.
-      this.#sizer.record(batch.length, submitMs + callbackMs());
-      finished = true;
-      this.#submitScheduled = true;
-      setImmediate(() => {
-        this.#submitScheduled = false;
-        this.#afterBatch();
-      });
-    } else {
-      this.#batchOpen = true;
+    void submitted.finally(finish);
+  }
+
+  /** A queued put, inside the batch's write transaction. */
+  #putInBatch(write: Extract<QueuedWrite, { kind: 'put' }>): undefined {
+    try {
+      this.#db.putSync(write.key, write.value);
+    } catch (err) {
+      throw ioError(`write of ${write.key}`, err);
+    }
+    return undefined;
+  }
+
+  /** A queued transaction, inside the batch's write transaction: in a child transaction of its own. */
+  #runInChild(write: Extract<QueuedWrite, { kind: 'txn' }>): unknown {
+    const writer = new LmdbWriter(this, this.#db);
+    let thrown: { error: unknown } | undefined;
+    try {
+      // Inside a write transaction lmdb-js runs a child transaction at once and returns what its
+      // callback returned (its type says a promise: that is the case outside one).
+      return this.#db.childTransaction(() => {
+        try {
+          const result = write.fn(writer, write.a, write.b);
+          if (isThenable(result)) {
+            Promise.resolve(result).catch(() => undefined);
+            throw new TapioError('ERR_INVALID_ARGUMENT', 'A metadata transaction callback must be synchronous; it returned a promise. Nothing was written.');
+          }
+          return result;
+        } catch (error) {
+          thrown = { error };
+          throw error;
+        } finally {
+          writer.end();
+        }
+      }) as unknown;
+    } catch (err) {
+      if (thrown !== undefined && err === thrown.error) throw err;
+      throw ioError('commit', err);
     }
   }
 
@@ -281,34 +336,6 @@ class LmdbKv implements KvStore {
       () => write.resolve(),
       (err: unknown) => write.reject(ioError(`write of ${write.key}`, err)),
     );
-  }
-
-  /** Hands one transaction to lmdb-js; `ran` gets the span of its callback, once it ran. */
-  async #transactionNow(write: Extract<QueuedWrite, { kind: 'txn' }>, ran: (start: number, end: number) => void): Promise<unknown> {
-    const writer = new LmdbWriter(this, this.#db);
-    let thrown: { error: unknown } | undefined;
-    try {
-      return await this.#db.childTransaction(() => {
-        const started = performance.now();
-        try {
-          const result = write.fn(writer, write.a, write.b);
-          if (isThenable(result)) {
-            Promise.resolve(result).catch(() => undefined);
-            throw new TapioError('ERR_INVALID_ARGUMENT', 'A metadata transaction callback must be synchronous; it returned a promise. Nothing was written.');
-          }
-          return result;
-        } catch (error) {
-          thrown = { error };
-          throw error;
-        } finally {
-          writer.end();
-          ran(started, performance.now());
-        }
-      });
-    } catch (err) {
-      if (thrown !== undefined && err === thrown.error) throw err;
-      throw ioError('commit', err);
-    }
   }
 }
 
