@@ -9,7 +9,7 @@
  */
 
 import { TapioError } from '../errors.js';
-import { BatchSizer, transactionScope, type KvEntry, type KvStore, type KvWriter } from './kv.js';
+import { BATCH_BUDGET_MS, BatchSizer, transactionScope, type KvEntry, type KvStore, type KvWriter } from './kv.js';
 import { compareKeys } from './keys.js';
 
 const DELETED: unique symbol = Symbol('deleted');
@@ -181,19 +181,16 @@ class MemoryKv implements KvStore {
 
   #flush(): void {
     const started = performance.now();
-    const end = Math.min(this.#queue.length, this.#head + this.#sizer.next());
-    const ops = this.#queue.slice(this.#head, end);
-    for (let i = this.#head; i < end; i++) this.#queue[i] = undefined as unknown as Op;
-    this.#head = end;
-    if (this.#head >= this.#queue.length) {
-      this.#queue = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
-    }
+    const first = this.#head;
+    const end = Math.min(this.#queue.length, first + this.#sizer.next());
     const settled: Array<() => void> = [];
-    for (const op of ops) {
+    // As in the lmdb backend, the sizer predicts how many ops take BATCH_BUDGET_MS; this bounds
+    // it: once the batch has taken that long, the ops not yet run stay queued, first in line.
+    let i = first;
+    while (i < end && (i === first || performance.now() - started < BATCH_BUDGET_MS)) {
+      const op = this.#queue[i] as Op;
+      this.#queue[i] = undefined as unknown as Op;
+      i++;
       if (op.kind === 'put') {
         this.#data.set(op.key, op.value);
         settled.push(() => op.resolve());
@@ -204,7 +201,15 @@ class MemoryKv implements KvStore {
         settled.push(this.#runTransaction(op));
       }
     }
-    this.#sizer.record(ops.length, performance.now() - started);
+    this.#head = i;
+    if (this.#head >= this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    this.#sizer.record(i - first, performance.now() - started);
     if (this.#head < this.#queue.length) this.#schedule();
     for (const settle of settled) settle();
   }
