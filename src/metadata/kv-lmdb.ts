@@ -21,7 +21,7 @@
 
 import { open, type RootDatabase } from 'lmdb';
 import { TapioError } from '../errors.js';
-import { BATCH_BUDGET_MS, BatchSizer, transactionEnded, type KvEntry, type KvStore, type KvWriter } from './kv.js';
+import { BATCH_BUDGET_MS, BatchSizer, rejectThrough, transactionEnded, type KvEntry, type KvStore, type KvWriter } from './kv.js';
 import { compareKeys, prefixEnd } from './keys.js';
 
 export interface LmdbKvOptions {
@@ -74,14 +74,13 @@ const removeIn = (tx: KvWriter, key: string): boolean => tx.remove(key);
 
 /** A write waiting for its batch. */
 type QueuedWrite =
-  | { kind: 'put'; key: string; value: unknown; resolve: () => void; reject: (err: unknown) => void }
+  | { kind: 'put'; key: string; value: unknown; resolve: (value: unknown) => void }
   | {
       kind: 'txn';
       fn: (tx: KvWriter, a: unknown, b: unknown) => unknown;
       a: unknown;
       b: unknown;
       resolve: (result: unknown) => void;
-      reject: (err: unknown) => void;
     };
 
 class LmdbKv implements KvStore {
@@ -139,7 +138,7 @@ class LmdbKv implements KvStore {
     // Nothing waits here: straight to lmdb-js, which encodes the value now (a put joins lmdb-js's
     // pending commit and runs no callback, so it cannot lengthen a batch's turn).
     if (this.#head === this.#queue.length) {
-      return new Promise<void>((resolve, reject) => this.#putNow({ kind: 'put', key, value, resolve, reject }));
+      return new Promise<void>((resolve) => this.#putNow({ kind: 'put', key, value, resolve: resolve as (value: unknown) => void }));
     }
     // Behind waiting transactions, in call order. Copied now, so that later changes to the
     // caller's object do not reach the store, as with a put handed over at once; copied through
@@ -151,7 +150,7 @@ class LmdbKv implements KvStore {
     } catch (err) {
       return Promise.reject(ioError(`write of ${key}`, err));
     }
-    return new Promise<void>((resolve, reject) => this.#enqueue({ kind: 'put', key, value: copy, resolve, reject }));
+    return new Promise<void>((resolve) => this.#enqueue({ kind: 'put', key, value: copy, resolve: resolve as (value: unknown) => void }));
   }
 
   async remove(key: string): Promise<boolean> {
@@ -161,8 +160,9 @@ class LmdbKv implements KvStore {
   }
 
   transaction<T, A = undefined, B = undefined>(fn: (tx: KvWriter, a: A, b: B) => T, a?: A, b?: B): Promise<T> {
-    return new Promise<T>((resolve, reject) =>
-      this.#enqueue({ kind: 'txn', fn: fn as (tx: KvWriter, a: unknown, b: unknown) => unknown, a, b, resolve: resolve as (result: unknown) => void, reject }),
+    // Only the resolve function is kept (see rejectThrough).
+    return new Promise<T>((resolve) =>
+      this.#enqueue({ kind: 'txn', fn: fn as (tx: KvWriter, a: unknown, b: unknown) => unknown, a, b, resolve: resolve as (result: unknown) => void }),
     );
   }
 
@@ -260,15 +260,15 @@ class LmdbKv implements KvStore {
         if (ranMs < 0) take(end);
         for (let i = 0; i < batch.length; i++) {
           const write = batch[i] as QueuedWrite;
-          if (ranMs < 0) write.reject(ioError('commit', new Error('the transaction ended before its writes ran')));
-          else if (threw[i] === 1) write.reject(outcomes[i]);
+          if (ranMs < 0) rejectThrough(write.resolve, ioError('commit', new Error('the transaction ended before its writes ran')));
+          else if (threw[i] === 1) rejectThrough(write.resolve, outcomes[i]);
           else write.resolve(outcomes[i]);
         }
       },
       (err: unknown) => {
         if (ranMs < 0) take(end);
         // Nothing of the batch was stored: a write that threw rejects with its own error.
-        for (let i = 0; i < batch.length; i++) (batch[i] as QueuedWrite).reject(threw[i] === 1 ? outcomes[i] : ioError('commit', err));
+        for (let i = 0; i < batch.length; i++) rejectThrough((batch[i] as QueuedWrite).resolve, threw[i] === 1 ? outcomes[i] : ioError('commit', err));
       },
     );
     submitMs = performance.now() - started;
@@ -329,12 +329,12 @@ class LmdbKv implements KvStore {
     try {
       done = this.#db.put(write.key, write.value);
     } catch (err) {
-      write.reject(ioError(`write of ${write.key}`, err));
+      rejectThrough(write.resolve, ioError(`write of ${write.key}`, err));
       return;
     }
     done.then(
-      () => write.resolve(),
-      (err: unknown) => write.reject(ioError(`write of ${write.key}`, err)),
+      () => write.resolve(undefined),
+      (err: unknown) => rejectThrough(write.resolve, ioError(`write of ${write.key}`, err)),
     );
   }
 }

@@ -9,7 +9,7 @@
  */
 
 import { TapioError } from '../errors.js';
-import { BATCH_BUDGET_MS, BatchSizer, transactionScope, type KvEntry, type KvStore, type KvWriter } from './kv.js';
+import { BATCH_BUDGET_MS, BatchSizer, rejectThrough, transactionScope, type KvEntry, type KvStore, type KvWriter } from './kv.js';
 import { compareKeys } from './keys.js';
 
 const DELETED: unique symbol = Symbol('deleted');
@@ -24,7 +24,6 @@ type Op =
       a: unknown;
       b: unknown;
       resolve: (result: unknown) => void;
-      reject: (err: unknown) => void;
     };
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -102,8 +101,9 @@ class MemoryKv implements KvStore {
   }
 
   transaction<T, A = undefined, B = undefined>(fn: (tx: KvWriter, a: A, b: B) => T, a?: A, b?: B): Promise<T> {
-    return new Promise<T>((resolve, reject) =>
-      this.#enqueue({ kind: 'txn', fn: fn as (tx: KvWriter, a: unknown, b: unknown) => unknown, a, b, resolve: resolve as (result: unknown) => void, reject }),
+    // Only the resolve function is kept (see rejectThrough).
+    return new Promise<T>((resolve) =>
+      this.#enqueue({ kind: 'txn', fn: fn as (tx: KvWriter, a: unknown, b: unknown) => unknown, a, b, resolve: resolve as (result: unknown) => void }),
     );
   }
 
@@ -144,7 +144,7 @@ class MemoryKv implements KvStore {
         throw new TapioError('ERR_INVALID_ARGUMENT', 'A metadata transaction callback must be synchronous; it returned a promise. Nothing was written.');
       }
     } catch (error) {
-      return () => op.reject(error);
+      return () => rejectThrough(op.resolve, error);
     } finally {
       scope.end();
     }

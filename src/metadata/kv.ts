@@ -62,6 +62,14 @@ export interface KvStore extends KvReader {
   close(): Promise<void>;
 }
 
+/**
+ * Rejects a promise through its resolve function. A queued write keeps only that function: the
+ * reject function would be one more object per pending write, alive until its batch runs.
+ */
+export function rejectThrough(resolve: (value: unknown) => void, err: unknown): void {
+  resolve(Promise.reject(err));
+}
+
 /** What a transaction's writer throws once its callback returned. */
 export function transactionEnded(): TapioError {
   return new TapioError('ERR_INVALID_ARGUMENT', 'This transaction has ended: a transaction object can only be used inside its callback, synchronously.');
