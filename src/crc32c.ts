@@ -1,4 +1,4 @@
-import { crc32cTs } from './native/crc32c.js';
+import { crc32cTs, crc32cTsRange } from './native/crc32c.js';
 import { loadNative } from './native/loader.js';
 import { TapioError } from './errors.js';
 
@@ -40,12 +40,13 @@ let chosenRange: ((bytes: Uint8Array, offset: number, length: number) => number)
 
 /**
  * CRC32C of `bytes[offset, offset + length)`, for hot loops over trusted buffers (the WAL reader
- * checks every record with it): no argument checks here, and no subarray on the native path.
+ * checks every record with it, the writer signs every record with it): no argument checks here,
+ * and no subarray on either path.
  */
 export function crc32cRange(bytes: Uint8Array, offset: number, length: number): number {
   if (chosenRange === undefined) {
     const addon = loadNative();
-    chosenRange = addon ? addon.crc32cRange : (b, o, n) => crc32cTs(b.subarray(o, o + n));
+    chosenRange = addon ? addon.crc32cRange : crc32cTsRange;
   }
   return chosenRange(bytes, offset, length);
 }

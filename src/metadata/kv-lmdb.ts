@@ -10,8 +10,10 @@
  * a resolved write survives power loss. Nothing that weakens that is set (no `noSync`,
  * `noMetaSync`, `useWritemap`, `mapAsync`). lmdb-js still groups every write queued in one
  * event turn into one transaction, which keeps throughput up under concurrent writers; this
- * backend hands writes to lmdb-js in batches bounded by {@link BatchSizer} (see kv.ts), because
- * lmdb-js runs every transaction callback of one of its transactions in a single event-loop turn.
+ * backend hands queued writes to lmdb-js in batches, each one lmdb-js transaction callback that
+ * runs them in call order, because lmdb-js runs the callbacks of one of its transactions in a
+ * single event-loop turn. {@link BatchSizer} (see kv.ts) predicts how many writes fit in
+ * BATCH_BUDGET_MS; the callback stops once that time is spent and leaves the rest queued.
  *
  * `strictAsyncOrder: true` runs queued transactions in call order relative to single puts (by
  * default lmdb-js runs them after), which is what the in-memory backend does too.
@@ -19,7 +21,7 @@
 
 import { open, type RootDatabase } from 'lmdb';
 import { TapioError } from '../errors.js';
-import { BatchSizer, transactionScope, type KvEntry, type KvStore, type KvWriter } from './kv.js';
+import { BATCH_BUDGET_MS, BatchSizer, rejectThrough, transactionEnded, type KvEntry, type KvStore, type KvWriter } from './kv.js';
 import { compareKeys, prefixEnd } from './keys.js';
 
 export interface LmdbKvOptions {
@@ -68,10 +70,18 @@ export function openLmdbKv(options: LmdbKvOptions): KvStore {
   return new LmdbKv(db);
 }
 
+const removeIn = (tx: KvWriter, key: string): boolean => tx.remove(key);
+
 /** A write waiting for its batch. */
 type QueuedWrite =
-  | { kind: 'put'; key: string; value: unknown; resolve: () => void; reject: (err: unknown) => void }
-  | { kind: 'txn'; fn: (tx: KvWriter) => unknown; resolve: (result: unknown) => void; reject: (err: unknown) => void };
+  | { kind: 'put'; key: string; value: unknown; resolve: (value: unknown) => void }
+  | {
+      kind: 'txn';
+      fn: (tx: KvWriter, a: unknown, b: unknown) => unknown;
+      a: unknown;
+      b: unknown;
+      resolve: (result: unknown) => void;
+    };
 
 class LmdbKv implements KvStore {
   readonly backend = 'lmdb' as const;
@@ -128,7 +138,7 @@ class LmdbKv implements KvStore {
     // Nothing waits here: straight to lmdb-js, which encodes the value now (a put joins lmdb-js's
     // pending commit and runs no callback, so it cannot lengthen a batch's turn).
     if (this.#head === this.#queue.length) {
-      return new Promise<void>((resolve, reject) => this.#putNow({ kind: 'put', key, value, resolve, reject }));
+      return new Promise<void>((resolve) => this.#putNow({ kind: 'put', key, value, resolve: resolve as (value: unknown) => void }));
     }
     // Behind waiting transactions, in call order. Copied now, so that later changes to the
     // caller's object do not reach the store, as with a put handed over at once; copied through
@@ -140,17 +150,20 @@ class LmdbKv implements KvStore {
     } catch (err) {
       return Promise.reject(ioError(`write of ${key}`, err));
     }
-    return new Promise<void>((resolve, reject) => this.#enqueue({ kind: 'put', key, value: copy, resolve, reject }));
+    return new Promise<void>((resolve) => this.#enqueue({ kind: 'put', key, value: copy, resolve: resolve as (value: unknown) => void }));
   }
 
   async remove(key: string): Promise<boolean> {
     // lmdb-js resolves a plain remove with true whether or not the key existed, so the
     // existence check runs inside the write transaction.
-    return this.transaction((tx) => tx.remove(key));
+    return this.transaction(removeIn, key);
   }
 
-  transaction<T>(fn: (tx: KvWriter) => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => this.#enqueue({ kind: 'txn', fn, resolve: resolve as (result: unknown) => void, reject }));
+  transaction<T, A = undefined, B = undefined>(fn: (tx: KvWriter, a: A, b: B) => T, a?: A, b?: B): Promise<T> {
+    // Only the resolve function is kept (see rejectThrough).
+    return new Promise<T>((resolve) =>
+      this.#enqueue({ kind: 'txn', fn: fn as (tx: KvWriter, a: unknown, b: unknown) => unknown, a, b, resolve: resolve as (result: unknown) => void }),
+    );
   }
 
   async close(): Promise<void> {
@@ -176,74 +189,127 @@ class LmdbKv implements KvStore {
     }
   }
 
-  /** Hands the next batch of queued writes to lmdb-js. */
+  /**
+   * Hands the next batch of queued writes to lmdb-js as one transaction callback that runs them
+   * in call order: each transaction callback in a child transaction of its own (lmdb-js runs a
+   * child transaction synchronously inside a write transaction, so a callback that throws rolls
+   * back alone), each queued put as a put. lmdb-js then commits them together; their promises
+   * settle after that commit. One callback per batch instead of one lmdb-js transaction per
+   * write: lmdb-js keeps a promise and its bookkeeping per transaction, which a batch of a
+   * thousand held until its commit.
+   */
   #submit(): void {
     this.#submitScheduled = false;
     if (this.#batchOpen) return;
-    const end = Math.min(this.#queue.length, this.#head + this.#sizer.next());
-    const batch = this.#queue.slice(this.#head, end);
-    for (let i = this.#head; i < end; i++) this.#queue[i] = undefined as unknown as QueuedWrite;
-    this.#head = end;
     if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#head);
       this.#head = 0;
     }
-    if (batch.length === 0) {
+    const first = this.#head;
+    const end = Math.min(this.#queue.length, first + this.#sizer.next());
+    if (end === first) {
       this.#afterBatch();
       return;
     }
+    // The batch's writes stay in the queue until its callback runs them; then those it ran leave.
+    this.#batchOpen = true;
     const started = performance.now();
-    let callbacksLeft = 0;
-    let settledLeft = 0;
-    // The callbacks' turn, from the first one's start to the last one's end: lmdb-js's own work
-    // between them (a child transaction each) counts as much as theirs.
-    let firstStart = Infinity;
-    let lastEnd = -Infinity;
-    const callbackMs = (): number => (lastEnd >= firstStart ? lastEnd - firstStart : 0);
+    let batch: QueuedWrite[] = [];
+    // What each write returned (a put: nothing) or threw, and which of them threw.
+    const outcomes: unknown[] = [];
+    const threw = new Uint8Array(end - first);
+    let ranMs = -1;
     let submitMs = 0;
     let finished = false;
-    // Once every callback ran (lmdb-js runs them in one turn, then commits on its own thread),
-    // or every transaction settled without its callback (lmdb-js failed first), the next batch
-    // may be handed over: from the next turn, so that it does not join this one.
+    const take = (upTo: number): void => {
+      batch = this.#queue.slice(first, upTo);
+      for (let i = first; i < upTo; i++) this.#queue[i] = undefined as unknown as QueuedWrite;
+      this.#head = upTo;
+    };
+    // Once the callback ran (lmdb-js runs it, then commits on its own thread), or the transaction
+    // settled without it (lmdb-js failed first), the next batch may be handed over: from the next
+    // turn, so that it does not join this one.
     const finish = (): void => {
       if (finished) return;
       finished = true;
-      this.#sizer.record(batch.length, submitMs + callbackMs());
+      this.#sizer.record(batch.length, submitMs + Math.max(0, ranMs));
       this.#batchOpen = false;
       setImmediate(() => this.#afterBatch());
     };
-    for (const write of batch) {
-      if (write.kind === 'put') {
-        this.#putNow(write);
-        continue;
+    const run = (): void => {
+      const start = performance.now();
+      // The sizer predicts how many writes take BATCH_BUDGET_MS; this bounds it: once the turn
+      // has taken that long, the writes not yet run stay queued, first in line for the next batch.
+      let i = first;
+      while (i < end && (i === first || performance.now() - start < BATCH_BUDGET_MS)) {
+        const write = this.#queue[i] as QueuedWrite;
+        try {
+          outcomes.push(write.kind === 'put' ? this.#putInBatch(write) : this.#runInChild(write));
+        } catch (err) {
+          outcomes.push(err);
+          threw[i - first] = 1;
+        }
+        i++;
       }
-      callbacksLeft++;
-      settledLeft++;
-      const ran = (start: number, end: number): void => {
-        firstStart = Math.min(firstStart, start);
-        lastEnd = Math.max(lastEnd, end);
-        if (--callbacksLeft === 0) finish();
-      };
-      this.#transactionNow(write.fn, ran)
-        .then(write.resolve, write.reject)
-        .finally(() => {
-          if (--settledLeft === 0) finish();
-        });
-    }
+      take(i);
+      ranMs = performance.now() - start;
+      finish();
+    };
+    const submitted = this.#db.transaction(run).then(
+      () => {
+        if (ranMs < 0) take(end);
+        for (let i = 0; i < batch.length; i++) {
+          const write = batch[i] as QueuedWrite;
+          if (ranMs < 0) rejectThrough(write.resolve, ioError('commit', new Error('the transaction ended before its writes ran')));
+          else if (threw[i] === 1) rejectThrough(write.resolve, outcomes[i]);
+          else write.resolve(outcomes[i]);
+        }
+      },
+      (err: unknown) => {
+        if (ranMs < 0) take(end);
+        // Nothing of the batch was stored: a write that threw rejects with its own error.
+        for (let i = 0; i < batch.length; i++) rejectThrough((batch[i] as QueuedWrite).resolve, threw[i] === 1 ? outcomes[i] : ioError('commit', err));
+      },
+    );
     submitMs = performance.now() - started;
-    if (callbacksLeft === 0) {
-      // Only puts (or callbacks that already ran): nothing of this batch runs in a later turn,
-      // but the next batch still waits for the next turn, or a flood of puts would be handed
-      // over in this one.
-      this.#sizer.record(batch.length, submitMs + callbackMs());
-      finished = true;
-      this.#submitScheduled = true;
-      setImmediate(() => {
-        this.#submitScheduled = false;
-        this.#afterBatch();
-      });
-    } else {
-      this.#batchOpen = true;
+    void submitted.finally(finish);
+  }
+
+  /** A queued put, inside the batch's write transaction. */
+  #putInBatch(write: Extract<QueuedWrite, { kind: 'put' }>): undefined {
+    try {
+      this.#db.putSync(write.key, write.value);
+    } catch (err) {
+      throw ioError(`write of ${write.key}`, err);
+    }
+    return undefined;
+  }
+
+  /** A queued transaction, inside the batch's write transaction: in a child transaction of its own. */
+  #runInChild(write: Extract<QueuedWrite, { kind: 'txn' }>): unknown {
+    const writer = new LmdbWriter(this, this.#db);
+    let thrown: { error: unknown } | undefined;
+    try {
+      // Inside a write transaction lmdb-js runs a child transaction at once and returns what its
+      // callback returned (its type says a promise: that is the case outside one).
+      return this.#db.childTransaction(() => {
+        try {
+          const result = write.fn(writer, write.a, write.b);
+          if (isThenable(result)) {
+            Promise.resolve(result).catch(() => undefined);
+            throw new TapioError('ERR_INVALID_ARGUMENT', 'A metadata transaction callback must be synchronous; it returned a promise. Nothing was written.');
+          }
+          return result;
+        } catch (error) {
+          thrown = { error };
+          throw error;
+        } finally {
+          writer.end();
+        }
+      }) as unknown;
+    } catch (err) {
+      if (thrown !== undefined && err === thrown.error) throw err;
+      throw ioError('commit', err);
     }
   }
 
@@ -263,68 +329,60 @@ class LmdbKv implements KvStore {
     try {
       done = this.#db.put(write.key, write.value);
     } catch (err) {
-      write.reject(ioError(`write of ${write.key}`, err));
+      rejectThrough(write.resolve, ioError(`write of ${write.key}`, err));
       return;
     }
     done.then(
-      () => write.resolve(),
-      (err: unknown) => write.reject(ioError(`write of ${write.key}`, err)),
+      () => write.resolve(undefined),
+      (err: unknown) => rejectThrough(write.resolve, ioError(`write of ${write.key}`, err)),
     );
   }
+}
 
-  /** Hands one transaction to lmdb-js; `ran` gets the milliseconds its callback took, once it ran. */
-  async #transactionNow<T>(fn: (tx: KvWriter) => T, ran: (start: number, end: number) => void): Promise<T> {
-    const db = this.#db;
-    let thrown: { error: unknown } | undefined;
-    const scope = transactionScope();
-    const ensureActive = scope.check;
-    const writer: KvWriter = {
-      get: (key) => {
-        ensureActive();
-        return this.get(key);
-      },
-      range: (prefix, after, limit) => {
-        ensureActive();
-        return this.range(prefix, after, limit);
-      },
-      put: (key, value) => {
-        ensureActive();
-        try {
-          db.putSync(key, value);
-        } catch (err) {
-          throw ioError(`write of ${key}`, err);
-        }
-      },
-      remove: (key) => {
-        ensureActive();
-        try {
-          return db.removeSync(key);
-        } catch (err) {
-          throw ioError(`removal of ${key}`, err);
-        }
-      },
-    };
+/**
+ * The writer a transaction callback gets: reads see the transaction's own writes (lmdb-js runs
+ * the callback inside the write transaction). An object with methods rather than closures, since
+ * a batch's writers live until its commit.
+ */
+class LmdbWriter implements KvWriter {
+  readonly #kv: LmdbKv;
+  readonly #db: RootDatabase<unknown, string>;
+  #active = true;
+
+  constructor(kv: LmdbKv, db: RootDatabase<unknown, string>) {
+    this.#kv = kv;
+    this.#db = db;
+  }
+
+  end(): void {
+    this.#active = false;
+  }
+
+  get(key: string): unknown {
+    if (!this.#active) throw transactionEnded();
+    return this.#kv.get(key);
+  }
+
+  range(prefix: string, after: string | undefined, limit: number): KvEntry[] {
+    if (!this.#active) throw transactionEnded();
+    return this.#kv.range(prefix, after, limit);
+  }
+
+  put(key: string, value: unknown): void {
+    if (!this.#active) throw transactionEnded();
     try {
-      return await db.childTransaction(() => {
-        const started = performance.now();
-        try {
-          const result = fn(writer);
-          if (isThenable(result)) {
-            Promise.resolve(result).catch(() => undefined);
-            throw new TapioError('ERR_INVALID_ARGUMENT', 'A metadata transaction callback must be synchronous; it returned a promise. Nothing was written.');
-          }
-          return result;
-        } catch (error) {
-          thrown = { error };
-          throw error;
-        } finally {
-          scope.end();
-          ran(started, performance.now());
-        }
-      });
+      this.#db.putSync(key, value);
     } catch (err) {
-      if (thrown !== undefined && err === thrown.error) throw err;
-      throw ioError('commit', err);
+      throw ioError(`write of ${key}`, err);
+    }
+  }
+
+  remove(key: string): boolean {
+    if (!this.#active) throw transactionEnded();
+    try {
+      return this.#db.removeSync(key);
+    } catch (err) {
+      throw ioError(`removal of ${key}`, err);
     }
   }
 }

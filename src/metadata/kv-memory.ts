@@ -9,7 +9,7 @@
  */
 
 import { TapioError } from '../errors.js';
-import { BatchSizer, transactionScope, type KvEntry, type KvStore, type KvWriter } from './kv.js';
+import { BATCH_BUDGET_MS, BatchSizer, rejectThrough, transactionScope, type KvEntry, type KvStore, type KvWriter } from './kv.js';
 import { compareKeys } from './keys.js';
 
 const DELETED: unique symbol = Symbol('deleted');
@@ -18,7 +18,13 @@ type Slot = { value: unknown } | typeof DELETED;
 type Op =
   | { kind: 'put'; key: string; value: unknown; resolve: (v: void) => void }
   | { kind: 'remove'; key: string; resolve: (v: boolean) => void }
-  | { kind: 'txn'; run: () => () => void };
+  | {
+      kind: 'txn';
+      fn: (tx: KvWriter, a: unknown, b: unknown) => unknown;
+      a: unknown;
+      b: unknown;
+      resolve: (result: unknown) => void;
+    };
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
@@ -94,58 +100,59 @@ class MemoryKv implements KvStore {
     return new Promise((resolve) => this.#enqueue({ kind: 'remove', key, resolve }));
   }
 
-  transaction<T>(fn: (tx: KvWriter) => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.#enqueue({
-        kind: 'txn',
-        run: () => {
-          const overlay = new Map<string, Slot>();
-          const scope = transactionScope();
-          const ensureActive = scope.check;
-          const writer: KvWriter = {
-            get: (key) => {
-              ensureActive();
-              const slot = overlay.get(key);
-              if (slot === undefined) return this.get(key);
-              return slot === DELETED ? undefined : structuredClone(slot.value);
-            },
-            range: (prefix, after, limit) => {
-              ensureActive();
-              return this.#rangeOver(overlay, prefix, after, limit);
-            },
-            put: (key, value) => {
-              ensureActive();
-              overlay.set(key, { value: structuredClone(value) });
-            },
-            remove: (key) => {
-              ensureActive();
-              const slot = overlay.get(key);
-              const existed = slot === undefined ? this.#data.values.has(key) : slot !== DELETED;
-              overlay.set(key, DELETED);
-              return existed;
-            },
-          };
-          // Like every op here, the transaction settles only after the whole batch is applied.
-          let result: T;
-          try {
-            result = fn(writer);
-            if (isThenable(result)) {
-              Promise.resolve(result).catch(() => undefined);
-              throw new TapioError('ERR_INVALID_ARGUMENT', 'A metadata transaction callback must be synchronous; it returned a promise. Nothing was written.');
-            }
-          } catch (error) {
-            return () => reject(error);
-          } finally {
-            scope.end();
-          }
-          for (const [key, slot] of overlay) {
-            if (slot === DELETED) this.#data.delete(key);
-            else this.#data.set(key, slot.value);
-          }
-          return () => resolve(result);
-        },
-      });
-    });
+  transaction<T, A = undefined, B = undefined>(fn: (tx: KvWriter, a: A, b: B) => T, a?: A, b?: B): Promise<T> {
+    // Only the resolve function is kept (see rejectThrough).
+    return new Promise<T>((resolve) =>
+      this.#enqueue({ kind: 'txn', fn: fn as (tx: KvWriter, a: unknown, b: unknown) => unknown, a, b, resolve: resolve as (result: unknown) => void }),
+    );
+  }
+
+  /** Runs a queued transaction inside its batch; returns what settles its promise. */
+  #runTransaction(op: Extract<Op, { kind: 'txn' }>): () => void {
+    const overlay = new Map<string, Slot>();
+    const scope = transactionScope();
+    const ensureActive = scope.check;
+    const writer: KvWriter = {
+      get: (key) => {
+        ensureActive();
+        const slot = overlay.get(key);
+        if (slot === undefined) return this.get(key);
+        return slot === DELETED ? undefined : structuredClone(slot.value);
+      },
+      range: (prefix, after, limit) => {
+        ensureActive();
+        return this.#rangeOver(overlay, prefix, after, limit);
+      },
+      put: (key, value) => {
+        ensureActive();
+        overlay.set(key, { value: structuredClone(value) });
+      },
+      remove: (key) => {
+        ensureActive();
+        const slot = overlay.get(key);
+        const existed = slot === undefined ? this.#data.values.has(key) : slot !== DELETED;
+        overlay.set(key, DELETED);
+        return existed;
+      },
+    };
+    // Like every op here, the transaction settles only after the whole batch is applied.
+    let result: unknown;
+    try {
+      result = op.fn(writer, op.a, op.b);
+      if (isThenable(result)) {
+        Promise.resolve(result).catch(() => undefined);
+        throw new TapioError('ERR_INVALID_ARGUMENT', 'A metadata transaction callback must be synchronous; it returned a promise. Nothing was written.');
+      }
+    } catch (error) {
+      return () => rejectThrough(op.resolve, error);
+    } finally {
+      scope.end();
+    }
+    for (const [key, slot] of overlay) {
+      if (slot === DELETED) this.#data.delete(key);
+      else this.#data.set(key, slot.value);
+    }
+    return () => op.resolve(result);
   }
 
   async close(): Promise<void> {
@@ -174,19 +181,16 @@ class MemoryKv implements KvStore {
 
   #flush(): void {
     const started = performance.now();
-    const end = Math.min(this.#queue.length, this.#head + this.#sizer.next());
-    const ops = this.#queue.slice(this.#head, end);
-    for (let i = this.#head; i < end; i++) this.#queue[i] = undefined as unknown as Op;
-    this.#head = end;
-    if (this.#head >= this.#queue.length) {
-      this.#queue = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
-    }
+    const first = this.#head;
+    const end = Math.min(this.#queue.length, first + this.#sizer.next());
     const settled: Array<() => void> = [];
-    for (const op of ops) {
+    // As in the lmdb backend, the sizer predicts how many ops take BATCH_BUDGET_MS; this bounds
+    // it: once the batch has taken that long, the ops not yet run stay queued, first in line.
+    let i = first;
+    while (i < end && (i === first || performance.now() - started < BATCH_BUDGET_MS)) {
+      const op = this.#queue[i] as Op;
+      this.#queue[i] = undefined as unknown as Op;
+      i++;
       if (op.kind === 'put') {
         this.#data.set(op.key, op.value);
         settled.push(() => op.resolve());
@@ -194,10 +198,18 @@ class MemoryKv implements KvStore {
         const existed = this.#data.delete(op.key);
         settled.push(() => op.resolve(existed));
       } else {
-        settled.push(op.run());
+        settled.push(this.#runTransaction(op));
       }
     }
-    this.#sizer.record(ops.length, performance.now() - started);
+    this.#head = i;
+    if (this.#head >= this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    this.#sizer.record(i - first, performance.now() - started);
     if (this.#head < this.#queue.length) this.#schedule();
     for (const settle of settled) settle();
   }

@@ -51,22 +51,39 @@ export interface KvStore extends KvReader {
   put(key: string, value: unknown): Promise<void>;
   /** Resolves once the removal is committed; true when the key existed. */
   remove(key: string): Promise<boolean>;
-  /** Runs `fn` atomically; see the module comment. `fn` must be synchronous. */
-  transaction<T>(fn: (tx: KvWriter) => T): Promise<T>;
+  /**
+   * Runs `fn(tx, a, b)` atomically; see the module comment. `fn` must be synchronous. `a` and `b`
+   * are handed to `fn` as given, so that a caller making thousands of calls in one turn passes a
+   * shared function instead of a closure per call: every call's state lives until its batch runs,
+   * and what survives a young-generation collection is what that collection costs.
+   */
+  transaction<T, A = undefined, B = undefined>(fn: (tx: KvWriter, a: A, b: B) => T, a?: A, b?: B): Promise<T>;
   /** Waits for queued writes, then releases the store. */
   close(): Promise<void>;
 }
 
 /**
+ * Rejects a promise through its resolve function. A queued write keeps only that function: the
+ * reject function would be one more object per pending write, alive until its batch runs.
+ */
+export function rejectThrough(resolve: (value: unknown) => void, err: unknown): void {
+  resolve(Promise.reject(err));
+}
+
+/** What a transaction's writer throws once its callback returned. */
+export function transactionEnded(): TapioError {
+  return new TapioError('ERR_INVALID_ARGUMENT', 'This transaction has ended: a transaction object can only be used inside its callback, synchronously.');
+}
+
+/**
  * The lifetime of a transaction's writer: `check()` refuses use once `end()` ran, so a writer
- * kept past its callback cannot touch the store. Both backends use it.
+ * kept past its callback cannot touch the store.
  */
 export function transactionScope(): { check(): void; end(): void } {
   let active = true;
   return {
     check: () => {
-      if (!active)
-        throw new TapioError('ERR_INVALID_ARGUMENT', 'This transaction has ended: a transaction object can only be used inside its callback, synchronously.');
+      if (!active) throw transactionEnded();
     },
     end: () => {
       active = false;

@@ -451,7 +451,8 @@ export class ApiKeyWriter extends ApiKeyReader {
     };
     writeApiKey(kv, record);
     kv.put(apiKeyOfUserKey(userId, record.id), true);
-    return { ...toApiKeyInfo(record), key: generated.key };
+    // Built whole rather than spread from toApiKeyInfo: a burst's results live until its caller is done.
+    return { id: record.id, userId, name: record.name, createdAt: now, expiresAt, revokedAt: null, key: generated.key };
   }
 
   /**

@@ -38,10 +38,18 @@ const [T0, T1, T2, T3, T4, T5, T6, T7] = makeTables() as [
  * so `crc32cTs(b, crc32cTs(a)) === crc32cTs(a ++ b)`.
  */
 export function crc32cTs(bytes: Uint8Array, initial = 0): number {
+  return crc32cTsRange(bytes, 0, bytes.length, initial);
+}
+
+/**
+ * {@link crc32cTs} of `bytes[offset, offset + length)`, without a subarray: the WAL reader and
+ * writer check or sign every record with it, and a view per record is garbage per record.
+ */
+export function crc32cTsRange(bytes: Uint8Array, offset: number, length: number, initial = 0): number {
   let reg = ~initial >>> 0;
-  const n = bytes.length;
-  let i = 0;
-  const end8 = n - (n % 8);
+  const n = offset + length;
+  let i = offset;
+  const end8 = n - (length % 8);
   while (i < end8) {
     const lo = (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24)) ^ reg;
     reg =

@@ -204,7 +204,7 @@ export function encodeRecord(target: Uint8Array, offset: number, seq: number, pa
   writeU64(target, offset + RECORD_OFF_SEQ, seq);
   target.set(payload, offset + RECORD_HEADER_SIZE);
   if (next > end) target.fill(0, end, next);
-  writeU32(target, offset + RECORD_OFF_CRC, crc32c(target.subarray(offset + RECORD_OFF_LENGTH, end)));
+  writeU32(target, offset + RECORD_OFF_CRC, crc32cRange(target, offset + RECORD_OFF_LENGTH, end - offset - RECORD_OFF_LENGTH));
   return next;
 }
 
