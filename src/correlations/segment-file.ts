@@ -61,11 +61,24 @@ export function encodeEmbeddings(cols: BatchColumns): Uint8Array {
   view.setFloat64(16, rows, true);
   view.setFloat64(24, normsAt, true);
   const norms = new Float32Array(out.buffer, normsAt, rows);
+  const src = cols.embedding;
+  const floatStride = stride / 4;
+  const rowsArea = new Float32Array(out.buffer, EMBEDDING_HEADER_SIZE, rows * floatStride);
+  // Rows packed without padding (dim a multiple of 16) go over in one copy.
+  if (floatStride === dim) rowsArea.set(src);
   for (let r = 0; r < rows; r++) {
-    const row = cols.embedding.subarray(r * dim, (r + 1) * dim);
-    new Float32Array(out.buffer, EMBEDDING_HEADER_SIZE + r * stride, dim).set(row);
+    const base = r * dim;
     let sum = 0;
-    for (let i = 0; i < dim; i++) sum += row[i]! * row[i]!;
+    if (floatStride === dim) {
+      for (let i = 0; i < dim; i++) sum += src[base + i]! * src[base + i]!;
+    } else {
+      const at = r * floatStride;
+      for (let i = 0; i < dim; i++) {
+        const x = src[base + i]!;
+        rowsArea[at + i] = x;
+        sum += x * x;
+      }
+    }
     norms[r] = Math.sqrt(sum);
   }
   return out;

@@ -149,8 +149,13 @@ export function facts(cols: BatchColumns): Pick<SegmentEntry, 'minTs' | 'maxTs' 
     types.add(cols.type[i]!);
     severities |= 1 << cols.severity[i]!;
   }
-  const keys = new Set<string>();
-  for (const [type, column] of cols.resources) for (const names of column) if (names !== null) for (const name of names) keys.add(nameKey(type, name));
+  // Distinct names per type first (a name repeats on many rows), then one key per distinct name.
+  const keys: string[] = [];
+  for (const [type, column] of cols.resources) {
+    const distinct = new Set<string>();
+    for (const names of column) if (names !== null) for (const name of names) distinct.add(name);
+    for (const name of distinct) keys.push(nameKey(type, name));
+  }
   return {
     minTs: cols.timestamp[0]!,
     maxTs: cols.timestamp[cols.rows - 1]!,
@@ -158,6 +163,6 @@ export function facts(cols: BatchColumns): Pick<SegmentEntry, 'minTs' | 'maxTs' 
     types: [...types].sort((a, b) => a - b),
     severities,
     resourceTypes: [...cols.resources.keys()].sort(),
-    names: Buffer.from(buildNameFilter(keys, keys.size)).toString('base64'),
+    names: Buffer.from(buildNameFilter(keys, keys.length)).toString('base64'),
   };
 }

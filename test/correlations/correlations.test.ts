@@ -384,3 +384,50 @@ describe.each(paths)('pruning on the %s path', (path) => {
     await s.close();
   }, 120_000);
 });
+
+describe.each(paths)('embedding side files on the %s path', (path) => {
+  it.each([8, 128, 20])(
+    'hold each row of a segment, aligned, with its norm, after flushes and compaction (dim %d)',
+    async (dim) => {
+      const { decodeEmbeddingHeader, embeddingStride } = await import('../../src/correlations/segment-file.js');
+      const dataDir = newDataDir();
+      const open = (l0: string) =>
+        TapioStorage.open(
+          { dataDir, storage: { correlations: { embedding_dim: dim, compaction: { l0_size: l0, l1_size: '100GB' } } } },
+          { correlations: { path } },
+        );
+      let s = await open('50GB');
+      const gen = new FindingGenerator({ seed: dim, embeddingDim: dim });
+      for (let k = 0; k < 3; k++) {
+        await s.correlations.insert(gen.next(300));
+        await s.correlations.flush();
+      }
+      await s.close();
+      for (const l0 of ['50GB', '1B']) {
+        s = await open(l0);
+        await s.correlations.compactionSettled();
+        for (const seg of s.correlations.segments()) {
+          const bytes = readFileSync(join(s.correlations.dir, seg.embeddings));
+          const header = decodeEmbeddingHeader(bytes);
+          if (typeof header === 'string') throw new Error(header);
+          expect(header).toEqual({ dim, stride: embeddingStride(dim), rows: seg.rows, normsAt: 64 + seg.rows * embeddingStride(dim) });
+          expect(header.stride % 64).toBe(0);
+          expect(bytes.length).toBe(header.normsAt + seg.rows * 4);
+          const rows = await s.correlations.query({ from: seg.minTs, to: seg.maxTs + 1 });
+          expect(rows.length).toBe(seg.rows);
+          const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+          rows.forEach((r, i) => {
+            const at = 64 + i * header.stride;
+            const row = new Float32Array(bytes.buffer.slice(bytes.byteOffset + at, bytes.byteOffset + at + dim * 4));
+            expect(row).toEqual(r.embedding);
+            const norm = Math.hypot(...r.embedding);
+            expect(view.getFloat32(header.normsAt + i * 4, true)).toBeCloseTo(norm, 5);
+          });
+        }
+        expect(s.correlations.segments().map((x) => x.level)).toEqual(l0 === '1B' ? [1] : [0, 0, 0]);
+        await s.close();
+      }
+    },
+    60_000,
+  );
+});
