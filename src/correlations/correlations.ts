@@ -381,12 +381,15 @@ export class Correlations extends EventEmitter {
         this.#flushError = null;
       },
       (err: unknown) => {
-        // Nothing is lost: the part's batches go back in front of the active part.
-        const back = new ActivePart();
-        for (const b of part.batches) back.add(b);
-        for (const b of this.#active.batches) back.add(b);
-        this.#active = back;
-        this.#frozen = null;
+        // Nothing is lost: a part the manifest does not name yet goes back in front of the
+        // active part (one it names is in its segments; only a step after the swap failed).
+        if (this.#frozen === part) {
+          const back = new ActivePart();
+          for (const b of part.batches) back.add(b);
+          for (const b of this.#active.batches) back.add(b);
+          this.#active = back;
+          this.#frozen = null;
+        }
         this.#flushing = null;
         throw err;
       },
@@ -410,21 +413,26 @@ export class Correlations extends EventEmitter {
       firstNumber,
       batches: part.batches.map((b) => b.bytes),
     });
-    await this.#updateManifest((current) => {
-      // The WAL records now in segments: the covered prefix grows as far as it runs unbroken; a
-      // record past a gap (an insert still on its way to the active part) is listed apart.
-      const inSegments = new Set(current.walExtra);
-      for (const b of part.batches) if (b.seq > 0) inSegments.add(b.seq);
-      let walSeq = current.walSeq;
-      while (inSegments.has(walSeq + 1)) walSeq++;
-      return {
-        ...current,
-        walSeq,
-        walExtra: [...inSegments].filter((x) => x > walSeq).sort((a, b) => a - b),
-        nextSegment: Math.max(current.nextSegment, this.#nextNumber),
-        segments: [...current.segments, ...result.entries],
-      };
-    });
+    await this.#updateManifest(
+      (current) => {
+        // The WAL records now in segments: the covered prefix grows as far as it runs unbroken; a
+        // record past a gap (an insert still on its way to the active part) is listed apart.
+        const inSegments = new Set(current.walExtra);
+        for (const b of part.batches) if (b.seq > 0) inSegments.add(b.seq);
+        let walSeq = current.walSeq;
+        while (inSegments.has(walSeq + 1)) walSeq++;
+        return {
+          ...current,
+          walSeq,
+          walExtra: [...inSegments].filter((x) => x > walSeq).sort((a, b) => a - b),
+          nextSegment: Math.max(current.nextSegment, this.#nextNumber),
+          segments: [...current.segments, ...result.entries],
+        };
+      },
+      () => {
+        if (this.#frozen === part) this.#frozen = null;
+      },
+    );
     this.#flushes++;
     this.#bytesWritten += result.bytesWritten;
     this.emit('flush', { rows: part.rows, segments: result.entries.length });
@@ -441,11 +449,14 @@ export class Correlations extends EventEmitter {
   }
 
   /** Replaces the manifest with `change(current)`, one change at a time. */
-  #updateManifest(change: (current: Manifest) => Manifest): Promise<Manifest> {
+  #updateManifest(change: (current: Manifest) => Manifest, swapped?: () => void): Promise<Manifest> {
     const run = this.#manifestChain.then(async () => {
       const next = change(this.#manifest);
       await writeManifest(this.dir, next);
+      // In the same synchronous step as the swap (`swapped`): a read takes its snapshot of the
+      // segments and of the parts in memory at once, so it never sees rows in both.
       this.#manifest = next;
+      swapped?.();
       return next;
     });
     this.#manifestChain = run.then(
@@ -860,6 +871,12 @@ function checkQuery(q: unknown): { from: number; to: number; fields: Correlation
     throw new TapioError('ERR_INVALID_ARGUMENT', 'correlations.query(options): options must be an object');
   const o = q as Record<string, unknown>;
   for (const key of Object.keys(o)) {
+    if (key === 'selector' || key === 'similar') {
+      throw new TapioError(
+        'ERR_INVALID_ARGUMENT',
+        `correlations.query({ ${key} }): ${key === 'selector' ? 'label selectors are' : 'similarity search is'} not available in this version; query by time (from, to) and filter the records`,
+      );
+    }
     if (!QUERY_KEYS.has(key))
       throw new TapioError(
         'ERR_INVALID_ARGUMENT',
