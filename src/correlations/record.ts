@@ -7,6 +7,7 @@
 import { z } from 'zod';
 
 import { TapioError } from '../errors.js';
+import { textOk } from '../text-check.js';
 import { CORRELATION_LIMITS } from './limits.js';
 
 /** A finding as a caller passes it to `insert`. */
@@ -77,21 +78,6 @@ export interface FindingRules {
 
 // ---------------------------------------------------------------------------------------------
 // The fast predicate: returns null when the finding is fine, else the offending field.
-
-function textOk(v: unknown, max: number): v is string {
-  if (typeof v !== 'string' || v.length === 0 || v.length > max) return false;
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) return false;
-    if (c >= 0xd800 && c <= 0xdfff) {
-      if (c >= 0xdc00) return false;
-      const next = v.charCodeAt(i + 1);
-      if (!(next >= 0xdc00 && next <= 0xdfff)) return false;
-      i++;
-    }
-  }
-  return true;
-}
 
 function intIn(v: unknown, min: number, max: number): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;

@@ -5,6 +5,7 @@
 
 import { z } from 'zod';
 import { TapioError, type TapioErrorCode } from '../errors.js';
+import { textOk } from '../text-check.js';
 import { KEY_ID_LENGTH } from './api-key-format.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -39,27 +40,6 @@ const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
 const LONE_SURROGATE = /\p{Surrogate}/u;
 
 /**
- * What the keyText schema accepts, as a loop over code units: 1..max units, no control
- * character, no unpaired surrogate, and no ':' when `noColon`. (Faster than a regular expression
- * for the short strings names are.)
- */
-function keyTextOk(v: unknown, max: number, noColon: boolean): v is string {
-  if (typeof v !== 'string' || v.length < 1 || v.length > max) return false;
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f || (noColon && c === 0x3a)) return false;
-    if (c >= 0xd800 && c <= 0xdfff) {
-      // A high surrogate must be followed by a low one; a low one must not appear alone.
-      if (c >= 0xdc00) return false;
-      const next = v.charCodeAt(i + 1);
-      if (!(next >= 0xdc00 && next <= 0xdfff)) return false;
-      i++;
-    }
-  }
-  return true;
-}
-
-/**
  * An argument schema with a predicate that accepts exactly what the schema accepts. Calls check
  * the predicate first (tens of nanoseconds) and run the zod schema only to describe a refusal;
  * a test checks on random inputs that the two agree.
@@ -79,7 +59,7 @@ function keyText(max: number, options: { noColon?: boolean } = {}): ArgSchema<st
     .refine((s) => !LONE_SURROGATE.test(s), { error: 'must not contain unpaired UTF-16 surrogates' });
   if (options.noColon) schema = schema.refine((s) => !s.includes(':'), { error: "must not contain ':'" });
   const noColon = options.noColon === true;
-  return { schema, ok: (v): v is string => keyTextOk(v, max, noColon) };
+  return { schema, ok: (v): v is string => textOk(v, max, noColon) };
 }
 
 function base62Id(length: number): ArgSchema<string> {
