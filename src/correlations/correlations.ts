@@ -169,6 +169,8 @@ export class Correlations extends EventEmitter {
   readonly #retired = new Map<string, SegmentEntry>();
   #retentionDropped = 0;
   #salvaged: string[] = [];
+  /** Inserts under way (appending to the WAL). */
+  readonly #pending = new Set<Promise<unknown>>();
   #retentionTimer: NodeJS.Timeout | undefined;
   #closing = false;
 
@@ -268,17 +270,30 @@ export class Correlations extends EventEmitter {
    * with ERR_VALIDATION and stores nothing), appended to the WAL as one record, and resolved once
    * that record is durable; readable at once. Resolves with the number of findings stored.
    */
-  async insert(findings: readonly CorrelationInput[]): Promise<{ inserted: number }> {
-    this.#checkOpen('insert');
-    // The check and the encoding are synchronous (about 5 ms per 1,000 findings): a burst of
-    // inserts is spread over event-loop turns rather than run back to back in one.
-    const batch = await this.#encoder.run(findings);
-    if (batch === null) return { inserted: 0 };
-    return this.#insertRecord(batch);
+  insert(findings: readonly CorrelationInput[]): Promise<{ inserted: number }> {
+    return this.#track('insert', async () => {
+      // The check and the encoding are synchronous (about 5 ms per 1,000 findings): a burst of
+      // inserts is spread over event-loop turns rather than run back to back in one.
+      const batch = await this.#encoder.run(findings);
+      if (batch === null) return { inserted: 0 };
+      return this.#insertRecord(batch);
+    });
+  }
+
+  /**
+   * Runs an insert that close() waits for: one called before close() is in its final flush when
+   * it resolves; one called after is refused with ERR_CLOSED.
+   */
+  #track(call: string, run: () => Promise<{ inserted: number }>): Promise<{ inserted: number }> {
+    if (this.#closing || this.#closed) return Promise.reject(new TapioError('ERR_CLOSED', `correlations.${call}() after close(); open the storage again`));
+    const pending = run();
+    this.#pending.add(pending);
+    const done = () => this.#pending.delete(pending);
+    pending.then(done, done);
+    return pending;
   }
 
   readonly #encoder = new TurnBudget<readonly CorrelationInput[], EncodedBatch | null>((findings) => {
-    this.#checkOpen('insert');
     checkFindings('correlations.insert', findings, this.#rules);
     return findings.length === 0 ? null : encodeFindings(findings, this.#rules);
   });
@@ -297,8 +312,11 @@ export class Correlations extends EventEmitter {
    * await other.correlations.insertArrow(table);
    * ```
    */
-  async insertArrow(table: arrow.Table | arrow.RecordBatch): Promise<{ inserted: number }> {
-    this.#checkOpen('insertArrow');
+  insertArrow(table: arrow.Table | arrow.RecordBatch): Promise<{ inserted: number }> {
+    return this.#track('insertArrow', () => this.#insertArrow(table));
+  }
+
+  async #insertArrow(table: arrow.Table | arrow.RecordBatch): Promise<{ inserted: number }> {
     const call = 'correlations.insertArrow';
     const schema = (table as { schema?: arrow.Schema }).schema;
     if (schema === undefined || typeof (table as { numRows?: unknown }).numRows !== 'number') {
@@ -334,11 +352,10 @@ export class Correlations extends EventEmitter {
 
   async #insertRecord(batch: EncodedBatch): Promise<{ inserted: number }> {
     const { bytes } = batch;
-    const cols = { rows: batch.rows };
     if (bytes.length > WAL_RING / 2 - 64) {
       throw new TapioError(
         'ERR_INVALID_ARGUMENT',
-        `correlations.insert: the batch of ${cols.rows} findings takes ${bytes.length} bytes, more than the ${WAL_RING / 2 - 64} one WAL record holds; insert it in smaller batches (about ${Math.max(1, Math.floor((cols.rows * (WAL_RING / 2 - 64)) / bytes.length))} findings each)`,
+        `correlations.insert: the batch of ${batch.rows} findings takes ${bytes.length} bytes, more than the ${WAL_RING / 2 - 64} one WAL record holds; insert it in smaller batches (about ${Math.max(1, Math.floor((batch.rows * (WAL_RING / 2 - 64)) / bytes.length))} findings each)`,
         { details: { bytes: bytes.length } },
       );
     }
@@ -346,13 +363,12 @@ export class Correlations extends EventEmitter {
     while (this.#flushing !== null && this.#active.memory >= this.#config.active_memory) await this.#flushing.catch(() => undefined);
     let seq = 0;
     if (this.#config.wal_enabled) seq = (await this.#wal.append([bytes])).lastSeq;
-    this.#checkOpen('insert');
     this.#active.add({ bytes, rows: batch.rows, seq, minTs: batch.minTs, maxTs: batch.maxTs });
     this.#inserts++;
     if (this.#active.memory >= this.#config.active_memory && this.#flushing === null) {
       this.#startFlush().catch((err: unknown) => this.#flushFailed(err));
     }
-    return { inserted: cols.rows };
+    return { inserted: batch.rows };
   }
 
   /** Writes the active part as L0 segments; resolves once the manifest names them. */
@@ -719,6 +735,7 @@ export class Correlations extends EventEmitter {
     this.#closing = true;
     clearInterval(this.#retentionTimer);
     try {
+      await Promise.allSettled([...this.#pending]);
       await this.#flushNow();
       await this.compactionSettled();
       await this.#manifestChain;

@@ -468,3 +468,23 @@ describe.each(paths)('reads during flushes on the %s path', (path) => {
     await s.close();
   }, 60_000);
 });
+
+describe.each(paths)('inserts racing close() on the %s path', (path) => {
+  it.each([true, false])('either resolve and are kept, or are refused with ERR_CLOSED (wal_enabled %s)', async (wal) => {
+    const dataDir = newDataDir();
+    const open = () => TapioStorage.open({ dataDir, storage: { correlations: { embedding_dim: DIM, wal_enabled: wal } } }, { correlations: { path } });
+    const s = await open();
+    const gen = new FindingGenerator({ seed: 5, embeddingDim: DIM });
+    const batches = Array.from({ length: 20 }, (_, b) => gen.next(100).map((f, i) => ({ ...f, id: `${b}-${i}` })));
+    const inserts = batches.map((batch) => s.correlations.insert(batch));
+    const closing = s.close();
+    const outcomes = await Promise.allSettled(inserts);
+    await closing;
+    const kept = outcomes.flatMap((o, b) => (o.status === 'fulfilled' ? batches[b]!.map((f) => f.id) : []));
+    for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toMatchObject({ code: 'ERR_CLOSED' });
+    expect(kept.length).toBeGreaterThan(0);
+    const t = await open();
+    expect((await t.correlations.query({ fields: ['id'] })).map((r) => r.id).sort()).toEqual(kept.sort());
+    await t.close();
+  });
+});
