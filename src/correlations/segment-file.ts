@@ -16,8 +16,8 @@ import type { BatchColumns } from './batch-columns.js';
 import { EMBEDDING_ALIGN, EMBEDDING_HEADER_SIZE, EMBEDDING_MAGIC, EMBEDDING_VERSION, ROW_GROUP_ROWS } from './limits.js';
 
 /** Parquet bytes of `cols` (already in timestamp order). */
-export function encodeParquet(cols: BatchColumns, types: readonly string[]): Uint8Array {
-  const table = columnsToArrow(cols, types);
+export function encodeParquet(cols: BatchColumns, types: readonly string[], resourceTypes?: readonly string[]): Uint8Array {
+  const table = columnsToArrow(cols, types, resourceTypes);
   const ipc = arrow.tableToIPC(table, 'stream');
   const wasmTable = pw.Table.fromIPCStream(ipc);
   return pw.writeParquet(wasmTable, parquetProperties());

@@ -51,6 +51,8 @@ export function runSegmentJob(job: FlushJob | CompactJob): Promise<JobResult> {
     }
     worker.once('message', (reply: JobReply) => {
       settled = true;
+      // A job reports once; a failed one may leave work behind in its worker (a stalled stream).
+      if (!reply.ok) void worker.terminate();
       if (reply.ok) resolve(reply.result);
       else {
         const code = (reply.error.code?.startsWith('ERR_') ? reply.error.code : 'ERR_SEGMENT_IO') as TapioErrorCode;
