@@ -130,19 +130,6 @@ export function columnsFromFindings(call: string, findings: unknown, rules: Find
   return decodeBatch(encodeFindings(findings, rules).bytes, rules.embeddingDim, call);
 }
 
-function copyPatterns(cols: BatchColumns): void {
-  let total = 0;
-  for (const p of cols.pattern) total += p.length;
-  const all = new Uint8Array(total);
-  let at = 0;
-  for (let i = 0; i < cols.rows; i++) {
-    const p = cols.pattern[i]!;
-    all.set(p, at);
-    cols.pattern[i] = all.subarray(at, at + p.length);
-    at += p.length;
-  }
-}
-
 /** Columns of `rows` rows, zeroed. */
 export function emptyColumns(rows: number, dim: number): BatchColumns {
   return {
@@ -344,11 +331,11 @@ function batchLayout(rows: number, dim: number, patternBytes: number, jsonBytes:
 }
 
 /**
- * The rows and time range of a batch record, read from its header and timestamp section alone
- * (what the replay at open needs; the rest is decoded when a read needs it). Throws as
- * decodeBatch does for a record that is not one.
+ * The header of a batch record checked against `dim` and the record's length, and its section
+ * layout. Throws ERR_SEGMENT_CORRUPT naming `where` for bytes that are not such a record (the WAL's
+ * CRC32C already vouched for them, so this is a record of another format or version).
  */
-export function batchFacts(bytes: Uint8Array, dim: number, where: string): { rows: number; minTs: number; maxTs: number } {
+function checkedLayout(bytes: Uint8Array, dim: number, where: string): { rows: number; layout: BatchLayout; view: DataView; bad: (why: string) => TapioError } {
   const bad = (why: string) =>
     new TapioError('ERR_SEGMENT_CORRUPT', `${where} is not a correlation batch record this version reads: ${why}`, { details: { file: where } });
   if (bytes.length < BATCH_HEADER_SIZE) throw bad(`${bytes.length} bytes, shorter than the ${BATCH_HEADER_SIZE}-byte header`);
@@ -359,6 +346,16 @@ export function batchFacts(bytes: Uint8Array, dim: number, where: string): { row
   if (view.getUint32(12, true) !== dim) throw bad(`embeddings of ${view.getUint32(12, true)} values, the store's embedding_dim is ${dim}`);
   const layout = batchLayout(rows, dim, view.getUint32(16, true), view.getUint32(20, true));
   if (layout.total !== bytes.length) throw bad(`its sections need ${layout.total} bytes, the record holds ${bytes.length}`);
+  return { rows, layout, view, bad };
+}
+
+/**
+ * The rows and time range of a batch record, read from its header and timestamp section alone
+ * (what the replay at open needs; the rest is decoded when a read needs it). Throws as
+ * decodeBatch does for a record that is not one.
+ */
+export function batchFacts(bytes: Uint8Array, dim: number, where: string): { rows: number; minTs: number; maxTs: number } {
+  const { rows, layout, view } = checkedLayout(bytes, dim, where);
   let minTs = Infinity;
   let maxTs = -Infinity;
   for (let i = 0; i < rows; i++) {
@@ -375,17 +372,7 @@ export function batchFacts(bytes: Uint8Array, dim: number, where: string): { row
  * record of another format or version).
  */
 export function decodeBatch(bytes: Uint8Array, dim: number, where: string): BatchColumns {
-  const bad = (why: string) =>
-    new TapioError('ERR_SEGMENT_CORRUPT', `${where} is not a correlation batch record this version reads: ${why}`, { details: { file: where } });
-  if (bytes.length < BATCH_HEADER_SIZE) throw bad(`${bytes.length} bytes, shorter than the ${BATCH_HEADER_SIZE}-byte header`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(0, true) !== BATCH_MAGIC) throw bad('wrong magic number');
-  if (view.getUint16(4, true) !== BATCH_VERSION) throw bad(`version ${view.getUint16(4, true)}; this reads version ${BATCH_VERSION}`);
-  const rows = view.getUint32(8, true);
-  const recordDim = view.getUint32(12, true);
-  if (recordDim !== dim) throw bad(`embeddings of ${recordDim} values, the store's embedding_dim is ${dim}`);
-  const layout = batchLayout(rows, dim, view.getUint32(16, true), view.getUint32(20, true));
-  if (layout.total !== bytes.length) throw bad(`its sections need ${layout.total} bytes, the record holds ${bytes.length}`);
+  const { rows, layout, bad } = checkedLayout(bytes, dim, where);
   const cols = emptyColumns(rows, dim);
   const take = (dst: ArrayBufferView, at: number) => new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength).set(bytes.subarray(at, at + dst.byteLength));
   take(cols.timestamp, layout.timestamp);

@@ -17,7 +17,7 @@ import { TapioError } from '../errors.js';
 import { ensureWritableDir, fsyncDir } from '../fs/durable.js';
 import type { RecoveryMode } from '../transit/backend.js';
 import { openWalBackend, Transit } from '../transit/index.js';
-import { ActivePart, batchColumns, type ActiveBatch } from './active-part.js';
+import { ActivePart, batchColumns } from './active-part.js';
 import { arrowToColumns, columnsToArrow, resourceColumn } from './arrow-columns.js';
 import {
   batchFacts,
@@ -947,5 +947,3 @@ function project(r: CorrelationRecord, fields: readonly CorrelationField[]): Cor
   for (const f of fields) out[f] = r[f];
   return out as unknown as CorrelationRecord;
 }
-
-export type { ActiveBatch };
