@@ -92,10 +92,17 @@ class NativeProducer : public Napi::ObjectWrap<NativeProducer> {
     sink_->tsfn.Unref(env);
     id_ = shared_->Register(sink_);
     Value().TypeTag(&kProducerTag);
-    env.AddCleanupHook([sink = sink_, shared = shared_, id = id_]() { DetachSink(shared, id, sink); });
+    // Detach at environment teardown (a worker that ends with the handle still attached). The hook
+    // names this object, not the writer: a hook that owned the writer would keep it, its threads'
+    // buffers and its ring alive until the process ends, one per store ever opened.
+    env_ = env;
+    if (napi_add_env_cleanup_hook(env, &NativeProducer::OnEnvCleanup, this) == napi_ok) hooked_ = true;
   }
 
-  ~NativeProducer() override { DetachSink(shared_, id_, sink_); }
+  ~NativeProducer() override {
+    Unhook();
+    DetachSink(shared_, id_, sink_);
+  }
 
  private:
   static void DetachSink(const std::shared_ptr<SharedWal>& shared, uint32_t id,
@@ -238,14 +245,31 @@ class NativeProducer : public Napi::ObjectWrap<NativeProducer> {
     return info.Env().Undefined();
   }
   Napi::Value Detach(const Napi::CallbackInfo& info) {
+    Unhook();
     DetachSink(shared_, id_, sink_);
+    // The writer goes when its last handle does: a detached producer holds nothing of it.
+    shared_.reset();
     return info.Env().Undefined();
+  }
+
+  static void OnEnvCleanup(void* arg) {
+    auto* self = static_cast<NativeProducer*>(arg);
+    self->hooked_ = false;
+    DetachSink(self->shared_, self->id_, self->sink_);
+    self->shared_.reset();
+  }
+  void Unhook() {
+    if (!hooked_) return;
+    hooked_ = false;
+    napi_remove_env_cleanup_hook(env_, &NativeProducer::OnEnvCleanup, this);
   }
   Napi::Value Id(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), id_); }
 
   std::shared_ptr<SharedWal> shared_;
   std::shared_ptr<ProducerSink> sink_;
   uint32_t id_ = 0;
+  napi_env env_ = nullptr;
+  bool hooked_ = false;  // OnEnvCleanup is registered for this object
   std::vector<const uint8_t*> datas_;
   std::vector<uint64_t> tickets_;  // pushBatches: each batch's ticket, as checked
   std::vector<size_t> counts_;     // pushBatches: each batch's record count, as checked
@@ -563,6 +587,12 @@ void InitWal(Napi::Env env, Napi::Object exports) {
   data->wal_writer = Napi::Persistent(NativeWalWriter::Define(env));
   exports.Set("NativeProducer", NativeProducer::Define(env));
   exports.Set("openWal", Napi::Function::New(env, OpenWal, "openWal"));
+  exports.Set("liveWalWriters", Napi::Function::New(
+                                    env,
+                                    [](const Napi::CallbackInfo& info) -> Napi::Value {
+                                      return Napi::Number::New(info.Env(), LiveSharedWals());
+                                    },
+                                    "liveWalWriters"));
 }
 
 }  // namespace tapio_binding

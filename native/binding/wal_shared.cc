@@ -1,5 +1,6 @@
 #include "binding/wal_shared.h"
 
+#include <atomic>
 #include <cstring>
 #include <utility>
 
@@ -99,6 +100,14 @@ void SharedWal::OnSpace() {
     Schedule(sink);
   }
 }
+
+namespace {
+std::atomic<uint32_t> live_wals{0};
+}  // namespace
+
+SharedWal::SharedWal(uint32_t id) : id_(id) { live_wals.fetch_add(1, std::memory_order_relaxed); }
+SharedWal::~SharedWal() { live_wals.fetch_sub(1, std::memory_order_relaxed); }
+uint32_t LiveSharedWals() { return live_wals.load(std::memory_order_relaxed); }
 
 std::shared_ptr<SharedWal> NewSharedWal() {
   std::lock_guard<std::mutex> lock(registry_mu);

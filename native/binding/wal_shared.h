@@ -32,7 +32,10 @@ struct ProducerSink {
 
 class SharedWal {
  public:
-  explicit SharedWal(uint32_t id) : id_(id) {}
+  explicit SharedWal(uint32_t id);
+  ~SharedWal();
+  SharedWal(const SharedWal&) = delete;
+  SharedWal& operator=(const SharedWal&) = delete;
   uint32_t id() const { return id_; }
 
   // The fault-injecting file layer under the writer, when a test asked for one (it outlives the
@@ -62,6 +65,9 @@ class SharedWal {
 std::shared_ptr<SharedWal> NewSharedWal();
 std::shared_ptr<SharedWal> FindSharedWal(uint32_t id);
 void ForgetSharedWal(uint32_t id);
+// Writers whose memory is still held (open, or closed with a handle still owning them): the
+// store's tests check that a closed store leaves none behind.
+uint32_t LiveSharedWals();
 
 }  // namespace tapio_binding
 

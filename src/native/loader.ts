@@ -178,6 +178,8 @@ export interface NativeAddon {
   unlockFile(handle: NativeFileLockHandle): void;
   /** Recovers the WAL directory and starts the writer's threads, off the event loop. */
   openWal(options: NativeWalOpenOptions): Promise<NativeWalWriter>;
+  /** WAL writers whose memory the process still holds: open ones, and closed ones a handle still owns. */
+  liveWalWriters(): number;
   /** Attaches a producer to the open writer with id `writerId` (from any thread of the process). */
   NativeProducer: new (writerId: number, onEvents: NativeProducerEvents) => NativeProducer;
   /** A ring buffer of `capacity` bytes (a power of two). */
@@ -193,7 +195,7 @@ export interface NativeStatus {
   reason: string | undefined;
 }
 
-const EXPECTED_ABI = 7;
+const EXPECTED_ABI = 8;
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const addonPath = join(packageRoot, 'build', 'Release', 'tapio_native.node');
 const buildErrorPath = join(packageRoot, 'build', 'native-build-error.txt');

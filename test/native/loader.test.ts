@@ -33,6 +33,7 @@ const addonExports: Members<NativeAddon> = {
   lockFile: 'function',
   unlockFile: 'function',
   openWal: 'function',
+  liveWalWriters: 'function',
   NativeProducer: 'class',
   NativeRing: 'class',
   syncProbe: 'function',
