@@ -6,10 +6,14 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 
+import { BACKGROUND_NICE, lowerThreadPriority } from './thread-priority.js';
 import { mergeSegments, type CompactJob } from './segment-merge.js';
 import { writeSegmentFiles, type FlushJob, type JobReply } from './segment-writer.js';
 
 const job = workerData as FlushJob | CompactJob;
+
+// Background work yields the CPU to the process's other threads (inserts, queries, the WAL's writer).
+lowerThreadPriority(BACKGROUND_NICE);
 
 /** A flush's batch records arrive as messages ({ batch }), then { end }. */
 function received(flush: FlushJob): Promise<FlushJob> {

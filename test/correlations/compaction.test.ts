@@ -89,9 +89,9 @@ describe.each(paths)('compaction on the %s path', (path) => {
           expect(got).toEqual(byTime(all.map(asRecord)));
         },
       ),
-      { numRuns: 3 },
+      { numRuns: 5 },
     );
-  }, 300_000);
+  }, 120_000);
 
   it('answers queries that run during a compaction with every row, and goes on to L2 at l1_size', async () => {
     const dataDir = newDataDir();
