@@ -258,7 +258,9 @@ export class Correlations extends EventEmitter {
     if (from > this.#wal.lastSeq) return;
     for await (const rec of this.#wal.read({ fromSeq: from })) {
       if (extra.has(rec.seq)) continue;
-      const bytes = rec.data.slice(); // its own buffer: the reader's is reused
+      // The reader hands out each record's own bytes (a small one shares a slab with the records
+      // read beside it, which the part keeps too), so the part keeps them without a copy.
+      const bytes = rec.data;
       const facts = batchFacts(bytes, this.#config.embedding_dim, `record ${rec.seq} of the correlation WAL ${join(this.dir, 'wal')}`);
       this.#active.add({ bytes, seq: rec.seq, ...facts });
       this.#replayedRows += facts.rows;
