@@ -1,25 +1,23 @@
 /**
  * Compaction's merge (in the segment worker): a streaming k-way merge by timestamp of segments of
  * one day into one segment of the next level. One cursor per input holds one row group at a
- * time; output row groups are encoded as the Parquet stream pulls them and written as they come,
- * so memory is about (inputs + 1) row groups whatever the segments' sizes. Resource columns are
+ * time; the merged rows are then encoded as one Parquet file (see the note in mergeSegments), so
+ * memory holds the output whole. Resource columns are
  * matched by name: an input without a column gives null on its rows, never a shifted value.
  */
 import { promises as fsp } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import { dirname, join } from 'node:path';
 
-import * as arrow from 'apache-arrow';
 import * as pw from 'parquet-wasm';
 
 import { crc32c } from '../crc32c.js';
 import { fsyncDir } from '../fs/durable.js';
-import { columnsToArrow } from './arrow-columns.js';
 import { gatherColumns, type BatchColumns } from './batch-columns.js';
 import { EMBEDDING_HEADER_SIZE, EMBEDDING_MAGIC, EMBEDDING_VERSION, ROW_GROUP_ROWS } from './limits.js';
 import type { RowGroupFacts, SegmentEntry } from './manifest.js';
 import { buildNameFilter, nameKey } from './name-filter.js';
-import { embeddingStride, parquetProperties, SegmentReader } from './segment-file.js';
+import { embeddingStride, encodeParquet, SegmentReader } from './segment-file.js';
 import { mergeOrder } from './merge-order.js';
 import { segmentNames } from './segment-writer.js';
 
@@ -135,35 +133,31 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
       await embFile.write(block, 0, block.length, EMBEDDING_HEADER_SIZE + rowsOut * stride);
     };
 
-    const source = new ReadableStream<pw.RecordBatch>({
-      pull: async (controller) => {
-        const cols = await nextGroup();
-        if (cols === null) {
-          controller.close();
-          return;
-        }
-        groups.push([cols.timestamp[0]!, cols.timestamp[cols.rows - 1]!, cols.rows]);
-        minTs = Math.min(minTs, cols.timestamp[0]!);
-        maxTs = Math.max(maxTs, cols.timestamp[cols.rows - 1]!);
-        for (let i = 0; i < cols.rows; i++) {
-          typeSet.add(cols.type[i]!);
-          severities |= 1 << cols.severity[i]!;
-        }
-        for (const [type, column] of cols.resources) for (const list of column) if (list !== null) for (const name of list) keys.add(nameKey(type, name));
-        await writeEmbeddings(cols);
-        rowsOut += cols.rows;
-        // Every batch has the output's one schema (all its resource columns): the stream writer
-        // takes no other.
-        const table = pw.Table.fromIPCStream(arrow.tableToIPC(columnsToArrow(cols, types, resourceTypes), 'stream'));
-        for (const batch of table.recordBatches()) controller.enqueue(batch);
-      },
-    });
-    const output = await pw.transformParquetStream(source, parquetProperties());
-    for await (const chunk of output as unknown as AsyncIterable<Uint8Array>) {
-      await parquetFile.write(chunk, 0, chunk.length, parquetBytes);
-      parquetBytes += chunk.length;
-      peakMemory = Math.max(peakMemory, workerMemory());
+    // The merged row groups are gathered and written as one file. parquet-wasm's stream writer,
+    // which would keep only one output row group in memory, stops without an error on some
+    // inputs of the compaction property test (seen again with memory to spare), so the output is
+    // held whole until that is understood or replaced by a writer of our own.
+    const merged: BatchColumns[] = [];
+    for (;;) {
+      const cols = await nextGroup();
+      if (cols === null) break;
+      groups.push([cols.timestamp[0]!, cols.timestamp[cols.rows - 1]!, cols.rows]);
+      minTs = Math.min(minTs, cols.timestamp[0]!);
+      maxTs = Math.max(maxTs, cols.timestamp[cols.rows - 1]!);
+      for (let i = 0; i < cols.rows; i++) {
+        typeSet.add(cols.type[i]!);
+        severities |= 1 << cols.severity[i]!;
+      }
+      for (const [type, column] of cols.resources) for (const list of column) if (list !== null) for (const name of list) keys.add(nameKey(type, name));
+      await writeEmbeddings(cols);
+      rowsOut += cols.rows;
+      merged.push(cols);
     }
+    const parquet = encodeParquet(gatherColumns(merged, null, dim), types, resourceTypes);
+    merged.length = 0;
+    peakMemory = Math.max(peakMemory, workerMemory());
+    await parquetFile.write(parquet, 0, parquet.length, 0);
+    parquetBytes = parquet.length;
     if (rowsOut !== totalRows) throw new Error(`the merge wrote ${rowsOut} rows of the ${totalRows} its inputs hold`);
     const header = new Uint8Array(EMBEDDING_HEADER_SIZE);
     const view = new DataView(header.buffer);

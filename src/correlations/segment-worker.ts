@@ -12,8 +12,10 @@ import { writeSegmentFiles, type FlushJob, type JobReply } from './segment-write
 
 const job = workerData as FlushJob | CompactJob;
 
-// Background work yields the CPU to the process's other threads (inserts, queries, the WAL's writer).
-lowerThreadPriority(BACKGROUND_NICE);
+// A compaction can wait: it yields the CPU to the process's other threads (inserts, queries, the
+// WAL's writer) and to other processes. A flush runs at normal priority: it is what frees the
+// active part's memory, and starving it on a busy machine would let that grow.
+if (job.kind === 'compact') lowerThreadPriority(BACKGROUND_NICE);
 
 /** A flush's batch records arrive as messages ({ batch }), then { end }. */
 function received(flush: FlushJob): Promise<FlushJob> {

@@ -1,12 +1,12 @@
 /**
  * The nice value of the calling thread. On Linux each thread has its own, set through its thread
- * id (/proc/thread-self names it); the segment worker lowers its own so flushes and compactions
- * yield the CPU to inserts and queries.
+ * id (/proc/thread-self names it); a compaction's worker lowers its own so the merge yields the
+ * CPU to inserts and queries.
  */
 import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 
-/** How many nice levels below the process the segment workers run. */
+/** How many nice levels below the process compaction workers run. */
 export const BACKGROUND_NICE = 10;
 
 /** The id of the calling thread, or null where the system does not tell it (not Linux). */
