@@ -610,26 +610,28 @@ export class Correlations extends EventEmitter {
   }
 
   #compactionFailed(err: unknown): void {
+    this.#compactionError = this.#reportFailure('compaction', this.#compactionError, err);
+  }
+
+  #flushFailed(err: unknown): void {
+    this.#flushError = this.#reportFailure('flush', this.#flushError, err);
+  }
+
+  /**
+   * Reports a background failure: to the 'error' listeners, or else as a process warning when
+   * its message differs from the last one (`last`) of the same kind. Returns the message.
+   */
+  #reportFailure(kind: 'flush' | 'compaction', last: string | null, err: unknown): string {
     const message = err instanceof Error ? err.message : String(err);
-    const repeated = this.#compactionError === message;
-    this.#compactionError = message;
     if (this.listenerCount('error') > 0) this.emit('error', err);
-    else if (!repeated)
-      process.emitWarning(`tapio-storage correlations compaction failed: ${message}`, { code: err instanceof TapioError ? err.code : 'ERR_SEGMENT_IO' });
+    else if (last !== message)
+      process.emitWarning(`tapio-storage correlations ${kind} failed: ${message}`, { code: err instanceof TapioError ? err.code : 'ERR_SEGMENT_IO' });
+    return message;
   }
 
   /** Resolves once no compaction runs (one may start again after the next flush). */
   async compactionSettled(): Promise<void> {
     while (this.#compacting !== null) await this.#compacting;
-  }
-
-  #flushFailed(err: unknown): void {
-    const message = err instanceof Error ? err.message : String(err);
-    const repeated = this.#flushError === message;
-    this.#flushError = message;
-    if (this.listenerCount('error') > 0) this.emit('error', err);
-    else if (!repeated)
-      process.emitWarning(`tapio-storage correlations flush failed: ${message}`, { code: err instanceof TapioError ? err.code : 'ERR_SEGMENT_IO' });
   }
 
   /**
