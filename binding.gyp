@@ -3,6 +3,11 @@
     {
       "target_name": "tapio_native",
       "sources": [
+        "native/core/cosine.cc",
+        "native/core/cosine_avx2.cc",
+        "native/core/cosine_avx512.cc",
+        "native/core/cosine_neon.cc",
+        "native/core/cosine_serial.cc",
         "native/core/cpu_features.cc",
         "native/core/crc32c.cc",
         "native/core/crc32c_sse42.cc",
@@ -28,7 +33,8 @@
         "native/binding/ring_binding.cc",
         "native/binding/sync_probe_binding.cc",
         "native/binding/file_lock_binding.cc",
-        "native/binding/merge_binding.cc"
+        "native/binding/merge_binding.cc",
+        "native/binding/cosine_binding.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
@@ -40,14 +46,14 @@
         "NODE_ADDON_API_DISABLE_DEPRECATED"
       ],
       "cflags": ["-fvisibility=hidden", "-O3", "-Wall", "-Wextra"],
-      "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-fno-exceptions", "-O3", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-fno-exceptions", "-ffp-contract=off", "-O3", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags_cc!": ["-std=gnu++1y", "-std=gnu++17"],
       "ldflags": ["-pthread"],
       "xcode_settings": {
         "GCC_SYMBOLS_PRIVATE_EXTERN": "YES",
         "GCC_ENABLE_CPP_EXCEPTIONS": "NO",
         "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
-        "OTHER_CPLUSPLUSFLAGS": ["-O3"]
+        "OTHER_CPLUSPLUSFLAGS": ["-O3", "-ffp-contract=off"]
       }
     }
   ]

@@ -42,13 +42,14 @@ Napi::Object Register(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   exports.Set("init", Napi::Function::New(env, Init, "init"));
   exports.Set("features", Napi::Function::New(env, Features, "features"));
-  exports.Set("abiVersion", Napi::Number::New(env, 8));
+  exports.Set("abiVersion", Napi::Number::New(env, 9));
   InitCrc32c(env, exports);
   InitWal(env, exports);
   InitRing(env, exports);
   InitSyncProbe(env, exports);
   InitFileLock(env, exports);
   InitMerge(env, exports);
+  InitCosine(env, exports);
   return exports;
 }
 

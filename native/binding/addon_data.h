@@ -48,6 +48,7 @@ void InitRing(Napi::Env env, Napi::Object exports);
 void InitSyncProbe(Napi::Env env, Napi::Object exports);
 void InitFileLock(Napi::Env env, Napi::Object exports);
 void InitMerge(Napi::Env env, Napi::Object exports);
+void InitCosine(Napi::Env env, Napi::Object exports);
 
 }  // namespace tapio_binding
 

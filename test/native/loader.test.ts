@@ -38,6 +38,10 @@ const addonExports: Members<NativeAddon> = {
   NativeRing: 'class',
   syncProbe: 'function',
   mergeOrder: 'function',
+  cosineTopK: 'function',
+  cosineTopKAsync: 'function',
+  queryNorm: 'function',
+  memoryScan: 'function',
 };
 const producerMembers: Members<NativeProducer> = { pushBatches: 'function', ref: 'function', unref: 'function', detach: 'function', id: 'number' };
 const ringMembers: Members<NativeRing> = { push: 'function', drain: 'function', usedBytes: 'function' };
