@@ -116,6 +116,11 @@ export const ERROR_CODES = {
     action:
       "Fix the handler (or the record it cannot handle), then subscribe again under the same name: it resumes with the record that failed. Listen to the transit's error event to be told of such failures.",
   },
+  ERR_SELECTOR_SYNTAX: {
+    meaning:
+      'A label selector (or a regular expression inside one) could not be parsed or holds an invalid key or value. The message says what was found and what was expected, and points at the offset (details.offset) in the text.',
+    action: 'Correct the selector at the offset the caret shows; docs/SELECTORS.md gives the grammar, the limits and the supported regular expressions.',
+  },
 } as const satisfies Record<string, { meaning: string; action: string }>;
 
 /** A stable error code. */

@@ -48,3 +48,4 @@ export {
   type LevelStats,
   type SegmentEntry,
 } from './correlations/index.js';
+export { parseSelector, SELECTOR_REGEX_MAX_LENGTH, type Labels, type Requirement, type Selector, type SelectorOperator } from './query/selector.js';
