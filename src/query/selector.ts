@@ -21,7 +21,18 @@ export type SelectorOperator = '=' | '==' | '!=' | 'in' | 'notin' | 'exists' | '
  */
 export type Labels = Readonly<Record<string, string | readonly string[] | undefined>> | ReadonlyMap<string, string | readonly string[]>;
 
-/** One comma-separated part of a selector. */
+/**
+ * One comma-separated part of a selector.
+ *
+ * @example
+ * ```ts
+ * const [r] = parseSelector('pods notin (web-0)').requirements;
+ * r.negative; // true
+ * r.valueTest('web-0'); // true: the value is in the set
+ * r.matchesValues(['web-0', 'db-0']); // false: some value is in the set
+ * r.matchesValues([]); // true: an absent key is not in the set
+ * ```
+ */
 export interface Requirement {
   readonly key: string;
   readonly operator: SelectorOperator;
@@ -36,7 +47,17 @@ export interface Requirement {
   toString(): string;
 }
 
-/** A parsed selector: the AND of its requirements. */
+/**
+ * A parsed selector: the AND of its requirements.
+ *
+ * @example
+ * ```ts
+ * const s = parseSelector('tier in (web), !canary');
+ * s.matches({ tier: 'web' }); // true
+ * s.matches(new Map([['tier', ['db', 'web']], ['canary', '']])); // false: canary is present
+ * s.toString(); // '!canary,tier in (web)'
+ * ```
+ */
 export interface Selector {
   /** Sorted by key (a stable sort: requirements on one key keep their order). */
   readonly requirements: readonly Requirement[];
@@ -47,7 +68,14 @@ export interface Selector {
   toString(): string;
 }
 
-/** The longest pattern `=~` and `!~` take, in UTF-16 code units (a JavaScript string's length). */
+/**
+ * The longest pattern `=~` and `!~` take, in UTF-16 code units (a JavaScript string's length).
+ *
+ * @example
+ * ```ts
+ * parseSelector(`app=~"${'a'.repeat(SELECTOR_REGEX_MAX_LENGTH + 1)}"`); // throws ERR_SELECTOR_SYNTAX
+ * ```
+ */
 export const SELECTOR_REGEX_MAX_LENGTH = 256;
 
 // Kubernetes' limits and character rules for keys and values (pkg/api/validate/content).

@@ -282,6 +282,40 @@ describe('parseSelector', () => {
   });
 });
 
+describe('the documented examples (TSDoc and docs/SELECTORS.md)', () => {
+  it('give the results they state', () => {
+    const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'SELECTORS.md'), 'utf8');
+    const example = 'severity>=3, pods=~"nginx-.*", type notin (misconfiguration)';
+    expect(doc).toContain(`parseSelector('${example}')`);
+    const s = parseSelector(example);
+    expect(s.toString()).toBe('pods=~"nginx-.*",severity>=3,type notin (misconfiguration)');
+    expect(s.matches({ severity: '4', pods: ['nginx-abc', 'redis-0'], type: 'attack' })).toBe(true);
+    expect(s.matches({ severity: '2', pods: ['nginx-abc'], type: 'attack' })).toBe(false);
+    expect(doc).toContain("found 'x', expected: ',' or 'end of string' at offset 10\n  pods in ()x\n            ^\n");
+    expect(parseKubernetesSelector('app in (web,api),tier!=db').toString()).toBe('app in (api,web),tier!=db');
+    expect(offsetOf(syntaxError('severity>=3', parseKubernetesSelector))).toBe(9);
+    const r = createRequirement('pods', 'in', ['web-1', 'web-0']);
+    expect(r.toString()).toBe('pods in (web-0,web-1)');
+    expect(r.matchesValues(['db-0', 'web-1'])).toBe(true);
+    expect(parseSelector('app=~"a b|c,d"').matches({ app: 'c,d' })).toBe(true);
+    expect(parseSelector('x=~"\\d+"').toString()).toBe(parseSelector('x=~"\\\\d+"').toString());
+    expect(syntaxError('x=~"(a{100}){100}"').message).toContain('at most 10000');
+    const [n] = parseSelector('pods notin (web-0)').requirements;
+    expect([n!.negative, n!.valueTest('web-0'), n!.matchesValues(['web-0', 'db-0']), n!.matchesValues([])]).toEqual([true, true, false, true]);
+    const t = parseSelector('tier in (web), !canary');
+    expect(t.matches({ tier: 'web' })).toBe(true);
+    expect(
+      t.matches(
+        new Map([
+          ['tier', ['db', 'web']],
+          ['canary', ''],
+        ]),
+      ),
+    ).toBe(false);
+    expect(t.toString()).toBe('!canary,tier in (web)');
+  });
+});
+
 describe('several values under one key', () => {
   it('positive operators hold when some value passes, negative ones when none does', () => {
     for (const { selector, labels, match } of cases.multiValued) {
