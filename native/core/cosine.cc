@@ -110,16 +110,19 @@ Kernel ChooseActive() {
 
 Kernel KernelFor(const char* level) {
   const CpuFeatures& f = GetCpuFeatures();
-  if (std::strcmp(level, "scalar") == 0) return {"scalar", internal::DotRowsF32Serial};
+  if (std::strcmp(level, "scalar") == 0) return {"scalar", internal::DotRowsF32Serial, internal::MemoryScanSerial};
 #if defined(__x86_64__)
-  if (std::strcmp(level, "avx2") == 0 && f.avx2) return {"avx2", internal::DotRowsF32Avx2};
-  if (std::strcmp(level, "avx512") == 0 && f.avx512) return {"avx512", internal::DotRowsF32Avx512};
+  if (std::strcmp(level, "avx2") == 0 && f.avx2) return {"avx2", internal::DotRowsF32Avx2, internal::MemoryScanAvx2};
+  if (std::strcmp(level, "avx512") == 0 && f.avx512) {
+    return {"avx512", internal::DotRowsF32Avx512, internal::MemoryScanAvx512};
+  }
 #endif
 #if defined(__aarch64__)
-  if (std::strcmp(level, "neon") == 0 && f.neon) return {"neon", internal::DotRowsF32Neon};
+  // Plain 64-bit loads already keep an aarch64 core's load ports busy.
+  if (std::strcmp(level, "neon") == 0 && f.neon) return {"neon", internal::DotRowsF32Neon, internal::MemoryScanSerial};
 #endif
   (void)f;
-  return {level, nullptr};
+  return {level, nullptr, nullptr};
 }
 
 Kernel ActiveKernel() {
@@ -156,20 +159,7 @@ double QueryNorm(const float* query, size_t dim) {
   return std::sqrt(dot);
 }
 
-uint64_t MemoryScan(const uint8_t* data, size_t n) {
-  // Four independent lanes of 64-bit XOR: no dependency chain longer than a quarter of the
-  // words, and a loop the compiler vectorises, so the loads, not the arithmetic, set the pace.
-  uint64_t lane[4] = {0, 0, 0, 0};
-  size_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    uint64_t w[4];
-    std::memcpy(w, data + i, sizeof w);
-    for (int j = 0; j < 4; j++) lane[j] ^= w[j];
-  }
-  uint64_t sum = lane[0] ^ (lane[1] << 1) ^ (lane[2] << 2) ^ (lane[3] << 3);
-  for (; i < n; i++) sum = (sum << 8 | sum >> 56) ^ data[i];
-  return sum;
-}
+uint64_t MemoryScan(const uint8_t* data, size_t n) { return ActiveKernel().memory_scan(data, n); }
 
 }  // namespace cosine
 }  // namespace tapio

@@ -45,9 +45,14 @@ using DotRowsFn = void (*)(const double* q, size_t dim, const float* base, size_
                            size_t first, size_t count, double* out);
 
 // A kernel and the name of its instruction set ("avx512", "avx2", "neon" or "scalar").
+// Reads n bytes front to back and returns a checksum of them (see MemoryScan).
+using MemoryScanFn = uint64_t (*)(const uint8_t* data, size_t n);
+
 struct Kernel {
   const char* level;
   DotRowsFn dot_rows;
+  // The sequential read of the same instruction set that benchmarks hold dot_rows against.
+  MemoryScanFn memory_scan;
 };
 
 // The kernel of SimdLevel() (cpu_features.h), chosen once at the first call.
@@ -84,8 +89,9 @@ void CosineTopK(const float* query, size_t dim, double qnorm, const RowSet& set,
 // sqrt of the canonical dot of `query` with itself (what callers pass as qnorm).
 double QueryNorm(const float* query, size_t dim);
 
-// Reads `n` bytes once, front to back, and returns a checksum of them (so the read cannot be
-// optimised away): the memory-bandwidth ceiling the benchmarks set the kernels against.
+// Reads `n` bytes once, front to back, with the widest loads of ActiveKernel()'s instruction set,
+// and returns a checksum of them (so the read cannot be optimised away): the memory-bandwidth
+// ceiling the benchmarks set the kernels against. The checksum depends on the level.
 uint64_t MemoryScan(const uint8_t* data, size_t n);
 
 namespace internal {
@@ -98,6 +104,9 @@ void DotRowsF32Avx512(const double* q, size_t dim, const float* base, size_t str
                       size_t first, size_t count, double* out);
 void DotRowsF32Neon(const double* q, size_t dim, const float* base, size_t stride, const uint32_t* select, size_t first,
                     size_t count, double* out);
+uint64_t MemoryScanSerial(const uint8_t* data, size_t n);
+uint64_t MemoryScanAvx2(const uint8_t* data, size_t n);
+uint64_t MemoryScanAvx512(const uint8_t* data, size_t n);
 }  // namespace internal
 
 }  // namespace cosine

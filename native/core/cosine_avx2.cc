@@ -60,6 +60,25 @@ __attribute__((target("avx2,fma"))) void DotRowsF32Avx2(const double* q, size_t 
   }
 }
 
+__attribute__((target("avx2,fma"))) uint64_t MemoryScanAvx2(const uint8_t* data, size_t n) {
+  // Four independent accumulators of the widest loads, so only the memory sets the pace.
+  __m256i a[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
+  size_t i = 0;
+  for (; i + 128 <= n; i += 128) {
+    a[0] = _mm256_xor_si256(a[0], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + i + 0)));
+    a[1] = _mm256_xor_si256(a[1], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + i + 32)));
+    a[2] = _mm256_xor_si256(a[2], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + i + 64)));
+    a[3] = _mm256_xor_si256(a[3], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(data + i + 96)));
+  }
+  alignas(32) uint64_t w[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(w),
+                     _mm256_xor_si256(_mm256_xor_si256(a[0], a[1]), _mm256_xor_si256(a[2], a[3])));
+  uint64_t sum = 0;
+  for (int j = 0; j < 4; j++) sum = (sum << 1 | sum >> 63) ^ w[j];
+  for (; i < n; i++) sum = (sum << 8 | sum >> 56) ^ data[i];
+  return sum;
+}
+
 }  // namespace internal
 }  // namespace cosine
 }  // namespace tapio

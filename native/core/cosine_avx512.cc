@@ -58,6 +58,24 @@ TAPIO_AVX512 void DotRowsF32Avx512(const double* q, size_t dim, const float* bas
   }
 }
 
+TAPIO_AVX512 uint64_t MemoryScanAvx512(const uint8_t* data, size_t n) {
+  // Four independent accumulators of the widest loads, so only the memory sets the pace.
+  __m512i a[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
+  size_t i = 0;
+  for (; i + 256 <= n; i += 256) {
+    a[0] = _mm512_xor_si512(a[0], _mm512_loadu_si512(data + i + 0));
+    a[1] = _mm512_xor_si512(a[1], _mm512_loadu_si512(data + i + 64));
+    a[2] = _mm512_xor_si512(a[2], _mm512_loadu_si512(data + i + 128));
+    a[3] = _mm512_xor_si512(a[3], _mm512_loadu_si512(data + i + 192));
+  }
+  alignas(64) uint64_t w[8];
+  _mm512_store_si512(w, _mm512_xor_si512(_mm512_xor_si512(a[0], a[1]), _mm512_xor_si512(a[2], a[3])));
+  uint64_t sum = 0;
+  for (int j = 0; j < 8; j++) sum = (sum << 1 | sum >> 63) ^ w[j];
+  for (; i < n; i++) sum = (sum << 8 | sum >> 56) ^ data[i];
+  return sum;
+}
+
 #undef TAPIO_AVX512
 
 }  // namespace internal

@@ -294,18 +294,24 @@ TEST(CosineTopK, QueryNormIsTheCanonicalSelfDot) {
   }
 }
 
-TEST(MemoryScan, DependsOnEveryByte) {
+TEST(MemoryScan, EveryKernelsScanDependsOnEveryByte) {
   std::mt19937_64 rng(5);
-  for (size_t n : {0u, 1u, 31u, 32u, 33u, 1000u, 4096u}) {
-    std::vector<uint8_t> bytes(n + 1);
-    for (auto& b : bytes) b = static_cast<uint8_t>(rng());
-    const uint64_t a = MemoryScan(bytes.data() + 1, n);
-    EXPECT_EQ(a, MemoryScan(bytes.data() + 1, n));
-    if (n > 0) {
-      bytes[1 + (rng() % n)] ^= 0x10;
-      EXPECT_NE(a, MemoryScan(bytes.data() + 1, n)) << "n " << n;
+  for (const Kernel& k : AvailableKernels()) {
+    for (size_t n : {0u, 1u, 31u, 32u, 33u, 255u, 256u, 257u, 1000u, 4096u}) {
+      std::vector<uint8_t> bytes(n + 1);
+      for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+      const uint64_t a = k.memory_scan(bytes.data() + 1, n);
+      EXPECT_EQ(a, k.memory_scan(bytes.data() + 1, n));
+      for (int flip = 0; flip < 8 && n > 0; flip++) {
+        const size_t at = 1 + rng() % n;
+        const uint8_t bit = static_cast<uint8_t>(1u << (rng() % 8));
+        bytes[at] ^= bit;
+        EXPECT_NE(a, k.memory_scan(bytes.data() + 1, n)) << k.level << " n " << n << " byte " << at;
+        bytes[at] ^= bit;
+      }
     }
   }
+  EXPECT_EQ(ActiveKernel().memory_scan(nullptr, 0), MemoryScan(nullptr, 0));
 }
 
 }  // namespace
