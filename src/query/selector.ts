@@ -54,7 +54,7 @@ export interface Requirement {
  * ```ts
  * const s = parseSelector('tier in (web), !canary');
  * s.matches({ tier: 'web' }); // true
- * s.matches(new Map([['tier', ['db', 'web']], ['canary', '']])); // false: canary is present
+ * s.matches(new Map<string, string | string[]>([['tier', ['db', 'web']], ['canary', '']])); // false: canary is present
  * s.toString(); // '!canary,tier in (web)'
  * ```
  */

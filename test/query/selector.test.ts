@@ -306,7 +306,7 @@ describe('the documented examples (TSDoc and docs/SELECTORS.md)', () => {
     expect(t.matches({ tier: 'web' })).toBe(true);
     expect(
       t.matches(
-        new Map([
+        new Map<string, string | string[]>([
           ['tier', ['db', 'web']],
           ['canary', ''],
         ]),
