@@ -484,7 +484,9 @@ function run(prog: readonly Instruction[], input: string): boolean {
   // mark[pc] === generation: pc is already in the list being built for this step.
   const mark = new Uint32Array(n);
   let generation = 1;
-  const stack = new Int32Array(n + 1);
+  // Each state is expanded at most once per step, and only a split leaves the stack one entry
+  // longer, so n + 1 entries would do; twice that costs nothing and needs no argument.
+  const stack = new Int32Array(2 * n + 2);
 
   // Adds pc and every state reachable from it without reading a character to `list`.
   const addClosure = (list: Int32Array, count: number, start: number): number => {

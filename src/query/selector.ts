@@ -528,7 +528,7 @@ class Parser {
   }
 
   #unexpected(token: Token, expected: string): never {
-    if (token.kind === 'error') this.fail(token.offset, token.text, expected);
+    if (token.kind === 'error') this.fail(token.offset, token.text, `'"' closing the pattern`);
     const found =
       token.kind === 'eos' ? "'end of string'" : token.kind === 'regex' ? `the regular expression "${escapePattern(token.text)}"` : quote(token.text);
     return this.fail(token.offset, found, expected);
