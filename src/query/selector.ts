@@ -495,6 +495,8 @@ type Context = 'operator' | 'values';
 interface Located {
   readonly value: string;
   readonly offset: number;
+  /** For a pattern: the offset in the selector of each of its units (and of its end). */
+  readonly map?: readonly number[];
 }
 
 class Parser {
@@ -639,7 +641,7 @@ class Parser {
     return { value: t.text, offset: t.offset };
   }
 
-  #pattern(): Located & { map: readonly number[] } {
+  #pattern(): Located {
     const t = this.#consume('values');
     if (t.kind !== 'regex') this.#unexpected(t, 'a regular expression');
     return { value: t.text, offset: t.offset, map: t.map! };
@@ -657,8 +659,7 @@ class Parser {
       let offset = key.offset;
       if (first.index !== undefined) {
         const at = firstAt.get(values[first.index]!)!;
-        const map = (at as { map?: readonly number[] }).map;
-        offset = first.patternOffset !== undefined && map !== undefined ? (map[first.patternOffset] ?? at.offset) : at.offset;
+        offset = first.patternOffset !== undefined && at.map !== undefined ? (at.map[first.patternOffset] ?? at.offset) : at.offset;
       }
       this.fail(offset, first.found, first.expected);
     }
