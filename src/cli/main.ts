@@ -19,6 +19,7 @@ import { ID_FILE_NAME } from '../transit/format.js';
 import { probeSync, SYNC_PROBE_MODE_TEXT, SYNC_PROBE_MODES, type SyncProbeMode } from '../transit/sync-probe.js';
 import { runDemo } from './demo.js';
 import { registerFindingsCommands } from './findings.js';
+import { registerQueryCommands } from './query.js';
 import {
   existingStoreConfig,
   humanBytes,
@@ -381,6 +382,7 @@ async function walDir(path: string | undefined, options: { wal?: boolean } = {})
 }
 
 registerFindingsCommands(program, globals);
+registerQueryCommands(program, globals);
 
 program
   .command('status')

@@ -146,15 +146,24 @@ export function columnsToArrow(
  * chunking) as batch columns. Columns not in the table are left empty (zero, '' or null).
  * `types` is finding_types, to turn the type dictionary back into codes.
  */
-export function arrowToColumns(table: arrow.Table, dim: number, types: readonly string[]): BatchColumns {
-  const parts = table.batches.map((b) => batchToColumns(b, dim, types));
-  if (parts.length === 1) return parts[0]!;
+export function arrowToColumns(table: arrow.Table, dim: number, types: readonly string[], only: Uint32Array | null = null): BatchColumns {
+  if (table.batches.length === 1) return batchToColumns(table.batches[0]!, dim, types, only);
+  const parts = table.batches.map((b) => batchToColumns(b, dim, types, null));
   return gatherColumns(parts, null, dim);
 }
 
-function batchToColumns(batch: arrow.RecordBatch, dim: number, types: readonly string[]): BatchColumns {
+/**
+ * One record batch as columns. With `only` (ascending row numbers), the per-row objects (ids,
+ * patterns, resource lists) are made for those rows alone and left empty elsewhere: a query that
+ * kept a few rows of a row group does not build strings for all of it.
+ */
+function batchToColumns(batch: arrow.RecordBatch, dim: number, types: readonly string[], only: Uint32Array | null): BatchColumns {
   const rows = batch.numRows;
-  const cols = emptyColumns(rows, dim);
+  const cols = emptyColumns(
+    rows,
+    dim,
+    batch.schema.fields.some((f) => f.name === 'embedding'),
+  );
   const code = new Map(types.map((t, i) => [t, i]));
   for (const field of batch.schema.fields) {
     const vector = batch.getChild(field.name)!;
@@ -164,7 +173,11 @@ function batchToColumns(batch: arrow.RecordBatch, dim: number, types: readonly s
         copyNumbers(vector, cols.timestamp);
         break;
       case 'id':
-        for (let i = 0; i < rows; i++) cols.id[i] = vector.get(i) as string;
+        if (only === null) for (let i = 0; i < rows; i++) cols.id[i] = vector.get(i) as string;
+        else {
+          cols.id.fill('');
+          for (const i of only) cols.id[i] = vector.get(i) as string;
+        }
         break;
       case 'type': {
         if (data.dictionary === undefined) {
@@ -191,7 +204,8 @@ function batchToColumns(batch: arrow.RecordBatch, dim: number, types: readonly s
         copyNumbers(vector, cols.timeWindow);
         break;
       case 'pattern':
-        for (let i = 0; i < rows; i++) cols.pattern[i] = (vector.get(i) as Uint8Array).slice();
+        if (only === null) for (let i = 0; i < rows; i++) cols.pattern[i] = (vector.get(i) as Uint8Array).slice();
+        else for (const i of only) cols.pattern[i] = (vector.get(i) as Uint8Array).slice();
         break;
       case 'embedding': {
         const child = data.children[0]!;
@@ -202,7 +216,7 @@ function batchToColumns(batch: arrow.RecordBatch, dim: number, types: readonly s
       }
       default:
         if (field.name.startsWith(RESOURCE_PREFIX))
-          cols.resources.set(field.name.slice(RESOURCE_PREFIX.length), listColumn(data as arrow.Data<arrow.List>, rows));
+          cols.resources.set(field.name.slice(RESOURCE_PREFIX.length), listColumn(data as arrow.Data<arrow.List>, rows, only));
     }
   }
   return cols;
@@ -221,14 +235,16 @@ function copyNumbers(vector: arrow.Vector, into: Float64Array | Float32Array | I
   for (let i = 0; i < into.length; i++) into[i] = Number(vector.get(i));
 }
 
-function listColumn(data: arrow.Data<arrow.List>, rows: number): Array<string[] | null> {
+function listColumn(data: arrow.Data<arrow.List>, rows: number, only: Uint32Array | null): Array<string[] | null> {
   const out = new Array<string[] | null>(rows).fill(null);
   const offsets = data.valueOffsets;
   const child = data.children[0]!;
   const plain = child.dictionary === undefined ? new arrow.Vector([child]) : null; // a caller's list<utf8>
   const dictionary = (child.dictionary?.toArray() ?? []) as string[];
   const keys = child.values as Int32Array;
-  for (let i = 0; i < rows; i++) {
+  const count = only === null ? rows : only.length;
+  for (let j = 0; j < count; j++) {
+    const i = only === null ? j : only[j]!;
     if (!data.getValid(i)) continue;
     const start = offsets[data.offset + i]!;
     const end = offsets[data.offset + i + 1]!;

@@ -23,7 +23,7 @@ export interface BatchColumns {
   pattern: Uint8Array[];
   /** Per resource type, per row: the names, or null where the finding had no such key. */
   resources: Map<string, Array<string[] | null>>;
-  /** rows * dim values, row-major. */
+  /** rows * dim values, row-major; empty when the columns were read without the embedding (a query that does not return it). */
   embedding: Float32Array;
 }
 
@@ -130,8 +130,8 @@ export function columnsFromFindings(call: string, findings: unknown, rules: Find
   return decodeBatch(encodeFindings(findings, rules).bytes, rules.embeddingDim, call);
 }
 
-/** Columns of `rows` rows, zeroed. */
-export function emptyColumns(rows: number, dim: number): BatchColumns {
+/** Columns of `rows` rows, zeroed; `withEmbedding` false leaves the embedding empty. */
+export function emptyColumns(rows: number, dim: number, withEmbedding = true): BatchColumns {
   return {
     rows,
     dim,
@@ -144,7 +144,7 @@ export function emptyColumns(rows: number, dim: number): BatchColumns {
     timeWindow: new Int32Array(rows),
     pattern: new Array<Uint8Array>(rows).fill(EMPTY),
     resources: new Map(),
-    embedding: new Float32Array(rows * dim),
+    embedding: new Float32Array(withEmbedding ? rows * dim : 0),
   };
 }
 
@@ -173,7 +173,9 @@ export function gatherColumns(parts: readonly BatchColumns[], order: ArrayLike<n
     total += p.rows;
   }
   const rows = order === null ? total : order.length;
-  const out = emptyColumns(rows, dim);
+  // Parts read without their embedding give columns without one (a part of zero rows has none to give).
+  const withEmbedding = parts.some((p) => p.rows > 0 && p.embedding.length > 0) || parts.every((p) => p.rows === 0);
+  const out = emptyColumns(rows, dim, withEmbedding);
   const names = new Set<string>();
   for (const p of parts) for (const k of p.resources.keys()) names.add(k);
   for (const k of [...names].sort()) out.resources.set(k, new Array<string[] | null>(rows).fill(null));
@@ -192,7 +194,7 @@ export function gatherColumns(parts: readonly BatchColumns[], order: ArrayLike<n
     out.eventCount[r] = p.eventCount[i]!;
     out.timeWindow[r] = p.timeWindow[i]!;
     out.pattern[r] = p.pattern[i]!;
-    out.embedding.set(p.embedding.subarray(i * dim, (i + 1) * dim), r * dim);
+    if (withEmbedding && p.embedding.length > 0) out.embedding.set(p.embedding.subarray(i * dim, (i + 1) * dim), r * dim);
     for (const [k, column] of p.resources) out.resources.get(k)![r] = column[i]!;
   }
   return out;

@@ -10,7 +10,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 
 import type * as arrow from 'apache-arrow';
-import { Table as ArrowTable } from 'apache-arrow';
+import { makeVector, Table as ArrowTable } from 'apache-arrow';
 
 import type { CorrelationsConfig } from '../config/index.js';
 import { TapioError } from '../errors.js';
@@ -35,7 +35,22 @@ import { MANIFEST_FORMAT, MANIFEST_VERSION } from './limits.js';
 import { readManifest, writeManifest, type Manifest, type SegmentEntry } from './manifest.js';
 import { columnProblem, CORRELATION_FIELDS, type CorrelationField, type CorrelationInput, type CorrelationRecord, type FindingRules } from './record.js';
 import { runSegmentJob } from './segment-jobs.js';
-import { SegmentReader } from './segment-file.js';
+import { chunkVectors, emptyExplain, planSources, readMore, scanChunks, timeClusters, type QueryExplain, type Source, type StoreView } from './query-exec.js';
+import { Aggregator, compareKey, type AggregateRow } from '../query/aggregate.js';
+import { FindBuilder } from '../query/builder.js';
+import { queryNorm } from '../query/cosine.js';
+import {
+  checkAggregate,
+  checkQuery,
+  checkTopValues,
+  type AggregateQuery,
+  type CorrelationQuery,
+  type QueryPlanInput,
+  type TopValuesQuery,
+} from '../query/options.js';
+import { CompiledSelector, idFilter, selectorColumns } from '../query/predicate.js';
+import type { Selector } from '../query/selector.js';
+import { similarityKernel } from '../query/similarity.js';
 import { lockDir } from '../fs/dir-lock.js';
 import { TurnBudget } from '../metadata/turn-budget.js';
 
@@ -53,19 +68,10 @@ export interface CorrelationsOpenOptions {
   create?: boolean;
 }
 
-/** Options of {@link Correlations.query}. */
-export interface CorrelationQuery {
-  /** Inclusive start: a Date or epoch milliseconds (default: the beginning). */
-  from?: Date | number;
-  /** Exclusive end (default: no end). */
-  to?: Date | number;
-  /** The fields of each record to return (default all); `timestamp` is always returned. */
-  fields?: CorrelationField[];
-  /** The most records to return: the oldest ones in the range. */
-  limit?: number;
-  /** 'records' (default) or 'arrow' (an Arrow table of the fields). */
-  format?: 'records' | 'arrow';
-}
+/** A record a query returns: the fields asked for, and `score` when similarity was asked. */
+export type QueryRecord = CorrelationRecord & { score?: number };
+
+export type { CorrelationQuery };
 
 /** Rows and bytes of one level's segments. */
 export interface LevelStats {
@@ -83,6 +89,8 @@ export interface CorrelationStats {
   walEnabled: boolean;
   /** Rows in the active part (and in a part being flushed). */
   activeRows: number;
+  /** Segments that running queries hold (kept on disk until they end, even if compacted or expired). */
+  heldSegments: number;
   /** Bytes counted against active_memory. */
   activeMemory: number;
   activeMemoryLimit: number;
@@ -128,7 +136,6 @@ const EMPTY_CHECKPOINTS = { get: () => Promise.resolve(null), set: () => Promise
 /** The correlation WAL's segment size and ring: one insert is one record of at most half the ring. */
 const WAL_SEGMENT_SIZE = 64 * 1024 * 1024;
 const WAL_RING = 64 * 1024 * 1024;
-const QUERY_KEYS = new Set(['from', 'to', 'fields', 'limit', 'format']);
 
 /**
  * The correlation store of a data directory (`storage.correlations`).
@@ -635,61 +642,371 @@ export class Correlations extends EventEmitter {
   }
 
   /**
-   * The findings with `from <= timestamp < to`, oldest first, from the segments, a part being
-   * flushed and the active part alike. Only the segments whose time range meets the range are
-   * opened, and of those only the row groups that do.
+   * The findings with `from <= timestamp < to` that match the selector, oldest first (or ranked by
+   * cosine similarity with `similar`), from the segments, a part being flushed and the active part
+   * alike. Segments are pruned by the manifest's facts, row groups by time; the selector's columns
+   * are read first and the other fields only of row groups where rows matched
+   * (docs/QUERY.md).
+   *
+   * @example
+   * ```ts
+   * const onNode = await storage.correlations.query({ selector: 'nodes=node-1,severity>3', from: Date.now() - 3_600_000 });
+   * const alike = await storage.correlations.query({ similar: { id: 'f-42', threshold: 0.8, k: 10 }, from: Date.now() - 86_400_000 });
+   * console.log(alike.map((r) => `${r.id} ${r.score.toFixed(3)}`));
+   * ```
    */
   async query(q: CorrelationQuery & { format: 'arrow' }): Promise<arrow.Table>;
-  async query(q?: CorrelationQuery & { format?: 'records' }): Promise<CorrelationRecord[]>;
-  async query(q: CorrelationQuery = {}): Promise<CorrelationRecord[] | arrow.Table> {
+  async query(q?: CorrelationQuery & { format?: 'records' }): Promise<QueryRecord[]>;
+  async query(q: CorrelationQuery = {}): Promise<QueryRecord[] | arrow.Table> {
     this.#checkOpen('query');
-    const { from, to, fields, limit, format } = checkQuery(q);
-    const segments = this.#manifest.segments.filter((s) => s.maxTs >= from && s.minTs < to).sort((a, b) => a.minTs - b.minTs || a.level - b.level);
-    const memory = [...(this.#frozen?.batches ?? []), ...this.#active.batches].filter((b) => b.maxTs >= from && b.minTs < to);
-    for (const s of segments) this.#held.set(s.file, (this.#held.get(s.file) ?? 0) + 1);
-    const parts: BatchColumns[] = [];
+    const plan = checkQuery('correlations.query', q, this.#manifest.embeddingDim);
+    const explain = emptyExplain();
+    const result = await this.#runQuery(plan, explain);
+    return this.#present(result, plan, explain);
+  }
+
+  /**
+   * Runs the query and reports what it touched: segments and row groups pruned and scanned, rows
+   * scanned, matched and scored, bytes read and time per stage, beside the rows it returned.
+   *
+   * @example
+   * ```ts
+   * const { explain } = await storage.correlations.explain({ selector: 'type=attack', from: Date.now() - 3_600_000 });
+   * console.log(explain.segments, explain.rowGroups, explain.rows);
+   * ```
+   */
+  async explain(q: CorrelationQuery = {}): Promise<{ query: string; explain: QueryExplain; records: QueryRecord[] }> {
+    this.#checkOpen('explain');
+    const plan = checkQuery('correlations.explain', q, this.#manifest.embeddingDim);
+    const explain = emptyExplain();
+    const result = await this.#runQuery(plan, explain);
+    const records = this.#present(result, { ...plan, format: 'records' }, explain) as QueryRecord[];
+    return { query: describePlan(plan), explain, records };
+  }
+
+  /**
+   * The records of a query one at a time, in its order, holding one group of time-overlapping
+   * segments in memory at once rather than the whole result (not with `similar`, whose ranking
+   * needs every candidate, nor `format: 'arrow'`).
+   *
+   * @example
+   * ```ts
+   * for await (const r of storage.correlations.stream({ selector: 'type=attack', from: 0 })) console.log(r.id);
+   * ```
+   */
+  async *stream(q: CorrelationQuery = {}): AsyncGenerator<QueryRecord> {
+    this.#checkOpen('stream');
+    const plan = checkQuery('correlations.stream', q, this.#manifest.embeddingDim);
+    if (plan.similar !== null)
+      throw new TapioError(
+        'ERR_INVALID_ARGUMENT',
+        'correlations.stream: similar ranks every candidate before the first result; use query() with a k or a limit',
+      );
+    if (plan.format !== 'records')
+      throw new TapioError('ERR_INVALID_ARGUMENT', "correlations.stream: yields records; use query({ format: 'arrow' }) for a table");
+    const explain = emptyExplain();
+    for await (const part of this.#timeOrdered(plan, explain)) {
+      for (let i = 0; i < part.rows; i++) yield this.#record(part, i, plan.fields, null);
+    }
+  }
+
+  /**
+   * A query built step by step; awaiting it runs it.
+   *
+   * @example
+   * ```ts
+   * const top = await storage.correlations.find().where('nodes=node-1').between(from, to).similar(vector, { threshold: 0.8, k: 5 }).limit(5);
+   * ```
+   */
+  find(): FindBuilder<QueryRecord> {
+    return new FindBuilder<QueryRecord>(this);
+  }
+
+  /**
+   * Counts and measures per group of type, severity, resource names and time bucket, over the
+   * findings a selector and time range pick. Groups come sorted by bucket, then by each key.
+   *
+   * @example
+   * ```ts
+   * const perSeverity = await storage.correlations.aggregate({ selector: 'type=attack', from: startOfDay, groupBy: ['severity'], measures: ['count', 'avg(confidence)'] });
+   * // [{ severity: 3, count: 120, 'avg(confidence)': 0.81 }, ...]
+   * ```
+   */
+  async aggregate(q: AggregateQuery = {}): Promise<AggregateRow[]> {
+    this.#checkOpen('aggregate');
+    const plan = checkAggregate('correlations.aggregate', q);
+    const agg = new Aggregator(plan.groupBy, plan.bucket, plan.measures, this.#manifest.findingTypes);
+    await this.#scanAll(plan.selector, plan.from, plan.to, agg.columns(), (cols, sel) => agg.add(cols, sel));
+    return agg.rows();
+  }
+
+  /**
+   * The `n` most frequent values of a field ('type', 'severity' or a resource type such as
+   * 'resources.pods') among the findings picked, with how many findings hold each; ties by value.
+   *
+   * @example
+   * ```ts
+   * const pods = await storage.correlations.topValues('resources.pods', 5, { from: Date.now() - 86_400_000 });
+   * // [{ value: 'nginx-1', count: 42 }, ...]
+   * ```
+   */
+  async topValues(field: string, n = 10, q: TopValuesQuery = {}): Promise<Array<{ value: string | number; count: number }>> {
+    this.#checkOpen('topValues');
+    const plan = checkTopValues('correlations.topValues', field, n, q);
+    const agg = new Aggregator([plan.key], null, [{ name: 'count', fn: 'count', field: null }], this.#manifest.findingTypes);
+    await this.#scanAll(plan.selector, plan.from, plan.to, agg.columns(), (cols, sel) => agg.add(cols, sel));
+    const rows = agg
+      .rows()
+      .filter((r) => r[plan.key] !== null)
+      .map((r) => ({ value: r[plan.key] as string | number, count: r.count as number }));
+    rows.sort((a, b) => b.count - a.count || compareKey(a.value, b.value));
+    return rows.slice(0, plan.n);
+  }
+
+  /** A snapshot of what a query reads. */
+  #view(): StoreView {
+    return {
+      dir: this.dir,
+      dim: this.#manifest.embeddingDim,
+      types: this.#manifest.findingTypes,
+      segments: this.#manifest.segments,
+      memory: [...(this.#frozen?.batches ?? []), ...this.#active.batches],
+    };
+  }
+
+  /** Keeps the segments of `sources` from deletion while `run` reads them. */
+  async #holding<T>(sources: readonly Source[], run: () => Promise<T>): Promise<T> {
+    const segments = sources.flatMap((s) => (s.kind === 'segment' ? [s.entry] : []));
+    this.#hold(segments);
     try {
-      const wanted = new Set<string>(fields);
-      for (const s of segments) {
-        const columns = ['timestamp', ...CORRELATION_FIELDS.filter((f) => f !== 'timestamp' && f !== 'resources' && wanted.has(f))];
-        if (wanted.has('resources')) columns.push(...s.resourceTypes.map(resourceColumn));
-        const reader = await SegmentReader.open(join(this.dir, s.file));
-        try {
-          for (const [g, [gMin, gMax]] of s.groups.entries()) {
-            if (gMax < from || gMin >= to) continue;
-            parts.push(inRange(await reader.read(g, columns, this.#manifest.embeddingDim, this.#manifest.findingTypes), from, to));
-          }
-        } finally {
-          reader.close();
-        }
-      }
-      for (const b of memory) parts.push(inRange(batchColumns(b, this.#manifest.embeddingDim), from, to));
+      return await run();
     } finally {
-      const free: SegmentEntry[] = [];
-      for (const s of segments) {
-        const n = this.#held.get(s.file)! - 1;
-        if (n === 0) {
-          this.#held.delete(s.file);
-          const retired = this.#retired.get(s.file);
-          if (retired !== undefined) free.push(retired);
-        } else this.#held.set(s.file, n);
+      await this.#release(segments);
+    }
+  }
+
+  #hold(segments: readonly SegmentEntry[]): void {
+    for (const s of segments) this.#held.set(s.file, (this.#held.get(s.file) ?? 0) + 1);
+  }
+
+  /** Lets go of segments a query held; those retired meanwhile are deleted now. */
+  async #release(segments: readonly SegmentEntry[]): Promise<void> {
+    const free: SegmentEntry[] = [];
+    for (const s of segments) {
+      const n = this.#held.get(s.file)! - 1;
+      if (n === 0) {
+        this.#held.delete(s.file);
+        const retired = this.#retired.get(s.file);
+        if (retired !== undefined) free.push(retired);
+      } else this.#held.set(s.file, n);
+    }
+    if (free.length > 0) await this.#retire(free);
+  }
+
+  /** Calls `each` with the matching rows of every chunk in range (aggregations). */
+  async #scanAll(
+    selector: Selector | null,
+    from: number,
+    to: number,
+    columns: string[],
+    each: (cols: BatchColumns, sel: Uint32Array) => void,
+  ): Promise<QueryExplain> {
+    const view = this.#view();
+    const explain = emptyExplain();
+    const filter = selector === null || selector.empty ? null : new CompiledSelector(selector, view.types);
+    const sources = planSources(view, from, to, filter, explain);
+    await this.#holding(sources, async () => {
+      const first = filter === null ? columns : selectorColumns(selector);
+      for await (const chunk of scanChunks(view, sources, from, to, filter, first, explain)) {
+        await readMore(view, chunk, columns, explain);
+        each(chunk.cols, chunk.sel);
       }
-      if (free.length > 0) await this.#retire(free);
+    });
+    return explain;
+  }
+
+  /** The rows of a query without similarity, one group of time-overlapping sources at a time, in order. */
+  async *#timeOrdered(plan: QueryPlanInput, explain: QueryExplain): AsyncGenerator<BatchColumns> {
+    const view = this.#view();
+    const dim = view.dim;
+    const filter = plan.selector === null || plan.selector.empty ? null : new CompiledSelector(plan.selector, view.types);
+    const sources = planSources(view, plan.from, plan.to, filter, explain);
+    const output = outputColumns(plan.fields);
+    const first = filter === null ? output : selectorColumns(plan.selector);
+    const segments = sources.flatMap((s) => (s.kind === 'segment' ? [s.entry] : []));
+    this.#hold(segments);
+    let left = plan.limit;
+    try {
+      for (const cluster of timeClusters(sources, plan.orderBy === '-timestamp')) {
+        const chunks: Array<{ cols: BatchColumns; sel: Uint32Array }> = [];
+        for await (const chunk of scanChunks(view, cluster, plan.from, plan.to, filter, first, explain)) {
+          await readMore(view, chunk, output, explain);
+          chunks.push({ cols: chunk.cols, sel: chunk.sel });
+        }
+        if (chunks.length === 0) continue;
+        const t0 = performance.now();
+        // Order the selected rows of the cluster by time (ties in scan order), cut at the limit, and
+        // only then copy those rows out of their chunks.
+        let total = 0;
+        for (const c of chunks) total += c.sel.length;
+        const ts = new Float64Array(total);
+        const global = new Uint32Array(total);
+        let at = 0;
+        let base = 0;
+        for (const c of chunks) {
+          for (const i of c.sel) {
+            ts[at] = c.cols.timestamp[i]!;
+            global[at++] = base + i;
+          }
+          base += c.cols.rows;
+        }
+        const order = Uint32Array.from({ length: total }, (_, i) => i).sort((a, b) => ts[a]! - ts[b]! || a - b);
+        if (plan.orderBy === '-timestamp') order.reverse();
+        const cut = left < order.length ? order.subarray(0, left) : order;
+        const part = gatherColumns(
+          chunks.map((c) => c.cols),
+          cut.map((j) => global[j]!),
+          dim,
+        );
+        explain.ms.assemble += performance.now() - t0;
+        left -= part.rows;
+        yield part;
+        if (left <= 0) return;
+      }
+    } finally {
+      // Also when the caller stops early: a generator's return runs this.
+      await this.#release(segments);
     }
-    const all = gatherColumns(parts, null, this.#manifest.embeddingDim);
-    const order = timestampOrder(all);
-    const result = gatherColumns([all], limit < order.length ? order.subarray(0, limit) : order, this.#manifest.embeddingDim);
-    if (format === 'arrow') {
-      const table = columnsToArrow(result, this.#manifest.findingTypes);
-      const names = table.schema.fields.map((f) => f.name).filter((n) => n === 'timestamp' || wantedColumn(n, fields));
-      return table.select(names);
+  }
+
+  /** Runs a checked query: its rows (in its order, at most its limit) and their scores when ranked. */
+  async #runQuery(plan: QueryPlanInput, explain: QueryExplain): Promise<{ rows: BatchColumns; scores: Float64Array | null }> {
+    const t0 = performance.now();
+    try {
+      if (plan.similar === null) {
+        const parts: BatchColumns[] = [];
+        for await (const part of this.#timeOrdered(plan, explain)) parts.push(part);
+        return { rows: gatherColumns(parts, null, this.#manifest.embeddingDim), scores: null };
+      }
+      return await this.#similar(plan, explain);
+    } finally {
+      explain.ms.total = performance.now() - t0;
     }
-    const out = new Array<CorrelationRecord>(result.rows);
-    const all_ = fields.length === CORRELATION_FIELDS.length;
-    for (let i = 0; i < result.rows; i++) {
-      const r = rowRecord(result, i, this.#manifest.findingTypes);
-      out[i] = all_ ? r : project(r, fields);
+  }
+
+  /** The embedding of the stored finding `id` (the newest one, should the id appear twice). */
+  async #embeddingOf(id: string): Promise<Float32Array> {
+    const view = this.#view();
+    const explain = emptyExplain();
+    const filter = idFilter(id);
+    const sources = planSources(view, -Infinity, Infinity, filter, explain);
+    let best: { ts: number; embedding: Float32Array } | null = null;
+    await this.#holding(sources, async () => {
+      for await (const chunk of scanChunks(view, sources, -Infinity, Infinity, filter, ['id'], explain)) {
+        const v = await chunkVectors(view, chunk, explain);
+        chunk.sel.forEach((i, j) => {
+          const ts = chunk.cols.timestamp[i]!;
+          const r = v.packed === null ? i : j;
+          if (best === null || ts >= best.ts) best = { ts, embedding: v.vectors.slice(r * v.stride, r * v.stride + view.dim) };
+        });
+      }
+    });
+    if (best === null) {
+      throw new TapioError('ERR_NOT_FOUND', `correlations.query({ similar: { id } }): no stored finding has the id ${JSON.stringify(id)}`, { details: { id } });
     }
+    return (best as { embedding: Float32Array }).embedding;
+  }
+
+  /** Ranks the matching rows by cosine similarity: the true top k (ties by id) at or above the threshold. */
+  async #similar(plan: QueryPlanInput, explain: QueryExplain): Promise<{ rows: BatchColumns; scores: Float64Array }> {
+    const similar = plan.similar!;
+    const embedding = similar.embedding ?? (await this.#embeddingOf(similar.id!));
+    const view = this.#view();
+    const dim = view.dim;
+    const kernel = similarityKernel(this.path);
+    const qnorm = queryNorm(embedding);
+    const filter = plan.selector === null || plan.selector.empty ? null : new CompiledSelector(plan.selector, view.types);
+    const sources = planSources(view, plan.from, plan.to, filter, explain);
+    // Ids break ties between equal scores: read with the other fields of the rows that made the cut.
+    const output = [...new Set(['id', ...outputColumns(plan.fields)])].filter((c) => c !== 'embedding');
+    const first = filter === null ? [] : selectorColumns(plan.selector);
+    const k = Math.min(similar.k, plan.limit);
+    let pool: Candidate[] = [];
+    await this.#holding(sources, async () => {
+      for await (const chunk of scanChunks(view, sources, plan.from, plan.to, filter, first, explain)) {
+        const v = await chunkVectors(view, chunk, explain);
+        const t0 = performance.now();
+        const top = await kernel.topKAsync(embedding, qnorm, v.vectors, v.stride, v.norms, v.rows, v.select, similar.threshold, Math.min(k, chunk.sel.length));
+        explain.ms.score += performance.now() - t0;
+        explain.rows.scored += chunk.sel.length;
+        // Packed rows: the kernel's row j is chunk row packed[j], and its vector is packed row j.
+        const vectorRow = new Map<number, number>();
+        if (v.packed !== null) {
+          for (let j = 0; j < top.rows.length; j++) {
+            const r = top.rows[j]!;
+            vectorRow.set(v.packed[r]!, r);
+            top.rows[j] = v.packed[r]!;
+          }
+        }
+        if (top.rows.length === 0) continue;
+        chunk.sel = Uint32Array.from(top.rows).sort();
+        await readMore(view, chunk, output, explain);
+        const part = gatherColumns([chunk.cols], top.rows, dim);
+        if (plan.fields.includes('embedding')) {
+          part.embedding = new Float32Array(part.rows * dim);
+          for (let j = 0; j < top.rows.length; j++) {
+            const r = vectorRow.get(top.rows[j]!) ?? top.rows[j]!;
+            part.embedding.set(v.vectors.subarray(r * v.stride, r * v.stride + dim), j * dim);
+          }
+        }
+        for (let j = 0; j < part.rows; j++) pool.push({ part, row: j, score: top.scores[j]!, id: part.id[j]! });
+        if (pool.length > 4 * k + 1024) pool = bestOf(pool, k);
+      }
+    });
+    const t0 = performance.now();
+    pool = bestOf(pool, k);
+    if (plan.orderBy !== 'score') {
+      pool.sort((a, b) => a.part.timestamp[a.row]! - b.part.timestamp[b.row]! || byScoreThenId(a, b));
+      if (plan.orderBy === '-timestamp') pool.reverse();
+    }
+    const parts = [...new Set(pool.map((c) => c.part))];
+    const partIndex = new Map(parts.map((p, i) => [p, i]));
+    const starts: number[] = [];
+    let total = 0;
+    for (const p of parts) {
+      starts.push(total);
+      total += p.rows;
+    }
+    const order = pool.map((c) => starts[partIndex.get(c.part)!]! + c.row);
+    const rows = gatherColumns(parts, order, dim);
+    explain.ms.assemble += performance.now() - t0;
+    return { rows, scores: Float64Array.from(pool, (c) => c.score) };
+  }
+
+  /** A query's rows as records or an Arrow table of its fields (and `score`). */
+  #present(result: { rows: BatchColumns; scores: Float64Array | null }, plan: QueryPlanInput, explain: QueryExplain): QueryRecord[] | arrow.Table {
+    const t0 = performance.now();
+    const { rows, scores } = result;
+    explain.rows.returned = rows.rows;
+    try {
+      if (plan.format === 'arrow') {
+        const table = columnsToArrow(rows, this.#manifest.findingTypes);
+        const names = table.schema.fields.map((f) => f.name).filter((n) => n === 'timestamp' || wantedColumn(n, plan.fields));
+        const selected = table.select(names);
+        return scores === null ? selected : selected.assign(new ArrowTable({ score: makeVector(scores) }));
+      }
+      const out = new Array<QueryRecord>(rows.rows);
+      for (let i = 0; i < rows.rows; i++) out[i] = this.#record(rows, i, plan.fields, scores);
+      return out;
+    } finally {
+      explain.ms.assemble += performance.now() - t0;
+    }
+  }
+
+  #record(cols: BatchColumns, i: number, fields: readonly CorrelationField[], scores: Float64Array | null): QueryRecord {
+    const r = rowRecord(cols, i, this.#manifest.findingTypes);
+    const out = (fields.length === CORRELATION_FIELDS.length ? r : project(r, fields)) as QueryRecord;
+    if (scores !== null) out.score = scores[i]!;
     return out;
   }
 
@@ -710,6 +1027,7 @@ export class Correlations extends EventEmitter {
       path: this.#wal.path,
       walEnabled: this.#config.wal_enabled,
       activeRows: memoryRows,
+      heldSegments: this.#held.size,
       activeMemory: this.#active.memory + (this.#frozen?.memory ?? 0),
       activeMemoryLimit: this.#config.active_memory,
       levels: list,
@@ -878,69 +1196,6 @@ async function removeUnlisted(dir: string, m: Manifest): Promise<string[]> {
   return removed;
 }
 
-function toMs(v: unknown, name: string): number {
-  if (v instanceof Date && Number.isFinite(v.getTime())) return v.getTime();
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
-  throw new TapioError(
-    'ERR_INVALID_ARGUMENT',
-    `correlations.query({ ${name} }): ${name} must be a Date or epoch milliseconds, got ${v === null ? 'null' : typeof v}`,
-  );
-}
-
-function checkQuery(q: unknown): { from: number; to: number; fields: CorrelationField[]; limit: number; format: 'records' | 'arrow' } {
-  if (typeof q !== 'object' || q === null || Array.isArray(q))
-    throw new TapioError('ERR_INVALID_ARGUMENT', 'correlations.query(options): options must be an object');
-  const o = q as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (key === 'selector' || key === 'similar') {
-      throw new TapioError(
-        'ERR_INVALID_ARGUMENT',
-        `correlations.query({ ${key} }): ${key === 'selector' ? 'label selectors are' : 'similarity search is'} not available in this version; query by time (from, to) and filter the records`,
-      );
-    }
-    if (!QUERY_KEYS.has(key))
-      throw new TapioError(
-        'ERR_INVALID_ARGUMENT',
-        `correlations.query(options): unknown option ${JSON.stringify(key)}; the options are ${[...QUERY_KEYS].join(', ')}`,
-      );
-  }
-  const from = o.from === undefined ? -Infinity : toMs(o.from, 'from');
-  const to = o.to === undefined ? Infinity : toMs(o.to, 'to');
-  let fields: CorrelationField[] = [...CORRELATION_FIELDS];
-  if (o.fields !== undefined) {
-    if (!Array.isArray(o.fields) || o.fields.some((f) => !(CORRELATION_FIELDS as readonly unknown[]).includes(f))) {
-      throw new TapioError('ERR_INVALID_ARGUMENT', `correlations.query({ fields }): fields must be a list of ${CORRELATION_FIELDS.join(', ')}`);
-    }
-    fields = CORRELATION_FIELDS.filter((f) => f === 'timestamp' || (o.fields as unknown[]).includes(f));
-  }
-  let limit = Infinity;
-  if (o.limit !== undefined) {
-    if (typeof o.limit !== 'number' || !Number.isSafeInteger(o.limit) || o.limit < 1) {
-      throw new TapioError('ERR_INVALID_ARGUMENT', `correlations.query({ limit }): limit must be a whole number >= 1, got ${String(o.limit)}`);
-    }
-    limit = o.limit;
-  }
-  const format = o.format ?? 'records';
-  if (format !== 'records' && format !== 'arrow')
-    throw new TapioError('ERR_INVALID_ARGUMENT', `correlations.query({ format }): format must be 'records' or 'arrow'`);
-  return { from, to, fields, limit, format };
-}
-
-function inRange(cols: BatchColumns, from: number, to: number): BatchColumns {
-  const ts = cols.timestamp;
-  let all = true;
-  for (let i = 0; i < cols.rows; i++) {
-    if (ts[i]! < from || ts[i]! >= to) {
-      all = false;
-      break;
-    }
-  }
-  if (all) return cols;
-  const keep: number[] = [];
-  for (let i = 0; i < cols.rows; i++) if (ts[i]! >= from && ts[i]! < to) keep.push(i);
-  return gatherColumns([cols], keep, cols.dim);
-}
-
 function wantedColumn(name: string, fields: readonly CorrelationField[]): boolean {
   if (name.startsWith('resources.')) return fields.includes('resources');
   return (fields as readonly string[]).includes(name);
@@ -950,4 +1205,48 @@ function project(r: CorrelationRecord, fields: readonly CorrelationField[]): Cor
   const out: Record<string, unknown> = {};
   for (const f of fields) out[f] = r[f];
   return out as unknown as CorrelationRecord;
+}
+
+/** Every segment column a field list reads. */
+function outputColumns(fields: readonly CorrelationField[]): string[] {
+  return fields.map((f) => f as string);
+}
+
+/** One candidate of a similarity query: a row of a gathered part and its score. */
+interface Candidate {
+  part: BatchColumns;
+  row: number;
+  score: number;
+  id: string;
+}
+
+function byScoreThenId(a: Candidate, b: Candidate): number {
+  if (a.score !== b.score) return b.score - a.score;
+  return a.id === b.id ? 0 : Buffer.compare(Buffer.from(a.id), Buffer.from(b.id));
+}
+
+/** The best `k` of `pool` by score, ties by id. */
+function bestOf(pool: Candidate[], k: number): Candidate[] {
+  pool.sort(byScoreThenId);
+  return pool.length > k ? pool.slice(0, k) : pool;
+}
+
+/** A one-line description of a checked query (explain's first line). */
+function describePlan(plan: QueryPlanInput): string {
+  const parts: string[] = [];
+  if (plan.selector !== null) parts.push(`selector ${plan.selector.toString() || '(all)'}`);
+  if (plan.from !== -Infinity || plan.to !== Infinity) {
+    parts.push(
+      `time [${plan.from === -Infinity ? '-inf' : new Date(plan.from).toISOString()}, ${plan.to === Infinity ? '+inf' : new Date(plan.to).toISOString()})`,
+    );
+  }
+  if (plan.similar !== null) {
+    const s = plan.similar;
+    parts.push(
+      `similar to ${s.id === null ? 'a vector' : `finding ${JSON.stringify(s.id)}`}${s.threshold > -Infinity ? ` score >= ${s.threshold}` : ''}${Number.isFinite(s.k) ? ` top ${s.k}` : ''}`,
+    );
+  }
+  parts.push(`order by ${plan.orderBy}`);
+  if (Number.isFinite(plan.limit)) parts.push(`limit ${plan.limit}`);
+  return parts.join(', ');
 }

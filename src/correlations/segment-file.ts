@@ -4,7 +4,7 @@
  * their norms, for the similarity kernels). Encoding is synchronous WebAssembly work, so it only
  * runs in the segment worker (segment-worker.ts); reading a row group at a time is bounded.
  */
-import { openAsBlob } from 'node:fs';
+import { openAsBlob, readSync } from 'node:fs';
 import { promises as fsp } from 'node:fs';
 
 import * as arrow from 'apache-arrow';
@@ -66,22 +66,25 @@ export function encodeEmbeddings(cols: BatchColumns): Uint8Array {
   const rowsArea = new Float32Array(out.buffer, EMBEDDING_HEADER_SIZE, rows * floatStride);
   // Rows packed without padding (dim a multiple of 16) go over in one copy.
   if (floatStride === dim) rowsArea.set(src);
+  else for (let r = 0; r < rows; r++) rowsArea.set(src.subarray(r * dim, (r + 1) * dim), r * floatStride);
+  norms.set(embeddingNorms(src, dim, rows));
+  return out;
+}
+
+/**
+ * The norm of each of `rows` rows of `dim` values (row-major): the square root of the sum of
+ * squares, summed in float64 in order, stored as float32. Segments keep these in their side file
+ * and a query computes the same for rows still in memory, so a row scores the same wherever it is.
+ */
+export function embeddingNorms(values: Float32Array, dim: number, rows: number): Float32Array {
+  const norms = new Float32Array(rows);
   for (let r = 0; r < rows; r++) {
     const base = r * dim;
     let sum = 0;
-    if (floatStride === dim) {
-      for (let i = 0; i < dim; i++) sum += src[base + i]! * src[base + i]!;
-    } else {
-      const at = r * floatStride;
-      for (let i = 0; i < dim; i++) {
-        const x = src[base + i]!;
-        rowsArea[at + i] = x;
-        sum += x * x;
-      }
-    }
+    for (let i = 0; i < dim; i++) sum += values[base + i]! * values[base + i]!;
     norms[r] = Math.sqrt(sum);
   }
-  return out;
+  return norms;
 }
 
 /** The header of an embedding side file, or why it is not one. */
@@ -124,8 +127,11 @@ export class SegmentReader {
     return this.file.metadata().numRowGroups();
   }
 
-  /** Row group `group` (or all when null), only `columns` (all when null), as batch columns. */
-  async read(group: number | null, columns: string[] | null, dim: number, types: readonly string[]): Promise<BatchColumns> {
+  /**
+   * Row group `group` (or all when null), only `columns` (all when null), as batch columns; with
+   * `only`, per-row objects (ids, patterns, resource lists) are made for those rows alone.
+   */
+  async read(group: number | null, columns: string[] | null, dim: number, types: readonly string[], only: Uint32Array | null = null): Promise<BatchColumns> {
     let table: pw.Table;
     segmentReads.rowGroups++;
     try {
@@ -141,11 +147,149 @@ export class SegmentReader {
       });
     }
     const ipc = table.intoIPCStream();
-    return arrowToColumns(arrow.tableFromIPC(ipc), dim, types);
+    return arrowToColumns(arrow.tableFromIPC(ipc), dim, types, only);
+  }
+
+  /** Compressed bytes of the chunks of `columns` (top-level names) in row group `group`. */
+  columnBytes(group: number, columns: readonly string[]): number {
+    const meta = this.file.metadata();
+    const rg = meta.rowGroup(group);
+    let total = 0;
+    try {
+      const n = rg.numColumns();
+      for (let c = 0; c < n; c++) {
+        const chunk = rg.column(c);
+        if (columns.includes(chunk.columnPath()[0]!)) total += chunk.compressedSize();
+        chunk.free();
+      }
+    } finally {
+      rg.free();
+      meta.free();
+    }
+    return total;
   }
 
   close(): void {
     this.file.free();
+  }
+}
+
+/** An open embedding side file, read a run of rows at a time. */
+export class EmbeddingReader {
+  private constructor(
+    readonly path: string,
+    private readonly handle: fsp.FileHandle,
+    readonly header: { dim: number; stride: number; rows: number; normsAt: number },
+  ) {}
+
+  /** Opens `path` and checks its header against the segment's `dim` and `rows`. */
+  static async open(path: string, dim: number, rows: number): Promise<EmbeddingReader> {
+    let handle: fsp.FileHandle;
+    try {
+      handle = await fsp.open(path, 'r');
+    } catch (err) {
+      throw new TapioError('ERR_SEGMENT_IO', `could not open the embedding file ${path}: ${(err as Error).message}`, { cause: err, details: { file: path } });
+    }
+    const head = new Uint8Array(EMBEDDING_HEADER_SIZE);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    const header = decodeEmbeddingHeader(head.subarray(0, bytesRead));
+    const problem =
+      typeof header === 'string'
+        ? header
+        : header.dim !== dim ||
+            header.rows !== rows ||
+            header.stride !== embeddingStride(dim) ||
+            header.normsAt !== EMBEDDING_HEADER_SIZE + rows * header.stride
+          ? `its header says ${header.rows} rows of ${header.dim} values, the segment has ${rows} of ${dim}`
+          : null;
+    if (problem !== null) {
+      await handle.close();
+      throw new TapioError('ERR_SEGMENT_CORRUPT', `the embedding file ${path} is damaged: ${problem}; \`tapio-storage findings verify\` checks it`, {
+        details: { file: path },
+      });
+    }
+    return new EmbeddingReader(path, handle, header as Exclude<typeof header, string>);
+  }
+
+  /** Rows [start, start + count): the vectors (`stride` floats apart), their norms, and the bytes read. */
+  async rows(start: number, count: number): Promise<{ vectors: Float32Array; stride: number; norms: Float32Array; bytes: number }> {
+    const { stride, normsAt } = this.header;
+    const vectors = new Uint8Array(count * stride);
+    const norms = new Uint8Array(count * 4);
+    await this.#readExactly(vectors, EMBEDDING_HEADER_SIZE + start * stride);
+    await this.#readExactly(norms, normsAt + start * 4);
+    return { vectors: new Float32Array(vectors.buffer), stride: stride / 4, norms: new Float32Array(norms.buffer), bytes: vectors.length + norms.length };
+  }
+
+  /**
+   * The rows `which` (ascending, relative to `start`) packed one after another, `stride` floats
+   * apart, with their norms: for a sparse selection, runs of nearby rows are read with positioned
+   * reads (a few microseconds each from the page cache) instead of the whole range.
+   */
+  rowsAt(start: number, which: Uint32Array): { vectors: Float32Array; stride: number; norms: Float32Array; bytes: number } {
+    const { stride, normsAt } = this.header;
+    const n = which.length;
+    const vectors = new Uint8Array(n * stride);
+    const norms = new Float32Array(n);
+    let bytes = 0;
+    for (let a = 0; a < n;) {
+      // A run: rows close enough that reading the gap costs less than another read.
+      let b = a + 1;
+      while (b < n && which[b]! - which[b - 1]! <= 4) b++;
+      const first = start + which[a]!;
+      const span = which[b - 1]! - which[a]! + 1;
+      const buf = span === b - a ? vectors.subarray(a * stride, b * stride) : new Uint8Array(span * stride);
+      this.#readSyncExactly(buf, EMBEDDING_HEADER_SIZE + first * stride);
+      const normRun = new Uint8Array(span * 4);
+      this.#readSyncExactly(normRun, normsAt + first * 4);
+      const runNorms = new Float32Array(normRun.buffer);
+      for (let j = a; j < b; j++) {
+        const off = which[j]! - which[a]!;
+        if (buf.buffer !== vectors.buffer) vectors.set(buf.subarray(off * stride, (off + 1) * stride), j * stride);
+        norms[j] = runNorms[off]!;
+      }
+      bytes += buf.length + normRun.length;
+      a = b;
+    }
+    return { vectors: new Float32Array(vectors.buffer), stride: stride / 4, norms, bytes };
+  }
+
+  #readSyncExactly(into: Uint8Array, position: number): void {
+    let at = 0;
+    while (at < into.length) {
+      const n = readSync(this.handle.fd, into, at, into.length - at, position + at);
+      if (n === 0) {
+        throw new TapioError(
+          'ERR_SEGMENT_CORRUPT',
+          `the embedding file ${this.path} ends early (at byte ${position + at}); \`tapio-storage findings verify\` checks it`,
+          {
+            details: { file: this.path },
+          },
+        );
+      }
+      at += n;
+    }
+  }
+
+  async #readExactly(into: Uint8Array, position: number): Promise<void> {
+    let at = 0;
+    while (at < into.length) {
+      const { bytesRead } = await this.handle.read(into, at, into.length - at, position + at);
+      if (bytesRead === 0) {
+        throw new TapioError(
+          'ERR_SEGMENT_CORRUPT',
+          `the embedding file ${this.path} ends early (at byte ${position + at}); \`tapio-storage findings verify\` checks it`,
+          {
+            details: { file: this.path },
+          },
+        );
+      }
+      at += bytesRead;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
   }
 }
 

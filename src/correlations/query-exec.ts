@@ -1,0 +1,291 @@
+/**
+ * How a query reads the store: prune segments by the manifest's facts (time range, types,
+ * severities, resource columns and name filters), prune row groups by time, read the timestamp
+ * and the selector's columns of each surviving row group, narrow a selection vector, and only
+ * then read the other wanted columns (and the embedding side file) of row groups where rows
+ * survived. Segments and the in-memory part are read alike, as "sources".
+ */
+import { join } from 'node:path';
+
+import type { ActiveBatch } from './active-part.js';
+import { batchColumns } from './active-part.js';
+import { emptyColumns, type BatchColumns } from './batch-columns.js';
+import { resourceColumn } from './arrow-columns.js';
+import type { SegmentEntry } from './manifest.js';
+import { EmbeddingReader, embeddingNorms, SegmentReader } from './segment-file.js';
+import { allRows, timeSelection, type RowFilter } from '../query/predicate.js';
+
+/** What a query touched and how long each stage took (`correlations.explain`). */
+export interface QueryExplain {
+  /** Segments in the manifest; pruned by their time range; pruned by their facts (types, severities, resource columns and names); scanned. */
+  segments: { total: number; prunedByTime: number; prunedByFacts: number; scanned: number };
+  /** Row groups of the segments scanned: pruned by time, read. */
+  rowGroups: { total: number; prunedByTime: number; scanned: number };
+  /** In-memory batches (the active part and a part being flushed): pruned by time, scanned. */
+  memoryBatches: { total: number; prunedByTime: number; scanned: number };
+  /** Rows read and tested, rows that passed the time range and selector, rows scored for similarity, rows returned. */
+  rows: { scanned: number; matched: number; scored: number; returned: number };
+  /** Compressed Parquet bytes of the column chunks read, plus embedding side-file bytes read. */
+  bytesRead: number;
+  /** Milliseconds: reading and filtering, similarity scoring, building the result, and the whole query. */
+  ms: { scan: number; score: number; assemble: number; total: number };
+}
+
+export function emptyExplain(): QueryExplain {
+  return {
+    segments: { total: 0, prunedByTime: 0, prunedByFacts: 0, scanned: 0 },
+    rowGroups: { total: 0, prunedByTime: 0, scanned: 0 },
+    memoryBatches: { total: 0, prunedByTime: 0, scanned: 0 },
+    rows: { scanned: 0, matched: 0, scored: 0, returned: 0 },
+    bytesRead: 0,
+    ms: { scan: 0, score: 0, assemble: 0, total: 0 },
+  };
+}
+
+/** A segment or an in-memory batch to read. */
+export type Source =
+  { kind: 'segment'; entry: SegmentEntry; minTs: number; maxTs: number } | { kind: 'memory'; batch: ActiveBatch; minTs: number; maxTs: number };
+
+/** Rows of one row group (or one in-memory batch) and the selection of those that matched. */
+export interface Chunk {
+  cols: BatchColumns;
+  sel: Uint32Array;
+  source: Source;
+  /** The row group (segments), and the segment row of its first row. */
+  group: number;
+  groupStart: number;
+  /** Column names read so far (segments). */
+  read: Set<string>;
+  reader: SegmentReader | null;
+}
+
+/** What the store hands a query: a snapshot of its segments and memory, and how to read them. */
+export interface StoreView {
+  dir: string;
+  dim: number;
+  types: readonly string[];
+  segments: readonly SegmentEntry[];
+  memory: readonly ActiveBatch[];
+}
+
+/** The sources of a query after pruning, with the counts in `explain`. */
+export function planSources(view: StoreView, from: number, to: number, selector: RowFilter | null, explain: QueryExplain): Source[] {
+  const out: Source[] = [];
+  explain.segments.total = view.segments.length;
+  for (const entry of view.segments) {
+    if (entry.maxTs < from || entry.minTs >= to) {
+      explain.segments.prunedByTime++;
+      continue;
+    }
+    if (selector !== null && !selector.segmentMayMatch(entry)) {
+      explain.segments.prunedByFacts++;
+      continue;
+    }
+    out.push({ kind: 'segment', entry, minTs: entry.minTs, maxTs: entry.maxTs });
+  }
+  explain.memoryBatches.total = view.memory.length;
+  for (const batch of view.memory) {
+    if (batch.maxTs < from || batch.minTs >= to) {
+      explain.memoryBatches.prunedByTime++;
+      continue;
+    }
+    out.push({ kind: 'memory', batch, minTs: batch.minTs, maxTs: batch.maxTs });
+  }
+  return out;
+}
+
+/**
+ * Sources in groups whose time ranges do not overlap one another, in time order (newest first
+ * when `descending`): the rows of one group can be ordered without reading the next.
+ * Within a group, segments come by (minTs, level), then memory batches in insert order.
+ */
+export function timeClusters(sources: readonly Source[], descending: boolean): Source[][] {
+  const sorted = [...sources].sort((a, b) => a.minTs - b.minTs || rank(a) - rank(b));
+  const clusters: Source[][] = [];
+  let end = -Infinity;
+  for (const s of sorted) {
+    if (clusters.length === 0 || s.minTs > end) {
+      clusters.push([s]);
+      end = s.maxTs;
+    } else {
+      clusters.at(-1)!.push(s);
+      end = Math.max(end, s.maxTs);
+    }
+  }
+  if (descending) clusters.reverse();
+  // Memory batches keep their insert order after the segments of their cluster (as a plain scan reads them).
+  for (const c of clusters) c.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'segment' ? -1 : 1));
+  return clusters;
+}
+
+function rank(s: Source): number {
+  return s.kind === 'segment' ? s.entry.level : 1000;
+}
+
+/** The segment columns a field list needs. */
+export function segmentColumns(fields: Iterable<string>, entry: SegmentEntry): string[] {
+  const out: string[] = [];
+  for (const f of fields) {
+    if (f === 'resources') out.push(...entry.resourceTypes.map(resourceColumn));
+    else if (f.startsWith('resources.')) {
+      if (entry.resourceTypes.includes(f.slice('resources.'.length))) out.push(f);
+    } else out.push(f);
+  }
+  return [...new Set(out)];
+}
+
+/**
+ * The chunks of `sources`: each row group meeting [from, to) of each segment, and each memory
+ * batch, with the rows in range that the selector keeps. `columns` are read first (timestamp is
+ * always among them); `read` more with {@link readMore}.
+ */
+export async function* scanChunks(
+  view: StoreView,
+  sources: readonly Source[],
+  from: number,
+  to: number,
+  selector: RowFilter | null,
+  columns: readonly string[],
+  explain: QueryExplain,
+): AsyncGenerator<Chunk> {
+  for (const source of sources) {
+    if (source.kind === 'memory') {
+      explain.memoryBatches.scanned++;
+      const cols = batchColumns(source.batch, view.dim);
+      explain.rows.scanned += cols.rows;
+      const t0 = performance.now();
+      let sel = timeSelection(cols, from, to);
+      if (selector !== null) sel = selector.select(cols, sel);
+      sel ??= allRows(cols.rows);
+      explain.ms.scan += performance.now() - t0;
+      explain.rows.matched += sel.length;
+      if (sel.length > 0) yield { cols, sel, source, group: 0, groupStart: 0, read: new Set(['*']), reader: null };
+      continue;
+    }
+    const entry = source.entry;
+    explain.segments.scanned++;
+    const t0 = performance.now();
+    const reader = await SegmentReader.open(join(view.dir, entry.file));
+    explain.ms.scan += performance.now() - t0;
+    try {
+      const first = segmentColumns(['timestamp', ...columns], entry);
+      let groupStart = 0;
+      for (const [g, [gMin, gMax, gRows]] of entry.groups.entries()) {
+        const start = groupStart;
+        groupStart += gRows;
+        explain.rowGroups.total++;
+        if (gMax < from || gMin >= to) {
+          explain.rowGroups.prunedByTime++;
+          continue;
+        }
+        explain.rowGroups.scanned++;
+        const t1 = performance.now();
+        const cols = await reader.read(g, first, view.dim, view.types);
+        explain.bytesRead += reader.columnBytes(g, first);
+        explain.rows.scanned += cols.rows;
+        let sel = timeSelection(cols, from, to);
+        if (selector !== null) sel = selector.select(cols, sel);
+        sel ??= allRows(cols.rows);
+        explain.ms.scan += performance.now() - t1;
+        explain.rows.matched += sel.length;
+        if (sel.length > 0) yield { cols, sel, source, group: g, groupStart: start, read: new Set(first), reader };
+      }
+    } finally {
+      reader.close();
+    }
+  }
+}
+
+/**
+ * Reads the `fields` of a chunk's row group that were not read yet (nothing for memory batches).
+ * The embedding comes from the side file, and only for the selected rows: raw float32 rows cost
+ * a copy where the Parquet column would cost a decode of the whole row group.
+ */
+export async function readMore(view: StoreView, chunk: Chunk, fields: Iterable<string>, explain: QueryExplain): Promise<void> {
+  if (chunk.reader === null || chunk.source.kind !== 'segment') return;
+  const all = segmentColumns(fields, chunk.source.entry).filter((c) => !chunk.read.has(c));
+  const want = all.filter((c) => c !== 'embedding');
+  const cols = chunk.cols;
+  if (want.length > 0) {
+    const t0 = performance.now();
+    // Per-row objects only for the rows that matched (the whole group when nearly all did).
+    const only = chunk.sel.length * 2 < cols.rows ? chunk.sel : null;
+    const more = await chunk.reader.read(chunk.group, want, view.dim, view.types, only);
+    explain.bytesRead += chunk.reader.columnBytes(chunk.group, want);
+    explain.ms.scan += performance.now() - t0;
+    for (const c of want) {
+      chunk.read.add(c);
+      if (c.startsWith('resources.')) {
+        const type = c.slice('resources.'.length);
+        const column = more.resources.get(type);
+        if (column !== undefined) cols.resources.set(type, column);
+      } else (cols as unknown as Record<string, unknown>)[c] = (more as unknown as Record<string, unknown>)[c];
+    }
+  }
+  if (all.includes('embedding')) {
+    chunk.read.add('embedding');
+    const sel = chunk.sel;
+    if (sel.length === 0) return;
+    const first = sel[0]!;
+    const { vectors, stride } = await sideFileRows(view, chunk.source.entry, chunk.groupStart + first, sel[sel.length - 1]! - first + 1, explain);
+    const dim = view.dim;
+    const embedding = new Float32Array(cols.rows * dim);
+    for (const i of sel) embedding.set(vectors.subarray((i - first) * stride, (i - first) * stride + dim), i * dim);
+    cols.embedding = embedding;
+  }
+}
+
+async function sideFileRows(
+  view: StoreView,
+  entry: SegmentEntry,
+  start: number,
+  count: number,
+  explain: QueryExplain,
+): Promise<{ vectors: Float32Array; stride: number; norms: Float32Array }> {
+  const t0 = performance.now();
+  const reader = await EmbeddingReader.open(join(view.dir, entry.embeddings), view.dim, entry.rows);
+  try {
+    const out = await reader.rows(start, count);
+    explain.bytesRead += out.bytes;
+    return out;
+  } finally {
+    await reader.close();
+    explain.ms.scan += performance.now() - t0;
+  }
+}
+
+/**
+ * A chunk's embedding rows and norms for scoring. Memory batches: their own rows, norms computed
+ * as a segment's side file stores them. Segments: the side file's rows of the row group, or, when
+ * few rows were selected, only those rows packed together (`packed` maps them back to chunk rows).
+ */
+export async function chunkVectors(
+  view: StoreView,
+  chunk: Chunk,
+  explain: QueryExplain,
+): Promise<{ vectors: Float32Array; stride: number; norms: Float32Array; rows: number; select: Uint32Array | null; packed: Uint32Array | null }> {
+  const rows = chunk.cols.rows;
+  const sel = chunk.sel.length === rows ? null : chunk.sel;
+  if (chunk.source.kind === 'memory') {
+    const cols = chunk.cols;
+    return { vectors: cols.embedding, stride: view.dim, norms: embeddingNorms(cols.embedding, view.dim, rows), rows, select: sel, packed: null };
+  }
+  const entry = chunk.source.entry;
+  if (sel !== null && sel.length * 4 < rows) {
+    const t0 = performance.now();
+    const reader = await EmbeddingReader.open(join(view.dir, entry.embeddings), view.dim, entry.rows);
+    try {
+      const out = reader.rowsAt(chunk.groupStart, sel);
+      explain.bytesRead += out.bytes;
+      return { vectors: out.vectors, stride: out.stride, norms: out.norms, rows: sel.length, select: null, packed: sel };
+    } finally {
+      await reader.close();
+      explain.ms.scan += performance.now() - t0;
+    }
+  }
+  const out = await sideFileRows(view, entry, chunk.groupStart, rows, explain);
+  return { ...out, rows, select: sel, packed: null };
+}
+
+/** An empty batch of dimension `dim` (a query with no rows). */
+export const noRows = (dim: number) => emptyColumns(0, dim);

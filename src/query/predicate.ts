@@ -1,0 +1,221 @@
+/**
+ * A label selector over findings held as columns: which label each key names, which segments the
+ * manifest's facts rule out, and the rows of a batch that match (a selection vector, narrowed one
+ * requirement at a time, each requirement evaluated once per distinct value).
+ *
+ * A finding's labels are `type` (its type name), `severity` (the integer as text), `id`, and one
+ * label per resource type holding every name of that type (`pods`, or `resources.pods`; a type
+ * named like a field is reached only as `resources.<type>`). A resource type with no names (an
+ * empty list) is an absent label.
+ */
+import type { BatchColumns } from '../correlations/batch-columns.js';
+import type { SegmentEntry } from '../correlations/manifest.js';
+import { mayHoldName, nameKey } from '../correlations/name-filter.js';
+import type { Requirement, Selector } from './selector.js';
+
+/** The column a selector key reads. */
+export type LabelColumn = { kind: 'type' } | { kind: 'severity' } | { kind: 'id' } | { kind: 'resource'; type: string };
+
+const RESOURCE_PREFIX = 'resources.';
+
+/** The column behind selector key `key`. */
+export function labelColumn(key: string): LabelColumn {
+  if (key === 'type' || key === 'severity' || key === 'id') return { kind: key };
+  return { kind: 'resource', type: key.startsWith(RESOURCE_PREFIX) ? key.slice(RESOURCE_PREFIX.length) : key };
+}
+
+/** The columns the selector reads (besides timestamp); a segment without a resource column skips it. */
+export function selectorColumns(selector: Selector | null): string[] {
+  const out = new Set<string>();
+  if (selector === null) return [];
+  for (const r of selector.requirements) {
+    const c = labelColumn(r.key);
+    out.add(c.kind === 'resource' ? RESOURCE_PREFIX + c.type : c.kind);
+  }
+  return [...out];
+}
+
+/** What a scan filters rows with: a compiled selector, or one finding's id. */
+export interface RowFilter {
+  /** False when the segment's facts show that no row can pass. */
+  segmentMayMatch(s: SegmentEntry): boolean;
+  /** The rows of `cols` among `sel` (all when null) that pass, ascending. */
+  select(cols: BatchColumns, sel: Uint32Array | null): Uint32Array;
+}
+
+/** The rows whose id is `id` (ids need not be label values, so this is no selector). */
+export function idFilter(id: string): RowFilter {
+  return {
+    segmentMayMatch: () => true,
+    select(cols, sel) {
+      const from = sel ?? allRows(cols.rows);
+      const out: number[] = [];
+      for (const i of from) if (cols.id[i] === id) out.push(i);
+      return Uint32Array.from(out);
+    },
+  };
+}
+
+/** A requirement compiled against the store's finding types: lookups per code, a cache per name. */
+interface CompiledRequirement {
+  req: Requirement;
+  column: LabelColumn;
+  /** type and severity: whether code c passes the requirement's value test. */
+  codes: Uint8Array | null;
+  /** resource and id: value -> valueTest, filled as values are met. */
+  cache: Map<string, boolean>;
+}
+
+/** A selector ready to run over batches and to prune segments. */
+export class CompiledSelector implements RowFilter {
+  readonly requirements: readonly CompiledRequirement[];
+
+  constructor(
+    readonly selector: Selector,
+    types: readonly string[],
+  ) {
+    this.requirements = selector.requirements.map((req) => {
+      const column = labelColumn(req.key);
+      let codes: Uint8Array | null = null;
+      if (column.kind === 'type') {
+        codes = new Uint8Array(256);
+        types.forEach((t, c) => (codes![c] = req.valueTest(t) ? 1 : 0));
+      } else if (column.kind === 'severity') {
+        codes = new Uint8Array(256);
+        for (let s = 0; s < 256; s++) codes[s] = req.valueTest(String(s)) ? 1 : 0;
+      }
+      return { req, column, codes, cache: new Map() };
+    });
+  }
+
+  /**
+   * False when the segment's facts show that no row can match: a positive requirement on a type,
+   * severity or resource name the segment lacks, a negative one that every type or severity in it
+   * fails, or a requirement that needs a resource type the segment has no column for.
+   */
+  segmentMayMatch(s: SegmentEntry): boolean {
+    let filter: Uint8Array | null = null;
+    for (const { req, column, codes } of this.requirements) {
+      const op = req.operator;
+      if (column.kind === 'type' || column.kind === 'severity') {
+        if (op === 'exists') continue;
+        if (op === '!') return false; // always present
+        const present = column.kind === 'type' ? s.types : severitiesOf(s.severities);
+        const passing = present.some((c) => codes![c] === 1);
+        if (!req.negative && !passing) return false;
+        if (req.negative && present.every((c) => codes![c] === 1)) return false;
+        continue;
+      }
+      if (column.kind === 'id') {
+        if (op === '!') return false;
+        continue;
+      }
+      if (req.negative) continue; // an absent column matches every negative requirement
+      if (!s.resourceTypes.includes(column.type)) return false;
+      if (op === '=' || op === '==' || op === 'in') {
+        filter ??= Buffer.from(s.names, 'base64');
+        if (!req.values.some((v) => mayHoldName(filter!, nameKey(column.type, v)))) return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * The rows of `cols` among `sel` (ascending row numbers; all rows when null) that match, as a
+   * new selection vector.
+   */
+  select(cols: BatchColumns, sel: Uint32Array | null): Uint32Array {
+    let current = sel ?? allRows(cols.rows);
+    for (const r of this.requirements) {
+      if (current.length === 0) break;
+      current = narrow(r, cols, current);
+    }
+    return current;
+  }
+}
+
+function severitiesOf(mask: number): number[] {
+  const out: number[] = [];
+  for (let s = 0; s < 31; s++) if ((mask & (1 << s)) !== 0) out.push(s);
+  return out;
+}
+
+/** 0, 1, ..., rows - 1. */
+export function allRows(rows: number): Uint32Array {
+  const out = new Uint32Array(rows);
+  for (let i = 0; i < rows; i++) out[i] = i;
+  return out;
+}
+
+function narrow(r: CompiledRequirement, cols: BatchColumns, sel: Uint32Array): Uint32Array {
+  const out = new Uint32Array(sel.length);
+  let n = 0;
+  const { req, column } = r;
+  const negative = req.negative;
+  if (column.kind === 'type' || column.kind === 'severity') {
+    const data = column.kind === 'type' ? cols.type : cols.severity;
+    if (req.operator === 'exists') return sel;
+    if (req.operator === '!') return new Uint32Array(0);
+    const codes = r.codes!;
+    const want = negative ? 0 : 1;
+    for (let j = 0; j < sel.length; j++) {
+      const i = sel[j]!;
+      if (codes[data[i]!] === want) out[n++] = i;
+    }
+    return out.subarray(0, n);
+  }
+  if (column.kind === 'id') {
+    if (req.operator === 'exists') return sel;
+    if (req.operator === '!') return new Uint32Array(0);
+    for (let j = 0; j < sel.length; j++) {
+      const i = sel[j]!;
+      if (req.valueTest(cols.id[i]!) !== negative) out[n++] = i;
+    }
+    return out.subarray(0, n);
+  }
+  const names = cols.resources.get(column.type);
+  if (names === undefined) return negative ? sel : new Uint32Array(0);
+  const cache = r.cache;
+  for (let j = 0; j < sel.length; j++) {
+    const i = sel[j]!;
+    const values = names[i];
+    const present = values !== null && values !== undefined && values.length > 0;
+    let hit: boolean;
+    if (req.operator === 'exists' || req.operator === '!') hit = present;
+    else {
+      hit = false;
+      if (present) {
+        for (const v of values) {
+          let pass = cache.get(v);
+          if (pass === undefined) {
+            pass = req.valueTest(v);
+            cache.set(v, pass);
+          }
+          if (pass) {
+            hit = true;
+            break;
+          }
+        }
+      }
+    }
+    if (hit !== negative) out[n++] = i;
+  }
+  return out.subarray(0, n);
+}
+
+/** The rows of `cols` with `from <= timestamp < to`, as a selection vector (null when all are). */
+export function timeSelection(cols: BatchColumns, from: number, to: number): Uint32Array | null {
+  const ts = cols.timestamp;
+  let all = true;
+  for (let i = 0; i < cols.rows; i++) {
+    if (ts[i]! < from || ts[i]! >= to) {
+      all = false;
+      break;
+    }
+  }
+  if (all) return null;
+  const out = new Uint32Array(cols.rows);
+  let n = 0;
+  for (let i = 0; i < cols.rows; i++) if (ts[i]! >= from && ts[i]! < to) out[n++] = i;
+  return out.subarray(0, n);
+}
