@@ -37,6 +37,7 @@ import { columnProblem, CORRELATION_FIELDS, type CorrelationField, type Correlat
 import { runSegmentJob } from './segment-jobs.js';
 import { chunkVectors, emptyExplain, planSources, readMore, scanChunks, timeClusters, type QueryExplain, type Source, type StoreView } from './query-exec.js';
 import { Aggregator, compareKey, type AggregateRow } from '../query/aggregate.js';
+import { breathe } from '../query/breathe.js';
 import { FindBuilder } from '../query/builder.js';
 import { queryNorm } from '../query/cosine.js';
 import {
@@ -935,6 +936,7 @@ export class Correlations extends EventEmitter {
     await this.#holding(sources, async () => {
       for await (const chunk of scanChunks(view, sources, plan.from, plan.to, filter, first, explain)) {
         const v = await chunkVectors(view, chunk, explain);
+        await breathe();
         const t0 = performance.now();
         const top = await kernel.topKAsync(embedding, qnorm, v.vectors, v.stride, v.norms, v.rows, v.select, similar.threshold, Math.min(k, chunk.sel.length));
         explain.ms.score += performance.now() - t0;

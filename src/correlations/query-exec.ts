@@ -13,6 +13,7 @@ import { emptyColumns, type BatchColumns } from './batch-columns.js';
 import { resourceColumn } from './arrow-columns.js';
 import type { SegmentEntry } from './manifest.js';
 import { EmbeddingReader, embeddingNorms, SegmentReader } from './segment-file.js';
+import { breathe } from '../query/breathe.js';
 import { allRows, timeSelection, type RowFilter } from '../query/predicate.js';
 
 /** What a query touched and how long each stage took (`correlations.explain`). */
@@ -149,6 +150,7 @@ export async function* scanChunks(
   explain: QueryExplain,
 ): AsyncGenerator<Chunk> {
   for (const source of sources) {
+    await breathe();
     if (source.kind === 'memory') {
       explain.memoryBatches.scanned++;
       const cols = batchColumns(source.batch, view.dim);
@@ -179,8 +181,10 @@ export async function* scanChunks(
           continue;
         }
         explain.rowGroups.scanned++;
+        await breathe();
         const t1 = performance.now();
         const cols = await reader.read(g, first, view.dim, view.types);
+        await breathe();
         explain.bytesRead += reader.columnBytes(g, first);
         explain.rows.scanned += cols.rows;
         let sel = timeSelection(cols, from, to);
@@ -207,6 +211,7 @@ export async function readMore(view: StoreView, chunk: Chunk, fields: Iterable<s
   const want = all.filter((c) => c !== 'embedding');
   const cols = chunk.cols;
   if (want.length > 0) {
+    await breathe();
     const t0 = performance.now();
     // Per-row objects only for the rows that matched (the whole group when nearly all did).
     const only = chunk.sel.length * 2 < cols.rows ? chunk.sel : null;

@@ -11,6 +11,7 @@ import * as arrow from 'apache-arrow';
 import * as pw from 'parquet-wasm';
 
 import { TapioError } from '../errors.js';
+import { breathe } from '../query/breathe.js';
 import { arrowToColumns, columnsToArrow } from './arrow-columns.js';
 import type { BatchColumns } from './batch-columns.js';
 import { EMBEDDING_ALIGN, EMBEDDING_HEADER_SIZE, EMBEDDING_MAGIC, EMBEDDING_VERSION, ROW_GROUP_ROWS } from './limits.js';
@@ -146,6 +147,8 @@ export class SegmentReader {
         details: { file: this.path },
       });
     }
+    // The decode above was one synchronous stretch; the conversion below is another.
+    await breathe();
     const ipc = table.intoIPCStream();
     return arrowToColumns(arrow.tableFromIPC(ipc), dim, types, only);
   }
