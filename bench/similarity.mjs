@@ -1,8 +1,8 @@
 // Exact cosine top-10 over 1,000,000 x 128 float32 rows (512 MB, stride 128), one query at a time
 // on one thread: the native kernel at each SIMD level this CPU has (a child process per level,
 // since TAPIO_SIMD is read once per process), the TypeScript twin, usearch's exact search on the
-// same vectors (one thread), and the native memoryScan of the same 512 MB at each level, the
-// fastest of which is the ceiling.
+// same vectors (one thread, in the child of the best level, in turns with the native calls), and
+// the native memoryScan of the same 512 MB at each level, the fastest of which is the ceiling.
 // `node bench/similarity.mjs --rows 200000` for a smaller run.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -66,25 +66,40 @@ async function child(rows, runs) {
   const addon = loadNative();
   if (!addon) throw new Error('the native addon did not load');
   const { vectors, norms, query, qnorm } = await makeData(rows);
-  const t = await timeInTurns(runs, {
+  const calls = {
     scan: () => addon.memoryScan(vectors),
     sync: () => addon.cosineTopK(query, qnorm, vectors, DIM, norms, rows, null, -Infinity, K),
     pool: () => addon.cosineTopKAsync(query, qnorm, vectors, DIM, norms, rows, null, -Infinity, K),
-  });
+  };
+  let usearchError;
+  if (process.argv.includes('--usearch')) {
+    try {
+      const usearch = await import('usearch');
+      calls.usearch = () => usearch.exactSearch(vectors, query, DIM, K, usearch.MetricKind.Cos, 1);
+    } catch (err) {
+      usearchError = err.message;
+    }
+  }
+  const t = await timeInTurns(runs, calls);
   const top = Array.from(t.sync.result.rows);
+  const usearchTop = t.usearch ? Array.from(t.usearch.result.keys, (k) => Number(k)) : undefined;
   for (const v of Object.values(t)) delete v.result;
-  process.stdout.write(`${JSON.stringify({ simd: addon.features().simd, ...t, top })}\n`);
+  process.stdout.write(`${JSON.stringify({ simd: addon.features().simd, ...t, top, usearchTop, usearchError })}\n`);
 }
 
 function nativeAt(level, rows, runs) {
   const env = { ...process.env };
   if (level === 'default') delete env.TAPIO_SIMD;
   else env.TAPIO_SIMD = level;
-  const res = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', '--rows', String(rows), '--runs', String(runs)], {
-    env,
-    encoding: 'utf8',
-    maxBuffer: 16 << 20,
-  });
+  const res = spawnSync(
+    process.execPath,
+    [fileURLToPath(import.meta.url), '--child', '--rows', String(rows), '--runs', String(runs), ...(level === 'default' ? ['--usearch'] : [])],
+    {
+      env,
+      encoding: 'utf8',
+      maxBuffer: 16 << 20,
+    },
+  );
   if (res.status !== 0) throw new Error(`child for TAPIO_SIMD=${level} failed: ${res.stderr}`);
   return JSON.parse(res.stdout.trim().split('\n').pop());
 }
@@ -102,6 +117,7 @@ export async function run() {
     out.push({ name, medianMs: t.medianMs, minMs: t.minMs, maxMs: t.maxMs, runs: t.runs, qps: 1000 / t.medianMs, gbps: bytes / 1e6 / t.medianMs, ...extra });
 
   let nativeTop;
+  let usearchTop;
   if (addon) {
     const f = addon.features();
     // The levels below the CPU's best that TAPIO_SIMD can select, then the best (TAPIO_SIMD unset).
@@ -113,6 +129,12 @@ export async function run() {
       if (level === 'default') row(`native ${r.simd}, async (libuv pool)`, r.pool, { kind: 'native-async', simd: r.simd });
       row(`memoryScan ${r.simd}`, r.scan, { kind: 'scan', simd: r.simd });
       nativeTop = r.top;
+      if (r.usearch) {
+        row('usearch exactSearch (1 thread)', r.usearch, { kind: 'usearch' });
+        usearchTop = r.usearchTop;
+      } else if (r.usearchError) {
+        console.warn(`usearch unavailable: ${r.usearchError}`);
+      }
     }
   } else {
     console.warn('native addon not loaded: only the TypeScript twin and usearch run');
@@ -123,17 +145,18 @@ export async function run() {
   const tsTop = Array.from(ts.result.rows);
   row('typescript twin', ts, { kind: 'typescript' });
 
-  let usearchAgrees;
-  try {
-    const usearch = await import('usearch');
-    const search = () => usearch.exactSearch(vectors, query, DIM, K, usearch.MetricKind.Cos, 1);
-    const { u } = await timeInTurns(runs, { u: search });
-    const keys = Array.from(u.result.keys, (k) => Number(k));
-    usearchAgrees = keys.filter((k) => tsTop.includes(k)).length;
-    row('usearch exactSearch (1 thread)', u, { kind: 'usearch' });
-  } catch (err) {
-    console.warn(`usearch unavailable: ${err.message}`);
+  if (!addon) {
+    // No native child to run it beside: usearch runs here, on its own.
+    try {
+      const usearch = await import('usearch');
+      const { u } = await timeInTurns(runs, { u: () => usearch.exactSearch(vectors, query, DIM, K, usearch.MetricKind.Cos, 1) });
+      usearchTop = Array.from(u.result.keys, (k) => Number(k));
+      row('usearch exactSearch (1 thread)', u, { kind: 'usearch' });
+    } catch (err) {
+      console.warn(`usearch unavailable: ${err.message}`);
+    }
   }
+  const usearchAgrees = usearchTop?.filter((k) => tsTop.includes(k)).length;
 
   const best = out.filter((r) => r.kind === 'native').sort((a, b) => a.medianMs - b.medianMs)[0];
   // The ceiling: the fastest sequential read of the vectors at any level (wider loads are not

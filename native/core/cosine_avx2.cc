@@ -21,13 +21,13 @@ struct Acc {
   __m256d a0, a1, a2, a3;
 };
 
+// Each group of 4 floats is widened to 4 doubles straight from memory (a convert with a memory
+// operand needs no shuffle to split an 8-float register).
 __attribute__((target("avx2,fma"))) inline void Block(const double* q, const float* row, Acc* acc) {
-  const __m256 r0 = _mm256_loadu_ps(row);
-  const __m256 r1 = _mm256_loadu_ps(row + 8);
-  acc->a0 = _mm256_fmadd_pd(_mm256_loadu_pd(q), _mm256_cvtps_pd(_mm256_castps256_ps128(r0)), acc->a0);
-  acc->a1 = _mm256_fmadd_pd(_mm256_loadu_pd(q + 4), _mm256_cvtps_pd(_mm256_extractf128_ps(r0, 1)), acc->a1);
-  acc->a2 = _mm256_fmadd_pd(_mm256_loadu_pd(q + 8), _mm256_cvtps_pd(_mm256_castps256_ps128(r1)), acc->a2);
-  acc->a3 = _mm256_fmadd_pd(_mm256_loadu_pd(q + 12), _mm256_cvtps_pd(_mm256_extractf128_ps(r1, 1)), acc->a3);
+  acc->a0 = _mm256_fmadd_pd(_mm256_loadu_pd(q), _mm256_cvtps_pd(_mm_loadu_ps(row)), acc->a0);
+  acc->a1 = _mm256_fmadd_pd(_mm256_loadu_pd(q + 4), _mm256_cvtps_pd(_mm_loadu_ps(row + 4)), acc->a1);
+  acc->a2 = _mm256_fmadd_pd(_mm256_loadu_pd(q + 8), _mm256_cvtps_pd(_mm_loadu_ps(row + 8)), acc->a2);
+  acc->a3 = _mm256_fmadd_pd(_mm256_loadu_pd(q + 12), _mm256_cvtps_pd(_mm_loadu_ps(row + 12)), acc->a3);
 }
 
 __attribute__((target("avx2,fma"))) inline double Dot(const double* q, const float* row, size_t dim) {

@@ -1,6 +1,6 @@
 // The AVX-512 cosine kernel: the sixteen accumulators of cosine.h's canonical dot product in two
-// zmm registers of eight doubles (acc[0..7] and acc[8..15]); each block of 16 floats is one load,
-// widened to double in two halves and added with FMA (exact products, so the same bits as the
+// zmm registers of eight doubles (acc[0..7] and acc[8..15]); each block of 16 floats is read as
+// two halves of 8, each widened to double and added with FMA (exact products, so the same bits as the
 // serial kernel). A short last block is a masked load, which reads no byte past the row: its
 // zeroed lanes add +0 to the accumulators, which changes none of them. Compiled with a target
 // attribute, so the rest of the addon needs no -mavx512f and runs on any x86-64.
@@ -23,9 +23,9 @@ namespace {
 
 #define TAPIO_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw")))
 
-TAPIO_AVX512 inline void Block(const double* q, __m512 r, __m512d* a0, __m512d* a1) {
-  const __m256 lo = _mm512_castps512_ps256(r);
-  const __m256 hi = _mm512_extractf32x8_ps(r, 1);
+// One block of 16: two 8-float halves, each widened to 8 doubles straight from memory (a
+// convert with a memory operand needs no shuffle to split a 16-float register).
+TAPIO_AVX512 inline void Block(const double* q, __m256 lo, __m256 hi, __m512d* a0, __m512d* a1) {
   *a0 = _mm512_fmadd_pd(_mm512_loadu_pd(q), _mm512_cvtps_pd(lo), *a0);
   *a1 = _mm512_fmadd_pd(_mm512_loadu_pd(q + 8), _mm512_cvtps_pd(hi), *a1);
 }
@@ -34,10 +34,11 @@ TAPIO_AVX512 inline double Dot(const double* q, const float* row, size_t dim) {
   __m512d a0 = _mm512_setzero_pd();
   __m512d a1 = _mm512_setzero_pd();
   size_t i = 0;
-  for (; i + kLanes <= dim; i += kLanes) Block(q + i, _mm512_loadu_ps(row + i), &a0, &a1);
+  for (; i + kLanes <= dim; i += kLanes) Block(q + i, _mm256_loadu_ps(row + i), _mm256_loadu_ps(row + i + 8), &a0, &a1);
   if (i < dim) {
-    const __mmask16 mask = static_cast<__mmask16>((1u << (dim - i)) - 1);
-    Block(q + i, _mm512_maskz_loadu_ps(mask, row + i), &a0, &a1);
+    const unsigned mask = (1u << (dim - i)) - 1;
+    Block(q + i, _mm256_maskz_loadu_ps(static_cast<__mmask8>(mask), row + i),
+          _mm256_maskz_loadu_ps(static_cast<__mmask8>(mask >> 8), row + i + 8), &a0, &a1);
   }
   // w = 8, then 4, then 2, then 1.
   const __m512d s = _mm512_add_pd(a0, a1);
