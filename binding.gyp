@@ -18,6 +18,7 @@
         "native/core/merge_order.cc",
         "native/core/ring_buffer.cc",
         "native/core/salvage_file.cc",
+        "native/core/select_kernels.cc",
         "native/core/sync_probe.cc",
         "native/core/wal_codec.cc",
         "native/core/wal_dir.cc",
@@ -34,7 +35,8 @@
         "native/binding/sync_probe_binding.cc",
         "native/binding/file_lock_binding.cc",
         "native/binding/merge_binding.cc",
-        "native/binding/cosine_binding.cc"
+        "native/binding/cosine_binding.cc",
+        "native/binding/select_binding.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -42,7 +42,7 @@ Napi::Object Register(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   exports.Set("init", Napi::Function::New(env, Init, "init"));
   exports.Set("features", Napi::Function::New(env, Features, "features"));
-  exports.Set("abiVersion", Napi::Number::New(env, 9));
+  exports.Set("abiVersion", Napi::Number::New(env, 10));
   InitCrc32c(env, exports);
   InitWal(env, exports);
   InitRing(env, exports);
@@ -50,6 +50,7 @@ Napi::Object Register(Napi::Env env, Napi::Object exports) {
   InitFileLock(env, exports);
   InitMerge(env, exports);
   InitCosine(env, exports);
+  InitSelect(env, exports);
   return exports;
 }
 

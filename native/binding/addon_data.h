@@ -49,6 +49,7 @@ void InitSyncProbe(Napi::Env env, Napi::Object exports);
 void InitFileLock(Napi::Env env, Napi::Object exports);
 void InitMerge(Napi::Env env, Napi::Object exports);
 void InitCosine(Napi::Env env, Napi::Object exports);
+void InitSelect(Napi::Env env, Napi::Object exports);
 
 }  // namespace tapio_binding
 

@@ -218,6 +218,15 @@ export interface NativeAddon {
   queryNorm(query: Float32Array): number;
   /** Reads every byte once and returns a checksum of them: the memory-bandwidth ceiling of benchmarks. */
   memoryScan(bytes: Uint8Array | Float32Array): number;
+  /**
+   * The rows i < rows with from <= ts[i] < to (native/core/select_kernels.h; src/query/select-kernels.ts
+   * is its twin), or null when every row passes. Throws ERR_INVALID_ARGUMENT for bad arguments.
+   */
+  selectTimeRange(ts: Float64Array, rows: number, from: number, to: number): Uint32Array | null;
+  /** The rows of `sel` (every row of `codes` when null) whose lut[codes[row]] equals `want`, ascending. */
+  selectByCode(codes: Uint8Array, lut: Uint8Array, sel: Uint32Array | null, want: 0 | 1): Uint32Array;
+  /** The rows of `sel` (every row of `present` when null) whose present[row] equals `want`, ascending. */
+  selectByMask(present: Uint8Array, sel: Uint32Array | null, want: 0 | 1): Uint32Array;
 }
 
 /** Which path runs, and why. */
@@ -227,7 +236,7 @@ export interface NativeStatus {
   reason: string | undefined;
 }
 
-const EXPECTED_ABI = 9;
+const EXPECTED_ABI = 10;
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const addonPath = join(packageRoot, 'build', 'Release', 'tapio_native.node');
 const buildErrorPath = join(packageRoot, 'build', 'native-build-error.txt');

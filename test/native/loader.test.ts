@@ -42,6 +42,9 @@ const addonExports: Members<NativeAddon> = {
   cosineTopKAsync: 'function',
   queryNorm: 'function',
   memoryScan: 'function',
+  selectTimeRange: 'function',
+  selectByCode: 'function',
+  selectByMask: 'function',
 };
 const producerMembers: Members<NativeProducer> = { pushBatches: 'function', ref: 'function', unref: 'function', detach: 'function', id: 'number' };
 const ringMembers: Members<NativeRing> = { push: 'function', drain: 'function', usedBytes: 'function' };
