@@ -44,9 +44,6 @@ class Ranking {
     heap_.reserve(std::min<size_t>(k, 1 << 16));
   }
 
-  // Rows scoring below this can be dropped without a look at the heap.
-  double bound() const { return bound_; }
-
   void Offer(double score, uint32_t row) {
     if (!(score >= bound_)) return;  // also drops NaN
     const Entry e{score, row};
@@ -62,23 +59,30 @@ class Ranking {
       ties_.push_back(e);
       return;
     }
-    if (score == last.score) {
-      // Same score, lower row (select need not be visited in order): swap places with the front.
-      heap_.front() = e;
-      std::pop_heap(heap_.begin(), heap_.end(), RanksBefore);
-      std::push_heap(heap_.begin(), heap_.end(), RanksBefore);
-      ties_.push_back(last);
-      return;
-    }
-    std::pop_heap(heap_.begin(), heap_.end(), RanksBefore);
-    heap_.back() = e;
-    std::push_heap(heap_.begin(), heap_.end(), RanksBefore);
+    ReplaceFront(e);
     if (heap_.front().score == last.score) {
-      ties_.push_back(last);
+      ties_.push_back(last);  // the same score (e's, or another's), a higher row
     } else {
       ties_.clear();  // every tie scored last.score, now below the k-th
     }
     bound_ = std::max(threshold_, heap_.front().score);
+  }
+
+  // Puts `e` in place of the front (the entry that ranks last) and sifts it down: one pass
+  // instead of a pop and a push, since with many rows entering (scores rising through the scan)
+  // this runs for every row.
+  void ReplaceFront(const Entry& e) {
+    const size_t n = heap_.size();
+    size_t i = 0;
+    for (;;) {
+      size_t c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && RanksBefore(heap_[c], heap_[c + 1])) c++;  // the child that ranks later
+      if (!RanksBefore(e, heap_[c])) break;
+      heap_[i] = heap_[c];
+      i = c;
+    }
+    heap_[i] = e;
   }
 
   void Finish(TopK* out) {

@@ -21,8 +21,8 @@
 // index can still pick its own top k.
 //
 // Everything here is pure computation on caller-owned memory, callable from any thread at once.
-// Inputs are not validated (the binding and the TypeScript facade do that); what a function
-// needs is stated beside it.
+// Inputs are validated by the binding and the TypeScript twin; below them, what a function needs
+// is stated beside it, and CosineTopK aborts (TAPIO_CHECK) on a dim, k or stride it cannot use.
 #ifndef TAPIO_CORE_COSINE_H_
 #define TAPIO_CORE_COSINE_H_
 
