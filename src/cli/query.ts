@@ -223,7 +223,7 @@ export function registerQueryCommands(program: Command, globals: () => GlobalOpt
         printJsonOrLines(globals(), { query, ...e }, [
           `query       ${query}`,
           `segments    ${e.segments.total} in the manifest: ${e.segments.prunedByTime} pruned by time, ${e.segments.prunedByFacts} by their facts, ${e.segments.scanned} scanned`,
-          `row groups  ${e.rowGroups.total} in the segments scanned: ${e.rowGroups.prunedByTime} pruned by time, ${e.rowGroups.scanned} read`,
+          `row groups  ${e.rowGroups.total} in the segments scanned: ${e.rowGroups.prunedByTime} pruned by time, ${e.rowGroups.prunedByFacts} by their types and severities, ${e.rowGroups.scanned} read`,
           `memory      ${e.memoryBatches.total} in-memory batch(es): ${e.memoryBatches.prunedByTime} pruned by time, ${e.memoryBatches.scanned} scanned`,
           `rows        ${e.rows.scanned} scanned, ${e.rows.matched} matched, ${e.rows.scored} scored, ${e.rows.returned} returned`,
           `bytes read  ${e.bytesRead}`,

@@ -35,6 +35,7 @@ import { MANIFEST_FORMAT, MANIFEST_VERSION } from './limits.js';
 import { readManifest, writeManifest, type Manifest, type SegmentEntry } from './manifest.js';
 import { columnProblem, CORRELATION_FIELDS, type CorrelationField, type CorrelationInput, type CorrelationRecord, type FindingRules } from './record.js';
 import { runSegmentJob } from './segment-jobs.js';
+import { SegmentCache } from './segment-cache.js';
 import { chunkVectors, emptyExplain, planSources, readMore, scanChunks, timeClusters, type QueryExplain, type Source, type StoreView } from './query-exec.js';
 import { Aggregator, compareKey, type AggregateRow } from '../query/aggregate.js';
 import { breathe } from '../query/breathe.js';
@@ -50,6 +51,7 @@ import {
   type TopValuesQuery,
 } from '../query/options.js';
 import { CompiledSelector, idFilter, selectorColumns } from '../query/predicate.js';
+import { selectKernels } from '../query/select-kernels.js';
 import type { Selector } from '../query/selector.js';
 import { similarityKernel } from '../query/similarity.js';
 import { lockDir } from '../fs/dir-lock.js';
@@ -175,6 +177,8 @@ export class Correlations extends EventEmitter {
   #lastCompaction: CompactionReport | null = null;
   /** Segments out of the manifest that a query still holds: deleted when it ends. */
   readonly #retired = new Map<string, SegmentEntry>();
+  /** Open segment readers and decoded columns that queries share (segment-cache.ts). */
+  readonly #segmentCache = new SegmentCache();
   #retentionDropped = 0;
   #salvaged: string[] = [];
   /** Inserts under way (appending to the WAL). */
@@ -585,6 +589,7 @@ export class Correlations extends EventEmitter {
         continue;
       }
       this.#retired.delete(s.file);
+      this.#segmentCache.forget(s.file);
       await fsp.rm(join(this.dir, s.file), { force: true });
       await fsp.rm(join(this.dir, s.embeddings), { force: true });
       dirs.add(join(this.dir, 'segments', `day=${s.day}`));
@@ -768,6 +773,7 @@ export class Correlations extends EventEmitter {
   #view(): StoreView {
     return {
       dir: this.dir,
+      cache: this.#segmentCache,
       dim: this.#manifest.embeddingDim,
       types: this.#manifest.findingTypes,
       segments: this.#manifest.segments,
@@ -814,7 +820,7 @@ export class Correlations extends EventEmitter {
   ): Promise<QueryExplain> {
     const view = this.#view();
     const explain = emptyExplain();
-    const filter = selector === null || selector.empty ? null : new CompiledSelector(selector, view.types);
+    const filter = selector === null || selector.empty ? null : new CompiledSelector(selector, view.types, selectKernels(this.path));
     const sources = planSources(view, from, to, filter, explain);
     await this.#holding(sources, async () => {
       const first = filter === null ? columns : selectorColumns(selector);
@@ -830,7 +836,7 @@ export class Correlations extends EventEmitter {
   async *#timeOrdered(plan: QueryPlanInput, explain: QueryExplain): AsyncGenerator<BatchColumns> {
     const view = this.#view();
     const dim = view.dim;
-    const filter = plan.selector === null || plan.selector.empty ? null : new CompiledSelector(plan.selector, view.types);
+    const filter = plan.selector === null || plan.selector.empty ? null : new CompiledSelector(plan.selector, view.types, selectKernels(this.path));
     const sources = planSources(view, plan.from, plan.to, filter, explain);
     const output = outputColumns(plan.fields);
     const first = filter === null ? output : selectorColumns(plan.selector);
@@ -926,7 +932,7 @@ export class Correlations extends EventEmitter {
     const dim = view.dim;
     const kernel = similarityKernel(this.path);
     const qnorm = queryNorm(embedding);
-    const filter = plan.selector === null || plan.selector.empty ? null : new CompiledSelector(plan.selector, view.types);
+    const filter = plan.selector === null || plan.selector.empty ? null : new CompiledSelector(plan.selector, view.types, selectKernels(this.path));
     const sources = planSources(view, plan.from, plan.to, filter, explain);
     // Ids break ties between equal scores: read with the other fields of the rows that made the cut.
     const output = [...new Set(['id', ...outputColumns(plan.fields)])].filter((c) => c !== 'embedding');
@@ -1065,6 +1071,7 @@ export class Correlations extends EventEmitter {
       await this.#manifestChain;
     } finally {
       this.#closed = true;
+      this.#segmentCache.clear();
       try {
         await this.#wal.close();
       } finally {

@@ -12,8 +12,23 @@ import { TapioError } from '../errors.js';
 import { writeFileAtomic } from '../fs/durable.js';
 import { MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_VERSION } from './limits.js';
 
-/** A row group's facts: its time range and row count. */
-export type RowGroupFacts = [minTs: number, maxTs: number, rows: number];
+/**
+ * A row group's facts: its time range and row count, then (segments written by this version on)
+ * a bit per type code present (-1 when a code is above 30) and a bit per severity present.
+ */
+export type RowGroupFacts = [minTs: number, maxTs: number, rows: number, types?: number, severities?: number];
+
+/** The type and severity bits of rows [start, end) of columns (RowGroupFacts' last two). */
+export function groupMasks(type: Uint8Array, severity: Uint8Array, start: number, end: number): [types: number, severities: number] {
+  let types = 0;
+  let severities = 0;
+  for (let i = start; i < end; i++) {
+    const t = type[i]!;
+    types = types === -1 || t > 30 ? -1 : types | (1 << t);
+    severities |= 1 << severity[i]!;
+  }
+  return [types, severities];
+}
 
 /** One live segment. Paths are relative to the store directory. */
 export interface SegmentEntry {

@@ -12,7 +12,8 @@ import { batchColumns } from './active-part.js';
 import { emptyColumns, type BatchColumns } from './batch-columns.js';
 import { resourceColumn } from './arrow-columns.js';
 import type { SegmentEntry } from './manifest.js';
-import { EmbeddingReader, embeddingNorms, SegmentReader } from './segment-file.js';
+import { CACHED_COLUMNS, type SegmentCache } from './segment-cache.js';
+import { EmbeddingReader, embeddingNorms, type SegmentReader } from './segment-file.js';
 import { breathe } from '../query/breathe.js';
 import { allRows, timeSelection, type RowFilter } from '../query/predicate.js';
 
@@ -20,8 +21,8 @@ import { allRows, timeSelection, type RowFilter } from '../query/predicate.js';
 export interface QueryExplain {
   /** Segments in the manifest; pruned by their time range; pruned by their facts (types, severities, resource columns and names); scanned. */
   segments: { total: number; prunedByTime: number; prunedByFacts: number; scanned: number };
-  /** Row groups of the segments scanned: pruned by time, read. */
-  rowGroups: { total: number; prunedByTime: number; scanned: number };
+  /** Row groups of the segments scanned: pruned by time, pruned by their type and severity bits, read. */
+  rowGroups: { total: number; prunedByTime: number; prunedByFacts: number; scanned: number };
   /** In-memory batches (the active part and a part being flushed): pruned by time, scanned. */
   memoryBatches: { total: number; prunedByTime: number; scanned: number };
   /** Rows read and tested, rows that passed the time range and selector, rows scored for similarity, rows returned. */
@@ -35,7 +36,7 @@ export interface QueryExplain {
 export function emptyExplain(): QueryExplain {
   return {
     segments: { total: 0, prunedByTime: 0, prunedByFacts: 0, scanned: 0 },
-    rowGroups: { total: 0, prunedByTime: 0, scanned: 0 },
+    rowGroups: { total: 0, prunedByTime: 0, prunedByFacts: 0, scanned: 0 },
     memoryBatches: { total: 0, prunedByTime: 0, scanned: 0 },
     rows: { scanned: 0, matched: 0, scored: 0, returned: 0 },
     bytesRead: 0,
@@ -63,6 +64,8 @@ export interface Chunk {
 /** What the store hands a query: a snapshot of its segments and memory, and how to read them. */
 export interface StoreView {
   dir: string;
+  /** Open readers and decoded columns kept between queries. */
+  cache: SegmentCache;
   dim: number;
   types: readonly string[];
   segments: readonly SegmentEntry[];
@@ -167,12 +170,14 @@ export async function* scanChunks(
     const entry = source.entry;
     explain.segments.scanned++;
     const t0 = performance.now();
-    const reader = await SegmentReader.open(join(view.dir, entry.file));
+    const lease = await view.cache.reader(view.dir, entry);
+    const reader = lease.reader;
     explain.ms.scan += performance.now() - t0;
     try {
       const first = segmentColumns(['timestamp', ...columns], entry);
       let groupStart = 0;
-      for (const [g, [gMin, gMax, gRows]] of entry.groups.entries()) {
+      for (const [g, facts] of entry.groups.entries()) {
+        const [gMin, gMax, gRows] = facts;
         const start = groupStart;
         groupStart += gRows;
         explain.rowGroups.total++;
@@ -180,12 +185,15 @@ export async function* scanChunks(
           explain.rowGroups.prunedByTime++;
           continue;
         }
+        if (selector !== null && !selector.groupMayMatch(facts)) {
+          explain.rowGroups.prunedByFacts++;
+          continue;
+        }
         explain.rowGroups.scanned++;
         await breathe();
         const t1 = performance.now();
-        const cols = await reader.read(g, first, view.dim, view.types);
+        const cols = await readColumns(view, entry, reader, g, gRows, first, null, explain);
         await breathe();
-        explain.bytesRead += reader.columnBytes(g, first);
         explain.rows.scanned += cols.rows;
         let sel = timeSelection(cols, from, to);
         if (selector !== null) sel = selector.select(cols, sel);
@@ -195,10 +203,42 @@ export async function* scanChunks(
         if (sel.length > 0) yield { cols, sel, source, group: g, groupStart: start, read: new Set(first), reader };
       }
     } finally {
-      reader.close();
+      lease.release();
     }
   }
 }
+
+/**
+ * Columns `names` of row group `group`: the fixed-width ones the cache keeps come from it, the
+ * rest are decoded (and the fixed-width ones among them kept for the next query).
+ */
+async function readColumns(
+  view: StoreView,
+  entry: SegmentEntry,
+  reader: SegmentReader,
+  group: number,
+  rows: number,
+  names: readonly string[],
+  only: Uint32Array | null,
+  explain: QueryExplain,
+): Promise<BatchColumns> {
+  const cached = new Map<string, ReturnType<SegmentCache['column']>>();
+  for (const n of names) {
+    const c = CACHED_COLUMNS.has(n) ? view.cache.column(entry.file, group, n) : undefined;
+    if (c !== undefined) cached.set(n, c);
+  }
+  const decode = names.filter((n) => !cached.has(n));
+  let cols: BatchColumns;
+  if (decode.length > 0) {
+    cols = await reader.read(group, decode, view.dim, view.types, only);
+    explain.bytesRead += reader.columnBytes(group, decode);
+    for (const n of decode) if (CACHED_COLUMNS.has(n)) view.cache.keep(entry.file, group, n, (cols as unknown as Record<string, CachedColumn>)[n]!);
+  } else cols = emptyColumns(rows, view.dim, false);
+  for (const [n, c] of cached) (cols as unknown as Record<string, unknown>)[n] = c;
+  return cols;
+}
+
+type CachedColumn = Float64Array | Uint8Array | Float32Array | Int32Array;
 
 /**
  * Reads the `fields` of a chunk's row group that were not read yet (nothing for memory batches).
@@ -215,8 +255,7 @@ export async function readMore(view: StoreView, chunk: Chunk, fields: Iterable<s
     const t0 = performance.now();
     // Per-row objects only for the rows that matched (the whole group when nearly all did).
     const only = chunk.sel.length * 2 < cols.rows ? chunk.sel : null;
-    const more = await chunk.reader.read(chunk.group, want, view.dim, view.types, only);
-    explain.bytesRead += chunk.reader.columnBytes(chunk.group, want);
+    const more = await readColumns(view, chunk.source.entry, chunk.reader, chunk.group, cols.rows, want, only, explain);
     explain.ms.scan += performance.now() - t0;
     for (const c of want) {
       chunk.read.add(c);

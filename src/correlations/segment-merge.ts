@@ -15,7 +15,7 @@ import { crc32c } from '../crc32c.js';
 import { fsyncDir } from '../fs/durable.js';
 import { gatherColumns, type BatchColumns } from './batch-columns.js';
 import { EMBEDDING_HEADER_SIZE, EMBEDDING_MAGIC, EMBEDDING_VERSION, ROW_GROUP_ROWS } from './limits.js';
-import type { RowGroupFacts, SegmentEntry } from './manifest.js';
+import { groupMasks, type RowGroupFacts, type SegmentEntry } from './manifest.js';
 import { buildNameFilter, nameKey } from './name-filter.js';
 import { embeddingStride, encodeParquet, SegmentReader } from './segment-file.js';
 import { mergeOrder } from './merge-order.js';
@@ -141,7 +141,7 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
     for (;;) {
       const cols = await nextGroup();
       if (cols === null) break;
-      groups.push([cols.timestamp[0]!, cols.timestamp[cols.rows - 1]!, cols.rows]);
+      groups.push([cols.timestamp[0]!, cols.timestamp[cols.rows - 1]!, cols.rows, ...groupMasks(cols.type, cols.severity, 0, cols.rows)]);
       minTs = Math.min(minTs, cols.timestamp[0]!);
       maxTs = Math.max(maxTs, cols.timestamp[cols.rows - 1]!);
       for (let i = 0; i < cols.rows; i++) {

@@ -11,7 +11,7 @@ import { crc32c } from '../crc32c.js';
 import { fsyncDir } from '../fs/durable.js';
 import { decodeBatch, gatherColumns, type BatchColumns } from './batch-columns.js';
 import { ROW_GROUP_ROWS } from './limits.js';
-import type { RowGroupFacts, SegmentEntry } from './manifest.js';
+import { groupMasks, type RowGroupFacts, type SegmentEntry } from './manifest.js';
 import { buildNameFilter, nameKey } from './name-filter.js';
 import { encodeEmbeddings, encodeParquet } from './segment-file.js';
 
@@ -141,7 +141,7 @@ export function facts(cols: BatchColumns): Pick<SegmentEntry, 'minTs' | 'maxTs' 
   const groups: RowGroupFacts[] = [];
   for (let start = 0; start < cols.rows; start += ROW_GROUP_ROWS) {
     const end = Math.min(cols.rows, start + ROW_GROUP_ROWS);
-    groups.push([cols.timestamp[start]!, cols.timestamp[end - 1]!, end - start]);
+    groups.push([cols.timestamp[start]!, cols.timestamp[end - 1]!, end - start, ...groupMasks(cols.type, cols.severity, start, end)]);
   }
   const types = new Set<number>();
   let severities = 0;

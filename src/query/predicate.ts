@@ -9,8 +9,9 @@
  * empty list) is an absent label.
  */
 import type { BatchColumns } from '../correlations/batch-columns.js';
-import type { SegmentEntry } from '../correlations/manifest.js';
+import type { RowGroupFacts, SegmentEntry } from '../correlations/manifest.js';
 import { mayHoldName, nameKey } from '../correlations/name-filter.js';
+import { selectKernels, type SelectKernels } from './select-kernels.js';
 import type { Requirement, Selector } from './selector.js';
 
 /** The column a selector key reads. */
@@ -39,6 +40,8 @@ export function selectorColumns(selector: Selector | null): string[] {
 export interface RowFilter {
   /** False when the segment's facts show that no row can pass. */
   segmentMayMatch(s: SegmentEntry): boolean;
+  /** False when a row group's facts show that no row can pass. */
+  groupMayMatch(facts: RowGroupFacts): boolean;
   /** The rows of `cols` among `sel` (all when null) that pass, ascending. */
   select(cols: BatchColumns, sel: Uint32Array | null): Uint32Array;
 }
@@ -47,6 +50,7 @@ export interface RowFilter {
 export function idFilter(id: string): RowFilter {
   return {
     segmentMayMatch: () => true,
+    groupMayMatch: () => true,
     select(cols, sel) {
       const from = sel ?? allRows(cols.rows);
       const out: number[] = [];
@@ -66,13 +70,17 @@ interface CompiledRequirement {
   cache: Map<string, boolean>;
 }
 
-/** A selector ready to run over batches and to prune segments. */
+/**
+ * A selector ready to run over batches and to prune segments. Its selection vectors are built by
+ * `kernels` (native or the TypeScript twin; both give the same rows).
+ */
 export class CompiledSelector implements RowFilter {
   readonly requirements: readonly CompiledRequirement[];
 
   constructor(
     readonly selector: Selector,
     types: readonly string[],
+    readonly kernels: SelectKernels = selectKernels(),
   ) {
     this.requirements = selector.requirements.map((req) => {
       const column = labelColumn(req.key);
@@ -121,6 +129,24 @@ export class CompiledSelector implements RowFilter {
   }
 
   /**
+   * False when a row group's type and severity bits show that no row can match (groups written
+   * before these bits were kept have none, and are read).
+   */
+  groupMayMatch(facts: RowGroupFacts): boolean {
+    const [, , , typeMask, severityMask] = facts;
+    for (const { req, column, codes } of this.requirements) {
+      if (column.kind !== 'type' && column.kind !== 'severity') continue;
+      const mask = column.kind === 'type' ? typeMask : severityMask;
+      if (mask === undefined || mask === -1 || req.operator === 'exists' || req.operator === '!') continue;
+      const present: number[] = [];
+      for (let c = 0; c < 31; c++) if ((mask & (1 << c)) !== 0) present.push(c);
+      if (!req.negative && !present.some((c) => codes![c] === 1)) return false;
+      if (req.negative && present.every((c) => codes![c] === 1)) return false;
+    }
+    return true;
+  }
+
+  /**
    * The rows of `cols` among `sel` (ascending row numbers; all rows when null) that match, as a
    * new selection vector.
    */
@@ -128,7 +154,7 @@ export class CompiledSelector implements RowFilter {
     let current = sel ?? allRows(cols.rows);
     for (const r of this.requirements) {
       if (current.length === 0) break;
-      current = narrow(r, cols, current);
+      current = narrow(r, cols, current, this.kernels);
     }
     return current;
   }
@@ -147,75 +173,58 @@ export function allRows(rows: number): Uint32Array {
   return out;
 }
 
-function narrow(r: CompiledRequirement, cols: BatchColumns, sel: Uint32Array): Uint32Array {
-  const out = new Uint32Array(sel.length);
-  let n = 0;
+function narrow(r: CompiledRequirement, cols: BatchColumns, sel: Uint32Array, kernels: SelectKernels): Uint32Array {
   const { req, column } = r;
-  const negative = req.negative;
+  const want = req.negative ? 0 : 1;
   if (column.kind === 'type' || column.kind === 'severity') {
-    const data = column.kind === 'type' ? cols.type : cols.severity;
     if (req.operator === 'exists') return sel;
     if (req.operator === '!') return new Uint32Array(0);
-    const codes = r.codes!;
-    const want = negative ? 0 : 1;
-    for (let j = 0; j < sel.length; j++) {
-      const i = sel[j]!;
-      if (codes[data[i]!] === want) out[n++] = i;
-    }
-    return out.subarray(0, n);
+    return kernels.selectByCode(column.kind === 'type' ? cols.type : cols.severity, r.codes!, sel, want);
   }
   if (column.kind === 'id') {
     if (req.operator === 'exists') return sel;
     if (req.operator === '!') return new Uint32Array(0);
+    const pass = new Uint8Array(cols.rows);
     for (let j = 0; j < sel.length; j++) {
       const i = sel[j]!;
-      if (req.valueTest(cols.id[i]!) !== negative) out[n++] = i;
+      if (req.valueTest(cols.id[i]!)) pass[i] = 1;
     }
-    return out.subarray(0, n);
+    return kernels.selectByMask(pass, sel, want);
   }
   const names = cols.resources.get(column.type);
-  if (names === undefined) return negative ? sel : new Uint32Array(0);
+  if (names === undefined) return req.negative ? sel : new Uint32Array(0);
   const cache = r.cache;
+  const presence = req.operator === 'exists' || req.operator === '!';
+  // hit[i]: row i holds a name of the type (exists, !) or a name passing the value test (the
+  // rest); filled for the selected rows only, each distinct name tested once.
+  const hit = new Uint8Array(cols.rows);
   for (let j = 0; j < sel.length; j++) {
     const i = sel[j]!;
     const values = names[i];
-    const present = values !== null && values !== undefined && values.length > 0;
-    let hit: boolean;
-    if (req.operator === 'exists' || req.operator === '!') hit = present;
-    else {
-      hit = false;
-      if (present) {
-        for (const v of values) {
-          let pass = cache.get(v);
-          if (pass === undefined) {
-            pass = req.valueTest(v);
-            cache.set(v, pass);
-          }
-          if (pass) {
-            hit = true;
-            break;
-          }
-        }
+    if (values === null || values === undefined || values.length === 0) continue;
+    if (presence) {
+      hit[i] = 1;
+      continue;
+    }
+    for (const v of values) {
+      let pass = cache.get(v);
+      if (pass === undefined) {
+        pass = req.valueTest(v);
+        cache.set(v, pass);
+      }
+      if (pass) {
+        hit[i] = 1;
+        break;
       }
     }
-    if (hit !== negative) out[n++] = i;
   }
-  return out.subarray(0, n);
+  return kernels.selectByMask(hit, sel, want);
 }
 
-/** The rows of `cols` with `from <= timestamp < to`, as a selection vector (null when all are). */
-export function timeSelection(cols: BatchColumns, from: number, to: number): Uint32Array | null {
-  const ts = cols.timestamp;
-  let all = true;
-  for (let i = 0; i < cols.rows; i++) {
-    if (ts[i]! < from || ts[i]! >= to) {
-      all = false;
-      break;
-    }
-  }
-  if (all) return null;
-  const out = new Uint32Array(cols.rows);
-  let n = 0;
-  for (let i = 0; i < cols.rows; i++) if (ts[i]! >= from && ts[i]! < to) out[n++] = i;
-  return out.subarray(0, n);
+/**
+ * The rows of `cols` with `from <= timestamp < to`, as a selection vector (null when all are), built
+ * by `kernels`.
+ */
+export function timeSelection(cols: BatchColumns, from: number, to: number, kernels: SelectKernels = selectKernels()): Uint32Array | null {
+  return kernels.selectTimeRange(cols.timestamp, cols.rows, from, to);
 }

@@ -354,6 +354,38 @@ describe.each(paths)('queries on the %s path', (path) => {
   });
 });
 
+describe.each(paths)('row-group pruning on the %s path', (path) => {
+  it('skips row groups whose types and severities cannot match, and returns the same rows', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tapio-groups-'));
+    try {
+      const s = await TapioStorage.open({ dataDir, storage: { correlations: { embedding_dim: 4 } } }, { correlations: { path } });
+      const gen = new FindingGenerator({ seed: 8, embeddingDim: 4, ratePerSecond: 5, start: START });
+      const findings = gen.next(40_000);
+      // The first 20,000 (by time: the first row group and more) are low-severity anomalies only.
+      findings.forEach((f, i) => {
+        if (i < 20_000) {
+          f.severity = 1;
+          f.type = 'anomaly';
+        }
+      });
+      for (let i = 0; i < findings.length; i += 10_000) await s.correlations.insert(findings.slice(i, i + 10_000));
+      await s.correlations.flush();
+      expect(s.correlations.segments()[0]!.groups.length).toBe(3);
+      const want = findings.filter((f) => f.severity === 5 || f.type === 'attack').length;
+      for (const selector of ['severity=5', 'type=attack', 'type!=anomaly']) {
+        const e = await s.correlations.explain({ selector, fields: ['id'] });
+        expect(e.explain.rowGroups.prunedByFacts, selector).toBe(1);
+        const all = findings.map(asRecord).filter((r) => parseSelector(selector).matches(labels(r)));
+        expect(e.records.map((r) => r.id).sort(), selector).toEqual(all.map((r) => r.id).sort());
+      }
+      expect(want).toBeGreaterThan(0);
+      await s.close();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 describe('similarity scores on both paths', () => {
   it.runIf(paths.length === 2)(
     'are the same bits on the native and the TypeScript path',

@@ -1,0 +1,135 @@
+/**
+ * What queries keep of live segments between one another: open Parquet readers (an open parses
+ * the footer, a few milliseconds a file) and the decoded fixed-width columns of row groups
+ * (timestamp, type, severity, confidence, eventCount, timeWindow: 22 bytes a row), which the
+ * filter step reads first in every query. Segments never change once written, so an entry stays
+ * right until its segment is retired; both parts are bounded and evict the least recently used.
+ */
+import { join } from 'node:path';
+
+import type { SegmentEntry } from './manifest.js';
+import { SegmentReader } from './segment-file.js';
+
+/** Columns kept decoded: fixed width, small, read by filters and aggregations. */
+export const CACHED_COLUMNS = new Set(['timestamp', 'type', 'severity', 'confidence', 'eventCount', 'timeWindow']);
+/** Bytes of decoded columns kept (about 3M rows of all six). */
+export const COLUMN_CACHE_BYTES = 64 * 1024 * 1024;
+/** Parquet readers kept open. */
+export const OPEN_READERS = 32;
+
+type Column = Float64Array | Uint8Array | Float32Array | Int32Array;
+
+interface ReaderSlot {
+  reader: SegmentReader;
+  users: number;
+  /** Retired or evicted while in use: closed when the last user lets go. */
+  closing: boolean;
+}
+
+export class SegmentCache {
+  readonly #readers = new Map<string, ReaderSlot>();
+  readonly #columns = new Map<string, Column>();
+  #columnBytes = 0;
+
+  /** An open reader of the segment, to `release()` when done. */
+  async reader(dir: string, entry: SegmentEntry): Promise<{ reader: SegmentReader; release: () => void }> {
+    let slot = this.#readers.get(entry.file);
+    if (slot === undefined || slot.closing) {
+      const reader = await SegmentReader.open(join(dir, entry.file));
+      // Another query may have opened it meanwhile: keep one.
+      const other = this.#readers.get(entry.file);
+      if (other !== undefined && !other.closing) {
+        reader.close();
+        slot = other;
+      } else {
+        slot = { reader, users: 0, closing: false };
+        this.#readers.set(entry.file, slot);
+        this.#evictReaders();
+      }
+    } else {
+      // Most recently used last.
+      this.#readers.delete(entry.file);
+      this.#readers.set(entry.file, slot);
+    }
+    const held = slot;
+    held.users++;
+    let released = false;
+    return {
+      reader: held.reader,
+      release: () => {
+        if (released) return;
+        released = true;
+        held.users--;
+        if (held.closing && held.users === 0) held.reader.close();
+      },
+    };
+  }
+
+  #evictReaders(): void {
+    for (const [file, slot] of this.#readers) {
+      if (this.#readers.size <= OPEN_READERS) break;
+      this.#readers.delete(file);
+      this.#close(slot);
+    }
+  }
+
+  #close(slot: ReaderSlot): void {
+    slot.closing = true;
+    if (slot.users === 0) slot.reader.close();
+  }
+
+  /** The decoded column `name` of row group `group`, when kept. */
+  column(file: string, group: number, name: string): Column | undefined {
+    const key = `${file}\n${group}\n${name}`;
+    const c = this.#columns.get(key);
+    if (c !== undefined) {
+      this.#columns.delete(key);
+      this.#columns.set(key, c);
+    }
+    return c;
+  }
+
+  /** Keeps a decoded column (never changed afterwards by anyone: queries only read columns). */
+  keep(file: string, group: number, name: string, column: Column): void {
+    if (!CACHED_COLUMNS.has(name) || column.byteLength > COLUMN_CACHE_BYTES / 16) return;
+    const key = `${file}\n${group}\n${name}`;
+    const old = this.#columns.get(key);
+    if (old !== undefined) this.#columnBytes -= old.byteLength;
+    this.#columns.set(key, column);
+    this.#columnBytes += column.byteLength;
+    for (const [k, c] of this.#columns) {
+      if (this.#columnBytes <= COLUMN_CACHE_BYTES) break;
+      this.#columns.delete(k);
+      this.#columnBytes -= c.byteLength;
+    }
+  }
+
+  /** Drops what is kept of a segment (it was retired: compacted or expired). */
+  forget(file: string): void {
+    const slot = this.#readers.get(file);
+    if (slot !== undefined) {
+      this.#readers.delete(file);
+      this.#close(slot);
+    }
+    const prefix = `${file}\n`;
+    for (const [k, c] of this.#columns) {
+      if (k.startsWith(prefix)) {
+        this.#columns.delete(k);
+        this.#columnBytes -= c.byteLength;
+      }
+    }
+  }
+
+  /** Closes every reader (the store closes); readers in use close when released. */
+  clear(): void {
+    for (const slot of this.#readers.values()) this.#close(slot);
+    this.#readers.clear();
+    this.#columns.clear();
+    this.#columnBytes = 0;
+  }
+
+  /** Open readers and bytes of kept columns (stats). */
+  get size(): { readers: number; columnBytes: number } {
+    return { readers: this.#readers.size, columnBytes: this.#columnBytes };
+  }
+}
