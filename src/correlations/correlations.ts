@@ -774,6 +774,7 @@ export class Correlations extends EventEmitter {
     return {
       dir: this.dir,
       cache: this.#segmentCache,
+      kernels: selectKernels(this.path),
       dim: this.#manifest.embeddingDim,
       types: this.#manifest.findingTypes,
       segments: this.#manifest.segments,
@@ -820,7 +821,7 @@ export class Correlations extends EventEmitter {
   ): Promise<QueryExplain> {
     const view = this.#view();
     const explain = emptyExplain();
-    const filter = selector === null || selector.empty ? null : new CompiledSelector(selector, view.types, selectKernels(this.path));
+    const filter = selector === null || selector.empty ? null : new CompiledSelector(selector, view.types, view.kernels);
     const sources = planSources(view, from, to, filter, explain);
     await this.#holding(sources, async () => {
       const first = filter === null ? columns : selectorColumns(selector);
@@ -836,7 +837,7 @@ export class Correlations extends EventEmitter {
   async *#timeOrdered(plan: QueryPlanInput, explain: QueryExplain): AsyncGenerator<BatchColumns> {
     const view = this.#view();
     const dim = view.dim;
-    const filter = plan.selector === null || plan.selector.empty ? null : new CompiledSelector(plan.selector, view.types, selectKernels(this.path));
+    const filter = plan.selector === null || plan.selector.empty ? null : new CompiledSelector(plan.selector, view.types, view.kernels);
     const sources = planSources(view, plan.from, plan.to, filter, explain);
     const output = outputColumns(plan.fields);
     const first = filter === null ? output : selectorColumns(plan.selector);
@@ -932,7 +933,7 @@ export class Correlations extends EventEmitter {
     const dim = view.dim;
     const kernel = similarityKernel(this.path);
     const qnorm = queryNorm(embedding);
-    const filter = plan.selector === null || plan.selector.empty ? null : new CompiledSelector(plan.selector, view.types, selectKernels(this.path));
+    const filter = plan.selector === null || plan.selector.empty ? null : new CompiledSelector(plan.selector, view.types, view.kernels);
     const sources = planSources(view, plan.from, plan.to, filter, explain);
     // Ids break ties between equal scores: read with the other fields of the rows that made the cut.
     const output = [...new Set(['id', ...outputColumns(plan.fields)])].filter((c) => c !== 'embedding');

@@ -16,6 +16,7 @@ import { CACHED_COLUMNS, type SegmentCache } from './segment-cache.js';
 import { EmbeddingReader, embeddingNorms, type SegmentReader } from './segment-file.js';
 import { breathe } from '../query/breathe.js';
 import { allRows, timeSelection, type RowFilter } from '../query/predicate.js';
+import type { SelectKernels } from '../query/select-kernels.js';
 
 /** What a query touched and how long each stage took (`correlations.explain`). */
 export interface QueryExplain {
@@ -66,6 +67,8 @@ export interface StoreView {
   dir: string;
   /** Open readers and decoded columns kept between queries. */
   cache: SegmentCache;
+  /** The selection kernels of the store's path (native or TypeScript). */
+  kernels: SelectKernels;
   dim: number;
   types: readonly string[];
   segments: readonly SegmentEntry[];
@@ -159,7 +162,7 @@ export async function* scanChunks(
       const cols = batchColumns(source.batch, view.dim);
       explain.rows.scanned += cols.rows;
       const t0 = performance.now();
-      let sel = timeSelection(cols, from, to);
+      let sel = timeSelection(cols, from, to, view.kernels);
       if (selector !== null) sel = selector.select(cols, sel);
       sel ??= allRows(cols.rows);
       explain.ms.scan += performance.now() - t0;
@@ -195,7 +198,7 @@ export async function* scanChunks(
         const cols = await readColumns(view, entry, reader, g, gRows, first, null, explain);
         await breathe();
         explain.rows.scanned += cols.rows;
-        let sel = timeSelection(cols, from, to);
+        let sel = timeSelection(cols, from, to, view.kernels);
         if (selector !== null) sel = selector.select(cols, sel);
         sel ??= allRows(cols.rows);
         explain.ms.scan += performance.now() - t1;
