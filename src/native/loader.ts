@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { TapioError } from '../errors.js';
-import type { CosineTopKResult } from '../query/cosine.js';
+import type { CosineTopKArgs, CosineTopKResult } from '../query/cosine.js';
 import { reasonError, type Reasoned } from '../transit/reasons.js';
 
 declare const fileLockHandle: unique symbol;
@@ -191,29 +191,9 @@ export interface NativeAddon {
    * Exact cosine top k (native/core/cosine.h; src/query/cosine.ts is its twin): rows read in
    * place, on this thread, so for small blocks. Throws ERR_INVALID_ARGUMENT for bad arguments.
    */
-  cosineTopK(
-    query: Float32Array,
-    qnorm: number,
-    vectors: Float32Array,
-    strideFloats: number,
-    norms: Float32Array,
-    rows: number,
-    select: Uint32Array | null,
-    threshold: number,
-    k: number,
-  ): CosineTopKResult;
+  cosineTopK(...args: CosineTopKArgs): CosineTopKResult;
   /** cosineTopK on the libuv pool; holds the arrays until it settles (they must not be detached meanwhile). Throws synchronously for bad arguments. */
-  cosineTopKAsync(
-    query: Float32Array,
-    qnorm: number,
-    vectors: Float32Array,
-    strideFloats: number,
-    norms: Float32Array,
-    rows: number,
-    select: Uint32Array | null,
-    threshold: number,
-    k: number,
-  ): Promise<CosineTopKResult>;
+  cosineTopKAsync(...args: CosineTopKArgs): Promise<CosineTopKResult>;
   /** The square root of the canonical dot product of `query` with itself (core/cosine.h). */
   queryNorm(query: Float32Array): number;
   /** Reads every byte once and returns a checksum of them: the memory-bandwidth ceiling of benchmarks. */

@@ -17,6 +17,23 @@ export interface CosineTopKResult {
   scores: Float64Array;
 }
 
+/**
+ * The arguments of every cosine top-k call (native, twin, kernel interface): the query and its
+ * norm; vectors `strideFloats` apart with their norms; how many rows; the rows to score (ascending)
+ * or null for all; the lowest score kept; how many to keep.
+ */
+export type CosineTopKArgs = [
+  query: Float32Array,
+  qnorm: number,
+  vectors: Float32Array,
+  strideFloats: number,
+  norms: Float32Array,
+  rows: number,
+  select: Uint32Array | null,
+  threshold: number,
+  k: number,
+];
+
 /** The accumulators of the canonical dot product. */
 const LANES = 16;
 /** The async scan yields to the event loop after this many rows, or sooner when {@link YIELD_MS} passed. */
@@ -252,17 +269,8 @@ class CosineScan {
  * // rows: [0, 2], scores: [1, 0.7071...]
  * ```
  */
-export function cosineTopK(
-  query: Float32Array,
-  qnorm: number,
-  vectors: Float32Array,
-  strideFloats: number,
-  norms: Float32Array,
-  rows: number,
-  select: Uint32Array | null,
-  threshold: number,
-  k: number,
-): CosineTopKResult {
+export function cosineTopK(...args: CosineTopKArgs): CosineTopKResult {
+  const [query, qnorm, vectors, strideFloats, norms, rows, select, threshold, k] = args;
   checkCosineArgs('cosineTopK', query, qnorm, vectors, strideFloats, norms, rows, select, threshold, k);
   const scan = new CosineScan(query, qnorm, vectors, strideFloats, norms, rows, select ?? null, threshold, k);
   scan.scan(0, scan.count);
@@ -280,17 +288,8 @@ export function cosineTopK(
  * const { rows, scores } = await cosineTopKAsync(query, queryNorm(query), vectors, 128, norms, 1_000_000, null, 0.5, 10);
  * ```
  */
-export async function cosineTopKAsync(
-  query: Float32Array,
-  qnorm: number,
-  vectors: Float32Array,
-  strideFloats: number,
-  norms: Float32Array,
-  rows: number,
-  select: Uint32Array | null,
-  threshold: number,
-  k: number,
-): Promise<CosineTopKResult> {
+export async function cosineTopKAsync(...args: CosineTopKArgs): Promise<CosineTopKResult> {
+  const [query, qnorm, vectors, strideFloats, norms, rows, select, threshold, k] = args;
   checkCosineArgs('cosineTopKAsync', query, qnorm, vectors, strideFloats, norms, rows, select, threshold, k);
   const scan = new CosineScan(query, qnorm, vectors, strideFloats, norms, rows, select ?? null, threshold, k);
   let since = performance.now();

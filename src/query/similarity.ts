@@ -5,7 +5,7 @@
  * that uses a kernel needs to know which one it got.
  */
 import { loadNative } from '../native/loader.js';
-import { cosineTopK, cosineTopKAsync, type CosineTopKResult } from './cosine.js';
+import { cosineTopK, cosineTopKAsync, type CosineTopKArgs, type CosineTopKResult } from './cosine.js';
 
 /** The instruction set a kernel's dot products run on ('scalar' for the TypeScript twin). */
 export type SimilaritySimd = 'avx512' | 'avx2' | 'neon' | 'scalar';
@@ -18,33 +18,13 @@ export interface SimilarityKernel {
    * The top k rows by score (ties at the k-th included), best first; on the caller's thread, so
    * for small blocks of rows. Throws ERR_INVALID_ARGUMENT for bad arguments.
    */
-  topK(
-    query: Float32Array,
-    qnorm: number,
-    vectors: Float32Array,
-    strideFloats: number,
-    norms: Float32Array,
-    rows: number,
-    select: Uint32Array | null,
-    threshold: number,
-    k: number,
-  ): CosineTopKResult;
+  topK(...args: CosineTopKArgs): CosineTopKResult;
   /**
    * topK without holding the event loop: on the libuv pool (native) or in pieces between
    * setImmediate turns (TypeScript). The arrays must not change, be transferred or detached until
    * the promise settles. Rejects with ERR_INVALID_ARGUMENT for bad arguments.
    */
-  topKAsync(
-    query: Float32Array,
-    qnorm: number,
-    vectors: Float32Array,
-    strideFloats: number,
-    norms: Float32Array,
-    rows: number,
-    select: Uint32Array | null,
-    threshold: number,
-    k: number,
-  ): Promise<CosineTopKResult>;
+  topKAsync(...args: CosineTopKArgs): Promise<CosineTopKResult>;
 }
 
 const typescriptKernel: SimilarityKernel = {
