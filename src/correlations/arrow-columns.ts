@@ -159,11 +159,8 @@ export function arrowToColumns(table: arrow.Table, dim: number, types: readonly 
  */
 function batchToColumns(batch: arrow.RecordBatch, dim: number, types: readonly string[], only: Uint32Array | null): BatchColumns {
   const rows = batch.numRows;
-  const cols = emptyColumns(
-    rows,
-    dim,
-    batch.schema.fields.some((f) => f.name === 'embedding'),
-  );
+  const has = (name: string) => batch.schema.fields.some((f) => f.name === name);
+  const cols = emptyColumns(rows, dim, has('embedding'), has('id') || has('pattern'));
   const code = new Map(types.map((t, i) => [t, i]));
   for (const field of batch.schema.fields) {
     const vector = batch.getChild(field.name)!;

@@ -130,19 +130,23 @@ export function columnsFromFindings(call: string, findings: unknown, rules: Find
   return decodeBatch(encodeFindings(findings, rules).bytes, rules.embeddingDim, call);
 }
 
-/** Columns of `rows` rows, zeroed; `withEmbedding` false leaves the embedding empty. */
-export function emptyColumns(rows: number, dim: number, withEmbedding = true): BatchColumns {
+/**
+ * Columns of `rows` rows, zeroed; `withEmbedding` false leaves the embedding empty, and
+ * `withRowObjects` false leaves `id` and `pattern` empty arrays (columns read without them: a
+ * query's filter step; readers of a row take '' and no bytes there).
+ */
+export function emptyColumns(rows: number, dim: number, withEmbedding = true, withRowObjects = true): BatchColumns {
   return {
     rows,
     dim,
     timestamp: new Float64Array(rows),
-    id: new Array<string>(rows),
+    id: withRowObjects ? new Array<string>(rows) : [],
     type: new Uint8Array(rows),
     severity: new Uint8Array(rows),
     confidence: new Float32Array(rows),
     eventCount: new Int32Array(rows),
     timeWindow: new Int32Array(rows),
-    pattern: new Array<Uint8Array>(rows).fill(EMPTY),
+    pattern: withRowObjects ? new Array<Uint8Array>(rows).fill(EMPTY) : [],
     resources: new Map(),
     embedding: new Float32Array(withEmbedding ? rows * dim : 0),
   };
@@ -187,13 +191,13 @@ export function gatherColumns(parts: readonly BatchColumns[], order: ArrayLike<n
     const p = parts[part]!;
     const i = g - starts[part]!;
     out.timestamp[r] = p.timestamp[i]!;
-    out.id[r] = p.id[i]!;
+    out.id[r] = p.id[i] ?? '';
     out.type[r] = p.type[i]!;
     out.severity[r] = p.severity[i]!;
     out.confidence[r] = p.confidence[i]!;
     out.eventCount[r] = p.eventCount[i]!;
     out.timeWindow[r] = p.timeWindow[i]!;
-    out.pattern[r] = p.pattern[i]!;
+    out.pattern[r] = p.pattern[i] ?? EMPTY;
     if (withEmbedding && p.embedding.length > 0) out.embedding.set(p.embedding.subarray(i * dim, (i + 1) * dim), r * dim);
     for (const [k, column] of p.resources) out.resources.get(k)![r] = column[i]!;
   }
@@ -235,7 +239,7 @@ export function rowRecord(cols: BatchColumns, i: number, types: readonly string[
     if (names !== null && names !== undefined) resources[k] = names.slice();
   }
   return {
-    id: cols.id[i]!,
+    id: cols.id[i] ?? '',
     timestamp: new Date(cols.timestamp[i]!),
     type: types[cols.type[i]!]!,
     severity: cols.severity[i]!,
@@ -243,7 +247,7 @@ export function rowRecord(cols: BatchColumns, i: number, types: readonly string[
     eventCount: cols.eventCount[i]!,
     timeWindow: cols.timeWindow[i]!,
     resources,
-    pattern: cols.pattern[i]!.slice(),
+    pattern: (cols.pattern[i] ?? EMPTY).slice(),
     embedding: cols.embedding.slice(i * cols.dim, (i + 1) * cols.dim),
   };
 }

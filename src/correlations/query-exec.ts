@@ -195,11 +195,21 @@ export async function* scanChunks(
         explain.rowGroups.scanned++;
         await breathe();
         const t1 = performance.now();
-        const cols = await readColumns(view, entry, reader, g, gRows, first, null, explain);
+        // Timestamps and fixed-width columns first; resource lists only for the rows they leave.
+        const fixed = first.filter((c) => !c.startsWith('resources.'));
+        const lists = first.filter((c) => c.startsWith('resources.'));
+        const cols = await readColumns(view, entry, reader, g, gRows, fixed, null, explain);
         await breathe();
         explain.rows.scanned += cols.rows;
         let sel = timeSelection(cols, from, to, view.kernels);
-        if (selector !== null) sel = selector.select(cols, sel);
+        if (selector !== null) sel = selector.select(cols, sel, lists.length > 0 ? 'fixed' : 'all');
+        if (lists.length > 0 && (sel === null || sel.length > 0)) {
+          const only = sel !== null && sel.length * 2 < cols.rows ? sel : null;
+          const more = await readColumns(view, entry, reader, g, gRows, lists, only, explain);
+          for (const [type, column] of more.resources) cols.resources.set(type, column);
+          await breathe();
+          if (selector !== null) sel = selector.select(cols, sel, 'lists');
+        }
         sel ??= allRows(cols.rows);
         explain.ms.scan += performance.now() - t1;
         explain.rows.matched += sel.length;
@@ -236,7 +246,7 @@ async function readColumns(
     cols = await reader.read(group, decode, view.dim, view.types, only);
     explain.bytesRead += reader.columnBytes(group, decode);
     for (const n of decode) if (CACHED_COLUMNS.has(n)) view.cache.keep(entry.file, group, n, (cols as unknown as Record<string, CachedColumn>)[n]!);
-  } else cols = emptyColumns(rows, view.dim, false);
+  } else cols = emptyColumns(rows, view.dim, false, false);
   for (const [n, c] of cached) (cols as unknown as Record<string, unknown>)[n] = c;
   return cols;
 }

@@ -23,6 +23,8 @@ const NO_NAMES: ReadonlyArray<string | null> = [null];
 /** Accumulates groups over batches; `rows()` gives them sorted by bucket, then by each key. */
 export class Aggregator {
   readonly #groups = new Map<string | number, Group>();
+  /** Groups by type and severity code, when there are no buckets (#addNumeric). */
+  #dense: Array<Group | undefined> | null = null;
   readonly #fields: MeasureField[];
   readonly #numeric: boolean;
   /** Per resource key: name -> small code (a group's key in the common case). */
@@ -75,20 +77,32 @@ export class Aggregator {
   }
 
   #addNumeric(cols: BatchColumns, sel: Uint32Array): void {
+    const byType = this.groupBy.map((k) => k === 'type');
+    const width = this.groupBy.length;
+    // Without buckets, a group is at most two codes of 256: a dense table of groups by code
+    // instead of a map lookup per row.
+    const dense = this.bucket === null ? (this.#dense ??= new Array<Group | undefined>(256 ** width)) : null;
     for (let j = 0; j < sel.length; j++) {
       const i = sel[j]!;
-      const b = this.#bucketOf(cols.timestamp[i]!);
       let code = 0;
-      for (const k of this.groupBy) code = code * 256 + (k === 'type' ? cols.type[i]! : cols.severity[i]!);
-      // One number per group while it stays exact (bucket index and the key codes), else text.
-      const n = (this.bucket === null ? 0 : b / this.bucket) * 65536 + code;
-      const key = Number.isSafeInteger(n) ? n : `${b}|${code}`;
-      const g = this.#group(key, () => [
-        ...(this.bucket === null ? [] : [b]),
-        ...this.groupBy.map((k) => (k === 'type' ? this.types[cols.type[i]!]! : cols.severity[i]!)),
-      ]);
+      for (let k = 0; k < width; k++) code = code * 256 + (byType[k] ? cols.type[i]! : cols.severity[i]!);
+      let g: Group | undefined;
+      if (dense !== null) {
+        g = dense[code];
+        if (g === undefined) dense[code] = g = this.#group(code, () => this.#numericKeys(0, cols, i));
+      } else {
+        const b = this.#bucketOf(cols.timestamp[i]!);
+        // One number per group while it stays exact (bucket index and the key codes), else text.
+        const n = (b / this.bucket!) * 65536 + code;
+        const key = Number.isSafeInteger(n) ? n : `${b}|${code}`;
+        g = this.#groups.get(key) ?? this.#group(key, () => this.#numericKeys(b, cols, i));
+      }
       this.#measure(g, cols, i);
     }
+  }
+
+  #numericKeys(b: number, cols: BatchColumns, i: number): Array<string | number | null> {
+    return [...(this.bucket === null ? [] : [b]), ...this.groupBy.map((k) => (k === 'type' ? this.types[cols.type[i]!]! : cols.severity[i]!))];
   }
 
   #addGeneral(cols: BatchColumns, sel: Uint32Array): void {

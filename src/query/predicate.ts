@@ -36,14 +36,21 @@ export function selectorColumns(selector: Selector | null): string[] {
   return [...out];
 }
 
+/** Which requirements a call of `select` applies. */
+export type SelectPhase = 'all' | 'fixed' | 'lists';
+
 /** What a scan filters rows with: a compiled selector, or one finding's id. */
 export interface RowFilter {
   /** False when the segment's facts show that no row can pass. */
   segmentMayMatch(s: SegmentEntry): boolean;
   /** False when a row group's facts show that no row can pass. */
   groupMayMatch(facts: RowGroupFacts): boolean;
-  /** The rows of `cols` among `sel` (all when null) that pass, ascending. */
-  select(cols: BatchColumns, sel: Uint32Array | null): Uint32Array;
+  /**
+   * The rows of `cols` among `sel` (all when null) that pass, ascending. `which` narrows by the
+   * requirements on fixed-width and id columns only ('fixed'), on resource lists only ('lists'),
+   * or all: a scan tests the cheap columns first and decodes lists only for the rows left.
+   */
+  select(cols: BatchColumns, sel: Uint32Array | null, which?: SelectPhase): Uint32Array;
 }
 
 /** The rows whose id is `id` (ids need not be label values, so this is no selector). */
@@ -51,8 +58,9 @@ export function idFilter(id: string): RowFilter {
   return {
     segmentMayMatch: () => true,
     groupMayMatch: () => true,
-    select(cols, sel) {
+    select(cols, sel, which = 'all') {
       const from = sel ?? allRows(cols.rows);
+      if (which === 'lists') return from;
       const out: number[] = [];
       for (const i of from) if (cols.id[i] === id) out.push(i);
       return Uint32Array.from(out);
@@ -82,7 +90,12 @@ export class CompiledSelector implements RowFilter {
     types: readonly string[],
     readonly kernels: SelectKernels = selectKernels(),
   ) {
-    this.requirements = selector.requirements.map((req) => {
+    // Requirements on fixed-width columns first: they are a table lookup per row, and the rows
+    // they leave are the only ones whose resource lists need building.
+    const fixedFirst = [...selector.requirements].sort(
+      (a, b) => Number(labelColumn(a.key).kind === 'resource') - Number(labelColumn(b.key).kind === 'resource'),
+    );
+    this.requirements = fixedFirst.map((req) => {
       const column = labelColumn(req.key);
       let codes: Uint8Array | null = null;
       if (column.kind === 'type') {
@@ -150,10 +163,12 @@ export class CompiledSelector implements RowFilter {
    * The rows of `cols` among `sel` (ascending row numbers; all rows when null) that match, as a
    * new selection vector.
    */
-  select(cols: BatchColumns, sel: Uint32Array | null): Uint32Array {
+  select(cols: BatchColumns, sel: Uint32Array | null, which: SelectPhase = 'all'): Uint32Array {
     let current = sel ?? allRows(cols.rows);
     for (const r of this.requirements) {
       if (current.length === 0) break;
+      const list = r.column.kind === 'resource';
+      if ((which === 'fixed' && list) || (which === 'lists' && !list)) continue;
       current = narrow(r, cols, current, this.kernels);
     }
     return current;
