@@ -146,9 +146,9 @@ export function columnsToArrow(
  * chunking) as batch columns. Columns not in the table are left empty (zero, '' or null).
  * `types` is finding_types, to turn the type dictionary back into codes.
  */
-export function arrowToColumns(table: arrow.Table, dim: number, types: readonly string[], only: Uint32Array | null = null): BatchColumns {
-  if (table.batches.length === 1) return batchToColumns(table.batches[0]!, dim, types, only);
-  const parts = table.batches.map((b) => batchToColumns(b, dim, types, null));
+export function arrowToColumns(table: arrow.Table, dim: number, types: readonly string[], only: Uint32Array | null = null, lean = false): BatchColumns {
+  if (table.batches.length === 1) return batchToColumns(table.batches[0]!, dim, types, only, lean);
+  const parts = table.batches.map((b) => batchToColumns(b, dim, types, null, lean));
   return gatherColumns(parts, null, dim);
 }
 
@@ -157,10 +157,14 @@ export function arrowToColumns(table: arrow.Table, dim: number, types: readonly 
  * patterns, resource lists) are made for those rows alone and left empty elsewhere: a query that
  * kept a few rows of a row group does not build strings for all of it.
  */
-function batchToColumns(batch: arrow.RecordBatch, dim: number, types: readonly string[], only: Uint32Array | null): BatchColumns {
+function batchToColumns(batch: arrow.RecordBatch, dim: number, types: readonly string[], only: Uint32Array | null, lean: boolean): BatchColumns {
   const rows = batch.numRows;
   const has = (name: string) => batch.schema.fields.some((f) => f.name === name);
-  const cols = emptyColumns(rows, dim, has('embedding'), has('id') || has('pattern'));
+  // A caller's table without patterns gets empty ones on every row. A segment read (`lean`) makes
+  // no id or pattern arrays for columns it did not read, and with `only`, sparse arrays holding
+  // the selected rows alone.
+  const full = (name: string) => (lean ? has(name) && only === null : true);
+  const cols = emptyColumns(rows, dim, has('embedding'), full('id'), full('pattern'));
   const code = new Map(types.map((t, i) => [t, i]));
   for (const field of batch.schema.fields) {
     const vector = batch.getChild(field.name)!;
@@ -171,10 +175,7 @@ function batchToColumns(batch: arrow.RecordBatch, dim: number, types: readonly s
         break;
       case 'id':
         if (only === null) for (let i = 0; i < rows; i++) cols.id[i] = vector.get(i) as string;
-        else {
-          cols.id.fill('');
-          for (const i of only) cols.id[i] = vector.get(i) as string;
-        }
+        else for (const i of only) cols.id[i] = vector.get(i) as string;
         break;
       case 'type': {
         if (data.dictionary === undefined) {
@@ -233,7 +234,8 @@ function copyNumbers(vector: arrow.Vector, into: Float64Array | Float32Array | I
 }
 
 function listColumn(data: arrow.Data<arrow.List>, rows: number, only: Uint32Array | null): Array<string[] | null> {
-  const out = new Array<string[] | null>(rows).fill(null);
+  // With `only`, the other rows are holes (read as absent) rather than a 16,384-entry array of nulls.
+  const out: Array<string[] | null> = only === null ? new Array<string[] | null>(rows).fill(null) : [];
   const offsets = data.valueOffsets;
   const child = data.children[0]!;
   const plain = child.dictionary === undefined ? new arrow.Vector([child]) : null; // a caller's list<utf8>

@@ -132,10 +132,12 @@ export function columnsFromFindings(call: string, findings: unknown, rules: Find
 
 /**
  * Columns of `rows` rows, zeroed; `withEmbedding` false leaves the embedding empty, and
- * `withRowObjects` false leaves `id` and `pattern` empty arrays (columns read without them: a
- * query's filter step; readers of a row take '' and no bytes there).
+ * `withRowObjects` false leaves `id` and `pattern` empty arrays (`withPattern` false only
+ * `pattern`): columns read without them, as a query's filter step reads; readers of a row take ''
+ * and no bytes there. Arrays of a row group's 16,384 entries are large objects for the JavaScript
+ * heap, slow to allocate and collect, so they are made only for columns that are read.
  */
-export function emptyColumns(rows: number, dim: number, withEmbedding = true, withRowObjects = true): BatchColumns {
+export function emptyColumns(rows: number, dim: number, withEmbedding = true, withRowObjects = true, withPattern = withRowObjects): BatchColumns {
   return {
     rows,
     dim,
@@ -146,7 +148,7 @@ export function emptyColumns(rows: number, dim: number, withEmbedding = true, wi
     confidence: new Float32Array(rows),
     eventCount: new Int32Array(rows),
     timeWindow: new Int32Array(rows),
-    pattern: withRowObjects ? new Array<Uint8Array>(rows).fill(EMPTY) : [],
+    pattern: withPattern ? new Array<Uint8Array>(rows).fill(EMPTY) : [],
     resources: new Map(),
     embedding: new Float32Array(withEmbedding ? rows * dim : 0),
   };

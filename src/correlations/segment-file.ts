@@ -150,7 +150,7 @@ export class SegmentReader {
     // The decode above was one synchronous stretch; the conversion below is another.
     await breathe();
     const ipc = table.intoIPCStream();
-    return arrowToColumns(arrow.tableFromIPC(ipc), dim, types, only);
+    return arrowToColumns(arrow.tableFromIPC(ipc), dim, types, only, true);
   }
 
   /** Compressed bytes of the chunks of `columns` (top-level names) in row group `group`. */
