@@ -38,7 +38,7 @@ import { runSegmentJob } from './segment-jobs.js';
 import { SegmentCache } from './segment-cache.js';
 import { chunkVectors, emptyExplain, planSources, readMore, scanChunks, timeClusters, type QueryExplain, type Source, type StoreView } from './query-exec.js';
 import { Aggregator, compareKey, type AggregateRow } from '../query/aggregate.js';
-import { breathe } from '../query/breathe.js';
+import { Pace } from '../query/breathe.js';
 import { FindBuilder } from '../query/builder.js';
 import { queryNorm } from '../query/cosine.js';
 import {
@@ -668,7 +668,7 @@ export class Correlations extends EventEmitter {
     const plan = checkQuery('correlations.query', q, this.#manifest.embeddingDim);
     const explain = emptyExplain();
     const result = await this.#runQuery(plan, explain);
-    return this.#present(result, plan, explain);
+    return this.#present(result, plan, explain, new Pace());
   }
 
   /**
@@ -686,7 +686,7 @@ export class Correlations extends EventEmitter {
     const plan = checkQuery('correlations.explain', q, this.#manifest.embeddingDim);
     const explain = emptyExplain();
     const result = await this.#runQuery(plan, explain);
-    const records = this.#present(result, { ...plan, format: 'records' }, explain) as QueryRecord[];
+    const records = (await this.#present(result, { ...plan, format: 'records' }, explain, new Pace())) as QueryRecord[];
     return { query: describePlan(plan), explain, records };
   }
 
@@ -775,6 +775,7 @@ export class Correlations extends EventEmitter {
       dir: this.dir,
       cache: this.#segmentCache,
       kernels: selectKernels(this.path),
+      pace: new Pace(),
       dim: this.#manifest.embeddingDim,
       types: this.#manifest.findingTypes,
       segments: this.#manifest.segments,
@@ -943,7 +944,7 @@ export class Correlations extends EventEmitter {
     await this.#holding(sources, async () => {
       for await (const chunk of scanChunks(view, sources, plan.from, plan.to, filter, first, explain)) {
         const v = await chunkVectors(view, chunk, explain);
-        await breathe();
+        await view.pace.breathe();
         const t0 = performance.now();
         const top = await kernel.topKAsync(embedding, qnorm, v.vectors, v.stride, v.norms, v.rows, v.select, similar.threshold, Math.min(k, chunk.sel.length));
         explain.ms.score += performance.now() - t0;
@@ -993,8 +994,13 @@ export class Correlations extends EventEmitter {
   }
 
   /** A query's rows as records or an Arrow table of its fields (and `score`). */
-  #present(result: { rows: BatchColumns; scores: Float64Array | null }, plan: QueryPlanInput, explain: QueryExplain): QueryRecord[] | arrow.Table {
-    const t0 = performance.now();
+  async #present(
+    result: { rows: BatchColumns; scores: Float64Array | null },
+    plan: QueryPlanInput,
+    explain: QueryExplain,
+    pace: Pace,
+  ): Promise<QueryRecord[] | arrow.Table> {
+    let t0 = performance.now();
     const { rows, scores } = result;
     explain.rows.returned = rows.rows;
     try {
@@ -1005,7 +1011,15 @@ export class Correlations extends EventEmitter {
         return scores === null ? selected : selected.assign(new ArrowTable({ score: makeVector(scores) }));
       }
       const out = new Array<QueryRecord>(rows.rows);
-      for (let i = 0; i < rows.rows; i++) out[i] = this.#record(rows, i, plan.fields, scores);
+      for (let i = 0; i < rows.rows; i++) {
+        // Thousands of records are a long stretch of object building: let the loop run between.
+        if ((i & 1023) === 1023) {
+          explain.ms.assemble += performance.now() - t0;
+          await pace.breathe();
+          t0 = performance.now();
+        }
+        out[i] = this.#record(rows, i, plan.fields, scores);
+      }
       return out;
     } finally {
       explain.ms.assemble += performance.now() - t0;

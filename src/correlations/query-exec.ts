@@ -14,7 +14,7 @@ import { resourceColumn } from './arrow-columns.js';
 import type { SegmentEntry } from './manifest.js';
 import { CACHED_COLUMNS, type SegmentCache } from './segment-cache.js';
 import { EmbeddingReader, embeddingNorms, type SegmentReader } from './segment-file.js';
-import { breathe } from '../query/breathe.js';
+import type { Pace } from '../query/breathe.js';
 import { allRows, timeSelection, type RowFilter } from '../query/predicate.js';
 import type { SelectKernels } from '../query/select-kernels.js';
 
@@ -69,6 +69,8 @@ export interface StoreView {
   cache: SegmentCache;
   /** The selection kernels of the store's path (native or TypeScript). */
   kernels: SelectKernels;
+  /** When this query lets the event loop run (one per query). */
+  pace: Pace;
   dim: number;
   types: readonly string[];
   segments: readonly SegmentEntry[];
@@ -156,7 +158,7 @@ export async function* scanChunks(
   explain: QueryExplain,
 ): AsyncGenerator<Chunk> {
   for (const source of sources) {
-    await breathe();
+    await view.pace.breathe();
     if (source.kind === 'memory') {
       explain.memoryBatches.scanned++;
       const cols = batchColumns(source.batch, view.dim);
@@ -193,13 +195,13 @@ export async function* scanChunks(
           continue;
         }
         explain.rowGroups.scanned++;
-        await breathe();
+        await view.pace.breathe();
         const t1 = performance.now();
         // Timestamps and fixed-width columns first; resource lists only for the rows they leave.
         const fixed = first.filter((c) => !c.startsWith('resources.'));
         const lists = first.filter((c) => c.startsWith('resources.'));
         const cols = await readColumns(view, entry, reader, g, gRows, fixed, null, explain);
-        await breathe();
+        await view.pace.breathe();
         explain.rows.scanned += cols.rows;
         let sel = timeSelection(cols, from, to, view.kernels);
         if (selector !== null) sel = selector.select(cols, sel, lists.length > 0 ? 'fixed' : 'all');
@@ -207,7 +209,7 @@ export async function* scanChunks(
           const only = sel !== null && sel.length * 2 < cols.rows ? sel : null;
           const more = await readColumns(view, entry, reader, g, gRows, lists, only, explain);
           for (const [type, column] of more.resources) cols.resources.set(type, column);
-          await breathe();
+          await view.pace.breathe();
           if (selector !== null) sel = selector.select(cols, sel, 'lists');
         }
         sel ??= allRows(cols.rows);
@@ -243,7 +245,7 @@ async function readColumns(
   const decode = names.filter((n) => !cached.has(n));
   let cols: BatchColumns;
   if (decode.length > 0) {
-    cols = await reader.read(group, decode, view.dim, view.types, only);
+    cols = await reader.read(group, decode, view.dim, view.types, only, () => view.pace.breathe());
     explain.bytesRead += reader.columnBytes(group, decode);
     for (const n of decode) if (CACHED_COLUMNS.has(n)) view.cache.keep(entry.file, group, n, (cols as unknown as Record<string, CachedColumn>)[n]!);
   } else cols = emptyColumns(rows, view.dim, false, false);
@@ -264,7 +266,7 @@ export async function readMore(view: StoreView, chunk: Chunk, fields: Iterable<s
   const want = all.filter((c) => c !== 'embedding');
   const cols = chunk.cols;
   if (want.length > 0) {
-    await breathe();
+    await view.pace.breathe();
     const t0 = performance.now();
     // Per-row objects only for the rows that matched (the whole group when nearly all did).
     const only = chunk.sel.length * 2 < cols.rows ? chunk.sel : null;

@@ -11,7 +11,6 @@ import * as arrow from 'apache-arrow';
 import * as pw from 'parquet-wasm';
 
 import { TapioError } from '../errors.js';
-import { breathe } from '../query/breathe.js';
 import { arrowToColumns, columnsToArrow } from './arrow-columns.js';
 import type { BatchColumns } from './batch-columns.js';
 import { EMBEDDING_ALIGN, EMBEDDING_HEADER_SIZE, EMBEDDING_MAGIC, EMBEDDING_VERSION, ROW_GROUP_ROWS } from './limits.js';
@@ -131,8 +130,16 @@ export class SegmentReader {
   /**
    * Row group `group` (or all when null), only `columns` (all when null), as batch columns; with
    * `only`, per-row objects (ids, patterns, resource lists) are made for those rows alone.
+   * `between` runs between the decode and the conversion (a query yields to the event loop there).
    */
-  async read(group: number | null, columns: string[] | null, dim: number, types: readonly string[], only: Uint32Array | null = null): Promise<BatchColumns> {
+  async read(
+    group: number | null,
+    columns: string[] | null,
+    dim: number,
+    types: readonly string[],
+    only: Uint32Array | null = null,
+    between: () => Promise<void> = () => Promise.resolve(),
+  ): Promise<BatchColumns> {
     let table: pw.Table;
     segmentReads.rowGroups++;
     try {
@@ -148,7 +155,7 @@ export class SegmentReader {
       });
     }
     // The decode above was one synchronous stretch; the conversion below is another.
-    await breathe();
+    await between();
     const ipc = table.intoIPCStream();
     return arrowToColumns(arrow.tableFromIPC(ipc), dim, types, only, true);
   }
