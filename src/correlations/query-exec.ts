@@ -345,6 +345,3 @@ export async function chunkVectors(
   const out = await sideFileRows(view, entry, chunk.groupStart, rows, explain);
   return { ...out, rows, select: sel, packed: null };
 }
-
-/** An empty batch of dimension `dim` (a query with no rows). */
-export const noRows = (dim: number) => emptyColumns(0, dim);
