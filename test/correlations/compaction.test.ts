@@ -91,7 +91,10 @@ describe.each(paths)('compaction on the %s path', (path) => {
       ),
       { numRuns: 5 },
     );
-  }, 120_000);
+    // Each run makes some 30 fdatasyncs (inserts, flushes, manifests, the compaction). Beside the
+    // transit crash test, whose children fdatasync without pause, each took long enough on a
+    // 2-core machine that five runs passed 120 s (reproduced: 11 s alone, over 120 s beside it).
+  }, 400_000);
 
   it('answers queries that run during a compaction with every row, and goes on to L2 at l1_size', async () => {
     const dataDir = newDataDir();
