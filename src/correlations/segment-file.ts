@@ -264,18 +264,18 @@ export class EmbeddingReader {
     return { vectors: new Float32Array(vectors.buffer), stride: stride / 4, norms, bytes };
   }
 
+  #endsEarly(at: number): TapioError {
+    return new TapioError('ERR_SEGMENT_CORRUPT', `the embedding file ${this.path} ends early (at byte ${at}); \`tapio-storage findings verify\` checks it`, {
+      details: { file: this.path },
+    });
+  }
+
   #readSyncExactly(into: Uint8Array, position: number): void {
     let at = 0;
     while (at < into.length) {
       const n = readSync(this.handle.fd, into, at, into.length - at, position + at);
       if (n === 0) {
-        throw new TapioError(
-          'ERR_SEGMENT_CORRUPT',
-          `the embedding file ${this.path} ends early (at byte ${position + at}); \`tapio-storage findings verify\` checks it`,
-          {
-            details: { file: this.path },
-          },
-        );
+        throw this.#endsEarly(position + at);
       }
       at += n;
     }
@@ -286,13 +286,7 @@ export class EmbeddingReader {
     while (at < into.length) {
       const { bytesRead } = await this.handle.read(into, at, into.length - at, position + at);
       if (bytesRead === 0) {
-        throw new TapioError(
-          'ERR_SEGMENT_CORRUPT',
-          `the embedding file ${this.path} ends early (at byte ${position + at}); \`tapio-storage findings verify\` checks it`,
-          {
-            details: { file: this.path },
-          },
-        );
+        throw this.#endsEarly(position + at);
       }
       at += bytesRead;
     }
