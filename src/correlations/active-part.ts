@@ -15,6 +15,8 @@ export interface ActiveBatch {
   seq: number;
   minTs: number;
   maxTs: number;
+  /** The source position it carries (insert's `sourceSeq`), or 0. */
+  source: number;
 }
 
 /** Per batch beyond its bytes, counted against active_memory (the object and its facts). */

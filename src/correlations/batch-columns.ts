@@ -4,7 +4,7 @@
  * (docs/FORMAT.md, "Correlation batch record").
  */
 import { TapioError } from '../errors.js';
-import { BATCH_HEADER_SIZE, BATCH_MAGIC, BATCH_VERSION, CORRELATION_LIMITS } from './limits.js';
+import { BATCH_FLAG_SOURCE, BATCH_HEADER_SIZE, BATCH_MAGIC, BATCH_VERSION, CORRELATION_LIMITS } from './limits.js';
 import { findingError, findingOk, type CorrelationInput, type CorrelationRecord, type FindingRules } from './record.js';
 
 /** Findings as columns. Row i of every column is finding i. */
@@ -362,7 +362,7 @@ function checkedLayout(bytes: Uint8Array, dim: number, where: string): { rows: n
  * (what the replay at open needs; the rest is decoded when a read needs it). Throws as
  * decodeBatch does for a record that is not one.
  */
-export function batchFacts(bytes: Uint8Array, dim: number, where: string): { rows: number; minTs: number; maxTs: number } {
+export function batchFacts(bytes: Uint8Array, dim: number, where: string): { rows: number; minTs: number; maxTs: number; source: number } {
   const { rows, layout, view } = checkedLayout(bytes, dim, where);
   let minTs = Infinity;
   let maxTs = -Infinity;
@@ -371,7 +371,24 @@ export function batchFacts(bytes: Uint8Array, dim: number, where: string): { row
     if (t < minTs) minTs = t;
     if (t > maxTs) maxTs = t;
   }
-  return { rows, minTs, maxTs };
+  return { rows, minTs, maxTs, source: batchSource(bytes) };
+}
+
+/**
+ * Marks a batch record with the source position its findings came from (for example the transit
+ * sequence number a correlator read up to): it becomes durable with the findings, in one WAL record.
+ */
+export function setBatchSource(bytes: Uint8Array, seq: number): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  view.setUint16(6, view.getUint16(6, true) | BATCH_FLAG_SOURCE, true);
+  view.setBigUint64(24, BigInt(seq), true);
+}
+
+/** The source position a batch record carries, or 0 when it carries none. */
+export function batchSource(bytes: Uint8Array): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if ((view.getUint16(6, true) & BATCH_FLAG_SOURCE) === 0) return 0;
+  return Number(view.getBigUint64(24, true));
 }
 
 /**

@@ -22,10 +22,12 @@ import { arrowToColumns, columnsToArrow, resourceColumn } from './arrow-columns.
 import {
   batchFacts,
   checkFindings,
+  emptyColumns,
   encodeBatch,
   encodeFindings,
   gatherColumns,
   rowRecord,
+  setBatchSource,
   timeRange,
   timestampOrder,
   type BatchColumns,
@@ -73,6 +75,23 @@ export interface CorrelationsOpenOptions {
 
 /** A record a query returns: the fields asked for, and `score` when similarity was asked. */
 export type QueryRecord = CorrelationRecord & { score?: number };
+
+/** Options of `correlations.insert`. */
+export interface InsertOptions {
+  /**
+   * The position in a source (for example the transit sequence number a correlator read up to)
+   * the batch's findings came from. It is written in the batch's WAL record, so it is durable
+   * exactly when the findings are; `correlations.sourceSeq` gives the highest durable one, where
+   * a pipeline resumes after a crash. Each insert must give a higher one than the last; with
+   * no findings the position alone is stored.
+   */
+  sourceSeq?: number;
+}
+
+/** A batch record without rows (one that carries a source position only). */
+function emptyBatch(dim: number): EncodedBatch {
+  return { bytes: encodeBatch(emptyColumns(0, dim)), rows: 0, minTs: Infinity, maxTs: -Infinity };
+}
 
 export type { CorrelationQuery };
 
@@ -171,6 +190,9 @@ export class Correlations extends EventEmitter {
   #replayedRows = 0;
   #removedFiles: string[] = [];
   #nextNumber: number;
+  /** The highest durable source position, and the highest one an insert has taken (durable or not). */
+  #sourceSeq = 0;
+  #sourceClaimed = 0;
   #manifestChain: Promise<void> = Promise.resolve();
   #compacting: Promise<void> | null = null;
   #compactionError: string | null = null;
@@ -195,6 +217,8 @@ export class Correlations extends EventEmitter {
     this.#unlock = unlock;
     this.#rules = { embeddingDim: config.embedding_dim, types: config.finding_types };
     this.#nextNumber = manifest.nextSegment;
+    this.#sourceSeq = manifest.sourceSeq ?? 0;
+    this.#sourceClaimed = this.#sourceSeq;
   }
 
   /** Opens the store at `config.path`: the manifest, files it does not name removed, the WAL replayed. */
@@ -276,6 +300,7 @@ export class Correlations extends EventEmitter {
       const facts = batchFacts(bytes, this.#config.embedding_dim, `record ${rec.seq} of the correlation WAL ${join(this.dir, 'wal')}`);
       this.#active.add({ bytes, seq: rec.seq, ...facts });
       this.#replayedRows += facts.rows;
+      if (facts.source > this.#sourceSeq) this.#sourceSeq = facts.source;
     }
   }
 
@@ -284,14 +309,58 @@ export class Correlations extends EventEmitter {
    * with ERR_VALIDATION and stores nothing), appended to the WAL as one record, and resolved once
    * that record is durable; readable at once. Resolves with the number of findings stored.
    */
-  insert(findings: readonly CorrelationInput[]): Promise<{ inserted: number }> {
+  insert(findings: readonly CorrelationInput[], options: InsertOptions = {}): Promise<{ inserted: number }> {
     return this.#track('insert', async () => {
-      // The check and the encoding are synchronous (about 5 ms per 1,000 findings): a burst of
-      // inserts is spread over event-loop turns rather than run back to back in one.
-      const batch = await this.#encoder.run(findings);
-      if (batch === null) return { inserted: 0 };
-      return this.#insertRecord(batch);
+      const before = this.#sourceClaimed;
+      const source = this.#checkSource(options);
+      try {
+        // The check and the encoding are synchronous (about 5 ms per 1,000 findings): a burst of
+        // inserts is spread over event-loop turns rather than run back to back in one.
+        const batch = await this.#encoder.run(findings);
+        if (source === 0) return batch === null ? { inserted: 0 } : await this.#insertRecord(batch, 0);
+        // A position goes in even without findings: the source's progress is durable all the same.
+        return await this.#insertRecord(batch ?? emptyBatch(this.#config.embedding_dim), source);
+      } catch (err) {
+        // A refused batch gives its position back, so the caller can fix it and insert again.
+        if (source > 0 && this.#sourceClaimed === source) this.#sourceClaimed = Math.max(before, this.#sourceSeq);
+        throw err;
+      }
     });
+  }
+
+  /**
+   * The highest source position (insert's `sourceSeq`) among the durable batches: where a
+   * pipeline that feeds this store from a source resumes after a restart (0 when none was given).
+   */
+  get sourceSeq(): number {
+    return this.#sourceSeq;
+  }
+
+  /** Checks insert's options; returns the source position (0 for none) and claims it. */
+  #checkSource(options: InsertOptions): number {
+    if (options === null || typeof options !== 'object')
+      throw new TapioError('ERR_INVALID_ARGUMENT', 'correlations.insert(findings, options): options must be an object');
+    for (const k of Object.keys(options)) {
+      if (k !== 'sourceSeq')
+        throw new TapioError(
+          'ERR_INVALID_ARGUMENT',
+          `correlations.insert(findings, options): unknown option ${JSON.stringify(k)}; the one option is sourceSeq`,
+        );
+    }
+    const seq = options.sourceSeq;
+    if (seq === undefined) return 0;
+    if (!Number.isSafeInteger(seq) || seq < 1) {
+      throw new TapioError('ERR_INVALID_ARGUMENT', `correlations.insert: sourceSeq must be a whole number >= 1, got ${String(seq)}`);
+    }
+    if (seq <= this.#sourceClaimed) {
+      throw new TapioError(
+        'ERR_INVALID_ARGUMENT',
+        `correlations.insert: sourceSeq ${seq} is not past ${this.#sourceClaimed}, the position given before; the batch from that position was stored already (resume from correlations.sourceSeq + 1)`,
+        { details: { sourceSeq: this.#sourceClaimed } },
+      );
+    }
+    this.#sourceClaimed = seq;
+    return seq;
   }
 
   /**
@@ -364,8 +433,9 @@ export class Correlations extends EventEmitter {
     return this.#insertRecord({ bytes: encodeBatch(cols), rows: cols.rows, minTs, maxTs });
   }
 
-  async #insertRecord(batch: EncodedBatch): Promise<{ inserted: number }> {
+  async #insertRecord(batch: EncodedBatch, source = 0): Promise<{ inserted: number }> {
     const { bytes } = batch;
+    if (source > 0) setBatchSource(bytes, source);
     if (bytes.length > WAL_RING / 2 - 64) {
       throw new TapioError(
         'ERR_INVALID_ARGUMENT',
@@ -377,7 +447,8 @@ export class Correlations extends EventEmitter {
     while (this.#flushing !== null && this.#active.memory >= this.#config.active_memory) await this.#flushing.catch(() => undefined);
     let seq = 0;
     if (this.#config.wal_enabled) seq = (await this.#wal.append([bytes])).lastSeq;
-    this.#active.add({ bytes, rows: batch.rows, seq, minTs: batch.minTs, maxTs: batch.maxTs });
+    this.#active.add({ bytes, rows: batch.rows, seq, minTs: batch.minTs, maxTs: batch.maxTs, source });
+    if (source > this.#sourceSeq) this.#sourceSeq = source;
     this.#inserts++;
     if (this.#active.memory >= this.#config.active_memory && this.#flushing === null) {
       this.#startFlush().catch((err: unknown) => this.#flushFailed(err));
@@ -393,7 +464,8 @@ export class Correlations extends EventEmitter {
 
   async #flushNow(): Promise<{ rows: number; segments: number }> {
     while (this.#flushing !== null) await this.#flushing.catch(() => undefined);
-    if (this.#active.rows === 0) return { rows: 0, segments: 0 };
+    // A part of batches without rows (source positions alone) still goes, to trim the WAL.
+    if (this.#active.batches.length === 0) return { rows: 0, segments: 0 };
     const rows = this.#active.rows;
     const before = this.#manifest.segments.length;
     await this.#startFlush();
@@ -433,16 +505,22 @@ export class Correlations extends EventEmitter {
     const days = new Set<number>();
     // Each day a batch spans gets a number (a batch's days lie between its first and last).
     for (const b of part.batches) for (let d = Math.floor(b.minTs / DAY_MS); d <= Math.floor(b.maxTs / DAY_MS); d++) days.add(d);
+    const withRows = part.batches.filter((b) => b.rows > 0);
     const firstNumber = this.#reserveNumbers(days.size);
-    const result = await runSegmentJob({
-      kind: 'flush',
-      dir: this.dir,
-      dim: m.embeddingDim,
-      types: m.findingTypes,
-      level: 0,
-      firstNumber,
-      batches: part.batches.map((b) => b.bytes),
-    });
+    const result =
+      withRows.length === 0
+        ? { entries: [], bytesWritten: 0 }
+        : await runSegmentJob({
+            kind: 'flush',
+            dir: this.dir,
+            dim: m.embeddingDim,
+            types: m.findingTypes,
+            level: 0,
+            firstNumber,
+            batches: withRows.map((b) => b.bytes),
+          });
+    let source = 0;
+    for (const b of part.batches) if (b.source > source) source = b.source;
     await this.#updateManifest(
       (current) => {
         // The WAL records now in segments: the covered prefix grows as far as it runs unbroken; a
@@ -455,6 +533,7 @@ export class Correlations extends EventEmitter {
           ...current,
           walSeq,
           walExtra: [...inSegments].filter((x) => x > walSeq).sort((a, b) => a - b),
+          ...(source > (current.sourceSeq ?? 0) ? { sourceSeq: source } : {}),
           nextSegment: Math.max(current.nextSegment, this.#nextNumber),
           segments: [...current.segments, ...result.entries],
         };
@@ -779,7 +858,7 @@ export class Correlations extends EventEmitter {
       dim: this.#manifest.embeddingDim,
       types: this.#manifest.findingTypes,
       segments: this.#manifest.segments,
-      memory: [...(this.#frozen?.batches ?? []), ...this.#active.batches],
+      memory: [...(this.#frozen?.batches ?? []), ...this.#active.batches].filter((b) => b.rows > 0),
     };
   }
 

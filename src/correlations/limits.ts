@@ -30,6 +30,8 @@ export const BATCH_MAGIC = 0x31424654;
 export const BATCH_VERSION = 1;
 /** Bytes of a batch record's fixed header. */
 export const BATCH_HEADER_SIZE = 32;
+/** Flag bit of a batch record whose header carries a source position (bytes 24..31, a uint64). */
+export const BATCH_FLAG_SOURCE = 1;
 
 /** The magic number of an embedding side file ('TEMB', little-endian), its version and header size. */
 export const EMBEDDING_MAGIC = 0x424d4554;

@@ -72,6 +72,11 @@ export interface Manifest {
   walSeq: number;
   /** WAL records past walSeq that are in segments too (an insert after a gap had reached the part a flush wrote first). */
   walExtra: number[];
+  /**
+   * The highest source position (insert's `sourceSeq`) of the batches in segments; absent in
+   * manifests written before source positions existed (read as 0).
+   */
+  sourceSeq?: number;
   /** The number the next segment file gets. */
   nextSegment: number;
   /** Compactions completed since the store was created. */

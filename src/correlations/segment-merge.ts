@@ -61,9 +61,9 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
   for (const s of inputs) cursors.push({ reader: await SegmentReader.open(join(dir, s.file)), group: 0, cols: null, row: 0 });
   const totalRows = inputs.reduce((n, s) => n + s.rows, 0);
   const stride = embeddingStride(dim);
-  await fsp.mkdir(dirname(join(dir, names.file)), { recursive: true });
-  const parquetFile = await fsp.open(join(dir, names.file), 'w', 0o644);
-  const embFile = await fsp.open(join(dir, names.embeddings), 'w', 0o644);
+  await fsp.mkdir(dirname(join(dir, names.file)), { recursive: true, mode: 0o700 });
+  const parquetFile = await fsp.open(join(dir, names.file), 'w', 0o600);
+  const embFile = await fsp.open(join(dir, names.embeddings), 'w', 0o600);
   const norms = new Float32Array(totalRows);
   const groups: RowGroupFacts[] = [];
   const typeSet = new Set<number>();

@@ -108,7 +108,7 @@ export async function writeOneSegment(dir: string, cols: BatchColumns, types: re
   const names = segmentNames(day, level, n);
   const parquet = encodeParquet(cols, types);
   const embeddings = encodeEmbeddings(cols);
-  await fsp.mkdir(dirname(join(dir, names.file)), { recursive: true });
+  await fsp.mkdir(dirname(join(dir, names.file)), { recursive: true, mode: 0o700 });
   await writeDurably(join(dir, names.file), parquet);
   await writeDurably(join(dir, names.embeddings), embeddings);
   await fsyncDir(dirname(join(dir, names.file)));
@@ -127,7 +127,7 @@ export async function writeOneSegment(dir: string, cols: BatchColumns, types: re
 }
 
 async function writeDurably(path: string, bytes: Uint8Array): Promise<void> {
-  const handle = await fsp.open(path, 'w', 0o644);
+  const handle = await fsp.open(path, 'w', 0o600);
   try {
     await handle.writeFile(bytes);
     await handle.datasync();
