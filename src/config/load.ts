@@ -229,6 +229,11 @@ function build(parsed: Parsed, options: ResolveOptions): TapioConfig {
         segment_size: transit.segment_size,
       },
     },
+    server: {
+      ...parsed.server,
+      // A module path is resolved like a store path; the two names are kept as written.
+      correlator: parsed.server.correlator === 'builtin' || parsed.server.correlator === 'none' ? parsed.server.correlator : resolve(base, parsed.server.correlator),
+    },
   };
 }
 
@@ -366,6 +371,12 @@ export function formatConfig(config: TapioConfig): string {
         ring_capacity: formatSize(transit.ring_capacity),
         segment_size: formatSize(transit.segment_size),
       },
+    },
+    server: {
+      ...config.server,
+      max_body: formatSize(config.server.max_body),
+      max_line: formatSize(config.server.max_line),
+      request_timeout: formatDuration(config.server.request_timeout),
     },
   });
 }

@@ -46,6 +46,17 @@ export const DEFAULTS = {
       segment_size: '64MiB',
     },
   },
+  server: {
+    host: '127.0.0.1',
+    port: 7700,
+    correlator: 'builtin',
+    max_body: '16MB',
+    max_line: '1MB',
+    max_events: 100_000,
+    request_timeout: '30s',
+    query_limit: 10_000,
+    max_inflight: 256,
+  },
 } as const;
 
 /** The directory under `dataDir` of each store whose path is not set. */
@@ -120,6 +131,30 @@ export interface StorageConfig {
   transit: TransitConfig;
 }
 
+/** The HTTP service (`tapio-storage serve`). */
+export interface ServerConfig {
+  /** The address to listen on; 127.0.0.1 keeps the service on this machine. */
+  host: string;
+  port: number;
+  /**
+   * What turns events into findings: 'builtin' (the reference correlator), 'none' (no pipeline),
+   * or the path of a module whose default export is the correlator (absolute once resolved).
+   */
+  correlator: string;
+  /** Bytes of one request body at most. */
+  max_body: number;
+  /** Bytes of one NDJSON line (one event or finding) at most. */
+  max_line: number;
+  /** Events (or findings) in one request at most. */
+  max_events: number;
+  /** Milliseconds a request may take before it is answered 408 (or 503 for a query). */
+  request_timeout: number;
+  /** Findings one query returns at most (a request asking for more is refused). */
+  query_limit: number;
+  /** Requests in progress at once; beyond, 429 with Retry-After. */
+  max_inflight: number;
+}
+
 /**
  * A resolved configuration: every key present, sizes in bytes, durations in milliseconds,
  * paths absolute. The key names are the YAML file's.
@@ -128,6 +163,7 @@ export interface TapioConfig {
   /** Absolute directory. */
   dataDir: string;
   storage: StorageConfig;
+  server: ServerConfig;
 }
 
 /** A size as written: `'512MB'`, `'64MiB'`, `'4096'` or a number of bytes. */
@@ -157,6 +193,17 @@ export interface TapioConfigInput {
       ring_capacity?: SizeInput;
       segment_size?: SizeInput;
     };
+  };
+  server?: {
+    host?: string;
+    port?: number;
+    correlator?: string;
+    max_body?: SizeInput;
+    max_line?: SizeInput;
+    max_events?: number;
+    request_timeout?: DurationInput;
+    query_limit?: number;
+    max_inflight?: number;
   };
 }
 
@@ -312,9 +359,44 @@ const storageShape = {
   transit: section(transitShape),
 };
 
+const host = z.unknown().transform((input, ctx): string => {
+  const expected = 'a host name or IP address to listen on, such as 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)';
+  if (typeof input !== 'string' || input.trim() === '' || /[\s/\\]/.test(input) || input.length > 253) return fail(ctx, expected);
+  return input;
+});
+
+/** A whole number from `min` to `max`; `example` shows one. */
+function wholeNumber(min: number, max: number, example: string) {
+  return z.unknown().transform((input, ctx): number => {
+    if (typeof input !== 'number' || !Number.isInteger(input) || input < min || input > max) return fail(ctx, `a whole number from ${min} to ${max}, such as ${example}`);
+    return input;
+  });
+}
+
+const correlator = z.unknown().transform((input, ctx): string => {
+  const expected = '"builtin", "none" or the path of a module whose default export turns a batch of events into findings';
+  if (typeof input !== 'string' || input.trim() === '' || input.includes('\0')) return fail(ctx, expected);
+  return input;
+});
+
+const sv = DEFAULTS.server;
+
+const serverShape = {
+  host: host.prefault(sv.host),
+  port: wholeNumber(0, 65535, '7700 (0 picks a free port)').prefault(sv.port),
+  correlator: correlator.prefault(sv.correlator),
+  max_body: size((bytes) => (bytes < 1024 || bytes > 1024 * MiB ? 'a size from 1KiB to 1GiB, such as 16MB' : undefined)).prefault(sv.max_body),
+  max_line: size((bytes) => (bytes < 256 || bytes > 64 * MiB ? 'a size from 256 bytes to 64MiB, such as 1MB' : undefined)).prefault(sv.max_line),
+  max_events: wholeNumber(1, 10_000_000, '100000').prefault(sv.max_events),
+  request_timeout: retention('30s').prefault(sv.request_timeout),
+  query_limit: wholeNumber(1, 10_000_000, '10000').prefault(sv.query_limit),
+  max_inflight: wholeNumber(1, 100_000, '256').prefault(sv.max_inflight),
+};
+
 const rootShape = {
   dataDir: directory.prefault(DEFAULTS.dataDir),
   storage: section(storageShape),
+  server: section(serverShape),
 };
 
 /**
@@ -322,7 +404,7 @@ const rootShape = {
  * as written or undefined. Every issue's message is the text after "expected" in a problem
  * line, except `unrecognized_keys`, which resolveConfig words itself.
  */
-export const configSchema = z.strictObject(rootShape, { error: 'a mapping with the keys dataDir, storage' });
+export const configSchema = z.strictObject(rootShape, { error: 'a mapping with the keys dataDir, storage, server' });
 
 /** The keys allowed at each level, by dotted path ('' is the top level). */
 export const ALLOWED_KEYS: Readonly<Record<string, readonly string[]>> = {
@@ -332,4 +414,5 @@ export const ALLOWED_KEYS: Readonly<Record<string, readonly string[]>> = {
   'storage.correlations.compaction': Object.keys(compactionShape),
   'storage.metadata': Object.keys(metadataShape),
   'storage.transit': Object.keys(transitShape),
+  server: Object.keys(serverShape),
 };

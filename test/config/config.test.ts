@@ -89,7 +89,39 @@ const defaultConfig: TapioConfig = {
       segment_size: 64 * MiB,
     },
   },
+  server: {
+    host: '127.0.0.1',
+    port: 7700,
+    correlator: 'builtin',
+    max_body: 16_000_000,
+    max_line: 1_000_000,
+    max_events: 100_000,
+    request_timeout: 30_000,
+    query_limit: 10_000,
+    max_inflight: 256,
+  },
 };
+
+describe('the server section', () => {
+  test('takes a host, a port, limits and a correlator module resolved against the base directory', () => {
+    const c = resolveConfig({ server: { host: '0.0.0.0', port: 0, correlator: './corr.mjs', max_body: '2MB', request_timeout: '5s' } }, { baseDir: base });
+    expect(c.server).toMatchObject({ host: '0.0.0.0', port: 0, correlator: join(base, 'corr.mjs'), max_body: 2_000_000, request_timeout: 5000 });
+    expect(resolveConfig({ server: { correlator: 'none' } }, { baseDir: base }).server.correlator).toBe('none');
+  });
+
+  test.each([
+    [{ port: 70000 }, 'server.port'],
+    [{ port: '7700' }, 'server.port'],
+    [{ host: '' }, 'server.host'],
+    [{ max_body: '1GB0' }, 'server.max_body'],
+    [{ max_events: 0 }, 'server.max_events'],
+    [{ request_timeout: '0s' }, 'server.request_timeout'],
+    [{ correlator: 3 }, 'server.correlator'],
+    [{ listen: 1 }, 'server'],
+  ])('refuses %j naming %s', (server, key) => {
+    expect(onlyProblem({ server })).toContain(key);
+  });
+});
 
 describe('defaults', () => {
   test('an empty object resolves to every default', () => {
@@ -121,6 +153,17 @@ describe('defaults', () => {
         },
         metadata: { type: 'badger', in_memory: false, compression: true },
         transit: { retention: '1h', direct_io: 'auto', ring_capacity: '64MB', segment_size: '64MiB' },
+      },
+      server: {
+        host: '127.0.0.1',
+        port: 7700,
+        correlator: 'builtin',
+        max_body: '16MB',
+        max_line: '1MB',
+        max_events: 100_000,
+        request_timeout: '30s',
+        query_limit: 10_000,
+        max_inflight: 256,
       },
     });
     expect(STORE_DIRS).toEqual({ correlations: 'correlations', metadata: 'metadata', transit: 'wal' });
@@ -397,8 +440,8 @@ describe('types and enums', () => {
   });
 
   test('a configuration that is not a mapping', () => {
-    expect(onlyProblem('hello')).toBe('(top level): got "hello", expected a mapping with the keys dataDir, storage');
-    expect(onlyProblem([1, 2])).toBe('(top level): got [1,2], expected a mapping with the keys dataDir, storage');
+    expect(onlyProblem('hello')).toBe('(top level): got "hello", expected a mapping with the keys dataDir, storage, server');
+    expect(onlyProblem([1, 2])).toBe('(top level): got [1,2], expected a mapping with the keys dataDir, storage, server');
   });
 
   test('direct_io accepts auto, on, off and the booleans', () => {
@@ -439,7 +482,7 @@ describe('unknown keys', () => {
     [transit({ type: 'frostdb' }), 'storage.transit.type: unknown key here; it belongs under storage.correlations or storage.metadata'],
     [{ transit: {} }, 'transit: unknown key here; it belongs under storage'],
     [metadata({ encryption: true }), 'storage.metadata.encryption: unknown key; the keys allowed here are type, path, in_memory, compression'],
-    [{ foo: 1 }, 'foo: unknown key; the keys allowed here are dataDir, storage'],
+    [{ foo: 1 }, 'foo: unknown key; the keys allowed here are dataDir, storage, server'],
   ])('%j', (input, line) => {
     expect(onlyProblem(input)).toBe(line);
   });
@@ -590,7 +633,7 @@ describe('YAML files', () => {
       '  line 4: storage.transit.retention: got "1x", expected a duration such as 30s, 15m, 1h or 30d; units are ms, s, m, h, d and w',
       '  line 6: storage.correlations.embedding_dim: got 0, expected a whole number from 1 to 65536, such as 128',
       '  line 7: storage.correlations.activeMemory: unknown key; did you mean `active_memory`?',
-      '  line 8: extra: unknown key; the keys allowed here are dataDir, storage',
+      '  line 8: extra: unknown key; the keys allowed here are dataDir, storage, server',
       'Nothing was created or touched; docs/configuration.md lists every key.',
     ]);
     expect(problems(error).map((p) => [p.line, p.column])).toEqual([
@@ -604,7 +647,7 @@ describe('YAML files', () => {
 
   test('a key with a dot in it is located by its own name', () => {
     const error = configError(() => parseConfigYaml('dataDir: x\nstorage.transit: {}\n'));
-    expect(problems(error)).toEqual([{ path: 'storage.transit', message: 'unknown key; the keys allowed here are dataDir, storage', line: 2, column: 1 }]);
+    expect(problems(error)).toEqual([{ path: 'storage.transit', message: 'unknown key; the keys allowed here are dataDir, storage, server', line: 2, column: 1 }]);
   });
 
   test('a problem about a default points at the nearest key written', () => {
@@ -647,7 +690,7 @@ describe('YAML files', () => {
 
   test('a YAML scalar or list at the top level', () => {
     expect(configError(() => parseConfigYaml('just text\n')).message).toContain(
-      '  (top level): got "just text", expected a mapping with the keys dataDir, storage',
+      '  (top level): got "just text", expected a mapping with the keys dataDir, storage, server',
     );
     expect(configError(() => parseConfigYaml('- a\n- b\n')).message).toContain('  (top level): got ["a","b"], expected a mapping');
   });
@@ -721,7 +764,7 @@ describe('docs/configuration.md', () => {
       }
     };
     walk(resolveConfig({}), '');
-    expect(keys).toHaveLength(24);
+    expect(keys).toHaveLength(34);
     for (const key of keys) expect(docs).toContain(`| \`${key}\` |`);
   });
 
