@@ -7,7 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-export function renderErrorsDoc(codes) {
+export function renderErrorsDoc(codes, status) {
   const lines = [
     '# Errors',
     '',
@@ -27,19 +27,20 @@ export function renderErrorsDoc(codes) {
     '',
     'Codes never change meaning; new ones may be added. Errors from the native addon are built from the same class,',
     'so the code is the same on the native and the TypeScript path. The command line prints `error <CODE>: <message>`',
-    'and exits with status 1.',
+    'and exits with status 1. The HTTP service answers an error with its status below and the JSON body',
+    '`{ "error": { "code", "message" } }` (plus `details` where the error has them).',
     '',
-    '| code | what it means | what to do |',
-    '|---|---|---|',
+    '| code | HTTP | what it means | what to do |',
+    '|---|---|---|---|',
   ];
   for (const [code, { meaning, action }] of Object.entries(codes)) {
-    lines.push(`| \`${code}\` | ${meaning.replace(/\|/g, '\\|')} | ${action.replace(/\|/g, '\\|')} |`);
+    lines.push(`| \`${code}\` | ${status[code]} | ${meaning.replace(/\|/g, '\\|')} | ${action.replace(/\|/g, '\\|')} |`);
   }
   return `${lines.join('\n')}\n`;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { ERROR_CODES } = await import(pathToFileURL(join(root, 'lib', 'errors.js')).href);
-  writeFileSync(join(root, 'docs', 'errors.md'), renderErrorsDoc(ERROR_CODES));
+  const { ERROR_CODES, HTTP_STATUS } = await import(pathToFileURL(join(root, 'lib', 'errors.js')).href);
+  writeFileSync(join(root, 'docs', 'errors.md'), renderErrorsDoc(ERROR_CODES, HTTP_STATUS));
   console.log('wrote docs/errors.md');
 }

@@ -121,10 +121,90 @@ export const ERROR_CODES = {
       'A label selector (or a regular expression inside one) could not be parsed or holds an invalid key or value. The message says what was found and what was expected, and points at the offset (details.offset) in the text.',
     action: 'Correct the selector at the offset the caret shows; docs/SELECTORS.md gives the grammar, the limits and the supported regular expressions.',
   },
+  ERR_UNAUTHORIZED: {
+    meaning: 'An HTTP request to the service carried no API key, a malformed one, or one that is unknown or revoked (status 401).',
+    action: 'Send `Authorization: Bearer <key>` with a live key; the first start of `tapio-storage serve` writes the admin key to <data dir>/admin.key.',
+  },
+  ERR_FORBIDDEN: {
+    meaning:
+      "An HTTP request's API key is valid, but its user has none of the roles the route needs (status 403): admin for users and keys, writer for ingest, reader for queries.",
+    action: 'Use a key of a user with the role the message names, or give the user that role (`tapio-storage users add --role ...`).',
+  },
+  ERR_BAD_REQUEST: {
+    meaning:
+      'An HTTP request could not be read: malformed JSON or NDJSON, a content type the route does not take, or a query parameter of the wrong form. Nothing of the request was stored.',
+    action:
+      'Fix the body or parameter the message names (details.line gives the NDJSON line) and send the request again; /v1/openapi.json describes every route.',
+  },
+  ERR_TOO_LARGE: {
+    meaning:
+      'An HTTP request is over a limit of the service: its body (server.max_body), one NDJSON line (server.max_line) or the number of events or findings in it (server.max_events). Nothing of the request was stored.',
+    action: 'Send the data in smaller requests, or raise the limit in the server section of the configuration.',
+  },
+  ERR_OVERLOADED: {
+    meaning:
+      'The service cannot take the request now: too many requests in progress (429, server.max_inflight), or the transit ring buffer is full (503). The Retry-After header says when to try again. Nothing of the request was stored.',
+    action: 'Retry after the Retry-After seconds, with back-off; send fewer concurrent requests or larger batches.',
+  },
+  ERR_TIMEOUT: {
+    meaning:
+      'An HTTP request took longer than server.request_timeout: its body did not arrive in time (408), or the query did not finish (503). An ingest that timed out while its events were being made durable may still have been stored.',
+    action: 'Narrow the query (a shorter time range, a selector, a limit), or raise server.request_timeout.',
+  },
+  ERR_INTERNAL: {
+    meaning: 'The service failed in a way it did not expect (a bug). The request may not have been carried out; nothing acknowledged before is affected.',
+    action: 'Retry the request; report the message and the server log line of the same time if it happens again.',
+  },
+  ERR_NO_ROUTE: {
+    meaning: 'An HTTP request named a path the service does not have (404) or a method the path does not take (405, with an Allow header).',
+    action: 'Check the path and method against /v1/openapi.json.',
+  },
 } as const satisfies Record<string, { meaning: string; action: string }>;
 
 /** A stable error code. */
 export type TapioErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * The HTTP status the service answers each code with (docs/errors.md). Codes of one kind share a
+ * status: the caller's mistakes are 4xx, the store's failures 5xx. ERR_OVERLOADED is 429 for too
+ * many requests and 503 for a full ring buffer; ERR_TIMEOUT 408 for a slow body and 503 for a
+ * slow query; ERR_NO_ROUTE 405 for a wrong method: the service picks those where they arise.
+ */
+export const HTTP_STATUS = {
+  ERR_CONFIG: 500,
+  ERR_INVALID_ARGUMENT: 400,
+  ERR_VALIDATION: 400,
+  ERR_NOT_FOUND: 404,
+  ERR_ALREADY_EXISTS: 409,
+  ERR_API_KEY_FORMAT: 400,
+  ERR_DATA_DIR: 500,
+  ERR_NO_STORE: 500,
+  ERR_FORMAT_VERSION: 500,
+  ERR_METADATA_IO: 500,
+  ERR_METADATA_CORRUPT: 500,
+  ERR_METADATA_SECRET: 500,
+  ERR_LOCKED: 503,
+  ERR_CLOSED: 503,
+  ERR_NATIVE: 500,
+  ERR_WAL_CORRUPT: 500,
+  ERR_NOTHING_TO_SALVAGE: 400,
+  ERR_WAL_IO: 503,
+  ERR_RECORD_TOO_LARGE: 413,
+  ERR_CHECKPOINT_AHEAD: 409,
+  ERR_WAL_RETENTION: 410,
+  ERR_SEGMENT_CORRUPT: 500,
+  ERR_SEGMENT_IO: 503,
+  ERR_SUBSCRIBER_HANDLER: 500,
+  ERR_SELECTOR_SYNTAX: 400,
+  ERR_UNAUTHORIZED: 401,
+  ERR_FORBIDDEN: 403,
+  ERR_BAD_REQUEST: 400,
+  ERR_TOO_LARGE: 413,
+  ERR_OVERLOADED: 429,
+  ERR_TIMEOUT: 408,
+  ERR_INTERNAL: 500,
+  ERR_NO_ROUTE: 404,
+} as const satisfies Record<TapioErrorCode, number>;
 
 /** Extra fields some errors carry (the file and offset of a corrupt record, the key path of a config problem). */
 export interface TapioErrorDetails {

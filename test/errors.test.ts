@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { ERROR_CODES, TapioError, isTapioError } from '../src/errors.js';
+import { ERROR_CODES, HTTP_STATUS, TapioError, isTapioError } from '../src/errors.js';
 // @ts-expect-error: a plain ESM script without types
 import { renderErrorsDoc } from '../scripts/errors-doc.mjs';
 
@@ -32,6 +32,6 @@ describe('TapioError', () => {
 
   it('docs/errors.md lists every code exactly as the table says (run `node scripts/errors-doc.mjs` after a change)', () => {
     const doc = readFileSync(join(import.meta.dirname, '..', 'docs', 'errors.md'), 'utf8');
-    expect(doc).toBe(renderErrorsDoc(ERROR_CODES));
+    expect(doc).toBe(renderErrorsDoc(ERROR_CODES, HTTP_STATUS));
   });
 });

@@ -20,6 +20,7 @@ import { probeSync, SYNC_PROBE_MODE_TEXT, SYNC_PROBE_MODES, type SyncProbeMode }
 import { runDemo } from './demo.js';
 import { registerFindingsCommands } from './findings.js';
 import { registerQueryCommands } from './query.js';
+import { registerServeCommand } from './serve.js';
 import {
   existingStoreConfig,
   humanBytes,
@@ -383,6 +384,7 @@ async function walDir(path: string | undefined, options: { wal?: boolean } = {})
 
 registerFindingsCommands(program, globals);
 registerQueryCommands(program, globals);
+registerServeCommand(program, globals);
 
 program
   .command('status')

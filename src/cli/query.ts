@@ -9,6 +9,7 @@ import { tableToIPC } from 'apache-arrow';
 import type { Command } from 'commander';
 
 import { parseDuration } from '../config/units.js';
+import { timeArg } from '../query/time-input.js';
 import { TapioError } from '../errors.js';
 import type { QueryRecord } from '../correlations/correlations.js';
 import { CORRELATION_FIELDS, type CorrelationField } from '../correlations/record.js';
@@ -30,25 +31,6 @@ interface QueryFlags extends RangeFlags {
   order?: string;
   limit?: string;
   format: string;
-}
-
-/** A point in time from the command line: an ISO date, epoch milliseconds, or a duration ago ('15m'). */
-export function timeArg(option: string, value: string, now = Date.now()): number {
-  if (/^\d+$/.test(value)) return Number(value);
-  if (/^\d{4}-\d{2}-\d{2}/.test(value)) {
-    const t = Date.parse(value);
-    if (Number.isFinite(t)) return t;
-  } else {
-    try {
-      return now - parseDuration(value);
-    } catch {
-      // fall through to the error below
-    }
-  }
-  throw new TapioError(
-    'ERR_INVALID_ARGUMENT',
-    `${option} must be an ISO date (2026-12-06T10:00:00Z), epoch milliseconds, or a duration ago (15m, 1h, 7d), got ${JSON.stringify(value)}`,
-  );
 }
 
 function rangeOf(flags: RangeFlags): { from?: number; to?: number } {

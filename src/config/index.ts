@@ -12,6 +12,7 @@ export {
   type DirectIo,
   type DurationInput,
   type MetadataConfig,
+  type ServerConfig,
   type SizeInput,
   type StorageConfig,
   type TapioConfig,
