@@ -48,9 +48,13 @@ export {
   type LevelStats,
   type SegmentEntry,
 } from './correlations/index.js';
-export type { QueryRecord } from './correlations/correlations.js';
+export type { InsertOptions, QueryRecord } from './correlations/correlations.js';
 export type { QueryExplain } from './correlations/query-exec.js';
 export type { AggregateQuery, QueryOrder, SimilarOptions, TopValuesQuery } from './query/options.js';
 export type { AggregateRow } from './query/aggregate.js';
 export { FindBuilder } from './query/builder.js';
+export { Service, type ServiceOptions } from './server/service.js';
+export { Pipeline, loadCorrelator, type PipelineOptions } from './server/pipeline.js';
+export { builtinCorrelator, type Correlator, type CorrelatorContext, type PipelineEvent } from './server/correlator.js';
+export { HTTP_STATUS } from './errors.js';
 export { parseSelector, SELECTOR_REGEX_MAX_LENGTH, type Labels, type Requirement, type Selector, type SelectorOperator } from './query/selector.js';

@@ -328,7 +328,7 @@ export class Service {
       c.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1]!)));
       return { route: c.route, params, allow };
     }
-    return { route: null, params: {}, allow };
+    return { route: null, params: {}, allow: [...new Set(allow)].sort() };
   }
 
   /** The user of the request's key when `role` allows it; throws ERR_UNAUTHORIZED or ERR_FORBIDDEN. */
