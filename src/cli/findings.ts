@@ -13,6 +13,7 @@ import { FindingGenerator } from '../correlations/generator.js';
 import type { CorrelationInput } from '../correlations/record.js';
 import { manifestOf, verifyFindings } from '../correlations/verify.js';
 import { existingStoreConfig, humanBytes, openFromOptions, printJsonOrLines, type GlobalOptions } from './common.js';
+import { Progress } from './progress.js';
 
 /** One finding as a JSON line: pattern in base64, timestamp in epoch milliseconds (or an ISO string on input). */
 export function findingToJson(f: CorrelationInput): string {
@@ -92,11 +93,12 @@ export function registerFindingsCommands(program: Command, globals: () => Global
     .action(async () => {
       const config = await existingStoreConfig(globals(), []);
       const dir = config.storage.correlations.path;
-      const tty = process.stderr.isTTY && !globals().json;
+      let progress: Progress | null = null;
       const report = await verifyFindings(dir, (done, total) => {
-        if (tty && total > 0) process.stderr.write(`\rverifying ${done}/${total} segment(s)`);
+        progress ??= new Progress('verify', { unit: 'segments', total, quiet: globals().json === true || total === 0 });
+        progress.tick(done - progress.count);
       });
-      if (tty) process.stderr.write('\n');
+      (progress as Progress | null)?.done();
       printJsonOrLines(globals(), report, [
         `${dir}: ${report.segments} segment(s), ${report.rows} row(s), ${humanBytes(report.bytes)} checked`,
         ...report.problems.map((p) => `DAMAGE ${p.file}: ${p.problem}`),
@@ -118,7 +120,7 @@ export function registerFindingsCommands(program: Command, globals: () => Global
       const total = source === 'standard input' ? 0 : (await fsp.stat(file!)).size;
       const input = source === 'standard input' ? process.stdin : createReadStream(file!);
       const storage = await openFromOptions(globals(), { create: false });
-      const tty = process.stderr.isTTY && !globals().json;
+      const progress = new Progress('import', { unit: 'bytes', total, quiet: globals().json === true });
       let imported = 0;
       let lineNo = 0;
       let bytesRead = 0;
@@ -138,11 +140,7 @@ export function registerFindingsCommands(program: Command, globals: () => Global
           }
           imported += batch.length;
           batch = [];
-          if (tty) {
-            const rate = imported / ((performance.now() - started) / 1000);
-            const share = total > 0 ? ` ${Math.min(100, (100 * bytesRead) / total).toFixed(0)}%` : '';
-            process.stderr.write(`\rimported ${imported} finding(s)${share}, ${Math.round(rate)}/s   `);
-          }
+          progress.tick(bytesRead - progress.count);
         };
         for await (const line of createInterface({ input, crlfDelay: Infinity })) {
           lineNo++;
@@ -154,7 +152,7 @@ export function registerFindingsCommands(program: Command, globals: () => Global
         }
         await flush();
       } finally {
-        if (tty) process.stderr.write('\n');
+        progress.done();
         await storage.close();
       }
       const seconds = (performance.now() - started) / 1000;

@@ -17,9 +17,10 @@ import type { MetadataStore, User } from '../metadata/index.js';
 import { userIdArg } from '../metadata/schemas.js';
 import { ID_FILE_NAME } from '../transit/format.js';
 import { probeSync, SYNC_PROBE_MODE_TEXT, SYNC_PROBE_MODES, type SyncProbeMode } from '../transit/sync-probe.js';
-import { runDemo } from './demo.js';
+import { runDemo, type DemoFlags } from './demo.js';
 import { registerFindingsCommands } from './findings.js';
 import { registerQueryCommands } from './query.js';
+import { registerIngestCommand } from './ingest.js';
 import { registerServeCommand } from './serve.js';
 import {
   existingStoreConfig,
@@ -385,6 +386,7 @@ async function walDir(path: string | undefined, options: { wal?: boolean } = {})
 registerFindingsCommands(program, globals);
 registerQueryCommands(program, globals);
 registerServeCommand(program, globals);
+registerIngestCommand(program, globals);
 
 program
   .command('status')
@@ -403,9 +405,13 @@ program
 
 program
   .command('demo')
-  .description('a short tour on the data directory: capabilities, a user, an API key and its verification')
-  .action(async () => {
-    await runDemo(globals());
+  .option('--url <url>', 'send to the server at this address (default: the one serving the data directory, or one started for the run)')
+  .option('--key <key>', 'API key for --url (or TAPIO_API_KEY); a key with the writer and reader roles')
+  .option('-n, --events <n>', 'how many events to send', wholeNumber('--events'), 50_000)
+  .option('--seed <n>', 'seed of the generated events', wholeNumber('--seed'), 1)
+  .description('replay generated Kubernetes events over HTTP, then show the findings, an aggregation and a similarity query with their timings')
+  .action(async (flags: DemoFlags) => {
+    await runDemo(globals(), flags);
   });
 
 /** A commander parser for a number above 0 and at most 3600 (seconds) given to `option`. */

@@ -232,7 +232,8 @@ function build(parsed: Parsed, options: ResolveOptions): TapioConfig {
     server: {
       ...parsed.server,
       // A module path is resolved like a store path; the two names are kept as written.
-      correlator: parsed.server.correlator === 'builtin' || parsed.server.correlator === 'none' ? parsed.server.correlator : resolve(base, parsed.server.correlator),
+      correlator:
+        parsed.server.correlator === 'builtin' || parsed.server.correlator === 'none' ? parsed.server.correlator : resolve(base, parsed.server.correlator),
     },
   };
 }

@@ -368,7 +368,8 @@ const host = z.unknown().transform((input, ctx): string => {
 /** A whole number from `min` to `max`; `example` shows one. */
 function wholeNumber(min: number, max: number, example: string) {
   return z.unknown().transform((input, ctx): number => {
-    if (typeof input !== 'number' || !Number.isInteger(input) || input < min || input > max) return fail(ctx, `a whole number from ${min} to ${max}, such as ${example}`);
+    if (typeof input !== 'number' || !Number.isInteger(input) || input < min || input > max)
+      return fail(ctx, `a whole number from ${min} to ${max}, such as ${example}`);
     return input;
   });
 }

@@ -647,7 +647,9 @@ describe('YAML files', () => {
 
   test('a key with a dot in it is located by its own name', () => {
     const error = configError(() => parseConfigYaml('dataDir: x\nstorage.transit: {}\n'));
-    expect(problems(error)).toEqual([{ path: 'storage.transit', message: 'unknown key; the keys allowed here are dataDir, storage, server', line: 2, column: 1 }]);
+    expect(problems(error)).toEqual([
+      { path: 'storage.transit', message: 'unknown key; the keys allowed here are dataDir, storage, server', line: 2, column: 1 },
+    ]);
   });
 
   test('a problem about a default points at the nearest key written', () => {
