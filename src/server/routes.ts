@@ -115,10 +115,24 @@ export function findingToJson(r: Partial<QueryRecord> & { timestamp: Date }): Re
   for (const [k, v] of Object.entries(r)) {
     if (k === 'timestamp') out[k] = (v as Date).toISOString();
     else if (k === 'pattern') out[k] = Buffer.from((v as Uint8Array).buffer, (v as Uint8Array).byteOffset, (v as Uint8Array).byteLength).toString('base64');
-    else if (k === 'embedding') out[k] = Array.from(v as Float32Array);
+    else if (k === 'embedding') out[k] = Array.from(v as Float32Array, shortestFloat32);
+    else if (k === 'confidence') out[k] = shortestFloat32(v as number);
     else out[k] = v;
   }
   return out;
+}
+
+/**
+ * The shortest decimal that reads back as the same float32 (0.8, not 0.800000011920929): what a
+ * float32 column holds, printed as its writer wrote it.
+ */
+export function shortestFloat32(v: number): number {
+  if (!Number.isFinite(v) || Math.fround(v) !== v) return v;
+  for (let digits = 1; digits < 9; digits++) {
+    const d = Number(v.toPrecision(digits));
+    if (Math.fround(d) === v) return d;
+  }
+  return Number(v.toPrecision(9));
 }
 
 /** The time range of a request: `since` (a duration ago) or `from`, and `until`. */

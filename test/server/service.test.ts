@@ -6,7 +6,7 @@ import { request } from 'node:http';
 import { tableFromIPC } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { routeTable } from '../../src/server/routes.js';
+import { routeTable, shortestFloat32 } from '../../src/server/routes.js';
 import * as S from '../../src/server/schemas.js';
 import { DIM, kubeEvents, ndjson, paths, startHarness, type Harness } from './helpers.js';
 
@@ -414,5 +414,22 @@ describe.each(paths)('service limits on the %s path', (path) => {
     await h.pipeline?.close();
     expect(h.storage.transit.lastSeq).toBe(ack.lastSeq);
     await h.storage.close();
+  });
+});
+
+describe('float32 values in JSON', () => {
+  it('prints the shortest decimal that reads back as the same float32', () => {
+    expect(shortestFloat32(Math.fround(0.8))).toBe(0.8);
+    expect(shortestFloat32(Math.fround(0.1))).toBe(0.1);
+    expect(shortestFloat32(0.5)).toBe(0.5);
+    expect(shortestFloat32(0.1)).toBe(0.1); // not a float32: left as it is
+    let x = 7;
+    for (let i = 0; i < 10_000; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      const v = Math.fround((x / 2 ** 32 - 0.5) * 10 ** ((x % 12) - 6));
+      const s = shortestFloat32(v);
+      expect(Math.fround(s)).toBe(v);
+      expect(String(s).length).toBeLessThanOrEqual(String(v).length);
+    }
   });
 });
