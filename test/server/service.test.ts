@@ -4,6 +4,7 @@
 import { request } from 'node:http';
 
 import { tableFromIPC } from 'apache-arrow';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { routeTable, shortestFloat32 } from '../../src/server/routes.js';
@@ -432,4 +433,49 @@ describe('float32 values in JSON', () => {
       expect(String(s).length).toBeLessThanOrEqual(String(v).length);
     }
   });
+});
+
+describe.each(paths)('the service under arbitrary input on the %s path', (path) => {
+  it('answers any body, content type, query string and key with a status and a JSON error, never a 5xx, and stays up', async () => {
+    const h = await startHarness(path, { service: { max_body: 4096, max_line: 512, max_events: 50 } });
+    try {
+      const lastSeq = h.storage.transit.lastSeq;
+      const targets = routes.filter((r) => r.role !== 'none').map((r) => ({ method: r.method, path: r.path.replace('{id}', 'x') }));
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom(...targets),
+          fc.oneof(
+            fc.string({ maxLength: 300 }),
+            fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b).toString('latin1')),
+            fc.json({ maxDepth: 3 }),
+          ),
+          fc.constantFrom('application/json', 'application/x-ndjson', 'text/plain', 'application/xml', ''),
+          fc.string({ maxLength: 40 }),
+          fc.constantFrom('admin', 'reader', 'none', 'junk'),
+          async (target, body, type, query, who) => {
+            const key = who === 'none' ? null : who === 'junk' ? 'tap_x_y' : h.keys[who as 'admin' | 'reader'];
+            const headers: Record<string, string> = type === '' ? {} : { 'content-type': type };
+            const res = await h.call(`${target.path}?${encodeURIComponent(query)}=${encodeURIComponent(query)}`, {
+              method: target.method,
+              key,
+              headers,
+              ...(target.method === 'POST' ? { body } : {}),
+            });
+            expect(res.status, `${target.method} ${target.path} ${JSON.stringify(body).slice(0, 80)}`).toBeLessThan(500);
+            const text = await res.text();
+            if (res.status >= 400) expect(S.errorBody.safeParse(JSON.parse(text)).success).toBe(true);
+          },
+        ),
+        { numRuns: 300 },
+      );
+      expect((await h.call('/healthz', { key: null })).status).toBe(200);
+      // Whatever was accepted was a valid batch of objects: every stored event parses.
+      for await (const r of h.storage.transit.read({ fromSeq: lastSeq + 1 })) {
+        const v = JSON.parse(Buffer.from(r.data).toString()) as unknown;
+        expect(typeof v).toBe('object');
+      }
+    } finally {
+      await h.close();
+    }
+  }, 120_000);
 });
