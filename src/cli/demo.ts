@@ -99,7 +99,11 @@ async function target(opts: GlobalOptions, flags: DemoFlags, say: (l: string) =>
 }
 
 export async function runDemo(opts: GlobalOptions, flags: DemoFlags): Promise<void> {
-  const say = (line: string): void => console.log(line);
+  // With --json the lines give way to one JSON summary at the end.
+  const say = (line: string): void => {
+    if (opts.json !== true) console.log(line);
+  };
+  const summary: Record<string, unknown> = {};
   const caps = capabilities();
   say(
     `tapio-storage ${caps.version} on node ${caps.node} (${caps.platform}/${caps.arch}), ${caps.native ? `native path, SIMD ${caps.simd}` : `TypeScript path: ${caps.nativeReason}`}`,
@@ -150,6 +154,7 @@ export async function runDemo(opts: GlobalOptions, flags: DemoFlags): Promise<vo
     progress.done();
     const ingestMs = performance.now() - started;
     say(`  every event durable (fdatasync) in ${(ingestMs / 1000).toFixed(2)} s: ${formatCount(Math.round(events.length / (ingestMs / 1000)))} events/s`);
+    Object.assign(summary, { url: t.url, events: events.length, ingestSeconds: ingestMs / 1000, eventsPerSecond: events.length / (ingestMs / 1000) });
 
     // The pipeline turns the events into findings behind the ingest.
     const waitStart = performance.now();
@@ -175,6 +180,7 @@ export async function runDemo(opts: GlobalOptions, flags: DemoFlags): Promise<vo
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ since: '1h' }),
     });
+    Object.assign(summary, { findingsLastHour: total.body.groups[0]?.count ?? 0, newest: recent.body.findings, newestMs: recent.ms });
     say('');
     say(`findings of the last hour: ${total.body.groups[0]?.count ?? 0}; the newest 5 (${recent.ms.toFixed(1)} ms):`);
     for (const f of recent.body.findings as any[]) {
@@ -188,6 +194,7 @@ export async function runDemo(opts: GlobalOptions, flags: DemoFlags): Promise<vo
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ since: '1h', groupBy: ['resources.nodes'], measures: ['count', 'max(severity)', 'sum(eventCount)', 'avg(confidence)'] }),
     });
+    Object.assign(summary, { perNode: agg.body.groups, perNodeMs: agg.ms });
     say('');
     say(`anomalies per node in the last hour (aggregate, ${agg.ms.toFixed(1)} ms):`);
     say(`  ${'node'.padEnd(10)} ${'count'.padStart(6)} ${'max sev'.padStart(8)} ${'events'.padStart(8)} ${'avg conf'.padStart(9)}`);
@@ -204,6 +211,7 @@ export async function runDemo(opts: GlobalOptions, flags: DemoFlags): Promise<vo
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ id: first.id, k: 5, since: '24h', fields: ['id', 'resources'] }),
       });
+      Object.assign(summary, { similarTo: first.id, similar: sim.body.findings, similarMs: sim.ms });
       say('');
       say(`findings most like ${first.id} in the last 24 h (cosine over the embeddings, ${sim.ms.toFixed(1)} ms):`);
       for (const f of sim.body.findings as any[]) say(`  ${f.score.toFixed(4)}  ${f.id.padEnd(24)} nodes=${f.resources.nodes?.join(',')}`);
@@ -212,6 +220,7 @@ export async function runDemo(opts: GlobalOptions, flags: DemoFlags): Promise<vo
     say('try it yourself:');
     say(`  curl -s -H "Authorization: Bearer $KEY" '${t.url}/v1/findings?selector=nodes%3Dnode-1&since=1h&limit=3'`);
     if (t.started) say('(the server of this run stops now; `npm start` or `tapio-storage serve` keeps one running)');
+    if (opts.json === true) console.log(JSON.stringify(summary, null, 2));
   } finally {
     await t.stop();
   }

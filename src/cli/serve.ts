@@ -2,13 +2,14 @@
  * `tapio-storage serve` (and `npm start`): the HTTP service over the data directory, with the
  * correlation pipeline, an admin key on first start, and a graceful stop on SIGINT or SIGTERM.
  */
-import { constants, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import type { Command } from 'commander';
 
 import { capabilities } from '../capabilities.js';
 import { TapioError } from '../errors.js';
+import { writeFileAtomic } from '../fs/durable.js';
 import { loadCorrelator, Pipeline } from '../server/pipeline.js';
 import { Service } from '../server/service.js';
 import type { TapioStorage } from '../storage.js';
@@ -25,25 +26,25 @@ interface ServeFlags {
 }
 
 /**
- * Creates the admin user and its key when the store has no user named admin, and writes the key
- * to `<dataDir>/admin.key` (mode 0600, created exclusively). Returns the file, and whether it
- * was written now.
+ * Makes sure `<dataDir>/admin.key` holds a live key of the admin user: on the first start it
+ * creates the user named admin (role admin) with a key; when the user exists but the file is
+ * missing or empty (a crash between the two, or a deleted file), it issues the admin a new key.
+ * The file is written whole or not at all (a temporary file, fdatasync, rename), mode 0600.
+ * Returns the file, and whether a key was written now.
  */
 export async function ensureAdminKey(storage: TapioStorage): Promise<{ file: string; created: boolean }> {
   const file = join(storage.config.dataDir, ADMIN_KEY_FILE);
   const users = storage.metadata.users;
-  if ((await users.getByName(ADMIN_USER)) !== null) return { file, created: false };
-  // The file first (exclusive, private), then the user and key, then the key into the file: a
-  // crash in between leaves an empty file and no admin, and the next start tries again.
-  const handle = await fsp.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
-  try {
-    await handle.chmod(0o600);
-    const created = await users.create({ name: ADMIN_USER, roles: ['admin'] }, { apiKey: { name: 'admin (first start)' } });
-    await handle.writeFile(`${created.apiKey.key}\n`);
-    await handle.datasync();
-  } finally {
-    await handle.close();
+  const existing = await users.getByName(ADMIN_USER);
+  if (existing !== null) {
+    const text = await fsp.readFile(file, 'utf8').catch(() => '');
+    if (text.trim() !== '') return { file, created: false };
+    const { key } = await storage.metadata.apiKeys.create(existing.id, { name: `admin (re-issued ${new Date().toISOString()})` });
+    await writeFileAtomic(file, `${key}\n`, { mode: 0o600 });
+    return { file, created: true };
   }
+  const created = await users.create({ name: ADMIN_USER, roles: ['admin'] }, { apiKey: { name: 'admin (first start)' } });
+  await writeFileAtomic(file, `${created.apiKey.key}\n`, { mode: 0o600 });
   return { file, created: true };
 }
 
@@ -60,7 +61,13 @@ export function registerServeCommand(program: Command, globals: () => GlobalOpti
 }
 
 async function serve(opts: GlobalOptions, flags: ServeFlags): Promise<void> {
-  const say = (line: string) => console.log(line);
+  // With --json: one JSON line when it serves and one when it stopped (for scripts and supervisors).
+  const say = (line: string) => {
+    if (opts.json !== true) console.log(line);
+  };
+  const event = (data: Record<string, unknown>) => {
+    if (opts.json === true) console.log(JSON.stringify(data));
+  };
   let port: number | undefined;
   if (flags.port !== undefined) {
     port = Number(flags.port);
@@ -98,6 +105,15 @@ async function serve(opts: GlobalOptions, flags: ServeFlags): Promise<void> {
     else say(`  admin key: ${admin.file} (written at the first start)`);
     say(`  try: curl -s -H "Authorization: Bearer $(cat ${admin.file})" '${service.url}/v1/findings?since=1h&limit=5'`);
     say('  stop with Ctrl-C (SIGINT) or SIGTERM: requests in progress finish, then the stores close');
+    event({
+      event: 'serving',
+      url: service.url,
+      dataDir: config.dataDir,
+      native: caps.native,
+      adminKeyFile: admin.file,
+      adminKeyCreated: admin.created,
+      pipeline: pipeline === null ? null : { correlator: spec, position: pipeline.position },
+    });
   } catch (err) {
     await service?.close().catch(() => undefined);
     await pipeline?.close().catch(() => undefined);
@@ -113,7 +129,7 @@ async function serve(opts: GlobalOptions, flags: ServeFlags): Promise<void> {
         // Everything acknowledged is durable already (an answer follows the fdatasync).
         say(`${signal} again: exiting now`);
         running.destroy();
-        process.exit(130);
+        process.exit(signal === 'SIGINT' ? 130 : 143);
       }
       stopping = true;
       say(`${signal}: stopping (${running.inflight} request(s) in progress; ${signal} again exits at once)`);
@@ -122,6 +138,7 @@ async function serve(opts: GlobalOptions, flags: ServeFlags): Promise<void> {
         await flow?.close();
         await storage.close();
         say('stopped; every acknowledged event and finding is on disk');
+        event({ event: 'stopped' });
         resolve();
       })().catch((err: unknown) => {
         console.error(`error while stopping: ${err instanceof Error ? err.message : String(err)}`);

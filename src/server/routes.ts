@@ -537,12 +537,12 @@ export function routeTable(): Route[] {
       path: '/v1/users',
       role: 'admin',
       kind: 'admin',
-      summary: 'Create a user with roles (admin, writer, reader).',
+      summary: 'Create a user with roles (admin, writer, reader; none unless given, as `tapio-storage users add`).',
       body: { schema: S.userBody, types: json },
       response: { status: 201, schema: S.user, types: json },
       handle: async (ctx) => {
         const b = (await jsonBody(ctx, S.userBody)) as z.output<typeof S.userBody>;
-        const created = await ctx.env.storage.metadata.users.create({ name: b.name, roles: b.roles ?? ['reader'] });
+        const created = await ctx.env.storage.metadata.users.create({ name: b.name, roles: b.roles ?? [] });
         return { status: 201, json: created };
       },
     },

@@ -133,7 +133,7 @@ export const user = z.object({
   email: z.string().optional(),
   createdAt: z.number().describe('epoch ms'),
 });
-export const usersResult = z.object({ users: z.array(user) });
+export const usersResult = z.object({ users: z.array(user), cursor: z.string().nullable().describe('pass as cursor for the next page; null at the end') });
 export const keyBody = z.strictObject({ name: z.string(), expiresAt: z.number().int().optional().describe('epoch ms after which the key is refused') });
 export const keyInfo = z.object({
   id: z.string(),
@@ -145,5 +145,5 @@ export const keyInfo = z.object({
 });
 export const createdKey = keyInfo.extend({ key: z.string().describe('shown once: store it now') });
 export const keysQuery = z.strictObject({ userId: z.string().optional() });
-export const keysResult = z.object({ keys: z.array(keyInfo) });
+export const keysResult = z.object({ keys: z.array(keyInfo), cursor: z.string().nullable().describe('pass as cursor for the next page; null at the end') });
 export const idParams = z.object({ id: z.string() });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { Progress } from '../../src/cli/progress.js';
+import { ensureAdminKey } from '../../src/cli/serve.js';
 import { TapioStorage } from '../../src/index.js';
 import { nativeStatus } from '../../src/native/loader.js';
 import { libPath } from '../built-lib.js';
@@ -86,6 +87,45 @@ describe.each(envs)('serve on the %s path', (_name, env) => {
     expect(other.err).toMatch(/error ERR_INVALID_ARGUMENT: port \d+ on 127\.0\.0\.1 is in use/);
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
+  });
+});
+
+describe('serve and demo for scripts', () => {
+  it('serve --json prints one JSON line when it serves and one when it stopped; demo --json prints one summary', async () => {
+    const dataDir = join(root, 'serve-json');
+    const child = spawn(process.execPath, [cli, '--data-dir', dataDir, '--json', 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    while (!out.includes('\n')) await new Promise((r) => setTimeout(r, 20));
+    const serving = JSON.parse(out.split('\n')[0]!) as {
+      event: string;
+      url: string;
+      adminKeyFile: string;
+      adminKeyCreated: boolean;
+      pipeline: { correlator: string };
+    };
+    expect(serving).toMatchObject({ event: 'serving', adminKeyFile: join(dataDir, 'admin.key'), adminKeyCreated: true, pipeline: { correlator: 'builtin' } });
+    const key = readFileSync(serving.adminKeyFile, 'utf8').trim();
+    const demo = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const c = spawn(process.execPath, [cli, '--json', 'demo', '--url', serving.url, '--events', '3000'], {
+        env: { ...process.env, TAPIO_API_KEY: key },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let text = '';
+      c.stdout.on('data', (d: Buffer) => (text += d.toString()));
+      c.once('exit', (code) => resolve({ code, out: text }));
+    });
+    expect(demo.code).toBe(0);
+    expect(JSON.parse(demo.out)).toMatchObject({ url: serving.url, events: 3000, findingsLastHour: expect.any(Number), perNode: expect.any(Array) });
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(
+      out
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { event: string }).event),
+    ).toEqual(['serving', 'stopped']);
   });
 });
 
@@ -167,5 +207,32 @@ describe('progress output', () => {
     q.tick(5);
     q.done();
     expect(quiet).toEqual([]);
+  });
+});
+
+describe('the admin key', () => {
+  it('is written on the first start, kept after, and issued again when its file is lost', async () => {
+    const dataDir = join(root, 'admin-key');
+    const s = await TapioStorage.open({ dataDir });
+    try {
+      const first = await ensureAdminKey(s);
+      expect(first).toEqual({ file: join(dataDir, 'admin.key'), created: true });
+      const key = readFileSync(first.file, 'utf8').trim();
+      expect(await s.metadata.apiKeys.verify(key)).toBe((await s.metadata.users.getByName('admin'))!.id);
+      expect(await ensureAdminKey(s)).toEqual({ file: first.file, created: false });
+      expect(readFileSync(first.file, 'utf8').trim()).toBe(key);
+      // An empty file (a crash between the user and the file) or none: a new key for the admin.
+      writeFileSync(first.file, '');
+      expect((await ensureAdminKey(s)).created).toBe(true);
+      const again = readFileSync(first.file, 'utf8').trim();
+      expect(again).not.toBe(key);
+      expect(statSync(first.file).mode & 0o777).toBe(0o600);
+      expect(await s.metadata.apiKeys.verify(again)).toBe((await s.metadata.users.getByName('admin'))!.id);
+      rmSync(first.file);
+      expect((await ensureAdminKey(s)).created).toBe(true);
+      expect((await s.metadata.users.list()).items.filter((u) => u.name === 'admin')).toHaveLength(1);
+    } finally {
+      await s.close();
+    }
   });
 });
