@@ -22,7 +22,7 @@ Status FileLock::TryAcquire(const std::string& path, std::unique_ptr<FileLock>* 
   lock->reset();
   int fd;
   do {
-    fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) return LockError("open", path, errno);
   int r;

@@ -25,7 +25,7 @@ namespace tapio {
 
 class FileLock {
  public:
-  // Opens `path` (creating it, mode 0644) and takes its lock without waiting. Three outcomes:
+  // Opens `path` (creating it, mode 0600) and takes its lock without waiting. Three outcomes:
   // - Ok with *lock set: this FileLock holds the lock.
   // - Ok with *lock null: another open file description holds it (another process, or another
   //   FileLock of this one).

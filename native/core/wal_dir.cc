@@ -89,7 +89,7 @@ Status EnsureDir(const std::string& dir, std::string* first_created) {
   for (size_t pos = 1; pos <= dir.size(); pos++) {
     if (pos != dir.size() && dir[pos] != '/') continue;
     const std::string prefix = dir.substr(0, pos);
-    if (mkdir(prefix.c_str(), 0755) == 0) {
+    if (mkdir(prefix.c_str(), 0700) == 0) {
       if (first_created->empty()) *first_created = prefix;
     } else if (errno != EEXIST) {
       return ErrnoStatus("mkdir", prefix, errno);

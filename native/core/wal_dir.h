@@ -23,8 +23,8 @@ namespace wal {
 
 // ---- the directory and WAL_ID ----
 
-// Creates `dir` and its missing parents; *first_created gets the topmost directory created
-// (empty when `dir` existed).
+// Creates `dir` and its missing parents, mode 0700 (an existing directory keeps its mode);
+// *first_created gets the topmost directory created (empty when `dir` existed).
 Status EnsureDir(const std::string& dir, std::string* first_created);
 
 // The exact bytes of a WAL_ID file for `id`.

@@ -145,7 +145,7 @@ Status OpenFile(const std::string& path, int flags, bool direct, int* fd) {
 #endif
   int f;
   do {
-    f = open(path.c_str(), all, 0644);
+    f = open(path.c_str(), all, 0600);  // a file it creates is the owner's alone
   } while (f < 0 && errno == EINTR);
   if (f < 0) return ErrnoStatus("open", path, errno);
 #if defined(__APPLE__)

@@ -93,7 +93,8 @@ Status SyncData(int fd, const std::string& path);
 Status SyncDir(const std::string& dir);
 // posix_fallocate, or ftruncate where the file system cannot preallocate.
 Status Preallocate(int fd, uint64_t size, const std::string& path);
-// Opens `path` with open(2) flags plus O_CLOEXEC, and direct I/O when `direct`.
+// Opens `path` with open(2) flags plus O_CLOEXEC, and direct I/O when `direct`. A file it
+// creates gets mode 0600 (narrowed further by the umask).
 Status OpenFile(const std::string& path, int flags, bool direct, int* fd);
 
 struct NewSegment {

@@ -15,7 +15,9 @@ namespace tapio {
 namespace {
 
 using tapio_test::FileExists;
+using tapio_test::ModeOf;
 using tapio_test::ReadFileBytes;
+using tapio_test::ScopedUmask;
 using tapio_test::TempDir;
 using tapio_test::WriteFileBytes;
 
@@ -45,6 +47,15 @@ TEST(FileLock, CreatesTheFileAndExcludesASecondLockUntilReleased) {
   first->Release();  // a second release does nothing
   ASSERT_TRUE(FileLock::TryAcquire(path, &second).ok());
   EXPECT_TRUE(second != nullptr);
+}
+
+TEST(FileLock, CreatesAPrivateFile) {
+  ScopedUmask usual;
+  TempDir dir;
+  std::unique_ptr<FileLock> lock;
+  ASSERT_TRUE(FileLock::TryAcquire(dir.Sub("LOCK"), &lock).ok());
+  ASSERT_TRUE(lock != nullptr);
+  EXPECT_EQ(std::string("600"), ModeOf(dir.Sub("LOCK")));
 }
 
 // Release closes the descriptor and leaves the file where it is: removing it would let a process

@@ -23,9 +23,11 @@ namespace {
 using tapio_test::AppendRecords;
 using tapio_test::DetailOf;
 using tapio_test::FileExists;
+using tapio_test::ModeOf;
 using tapio_test::ReadFileBytes;
 using tapio_test::ReasonOf;
 using tapio_test::RecoverDir;
+using tapio_test::ScopedUmask;
 using tapio_test::TempDir;
 using tapio_test::TextOf;
 using tapio_test::WriteFileBytes;
@@ -58,6 +60,21 @@ TEST(WalDir, NewDirectoryGetsAWalId) {
   ASSERT_TRUE(RecoverDir(walDir, &again).ok());
   EXPECT_FALSE(again.created);
   EXPECT_TRUE(again.store_id == r.store_id);
+}
+
+// Events are nobody else's: the directories an open creates are 0700 and WAL_ID is 0600; a
+// directory that existed keeps its mode.
+TEST(WalDir, CreatedDirectoriesAndWalIdArePrivate) {
+  ScopedUmask usual;
+  TempDir dir;
+  ASSERT_EQ(0, mkdir(dir.Sub("shared").c_str(), 0755));
+  const std::string walDir = dir.Sub("shared/a/wal");
+  RecoveryResult r;
+  ASSERT_TRUE(RecoverDir(walDir, &r).ok());
+  EXPECT_EQ(std::string("755"), ModeOf(dir.Sub("shared")));
+  EXPECT_EQ(std::string("700"), ModeOf(dir.Sub("shared/a")));
+  EXPECT_EQ(std::string("700"), ModeOf(walDir));
+  EXPECT_EQ(std::string("600"), ModeOf(walDir + "/WAL_ID"));
 }
 
 TEST(WalDir, WalIdChecks) {

@@ -21,9 +21,11 @@ namespace {
 using tapio_test::FileExists;
 using tapio_test::FileSize;
 using tapio_test::ListDir;
+using tapio_test::ModeOf;
 using tapio_test::PayloadFor;
 using tapio_test::ReadAt;
 using tapio_test::ReadFileBytes;
+using tapio_test::ScopedUmask;
 using tapio_test::TempDir;
 
 constexpr uint64_t kSegSize = 1 << 20;
@@ -156,6 +158,15 @@ TEST(WalFile, CreateSegmentPreallocatesAndWritesHeader) {
   EXPECT_EQ(kSegSize, FileSize(path));
   s = CreateSegmentFile(SegmentSpec(dir.Sub("missing"), 1, 1, false, 4096), &fd);
   EXPECT_EQ(StatusCode::kIoError, s.code());
+}
+
+TEST(WalFile, NewSegmentIsPrivate) {
+  ScopedUmask usual;
+  TempDir dir;
+  int fd = -1;
+  ASSERT_TRUE(CreateSegmentFile(SegmentSpec(dir.path(), 1, 1, false, 4096), &fd).ok());
+  close(fd);
+  EXPECT_EQ(std::string("600"), ModeOf(dir.Sub("0000000000000001.wal")));
 }
 
 // Writes TestLengths() with syncs after some records, through an appender in one mode.

@@ -64,6 +64,28 @@ inline uint64_t FileSize(const std::string& path) {
   return stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
 }
 
+// The permission bits of `path` in octal ("600"), or "<missing>" when it cannot be examined.
+inline std::string ModeOf(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return "<missing>";
+  char text[8];
+  std::snprintf(text, sizeof text, "%o", static_cast<unsigned>(st.st_mode & 0777));
+  return text;
+}
+
+// Sets the umask for the scope (022, the usual one): a file's mode then shows the mode it was
+// created with, not a stricter umask the test run happened to inherit.
+class ScopedUmask {
+ public:
+  explicit ScopedUmask(mode_t mask = 022) : old_(umask(mask)) {}
+  ~ScopedUmask() { umask(old_); }
+  ScopedUmask(const ScopedUmask&) = delete;
+  ScopedUmask& operator=(const ScopedUmask&) = delete;
+
+ private:
+  mode_t old_;
+};
+
 inline std::vector<uint8_t> ReadFileBytes(const std::string& path) {
   std::vector<uint8_t> out;
   FILE* f = std::fopen(path.c_str(), "rb");

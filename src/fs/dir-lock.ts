@@ -211,7 +211,7 @@ function closeServer(server: Server): Promise<void> {
 /** Replaces the lock file's contents with the owner's process id (informational). */
 async function writeOwner(dir: string, file: string, what: string, text: string): Promise<void> {
   try {
-    const handle = await fsp.open(file, constants.O_WRONLY | constants.O_CREAT, 0o644);
+    const handle = await fsp.open(file, constants.O_WRONLY | constants.O_CREAT, 0o600);
     try {
       await handle.truncate(0);
       await handle.write(text, 0);
@@ -226,7 +226,7 @@ async function writeOwner(dir: string, file: string, what: string, text: string)
 async function lockWithPidFile(dir: string, file: string, what: string): Promise<Held> {
   let handle;
   try {
-    handle = await fsp.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+    handle = await fsp.open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw dataDirError(dir, file, what, err);
     const owner = await readOwner(file);

@@ -27,7 +27,7 @@ export async function fsyncDir(dir: string): Promise<void> {
 export async function writeFileAtomic(path: string, data: string | Uint8Array, options: { mode?: number; temp?: string } = {}): Promise<void> {
   const tmp = options.temp ?? join(dirname(path), `.${Date.now().toString(36)}-${process.pid}.tmp`);
   const flags = constants.O_WRONLY | constants.O_CREAT | (options.temp === undefined ? constants.O_EXCL : constants.O_TRUNC);
-  const handle = await fsp.open(tmp, flags, options.mode ?? 0o644);
+  const handle = await fsp.open(tmp, flags, options.mode ?? 0o600);
   try {
     await handle.writeFile(data);
     await handle.datasync();
@@ -44,7 +44,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
  */
 export async function ensureWritableDir(dir: string, role: string): Promise<void> {
   try {
-    await fsp.mkdir(dir, { recursive: true });
+    await fsp.mkdir(dir, { recursive: true, mode: 0o700 }); // only the directories created now get the mode
     const stat = await fsp.stat(dir);
     if (!stat.isDirectory()) throw Object.assign(new Error(`${dir} is not a directory`), { code: 'ENOTDIR' });
     await fsp.access(dir, constants.R_OK | constants.W_OK | constants.X_OK);

@@ -46,6 +46,10 @@ export function lmdbOpenOptions(options: LmdbKvOptions) {
     noMetaSync: false,
     useWritemap: false,
     cache: false,
+    // data.mdb and lock.mdb hold key hashes: created 0600 rather than lmdb-js's 0664. lmdb-js
+    // hands this option to mdb_env_open (its src/env.cpp reads it) though its typings and README
+    // leave it out; test/privacy.test.ts checks that the files come out private.
+    permissionsMode: 0o600,
   };
 }
 

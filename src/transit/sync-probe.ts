@@ -211,7 +211,7 @@ async function tsCycles(dir: string, mode: SyncProbeMode, o: CheckedOptions): Pr
       if (offset + o.writeBytes > o.fileBytes) {
         await remove();
         const name = join(dir, `.sync-probe-${randomBytes(6).toString('hex')}`);
-        const fh = await open(name, 'wx+');
+        const fh = await open(name, 'wx+', 0o600);
         file = { fh, name };
         if (mode === 'buffered-sparse') await fh.truncate(o.fileBytes);
         await fh.datasync();

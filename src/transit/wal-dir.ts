@@ -260,7 +260,7 @@ async function listDir(dir: string): Promise<string[]> {
 /** Creates `dir` (and parents) when missing; returns the first directory created, if any. */
 async function ensureDir(dir: string): Promise<string | undefined> {
   try {
-    return await mkdir(dir, { recursive: true });
+    return await mkdir(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
     throw dirError(`cannot create the transit WAL directory ${dir}`, err);
   }

@@ -55,7 +55,7 @@ export async function setAside(fh: FileHandle, segmentPath: string, from: number
   const temp = `${path}.tmp`;
   let out: FileHandle;
   try {
-    out = await open(temp, 'w', 0o644);
+    out = await open(temp, 'w', 0o600);
   } catch (err) {
     throw ioError(temp, 'open', err);
   }

@@ -515,7 +515,7 @@ export class WalIndex implements ReadLocator {
       if (this.#find(seg.number) !== seg) return; // retention took it meanwhile
       const temp = `${file}.tmp`;
       try {
-        const fh = await open(temp, 'w', 0o644);
+        const fh = await open(temp, 'w', 0o600);
         try {
           await fh.write(bytes, 0, bytes.length, 0);
         } finally {

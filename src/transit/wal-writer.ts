@@ -601,7 +601,7 @@ async function createSegment(dir: string, n: number, firstSeq: number, size: num
   const path = segmentPath(dir, n);
   let fh: FileHandle;
   try {
-    fh = await open(path, 'wx', 0o644);
+    fh = await open(path, 'wx', 0o600);
   } catch (err) {
     throw ioError(path, 'create', err);
   }

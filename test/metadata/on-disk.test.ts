@@ -111,6 +111,7 @@ describe('metadata store on disk', () => {
       noMetaSync: false,
       useWritemap: false,
       cache: false,
+      permissionsMode: 0o600,
     });
   });
 
