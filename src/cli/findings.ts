@@ -173,12 +173,16 @@ export function registerFindingsCommands(program: Command, globals: () => Global
         dim = (await resolvedConfigFromOptions(globals())).storage.correlations.embedding_dim;
       }
       const gen = new FindingGenerator({ seed: opts.seed, embeddingDim: dim, ratePerSecond: opts.rate });
+      // Progress goes to standard error, and only on a terminal: the findings are on standard output.
+      const progress = new Progress('gen', { unit: 'findings', total: opts.count, quiet: globals().json === true || process.stderr.isTTY !== true });
       for (let done = 0; done < opts.count;) {
         const n = Math.min(1000, opts.count - done);
         const text = gen.next(n).map(findingToJson).join('\n') + '\n';
         if (!process.stdout.write(text)) await new Promise((r) => process.stdout.once('drain', r));
         done += n;
+        progress.tick(n);
       }
+      progress.done();
     });
 }
 
