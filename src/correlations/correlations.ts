@@ -1249,7 +1249,7 @@ async function checkSegmentFiles(dir: string, m: Manifest, salvage: boolean): Pr
   }
   if (damaged.length === 0) return { manifest: m, salvaged: [] };
   const aside = join(dir, 'damaged');
-  await fsp.mkdir(aside, { recursive: true });
+  await fsp.mkdir(aside, { recursive: true, mode: 0o700 });
   for (const s of damaged) {
     for (const name of [s.file, s.embeddings]) {
       await fsp.rename(join(dir, name), join(aside, name.replace(/\//g, '_'))).catch(() => undefined);
