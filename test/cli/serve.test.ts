@@ -1,7 +1,7 @@
 // The service's commands as a user runs them: `serve` (admin key once, private, the curl line it
 // prints works, graceful stop on SIGTERM, a busy port), `demo` (against a server it starts and
 // against a running one), `ingest` (offline NDJSON on both paths), and the progress output.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,12 +28,19 @@ function run(args: string[], env: Record<string, string> = {}): { code: number; 
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
+/** Servers started by a test: killed after the file, so a failed test leaves none running. */
+const children = new Set<ChildProcess>();
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
 /** Starts `serve`; resolves with its URL and output once it listens. */
 function serve(dataDir: string, extra: string[] = [], env: Record<string, string> = {}) {
   const child = spawn(process.execPath, [cli, '--data-dir', dataDir, 'serve', '--port', '0', ...extra], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.add(child);
   let out = '';
   let err = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -94,6 +101,7 @@ describe('serve and demo for scripts', () => {
   it('serve --json prints one JSON line when it serves and one when it stopped; demo --json prints one summary', async () => {
     const dataDir = join(root, 'serve-json');
     const child = spawn(process.execPath, [cli, '--data-dir', dataDir, '--json', 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
