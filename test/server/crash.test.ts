@@ -88,15 +88,20 @@ describe.each(paths)('the service killed during ingest and correlation on the %s
     expect(acked.size).toBeGreaterThan(0);
     // A last start lets the pipeline catch up; then a graceful stop.
     const server = await startServer(dataDir, path);
-    const key = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();
-    for (;;) {
-      const ready = (await (await fetch(`${server.url}/readyz`)).json()) as { transit: { lastSeq: number }; pipeline: { position: number; state: string } };
-      expect(ready.pipeline.state).toBe('running');
-      if (ready.pipeline.position === ready.transit.lastSeq) break;
-      await new Promise((r) => setTimeout(r, 50));
+    try {
+      const key = readFileSync(join(dataDir, 'admin.key'), 'utf8').trim();
+      for (;;) {
+        const ready = (await (await fetch(`${server.url}/readyz`)).json()) as { transit: { lastSeq: number }; pipeline: { position: number; state: string } };
+        expect(ready.pipeline.state).toBe('running');
+        if (ready.pipeline.position === ready.transit.lastSeq) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect((await fetch(`${server.url}/v1/findings?limit=1`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(200);
+      server.child.kill('SIGTERM');
+    } finally {
+      // A failed check above leaves no server running.
+      if (!server.child.killed) server.child.kill('SIGKILL');
     }
-    expect((await fetch(`${server.url}/v1/findings?limit=1`, { headers: { authorization: `Bearer ${key}` } })).status).toBe(200);
-    server.child.kill('SIGTERM');
     await server.exited;
 
     const storage = await TapioStorage.open({ dataDir }, { create: false });
