@@ -34,7 +34,7 @@ import {
   type EncodedBatch,
 } from './batch-columns.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION } from './limits.js';
-import { readManifest, writeManifest, type Manifest, type SegmentEntry } from './manifest.js';
+import { readManifest, segmentNumber, writeManifest, type Manifest, type SegmentEntry } from './manifest.js';
 import { columnProblem, CORRELATION_FIELDS, type CorrelationField, type CorrelationInput, type CorrelationRecord, type FindingRules } from './record.js';
 import { runSegmentJob } from './segment-jobs.js';
 import { SegmentCache } from './segment-cache.js';
@@ -602,7 +602,8 @@ export class Correlations extends EventEmitter {
         const inputs = byDay.get(day)!;
         const bytes = inputs.reduce((n, s) => n + s.bytes + s.embeddingBytes, 0);
         if (bytes >= limits[level]! && inputs.length > 0)
-          return { inputs: inputs.sort((a, b) => a.minTs - b.minTs || a.file.localeCompare(b.file)), level: level + 1 };
+          // In the order they were made: rows with the same timestamp keep their insertion order.
+          return { inputs: inputs.sort((a, b) => segmentNumber(a) - segmentNumber(b)), level: level + 1 };
       }
     }
     return null;

@@ -84,6 +84,16 @@ export interface Manifest {
   segments: SegmentEntry[];
 }
 
+/**
+ * The number a segment's file was given when it was made (`L<level>-<number>.parquet`): segments
+ * made earlier have lower numbers, so among rows with the same timestamp, the rows of a lower
+ * number were inserted first.
+ */
+export function segmentNumber(entry: Pick<SegmentEntry, 'file'>): number {
+  const m = /L\d+-(\d+)\.parquet$/.exec(entry.file);
+  return m === null ? 0 : Number(m[1]);
+}
+
 const CRC_LINE = '\ncrc32c ';
 const encoder = new TextEncoder();
 

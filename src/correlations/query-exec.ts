@@ -11,7 +11,7 @@ import type { ActiveBatch } from './active-part.js';
 import { batchColumns } from './active-part.js';
 import { emptyColumns, type BatchColumns } from './batch-columns.js';
 import { resourceColumn } from './arrow-columns.js';
-import type { SegmentEntry } from './manifest.js';
+import { segmentNumber, type SegmentEntry } from './manifest.js';
 import { CACHED_COLUMNS, type SegmentCache } from './segment-cache.js';
 import { EmbeddingReader, embeddingNorms, type SegmentReader } from './segment-file.js';
 import type { Pace } from '../query/breathe.js';
@@ -106,7 +106,7 @@ export function planSources(view: StoreView, from: number, to: number, selector:
 /**
  * Sources in groups whose time ranges do not overlap one another, in time order (newest first
  * when `descending`): the rows of one group can be ordered without reading the next.
- * Within a group, segments come by (minTs, level), then memory batches in insert order.
+ * Within a group, segments come in the order they were made, then memory batches in insert order.
  */
 export function timeClusters(sources: readonly Source[], descending: boolean): Source[][] {
   const sorted = [...sources].sort((a, b) => a.minTs - b.minTs || rank(a) - rank(b));
@@ -122,9 +122,14 @@ export function timeClusters(sources: readonly Source[], descending: boolean): S
     }
   }
   if (descending) clusters.reverse();
-  // Memory batches keep their insert order after the segments of their cluster (as a plain scan reads them).
-  for (const c of clusters) c.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'segment' ? -1 : 1));
+  // Within a cluster, segments in the order they were made, then memory batches in insert order:
+  // rows with the same timestamp come in the order they were inserted.
+  for (const c of clusters) c.sort((a, b) => order(a) - order(b));
   return clusters;
+}
+
+function order(s: Source): number {
+  return s.kind === 'segment' ? segmentNumber(s.entry) : Number.MAX_SAFE_INTEGER;
 }
 
 function rank(s: Source): number {
