@@ -256,6 +256,18 @@ export class Correlations extends EventEmitter {
           ...(options.recovery === undefined ? {} : { recovery: options.recovery }),
         },
       );
+      if (wal.lastSeq < manifest.walSeq) {
+        // The WAL ends before what the manifest covers: it was replaced, emptied or restored from
+        // an older copy. Whatever it holds is in segments already. New inserts are numbered after
+        // its end, at or below the old walSeq, so a replay would skip them: the manifest is made
+        // to cover exactly what the WAL holds, and a crash replays every insert made from now on.
+        process.emitWarning(
+          `tapio-storage correlations at ${dir}: the correlation WAL ends at record ${wal.lastSeq} but the MANIFEST covers records up to ${manifest.walSeq} (a WAL restored from an older copy or replaced); the manifest now covers the WAL's end, and nothing stored is lost`,
+          { code: 'TAPIO_CORRELATIONS_WAL_BEHIND' },
+        );
+        manifest = { ...manifest, walSeq: wal.lastSeq, walExtra: [] };
+        await writeManifest(dir, manifest);
+      }
       const created = new Correlations(config, wal, manifest, unlock);
       store = created;
       created.#removedFiles = removed;

@@ -1,7 +1,7 @@
 // Source positions: insert(findings, { sourceSeq }) stores the position a batch came from in the
 // batch's WAL record, so it is durable exactly with the findings; correlations.sourceSeq is where a
 // pipeline resumes, through replay, flush, reopen and compaction.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -101,5 +101,42 @@ describe.each(paths)('source positions on the %s path', (path) => {
     expect(s.correlations.sourceSeq).toBe(400);
     expect((await s.correlations.query()).length).toBe(4);
     await s.close();
+  });
+});
+
+describe.each(paths)('a correlation WAL behind its manifest on the %s path', (path) => {
+  const open = (dataDir: string) => TapioStorage.open({ dataDir, storage: { correlations: { embedding_dim: DIM } } }, { correlations: { path } });
+
+  it('keeps inserts made after the WAL was replaced through a crash', async () => {
+    const dataDir = newDataDir();
+    let s = await open(dataDir);
+    for (let i = 0; i < 5; i++) {
+      await s.correlations.insert([finding(`old-${i}`, NOON + i)]);
+      await s.correlations.flush();
+    }
+    await s.close();
+    // The WAL directory is replaced by an empty one (a restore that missed it).
+    const walDir = join(dataDir, 'correlations', 'wal');
+    rmSync(walDir, { recursive: true, force: true });
+    mkdirSync(walDir, { mode: 0o700 });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      s = await open(dataDir);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.some((w) => w.includes('the correlation WAL ends at record 0 but the MANIFEST covers records up to 5'))).toBe(true);
+    await s.correlations.insert([finding('new-1', NOON + 10)]);
+    await s.correlations.insert([finding('new-2', NOON + 11)]);
+    // A crash now: the copy is the directory as a killed process leaves it.
+    const copy = newDataDir();
+    await cp(dataDir, copy, { recursive: true });
+    await s.close();
+    for (const lock of ['correlations/LOCK', 'correlations/wal/LOCK', 'wal/LOCK']) writeFileSync(join(copy, lock), '');
+    const again = await open(copy);
+    expect((await again.correlations.query({ fields: ['id'] })).map((r) => r.id)).toEqual(['old-0', 'old-1', 'old-2', 'old-3', 'old-4', 'new-1', 'new-2']);
+    await again.close();
   });
 });
