@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 
 import { HTTP_STATUS, TapioError, type TapioErrorCode, type TapioErrorDetails } from '../errors.js';
+import { describeJsonFault, type NdjsonFailure } from './ndjson.js';
 
 /** The status and headers an error of the HTTP layer answers with, beside its code's default. */
 const HTTP_EXTRA = new WeakMap<TapioError, { status: number; headers: Record<string, string> }>();
@@ -40,9 +41,9 @@ export function errorResponse(err: unknown): { status: number; headers: Record<s
 /** Sends `body` as JSON with `status` (once; a response already under way is left alone). */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.writableEnded) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
+  const bytes = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': bytes.length, ...headers });
+  res.end(bytes);
 }
 
 /** Sends bytes with a content type. */
@@ -137,29 +138,51 @@ export function splitLines(body: Buffer, maxLine: number, maxLines: number, what
     while (start < end && (body[start] === 32 || body[start] === 9)) start++;
     while (end > start && (body[end - 1] === 32 || body[end - 1] === 9)) end--;
     if (end > start) {
-      if (end - start > maxLine) {
-        throw httpError(
-          'ERR_TOO_LARGE',
-          `line ${number} holds ${end - start} bytes, over server.max_line (${maxLine} bytes); nothing of the request was stored`,
-          {
-            details: { line: number },
-          },
-        );
-      }
-      if (lines.length === maxLines) {
-        throw httpError(
-          'ERR_TOO_LARGE',
-          `the request holds more than server.max_events (${maxLines}) ${what}; send them in smaller requests (nothing was stored)`,
-          {
-            details: { line: number },
-          },
-        );
-      }
+      if (end - start > maxLine) throw lineTooLong(number, end - start, maxLine);
+      if (lines.length === maxLines) throw tooManyLines(number, maxLines, what);
       lines.push({ start, end, number });
     }
     at = nl + 1;
   }
   return lines;
+}
+
+/** ERR_TOO_LARGE for line `number` of `bytes` bytes (trimmed), over server.max_line. */
+function lineTooLong(number: number, bytes: number, maxLine: number): TapioError {
+  return httpError('ERR_TOO_LARGE', `line ${number} holds ${bytes} bytes, over server.max_line (${maxLine} bytes); nothing of the request was stored`, {
+    details: { line: number },
+  });
+}
+
+/** ERR_TOO_LARGE for line `number`, the first beyond server.max_events non-blank lines of `what` (events, findings). */
+function tooManyLines(number: number, maxLines: number, what: string): TapioError {
+  return httpError('ERR_TOO_LARGE', `the request holds more than server.max_events (${maxLines}) ${what}; send them in smaller requests (nothing was stored)`, {
+    details: { line: number },
+  });
+}
+
+/**
+ * The error an NDJSON body of events is refused with, from the check's failure (./ndjson.ts):
+ * ERR_TOO_LARGE for the limits, as splitLines words them; ERR_BAD_REQUEST for a line that is not
+ * JSON (what is wrong and its byte offset in the line, also in details.offset) or not an object.
+ * details.line names the line in each.
+ */
+export function ndjsonRefusal(failure: NdjsonFailure, body: Uint8Array, maxLine: number, maxLines: number): TapioError {
+  const n = failure.line;
+  switch (failure.outcome) {
+    case 'line-too-long':
+      return lineTooLong(n, failure.length, maxLine);
+    case 'too-many-lines':
+      return tooManyLines(n, maxLines, 'events');
+    case 'not-json':
+      return httpError('ERR_BAD_REQUEST', `line ${n} is not valid JSON: ${describeJsonFault(failure, body)}; nothing of the request was stored`, {
+        details: { line: n, offset: failure.offset },
+      });
+    case 'not-object':
+      return httpError('ERR_BAD_REQUEST', `line ${n} is not a JSON object; each event is one object per line (nothing of the request was stored)`, {
+        details: { line: n },
+      });
+  }
 }
 
 /** Parses JSON text, or throws ERR_BAD_REQUEST saying where (`where`: "the body", "line 3"). */

@@ -427,10 +427,13 @@ describe('float32 values in JSON', () => {
     let x = 7;
     for (let i = 0; i < 10_000; i++) {
       x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-      const v = Math.fround((x / 2 ** 32 - 0.5) * 10 ** ((x % 12) - 6));
+      const v = Math.fround((x / 2 ** 32 - 0.5) * 10 ** ((x % 76) - 40));
       const s = shortestFloat32(v);
       expect(Math.fround(s)).toBe(v);
       expect(String(s).length).toBeLessThanOrEqual(String(v).length);
+      // No shorter decimal reads back as the same float32.
+      const digits = s.toExponential().replace(/e.*$/, '').replace(/[-.]/g, '').length;
+      if (digits > 1) expect(Math.fround(Number(v.toPrecision(digits - 1)))).not.toBe(v);
     }
   });
 });
