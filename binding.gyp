@@ -15,6 +15,7 @@
         "native/core/file_layer.cc",
         "native/core/file_lock.cc",
         "native/core/json.cc",
+        "native/core/json_check.cc",
         "native/core/merge_order.cc",
         "native/core/ring_buffer.cc",
         "native/core/salvage_file.cc",
@@ -36,7 +37,8 @@
         "native/binding/file_lock_binding.cc",
         "native/binding/merge_binding.cc",
         "native/binding/cosine_binding.cc",
-        "native/binding/select_binding.cc"
+        "native/binding/select_binding.cc",
+        "native/binding/json_check_binding.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -50,6 +50,7 @@ void InitFileLock(Napi::Env env, Napi::Object exports);
 void InitMerge(Napi::Env env, Napi::Object exports);
 void InitCosine(Napi::Env env, Napi::Object exports);
 void InitSelect(Napi::Env env, Napi::Object exports);
+void InitJsonCheck(Napi::Env env, Napi::Object exports);
 
 }  // namespace tapio_binding
 

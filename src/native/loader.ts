@@ -207,6 +207,12 @@ export interface NativeAddon {
   selectByCode(codes: Uint8Array, lut: Uint8Array, sel: Uint32Array | null, want: 0 | 1): Uint32Array;
   /** The rows of `sel` (every row of `present` when null) whose present[row] equals `want`, ascending. */
   selectByMask(present: Uint8Array, sel: Uint32Array | null, want: 0 | 1): Uint32Array;
+  /**
+   * The NDJSON check of the ingest path (native/core/json_check.h; src/server/ndjson.ts is its
+   * twin): writes the trimmed (start, end) of each non-blank line into `ranges` and the outcome
+   * into `result` (RESULT_SLOTS of ndjson.ts). Throws ERR_INVALID_ARGUMENT for bad arguments.
+   */
+  checkNdjson(body: Uint8Array, maxLine: number, maxLines: number, ranges: Uint32Array, result: Float64Array): void;
 }
 
 /** Which path runs, and why. */
@@ -216,7 +222,7 @@ export interface NativeStatus {
   reason: string | undefined;
 }
 
-const EXPECTED_ABI = 10;
+const EXPECTED_ABI = 11;
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const addonPath = join(packageRoot, 'build', 'Release', 'tapio_native.node');
 const buildErrorPath = join(packageRoot, 'build', 'native-build-error.txt');

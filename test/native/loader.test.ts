@@ -45,6 +45,7 @@ const addonExports: Members<NativeAddon> = {
   selectTimeRange: 'function',
   selectByCode: 'function',
   selectByMask: 'function',
+  checkNdjson: 'function',
 };
 const producerMembers: Members<NativeProducer> = { pushBatches: 'function', ref: 'function', unref: 'function', detach: 'function', id: 'number' };
 const ringMembers: Members<NativeRing> = { push: 'function', drain: 'function', usedBytes: 'function' };
