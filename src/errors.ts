@@ -134,7 +134,7 @@ export const ERROR_CODES = {
     meaning:
       'An HTTP request could not be read: malformed JSON or NDJSON, a content type the route does not take, or a query parameter of the wrong form. Nothing of the request was stored.',
     action:
-      'Fix the body or parameter the message names (details.line gives the NDJSON line) and send the request again; /v1/openapi.json describes every route.',
+      'Fix the body or parameter the message names (details.line gives the NDJSON line, and details.offset the byte in it where the line stops being JSON) and send the request again; /v1/openapi.json describes every route.',
   },
   ERR_TOO_LARGE: {
     meaning:
