@@ -151,8 +151,13 @@ export function registerFindingsCommands(program: Command, globals: () => Global
           if (batch.length >= opts.batch) await flush();
         }
         await flush();
-      } finally {
+        // Only a load that went through ends its progress with a line: after a failure the error
+        // is the first thing on standard error.
         progress.done();
+      } catch (err) {
+        progress.abort();
+        throw err;
+      } finally {
         await storage.close();
       }
       const seconds = (performance.now() - started) / 1000;

@@ -77,8 +77,13 @@ export function registerIngestCommand(program: Command, globals: () => GlobalOpt
         }
         await flush();
         await Promise.all(inFlight);
-      } finally {
+        // Only a load that went through ends its progress with a line: after a failure the error
+        // is the first thing on standard error.
         progress.done();
+      } catch (err) {
+        progress.abort();
+        throw err;
+      } finally {
         await storage.close();
       }
       const seconds = (performance.now() - started) / 1000;

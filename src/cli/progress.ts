@@ -65,6 +65,11 @@ export class Progress {
     else if (this.#o.total === 0 || this.#lastTenth < 10) this.#o.write(`${line}\n`);
   }
 
+  /** Ends a bar cut short by a failure: the line it was drawing is closed, nothing more is said. */
+  abort(): void {
+    if (!this.#o.quiet && this.#o.tty && this.#lastDraw > 0) this.#o.write('\n');
+  }
+
   get count(): number {
     return this.#done;
   }
