@@ -552,6 +552,7 @@ export class Correlations extends EventEmitter {
       },
       () => {
         if (this.#frozen === part) this.#frozen = null;
+        this.#segmentCache.forgetBatches(part.batches);
       },
     );
     this.#flushes++;

@@ -166,7 +166,7 @@ export async function* scanChunks(
     await view.pace.breathe();
     if (source.kind === 'memory') {
       explain.memoryBatches.scanned++;
-      const cols = batchColumns(source.batch, view.dim);
+      const cols = view.cache.batch(source.batch, () => batchColumns(source.batch, view.dim));
       explain.rows.scanned += cols.rows;
       const t0 = performance.now();
       let sel = timeSelection(cols, from, to, view.kernels);

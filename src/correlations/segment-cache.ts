@@ -7,6 +7,8 @@
  */
 import { join } from 'node:path';
 
+import type { ActiveBatch } from './active-part.js';
+import type { BatchColumns } from './batch-columns.js';
 import type { SegmentEntry } from './manifest.js';
 import { SegmentReader } from './segment-file.js';
 
@@ -16,6 +18,11 @@ export const CACHED_COLUMNS = new Set(['timestamp', 'type', 'severity', 'confide
 export const COLUMN_CACHE_BYTES = 64 * 1024 * 1024;
 /** Parquet readers kept open. */
 export const OPEN_READERS = 32;
+/**
+ * Bytes of decoded in-memory batches kept (counted as twice their record, what their columns,
+ * ids and resource objects take): queries that reach the active part decode it once, not each.
+ */
+export const BATCH_CACHE_BYTES = 64 * 1024 * 1024;
 
 type Column = Float64Array | Uint8Array | Float32Array | Int32Array;
 
@@ -28,6 +35,8 @@ interface ReaderSlot {
 
 export class SegmentCache {
   readonly #readers = new Map<string, ReaderSlot>();
+  readonly #batches = new Map<ActiveBatch, { cols: BatchColumns; bytes: number }>();
+  #batchBytes = 0;
   readonly #columns = new Map<string, Column>();
   #columnBytes = 0;
 
@@ -120,16 +129,53 @@ export class SegmentCache {
     }
   }
 
+  /**
+   * The decoded columns of an in-memory batch, from the cache or from `decode`. A batch never
+   * changes, and what queries take from its columns they copy, so one decoding serves them all.
+   */
+  batch(batch: ActiveBatch, decode: () => BatchColumns): BatchColumns {
+    const hit = this.#batches.get(batch);
+    if (hit !== undefined) {
+      this.#batches.delete(batch);
+      this.#batches.set(batch, hit);
+      return hit.cols;
+    }
+    const cols = decode();
+    const bytes = 2 * batch.bytes.length;
+    if (bytes <= BATCH_CACHE_BYTES / 4) {
+      this.#batches.set(batch, { cols, bytes });
+      this.#batchBytes += bytes;
+      for (const [k, v] of this.#batches) {
+        if (this.#batchBytes <= BATCH_CACHE_BYTES) break;
+        this.#batches.delete(k);
+        this.#batchBytes -= v.bytes;
+      }
+    }
+    return cols;
+  }
+
+  /** Drops the decoded columns of batches that left memory (their part is in segments now). */
+  forgetBatches(batches: Iterable<ActiveBatch>): void {
+    for (const b of batches) {
+      const v = this.#batches.get(b);
+      if (v === undefined) continue;
+      this.#batches.delete(b);
+      this.#batchBytes -= v.bytes;
+    }
+  }
+
   /** Closes every reader (the store closes); readers in use close when released. */
   clear(): void {
     for (const slot of this.#readers.values()) this.#close(slot);
     this.#readers.clear();
     this.#columns.clear();
     this.#columnBytes = 0;
+    this.#batches.clear();
+    this.#batchBytes = 0;
   }
 
   /** Open readers and bytes of kept columns (stats). */
-  get size(): { readers: number; columnBytes: number } {
-    return { readers: this.#readers.size, columnBytes: this.#columnBytes };
+  get size(): { readers: number; columnBytes: number; batchBytes: number } {
+    return { readers: this.#readers.size, columnBytes: this.#columnBytes, batchBytes: this.#batchBytes };
   }
 }
