@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import { createReadStream, promises as fsp } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 import type { TapioConfig, TapioConfigInput } from '../config/index.js';
@@ -140,4 +140,13 @@ export function humanBytes(bytes: number): string {
     u++;
   }
   return u === 0 ? `${v} B` : `${v.toFixed(v >= 100 ? 0 : 1)} ${units[u]}`;
+}
+
+/**
+ * A file of lines to load (`-` or nothing: standard input): its name for messages, its size for
+ * progress (0 when unknown) and a stream of it.
+ */
+export async function lineInput(file: string | undefined): Promise<{ source: string; total: number; input: NodeJS.ReadableStream }> {
+  if (file === undefined || file === '-') return { source: 'standard input', total: 0, input: process.stdin };
+  return { source: file, total: (await fsp.stat(file)).size, input: createReadStream(file) };
 }

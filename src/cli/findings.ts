@@ -3,7 +3,6 @@
  * beside a running store), `findings import` (JSON lines, with progress on a terminal) and `gen`
  * (realistic findings as JSON lines).
  */
-import { createReadStream, promises as fsp } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 import type { Command } from 'commander';
@@ -12,7 +11,7 @@ import { TapioError } from '../errors.js';
 import { FindingGenerator } from '../correlations/generator.js';
 import type { CorrelationInput } from '../correlations/record.js';
 import { manifestOf, verifyFindings } from '../correlations/verify.js';
-import { existingStoreConfig, humanBytes, openFromOptions, printJsonOrLines, type GlobalOptions } from './common.js';
+import { existingStoreConfig, humanBytes, lineInput, openFromOptions, printJsonOrLines, type GlobalOptions } from './common.js';
 import { Progress } from './progress.js';
 
 /** One finding as a JSON line: pattern in base64, timestamp in epoch milliseconds (or an ISO string on input). */
@@ -116,9 +115,7 @@ export function registerFindingsCommands(program: Command, globals: () => Global
     .option('-b, --batch <n>', 'findings per insert (one WAL record each)', (v) => wholeNumberArg('--batch', v), 1000)
     .description('insert findings from JSON lines; a bad line refuses its batch (nothing of it stored) and stops the import, saying which line')
     .action(async (file: string | undefined, opts: { batch: number }) => {
-      const source = file === undefined || file === '-' ? 'standard input' : file;
-      const total = source === 'standard input' ? 0 : (await fsp.stat(file!)).size;
-      const input = source === 'standard input' ? process.stdin : createReadStream(file!);
+      const { source, total, input } = await lineInput(file);
       const storage = await openFromOptions(globals(), { create: false });
       const progress = new Progress('import', { unit: 'bytes', total, quiet: globals().json === true });
       let imported = 0;

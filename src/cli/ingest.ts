@@ -2,13 +2,12 @@
  * `tapio-storage ingest FILE.ndjson`: loads events into the transit WAL without a server (the
  * store must not be open elsewhere), each line stored as its bytes, as POST /v1/events does.
  */
-import { createReadStream, promises as fsp } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 import type { Command } from 'commander';
 
 import { TapioError } from '../errors.js';
-import { openFromOptions, printJsonOrLines, type GlobalOptions } from './common.js';
+import { lineInput, openFromOptions, printJsonOrLines, type GlobalOptions } from './common.js';
 import { Progress } from './progress.js';
 
 export function registerIngestCommand(program: Command, globals: () => GlobalOptions): void {
@@ -20,9 +19,7 @@ export function registerIngestCommand(program: Command, globals: () => GlobalOpt
       'append events from an NDJSON file to the transit WAL (offline: the store must not be open in a server); a line that is not a JSON object stops the load, saying which, with everything before it stored',
     )
     .action(async (file: string | undefined, opts: { batch: number }) => {
-      const source = file === undefined || file === '-' ? 'standard input' : file;
-      const total = source === 'standard input' ? 0 : (await fsp.stat(file!)).size;
-      const input = source === 'standard input' ? process.stdin : createReadStream(file!);
+      const { source, total, input } = await lineInput(file);
       const storage = await openFromOptions(globals(), { create: false });
       const progress = new Progress('ingest', { unit: 'bytes', total, quiet: globals().json === true });
       let events = 0;
