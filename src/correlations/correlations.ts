@@ -574,6 +574,9 @@ export class Correlations extends EventEmitter {
   #updateManifest(change: (current: Manifest) => Manifest, swapped?: () => void): Promise<Manifest> {
     const run = this.#manifestChain.then(async () => {
       const next = change(this.#manifest);
+      // A change that changes nothing (a retention run that dropped nothing) writes nothing: the
+      // manifest, with a name filter per segment, can run to megabytes.
+      if (next === this.#manifest) return next;
       await writeManifest(this.dir, next);
       // In the same synchronous step as the swap (`swapped`): a read takes its snapshot of the
       // segments and of the parts in memory at once, so it never sees rows in both.

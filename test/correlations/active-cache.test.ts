@@ -1,6 +1,10 @@
 // Queries that reach the active part reuse its decoded batches (the segment cache keeps them):
 // repeated queries, similarity and aggregation over the same part give what the first gave, new
-// inserts are seen at once, and a flush drops what the cache kept of the part.
+// inserts are seen at once, and a flush drops what the cache kept of the part. A retention run that
+// drops nothing leaves the manifest file as it is.
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 
 import { TapioStorage } from '../../src/index.js';
@@ -64,5 +68,25 @@ describe.each(paths)('the active part under repeated queries on the %s path', (p
     cache.forgetBatches(big);
     cache.clear();
     expect(cache.size.batchBytes).toBe(0);
+  });
+});
+
+describe.each(paths)('retention on the %s path', (path) => {
+  it('rewrites the manifest only when it drops something', async () => {
+    const dataDir = newDataDir();
+    const s = await TapioStorage.open({ dataDir, storage: { correlations: { embedding_dim: DIM } } }, { correlations: { path } });
+    try {
+      await s.correlations.insert(new FindingGenerator({ seed: 2, embeddingDim: DIM }).next(10));
+      await s.correlations.flush();
+      const manifest = join(s.correlations.dir, 'MANIFEST');
+      const before = statSync(manifest).ino;
+      expect(await s.correlations.applyRetention()).toBe(0);
+      expect(statSync(manifest).ino).toBe(before);
+      // Far in the future every day is past retention: the segments go and the manifest is new.
+      expect(await s.correlations.applyRetention(Date.now() + 400 * 86_400_000)).toBe(1);
+      expect(statSync(manifest).ino).not.toBe(before);
+    } finally {
+      await s.close();
+    }
   });
 });
