@@ -188,7 +188,14 @@ export class Service {
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const started = performance.now();
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      // A request target no URL can be made of: answered, never thrown into the server.
+      sendJson(res, 400, { error: { code: 'ERR_BAD_REQUEST', message: 'the request target is not a valid path' } }, { connection: 'close' });
+      return;
+    }
     const found = this.#match(req.method ?? 'GET', url.pathname);
     const kind = found.route?.kind ?? 'other';
     const isHealth = found.route?.role === 'none';
@@ -325,7 +332,7 @@ export class Service {
         continue;
       }
       const params: Record<string, string> = {};
-      c.names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1]!)));
+      c.names.forEach((n, i) => (params[n] = safeDecode(m[i + 1]!)));
       return { route: c.route, params, allow };
     }
     return { route: null, params: {}, allow: [...new Set(allow)].sort() };
@@ -359,5 +366,14 @@ export class Service {
       'ERR_FORBIDDEN',
       `this route needs the role ${role} (or admin); the key's user has ${user.roles.length === 0 ? 'no role' : user.roles.join(', ')}`,
     );
+  }
+}
+
+/** A path segment with its %-escapes decoded; as it is when they are malformed (%zz). */
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
   }
 }

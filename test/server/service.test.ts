@@ -1,7 +1,9 @@
 // The HTTP service end to end over real HTTP on loopback, on both paths: ingest, reads, findings,
 // similarity, aggregation, explain, Arrow, metrics, the OpenAPI document, auth and every limit.
 // Each JSON response is checked with the schema the route table names for it.
+import { rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 
 import { tableFromIPC } from 'apache-arrow';
 import fc from 'fast-check';
@@ -403,18 +405,79 @@ describe.each(paths)('service limits on the %s path', (path) => {
 
   it('finishes the requests in progress when it stops, and refuses new ones', async () => {
     const h = await startHarness(path);
-    const pending = h.call('/v1/events', { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: ndjson(kubeEvents(200)) });
-    // Once the service is working on it (not before: a request not yet received is not in progress).
-    while (h.service.inflight === 0) await new Promise((r) => setTimeout(r, 1));
-    const closing = h.service.close();
-    const res = await pending;
-    expect(res.status).toBe(200);
-    await closing;
-    await expect(fetch(`${h.url}/healthz`)).rejects.toThrow();
-    const ack = await jsonOf(res);
-    await h.pipeline?.close();
-    expect(h.storage.transit.lastSeq).toBe(ack.lastSeq);
-    await h.storage.close();
+    try {
+      const u = new URL(h.url);
+      const body = Buffer.from(ndjson(kubeEvents(200)));
+      const half = Math.floor(body.length / 2);
+      // The first half of the body, then the stop: the request is in progress (its body is not all
+      // there), so close() must wait for it; the second half then completes it.
+      let sendRest: () => void = () => undefined;
+      const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = request(
+          {
+            host: u.hostname,
+            port: u.port,
+            path: '/v1/events',
+            method: 'POST',
+            headers: { authorization: `Bearer ${h.keys.writer}`, 'content-type': 'application/x-ndjson', 'content-length': body.length },
+          },
+          (res) => {
+            let text = '';
+            res.on('data', (c) => (text += c));
+            res.on('end', () => resolve({ status: res.statusCode!, text }));
+          },
+        );
+        req.on('error', reject);
+        req.write(body.subarray(0, half));
+        sendRest = () => req.end(body.subarray(half));
+      });
+      while (h.service.inflight === 0) await new Promise((r) => setTimeout(r, 1));
+      let closed = false;
+      const closing = h.service.close().then(() => (closed = true));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(closed).toBe(false); // waiting for the request in progress
+      sendRest();
+      const res = await answer;
+      expect(res.status).toBe(200);
+      await closing;
+      await expect(fetch(`${h.url}/healthz`)).rejects.toThrow();
+      const ack = JSON.parse(res.text) as { count: number; lastSeq: number };
+      expect(ack.count).toBe(200);
+      expect(h.storage.transit.lastSeq).toBe(ack.lastSeq);
+    } finally {
+      await h.service.close();
+      await h.pipeline?.close();
+      await h.storage.close();
+      rmSync(h.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('answers request targets that are no URL, and malformed HTTP, without falling over', async () => {
+    const h = await startHarness(path);
+    try {
+      const u = new URL(h.url);
+      const raw = (text: string) =>
+        new Promise<string>((resolve) => {
+          const socket = connect(Number(u.port), u.hostname, () => socket.end(text));
+          let out = '';
+          socket.on('data', (d) => (out += d.toString()));
+          socket.on('close', () => resolve(out));
+          socket.on('error', () => resolve(out));
+        });
+      for (const target of ['http://[', '//', 'http://a:b:c/v1/findings', '/v1/%zz', '*']) {
+        const out = await raw(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+        expect(out, target).toMatch(/^HTTP\/1\.1 (400|401|404) /);
+      }
+      expect(await raw('NOT HTTP AT ALL\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+      // A malformed escape in a path parameter is a name like any other (no such key: 404).
+      expect((await h.call('/v1/keys/%zz', { method: 'DELETE' })).status).toBeLessThan(500);
+      expect(
+        (await h.call('/v1/users/%E0%A4%A/keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"k"}' })).status,
+      ).toBeLessThan(500);
+      expect((await h.call('/healthz', { key: null })).status).toBe(200);
+    } finally {
+      await h.close();
+    }
   });
 });
 
