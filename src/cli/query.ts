@@ -8,8 +8,7 @@ import { promises as fsp } from 'node:fs';
 import { tableToIPC } from 'apache-arrow';
 import type { Command } from 'commander';
 
-import { parseDuration } from '../config/units.js';
-import { timeArg } from '../query/time-input.js';
+import { rangeArgs } from '../query/time-input.js';
 import { TapioError } from '../errors.js';
 import type { QueryRecord } from '../correlations/correlations.js';
 import { CORRELATION_FIELDS, type CorrelationField } from '../correlations/record.js';
@@ -34,20 +33,7 @@ interface QueryFlags extends RangeFlags {
 }
 
 function rangeOf(flags: RangeFlags): { from?: number; to?: number } {
-  if (flags.since !== undefined && flags.from !== undefined) throw new TapioError('ERR_INVALID_ARGUMENT', '--since and --from both set the start; give one');
-  const now = Date.now();
-  const from =
-    flags.since !== undefined ? now - durationArg('--since', flags.since) : flags.from !== undefined ? timeArg('--from', flags.from, now) : undefined;
-  const to = flags.until !== undefined ? timeArg('--until', flags.until, now) : undefined;
-  return { ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }) };
-}
-
-function durationArg(option: string, value: string): number {
-  try {
-    return parseDuration(value);
-  } catch (err) {
-    throw new TapioError('ERR_INVALID_ARGUMENT', `${option}: ${(err as Error).message}`);
-  }
+  return rangeArgs(flags, '--');
 }
 
 function numberArg(option: string, value: string | undefined): number | undefined {

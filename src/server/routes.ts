@@ -7,13 +7,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tableToIPC, type Table } from 'apache-arrow';
 import type { z } from 'zod';
 
-import { parseDuration } from '../config/units.js';
 import type { QueryRecord } from '../correlations/correlations.js';
 import type { CorrelationField, CorrelationInput } from '../correlations/record.js';
 import { CORRELATION_FIELDS } from '../correlations/record.js';
 import type { User } from '../metadata/index.js';
 import type { CorrelationQuery } from '../query/options.js';
-import { timeArg } from '../query/time-input.js';
+import { rangeArgs } from '../query/time-input.js';
 import type { TapioStorage } from '../storage.js';
 import { bodyKind, checkWith, httpError, ndjsonRefusal, parseJson, readBody, splitLines } from './http.js';
 import { ndjsonValidator } from './ndjson.js';
@@ -142,19 +141,8 @@ export function shortestFloat32(v: number): number {
 }
 
 /** The time range of a request: `since` (a duration ago) or `from`, and `until`. */
-function rangeOf(q: { since?: string | undefined; from?: string | number | undefined; until?: string | number | undefined }): { from?: number; to?: number } {
-  const now = Date.now();
-  if (q.since !== undefined && q.from !== undefined) throw httpError('ERR_BAD_REQUEST', 'since and from both set the start of the range; give one');
-  let from: number | undefined;
-  if (q.since !== undefined) {
-    try {
-      from = now - parseDuration(q.since);
-    } catch (err) {
-      throw httpError('ERR_BAD_REQUEST', `since: ${(err as Error).message}`);
-    }
-  } else if (q.from !== undefined) from = typeof q.from === 'number' ? q.from : param(() => timeArg('from', q.from as string, now));
-  const to = q.until === undefined ? undefined : typeof q.until === 'number' ? q.until : param(() => timeArg('until', q.until as string, now));
-  return { ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }) };
+function rangeOf(q: Parameters<typeof rangeArgs>[0]): { from?: number; to?: number } {
+  return param(() => rangeArgs(q));
 }
 
 /** Runs a parameter parser whose ERR_INVALID_ARGUMENT is the request's fault (ERR_BAD_REQUEST). */

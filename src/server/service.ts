@@ -24,8 +24,6 @@ import { openApiDocument } from './openapi.js';
 import type { Pipeline } from './pipeline.js';
 import { routeTable, type Role, type Route, type RouteContext, type RouteEnv } from './routes.js';
 import { ServiceMetrics } from './service-metrics.js';
-import { DEFAULTS } from '../config/schema.js';
-import { resolveConfig } from '../config/load.js';
 
 interface CompiledRoute {
   route: Route;
@@ -98,8 +96,8 @@ export class Service {
   /** Listens on `options.host`:`options.port` (127.0.0.1:7700 by default; port 0 picks a free one). */
   static async start(storage: TapioStorage, options: ServiceOptions = {}): Promise<Service> {
     const { pipeline, log, ...server } = options;
-    const defaults = resolveConfig({ server: { ...DEFAULTS.server } }).server;
-    const config: ServerConfig = { ...defaults, ...storage.config.server, ...server };
+    // The storage's configuration is resolved: its server section holds every key, defaults included.
+    const config: ServerConfig = { ...storage.config.server, ...server };
     const service = new Service(storage, config, { ...(pipeline === undefined ? {} : { pipeline }), ...(log === undefined ? {} : { log }) });
     await new Promise<void>((resolve, reject) => {
       const failed = (err: NodeJS.ErrnoException) => {
