@@ -38,6 +38,7 @@ import { readManifest, segmentNumber, writeManifest, type Manifest, type Segment
 import { columnProblem, CORRELATION_FIELDS, type CorrelationField, type CorrelationInput, type CorrelationRecord, type FindingRules } from './record.js';
 import { runSegmentJob } from './segment-jobs.js';
 import { SegmentCache } from './segment-cache.js';
+import { DecodePool } from './decode-pool.js';
 import { chunkVectors, emptyExplain, planSources, readMore, scanChunks, timeClusters, type QueryExplain, type Source, type StoreView } from './query-exec.js';
 import { Aggregator, compareKey, type AggregateRow } from '../query/aggregate.js';
 import { Pace } from '../query/breathe.js';
@@ -280,6 +281,8 @@ export class Correlations extends EventEmitter {
       }, every);
       created.#retentionTimer.unref();
       created.#scheduleCompaction();
+      // Queries of segments decode in the pool's threads: start them now rather than in the first query.
+      if (created.#manifest.segments.length > 0) DecodePool.shared().warm();
       if (!config.wal_enabled) {
         process.emitWarning(
           `tapio-storage correlations at ${dir}: wal_enabled is false, so an insert resolves before its findings are on disk and findings inserted since the last flush are lost if the process dies`,
@@ -686,6 +689,7 @@ export class Correlations extends EventEmitter {
       }
       this.#retired.delete(s.file);
       this.#segmentCache.forget(s.file);
+      DecodePool.shared().forget(join(this.dir, s.file));
       await fsp.rm(join(this.dir, s.file), { force: true });
       await fsp.rm(join(this.dir, s.embeddings), { force: true });
       dirs.add(join(this.dir, 'segments', `day=${s.day}`));
@@ -870,6 +874,8 @@ export class Correlations extends EventEmitter {
     return {
       dir: this.dir,
       cache: this.#segmentCache,
+      pool: DecodePool.shared().enabled ? DecodePool.shared() : null,
+      scratch: { buffer: null },
       kernels: selectKernels(this.path),
       pace: new Pace(),
       dim: this.#manifest.embeddingDim,
@@ -921,7 +927,7 @@ export class Correlations extends EventEmitter {
     const filter = selector === null || selector.empty ? null : new CompiledSelector(selector, view.types, view.kernels);
     const sources = planSources(view, from, to, filter, explain);
     await this.#holding(sources, async () => {
-      const first = filter === null ? columns : selectorColumns(selector);
+      const first = filter === null ? [] : selectorColumns(selector);
       for await (const chunk of scanChunks(view, sources, from, to, filter, first, explain)) {
         await readMore(view, chunk, columns, explain);
         each(chunk.cols, chunk.sel);
@@ -937,7 +943,7 @@ export class Correlations extends EventEmitter {
     const filter = plan.selector === null || plan.selector.empty ? null : new CompiledSelector(plan.selector, view.types, view.kernels);
     const sources = planSources(view, plan.from, plan.to, filter, explain);
     const output = outputColumns(plan.fields);
-    const first = filter === null ? output : selectorColumns(plan.selector);
+    const first = filter === null ? [] : selectorColumns(plan.selector);
     const segments = sources.flatMap((s) => (s.kind === 'segment' ? [s.entry] : []));
     this.#hold(segments);
     let left = plan.limit;
@@ -1183,6 +1189,7 @@ export class Correlations extends EventEmitter {
     } finally {
       this.#closed = true;
       this.#segmentCache.clear();
+      DecodePool.shared().forget(join(this.dir, 'segments'));
       try {
         await this.#wal.close();
       } finally {

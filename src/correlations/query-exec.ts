@@ -7,10 +7,13 @@
  */
 import { join } from 'node:path';
 
+import * as arrow from 'apache-arrow';
+
 import type { ActiveBatch } from './active-part.js';
 import { batchColumns } from './active-part.js';
 import { emptyColumns, type BatchColumns } from './batch-columns.js';
-import { resourceColumn } from './arrow-columns.js';
+import { arrowToColumns, resourceColumn } from './arrow-columns.js';
+import type { DecodePool } from './decode-pool.js';
 import { segmentNumber, type SegmentEntry } from './manifest.js';
 import { CACHED_COLUMNS, type SegmentCache } from './segment-cache.js';
 import { EmbeddingReader, embeddingNorms, type SegmentReader } from './segment-file.js';
@@ -59,6 +62,7 @@ export interface Chunk {
   groupStart: number;
   /** Column names read so far (segments). */
   read: Set<string>;
+  /** The segment's reader on this thread, when row groups are not decoded by the pool. */
   reader: SegmentReader | null;
 }
 
@@ -67,6 +71,13 @@ export interface StoreView {
   dir: string;
   /** Open readers and decoded columns kept between queries. */
   cache: SegmentCache;
+  /**
+   * A buffer the query reads each chunk's embedding rows into, used again for the next chunk
+   * (`chunkVectors`: its rows are scored, and the few kept copied, before the next are read).
+   */
+  scratch: { buffer: ArrayBuffer | null };
+  /** The threads that decode row groups, or null to decode on this thread. */
+  pool: DecodePool | null;
   /** The selection kernels of the store's path (native or TypeScript). */
   kernels: SelectKernels;
   /** When this query lets the event loop run (one per query). */
@@ -180,8 +191,8 @@ export async function* scanChunks(
     const entry = source.entry;
     explain.segments.scanned++;
     const t0 = performance.now();
-    const lease = await view.cache.reader(view.dir, entry);
-    const reader = lease.reader;
+    const lease = view.pool === null ? await view.cache.reader(view.dir, entry) : null;
+    const reader = lease?.reader ?? null;
     explain.ms.scan += performance.now() - t0;
     try {
       const first = segmentColumns(['timestamp', ...columns], entry);
@@ -223,7 +234,7 @@ export async function* scanChunks(
         if (sel.length > 0) yield { cols, sel, source, group: g, groupStart: start, read: new Set(first), reader };
       }
     } finally {
-      lease.release();
+      lease?.release();
     }
   }
 }
@@ -235,7 +246,7 @@ export async function* scanChunks(
 async function readColumns(
   view: StoreView,
   entry: SegmentEntry,
-  reader: SegmentReader,
+  reader: SegmentReader | null,
   group: number,
   rows: number,
   names: readonly string[],
@@ -256,8 +267,23 @@ async function readColumns(
     cols = emptyColumns(rows, view.dim, false, false);
     for (const names of batches) {
       await view.pace.breathe();
-      const part = await reader.read(group, names, view.dim, view.types, only, () => view.pace.breathe());
-      explain.bytesRead += reader.columnBytes(group, names);
+      let part: BatchColumns;
+      if (reader === null) {
+        // A decoding thread does the WebAssembly part; this thread builds the columns.
+        view.pace.pause();
+        let out: { ipc: Uint8Array; bytes: number };
+        try {
+          out = await view.pool!.decode(join(view.dir, entry.file), group, names, view.pace);
+        } finally {
+          view.pace.resume();
+        }
+        await view.pace.breathe();
+        part = arrowToColumns(arrow.tableFromIPC(out.ipc), view.dim, view.types, only, true);
+        explain.bytesRead += out.bytes;
+      } else {
+        part = await reader.read(group, names, view.dim, view.types, only, () => view.pace.breathe());
+        explain.bytesRead += reader.columnBytes(group, names);
+      }
       for (const n of names) {
         if (n.startsWith('resources.')) {
           const column = part.resources.get(n.slice('resources.'.length));
@@ -282,7 +308,7 @@ type CachedColumn = Float64Array | Uint8Array | Float32Array | Int32Array;
  * a copy where the Parquet column would cost a decode of the whole row group.
  */
 export async function readMore(view: StoreView, chunk: Chunk, fields: Iterable<string>, explain: QueryExplain): Promise<void> {
-  if (chunk.reader === null || chunk.source.kind !== 'segment') return;
+  if (chunk.source.kind !== 'segment') return;
   const all = segmentColumns(fields, chunk.source.entry).filter((c) => !chunk.read.has(c));
   const want = all.filter((c) => c !== 'embedding');
   const cols = chunk.cols;
@@ -321,11 +347,13 @@ async function sideFileRows(
   start: number,
   count: number,
   explain: QueryExplain,
+  reuse = false,
 ): Promise<{ vectors: Float32Array; stride: number; norms: Float32Array }> {
   const t0 = performance.now();
   const reader = await EmbeddingReader.open(join(view.dir, entry.embeddings), view.dim, entry.rows);
   try {
-    const out = await reader.rows(start, count);
+    const out = await reader.rows(start, count, reuse ? view.scratch.buffer : null);
+    if (reuse) view.scratch.buffer = out.buffer;
     explain.bytesRead += out.bytes;
     return out;
   } finally {
@@ -336,8 +364,9 @@ async function sideFileRows(
 
 /**
  * A chunk's embedding rows and norms for scoring. Memory batches: their own rows, norms computed
- * as a segment's side file stores them. Segments: the side file's rows of the row group, or, when
- * few rows were selected, only those rows packed together (`packed` maps them back to chunk rows).
+ * as a segment's side file stores them. Segments: the side file's rows of the row group (in the
+ * query's scratch buffer: valid until the next call), or, when few rows were selected, only those
+ * rows packed together (`packed` maps them back to chunk rows).
  */
 export async function chunkVectors(
   view: StoreView,
@@ -355,7 +384,7 @@ export async function chunkVectors(
     const t0 = performance.now();
     const reader = await EmbeddingReader.open(join(view.dir, entry.embeddings), view.dim, entry.rows);
     try {
-      const out = reader.rowsAt(chunk.groupStart, sel);
+      const out = await reader.rowsAt(chunk.groupStart, sel, () => view.pace.breathe());
       explain.bytesRead += out.bytes;
       return { vectors: out.vectors, stride: out.stride, norms: out.norms, rows: sel.length, select: null, packed: sel };
     } finally {
@@ -363,6 +392,7 @@ export async function chunkVectors(
       explain.ms.scan += performance.now() - t0;
     }
   }
-  const out = await sideFileRows(view, entry, chunk.groupStart, rows, explain);
-  return { ...out, rows, select: sel, packed: null };
+  // The query's scratch buffer: these rows are scored (and the few kept copied) before the next chunk's are read.
+  const out = await sideFileRows(view, entry, chunk.groupStart, rows, explain, true);
+  return { vectors: out.vectors, stride: out.stride, norms: out.norms, rows, select: sel, packed: null };
 }

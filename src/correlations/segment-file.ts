@@ -140,6 +140,17 @@ export class SegmentReader {
     only: Uint32Array | null = null,
     between: () => Promise<void> = () => Promise.resolve(),
   ): Promise<BatchColumns> {
+    const ipc = await this.decode(group, columns);
+    // The decode above was one synchronous stretch; the conversion below is another.
+    await between();
+    return arrowToColumns(arrow.tableFromIPC(ipc), dim, types, only, true);
+  }
+
+  /**
+   * Row group `group` (or all when null), only `columns` (all when null), decoded into an Arrow
+   * IPC stream: what a decoding worker hands back to the thread that builds the columns.
+   */
+  async decode(group: number | null, columns: string[] | null): Promise<Uint8Array> {
     let table: pw.Table;
     segmentReads.rowGroups++;
     try {
@@ -154,10 +165,7 @@ export class SegmentReader {
         details: { file: this.path },
       });
     }
-    // The decode above was one synchronous stretch; the conversion below is another.
-    await between();
-    const ipc = table.intoIPCStream();
-    return arrowToColumns(arrow.tableFromIPC(ipc), dim, types, only, true);
+    return table.intoIPCStream();
   }
 
   /** Compressed bytes of the chunks of `columns` (top-level names) in row group `group`. */
@@ -183,6 +191,9 @@ export class SegmentReader {
     this.file.free();
   }
 }
+
+/** Runs of rows read by `EmbeddingReader.rowsAt` between two chances for the event loop. */
+const READS_PER_STEP = 256;
 
 /** An open embedding side file, read a run of rows at a time. */
 export class EmbeddingReader {
@@ -222,27 +233,49 @@ export class EmbeddingReader {
   }
 
   /** Rows [start, start + count): the vectors (`stride` floats apart), their norms, and the bytes read. */
-  async rows(start: number, count: number): Promise<{ vectors: Float32Array; stride: number; norms: Float32Array; bytes: number }> {
+  async rows(
+    start: number,
+    count: number,
+    into: ArrayBuffer | null = null,
+  ): Promise<{ vectors: Float32Array; stride: number; norms: Float32Array; bytes: number; buffer: ArrayBuffer }> {
     const { stride, normsAt } = this.header;
-    const vectors = new Uint8Array(count * stride);
-    const norms = new Uint8Array(count * 4);
+    // Into the caller's buffer when it is large enough: a scan of every row group reads the same
+    // few megabytes again and again, and a new buffer each time keeps the garbage collector busy.
+    const need = count * stride + count * 4;
+    const buffer = into !== null && into.byteLength >= need ? into : new ArrayBuffer(need);
+    const vectors = new Uint8Array(buffer, 0, count * stride);
+    const norms = new Uint8Array(buffer, count * stride, count * 4);
     await this.#readExactly(vectors, EMBEDDING_HEADER_SIZE + start * stride);
     await this.#readExactly(norms, normsAt + start * 4);
-    return { vectors: new Float32Array(vectors.buffer), stride: stride / 4, norms: new Float32Array(norms.buffer), bytes: vectors.length + norms.length };
+    return {
+      vectors: new Float32Array(buffer, 0, (count * stride) / 4),
+      stride: stride / 4,
+      norms: new Float32Array(buffer, count * stride, count),
+      bytes: vectors.length + norms.length,
+      buffer,
+    };
   }
 
   /**
    * The rows `which` (ascending, relative to `start`) packed one after another, `stride` floats
    * apart, with their norms: for a sparse selection, runs of nearby rows are read with positioned
-   * reads (a few microseconds each from the page cache) instead of the whole range.
+   * reads (a few microseconds each from the page cache) instead of the whole range. The reads are
+   * synchronous (an asynchronous read costs far more than a few microseconds); `between` runs
+   * every READS_PER_STEP runs, where a query lets the event loop in.
    */
-  rowsAt(start: number, which: Uint32Array): { vectors: Float32Array; stride: number; norms: Float32Array; bytes: number } {
+  async rowsAt(
+    start: number,
+    which: Uint32Array,
+    between: () => Promise<void> = () => Promise.resolve(),
+  ): Promise<{ vectors: Float32Array; stride: number; norms: Float32Array; bytes: number }> {
     const { stride, normsAt } = this.header;
     const n = which.length;
     const vectors = new Uint8Array(n * stride);
     const norms = new Float32Array(n);
     let bytes = 0;
+    let runs = 0;
     for (let a = 0; a < n;) {
+      if (++runs % READS_PER_STEP === 0) await between();
       // A run: rows close enough that reading the gap costs less than another read.
       let b = a + 1;
       while (b < n && which[b]! - which[b - 1]! <= 4) b++;

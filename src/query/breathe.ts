@@ -1,22 +1,75 @@
 /**
- * Lets the event loop run between the synchronous steps of a long query. A query's steps (decoding
- * a row group, building its columns, filtering, scoring a block) each take a few milliseconds, but
+ * Lets the event loop run between the synchronous steps of long queries. A query's steps
+ * (building a row group's columns, filtering, scoring a block) each take a few milliseconds, but
  * awaiting an already-settled promise runs the next step at once, so without a real yield a scan
- * of many row groups holds the loop for its whole length. Each query has its own `Pace`: it yields
- * (setImmediate) once the query itself has run longer than QUERY_SLICE_MS since it last yielded,
- * so a short query beside long ones finishes in one stretch instead of queueing behind their turns.
+ * of many row groups holds the loop for its whole length.
+ *
+ * Queries share the loop through one queue: a query yields once it has run QUERY_SLICE_MS since
+ * it last did, or, when other queries are waiting, once the loop has gone QUERY_SLICE_MS without
+ * a turn. The queue lets one query in per turn of the loop, the one that has had the least time
+ * so far, so ten long queries hold the loop one slice at a time rather than ten slices in a row,
+ * and a short query started beside them runs ahead of them and finishes in a few slices.
  */
 
-/** Milliseconds of a query's work after which it lets other callbacks run. */
+/** Milliseconds of query work after which the event loop gets a turn. */
 export const QUERY_SLICE_MS = 5;
 
-export class Pace {
-  #since = performance.now();
+const waiting: Array<{ pace: Pace; resume: () => void }> = [];
+let pumping = false;
+/** When the queue last let a query in (a turn of the loop). */
+let turn = performance.now();
 
-  /** Yields to the event loop when this query has run QUERY_SLICE_MS since it last did. */
+function pump(): void {
+  turn = performance.now();
+  if (waiting.length === 0) {
+    pumping = false;
+    return;
+  }
+  let best = 0;
+  for (let i = 1; i < waiting.length; i++) if (waiting[i]!.pace.attained < waiting[best]!.pace.attained) best = i;
+  const next = waiting.splice(best, 1)[0]!;
+  // The next one in the next turn: an immediate set during this one runs after the loop's I/O.
+  if (waiting.length > 0) setImmediate(pump);
+  else pumping = false;
+  next.resume();
+}
+
+/** Queries waiting for a turn (tests and stats). */
+export function waitingQueries(): number {
+  return waiting.length;
+}
+
+/** One query's share of the event loop. */
+export class Pace {
+  /** Milliseconds this query has run so far (on the loop, and decoding in threads). */
+  attained = 0;
+  #since: number | null = performance.now();
+
+  /** Yields to the event loop when this query, or the queries together, have held it a slice. */
   async breathe(): Promise<void> {
-    if (performance.now() - this.#since < QUERY_SLICE_MS) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    const now = performance.now();
+    const own = this.#since === null ? 0 : now - this.#since;
+    if (own < QUERY_SLICE_MS && !(waiting.length > 0 && now - turn >= QUERY_SLICE_MS)) return;
+    this.attained += own;
+    this.#since = null;
+    await new Promise<void>((resume) => {
+      waiting.push({ pace: this, resume });
+      if (!pumping) {
+        pumping = true;
+        setImmediate(pump);
+      }
+    });
+    this.#since = performance.now();
+  }
+
+  /** The query waits for something else (a decoding thread): that time is not its own. */
+  pause(): void {
+    if (this.#since !== null) this.attained += performance.now() - this.#since;
+    this.#since = null;
+  }
+
+  /** The query runs again. */
+  resume(): void {
     this.#since = performance.now();
   }
 }

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+
+import { Pace, QUERY_SLICE_MS, waitingQueries } from '../../src/query/breathe.js';
+
+/** Runs on the CPU for `ms` (a query's synchronous step). */
+function work(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
+
+const turn = () => new Promise<void>((r) => setImmediate(r));
+
+describe('Pace: queries share the event loop', () => {
+  it('does not yield before the query has run a slice, when nobody waits', async () => {
+    const pace = new Pace();
+    let yielded = false;
+    setImmediate(() => (yielded = true));
+    await pace.breathe();
+    expect(yielded).toBe(false);
+  });
+
+  it('yields once the query has run a slice, and lets one waiting query in per turn of the loop', async () => {
+    const order: string[] = [];
+    const paces = ['a', 'b', 'c'].map((name) => ({ name, pace: new Pace() }));
+    work(QUERY_SLICE_MS + 1);
+    const done = paces.map(async ({ name, pace }) => {
+      await pace.breathe();
+      order.push(name);
+    });
+    expect(waitingQueries()).toBe(3);
+    // The queue's turn was set before this one: after it, one query has run.
+    await turn();
+    expect(order.length).toBe(1);
+    await new Promise<void>((r) => setImmediate(() => setImmediate(r)));
+    expect(order.length).toBe(3);
+    await Promise.all(done);
+    expect(waitingQueries()).toBe(0);
+  });
+
+  it('lets in first the query that has had the least time', async () => {
+    const long = new Pace();
+    const longer = new Pace();
+    const fresh = new Pace();
+    long.attained = 200;
+    longer.attained = 400;
+    const order: string[] = [];
+    work(QUERY_SLICE_MS + 1);
+    const a = longer.breathe().then(() => order.push('longer'));
+    const b = long.breathe().then(() => order.push('long'));
+    // A new query arrives while they wait: once the loop has gone a slice without a turn, it
+    // queues too, and runs ahead of them.
+    work(QUERY_SLICE_MS + 1);
+    const c = fresh.breathe().then(() => order.push('fresh'));
+    await Promise.all([a, b, c]);
+    expect(order).toEqual(['fresh', 'long', 'longer']);
+  });
+
+  it('counts only its own time: waiting for a decoding thread is not running', async () => {
+    const pace = new Pace();
+    pace.pause();
+    work(QUERY_SLICE_MS + 2);
+    pace.resume();
+    const before = pace.attained;
+    let yielded = false;
+    setImmediate(() => (yielded = true));
+    await pace.breathe();
+    expect(yielded).toBe(false);
+    expect(before).toBeLessThan(QUERY_SLICE_MS);
+  });
+});
