@@ -5,8 +5,10 @@
  * beside the event loop, and with more than one core several row groups decode at once.
  *
  * Requests wait in one queue, and a free thread takes the one whose query has had the least
- * time so far (its `Pace`): a short query beside long ones waits for at most the row groups
- * already being decoded, not for every row group the long ones asked for before it.
+ * time so far (its `Pace`), or the oldest once it has waited DECODE_MAX_WAIT_MS: a short query
+ * beside long ones waits for at most the row groups already being decoded, not for every row
+ * group the long ones asked for before it, and a long one is not held back for good by a stream
+ * of short ones.
  *
  * Threads start when a store with segments opens (or when needed), hold the process open only
  * while they work, and all but one end after IDLE_MS without work (their WebAssembly memory goes
@@ -20,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 import { TapioError, type TapioErrorCode } from '../errors.js';
-import type { Pace } from '../query/breathe.js';
+import { leastServed, type Pace } from '../query/breathe.js';
 import { segmentReads } from './segment-file.js';
 
 /** A row group to decode. */
@@ -35,6 +37,9 @@ export interface DecodeRequest {
 export type DecodeReply =
   | { id: number; ok: true; ipc: Uint8Array; bytes: number; ms: number; opened: boolean }
   | { id: number; ok: false; code: string | null; message: string; ms: number };
+
+/** Milliseconds a request waits at most while requests of queries that had less time go first. */
+export const DECODE_MAX_WAIT_MS = 50;
 
 /** Milliseconds a thread stays without work before it ends. */
 export const IDLE_MS = 30_000;
@@ -58,6 +63,8 @@ interface Pending {
   /** Threads lost while decoding it: a request is tried on a new thread once. */
   lost: number;
   reject: (err: Error) => void;
+  /** When it was asked for. */
+  since: number;
 }
 
 interface Thread {
@@ -116,7 +123,7 @@ export class DecodePool {
   /** Decodes `columns` of row group `group` of the segment at `path`, on behalf of the query `pace`. */
   decode(path: string, group: number, columns: string[], pace: Pace): Promise<{ ipc: Uint8Array; bytes: number }> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ request: { id: this.#nextId++, path, group, columns }, pace, resolve, reject, lost: 0 });
+      this.#queue.push({ request: { id: this.#nextId++, path, group, columns }, pace, resolve, reject, lost: 0, since: performance.now() });
       this.#dispatch();
     });
   }
@@ -145,9 +152,8 @@ export class DecodePool {
 
   #dispatch(): void {
     while (this.#queue.length > 0) {
-      // The request of the query that has had the least time so far.
-      let best = 0;
-      for (let i = 1; i < this.#queue.length; i++) if (this.#queue[i]!.pace.attained < this.#queue[best]!.pace.attained) best = i;
+      // The request of the query that has had the least time so far (or one waiting too long).
+      const best = leastServed(this.#queue, performance.now(), DECODE_MAX_WAIT_MS);
       const path = this.#queue[best]!.request.path;
       const idle = this.#threads.filter((t) => t.job === null);
       let thread = idle.find((t) => t.files.has(path)) ?? idle[0] ?? null;

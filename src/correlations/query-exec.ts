@@ -265,7 +265,12 @@ async function readColumns(
     // event loop between them: one call decoding them all was a stretch of 30-60 ms.
     const batches = [decode.filter((n) => CACHED_COLUMNS.has(n)), ...decode.filter((n) => !CACHED_COLUMNS.has(n)).map((n) => [n])].filter((b) => b.length > 0);
     cols = emptyColumns(rows, view.dim, false, false);
-    for (const names of batches) {
+    // With decoding threads, every part is asked for at once (the threads decode them side by
+    // side) and built here in order as they come back.
+    const path = join(view.dir, entry.file);
+    const decoded = reader === null ? batches.map((names) => view.pool!.decode(path, group, names, view.pace)) : [];
+    for (const d of decoded) d.catch(() => undefined);
+    for (const [b, names] of batches.entries()) {
       await view.pace.breathe();
       let part: BatchColumns;
       if (reader === null) {
@@ -273,7 +278,7 @@ async function readColumns(
         view.pace.pause();
         let out: { ipc: Uint8Array; bytes: number };
         try {
-          out = await view.pool!.decode(join(view.dir, entry.file), group, names, view.pace);
+          out = await decoded[b]!;
         } finally {
           view.pace.resume();
         }

@@ -7,14 +7,22 @@
  * Queries share the loop through one queue: a query yields once it has run QUERY_SLICE_MS since
  * it last did, or, when other queries are waiting, once the loop has gone QUERY_SLICE_MS without
  * a turn. The queue lets one query in per turn of the loop, the one that has had the least time
- * so far, so ten long queries hold the loop one slice at a time rather than ten slices in a row,
- * and a short query started beside them runs ahead of them and finishes in a few slices.
+ * so far (or the oldest, once it has waited QUERY_MAX_WAIT_MS), so ten long queries hold the loop
+ * one slice at a time rather than ten slices in a row, a short query started beside them runs
+ * ahead of them and finishes in a few slices, and a stream of short queries does not hold a long
+ * one back for good.
  */
 
 /** Milliseconds of query work after which the event loop gets a turn. */
 export const QUERY_SLICE_MS = 5;
 
-const waiting: Array<{ pace: Pace; resume: () => void }> = [];
+/**
+ * Milliseconds a query waits at most while newer queries keep going first: then it goes first
+ * (without this, a steady stream of short queries would hold a long one back for good).
+ */
+export const QUERY_MAX_WAIT_MS = 4 * QUERY_SLICE_MS;
+
+const waiting: Array<{ pace: Pace; resume: () => void; since: number }> = [];
 let pumping = false;
 /** When the queue last let a query in (a turn of the loop). */
 let turn = performance.now();
@@ -25,13 +33,22 @@ function pump(): void {
     pumping = false;
     return;
   }
-  let best = 0;
-  for (let i = 1; i < waiting.length; i++) if (waiting[i]!.pace.attained < waiting[best]!.pace.attained) best = i;
-  const next = waiting.splice(best, 1)[0]!;
+  const next = waiting.splice(leastServed(waiting, turn, QUERY_MAX_WAIT_MS), 1)[0]!;
   // The next one in the next turn: an immediate set during this one runs after the loop's I/O.
   if (waiting.length > 0) setImmediate(pump);
   else pumping = false;
   next.resume();
+}
+
+/**
+ * The index of the entry to serve next: the one whose query has had the least time so far, or,
+ * when the oldest has waited `maxWait` milliseconds, the oldest (entries are in arrival order).
+ */
+export function leastServed(queue: ReadonlyArray<{ pace: Pace; since: number }>, now: number, maxWait: number): number {
+  if (queue.length === 0 || now - queue[0]!.since >= maxWait) return 0;
+  let best = 0;
+  for (let i = 1; i < queue.length; i++) if (queue[i]!.pace.attained < queue[best]!.pace.attained) best = i;
+  return best;
 }
 
 /** Queries waiting for a turn (tests and stats). */
@@ -53,7 +70,7 @@ export class Pace {
     this.attained += own;
     this.#since = null;
     await new Promise<void>((resume) => {
-      waiting.push({ pace: this, resume });
+      waiting.push({ pace: this, resume, since: performance.now() });
       if (!pumping) {
         pumping = true;
         setImmediate(pump);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { Pace, QUERY_SLICE_MS, waitingQueries } from '../../src/query/breathe.js';
+import { leastServed, Pace, QUERY_SLICE_MS, waitingQueries } from '../../src/query/breathe.js';
 
 /** Runs on the CPU for `ms` (a query's synchronous step). */
 function work(ms: number): void {
@@ -66,5 +66,17 @@ describe('Pace: queries share the event loop', () => {
     await pace.breathe();
     expect(yielded).toBe(false);
     expect(before).toBeLessThan(QUERY_SLICE_MS);
+  });
+
+  it('serves the oldest waiter once it has waited the longest allowed, so short queries cannot starve a long one', () => {
+    const pace = (attained: number) => Object.assign(new Pace(), { attained });
+    const queue = [
+      { pace: pace(300), since: 100 },
+      { pace: pace(2), since: 110 },
+      { pace: pace(1), since: 120 },
+    ];
+    expect(leastServed(queue, 119, 20)).toBe(2);
+    expect(leastServed(queue, 120, 20)).toBe(0);
+    expect(leastServed([], 0, 20)).toBe(0);
   });
 });
