@@ -81,7 +81,9 @@ async function serve(opts: GlobalOptions, flags: ServeFlags): Promise<void> {
     const config = storage.config;
     const spec = flags.correlator ?? config.server.correlator;
     // A module path on the command line is relative to the current directory (in a file: to the file's).
-    const correlator = await loadCorrelator(flags.correlator === undefined || spec === 'builtin' || spec === 'none' ? spec : resolve(spec));
+    // The correlator runs in a thread of its own: its batches would otherwise hold the event loop
+    // (and every request) 20-60 ms at a time.
+    const correlator = await loadCorrelator(flags.correlator === undefined || spec === 'builtin' || spec === 'none' ? spec : resolve(spec), { thread: true });
     const admin = await ensureAdminKey(storage);
     if (correlator !== null) {
       pipeline = await Pipeline.start(storage, correlator, {

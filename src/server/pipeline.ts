@@ -12,6 +12,7 @@ import { TapioError } from '../errors.js';
 import type { Subscription } from '../transit/subscription.js';
 import type { TapioStorage } from '../storage.js';
 import { builtinCorrelator, type Correlator, type PipelineEvent } from './correlator.js';
+import { isThreaded, startCorrelatorThread } from './correlator-thread.js';
 
 export interface PipelineOptions {
   /** The subscription's name (default 'correlator'). */
@@ -31,8 +32,11 @@ export class Pipeline {
   #batches = 0;
   #findings = 0;
 
+  readonly #correlator: Correlator;
+
   private constructor(storage: TapioStorage, correlator: Correlator, options: PipelineOptions) {
     this.name = options.name ?? 'correlator';
+    this.#correlator = correlator;
     this.#storage = storage;
     const correlations = storage.correlations;
     this.#position = correlations.sourceSeq;
@@ -40,7 +44,9 @@ export class Pipeline {
     this.#sub = storage.transit.subscribeBatches(
       this.name,
       async (records) => {
-        const events: PipelineEvent[] = records.map(({ seq, data }) => ({ seq, data, event: parseEvent(data) }));
+        // A correlator in a thread of its own parses the events there.
+        const threaded = isThreaded(correlator);
+        const events: PipelineEvent[] = records.map(({ seq, data }) => ({ seq, data, event: threaded ? null : parseEvent(data) }));
         const last = records[records.length - 1]!.seq;
         // A batch at or below the stored position was stored before the crash (its checkpoint
         // had not been written): skip it rather than store its findings twice.
@@ -114,13 +120,21 @@ export class Pipeline {
     }
   }
 
-  /** Stops after the batch in progress (its findings and position stored, or neither). */
-  close(): Promise<void> {
-    return this.#sub.close();
+  /**
+   * Stops after the batch in progress (its findings and position stored, or neither); a
+   * correlator running in a thread of its own ends with the pipeline.
+   */
+  async close(): Promise<void> {
+    try {
+      await this.#sub.close();
+    } finally {
+      if (isThreaded(this.#correlator)) await this.#correlator.close();
+    }
   }
 }
 
-function parseEvent(data: Uint8Array): unknown {
+/** An event's bytes parsed as JSON, or null when they are not JSON. */
+export function parseEvent(data: Uint8Array): unknown {
   try {
     return JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
   } catch {
@@ -130,10 +144,15 @@ function parseEvent(data: Uint8Array): unknown {
 
 /**
  * The correlator `server.correlator` names: the reference one for 'builtin', none for 'none',
- * else the default export (or `correlate` export) of the ES module at that path.
+ * else the default export (or `correlate` export) of the ES module at that path. With `thread`,
+ * it runs in a thread of its own (see correlator-thread.ts), unless no thread can be started.
  */
-export async function loadCorrelator(spec: string): Promise<Correlator | null> {
+export async function loadCorrelator(spec: string, options: { thread?: boolean } = {}): Promise<Correlator | null> {
   if (spec === 'none') return null;
+  if (options.thread === true) {
+    const threaded = await startCorrelatorThread(spec);
+    if (threaded !== null) return threaded;
+  }
   if (spec === 'builtin') return builtinCorrelator;
   let mod: Record<string, unknown>;
   try {

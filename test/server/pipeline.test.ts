@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { TapioStorage, type CorrelationInput } from '../../src/index.js';
 import { builtinCorrelator, embeddingOf, MIN_EVENTS, WINDOW_MS, type PipelineEvent } from '../../src/server/correlator.js';
+import { isThreaded } from '../../src/server/correlator-thread.js';
 import { loadCorrelator, Pipeline } from '../../src/server/pipeline.js';
 import { DIM, paths } from './helpers.js';
 
@@ -100,14 +101,40 @@ describe('loading a correlator', () => {
     await expect(loadCorrelator(join(import.meta.dirname, 'fixtures', 'missing.mjs'))).rejects.toMatchObject({ code: 'ERR_CONFIG' });
     await expect(loadCorrelator(join(import.meta.dirname, 'helpers.ts'))).rejects.toMatchObject({ code: 'ERR_CONFIG' });
   });
+
+  it('runs a correlator in a thread of its own: the same findings, and the same refusals of a bad module', async () => {
+    const threaded = (await loadCorrelator('builtin', { thread: true }))!;
+    try {
+      expect(isThreaded(threaded)).toBe(true);
+      const kinds = ['pod_restart', 'oom_killed', 'probe_failed', 'network_error'];
+      const events = Array.from({ length: 3000 }, (_, i) =>
+        ev(i + 1, { kind: kinds[(i * 7) % 4], node: `n${i % 13}`, pod: `p${i % 97}`, namespace: `ns${i % 3}`, timestamp: T0 + i * 1500 }),
+      );
+      events.push({ seq: 3001, event: null, data: new TextEncoder().encode('not json') });
+      // The thread parses the bytes itself: it is handed events without their parsed form.
+      const want = await builtinCorrelator(events, ctx);
+      expect(want.length).toBeGreaterThan(5);
+      expect(
+        await threaded(
+          events.map((e) => ({ ...e, event: null })),
+          ctx,
+        ),
+      ).toEqual(want);
+    } finally {
+      await threaded.close();
+    }
+    await expect(loadCorrelator(join(import.meta.dirname, 'fixtures', 'missing.mjs'), { thread: true })).rejects.toMatchObject({ code: 'ERR_CONFIG' });
+    await expect(loadCorrelator(join(import.meta.dirname, 'helpers.ts'), { thread: true })).rejects.toMatchObject({ code: 'ERR_CONFIG' });
+  });
 });
 
 describe.each(paths)('the pipeline on the %s path', (path) => {
   const open = (dataDir: string) =>
     TapioStorage.open({ dataDir, storage: { correlations: { embedding_dim: DIM } } }, { transit: { path }, correlations: { path } });
 
-  it('stores each marked event’s finding exactly once across restarts, with and without a final flush', async () => {
-    const correlator = (await loadCorrelator(join(import.meta.dirname, 'fixtures', 'per-event-correlator.mjs')))!;
+  it.each([false, true])('stores each marked event’s finding exactly once across restarts (correlator in a thread: %s)', async (thread) => {
+    const correlator = (await loadCorrelator(join(import.meta.dirname, 'fixtures', 'per-event-correlator.mjs'), { thread }))!;
+    expect(isThreaded(correlator)).toBe(thread);
     const dataDir = newDir();
     const marks: number[] = [];
     const appendSome = async (s: TapioStorage, n: number) => {
@@ -131,7 +158,9 @@ describe.each(paths)('the pipeline on the %s path', (path) => {
     // The subscription's checkpoint is set behind on purpose (as after a crash before it was
     // written): the pipeline must still start after the stored findings.
     await s.metadata.checkpoints.set('correlator', 10);
-    p = await Pipeline.start(s, correlator, { batchSize: 64 });
+    // (A threaded correlator ended with the first pipeline: load it again.)
+    const again = (await loadCorrelator(join(import.meta.dirname, 'fixtures', 'per-event-correlator.mjs'), { thread }))!;
+    p = await Pipeline.start(s, again, { batchSize: 64 });
     await p.caughtUp();
     const ids = (await s.correlations.query({ fields: ['id'] })).map((r) => r.id);
     expect(ids.length).toBe(new Set(ids).size);
@@ -152,6 +181,22 @@ describe.each(paths)('the pipeline on the %s path', (path) => {
     expect(p.state).toBe('failed');
     expect(failures.map((e) => (e as { code?: string }).code)).toEqual(['ERR_SUBSCRIBER_HANDLER']);
     expect(s.correlations.sourceSeq).toBe(0);
+    await s.close();
+  });
+
+  it('fails visibly, losing nothing, when a correlator in a thread throws', async () => {
+    const dataDir = newDir();
+    const s = await open(dataDir);
+    await s.transit.append(['{"kind":"x"}', '{"kind":"boom"}']);
+    const failures: Error[] = [];
+    s.transit.on('error', (err: Error) => failures.push(err));
+    const p = await Pipeline.start(s, (await loadCorrelator(join(import.meta.dirname, 'fixtures', 'throwing-correlator.mjs'), { thread: true }))!);
+    await expect(p.caughtUp(5000)).rejects.toMatchObject({ code: 'ERR_SUBSCRIBER_HANDLER', message: /boom event/ });
+    expect(p.state).toBe('failed');
+    expect(failures.map((e) => (e as { code?: string }).code)).toEqual(['ERR_SUBSCRIBER_HANDLER']);
+    expect(s.correlations.sourceSeq).toBe(0);
+    expect(s.transit.lastSeq).toBe(2);
+    await p.close();
     await s.close();
   });
 
