@@ -51,6 +51,23 @@ export function leastServed(queue: ReadonlyArray<{ pace: Pace; since: number }>,
   return best;
 }
 
+let phaseStart: number | null = null;
+
+/**
+ * Whether the work already done in this phase of the loop (since the loop last came to its
+ * immediates) has taken QUERY_SLICE_MS: callbacks of one I/O phase run back to back, so a request
+ * handler that asks this can take its turn in the queue (`Pace.turn`) instead of adding to it.
+ */
+export function phaseBusy(): boolean {
+  const now = performance.now();
+  if (phaseStart === null) {
+    phaseStart = now;
+    setImmediate(() => (phaseStart = null));
+    return false;
+  }
+  return now - phaseStart >= QUERY_SLICE_MS;
+}
+
 /** Queries waiting for a turn (tests and stats). */
 export function waitingQueries(): number {
   return waiting.length;
@@ -69,6 +86,22 @@ export class Pace {
     if (own < QUERY_SLICE_MS && !(waiting.length > 0 && now - turn >= QUERY_SLICE_MS)) return;
     this.attained += own;
     this.#since = null;
+    await new Promise<void>((resume) => {
+      waiting.push({ pace: this, resume, since: performance.now() });
+      if (!pumping) {
+        pumping = true;
+        setImmediate(pump);
+      }
+    });
+    this.#since = performance.now();
+  }
+
+  /**
+   * Waits for a turn of the loop in the queue, whatever the time run (a request's work that should
+   * take its turn with the queries rather than run inside the loop's I/O phase).
+   */
+  async turn(): Promise<void> {
+    this.pause();
     await new Promise<void>((resume) => {
       waiting.push({ pace: this, resume, since: performance.now() });
       if (!pumping) {

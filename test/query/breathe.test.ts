@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { leastServed, Pace, QUERY_SLICE_MS, waitingQueries } from '../../src/query/breathe.js';
+import { leastServed, Pace, phaseBusy, QUERY_SLICE_MS, waitingQueries } from '../../src/query/breathe.js';
 
 /** Runs on the CPU for `ms` (a query's synchronous step). */
 function work(ms: number): void {
@@ -78,5 +78,28 @@ describe('Pace: queries share the event loop', () => {
     expect(leastServed(queue, 119, 20)).toBe(2);
     expect(leastServed(queue, 120, 20)).toBe(0);
     expect(leastServed([], 0, 20)).toBe(0);
+  });
+
+  it('tells when the work of one phase of the loop has taken a slice, and starts over at the next turn', async () => {
+    await turn();
+    expect(phaseBusy()).toBe(false);
+    expect(phaseBusy()).toBe(false);
+    work(QUERY_SLICE_MS + 1);
+    expect(phaseBusy()).toBe(true);
+    await turn();
+    expect(phaseBusy()).toBe(false);
+  });
+
+  it('turn() always waits for a turn of the loop, in the queue with the queries', async () => {
+    const order: string[] = [];
+    const a = new Pace();
+    a.attained = 50;
+    work(QUERY_SLICE_MS + 1);
+    const first = a.breathe().then(() => order.push('query'));
+    const second = new Pace().turn().then(() => order.push('request'));
+    expect(waitingQueries()).toBe(2);
+    await Promise.all([first, second]);
+    // The request has had no time: it goes first.
+    expect(order).toEqual(['request', 'query']);
   });
 });
