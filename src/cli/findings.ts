@@ -110,6 +110,36 @@ export function registerFindingsCommands(program: Command, globals: () => Global
     });
 
   findings
+    .command('compact')
+    .option('--all', "merge each day's segments now whatever their size (L0 into one L1, then L1 into one L2)")
+    .description('run the compactions l0_size and l1_size call for now (or, with --all, every merge there is), and wait for them')
+    .action(async (opts: { all?: boolean }) => {
+      const storage = await openFromOptions(globals(), { create: false });
+      let progress: Progress | null = null;
+      try {
+        const result = await storage.correlations.compact({
+          all: opts.all === true,
+          onProgress: (done, total) => {
+            progress ??= new Progress('compact', { unit: 'merges', total, quiet: globals().json === true || total === 0 });
+            progress.setTotal(total);
+            progress.tick(done - progress.count);
+          },
+        });
+        (progress as Progress | null)?.done();
+        printJsonOrLines(globals(), result, [
+          result.compactions === 0
+            ? `nothing to compact (${result.segmentsAfter} segment(s))${opts.all === true ? '' : '; --all merges segments below l0_size and l1_size too'}`
+            : `${result.compactions} compaction(s): ${result.segmentsBefore} segment(s) before, ${result.segmentsAfter} after, in ${(result.ms / 1000).toFixed(1)} s`,
+        ]);
+      } catch (err) {
+        (progress as Progress | null)?.abort();
+        throw err;
+      } finally {
+        await storage.close();
+      }
+    });
+
+  findings
     .command('import')
     .argument('[file]', 'JSON lines, one finding per line (as `tapio-storage gen` writes them); - or nothing for standard input')
     .option('-b, --batch <n>', 'findings per insert (one WAL record each)', (v) => wholeNumberArg('--batch', v), 1000)

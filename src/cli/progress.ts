@@ -74,6 +74,11 @@ export class Progress {
     return this.#done;
   }
 
+  /** The total, when it grows as the work goes (compaction finds more to merge). */
+  setTotal(total: number): void {
+    this.#o.total = total;
+  }
+
   #line(now: number): string {
     const seconds = (now - this.#started) / 1000;
     const rate = seconds > 0 ? this.#done / seconds : 0;

@@ -74,6 +74,15 @@ export interface CorrelationsOpenOptions {
   create?: boolean;
 }
 
+/** What `compact()` did. */
+export interface CompactResult {
+  /** Merges run. */
+  compactions: number;
+  segmentsBefore: number;
+  segmentsAfter: number;
+  ms: number;
+}
+
 /** A record a query returns: the fields asked for, and `score` when similarity was asked. */
 export type QueryRecord = CorrelationRecord & { score?: number };
 
@@ -740,6 +749,62 @@ export class Correlations extends EventEmitter {
     else if (last !== message)
       process.emitWarning(`tapio-storage correlations ${kind} failed: ${message}`, { code: err instanceof TapioError ? err.code : 'ERR_SEGMENT_IO' });
     return message;
+  }
+
+  /**
+   * Compacts now, in a worker as the store does on its own: with `all`, each day's L0 segments
+   * (when there are two or more, or one beside L1 segments) are merged into one L1 segment and then
+   * each day's L1 segments (two or more) into one L2 segment, whatever their size; without,
+   * only what `l0_size` and `l1_size` call for. Waits for a compaction already running first.
+   * `onProgress(done, total)` follows the merges (`total` grows as the policy finds more).
+   *
+   * @example
+   * ```ts
+   * const { compactions, segmentsBefore, segmentsAfter } = await storage.correlations.compact({ all: true });
+   * ```
+   */
+  async compact(options: { all?: boolean; onProgress?: (done: number, total: number) => void } = {}): Promise<CompactResult> {
+    this.#checkOpen('compact');
+    await this.compactionSettled();
+    const segmentsBefore = this.#manifest.segments.length;
+    const started = performance.now();
+    let done = 0;
+    const run = (async () => {
+      for (;;) {
+        this.#checkOpen('compact');
+        const pending = options.all === true ? this.#allCompactions() : [];
+        const job = options.all === true ? (pending[0] ?? null) : this.#pickCompaction();
+        options.onProgress?.(done, done + (options.all === true ? pending.length : job === null ? 0 : 1));
+        if (job === null) return;
+        await this.#compact(job.inputs, job.level);
+        done++;
+      }
+    })();
+    this.#compacting = run;
+    try {
+      await run;
+      this.#compactionError = null;
+    } finally {
+      if (this.#compacting === run) this.#compacting = null;
+    }
+    return { compactions: done, segmentsBefore, segmentsAfter: this.#manifest.segments.length, ms: performance.now() - started };
+  }
+
+  /** Every merge `compact({ all: true })` has left: L0 first, day by day, then L1. */
+  #allCompactions(): Array<{ inputs: SegmentEntry[]; level: number }> {
+    const out: Array<{ inputs: SegmentEntry[]; level: number }> = [];
+    for (const level of [0, 1]) {
+      const byDay = new Map<string, SegmentEntry[]>();
+      for (const s of this.#manifest.segments) if (s.level === level) byDay.set(s.day, [...(byDay.get(s.day) ?? []), s]);
+      for (const day of [...byDay.keys()].sort()) {
+        const inputs = byDay.get(day)!;
+        // A lone L0 segment beside the day's L1 ones joins them (through L1, then the L1 merge).
+        const above = level === 0 && this.#manifest.segments.some((s) => s.day === day && s.level === 1);
+        if (inputs.length >= 2 || above) out.push({ inputs: inputs.sort((a, b) => segmentNumber(a) - segmentNumber(b)), level: level + 1 });
+      }
+      if (out.length > 0) return out;
+    }
+    return out;
   }
 
   /** Resolves once no compaction runs (one may start again after the next flush). */

@@ -76,3 +76,40 @@ describe.each([
     expect(noStore.err).toMatch(/^error ERR_NO_STORE/);
   });
 });
+
+// The command's wiring (the merge itself is tested on both paths in test/correlations/compaction.test.ts).
+describe('findings compact', () => {
+  it('compact runs what the sizes call for, and with --all merges each day into one segment, keeping every finding', () => {
+    delete process.env.TAPIO_NATIVE;
+    const dataDir = join(root, 'compact');
+    expect(run(['--data-dir', dataDir, 'init']).code).toBe(0);
+    // Two imports, two flushes at close: L0 segments over the same days.
+    const lines = run(['--data-dir', dataDir, 'gen', '--count', '1000', '--seed', '1']).out.trim().split('\n');
+    for (const [i, part] of [lines.filter((_, j) => j % 2 === 0), lines.filter((_, j) => j % 2 === 1)].entries()) {
+      const file = join(root, `compact-${i}.jsonl`);
+      writeFileSync(file, `${part.join('\n')}\n`);
+      expect(run(['--data-dir', dataDir, 'findings', 'import', file]).code).toBe(0);
+    }
+    const stats = () =>
+      JSON.parse(run(['--data-dir', dataDir, '--json', 'findings', 'stats']).out) as {
+        rows: number;
+        segments: number;
+        levels: Array<{ level: number; rows: number }>;
+      };
+    const before = stats();
+    expect(before.rows).toBe(1000);
+    const policy = run(['--data-dir', dataDir, '--json', 'findings', 'compact']);
+    expect(policy.code, policy.err).toBe(0);
+    expect(JSON.parse(policy.out)).toMatchObject({ compactions: 0, segmentsBefore: before.segments, segmentsAfter: before.segments });
+    const all = run(['--data-dir', dataDir, '--json', 'findings', 'compact', '--all']);
+    expect(all.code, all.err).toBe(0);
+    const result = JSON.parse(all.out) as { compactions: number; segmentsBefore: number; segmentsAfter: number };
+    expect(result.compactions).toBeGreaterThan(0);
+    expect(result.segmentsAfter).toBeLessThan(result.segmentsBefore);
+    const after = stats();
+    expect(after.rows).toBe(1000);
+    expect(after.segments).toBe(result.segmentsAfter);
+    expect(after.levels.filter((l) => l.level === 0 && l.rows > 0)).toEqual([]);
+    expect(run(['--data-dir', dataDir, 'findings', 'verify']).code).toBe(0);
+  });
+});

@@ -28,11 +28,11 @@ async function build(path: 'native' | 'typescript'): Promise<{ s: TapioStorage; 
   // Kept for the describe block's tests (newDataDir's folders go after each test).
   const dataDir = mkdtempSync(join(tmpdir(), 'tapio-decode-'));
   const s = await TapioStorage.open(config(dataDir), { correlations: { path } });
-  const gen = new FindingGenerator({ seed: 11, embeddingDim: DIM, ratePerSecond: 0.5, start: START });
+  const gen = new FindingGenerator({ seed: 11, embeddingDim: DIM, ratePerSecond: 0.3, start: START });
   let vector: Float32Array | null = null;
   let pod = '';
   for (let b = 0; b < 3; b++) {
-    const batch = gen.next(20_000);
+    const batch = gen.next(12_000);
     vector ??= Float32Array.from(batch[123]!.embedding);
     pod ||= batch[5]!.resources!.pods![0]!;
     await s.correlations.insert(batch);
