@@ -121,7 +121,7 @@ describe('loading a correlator', () => {
         ),
       ).toEqual(want);
     } finally {
-      await threaded.close();
+      if (isThreaded(threaded)) await threaded.close();
     }
     await expect(loadCorrelator(join(import.meta.dirname, 'fixtures', 'missing.mjs'), { thread: true })).rejects.toMatchObject({ code: 'ERR_CONFIG' });
     await expect(loadCorrelator(join(import.meta.dirname, 'helpers.ts'), { thread: true })).rejects.toMatchObject({ code: 'ERR_CONFIG' });
