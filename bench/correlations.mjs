@@ -7,7 +7,7 @@
 // (monitorEventLoopDelay) during inserts, flushes and compactions.
 // `node bench/correlations.mjs [--rows N] [--quick] [--reopen-mb M]`; writes bench/results/correlations.json.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
@@ -299,6 +299,11 @@ export async function run() {
     s = await openStore(dir, path, { compaction: { l0_size: '1MB', l1_size: '100GB' } });
     stop = loopMonitor();
     t = performance.now();
+    // The process's resident memory while the compaction runs (every thread: the worker, its
+    // decoding thread, and the inserts beside it).
+    const rssStart = residentBytes();
+    let rssPeak = rssStart;
+    const rssSampler = setInterval(() => (rssPeak = Math.max(rssPeak, residentBytes())), 50);
     const extra = new FindingGenerator({ seed: 7, embeddingDim: DIM });
     let during = 0;
     const duringStart = performance.now();
@@ -311,6 +316,7 @@ export async function run() {
     await s.correlations.compactionSettled();
     while (s.correlations.stats().compactions === 0) await new Promise((r) => setTimeout(r, 10));
     const compactS = (performance.now() - t) / 1000;
+    clearInterval(rssSampler);
     await inserting;
     const duringRate = during / ((performance.now() - duringStart) / 1000);
     const report = s.correlations.stats().lastCompaction;
@@ -319,6 +325,7 @@ export async function run() {
       inputBytes: l0Bytes,
       inputBytesPerSec: l0Bytes / compactS,
       peakMemory: report?.peakMemory,
+      rssRise: rssPeak - rssStart,
       insertPerSecDuring: duringRate,
       ...stop(),
     };
@@ -330,7 +337,7 @@ export async function run() {
       ratio: c.compaction.inputBytesPerSec / ddBytesPerSec,
       ratioLabel: 'of dd',
       loop: c.compaction,
-      extra: `worker peak memory ${(report?.peakMemory / 1e6).toFixed(0)} MB; row groups in memory: ${report?.inputs ?? 0} inputs + 1 output x ${rowGroupMB.toFixed(1)} MB`,
+      extra: `worker peak memory ${(report?.peakMemory / 1e6).toFixed(0)} MB, process RSS rose ${((rssPeak - rssStart) / 1e6).toFixed(0)} MB; row groups in memory: ${report?.inputs ?? 0} inputs + 1 output x ${rowGroupMB.toFixed(1)} MB`,
     });
     rows.push({ path, what: 'insert while the compaction runs', rate: duringRate, ratio: duringRate / c.insert.perSec, ratioLabel: 'of alone' });
     await s.close();
@@ -378,3 +385,13 @@ export async function run() {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) await run();
+
+/** The process's resident memory (Linux: VmRSS of /proc/self/status), or 0 elsewhere. */
+function residentBytes() {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m === null ? 0 : Number(m[1]) * 1024;
+  } catch {
+    return 0;
+  }
+}

@@ -30,7 +30,8 @@ export interface DecodeRequest {
   id: number;
   path: string;
   group: number;
-  columns: string[];
+  /** The columns to decode, or null for all. */
+  columns: string[] | null;
 }
 
 /** What a thread answers: the IPC stream and the compressed bytes of the chunks read, or the error. */
@@ -44,8 +45,16 @@ export const DECODE_MAX_WAIT_MS = 50;
 /** Milliseconds a thread stays without work before it ends. */
 export const IDLE_MS = 30_000;
 
-/** Threads by default: one per core, at most four (the event loop's thread converts what they decode). */
-export function defaultDecodeThreads(): number {
+/**
+ * Threads by default: `TAPIO_DECODE_THREADS` when set (0 decodes on the query's own thread),
+ * else one per core, at most four (the event loop's thread converts what they decode).
+ */
+export function defaultDecodeThreads(value: string | undefined = process.env.TAPIO_DECODE_THREADS): number {
+  if (value !== undefined && value !== '') {
+    const n = Number(value);
+    if (Number.isInteger(n) && n >= 0 && n <= 64) return n;
+    throw new TapioError('ERR_CONFIG', `TAPIO_DECODE_THREADS must be a whole number from 0 to 64, got ${JSON.stringify(value)}`);
+  }
   return Math.max(1, Math.min(4, availableParallelism()));
 }
 
@@ -121,7 +130,7 @@ export class DecodePool {
   }
 
   /** Decodes `columns` of row group `group` of the segment at `path`, on behalf of the query `pace`. */
-  decode(path: string, group: number, columns: string[], pace: Pace): Promise<{ ipc: Uint8Array; bytes: number }> {
+  decode(path: string, group: number, columns: string[] | null, pace: Pace): Promise<{ ipc: Uint8Array; bytes: number }> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ request: { id: this.#nextId++, path, group, columns }, pace, resolve, reject, lost: 0, since: performance.now() });
       this.#dispatch();

@@ -51,7 +51,7 @@ async function decode(m: DecodeRequest): Promise<DecodeReply> {
   try {
     const r = await reader(m.path);
     const ipc = await r.decode(m.group, m.columns);
-    return { id: m.id, ok: true, ipc, bytes: r.columnBytes(m.group, m.columns), ms: performance.now() - t0, opened };
+    return { id: m.id, ok: true, ipc, bytes: m.columns === null ? 0 : r.columnBytes(m.group, m.columns), ms: performance.now() - t0, opened };
   } catch (err) {
     const e = err as { code?: string; message?: string };
     return { id: m.id, ok: false, code: e.code ?? null, message: e.message ?? String(err), ms: performance.now() - t0 };

@@ -1,23 +1,30 @@
 /**
  * Compaction's merge (in the segment worker): a streaming k-way merge by timestamp of segments of
  * one day into one segment of the next level. One cursor per input holds one row group at a
- * time; the merged rows are then encoded as one Parquet file (see the note in mergeSegments), so
- * memory holds the output whole. Resource columns are
- * matched by name: an input without a column gives null on its rows, never a shifted value.
+ * time; output row groups are encoded as parquet-wasm's stream writer pulls them and written as
+ * they come, so memory is about (inputs + 1) row groups whatever the segments' sizes. The inputs'
+ * row groups are decoded by the decoding threads (decode-pool.ts), not by this thread's
+ * WebAssembly: with a row group read and the stream writer both in progress on one instance, the
+ * writer stopped without an error on some inputs. Resource columns are matched by name: an input
+ * without a column gives null on its rows, never a shifted value.
  */
 import { promises as fsp } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import { dirname, join } from 'node:path';
 
+import * as arrow from 'apache-arrow';
 import * as pw from 'parquet-wasm';
 
 import { crc32c } from '../crc32c.js';
 import { fsyncDir } from '../fs/durable.js';
+import { arrowToColumns, columnsToArrow } from './arrow-columns.js';
 import { gatherColumns, type BatchColumns } from './batch-columns.js';
+import { DecodePool } from './decode-pool.js';
+import { Pace } from '../query/breathe.js';
 import { EMBEDDING_HEADER_SIZE, EMBEDDING_MAGIC, EMBEDDING_VERSION, ROW_GROUP_ROWS } from './limits.js';
 import { groupMasks, type RowGroupFacts, type SegmentEntry } from './manifest.js';
 import { buildNameFilter, nameKey } from './name-filter.js';
-import { embeddingStride, encodeParquet, SegmentReader } from './segment-file.js';
+import { embeddingStride, parquetProperties, SegmentReader } from './segment-file.js';
 import { mergeOrder } from './merge-order.js';
 import { segmentNames } from './segment-writer.js';
 
@@ -45,7 +52,10 @@ export function workerMemory(): number {
 
 /** One input's position: its current row group and the next row in it. */
 interface Cursor {
-  reader: SegmentReader;
+  path: string;
+  groups: number;
+  /** This thread's reader, where no decoding thread can start. */
+  reader: SegmentReader | null;
   group: number;
   cols: BatchColumns | null;
   row: number;
@@ -58,7 +68,12 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
   const resourceTypes = [...new Set(inputs.flatMap((s) => s.resourceTypes))].sort();
   const cursors: Cursor[] = [];
   let peakMemory = workerMemory();
-  for (const s of inputs) cursors.push({ reader: await SegmentReader.open(join(dir, s.file)), group: 0, cols: null, row: 0 });
+  const pool = DecodePool.shared();
+  const pace = new Pace();
+  for (const s of inputs) {
+    const path = join(dir, s.file);
+    cursors.push({ path, groups: s.groups.length, reader: pool.enabled ? null : await SegmentReader.open(path), group: 0, cols: null, row: 0 });
+  }
   const totalRows = inputs.reduce((n, s) => n + s.rows, 0);
   const stride = embeddingStride(dim);
   await fsp.mkdir(dirname(join(dir, names.file)), { recursive: true, mode: 0o700 });
@@ -76,8 +91,13 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
   try {
     const fill = async (c: Cursor): Promise<boolean> => {
       while (c.cols === null || c.row >= c.cols.rows) {
-        if (c.group >= c.reader.rowGroups) return false;
-        c.cols = await c.reader.read(c.group++, null, dim, types);
+        if (c.group >= c.groups) return false;
+        const group = c.group++;
+        if (c.reader !== null) c.cols = await c.reader.read(group, null, dim, types);
+        else {
+          const { ipc } = await pool.decode(c.path, group, null, pace);
+          c.cols = arrowToColumns(arrow.tableFromIPC(ipc), dim, types, null, true);
+        }
         c.row = 0;
       }
       return true;
@@ -133,31 +153,35 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
       await embFile.write(block, 0, block.length, EMBEDDING_HEADER_SIZE + rowsOut * stride);
     };
 
-    // The merged row groups are gathered and written as one file. With parquet-wasm's stream
-    // writer, which would keep only one output row group in memory, the compaction property test
-    // did not finish in time on some runs (the cause is not found), so the output is held whole
-    // until that is understood or replaced by a writer of our own.
-    const merged: BatchColumns[] = [];
-    for (;;) {
-      const cols = await nextGroup();
-      if (cols === null) break;
-      groups.push([cols.timestamp[0]!, cols.timestamp[cols.rows - 1]!, cols.rows, ...groupMasks(cols.type, cols.severity, 0, cols.rows)]);
-      minTs = Math.min(minTs, cols.timestamp[0]!);
-      maxTs = Math.max(maxTs, cols.timestamp[cols.rows - 1]!);
-      for (let i = 0; i < cols.rows; i++) {
-        typeSet.add(cols.type[i]!);
-        severities |= 1 << cols.severity[i]!;
-      }
-      for (const [type, column] of cols.resources) for (const list of column) if (list !== null) for (const name of list) keys.add(nameKey(type, name));
-      await writeEmbeddings(cols);
-      rowsOut += cols.rows;
-      merged.push(cols);
+    const source = new ReadableStream<pw.RecordBatch>({
+      pull: async (controller) => {
+        const cols = await nextGroup();
+        if (cols === null) {
+          controller.close();
+          return;
+        }
+        groups.push([cols.timestamp[0]!, cols.timestamp[cols.rows - 1]!, cols.rows, ...groupMasks(cols.type, cols.severity, 0, cols.rows)]);
+        minTs = Math.min(minTs, cols.timestamp[0]!);
+        maxTs = Math.max(maxTs, cols.timestamp[cols.rows - 1]!);
+        for (let i = 0; i < cols.rows; i++) {
+          typeSet.add(cols.type[i]!);
+          severities |= 1 << cols.severity[i]!;
+        }
+        for (const [type, column] of cols.resources) for (const list of column) if (list !== null) for (const name of list) keys.add(nameKey(type, name));
+        await writeEmbeddings(cols);
+        rowsOut += cols.rows;
+        // Every batch has the output's one schema (all its resource columns): the stream writer
+        // takes no other.
+        const table = pw.Table.fromIPCStream(arrow.tableToIPC(columnsToArrow(cols, types, resourceTypes), 'stream'));
+        for (const batch of table.recordBatches()) controller.enqueue(batch);
+      },
+    });
+    const output = await pw.transformParquetStream(source, parquetProperties());
+    for await (const chunk of output as unknown as AsyncIterable<Uint8Array>) {
+      await parquetFile.write(chunk, 0, chunk.length, parquetBytes);
+      parquetBytes += chunk.length;
+      peakMemory = Math.max(peakMemory, workerMemory());
     }
-    const parquet = encodeParquet(gatherColumns(merged, null, dim), types, resourceTypes);
-    merged.length = 0;
-    peakMemory = Math.max(peakMemory, workerMemory());
-    await parquetFile.write(parquet, 0, parquet.length, 0);
-    parquetBytes = parquet.length;
     if (rowsOut !== totalRows) throw new Error(`the merge wrote ${rowsOut} rows of the ${totalRows} its inputs hold`);
     const header = new Uint8Array(EMBEDDING_HEADER_SIZE);
     const view = new DataView(header.buffer);
@@ -175,7 +199,7 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
   } finally {
     await parquetFile.close();
     await embFile.close();
-    for (const c of cursors) c.reader.close();
+    for (const c of cursors) c.reader?.close();
   }
   await fsyncDir(dirname(join(dir, names.file)));
   // The checksums are of the files as written: read back once (sequentially, a row group's worth at a time).

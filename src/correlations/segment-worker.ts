@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 
+import { DecodePool } from './decode-pool.js';
 import { BACKGROUND_NICE, lowerThreadPriority } from './thread-priority.js';
 import { mergeSegments, type CompactJob } from './segment-merge.js';
 import { writeSegmentFiles, type FlushJob, type JobReply } from './segment-writer.js';
@@ -15,7 +16,12 @@ const job = workerData as FlushJob | CompactJob;
 // A compaction can wait: it yields the CPU to the process's other threads (inserts, queries, the
 // WAL's writer) and to other processes. A flush runs at normal priority: it is what frees the
 // active part's memory, and starving it on a busy machine would let that grow.
-if (job.kind === 'compact') lowerThreadPriority(BACKGROUND_NICE);
+if (job.kind === 'compact') {
+  lowerThreadPriority(BACKGROUND_NICE);
+  // The merge reads its inputs a row group at a time, one after another: one decoding thread
+  // (started from this thread, so at its priority) is enough.
+  DecodePool.configure(1);
+}
 
 /** A flush's batch records arrive as messages ({ batch }), then { end }. */
 function received(flush: FlushJob): Promise<FlushJob> {

@@ -118,6 +118,15 @@ describe.each(paths)('decoding threads on the %s path', (path) => {
   }, 120_000);
 });
 
+describe('TAPIO_DECODE_THREADS', () => {
+  it('sets the default number of threads, and a bad value is ERR_CONFIG', () => {
+    expect(defaultDecodeThreads('0')).toBe(0);
+    expect(defaultDecodeThreads('3')).toBe(3);
+    expect(defaultDecodeThreads(undefined)).toBeGreaterThanOrEqual(1);
+    for (const bad of ['-1', '1.5', 'two', '65']) expect(() => defaultDecodeThreads(bad), bad).toThrow(expect.objectContaining({ code: 'ERR_CONFIG' }));
+  });
+});
+
 describe('a segment the decoding threads cannot read', () => {
   it('fails the query with ERR_SEGMENT_IO when the file is gone and ERR_SEGMENT_CORRUPT when it is cut short; other queries still run, and a lost thread is replaced', async () => {
     const path = paths[0]!;
