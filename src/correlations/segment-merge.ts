@@ -3,10 +3,11 @@
  * one day into one segment of the next level. One cursor per input holds one row group at a
  * time; output row groups are encoded as parquet-wasm's stream writer pulls them and written as
  * they come, so memory is about (inputs + 1) row groups whatever the segments' sizes. The inputs'
- * row groups are decoded by the decoding threads (decode-pool.ts), not by this thread's
- * WebAssembly: with a row group read and the stream writer both in progress on one instance, the
- * writer stopped without an error on some inputs. Resource columns are matched by name: an input
- * without a column gives null on its rows, never a shifted value.
+ * row groups are decoded by a decoding thread (decode-pool.ts), so the stream writer is the only
+ * WebAssembly work in progress here: an earlier version that read the inputs beside the writer
+ * on this thread's instance once stopped without an error in a test (the cause was not
+ * established). Resource columns are matched by name: an input without a column gives null on its
+ * rows, never a shifted value.
  */
 import { promises as fsp } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
