@@ -84,16 +84,7 @@ export class Pace {
     const now = performance.now();
     const own = this.#since === null ? 0 : now - this.#since;
     if (own < QUERY_SLICE_MS && !(waiting.length > 0 && now - turn >= QUERY_SLICE_MS)) return;
-    this.attained += own;
-    this.#since = null;
-    await new Promise<void>((resume) => {
-      waiting.push({ pace: this, resume, since: performance.now() });
-      if (!pumping) {
-        pumping = true;
-        setImmediate(pump);
-      }
-    });
-    this.#since = performance.now();
+    await this.turn();
   }
 
   /**
