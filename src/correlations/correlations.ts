@@ -792,6 +792,8 @@ export class Correlations extends EventEmitter {
       this.#compactionError = null;
     } finally {
       if (this.#compacting === run) this.#compacting = null;
+      // A flush during the run could not start the compaction it called for: look again.
+      this.#scheduleCompaction();
     }
     return { compactions: done, segmentsBefore, segmentsAfter: this.#manifest.segments.length, ms: performance.now() - started };
   }
