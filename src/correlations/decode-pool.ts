@@ -15,13 +15,12 @@
  * with them). Where a thread cannot start
  * (the compiled worker is missing), queries decode on their own thread as before.
  */
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 import { TapioError, type TapioErrorCode } from '../errors.js';
+import { compiledWorker } from '../worker-path.js';
 import { leastServed, type Pace } from '../query/breathe.js';
 import { segmentReads } from './segment-file.js';
 
@@ -56,13 +55,6 @@ export function defaultDecodeThreads(value: string | undefined = process.env.TAP
     throw new TapioError('ERR_CONFIG', `TAPIO_DECODE_THREADS must be a whole number from 0 to 64, got ${JSON.stringify(value)}`);
   }
   return Math.max(1, Math.min(4, availableParallelism()));
-}
-
-function workerPath(): string | null {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.js')) return here.replace(/decode-pool\.js$/, 'decode-worker.js');
-  const built = here.replace(/[\\/]src[\\/]correlations[\\/]decode-pool\.ts$/, '/lib/correlations/decode-worker.js');
-  return existsSync(built) ? built : null;
 }
 
 interface Pending {
@@ -103,7 +95,7 @@ export class DecodePool {
     DecodePool.shared().#size = threads;
   }
 
-  readonly #path = workerPath();
+  readonly #path = compiledWorker(import.meta.url, 'decode-worker');
   readonly #threads: Thread[] = [];
   readonly #queue: Pending[] = [];
   #nextId = 1;

@@ -3,19 +3,17 @@
  * The worker is the compiled lib/correlations/segment-worker.js: from the TypeScript sources
  * (the test runner), the same file under lib/ (npm test builds it first).
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 import { TapioError, type TapioErrorCode } from '../errors.js';
+import { compiledWorker } from '../worker-path.js';
 import type { CompactJob } from './segment-merge.js';
 import type { FlushJob, JobReply, JobResult } from './segment-writer.js';
 
 function workerPath(): string {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.js')) return here.replace(/segment-jobs\.js$/, 'segment-worker.js');
-  const built = here.replace(/[\\/]src[\\/]correlations[\\/]segment-jobs\.ts$/, '/lib/correlations/segment-worker.js');
-  if (!existsSync(built)) throw new TapioError('ERR_SEGMENT_IO', `the segment worker ${built} is missing; run \`npm run build:ts\``);
+  const built = compiledWorker(import.meta.url, 'segment-worker');
+  if (built === null)
+    throw new TapioError('ERR_SEGMENT_IO', 'the compiled segment worker (lib/correlations/segment-worker.js) is missing; run `npm run build:ts`');
   return built;
 }
 

@@ -8,11 +8,10 @@
  * The thread loads the correlator by its name (`builtin`, or the path of an ES module) exactly
  * as `loadCorrelator` does. See correlator-worker.ts for the thread's side.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
 import { TapioError, type TapioErrorCode } from '../errors.js';
+import { compiledWorker } from '../worker-path.js';
 import type { CorrelationInput } from '../correlations/record.js';
 import type { Correlator, CorrelatorContext, PipelineEvent } from './correlator.js';
 
@@ -42,13 +41,6 @@ export function isThreaded(c: Correlator): c is ThreadedCorrelator {
   return (c as Partial<ThreadedCorrelator>).threaded === true;
 }
 
-function workerPath(): string | null {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.js')) return here.replace(/correlator-thread\.js$/, 'correlator-worker.js');
-  const built = here.replace(/[\\/]src[\\/]server[\\/]correlator-thread\.ts$/, '/lib/server/correlator-worker.js');
-  return existsSync(built) ? built : null;
-}
-
 /**
  * Starts a thread running the correlator `spec` ('builtin' or an ES module's absolute path), or
  * returns null where no thread can run it (the compiled worker is missing): the caller then runs
@@ -56,7 +48,7 @@ function workerPath(): string | null {
  * `loadCorrelator`.
  */
 export async function startCorrelatorThread(spec: string): Promise<ThreadedCorrelator | null> {
-  const path = workerPath();
+  const path = compiledWorker(import.meta.url, 'correlator-worker');
   if (path === null) return null;
   const worker = new Worker(path, { workerData: { spec } });
   let nextId = 1;
