@@ -2,6 +2,8 @@
 // flags that give the same meaning: 's' so '.' takes line breaks, 'u' for code points), on a
 // table and on generated patterns, plus what it refuses and the inputs that make a backtracking
 // engine take exponential time.
+import vm from 'node:vm';
+
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
@@ -15,6 +17,37 @@ function reference(pattern: string): RegExp {
     /[\x21-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e]/.test(c) && !'^$\\.*+?()[]{}|/'.includes(c) ? `\\x${c.charCodeAt(0).toString(16)}` : all,
   );
   return new RegExp(`^(?:${js})$`, 'su');
+}
+
+// JavaScript's RegExp backtracks: a generated pattern with nested repetitions can take it minutes
+// on a ten-character input (seen: `(\*{1,})?(?:|((?:|[a-c]*\w*){2}|...){1,3}?...){1,}` took 5.3 s
+// on one input, `|(|((|(a*))a?)+){1,}` over 0.5 s on "aaaaaa😀", and one run of the property took
+// 392 s). So the reference runs under a time limit, in a context of its own; a case it cannot
+// answer in time is not compared (ours still answers it), and each test requires such cases to
+// stay rare (about 1 in 1,000 generated patterns).
+const REFERENCE_LIMIT_MS = 500;
+const referenceContext = vm.createContext({ re: /$^/, inputs: [] as string[] });
+const referenceScript = new vm.Script('inputs.map((input) => re.test(input))');
+
+function referenceAnswers(pattern: string, inputs: readonly string[]): boolean[] | undefined {
+  referenceContext.re = reference(pattern);
+  referenceContext.inputs = inputs;
+  try {
+    return referenceScript.runInContext(referenceContext, { timeout: REFERENCE_LIMIT_MS }) as boolean[];
+  } catch (err) {
+    if ((err as { code?: unknown } | undefined)?.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') return undefined;
+    throw err;
+  }
+}
+
+/** Compares ours with the reference on each input; false when the reference ran out of time. */
+function agrees(pattern: string, inputs: readonly string[]): boolean {
+  const ours = compileRegex(pattern);
+  const answers = inputs.map((input) => ours.test(input));
+  const theirs = referenceAnswers(pattern, inputs);
+  if (theirs === undefined) return false;
+  inputs.forEach((input, i) => expect(answers[i], `${pattern} on ${JSON.stringify(input)}`).toBe(theirs[i]));
+  return true;
 }
 
 function refusal(pattern: string): TapioError {
@@ -144,6 +177,9 @@ describe('compileRegex', () => {
     expect(compileRegex('(.*a){20}').test(as)).toBe(true);
     expect(compileRegex('(.*a){20}').test(`${as}b`)).toBe(false);
     expect(compileRegex('(x+x+)+y').test('x'.repeat(5_000))).toBe(false);
+    // Found by the generated tests below: JavaScript takes over half a second on these seven characters.
+    expect(compileRegex('|(|((|(a*))a?)+){1,}').test('aaaaaa😀')).toBe(false);
+    expect(compileRegex('|(|((|(a*))a?)+){1,}').test('a'.repeat(10_000))).toBe(true);
   });
 });
 
@@ -200,37 +236,39 @@ const inputArb = fc
 
 describe('compileRegex against JavaScript RegExp on generated patterns', () => {
   it('agrees on every generated pattern and input', () => {
+    let unanswered = 0;
     fc.assert(
       fc.property(patternArb, fc.array(inputArb, { minLength: 1, maxLength: 8 }), (pattern, inputs) => {
-        const ours = compileRegex(pattern);
-        const theirs = reference(pattern);
-        for (const input of inputs) expect(ours.test(input), `${pattern} on ${JSON.stringify(input)}`).toBe(theirs.test(input));
+        if (!agrees(pattern, inputs)) unanswered += 1;
       }),
       { numRuns: 1500 },
     );
+    expect(unanswered).toBeLessThan(15);
   });
 
   it('agrees on strings built from the pattern itself (so that matches are common)', () => {
+    let unanswered = 0;
     fc.assert(
       fc.property(patternArb, fc.array(fc.nat(), { maxLength: 6 }), (pattern, picks) => {
         const plain = pattern.replace(/[\\()[\]{}|*+?^]/g, '');
         const chars = [...plain];
         const input = chars.length === 0 ? '' : picks.map((p) => chars[p % chars.length]).join('');
-        expect(compileRegex(pattern).test(input), `${pattern} on ${JSON.stringify(input)}`).toBe(reference(pattern).test(input));
+        if (!agrees(pattern, [input])) unanswered += 1;
       }),
       { numRuns: 1500 },
     );
+    expect(unanswered).toBeLessThan(15);
   });
 
   it('throws only ERR_SELECTOR_SYNTAX on arbitrary text, and agrees with RegExp whenever it compiles', () => {
     const junkArb = fc
       .array(fc.constantFrom('a', 'b', '(', ')', '[', ']', '{', '}', ',', '1', '2', '*', '+', '?', '|', '\\', '^', '-', '.', 'd', ':', '='), { maxLength: 12 })
       .map((cs) => cs.join(''));
+    let unanswered = 0;
     fc.assert(
       fc.property(junkArb, inputArb, (pattern, input) => {
-        let ours;
         try {
-          ours = compileRegex(pattern);
+          compileRegex(pattern);
         } catch (err) {
           expect(err).toBeInstanceOf(TapioError);
           expect((err as TapioError).code).toBe('ERR_SELECTOR_SYNTAX');
@@ -239,9 +277,10 @@ describe('compileRegex against JavaScript RegExp on generated patterns', () => {
           return;
         }
         // Whatever compiles is read the way JavaScript reads it.
-        expect(ours.test(input), `${pattern} on ${JSON.stringify(input)}`).toBe(reference(pattern).test(input));
+        if (!agrees(pattern, [input])) unanswered += 1;
       }),
       { numRuns: 3000 },
     );
+    expect(unanswered).toBeLessThan(30);
   });
 });
