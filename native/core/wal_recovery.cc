@@ -73,6 +73,15 @@ class Recovery {
   // tell its last_seq; kNoPending when none waits.
   static constexpr size_t kNoPending = static_cast<size_t>(-1);
   size_t pending_ = kNoPending;
+  // A segment whose header starts later than the segment before it ends: that gap ends at the
+  // first record the segment holds when that record fills part of it, which ScanRecords decides.
+  struct HeaderGap {
+    bool open = false;
+    Status damage;
+    uint64_t due = 0;
+    uint64_t header_first = 0;
+  };
+  HeaderGap header_gap_;
   // Strict: the stretches SALVAGED records. Salvage: those this scan set aside.
   std::vector<SalvageStretch> stretches_;
   std::map<uint64_t, std::pair<uint64_t, uint64_t>> examined_;  // number -> (header bytes, record area end)
@@ -399,14 +408,18 @@ Status Recovery::ScanSegment(uint64_t number, bool newest, bool sealed) {
                true);
     if (!s.ok()) return s;
   }
+  header_gap_ = HeaderGap{};
   if (prev != nullptr && prev->appendable && h.first_seq != expected_) {
-    s = Damage(name, kHeaderOffFirstSeq, 0,
-               Status(Reason::kSegmentGap)
-                   .With("firstSeq", h.first_seq)
-                   .With("previous", prev->name)
-                   .With("previousLastSeq", expected_ - 1),
-               true, expected_, h.first_seq);
-    if (!s.ok()) return s;
+    Status gap = Status(Reason::kSegmentGap)
+                     .With("firstSeq", h.first_seq)
+                     .With("previous", prev->name)
+                     .With("previousLastSeq", expected_ - 1);
+    if (h.first_seq > expected_ && !sealed) {
+      header_gap_ = HeaderGap{true, gap, expected_, h.first_seq};
+    } else {
+      s = Damage(name, kHeaderOffFirstSeq, 0, gap, true, expected_, h.first_seq);
+      if (!s.ok()) return s;
+    }
   }
   if (prev != nullptr && !prev->appendable && expected_ > 0 && h.first_seq > expected_) {
     // The sequence numbers of the unusable segment before this one are lost with it.
@@ -440,6 +453,15 @@ Status Recovery::ScanRecords(SegmentScanner* sc, bool newest, SegmentInfo* info)
     RecordView v;
     Status s = sc->ReadRecord(offset, &v);
     if (!s.ok()) return s;
+    if (header_gap_.open && v.kind == RecordView::Kind::kRecord) {
+      // The header's gap ends at the first record when that one fills part of it.
+      const HeaderGap& g = header_gap_;
+      const uint64_t found = v.seq >= g.due && v.seq < g.header_first ? v.seq : g.header_first;
+      header_gap_.open = false;
+      s = Damage(info->name, kHeaderOffFirstSeq, 0, g.damage, true, g.due, found);
+      if (!s.ok()) return s;
+      if (found == v.seq) expected = v.seq;
+    }
     Status damage;
     if (v.kind == RecordView::Kind::kRecord) {
       if (v.seq != expected && v.seq > last_seq_) {
@@ -470,6 +492,12 @@ Status Recovery::ScanRecords(SegmentScanner* sc, bool newest, SegmentInfo* info)
     s = OnDamage(sc, *info, newest, offset, damage, &offset, &stop);
     if (!s.ok()) return s;
     if (stop) break;
+  }
+  if (header_gap_.open) {
+    header_gap_.open = false;
+    Status s =
+        Damage(info->name, kHeaderOffFirstSeq, 0, header_gap_.damage, true, header_gap_.due, header_gap_.header_first);
+    if (!s.ok()) return s;
   }
   expected_ = expected;
   return Status::Ok();

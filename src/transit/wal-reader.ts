@@ -216,9 +216,12 @@ export class WalReader implements AsyncIterable<WalRecord> {
               },
             );
           }
+          /** A later start than the previous segment's end: checked at the first record (recovery does the same). */
+          let headerGap: { damage: Reasoned; expected: number } | null = null;
           if (expected !== null && header.firstSeq !== expected) {
             const gap: Reasoned = { reason: 'read-gap', details: { firstSeq: header.firstSeq, previousLastSeq: expected - 1 } };
-            await this.damage(seg, 0, gap, identity, { kind: 'seq', expected, found: header.firstSeq });
+            if (header.firstSeq > expected) headerGap = { damage: gap, expected };
+            else await this.damage(seg, 0, gap, identity, { kind: 'seq', expected, found: header.firstSeq });
           }
           // How much of the segment the read wants: up to the index's first entry after the last
           // record wanted; all of it when that lies beyond the segment and a newer segment follows.
@@ -283,6 +286,13 @@ export class WalReader implements AsyncIterable<WalRecord> {
                 continue;
               }
             }
+            if (headerGap !== null && s.kind === 'record') {
+              // The header's gap ends at the first record when that one fills part of it.
+              const found = s.seq >= headerGap.expected && s.seq < header.firstSeq ? s.seq : header.firstSeq;
+              await this.damage(seg, 0, headerGap.damage, identity, { kind: 'seq', expected: headerGap.expected, found });
+              if (found === s.seq) next = s.seq;
+              headerGap = null;
+            }
             if (s.kind === 'end') {
               if (!s.zeroHeader) break;
               // A zeroed header ends the written part, unless whole records follow it: then it is
@@ -344,6 +354,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
             if (found === null) break;
             scanner.seek(found);
           }
+          if (headerGap !== null) await this.damage(seg, 0, headerGap.damage, identity, { kind: 'seq', expected: headerGap.expected, found: header.firstSeq });
           expected = next;
         }
       } finally {

@@ -35,6 +35,12 @@ import { fsyncDir, listSegments, openWalId, readCheckpoint, writeCheckpoint, typ
 
 export { readRecords, WalReader, type ReadRecordsOptions, type WalRecord } from './wal-reader.js';
 
+/** A segment whose header starts later than the segment before it ends: the damage, and the sequence number due. */
+interface HeaderGap {
+  damage: Reasoned;
+  expected: number;
+}
+
 /** What the scan found in one segment. */
 export interface RecoveredSegment {
   number: number;
@@ -410,9 +416,13 @@ export class WalScan {
         const missing = seg.number - prev.number - 1;
         this.corrupt(seg, 0, 0, { reason: 'segments-missing', details: { missing, previous: prev.name } }, 'gap');
       }
+      let headerGap: HeaderGap | null = null;
       if (prev !== null && prev.appendable && header.firstSeq !== this.expected) {
         const gap: Reasoned = { reason: 'segment-gap', details: { firstSeq: header.firstSeq, previous: prev.name, previousLastSeq: this.expected - 1 } };
-        this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, gap, 'gap', [this.expected, header.firstSeq]);
+        // A later start loses the numbers up to the first record the segment really holds, which
+        // a damaged header can put later than it is: the scan below decides.
+        if (header.firstSeq > this.expected && !sealed) headerGap = { damage: gap, expected: this.expected };
+        else this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, gap, 'gap', [this.expected, header.firstSeq]);
       }
       if (prev !== null && !prev.appendable && this.expected > 0 && header.firstSeq > this.expected) {
         // The sequence numbers of the unusable segment before this one are lost with it.
@@ -422,7 +432,7 @@ export class WalScan {
       // back in sequence, which the record scan sets aside.
       this.expected = Math.max(this.expected, header.firstSeq);
       if (sealed) return this.keep(this.sealedSegment(seg, header));
-      return this.keep(await this.scanRecords(fh, seg, header, Math.min(size, header.segmentSize), isNewest));
+      return this.keep(await this.scanRecords(fh, seg, header, Math.min(size, header.segmentSize), isNewest, headerGap));
     } finally {
       await fh.close();
     }
@@ -472,7 +482,14 @@ export class WalScan {
     this.expected = lastSeq + 1;
   }
 
-  private async scanRecords(fh: FileHandle, seg: SegmentFile, header: SegmentHeader, limit: number, isNewest: boolean): Promise<RecoveredSegment> {
+  private async scanRecords(
+    fh: FileHandle,
+    seg: SegmentFile,
+    header: SegmentHeader,
+    limit: number,
+    isNewest: boolean,
+    headerGap: HeaderGap | null,
+  ): Promise<RecoveredSegment> {
     const scanner = new SegmentScanner(fh, seg.path, limit, SEGMENT_HEADER_SIZE);
     let expected = this.expected;
     let records = 0;
@@ -483,6 +500,13 @@ export class WalScan {
       if (s.kind === 'need') {
         await scanner.fill();
         continue;
+      }
+      if (headerGap !== null && s.kind === 'record') {
+        // The header's gap ends at the first record when that one fills part of it.
+        const found = s.seq >= headerGap.expected && s.seq < header.firstSeq ? s.seq : header.firstSeq;
+        this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, headerGap.damage, 'gap', [headerGap.expected, found]);
+        if (found === s.seq) expected = s.seq;
+        headerGap = null;
       }
       let damage: Reasoned;
       if (s.kind === 'record') {
@@ -507,6 +531,7 @@ export class WalScan {
       }
       if (await this.damage(scanner, seg, s.offset, damage, isNewest)) break;
     }
+    if (headerGap !== null) this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, headerGap.damage, 'gap', [headerGap.expected, header.firstSeq]);
     this.expected = expected;
     this.note(seg.number, SEGMENT_HEADER_USED, limit);
     return {

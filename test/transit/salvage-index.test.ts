@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { TapioStorage } from '../../src/index.js';
 import { nativeStatus } from '../../src/native/loader.js';
 import { readCounters } from '../../src/transit/wal-reader.js';
-import { subscribeAll } from './wal-helpers.js';
+import { editHeader, subscribeAll } from './wal-helpers.js';
 
 const paths: Array<'native' | 'typescript'> = nativeStatus().native ? ['native', 'typescript'] : ['typescript'];
 const dirs: string[] = [];
@@ -197,4 +197,67 @@ describe.each(paths)('index files of a segment with damage (%s path)', (path) =>
     expect(withFile).toEqual([[1990, 1991, 1992], 'ERR_WAL_CORRUPT', [5000, 5001, 5002], [8000, 8001, 8002]]);
     expect(withoutFile).toEqual(withFile);
   }, 120_000);
+});
+
+describe.each(paths)('a segment header that starts later than its records (%s path)', (path) => {
+  const open = (dataDir: string, recovery?: 'salvage'): Promise<TapioStorage> =>
+    TapioStorage.open(
+      { dataDir, storage: { transit: { segment_size: '1MiB', ring_capacity: '1MiB' }, metadata: { in_memory: true } } },
+      { transit: { path, ...(recovery ? { recovery } : {}) } },
+    );
+
+  it.each([
+    ['the newest segment', 3],
+    ['an older segment, CHECKPOINT gone', 2],
+  ])(
+    'in %s: set aside losing no sequence number, and every record reads back from anywhere, before and after strict opens',
+    async (_what, k) => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'tapio-header-gap-'));
+      dirs.push(dataDir);
+      const wal = join(dataDir, 'wal');
+      let storage = await open(dataDir);
+      for (let b = 0; b < COUNT / 1000; b++) await storage.transit.append(Array.from({ length: 1000 }, (_, i) => text(b * 1000 + i + 1)));
+      await storage.close();
+      const segs = readdirSync(wal)
+        .filter((n) => n.endsWith('.wal'))
+        .sort();
+      expect(segs).toHaveLength(4);
+      // The segment's header says it starts nine records later than its first record does.
+      const third = join(wal, segs[k]!);
+      const fd = openSync(third, 'r');
+      const head = Buffer.alloc(32);
+      readSync(fd, head, 0, 32, 0);
+      closeSync(fd);
+      const first = Number(head.readBigUInt64LE(24));
+      await editHeader(third, (h) => h.writeBigUInt64LE(BigInt(first + 9), 24));
+      rmSync(join(wal, 'CHECKPOINT'), { force: true });
+      await expect(open(dataDir)).rejects.toMatchObject({ code: 'ERR_WAL_CORRUPT', details: { damage: 'segment-gap' } });
+
+      const all = Array.from({ length: COUNT }, (_, i) => i + 1);
+      // Salvage, then a strict open that scans and writes CHECKPOINT, then one that takes it.
+      for (const recovery of ['salvage', undefined, undefined] as const) {
+        storage = await open(dataDir, recovery);
+        try {
+          const t = storage.transit;
+          if (recovery === 'salvage') expect(t.recovery.setAside).toEqual([{ segment: segs[k], offset: 24, bytes: 0, lostFrom: 0, lostCount: 0 }]);
+          expect(t.recovery.lastSeq).toBe(COUNT);
+          for (const from of [1, first - 3, first, first + 4, first + 9, first + 20, 29_000]) {
+            const got: number[] = [];
+            for await (const r of t.read({ fromSeq: from })) {
+              expect(Buffer.from(r.data).toString()).toBe(text(r.seq));
+              got.push(r.seq);
+            }
+            expect(got, `from ${from}`).toEqual(all.filter((k) => k >= from));
+            const few: number[] = [];
+            for await (const r of t.read({ fromSeq: from, limit: 3 })) few.push(r.seq);
+            expect(few, `3 from ${from}`).toEqual([from, from + 1, from + 2].filter((k) => k <= COUNT));
+          }
+          expect(await subscribeAll(t, `from-oldest-${String(recovery)}-${Math.random()}`, COUNT)).toEqual(all);
+        } finally {
+          await storage.close();
+        }
+      }
+    },
+    120_000,
+  );
 });
