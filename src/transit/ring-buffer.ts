@@ -209,9 +209,11 @@ export class RingBuffer {
    * returns true to consume the entry, false to stop before it (it stays for the next drain).
    * Stops at the first entry that is reserved but not committed yet. Consumed bytes are zeroed,
    * then the tail advances once for the whole call. Returns the number of entries consumed.
-   * Only one thread may drain.
+   * Only one thread may drain. `skip(ticket)`, when given, tells how many of an entry's first
+   * records the visitor already took (from an earlier visit that stopped inside the entry): those
+   * are left undefined in `records` rather than made into views again.
    */
-  drain(visit: (entry: RingEntry) => boolean): number {
+  drain(visit: (entry: RingEntry) => boolean, skip?: (ticket: bigint) => number): number {
     const tailStart = Atomics.load(this.control64, TAIL_I64);
     let tail = tailStart;
     let consumed = 0;
@@ -231,10 +233,11 @@ export class RingBuffer {
       }
       const count = this.words[w + 1]! >>> 0;
       const records: Uint8Array[] = new Array<Uint8Array>(count);
+      const skipped = skip === undefined ? 0 : skip(ticket);
       let p = at + ENTRY_HEADER_SIZE;
       for (let i = 0; i < count; i++) {
         const len = this.words[p >> 2]! >>> 0;
-        records[i] = this.data.subarray(p + 4, p + 4 + len);
+        if (i >= skipped) records[i] = this.data.subarray(p + 4, p + 4 + len);
         p += ringRecordFootprint(len);
       }
       if (!visit({ ticket, producerId: this.words[w + 2]! >>> 0, records, bytes: length })) break;
