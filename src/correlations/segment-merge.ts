@@ -27,7 +27,7 @@ import { groupMasks, type RowGroupFacts, type SegmentEntry } from './manifest.js
 import { buildNameFilter, nameKey } from './name-filter.js';
 import { embeddingStride, parquetProperties, SegmentReader } from './segment-file.js';
 import { mergeOrder } from './merge-order.js';
-import { segmentNames } from './segment-writer.js';
+import { inProgress, publish, segmentNames } from './segment-writer.js';
 
 export interface CompactJob {
   kind: 'compact';
@@ -78,8 +78,10 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
   const totalRows = inputs.reduce((n, s) => n + s.rows, 0);
   const stride = embeddingStride(dim);
   await fsp.mkdir(dirname(join(dir, names.file)), { recursive: true, mode: 0o700 });
-  const parquetFile = await fsp.open(join(dir, names.file), 'w', 0o600);
-  const embFile = await fsp.open(join(dir, names.embeddings), 'w', 0o600);
+  // Written under temporary names, renamed once whole and durable: an engine reading the folder
+  // (a glob of *.parquet) never meets a half-written file.
+  const parquetFile = await fsp.open(inProgress(join(dir, names.file)), 'w', 0o600);
+  const embFile = await fsp.open(inProgress(join(dir, names.embeddings)), 'w', 0o600);
   const norms = new Float32Array(totalRows);
   const groups: RowGroupFacts[] = [];
   const typeSet = new Set<number>();
@@ -202,6 +204,8 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
     await embFile.close();
     for (const c of cursors) c.reader?.close();
   }
+  await publish(join(dir, names.file));
+  await publish(join(dir, names.embeddings));
   await fsyncDir(dirname(join(dir, names.file)));
   // The checksums are of the files as written: read back once (sequentially, a row group's worth at a time).
   const [crc, embeddingCrc, embeddingBytes] = await Promise.all([

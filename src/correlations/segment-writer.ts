@@ -1,8 +1,9 @@
 /**
  * Writing segments (in the segment worker): rows in timestamp order, split by UTC day, each day a
  * Parquet file and its embedding side file, written, fdatasync'ed and their directory synced
- * before the job reports them. Names come from the caller (the manifest's counter), so a job that
- * a crash interrupted leaves only files the manifest does not name, which the next open removes.
+ * before the job reports them, each under a temporary name until it is whole (inProgress()).
+ * Names come from the caller (the manifest's counter), so a job that a crash interrupted leaves
+ * only files the manifest does not name, which the next open removes.
  */
 import { promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -126,14 +127,30 @@ export async function writeOneSegment(dir: string, cols: BatchColumns, types: re
   };
 }
 
+/** Writes `bytes` to `path` under its in-progress name, fdatasyncs, then renames it into place. */
 async function writeDurably(path: string, bytes: Uint8Array): Promise<void> {
-  const handle = await fsp.open(path, 'w', 0o600);
+  const handle = await fsp.open(inProgress(path), 'w', 0o600);
   try {
     await handle.writeFile(bytes);
     await handle.datasync();
   } finally {
     await handle.close();
   }
+  await publish(path);
+}
+
+/**
+ * The name a segment file has while it is written: no engine reading the folder (a glob of
+ * `*.parquet`) meets it half-written. Only the manifest makes a file live; the next open removes
+ * any file it does not name, these included.
+ */
+export function inProgress(path: string): string {
+  return `${path}.tmp`;
+}
+
+/** Renames a file written under inProgress(path) into place (the caller fsyncs the directory). */
+export async function publish(path: string): Promise<void> {
+  await fsp.rename(inProgress(path), path);
 }
 
 /** The pruning facts of sorted rows `cols`. */

@@ -1,8 +1,8 @@
 // Compaction on both paths: L0 segments of a day merge into L1 (and L1 into L2) with every row
 // present once and every value on its row, also when the inputs have different resource columns
 // (a property test); queries that run meanwhile see every row; inputs are deleted afterwards.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -52,6 +52,12 @@ describe.each(paths)('compaction on the %s path', (path) => {
     expect(stats.levels.reduce((n, l) => n + l.rows, 0)).toBe(all.length);
     expect(await t.correlations.query()).toEqual(byTime(all.map(asRecord)));
     for (const f of inputs) expect(existsSync(join(t.correlations.dir, f)), f).toBe(false);
+    // The output went in under its final names once whole: the day folder holds it and nothing else.
+    const out = t.correlations.segments();
+    expect(out).toHaveLength(1);
+    expect(readdirSync(dirname(join(t.correlations.dir, out[0]!.file))).sort()).toEqual(
+      [out[0]!.embeddings, out[0]!.file].map((f) => f.split('/').pop()).sort(),
+    );
     expect(stats.lastCompaction).toMatchObject({ level: 1, rows: expect.any(Number) });
     await t.close();
   });

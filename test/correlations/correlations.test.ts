@@ -199,9 +199,12 @@ describe.each(paths)('correlations on the %s path', (path) => {
     await s.close();
     const store = join(dataDir, 'correlations');
     const seg = s.correlations.segments()[0]!;
+    // Written under their final names only once whole: nothing else is in the folder.
+    expect(readdirSync(join(store, 'segments', `day=${seg.day}`)).sort()).toEqual(['L0-000001.emb', 'L0-000001.parquet']);
     writeFileSync(join(store, 'segments', `day=${seg.day}`, 'L0-999999.parquet'), 'left by a crash');
+    writeFileSync(join(store, 'segments', `day=${seg.day}`, 'L0-999998.parquet.tmp'), 'cut short by a crash');
     s = await open(dataDir);
-    expect(s.correlations.stats().removedFiles).toEqual([`segments/day=${seg.day}/L0-999999.parquet`]);
+    expect(s.correlations.stats().removedFiles.sort()).toEqual([`segments/day=${seg.day}/L0-999998.parquet.tmp`, `segments/day=${seg.day}/L0-999999.parquet`]);
     expect(readdirSync(join(store, 'segments', `day=${seg.day}`)).sort()).toEqual(['L0-000001.emb', 'L0-000001.parquet']);
     await s.close();
     const file = join(store, seg.file);
