@@ -21,12 +21,30 @@ afterEach(() => {
 const COUNT = 30_000;
 const text = (k: number): string => `record ${k} `.padEnd(104, '.'); // 120 bytes a record
 
+function openStore(path: 'native' | 'typescript', dataDir: string, recovery?: 'salvage'): Promise<TapioStorage> {
+  return TapioStorage.open(
+    { dataDir, storage: { transit: { segment_size: '1MiB', ring_capacity: '1MiB' }, metadata: { in_memory: true } } },
+    { transit: { path, ...(recovery ? { recovery } : {}) } },
+  );
+}
+
+/** A new store holding records 1 to COUNT in four segments of 1 MiB, closed: its folders and segment file names. */
+async function filledStore(path: 'native' | 'typescript', prefix: string): Promise<{ dataDir: string; wal: string; segs: string[] }> {
+  const dataDir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(dataDir);
+  const wal = join(dataDir, 'wal');
+  const storage = await openStore(path, dataDir);
+  for (let b = 0; b < COUNT / 1000; b++) await storage.transit.append(Array.from({ length: 1000 }, (_, i) => text(b * 1000 + i + 1)));
+  await storage.close();
+  const segs = readdirSync(wal)
+    .filter((n) => n.endsWith('.wal'))
+    .sort();
+  expect(segs).toHaveLength(4);
+  return { dataDir, wal, segs };
+}
+
 describe.each(paths)('a segment set aside whole (%s path)', (path) => {
-  const open = (dataDir: string, recovery?: 'salvage'): Promise<TapioStorage> =>
-    TapioStorage.open(
-      { dataDir, storage: { transit: { segment_size: '1MiB', ring_capacity: '1MiB' }, metadata: { in_memory: true } } },
-      { transit: { path, ...(recovery ? { recovery } : {}) } },
-    );
+  const open = (dataDir: string, recovery?: 'salvage'): Promise<TapioStorage> => openStore(path, dataDir, recovery);
 
   async function seqs(t: TapioStorage['transit'], fromSeq: number): Promise<number[]> {
     const out: number[] = [];
@@ -38,16 +56,8 @@ describe.each(paths)('a segment set aside whole (%s path)', (path) => {
   }
 
   it("reads every record outside it, before and after strict opens that take segments on CHECKPOINT's word", async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'tapio-salvage-index-'));
-    dirs.push(dataDir);
-    const wal = join(dataDir, 'wal');
-    let storage = await open(dataDir);
-    for (let b = 0; b < COUNT / 1000; b++) await storage.transit.append(Array.from({ length: 1000 }, (_, i) => text(b * 1000 + i + 1)));
-    await storage.close();
-    const segs = readdirSync(wal)
-      .filter((n) => n.endsWith('.wal'))
-      .sort();
-    expect(segs).toHaveLength(4);
+    const { dataDir, wal, segs } = await filledStore(path, 'tapio-salvage-index-');
+    let storage: TapioStorage;
     const fd = openSync(join(wal, segs[1]!), 'r+');
     writeSync(fd, Buffer.from([0xde, 0xad, 0xbe, 0xef]), 0, 4, 0);
     closeSync(fd);
@@ -109,20 +119,11 @@ describe.each(paths)('a segment set aside whole (%s path)', (path) => {
 });
 
 describe.each(paths)('index files of a segment with damage (%s path)', (path) => {
-  const open = (dataDir: string, recovery?: 'salvage'): Promise<TapioStorage> =>
-    TapioStorage.open(
-      { dataDir, storage: { transit: { segment_size: '1MiB', ring_capacity: '1MiB' }, metadata: { in_memory: true } } },
-      { transit: { path, ...(recovery ? { recovery } : {}) } },
-    );
+  const open = (dataDir: string, recovery?: 'salvage'): Promise<TapioStorage> => openStore(path, dataDir, recovery);
 
   /** A store of COUNT records whose record 2001 (in segment 1) has a flipped byte; CHECKPOINT seals segment 1. */
   async function damagedStore(): Promise<{ dataDir: string; idx1: string }> {
-    const dataDir = mkdtempSync(join(tmpdir(), 'tapio-index-damage-'));
-    dirs.push(dataDir);
-    const wal = join(dataDir, 'wal');
-    const storage = await open(dataDir);
-    for (let b = 0; b < COUNT / 1000; b++) await storage.transit.append(Array.from({ length: 1000 }, (_, i) => text(b * 1000 + i + 1)));
-    await storage.close();
+    const { dataDir, wal } = await filledStore(path, 'tapio-index-damage-');
     const seg1 = join(wal, '0000000000000001.wal');
     const at = 4096 + 2000 * 120 + 40;
     const fd = openSync(seg1, 'r+');
@@ -200,11 +201,7 @@ describe.each(paths)('index files of a segment with damage (%s path)', (path) =>
 });
 
 describe.each(paths)('a segment header that starts later than its records (%s path)', (path) => {
-  const open = (dataDir: string, recovery?: 'salvage'): Promise<TapioStorage> =>
-    TapioStorage.open(
-      { dataDir, storage: { transit: { segment_size: '1MiB', ring_capacity: '1MiB' }, metadata: { in_memory: true } } },
-      { transit: { path, ...(recovery ? { recovery } : {}) } },
-    );
+  const open = (dataDir: string, recovery?: 'salvage'): Promise<TapioStorage> => openStore(path, dataDir, recovery);
 
   it.each([
     ['the newest segment', 3],
@@ -212,16 +209,8 @@ describe.each(paths)('a segment header that starts later than its records (%s pa
   ])(
     'in %s: set aside losing no sequence number, and every record reads back from anywhere, before and after strict opens',
     async (_what, k) => {
-      const dataDir = mkdtempSync(join(tmpdir(), 'tapio-header-gap-'));
-      dirs.push(dataDir);
-      const wal = join(dataDir, 'wal');
-      let storage = await open(dataDir);
-      for (let b = 0; b < COUNT / 1000; b++) await storage.transit.append(Array.from({ length: 1000 }, (_, i) => text(b * 1000 + i + 1)));
-      await storage.close();
-      const segs = readdirSync(wal)
-        .filter((n) => n.endsWith('.wal'))
-        .sort();
-      expect(segs).toHaveLength(4);
+      const { dataDir, wal, segs } = await filledStore(path, 'tapio-header-gap-');
+      let storage: TapioStorage;
       // The segment's header says it starts nine records later than its first record does.
       const third = join(wal, segs[k]!);
       const fd = openSync(third, 'r');
