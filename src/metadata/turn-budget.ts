@@ -16,6 +16,7 @@ export const TURN_BUDGET_MS = 4;
 
 export class TurnBudget<A, R> {
   readonly #handler: (arg: A) => R;
+  readonly #budgetMs: number;
   #spentMs = 0;
   #jobs = 0;
   /** A setImmediate is pending: it ends the current turn's account and runs waiting calls. */
@@ -24,13 +25,19 @@ export class TurnBudget<A, R> {
   #waiting: unknown[] = [];
   #head = 0;
 
-  constructor(handler: (arg: A) => R) {
+  /**
+   * `budgetMs`: the time after which a turn's further calls wait (default TURN_BUDGET_MS). A
+   * handler that takes milliseconds per call wants a smaller one: the call that crosses the budget
+   * still runs whole, so a turn can hold the budget plus one call.
+   */
+  constructor(handler: (arg: A) => R, { budgetMs = TURN_BUDGET_MS }: { budgetMs?: number } = {}) {
     this.#handler = handler;
+    this.#budgetMs = budgetMs;
   }
 
   /** The handler's result for `arg`, computed now or in a later turn. */
   run(arg: A): Promise<R> {
-    if (this.#head === this.#waiting.length && this.#jobs < MAX_JOBS_PER_TURN && this.#spentMs < TURN_BUDGET_MS) {
+    if (this.#head === this.#waiting.length && this.#jobs < MAX_JOBS_PER_TURN && this.#spentMs < this.#budgetMs) {
       try {
         return Promise.resolve(this.#timed(arg));
       } catch (err) {
@@ -65,7 +72,7 @@ export class TurnBudget<A, R> {
     this.#spentMs = 0;
     this.#jobs = 0;
     const waiting = this.#waiting;
-    while (this.#head < waiting.length && this.#jobs < MAX_JOBS_PER_TURN && this.#spentMs < TURN_BUDGET_MS) {
+    while (this.#head < waiting.length && this.#jobs < MAX_JOBS_PER_TURN && this.#spentMs < this.#budgetMs) {
       const arg = waiting[this.#head] as A;
       const resolve = waiting[this.#head + 1] as (value: R) => void;
       const reject = waiting[this.#head + 2] as (err: unknown) => void;

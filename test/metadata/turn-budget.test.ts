@@ -1,6 +1,6 @@
 // TurnBudget: short jobs run at once until a turn has spent its budget, then in later turns, in
 // call order, never more than MAX_JOBS_PER_TURN in one turn.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import { MAX_JOBS_PER_TURN, TurnBudget } from '../../src/metadata/turn-budget.js';
 import { turns } from './helpers.js';
@@ -44,5 +44,33 @@ describe('TurnBudget', () => {
     const rejected = settled.flatMap((s) => (s.status === 'rejected' ? [(s.reason as Error).message] : []));
     expect(rejected).toEqual(['job 1', 'job 2500']);
     expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(2998);
+  });
+
+  it('with a smaller budget, runs fewer long jobs per turn: the job that crosses it still runs whole', async () => {
+    // Each job takes 3 ms of a stand-in clock.
+    let now = 0;
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => now);
+    try {
+      const turnsOf = async (budgetMs?: number): Promise<number[]> => {
+        const t = turns();
+        const ranIn: number[] = [];
+        const budget = new TurnBudget(
+          () => {
+            ranIn.push(t.now());
+            now += 3;
+          },
+          budgetMs === undefined ? {} : { budgetMs },
+        );
+        await Promise.all(Array.from({ length: 6 }, () => budget.run(undefined)));
+        t.stop();
+        return ranIn.map((turn) => turn - ranIn[0]!);
+      };
+      // The default 4 ms: the second job starts at 3 ms spent, so two a turn.
+      expect(await turnsOf()).toEqual([0, 0, 1, 1, 2, 2]);
+      // 1 ms: one a turn.
+      expect(await turnsOf(1)).toEqual([0, 1, 2, 3, 4, 5]);
+    } finally {
+      clock.mockRestore();
+    }
   });
 });
