@@ -435,6 +435,15 @@ export class Correlations extends EventEmitter {
   }
 
   async #insertArrow(table: arrow.Table | arrow.RecordBatch): Promise<{ inserted: number }> {
+    // Checked and encoded in the turns insert() uses for its batches, one such batch a turn.
+    const batch = await this.#arrowEncoder.run(table);
+    return batch === null ? { inserted: 0 } : this.#insertRecord(batch);
+  }
+
+  readonly #arrowEncoder = new TurnBudget<arrow.Table | arrow.RecordBatch, EncodedBatch | null>((table) => this.#encodeArrow(table), { budgetMs: 1 });
+
+  /** The batch record of an Arrow table's rows, checked (null when it has none). */
+  #encodeArrow(table: arrow.Table | arrow.RecordBatch): EncodedBatch | null {
     const call = 'correlations.insertArrow';
     const schema = (table as { schema?: arrow.Schema }).schema;
     if (schema === undefined || typeof (table as { numRows?: unknown }).numRows !== 'number') {
@@ -463,9 +472,9 @@ export class Correlations extends EventEmitter {
         details: { index: problem.index, issues: [{ path: problem.field, message: problem.expected }] },
       });
     }
-    if (cols.rows === 0) return { inserted: 0 };
+    if (cols.rows === 0) return null;
     const [minTs, maxTs] = timeRange(cols);
-    return this.#insertRecord({ bytes: encodeBatch(cols), rows: cols.rows, minTs, maxTs });
+    return { bytes: encodeBatch(cols), rows: cols.rows, minTs, maxTs };
   }
 
   async #insertRecord(batch: EncodedBatch, source = 0): Promise<{ inserted: number }> {

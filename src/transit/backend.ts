@@ -149,3 +149,12 @@ export interface IndexSeed {
   /** Entries of the scanned segments: triples (segment, sequence number, byte offset). */
   points: ArrayLike<number>;
 }
+
+/**
+ * Appends acknowledged in one turn of the event loop, counted in records, on both paths. A caller
+ * usually goes on to its next append at once, whose copy into the ring runs then: four
+ * acknowledgements of 10,000 records each ran four such copies (1.5 ms each) in one turn. The
+ * first append of a turn is always acknowledged, the others once the ones before add up to fewer
+ * records than this; the rest wait for the next turns.
+ */
+export const ACK_RECORDS_PER_TURN = 8192;

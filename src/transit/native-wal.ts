@@ -7,7 +7,16 @@ import { resolve as resolvePath } from 'node:path';
 
 import { TapioError } from '../errors.js';
 import { loadNative, type NativeAddon, type NativeProducer, type NativeWalStats, type NativeWalWriter } from '../native/loader.js';
-import type { AppendResult, BatchLimits, IndexSeed, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
+import {
+  ACK_RECORDS_PER_TURN,
+  type AppendResult,
+  type BatchLimits,
+  type IndexSeed,
+  type RecoveryReport,
+  type WalBackend,
+  type WalOpenOptions,
+  type WalWriterStats,
+} from './backend.js';
 import { damageText, reasonError, reasonText } from './reasons.js';
 import { batchInputError, checkWalOpenOptions } from './wal-input.js';
 import { takeFaults } from './test-hooks.js';
@@ -73,6 +82,13 @@ function grown<T extends Uint8Array | Uint32Array | Float64Array>(array: T, need
  * they fit. So appends that wait for space enter the ring (and get their sequence numbers) in
  * call order, a large batch is not overtaken by smaller later ones, and tryAppend() returns
  * null while anything waits, as with the TypeScript twin.
+ *
+ * Acknowledgements settle one event per turn of the event loop: Node delivers the writer's events
+ * one after another in one callback, running the microtasks of each in between, so a caller that
+ * appends again as soon as it is acknowledged (a loop of inserts) kept the loop in that callback
+ * while the writer kept up: 576 ms without a turn for 100 inserts of 1,000 findings. So a turn
+ * settles the acknowledgements of one event, up to ACK_RECORDS_PER_TURN records as the TypeScript
+ * writer does; the rest are held and settled from setImmediate, in order, in the next turns.
  */
 export class NativeAppender {
   readonly #producer: NativeProducer;
@@ -99,6 +115,9 @@ export class NativeAppender {
   #pushScheduled = false;
   /** The first staged batch not yet pushed found no room in the ring; a space event pushes again. */
   #blocked = false;
+  /** Acknowledgements (ticket, first, last triples) held for a later turn, and whether this turn settled some. */
+  #heldAcks: number[] = [];
+  #ackedThisTurn = false;
 
   /**
    * With `limits` (the WAL's segment size and ring capacity), each batch is checked as the
@@ -271,14 +290,10 @@ export class NativeAppender {
 
   #onEvents(acks: Float64Array, failure: TapioError | undefined, space: boolean): void {
     if (failure !== undefined && this.#failure === null) this.#failure = failure;
-    for (let i = 0; i + 2 < acks.length; i += 3) {
-      const ticket = acks[i]!;
-      const d = this.#pending.get(ticket);
-      if (!d) continue;
-      this.#pending.delete(ticket);
-      const first = acks[i + 1]!;
-      if (first < 0) d.reject(this.#failure ?? new TapioError('ERR_WAL_IO', 'the transit WAL failed'));
-      else d.resolve({ firstSeq: first, lastSeq: acks[i + 2]! });
+    if (this.#ackedThisTurn) {
+      for (let i = 0; i < acks.length; i++) this.#heldAcks.push(acks[i]!);
+    } else {
+      this.#settleAcks(acks);
     }
     if (this.#failure) {
       // The failed writer takes nothing more: what is staged, appends waiting for space
@@ -288,6 +303,40 @@ export class NativeAppender {
       this.#push();
     }
     this.#updateRef();
+  }
+
+  /** Settles `acks` now, and holds further ones until a later turn. */
+  #settleAcks(acks: ArrayLike<number>): void {
+    if (acks.length === 0) return;
+    this.#ackedThisTurn = true;
+    setImmediate(() => {
+      this.#ackedThisTurn = false;
+      const held = this.#heldAcks;
+      if (held.length === 0) return;
+      this.#heldAcks = [];
+      this.#settleAcks(held);
+      this.#updateRef();
+    });
+    let records = 0;
+    for (let i = 0; i + 2 < acks.length; i += 3) {
+      const ticket = acks[i]!;
+      const first = acks[i + 1]!;
+      const last = acks[i + 2]!;
+      if (records >= ACK_RECORDS_PER_TURN) {
+        // Enough for this turn (as the TypeScript writer counts): the rest go first next turn.
+        this.#heldAcks = [...Array.from(acks).slice(i), ...this.#heldAcks];
+        return;
+      }
+      const d = this.#pending.get(ticket);
+      if (!d) continue;
+      this.#pending.delete(ticket);
+      if (first < 0) {
+        d.reject(this.#failure ?? new TapioError('ERR_WAL_IO', 'the transit WAL failed'));
+      } else {
+        records += last - first + 1;
+        d.resolve({ firstSeq: first, lastSeq: last });
+      }
+    }
   }
 
   // While anything waits on the writer (for its acknowledgement or for ring space), keep the

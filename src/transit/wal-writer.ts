@@ -29,7 +29,16 @@ import { TapioError } from '../errors.js';
 import { FaultyFileLayer, posixFileLayer, type FileLayer } from './file-layer.js';
 import { takeFaults } from './test-hooks.js';
 import { ioError } from './wal-files.js';
-import type { AppendResult, BatchLimits, IndexSeed, RecoveryReport, WalBackend, WalOpenOptions, WalWriterStats } from './backend.js';
+import {
+  ACK_RECORDS_PER_TURN,
+  type AppendResult,
+  type BatchLimits,
+  type IndexSeed,
+  type RecoveryReport,
+  type WalBackend,
+  type WalOpenOptions,
+  type WalWriterStats,
+} from './backend.js';
 import { encodeRecord, encodeSegmentHeader } from './codec.js';
 import { SEGMENT_HEADER_SIZE, indexesRecord, maxPayload, recordFootprint } from './format.js';
 import { reasonError } from './reasons.js';
@@ -46,13 +55,6 @@ import { batchInputError, checkWalOpenOptions } from './wal-input.js';
 const GROUP_SLICE_MS = 1;
 /** Records encoded between two looks at the clock. */
 const CLOCK_EVERY_RECORDS = 256;
-/**
- * Appends acknowledged in one turn of the event loop, counted in records. A caller usually goes on
- * to its next append at once, whose copy into the ring runs then: four acknowledgements of 10,000
- * records each ran four such copies (1.5 ms each) in one turn. The first append of a turn is
- * always acknowledged, the others once the ones before add up to fewer records than this.
- */
-const ACK_RECORDS_PER_TURN = 8192;
 
 /** Upper bounds (microseconds) of the fdatasync latency histogram buckets. */
 export const SYNC_LATENCY_BUCKETS_US: readonly number[] = [50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, Infinity];

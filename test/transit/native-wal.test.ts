@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import type { TapioError } from '../../src/errors.js';
 import { loadNative } from '../../src/native/loader.js';
-import type { AppendResult } from '../../src/transit/backend.js';
+import { ACK_RECORDS_PER_TURN, type AppendResult } from '../../src/transit/backend.js';
 import { NativeAppender, NativeWal, type NativeWalAddon } from '../../src/transit/native-wal.js';
 import { reasonError } from '../../src/transit/reasons.js';
 import { cleanupDirs, firstDifference, nativeLoaded, options, payload, tempDir } from './wal-helpers.js';
@@ -192,6 +192,57 @@ function ackingProducer(addon: NativeWalAddon, wal: NativeWal, events: Float64Ar
     if (acks.length > 0) events.push(acks);
   });
 }
+
+describe('NativeAppender settling acknowledgements', () => {
+  /** Counts turns of the event loop (setImmediate) until stopped. */
+  function turnCounter(): { now(): number; stop(): void } {
+    let turn = 0;
+    let running = true;
+    const tick = (): void => {
+      turn++;
+      if (running) setImmediate(tick);
+    };
+    setImmediate(tick);
+    return { now: () => turn, stop: () => (running = false) };
+  }
+
+  it('settles the first writer event of a turn at once and holds the later ones for the next turn, in order', async () => {
+    RingStandIn.capacity = 1 << 20;
+    const { appender, ring } = open();
+    const results = [1, 2, 3].map((k) => appender.append([payload(k, 100)]));
+    await tick();
+    const turns = turnCounter();
+    const settledIn: number[] = [];
+    results.forEach((r, k) => void r.then(() => (settledIn[k] = turns.now())));
+    // Three events in one turn, as Node delivers a writer's events one after another.
+    ring.drain(1);
+    ring.drain(1);
+    ring.drain(1);
+    expect((await Promise.all(results)).map((r) => r.firstSeq)).toEqual([1, 2, 3]);
+    turns.stop();
+    expect(settledIn[1]).toBeGreaterThan(settledIn[0]!);
+    expect(settledIn[2]).toBeGreaterThanOrEqual(settledIn[1]!);
+  });
+
+  it("settles one event's acknowledgements up to ACK_RECORDS_PER_TURN records a turn (the first always), the rest in the next turns", async () => {
+    RingStandIn.capacity = 1 << 20;
+    const { appender, ring } = open();
+    // Records of 8 bytes: 5,000 + 5,000 cross 8,192, so the third waits a turn.
+    const sizes = [5_000, 5_000, 5_000, 10];
+    const results = sizes.map((n, k) => appender.append(Array.from({ length: n }, (_, i) => payload(k * 10_000 + i, 8))));
+    await tick();
+    const turns = turnCounter();
+    const settledIn: number[] = [];
+    results.forEach((r, k) => void r.then(() => (settledIn[k] = turns.now())));
+    ring.drain(); // one event acknowledging all four
+    expect((await Promise.all(results)).map((r) => r.firstSeq)).toEqual([1, 5_001, 10_001, 15_001]);
+    turns.stop();
+    expect(ACK_RECORDS_PER_TURN).toBe(8192);
+    expect(settledIn[1]).toBe(settledIn[0]);
+    expect(settledIn[2]).toBeGreaterThan(settledIn[1]!);
+    expect(settledIn[3]).toBe(settledIn[2]);
+  });
+});
 
 describe.skipIf(!nativeLoaded)("the addon's pushBatches", () => {
   afterEach(cleanupDirs);
