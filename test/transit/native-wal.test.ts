@@ -10,6 +10,7 @@ import { ACK_RECORDS_PER_TURN, type AppendResult } from '../../src/transit/backe
 import { NativeAppender, NativeWal, type NativeWalAddon } from '../../src/transit/native-wal.js';
 import { reasonError } from '../../src/transit/reasons.js';
 import { cleanupDirs, firstDifference, nativeLoaded, options, payload, tempDir } from './wal-helpers.js';
+import { turns as countTurns } from '../turns.js';
 
 type OnEvents = (acks: Float64Array, failure: TapioError | undefined, space: boolean) => void;
 
@@ -194,24 +195,12 @@ function ackingProducer(addon: NativeWalAddon, wal: NativeWal, events: Float64Ar
 }
 
 describe('NativeAppender settling acknowledgements', () => {
-  /** Counts turns of the event loop (setImmediate) until stopped. */
-  function turnCounter(): { now(): number; stop(): void } {
-    let turn = 0;
-    let running = true;
-    const tick = (): void => {
-      turn++;
-      if (running) setImmediate(tick);
-    };
-    setImmediate(tick);
-    return { now: () => turn, stop: () => (running = false) };
-  }
-
   it('settles the first writer event of a turn at once and holds the later ones for the next turn, in order', async () => {
     RingStandIn.capacity = 1 << 20;
     const { appender, ring } = open();
     const results = [1, 2, 3].map((k) => appender.append([payload(k, 100)]));
     await tick();
-    const turns = turnCounter();
+    const turns = countTurns();
     const settledIn: number[] = [];
     results.forEach((r, k) => void r.then(() => (settledIn[k] = turns.now())));
     // Three events in one turn, as Node delivers a writer's events one after another.
@@ -231,7 +220,7 @@ describe('NativeAppender settling acknowledgements', () => {
     const sizes = [5_000, 5_000, 5_000, 10];
     const results = sizes.map((n, k) => appender.append(Array.from({ length: n }, (_, i) => payload(k * 10_000 + i, 8))));
     await tick();
-    const turns = turnCounter();
+    const turns = countTurns();
     const settledIn: number[] = [];
     results.forEach((r, k) => void r.then(() => (settledIn[k] = turns.now())));
     ring.drain(); // one event acknowledging all four

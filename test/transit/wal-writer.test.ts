@@ -8,6 +8,7 @@ import { maxPayload } from '../../src/transit/format.js';
 import { TsWalWriter } from '../../src/transit/wal-writer.js';
 import { backends, cleanupDirs, firstDifference, options, payload, readAll, readAt, segPath, tempDir } from './wal-helpers.js';
 import { injectFaults } from '../../src/transit/test-hooks.js';
+import { turns } from '../turns.js';
 
 afterEach(cleanupDirs);
 
@@ -420,22 +421,16 @@ describe('the TypeScript writer on the event loop', () => {
   it('acknowledges appends of a group a few thousand records per turn, in order', async () => {
     const dir = await tempDir();
     const wal = await TsWalWriter.open(options(dir, { segmentSize: 16 << 20, ringCapacity: 8 << 20, maxGroupBytes: 8 << 20 }));
-    let turn = 0;
-    let ticking = true;
-    const tick = (): void => {
-      turn++;
-      if (ticking) setImmediate(tick);
-    };
-    setImmediate(tick);
+    const turn = turns();
     const settledIn: number[] = [];
     const appends = Array.from({ length: 4 }, (_, k) =>
       wal.append(Array.from({ length: 10_000 }, (_, i) => payload(k * 10_000 + i, 50))).then((r) => {
-        settledIn.push(turn);
+        settledIn.push(turn.now());
         return r;
       }),
     );
     const results = await Promise.all(appends);
-    ticking = false;
+    turn.stop();
     expect(results.map((r) => r.firstSeq)).toEqual([1, 10_001, 20_001, 30_001]);
     // At least two of them shared a group (the first may have gone alone), and with 10,000 records
     // each (more than 8,192), one append is acknowledged per turn (the first of a turn always goes).
