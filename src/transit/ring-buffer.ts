@@ -209,11 +209,12 @@ export class RingBuffer {
    * returns true to consume the entry, false to stop before it (it stays for the next drain).
    * Stops at the first entry that is reserved but not committed yet. Consumed bytes are zeroed,
    * then the tail advances once for the whole call. Returns the number of entries consumed.
-   * Only one thread may drain. `skip(ticket)`, when given, tells how many of an entry's first
-   * records the visitor already took (from an earlier visit that stopped inside the entry): those
-   * are left undefined in `records` rather than made into views again.
+   * Only one thread may drain. `views(ticket, count)`, when given, names the records of an entry
+   * the visitor wants, [from, to): only those are made into views, the others are left undefined
+   * in `records` (a visitor that took an entry's first records on an earlier visit, which stopped
+   * inside the entry, asks for the next stretch only).
    */
-  drain(visit: (entry: RingEntry) => boolean, skip?: (ticket: bigint) => number): number {
+  drain(visit: (entry: RingEntry) => boolean, views?: (ticket: bigint, count: number) => [from: number, to: number]): number {
     const tailStart = Atomics.load(this.control64, TAIL_I64);
     let tail = tailStart;
     let consumed = 0;
@@ -233,11 +234,11 @@ export class RingBuffer {
       }
       const count = this.words[w + 1]! >>> 0;
       const records: Uint8Array[] = new Array<Uint8Array>(count);
-      const skipped = skip === undefined ? 0 : skip(ticket);
+      const [from, to] = views === undefined ? [0, count] : views(ticket, count);
       let p = at + ENTRY_HEADER_SIZE;
-      for (let i = 0; i < count; i++) {
+      for (let i = 0; i < to; i++) {
         const len = this.words[p >> 2]! >>> 0;
-        if (i >= skipped) records[i] = this.data.subarray(p + 4, p + 4 + len);
+        if (i >= from) records[i] = this.data.subarray(p + 4, p + 4 + len);
         p += ringRecordFootprint(len);
       }
       if (!visit({ ticket, producerId: this.words[w + 2]! >>> 0, records, bytes: length })) break;

@@ -55,6 +55,11 @@ import { batchInputError, checkWalOpenOptions } from './wal-input.js';
 const GROUP_SLICE_MS = 1;
 /** Records encoded between two looks at the clock. */
 const CLOCK_EVERY_RECORDS = 256;
+/**
+ * Records of a ring entry begun by an earlier slice that one slice takes at most: the ring makes
+ * views of only those, so a large entry costs each slice no more than its own share.
+ */
+const PARTIAL_WINDOW_RECORDS = 8192;
 
 /** Upper bounds (microseconds) of the fdatasync latency histogram buckets. */
 export const SYNC_LATENCY_BUCKETS_US: readonly number[] = [50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, Infinity];
@@ -127,6 +132,8 @@ interface Group {
   /** When the group's encoding should stop (performance.now()), and whether it did. */
   deadline: number;
   cut: boolean;
+  /** The group's length when this slice began: a slice places records before it looks at the time. */
+  sliceStart: number;
 }
 
 /**
@@ -173,11 +180,10 @@ export class TsWalWriter implements WalBackend {
 
   private readonly inRing = new Fifo<PendingAppend>();
   private readonly waiting = new Fifo<PendingAppend>();
-  /** Records of an append split by a segment roll, copied out of the ring. */
-  private carry: { pending: PendingAppend; records: Uint8Array[] } | null = null;
   /**
-   * The ring entry whose records a slice began but did not finish (its time was up): it stays in
-   * the ring, and the next slice goes on from record `placed`.
+   * The ring entry whose records a slice began but did not finish (its time was up, or the segment
+   * filled): it stays in the ring, and the next slice, in this segment or the next, goes on from
+   * record `placed`.
    */
   private partial: { ticket: bigint; placed: number; pending: PendingAppend; remote: boolean } | null = null;
   /** Appends in the group being written. */
@@ -399,7 +405,7 @@ export class TsWalWriter implements WalBackend {
 
   private busy(): boolean {
     // Entries of worker-thread producers are only in the ring.
-    return this.inRing.length > 0 || this.waiting.length > 0 || this.carry !== null || (this.remotes.size > 0 && this.ring.hasCommitted());
+    return this.inRing.length > 0 || this.waiting.length > 0 || (this.remotes.size > 0 && this.ring.hasCommitted());
   }
 
   private async run(): Promise<void> {
@@ -413,6 +419,7 @@ export class TsWalWriter implements WalBackend {
           await new Promise<void>((resolve) => setImmediate(resolve));
           group.cut = false;
           group.deadline = performance.now() + GROUP_SLICE_MS;
+          group.sliceStart = group.length;
           this.fillGroup(group);
         }
         this.admitWaiting();
@@ -474,8 +481,8 @@ export class TsWalWriter implements WalBackend {
   }
 
   /**
-   * Encodes the next group into groupBuf: the carried-over records of a split append first,
-   * then ring entries in order, while they fit under maxGroupBytes and in the current segment.
+   * Encodes the next group into groupBuf: ring entries in order (the rest of one begun before a
+   * slice's end or a segment roll first), while they fit under maxGroupBytes and in the segment.
    */
   private buildGroup(): Group {
     const g: Group = {
@@ -487,6 +494,7 @@ export class TsWalWriter implements WalBackend {
       roll: false,
       deadline: performance.now() + GROUP_SLICE_MS,
       cut: false,
+      sliceStart: 0,
     };
     this.fillGroup(g);
     return g;
@@ -494,22 +502,13 @@ export class TsWalWriter implements WalBackend {
 
   /** Adds to `g` what buildGroup() describes, until its deadline. */
   private fillGroup(g: Group): void {
-    if (this.carry !== null) {
-      const { pending, records } = this.carry;
-      const placed = this.place(g, pending, records);
-      if (placed < records.length) {
-        this.carry = { pending, records: records.slice(placed) };
-        // Cut by the time or by the segment's end: only the latter rolls.
-        if (!g.cut) g.roll = true;
-        return;
-      }
-      this.carry = null;
-      g.completes.push(pending);
-    }
     this.ring.drain(
       (entry) => {
         if (g.roll || g.cut) return false;
-        if (g.length > 0 && performance.now() >= g.deadline) {
+        // Every slice places records of the first entry it meets (at least CLOCK_EVERY_RECORDS,
+        // or all of it) before it looks at the time: making that entry's views can take the whole
+        // slice, and stopping before placing anything would stop for good.
+        if (g.length > g.sliceStart && performance.now() >= g.deadline) {
           g.cut = true;
           return false;
         }
@@ -546,33 +545,34 @@ export class TsWalWriter implements WalBackend {
           g.roll = true;
           return false;
         }
-        const placed = this.place(g, pending, entry.records, start);
-        if (g.cut && placed < entry.records.length) {
-          // Time is up: the entry stays in the ring (and its append first in line) for the next slice.
+        const end = partial === null ? entry.records.length : Math.min(entry.records.length, start + PARTIAL_WINDOW_RECORDS);
+        const placed = this.place(g, pending, entry.records, start, end);
+        if (placed === end && end < entry.records.length) g.cut = true; // the window's end: the next slice goes on
+        if (placed < entry.records.length) {
+          // The time is up, the window ended, or the segment is full (then it rolls): the entry
+          // stays in the ring, its append first in line, and the next slice or segment goes on.
           this.partial = { ticket: entry.ticket, placed, pending, remote };
+          if (!g.cut) g.roll = true;
           return false;
         }
         this.partial = null;
         if (!remote) this.inRing.shift();
-        if (placed < entry.records.length) {
-          // The rest goes to the next segment: copy it out, the ring space is released now.
-          this.carry = { pending, records: entry.records.slice(placed).map((r) => r.slice()) };
-          g.roll = true;
-        } else {
-          g.completes.push(pending);
-        }
+        g.completes.push(pending);
         return true;
       },
-      (ticket) => (this.partial !== null && this.partial.ticket === ticket ? this.partial.placed : 0),
+      (ticket, count): [number, number] =>
+        this.partial !== null && this.partial.ticket === ticket
+          ? [this.partial.placed, Math.min(count, this.partial.placed + PARTIAL_WINDOW_RECORDS)]
+          : [0, count],
     );
   }
 
   /**
-   * Encodes records of `pending` from `start` into the group while they fit in the segment and the
+   * Encodes records[start, end) of `pending` into the group while they fit in the segment and the
    * group's time lasts (then sets g.cut); returns the index of the first record not placed.
    */
-  private place(g: Group, pending: PendingAppend, records: Uint8Array[], start = 0): number {
-    for (let i = start; i < records.length; i++) {
+  private place(g: Group, pending: PendingAppend, records: Uint8Array[], start = 0, end = records.length): number {
+    for (let i = start; i < end; i++) {
       if ((i - start) % CLOCK_EVERY_RECORDS === CLOCK_EVERY_RECORDS - 1 && performance.now() >= g.deadline) {
         g.cut = true;
         return i;
@@ -591,7 +591,7 @@ export class TsWalWriter implements WalBackend {
       g.records++;
       g.payload += rec.length;
     }
-    return records.length;
+    return end;
   }
 
   private growGroupBuf(atLeast: number): void {
@@ -677,9 +677,8 @@ export class TsWalWriter implements WalBackend {
     if (this.failure !== null) return;
     this.failure = writerFailure(err);
     const remotePartial = this.partial?.remote === true ? [this.partial.pending] : [];
-    const victims = [...this.inFlight, ...(this.carry ? [this.carry.pending] : []), ...remotePartial, ...this.inRing.drainAll(), ...this.waiting.drainAll()];
+    const victims = [...this.inFlight, ...remotePartial, ...this.inRing.drainAll(), ...this.waiting.drainAll()];
     this.inFlight = [];
-    this.carry = null;
     this.partial = null;
     for (const p of victims) p.reject(this.failedError());
     for (const port of this.remotes.values()) port.postMessage({ failed: this.failure.message, details: this.failure.details });

@@ -418,6 +418,59 @@ describe('the TypeScript writer on the event loop', () => {
     ).toBeNull();
   });
 
+  it('goes on with every slice even when making the views of one large entry takes longer than a slice', async () => {
+    // A clock that has run out at every look: each slice must still place records.
+    const dir = await tempDir();
+    const wal = await TsWalWriter.open(options(dir, { segmentSize: 16 << 20, ringCapacity: 16 << 20, maxGroupBytes: 8 << 20 }));
+    let now = 0;
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => (now += 5));
+    const one = [payload(0, 10)];
+    const many = Array.from({ length: 200_000 }, (_, i) => payload(i + 1, 1));
+    try {
+      // A small append and a large one in the same turn, then a large one alone.
+      const [a, b] = await Promise.all([wal.append(one), wal.append(many.slice(0, 40_000))]);
+      expect([a, b]).toEqual([
+        { firstSeq: 1, lastSeq: 1 },
+        { firstSeq: 2, lastSeq: 40_001 },
+      ]);
+      expect(await wal.append(many.slice(40_000))).toEqual({ firstSeq: 40_002, lastSeq: 200_001 });
+    } finally {
+      clock.mockRestore();
+    }
+    await wal.close();
+    const back = await readAll(dir);
+    expect(back).toHaveLength(200_001);
+    expect(
+      firstDifference(
+        back.map((r) => r.data),
+        [...one, ...many],
+      ),
+    ).toBeNull();
+  });
+
+  it('an append that fills the segment in the middle of a slice goes on in the next segment, whole and in order', async () => {
+    const dir = await tempDir();
+    const wal = await TsWalWriter.open(options(dir, { segmentSize: 1 << 20, ringCapacity: 8 << 20, maxGroupBytes: 8 << 20 }));
+    let now = 0;
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => (now += 0.3));
+    const records = Array.from({ length: 30_000 }, (_, i) => payload(i, 100)); // about 3.5 MB: four segments
+    try {
+      expect(await wal.append(records)).toEqual({ firstSeq: 1, lastSeq: 30_000 });
+    } finally {
+      clock.mockRestore();
+    }
+    await wal.close();
+    expect((await readdir(dir)).filter((n) => n.endsWith('.wal')).length).toBeGreaterThanOrEqual(4);
+    const back = await readAll(dir);
+    expect(back.map((r) => r.seq)).toEqual(records.map((_, i) => i + 1));
+    expect(
+      firstDifference(
+        back.map((r) => r.data),
+        records,
+      ),
+    ).toBeNull();
+  });
+
   it('acknowledges appends of a group a few thousand records per turn, in order', async () => {
     const dir = await tempDir();
     const wal = await TsWalWriter.open(options(dir, { segmentSize: 16 << 20, ringCapacity: 8 << 20, maxGroupBytes: 8 << 20 }));
