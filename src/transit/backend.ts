@@ -158,3 +158,66 @@ export interface IndexSeed {
  * records than this; the rest wait for the next turns.
  */
 export const ACK_RECORDS_PER_TURN = 8192;
+
+/**
+ * Settles acknowledgements a turn of the event loop at a time, for both paths' appends: the
+ * first batch handed over in a turn is settled at once, up to ACK_RECORDS_PER_TURN records (the
+ * first always); whatever else arrives in that turn, or is left over, waits for setImmediate and
+ * is settled there the same way, in order.
+ */
+export class AckTurns<T> {
+  readonly #records: (ack: T) => number;
+  readonly #settle: (ack: T) => void;
+  readonly #afterLaterTurn: () => void;
+  #held: T[] = [];
+  #at = 0;
+  /** A setImmediate is pending: acknowledgements handed over now wait for it. */
+  #turnOpen = false;
+  #idle: Array<() => void> = [];
+
+  /**
+   * `records(ack)`: what an acknowledgement counts against the turn's budget; `settle(ack)`
+   * resolves or rejects its append; `afterLaterTurn` runs after a later turn settled some.
+   */
+  constructor(records: (ack: T) => number, settle: (ack: T) => void, afterLaterTurn: () => void = () => undefined) {
+    this.#records = records;
+    this.#settle = settle;
+    this.#afterLaterTurn = afterLaterTurn;
+  }
+
+  /** Hands acknowledgements over, in order. */
+  add(acks: Iterable<T>): void {
+    const before = this.#held.length;
+    for (const a of acks) this.#held.push(a);
+    if (this.#held.length > before && !this.#turnOpen) this.#turn();
+  }
+
+  /** Resolves once every acknowledgement handed over is settled. */
+  settled(): Promise<void> {
+    if (this.#at === this.#held.length) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  #turn(): void {
+    this.#turnOpen = true;
+    setImmediate(() => {
+      this.#turnOpen = false;
+      if (this.#at < this.#held.length) {
+        this.#turn();
+        this.#afterLaterTurn();
+      }
+    });
+    let records = 0;
+    const start = this.#at;
+    while (this.#at < this.#held.length && (this.#at === start || records < ACK_RECORDS_PER_TURN)) {
+      const ack = this.#held[this.#at++]!;
+      records += this.#records(ack);
+      this.#settle(ack);
+    }
+    if (this.#at === this.#held.length) {
+      this.#held = [];
+      this.#at = 0;
+      for (const resolve of this.#idle.splice(0)) resolve();
+    }
+  }
+}

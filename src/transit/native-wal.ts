@@ -8,7 +8,7 @@ import { resolve as resolvePath } from 'node:path';
 import { TapioError } from '../errors.js';
 import { loadNative, type NativeAddon, type NativeProducer, type NativeWalStats, type NativeWalWriter } from '../native/loader.js';
 import {
-  ACK_RECORDS_PER_TURN,
+  AckTurns,
   type AppendResult,
   type BatchLimits,
   type IndexSeed,
@@ -66,6 +66,13 @@ function grown<T extends Uint8Array | Uint32Array | Float64Array>(array: T, need
   return next;
 }
 
+/** One acknowledgement from the writer: the batch's ticket and its sequence numbers (first < 0: failed). */
+interface Ack {
+  ticket: number;
+  first: number;
+  last: number;
+}
+
 /**
  * Appends from one JavaScript thread to an open native WAL, by its writer id. The thread that
  * opened the WAL has one; a worker thread makes its own from the id it was handed.
@@ -87,8 +94,8 @@ function grown<T extends Uint8Array | Uint32Array | Float64Array>(array: T, need
  * one after another in one callback, running the microtasks of each in between, so a caller that
  * appends again as soon as it is acknowledged (a loop of inserts) kept the loop in that callback
  * while the writer kept up: 576 ms without a turn for 100 inserts of 1,000 findings. So a turn
- * settles the acknowledgements of one event, up to ACK_RECORDS_PER_TURN records as the TypeScript
- * writer does; the rest are held and settled from setImmediate, in order, in the next turns.
+ * settles the acknowledgements of one event, up to ACK_RECORDS_PER_TURN records, as the TypeScript
+ * writer does (both through AckTurns); the rest are held and settled from setImmediate, in order.
  */
 export class NativeAppender {
   readonly #producer: NativeProducer;
@@ -115,9 +122,12 @@ export class NativeAppender {
   #pushScheduled = false;
   /** The first staged batch not yet pushed found no room in the ring; a space event pushes again. */
   #blocked = false;
-  /** Acknowledgements (ticket, first, last triples) held for a later turn, and whether this turn settled some. */
-  #heldAcks: number[] = [];
-  #ackedThisTurn = false;
+  /** The writer's acknowledgements, settled a turn of the event loop at a time. */
+  readonly #acks = new AckTurns<Ack>(
+    (a) => (a.first < 0 || !this.#pending.has(a.ticket) ? 0 : a.last - a.first + 1),
+    (a) => this.#settle(a),
+    () => this.#updateRef(),
+  );
 
   /**
    * With `limits` (the WAL's segment size and ring capacity), each batch is checked as the
@@ -290,11 +300,9 @@ export class NativeAppender {
 
   #onEvents(acks: Float64Array, failure: TapioError | undefined, space: boolean): void {
     if (failure !== undefined && this.#failure === null) this.#failure = failure;
-    if (this.#ackedThisTurn) {
-      for (let i = 0; i < acks.length; i++) this.#heldAcks.push(acks[i]!);
-    } else {
-      this.#settleAcks(acks);
-    }
+    const triples: Ack[] = [];
+    for (let i = 0; i + 2 < acks.length; i += 3) triples.push({ ticket: acks[i]!, first: acks[i + 1]!, last: acks[i + 2]! });
+    this.#acks.add(triples);
     if (this.#failure) {
       // The failed writer takes nothing more: what is staged, appends waiting for space
       // included, fails now.
@@ -305,38 +313,13 @@ export class NativeAppender {
     this.#updateRef();
   }
 
-  /** Settles `acks` now, and holds further ones until a later turn. */
-  #settleAcks(acks: ArrayLike<number>): void {
-    if (acks.length === 0) return;
-    this.#ackedThisTurn = true;
-    setImmediate(() => {
-      this.#ackedThisTurn = false;
-      const held = this.#heldAcks;
-      if (held.length === 0) return;
-      this.#heldAcks = [];
-      this.#settleAcks(held);
-      this.#updateRef();
-    });
-    let records = 0;
-    for (let i = 0; i + 2 < acks.length; i += 3) {
-      const ticket = acks[i]!;
-      const first = acks[i + 1]!;
-      const last = acks[i + 2]!;
-      if (records >= ACK_RECORDS_PER_TURN) {
-        // Enough for this turn (as the TypeScript writer counts): the rest go first next turn.
-        this.#heldAcks = [...Array.from(acks).slice(i), ...this.#heldAcks];
-        return;
-      }
-      const d = this.#pending.get(ticket);
-      if (!d) continue;
-      this.#pending.delete(ticket);
-      if (first < 0) {
-        d.reject(this.#failure ?? new TapioError('ERR_WAL_IO', 'the transit WAL failed'));
-      } else {
-        records += last - first + 1;
-        d.resolve({ firstSeq: first, lastSeq: last });
-      }
-    }
+  /** Settles the append an acknowledgement names (rejects it when the writer failed). */
+  #settle(ack: Ack): void {
+    const d = this.#pending.get(ack.ticket);
+    if (!d) return;
+    this.#pending.delete(ack.ticket);
+    if (ack.first < 0) d.reject(this.#failure ?? new TapioError('ERR_WAL_IO', 'the transit WAL failed'));
+    else d.resolve({ firstSeq: ack.first, lastSeq: ack.last });
   }
 
   // While anything waits on the writer (for its acknowledgement or for ring space), keep the

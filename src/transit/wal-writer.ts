@@ -30,7 +30,7 @@ import { FaultyFileLayer, posixFileLayer, type FileLayer } from './file-layer.js
 import { takeFaults } from './test-hooks.js';
 import { ioError } from './wal-files.js';
 import {
-  ACK_RECORDS_PER_TURN,
+  AckTurns,
   type AppendResult,
   type BatchLimits,
   type IndexSeed,
@@ -197,11 +197,11 @@ export class TsWalWriter implements WalBackend {
   private closePromise: Promise<void> | undefined;
   private failure: TapioError | null = null;
   private idleWaiters: Array<() => void> = [];
-  /** Durable appends still to be acknowledged, in order, from ackAt; and who waits for none to be left. */
-  private acks: PendingAppend[] = [];
-  private ackAt = 0;
-  private ackScheduled = false;
-  private ackWaiters: Array<() => void> = [];
+  /** Durable appends, acknowledged a turn of the event loop at a time. */
+  private readonly acks = new AckTurns<PendingAppend>(
+    (p) => p.count,
+    (p) => p.resolve({ firstSeq: p.firstSeq, lastSeq: p.firstSeq + p.count - 1 }),
+  );
 
   /** Worker-thread producers: their id and the port their acknowledgements go to. */
   private readonly remotes = new Map<number, MessagePort>();
@@ -349,7 +349,7 @@ export class TsWalWriter implements WalBackend {
       this.kick();
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     }
-    if (this.ackAt < this.acks.length) await new Promise<void>((resolve) => this.ackWaiters.push(resolve));
+    await this.acks.settled();
     for (const port of this.remotes.values()) {
       port.postMessage({ closed: true });
       port.close();
@@ -430,7 +430,7 @@ export class TsWalWriter implements WalBackend {
           this.statRecords += group.records;
           this.statBytes += group.payload;
           this.statGroups++;
-          this.acknowledge(group.completes);
+          this.acks.add(group.completes);
           // The callers just acknowledged copy their next appends into the ring now; the next
           // group is encoded in a turn of its own.
           await new Promise<void>((resolve) => setImmediate(resolve));
@@ -453,31 +453,6 @@ export class TsWalWriter implements WalBackend {
         this.kick();
       }
     }
-  }
-
-  /** Acknowledges durable appends: those of ACK_RECORDS_PER_TURN records now, the rest in later turns. */
-  private acknowledge(list: PendingAppend[]): void {
-    for (const p of list) this.acks.push(p);
-    if (!this.ackScheduled) this.ackTurn();
-  }
-
-  private ackTurn(): void {
-    this.ackScheduled = false;
-    let records = 0;
-    const start = this.ackAt;
-    while (this.ackAt < this.acks.length && (this.ackAt === start || records < ACK_RECORDS_PER_TURN)) {
-      const p = this.acks[this.ackAt++]!;
-      records += p.count;
-      p.resolve({ firstSeq: p.firstSeq, lastSeq: p.firstSeq + p.count - 1 });
-    }
-    if (this.ackAt < this.acks.length) {
-      this.ackScheduled = true;
-      setImmediate(() => this.ackTurn());
-      return;
-    }
-    this.acks = [];
-    this.ackAt = 0;
-    for (const w of this.ackWaiters.splice(0)) w();
   }
 
   /**
