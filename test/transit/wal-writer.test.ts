@@ -384,83 +384,19 @@ describe.each(backends)('transit WAL writer (%s)', (name, openWal) => {
 // acknowledges a few appends per turn. The clock is a stand-in advancing 0.5 ms per look, so the
 // slices do not depend on this machine's speed.
 describe('the TypeScript writer on the event loop', () => {
-  it('encodes a large append in slices with turns of the event loop between them, and writes it as one group', async () => {
-    const dir = await tempDir();
-    const wal = await TsWalWriter.open(options(dir, { segmentSize: 16 << 20, ringCapacity: 8 << 20, maxGroupBytes: 8 << 20 }));
-    const records = Array.from({ length: 20_000 }, (_, i) => payload(i, 100));
+  /** Runs `run` with performance.now() a stand-in that advances `stepMs` at every look. */
+  async function withStandInClock<T>(stepMs: number, run: () => Promise<T>): Promise<T> {
     let now = 0;
-    const clock = vi.spyOn(performance, 'now').mockImplementation(() => (now += 0.5));
-    // Turns of the loop that ran while the append's records were still in the ring, being encoded.
-    let turnsWhileEncoding = 0;
-    let ticking = true;
-    const tick = (): void => {
-      if (wal.stats().ringUsedBytes > 0) turnsWhileEncoding++;
-      if (ticking) setImmediate(tick);
-    };
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => (now += stepMs));
     try {
-      setImmediate(tick);
-      expect(await wal.append(records)).toEqual({ firstSeq: 1, lastSeq: 20_000 });
+      return await run();
     } finally {
-      ticking = false;
       clock.mockRestore();
     }
-    // 20,000 records at 256 per look at the clock and two looks per slice: about 78 slices.
-    expect(turnsWhileEncoding).toBeGreaterThan(20);
-    expect(wal.stats()).toMatchObject({ groups: 1, records: 20_000 });
-    await wal.close();
-    const back = await readAll(dir);
-    expect(back).toHaveLength(20_000);
-    expect(
-      firstDifference(
-        back.map((r) => r.data),
-        records,
-      ),
-    ).toBeNull();
-  });
+  }
 
-  it('goes on with every slice even when making the views of one large entry takes longer than a slice', async () => {
-    // A clock that has run out at every look: each slice must still place records.
-    const dir = await tempDir();
-    const wal = await TsWalWriter.open(options(dir, { segmentSize: 16 << 20, ringCapacity: 16 << 20, maxGroupBytes: 8 << 20 }));
-    let now = 0;
-    const clock = vi.spyOn(performance, 'now').mockImplementation(() => (now += 5));
-    const one = [payload(0, 10)];
-    const many = Array.from({ length: 200_000 }, (_, i) => payload(i + 1, 1));
-    try {
-      // A small append and a large one in the same turn, then a large one alone.
-      const [a, b] = await Promise.all([wal.append(one), wal.append(many.slice(0, 40_000))]);
-      expect([a, b]).toEqual([
-        { firstSeq: 1, lastSeq: 1 },
-        { firstSeq: 2, lastSeq: 40_001 },
-      ]);
-      expect(await wal.append(many.slice(40_000))).toEqual({ firstSeq: 40_002, lastSeq: 200_001 });
-    } finally {
-      clock.mockRestore();
-    }
-    await wal.close();
-    const back = await readAll(dir);
-    expect(back).toHaveLength(200_001);
-    expect(
-      firstDifference(
-        back.map((r) => r.data),
-        [...one, ...many],
-      ),
-    ).toBeNull();
-  });
-
-  it('an append that fills the segment in the middle of a slice goes on in the next segment, whole and in order', async () => {
-    const dir = await tempDir();
-    const wal = await TsWalWriter.open(options(dir, { segmentSize: 1 << 20, ringCapacity: 8 << 20, maxGroupBytes: 8 << 20 }));
-    let now = 0;
-    const clock = vi.spyOn(performance, 'now').mockImplementation(() => (now += 0.3));
-    const records = Array.from({ length: 30_000 }, (_, i) => payload(i, 100)); // about 3.5 MB: four segments
-    try {
-      expect(await wal.append(records)).toEqual({ firstSeq: 1, lastSeq: 30_000 });
-    } finally {
-      clock.mockRestore();
-    }
-    await wal.close();
-    expect((await readdir(dir)).filter((n) => n.endsWith('.wal')).length).toBeGreaterThanOrEqual(4);
+  /** The log in `dir` holds exactly `records`, in order, numbered from 1. */
+  async function expectLog(dir: string, records: Uint8Array[]): Promise<void> {
     const back = await readAll(dir);
     expect(back.map((r) => r.seq)).toEqual(records.map((_, i) => i + 1));
     expect(
@@ -469,6 +405,56 @@ describe('the TypeScript writer on the event loop', () => {
         records,
       ),
     ).toBeNull();
+  }
+
+  it('encodes a large append in slices with turns of the event loop between them, and writes it as one group', async () => {
+    const dir = await tempDir();
+    const wal = await TsWalWriter.open(options(dir, { segmentSize: 16 << 20, ringCapacity: 8 << 20, maxGroupBytes: 8 << 20 }));
+    const records = Array.from({ length: 20_000 }, (_, i) => payload(i, 100));
+    // Turns of the loop that ran while the append's records were still in the ring, being encoded.
+    let turnsWhileEncoding = 0;
+    let ticking = true;
+    const tick = (): void => {
+      if (wal.stats().ringUsedBytes > 0) turnsWhileEncoding++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const result = await withStandInClock(0.5, () => wal.append(records)).finally(() => (ticking = false));
+    expect(result).toEqual({ firstSeq: 1, lastSeq: 20_000 });
+    // 20,000 records at 256 per look at the clock and two looks per slice: about 78 slices.
+    expect(turnsWhileEncoding).toBeGreaterThan(20);
+    expect(wal.stats()).toMatchObject({ groups: 1, records: 20_000 });
+    await wal.close();
+    await expectLog(dir, records);
+  });
+
+  it('goes on with every slice even when making the views of one large entry takes longer than a slice', async () => {
+    // A clock that has run out at every look: each slice must still place records.
+    const dir = await tempDir();
+    const wal = await TsWalWriter.open(options(dir, { segmentSize: 16 << 20, ringCapacity: 16 << 20, maxGroupBytes: 8 << 20 }));
+    const one = [payload(0, 10)];
+    const many = Array.from({ length: 200_000 }, (_, i) => payload(i + 1, 1));
+    await withStandInClock(5, async () => {
+      // A small append and a large one in the same turn, then a large one alone.
+      const [a, b] = await Promise.all([wal.append(one), wal.append(many.slice(0, 40_000))]);
+      expect([a, b]).toEqual([
+        { firstSeq: 1, lastSeq: 1 },
+        { firstSeq: 2, lastSeq: 40_001 },
+      ]);
+      expect(await wal.append(many.slice(40_000))).toEqual({ firstSeq: 40_002, lastSeq: 200_001 });
+    });
+    await wal.close();
+    await expectLog(dir, [...one, ...many]);
+  });
+
+  it('an append that fills the segment in the middle of a slice goes on in the next segment, whole and in order', async () => {
+    const dir = await tempDir();
+    const wal = await TsWalWriter.open(options(dir, { segmentSize: 1 << 20, ringCapacity: 8 << 20, maxGroupBytes: 8 << 20 }));
+    const records = Array.from({ length: 30_000 }, (_, i) => payload(i, 100)); // about 3.5 MB: four segments
+    expect(await withStandInClock(0.3, () => wal.append(records))).toEqual({ firstSeq: 1, lastSeq: 30_000 });
+    await wal.close();
+    expect((await readdir(dir)).filter((n) => n.endsWith('.wal')).length).toBeGreaterThanOrEqual(4);
+    await expectLog(dir, records);
   });
 
   it('acknowledges appends of a group a few thousand records per turn, in order', async () => {
