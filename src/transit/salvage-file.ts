@@ -116,6 +116,15 @@ export async function pruneSalvaged(dir: string): Promise<void> {
 }
 
 /** The sequence numbers a step from `expected` to `found` skips: [from, from + count), or none (0, 0). */
+/**
+ * Where the gap of a segment header that starts at `headerFirst`, later than the sequence number
+ * `expected` due there, ends: at the segment's first record `firstRecord` when that one lies
+ * between the two (a damaged header field loses no record that is there), else at the header's word.
+ */
+export function headerGapEnd(expected: number, headerFirst: number, firstRecord: number): number {
+  return firstRecord >= expected && firstRecord < headerFirst ? firstRecord : headerFirst;
+}
+
 export function lostBetween(expected: number, found: number): { lostFrom: number; lostCount: number } {
   return found > expected ? { lostFrom: expected, lostCount: found - expected } : { lostFrom: 0, lostCount: 0 };
 }

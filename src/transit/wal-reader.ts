@@ -15,7 +15,7 @@ import type { RecoveryMode } from './backend.js';
 import { decodeSegmentHeader, storeIdToHex, type SegmentHeader } from './codec.js';
 import { RECORD_ALIGN, RECORD_HEADER_SIZE, SEGMENT_HEADER_SIZE, SEGMENT_HEADER_USED, segmentFileName } from './format.js';
 import { reasonError, type Reasoned } from './reasons.js';
-import { isRecordedDamage, readSalvaged, type FoundDamage, type SalvagedStretch } from './salvage-file.js';
+import { headerGapEnd, isRecordedDamage, readSalvaged, type FoundDamage, type SalvagedStretch } from './salvage-file.js';
 import { SCAN_CHUNK_BYTES, SegmentScanner } from './segment-scanner.js';
 import { listSegments, readWalId, type SegmentFile, type WalIdentity } from './wal-dir.js';
 
@@ -288,7 +288,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
             }
             if (headerGap !== null && s.kind === 'record') {
               // The header's gap ends at the first record when that one fills part of it.
-              const found = s.seq >= headerGap.expected && s.seq < header.firstSeq ? s.seq : header.firstSeq;
+              const found = headerGapEnd(headerGap.expected, header.firstSeq, s.seq);
               await this.damage(seg, 0, headerGap.damage, identity, { kind: 'seq', expected: headerGap.expected, found });
               if (found === s.seq) next = s.seq;
               headerGap = null;

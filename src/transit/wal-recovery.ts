@@ -28,7 +28,7 @@ import {
   segmentFileName,
 } from './format.js';
 import { damageText, reasonError, reasonText, withFacts, type Reasoned } from './reasons.js';
-import { lostBetween, readSalvaged, writeSalvaged, type SalvagedStretch } from './salvage-file.js';
+import { headerGapEnd, lostBetween, readSalvaged, writeSalvaged, type SalvagedStretch } from './salvage-file.js';
 import { SegmentScanner } from './segment-scanner.js';
 import { ioError, openSegment, setAside, sizeAndHead, zeroRange } from './wal-files.js';
 import { fsyncDir, listSegments, openWalId, readCheckpoint, writeCheckpoint, type SegmentFile, type WalCheckpoint, type WalIdentity } from './wal-dir.js';
@@ -503,7 +503,7 @@ export class WalScan {
       }
       if (headerGap !== null && s.kind === 'record') {
         // The header's gap ends at the first record when that one fills part of it.
-        const found = s.seq >= headerGap.expected && s.seq < header.firstSeq ? s.seq : header.firstSeq;
+        const found = headerGapEnd(headerGap.expected, header.firstSeq, s.seq);
         this.corrupt(seg, HEADER_OFF_FIRST_SEQ, 0, headerGap.damage, 'gap', [headerGap.expected, found]);
         if (found === s.seq) expected = s.seq;
         headerGap = null;
