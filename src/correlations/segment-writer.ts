@@ -9,7 +9,7 @@ import { promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 import { crc32c } from '../crc32c.js';
-import { fsyncDir } from '../fs/durable.js';
+import { fsyncDir, writeFileAtomic } from '../fs/durable.js';
 import { decodeBatch, gatherColumns, type BatchColumns } from './batch-columns.js';
 import { ROW_GROUP_ROWS } from './limits.js';
 import { groupMasks, type RowGroupFacts, type SegmentEntry } from './manifest.js';
@@ -110,9 +110,10 @@ export async function writeOneSegment(dir: string, cols: BatchColumns, types: re
   const parquet = encodeParquet(cols, types);
   const embeddings = encodeEmbeddings(cols);
   await fsp.mkdir(dirname(join(dir, names.file)), { recursive: true, mode: 0o700 });
-  await writeDurably(join(dir, names.file), parquet);
-  await writeDurably(join(dir, names.embeddings), embeddings);
-  await fsyncDir(dirname(join(dir, names.file)));
+  // Each file goes in under its in-progress name and is renamed once whole and fdatasync'ed (the
+  // day folder synced after each rename); then segments/, which may hold a new day folder.
+  await writeFileAtomic(join(dir, names.file), parquet, { temp: inProgress(join(dir, names.file)) });
+  await writeFileAtomic(join(dir, names.embeddings), embeddings, { temp: inProgress(join(dir, names.embeddings)) });
   await fsyncDir(join(dir, 'segments'));
   return {
     ...names,
@@ -125,18 +126,6 @@ export async function writeOneSegment(dir: string, cols: BatchColumns, types: re
     embeddingCrc: crc32c(embeddings),
     ...facts(cols),
   };
-}
-
-/** Writes `bytes` to `path` under its in-progress name, fdatasyncs, then renames it into place. */
-async function writeDurably(path: string, bytes: Uint8Array): Promise<void> {
-  const handle = await fsp.open(inProgress(path), 'w', 0o600);
-  try {
-    await handle.writeFile(bytes);
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
-  await publish(path);
 }
 
 /**
