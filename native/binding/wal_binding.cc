@@ -380,6 +380,7 @@ class NativeWalWriter : public Napi::ObjectWrap<NativeWalWriter> {
     return DefineClass(env, "NativeWalWriter",
                        {
                            InstanceMethod<&NativeWalWriter::Stats>("stats"),
+                           InstanceMethod<&NativeWalWriter::DurableSeq>("durableSeq"),
                            InstanceMethod<&NativeWalWriter::Close>("close"),
                            InstanceMethod<&NativeWalWriter::TakeIndexPoints>("takeIndexPoints"),
                            InstanceAccessor<&NativeWalWriter::Id>("id"),
@@ -417,6 +418,17 @@ class NativeWalWriter : public Napi::ObjectWrap<NativeWalWriter> {
       return env.Undefined();
     }
     return StatsObject(env, shared_->writer->Stats());
+  }
+
+  // durableSeq() -> the newest durable sequence number: stats().durableSeq without the object
+  // (asked at every read and subscription batch).
+  Napi::Value DurableSeq(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!shared_) {
+      ThrowTapioError(env, "ERR_CLOSED", "the transit WAL is closed");
+      return env.Undefined();
+    }
+    return Napi::Number::New(env, static_cast<double>(shared_->writer->durable_seq()));
   }
 
   // takeIndexPoints() -> Float64Array of (segment, seq, offset) triples made since the last call,

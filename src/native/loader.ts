@@ -99,6 +99,8 @@ export interface NativeWalWriter {
   readonly recovery: NativeRecovery;
   /** Throws ERR_CLOSED once close() was called. */
   stats(): NativeWalStats;
+  /** stats().durableSeq alone (no object made); throws ERR_CLOSED once close() was called. */
+  durableSeq(): number;
   /** Index entries made since the last call: (segment, seq, offset) triples; undefined when none. */
   takeIndexPoints(): Float64Array | undefined;
   /** Writes and syncs what was queued, stops the writer's threads, resolves with the final counters (undefined when already closed). */

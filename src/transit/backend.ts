@@ -112,6 +112,11 @@ export interface WalBackend {
   /** Like append, but returns null at once instead of waiting when the ring is full. */
   tryAppend(records: Uint8Array[]): Promise<AppendResult> | null;
   stats(): WalWriterStats;
+  /**
+   * stats().durableSeq without building the rest of the counters: what every read and
+   * subscription batch asks first, so it must cost next to nothing.
+   */
+  lastDurableSeq(): number;
   /** A handle worker threads use to append into the same ring (see producer.ts). */
   producerHandle(): ProducerHandle;
   /** Waits for every accepted append to be durable (or failed), then stops the writer. */

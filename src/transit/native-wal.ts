@@ -426,6 +426,10 @@ export class NativeWal implements WalBackend {
     return this.#appender.tryAppend(records);
   }
 
+  lastDurableSeq(): number {
+    return this.#final?.durableSeq ?? this.#writer.durableSeq();
+  }
+
   stats(): WalWriterStats {
     // After close, the counters close() resolved with (as the twin, which keeps its own).
     const s = this.#final ?? this.#writer.stats();

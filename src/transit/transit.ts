@@ -244,7 +244,7 @@ export class Transit extends EventEmitter {
 
   /** The newest durable sequence number (0 when nothing was written). */
   get lastSeq(): number {
-    return this.#backend.stats().durableSeq;
+    return this.#backend.lastDurableSeq();
   }
 
   /**

@@ -317,6 +317,10 @@ export class TsWalWriter implements WalBackend {
    * whose upper bound `le` (microseconds) is at least its latency (the counts are not
    * cumulative). `alignment` is 0: this path never uses O_DIRECT.
    */
+  lastDurableSeq(): number {
+    return this.durableSeq;
+  }
+
   stats(): WalWriterStats {
     return {
       records: this.statRecords,

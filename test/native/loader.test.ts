@@ -49,7 +49,14 @@ const addonExports: Members<NativeAddon> = {
 };
 const producerMembers: Members<NativeProducer> = { pushBatches: 'function', ref: 'function', unref: 'function', detach: 'function', id: 'number' };
 const ringMembers: Members<NativeRing> = { push: 'function', drain: 'function', usedBytes: 'function' };
-const writerMembers: Members<NativeWalWriter> = { id: 'number', recovery: 'object', stats: 'function', takeIndexPoints: 'function', close: 'function' };
+const writerMembers: Members<NativeWalWriter> = {
+  id: 'number',
+  recovery: 'object',
+  stats: 'function',
+  durableSeq: 'function',
+  takeIndexPoints: 'function',
+  close: 'function',
+};
 
 /**
  * The members a wrapped class defines on its prototype, by kind: methods as 'function', accessors

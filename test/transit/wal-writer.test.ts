@@ -46,6 +46,32 @@ describe.each(backends)('transit WAL writer (%s)', (name, openWal) => {
     expect(back2[1]!.data).toEqual(payload(999, 10));
   });
 
+  it('tells the newest durable sequence number alone (lastDurableSeq) as stats() does: new, after appends, after a reopen and after close', async () => {
+    const dir = await tempDir();
+    const wal = await openWal(options(dir));
+    expect(wal.lastDurableSeq()).toBe(0);
+    const seen: number[] = [];
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, b) => {
+        const r = await wal.append(Array.from({ length: b + 1 }, (_, i) => payload(b * 10 + i, 20)));
+        // Durable when acknowledged: the answer never lags behind an acknowledgement.
+        expect(wal.lastDurableSeq()).toBeGreaterThanOrEqual(r.lastSeq);
+        seen.push(wal.lastDurableSeq());
+      }),
+    );
+    expect(seen).toEqual([...seen].sort((a, b) => a - b));
+    expect(wal.lastDurableSeq()).toBe(36);
+    expect(wal.lastDurableSeq()).toBe(wal.stats().durableSeq);
+    await wal.close();
+    expect(wal.lastDurableSeq()).toBe(36);
+    expect(wal.stats().durableSeq).toBe(36);
+    const again = await openWal(options(dir));
+    expect(again.lastDurableSeq()).toBe(36);
+    await again.append([payload(1, 1)]);
+    expect(again.lastDurableSeq()).toBe(37);
+    await again.close();
+  });
+
   it('writes exactly the documented bytes', async () => {
     const dir = await tempDir();
     const before = Date.now();
