@@ -4,6 +4,8 @@
  * `resources.<type>` column of lists of dictionary-encoded strings per resource type, and the
  * embedding as a fixed-size list of float32.
  */
+import { isAscii } from 'node:buffer';
+
 import * as arrow from 'apache-arrow';
 
 import { emptyColumns, gatherColumns, type BatchColumns } from './batch-columns.js';
@@ -146,9 +148,16 @@ export function columnsToArrow(
  * chunking) as batch columns. Columns not in the table are left empty (zero, '' or null).
  * `types` is finding_types, to turn the type dictionary back into codes.
  */
-export function arrowToColumns(table: arrow.Table, dim: number, types: readonly string[], only: Uint32Array | null = null, lean = false): BatchColumns {
-  if (table.batches.length === 1) return batchToColumns(table.batches[0]!, dim, types, only, lean);
-  const parts = table.batches.map((b) => batchToColumns(b, dim, types, null, lean));
+export function arrowToColumns(
+  table: arrow.Table,
+  dim: number,
+  types: readonly string[],
+  only: Uint32Array | null = null,
+  lean = false,
+  transient = false,
+): BatchColumns {
+  if (table.batches.length === 1) return batchToColumns(table.batches[0]!, dim, types, only, lean, transient);
+  const parts = table.batches.map((b) => batchToColumns(b, dim, types, null, lean, transient));
   return gatherColumns(parts, null, dim);
 }
 
@@ -157,7 +166,18 @@ export function arrowToColumns(table: arrow.Table, dim: number, types: readonly 
  * patterns, resource lists) are made for those rows alone and left empty elsewhere: a query that
  * kept a few rows of a row group does not build strings for all of it.
  */
-function batchToColumns(batch: arrow.RecordBatch, dim: number, types: readonly string[], only: Uint32Array | null, lean: boolean): BatchColumns {
+// Indexing: a slice of an Arrow column (Table.slice, RecordBatch.slice) has its value and offset
+// buffers cut to the slice (apache-arrow's Data.slice; a fixed-size list's child too) and keeps
+// `offset` for the validity bitmap alone, which getValid() applies: values and offsets are read
+// from index 0 here, never at `offset`.
+function batchToColumns(
+  batch: arrow.RecordBatch,
+  dim: number,
+  types: readonly string[],
+  only: Uint32Array | null,
+  lean: boolean,
+  transient: boolean,
+): BatchColumns {
   const rows = batch.numRows;
   const has = (name: string) => batch.schema.fields.some((f) => f.name === name);
   // A caller's table without patterns gets empty ones on every row. A segment read (`lean`) makes
@@ -174,19 +194,23 @@ function batchToColumns(batch: arrow.RecordBatch, dim: number, types: readonly s
         copyNumbers(vector, cols.timestamp);
         break;
       case 'id':
-        if (only === null) for (let i = 0; i < rows; i++) cols.id[i] = vector.get(i) as string;
+        if (only === null && transient && vector.data.length === 1) textRange(vector, data as arrow.Data<arrow.Utf8>, 0, rows, cols.id, 0);
+        else if (only === null) for (let i = 0; i < rows; i++) cols.id[i] = vector.get(i) as string;
         else for (const i of only) cols.id[i] = vector.get(i) as string;
         break;
       case 'type': {
         if (data.dictionary === undefined) {
           // Plain strings (a caller's table): 255 marks a name not in finding_types.
-          for (let i = 0; i < rows; i++) cols.type[i] = code.get(vector.get(i) as string) ?? 255;
+          const names = new Array<string | null>(rows);
+          if (transient && vector.data.length === 1) textRange(vector, data as arrow.Data<arrow.Utf8>, 0, rows, names, 0);
+          else for (let i = 0; i < rows; i++) names[i] = vector.get(i) as string | null;
+          for (let i = 0; i < rows; i++) cols.type[i] = code.get(names[i]!) ?? 255;
           break;
         }
         const dict = data.dictionary.toArray() as string[];
         const map = dict.map((t) => code.get(t) ?? 255);
         const keys = data.values as ArrayLike<number>;
-        for (let i = 0; i < rows; i++) cols.type[i] = map[keys[data.offset + i]!]!;
+        for (let i = 0; i < rows; i++) cols.type[i] = map[keys[i]!]!;
         break;
       }
       case 'severity':
@@ -202,19 +226,20 @@ function batchToColumns(batch: arrow.RecordBatch, dim: number, types: readonly s
         copyNumbers(vector, cols.timeWindow);
         break;
       case 'pattern':
-        if (only === null) for (let i = 0; i < rows; i++) cols.pattern[i] = (vector.get(i) as Uint8Array).slice();
+        // Transient: views of the table's bytes (the batch record copies them); else copies.
+        if (only === null && transient) for (let i = 0; i < rows; i++) cols.pattern[i] = vector.get(i) as Uint8Array;
+        else if (only === null) for (let i = 0; i < rows; i++) cols.pattern[i] = (vector.get(i) as Uint8Array).slice();
         else for (const i of only) cols.pattern[i] = (vector.get(i) as Uint8Array).slice();
         break;
       case 'embedding': {
         const child = data.children[0]!;
         const values = child.values as Float32Array;
-        const base = child.offset + data.offset * dim;
-        cols.embedding.set(values.subarray(base, base + rows * dim));
+        cols.embedding.set(values.subarray(0, rows * dim));
         break;
       }
       default:
         if (field.name.startsWith(RESOURCE_PREFIX))
-          cols.resources.set(field.name.slice(RESOURCE_PREFIX.length), listColumn(data as arrow.Data<arrow.List>, rows, only));
+          cols.resources.set(field.name.slice(RESOURCE_PREFIX.length), listColumn(data as arrow.Data<arrow.List>, rows, only, transient));
     }
   }
   return cols;
@@ -224,7 +249,7 @@ function copyNumbers(vector: arrow.Vector, into: Float64Array | Float32Array | I
   const data = vector.data[0]!;
   const values = data.values as ArrayLike<number> & { subarray(a: number, b: number): ArrayLike<number> };
   if (vector.data.length === 1 && values.subarray !== undefined) {
-    const src = values.subarray(data.offset, data.offset + into.length);
+    const src = values.subarray(0, into.length);
     if (into instanceof Float64Array && !(src instanceof Float64Array)) {
       for (let i = 0; i < into.length; i++) into[i] = Number(src[i]!); // BigInt64 timestamps
     } else into.set(src as ArrayLike<number>);
@@ -233,24 +258,58 @@ function copyNumbers(vector: arrow.Vector, into: Float64Array | Float32Array | I
   for (let i = 0; i < into.length; i++) into[i] = Number(vector.get(i));
 }
 
-function listColumn(data: arrow.Data<arrow.List>, rows: number, only: Uint32Array | null): Array<string[] | null> {
+function listColumn(data: arrow.Data<arrow.List>, rows: number, only: Uint32Array | null, transient: boolean): Array<string[] | null> {
   // With `only`, the other rows are holes (read as absent) rather than a 16,384-entry array of nulls.
   const out: Array<string[] | null> = only === null ? new Array<string[] | null>(rows).fill(null) : [];
   const offsets = data.valueOffsets;
   const child = data.children[0]!;
   const plain = child.dictionary === undefined ? new arrow.Vector([child]) : null; // a caller's list<utf8>
-  const dictionary = (child.dictionary?.toArray() ?? []) as string[];
+  const dictionary = child.dictionary === undefined ? [] : transient ? allText(child.dictionary) : (child.dictionary.toArray() as string[]);
   const keys = child.values as Int32Array;
   const count = only === null ? rows : only.length;
   for (let j = 0; j < count; j++) {
     const i = only === null ? j : only[j]!;
     if (!data.getValid(i)) continue;
-    const start = offsets[data.offset + i]!;
-    const end = offsets[data.offset + i + 1]!;
+    const start = offsets[i]!;
+    const end = offsets[i + 1]!;
     const names = new Array<string>(end - start);
-    if (plain !== null) for (let j = start; j < end; j++) names[j - start] = plain.get(j) as string;
-    else for (let j = start; j < end; j++) names[j - start] = dictionary[keys[child.offset + j]!]!;
+    if (plain !== null && transient) textRange(plain, child as arrow.Data<arrow.Utf8>, start, end - start, names, 0);
+    else if (plain !== null) for (let j = start; j < end; j++) names[j - start] = plain.get(j) as string;
+    else for (let j = start; j < end; j++) names[j - start] = dictionary[keys[j]!]!;
     out[i] = names;
   }
   return out;
+}
+
+/** Every string of a utf8 vector (a dictionary), as toArray() gives them, for transient use (textRange). */
+function allText(vector: arrow.Vector): string[] {
+  if (vector.data.length !== 1) return vector.toArray() as string[];
+  const out = new Array<string>(vector.length);
+  textRange(vector, vector.data[0] as arrow.Data<arrow.Utf8>, 0, vector.length, out, 0);
+  return out;
+}
+
+/**
+ * The strings of entries [first, first + count) of a plain utf8 vector of one chunk (`data`), into
+ * `into` from `at`, null where an entry is null, as vector.get gives them. When those entries'
+ * bytes are all ASCII (ids and Kubernetes names nearly always are) it decodes them in one call and
+ * slices the result, instead of one decode per entry: 5-10 times less work for short strings. The
+ * slices share the decoded text, so this is for strings that do not outlive the caller's work
+ * (an insert's encoding, a merge's row group), not for values handed out.
+ */
+function textRange(vector: arrow.Vector, data: arrow.Data<arrow.Utf8>, first: number, count: number, into: Array<string | null>, at: number): void {
+  // Plain utf8 only (a dictionary column, large utf8 or utf8 view is read per entry).
+  const plain = arrow.DataType.isUtf8(data.type);
+  const offsets = data.valueOffsets;
+  const start = plain ? offsets[first]! : 0;
+  const bytes = plain ? data.values.subarray(start, offsets[first + count]!) : null;
+  if (bytes === null || !isAscii(bytes)) {
+    for (let i = 0; i < count; i++) into[at + i] = vector.get(first + i) as string | null;
+    return;
+  }
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  const nulls = data.nullCount > 0;
+  for (let i = 0; i < count; i++) {
+    into[at + i] = nulls && !data.getValid(first + i) ? null : text.slice(offsets[first + i]! - start, offsets[first + i + 1]! - start);
+  }
 }

@@ -464,7 +464,8 @@ export class Correlations extends EventEmitter {
       }
     }
     const whole = 'batches' in table ? table : new ArrowTable([table]);
-    const cols = arrowToColumns(whole as arrow.Table, dim, this.#config.finding_types);
+    // Transient text: the strings are checked and encoded into the batch record, then dropped.
+    const cols = arrowToColumns(whole as arrow.Table, dim, this.#config.finding_types, null, false, true);
     const problem = columnProblem(cols, { rows: cols.rows, present: new Set(schema.fields.map((f) => f.name)) }, this.#rules);
     if (problem !== null) {
       const where = problem.index < 0 ? `column ${problem.field}` : `record ${problem.index} (${problem.field})`;

@@ -99,7 +99,7 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
         if (c.reader !== null) c.cols = await c.reader.read(group, null, dim, types);
         else {
           const { ipc } = await pool.decode(c.path, group, null, pace);
-          c.cols = arrowToColumns(arrow.tableFromIPC(ipc), dim, types, null, true);
+          c.cols = arrowToColumns(arrow.tableFromIPC(ipc), dim, types, null, true, true);
         }
         c.row = 0;
       }
