@@ -226,10 +226,10 @@ function batchToColumns(
         copyNumbers(vector, cols.timeWindow);
         break;
       case 'pattern':
-        // Transient: views of the table's bytes (the batch record copies them); else copies.
-        if (only === null && transient) for (let i = 0; i < rows; i++) cols.pattern[i] = vector.get(i) as Uint8Array;
-        else if (only === null) for (let i = 0; i < rows; i++) cols.pattern[i] = (vector.get(i) as Uint8Array).slice();
-        else for (const i of only) cols.pattern[i] = (vector.get(i) as Uint8Array).slice();
+        // Transient: views of the table's bytes (the batch record copies them); else copies. A
+        // null (a caller's table) is an empty pattern, as an absent one is in insert().
+        if (only === null) for (let i = 0; i < rows; i++) cols.pattern[i] = patternAt(vector, i, transient);
+        else for (const i of only) cols.pattern[i] = patternAt(vector, i, transient);
         break;
       case 'embedding': {
         const child = data.children[0]!;
@@ -245,13 +245,20 @@ function batchToColumns(
   return cols;
 }
 
+const NO_BYTES = new Uint8Array(0);
+
+function patternAt(vector: arrow.Vector, i: number, view: boolean): Uint8Array {
+  const p = vector.get(i) as Uint8Array | null;
+  return p === null ? NO_BYTES : view ? p : p.slice();
+}
+
 function copyNumbers(vector: arrow.Vector, into: Float64Array | Float32Array | Int32Array | Uint8Array): void {
   const data = vector.data[0]!;
   const values = data.values as ArrayLike<number> & { subarray(a: number, b: number): ArrayLike<number> };
   if (vector.data.length === 1 && values.subarray !== undefined) {
     const src = values.subarray(0, into.length);
-    if (into instanceof Float64Array && !(src instanceof Float64Array)) {
-      for (let i = 0; i < into.length; i++) into[i] = Number(src[i]!); // BigInt64 timestamps
+    if (src instanceof BigInt64Array || src instanceof BigUint64Array) {
+      for (let i = 0; i < into.length; i++) into[i] = Number(src[i]!); // int64 columns, timestamps
     } else into.set(src as ArrayLike<number>);
     return;
   }
@@ -312,4 +319,71 @@ function textRange(vector: arrow.Vector, data: arrow.Data<arrow.Utf8>, first: nu
   for (let i = 0; i < count; i++) {
     into[at + i] = nulls && !data.getValid(first + i) ? null : text.slice(offsets[first + i]! - start, offsets[first + i + 1]! - start);
   }
+}
+
+/** A column of a caller's table that cannot be stored as it is: its row (-1: the whole column), name and what it should be. */
+export interface ArrowColumnProblem {
+  index: number;
+  field: string;
+  expected: string;
+}
+
+const isText = (t: arrow.DataType): boolean =>
+  arrow.DataType.isUtf8(t) ||
+  arrow.DataType.isLargeUtf8(t) ||
+  (arrow.DataType.isDictionary(t) && (arrow.DataType.isUtf8(t.dictionary) || arrow.DataType.isLargeUtf8(t.dictionary)));
+const isNumber = (t: arrow.DataType): boolean => arrow.DataType.isInt(t) || arrow.DataType.isFloat(t);
+
+/** The columns every row must have a value in (a null pattern is an empty one, a null resource list an absent type). */
+const REQUIRED_COLUMNS = new Set(['timestamp', 'id', 'type', 'severity', 'confidence', 'eventCount', 'timeWindow', 'embedding']);
+/** The whole-number columns: the range every value must fall in before it is narrowed to its column's width. */
+const WHOLE_NUMBERS: Record<string, [number, number]> = { severity: [1, 5], eventCount: [0, 2 ** 31 - 1], timeWindow: [0, 2 ** 31 - 1] };
+
+/**
+ * Checks the columns of a caller's table (insertArrow) before they are read: each known column of
+ * a type its values can be read from, no null in a required column, and the whole-number columns
+ * whole and in range before they are narrowed (an int32 severity of 257 would otherwise wrap to
+ * 1, a float 2.5 to 2, a utf8 timestamp read as its bytes). Columns the store does not know are
+ * left alone; the embedding's type is checked by the caller. Null when every column is fine.
+ */
+export function arrowTableProblem(table: arrow.Table): ArrowColumnProblem | null {
+  for (const field of table.schema.fields) {
+    const name = field.name;
+    const t = field.type as arrow.DataType;
+    let expected: string | null = null;
+    if (name === 'timestamp') {
+      if (arrow.DataType.isTimestamp(t)) {
+        if (t.unit !== arrow.TimeUnit.MILLISECOND) expected = `a timestamp[ms] column (this one is in ${arrow.TimeUnit[t.unit]!.toLowerCase()}s)`;
+      } else if (!isNumber(t)) expected = 'a timestamp[ms] column, or int64 / float64 epoch milliseconds';
+    } else if (name === 'id' || name === 'type') {
+      if (!isText(t)) expected = 'a utf8 (or dictionary of utf8) column';
+    } else if (name === 'severity' || name === 'eventCount' || name === 'timeWindow' || name === 'confidence') {
+      if (!isNumber(t)) expected = 'a numeric column (int or float)';
+    } else if (name === 'pattern') {
+      if (!arrow.DataType.isBinary(t)) expected = 'a binary column';
+    } else if (name.startsWith(RESOURCE_PREFIX)) {
+      const item = arrow.DataType.isList(t) ? (t.children[0]?.type as arrow.DataType | undefined) : undefined;
+      if (item === undefined || !isText(item)) expected = 'a list of utf8 (or of dictionary of utf8) column';
+    }
+    if (expected !== null) return { index: -1, field: name, expected: `${expected}, got ${String(t)}` };
+    const required = REQUIRED_COLUMNS.has(name);
+    const range = WHOLE_NUMBERS[name];
+    if (!required && range === undefined) continue;
+    let row = 0;
+    for (const data of table.getChild(name)!.data) {
+      if (required && data.nullCount > 0) {
+        for (let i = 0; i < data.length; i++) if (!data.getValid(i)) return { index: row + i, field: name, expected: 'a value (the column holds a null here)' };
+      }
+      if (range !== undefined) {
+        const values = data.values as ArrayLike<number | bigint>;
+        for (let i = 0; i < data.length; i++) {
+          const v = Number(values[i]!);
+          if (!(Number.isInteger(v) && v >= range[0] && v <= range[1]))
+            return { index: row + i, field: name, expected: `a whole number from ${range[0]} to ${range[1]}` };
+        }
+      }
+      row += data.length;
+    }
+  }
+  return null;
 }

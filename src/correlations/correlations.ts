@@ -18,7 +18,7 @@ import { ensureWritableDir, fsyncDir } from '../fs/durable.js';
 import type { RecoveryMode } from '../transit/backend.js';
 import { openWalBackend, Transit } from '../transit/index.js';
 import { ActivePart, batchColumns } from './active-part.js';
-import { arrowToColumns, columnsToArrow, resourceColumn } from './arrow-columns.js';
+import { arrowTableProblem, arrowToColumns, columnsToArrow, resourceColumn } from './arrow-columns.js';
 import {
   batchFacts,
   checkFindings,
@@ -421,8 +421,11 @@ export class Correlations extends EventEmitter {
    * columns (docs/FORMAT.md): `timestamp` (timestamp[ms] or float64/int64 milliseconds), `id`,
    * `type` (utf8 or dictionary), `severity`, `confidence`, `eventCount`, `timeWindow`, optional
    * `pattern` (binary) and `resources.<type>` (list of utf8), and `embedding` as a fixed-size list
-   * of `embedding_dim` float32. Checked column by column, with the same rules and errors as
-   * insert(); no object is made per row. All or nothing, durable when it resolves.
+   * of `embedding_dim` float32. Numbers may come in any int or float column: each value must be
+   * whole where asked and in range before it is narrowed; a null is refused in every column but
+   * `pattern` (empty) and the resource lists (the type absent). Checked column by column, with the
+   * same rules and errors as insert(); no object is made per row. All or nothing, durable when it
+   * resolves.
    *
    * @example
    * ```ts
@@ -463,16 +466,24 @@ export class Correlations extends EventEmitter {
         );
       }
     }
-    const whole = 'batches' in table ? table : new ArrowTable([table]);
-    // Transient text: the strings are checked and encoded into the batch record, then dropped.
-    const cols = arrowToColumns(whole as arrow.Table, dim, this.#config.finding_types, null, false, true);
-    const problem = columnProblem(cols, { rows: cols.rows, present: new Set(schema.fields.map((f) => f.name)) }, this.#rules);
-    if (problem !== null) {
+    const whole = ('batches' in table ? table : new ArrowTable([table])) as arrow.Table;
+    // The columns' types and whole numbers first (reading them narrows values), then the rest.
+    const refuse = (problem: { index: number; field: string; expected: string }): never => {
       const where = problem.index < 0 ? `column ${problem.field}` : `record ${problem.index} (${problem.field})`;
-      throw new TapioError('ERR_VALIDATION', `${call}: ${where} was refused: expected ${problem.expected}; nothing of the batch of ${cols.rows} was stored.`, {
-        details: { index: problem.index, issues: [{ path: problem.field, message: problem.expected }] },
-      });
-    }
+      throw new TapioError(
+        'ERR_VALIDATION',
+        `${call}: ${where} was refused: expected ${problem.expected}; nothing of the batch of ${whole.numRows} was stored.`,
+        {
+          details: { index: problem.index, issues: [{ path: problem.field, message: problem.expected }] },
+        },
+      );
+    };
+    const typed = arrowTableProblem(whole);
+    if (typed !== null) refuse(typed);
+    // Transient text: the strings are checked and encoded into the batch record, then dropped.
+    const cols = arrowToColumns(whole, dim, this.#config.finding_types, null, false, true);
+    const problem = columnProblem(cols, { rows: cols.rows, present: new Set(schema.fields.map((f) => f.name)) }, this.#rules);
+    if (problem !== null) refuse(problem);
     if (cols.rows === 0) return null;
     const [minTs, maxTs] = timeRange(cols);
     return { bytes: encodeBatch(cols), rows: cols.rows, minTs, maxTs };

@@ -89,24 +89,27 @@ describe('Arrow tables to columns, transient text', () => {
   });
 });
 
+/** A caller's table with the columns callerTable leaves out. */
+function withEmbedding(t: arrow.Table): arrow.Table {
+  return t.assign(
+    new arrow.Table({
+      embedding: arrow.makeVector(
+        arrow.makeData({
+          type: new arrow.FixedSizeList(DIM, new arrow.Field('item', new arrow.Float32(), false)),
+          length: t.numRows,
+          child: arrow.makeData({ type: new arrow.Float32(), length: t.numRows * DIM, data: new Float32Array(t.numRows * DIM).fill(0.5) }),
+        }),
+      ),
+      confidence: arrow.makeVector(new Float32Array(t.numRows).fill(0.5)),
+      eventCount: arrow.makeVector(new Int32Array(t.numRows).fill(3)),
+      timeWindow: arrow.makeVector(new Int32Array(t.numRows).fill(60)),
+    }),
+  );
+}
+
 describe.each(paths)('insertArrow of a caller table on the %s path', (path) => {
   it('stores text and patterns as given, refuses control characters, and keeps nothing of the caller’s buffers', async () => {
     const s = await TapioStorage.open({ dataDir: newDataDir(), storage: { correlations: { embedding_dim: DIM } } }, { correlations: { path } });
-    const withEmbedding = (t: arrow.Table) =>
-      t.assign(
-        new arrow.Table({
-          embedding: arrow.makeVector(
-            arrow.makeData({
-              type: new arrow.FixedSizeList(DIM, new arrow.Field('item', new arrow.Float32(), false)),
-              length: t.numRows,
-              child: arrow.makeData({ type: new arrow.Float32(), length: t.numRows * DIM, data: new Float32Array(t.numRows * DIM).fill(0.5) }),
-            }),
-          ),
-          confidence: arrow.makeVector(new Float32Array(t.numRows).fill(0.5)),
-          eventCount: arrow.makeVector(new Int32Array(t.numRows).fill(3)),
-          timeWindow: arrow.makeVector(new Int32Array(t.numRows).fill(60)),
-        }),
-      );
     const good = withEmbedding(callerTable(['a-1', 'é-2', 'pod-😀'], [['web-1', 'web-2'], null, ['ünï']], ['attack', 'anomaly', 'attack']));
     expect(await s.correlations.insertArrow(good)).toEqual({ inserted: 3 });
     // The caller reuses its buffers after the insert: what was stored does not change.
@@ -136,6 +139,62 @@ describe.each(paths)('insertArrow of a caller table on the %s path', (path) => {
     const back = await other.correlations.query();
     expect(back).toEqual([...all.slice(11, 37), ...all.slice(40, 45)]);
     await other.close();
+    await s.close();
+  });
+
+  it('refuses a column whose values it cannot store as they are (a type, a null, a whole number that would wrap or be cut), naming it; stores nothing', async () => {
+    const s = await TapioStorage.open({ dataDir: newDataDir(), storage: { correlations: { embedding_dim: DIM } } }, { correlations: { path } });
+    const good = withEmbedding(callerTable(['a', 'b'], [['web'], null], ['attack', 'anomaly']));
+    const change = (columns: Record<string, arrow.Vector>) => good.assign(new arrow.Table(columns));
+    const refused: Array<[string, arrow.Table, RegExp]> = [
+      [
+        'a utf8 timestamp (read as its bytes before)',
+        change({ timestamp: arrow.vectorFromArray(['x', 'y'], new arrow.Utf8()) }),
+        /column timestamp was refused: expected a timestamp\[ms\] column, or int64/,
+      ],
+      [
+        'a timestamp in seconds',
+        change({ timestamp: arrow.vectorFromArray([new Date(1.7e12), new Date(1.7e12 + 1000)], new arrow.TimestampSecond()) }),
+        /column timestamp .*in seconds/,
+      ],
+      [
+        'an int32 severity of 257 (wrapped to 1 before)',
+        change({ severity: arrow.makeVector(Int32Array.of(2, 257)) }),
+        /record 1 \(severity\) .*whole number from 1 to 5/,
+      ],
+      ['a float severity of 2.5 (cut to 2 before)', change({ severity: arrow.makeVector(Float64Array.of(2.5, 3)) }), /record 0 \(severity\)/],
+      ['a float timeWindow of 1.5', change({ timeWindow: arrow.makeVector(Float64Array.of(60, 1.5)) }), /record 1 \(timeWindow\)/],
+      ['an int64 eventCount past int32', change({ eventCount: arrow.makeVector(BigInt64Array.of(1n, 2n ** 31n)) }), /record 1 \(eventCount\) .*2147483647/],
+      ['a null severity', change({ severity: arrow.vectorFromArray([2, null], new arrow.Int8()) }), /record 1 \(severity\) .*null/],
+      ['a null id', change({ id: arrow.vectorFromArray(['a', null], new arrow.Utf8()) }), /record 1 \(id\) .*null/],
+      [
+        'a resource column that is not a list (a bare TypeError before)',
+        change({ 'resources.pods': arrow.vectorFromArray(['a', 'b'], new arrow.Utf8()) }),
+        /column resources.pods .*list of utf8/,
+      ],
+      ['a utf8 pattern', change({ pattern: arrow.vectorFromArray(['a', 'b'], new arrow.Utf8()) }), /column pattern .*binary/],
+    ];
+    for (const [what, table, message] of refused) {
+      await expect(s.correlations.insertArrow(table), what).rejects.toMatchObject({ code: 'ERR_VALIDATION', message });
+    }
+    expect(await s.correlations.query()).toEqual([]);
+    // Wider or other numeric types are read as numbers when every value fits; a null pattern is an empty one.
+    const nullPattern = arrow.makeBuilder({ type: new arrow.Binary(), nullValues: [null] });
+    nullPattern.append(Uint8Array.of(7));
+    nullPattern.append(null);
+    const wide = change({
+      timestamp: arrow.makeVector(BigInt64Array.of(1_700_000_000_000n, 1_700_000_000_001n)),
+      severity: arrow.makeVector(Float64Array.of(5, 1)),
+      eventCount: arrow.makeVector(BigInt64Array.of(0n, 2n ** 31n - 1n)),
+      timeWindow: arrow.makeVector(Uint16Array.of(65_535, 0)),
+      pattern: nullPattern.finish().toVector(),
+    });
+    expect(await s.correlations.insertArrow(wide)).toEqual({ inserted: 2 });
+    const got = await s.correlations.query();
+    expect(got.map((r) => [r.timestamp.getTime(), r.severity, r.eventCount, r.timeWindow, [...r.pattern]])).toEqual([
+      [1_700_000_000_000, 5, 0, 65_535, [7]],
+      [1_700_000_000_001, 1, 2 ** 31 - 1, 0, []],
+    ]);
     await s.close();
   });
 });
