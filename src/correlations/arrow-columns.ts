@@ -271,7 +271,7 @@ function listColumn(data: arrow.Data<arrow.List>, rows: number, only: Uint32Arra
   const offsets = data.valueOffsets;
   const child = data.children[0]!;
   const plain = child.dictionary === undefined ? new arrow.Vector([child]) : null; // a caller's list<utf8>
-  const dictionary = child.dictionary === undefined ? [] : transient ? allText(child.dictionary) : (child.dictionary.toArray() as string[]);
+  const dictionary = child.dictionary === undefined ? [] : transient ? allText(child.dictionary) : dictionaryText(child.dictionary);
   const keys = child.values as Int32Array;
   const count = only === null ? rows : only.length;
   for (let j = 0; j < count; j++) {
@@ -286,6 +286,22 @@ function listColumn(data: arrow.Data<arrow.List>, rows: number, only: Uint32Arra
     out[i] = names;
   }
   return out;
+}
+
+/**
+ * The strings of dictionaries decoded before: a row group's column a query cache keeps is read
+ * again by later queries, and its dictionary (thousands of pod names) need not be decoded again.
+ * Keyed by the dictionary vector, so an entry lives exactly as long as its table.
+ */
+const decodedDictionaries = new WeakMap<arrow.Vector, string[]>();
+
+function dictionaryText(dictionary: arrow.Vector): string[] {
+  let text = decodedDictionaries.get(dictionary);
+  if (text === undefined) {
+    text = dictionary.toArray() as string[];
+    decodedDictionaries.set(dictionary, text);
+  }
+  return text;
 }
 
 /** Every string of a utf8 vector (a dictionary), as toArray() gives them, for transient use (textRange). */

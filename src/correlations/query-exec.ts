@@ -254,13 +254,19 @@ async function readColumns(
   explain: QueryExplain,
 ): Promise<BatchColumns> {
   const cached = new Map<string, ReturnType<SegmentCache['column']>>();
+  const texts = new Map<string, arrow.Table>();
   for (const n of names) {
-    const c = CACHED_COLUMNS.has(n) ? view.cache.column(entry.file, group, n) : undefined;
-    if (c !== undefined) cached.set(n, c);
+    if (CACHED_COLUMNS.has(n)) {
+      const c = view.cache.column(entry.file, group, n);
+      if (c !== undefined) cached.set(n, c);
+    } else {
+      const t = view.cache.text(entry.file, group, n);
+      if (t !== undefined) texts.set(n, t);
+    }
   }
-  const decode = names.filter((n) => !cached.has(n));
+  const decode = names.filter((n) => !cached.has(n) && !texts.has(n));
   let cols: BatchColumns;
-  if (decode.length > 0) {
+  if (decode.length > 0 || texts.size > 0) {
     // Fixed-width columns decode together; each list or text column alone, with a chance for the
     // event loop between them: one call decoding them all was a stretch of 30-60 ms.
     const batches = [decode.filter((n) => CACHED_COLUMNS.has(n)), ...decode.filter((n) => !CACHED_COLUMNS.has(n)).map((n) => [n])].filter((b) => b.length > 0);
@@ -270,25 +276,42 @@ async function readColumns(
     const path = join(view.dir, entry.file);
     const decoded = reader === null ? batches.map((names) => view.pool!.decode(path, group, names, view.pace)) : [];
     for (const d of decoded) d.catch(() => undefined);
+    // Text and list columns kept from an earlier query: built from the kept Arrow buffers.
+    const parts: Array<[readonly string[], () => Promise<BatchColumns>]> = [...texts].map(([n, table]) => [
+      [n],
+      () => Promise.resolve(arrowToColumns(table, view.dim, view.types, only, true)),
+    ]);
     for (const [b, names] of batches.entries()) {
+      parts.push([
+        names,
+        async () => {
+          let ipc: Uint8Array;
+          if (reader === null) {
+            // A decoding thread does the WebAssembly part; this thread builds the columns.
+            view.pace.pause();
+            let out: { ipc: Uint8Array; bytes: number };
+            try {
+              out = await decoded[b]!;
+            } finally {
+              view.pace.resume();
+            }
+            ipc = out.ipc;
+            explain.bytesRead += out.bytes;
+          } else {
+            ipc = await reader.decode(group, [...names]);
+            explain.bytesRead += reader.columnBytes(group, names);
+          }
+          await view.pace.breathe();
+          const table = arrow.tableFromIPC(ipc);
+          // A text or list column is kept whole (its Arrow buffers), whatever rows this query wants.
+          if (names.length === 1 && !CACHED_COLUMNS.has(names[0]!)) view.cache.keepText(entry.file, group, names[0]!, table, ipc.byteLength);
+          return arrowToColumns(table, view.dim, view.types, only, true);
+        },
+      ]);
+    }
+    for (const [names, build] of parts) {
       await view.pace.breathe();
-      let part: BatchColumns;
-      if (reader === null) {
-        // A decoding thread does the WebAssembly part; this thread builds the columns.
-        view.pace.pause();
-        let out: { ipc: Uint8Array; bytes: number };
-        try {
-          out = await decoded[b]!;
-        } finally {
-          view.pace.resume();
-        }
-        await view.pace.breathe();
-        part = arrowToColumns(arrow.tableFromIPC(out.ipc), view.dim, view.types, only, true);
-        explain.bytesRead += out.bytes;
-      } else {
-        part = await reader.read(group, names, view.dim, view.types, only, () => view.pace.breathe());
-        explain.bytesRead += reader.columnBytes(group, names);
-      }
+      const part = await build();
       for (const n of names) {
         if (n.startsWith('resources.')) {
           const column = part.resources.get(n.slice('resources.'.length));

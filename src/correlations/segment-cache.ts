@@ -1,11 +1,16 @@
 /**
  * What queries keep of live segments between one another: open Parquet readers (an open parses
- * the footer, a few milliseconds a file) and the decoded fixed-width columns of row groups
+ * the footer, a few milliseconds a file), the decoded fixed-width columns of row groups
  * (timestamp, type, severity, confidence, eventCount, timeWindow: 22 bytes a row), which the
- * filter step reads first in every query. Segments never change once written, so an entry stays
- * right until its segment is retired; both parts are bounded and evict the least recently used.
+ * filter step reads first in every query, and the decoded text and list columns (ids, resource
+ * lists, patterns) of the row groups queries returned rows from, in Arrow's compact form (bytes
+ * and offsets; dictionary codes for resource names), which a query would otherwise decode again
+ * (the most of a 1-hour query's time). Segments never change once written, so an entry stays
+ * right until its segment is retired; each part is bounded and evicts the least recently used.
  */
 import { join } from 'node:path';
+
+import type * as arrow from 'apache-arrow';
 
 import type { ActiveBatch } from './active-part.js';
 import type { BatchColumns } from './batch-columns.js';
@@ -16,6 +21,8 @@ import { SegmentReader } from './segment-file.js';
 export const CACHED_COLUMNS = new Set(['timestamp', 'type', 'severity', 'confidence', 'eventCount', 'timeWindow']);
 /** Bytes of decoded columns kept (about 3M rows of all six). */
 export const COLUMN_CACHE_BYTES = 64 * 1024 * 1024;
+/** Bytes of decoded text and list columns kept (their Arrow buffers: about 1 MB per row group for all of them). */
+export const TEXT_CACHE_BYTES = 64 * 1024 * 1024;
 /** Parquet readers kept open. */
 export const OPEN_READERS = 32;
 /**
@@ -39,6 +46,8 @@ export class SegmentCache {
   #batchBytes = 0;
   readonly #columns = new Map<string, Column>();
   #columnBytes = 0;
+  readonly #texts = new Map<string, { table: arrow.Table; bytes: number }>();
+  #textBytes = 0;
 
   /** An open reader of the segment, to `release()` when done. */
   async reader(dir: string, entry: SegmentEntry): Promise<{ reader: SegmentReader; release: () => void }> {
@@ -113,6 +122,35 @@ export class SegmentCache {
     }
   }
 
+  /** The decoded text or list column `name` of row group `group` (a one-column Arrow table), when kept. */
+  text(file: string, group: number, name: string): arrow.Table | undefined {
+    const key = `${file}\n${group}\n${name}`;
+    const t = this.#texts.get(key);
+    if (t !== undefined) {
+      this.#texts.delete(key);
+      this.#texts.set(key, t);
+    }
+    return t?.table;
+  }
+
+  /**
+   * Keeps a decoded text or list column: `table` (never changed by anyone: queries only read it)
+   * holds `bytes` of buffers. One larger than a sixteenth of the budget is not kept.
+   */
+  keepText(file: string, group: number, name: string, table: arrow.Table, bytes: number): void {
+    if (CACHED_COLUMNS.has(name) || bytes > TEXT_CACHE_BYTES / 16) return;
+    const key = `${file}\n${group}\n${name}`;
+    const old = this.#texts.get(key);
+    if (old !== undefined) this.#textBytes -= old.bytes;
+    this.#texts.set(key, { table, bytes });
+    this.#textBytes += bytes;
+    for (const [k, t] of this.#texts) {
+      if (this.#textBytes <= TEXT_CACHE_BYTES) break;
+      this.#texts.delete(k);
+      this.#textBytes -= t.bytes;
+    }
+  }
+
   /** Drops what is kept of a segment (it was retired: compacted or expired). */
   forget(file: string): void {
     const slot = this.#readers.get(file);
@@ -125,6 +163,12 @@ export class SegmentCache {
       if (k.startsWith(prefix)) {
         this.#columns.delete(k);
         this.#columnBytes -= c.byteLength;
+      }
+    }
+    for (const [k, t] of this.#texts) {
+      if (k.startsWith(prefix)) {
+        this.#texts.delete(k);
+        this.#textBytes -= t.bytes;
       }
     }
   }
@@ -170,12 +214,14 @@ export class SegmentCache {
     this.#readers.clear();
     this.#columns.clear();
     this.#columnBytes = 0;
+    this.#texts.clear();
+    this.#textBytes = 0;
     this.#batches.clear();
     this.#batchBytes = 0;
   }
 
   /** Open readers and bytes of kept columns (stats). */
-  get size(): { readers: number; columnBytes: number; batchBytes: number } {
-    return { readers: this.#readers.size, columnBytes: this.#columnBytes, batchBytes: this.#batchBytes };
+  get size(): { readers: number; columnBytes: number; textBytes: number; batchBytes: number } {
+    return { readers: this.#readers.size, columnBytes: this.#columnBytes, textBytes: this.#textBytes, batchBytes: this.#batchBytes };
   }
 }
