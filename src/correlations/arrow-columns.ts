@@ -271,7 +271,10 @@ function listColumn(data: arrow.Data<arrow.List>, rows: number, only: Uint32Arra
   const offsets = data.valueOffsets;
   const child = data.children[0]!;
   const plain = child.dictionary === undefined ? new arrow.Vector([child]) : null; // a caller's list<utf8>
-  const dictionary = child.dictionary === undefined ? [] : transient ? allText(child.dictionary) : dictionaryText(child.dictionary);
+  // Dictionary entries are decoded as rows need them (a query that keeps a few rows of a row group
+  // decodes a few of its thousands of pod names), once per dictionary (see dictionaryText).
+  const dictionary = child.dictionary === undefined ? null : transient ? allText(child.dictionary) : dictionaryText(child.dictionary);
+  const dictionaryVector = child.dictionary ?? null;
   const keys = child.values as Int32Array;
   const count = only === null ? rows : only.length;
   for (let j = 0; j < count; j++) {
@@ -282,23 +285,29 @@ function listColumn(data: arrow.Data<arrow.List>, rows: number, only: Uint32Arra
     const names = new Array<string>(end - start);
     if (plain !== null && transient) textRange(plain, child as arrow.Data<arrow.Utf8>, start, end - start, names, 0);
     else if (plain !== null) for (let j = start; j < end; j++) names[j - start] = plain.get(j) as string;
-    else for (let j = start; j < end; j++) names[j - start] = dictionary[keys[j]!]!;
+    else {
+      for (let j = start; j < end; j++) {
+        const k = keys[j]!;
+        names[j - start] = dictionary![k] ?? (dictionary![k] = dictionaryVector!.get(k) as string);
+      }
+    }
     out[i] = names;
   }
   return out;
 }
 
 /**
- * The strings of dictionaries decoded before: a row group's column a query cache keeps is read
- * again by later queries, and its dictionary (thousands of pod names) need not be decoded again.
- * Keyed by the dictionary vector, so an entry lives exactly as long as its table.
+ * The entries of dictionaries decoded so far (holes where none was asked for yet): a row group's
+ * column that the query cache keeps is read again by later queries, and its dictionary
+ * (thousands of pod names) need not be decoded again. Keyed by the dictionary vector, so an entry
+ * lives exactly as long as its table.
  */
-const decodedDictionaries = new WeakMap<arrow.Vector, string[]>();
+const decodedDictionaries = new WeakMap<arrow.Vector, Array<string | undefined>>();
 
-function dictionaryText(dictionary: arrow.Vector): string[] {
+function dictionaryText(dictionary: arrow.Vector): Array<string | undefined> {
   let text = decodedDictionaries.get(dictionary);
   if (text === undefined) {
-    text = dictionary.toArray() as string[];
+    text = new Array<string | undefined>(dictionary.length);
     decodedDictionaries.set(dictionary, text);
   }
   return text;
