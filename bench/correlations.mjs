@@ -23,11 +23,17 @@ const ROWS = argValue('--rows', quick ? 20_000 : 100_000);
 const REOPEN_MB = argValue('--reopen-mb', quick ? 64 : 512);
 const DIM = 128;
 const BATCH = 1000;
-const benchRoot = process.env.TAPIO_BENCH_DIR ?? join(process.cwd(), 'bench', '.scratch');
+const scratchRoot = process.env.TAPIO_BENCH_DIR ?? join(process.cwd(), 'bench', '.scratch');
+// This run's folders, in one folder of its own removed at the end (the scratch root also holds
+// the stores other benchmarks keep between runs, such as query.mjs's).
+let runRoot = null;
 
 function freshDir(label) {
-  mkdirSync(benchRoot, { recursive: true });
-  return mkdtempSync(join(benchRoot, `${label}-`));
+  if (runRoot === null) {
+    mkdirSync(scratchRoot, { recursive: true });
+    runRoot = mkdtempSync(join(scratchRoot, 'correlations-'));
+  }
+  return mkdtempSync(join(runRoot, `${label}-`));
 }
 
 function ddCeiling(mib) {
@@ -388,7 +394,7 @@ export async function run() {
   ]);
   const file = writeResult('correlations', { capabilities: caps, quick, ...result });
   console.log(`written ${file}`);
-  rmSync(benchRoot, { recursive: true, force: true });
+  if (runRoot !== null) rmSync(runRoot, { recursive: true, force: true });
   return rows;
 }
 
