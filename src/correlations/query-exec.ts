@@ -11,7 +11,7 @@ import * as arrow from 'apache-arrow';
 
 import type { ActiveBatch } from './active-part.js';
 import { batchColumns } from './active-part.js';
-import { emptyColumns, type BatchColumns } from './batch-columns.js';
+import type { BatchColumns } from './batch-columns.js';
 import { arrowToColumns, resourceColumn } from './arrow-columns.js';
 import type { DecodePool } from './decode-pool.js';
 import { segmentNumber, type SegmentEntry } from './manifest.js';
@@ -270,7 +270,7 @@ async function readColumns(
     // Fixed-width columns decode together; each list or text column alone, with a chance for the
     // event loop between them: one call decoding them all was a stretch of 30-60 ms.
     const batches = [decode.filter((n) => CACHED_COLUMNS.has(n)), ...decode.filter((n) => !CACHED_COLUMNS.has(n)).map((n) => [n])].filter((b) => b.length > 0);
-    cols = emptyColumns(rows, view.dim, false, false);
+    cols = shellColumns(rows, view.dim);
     // With decoding threads, every part is asked for at once (the threads decode them side by
     // side) and built here in order as they come back.
     const path = join(view.dir, entry.file);
@@ -323,12 +323,39 @@ async function readColumns(
         if (CACHED_COLUMNS.has(n)) view.cache.keep(entry.file, group, n, column as CachedColumn);
       }
     }
-  } else cols = emptyColumns(rows, view.dim, false, false);
+  } else cols = shellColumns(rows, view.dim);
   for (const [n, c] of cached) (cols as unknown as Record<string, unknown>)[n] = c;
   return cols;
 }
 
 type CachedColumn = Float64Array | Uint8Array | Float32Array | Int32Array;
+
+/** Zeros that the fixed-width columns of a shell view (never written: see shellColumns). */
+let zeros = new ArrayBuffer(0);
+
+/**
+ * Columns of `rows` rows for readColumns to fill by assignment: each fixed-width column a view of
+ * one shared buffer of zeros (what emptyColumns would allocate and zero per row group, 360 KB for
+ * 16,384 rows, only to have most of it replaced by columns from the cache), replaced by the
+ * columns read. Like the cached columns, these are only ever read: a query never writes a column.
+ */
+function shellColumns(rows: number, dim: number): BatchColumns {
+  if (zeros.byteLength < rows * 8) zeros = new ArrayBuffer(rows * 8);
+  return {
+    rows,
+    dim,
+    timestamp: new Float64Array(zeros, 0, rows),
+    id: [],
+    type: new Uint8Array(zeros, 0, rows),
+    severity: new Uint8Array(zeros, 0, rows),
+    confidence: new Float32Array(zeros, 0, rows),
+    eventCount: new Int32Array(zeros, 0, rows),
+    timeWindow: new Int32Array(zeros, 0, rows),
+    pattern: [],
+    resources: new Map(),
+    embedding: new Float32Array(0),
+  };
+}
 
 /**
  * Reads the `fields` of a chunk's row group that were not read yet (nothing for memory batches).

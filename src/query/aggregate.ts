@@ -82,22 +82,48 @@ export class Aggregator {
     // Without buckets, a group is at most two codes of 256: a dense table of groups by code
     // instead of a map lookup per row.
     const dense = this.bucket === null ? (this.#dense ??= new Array<Group | undefined>(256 ** width)) : null;
+    if (dense !== null) {
+      this.#addDense(dense, cols, sel);
+      return;
+    }
     for (let j = 0; j < sel.length; j++) {
       const i = sel[j]!;
       let code = 0;
       for (let k = 0; k < width; k++) code = code * 256 + (byType[k] ? cols.type[i]! : cols.severity[i]!);
-      let g: Group | undefined;
-      if (dense !== null) {
-        g = dense[code];
-        if (g === undefined) dense[code] = g = this.#group(code, () => this.#numericKeys(0, cols, i));
-      } else {
-        const b = this.#bucketOf(cols.timestamp[i]!);
-        // One number per group while it stays exact (bucket index and the key codes), else text.
-        const n = (b / this.bucket!) * 65536 + code;
-        const key = Number.isSafeInteger(n) ? n : `${b}|${code}`;
-        g = this.#groups.get(key) ?? this.#group(key, () => this.#numericKeys(b, cols, i));
-      }
+      const b = this.#bucketOf(cols.timestamp[i]!);
+      // One number per group while it stays exact (bucket index and the key codes), else text.
+      const n = (b / this.bucket!) * 65536 + code;
+      const key = Number.isSafeInteger(n) ? n : `${b}|${code}`;
+      const g = this.#groups.get(key) ?? this.#group(key, () => this.#numericKeys(b, cols, i));
       this.#measure(g, cols, i);
+    }
+  }
+
+  /**
+   * #addNumeric without buckets: the group of a row is at `first * 256 + second` of its one or two
+   * codes; the loop reads the code columns and the measured columns as typed arrays (a count per
+   * type and severity over millions of rows spends a few nanoseconds a row).
+   */
+  #addDense(dense: Array<Group | undefined>, cols: BatchColumns, sel: Uint32Array): void {
+    const code = (k: number): Uint8Array => (this.groupBy[k] === 'type' ? cols.type : cols.severity);
+    const width = this.groupBy.length;
+    const zero = new Uint8Array(cols.rows);
+    const first = width > 1 ? code(0) : zero;
+    const second = width > 1 ? code(1) : width === 1 ? code(0) : zero;
+    const fields = this.#fields.length;
+    const values = this.#fields.map((f) => cols[f]);
+    for (let j = 0; j < sel.length; j++) {
+      const i = sel[j]!;
+      const c = first[i]! * 256 + second[i]!;
+      let g = dense[c];
+      if (g === undefined) dense[c] = g = this.#group(c, () => this.#numericKeys(0, cols, i));
+      g.count++;
+      for (let f = 0; f < fields; f++) {
+        const x = values[f]![i]!;
+        g.sums[f]! += x;
+        if (x < g.mins[f]!) g.mins[f] = x;
+        if (x > g.maxs[f]!) g.maxs[f] = x;
+      }
     }
   }
 
