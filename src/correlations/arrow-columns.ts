@@ -357,7 +357,8 @@ const isText = (t: arrow.DataType): boolean =>
   arrow.DataType.isUtf8(t) ||
   arrow.DataType.isLargeUtf8(t) ||
   (arrow.DataType.isDictionary(t) && (arrow.DataType.isUtf8(t.dictionary) || arrow.DataType.isLargeUtf8(t.dictionary)));
-const isNumber = (t: arrow.DataType): boolean => arrow.DataType.isInt(t) || arrow.DataType.isFloat(t);
+// Half floats are refused: apache-arrow holds them as their 16-bit patterns, not as numbers.
+const isNumber = (t: arrow.DataType): boolean => arrow.DataType.isInt(t) || (arrow.DataType.isFloat(t) && t.precision !== arrow.Precision.HALF);
 
 /** The columns every row must have a value in (a null pattern is an empty one, a null resource list an absent type). */
 const REQUIRED_COLUMNS = new Set(['timestamp', 'id', 'type', 'severity', 'confidence', 'eventCount', 'timeWindow', 'embedding']);
@@ -383,7 +384,7 @@ export function arrowTableProblem(table: arrow.Table): ArrowColumnProblem | null
     } else if (name === 'id' || name === 'type') {
       if (!isText(t)) expected = 'a utf8 (or dictionary of utf8) column';
     } else if (name === 'severity' || name === 'eventCount' || name === 'timeWindow' || name === 'confidence') {
-      if (!isNumber(t)) expected = 'a numeric column (int or float)';
+      if (!isNumber(t)) expected = 'a numeric column (int, float32 or float64)';
     } else if (name === 'pattern') {
       if (!arrow.DataType.isBinary(t)) expected = 'a binary column';
     } else if (name.startsWith(RESOURCE_PREFIX)) {
@@ -398,6 +399,14 @@ export function arrowTableProblem(table: arrow.Table): ArrowColumnProblem | null
     for (const data of table.getChild(name)!.data) {
       if (required && data.nullCount > 0) {
         for (let i = 0; i < data.length; i++) if (!data.getValid(i)) return { index: row + i, field: name, expected: 'a value (the column holds a null here)' };
+      }
+      // The embedding's values too: a null inside a vector would be stored as whatever bytes it covers.
+      const values = name === 'embedding' ? data.children[0] : undefined;
+      if (values !== undefined && values.nullCount > 0) {
+        const width = values.length / Math.max(data.length, 1);
+        for (let v = 0; v < values.length; v++) {
+          if (!values.getValid(v)) return { index: row + Math.floor(v / width), field: name, expected: 'finite float32 values (the vector holds a null)' };
+        }
       }
       if (range !== undefined) {
         const values = data.values as ArrayLike<number | bigint>;

@@ -421,7 +421,7 @@ export class Correlations extends EventEmitter {
    * columns (docs/FORMAT.md): `timestamp` (timestamp[ms] or float64/int64 milliseconds), `id`,
    * `type` (utf8 or dictionary), `severity`, `confidence`, `eventCount`, `timeWindow`, optional
    * `pattern` (binary) and `resources.<type>` (list of utf8), and `embedding` as a fixed-size list
-   * of `embedding_dim` float32. Numbers may come in any int or float column: each value must be
+   * of `embedding_dim` float32. Numbers may come in any int, float32 or float64 column: each value must be
    * whole where asked and in range before it is narrowed; a null is refused in every column but
    * `pattern` (empty) and the resource lists (the type absent). Checked column by column, with the
    * same rules and errors as insert(); no object is made per row. All or nothing, durable when it

@@ -303,9 +303,11 @@ async function readColumns(
           }
           await view.pace.breathe();
           const table = arrow.tableFromIPC(ipc);
-          // A text or list column is kept whole (its Arrow buffers), whatever rows this query wants.
+          const built = arrowToColumns(table, view.dim, view.types, only, true);
+          // A text or list column is kept whole (its Arrow buffers), whatever rows this query
+          // wants; only once it was read without error.
           if (names.length === 1 && !CACHED_COLUMNS.has(names[0]!)) view.cache.keepText(entry.file, group, names[0]!, table, ipc.byteLength);
-          return arrowToColumns(table, view.dim, view.types, only, true);
+          return built;
         },
       ]);
     }

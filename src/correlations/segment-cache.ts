@@ -3,7 +3,7 @@
  * the footer, a few milliseconds a file), the decoded fixed-width columns of row groups
  * (timestamp, type, severity, confidence, eventCount, timeWindow: 22 bytes a row), which the
  * filter step reads first in every query, and the decoded text and list columns (ids, resource
- * lists, patterns) of the row groups queries returned rows from, in Arrow's compact form (bytes
+ * lists, patterns) of the row groups queries read, in Arrow's compact form (bytes
  * and offsets; dictionary codes for resource names), which a query would otherwise decode again
  * (the most of a 1-hour query's time). Segments never change once written, so an entry stays
  * right until its segment is retired; each part is bounded and evicts the least recently used.

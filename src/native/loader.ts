@@ -224,7 +224,7 @@ export interface NativeStatus {
   reason: string | undefined;
 }
 
-const EXPECTED_ABI = 11;
+const EXPECTED_ABI = 12;
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const addonPath = join(packageRoot, 'build', 'Release', 'tapio_native.node');
 const buildErrorPath = join(packageRoot, 'build', 'native-build-error.txt');

@@ -312,15 +312,16 @@ export class TsWalWriter implements WalBackend {
     return { kind: 'typescript', ring: this.ring.buffer, producerId, port: port2, limits: { segmentSize: this.segmentSize, ringCapacity: this.ring.capacity } };
   }
 
+  /** The newest sequence number an fdatasync covered (stats().durableSeq alone). */
+  lastDurableSeq(): number {
+    return this.durableSeq;
+  }
+
   /**
    * Counters of the writer. `syncLatencyUs` counts each fdatasync once, in the first bucket
    * whose upper bound `le` (microseconds) is at least its latency (the counts are not
    * cumulative). `alignment` is 0: this path never uses O_DIRECT.
    */
-  lastDurableSeq(): number {
-    return this.durableSeq;
-  }
-
   stats(): WalWriterStats {
     return {
       records: this.statRecords,

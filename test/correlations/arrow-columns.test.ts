@@ -173,6 +173,30 @@ describe.each(paths)('insertArrow of a caller table on the %s path', (path) => {
         /column resources.pods .*list of utf8/,
       ],
       ['a utf8 pattern', change({ pattern: arrow.vectorFromArray(['a', 'b'], new arrow.Utf8()) }), /column pattern .*binary/],
+      [
+        'a half-float timeWindow (read as its bit patterns before)',
+        change({ timeWindow: arrow.vectorFromArray([60, 30], new arrow.Float16()) }),
+        /column timeWindow .*float32 or float64/,
+      ],
+      [
+        'a null inside an embedding',
+        change({
+          embedding: arrow.makeVector(
+            arrow.makeData({
+              type: new arrow.FixedSizeList(DIM, new arrow.Field('item', new arrow.Float32(), true)),
+              length: 2,
+              child: arrow.makeData({
+                type: new arrow.Float32(),
+                length: 2 * DIM,
+                nullCount: 1,
+                nullBitmap: Uint8Array.of(0b1110_1111),
+                data: new Float32Array(2 * DIM).fill(0.5),
+              }),
+            }),
+          ),
+        }),
+        /record 1 \(embedding\) .*null/,
+      ],
     ];
     for (const [what, table, message] of refused) {
       await expect(s.correlations.insertArrow(table), what).rejects.toMatchObject({ code: 'ERR_VALIDATION', message });

@@ -97,22 +97,35 @@ describe.each(paths)('decoding threads on the %s path', (path) => {
     // an earlier query kept (segment-cache.ts).
     await fixture!.s.close();
     const fresh = () => TapioStorage.open(config(dataDir), { correlations: { path } });
-    for (const { name, run } of queries(vector, pod)) {
-      DecodePool.configure(0);
-      let s = await fresh();
-      const before = segmentReads.rowGroups;
-      const own = await run(s);
-      const ownReads = segmentReads.rowGroups - before;
-      await s.close();
-      DecodePool.configure(2);
-      s = await fresh();
-      const threaded = await run(s);
-      await s.close();
-      expect(threaded, name).toEqual(own);
-      expect(ownReads, `${name}: the query read row groups`).toBeGreaterThan(0);
+    try {
+      for (const { name, run } of queries(vector, pod)) {
+        DecodePool.configure(0);
+        let s = await fresh();
+        let own: unknown;
+        let ownReads: number;
+        try {
+          const before = segmentReads.rowGroups;
+          own = await run(s);
+          ownReads = segmentReads.rowGroups - before;
+        } finally {
+          await s.close();
+        }
+        DecodePool.configure(2);
+        s = await fresh();
+        let threaded: unknown;
+        try {
+          threaded = await run(s);
+        } finally {
+          await s.close();
+        }
+        expect(threaded, name).toEqual(own);
+        expect(ownReads, `${name}: the query read row groups`).toBeGreaterThan(0);
+      }
+      expect(DecodePool.shared().threads).toBeGreaterThan(0);
+    } finally {
+      // The next tests of the block use the fixture's store.
+      fixture!.s = await fresh();
     }
-    expect(DecodePool.shared().threads).toBeGreaterThan(0);
-    fixture!.s = await fresh();
   }, 120_000);
 
   it('serves ten queries at once, the same as one at a time', async () => {

@@ -1,7 +1,7 @@
 // Queries keep the decoded text and list columns (ids, resource lists, patterns) of the row groups
 // they read, in Arrow's buffers, and build later answers from them: the same answers as a fresh
 // decode, no bytes read again, records that stay the caller's, and nothing kept of a retired
-// segment.
+// segment (SegmentCache.forget, called when a segment is retired).
 import * as arrow from 'apache-arrow';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -21,25 +21,25 @@ describe('the segment cache of text and list columns', () => {
 
   it('keeps tables by segment, row group and column, least recently used out first, within its budget', () => {
     const cache = new SegmentCache();
-    const quarter = TEXT_CACHE_BYTES / 16; // the largest one kept
+    const largest = TEXT_CACHE_BYTES / 16; // the largest one kept
     const t = Array.from({ length: 17 }, table);
-    for (let i = 0; i < 16; i++) cache.keepText('a.parquet', i, 'id', t[i]!, quarter);
+    for (let i = 0; i < 16; i++) cache.keepText('a.parquet', i, 'id', t[i]!, largest);
     expect(cache.size.textBytes).toBe(TEXT_CACHE_BYTES);
     expect(cache.text('a.parquet', 0, 'id')).toBe(t[0]); // now the most recent
-    cache.keepText('b.parquet', 0, 'resources.pods', t[16]!, quarter);
+    cache.keepText('b.parquet', 0, 'resources.pods', t[16]!, largest);
     expect(cache.size.textBytes).toBe(TEXT_CACHE_BYTES);
     expect(cache.text('a.parquet', 1, 'id')).toBeUndefined(); // the least recent went
     expect(cache.text('a.parquet', 0, 'id')).toBe(t[0]);
     expect(cache.text('b.parquet', 0, 'resources.pods')).toBe(t[16]);
     expect(cache.text('b.parquet', 0, 'id')).toBeUndefined();
     // Too large for it, or a fixed-width column (kept by column() instead): not kept.
-    cache.keepText('c.parquet', 0, 'id', table(), quarter + 1);
+    cache.keepText('c.parquet', 0, 'id', table(), largest + 1);
     cache.keepText('c.parquet', 0, 'severity', table(), 10);
     expect(cache.text('c.parquet', 0, 'id')).toBeUndefined();
     expect(cache.text('c.parquet', 0, 'severity')).toBeUndefined();
     cache.forget('a.parquet');
     expect(cache.text('a.parquet', 0, 'id')).toBeUndefined();
-    expect(cache.size.textBytes).toBe(quarter);
+    expect(cache.size.textBytes).toBe(largest);
     cache.clear();
     expect(cache.size.textBytes).toBe(0);
     expect(cache.text('b.parquet', 0, 'resources.pods')).toBeUndefined();
@@ -51,7 +51,7 @@ describe('the segment cache of text and list columns', () => {
 const cases = paths.map((path, i) => [path, i % 2 === 0 ? 2 : 0] as const);
 
 describe.each(cases)('queries over kept text columns on the %s path, %i decoding threads', (path, threads) => {
-  it('answer as a fresh decode does, read no bytes again, and keep nothing of a compacted segment', async () => {
+  it('answer as a fresh decode does, read no bytes again, and after a compaction read the new segment and answer the same', async () => {
     DecodePool.configure(threads);
     const dataDir = newDataDir();
     const config = { dataDir, storage: { correlations: { embedding_dim: DIM, compaction: { l0_size: '512MB' } } } };
@@ -98,7 +98,8 @@ describe.each(cases)('queries over kept text columns on the %s path, %i decoding
     mine[0]!.pattern.fill(0xee);
     (mine[1] as { id: string }).id = 'changed';
     expect(await s.correlations.query(q)).toEqual(expected);
-    // After a compaction the inputs' columns are not used (nor kept); the answers stay.
+    // After a compaction the output is read (what was kept of the inputs is not used; the unit
+    // test above shows forget() drops it); the answers stay.
     await s.correlations.compact({ all: true });
     expect(s.correlations.segments().length).toBe(1);
     const after = await s.correlations.explain(q);

@@ -325,6 +325,8 @@ describe.each(backends)('transit WAL writer (%s)', (name, openWal) => {
       await expect(wal.tryAppend([sized(9)])!).rejects.toMatchObject({ code: 'ERR_WAL_IO' });
       expect(wal.stats().failed).toMatch(/EIO/);
       expect(wal.stats().durableSeq).toBe(2);
+      // Durable, not accepted: the four refused appends were taken into the ring, none was synced.
+      expect(wal.lastDurableSeq()).toBe(2);
       await wal.close();
 
       const again = await openWal(options(dir));
