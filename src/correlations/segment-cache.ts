@@ -40,14 +40,67 @@ interface ReaderSlot {
   closing: boolean;
 }
 
+/** Values by key within a budget of bytes, the least recently used out first. */
+class ByteLru<K, V> {
+  readonly #entries = new Map<K, { value: V; bytes: number }>();
+  #bytes = 0;
+
+  constructor(readonly budget: number) {}
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** The value of `key`, now the most recently used; undefined when not kept. */
+  get(key: K): V | undefined {
+    const e = this.#entries.get(key);
+    if (e === undefined) return undefined;
+    this.#entries.delete(key);
+    this.#entries.set(key, e);
+    return e.value;
+  }
+
+  /** Keeps `value` (taking `bytes`) under `key`, then lets the least recently used go past the budget. */
+  set(key: K, value: V, bytes: number): void {
+    const old = this.#entries.get(key);
+    if (old !== undefined) this.#bytes -= old.bytes;
+    this.#entries.set(key, { value, bytes });
+    this.#bytes += bytes;
+    for (const [k, e] of this.#entries) {
+      if (this.#bytes <= this.budget) break;
+      this.#entries.delete(k);
+      this.#bytes -= e.bytes;
+    }
+  }
+
+  /** Drops the entries whose key `drop` says yes to. */
+  deleteWhere(drop: (key: K) => boolean): void {
+    for (const [k, e] of this.#entries) {
+      if (drop(k)) {
+        this.#entries.delete(k);
+        this.#bytes -= e.bytes;
+      }
+    }
+  }
+
+  delete(key: K): void {
+    const e = this.#entries.get(key);
+    if (e === undefined) return;
+    this.#entries.delete(key);
+    this.#bytes -= e.bytes;
+  }
+
+  clear(): void {
+    this.#entries.clear();
+    this.#bytes = 0;
+  }
+}
+
 export class SegmentCache {
   readonly #readers = new Map<string, ReaderSlot>();
-  readonly #batches = new Map<ActiveBatch, { cols: BatchColumns; bytes: number }>();
-  #batchBytes = 0;
-  readonly #columns = new Map<string, Column>();
-  #columnBytes = 0;
-  readonly #texts = new Map<string, { table: arrow.Table; bytes: number }>();
-  #textBytes = 0;
+  readonly #batches = new ByteLru<ActiveBatch, BatchColumns>(BATCH_CACHE_BYTES);
+  readonly #columns = new ByteLru<string, Column>(COLUMN_CACHE_BYTES);
+  readonly #texts = new ByteLru<string, arrow.Table>(TEXT_CACHE_BYTES);
 
   /** An open reader of the segment, to `release()` when done. */
   async reader(dir: string, entry: SegmentEntry): Promise<{ reader: SegmentReader; release: () => void }> {
@@ -98,39 +151,18 @@ export class SegmentCache {
 
   /** The decoded column `name` of row group `group`, when kept. */
   column(file: string, group: number, name: string): Column | undefined {
-    const key = `${file}\n${group}\n${name}`;
-    const c = this.#columns.get(key);
-    if (c !== undefined) {
-      this.#columns.delete(key);
-      this.#columns.set(key, c);
-    }
-    return c;
+    return this.#columns.get(`${file}\n${group}\n${name}`);
   }
 
   /** Keeps a decoded column (never changed afterwards by anyone: queries only read columns). */
   keep(file: string, group: number, name: string, column: Column): void {
     if (!CACHED_COLUMNS.has(name) || column.byteLength > COLUMN_CACHE_BYTES / 16) return;
-    const key = `${file}\n${group}\n${name}`;
-    const old = this.#columns.get(key);
-    if (old !== undefined) this.#columnBytes -= old.byteLength;
-    this.#columns.set(key, column);
-    this.#columnBytes += column.byteLength;
-    for (const [k, c] of this.#columns) {
-      if (this.#columnBytes <= COLUMN_CACHE_BYTES) break;
-      this.#columns.delete(k);
-      this.#columnBytes -= c.byteLength;
-    }
+    this.#columns.set(`${file}\n${group}\n${name}`, column, column.byteLength);
   }
 
   /** The decoded text or list column `name` of row group `group` (a one-column Arrow table), when kept. */
   text(file: string, group: number, name: string): arrow.Table | undefined {
-    const key = `${file}\n${group}\n${name}`;
-    const t = this.#texts.get(key);
-    if (t !== undefined) {
-      this.#texts.delete(key);
-      this.#texts.set(key, t);
-    }
-    return t?.table;
+    return this.#texts.get(`${file}\n${group}\n${name}`);
   }
 
   /**
@@ -139,16 +171,7 @@ export class SegmentCache {
    */
   keepText(file: string, group: number, name: string, table: arrow.Table, bytes: number): void {
     if (CACHED_COLUMNS.has(name) || bytes > TEXT_CACHE_BYTES / 16) return;
-    const key = `${file}\n${group}\n${name}`;
-    const old = this.#texts.get(key);
-    if (old !== undefined) this.#textBytes -= old.bytes;
-    this.#texts.set(key, { table, bytes });
-    this.#textBytes += bytes;
-    for (const [k, t] of this.#texts) {
-      if (this.#textBytes <= TEXT_CACHE_BYTES) break;
-      this.#texts.delete(k);
-      this.#textBytes -= t.bytes;
-    }
+    this.#texts.set(`${file}\n${group}\n${name}`, table, bytes);
   }
 
   /** Drops what is kept of a segment (it was retired: compacted or expired). */
@@ -159,18 +182,8 @@ export class SegmentCache {
       this.#close(slot);
     }
     const prefix = `${file}\n`;
-    for (const [k, c] of this.#columns) {
-      if (k.startsWith(prefix)) {
-        this.#columns.delete(k);
-        this.#columnBytes -= c.byteLength;
-      }
-    }
-    for (const [k, t] of this.#texts) {
-      if (k.startsWith(prefix)) {
-        this.#texts.delete(k);
-        this.#textBytes -= t.bytes;
-      }
-    }
+    this.#columns.deleteWhere((k) => k.startsWith(prefix));
+    this.#texts.deleteWhere((k) => k.startsWith(prefix));
   }
 
   /**
@@ -179,33 +192,16 @@ export class SegmentCache {
    */
   batch(batch: ActiveBatch, decode: () => BatchColumns): BatchColumns {
     const hit = this.#batches.get(batch);
-    if (hit !== undefined) {
-      this.#batches.delete(batch);
-      this.#batches.set(batch, hit);
-      return hit.cols;
-    }
+    if (hit !== undefined) return hit;
     const cols = decode();
     const bytes = 2 * batch.bytes.length;
-    if (bytes <= BATCH_CACHE_BYTES / 4) {
-      this.#batches.set(batch, { cols, bytes });
-      this.#batchBytes += bytes;
-      for (const [k, v] of this.#batches) {
-        if (this.#batchBytes <= BATCH_CACHE_BYTES) break;
-        this.#batches.delete(k);
-        this.#batchBytes -= v.bytes;
-      }
-    }
+    if (bytes <= BATCH_CACHE_BYTES / 4) this.#batches.set(batch, cols, bytes);
     return cols;
   }
 
   /** Drops the decoded columns of batches that left memory (their part is in segments now). */
   forgetBatches(batches: Iterable<ActiveBatch>): void {
-    for (const b of batches) {
-      const v = this.#batches.get(b);
-      if (v === undefined) continue;
-      this.#batches.delete(b);
-      this.#batchBytes -= v.bytes;
-    }
+    for (const b of batches) this.#batches.delete(b);
   }
 
   /** Closes every reader (the store closes); readers in use close when released. */
@@ -213,15 +209,12 @@ export class SegmentCache {
     for (const slot of this.#readers.values()) this.#close(slot);
     this.#readers.clear();
     this.#columns.clear();
-    this.#columnBytes = 0;
     this.#texts.clear();
-    this.#textBytes = 0;
     this.#batches.clear();
-    this.#batchBytes = 0;
   }
 
   /** Open readers and bytes of kept columns (stats). */
   get size(): { readers: number; columnBytes: number; textBytes: number; batchBytes: number } {
-    return { readers: this.#readers.size, columnBytes: this.#columnBytes, textBytes: this.#textBytes, batchBytes: this.#batchBytes };
+    return { readers: this.#readers.size, columnBytes: this.#columns.bytes, textBytes: this.#texts.bytes, batchBytes: this.#batches.bytes };
   }
 }
