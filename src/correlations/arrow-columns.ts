@@ -9,6 +9,7 @@ import { isAscii } from 'node:buffer';
 import * as arrow from 'apache-arrow';
 
 import { emptyColumns, gatherColumns, type BatchColumns } from './batch-columns.js';
+import { MAX_INT32, REQUIRED_FIELDS } from './record.js';
 
 /** The Arrow column name of a resource type. */
 export const resourceColumn = (type: string) => `resources.${type}`;
@@ -361,9 +362,9 @@ const isText = (t: arrow.DataType): boolean =>
 const isNumber = (t: arrow.DataType): boolean => arrow.DataType.isInt(t) || (arrow.DataType.isFloat(t) && t.precision !== arrow.Precision.HALF);
 
 /** The columns every row must have a value in (a null pattern is an empty one, a null resource list an absent type). */
-const REQUIRED_COLUMNS = new Set(['timestamp', 'id', 'type', 'severity', 'confidence', 'eventCount', 'timeWindow', 'embedding']);
+const REQUIRED_COLUMNS = new Set(REQUIRED_FIELDS);
 /** The whole-number columns: the range every value must fall in before it is narrowed to its column's width. */
-const WHOLE_NUMBERS: Record<string, [number, number]> = { severity: [1, 5], eventCount: [0, 2 ** 31 - 1], timeWindow: [0, 2 ** 31 - 1] };
+const WHOLE_NUMBERS: Record<string, [number, number]> = { severity: [1, 5], eventCount: [0, MAX_INT32], timeWindow: [0, MAX_INT32] };
 
 /**
  * Checks the columns of a caller's table (insertArrow) before they are read: each known column of

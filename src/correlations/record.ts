@@ -65,7 +65,9 @@ export const CORRELATION_FIELDS = [
 export type CorrelationField = (typeof CORRELATION_FIELDS)[number];
 
 const INPUT_KEYS = new Set<string>(CORRELATION_FIELDS);
-const MAX_INT32 = 2 ** 31 - 1;
+export const MAX_INT32 = 2 ** 31 - 1;
+/** The fields every finding has (the others: `pattern` empty and `resources` none when absent). */
+export const REQUIRED_FIELDS: readonly string[] = ['id', 'timestamp', 'type', 'severity', 'confidence', 'eventCount', 'timeWindow', 'embedding'];
 /** The resource type name: a column name (resources.<type>) and a selector key without quoting. */
 export const RESOURCE_TYPE_NAME = /^[a-z][a-z0-9_-]*$/;
 
@@ -237,7 +239,7 @@ export function columnProblem(
   facts: ColumnFacts,
   rules: FindingRules,
 ): { index: number; field: string; expected: string } | null {
-  for (const field of ['id', 'timestamp', 'type', 'severity', 'confidence', 'eventCount', 'timeWindow', 'embedding']) {
+  for (const field of REQUIRED_FIELDS) {
     if (!facts.present.has(field)) return { index: -1, field, expected: 'a column of this name' };
   }
   const L = CORRELATION_LIMITS;
