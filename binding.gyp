@@ -9,6 +9,7 @@
         "native/core/cosine_neon.cc",
         "native/core/cosine_serial.cc",
         "native/core/cpu_features.cc",
+        "native/core/direct_reader.cc",
         "native/core/crc32c.cc",
         "native/core/crc32c_sse42.cc",
         "native/core/crc32c_arm.cc",
@@ -38,7 +39,8 @@
         "native/binding/merge_binding.cc",
         "native/binding/cosine_binding.cc",
         "native/binding/select_binding.cc",
-        "native/binding/json_check_binding.cc"
+        "native/binding/json_check_binding.cc",
+        "native/binding/direct_reader_binding.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -3,8 +3,10 @@
 //   - read({ fromSeq, limit: 1000 }) at the start, middle and end of a full 64 MiB segment, live
 //     and after a reopen, and from the oldest of 1,000 segments of 1 MiB after a reopen (median ms);
 //   - read() over 1,000,000 records of 200 B with an empty loop body (records/s), the first run
-//     after the appends apart from the later ones (on the native path it reads from disk), against
-//     a plain fs read of the same bytes in 4 MiB chunks (the ceiling: no decoding, no records);
+//     after the appends apart from the later ones, against a plain fs read of the same bytes in
+//     4 MiB chunks (the ceiling: no decoding, no records). On the native path every run reads
+//     from the disk (direct reads of what the writer wrote with O_DIRECT), and so does the plain
+//     read; on the TypeScript path everything comes from the page cache;
 //   - event-loop delay p99 and max (perf_hooks.monitorEventLoopDelay, 1 ms resolution) during those
 //     reads and during full-speed appends;
 //   - `tapio-storage wal stats` on the 1,000-segment log (a child process, as a user runs it), with
@@ -156,10 +158,10 @@ async function benchPath(path) {
   storage = await openStore(path, bigDir, '64MiB');
   await readsAt('fullSegmentReopened');
   // --- read() throughput: 1,000,000 records with an empty body, and the plain-read ceiling.
-  // Three runs. The first is reported on its own: on the native path it reads from disk (the
-  // writer's O_DIRECT writes leave nothing in the page cache), and the kernel's work for that read
-  // shares the machine's CPUs with the event loop; the TypeScript writer's buffered writes leave
-  // the bytes cached. The other two read from the page cache; the slower of them is reported.
+  // Three runs. The first is reported on its own (code the JIT has not optimised yet); the slower
+  // of the other two apart. On the native path each run reads from disk: the writer's O_DIRECT
+  // writes leave nothing in the page cache, and reads of 512 KiB or more are direct too, so none
+  // fill it. The TypeScript writer's buffered writes leave the bytes cached.
   const scans = [];
   for (let i = 0; i < 3; i++) {
     scans.push(
@@ -291,7 +293,7 @@ export async function run() {
     });
     for (const [label, t] of [
       ['first run, right after the appends', r.readThroughputFirst],
-      ['page cache, slower of 2 runs', r.readThroughput],
+      ['again, slower of 2 runs', r.readThroughput],
     ]) {
       rows.push({
         path: r.path,
@@ -303,7 +305,7 @@ export async function run() {
     }
     rows.push({
       path: r.path,
-      what: 'plain fs read of the same bytes (ceiling)',
+      what: `plain fs read of the same bytes (ceiling; ${r.path === 'native' ? 'from the disk' : 'page cache'})`,
       value: `${(r.plainReadCeiling.bytesPerSec / 2 ** 20).toFixed(0)} MiB/s = ${(r.plainReadCeiling.recordsPerSecEquivalent / 1e6).toFixed(2)} M records/s`,
     });
     rows.push({

@@ -42,7 +42,7 @@ Napi::Object Register(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   exports.Set("init", Napi::Function::New(env, Init, "init"));
   exports.Set("features", Napi::Function::New(env, Features, "features"));
-  exports.Set("abiVersion", Napi::Number::New(env, 12));
+  exports.Set("abiVersion", Napi::Number::New(env, 13));
   InitCrc32c(env, exports);
   InitWal(env, exports);
   InitRing(env, exports);
@@ -52,6 +52,7 @@ Napi::Object Register(Napi::Env env, Napi::Object exports) {
   InitCosine(env, exports);
   InitSelect(env, exports);
   InitJsonCheck(env, exports);
+  InitDirectReader(env, exports);
   return exports;
 }
 

@@ -51,6 +51,7 @@ void InitMerge(Napi::Env env, Napi::Object exports);
 void InitCosine(Napi::Env env, Napi::Object exports);
 void InitSelect(Napi::Env env, Napi::Object exports);
 void InitJsonCheck(Napi::Env env, Napi::Object exports);
+void InitDirectReader(Napi::Env env, Napi::Object exports);
 
 }  // namespace tapio_binding
 

@@ -18,6 +18,10 @@ declare const fileLockHandle: unique symbol;
 /** A lock taken by {@link NativeAddon.lockFile}: opaque, released by unlockFile. */
 export type NativeFileLockHandle = { readonly [fileLockHandle]: true };
 
+declare const directReaderHandle: unique symbol;
+/** A file open for direct reads by {@link NativeAddon.openDirectReader}: opaque, closed by closeDirectReader. */
+export type NativeDirectReaderHandle = { readonly [directReaderHandle]: true };
+
 /** Bytes the addon reads in place: any typed array or DataView (the bytes it views), or an ArrayBuffer. */
 export type NativeBytes = ArrayBufferView | ArrayBuffer;
 
@@ -215,6 +219,18 @@ export interface NativeAddon {
    * into `result` (RESULT_SLOTS of ndjson.ts). Throws ERR_INVALID_ARGUMENT for bad arguments.
    */
   checkNdjson(body: Uint8Array, maxLine: number, maxLines: number, ranges: Uint32Array, result: Float64Array): void;
+  /**
+   * Opens `path` for reads with O_DIRECT in blocks of `alignment` bytes (native/core/direct_reader.h);
+   * null when the file system refuses direct I/O. A failed open throws ERR_WAL_IO.
+   */
+  openDirectReader(path: string, alignment: number): NativeDirectReaderHandle | null;
+  /**
+   * Copies bytes from `position` of the file into `into` on the libuv pool, resolving with how
+   * many (fewer than into.length only at the end of the file). `into` must not be used until then.
+   */
+  directRead(handle: NativeDirectReaderHandle, into: Uint8Array, position: number): Promise<number>;
+  /** Closes the file once no read is under way; later directRead calls throw ERR_CLOSED. */
+  closeDirectReader(handle: NativeDirectReaderHandle): void;
 }
 
 /** Which path runs, and why. */
@@ -224,7 +240,7 @@ export interface NativeStatus {
   reason: string | undefined;
 }
 
-const EXPECTED_ABI = 12;
+const EXPECTED_ABI = 13;
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const addonPath = join(packageRoot, 'build', 'Release', 'tapio_native.node');
 const buildErrorPath = join(packageRoot, 'build', 'native-build-error.txt');

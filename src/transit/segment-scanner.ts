@@ -22,6 +22,7 @@ import {
   recordHeaderProblem,
 } from './codec.js';
 import { RECORD_ALIGN, RECORD_HEADER_SIZE, RECORD_OFF_LENGTH, recordFootprint } from './format.js';
+import type { ByteSource } from './direct-read.js';
 import type { Reasoned } from './reasons.js';
 
 /** Bytes read from a segment file at a time. */
@@ -61,7 +62,20 @@ export interface SegmentScannerOptions {
    * takes what it needs from here and puts its buffers back at close().
    */
   buffers?: Buffer[];
+  /**
+   * Reads the records' bytes from here instead of the file handle (direct reads; direct-read.ts)
+   * when a read takes at least DIRECT_READ_MIN_BYTES.
+   */
+  source?: ByteSource | null;
 }
+
+/**
+ * Reads shorter than this go through the file handle even when a direct source is given: a short
+ * read (a page of records) is often read again, which the page cache then serves at memory
+ * speed, and filling the cache for it costs little. Long reads (scans, subscription batches) go
+ * direct, where the page cache would cost the most CPU and rarely be used again.
+ */
+export const DIRECT_READ_MIN_BYTES = 512 * 1024;
 
 /** Bytes before a read-ahead chunk kept free for the part of a record cut by the chunk's start. */
 const READ_AHEAD_SLACK = 64 * 1024;
@@ -86,6 +100,8 @@ export class SegmentScanner {
   pos: number;
   /** Bytes read from the file so far. */
   bytesRead = 0;
+  /** Of them, the bytes read from the direct source. */
+  directBytesRead = 0;
   private win: Buffer;
   private winStart = 0;
   private winLen = 0;
@@ -102,6 +118,7 @@ export class SegmentScanner {
   private readonly wantedEnd: number;
   private readonly readAhead: boolean;
   private readonly buffers: Buffer[] | null;
+  private readonly source: ByteSource | null;
   private ahead: ReadAhead | null = null;
   /** The buffer the last read-ahead left unused, for the next one. */
   private spare: Buffer | null = null;
@@ -121,6 +138,7 @@ export class SegmentScanner {
     this.wantedEnd = Math.min(options.wantedEnd ?? limit, limit);
     this.readAhead = options.readAhead ?? false;
     this.buffers = options.buffers ?? null;
+    this.source = options.source ?? null;
   }
 
   /**
@@ -411,12 +429,18 @@ export class SegmentScanner {
 
   private async readExactly(into: Uint8Array, position: number): Promise<void> {
     let done = 0;
+    const direct = this.source !== null && into.length >= DIRECT_READ_MIN_BYTES ? this.source : null;
     while (done < into.length) {
       let bytesRead: number;
       try {
-        ({ bytesRead } = await this.fh.read(into, done, into.length - done, position + done));
+        bytesRead =
+          direct !== null
+            ? await direct.read(into.subarray(done), position + done)
+            : (await this.fh.read(into, done, into.length - done, position + done)).bytesRead;
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
+        // A direct read's failure is a TapioError whose details name the errno.
+        const errno = err instanceof TapioError ? err.details?.['errno'] : undefined;
+        const code = typeof errno === 'string' ? errno : ((err as NodeJS.ErrnoException).code ?? 'unknown error');
         throw new TapioError('ERR_WAL_IO', `reading ${this.path} at byte offset ${position + done} failed (${code}): ${(err as Error).message}`, {
           cause: err,
           details: { file: this.path, operation: 'read', code },
@@ -429,6 +453,7 @@ export class SegmentScanner {
       }
       done += bytesRead;
       this.bytesRead += bytesRead;
+      if (direct !== null) this.directBytesRead += bytesRead;
     }
   }
 }

@@ -132,7 +132,9 @@ export class Transit extends EventEmitter {
       },
       failed: (err) => this.#subscriptionFailed(err),
     };
-    this.#index = new WalIndex(this.dir, backend.indexSeed);
+    // The native writer's O_DIRECT segments are read the same way: the page cache has none of them.
+    const writer = backend.stats();
+    this.#index = new WalIndex(this.dir, backend.indexSeed, backend.kind === 'native' && writer.directIo ? writer.alignment : 0);
     // With no record on disk (a new log, or one whose newest segment is still empty after
     // retention took the others), the oldest record is the next one to be written.
     this.#oldestSeq = backend.recovery.firstSeq > 0 ? backend.recovery.firstSeq : backend.stats().durableSeq + 1;

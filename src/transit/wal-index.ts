@@ -47,7 +47,7 @@ import {
   segmentFileName,
 } from './format.js';
 import { SegmentScanner } from './segment-scanner.js';
-import { openSegment, readCounters, type OpenedSegment, type ReadLocator } from './wal-reader.js';
+import { closeSegment, openSegment, readCounters, type OpenedSegment, type ReadLocator } from './wal-reader.js';
 import type { SegmentFile } from './wal-dir.js';
 import type { IndexSeed } from './backend.js';
 
@@ -97,8 +97,16 @@ export class WalIndex implements ReadLocator {
   #handles = new Map<number, OpenHandle>();
   #closed = false;
 
-  constructor(dir: string, seed: IndexSeed) {
+  /** Reads segments with direct I/O in blocks of this many bytes; 0: through the page cache. */
+  readonly #directAlignment: number;
+
+  /**
+   * `directAlignment`: read segments with direct I/O in blocks of that many bytes (direct-read.ts),
+   * for segments the native writer appends with O_DIRECT; 0 (default) reads through the page cache.
+   */
+  constructor(dir: string, seed: IndexSeed, directAlignment = 0) {
     this.#dir = dir;
+    this.#directAlignment = directAlignment;
     this.storeId = seed.storeId;
     this.#storeIdBytes = storeIdFromHex(seed.storeId) ?? new Uint8Array(16);
     for (const s of seed.segments) {
@@ -201,10 +209,10 @@ export class WalIndex implements ReadLocator {
     if (h === undefined || h.dropped) {
       if (this.#closed || this.#find(seg.number) === undefined) {
         // Not kept: closed by its release.
-        const o = await openSegment(seg);
-        return o === null ? null : { ...o, release: () => void o.fh.close().catch(() => undefined) };
+        const o = await openSegment(seg, this.#directAlignment);
+        return o === null ? null : { ...o, release: () => void closeSegment(o).catch(() => undefined) };
       }
-      h = { opened: openSegment(seg), users: 0, dropped: false, lastUse: 0 };
+      h = { opened: openSegment(seg, this.#directAlignment), users: 0, dropped: false, lastUse: 0 };
       this.#handles.set(seg.number, h);
       const mine = h;
       const forget = (): void => {
@@ -254,7 +262,7 @@ export class WalIndex implements ReadLocator {
 
   #closeHandle(number: number, h: OpenHandle): void {
     if (this.#handles.get(number) === h) this.#handles.delete(number);
-    h.opened.then((o) => o?.fh.close()).catch(() => undefined);
+    h.opened.then((o) => (o === null ? undefined : closeSegment(o))).catch(() => undefined);
   }
 
   /** Closes the segment files no read uses (the others when their reads end); waits for index file writes. */

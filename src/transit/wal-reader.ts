@@ -16,6 +16,7 @@ import { decodeSegmentHeader, storeIdToHex, type SegmentHeader } from './codec.j
 import { RECORD_ALIGN, RECORD_HEADER_SIZE, SEGMENT_HEADER_SIZE, SEGMENT_HEADER_USED, segmentFileName } from './format.js';
 import { reasonError, type Reasoned } from './reasons.js';
 import { headerGapEnd, isRecordedDamage, readSalvaged, type FoundDamage, type SalvagedStretch } from './salvage-file.js';
+import { openDirectSource, type ByteSource } from './direct-read.js';
 import { SCAN_CHUNK_BYTES, SegmentScanner } from './segment-scanner.js';
 import { listSegments, readWalId, type SegmentFile, type WalIdentity } from './wal-dir.js';
 
@@ -77,18 +78,36 @@ export interface OpenedSegment {
   fh: FileHandle;
   size: number;
   head: Buffer;
+  /** Where records are read from when not through `fh`: the file open for direct reads. */
+  direct?: ByteSource | null;
 }
 
 /** Opens `seg` and reads its size and header; null when it does not exist. */
-export async function openSegment(seg: SegmentFile): Promise<OpenedSegment | null> {
+export async function openSegment(seg: SegmentFile, directAlignment = 0): Promise<OpenedSegment | null> {
   const fh = await openForRead(seg);
   if (fh === null) return null;
+  let opened: OpenedSegment;
   try {
-    return { fh, size: (await fh.stat()).size, head: await readHead(fh) };
+    opened = { fh, size: (await fh.stat()).size, head: await readHead(fh) };
   } catch (err) {
     await fh.close().catch(() => undefined);
     throw err;
   }
+  if (directAlignment > 0) {
+    try {
+      opened.direct = openDirectSource(seg.path, directAlignment);
+    } catch {
+      // Read through the handle: direct reads only spare the CPU.
+      opened.direct = null;
+    }
+  }
+  return opened;
+}
+
+/** Closes what openSegment opened. */
+export async function closeSegment(opened: OpenedSegment): Promise<void> {
+  opened.direct?.close();
+  await opened.fh.close();
 }
 
 /** Records per array handed out by WalReader.batches(). */
@@ -102,9 +121,10 @@ const FIRST_CHUNK_BYTES = 64 * 1024;
 
 /**
  * @internal What readers did since the process started (or since a test reset it): segment files
- * opened and bytes read from them. Tests bound these to prove a read does not scan.
+ * opened and bytes read from them (directBytesRead: those read with direct I/O). Tests bound these
+ * to prove a read does not scan.
  */
-export const readCounters = { segmentsOpened: 0, bytesRead: 0 };
+export const readCounters = { segmentsOpened: 0, bytesRead: 0, directBytesRead: 0 };
 
 /**
  * An async iterable over the records of a WAL directory.
@@ -202,8 +222,9 @@ export class WalReader implements AsyncIterable<WalRecord> {
       }
       const { fh, size } = opened;
       let scanner: SegmentScanner | null = null;
-      /** scanner.bytesRead already added to readCounters. */
+      /** scanner.bytesRead and scanner.directBytesRead already added to readCounters. */
       let counted = 0;
+      let countedDirect = 0;
       try {
         const header = await this.checkHeader(seg, opened.head, identity);
         if (header !== null) {
@@ -235,6 +256,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
             firstChunkBytes: wantedEnd > 0 && !(first && this.limit !== Infinity) ? SCAN_CHUNK_BYTES : FIRST_CHUNK_BYTES,
             readAhead: wantedEnd > 0,
             buffers: this.buffers,
+            source: opened.direct ?? null,
             ...(wantedEnd > 0 ? { wantedEnd } : {}),
           });
           let next: number = header.firstSeq;
@@ -262,7 +284,9 @@ export class WalReader implements AsyncIterable<WalRecord> {
               yield* flush();
               await scanner.fill();
               readCounters.bytesRead += scanner.bytesRead - counted;
+              readCounters.directBytesRead += scanner.directBytesRead - countedDirect;
               counted = scanner.bytesRead;
+              countedDirect = scanner.directBytesRead;
               continue;
             }
             if (entry !== null) {
@@ -361,9 +385,10 @@ export class WalReader implements AsyncIterable<WalRecord> {
         if (scanner !== null) {
           await scanner.close();
           readCounters.bytesRead += scanner.bytesRead - counted;
+          readCounters.directBytesRead += scanner.directBytesRead - countedDirect;
         }
         if ('release' in opened) (opened as { release(): void }).release();
-        else await fh.close();
+        else await closeSegment(opened);
       }
       yield* flush();
       first = false;

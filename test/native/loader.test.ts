@@ -46,6 +46,9 @@ const addonExports: Members<NativeAddon> = {
   selectByCode: 'function',
   selectByMask: 'function',
   checkNdjson: 'function',
+  openDirectReader: 'function',
+  directRead: 'function',
+  closeDirectReader: 'function',
 };
 const producerMembers: Members<NativeProducer> = { pushBatches: 'function', ref: 'function', unref: 'function', detach: 'function', id: 'number' };
 const ringMembers: Members<NativeRing> = { push: 'function', drain: 'function', usedBytes: 'function' };

@@ -1,0 +1,105 @@
+#include "core/direct_reader.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "core/limits.h"
+#include "core/wal_file.h"
+
+namespace tapio {
+namespace wal {
+
+namespace {
+
+bool ValidAlignment(size_t a) { return a >= 512 && a <= kMaxDirectIoAlignment && (a & (a - 1)) == 0; }
+
+// The calling thread's bounce buffer: kBounceBytes, aligned for any alignment a reader accepts.
+// Allocated at the thread's first direct read and kept for the thread's life.
+uint8_t* Bounce() {
+  thread_local AlignedBuffer bounce;
+  if (bounce.data() == nullptr && !bounce.Allocate(DirectReader::kBounceBytes, kMaxDirectIoAlignment)) return nullptr;
+  return bounce.data();
+}
+
+}  // namespace
+
+Status DirectReader::Open(const std::string& path, size_t alignment, std::unique_ptr<DirectReader>* out) {
+  out->reset();
+  if (!ValidAlignment(alignment)) return Status(Reason::kDirectIoAlignment).With("alignment", uint64_t{alignment});
+  int fd = -1;
+  Status s = OpenFile(path, O_RDONLY, /*direct=*/true, &fd);
+  if (!s.ok()) {
+    // A file system without direct I/O says EINVAL at open: read buffered instead.
+    return s.Text("errno") == "EINVAL" ? Status::Ok() : s;
+  }
+  out->reset(new DirectReader(path, fd, alignment));
+  return Status::Ok();
+}
+
+DirectReader::~DirectReader() {
+  close(fd_);
+  const int b = buffered_fd_.load(std::memory_order_acquire);
+  if (b >= 0) close(b);
+}
+
+Status DirectReader::BufferedFd(int* fd) {
+  std::lock_guard<std::mutex> lock(open_mutex_);
+  int b = buffered_fd_.load(std::memory_order_acquire);
+  if (b < 0) {
+    Status s = OpenFile(path_, O_RDONLY, /*direct=*/false, &b);
+    if (!s.ok()) return s;
+    buffered_fd_.store(b, std::memory_order_release);
+  }
+  *fd = b;
+  return Status::Ok();
+}
+
+Status DirectReader::Read(uint64_t offset, uint8_t* out, size_t n, size_t* got) {
+  *got = 0;
+  int buffered = buffered_fd_.load(std::memory_order_acquire);
+  if (buffered >= 0) return ReadFull(buffered, out, n, offset, path_, got);
+  uint8_t* bounce = Bounce();
+  if (bounce == nullptr) {
+    return Status(Reason::kOutOfMemory)
+        .With("what", "direct-read-buffer")
+        .With("bytes", uint64_t{kBounceBytes})
+        .With("file", path_);
+  }
+  const uint64_t mask = alignment_ - 1;
+  size_t done = 0;
+  while (done < n) {
+    const uint64_t pos = offset + done;
+    const uint64_t start = pos & ~mask;
+    const size_t skip = static_cast<size_t>(pos - start);
+    const size_t want = skip + (n - done);
+    const size_t len = want >= kBounceBytes ? kBounceBytes : static_cast<size_t>((want + mask) & ~mask);
+    const ssize_t r = pread(fd_, bounce, len, static_cast<off_t>(start));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EINVAL) return ErrnoStatus("read", path_, errno);
+      // The file system turned the direct read down: this file is read buffered from now on.
+      Status s = BufferedFd(&buffered);
+      if (!s.ok()) return s;
+      size_t rest = 0;
+      s = ReadFull(buffered, out + done, n - done, pos, path_, &rest);
+      *got = done + rest;
+      return s;
+    }
+    const size_t read = static_cast<size_t>(r);
+    if (read <= skip) break;  // the file ends before `pos`
+    const size_t take = read - skip < n - done ? read - skip : n - done;
+    std::memcpy(out + done, bounce + skip, take);
+    done += take;
+    // A direct read stops short only at the end of the file, unless a signal cut it at a block.
+    if (read < len && (read & mask) != 0) break;
+  }
+  *got = done;
+  return Status::Ok();
+}
+
+}  // namespace wal
+}  // namespace tapio

@@ -1,0 +1,132 @@
+#include "core/direct_reader.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test/harness.h"
+#include "test/wal_test_util.h"
+
+namespace tapio {
+namespace wal {
+namespace {
+
+using tapio_test::TempDir;
+using tapio_test::WriteFileBytes;
+
+std::vector<uint8_t> Pattern(size_t n) {
+  std::vector<uint8_t> v(n);
+  uint32_t x = 0x9e3779b9u;
+  for (size_t i = 0; i < n; i++) {
+    x = x * 1664525u + 1013904223u;
+    v[i] = static_cast<uint8_t>(x >> 24);
+  }
+  return v;
+}
+
+// Opens `path` directly, or skips the case where this file system has no direct I/O.
+std::unique_ptr<DirectReader> OpenOrSkip(const std::string& path, size_t alignment, bool* skipped) {
+  std::unique_ptr<DirectReader> r;
+  Status s = DirectReader::Open(path, alignment, &r);
+  *skipped = s.ok() && r == nullptr;
+  if (!s.ok()) r.reset();
+  return r;
+}
+
+TEST(DirectReader, ReadsUnalignedRangesAsTheFileHoldsThem) {
+  TempDir dir;
+  // Not a multiple of the block size, and longer than one bounce buffer.
+  const std::vector<uint8_t> bytes = Pattern(DirectReader::kBounceBytes * 2 + 12345);
+  const std::string path = dir.Sub("data");
+  ASSERT_TRUE(WriteFileBytes(path, bytes));
+  bool skipped = false;
+  std::unique_ptr<DirectReader> r = OpenOrSkip(path, 4096, &skipped);
+  if (skipped) SKIP() << "the file system of " << dir.path() << " refuses O_DIRECT";
+  ASSERT_TRUE(r != nullptr);
+  const uint64_t cases[][2] = {
+      {0, 1},
+      {0, 4096},
+      {1, 4095},
+      {4095, 2},
+      {100, 70000},
+      {8, DirectReader::kBounceBytes},
+      {4096 * 3 + 17, DirectReader::kBounceBytes + 9000},
+      {0, bytes.size()},
+      {bytes.size() - 10, 10},
+  };
+  for (const auto& c : cases) {
+    std::vector<uint8_t> out(c[1], 0xee);
+    size_t got = 0;
+    ASSERT_TRUE(r->Read(c[0], out.data(), out.size(), &got).ok());
+    ASSERT_EQ(got, static_cast<size_t>(c[1]));
+    EXPECT_TRUE(std::equal(out.begin(), out.end(), bytes.begin() + static_cast<std::ptrdiff_t>(c[0])));
+  }
+  EXPECT_FALSE(r->buffered());
+}
+
+TEST(DirectReader, StopsAtTheEndOfTheFile) {
+  TempDir dir;
+  const std::vector<uint8_t> bytes = Pattern(10000);
+  const std::string path = dir.Sub("data");
+  ASSERT_TRUE(WriteFileBytes(path, bytes));
+  bool skipped = false;
+  std::unique_ptr<DirectReader> r = OpenOrSkip(path, 4096, &skipped);
+  if (skipped) SKIP() << "the file system of " << dir.path() << " refuses O_DIRECT";
+  ASSERT_TRUE(r != nullptr);
+  std::vector<uint8_t> out(8192);
+  size_t got = 0;
+  ASSERT_TRUE(r->Read(5000, out.data(), out.size(), &got).ok());
+  ASSERT_EQ(got, size_t{5000});
+  EXPECT_TRUE(std::equal(out.begin(), out.begin() + 5000, bytes.begin() + 5000));
+  ASSERT_TRUE(r->Read(10000, out.data(), 10, &got).ok());
+  EXPECT_EQ(got, size_t{0});
+  ASSERT_TRUE(r->Read(20000, out.data(), 10, &got).ok());
+  EXPECT_EQ(got, size_t{0});
+}
+
+TEST(DirectReader, ThreadsReadAtOnceEachWithItsOwnBuffer) {
+  TempDir dir;
+  const std::vector<uint8_t> bytes = Pattern(3 << 20);
+  const std::string path = dir.Sub("data");
+  ASSERT_TRUE(WriteFileBytes(path, bytes));
+  bool skipped = false;
+  std::unique_ptr<DirectReader> r = OpenOrSkip(path, 4096, &skipped);
+  if (skipped) SKIP() << "the file system of " << dir.path() << " refuses O_DIRECT";
+  ASSERT_TRUE(r != nullptr);
+  std::vector<int> wrong(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; t++) {
+    threads.emplace_back([&, t] {
+      std::vector<uint8_t> out(300000);
+      for (int i = 0; i < 40; i++) {
+        const uint64_t at =
+            (static_cast<uint64_t>(t) * 7919 + static_cast<uint64_t>(i) * 65537) % (bytes.size() - out.size());
+        size_t got = 0;
+        if (!r->Read(at, out.data(), out.size(), &got).ok() || got != out.size() ||
+            !std::equal(out.begin(), out.end(), bytes.begin() + static_cast<std::ptrdiff_t>(at))) {
+          wrong[static_cast<size_t>(t)]++;
+        }
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  for (int w : wrong) EXPECT_EQ(w, 0);
+}
+
+TEST(DirectReader, RefusesAnAlignmentThatIsNotABlockSizeAndReportsAMissingFile) {
+  TempDir dir;
+  std::unique_ptr<DirectReader> r;
+  Status s = DirectReader::Open(dir.Sub("nothing"), 3000, &r);
+  EXPECT_EQ(std::string(s.reason_name()), std::string("direct-io-alignment"));
+  s = DirectReader::Open(dir.Sub("nothing"), 4096, &r);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.Text("operation"), std::string("open"));
+  EXPECT_EQ(s.Text("errno"), std::string("ENOENT"));
+  EXPECT_TRUE(r == nullptr);
+}
+
+}  // namespace
+}  // namespace wal
+}  // namespace tapio
