@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { leastServed, Pace, phaseBusy, QUERY_SLICE_MS, waitingQueries } from '../../src/query/breathe.js';
+import { leastServed, Pace, phaseBusy, QUERY_MAX_WAIT_MS, QUERY_SLICE_MS, waitingQueries } from '../../src/query/breathe.js';
 
 /** Runs on the CPU for `ms` (a query's synchronous step). */
 function work(ms: number): void {
@@ -78,6 +78,33 @@ describe('Pace: queries share the event loop', () => {
     expect(leastServed(queue, 119, 20)).toBe(2);
     expect(leastServed(queue, 120, 20)).toBe(0);
     expect(leastServed([], 0, 20)).toBe(0);
+  });
+
+  it('lets a query with no time run ahead of ten long ones taking turns, however long they have waited', async () => {
+    const order: string[] = [];
+    const long = Array.from({ length: 10 }, (_, i) => {
+      const p = new Pace();
+      p.attained = 100 + i;
+      return p;
+    });
+    const waits = long.map((p, i) => p.turn().then(() => order.push(`long${i}`)));
+    // Each of them has now waited longer than QUERY_MAX_WAIT_MS, as queries taking turns do.
+    work(QUERY_MAX_WAIT_MS + 5);
+    const short = new Pace().turn().then(() => order.push('short'));
+    await Promise.all([...waits, short]);
+    expect(order[0]).toBe('short');
+    expect(order.slice(1)).toEqual(long.map((_, i) => `long${i}`));
+  });
+
+  it('still serves the oldest first once it has waited QUERY_MAX_WAIT_MS per query in the queue', async () => {
+    const order: string[] = [];
+    const old = new Pace();
+    old.attained = 500;
+    const first = old.turn().then(() => order.push('old'));
+    work(2 * QUERY_MAX_WAIT_MS + 5);
+    const fresh = new Pace().turn().then(() => order.push('fresh'));
+    await Promise.all([first, fresh]);
+    expect(order).toEqual(['old', 'fresh']);
   });
 
   it('tells when the work of one phase of the loop has taken a slice, and starts over at the next turn', async () => {
