@@ -7,7 +7,7 @@
 //
 // `node bench/query.mjs [--rows N] [--quick]`; the store is built once under bench/.scratch/ and
 // kept for later runs (delete it to rebuild); writes bench/results/query.json.
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -48,8 +48,11 @@ async function buildStore(lib, dir, rows, dim, start, ratePerSecond) {
     dataDir: dir,
     storage: { correlations: { embedding_dim: dim, wal_enabled: false, retention: '400d', compaction: { l0_size: '1TB', l1_size: '2TB' } } },
   };
+  // The marker names the rows and the first day: a store kept from another day covers other
+  // days than this run's queries ask for, and is built again.
   const marker = join(dir, 'BENCH_COMPLETE');
-  if (existsSync(marker)) return { config, built: false };
+  const wanted = `${rows} ${start}\n`;
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === wanted) return { config, built: false };
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const s = await lib.TapioStorage.open(config);
@@ -62,7 +65,7 @@ async function buildStore(lib, dir, rows, dim, start, ratePerSecond) {
   await s.close();
   if (process.stderr.isTTY) process.stderr.write('\n');
   const { writeFileSync } = await import('node:fs');
-  writeFileSync(marker, `${rows}\n`);
+  writeFileSync(marker, wanted);
   return { config, built: true, buildSeconds: (performance.now() - t0) / 1000 };
 }
 
