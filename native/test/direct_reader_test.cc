@@ -26,25 +26,33 @@ std::vector<uint8_t> Pattern(size_t n) {
   return v;
 }
 
-// Opens `path` directly, or skips the case where this file system has no direct I/O.
-std::unique_ptr<DirectReader> OpenOrSkip(const std::string& path, size_t alignment, bool* skipped) {
-  std::unique_ptr<DirectReader> r;
-  Status s = DirectReader::Open(path, alignment, &r);
-  *skipped = s.ok() && r == nullptr;
-  if (!s.ok()) r.reset();
-  return r;
+// A file of `n` pattern bytes in `dir`, open for direct reads; `refused` when the file system
+// has no direct I/O (the case skips then).
+struct PatternFile {
+  std::vector<uint8_t> bytes;
+  std::unique_ptr<DirectReader> reader;
+  bool refused = false;
+};
+
+PatternFile MakePatternFile(const TempDir& dir, size_t n) {
+  PatternFile f;
+  f.bytes = Pattern(n);
+  const std::string path = dir.Sub("data");
+  if (!WriteFileBytes(path, f.bytes)) return f;
+  Status s = DirectReader::Open(path, 4096, &f.reader);
+  f.refused = s.ok() && f.reader == nullptr;
+  if (!s.ok()) f.reader.reset();
+  return f;
 }
 
 TEST(DirectReader, ReadsUnalignedRangesAsTheFileHoldsThem) {
   TempDir dir;
   // Not a multiple of the block size, and longer than one bounce buffer.
-  const std::vector<uint8_t> bytes = Pattern(DirectReader::kBounceBytes * 2 + 12345);
-  const std::string path = dir.Sub("data");
-  ASSERT_TRUE(WriteFileBytes(path, bytes));
-  bool skipped = false;
-  std::unique_ptr<DirectReader> r = OpenOrSkip(path, 4096, &skipped);
-  if (skipped) SKIP() << "the file system of " << dir.path() << " refuses O_DIRECT";
-  ASSERT_TRUE(r != nullptr);
+  PatternFile f = MakePatternFile(dir, DirectReader::kBounceBytes * 2 + 12345);
+  if (f.refused) SKIP() << "the file system of " << dir.path() << " refuses O_DIRECT";
+  ASSERT_TRUE(f.reader != nullptr);
+  const std::vector<uint8_t>& bytes = f.bytes;
+  DirectReader* r = f.reader.get();
   const uint64_t cases[][2] = {
       {0, 1},
       {0, 4096},
@@ -68,13 +76,11 @@ TEST(DirectReader, ReadsUnalignedRangesAsTheFileHoldsThem) {
 
 TEST(DirectReader, StopsAtTheEndOfTheFile) {
   TempDir dir;
-  const std::vector<uint8_t> bytes = Pattern(10000);
-  const std::string path = dir.Sub("data");
-  ASSERT_TRUE(WriteFileBytes(path, bytes));
-  bool skipped = false;
-  std::unique_ptr<DirectReader> r = OpenOrSkip(path, 4096, &skipped);
-  if (skipped) SKIP() << "the file system of " << dir.path() << " refuses O_DIRECT";
-  ASSERT_TRUE(r != nullptr);
+  PatternFile f = MakePatternFile(dir, 10000);
+  if (f.refused) SKIP() << "the file system of " << dir.path() << " refuses O_DIRECT";
+  ASSERT_TRUE(f.reader != nullptr);
+  const std::vector<uint8_t>& bytes = f.bytes;
+  DirectReader* r = f.reader.get();
   std::vector<uint8_t> out(8192);
   size_t got = 0;
   ASSERT_TRUE(r->Read(5000, out.data(), out.size(), &got).ok());
@@ -88,13 +94,11 @@ TEST(DirectReader, StopsAtTheEndOfTheFile) {
 
 TEST(DirectReader, ThreadsReadAtOnceEachWithItsOwnBuffer) {
   TempDir dir;
-  const std::vector<uint8_t> bytes = Pattern(3 << 20);
-  const std::string path = dir.Sub("data");
-  ASSERT_TRUE(WriteFileBytes(path, bytes));
-  bool skipped = false;
-  std::unique_ptr<DirectReader> r = OpenOrSkip(path, 4096, &skipped);
-  if (skipped) SKIP() << "the file system of " << dir.path() << " refuses O_DIRECT";
-  ASSERT_TRUE(r != nullptr);
+  PatternFile f = MakePatternFile(dir, 3 << 20);
+  if (f.refused) SKIP() << "the file system of " << dir.path() << " refuses O_DIRECT";
+  ASSERT_TRUE(f.reader != nullptr);
+  const std::vector<uint8_t>& bytes = f.bytes;
+  DirectReader* r = f.reader.get();
   std::vector<int> wrong(4, 0);
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; t++) {
