@@ -3,6 +3,7 @@
 // 24-hour count by type and severity, and the seed's query (similarity >= 0.8 over 24 hours with
 // a selector matching about 1%) with p50 and p99. Then a 1-hour query over 30 days of segments
 // against one day, and the event loop while long queries run (ten at once beside a trivial one).
+// The queries run on the native path (when the addon loads), then on the TypeScript twin.
 // The exact top-10 similarity kernel against usearch and the memory ceiling is bench/similarity.mjs.
 //
 // `node bench/query.mjs [--rows N] [--quick]`; the store is built once under bench/.scratch/ and
@@ -81,7 +82,8 @@ export async function run() {
   const result = { machine: machine(), capabilities: lib.capabilities(), rows: ROWS, dim: DIM, build, cases: {} };
   const rows = [];
 
-  const s = await lib.TapioStorage.open(build.config);
+  // The native path (when the addon loads) first; the TypeScript twin reopens the store at the end.
+  let s = await lib.TapioStorage.open(build.config);
   const segments = s.correlations.segments();
   result.segments = segments.length;
   const h0 = START + 30 * HOUR; // an hour in the middle of the second day
@@ -188,7 +190,7 @@ export async function run() {
   }
   result.cases.queries = rows;
   printTable(
-    `Queries over ${ROWS} findings (${DIM} dims, ${segments.length} segments, 2 days; medians of ${REPEAT}; DuckDB ${quick ? '' : 'with its default threads'})`,
+    `Queries over ${ROWS} findings (${DIM} dims, ${segments.length} segments, 2 days; ours on the ${lib.capabilities().native ? 'native' : 'TypeScript'} path; medians of ${REPEAT}; DuckDB ${quick ? '' : 'with its default threads'})`,
     rows,
     [
       { label: 'query', get: (r) => r.name },
@@ -242,6 +244,35 @@ export async function run() {
     { label: 'loop p99 ms', get: (r) => r.loopP99Ms.toFixed(1) },
     { label: 'trivial query p99 ms', get: (r) => (r.trivialP99Ms === undefined ? '' : `${r.trivialP99Ms.toFixed(1)} (${r.trivialCount})`) },
   ]);
+  // The TypeScript twin on the same store, reopened (so its first run decodes afresh too): the
+  // same four queries, against the native path's medians and DuckDB's.
+  if (lib.capabilities().native) {
+    await s.close();
+    s = await lib.TapioStorage.open(build.config, { correlations: { path: 'typescript' } });
+    const twin = [];
+    for (const [i, q] of cases.entries()) {
+      const ours = await time(q.ours, q.repeat);
+      const native = rows[i];
+      twin.push({
+        name: q.name,
+        tsMs: ours.median,
+        tsFirst: ours.ms[0],
+        nativeMs: native.oursMs,
+        duckMs: native.duckMs,
+        rows: Array.isArray(ours.out) ? ours.out.length : 0,
+      });
+    }
+    result.cases.typescript = twin;
+    printTable('The same queries on the TypeScript path (store reopened; medians, and the first run)', twin, [
+      { label: 'query', get: (r) => r.name },
+      { label: 'TypeScript ms', get: (r) => r.tsMs.toFixed(1) },
+      { label: 'first', get: (r) => r.tsFirst.toFixed(1) },
+      { label: 'native ms', get: (r) => r.nativeMs.toFixed(1) },
+      { label: 'TypeScript / native', get: (r) => `${(r.tsMs / r.nativeMs).toFixed(2)}x` },
+      { label: 'DuckDB / TypeScript', get: (r) => `${(r.duckMs / r.tsMs).toFixed(2)}x` },
+      { label: 'rows', get: (r) => r.rows },
+    ]);
+  }
   c.closeSync();
   await s.close();
 
