@@ -58,10 +58,16 @@ Status DirectReader::BufferedFd(int* fd) {
   return Status::Ok();
 }
 
+Status DirectReader::ReadBuffered(uint64_t offset, uint8_t* out, size_t n, size_t* got) {
+  int fd = -1;
+  Status s = BufferedFd(&fd);
+  if (!s.ok()) return s;
+  return ReadFull(fd, out, n, offset, path_, got);
+}
+
 Status DirectReader::Read(uint64_t offset, uint8_t* out, size_t n, size_t* got) {
   *got = 0;
-  int buffered = buffered_fd_.load(std::memory_order_acquire);
-  if (buffered >= 0) return ReadFull(buffered, out, n, offset, path_, got);
+  if (refused_.load(std::memory_order_acquire)) return ReadBuffered(offset, out, n, got);
   uint8_t* bounce = Bounce();
   if (bounce == nullptr) {
     return Status(Reason::kOutOfMemory)
@@ -77,25 +83,27 @@ Status DirectReader::Read(uint64_t offset, uint8_t* out, size_t n, size_t* got) 
     const size_t skip = static_cast<size_t>(pos - start);
     const size_t want = skip + (n - done);
     const size_t len = want >= kBounceBytes ? kBounceBytes : static_cast<size_t>((want + mask) & ~mask);
-    const ssize_t r = pread(fd_, bounce, len, static_cast<off_t>(start));
+    const ssize_t r = pread_(fd_, bounce, len, static_cast<off_t>(start));
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno != EINVAL) return ErrnoStatus("read", path_, errno);
       // The file system turned the direct read down: this file is read buffered from now on.
-      Status s = BufferedFd(&buffered);
-      if (!s.ok()) return s;
+      refused_.store(true, std::memory_order_release);
+    }
+    const size_t read = r < 0 ? 0 : static_cast<size_t>(r);
+    const size_t take = read <= skip ? 0 : (read - skip < n - done ? read - skip : n - done);
+    std::memcpy(out + done, bounce + skip, take);
+    done += take;
+    if (r == 0 || done == n) break;  // r == 0: the end of the file
+    if (r < 0 || read < len) {
+      // Refused, or a short direct read: the end of the file, or a file system that stops at a
+      // smaller block than ours (FUSE, network file systems). Read the rest through the page
+      // cache, which tells the end of the file from a short read.
       size_t rest = 0;
-      s = ReadFull(buffered, out + done, n - done, pos, path_, &rest);
+      Status s = ReadBuffered(offset + done, out + done, n - done, &rest);
       *got = done + rest;
       return s;
     }
-    const size_t read = static_cast<size_t>(r);
-    if (read <= skip) break;  // the file ends before `pos`
-    const size_t take = read - skip < n - done ? read - skip : n - done;
-    std::memcpy(out + done, bounce + skip, take);
-    done += take;
-    // A direct read stops short only at the end of the file, unless a signal cut it at a block.
-    if (read < len && (read & mask) != 0) break;
   }
   *got = done;
   return Status::Ok();

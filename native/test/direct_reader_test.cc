@@ -1,5 +1,9 @@
 #include "core/direct_reader.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -117,6 +121,61 @@ TEST(DirectReader, ThreadsReadAtOnceEachWithItsOwnBuffer) {
   }
   for (std::thread& th : threads) th.join();
   for (int w : wrong) EXPECT_EQ(w, 0);
+}
+
+// Direct preads that stop after 4 KiB, as a file system with smaller blocks than the reader's
+// alignment may; and ones the file system turns down from the third call on.
+ssize_t ShortPread(int fd, void* buf, size_t count, off_t offset) {
+  return pread(fd, buf, count < 4096 ? count : 4096, offset);
+}
+int refuse_after = 0;
+ssize_t RefusingPread(int fd, void* buf, size_t count, off_t offset) {
+  if (--refuse_after < 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  return pread(fd, buf, count, offset);
+}
+
+TEST(DirectReader, ReadsTheRestThroughThePageCacheWhenADirectReadStopsShort) {
+  TempDir dir;
+  std::vector<uint8_t> bytes = Pattern(600000);
+  const std::string path = dir.Sub("data");
+  ASSERT_TRUE(WriteFileBytes(path, bytes));
+  std::unique_ptr<DirectReader> r;
+  ASSERT_TRUE(DirectReader::Open(path, 65536, &r).ok());
+  if (r == nullptr) SKIP() << "the file system of " << dir.path() << " refuses O_DIRECT";
+  r->SetPreadForTest(ShortPread);
+  for (const uint64_t at : {uint64_t{0}, uint64_t{5000}, uint64_t{70000}, uint64_t{599000}}) {
+    std::vector<uint8_t> out(300000, 0xee);
+    size_t got = 0;
+    ASSERT_TRUE(r->Read(at, out.data(), out.size(), &got).ok());
+    const size_t want = std::min<size_t>(out.size(), bytes.size() - at);
+    ASSERT_EQ(got, want);
+    EXPECT_TRUE(std::equal(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(want),
+                           bytes.begin() + static_cast<std::ptrdiff_t>(at)));
+  }
+  // Stopping short is not a refusal: later reads are still direct.
+  EXPECT_FALSE(r->buffered());
+}
+
+TEST(DirectReader, ReadsBufferedFromThenOnWhenTheFileSystemTurnsADirectReadDown) {
+  TempDir dir;
+  PatternFile f = MakePatternFile(dir, 3 << 20);
+  if (f.refused) SKIP() << "the file system of " << dir.path() << " refuses O_DIRECT";
+  ASSERT_TRUE(f.reader != nullptr);
+  refuse_after = 2;
+  f.reader->SetPreadForTest(RefusingPread);
+  // 2.5 MiB: three direct reads of 1 MiB, the third refused, the rest buffered.
+  std::vector<uint8_t> out((5 << 20) / 2);
+  size_t got = 0;
+  ASSERT_TRUE(f.reader->Read(100, out.data(), out.size(), &got).ok());
+  ASSERT_EQ(got, out.size());
+  EXPECT_TRUE(std::equal(out.begin(), out.end(), f.bytes.begin() + 100));
+  EXPECT_TRUE(f.reader->buffered());
+  ASSERT_TRUE(f.reader->Read(7, out.data(), 1000, &got).ok());
+  EXPECT_EQ(got, size_t{1000});
+  EXPECT_TRUE(std::equal(out.begin(), out.begin() + 1000, f.bytes.begin() + 7));
 }
 
 TEST(DirectReader, RefusesAnAlignmentThatIsNotABlockSizeAndReportsAMissingFile) {

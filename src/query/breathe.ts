@@ -7,23 +7,30 @@
  * Queries share the loop through one queue: a query yields once it has run QUERY_SLICE_MS since
  * it last did, or, when other queries are waiting, once the loop has gone QUERY_SLICE_MS without
  * a turn. The queue lets one query in per turn of the loop, the one that has had the least time
- * so far (or the oldest, once it has waited QUERY_MAX_WAIT_MS per query in the queue), so ten long queries hold the loop
- * one slice at a time rather than ten slices in a row, a short query started beside them runs
- * ahead of them and finishes in a few slices, and a stream of short queries does not hold a long
- * one back for good.
+ * so far (or the oldest, once it has waited QUERY_MAX_WAIT_MS per query in the queue, up to
+ * ten), so ten long queries hold the loop one slice at a time rather than ten slices in a row, a
+ * short query started beside them runs ahead of them and finishes in a few slices, and a stream
+ * of short queries does not hold a long one back for good.
  */
 
 /** Milliseconds of query work after which the event loop gets a turn. */
 export const QUERY_SLICE_MS = 5;
 
 /**
- * Milliseconds a query waits at most, per query in the queue, while others keep going first:
- * then it goes first (without this, a steady stream of short queries would hold a long one back
- * for good). Per query in the queue, because ten long queries taking turns each wait about ten
- * slices anyway: a bound that did not grow with them would hold every turn for the oldest,
- * and a short query started beside them would wait for all ten.
+ * Milliseconds a query waits at most, per query in the queue (up to QUERY_MAX_WAIT_QUERIES of
+ * them), while others keep going first: then it goes first (without this, a steady stream of
+ * short queries would hold a long one back for good). Per query in the queue, because ten long
+ * queries taking turns each wait about ten slices anyway: a bound that did not grow with them
+ * would hold every turn for the oldest, and a short query started beside them would wait for all
+ * ten.
  */
 export const QUERY_MAX_WAIT_MS = 4 * QUERY_SLICE_MS;
+
+/**
+ * The queue length beyond which the wait allowed stops growing (200 ms): with many clients
+ * sending short queries, a long query still gets a turn at least every 200 ms or so.
+ */
+export const QUERY_MAX_WAIT_QUERIES = 10;
 
 const waiting: Array<{ pace: Pace; resume: () => void; since: number }> = [];
 let pumping = false;
@@ -36,7 +43,7 @@ function pump(): void {
     pumping = false;
     return;
   }
-  const next = waiting.splice(leastServed(waiting, turn, QUERY_MAX_WAIT_MS * waiting.length), 1)[0]!;
+  const next = waiting.splice(leastServed(waiting, turn, QUERY_MAX_WAIT_MS * Math.min(waiting.length, QUERY_MAX_WAIT_QUERIES)), 1)[0]!;
   // The next one in the next turn: an immediate set during this one runs after the loop's I/O.
   if (waiting.length > 0) setImmediate(pump);
   else pumping = false;

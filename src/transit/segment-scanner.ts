@@ -438,8 +438,10 @@ export class SegmentScanner {
             ? await direct.read(into.subarray(done), position + done)
             : (await this.fh.read(into, done, into.length - done, position + done)).bytesRead;
       } catch (err) {
-        // A direct read's failure is a TapioError whose details name the errno.
+        // A direct read's failure is a TapioError: a failed system call names its errno, and is
+        // worded as a failed read of the handle is; any other (no memory for its buffer) stands.
         const errno = err instanceof TapioError ? err.details?.['errno'] : undefined;
+        if (err instanceof TapioError && typeof errno !== 'string') throw err;
         const code = typeof errno === 'string' ? errno : ((err as NodeJS.ErrnoException).code ?? 'unknown error');
         throw new TapioError('ERR_WAL_IO', `reading ${this.path} at byte offset ${position + done} failed (${code}): ${(err as Error).message}`, {
           cause: err,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { leastServed, Pace, phaseBusy, QUERY_MAX_WAIT_MS, QUERY_SLICE_MS, waitingQueries } from '../../src/query/breathe.js';
+import { leastServed, Pace, phaseBusy, QUERY_MAX_WAIT_MS, QUERY_MAX_WAIT_QUERIES, QUERY_SLICE_MS, waitingQueries } from '../../src/query/breathe.js';
 
 /** Runs on the CPU for `ms` (a query's synchronous step). */
 function work(ms: number): void {
@@ -105,6 +105,21 @@ describe('Pace: queries share the event loop', () => {
     const fresh = new Pace().turn().then(() => order.push('fresh'));
     await Promise.all([first, fresh]);
     expect(order).toEqual(['old', 'fresh']);
+  });
+
+  it('serves the oldest after QUERY_MAX_WAIT_MS for each of at most QUERY_MAX_WAIT_QUERIES queries, however many short ones wait', async () => {
+    const order: string[] = [];
+    const old = new Pace();
+    old.attained = 5000;
+    const waits = [old.turn().then(() => order.push('old'))];
+    for (let i = 0; i < 2 * QUERY_MAX_WAIT_QUERIES; i++) {
+      const p = new Pace();
+      p.attained = 1;
+      waits.push(p.turn().then(() => order.push(`short${i}`)));
+    }
+    work(QUERY_MAX_WAIT_MS * QUERY_MAX_WAIT_QUERIES + 5);
+    await Promise.all(waits);
+    expect(order[0]).toBe('old');
   });
 
   it('tells when the work of one phase of the loop has taken a slice, and starts over at the next turn', async () => {
