@@ -3,6 +3,9 @@
  * one day into one segment of the next level. One cursor per input holds one row group at a
  * time; output row groups are encoded as parquet-wasm's stream writer pulls them and written as
  * they come, so memory is about (inputs + 1) row groups whatever the segments' sizes. The inputs'
+ * embeddings are not decoded from their Parquet files: each output row group's vectors are read
+ * from the inputs' side files (one contiguous range per input, since every cursor moves forward),
+ * so the inputs' row groups in memory hold everything but the widest column. The inputs'
  * row groups are decoded by a decoding thread (decode-pool.ts), so the stream writer is the only
  * WebAssembly work in progress here: an earlier version that read the inputs beside the writer
  * on this thread's instance once stopped without an error in a test (the cause was not
@@ -18,14 +21,14 @@ import * as pw from 'parquet-wasm';
 
 import { crc32c } from '../crc32c.js';
 import { fsyncDir } from '../fs/durable.js';
-import { arrowToColumns, columnsToArrow } from './arrow-columns.js';
+import { arrowToColumns, columnsToArrow, resourceColumn } from './arrow-columns.js';
 import { gatherColumns, type BatchColumns } from './batch-columns.js';
 import { DecodePool } from './decode-pool.js';
 import { Pace } from '../query/breathe.js';
 import { EMBEDDING_HEADER_SIZE, EMBEDDING_MAGIC, EMBEDDING_VERSION, ROW_GROUP_ROWS } from './limits.js';
 import { groupMasks, type RowGroupFacts, type SegmentEntry } from './manifest.js';
 import { buildNameFilter, nameKey } from './name-filter.js';
-import { embeddingStride, parquetProperties, SegmentReader } from './segment-file.js';
+import { EmbeddingReader, embeddingStride, parquetProperties, SegmentReader } from './segment-file.js';
 import { mergeOrder } from './merge-order.js';
 import { inProgress, publish, segmentNames } from './segment-writer.js';
 
@@ -43,23 +46,38 @@ export interface CompactJob {
 }
 
 /**
- * What this worker holds now: its JavaScript heap, the buffers outside it it allocated (typed
- * arrays), and the WebAssembly memory of the Parquet reader and writer (which only grows).
+ * What this worker holds now: its JavaScript heap, and the memory outside it that it allocated,
+ * which V8 counts as external: the buffers of typed arrays and the WebAssembly memory of the
+ * Parquet writer (which only grows). The WebAssembly memory is in the external count already
+ * (a WebAssembly.Memory of 100 MiB adds 100 MiB to it); it was once added a second time.
  */
 export function workerMemory(): number {
   const h = getHeapStatistics();
-  return h.used_heap_size + h.external_memory + pw.wasmMemory().buffer.byteLength;
+  return h.used_heap_size + Math.max(h.external_memory, pw.wasmMemory().buffer.byteLength);
 }
 
 /** One input's position: its current row group and the next row in it. */
 interface Cursor {
   path: string;
   groups: number;
+  /** The columns decoded: all but the embedding. */
+  columns: string[];
+  /** The segment row each row group starts at. */
+  groupStarts: number[];
+  /** The input's embedding side file. */
+  embeddings: EmbeddingReader;
   /** This thread's reader, where no decoding thread can start. */
   reader: SegmentReader | null;
   group: number;
   cols: BatchColumns | null;
+  /** The segment row of `cols`' first row. */
+  colsStart: number;
   row: number;
+}
+
+/** The Parquet columns of a segment but its embedding. */
+function columnsButEmbedding(entry: SegmentEntry): string[] {
+  return ['timestamp', 'id', 'type', 'severity', 'confidence', 'eventCount', 'timeWindow', 'pattern', ...entry.resourceTypes.map(resourceColumn)];
 }
 
 export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEntry; bytesWritten: number; peakMemory: number }> {
@@ -71,12 +89,41 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
   let peakMemory = workerMemory();
   const pool = DecodePool.shared();
   const pace = new Pace();
-  for (const s of inputs) {
-    const path = join(dir, s.file);
-    cursors.push({ path, groups: s.groups.length, reader: pool.enabled ? null : await SegmentReader.open(path), group: 0, cols: null, row: 0 });
+  try {
+    for (const s of inputs) {
+      const path = join(dir, s.file);
+      const groupStarts: number[] = [];
+      let at = 0;
+      for (const g of s.groups) {
+        groupStarts.push(at);
+        at += g[2];
+      }
+      const embeddings = await EmbeddingReader.open(join(dir, s.embeddings), dim, s.rows);
+      cursors.push({
+        path,
+        groups: s.groups.length,
+        columns: columnsButEmbedding(s),
+        groupStarts,
+        embeddings,
+        reader: pool.enabled ? null : await SegmentReader.open(path),
+        group: 0,
+        cols: null,
+        colsStart: 0,
+        row: 0,
+      });
+    }
+  } catch (err) {
+    await closeCursors(cursors);
+    throw err;
   }
   const totalRows = inputs.reduce((n, s) => n + s.rows, 0);
   const stride = embeddingStride(dim);
+  // Per output row: the cursor it comes from and its row in that input segment.
+  const fromCursor = new Uint16Array(ROW_GROUP_ROWS);
+  const fromRow = new Float64Array(ROW_GROUP_ROWS);
+  // The output row group's vectors, and one input range of side-file rows at a time: reused.
+  const outEmbedding = new Float32Array(ROW_GROUP_ROWS * dim);
+  let sideRows: ArrayBuffer | null = null;
   await fsp.mkdir(dirname(join(dir, names.file)), { recursive: true, mode: 0o700 });
   // Written under temporary names, renamed once whole and durable: an engine reading the folder
   // (a glob of *.parquet) never meets a half-written file.
@@ -96,11 +143,12 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
       while (c.cols === null || c.row >= c.cols.rows) {
         if (c.group >= c.groups) return false;
         const group = c.group++;
-        if (c.reader !== null) c.cols = await c.reader.read(group, null, dim, types);
+        if (c.reader !== null) c.cols = await c.reader.read(group, c.columns, dim, types);
         else {
-          const { ipc } = await pool.decode(c.path, group, null, pace);
+          const { ipc } = await pool.decode(c.path, group, c.columns, pace);
           c.cols = arrowToColumns(arrow.tableFromIPC(ipc), dim, types, null, true, true);
         }
+        c.colsStart = c.groupStarts[group]!;
         c.row = 0;
       }
       return true;
@@ -132,6 +180,8 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
         }
         for (let i = 0; i < run.length; i += 2) {
           const c = live[run[i]!]!;
+          fromCursor[picks.length] = cursors.indexOf(c);
+          fromRow[picks.length] = c.colsStart + c.row + run[i + 1]!;
           picks.push(starts.get(c.cols!)! + c.row + run[i + 1]!);
         }
         // Advance each cursor by what the run took of it.
@@ -140,12 +190,41 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
         for (let k = 0; k < live.length; k++) live[k]!.row += taken[k]!;
       }
       if (picks.length === 0) return null;
+      const out = gatherColumns(parts, picks, dim);
+      out.embedding = await gatherEmbeddings(picks.length);
       peakMemory = Math.max(peakMemory, workerMemory());
-      return gatherColumns(parts, picks, dim);
+      return out;
     };
 
+    /**
+     * The vectors of the output rows, from the inputs' side files: the rows an output group takes
+     * from one input are consecutive there (its cursor only moves forward), so one read each.
+     */
+    const gatherEmbeddings = async (rows: number): Promise<Float32Array> => {
+      const out = outEmbedding.subarray(0, rows * dim);
+      for (let k = 0; k < cursors.length; k++) {
+        let first = Infinity;
+        let last = -1;
+        for (let j = 0; j < rows; j++) {
+          if (fromCursor[j] !== k) continue;
+          if (fromRow[j]! < first) first = fromRow[j]!;
+          if (fromRow[j]! > last) last = fromRow[j]!;
+        }
+        if (last < 0) continue;
+        const got = await cursors[k]!.embeddings.rows(first, last - first + 1, sideRows);
+        sideRows = got.buffer;
+        for (let j = 0; j < rows; j++) {
+          if (fromCursor[j] !== k) continue;
+          const at = (fromRow[j]! - first) * got.stride;
+          out.set(got.vectors.subarray(at, at + dim), j * dim);
+        }
+      }
+      return out;
+    };
+
+    const embBlock = new Uint8Array(ROW_GROUP_ROWS * stride);
     const writeEmbeddings = async (cols: BatchColumns) => {
-      const block = new Uint8Array(cols.rows * stride);
+      const block = embBlock.subarray(0, cols.rows * stride);
       for (let r = 0; r < cols.rows; r++) {
         const row = cols.embedding.subarray(r * dim, (r + 1) * dim);
         block.set(new Uint8Array(row.buffer, row.byteOffset, dim * 4), r * stride);
@@ -202,7 +281,7 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
   } finally {
     await parquetFile.close();
     await embFile.close();
-    for (const c of cursors) c.reader?.close();
+    await closeCursors(cursors);
   }
   await publish(join(dir, names.file));
   await publish(join(dir, names.embeddings));
@@ -231,6 +310,13 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
     names: Buffer.from(buildNameFilter(keys, keys.size)).toString('base64'),
   };
   return { entry, bytesWritten: parquetBytes + embeddingBytes, peakMemory };
+}
+
+async function closeCursors(cursors: readonly Cursor[]): Promise<void> {
+  for (const c of cursors) {
+    c.reader?.close();
+    await c.embeddings.close();
+  }
 }
 
 /** The CRC32C of a whole file, read in 4 MiB pieces. */
