@@ -118,6 +118,14 @@ const POLL_MS = 20;
 const YIELD_EVERY_MS = 4;
 /** Records read or handled between two looks at the clock. */
 const CLOCK_EVERY = 256;
+/**
+ * A per-record handler gets the records of a batch as they are read, this many at most at a time,
+ * rather than once the whole batch is gathered: records that are handed over and dropped at once
+ * die young, where a gathered batch of 10,000 outlives several young-generation collections and
+ * makes each of them copy it (4-6 ms each, the subscription's loop p99). The checkpoint is still
+ * stored once per batch.
+ */
+const RECORD_CHUNK = 512;
 
 const OPTION_KEYS = ['batchSize', 'start'] as const;
 
@@ -282,10 +290,22 @@ export class SubscriptionImpl implements Subscription {
     };
 
     this.#turn = performance.now();
+    // A per-record handler's batch is delivered a chunk at a time: what of it was delivered so far.
+    let inBatch = 0;
+    let inBatchBytes = 0;
     try {
       while (!this.#stopping) {
-        const batch = await this.#nextBatch();
+        const want = this.#batchMode ? this.#batchSize : Math.min(this.#batchSize - inBatch, RECORD_CHUNK);
+        const maxBytes = MAX_BATCH_BYTES - inBatchBytes;
+        const batch = await this.#nextBatch(want, maxBytes);
         if (batch === null) {
+          if (inBatch > 0) {
+            // A per-record handler's batch ends where what is durable ends: store its checkpoint.
+            inBatch = 0;
+            inBatchBytes = 0;
+            if (this.#position !== this.#stored) pending = store(this.#position);
+            continue;
+          }
           // Nothing more is durable: finish the checkpoint, look again, then wait for an append.
           if (pending !== null) {
             await settle();
@@ -296,10 +316,18 @@ export class SubscriptionImpl implements Subscription {
         }
         if (batch.length === 0) continue;
         // The previous batch's checkpoint is durable before the handler sees the next batch.
-        await settle();
+        if (inBatch === 0) await settle();
         if (this.#stopping) break;
         await this.#deliver(batch);
-        if (this.#position !== this.#stored) pending = store(this.#position);
+        inBatch += batch.length;
+        for (const r of batch) inBatchBytes += r.data.length;
+        // The batch is whole at batchSize records or MAX_BATCH_BYTES, or where what is durable
+        // ends (a chunk shorter than asked for); a batch handler's always is.
+        if (this.#batchMode || inBatch >= this.#batchSize || inBatchBytes >= MAX_BATCH_BYTES || batch.length < want) {
+          inBatch = 0;
+          inBatchBytes = 0;
+          if (this.#position !== this.#stored) pending = store(this.#position);
+        }
         const turn = this.#yieldNowAndThen(CLOCK_EVERY);
         if (turn !== undefined) await turn;
       }
@@ -317,11 +345,11 @@ export class SubscriptionImpl implements Subscription {
   }
 
   /**
-   * The next batch: up to batchSize records (fewer at the end of what is durable, or at
-   * MAX_BATCH_BYTES). An empty array when retention overtook the subscription (it moved on);
+   * The next batch, or chunk of one: up to `want` records (fewer at the end of what is durable,
+   * or once their payloads reach `maxBytes`). An empty array when retention overtook the subscription (it moved on);
    * null when there is nothing to read.
    */
-  async #nextBatch(): Promise<TransitRecord[] | null> {
+  async #nextBatch(want: number, maxBytes: number): Promise<TransitRecord[] | null> {
     const host = this.#host;
     const batch: TransitRecord[] = [];
     let bytes = 0;
@@ -329,7 +357,7 @@ export class SubscriptionImpl implements Subscription {
     /** Moves records from `from` into the batch until it is full; returns how many it took. */
     const take = (from: TransitRecord[]): number => {
       let i = 0;
-      while (i < from.length && batch.length < this.#batchSize && bytes < MAX_BATCH_BYTES) {
+      while (i < from.length && batch.length < want && bytes < maxBytes) {
         const rec = from[i++]!;
         batch.push(rec);
         bytes += rec.data.length;
@@ -343,7 +371,7 @@ export class SubscriptionImpl implements Subscription {
       const n = take(held);
       if (n < held.length) this.#readAhead = held.slice(n);
     }
-    while (batch.length < this.#batchSize && bytes < MAX_BATCH_BYTES && !this.#stopping) {
+    while (batch.length < want && bytes < maxBytes && !this.#stopping) {
       if (this.#reader === null) {
         if (next > host.lastSeq()) break;
         const oldest = host.oldestSeq();

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { TapioError, TapioStorage, type TransitRecord } from '../../src/index.js';
 import { nativeStatus } from '../../src/native/loader.js';
-import { WalReader } from '../../src/transit/wal-reader.js';
+import { readCounters, WalReader } from '../../src/transit/wal-reader.js';
 
 const paths: Array<'native' | 'typescript'> = nativeStatus().native ? ['native', 'typescript'] : ['typescript'];
 const dirs: string[] = [];
@@ -160,6 +160,38 @@ describe.each(paths)('subscriptions on the %s path', (path) => {
         details: { subscription: 'batches', firstSeq: 271, lastSeq: 285, checkpoint: 270 },
       });
       expect((await storage.metadata.checkpoints.get('batches'))?.seq).toBe(270);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('hands a per-record handler the records of a batch as they are read, and stores the checkpoint once per batch', async () => {
+    const storage = await open(newDataDir());
+    try {
+      // 12,000 records of 300 B: a batch of 10,000 is 3 MB, a read of it whole about as much.
+      const record = (seq: number): string => `e${seq}`.padEnd(300, '.');
+      for (let from = 1; from <= 12_000; from += 1000) await storage.transit.append(Array.from({ length: 1000 }, (_, i) => record(from + i)));
+      readCounters.bytesRead = 0;
+      let bytesAtFirst = -1;
+      const seen: number[] = [];
+      const checkpoints = new Map<number, number | undefined>();
+      const sub = storage.transit.subscribe('chunks', async (r) => {
+        expect(Buffer.from(r.data).toString()).toBe(record(r.seq));
+        if (r.seq === 1) bytesAtFirst = readCounters.bytesRead;
+        seen.push(r.seq);
+        // Where the stored checkpoint is, at the first and last record of each part of the batch.
+        if (r.seq % 512 === 1 || r.seq % 512 === 0 || r.seq % 10_000 <= 1) checkpoints.set(r.seq, (await storage.metadata.checkpoints.get('chunks'))?.seq);
+      });
+      while (sub.position < 12_000) await tick();
+      await sub.close();
+      expect(seen).toEqual(range(1, 12_000));
+      // The first record was handed over before its batch was read whole (3 MB).
+      expect(bytesAtFirst).toBeGreaterThan(0);
+      expect(bytesAtFirst).toBeLessThan(1024 * 1024);
+      // Within a batch the checkpoint is the end of the batch before it, never a part's end.
+      for (const [seq, at] of checkpoints) expect(at).toBe(seq <= 10_000 ? 0 : 10_000);
+      expect((await storage.metadata.checkpoints.get('chunks'))?.seq).toBe(12_000);
+      expect(storage.transit.stats().subscriptions).toMatchObject([{ name: 'chunks', handler: 'record', position: 12_000, checkpoint: 12_000, batches: 2 }]);
     } finally {
       await storage.close();
     }
