@@ -346,8 +346,8 @@ export class SubscriptionImpl implements Subscription {
 
   /**
    * The next batch, or chunk of one: up to `want` records (fewer at the end of what is durable,
-   * or once their payloads reach `maxBytes`). An empty array when retention overtook the subscription (it moved on);
-   * null when there is nothing to read.
+   * or once their payloads reach `maxBytes`). An empty array when retention overtook the
+   * subscription (it moved on); null when there is nothing to read.
    */
   async #nextBatch(want: number, maxBytes: number): Promise<TransitRecord[] | null> {
     const host = this.#host;
