@@ -20,6 +20,7 @@ import * as arrow from 'apache-arrow';
 import * as pw from 'parquet-wasm';
 
 import { crc32c } from '../crc32c.js';
+import { TapioError } from '../errors.js';
 import { fsyncDir } from '../fs/durable.js';
 import { arrowToColumns, columnsToArrow, resourceColumn } from './arrow-columns.js';
 import { gatherColumns, type BatchColumns } from './batch-columns.js';
@@ -98,19 +99,22 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
         groupStarts.push(at);
         at += g[2];
       }
-      const embeddings = await EmbeddingReader.open(join(dir, s.embeddings), dim, s.rows);
-      cursors.push({
+      groupStarts.push(at);
+      const cursor: Cursor = {
         path,
         groups: s.groups.length,
         columns: columnsButEmbedding(s),
         groupStarts,
-        embeddings,
-        reader: pool.enabled ? null : await SegmentReader.open(path),
+        embeddings: await EmbeddingReader.open(join(dir, s.embeddings), dim, s.rows),
+        reader: null,
         group: 0,
         cols: null,
         colsStart: 0,
         row: 0,
-      });
+      };
+      // In the list before anything else is opened for it: a failure closes what was.
+      cursors.push(cursor);
+      if (!pool.enabled) cursor.reader = await SegmentReader.open(path);
     }
   } catch (err) {
     await closeCursors(cursors);
@@ -124,11 +128,19 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
   // The output row group's vectors, and one input range of side-file rows at a time: reused.
   const outEmbedding = new Float32Array(ROW_GROUP_ROWS * dim);
   let sideRows: ArrayBuffer | null = null;
-  await fsp.mkdir(dirname(join(dir, names.file)), { recursive: true, mode: 0o700 });
   // Written under temporary names, renamed once whole and durable: an engine reading the folder
   // (a glob of *.parquet) never meets a half-written file.
-  const parquetFile = await fsp.open(inProgress(join(dir, names.file)), 'w', 0o600);
-  const embFile = await fsp.open(inProgress(join(dir, names.embeddings)), 'w', 0o600);
+  let parquetFile: fsp.FileHandle | null = null;
+  let embFile: fsp.FileHandle;
+  try {
+    await fsp.mkdir(dirname(join(dir, names.file)), { recursive: true, mode: 0o700 });
+    parquetFile = await fsp.open(inProgress(join(dir, names.file)), 'w', 0o600);
+    embFile = await fsp.open(inProgress(join(dir, names.embeddings)), 'w', 0o600);
+  } catch (err) {
+    await parquetFile?.close();
+    await closeCursors(cursors);
+    throw err;
+  }
   const norms = new Float32Array(totalRows);
   const groups: RowGroupFacts[] = [];
   const typeSet = new Set<number>();
@@ -150,6 +162,15 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
         }
         c.colsStart = c.groupStarts[group]!;
         c.row = 0;
+        // The side file's rows are found by these counts: the manifest's and the file's must agree.
+        const rows = c.groupStarts[group + 1]! - c.colsStart;
+        if (c.cols.rows !== rows) {
+          throw new TapioError(
+            'ERR_SEGMENT_CORRUPT',
+            `row group ${group} of the segment ${c.path} holds ${c.cols.rows} rows where the manifest says ${rows}; \`tapio-storage findings verify\` checks it`,
+            { details: { file: c.path } },
+          );
+        }
       }
       return true;
     };

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { TapioStorage, type CorrelationInput } from '../../src/index.js';
 import { FindingGenerator } from '../../src/correlations/generator.js';
 import { mergeOrderTs } from '../../src/correlations/merge-order.js';
+import { EmbeddingReader, SegmentReader } from '../../src/correlations/segment-file.js';
 import { loadNative } from '../../src/native/loader.js';
 import { asRecord, byTime, newDataDir, paths } from './helpers.js';
 
@@ -55,6 +56,21 @@ describe.each(paths)('compaction on the %s path', (path) => {
     // The output went in under its final names once whole: the day folder holds it and nothing else.
     const out = t.correlations.segments();
     expect(out).toHaveLength(1);
+    // Every vector on its row, in the Parquet file and in the side file alike (the merge takes
+    // them from the inputs' side files).
+    const byId = new Map(all.map((f) => [f.id, Float32Array.from(f.embedding)]));
+    const reader = await SegmentReader.open(join(t.correlations.dir, out[0]!.file));
+    const cols = await reader.read(null, null, DIM, ['anomaly', 'attack', 'misconfiguration']);
+    reader.close();
+    const side = await EmbeddingReader.open(join(t.correlations.dir, out[0]!.embeddings), DIM, out[0]!.rows);
+    const sideRows = await side.rows(0, out[0]!.rows);
+    await side.close();
+    expect(cols.rows).toBe(all.length);
+    for (let r = 0; r < cols.rows; r++) {
+      const want = byId.get(cols.id[r]!)!;
+      expect(cols.embedding.subarray(r * DIM, (r + 1) * DIM)).toEqual(want);
+      expect(sideRows.vectors.subarray(r * sideRows.stride, r * sideRows.stride + DIM)).toEqual(want);
+    }
     expect(readdirSync(dirname(join(t.correlations.dir, out[0]!.file))).sort()).toEqual(
       [out[0]!.embeddings, out[0]!.file].map((f) => f.split('/').pop()).sort(),
     );
