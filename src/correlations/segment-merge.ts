@@ -50,7 +50,7 @@ export interface CompactJob {
  * What this worker holds now: its JavaScript heap, and the memory outside it that it allocated,
  * which V8 counts as external: the buffers of typed arrays and the WebAssembly memory of the
  * Parquet writer (which only grows). The WebAssembly memory is in the external count already
- * (a WebAssembly.Memory of 100 MiB adds 100 MiB to it); it was once added a second time.
+ * (a WebAssembly.Memory of 100 MiB adds 100 MiB to it), so it is not added again.
  */
 export function workerMemory(): number {
   const h = getHeapStatistics();
@@ -63,7 +63,7 @@ interface Cursor {
   groups: number;
   /** The columns decoded: all but the embedding. */
   columns: string[];
-  /** The segment row each row group starts at. */
+  /** The segment row each row group starts at, and last the segment's row count. */
   groupStarts: number[];
   /** The input's embedding side file. */
   embeddings: EmbeddingReader;
