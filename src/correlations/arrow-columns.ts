@@ -9,10 +9,23 @@ import { isAscii } from 'node:buffer';
 import * as arrow from 'apache-arrow';
 
 import { emptyColumns, gatherColumns, type BatchColumns } from './batch-columns.js';
-import { MAX_INT32, REQUIRED_FIELDS } from './record.js';
+import type { SegmentEntry } from './manifest.js';
+import { MAX_INT32, REQUIRED_FIELDS, type ColumnProblem } from './record.js';
 
 /** The Arrow column name of a resource type. */
 export const resourceColumn = (type: string) => `resources.${type}`;
+
+/** The segment columns a field list needs (`resources` stands for every resource column of the segment). */
+export function segmentColumns(fields: Iterable<string>, entry: SegmentEntry): string[] {
+  const out: string[] = [];
+  for (const f of fields) {
+    if (f === 'resources') out.push(...entry.resourceTypes.map(resourceColumn));
+    else if (f.startsWith('resources.')) {
+      if (entry.resourceTypes.includes(f.slice('resources.'.length))) out.push(f);
+    } else out.push(f);
+  }
+  return [...new Set(out)];
+}
 const RESOURCE_PREFIX = 'resources.';
 
 const encoder = new TextEncoder();
@@ -347,13 +360,6 @@ function textRange(vector: arrow.Vector, data: arrow.Data<arrow.Utf8>, first: nu
   }
 }
 
-/** A column of a caller's table that cannot be stored as it is: its row (-1: the whole column), name and what it should be. */
-export interface ArrowColumnProblem {
-  index: number;
-  field: string;
-  expected: string;
-}
-
 const isText = (t: arrow.DataType): boolean =>
   arrow.DataType.isUtf8(t) ||
   arrow.DataType.isLargeUtf8(t) ||
@@ -373,7 +379,7 @@ const WHOLE_NUMBERS: Record<string, [number, number]> = { severity: [1, 5], even
  * 1, a float 2.5 to 2, a utf8 timestamp read as its bytes). Columns the store does not know are
  * left alone; the embedding's type is checked by the caller. Null when every column is fine.
  */
-export function arrowTableProblem(table: arrow.Table): ArrowColumnProblem | null {
+export function arrowTableProblem(table: arrow.Table): ColumnProblem | null {
   for (const field of table.schema.fields) {
     const name = field.name;
     const t = field.type as arrow.DataType;

@@ -35,7 +35,15 @@ import {
 } from './batch-columns.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION } from './limits.js';
 import { readManifest, segmentNumber, writeManifest, type Manifest, type SegmentEntry } from './manifest.js';
-import { columnProblem, CORRELATION_FIELDS, type CorrelationField, type CorrelationInput, type CorrelationRecord, type FindingRules } from './record.js';
+import {
+  columnProblem,
+  CORRELATION_FIELDS,
+  type ColumnProblem,
+  type CorrelationField,
+  type CorrelationInput,
+  type CorrelationRecord,
+  type FindingRules,
+} from './record.js';
 import { runSegmentJob } from './segment-jobs.js';
 import { SegmentCache } from './segment-cache.js';
 import { DecodePool } from './decode-pool.js';
@@ -468,7 +476,7 @@ export class Correlations extends EventEmitter {
     }
     const whole = ('batches' in table ? table : new ArrowTable([table])) as arrow.Table;
     // The columns' types and whole numbers first (reading them narrows values), then the rest.
-    const refuse = (problem: { index: number; field: string; expected: string }): never => {
+    const refuse = (problem: ColumnProblem): never => {
       const where = problem.index < 0 ? `column ${problem.field}` : `record ${problem.index} (${problem.field})`;
       throw new TapioError(
         'ERR_VALIDATION',

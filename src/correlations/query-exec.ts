@@ -12,7 +12,7 @@ import * as arrow from 'apache-arrow';
 import type { ActiveBatch } from './active-part.js';
 import { batchColumns } from './active-part.js';
 import type { BatchColumns } from './batch-columns.js';
-import { arrowToColumns, resourceColumn } from './arrow-columns.js';
+import { arrowToColumns, resourceColumn, segmentColumns } from './arrow-columns.js';
 import type { DecodePool } from './decode-pool.js';
 import { segmentNumber, type SegmentEntry } from './manifest.js';
 import { CACHED_COLUMNS, type SegmentCache } from './segment-cache.js';
@@ -145,18 +145,6 @@ function order(s: Source): number {
 
 function rank(s: Source): number {
   return s.kind === 'segment' ? s.entry.level : 1000;
-}
-
-/** The segment columns a field list needs. */
-export function segmentColumns(fields: Iterable<string>, entry: SegmentEntry): string[] {
-  const out: string[] = [];
-  for (const f of fields) {
-    if (f === 'resources') out.push(...entry.resourceTypes.map(resourceColumn));
-    else if (f.startsWith('resources.')) {
-      if (entry.resourceTypes.includes(f.slice('resources.'.length))) out.push(f);
-    } else out.push(f);
-  }
-  return [...new Set(out)];
 }
 
 /**

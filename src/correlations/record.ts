@@ -68,6 +68,12 @@ const INPUT_KEYS = new Set<string>(CORRELATION_FIELDS);
 export const MAX_INT32 = 2 ** 31 - 1;
 /** The fields every finding has (the others: `pattern` empty and `resources` none when absent). */
 export const REQUIRED_FIELDS: readonly string[] = ['id', 'timestamp', 'type', 'severity', 'confidence', 'eventCount', 'timeWindow', 'embedding'];
+/** A column or value that cannot be stored as it is: its row (-1: the whole column), name and what it should be. */
+export interface ColumnProblem {
+  index: number;
+  field: string;
+  expected: string;
+}
 /** The resource type name: a column name (resources.<type>) and a selector key without quoting. */
 export const RESOURCE_TYPE_NAME = /^[a-z][a-z0-9_-]*$/;
 
@@ -238,7 +244,7 @@ export function columnProblem(
   },
   facts: ColumnFacts,
   rules: FindingRules,
-): { index: number; field: string; expected: string } | null {
+): ColumnProblem | null {
   for (const field of REQUIRED_FIELDS) {
     if (!facts.present.has(field)) return { index: -1, field, expected: 'a column of this name' };
   }

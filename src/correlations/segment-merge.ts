@@ -22,13 +22,14 @@ import * as pw from 'parquet-wasm';
 import { crc32c } from '../crc32c.js';
 import { TapioError } from '../errors.js';
 import { fsyncDir } from '../fs/durable.js';
-import { arrowToColumns, columnsToArrow, resourceColumn } from './arrow-columns.js';
+import { arrowToColumns, columnsToArrow, segmentColumns } from './arrow-columns.js';
 import { gatherColumns, type BatchColumns } from './batch-columns.js';
 import { DecodePool } from './decode-pool.js';
 import { Pace } from '../query/breathe.js';
 import { EMBEDDING_HEADER_SIZE, EMBEDDING_MAGIC, EMBEDDING_VERSION, ROW_GROUP_ROWS } from './limits.js';
 import { groupMasks, type RowGroupFacts, type SegmentEntry } from './manifest.js';
 import { buildNameFilter, nameKey } from './name-filter.js';
+import { CORRELATION_FIELDS } from './record.js';
 import { EmbeddingReader, embeddingStride, parquetProperties, SegmentReader } from './segment-file.js';
 import { mergeOrder } from './merge-order.js';
 import { inProgress, publish, segmentNames } from './segment-writer.js';
@@ -76,10 +77,8 @@ interface Cursor {
   row: number;
 }
 
-/** The Parquet columns of a segment but its embedding. */
-function columnsButEmbedding(entry: SegmentEntry): string[] {
-  return ['timestamp', 'id', 'type', 'severity', 'confidence', 'eventCount', 'timeWindow', 'pattern', ...entry.resourceTypes.map(resourceColumn)];
-}
+/** Every field of a finding but its embedding. */
+const FIELDS_BUT_EMBEDDING = CORRELATION_FIELDS.filter((f) => f !== 'embedding');
 
 export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEntry; bytesWritten: number; peakMemory: number }> {
   const { dir, dim, types, inputs } = job;
@@ -103,7 +102,7 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
       const cursor: Cursor = {
         path,
         groups: s.groups.length,
-        columns: columnsButEmbedding(s),
+        columns: segmentColumns(FIELDS_BUT_EMBEDDING, s),
         groupStarts,
         embeddings: await EmbeddingReader.open(join(dir, s.embeddings), dim, s.rows),
         reader: null,

@@ -137,7 +137,7 @@ export class Transit extends EventEmitter {
     this.#index = new WalIndex(this.dir, backend.indexSeed, backend.kind === 'native' && writer.directIo ? writer.alignment : 0);
     // With no record on disk (a new log, or one whose newest segment is still empty after
     // retention took the others), the oldest record is the next one to be written.
-    this.#oldestSeq = backend.recovery.firstSeq > 0 ? backend.recovery.firstSeq : backend.stats().durableSeq + 1;
+    this.#oldestSeq = backend.recovery.firstSeq > 0 ? backend.recovery.firstSeq : writer.durableSeq + 1;
     this.#retention = new Retention(
       this.dir,
       options.covered === undefined ? { kind: 'age', ms: config.retention } : { kind: 'covered', covered: options.covered },
