@@ -175,6 +175,21 @@ export class SegmentScanner {
     return Buffer.allocUnsafeSlow(size);
   }
 
+  /**
+   * Starts the first read now, from the scan's position, without waiting for it: the caller is
+   * still busy with the segment before this one. Only for a scanner made with readAhead, whose
+   * reads take whole chunks, before its first step; the read stops at wantedEnd.
+   */
+  prefetch(): void {
+    if (this.winLen === 0) this.aheadFrom(this.pos);
+  }
+
+  /** True once every read up to wantedEnd has been started (the last may still be under way). */
+  get readsStarted(): boolean {
+    const ahead = this.ahead;
+    return (ahead !== null ? ahead.start + ahead.size : this.winStart + this.winLen) >= this.wantedEnd;
+  }
+
   /** The next read takes `bytes` (within 4 KiB and the largest chunk); later ones grow from there. */
   nextChunk(bytes: number): void {
     this.chunk = Math.max(4096, Math.min(bytes, this.maxChunk));
@@ -374,7 +389,11 @@ export class SegmentScanner {
    * whole chunks and there is more to read before readAheadEnd.
    */
   private startAhead(): void {
-    const start = this.winStart + this.winLen;
+    this.aheadFrom(this.winStart + this.winLen);
+  }
+
+  /** Reads the chunk at `start` into a second buffer without waiting for it (see startAhead). */
+  private aheadFrom(start: number): void {
     if (!this.readAhead || this.ahead !== null || this.chunk < this.maxChunk || start >= this.wantedEnd) return;
     const size = Math.min(this.maxChunk, this.wantedEnd - start);
     let buf = this.spare;

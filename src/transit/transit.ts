@@ -100,6 +100,8 @@ export class Transit extends EventEmitter {
   #subscriptionWarning: string | null = null;
   #appends = 0;
   #closed = false;
+  /** Reads not yet ended, each with what ends it (close() ends them). */
+  readonly #reads = new Map<AsyncGenerator<WalRecord[], void, undefined>, () => Promise<void>>();
   #oldestSeq: number;
   #behind = 0;
   readonly #retention: Retention;
@@ -289,7 +291,42 @@ export class Transit extends EventEmitter {
       locator: this.#index,
       ...(limit !== Number.POSITIVE_INFINITY ? { limit } : {}),
     });
-    return reader.batches();
+    return this.#tracked(reader.batches());
+  }
+
+  /**
+   * `batches`, known to the store until it ends, so that close() can end it: a read its caller
+   * left unfinished (next() called, then dropped) would hold segment files open until the
+   * garbage collector closed them. After close() ended it, its next step throws ERR_CLOSED.
+   */
+  #tracked(batches: AsyncGenerator<WalRecord[], void, undefined>): AsyncGenerator<WalRecord[], void, undefined> {
+    const reads = this.#reads;
+    let closedByStore = false;
+    const tracked: AsyncGenerator<WalRecord[], void, undefined> = {
+      async next() {
+        if (closedByStore)
+          throw new TapioError('ERR_CLOSED', 'transit read: the storage was closed while it was being read; open the storage again and resume');
+        const r = await batches.next();
+        if (r.done === true) reads.delete(tracked);
+        return r;
+      },
+      async return(value) {
+        reads.delete(tracked);
+        return batches.return(value);
+      },
+      async throw(err: unknown) {
+        reads.delete(tracked);
+        return batches.throw(err);
+      },
+      [Symbol.asyncIterator]() {
+        return tracked;
+      },
+    };
+    reads.set(tracked, () => {
+      closedByStore = true;
+      return batches.return(undefined).then(() => undefined);
+    });
+    return tracked;
   }
 
   #checkFromSeq(fromSeq: number | undefined, what: string): number {
@@ -443,7 +480,10 @@ export class Transit extends EventEmitter {
       await this.#backend.close();
       this.#index.absorb(this.#backend.takeIndexPoints());
     } finally {
-      // Even after a failed writer: the segment files reads kept open are closed.
+      // Even after a failed writer: reads left unfinished are ended and the segment files reads
+      // kept open are closed.
+      await Promise.all([...this.#reads.values()].map((end) => end().catch(() => undefined)));
+      this.#reads.clear();
       await this.#index.close();
       await this.#unlock();
     }

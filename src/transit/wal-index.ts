@@ -95,6 +95,8 @@ export class WalIndex implements ReadLocator {
   #writes: Promise<void> = Promise.resolve();
   /** Segment files open for reading, by number. */
   #handles = new Map<number, OpenHandle>();
+  /** Handles being closed: close() waits for them, so that no segment file is open once it resolves. */
+  readonly #closing = new Set<Promise<void>>();
   #closed = false;
 
   /** Reads segments with direct I/O in blocks of this many bytes; 0: through the page cache. */
@@ -262,16 +264,19 @@ export class WalIndex implements ReadLocator {
 
   #closeHandle(number: number, h: OpenHandle): void {
     if (this.#handles.get(number) === h) this.#handles.delete(number);
-    h.opened.then((o) => (o === null ? undefined : closeSegment(o))).catch(() => undefined);
+    const closing = h.opened.then((o) => (o === null ? undefined : closeSegment(o))).catch(() => undefined);
+    this.#closing.add(closing);
+    void closing.then(() => this.#closing.delete(closing));
   }
 
-  /** Closes the segment files no read uses (the others when their reads end); waits for index file writes. */
+  /** Closes the segment files no read uses (the others when their reads end) and waits for that and for index file writes. */
   async close(): Promise<void> {
     this.#closed = true;
     for (const [n, h] of [...this.#handles]) {
       h.dropped = true;
       if (h.users === 0) this.#closeHandle(n, h);
     }
+    await Promise.all(this.#closing);
     await this.#writes;
   }
 

@@ -110,6 +110,47 @@ export async function closeSegment(opened: OpenedSegment): Promise<void> {
   await opened.fh.close();
 }
 
+/** A segment the reader opened: through the locator (released) or itself (closed). */
+type ReaderSegment = OpenedSegment | (OpenedSegment & { release(): void });
+
+/** Gives back what the reader opened. */
+async function releaseSegment(opened: ReaderSegment): Promise<void> {
+  if ('release' in opened) opened.release();
+  else await closeSegment(opened);
+}
+
+/** The next segment, opened by WalReader.prefetch with the read of its first chunk started. */
+interface Prefetched {
+  number: number;
+  opened: ReaderSegment;
+  scanner: SegmentScanner;
+  segmentEnd: number;
+  wantedEnd: number;
+}
+
+/** A segment being prefetched, by number. */
+interface Queued {
+  number: number;
+  pre: Promise<Prefetched | null>;
+}
+
+/** Closes a prefetched scanner the reader did not use; its bytes count as read. */
+async function closeUnused(scanner: SegmentScanner): Promise<void> {
+  await scanner.close();
+  readCounters.bytesRead += scanner.bytesRead;
+  readCounters.directBytesRead += scanner.directBytesRead;
+}
+
+/** Gives back a prefetched segment the reader did not go on to. */
+async function dropPrefetched(pre: Prefetched | null): Promise<void> {
+  if (pre === null) return;
+  await closeUnused(pre.scanner);
+  await releaseSegment(pre.opened);
+}
+
+/** Segments a reader opens and starts to read ahead of the one it decodes, at most. */
+const PREFETCH_SEGMENTS = 2;
+
 /** Records per array handed out by WalReader.batches(). */
 export const READ_BATCH_RECORDS = 512;
 /** A reader gives the event loop a turn at least after this many records... */
@@ -174,6 +215,16 @@ export class WalReader implements AsyncIterable<WalRecord> {
    * with the records does not hold the loop for long.
    */
   async *batches(): AsyncGenerator<WalRecord[], void, undefined> {
+    /** The next segments, opened and their first chunks being read, oldest first. */
+    const prefetched: Queued[] = [];
+    try {
+      yield* this.read(prefetched);
+    } finally {
+      for (const p of prefetched) await dropPrefetched(await p.pre);
+    }
+  }
+
+  private async *read(prefetched: Queued[]): AsyncGenerator<WalRecord[], void, undefined> {
     if (this.toSeq < this.fromSeq || this.limit === 0) return;
     const locator = this.locator;
     let identity: WalIdentity | null;
@@ -214,13 +265,15 @@ export class WalReader implements AsyncIterable<WalRecord> {
     };
     for (;;) {
       const seg = segs[i]!;
-      const opened = locator !== null ? await locator.acquire(seg) : await openSegment(seg);
+      while (prefetched.length > 0 && prefetched[0]!.number < seg.number) await dropPrefetched(await prefetched.shift()!.pre);
+      const pre = prefetched.length > 0 && prefetched[0]!.number === seg.number ? await prefetched.shift()!.pre : null;
+      const opened = pre !== null ? pre.opened : locator !== null ? await locator.acquire(seg) : await openSegment(seg);
       if (opened === null) {
         throw new TapioError('ERR_WAL_RETENTION', `transit WAL segment ${seg.path} was deleted while it was being read; resume from a newer sequence number`, {
           details: { segment: seg.name },
         });
       }
-      const { fh, size } = opened;
+      const { size } = opened;
       let scanner: SegmentScanner | null = null;
       /** scanner.bytesRead and scanner.directBytesRead already added to readCounters. */
       let counted = 0;
@@ -251,14 +304,10 @@ export class WalReader implements AsyncIterable<WalRecord> {
           const sealed = segs.some((x) => x.number > seg.number);
           const segmentEnd = Math.min(size, header.segmentSize);
           const wantedEnd = after !== null ? Math.min(after.offset + RECORD_ALIGN, segmentEnd) : sealed ? segmentEnd : 0;
-          scanner = new SegmentScanner(fh, seg.path, segmentEnd, SEGMENT_HEADER_SIZE, {
-            wantPayload: true,
-            firstChunkBytes: wantedEnd > 0 && !(first && this.limit !== Infinity) ? SCAN_CHUNK_BYTES : FIRST_CHUNK_BYTES,
-            readAhead: wantedEnd > 0,
-            buffers: this.buffers,
-            source: opened.direct ?? null,
-            ...(wantedEnd > 0 ? { wantedEnd } : {}),
-          });
+          scanner =
+            pre !== null && pre.segmentEnd === segmentEnd && pre.wantedEnd === wantedEnd
+              ? pre.scanner
+              : this.scanner(seg, opened, segmentEnd, wantedEnd, wantedEnd > 0 && !(first && this.limit !== Infinity) ? SCAN_CHUNK_BYTES : FIRST_CHUNK_BYTES);
           let next: number = header.firstSeq;
           // The index's entry for the first record wanted: checked against the record found there.
           let entry: { seq: number; offset: number } | null = null;
@@ -287,6 +336,11 @@ export class WalReader implements AsyncIterable<WalRecord> {
               readCounters.directBytesRead += scanner.directBytesRead - countedDirect;
               counted = scanner.bytesRead;
               countedDirect = scanner.directBytesRead;
+              // The rest of this segment is read or being read, and the records wanted go on
+              // past it: open the next one and start its first read now, so that the reads of a
+              // segment after another overlap with the decoding (direct reads have no read-ahead
+              // of the kernel's, and each segment is a file of its own).
+              if (wantedEnd === segmentEnd && wantedEnd > 0 && scanner.readsStarted) this.prefetchAfter(seg, segs, lastWanted, prefetched);
               continue;
             }
             if (entry !== null) {
@@ -387,8 +441,8 @@ export class WalReader implements AsyncIterable<WalRecord> {
           readCounters.bytesRead += scanner.bytesRead - counted;
           readCounters.directBytesRead += scanner.directBytesRead - countedDirect;
         }
-        if ('release' in opened) (opened as { release(): void }).release();
-        else await closeSegment(opened);
+        if (pre !== null && pre.scanner !== scanner) await closeUnused(pre.scanner);
+        await releaseSegment(opened);
       }
       yield* flush();
       first = false;
@@ -405,6 +459,64 @@ export class WalReader implements AsyncIterable<WalRecord> {
       }
       i = nextIndex;
     }
+  }
+
+  /** A scanner of the records of `seg` from its first, up to `wantedEnd` (0: as far as they go). */
+  private scanner(seg: SegmentFile, opened: OpenedSegment, segmentEnd: number, wantedEnd: number, firstChunkBytes: number): SegmentScanner {
+    return new SegmentScanner(opened.fh, seg.path, segmentEnd, SEGMENT_HEADER_SIZE, {
+      wantPayload: true,
+      firstChunkBytes,
+      readAhead: wantedEnd > 0,
+      buffers: this.buffers,
+      source: opened.direct ?? null,
+      ...(wantedEnd > 0 ? { wantedEnd } : {}),
+    });
+  }
+
+  /**
+   * Once the reads of `seg` are all started and the records wanted go on past it: opens the
+   * segments after it, up to PREFETCH_SEGMENTS ahead, and starts the read of each one's first
+   * chunk, so that reading a segment after another overlaps with decoding (direct reads get no
+   * read-ahead from the kernel, and each segment is a file of its own). Opening takes a few turns
+   * of the event loop, which is why more than one is under way. Only sealed segments (a newer one
+   * exists): the newest may still be growing, and is read as it grows.
+   */
+  private prefetchAfter(seg: SegmentFile, segs: SegmentFile[], lastWanted: number, prefetched: Queued[]): void {
+    let last = prefetched.length > 0 ? prefetched[prefetched.length - 1]!.number : seg.number;
+    while (prefetched.length < PREFETCH_SEGMENTS) {
+      // The records wanted must go on past the segment before the next one (the index tells).
+      if (last !== seg.number && this.locator !== null && this.locator.entryAfter(last, lastWanted) !== null) return;
+      const i = segs.findIndex((x) => x.number > last);
+      if (i < 0 || i + 1 >= segs.length) return;
+      const next = segs[i]!;
+      prefetched.push({ number: next.number, pre: this.prefetch(next, lastWanted) });
+      last = next.number;
+    }
+  }
+
+  /**
+   * `next` opened, with the read of its first chunk started. Null when it cannot be opened or its
+   * header not decoded: the reader then opens it itself, and meets and reports what stopped this.
+   */
+  private async prefetch(next: SegmentFile, lastWanted: number): Promise<Prefetched | null> {
+    let opened: ReaderSegment | null;
+    try {
+      opened = this.locator !== null ? await this.locator.acquire(next) : await openSegment(next);
+    } catch {
+      return null;
+    }
+    if (opened === null) return null;
+    const decoded = decodeSegmentHeader(opened.head);
+    if (!decoded.ok) {
+      await releaseSegment(opened);
+      return null;
+    }
+    const segmentEnd = Math.min(opened.size, decoded.header.segmentSize);
+    const after = this.locator !== null ? this.locator.entryAfter(next.number, lastWanted) : null;
+    const wantedEnd = after !== null ? Math.min(after.offset + RECORD_ALIGN, segmentEnd) : segmentEnd;
+    const scanner = this.scanner(next, opened, segmentEnd, wantedEnd, SCAN_CHUNK_BYTES);
+    scanner.prefetch();
+    return { number: next.number, opened, scanner, segmentEnd, wantedEnd };
   }
 
   /**

@@ -3,7 +3,7 @@
 // (counted, not timed), the index follows rolls, retention, reopens and crashes, a damaged or
 // missing index file is rebuilt rather than trusted, and a long read gives the event loop turns.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { crc32c } from '../../src/crc32c.js';
 import { TapioStorage } from '../../src/index.js';
 import { nativeStatus } from '../../src/native/loader.js';
-import { readCounters } from '../../src/transit/wal-reader.js';
+import { readCounters, readRecords } from '../../src/transit/wal-reader.js';
 import { libChildScript } from '../built-lib.js';
 
 const paths: Array<'native' | 'typescript'> = nativeStatus().native ? ['native', 'typescript'] : ['typescript'];
@@ -169,6 +169,70 @@ describe.each(paths)('reads through the index on the %s path', (path) => {
         expect(await readChecked(storage.transit, from + 10, 10, size)).toBe(10);
         expect(readCounters.bytesRead).toBeLessThan(256 * 1024);
       }
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('reads the next two sealed segments while it hands out the records of one, none past the last record wanted, and closes them when broken off', async () => {
+    const dataDir = newDataDir();
+    const wal = join(dataDir, 'wal');
+    const size = 1000;
+    const total = 8_000; // about eight segments of 1 MiB
+    let storage = await open(dataDir, '1MiB', '4MiB');
+    try {
+      await appendNumbered(storage.transit, 1, total, size);
+      const names = segmentsIn(wal);
+      expect(names.length).toBeGreaterThanOrEqual(7);
+      resetCounters();
+      let seq = 1;
+      for await (const r of storage.transit.read()) {
+        if (seq === 1) {
+          // Handed the first record of the first segment: the next two were opened and their
+          // reads started meanwhile (the read waits here; what it started goes on).
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          expect(readCounters.segmentsOpened).toBe(3);
+        }
+        expect(r.seq).toBe(seq);
+        expect(Buffer.from(r.data).equals(Buffer.from(payload(seq, size)))).toBe(true);
+        seq++;
+      }
+      expect(seq - 1).toBe(total);
+      // What was read ahead was used, not read again: each segment's bytes were read once.
+      const fileBytes = names.reduce((sum, n) => sum + statSync(join(wal, n)).size, 0);
+      expect(readCounters.bytesRead).toBeGreaterThan(fileBytes / 2);
+      expect(readCounters.bytesRead).toBeLessThanOrEqual(fileBytes);
+      // A read whose last record is early in the second segment reads a little of it, and
+      // nothing of the third.
+      const second = firstSeqOf(wal, names[1]!);
+      resetCounters();
+      expect(await readChecked(storage.transit, second - 100, 300, size)).toBe(300);
+      expect(readCounters.bytesRead).toBeLessThan(512 * 1024);
+      // Broken off after its first record, a read gives back the segments it read ahead.
+      for await (const r of storage.transit.read({ fromSeq: 10 })) {
+        expect(r.seq).toBe(10);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        break;
+      }
+    } finally {
+      await storage.close();
+    }
+    // The same without a store (the CLI's reads): every file it opened is closed again.
+    if (process.platform === 'linux') {
+      const fds = (): number => readdirSync('/proc/self/fd').length;
+      const before = fds();
+      for await (const r of readRecords(wal)) {
+        expect(r.seq).toBe(1);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(fds()).toBeGreaterThanOrEqual(before + 3);
+        break;
+      }
+      expect(fds()).toBe(before);
+    }
+    // And the store opens and reads as before.
+    storage = await open(dataDir, '1MiB', '4MiB');
+    try {
+      expect(await readChecked(storage.transit, 1, total, size)).toBe(total);
     } finally {
       await storage.close();
     }

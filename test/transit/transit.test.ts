@@ -1,7 +1,7 @@
 // The transit facade on both paths: appends, reads, subscriptions, retention, back-pressure,
 // failures, bad input and the directory lock.
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -302,7 +302,10 @@ describe.each(paths)('transit on the %s path', (path) => {
     const storage = await open(newDataDir(), { retention: '1h' });
     try {
       const t = storage.transit;
-      await appendBig(t, 35);
+      // About eight segments: the reader holds the one it reads and the next two it reads ahead
+      // open (their records are still delivered after the files are deleted), and must be told
+      // of the ones after them.
+      await appendBig(t, 80);
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
       const behind: Array<{ from: number; oldest: number }> = [];
@@ -410,6 +413,49 @@ describe.each(paths)('transit on the %s path', (path) => {
       expect(first.value!.seq).toBe(again.transit.oldestSeq);
     } finally {
       await again.close();
+    }
+  });
+
+  it('close() ends a read its caller left unfinished: its files are closed and its next step says ERR_CLOSED', async () => {
+    const dataDir = newDataDir();
+    /** The files of the store this process holds open (Linux; elsewhere the count is not checked). */
+    const fds = (): number => {
+      if (process.platform !== 'linux') return 0;
+      let n = 0;
+      for (const fd of readdirSync('/proc/self/fd')) {
+        try {
+          if (readlinkSync(join('/proc/self/fd', fd)).startsWith(dataDir)) n++;
+        } catch {
+          // closed meanwhile
+        }
+      }
+      return n;
+    };
+    const storage = await open(dataDir);
+    const t = storage.transit;
+    await appendBig(t, 25);
+    await t.append(Array.from({ length: 600 }, (_, i) => `small ${i}`));
+    // Started and dropped: no loop to its end, no return().
+    const left = t.read();
+    expect((await left.next()).value!.seq).toBe(1);
+    const alsoLeft = t.read({ fromSeq: t.lastSeq - 599 });
+    expect((await alsoLeft.next()).value!.seq).toBe(t.lastSeq - 599);
+    if (process.platform === 'linux') expect(fds()).toBeGreaterThanOrEqual(2);
+    await storage.close();
+    expect(fds()).toBe(0);
+    // What was already in memory may still come (one array of records at most); then the read
+    // says why it stopped.
+    for (const read of [left, alsoLeft]) {
+      let steps = 0;
+      const drain = async (): Promise<void> => {
+        for (;;) {
+          const r = await read.next();
+          expect(r.done).toBe(false);
+          steps++;
+        }
+      };
+      await expect(drain()).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+      expect(steps).toBeLessThan(512);
     }
   });
 
