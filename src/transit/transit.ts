@@ -291,32 +291,54 @@ export class Transit extends EventEmitter {
       locator: this.#index,
       ...(limit !== Number.POSITIVE_INFINITY ? { limit } : {}),
     });
-    return this.#tracked(reader.batches());
+    return this.#tracked(reader.batches(), toSeq, limit);
   }
 
   /**
    * `batches`, known to the store until it ends, so that close() can end it: a read its caller
    * left unfinished (next() called, then dropped) would hold segment files open until the
-   * garbage collector closed them. After close() ended it, its next step throws ERR_CLOSED.
+   * garbage collector closed them. After close() ended it, its next step throws ERR_CLOSED, unless
+   * it had handed out every record it was to read (up to `toSeq`, or `limit` of them): then it ends.
    */
-  #tracked(batches: AsyncGenerator<WalRecord[], void, undefined>): AsyncGenerator<WalRecord[], void, undefined> {
+  #tracked(batches: AsyncGenerator<WalRecord[], void, undefined>, toSeq: number, limit: number): AsyncGenerator<WalRecord[], void, undefined> {
     const reads = this.#reads;
     let closedByStore = false;
+    let lastSeq = 0;
+    let delivered = 0;
     const tracked: AsyncGenerator<WalRecord[], void, undefined> = {
       async next() {
-        if (closedByStore)
+        if (closedByStore) {
+          if (lastSeq >= toSeq || delivered >= limit) return { value: undefined, done: true };
           throw new TapioError('ERR_CLOSED', 'transit read: the storage was closed while it was being read; open the storage again and resume');
-        const r = await batches.next();
+        }
+        let r: IteratorResult<WalRecord[], void>;
+        try {
+          r = await batches.next();
+        } catch (err) {
+          reads.delete(tracked);
+          throw err;
+        }
         if (r.done === true) reads.delete(tracked);
+        else if (r.value.length > 0) {
+          lastSeq = r.value[r.value.length - 1]!.seq;
+          delivered += r.value.length;
+        }
         return r;
       },
       async return(value) {
-        reads.delete(tracked);
-        return batches.return(value);
+        // Known to the store until it has ended, so that a close() meanwhile waits for it.
+        try {
+          return await batches.return(value);
+        } finally {
+          reads.delete(tracked);
+        }
       },
       async throw(err: unknown) {
-        reads.delete(tracked);
-        return batches.throw(err);
+        try {
+          return await batches.throw(err);
+        } finally {
+          reads.delete(tracked);
+        }
       },
       [Symbol.asyncIterator]() {
         return tracked;

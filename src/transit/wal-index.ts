@@ -301,6 +301,11 @@ export class WalIndex implements ReadLocator {
     return out;
   }
 
+  /** The sequence number of the first record of segment `number` (undefined when it is not listed). */
+  firstSeqOf(number: number): number | undefined {
+    return this.#find(number)?.firstSeq;
+  }
+
   /** A record at or before `seq` in segment `number`: its sequence number and byte offset. */
   async entryFor(number: number, seq: number): Promise<{ seq: number; offset: number }> {
     const seg = this.#find(number);

@@ -63,6 +63,8 @@ export interface ReadLocator {
   entryFor(number: number, seq: number): Promise<{ seq: number; offset: number }>;
   /** The entry given for segment `number` did not hold its record: rebuild that segment's entries. */
   distrust(number: number): Promise<void>;
+  /** The sequence number of the first record of segment `number` (undefined when it is not known). */
+  firstSeqOf(number: number): number | undefined;
   /** The first entry after `seq` in segment `number` (where the records up to `seq` end at the latest), or null. */
   entryAfter(number: number, seq: number): { seq: number; offset: number } | null;
   /**
@@ -220,7 +222,8 @@ export class WalReader implements AsyncIterable<WalRecord> {
     try {
       yield* this.read(prefetched);
     } finally {
-      for (const p of prefetched) await dropPrefetched(await p.pre);
+      // Whatever ended the read stands: a failure to close one of these does not replace it.
+      for (const p of prefetched) await dropPrefetched(await p.pre).catch(() => undefined);
     }
   }
 
@@ -484,12 +487,15 @@ export class WalReader implements AsyncIterable<WalRecord> {
   private prefetchAfter(seg: SegmentFile, segs: SegmentFile[], lastWanted: number, prefetched: Queued[]): void {
     let last = prefetched.length > 0 ? prefetched[prefetched.length - 1]!.number : seg.number;
     while (prefetched.length < PREFETCH_SEGMENTS) {
-      // The records wanted must go on past the segment before the next one (the index tells).
-      if (last !== seg.number && this.locator !== null && this.locator.entryAfter(last, lastWanted) !== null) return;
       const i = segs.findIndex((x) => x.number > last);
       if (i < 0 || i + 1 >= segs.length) return;
       const next = segs[i]!;
-      prefetched.push({ number: next.number, pre: this.prefetch(next, lastWanted) });
+      // Only a segment that holds records wanted (without an index, prefetch() reads its header
+      // first and goes no further when it does not).
+      const first = this.locator !== null ? this.locator.firstSeqOf(next.number) : undefined;
+      if (this.locator !== null && (first === undefined || first > lastWanted)) return;
+      // A failed prefetch is no failure of the read: the reader opens the segment itself.
+      prefetched.push({ number: next.number, pre: this.prefetch(next, lastWanted).catch(() => null) });
       last = next.number;
     }
   }
@@ -507,7 +513,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
     }
     if (opened === null) return null;
     const decoded = decodeSegmentHeader(opened.head);
-    if (!decoded.ok) {
+    if (!decoded.ok || decoded.header.firstSeq > lastWanted) {
       await releaseSegment(opened);
       return null;
     }

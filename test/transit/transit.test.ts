@@ -4,6 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
@@ -29,6 +31,12 @@ type Transit = TapioStorage['transit'];
 /** Appends `count` records of 100 KB, about ten to a 1 MiB segment. */
 async function appendBig(t: Transit, count: number): Promise<void> {
   for (let i = 0; i < count; i++) await t.append([new Uint8Array(100_000)]);
+}
+
+/** A full garbage collection, run on demand (V8's gc function, exposed for the test). */
+function collector(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
 }
 
 /** The segment files of the WAL in `dir`, oldest first. */
@@ -456,6 +464,50 @@ describe.each(paths)('transit on the %s path', (path) => {
       };
       await expect(drain()).rejects.toMatchObject({ code: 'ERR_CLOSED' });
       expect(steps).toBeLessThan(512);
+    }
+  });
+
+  it('a read that handed out its last record ends cleanly after close(); one that failed is not kept by the store', async () => {
+    const storage = await open(newDataDir());
+    const t = storage.transit;
+    await appendBig(t, 25);
+    const last = t.lastSeq;
+    // Closed inside the loop at the last record: the loop ends as it would have.
+    let seen = 0;
+    for await (const r of t.read({ fromSeq: last - 2 })) {
+      seen++;
+      if (r.seq === last) await storage.close();
+    }
+    expect(seen).toBe(3);
+    // A read that failed (a damaged record in the second segment) is dropped by the store at
+    // once, not kept until close() with its buffers: once its caller lets go of it, the garbage
+    // collector takes it.
+    const again = await open(storage.transit.dir.replace(/[/\\]wal$/, ''));
+    try {
+      const segs = segmentsIn(again.transit.dir);
+      const fd = openSync(join(again.transit.dir, segs[1]!), 'r+');
+      writeSync(fd, Buffer.from([0xff, 0xfe, 0xfd]), 0, 3, 300_000);
+      closeSync(fd);
+      const codes: unknown[] = [];
+      const failed = async (): Promise<WeakRef<object>> => {
+        const read = again.transit.read();
+        try {
+          for (;;) if ((await read.next()).done === true) break;
+        } catch (err) {
+          codes.push((err as { code?: unknown }).code);
+        }
+        return new WeakRef(read);
+      };
+      const refs = [await failed(), await failed()];
+      const gc = collector();
+      for (let i = 0; i < 5 && refs.some((r) => r.deref() !== undefined); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        gc();
+      }
+      expect(codes).toEqual(['ERR_WAL_CORRUPT', 'ERR_WAL_CORRUPT']);
+      expect(refs.map((r) => r.deref() === undefined)).toEqual([true, true]);
+    } finally {
+      await again.close();
     }
   });
 
