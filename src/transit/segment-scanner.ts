@@ -67,6 +67,15 @@ export interface SegmentScannerOptions {
    * when a read takes at least DIRECT_READ_MIN_BYTES.
    */
   source?: ByteSource | null;
+  /** Counts the reads made and the bytes read (and of them, read direct) here too, as they are made. */
+  counters?: ReadTally | null;
+}
+
+/** Reads made, bytes read, and of them the bytes read with direct I/O. */
+export interface ReadTally {
+  reads: number;
+  bytesRead: number;
+  directBytesRead: number;
 }
 
 /**
@@ -119,6 +128,7 @@ export class SegmentScanner {
   private readonly readAhead: boolean;
   private readonly buffers: Buffer[] | null;
   private readonly source: ByteSource | null;
+  private readonly counters: ReadTally | null;
   private ahead: ReadAhead | null = null;
   /** The buffer the last read-ahead left unused, for the next one. */
   private spare: Buffer | null = null;
@@ -139,6 +149,7 @@ export class SegmentScanner {
     this.readAhead = options.readAhead ?? false;
     this.buffers = options.buffers ?? null;
     this.source = options.source ?? null;
+    this.counters = options.counters ?? null;
   }
 
   /**
@@ -449,6 +460,8 @@ export class SegmentScanner {
   private async readExactly(into: Uint8Array, position: number): Promise<void> {
     let done = 0;
     const direct = this.source !== null && into.length >= DIRECT_READ_MIN_BYTES ? this.source : null;
+    const counters = this.counters;
+    if (counters !== null) counters.reads++;
     while (done < into.length) {
       let bytesRead: number;
       try {
@@ -475,6 +488,10 @@ export class SegmentScanner {
       done += bytesRead;
       this.bytesRead += bytesRead;
       if (direct !== null) this.directBytesRead += bytesRead;
+      if (counters !== null) {
+        counters.bytesRead += bytesRead;
+        if (direct !== null) counters.directBytesRead += bytesRead;
+      }
     }
   }
 }

@@ -136,17 +136,10 @@ interface Queued {
   pre: Promise<Prefetched | null>;
 }
 
-/** Closes a prefetched scanner the reader did not use; its bytes count as read. */
-async function closeUnused(scanner: SegmentScanner): Promise<void> {
-  await scanner.close();
-  readCounters.bytesRead += scanner.bytesRead;
-  readCounters.directBytesRead += scanner.directBytesRead;
-}
-
 /** Gives back a prefetched segment the reader did not go on to. */
 async function dropPrefetched(pre: Prefetched | null): Promise<void> {
   if (pre === null) return;
-  await closeUnused(pre.scanner);
+  await pre.scanner.close();
   await releaseSegment(pre.opened);
 }
 
@@ -159,15 +152,22 @@ export const READ_BATCH_RECORDS = 512;
 export const READ_YIELD_RECORDS = 2048;
 /** ...or after this many milliseconds of work (checked between arrays). */
 export const READ_YIELD_MS = 1;
+/**
+ * A read with a limit whose records run to the end of a sealed segment reads the rest of the
+ * segment at once when it is at most this long (else in reads of growing size, as when nothing
+ * tells where its records end).
+ */
+const FIRST_READ_REST_MAX = 1024 * 1024;
 /** The first read of a segment reads this much; each next one twice as much, up to SCAN_CHUNK_BYTES. */
 const FIRST_CHUNK_BYTES = 64 * 1024;
 
 /**
  * @internal What readers did since the process started (or since a test reset it): segment files
- * opened and bytes read from them (directBytesRead: those read with direct I/O). Tests bound these
+ * opened, reads made and bytes read from them (directBytesRead: those read with direct I/O),
+ * counted as the reads are made (reads ahead of the consumer too). Tests bound these
  * to prove a read does not scan.
  */
-export const readCounters = { segmentsOpened: 0, bytesRead: 0, directBytesRead: 0 };
+export const readCounters = { segmentsOpened: 0, reads: 0, bytesRead: 0, directBytesRead: 0 };
 
 /**
  * An async iterable over the records of a WAL directory.
@@ -278,9 +278,6 @@ export class WalReader implements AsyncIterable<WalRecord> {
       }
       const { size } = opened;
       let scanner: SegmentScanner | null = null;
-      /** scanner.bytesRead and scanner.directBytesRead already added to readCounters. */
-      let counted = 0;
-      let countedDirect = 0;
       try {
         const header = await this.checkHeader(seg, opened.head, identity);
         if (header !== null) {
@@ -300,6 +297,13 @@ export class WalReader implements AsyncIterable<WalRecord> {
             if (header.firstSeq > expected) headerGap = { damage: gap, expected };
             else await this.damage(seg, 0, gap, identity, { kind: 'seq', expected, found: header.firstSeq });
           }
+          // The index's entry for the first record wanted (looking it up loads the segment's
+          // entries, which tell where the wanted records end): checked against the record found there.
+          let entry: { seq: number; offset: number } | null = null;
+          if (first && locator !== null && this.fromSeq > header.firstSeq) {
+            entry = await locator.entryFor(seg.number, this.fromSeq);
+            if (!(entry.offset > SEGMENT_HEADER_SIZE && entry.seq > header.firstSeq)) entry = null;
+          }
           // How much of the segment the read wants: up to the index's first entry after the last
           // record wanted; all of it when that lies beyond the segment and a newer segment follows.
           const lastWanted = this.limit === Infinity ? this.toSeq : Math.min(this.toSeq, this.fromSeq + this.limit - 1);
@@ -312,33 +316,25 @@ export class WalReader implements AsyncIterable<WalRecord> {
               ? pre.scanner
               : this.scanner(seg, opened, segmentEnd, wantedEnd, wantedEnd > 0 && !(first && this.limit !== Infinity) ? SCAN_CHUNK_BYTES : FIRST_CHUNK_BYTES);
           let next: number = header.firstSeq;
-          // The index's entry for the first record wanted: checked against the record found there.
-          let entry: { seq: number; offset: number } | null = null;
           let retried = false;
-          if (first && locator !== null && this.fromSeq > header.firstSeq) {
-            entry = await locator.entryFor(seg.number, this.fromSeq);
-            if (entry.offset > SEGMENT_HEADER_SIZE && entry.seq > header.firstSeq) {
-              scanner.seek(entry.offset);
-              next = entry.seq;
-              lastSeq = entry.seq - 1;
-            } else {
-              entry = null;
-            }
+          if (entry !== null) {
+            scanner.seek(entry.offset);
+            next = entry.seq;
+            lastSeq = entry.seq - 1;
           }
           if (first && locator !== null && this.limit !== Infinity) {
             // The first read takes what the wanted records span, from the index: one read, not
-            // several of growing size.
-            if (after !== null) scanner.nextChunk(after.offset - (entry?.offset ?? SEGMENT_HEADER_SIZE) + RECORD_ALIGN);
+            // several of growing size. When they run to the end of a sealed segment (the entries,
+            // loaded to find the first, have none after the last), the rest of it, if that is short.
+            const start = entry?.offset ?? SEGMENT_HEADER_SIZE;
+            if (after !== null) scanner.nextChunk(after.offset - start + RECORD_ALIGN);
+            else if (entry !== null && sealed && segmentEnd - start <= FIRST_READ_REST_MAX) scanner.nextChunk(segmentEnd - start);
           }
           for (;;) {
             const s = scanner.step();
             if (s.kind === 'need') {
               yield* flush();
               await scanner.fill();
-              readCounters.bytesRead += scanner.bytesRead - counted;
-              readCounters.directBytesRead += scanner.directBytesRead - countedDirect;
-              counted = scanner.bytesRead;
-              countedDirect = scanner.directBytesRead;
               // The rest of this segment is read or being read, and the records wanted go on
               // past it: open the next one and start its first read now, so that the reads of a
               // segment after another overlap with the decoding (direct reads have no read-ahead
@@ -441,10 +437,8 @@ export class WalReader implements AsyncIterable<WalRecord> {
       } finally {
         if (scanner !== null) {
           await scanner.close();
-          readCounters.bytesRead += scanner.bytesRead - counted;
-          readCounters.directBytesRead += scanner.directBytesRead - countedDirect;
         }
-        if (pre !== null && pre.scanner !== scanner) await closeUnused(pre.scanner);
+        if (pre !== null && pre.scanner !== scanner) await pre.scanner.close();
         await releaseSegment(opened);
       }
       yield* flush();
@@ -472,6 +466,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
       readAhead: wantedEnd > 0,
       buffers: this.buffers,
       source: opened.direct ?? null,
+      counters: readCounters,
       ...(wantedEnd > 0 ? { wantedEnd } : {}),
     });
   }

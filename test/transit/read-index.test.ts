@@ -30,6 +30,7 @@ function newDataDir(): string {
 
 function resetCounters(): void {
   readCounters.segmentsOpened = 0;
+  readCounters.reads = 0;
   readCounters.bytesRead = 0;
 }
 
@@ -259,6 +260,32 @@ describe.each(paths)('reads through the index on the %s path', (path) => {
       expect(await readChecked(storage.transit, second - 100, 300, size)).toBe(300);
       expect(readCounters.segmentsOpened).toBeLessThanOrEqual(2);
       expect(await readChecked(storage.transit, 1, total, size)).toBe(total);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('reads the last 1,000 records of a sealed segment in one read, live and after a reopen', async () => {
+    const dataDir = newDataDir();
+    const wal = join(dataDir, 'wal');
+    const size = 200;
+    let storage = await open(dataDir, '4MiB', '4MiB');
+    try {
+      await appendNumbered(storage.transit, 1, 25_000, size);
+      const names = segmentsIn(wal);
+      expect(names.length).toBeGreaterThanOrEqual(2);
+      const lastOfFirst = firstSeqOf(wal, names[1]!) - 1;
+      resetCounters();
+      expect(await readChecked(storage.transit, lastOfFirst - 999, 1000, size)).toBe(1000);
+      expect(readCounters.reads).toBe(1);
+      expect(readCounters.bytesRead).toBeLessThan(512 * 1024);
+      await storage.close();
+      storage = await open(dataDir, '4MiB', '4MiB');
+      resetCounters();
+      expect(await readChecked(storage.transit, lastOfFirst - 999, 1000, size)).toBe(1000);
+      // One read of the records (the index file of the segment is read apart, outside these counts).
+      expect(readCounters.reads).toBe(1);
+      expect(readCounters.bytesRead).toBeLessThan(512 * 1024);
     } finally {
       await storage.close();
     }
