@@ -475,6 +475,7 @@ export class WalIndex implements ReadLocator {
       const size = (await fh.stat()).size;
       const head = Buffer.alloc(SEGMENT_HEADER_USED);
       await fh.read(head, 0, SEGMENT_HEADER_USED, 0);
+      readCounters.reads++;
       readCounters.bytesRead += SEGMENT_HEADER_USED;
       const decoded = decodeSegmentHeader(head);
       if (
@@ -484,7 +485,7 @@ export class WalIndex implements ReadLocator {
         storeIdToHex(decoded.header.storeId) !== this.storeId
       )
         return null;
-      const scanner = new SegmentScanner(fh, seg.path, Math.min(size, decoded.header.segmentSize), SEGMENT_HEADER_SIZE);
+      const scanner = new SegmentScanner(fh, seg.path, Math.min(size, decoded.header.segmentSize), SEGMENT_HEADER_SIZE, { counters: readCounters });
       const seqs: number[] = [];
       const offsets: number[] = [];
       let lastSeq = seg.firstSeq - 1;
@@ -513,7 +514,7 @@ export class WalIndex implements ReadLocator {
           scanner.seek(found);
         }
       } finally {
-        readCounters.bytesRead += scanner.bytesRead;
+        await scanner.close();
       }
       return { seqs, offsets, lastSeq };
     } catch {

@@ -13,7 +13,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { TapioError } from '../errors.js';
 import type { RecoveryMode } from './backend.js';
 import { decodeSegmentHeader, storeIdToHex, type SegmentHeader } from './codec.js';
-import { RECORD_ALIGN, RECORD_HEADER_SIZE, SEGMENT_HEADER_SIZE, SEGMENT_HEADER_USED, segmentFileName } from './format.js';
+import { INDEX_SPACING, RECORD_ALIGN, RECORD_HEADER_SIZE, SEGMENT_HEADER_SIZE, SEGMENT_HEADER_USED, segmentFileName } from './format.js';
 import { reasonError, type Reasoned } from './reasons.js';
 import { headerGapEnd, isRecordedDamage, readSalvaged, type FoundDamage, type SalvagedStretch } from './salvage-file.js';
 import { openDirectSource, type ByteSource } from './direct-read.js';
@@ -152,12 +152,6 @@ export const READ_BATCH_RECORDS = 512;
 export const READ_YIELD_RECORDS = 2048;
 /** ...or after this many milliseconds of work (checked between arrays). */
 export const READ_YIELD_MS = 1;
-/**
- * A read with a limit whose records run to the end of a sealed segment reads the rest of the
- * segment at once when it is at most this long (else in reads of growing size, as when nothing
- * tells where its records end).
- */
-const FIRST_READ_REST_MAX = 1024 * 1024;
 /** The first read of a segment reads this much; each next one twice as much, up to SCAN_CHUNK_BYTES. */
 const FIRST_CHUNK_BYTES = 64 * 1024;
 
@@ -268,7 +262,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
     };
     for (;;) {
       const seg = segs[i]!;
-      while (prefetched.length > 0 && prefetched[0]!.number < seg.number) await dropPrefetched(await prefetched.shift()!.pre);
+      while (prefetched.length > 0 && prefetched[0]!.number < seg.number) await dropPrefetched(await prefetched.shift()!.pre).catch(() => undefined);
       const pre = prefetched.length > 0 && prefetched[0]!.number === seg.number ? await prefetched.shift()!.pre : null;
       const opened = pre !== null ? pre.opened : locator !== null ? await locator.acquire(seg) : await openSegment(seg);
       if (opened === null) {
@@ -324,11 +318,18 @@ export class WalReader implements AsyncIterable<WalRecord> {
           }
           if (first && locator !== null && this.limit !== Infinity) {
             // The first read takes what the wanted records span, from the index: one read, not
-            // several of growing size. When they run to the end of a sealed segment (the entries,
-            // loaded to find the first, have none after the last), the rest of it, if that is short.
+            // several of growing size. When the entries (loaded to find the first) have none after
+            // the last wanted record of a sealed segment, up to where that record can end: an
+            // entry is made for every record that reaches a multiple of INDEX_SPACING, so the
+            // records after the entry at or before it end within the next multiple after the
+            // entry's own record (not in the zeros that may follow the last record of a segment
+            // that rolled early). A record reaching further is read whole all the same.
             const start = entry?.offset ?? SEGMENT_HEADER_SIZE;
             if (after !== null) scanner.nextChunk(after.offset - start + RECORD_ALIGN);
-            else if (entry !== null && sealed && segmentEnd - start <= FIRST_READ_REST_MAX) scanner.nextChunk(segmentEnd - start);
+            else if (entry !== null && sealed) {
+              const last = await locator.entryFor(seg.number, lastWanted);
+              scanner.nextChunk(Math.min(segmentEnd, Math.max(last.offset, start) + 2 * INDEX_SPACING) - start);
+            }
           }
           for (;;) {
             const s = scanner.step();
@@ -662,6 +663,7 @@ async function readHead(fh: FileHandle): Promise<Buffer> {
   let done = 0;
   while (done < b.length) {
     const { bytesRead } = await fh.read(b, done, b.length - done, done);
+    readCounters.reads++;
     readCounters.bytesRead += bytesRead;
     if (bytesRead === 0) break;
     done += bytesRead;

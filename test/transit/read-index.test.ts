@@ -277,15 +277,49 @@ describe.each(paths)('reads through the index on the %s path', (path) => {
       const lastOfFirst = firstSeqOf(wal, names[1]!) - 1;
       resetCounters();
       expect(await readChecked(storage.transit, lastOfFirst - 999, 1000, size)).toBe(1000);
-      expect(readCounters.reads).toBe(1);
+      // One read of the records, beside the header's when the segment is opened.
+      expect(readCounters.reads).toBe(1 + readCounters.segmentsOpened);
       expect(readCounters.bytesRead).toBeLessThan(512 * 1024);
       await storage.close();
       storage = await open(dataDir, '4MiB', '4MiB');
       resetCounters();
       expect(await readChecked(storage.transit, lastOfFirst - 999, 1000, size)).toBe(1000);
-      // One read of the records (the index file of the segment is read apart, outside these counts).
-      expect(readCounters.reads).toBe(1);
+      // The same (the segment's index file is read apart, outside these counts).
+      expect(readCounters.reads).toBe(1 + readCounters.segmentsOpened);
       expect(readCounters.bytesRead).toBeLessThan(512 * 1024);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('reads little for the last record of a segment that rolled early, whose tail is zeros, live and after a reopen', async () => {
+    const dataDir = newDataDir();
+    const wal = join(dataDir, 'wal');
+    let storage = await open(dataDir, '4MiB', '8MiB');
+    try {
+      const t = storage.transit;
+      for (let i = 0; i < 16; i++) await t.append(Array.from({ length: 1000 }, () => new Uint8Array(200).fill(0x62)));
+      const lastSmall = t.lastSeq;
+      // Does not fit in what is left of the segment: it rolls, and its tail stays zeros.
+      await t.append([new Uint8Array(1024 * 1024).fill(0x63)]);
+      const names = segmentsIn(wal);
+      expect(firstSeqOf(wal, names[1]!)).toBe(lastSmall + 1);
+      for (const phase of ['live', 'reopened']) {
+        if (phase === 'reopened') {
+          await storage.close();
+          storage = await open(dataDir, '4MiB', '8MiB');
+        }
+        resetCounters();
+        const got: number[] = [];
+        for await (const r of storage.transit.read({ fromSeq: lastSmall, limit: 1 })) got.push(r.seq);
+        expect(got).toEqual([lastSmall]);
+        expect(readCounters.bytesRead, phase).toBeLessThan(256 * 1024);
+        // The large record after it is read whole, in the next segment.
+        const big: Uint8Array[] = [];
+        for await (const r of storage.transit.read({ fromSeq: lastSmall + 1, limit: 1 })) big.push(r.data);
+        expect(big).toHaveLength(1);
+        expect(big[0]!.length).toBe(1024 * 1024);
+      }
     } finally {
       await storage.close();
     }
