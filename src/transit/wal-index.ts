@@ -20,7 +20,7 @@
  * Entries may run ahead of the durable records: readers never read past the durable end.
  * One thread (the facade's) uses an index.
  */
-import { open, readdir, rename, unlink } from 'node:fs/promises';
+import { access, open, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { crc32c } from '../crc32c.js';
@@ -304,6 +304,25 @@ export class WalIndex implements ReadLocator {
   /** The sequence number of the first record of segment `number` (undefined when it is not listed). */
   firstSeqOf(number: number): number | undefined {
     return this.#find(number)?.firstSeq;
+  }
+
+  /**
+   * Loads the entries of sealed segment `number` when its index file is there (a read of a small
+   * file), so that entryAfter() can tell where a read's records end; never scans the segment, which
+   * a missing file would take.
+   */
+  async loadFiled(number: number): Promise<void> {
+    const seg = this.#find(number);
+    if (seg === undefined || seg.seqs !== null || !seg.sealed || seg.distrusted) return;
+    if (seg.loading === null) {
+      try {
+        await access(join(this.#dir, indexFileName(seg.number)));
+      } catch {
+        return;
+      }
+    }
+    seg.lastUse = ++this.#clock;
+    await this.#load(seg);
   }
 
   /** A record at or before `seq` in segment `number`: its sequence number and byte offset. */

@@ -65,6 +65,8 @@ export interface ReadLocator {
   distrust(number: number): Promise<void>;
   /** The sequence number of the first record of segment `number` (undefined when it is not known). */
   firstSeqOf(number: number): number | undefined;
+  /** Loads the entries of segment `number` when that costs no scan of it (its index file is there). */
+  loadFiled(number: number): Promise<void>;
   /** The first entry after `seq` in segment `number` (where the records up to `seq` end at the latest), or null. */
   entryAfter(number: number, seq: number): { seq: number; offset: number } | null;
   /**
@@ -297,6 +299,9 @@ export class WalReader implements AsyncIterable<WalRecord> {
           if (first && locator !== null && this.fromSeq > header.firstSeq) {
             entry = await locator.entryFor(seg.number, this.fromSeq);
             if (!(entry.offset > SEGMENT_HEADER_SIZE && entry.seq > header.firstSeq)) entry = null;
+          } else if (first && locator !== null && this.limit !== Infinity) {
+            // From the segment's first record: its entries too, when its index file has them.
+            await locator.loadFiled(seg.number);
           }
           // How much of the segment the read wants: up to the index's first entry after the last
           // record wanted; all of it when that lies beyond the segment and a newer segment follows.
