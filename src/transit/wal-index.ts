@@ -308,8 +308,9 @@ export class WalIndex implements ReadLocator {
 
   /**
    * Loads the entries of sealed segment `number` when its index file is there (a read of a small
-   * file), so that entryAfter() can tell where a read's records end; never scans the segment, which
-   * a missing file would take.
+   * file), so that entryAfter() can tell where a read's records end. A missing file is left so,
+   * where rebuilding the entries would scan the segment; a damaged one is rebuilt by that scan,
+   * as any read that needs the entries would.
    */
   async loadFiled(number: number): Promise<void> {
     const seg = this.#find(number);

@@ -65,7 +65,7 @@ export interface ReadLocator {
   distrust(number: number): Promise<void>;
   /** The sequence number of the first record of segment `number` (undefined when it is not known). */
   firstSeqOf(number: number): number | undefined;
-  /** Loads the entries of segment `number` when that costs no scan of it (its index file is there). */
+  /** Loads the entries of sealed segment `number` when its index file is there (no scan for a missing one). */
   loadFiled(number: number): Promise<void>;
   /** The first entry after `seq` in segment `number` (where the records up to `seq` end at the latest), or null. */
   entryAfter(number: number, seq: number): { seq: number; offset: number } | null;
