@@ -138,6 +138,16 @@ interface Queued {
   pre: Promise<Prefetched | null>;
 }
 
+/**
+ * Where a read of a segment wants to stop: at the index's first entry after its last record
+ * wanted (`after`); at the segment's end when there is none and the segment is sealed; 0 (as far
+ * as records go) in the newest segment, which may still grow.
+ */
+function wantedEndOf(after: { offset: number } | null, segmentEnd: number, sealed: boolean): number {
+  if (after !== null) return Math.min(after.offset + RECORD_ALIGN, segmentEnd);
+  return sealed ? segmentEnd : 0;
+}
+
 /** Gives back a prefetched segment the reader did not go on to. */
 async function dropPrefetched(pre: Prefetched | null): Promise<void> {
   if (pre === null) return;
@@ -309,7 +319,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
           const after = locator !== null ? locator.entryAfter(seg.number, lastWanted) : null;
           const sealed = segs.some((x) => x.number > seg.number);
           const segmentEnd = Math.min(size, header.segmentSize);
-          const wantedEnd = after !== null ? Math.min(after.offset + RECORD_ALIGN, segmentEnd) : sealed ? segmentEnd : 0;
+          const wantedEnd = wantedEndOf(after, segmentEnd, sealed);
           scanner =
             pre !== null && pre.segmentEnd === segmentEnd && pre.wantedEnd === wantedEnd
               ? pre.scanner
@@ -520,7 +530,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
     }
     const segmentEnd = Math.min(opened.size, decoded.header.segmentSize);
     const after = this.locator !== null ? this.locator.entryAfter(next.number, lastWanted) : null;
-    const wantedEnd = after !== null ? Math.min(after.offset + RECORD_ALIGN, segmentEnd) : segmentEnd;
+    const wantedEnd = wantedEndOf(after, segmentEnd, true);
     const scanner = this.scanner(next, opened, segmentEnd, wantedEnd, SCAN_CHUNK_BYTES);
     scanner.prefetch();
     return { number: next.number, opened, scanner, segmentEnd, wantedEnd };

@@ -3,7 +3,7 @@
 // (counted, not timed), the index follows rolls, retention, reopens and crashes, a damaged or
 // missing index file is rebuilt rather than trusted, and a long read gives the event loop turns.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -14,6 +14,7 @@ import { TapioStorage } from '../../src/index.js';
 import { nativeStatus } from '../../src/native/loader.js';
 import { readCounters, readRecords } from '../../src/transit/wal-reader.js';
 import { libChildScript } from '../built-lib.js';
+import { openFilesIn } from './wal-helpers.js';
 
 const paths: Array<'native' | 'typescript'> = nativeStatus().native ? ['native', 'typescript'] : ['typescript'];
 const dirs: string[] = [];
@@ -71,19 +72,6 @@ async function until(ok: () => boolean): Promise<void> {
     if (Date.now() > deadline) throw new Error('timed out waiting for a condition');
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
-}
-
-/** The files in `dir` this process holds open (Linux only). */
-function openFilesIn(dir: string): number {
-  let n = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(join('/proc/self/fd', fd)).startsWith(dir + '/')) n++;
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return n;
 }
 
 function segmentsIn(dir: string): string[] {

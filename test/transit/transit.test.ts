@@ -1,7 +1,7 @@
 // The transit facade on both paths: appends, reads, subscriptions, retention, back-pressure,
 // failures, bad input and the directory lock.
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, rmSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TapioStorage, type TapioConfigInput } from '../../src/index.js';
 import { nativeStatus } from '../../src/native/loader.js';
 import { libPath } from '../built-lib.js';
+import { openFilesIn } from './wal-helpers.js';
 import { injectFaults } from '../../src/transit/test-hooks.js';
 
 const paths: Array<'native' | 'typescript'> = nativeStatus().native ? ['native', 'typescript'] : ['typescript'];
@@ -427,18 +428,7 @@ describe.each(paths)('transit on the %s path', (path) => {
   it('close() ends a read its caller left unfinished: its files are closed and its next step says ERR_CLOSED', async () => {
     const dataDir = newDataDir();
     /** The files of the store this process holds open (Linux; elsewhere the count is not checked). */
-    const fds = (): number => {
-      if (process.platform !== 'linux') return 0;
-      let n = 0;
-      for (const fd of readdirSync('/proc/self/fd')) {
-        try {
-          if (readlinkSync(join('/proc/self/fd', fd)).startsWith(dataDir)) n++;
-        } catch {
-          // closed meanwhile
-        }
-      }
-      return n;
-    };
+    const fds = (): number => (process.platform === 'linux' ? openFilesIn(dataDir) : 0);
     const storage = await open(dataDir);
     const t = storage.transit;
     await appendBig(t, 25);

@@ -1,5 +1,6 @@
 // Helpers shared by the transit WAL suites: temp directories, option sets, payloads, and
 // byte-level edits of segment files for the corruption cases.
+import { readdirSync, readlinkSync } from 'node:fs';
 import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,19 @@ import { NativeWal } from '../../src/transit/native-wal.js';
 import type { Transit } from '../../src/transit/transit.js';
 import { TsWalWriter } from '../../src/transit/wal-writer.js';
 import { readRecords, recoverWal, type WalRecord } from '../../src/transit/wal-recovery.js';
+
+/** The files under `dir` this process holds open (Linux only: it reads /proc/self/fd). */
+export function openFilesIn(dir: string): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(join('/proc/self/fd', fd)).startsWith(join(dir, '/'))) n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+}
 
 /** Opens a WAL backend. */
 export type WalOpener = (o: WalOpenOptions) => Promise<WalBackend>;
