@@ -1,10 +1,15 @@
 // Subscriptions: how fast a consumer follows the transit WAL, on the native and the TypeScript
 // path in one run, with a batch handler (subscribeBatches) and a synchronous per-record handler
-// (subscribe), both with the default batch size of 10,000 (the checkpoint is stored after each batch), and
-// the per-record handler with batches of 100 to show what a checkpoint per 100 records costs.
+// (subscribe), both with the default batch size of 10,000 (the checkpoint is stored after each
+// batch); the batch handler with batches of 2,000 too (a smaller gathered batch is cheaper for each
+// young-generation collection to copy, and checkpoints come five times as often), and the
+// per-record handler with batches of 100 to show what a checkpoint per 100 records costs.
 //   catch-up: from the oldest of 1,000 segments of 1 MiB (records of 200 B), the first 1M records
 //   live:     a fresh store (64 MiB segments), four appenders of 1,000 records of 200 B each while
-//             the subscriber follows; records/s from the first append to the last delivery
+//             the subscriber follows; records/s from the first append to the last delivery. Once
+//             with the appenders on the subscriber's own thread, once with them in two worker
+//             threads (transit.producerHandle(), two appenders each), as a service that takes
+//             events in on other threads would run
 // Each case reports records/s and the event-loop delay (perf_hooks.monitorEventLoopDelay) p99 and
 // max while it ran. Each case runs RUNS times (a fresh open each time); the table gives the median
 // of each figure and, apart, the first run's records/s (code not yet optimised by the JIT: what a
@@ -15,7 +20,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 
 import { formatRate, printTable, writeResult } from './harness.mjs';
 
@@ -65,6 +71,27 @@ async function appendRecords(transit, total, { lanes = 4, batch = 1000 } = {}) {
         issued += n;
         await transit.append(n === batch ? records : records.slice(0, n));
       }
+    }),
+  );
+}
+
+/** The same appends from `workers` worker threads through producer handles, `lanes` in all. */
+async function appendFromWorkers(transit, total, { workers = 2, lanes = 4, batch = 1000 } = {}) {
+  const { transferList } = await import('../lib/index.js');
+  const script = fileURLToPath(new URL('./transit-producer.mjs', import.meta.url));
+  await Promise.all(
+    Array.from({ length: workers }, (_, i) => {
+      const handle = transit.producerHandle();
+      const share = Math.floor(total / workers) + (i < total % workers ? 1 : 0);
+      const worker = new Worker(script, {
+        workerData: { handle, total: share, lanes: lanes / workers, batch, recordBytes: RECORD_BYTES },
+        transferList: transferList(handle),
+      });
+      return new Promise((resolve, reject) => {
+        worker.once('message', () => resolve(worker.terminate()));
+        worker.once('error', reject);
+        worker.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`producer worker exited with ${code}`))));
+      });
     }),
   );
 }
@@ -139,14 +166,14 @@ async function catchUp(dataDir, path, handler, batchSize) {
   }
 }
 
-async function live(path, handler, batchSize) {
+async function live(path, handler, batchSize, inWorkers) {
   const dataDir = freshDir(`live-${path}`);
   const storage = await openStore(dataDir, path, '64MiB');
   try {
     const stop = loopDelay();
     const t0 = performance.now();
     const { sub, reached } = follow(storage.transit, 'live', handler, batchSize, MEASURED);
-    await appendRecords(storage.transit, MEASURED);
+    await (inWorkers ? appendFromWorkers(storage.transit, MEASURED) : appendRecords(storage.transit, MEASURED));
     const appendSeconds = (performance.now() - t0) / 1000;
     await reached;
     const seconds = (performance.now() - t0) / 1000;
@@ -174,6 +201,7 @@ export async function run() {
   const paths = caps.native ? ['native', 'typescript'] : ['typescript'];
   const handlers = [
     { handler: 'batch', batchSize: undefined, label: 'subscribeBatches, default batches (10,000)' },
+    { handler: 'batch', batchSize: 2000, label: 'subscribeBatches, batches of 2,000' },
     { handler: 'record', batchSize: undefined, label: 'subscribe (sync), default batches (10,000)' },
     { handler: 'record', batchSize: 100, label: 'subscribe (sync), batches of 100' },
   ];
@@ -189,9 +217,11 @@ export async function run() {
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
-    for (const h of handlers) {
-      const r = await repeated(() => live(path, h.handler, h.batchSize));
-      rows.push({ path, mode: 'live (4 appenders)', handler: h.label, ...r });
+    for (const inWorkers of [false, true]) {
+      for (const h of handlers) {
+        const r = await repeated(() => live(path, h.handler, h.batchSize, inWorkers));
+        rows.push({ path, mode: inWorkers ? 'live (4 appenders in 2 workers)' : 'live (4 appenders, same thread)', handler: h.label, ...r });
+      }
     }
   }
   printTable(`Transit subscriptions: ${formatRate(MEASURED)} records of ${RECORD_BYTES} B per case, medians of ${RUNS} runs`, rows, [

@@ -390,7 +390,7 @@ export class Transit extends EventEmitter {
 
   /**
    * Delivers every committed record, in sequence order and at least once, to `handler`, one
-   * record at a time, in batches of up to `batchSize` records (default 1000). After each batch
+   * record at a time, in batches of up to `batchSize` records (default 10,000). After each batch
    * the position is stored in the metadata store under `checkpoints:{name}`, and the handler sees
    * the next batch only once that checkpoint is durable: a subscription of the same name resumes
    * after it, and after a crash at most one batch is delivered again. A handler that returns a
@@ -418,7 +418,7 @@ export class Transit extends EventEmitter {
 
   /**
    * Like {@link subscribe}, but the handler takes each batch as an array of up to `batchSize`
-   * records (default 1000; fewer when fewer are durable, or when their payloads reach 4 MiB).
+   * records (default 10,000; fewer when fewer are durable, or when their payloads reach 4 MiB).
    * The checkpoint is stored after each batch the handler finished (its promise resolved).
    *
    * @example

@@ -165,6 +165,28 @@ describe.each(paths)('subscriptions on the %s path', (path) => {
     }
   });
 
+  it('batches default to 10,000 records, for subscribe and subscribeBatches alike', async () => {
+    const storage = await open(newDataDir());
+    try {
+      for (let from = 1; from <= 12_000; from += 1000) await storage.transit.append(texts(1000, from));
+      const sizes: number[] = [];
+      const batches = storage.transit.subscribeBatches('arrays', (records) => {
+        sizes.push(records.length);
+      });
+      const records = storage.transit.subscribe('records', () => undefined);
+      while (batches.position < 12_000 || records.position < 12_000) await tick();
+      await batches.close();
+      await records.close();
+      expect(sizes).toEqual([10_000, 2000]);
+      expect(storage.transit.stats().subscriptions).toMatchObject([
+        { name: 'arrays', batches: 2 },
+        { name: 'records', batches: 2 },
+      ]);
+    } finally {
+      await storage.close();
+    }
+  });
+
   it('hands a per-record handler the records of a batch as they are read, and stores the checkpoint once per batch', async () => {
     const storage = await open(newDataDir());
     try {
