@@ -67,10 +67,14 @@ export class TurnBudget<A, R> {
     setImmediate(() => this.#newTurn());
   }
 
+  /**
+   * Runs in the check phase (setImmediate) of a turn of the event loop: the calls run at once
+   * earlier in the same turn (from a timer, an I/O callback or their promises) count against its
+   * budget, so a turn that spent it already leaves the waiting calls to the next turn's check
+   * phase; either way the next turn starts with the whole budget.
+   */
   #newTurn(): void {
     this.#turnEnds = false;
-    this.#spentMs = 0;
-    this.#jobs = 0;
     const waiting = this.#waiting;
     while (this.#head < waiting.length && this.#jobs < MAX_JOBS_PER_TURN && this.#spentMs < this.#budgetMs) {
       const arg = waiting[this.#head] as A;
@@ -94,6 +98,8 @@ export class TurnBudget<A, R> {
       this.#waiting = waiting.slice(this.#head);
       this.#head = 0;
     }
+    this.#spentMs = 0;
+    this.#jobs = 0;
     if (this.#head < this.#waiting.length) this.#endTurnLater();
   }
 }

@@ -46,6 +46,35 @@ describe('TurnBudget', () => {
     expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(2998);
   });
 
+  it('calls run at once earlier in a turn count against its budget: the waiting ones wait for the next turn', async () => {
+    // Each job takes 3 ms of a stand-in clock; the budget is 1 ms.
+    let now = 0;
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => now);
+    try {
+      const ran: string[] = [];
+      const budget = new TurnBudget(
+        (name: string) => {
+          ran.push(name);
+          now += 3;
+        },
+        { budgetMs: 1 },
+      );
+      // From a timer, as from an I/O callback: 'a' runs at once and spends the turn's budget, 'b'
+      // waits. The check phase of that same turn (where 'check phase' is noted, after the
+      // budget's own setImmediate) must not run 'b' too.
+      await new Promise<void>((resolve) =>
+        setTimeout(() => {
+          const jobs = [budget.run('a'), budget.run('b')];
+          setImmediate(() => ran.push('check phase'));
+          void Promise.all(jobs).then(() => resolve());
+        }, 0),
+      );
+      expect(ran).toEqual(['a', 'check phase', 'b']);
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
   it('with a smaller budget, runs fewer long jobs per turn: the job that crosses it still runs whole', async () => {
     // Each job takes 3 ms of a stand-in clock.
     let now = 0;
@@ -65,10 +94,11 @@ describe('TurnBudget', () => {
         t.stop();
         return ranIn.map((turn) => turn - ranIn[0]!);
       };
-      // The default 4 ms: the second job starts at 3 ms spent, so two a turn.
-      expect(await turnsOf()).toEqual([0, 0, 1, 1, 2, 2]);
-      // 1 ms: one a turn.
-      expect(await turnsOf(1)).toEqual([0, 1, 2, 3, 4, 5]);
+      // The default 4 ms: the second job starts at 3 ms spent, so two a turn. The first two run at
+      // once, which spends the budget of their turn: the next two run a turn later.
+      expect(await turnsOf()).toEqual([0, 0, 2, 2, 3, 3]);
+      // 1 ms: one a turn (after the turn whose budget the first one spent).
+      expect(await turnsOf(1)).toEqual([0, 2, 3, 4, 5, 6]);
     } finally {
       clock.mockRestore();
     }
