@@ -172,38 +172,104 @@ export function timeRange(cols: BatchColumns): [number, number] {
  * columns. Resource columns absent from a part are null on its rows: every value stays on its row.
  */
 export function gatherColumns(parts: readonly BatchColumns[], order: ArrayLike<number> | null, dim: number): BatchColumns {
-  const starts: number[] = [];
-  let total = 0;
-  for (const p of parts) {
-    starts.push(total);
-    total += p.rows;
+  const g = new Gather(parts, order, dim);
+  g.copy(0, g.out.rows);
+  return g.out;
+}
+
+/** Rows gathered at a time by {@link gatherColumnsPaced} between two calls of its `breathe`. */
+export const GATHER_BLOCK_ROWS = 1024;
+
+/**
+ * {@link gatherColumns} a block of GATHER_BLOCK_ROWS rows at a time, awaiting `breathe()` after
+ * each (a query's share of the event loop): thousands of rows with their resource lists take
+ * milliseconds to copy.
+ */
+export async function gatherColumnsPaced(
+  parts: readonly BatchColumns[],
+  order: ArrayLike<number> | null,
+  dim: number,
+  breathe: () => Promise<void>,
+): Promise<BatchColumns> {
+  const g = new Gather(parts, order, dim);
+  const rows = g.out.rows;
+  for (let from = 0; from < rows; from += GATHER_BLOCK_ROWS) {
+    g.copy(from, Math.min(rows, from + GATHER_BLOCK_ROWS));
+    if (from + GATHER_BLOCK_ROWS < rows) await breathe();
   }
-  const rows = order === null ? total : order.length;
-  // Parts read without their embedding give columns without one (a part of zero rows has none to give).
-  const withEmbedding = parts.some((p) => p.rows > 0 && p.embedding.length > 0) || parts.every((p) => p.rows === 0);
-  const out = emptyColumns(rows, dim, withEmbedding);
-  const names = new Set<string>();
-  for (const p of parts) for (const k of p.resources.keys()) names.add(k);
-  for (const k of [...names].sort()) out.resources.set(k, new Array<string[] | null>(rows).fill(null));
-  let part = 0;
-  for (let r = 0; r < rows; r++) {
-    const g = order === null ? r : order[r]!;
-    // Find the part of global row g (parts are few; a linear step from the last one is typical).
-    if (g < starts[part]! || g >= starts[part]! + parts[part]!.rows) part = partOf(starts, g);
-    const p = parts[part]!;
-    const i = g - starts[part]!;
-    out.timestamp[r] = p.timestamp[i]!;
-    out.id[r] = p.id[i] ?? '';
-    out.type[r] = p.type[i]!;
-    out.severity[r] = p.severity[i]!;
-    out.confidence[r] = p.confidence[i]!;
-    out.eventCount[r] = p.eventCount[i]!;
-    out.timeWindow[r] = p.timeWindow[i]!;
-    out.pattern[r] = p.pattern[i] ?? EMPTY;
-    if (withEmbedding && p.embedding.length > 0) out.embedding.set(p.embedding.subarray(i * dim, (i + 1) * dim), r * dim);
-    for (const [k, column] of p.resources) out.resources.get(k)![r] = column[i]!;
+  return g.out;
+}
+
+/** The columns of a gather, and where each of their rows comes from, filled a range at a time. */
+class Gather {
+  readonly out: BatchColumns;
+  readonly #parts: readonly BatchColumns[];
+  readonly #dim: number;
+  readonly #withEmbedding: boolean;
+  /** Per row of the result: its part, and its row in that part. */
+  readonly #part: Uint32Array;
+  readonly #row: Uint32Array;
+  /** The result's resource types, and per part its column of each (undefined: the part has none). */
+  readonly #types: string[];
+  readonly #sources: Array<Array<Array<string[] | null> | undefined>>;
+
+  constructor(parts: readonly BatchColumns[], order: ArrayLike<number> | null, dim: number) {
+    this.#parts = parts;
+    this.#dim = dim;
+    const starts: number[] = [];
+    let total = 0;
+    for (const p of parts) {
+      starts.push(total);
+      total += p.rows;
+    }
+    const rows = order === null ? total : order.length;
+    // Parts read without their embedding give columns without one (a part of zero rows has none to give).
+    this.#withEmbedding = parts.some((p) => p.rows > 0 && p.embedding.length > 0) || parts.every((p) => p.rows === 0);
+    this.out = emptyColumns(rows, dim, this.#withEmbedding);
+    const names = new Set<string>();
+    for (const p of parts) for (const k of p.resources.keys()) names.add(k);
+    this.#types = [...names].sort();
+    for (const k of this.#types) this.out.resources.set(k, new Array<string[] | null>(rows).fill(null));
+    this.#sources = parts.map((p) => this.#types.map((k) => p.resources.get(k)));
+    this.#part = new Uint32Array(rows);
+    this.#row = new Uint32Array(rows);
+    let part = 0;
+    for (let r = 0; r < rows; r++) {
+      const g = order === null ? r : order[r]!;
+      // Find the part of global row g (parts are few; a linear step from the last one is typical).
+      if (g < starts[part]! || g >= starts[part]! + parts[part]!.rows) part = partOf(starts, g);
+      this.#part[r] = part;
+      this.#row[r] = g - starts[part]!;
+    }
   }
-  return out;
+
+  /** Copies rows [from, to) of the result from their parts. */
+  copy(from: number, to: number): void {
+    const out = this.out;
+    const parts = this.#parts;
+    const dim = this.#dim;
+    for (let r = from; r < to; r++) {
+      const p = parts[this.#part[r]!]!;
+      const i = this.#row[r]!;
+      out.timestamp[r] = p.timestamp[i]!;
+      out.id[r] = p.id[i] ?? '';
+      out.type[r] = p.type[i]!;
+      out.severity[r] = p.severity[i]!;
+      out.confidence[r] = p.confidence[i]!;
+      out.eventCount[r] = p.eventCount[i]!;
+      out.timeWindow[r] = p.timeWindow[i]!;
+      out.pattern[r] = p.pattern[i] ?? EMPTY;
+      if (this.#withEmbedding && p.embedding.length > 0) out.embedding.set(p.embedding.subarray(i * dim, (i + 1) * dim), r * dim);
+    }
+    // Resource columns one at a time (not a walk of each row's part's map).
+    for (let t = 0; t < this.#types.length; t++) {
+      const column = out.resources.get(this.#types[t]!)!;
+      for (let r = from; r < to; r++) {
+        const source = this.#sources[this.#part[r]!]![t];
+        if (source !== undefined) column[r] = source[this.#row[r]!]!;
+      }
+    }
+  }
 }
 
 function partOf(starts: readonly number[], g: number): number {

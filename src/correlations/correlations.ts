@@ -26,6 +26,7 @@ import {
   encodeBatch,
   encodeFindings,
   gatherColumns,
+  gatherColumnsPaced,
   rowRecord,
   setBatchSource,
   timeRange,
@@ -1062,7 +1063,7 @@ export class Correlations extends EventEmitter {
           chunks.push({ cols: chunk.cols, sel: chunk.sel });
         }
         if (chunks.length === 0) continue;
-        const t0 = performance.now();
+        let t0 = performance.now();
         // Order the selected rows of the cluster by time (ties in scan order), cut at the limit, and
         // only then copy those rows out of their chunks.
         let total = 0;
@@ -1081,10 +1082,16 @@ export class Correlations extends EventEmitter {
         const order = Uint32Array.from({ length: total }, (_, i) => i).sort((a, b) => ts[a]! - ts[b]! || a - b);
         if (plan.orderBy === '-timestamp') order.reverse();
         const cut = left < order.length ? order.subarray(0, left) : order;
-        const part = gatherColumns(
+        // Thousands of rows: copied a block at a time, with the loop's turns between (not counted).
+        const part = await gatherColumnsPaced(
           chunks.map((c) => c.cols),
           cut.map((j) => global[j]!),
           dim,
+          async () => {
+            explain.ms.assemble += performance.now() - t0;
+            await view.pace.breathe();
+            t0 = performance.now();
+          },
         );
         explain.ms.assemble += performance.now() - t0;
         left -= part.rows;
@@ -1104,7 +1111,18 @@ export class Correlations extends EventEmitter {
       if (plan.similar === null) {
         const parts: BatchColumns[] = [];
         for await (const part of this.#timeOrdered(plan, explain)) parts.push(part);
-        return { rows: gatherColumns(parts, null, this.#manifest.embeddingDim), scores: null };
+        // One part (one group of time-overlapping sources) is the result as it is: its columns are
+        // its own, gathered from the chunks. Several are joined a block at a time.
+        if (parts.length === 1) return { rows: parts[0]!, scores: null };
+        let t1 = performance.now();
+        const pace = new Pace();
+        const rows = await gatherColumnsPaced(parts, null, this.#manifest.embeddingDim, async () => {
+          explain.ms.assemble += performance.now() - t1;
+          await pace.breathe();
+          t1 = performance.now();
+        });
+        explain.ms.assemble += performance.now() - t1;
+        return { rows, scores: null };
       }
       return await this.#similar(plan, explain);
     } finally {
