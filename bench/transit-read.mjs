@@ -2,7 +2,9 @@
 // same reader on both paths; what differs is where the index entries come from):
 //   - read({ fromSeq, limit: 1000 }) at the start, middle and end of a full 64 MiB segment, live
 //     and after a reopen, and from the oldest of 1,000 segments of 1 MiB after a reopen (median,
-//     min and first ms; after untimed reads on a small store of each path warm the JIT up);
+//     min and first ms; after untimed reads on a small store of each path warm the JIT up), beside
+//     the I/O floor: one bare read of 256 KiB (what such a read takes) at the same places, direct
+//     on the native path as its reads are;
 //   - read() over 1,000,000 records of 200 B with an empty loop body (records/s), the first run
 //     after the appends apart from the later ones, against a plain fs read of the same bytes in
 //     4 MiB chunks (the ceiling: no decoding, no records). On the native path every run reads
@@ -121,6 +123,36 @@ async function plainRead(file, bytes) {
   }
 }
 
+/**
+ * The I/O floor of a 1,000-record read: one read of 256 KiB (what such a read takes from a 64 MiB
+ * segment) at the start, middle and end of `file`, REPS times each, median (min, first) ms. Direct
+ * (the addon's reader, from the disk) on the native path, as its reads are; buffered (the page
+ * cache) on the TypeScript path.
+ */
+async function rawReads(file, path) {
+  const { openDirectSource } = await import('../lib/transit/direct-read.js');
+  const direct = path === 'native' ? openDirectSource(file, 4096) : null;
+  const fh = direct === null ? await open(file, 'r') : null;
+  const buf = Buffer.alloc(256 << 10);
+  const out = {};
+  try {
+    for (const [k, at] of Object.entries({ start: 4096, middle: 32 << 20, end: (64 << 20) - (512 << 10) })) {
+      const times = [];
+      for (let i = 0; i < REPS; i++) {
+        const t0 = performance.now();
+        if (direct !== null) await direct.read(buf, at);
+        else await fh.read(buf, 0, buf.length, at);
+        times.push(performance.now() - t0);
+      }
+      out[k] = { median: median(times), min: Math.min(...times), first: times[0] };
+    }
+    return { direct: direct !== null, ...out };
+  } finally {
+    direct?.close();
+    await fh?.close();
+  }
+}
+
 function timeCli(args, { json = true } = {}) {
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [cli, ...(json ? ['--json'] : []), ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -158,6 +190,7 @@ async function benchPath(path) {
   await storage.close();
   storage = await openStore(path, bigDir, '64MiB');
   await readsAt('fullSegmentReopened');
+  out.rawReads = await rawReads(join(wal, names[0]), path);
   // --- read() throughput: 1,000,000 records with an empty body, and the plain-read ceiling.
   // Three runs. The first is reported on its own (code the JIT has not optimised yet); the slower
   // of the other two apart. On the native path each run reads from disk: the writer's O_DIRECT
@@ -296,6 +329,12 @@ export async function run() {
         max: c.loopMaxMs,
       });
     }
+    const raw = r.rawReads;
+    rows.push({
+      path: r.path,
+      what: `one ${raw.direct ? 'direct' : 'buffered'} read of 256 KiB there (the I/O floor): start / middle / end`,
+      value: `${ms(raw.start)} / ${ms(raw.middle)} / ${ms(raw.end)} ms`,
+    });
     const b = r.behindManySegments;
     rows.push({
       path: r.path,

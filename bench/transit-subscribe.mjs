@@ -75,25 +75,48 @@ async function appendRecords(transit, total, { lanes = 4, batch = 1000 } = {}) {
   );
 }
 
-/** The same appends from `workers` worker threads through producer handles, `lanes` in all. */
-async function appendFromWorkers(transit, total, { workers = 2, lanes = 4, batch = 1000 } = {}) {
+/**
+ * The same appends from `workers` worker threads through producer handles, `lanes` in all: the
+ * threads are started and attached first; `run()` lets them append and resolves once every
+ * record is durable; `stop()` ends them (also after a failure).
+ */
+async function startProducers(transit, total, { workers = 2, lanes = 4, batch = 1000 } = {}) {
   const { transferList } = await import('../lib/index.js');
   const script = fileURLToPath(new URL('./transit-producer.mjs', import.meta.url));
-  await Promise.all(
-    Array.from({ length: workers }, (_, i) => {
-      const handle = transit.producerHandle();
-      const share = Math.floor(total / workers) + (i < total % workers ? 1 : 0);
-      const worker = new Worker(script, {
-        workerData: { handle, total: share, lanes: lanes / workers, batch, recordBytes: RECORD_BYTES },
-        transferList: transferList(handle),
-      });
-      return new Promise((resolve, reject) => {
-        worker.once('message', () => resolve(worker.terminate()));
-        worker.once('error', reject);
-        worker.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`producer worker exited with ${code}`))));
-      });
-    }),
-  );
+  const threads = [];
+  const done = [];
+  const ready = [];
+  for (let i = 0; i < workers; i++) {
+    const handle = transit.producerHandle();
+    const share = Math.floor(total / workers) + (i < total % workers ? 1 : 0);
+    const worker = new Worker(script, {
+      workerData: { handle, total: share, lanes: Math.floor(lanes / workers) + (i < lanes % workers ? 1 : 0), batch, recordBytes: RECORD_BYTES },
+      transferList: transferList(handle),
+    });
+    threads.push(worker);
+    const failed = new Promise((_, reject) => {
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`producer worker exited with ${code}`)));
+    });
+    failed.catch(() => undefined);
+    const said = (word) => Promise.race([new Promise((resolve) => worker.on('message', (m) => m === word && resolve())), failed]);
+    ready.push(said('ready'));
+    done.push(said('done'));
+  }
+  const stop = () => Promise.allSettled(threads.map((w) => w.terminate()));
+  try {
+    await Promise.all(ready);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    run: async () => {
+      for (const w of threads) w.postMessage('go');
+      await Promise.all(done);
+    },
+    stop,
+  };
 }
 
 /** Starts a subscription of the kind `handler` and resolves when it handed over `count` records. */
@@ -170,11 +193,17 @@ async function live(path, handler, batchSize, inWorkers) {
   const dataDir = freshDir(`live-${path}`);
   const storage = await openStore(dataDir, path, '64MiB');
   try {
+    const producers = inWorkers ? await startProducers(storage.transit, MEASURED) : null;
     const stop = loopDelay();
     const t0 = performance.now();
     const { sub, reached } = follow(storage.transit, 'live', handler, batchSize, MEASURED);
-    await (inWorkers ? appendFromWorkers(storage.transit, MEASURED) : appendRecords(storage.transit, MEASURED));
-    const appendSeconds = (performance.now() - t0) / 1000;
+    let appendSeconds;
+    try {
+      await (producers !== null ? producers.run() : appendRecords(storage.transit, MEASURED));
+      appendSeconds = (performance.now() - t0) / 1000;
+    } finally {
+      await producers?.stop();
+    }
     await reached;
     const seconds = (performance.now() - t0) / 1000;
     const delay = stop();

@@ -875,8 +875,10 @@ export class Correlations extends EventEmitter {
     this.#checkOpen('query');
     const plan = checkQuery('correlations.query', q, this.#manifest.embeddingDim);
     const explain = emptyExplain();
-    const result = await this.#runQuery(plan, explain);
-    return this.#present(result, plan, explain, new Pace());
+    // One share of the event loop for the whole query, its rows' assembly included.
+    const pace = new Pace();
+    const result = await this.#runQuery(plan, explain, pace);
+    return this.#present(result, plan, explain, pace);
   }
 
   /**
@@ -893,8 +895,9 @@ export class Correlations extends EventEmitter {
     this.#checkOpen('explain');
     const plan = checkQuery('correlations.explain', q, this.#manifest.embeddingDim);
     const explain = emptyExplain();
-    const result = await this.#runQuery(plan, explain);
-    const records = (await this.#present(result, { ...plan, format: 'records' }, explain, new Pace())) as QueryRecord[];
+    const pace = new Pace();
+    const result = await this.#runQuery(plan, explain, pace);
+    const records = (await this.#present(result, { ...plan, format: 'records' }, explain, pace)) as QueryRecord[];
     return { query: describePlan(plan), explain, records };
   }
 
@@ -977,15 +980,15 @@ export class Correlations extends EventEmitter {
     return rows.slice(0, plan.n);
   }
 
-  /** A snapshot of what a query reads. */
-  #view(): StoreView {
+  /** A snapshot of what a query reads; `pace` is the query's share of the event loop. */
+  #view(pace = new Pace()): StoreView {
     return {
       dir: this.dir,
       cache: this.#segmentCache,
       pool: DecodePool.shared().enabled ? DecodePool.shared() : null,
       scratch: { buffer: null },
       kernels: selectKernels(this.path),
-      pace: new Pace(),
+      pace,
       dim: this.#manifest.embeddingDim,
       types: this.#manifest.findingTypes,
       segments: this.#manifest.segments,
@@ -1045,8 +1048,8 @@ export class Correlations extends EventEmitter {
   }
 
   /** The rows of a query without similarity, one group of time-overlapping sources at a time, in order. */
-  async *#timeOrdered(plan: QueryPlanInput, explain: QueryExplain): AsyncGenerator<BatchColumns> {
-    const view = this.#view();
+  async *#timeOrdered(plan: QueryPlanInput, explain: QueryExplain, pace = new Pace()): AsyncGenerator<BatchColumns> {
+    const view = this.#view(pace);
     const dim = view.dim;
     const filter = plan.selector === null || plan.selector.empty ? null : new CompiledSelector(plan.selector, view.types, view.kernels);
     const sources = planSources(view, plan.from, plan.to, filter, explain);
@@ -1105,17 +1108,16 @@ export class Correlations extends EventEmitter {
   }
 
   /** Runs a checked query: its rows (in its order, at most its limit) and their scores when ranked. */
-  async #runQuery(plan: QueryPlanInput, explain: QueryExplain): Promise<{ rows: BatchColumns; scores: Float64Array | null }> {
+  async #runQuery(plan: QueryPlanInput, explain: QueryExplain, pace: Pace): Promise<{ rows: BatchColumns; scores: Float64Array | null }> {
     const t0 = performance.now();
     try {
       if (plan.similar === null) {
         const parts: BatchColumns[] = [];
-        for await (const part of this.#timeOrdered(plan, explain)) parts.push(part);
+        for await (const part of this.#timeOrdered(plan, explain, pace)) parts.push(part);
         // One part (one group of time-overlapping sources) is the result as it is: its columns are
         // its own, gathered from the chunks. Several are joined a block at a time.
         if (parts.length === 1) return { rows: parts[0]!, scores: null };
         let t1 = performance.now();
-        const pace = new Pace();
         const rows = await gatherColumnsPaced(parts, null, this.#manifest.embeddingDim, async () => {
           explain.ms.assemble += performance.now() - t1;
           await pace.breathe();
@@ -1124,15 +1126,15 @@ export class Correlations extends EventEmitter {
         explain.ms.assemble += performance.now() - t1;
         return { rows, scores: null };
       }
-      return await this.#similar(plan, explain);
+      return await this.#similar(plan, explain, pace);
     } finally {
       explain.ms.total = performance.now() - t0;
     }
   }
 
   /** The embedding of the stored finding `id` (the newest one, should the id appear twice). */
-  async #embeddingOf(id: string): Promise<Float32Array> {
-    const view = this.#view();
+  async #embeddingOf(id: string, pace: Pace): Promise<Float32Array> {
+    const view = this.#view(pace);
     const explain = emptyExplain();
     const filter = idFilter(id);
     const sources = planSources(view, -Infinity, Infinity, filter, explain);
@@ -1154,10 +1156,10 @@ export class Correlations extends EventEmitter {
   }
 
   /** Ranks the matching rows by cosine similarity: the true top k (ties by id) at or above the threshold. */
-  async #similar(plan: QueryPlanInput, explain: QueryExplain): Promise<{ rows: BatchColumns; scores: Float64Array }> {
+  async #similar(plan: QueryPlanInput, explain: QueryExplain, pace: Pace): Promise<{ rows: BatchColumns; scores: Float64Array }> {
     const similar = plan.similar!;
-    const embedding = similar.embedding ?? (await this.#embeddingOf(similar.id!));
-    const view = this.#view();
+    const embedding = similar.embedding ?? (await this.#embeddingOf(similar.id!, pace));
+    const view = this.#view(pace);
     const dim = view.dim;
     const kernel = similarityKernel(this.path);
     const qnorm = queryNorm(embedding);

@@ -19,6 +19,9 @@ export class TurnBudget<A, R> {
   readonly #budgetMs: number;
   #spentMs = 0;
   #jobs = 0;
+  /** What #spentMs and #jobs held when the last #newTurn ended: that turn's work. */
+  #carriedMs = 0;
+  #carriedJobs = 0;
   /** A setImmediate is pending: it ends the current turn's account and runs waiting calls. */
   #turnEnds = false;
   // Waiting calls, from #head on: argument, resolve, reject, three slots each.
@@ -68,13 +71,17 @@ export class TurnBudget<A, R> {
   }
 
   /**
-   * Runs in the check phase (setImmediate) of a turn of the event loop: the calls run at once
-   * earlier in the same turn (from a timer, an I/O callback or their promises) count against its
-   * budget, so a turn that spent it already leaves the waiting calls to the next turn's check
-   * phase; either way the next turn starts with the whole budget.
+   * Runs in the check phase (setImmediate) of a turn of the event loop. What the turn before ran
+   * (up to the end of its own #newTurn) is taken off the account; what is left was run at once
+   * since: in this turn from a timer, an I/O callback or their promises, or after the last
+   * #newTurn in its check phase. That counts against this turn's budget, so a turn that spent it
+   * already leaves the waiting calls to the next one, and a call made in the check phase right
+   * after #newTurn ran calls does not find a fresh budget.
    */
   #newTurn(): void {
     this.#turnEnds = false;
+    this.#spentMs -= this.#carriedMs;
+    this.#jobs -= this.#carriedJobs;
     const waiting = this.#waiting;
     while (this.#head < waiting.length && this.#jobs < MAX_JOBS_PER_TURN && this.#spentMs < this.#budgetMs) {
       const arg = waiting[this.#head] as A;
@@ -98,8 +105,9 @@ export class TurnBudget<A, R> {
       this.#waiting = waiting.slice(this.#head);
       this.#head = 0;
     }
-    this.#spentMs = 0;
-    this.#jobs = 0;
-    if (this.#head < this.#waiting.length) this.#endTurnLater();
+    this.#carriedMs = this.#spentMs;
+    this.#carriedJobs = this.#jobs;
+    // The next turn takes this one's work off the account (and runs what still waits).
+    if (this.#head < this.#waiting.length || this.#spentMs > 0 || this.#jobs > 0) this.#endTurnLater();
   }
 }

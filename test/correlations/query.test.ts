@@ -386,6 +386,43 @@ describe.each(paths)('row-group pruning on the %s path', (path) => {
   }, 60_000);
 });
 
+describe.each(paths)('results of several groups of sources on the %s path', (path) => {
+  it('gives every row in order when thousands come from segments apart in time and the active part, whole or cut at a limit', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tapio-parts-'));
+    try {
+      const s = await TapioStorage.open({ dataDir, storage: { correlations: { embedding_dim: 4 } } }, { correlations: { path } });
+      // Three stretches of time apart from each other, 1,500 findings each (more than the 1,024
+      // rows copied at a time): two segments and the active part, three groups of sources.
+      const inputs: CorrelationInput[] = [];
+      for (let part = 0; part < 3; part++) {
+        const gen = new FindingGenerator({ seed: 30 + part, embeddingDim: 4, ratePerSecond: 1, start: START + part * 6 * 3_600_000 });
+        const batch = gen.next(1500);
+        inputs.push(...batch);
+        await s.correlations.insert(batch);
+        if (part < 2) await s.correlations.flush();
+      }
+      expect(s.correlations.segments()).toHaveLength(2);
+      const all = inputs.map(asRecord).sort(byTsId);
+      const got = await s.correlations.query({});
+      expect(got.map((r) => r.id)).toEqual(all.map((r) => r.id));
+      expect([...got].sort(byTsId)).toEqual(all);
+      const newest = await s.correlations.query({ orderBy: '-timestamp', limit: 2000, fields: ['id'] });
+      expect(newest.map((r) => r.timestamp.getTime())).toEqual(
+        all
+          .map((r) => r.timestamp.getTime())
+          .reverse()
+          .slice(0, 2000),
+      );
+      const table = await s.correlations.query({ format: 'arrow', fields: ['id'] });
+      expect(table.numRows).toBe(4500);
+      expect(table.getChild('id')!.toArray()).toEqual(all.map((r) => r.id));
+      await s.close();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 describe('similarity scores on both paths', () => {
   it.runIf(paths.length === 2)(
     'are the same bits on the native and the TypeScript path',

@@ -75,6 +75,40 @@ describe('TurnBudget', () => {
     }
   });
 
+  it('a call made in the check phase right after the turn ran waiting calls does not find a fresh budget', async () => {
+    // Each job takes 3 ms of a stand-in clock; the budget is 1 ms: one job a turn, whatever phase
+    // of the turn the calls come from.
+    let now = 0;
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => now);
+    const t = turns();
+    try {
+      const ranIn: Record<string, number> = {};
+      const budget = new TurnBudget(
+        (name: string) => {
+          ranIn[name] = t.now();
+          now += 3;
+        },
+        { budgetMs: 1 },
+      );
+      await new Promise<void>((resolve) =>
+        setTimeout(() => {
+          void budget.run('a');
+          // 'c' is called as soon as 'b' (run by the budget's check phase) resolves: in the same
+          // check phase, where it must wait for a later turn.
+          void budget
+            .run('b')
+            .then(() => budget.run('c'))
+            .then(() => budget.run('d'))
+            .then(() => resolve());
+        }, 0),
+      );
+      expect(new Set(Object.values(ranIn)).size).toBe(4);
+    } finally {
+      t.stop();
+      clock.mockRestore();
+    }
+  });
+
   it('with a smaller budget, runs fewer long jobs per turn: the job that crosses it still runs whole', async () => {
     // Each job takes 3 ms of a stand-in clock.
     let now = 0;
