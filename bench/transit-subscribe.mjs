@@ -21,7 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { isMainThread, Worker } from 'node:worker_threads';
 
 import { formatRate, printTable, writeResult } from './harness.mjs';
 
@@ -59,8 +59,11 @@ async function openStore(dataDir, path, segmentSize) {
   return TapioStorage.open({ dataDir, storage: { transit: { segment_size: segmentSize, ring_capacity: '64MiB' } } }, { transit: { path } });
 }
 
-/** `lanes` appenders, each appending batches of `batch` records until `total` are appended. */
-async function appendRecords(transit, total, { lanes = 4, batch = 1000 } = {}) {
+/**
+ * `lanes` appenders, each appending batches of `batch` records until `total` are appended, into
+ * `transit` (the store's, or a worker's producer: anything with append).
+ */
+export async function appendRecords(transit, total, { lanes = 4, batch = 1000 } = {}) {
   const record = new Uint8Array(RECORD_BYTES).fill(0x61);
   const records = Array.from({ length: batch }, () => record);
   let issued = 0;
@@ -90,7 +93,7 @@ async function startProducers(transit, total, { workers = 2, lanes = 4, batch = 
     const handle = transit.producerHandle();
     const share = Math.floor(total / workers) + (i < total % workers ? 1 : 0);
     const worker = new Worker(script, {
-      workerData: { handle, total: share, lanes: Math.floor(lanes / workers) + (i < lanes % workers ? 1 : 0), batch, recordBytes: RECORD_BYTES },
+      workerData: { handle, total: share, lanes: Math.floor(lanes / workers) + (i < lanes % workers ? 1 : 0), batch },
       transferList: transferList(handle),
     });
     threads.push(worker);
@@ -277,4 +280,5 @@ export async function run() {
   console.log(`\nwrote ${file}`);
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1]).href) await run();
+// Not in the producer threads, whose process.argv is the main thread's.
+if (isMainThread && import.meta.url === pathToFileURL(process.argv[1]).href) await run();
