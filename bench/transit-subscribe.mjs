@@ -104,7 +104,9 @@ async function startProducers(transit, total, { workers = 2, lanes = 4, batch = 
     failed.catch(() => undefined);
     const said = (word) => Promise.race([new Promise((resolve) => worker.on('message', (m) => m === word && resolve())), failed]);
     ready.push(said('ready'));
-    done.push(said('done'));
+    const finished = said('done');
+    finished.catch(() => undefined); // awaited by run(); not a stray rejection when the start failed
+    done.push(finished);
   }
   const stop = () => Promise.allSettled(threads.map((w) => w.terminate()));
   try {
