@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, u
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { crc32c } from '../../src/crc32c.js';
 import { TapioStorage } from '../../src/index.js';
@@ -63,15 +63,6 @@ async function readChecked(t: Transit, fromSeq: number, limit: number, size: num
     seq++;
   }
   return seq - fromSeq;
-}
-
-/** Resolves once `ok()` holds; fails the test after five seconds. */
-async function until(ok: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for a condition');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 function segmentsIn(dir: string): string[] {
@@ -202,7 +193,7 @@ describe.each(paths)('reads through the index on the %s path', (path) => {
         if (seq === 1) {
           // Handed the first record of the first segment: the next two were opened and their
           // reads started meanwhile (the read waits here; what it started goes on), no more.
-          await until(() => readCounters.segmentsOpened >= 3);
+          await vi.waitFor(() => expect(readCounters.segmentsOpened).toBeGreaterThanOrEqual(3), { timeout: 5000, interval: 5 });
           await new Promise((resolve) => setTimeout(resolve, 50));
           expect(readCounters.segmentsOpened).toBe(3);
         }
@@ -235,7 +226,7 @@ describe.each(paths)('reads through the index on the %s path', (path) => {
       expect(openFilesIn(wal)).toBe(0);
       for await (const r of readRecords(wal)) {
         expect(r.seq).toBe(1);
-        await until(() => openFilesIn(wal) >= 3);
+        await vi.waitFor(() => expect(openFilesIn(wal)).toBeGreaterThanOrEqual(3), { timeout: 5000, interval: 5 });
         break;
       }
       expect(openFilesIn(wal)).toBe(0);
@@ -263,24 +254,21 @@ describe.each(paths)('reads through the index on the %s path', (path) => {
       const names = segmentsIn(wal);
       expect(names.length).toBeGreaterThanOrEqual(2);
       const lastOfFirst = firstSeqOf(wal, names[1]!) - 1;
-      resetCounters();
-      expect(await readChecked(storage.transit, lastOfFirst - 999, 1000, size)).toBe(1000);
-      // One read of the records, beside the header's when the segment is opened.
-      expect(readCounters.reads).toBe(1 + readCounters.segmentsOpened);
-      expect(readCounters.bytesRead).toBeLessThan(512 * 1024);
+      /** Reads 1,000 records from `fromSeq`: one read of the records, beside the header's when the segment is opened. */
+      const readsOnce = async (fromSeq: number): Promise<void> => {
+        resetCounters();
+        expect(await readChecked(storage.transit, fromSeq, 1000, size)).toBe(1000);
+        expect(readCounters.reads).toBe(1 + readCounters.segmentsOpened);
+        expect(readCounters.bytesRead).toBeLessThan(512 * 1024);
+      };
+      await readsOnce(lastOfFirst - 999);
       await storage.close();
       storage = await open(dataDir, '4MiB', '4MiB');
       // From the first record of the sealed first segment, whose entries are not in memory after
       // the reopen until a read asks: its index file gives them, and the records come in one read.
-      resetCounters();
-      expect(await readChecked(storage.transit, 1, 1000, size)).toBe(1000);
-      expect(readCounters.reads).toBe(1 + readCounters.segmentsOpened);
-      expect(readCounters.bytesRead).toBeLessThan(512 * 1024);
-      resetCounters();
-      expect(await readChecked(storage.transit, lastOfFirst - 999, 1000, size)).toBe(1000);
-      // The same (the segment's index file is read apart, outside these counts).
-      expect(readCounters.reads).toBe(1 + readCounters.segmentsOpened);
-      expect(readCounters.bytesRead).toBeLessThan(512 * 1024);
+      await readsOnce(1);
+      // The same at its end (the segment's index file is read apart, outside these counts).
+      await readsOnce(lastOfFirst - 999);
     } finally {
       await storage.close();
     }
