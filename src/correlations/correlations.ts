@@ -1066,7 +1066,7 @@ export class Correlations extends EventEmitter {
           chunks.push({ cols: chunk.cols, sel: chunk.sel });
         }
         if (chunks.length === 0) continue;
-        let t0 = performance.now();
+        const t0 = performance.now();
         // Order the selected rows of the cluster by time (ties in scan order), cut at the limit, and
         // only then copy those rows out of their chunks.
         let total = 0;
@@ -1085,18 +1085,15 @@ export class Correlations extends EventEmitter {
         const order = Uint32Array.from({ length: total }, (_, i) => i).sort((a, b) => ts[a]! - ts[b]! || a - b);
         if (plan.orderBy === '-timestamp') order.reverse();
         const cut = left < order.length ? order.subarray(0, left) : order;
-        // Thousands of rows: copied a block at a time, with the loop's turns between (not counted).
-        const part = await gatherColumnsPaced(
-          chunks.map((c) => c.cols),
-          cut.map((j) => global[j]!),
-          dim,
-          async () => {
-            explain.ms.assemble += performance.now() - t0;
-            await view.pace.breathe();
-            t0 = performance.now();
-          },
-        );
+        const picked = cut.map((j) => global[j]!);
         explain.ms.assemble += performance.now() - t0;
+        const part = await this.#gather(
+          chunks.map((c) => c.cols),
+          picked,
+          dim,
+          explain,
+          view.pace,
+        );
         left -= part.rows;
         yield part;
         if (left <= 0) return;
@@ -1117,19 +1114,27 @@ export class Correlations extends EventEmitter {
         // One part (one group of time-overlapping sources) is the result as it is: its columns are
         // its own, gathered from the chunks. Several are joined a block at a time.
         if (parts.length === 1) return { rows: parts[0]!, scores: null };
-        let t1 = performance.now();
-        const rows = await gatherColumnsPaced(parts, null, this.#manifest.embeddingDim, async () => {
-          explain.ms.assemble += performance.now() - t1;
-          await pace.breathe();
-          t1 = performance.now();
-        });
-        explain.ms.assemble += performance.now() - t1;
-        return { rows, scores: null };
+        return { rows: await this.#gather(parts, null, this.#manifest.embeddingDim, explain, pace), scores: null };
       }
       return await this.#similar(plan, explain, pace);
     } finally {
       explain.ms.total = performance.now() - t0;
     }
+  }
+
+  /**
+   * gatherColumnsPaced: thousands of rows copied a block at a time, with the loop's turns between;
+   * the copying counted in explain.ms.assemble, the turns waited for not.
+   */
+  async #gather(parts: readonly BatchColumns[], order: ArrayLike<number> | null, dim: number, explain: QueryExplain, pace: Pace): Promise<BatchColumns> {
+    let t = performance.now();
+    const rows = await gatherColumnsPaced(parts, order, dim, async () => {
+      explain.ms.assemble += performance.now() - t;
+      await pace.breathe();
+      t = performance.now();
+    });
+    explain.ms.assemble += performance.now() - t;
+    return rows;
   }
 
   /** The embedding of the stored finding `id` (the newest one, should the id appear twice). */
