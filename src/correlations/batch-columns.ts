@@ -29,12 +29,25 @@ export interface BatchColumns {
 
 const EMPTY = new Uint8Array(0);
 
+/** A batch record made from checked findings, with the facts the active part keeps of it. */
+export interface EncodedBatch {
+  bytes: Uint8Array;
+  rows: number;
+  minTs: number;
+  maxTs: number;
+}
+
 /**
- * Checks `findings` (each with the fast predicate; a refusal is described by zod): throws
- * ERR_VALIDATION naming the first bad record, or an id that appears twice, or ERR_INVALID_ARGUMENT
- * for a value that is not an array.
+ * Checks `findings` and returns their batch record (null for an empty array), in one pass over
+ * the caller's objects: each finding is checked (the fast predicate; a refusal is described by
+ * zod) and its values taken while it is still in the CPU's cache, rather than in a second pass
+ * (findings made long before an insert are out of the cache by then). Throws ERR_VALIDATION
+ * naming the first bad record or an id that appears twice, or ERR_INVALID_ARGUMENT for a value
+ * that is not an array; nothing is kept of a refused batch. Numbers go into the record's typed
+ * sections, ids and resources into one JSON text of the caller's own arrays and objects
+ * (docs/FORMAT.md, "Correlation batch record").
  */
-export function checkFindings(call: string, findings: unknown, rules: FindingRules): asserts findings is CorrelationInput[] {
+export function encodeFindings(call: string, findings: unknown, rules: FindingRules): EncodedBatch | null {
   if (!Array.isArray(findings)) {
     throw new TapioError('ERR_INVALID_ARGUMENT', `${call}: expected an array of findings, got ${findings === null ? 'null' : typeof findings}`);
   }
@@ -42,7 +55,19 @@ export function checkFindings(call: string, findings: unknown, rules: FindingRul
   if (rows > CORRELATION_LIMITS.batchRows) {
     throw new TapioError('ERR_INVALID_ARGUMENT', `${call}: a batch holds at most ${CORRELATION_LIMITS.batchRows} findings, got ${rows}; split it`);
   }
+  if (rows === 0) return null;
+  const dim = rules.embeddingDim;
+  const s = scratchFor(rows, dim);
+  const types = rules.types;
+  const ids = new Array<string>(rows);
+  const resources = new Array<unknown>(rows);
+  idsJson.start('{"id":[');
+  resourcesJson.start('],"resources":[');
+  const patterns = new Array<Uint8Array | undefined>(rows);
   const seen = new Map<string, number>();
+  let patternBytes = 0;
+  let minTs = Infinity;
+  let maxTs = -Infinity;
   for (let i = 0; i < rows; i++) {
     const f: unknown = findings[i];
     if (!findingOk(f, rules)) throw findingError(call, findings, i, rules);
@@ -55,79 +80,212 @@ export function checkFindings(call: string, findings: unknown, rules: FindingRul
       );
     }
     seen.set(f.id, i);
+    ids[i] = f.id;
+    resources[i] = f.resources ?? null;
+    if (idsJson.plain && resourcesJson.plain) {
+      if (i > 0) {
+        idsJson.byte(0x2c);
+        resourcesJson.byte(0x2c);
+      }
+      idsJson.text(f.id);
+      writeResources(resourcesJson, f.resources);
+    }
+    const t = f.timestamp instanceof Date ? f.timestamp.getTime() : f.timestamp;
+    s.timestamp[i] = t;
+    if (t < minTs) minTs = t;
+    if (t > maxTs) maxTs = t;
+    s.confidence[i] = f.confidence;
+    s.eventCount[i] = f.eventCount;
+    s.timeWindow[i] = f.timeWindow;
+    s.severity[i] = f.severity;
+    s.type[i] = types.indexOf(f.type);
+    s.embedding.set(f.embedding, i * dim);
+    const p = f.pattern;
+    if (p !== undefined && p.length > 0) {
+      patterns[i] = p;
+      patternBytes += p.length;
+    }
   }
-}
-
-/** A batch record made from checked findings, with the facts the active part keeps of it. */
-export interface EncodedBatch {
-  bytes: Uint8Array;
-  rows: number;
-  minTs: number;
-  maxTs: number;
+  let json: string | null = null;
+  let jsonBytes: number;
+  if (idsJson.plain && resourcesJson.plain) {
+    resourcesJson.text(']}', false);
+    jsonBytes = idsJson.length + resourcesJson.length;
+  } else {
+    // A string to escape or a character beyond ASCII: JSON.stringify writes the text. It escapes
+    // control characters and lone surrogates, so the text is well-formed and its UTF-8 length is
+    // exact before it is written.
+    json = JSON.stringify({ id: ids, resources });
+    jsonBytes = Buffer.byteLength(json, 'utf8');
+  }
+  const layout = batchLayout(rows, dim, patternBytes, jsonBytes);
+  const out = new Uint8Array(layout.total);
+  writeHeader(out, rows, dim, patternBytes, jsonBytes);
+  const put = (at: number, a: ArrayBufferView, bytes: number) => out.set(new Uint8Array(a.buffer, a.byteOffset, bytes), at);
+  put(layout.timestamp, s.timestamp, rows * 8);
+  put(layout.confidence, s.confidence, rows * 4);
+  put(layout.eventCount, s.eventCount, rows * 4);
+  put(layout.timeWindow, s.timeWindow, rows * 4);
+  put(layout.severity, s.severity, rows);
+  put(layout.type, s.type, rows);
+  put(layout.embedding, s.embedding, rows * dim * 4);
+  // Every section starts at a multiple of 8 of a fresh buffer, so a typed view fits.
+  const offsets = new Uint32Array(out.buffer, layout.patternOffsets, rows + 1);
+  let at = 0;
+  for (let i = 0; i < rows; i++) {
+    offsets[i] = at;
+    const p = patterns[i];
+    if (p !== undefined) {
+      out.set(p, layout.patternData + at);
+      at += p.length;
+    }
+  }
+  offsets[rows] = at;
+  if (json !== null) encoder.encodeInto(json, out.subarray(layout.json));
+  else {
+    out.set(idsJson.bytes(), layout.json);
+    out.set(resourcesJson.bytes(), layout.json + idsJson.length);
+  }
+  idsJson.release();
+  resourcesJson.release();
+  return { bytes: out, rows, minTs, maxTs };
 }
 
 /**
- * The batch record of checked findings, written in one pass straight from the objects (no
- * columns in between): numbers into the record's typed sections, ids and resources as one JSON
- * text of the caller's own arrays and objects (docs/FORMAT.md, "Correlation batch record").
+ * JSON text written byte by byte while every string in it is plain: printable ASCII other than
+ * '"' and '\\', which JSON.stringify writes as they are, so the bytes are JSON.stringify's (and
+ * TextEncoder's), in less time than JSON.stringify of the same arrays and objects and without
+ * the string it makes.
+ * At the first string that is not plain, `plain` turns false and the writer stops: the caller
+ * writes the text with JSON.stringify instead.
  */
-export function encodeFindings(findings: readonly CorrelationInput[], rules: FindingRules): EncodedBatch {
-  const rows = findings.length;
-  const dim = rules.embeddingDim;
-  const ids = new Array<string>(rows);
-  const resources = new Array<unknown>(rows);
-  let patternBytes = 0;
-  for (let i = 0; i < rows; i++) {
-    const f = findings[i]!;
-    ids[i] = f.id;
-    resources[i] = f.resources ?? null;
-    if (f.pattern !== undefined) patternBytes += f.pattern.length;
+/** A JSON writer keeps its buffer between batches up to this size (a batch of 10,000 typical findings fits). */
+const KEPT_JSON_BYTES = 2 << 20;
+
+class PlainJson {
+  #buf = new Uint8Array(64 * 1024);
+  #at = 0;
+  plain = true;
+
+  start(prefix: string): void {
+    this.#at = 0;
+    this.plain = true;
+    this.text(prefix, false);
   }
-  const json = encoder.encode(JSON.stringify({ id: ids, resources }));
-  const layout = batchLayout(rows, dim, patternBytes, json.length);
-  const out = new Uint8Array(layout.total);
-  const buf = out.buffer;
-  writeHeader(out, rows, dim, patternBytes, json.length);
-  // Every section starts at a multiple of 8 of a fresh buffer, so typed views fit.
-  const ts = new Float64Array(buf, layout.timestamp, rows);
-  const confidence = new Float32Array(buf, layout.confidence, rows);
-  const eventCount = new Int32Array(buf, layout.eventCount, rows);
-  const timeWindow = new Int32Array(buf, layout.timeWindow, rows);
-  const severity = new Uint8Array(buf, layout.severity, rows);
-  const type = new Uint8Array(buf, layout.type, rows);
-  const offsets = new Uint32Array(buf, layout.patternOffsets, rows + 1);
-  const embedding = new Float32Array(buf, layout.embedding, rows * dim);
-  const types = rules.types;
-  let minTs = Infinity;
-  let maxTs = -Infinity;
-  let at = 0;
-  for (let i = 0; i < rows; i++) {
-    const f = findings[i]!;
-    const t = f.timestamp instanceof Date ? f.timestamp.getTime() : f.timestamp;
-    ts[i] = t;
-    if (t < minTs) minTs = t;
-    if (t > maxTs) maxTs = t;
-    confidence[i] = f.confidence;
-    eventCount[i] = f.eventCount;
-    timeWindow[i] = f.timeWindow;
-    severity[i] = f.severity;
-    type[i] = types.indexOf(f.type);
-    offsets[i] = at;
-    if (f.pattern !== undefined && f.pattern.length > 0) {
-      out.set(f.pattern, layout.patternData + at);
-      at += f.pattern.length;
+
+  get length(): number {
+    return this.#at;
+  }
+
+  bytes(): Uint8Array {
+    return this.#buf.subarray(0, this.#at);
+  }
+
+  /** Drops a buffer that grew past KEPT_JSON_BYTES, so one huge batch does not keep its size for good. */
+  release(): void {
+    if (this.#buf.length > KEPT_JSON_BYTES) this.#buf = new Uint8Array(64 * 1024);
+  }
+
+  byte(b: number): void {
+    if (this.#at === this.#buf.length) this.#grow(1);
+    this.#buf[this.#at++] = b;
+  }
+
+  /** `s` as a JSON string (quoted) or, with `quoted` false, as it is (for punctuation). */
+  text(s: string, quoted = true): void {
+    const n = s.length;
+    if (this.#at + n + 2 > this.#buf.length) this.#grow(n + 2);
+    const b = this.#buf;
+    let at = this.#at;
+    if (quoted) b[at++] = 0x22;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x20 || c > 0x7e || ((c === 0x22 || c === 0x5c) && quoted)) {
+        this.plain = false;
+        return;
+      }
+      b[at++] = c;
     }
-    embedding.set(f.embedding, i * dim);
+    if (quoted) b[at++] = 0x22;
+    this.#at = at;
   }
-  offsets[rows] = at;
-  out.set(json, layout.json);
-  return { bytes: out, rows, minTs, maxTs };
+
+  #grow(need: number): void {
+    let size = this.#buf.length * 2;
+    while (size < this.#at + need) size *= 2;
+    const bigger = new Uint8Array(size);
+    bigger.set(this.#buf.subarray(0, this.#at));
+    this.#buf = bigger;
+  }
+}
+
+/** A checked finding's resources as JSON.stringify writes them: null, or an object of lists of names. */
+function writeResources(out: PlainJson, resources: Record<string, readonly string[]> | undefined): void {
+  if (resources === undefined) {
+    out.text('null', false);
+    return;
+  }
+  out.byte(0x7b);
+  let firstKey = true;
+  for (const key in resources) {
+    if (!firstKey) out.byte(0x2c);
+    firstKey = false;
+    out.text(key);
+    out.byte(0x3a);
+    out.byte(0x5b);
+    const names = resources[key]!;
+    for (let j = 0; j < names.length; j++) {
+      if (j > 0) out.byte(0x2c);
+      out.text(names[j]!);
+    }
+    out.byte(0x5d);
+  }
+  out.byte(0x7d);
+}
+
+// One batch is encoded at a time (the encoding is synchronous), so the writers are shared.
+const idsJson = new PlainJson();
+const resourcesJson = new PlainJson();
+
+/** The numeric sections of a batch being encoded: kept between batches of up to SCRATCH_ROWS rows. */
+interface Scratch {
+  rows: number;
+  dim: number;
+  timestamp: Float64Array;
+  confidence: Float32Array;
+  eventCount: Int32Array;
+  timeWindow: Int32Array;
+  severity: Uint8Array;
+  type: Uint8Array;
+  embedding: Float32Array;
+}
+
+const SCRATCH_ROWS = 10_000;
+let scratch: Scratch | null = null;
+
+/** Sections for `rows` rows of `dim` values: the kept ones when they are large enough, else new. */
+function scratchFor(rows: number, dim: number): Scratch {
+  if (scratch !== null && scratch.rows >= rows && scratch.dim === dim) return scratch;
+  const size = rows <= SCRATCH_ROWS ? Math.max(rows, 1000) : rows;
+  const made: Scratch = {
+    rows: size,
+    dim,
+    timestamp: new Float64Array(size),
+    confidence: new Float32Array(size),
+    eventCount: new Int32Array(size),
+    timeWindow: new Int32Array(size),
+    severity: new Uint8Array(size),
+    type: new Uint8Array(size),
+    embedding: new Float32Array(size * dim),
+  };
+  if (size <= SCRATCH_ROWS) scratch = made;
+  return made;
 }
 
 /** Checked findings as columns (through their batch record, so both forms agree). */
 export function columnsFromFindings(call: string, findings: unknown, rules: FindingRules): BatchColumns {
-  checkFindings(call, findings, rules);
-  return decodeBatch(encodeFindings(findings, rules).bytes, rules.embeddingDim, call);
+  const batch = encodeFindings(call, findings, rules);
+  return batch === null ? emptyColumns(0, rules.embeddingDim) : decodeBatch(batch.bytes, rules.embeddingDim, call);
 }
 
 /**

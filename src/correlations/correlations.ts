@@ -21,7 +21,6 @@ import { ActivePart, batchColumns } from './active-part.js';
 import { arrowTableProblem, arrowToColumns, columnsToArrow, resourceColumn } from './arrow-columns.js';
 import {
   batchFacts,
-  checkFindings,
   emptyColumns,
   encodeBatch,
   encodeFindings,
@@ -419,8 +418,7 @@ export class Correlations extends EventEmitter {
   // runs one such batch (or several small ones), not two or more back to back.
   readonly #encoder = new TurnBudget<readonly CorrelationInput[], EncodedBatch | null>(
     (findings) => {
-      checkFindings('correlations.insert', findings, this.#rules);
-      return findings.length === 0 ? null : encodeFindings(findings, this.#rules);
+      return encodeFindings('correlations.insert', findings, this.#rules);
     },
     { budgetMs: 1 },
   );
