@@ -1173,12 +1173,19 @@ export class Correlations extends EventEmitter {
     const first = filter === null ? [] : selectorColumns(plan.selector);
     const k = Math.min(similar.k, plan.limit);
     let pool: Candidate[] = [];
+    // The lowest score that can still make the top k: the threshold, and once the candidates are
+    // cut to the best k, the k-th of them (a row below it has k better rows before it). Handed to the
+    // kernel, it keeps the rows of later chunks that cannot make the cut from being kept, and
+    // their ids from being read (a whole column chunk each): of 300 row groups scanned for a top
+    // 10, a few dozen hold a row that beats the best so far. Rows tied with it are kept (ties go
+    // by id).
+    let floor = similar.threshold;
     await this.#holding(sources, async () => {
       for await (const chunk of scanChunks(view, sources, plan.from, plan.to, filter, first, explain)) {
         const v = await chunkVectors(view, chunk, explain);
         await view.pace.breathe();
         const t0 = performance.now();
-        const args = [embedding, qnorm, v.vectors, v.stride, v.norms, v.rows, v.select, similar.threshold, Math.min(k, chunk.sel.length)] as const;
+        const args = [embedding, qnorm, v.vectors, v.stride, v.norms, v.rows, v.select, floor, Math.min(k, chunk.sel.length)] as const;
         // A small block is scored at once (a thousand rows take tens of microseconds): handing it
         // to the thread pool cost a turn of the loop per block, and with other queries waiting,
         // a wait for the queue each time (a similarity query over 20 in-memory batches beside a
@@ -1207,7 +1214,10 @@ export class Correlations extends EventEmitter {
           }
         }
         for (let j = 0; j < part.rows; j++) pool.push({ part, row: j, score: top.scores[j]!, id: part.id[j]! });
-        if (pool.length > 4 * k + 1024) pool = bestOf(pool, k);
+        if (pool.length >= 2 * k) {
+          pool = bestOf(pool, k);
+          floor = Math.max(floor, pool[k - 1]!.score);
+        }
       }
     });
     const t0 = performance.now();

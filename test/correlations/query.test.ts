@@ -444,3 +444,40 @@ describe('similarity scores on both paths', () => {
     120_000,
   );
 });
+
+describe.each(paths)('a top k over many chunks on the %s path', (path) => {
+  it('keeps a row that ties the best so far in a later chunk, and breaks the tie by id', async () => {
+    // The best score is met first in an older segment under larger ids, then again under smaller
+    // ids in a newer segment and in the active part: a later chunk's rows that only tie the k-th
+    // best so far must still be scored, kept and compared by id.
+    const dataDir = mkdtempSync(join(tmpdir(), 'tapio-topk-'));
+    try {
+      const s = await TapioStorage.open({ dataDir, storage: { correlations: { embedding_dim: DIM } } }, { correlations: { path } });
+      const gen = new FindingGenerator({ seed: 5, embeddingDim: DIM, start: START });
+      const target = Float32Array.from({ length: DIM }, (_, i) => (i % 3) - 1);
+      const all: CorrelationRecord[] = [];
+      const insert = async (ids: string[]) => {
+        const batch = gen.next(300);
+        ids.forEach((id, j) => batch.splice(40 + 100 * j, 0, { ...batch[10 + j]!, id, embedding: target.slice() }));
+        await s.correlations.insert(batch);
+        all.push(...batch.map(asRecord));
+      };
+      await insert(['zzz-1', 'zzz-2', 'yyy-1']);
+      await s.correlations.flush();
+      await insert(['bbb-1', 'aaa-1']);
+      await s.correlations.flush();
+      await insert(['ccc-1']);
+      expect(s.correlations.segments().length).toBe(2);
+      const scored = all.map((r) => ({ id: r.id, score: referenceScore(target, r.embedding) }));
+      scored.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1));
+      expect(scored.slice(0, 6).map((x) => x.id)).toEqual(['aaa-1', 'bbb-1', 'ccc-1', 'yyy-1', 'zzz-1', 'zzz-2']);
+      for (const k of [1, 2, 3, 4, 7, 20]) {
+        const got = await s.correlations.query({ similar: { embedding: target, k }, fields: ['id'] });
+        expect(got.map((r) => r.id)).toEqual(scored.slice(0, k).map((x) => x.id));
+      }
+      await s.close();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
