@@ -198,7 +198,8 @@ function batchToColumns(
   // no id or pattern arrays for columns it did not read, and with `only`, sparse arrays holding
   // the selected rows alone.
   const full = (name: string) => (lean ? has(name) && only === null : true);
-  const cols = emptyColumns(rows, dim, has('embedding'), full('id'), full('pattern'));
+  // A segment read makes only the fixed-width columns it read; the others are shared zeros.
+  const cols = emptyColumns(rows, dim, has('embedding'), full('id'), full('pattern'), lean ? has : null);
   const code = new Map(types.map((t, i) => [t, i]));
   for (const field of batch.schema.fields) {
     const vector = batch.getChild(field.name)!;

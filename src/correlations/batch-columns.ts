@@ -293,24 +293,40 @@ export function columnsFromFindings(call: string, findings: unknown, rules: Find
  * `withRowObjects` false leaves `id` and `pattern` empty arrays (`withPattern` false only
  * `pattern`): columns read without them, as a query's filter step reads; readers of a row take ''
  * and no bytes there. Arrays of a row group's 16,384 entries are large objects for the JavaScript
- * heap, slow to allocate and collect, so they are made only for columns that are read.
+ * heap, slow to allocate and collect, so they are made only for columns that are read. With
+ * `numbers`, a fixed-width column it does not name is a view of one shared buffer of zeros rather
+ * than a new array (a query's columns are only ever read; a row group's would be 360 KB to
+ * allocate, zero and collect for columns the query does not use): such columns must never be
+ * written.
  */
-export function emptyColumns(rows: number, dim: number, withEmbedding = true, withRowObjects = true, withPattern = withRowObjects): BatchColumns {
+export function emptyColumns(
+  rows: number,
+  dim: number,
+  withEmbedding = true,
+  withRowObjects = true,
+  withPattern = withRowObjects,
+  numbers: ((column: string) => boolean) | null = null,
+): BatchColumns {
+  if (numbers !== null && zeros.byteLength < rows * 8) zeros = new ArrayBuffer(rows * 8);
+  const made = (column: string) => numbers === null || numbers(column);
   return {
     rows,
     dim,
-    timestamp: new Float64Array(rows),
+    timestamp: made('timestamp') ? new Float64Array(rows) : new Float64Array(zeros, 0, rows),
     id: withRowObjects ? new Array<string>(rows) : [],
-    type: new Uint8Array(rows),
-    severity: new Uint8Array(rows),
-    confidence: new Float32Array(rows),
-    eventCount: new Int32Array(rows),
-    timeWindow: new Int32Array(rows),
+    type: made('type') ? new Uint8Array(rows) : new Uint8Array(zeros, 0, rows),
+    severity: made('severity') ? new Uint8Array(rows) : new Uint8Array(zeros, 0, rows),
+    confidence: made('confidence') ? new Float32Array(rows) : new Float32Array(zeros, 0, rows),
+    eventCount: made('eventCount') ? new Int32Array(rows) : new Int32Array(zeros, 0, rows),
+    timeWindow: made('timeWindow') ? new Int32Array(rows) : new Int32Array(zeros, 0, rows),
     pattern: withPattern ? new Array<Uint8Array>(rows).fill(EMPTY) : [],
     resources: new Map(),
     embedding: new Float32Array(withEmbedding ? rows * dim : 0),
   };
 }
+
+/** The zeros behind the fixed-width columns emptyColumns does not make (never written). */
+let zeros = new ArrayBuffer(0);
 
 /** The smallest and largest timestamp of `cols` ([Infinity, -Infinity] when empty). */
 export function timeRange(cols: BatchColumns): [number, number] {

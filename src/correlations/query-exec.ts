@@ -11,7 +11,7 @@ import * as arrow from 'apache-arrow';
 
 import type { ActiveBatch } from './active-part.js';
 import { batchColumns } from './active-part.js';
-import type { BatchColumns } from './batch-columns.js';
+import { emptyColumns, type BatchColumns } from './batch-columns.js';
 import { arrowToColumns, resourceColumn, segmentColumns } from './arrow-columns.js';
 import type { DecodePool } from './decode-pool.js';
 import { segmentNumber, type SegmentEntry } from './manifest.js';
@@ -320,31 +320,13 @@ async function readColumns(
 
 type CachedColumn = Float64Array | Uint8Array | Float32Array | Int32Array;
 
-/** Zeros that the fixed-width columns of a shell view (never written: see shellColumns). */
-let zeros = new ArrayBuffer(0);
-
 /**
  * Columns of `rows` rows for readColumns to fill by assignment: each fixed-width column a view of
- * one shared buffer of zeros (what emptyColumns would allocate and zero per row group, 360 KB for
- * 16,384 rows, only to have most of it replaced by columns from the cache), replaced by the
- * columns read. Like the cached columns, these are only ever read: a query never writes a column.
+ * one shared buffer of zeros (see emptyColumns), replaced by the columns read. Like the cached
+ * columns, these are only ever read: a query never writes a column.
  */
 function shellColumns(rows: number, dim: number): BatchColumns {
-  if (zeros.byteLength < rows * 8) zeros = new ArrayBuffer(rows * 8);
-  return {
-    rows,
-    dim,
-    timestamp: new Float64Array(zeros, 0, rows),
-    id: [],
-    type: new Uint8Array(zeros, 0, rows),
-    severity: new Uint8Array(zeros, 0, rows),
-    confidence: new Float32Array(zeros, 0, rows),
-    eventCount: new Int32Array(zeros, 0, rows),
-    timeWindow: new Int32Array(zeros, 0, rows),
-    pattern: [],
-    resources: new Map(),
-    embedding: new Float32Array(0),
-  };
+  return emptyColumns(rows, dim, false, false, false, () => false);
 }
 
 /**
