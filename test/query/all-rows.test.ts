@@ -34,6 +34,8 @@ describe('emptyColumns with the fixed-width columns named', () => {
     expect(cols.type.buffer).toBe(other.timestamp.buffer);
     // Without names, every column is its own.
     const own = emptyColumns(10, 4);
-    expect(new Set([own.timestamp.buffer, own.type.buffer, own.severity.buffer, own.confidence.buffer, own.eventCount.buffer, own.timeWindow.buffer]).size).toBe(6);
+    expect(
+      new Set([own.timestamp.buffer, own.type.buffer, own.severity.buffer, own.confidence.buffer, own.eventCount.buffer, own.timeWindow.buffer]).size,
+    ).toBe(6);
   });
 });
