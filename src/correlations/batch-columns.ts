@@ -56,11 +56,26 @@ export function encodeFindings(call: string, findings: unknown, rules: FindingRu
     throw new TapioError('ERR_INVALID_ARGUMENT', `${call}: a batch holds at most ${CORRELATION_LIMITS.batchRows} findings, got ${rows}; split it`);
   }
   if (rows === 0) return null;
+  // A finding's getter that inserts (or encodes) another batch calls this again before it
+  // returns: that call gets writers and sections of its own, so the shared ones stay this call's.
+  if (encoding) return encodeChecked(call, findings, rules, new PlainJson(), new PlainJson(), newScratch(rows, rules.embeddingDim));
+  encoding = true;
+  try {
+    return encodeChecked(call, findings, rules, idsJson, resourcesJson, scratchFor(rows, rules.embeddingDim));
+  } finally {
+    encoding = false;
+    idsJson.release();
+    resourcesJson.release();
+  }
+}
+
+/** encodeFindings' work, with the writers and sections it is given. */
+function encodeChecked(call: string, findings: unknown[], rules: FindingRules, idsJson: PlainJson, resourcesJson: PlainJson, s: Scratch): EncodedBatch {
+  const rows = findings.length;
   const dim = rules.embeddingDim;
-  const s = scratchFor(rows, dim);
   const types = rules.types;
   const ids = new Array<string>(rows);
-  const resources = new Array<unknown>(rows);
+  const resources = new Array<Record<string, readonly string[]> | null>(rows);
   idsJson.start('{"id":[');
   resourcesJson.start('],"resources":[');
   const patterns = new Array<Uint8Array | undefined>(rows);
@@ -112,10 +127,12 @@ export function encodeFindings(call: string, findings: unknown, rules: FindingRu
     resourcesJson.text(']}', false);
     jsonBytes = idsJson.length + resourcesJson.length;
   } else {
-    // A string to escape or a character beyond ASCII: JSON.stringify writes the text. It escapes
-    // control characters and lone surrogates, so the text is well-formed and its UTF-8 length is
-    // exact before it is written.
-    json = JSON.stringify({ id: ids, resources });
+    // A string to escape or a character beyond ASCII: JSON.stringify writes the text, of copies
+    // of the checked values (so that a toJSON method on the caller's arrays or objects, which the
+    // writer above never calls, is not called here either). It escapes control characters and
+    // lone surrogates, so the text is well-formed and its UTF-8 length is exact before it is
+    // written.
+    json = JSON.stringify({ id: ids, resources: resources.map(plainResources) });
     jsonBytes = Buffer.byteLength(json, 'utf8');
   }
   const layout = batchLayout(rows, dim, patternBytes, jsonBytes);
@@ -146,9 +163,15 @@ export function encodeFindings(call: string, findings: unknown, rules: FindingRu
     out.set(idsJson.bytes(), layout.json);
     out.set(resourcesJson.bytes(), layout.json + idsJson.length);
   }
-  idsJson.release();
-  resourcesJson.release();
   return { bytes: out, rows, minTs, maxTs };
+}
+
+/** A checked finding's resources as a new plain object of new arrays (no method of the caller's). */
+function plainResources(resources: Record<string, readonly string[]> | null): Record<string, string[]> | null {
+  if (resources === null) return null;
+  const out: Record<string, string[]> = {};
+  for (const key in resources) out[key] = Array.prototype.slice.call(resources[key]!) as string[];
+  return out;
 }
 
 /**
@@ -243,9 +266,11 @@ function writeResources(out: PlainJson, resources: Record<string, readonly strin
   out.byte(0x7d);
 }
 
-// One batch is encoded at a time (the encoding is synchronous), so the writers are shared.
+// One batch is encoded at a time (the encoding is synchronous), so the writers are shared; a call
+// made while one runs (from a finding's getter) makes its own.
 const idsJson = new PlainJson();
 const resourcesJson = new PlainJson();
+let encoding = false;
 
 /** The numeric sections of a batch being encoded: kept between batches of up to SCRATCH_ROWS rows. */
 interface Scratch {
@@ -266,20 +291,23 @@ let scratch: Scratch | null = null;
 /** Sections for `rows` rows of `dim` values: the kept ones when they are large enough, else new. */
 function scratchFor(rows: number, dim: number): Scratch {
   if (scratch !== null && scratch.rows >= rows && scratch.dim === dim) return scratch;
-  const size = rows <= SCRATCH_ROWS ? Math.max(rows, 1000) : rows;
-  const made: Scratch = {
-    rows: size,
-    dim,
-    timestamp: new Float64Array(size),
-    confidence: new Float32Array(size),
-    eventCount: new Int32Array(size),
-    timeWindow: new Int32Array(size),
-    severity: new Uint8Array(size),
-    type: new Uint8Array(size),
-    embedding: new Float32Array(size * dim),
-  };
-  if (size <= SCRATCH_ROWS) scratch = made;
+  const made = newScratch(rows <= SCRATCH_ROWS ? Math.max(rows, 1000) : rows, dim);
+  if (made.rows <= SCRATCH_ROWS) scratch = made;
   return made;
+}
+
+function newScratch(rows: number, dim: number): Scratch {
+  return {
+    rows,
+    dim,
+    timestamp: new Float64Array(rows),
+    confidence: new Float32Array(rows),
+    eventCount: new Int32Array(rows),
+    timeWindow: new Int32Array(rows),
+    severity: new Uint8Array(rows),
+    type: new Uint8Array(rows),
+    embedding: new Float32Array(rows * dim),
+  };
 }
 
 /** Checked findings as columns (through their batch record, so both forms agree). */

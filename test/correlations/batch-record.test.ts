@@ -124,6 +124,47 @@ describe('the batch record of insert()', () => {
     }
   });
 
+  it('encodes a batch whose finding’s getter encodes another batch meanwhile: each record stays its own', () => {
+    // Plain text and other values than the outer batch's rows 0 and 1, so that sharing the
+    // writers or the sections would show.
+    const inner = [finding(7, 'inner-1', { pods: ['ip'] }), finding(8, 'inner-2')];
+    let innerBatch: ReturnType<typeof encodeFindings> = null;
+    const outer = [finding(0, 'outer-1', { pods: ['op-1'] }), finding(1, 'outer-2'), finding(2, 'outer-3', { nodes: ['n'] })];
+    let calls = 0;
+    Object.defineProperty(outer[1]!, 'confidence', {
+      enumerable: true,
+      get: () => {
+        // Once, from inside the outer batch's check or encoding.
+        if (calls++ === 0) innerBatch = encodeFindings('inner', inner, rules);
+        return 0.25;
+      },
+    });
+    const batch = encodeFindings('outer', outer, rules)!;
+    expect(calls).toBeGreaterThan(0);
+    expect(jsonOf(batch.bytes)).toBe(expectedJson(outer));
+    expect(readBack(batch.bytes).map((r) => [r.id, r.confidence])).toEqual([
+      ['outer-1', 0.5],
+      ['outer-2', 0.25],
+      ['outer-3', 0.5],
+    ]);
+    expect(jsonOf(innerBatch!.bytes)).toBe(expectedJson(inner));
+    expect(readBack(innerBatch!.bytes)).toEqual(inner.map(asStored));
+    // The shared writers work as before afterwards.
+    const after = [finding(0, 'after', { pods: ['x'] })];
+    expect(jsonOf(encodeFindings('after', after, rules)!.bytes)).toBe(expectedJson(after));
+  });
+
+  it('stores the checked names whatever toJSON the caller’s arrays carry, plain text or not', () => {
+    for (const otherId of ['plain', 'not-plain-é']) {
+      const names = ['p1'];
+      Object.defineProperty(names, 'toJSON', { value: () => ['EVIL\u0001'], enumerable: false });
+      const findings = [finding(0, 'with-tojson', { pods: names }), finding(1, otherId)];
+      const batch = encodeFindings('test', findings, rules)!;
+      expect(readBack(batch.bytes)[0]!.resources).toEqual({ pods: ['p1'] });
+      expect(jsonOf(batch.bytes)).toBe(JSON.stringify({ id: ['with-tojson', otherId], resources: [{ pods: ['p1'] }, null] }));
+    }
+  });
+
   it('is null for an empty batch, and refuses what is not an array or is too long before looking at a finding', () => {
     expect(encodeFindings('test', [], rules)).toBeNull();
     expect(() => encodeFindings('test', { length: 1 }, rules)).toThrow(/test: expected an array of findings, got object/);
