@@ -306,16 +306,18 @@ export class WalReader implements AsyncIterable<WalRecord> {
           // The index's entry for the first record wanted (looking it up loads the segment's
           // entries, which tell where the wanted records end): checked against the record found there.
           let entry: { seq: number; offset: number } | null = null;
+          const lastWanted = this.limit === Infinity ? this.toSeq : Math.min(this.toSeq, this.fromSeq + this.limit - 1);
           if (first && locator !== null && this.fromSeq > header.firstSeq) {
             entry = await locator.entryFor(seg.number, this.fromSeq);
             if (!(entry.offset > SEGMENT_HEADER_SIZE && entry.seq > header.firstSeq)) entry = null;
-          } else if (first && locator !== null && this.limit !== Infinity) {
-            // From the segment's first record: its entries too, when its index file has them.
+          } else if (locator !== null && (first ? this.limit !== Infinity : lastWanted !== Infinity)) {
+            // From the segment's first record (the read's first segment, or one after it that the
+            // read goes on into): its entries too, when its index file has them, so that the read
+            // stops where the last record wanted ends rather than at the segment's end.
             await locator.loadFiled(seg.number);
           }
           // How much of the segment the read wants: up to the index's first entry after the last
           // record wanted; all of it when that lies beyond the segment and a newer segment follows.
-          const lastWanted = this.limit === Infinity ? this.toSeq : Math.min(this.toSeq, this.fromSeq + this.limit - 1);
           const after = locator !== null ? locator.entryAfter(seg.number, lastWanted) : null;
           const sealed = segs.some((x) => x.number > seg.number);
           const segmentEnd = Math.min(size, header.segmentSize);
@@ -529,6 +531,10 @@ export class WalReader implements AsyncIterable<WalRecord> {
       return null;
     }
     const segmentEnd = Math.min(opened.size, decoded.header.segmentSize);
+    // The segment's entries, when its index file has them (a sealed segment's are not in memory
+    // after a reopen until a read needs them): they tell where the records wanted end in it, so
+    // a read that ends early in this segment does not read all of it.
+    if (this.locator !== null && lastWanted !== Infinity) await this.locator.loadFiled(next.number);
     const after = this.locator !== null ? this.locator.entryAfter(next.number, lastWanted) : null;
     const wantedEnd = wantedEndOf(after, segmentEnd, true);
     const scanner = this.scanner(next, opened, segmentEnd, wantedEnd, SCAN_CHUNK_BYTES);
