@@ -76,6 +76,19 @@ async function withLoopDelay(fn) {
 }
 
 /** Median ms of reading `limit` records from `fromSeq`, over REPS repetitions. */
+/** Times one read of `limit` records from each of `starts` (each a place read once). */
+async function timeReadsAt(transit, starts, limit = 1000) {
+  const times = [];
+  for (const fromSeq of starts) {
+    const t0 = performance.now();
+    let n = 0;
+    for await (const _ of transit.read({ fromSeq, limit })) n++;
+    times.push(performance.now() - t0);
+    if (n !== limit) throw new Error(`read ${n} records from ${fromSeq}, wanted ${limit}`);
+  }
+  return { median: median(times), min: Math.min(...times), first: times[0] };
+}
+
 async function timeReads(transit, fromSeq, limit = 1000) {
   const times = [];
   for (let i = 0; i < REPS; i++) {
@@ -251,6 +264,12 @@ async function benchPath(path) {
     middleOfSecond: await timeReads(storage.transit, (await firstSeqOf(join(manyWal, segs[1]))) + Math.floor(perSegment / 2) - 500),
   }));
   out.behindManySegments = { segments: segs.length, ...oldest.result, loopP99Ms: oldest.loopP99Ms, loopMaxMs: oldest.loopMaxMs };
+  // A read that goes on from one segment into the next, at REPS different boundaries (each read
+  // once since the reopen, as a consumer meets each boundary once): 500 records on either side.
+  const boundaries = [];
+  for (let i = 3; boundaries.length < REPS && i < segs.length - 1; i += 7) boundaries.push((await firstSeqOf(join(manyWal, segs[i]))) - 500);
+  const across = await withLoopDelay(() => timeReadsAt(storage.transit, boundaries));
+  out.acrossBoundary = { ...across.result, reads: boundaries.length, loopP99Ms: across.loopP99Ms, loopMaxMs: across.loopMaxMs };
   // Beside the running store, as an operator runs it.
   const stats = timeCli(['wal', 'stats', '--path', manyWal]);
   const verify = timeCli(['wal', 'verify', '--path', manyWal]);
@@ -342,6 +361,14 @@ export async function run() {
       value: `${ms(b.oldest)} / ${ms(b.middleOfSecond)} ms`,
       p99: b.loopP99Ms,
       max: b.loopMaxMs,
+    });
+    const x = r.acrossBoundary;
+    rows.push({
+      path: r.path,
+      what: `1,000 records across a segment boundary, ${x.reads} boundaries each read once`,
+      value: `${ms(x)} ms`,
+      p99: x.loopP99Ms,
+      max: x.loopMaxMs,
     });
     for (const [label, t] of [
       ['first run, right after the appends', r.readThroughputFirst],

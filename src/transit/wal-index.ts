@@ -55,6 +55,8 @@ import type { IndexSeed } from './backend.js';
 export const MAX_CACHED_SEGMENTS = 256;
 /** Segment files kept open between reads (their header read once). */
 export const MAX_OPEN_SEGMENTS = 8;
+/** An index file is read in one read of this many bytes when it fits (a segment of up to 256 MiB). */
+const FIRST_INDEX_READ = 64 * 1024;
 
 interface OpenHandle {
   opened: Promise<OpenedSegment | null>;
@@ -464,14 +466,21 @@ export class WalIndex implements ReadLocator {
     try {
       const fh = await open(join(this.#dir, indexFileName(seg.number)), 'r');
       try {
-        const size = (await fh.stat()).size;
-        if (size > INDEX_HEADER_SIZE + INDEX_ENTRY_SIZE * (MAX_SEGMENT_SIZE / INDEX_SPACING + 1) + 4) return null;
-        bytes = Buffer.allocUnsafe(size);
-        let done = 0;
-        while (done < size) {
-          const { bytesRead } = await fh.read(bytes, done, size - done, done);
-          if (bytesRead === 0) return null;
-          done += bytesRead;
+        // One read takes the whole file of a segment of up to 256 MiB (64 MiB by default: about
+        // 16 KiB of entries); a longer file is read again, whole, at the size stat gives.
+        const first = Buffer.allocUnsafe(FIRST_INDEX_READ);
+        const { bytesRead } = await fh.read(first, 0, first.length, 0);
+        if (bytesRead < first.length) bytes = first.subarray(0, bytesRead);
+        else {
+          const size = (await fh.stat()).size;
+          if (size > INDEX_HEADER_SIZE + INDEX_ENTRY_SIZE * (MAX_SEGMENT_SIZE / INDEX_SPACING + 1) + 4) return null;
+          bytes = Buffer.allocUnsafe(size);
+          let done = 0;
+          while (done < size) {
+            const { bytesRead: n } = await fh.read(bytes, done, size - done, done);
+            if (n === 0) return null;
+            done += n;
+          }
         }
       } finally {
         await fh.close();

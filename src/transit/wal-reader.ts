@@ -92,7 +92,9 @@ export async function openSegment(seg: SegmentFile, directAlignment = 0): Promis
   if (fh === null) return null;
   let opened: OpenedSegment;
   try {
-    opened = { fh, size: (await fh.stat()).size, head: await readHead(fh) };
+    // Both at once: each is a trip to the thread pool.
+    const [stat, head] = await Promise.all([fh.stat(), readHead(fh)]);
+    opened = { fh, size: stat.size, head };
   } catch (err) {
     await fh.close().catch(() => undefined);
     throw err;
@@ -154,6 +156,9 @@ async function dropPrefetched(pre: Prefetched | null): Promise<void> {
   await pre.scanner.close();
   await releaseSegment(pre.opened);
 }
+
+/** A read of at most this many records that goes on into the next segment opens it at once. */
+const EARLY_PREFETCH_RECORDS = 4096;
 
 /** Segments a reader opens and starts to read ahead of the one it decodes, at most. */
 const PREFETCH_SEGMENTS = 2;
@@ -307,6 +312,12 @@ export class WalReader implements AsyncIterable<WalRecord> {
           // entries, which tell where the wanted records end): checked against the record found there.
           let entry: { seq: number; offset: number } | null = null;
           const lastWanted = this.limit === Infinity ? this.toSeq : Math.min(this.toSeq, this.fromSeq + this.limit - 1);
+          // A short read (a page of records) that goes on into the next segment: open that one
+          // and start its read now, beside this segment's, rather than once this one's reads are
+          // under way: opening a segment and loading its index entries take several trips to the
+          // thread pool, which is most of such a read's time. A longer read keeps its pace of
+          // reading ahead (one part of a segment handed out while the next is read).
+          if (first && locator !== null && lastWanted - this.fromSeq < EARLY_PREFETCH_RECORDS) this.prefetchAfter(seg, segs, lastWanted, prefetched);
           if (first && locator !== null && this.fromSeq > header.firstSeq) {
             entry = await locator.entryFor(seg.number, this.fromSeq);
             if (!(entry.offset > SEGMENT_HEADER_SIZE && entry.seq > header.firstSeq)) entry = null;
