@@ -166,11 +166,20 @@ function encodeChecked(call: string, findings: unknown[], rules: FindingRules, i
   return { bytes: out, rows, minTs, maxTs };
 }
 
-/** A checked finding's resources as a new plain object of new arrays (no method of the caller's). */
+/**
+ * A checked finding's resources as a new plain object of new plain arrays, element by element
+ * (slice() would make an instance of the caller's Array subclass, whose toJSON JSON.stringify
+ * calls).
+ */
 function plainResources(resources: Record<string, readonly string[]> | null): Record<string, string[]> | null {
   if (resources === null) return null;
   const out: Record<string, string[]> = {};
-  for (const key in resources) out[key] = Array.prototype.slice.call(resources[key]!) as string[];
+  for (const key in resources) {
+    const names = resources[key]!;
+    const copy = new Array<string>(names.length);
+    for (let j = 0; j < names.length; j++) copy[j] = names[j]!;
+    out[key] = copy;
+  }
   return out;
 }
 

@@ -157,6 +157,16 @@ async function dropPrefetched(pre: Prefetched | null): Promise<void> {
   await releaseSegment(pre.opened);
 }
 
+/**
+ * True when the read's last wanted record can lie in segs[i]: the segment after it starts past
+ * that record, or is not known. Only then do its index entries tell the read where to stop.
+ */
+function endsIn(locator: ReadLocator, segs: readonly SegmentFile[], i: number, lastWanted: number): boolean {
+  const after = segs[i + 1];
+  const next = after === undefined ? undefined : locator.firstSeqOf(after.number);
+  return next === undefined || next > lastWanted;
+}
+
 /** A read of at most this many records that goes on into the next segment opens it at once. */
 const EARLY_PREFETCH_RECORDS = 4096;
 
@@ -321,9 +331,9 @@ export class WalReader implements AsyncIterable<WalRecord> {
           if (first && locator !== null && this.fromSeq > header.firstSeq) {
             entry = await locator.entryFor(seg.number, this.fromSeq);
             if (!(entry.offset > SEGMENT_HEADER_SIZE && entry.seq > header.firstSeq)) entry = null;
-          } else if (locator !== null && (first ? this.limit !== Infinity : lastWanted !== Infinity)) {
-            // From the segment's first record (the read's first segment, or one after it that the
-            // read goes on into): its entries too, when its index file has them, so that the read
+          } else if (locator !== null && (!first || this.limit !== Infinity) && endsIn(locator, segs, i, lastWanted)) {
+            // From the segment's first record (the read's first segment, or one after it in which
+            // the read ends): its entries too, when its index file has them, so that the read
             // stops where the last record wanted ends rather than at the segment's end.
             await locator.loadFiled(seg.number);
           }
@@ -519,7 +529,8 @@ export class WalReader implements AsyncIterable<WalRecord> {
       const first = this.locator !== null ? this.locator.firstSeqOf(next.number) : undefined;
       if (this.locator !== null && (first === undefined || first > lastWanted)) return;
       // A failed prefetch is no failure of the read: the reader opens the segment itself.
-      prefetched.push({ number: next.number, pre: this.prefetch(next, lastWanted).catch(() => null) });
+      const endsHere = this.locator === null || endsIn(this.locator, segs, i, lastWanted);
+      prefetched.push({ number: next.number, pre: this.prefetch(next, lastWanted, endsHere).catch(() => null) });
       last = next.number;
     }
   }
@@ -528,7 +539,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
    * `next` opened, with the read of its first chunk started. Null when it cannot be opened or its
    * header not decoded: the reader then opens it itself, and meets and reports what stopped this.
    */
-  private async prefetch(next: SegmentFile, lastWanted: number): Promise<Prefetched | null> {
+  private async prefetch(next: SegmentFile, lastWanted: number, endsHere: boolean): Promise<Prefetched | null> {
     let opened: ReaderSegment | null;
     try {
       opened = this.locator !== null ? await this.locator.acquire(next) : await openSegment(next);
@@ -545,7 +556,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
     // The segment's entries, when its index file has them (a sealed segment's are not in memory
     // after a reopen until a read needs them): they tell where the records wanted end in it, so
     // a read that ends early in this segment does not read all of it.
-    if (this.locator !== null && lastWanted !== Infinity) await this.locator.loadFiled(next.number);
+    if (this.locator !== null && endsHere) await this.locator.loadFiled(next.number);
     const after = this.locator !== null ? this.locator.entryAfter(next.number, lastWanted) : null;
     const wantedEnd = wantedEndOf(after, segmentEnd, true);
     const scanner = this.scanner(next, opened, segmentEnd, wantedEnd, SCAN_CHUNK_BYTES);

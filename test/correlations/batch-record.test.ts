@@ -155,9 +155,18 @@ describe('the batch record of insert()', () => {
   });
 
   it('stores the checked names whatever toJSON the caller’s arrays carry, plain text or not', () => {
-    for (const otherId of ['plain', 'not-plain-é']) {
-      const names = ['p1'];
-      Object.defineProperty(names, 'toJSON', { value: () => ['EVIL\u0001'], enumerable: false });
+    class Names extends Array<string> {
+      toJSON(): unknown[] {
+        return ['EVIL\u0001', 42];
+      }
+    }
+    for (const [otherId, makeNames] of [
+      ['plain', () => Object.defineProperty(['p1'], 'toJSON', { value: () => ['EVIL\u0001'], enumerable: false })],
+      ['not-plain-é', () => Object.defineProperty(['p1'], 'toJSON', { value: () => ['EVIL\u0001'], enumerable: false })],
+      ['plain', () => Names.from(['p1'])],
+      ['not-plain-é', () => Names.from(['p1'])],
+    ] as const) {
+      const names = makeNames() as string[];
       const findings = [finding(0, 'with-tojson', { pods: names }), finding(1, otherId)];
       const batch = encodeFindings('test', findings, rules)!;
       expect(readBack(batch.bytes)[0]!.resources).toEqual({ pods: ['p1'] });
