@@ -70,7 +70,7 @@ export function encodeFindings(call: string, findings: unknown, rules: FindingRu
 }
 
 /** encodeFindings' work, with the writers and sections it is given. */
-function encodeChecked(call: string, findings: unknown[], rules: FindingRules, idsJson: PlainJson, resourcesJson: PlainJson, s: Scratch): EncodedBatch {
+function encodeChecked(call: string, findings: unknown[], rules: FindingRules, idsJson: PlainJson, resourcesJson: PlainJson, s: BatchColumns): EncodedBatch {
   const rows = findings.length;
   const dim = rules.embeddingDim;
   const types = rules.types;
@@ -138,26 +138,7 @@ function encodeChecked(call: string, findings: unknown[], rules: FindingRules, i
   const layout = batchLayout(rows, dim, patternBytes, jsonBytes);
   const out = new Uint8Array(layout.total);
   writeHeader(out, rows, dim, patternBytes, jsonBytes);
-  const put = (at: number, a: ArrayBufferView, bytes: number) => out.set(new Uint8Array(a.buffer, a.byteOffset, bytes), at);
-  put(layout.timestamp, s.timestamp, rows * 8);
-  put(layout.confidence, s.confidence, rows * 4);
-  put(layout.eventCount, s.eventCount, rows * 4);
-  put(layout.timeWindow, s.timeWindow, rows * 4);
-  put(layout.severity, s.severity, rows);
-  put(layout.type, s.type, rows);
-  put(layout.embedding, s.embedding, rows * dim * 4);
-  // Every section starts at a multiple of 8 of a fresh buffer, so a typed view fits.
-  const offsets = new Uint32Array(out.buffer, layout.patternOffsets, rows + 1);
-  let at = 0;
-  for (let i = 0; i < rows; i++) {
-    offsets[i] = at;
-    const p = patterns[i];
-    if (p !== undefined) {
-      out.set(p, layout.patternData + at);
-      at += p.length;
-    }
-  }
-  offsets[rows] = at;
+  writeSections(out, layout, s, rows, patterns);
   if (json !== null) encoder.encodeInto(json, out.subarray(layout.json));
   else {
     out.set(idsJson.bytes(), layout.json);
@@ -183,6 +164,9 @@ function plainResources(resources: Record<string, readonly string[]> | null): Re
   return out;
 }
 
+/** A JSON writer keeps its buffer between batches up to this size (a batch of 10,000 typical findings fits). */
+const KEPT_JSON_BYTES = 2 << 20;
+
 /**
  * JSON text written byte by byte while every string in it is plain: printable ASCII other than
  * '"' and '\\', which JSON.stringify writes as they are, so the bytes are JSON.stringify's (and
@@ -191,9 +175,6 @@ function plainResources(resources: Record<string, readonly string[]> | null): Re
  * At the first string that is not plain, `plain` turns false and the writer stops: the caller
  * writes the text with JSON.stringify instead.
  */
-/** A JSON writer keeps its buffer between batches up to this size (a batch of 10,000 typical findings fits). */
-const KEPT_JSON_BYTES = 2 << 20;
-
 class PlainJson {
   #buf = new Uint8Array(64 * 1024);
   #at = 0;
@@ -281,42 +262,23 @@ const idsJson = new PlainJson();
 const resourcesJson = new PlainJson();
 let encoding = false;
 
-/** The numeric sections of a batch being encoded: kept between batches of up to SCRATCH_ROWS rows. */
-interface Scratch {
-  rows: number;
-  dim: number;
-  timestamp: Float64Array;
-  confidence: Float32Array;
-  eventCount: Int32Array;
-  timeWindow: Int32Array;
-  severity: Uint8Array;
-  type: Uint8Array;
-  embedding: Float32Array;
-}
-
+/**
+ * The fixed-width columns and the embedding of a batch being encoded (id, pattern and resources
+ * unused): kept between batches of up to SCRATCH_ROWS rows; `rows` is how many they hold.
+ */
 const SCRATCH_ROWS = 10_000;
-let scratch: Scratch | null = null;
+let scratch: BatchColumns | null = null;
 
-/** Sections for `rows` rows of `dim` values: the kept ones when they are large enough, else new. */
-function scratchFor(rows: number, dim: number): Scratch {
+/** Columns for `rows` rows of `dim` values: the kept ones when they are large enough, else new. */
+function scratchFor(rows: number, dim: number): BatchColumns {
   if (scratch !== null && scratch.rows >= rows && scratch.dim === dim) return scratch;
   const made = newScratch(rows <= SCRATCH_ROWS ? Math.max(rows, 1000) : rows, dim);
   if (made.rows <= SCRATCH_ROWS) scratch = made;
   return made;
 }
 
-function newScratch(rows: number, dim: number): Scratch {
-  return {
-    rows,
-    dim,
-    timestamp: new Float64Array(rows),
-    confidence: new Float32Array(rows),
-    eventCount: new Int32Array(rows),
-    timeWindow: new Int32Array(rows),
-    severity: new Uint8Array(rows),
-    type: new Uint8Array(rows),
-    embedding: new Float32Array(rows * dim),
-  };
+function newScratch(rows: number, dim: number): BatchColumns {
+  return emptyColumns(rows, dim, true, false, false);
 }
 
 /** Checked findings as columns (through their batch record, so both forms agree). */
@@ -549,25 +511,36 @@ export function encodeBatch(cols: BatchColumns): Uint8Array {
   const layout = batchLayout(rows, cols.dim, patternBytes, json.length);
   const out = new Uint8Array(layout.total);
   writeHeader(out, rows, cols.dim, patternBytes, json.length);
-  const put = (at: number, a: ArrayBufferView) => out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
-  put(layout.timestamp, cols.timestamp);
-  put(layout.confidence, cols.confidence);
-  put(layout.eventCount, cols.eventCount);
-  put(layout.timeWindow, cols.timeWindow);
-  put(layout.severity, cols.severity);
-  put(layout.type, cols.type);
-  const offsets = new Uint32Array(rows + 1);
+  writeSections(out, layout, cols, rows, cols.pattern);
+  out.set(json, layout.json);
+  return out;
+}
+
+/**
+ * Writes the first `rows` rows of the fixed-width columns and the embedding of `cols`, and the
+ * patterns (none where undefined), into their sections of `out`, a fresh record laid out as
+ * `layout`: every section starts at a multiple of 8 of it, so a typed view fits.
+ */
+function writeSections(out: Uint8Array, layout: BatchLayout, cols: BatchColumns, rows: number, patterns: ArrayLike<Uint8Array | undefined>): void {
+  const put = (at: number, a: ArrayBufferView, bytes: number) => out.set(new Uint8Array(a.buffer, a.byteOffset, bytes), at);
+  put(layout.timestamp, cols.timestamp, rows * 8);
+  put(layout.confidence, cols.confidence, rows * 4);
+  put(layout.eventCount, cols.eventCount, rows * 4);
+  put(layout.timeWindow, cols.timeWindow, rows * 4);
+  put(layout.severity, cols.severity, rows);
+  put(layout.type, cols.type, rows);
+  put(layout.embedding, cols.embedding, rows * cols.dim * 4);
+  const offsets = new Uint32Array(out.buffer, out.byteOffset + layout.patternOffsets, rows + 1);
   let at = 0;
   for (let i = 0; i < rows; i++) {
     offsets[i] = at;
-    out.set(cols.pattern[i]!, layout.patternData + at);
-    at += cols.pattern[i]!.length;
+    const p = patterns[i];
+    if (p !== undefined && p.length > 0) {
+      out.set(p, layout.patternData + at);
+      at += p.length;
+    }
   }
   offsets[rows] = at;
-  put(layout.patternOffsets, offsets);
-  put(layout.embedding, cols.embedding);
-  out.set(json, layout.json);
-  return out;
 }
 
 function writeHeader(out: Uint8Array, rows: number, dim: number, patternBytes: number, jsonBytes: number): void {
