@@ -20,7 +20,7 @@
  * Entries may run ahead of the durable records: readers never read past the durable end.
  * One thread (the facade's) uses an index.
  */
-import { access, open, readdir, rename, unlink } from 'node:fs/promises';
+import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { crc32c } from '../crc32c.js';
@@ -83,6 +83,8 @@ interface Seg {
   /** An entry did not hold its record: the next load scans the segment instead of reading the file. */
   distrusted: boolean;
   loading: Promise<void> | null;
+  /** The load under way scans the segment when its index file is missing or fails a check. */
+  loadingScans: boolean;
   lastUse: number;
 }
 
@@ -99,6 +101,8 @@ export class WalIndex implements ReadLocator {
   #handles = new Map<number, OpenHandle>();
   /** Handles being closed: close() waits for them, so that no segment file is open once it resolves. */
   readonly #closing = new Set<Promise<void>>();
+  /** Segments whose entries may be dropped (sealed, with an index file): #evict() looks at these. */
+  readonly #cached = new Set<Seg>();
   #closed = false;
 
   /** Reads segments with direct I/O in blocks of this many bytes; 0: through the page cache. */
@@ -266,9 +270,14 @@ export class WalIndex implements ReadLocator {
 
   #closeHandle(number: number, h: OpenHandle): void {
     if (this.#handles.get(number) === h) this.#handles.delete(number);
-    const closing = h.opened.then((o) => (o === null ? undefined : closeSegment(o))).catch(() => undefined);
-    this.#closing.add(closing);
-    void closing.then(() => this.#closing.delete(closing));
+    this.#track(h.opened.then((o) => (o === null ? undefined : closeSegment(o))));
+  }
+
+  /** A file being closed: close() waits for it. */
+  #track(closing: Promise<void>): void {
+    const settled = closing.catch(() => undefined);
+    this.#closing.add(settled);
+    void settled.then(() => this.#closing.delete(settled));
   }
 
   /** Closes the segment files no read uses (the others when their reads end) and waits for that and for index file writes. */
@@ -282,8 +291,12 @@ export class WalIndex implements ReadLocator {
     await this.#writes;
   }
 
-  /** The segments from the one that holds `seq` (the oldest when `seq` is older), by number. */
-  segmentsFrom(seq: number): SegmentFile[] {
+  /**
+   * The segments from the one that holds `seq` (the oldest when `seq` is older), by number, up to
+   * the first one that starts after `lastSeq`: a read's list costs what the read can reach, not
+   * what the store holds.
+   */
+  segmentsFrom(seq: number, lastSeq = Infinity): SegmentFile[] {
     const segs = this.#segs;
     // The last segment whose first sequence number is at most seq.
     let lo = 0;
@@ -299,7 +312,11 @@ export class WalIndex implements ReadLocator {
       }
     }
     const out: SegmentFile[] = [];
-    for (let i = at; i < segs.length; i++) out.push({ number: segs[i]!.number, name: segs[i]!.name, path: segs[i]!.path });
+    for (let i = at; i < segs.length; i++) {
+      const s = segs[i]!;
+      out.push({ number: s.number, name: s.name, path: s.path });
+      if (s.firstSeq > lastSeq) break;
+    }
     return out;
   }
 
@@ -317,15 +334,9 @@ export class WalIndex implements ReadLocator {
   async loadFiled(number: number): Promise<void> {
     const seg = this.#find(number);
     if (seg === undefined || seg.seqs !== null || !seg.sealed || seg.distrusted) return;
-    if (seg.loading === null) {
-      try {
-        await access(join(this.#dir, indexFileName(seg.number)));
-      } catch {
-        return;
-      }
-    }
     seg.lastUse = ++this.#clock;
-    await this.#load(seg);
+    // Opening the file is how its absence is found: no separate check of it first.
+    await this.#load(seg, false);
   }
 
   /** A record at or before `seq` in segment `number`: its sequence number and byte offset. */
@@ -389,6 +400,7 @@ export class WalIndex implements ReadLocator {
       persisted: false,
       distrusted: false,
       loading: null,
+      loadingScans: false,
       lastUse: 0,
     };
   }
@@ -413,19 +425,31 @@ export class WalIndex implements ReadLocator {
     return i >= 0 && i + 1 < this.#segs.length ? this.#segs[i + 1]!.firstSeq : null;
   }
 
-  /** Brings a sealed segment's entries into memory: from its index file, or by a scan. */
-  #load(seg: Seg): Promise<void> {
-    seg.loading ??= (async () => {
+  /**
+   * Brings a sealed segment's entries into memory: from its index file, or by a scan. With
+   * `scan` false, only a missing index file leaves them out (a damaged one is rebuilt by the
+   * scan all the same); a load with a scan asked for while one without runs waits for it and
+   * then scans when it brought nothing.
+   */
+  #load(seg: Seg, scan = true): Promise<void> {
+    if (seg.loading !== null) {
+      if (!scan || seg.loadingScans) return seg.loading;
+      return seg.loading.then(() => (seg.seqs === null ? this.#load(seg, true) : undefined));
+    }
+    seg.loadingScans = scan;
+    seg.loading = (async () => {
       try {
         const next = this.#nextFirstSeq(seg);
         const lastSeq = next === null ? null : next - 1;
         if (!seg.distrusted) {
           const read = await this.#readFile(seg, lastSeq);
-          if (read !== null) {
+          if (read === 'missing' && !scan) return;
+          if (read !== null && read !== 'missing') {
             seg.seqs = read.seqs;
             seg.offsets = read.offsets;
             seg.complete = true;
             seg.persisted = true;
+            this.#cached.add(seg);
             return;
           }
         }
@@ -451,42 +475,54 @@ export class WalIndex implements ReadLocator {
 
   /** Drops the entries of the least recently used sealed segments beyond MAX_CACHED_SEGMENTS. */
   #evict(): void {
-    const held = this.#segs.filter((s) => s.sealed && s.persisted && s.seqs !== null && s.loading === null);
+    // Only the segments whose entries can be dropped are looked at (not every segment known:
+    // this runs after every load).
+    const held: Seg[] = [];
+    for (const s of this.#cached) {
+      if (s.seqs === null || !s.sealed || !s.persisted || this.#find(s.number) !== s) this.#cached.delete(s);
+      else if (s.loading === null) held.push(s);
+    }
     if (held.length <= MAX_CACHED_SEGMENTS) return;
     held.sort((a, b) => a.lastUse - b.lastUse);
     for (const s of held.slice(0, held.length - MAX_CACHED_SEGMENTS)) {
       s.seqs = s.offsets = null;
       s.complete = false;
+      this.#cached.delete(s);
     }
   }
 
-  /** The entries of `seg`'s index file, or null when it is missing or fails a check. */
-  async #readFile(seg: Seg, lastSeq: number | null): Promise<{ seqs: number[]; offsets: number[] } | null> {
+  /** The entries of `seg`'s index file; 'missing' when there is none, null when it fails a check. */
+  async #readFile(seg: Seg, lastSeq: number | null): Promise<{ seqs: number[]; offsets: number[] } | 'missing' | null> {
     let bytes: Buffer;
+    let fh: FileHandle;
     try {
-      const fh = await open(join(this.#dir, indexFileName(seg.number)), 'r');
-      try {
-        // One read takes the whole file of a segment of up to 256 MiB (64 MiB by default: about
-        // 16 KiB of entries); a longer file is read again, whole, at the size stat gives.
-        const first = Buffer.allocUnsafe(FIRST_INDEX_READ);
-        const { bytesRead } = await fh.read(first, 0, first.length, 0);
-        if (bytesRead < first.length) bytes = first.subarray(0, bytesRead);
-        else {
-          const size = (await fh.stat()).size;
-          if (size > INDEX_HEADER_SIZE + INDEX_ENTRY_SIZE * (MAX_SEGMENT_SIZE / INDEX_SPACING + 1) + 4) return null;
-          bytes = Buffer.allocUnsafe(size);
-          let done = 0;
-          while (done < size) {
-            const { bytesRead: n } = await fh.read(bytes, done, size - done, done);
-            if (n === 0) return null;
-            done += n;
-          }
+      fh = await open(join(this.#dir, indexFileName(seg.number)), 'r');
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : null;
+    }
+    try {
+      // One read takes the whole file of a segment of up to 256 MiB (64 MiB by default: about
+      // 16 KiB of entries); a longer file is read again, whole, at the size stat gives.
+      const first = Buffer.allocUnsafe(FIRST_INDEX_READ);
+      const { bytesRead } = await fh.read(first, 0, first.length, 0);
+      if (bytesRead < first.length) bytes = first.subarray(0, bytesRead);
+      else {
+        const size = (await fh.stat()).size;
+        if (size > INDEX_HEADER_SIZE + INDEX_ENTRY_SIZE * (MAX_SEGMENT_SIZE / INDEX_SPACING + 1) + 4) return null;
+        bytes = Buffer.allocUnsafe(size);
+        let done = 0;
+        while (done < size) {
+          const { bytesRead: n } = await fh.read(bytes, done, size - done, done);
+          if (n === 0) return null;
+          done += n;
         }
-      } finally {
-        await fh.close();
       }
     } catch {
       return null;
+    } finally {
+      // Not waited for here (the entries are in hand: a read need not wait another trip to the
+      // thread pool for this); close() waits for it.
+      this.#track(fh.close());
     }
     return decodeIndexFile(bytes, { segment: seg.number, firstSeq: seg.firstSeq, lastSeq, storeId: this.storeId });
   }
@@ -559,6 +595,7 @@ export class WalIndex implements ReadLocator {
     const bytes = encodeIndexFile({ segment: seg.number, firstSeq: seg.firstSeq, lastSeq, storeId: this.#storeIdBytes, seqs: seg.seqs, offsets: seg.offsets! });
     const file = join(this.#dir, indexFileName(seg.number));
     seg.persisted = true;
+    this.#cached.add(seg);
     this.#writes = this.#writes.then(async () => {
       if (this.#find(seg.number) !== seg) return; // retention took it meanwhile
       const temp = `${file}.tmp`;

@@ -57,8 +57,11 @@ export interface ReadRecordsOptions {
 export interface ReadLocator {
   /** The store id every segment header must carry (32 lowercase hex digits). */
   readonly storeId: string;
-  /** The segments from the one that holds `seq` (the oldest when `seq` is older). */
-  segmentsFrom(seq: number): SegmentFile[];
+  /**
+   * The segments from the one that holds `seq` (the oldest when `seq` is older), up to the first
+   * one after those that can hold `lastSeq` (default: all of them).
+   */
+  segmentsFrom(seq: number, lastSeq?: number): SegmentFile[];
   /** A record at or before `seq` in segment `number`: its sequence number and byte offset. */
   entryFor(number: number, seq: number): Promise<{ seq: number; offset: number }>;
   /** The entry given for segment `number` did not hold its record: rebuild that segment's entries. */
@@ -255,7 +258,9 @@ export class WalReader implements AsyncIterable<WalRecord> {
     let segs: SegmentFile[];
     if (locator !== null) {
       identity = { storeId: locator.storeId, storeIdBytes: new Uint8Array(0) };
-      segs = locator.segmentsFrom(this.fromSeq);
+      // Up to where the read can end (a gap of salvaged records takes it further: the segments
+      // are listed again, all of them, when it goes past the last one of this list).
+      segs = locator.segmentsFrom(this.fromSeq, this.lastWanted());
     } else {
       identity = await readWalId(this.dir);
       segs = await listSegments(this.dir);
@@ -291,6 +296,24 @@ export class WalReader implements AsyncIterable<WalRecord> {
       const seg = segs[i]!;
       while (prefetched.length > 0 && prefetched[0]!.number < seg.number) await dropPrefetched(await prefetched.shift()!.pre).catch(() => undefined);
       const pre = prefetched.length > 0 && prefetched[0]!.number === seg.number ? await prefetched.shift()!.pre : null;
+      const lastWanted = this.lastWanted();
+      let filed: Promise<void> | null = null;
+      if (first && locator !== null && pre === null) {
+        // A short read (a page of records) that goes on into the next segment: open that one
+        // and start its read now, beside this segment's, rather than once this one's reads are
+        // under way: opening a segment and loading its index entries take several trips to the
+        // thread pool, which is most of such a read's time. A longer read keeps its pace of
+        // reading ahead (one part of a segment handed out while the next is read).
+        if (lastWanted - this.fromSeq < EARLY_PREFETCH_RECORDS) this.prefetchAfter(seg, segs, lastWanted, prefetched);
+        // The index file of the segment the read starts in, read while the segment is opened
+        // (the entries tell where the first record wanted is, and where the last one ends).
+        const firstSeq = locator.firstSeqOf(seg.number);
+        if (firstSeq !== undefined && (this.fromSeq > firstSeq || (this.limit !== Infinity && endsIn(locator, segs, i, lastWanted)))) {
+          filed = locator.loadFiled(seg.number);
+          // Awaited below; a failure here is met again there (the read then loads or scans itself).
+          filed.catch(() => undefined);
+        }
+      }
       const opened = pre !== null ? pre.opened : locator !== null ? await locator.acquire(seg) : await openSegment(seg);
       if (opened === null) {
         throw new TapioError('ERR_WAL_RETENTION', `transit WAL segment ${seg.path} was deleted while it was being read; resume from a newer sequence number`, {
@@ -321,13 +344,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
           // The index's entry for the first record wanted (looking it up loads the segment's
           // entries, which tell where the wanted records end): checked against the record found there.
           let entry: { seq: number; offset: number } | null = null;
-          const lastWanted = this.limit === Infinity ? this.toSeq : Math.min(this.toSeq, this.fromSeq + this.limit - 1);
-          // A short read (a page of records) that goes on into the next segment: open that one
-          // and start its read now, beside this segment's, rather than once this one's reads are
-          // under way: opening a segment and loading its index entries take several trips to the
-          // thread pool, which is most of such a read's time. A longer read keeps its pace of
-          // reading ahead (one part of a segment handed out while the next is read).
-          if (first && locator !== null && lastWanted - this.fromSeq < EARLY_PREFETCH_RECORDS) this.prefetchAfter(seg, segs, lastWanted, prefetched);
+          if (filed !== null) await filed.catch(() => undefined);
           if (first && locator !== null && this.fromSeq > header.firstSeq) {
             entry = await locator.entryFor(seg.number, this.fromSeq);
             if (!(entry.offset > SEGMENT_HEADER_SIZE && entry.seq > header.firstSeq)) entry = null;
@@ -497,6 +514,11 @@ export class WalReader implements AsyncIterable<WalRecord> {
     }
   }
 
+  /** The sequence number of the last record the read can hand out. */
+  private lastWanted(): number {
+    return this.limit === Infinity ? this.toSeq : Math.min(this.toSeq, this.fromSeq + this.limit - 1);
+  }
+
   /** A scanner of the records of `seg` from its first, up to `wantedEnd` (0: as far as they go). */
   private scanner(seg: SegmentFile, opened: OpenedSegment, segmentEnd: number, wantedEnd: number, firstChunkBytes: number): SegmentScanner {
     return new SegmentScanner(opened.fh, seg.path, segmentEnd, SEGMENT_HEADER_SIZE, {
@@ -540,23 +562,29 @@ export class WalReader implements AsyncIterable<WalRecord> {
    * header not decoded: the reader then opens it itself, and meets and reports what stopped this.
    */
   private async prefetch(next: SegmentFile, lastWanted: number, endsHere: boolean): Promise<Prefetched | null> {
+    // The segment's entries, when its index file has them (a sealed segment's are not in memory
+    // after a reopen until a read needs them): they tell where the records wanted end in it, so
+    // a read that ends early in this segment does not read all of it. Read while it is opened.
+    const filed = this.locator !== null && endsHere ? this.locator.loadFiled(next.number).catch(() => undefined) : null;
     let opened: ReaderSegment | null;
     try {
       opened = this.locator !== null ? await this.locator.acquire(next) : await openSegment(next);
     } catch {
+      await filed;
       return null;
     }
-    if (opened === null) return null;
+    if (opened === null) {
+      await filed;
+      return null;
+    }
     const decoded = decodeSegmentHeader(opened.head);
     if (!decoded.ok || decoded.header.firstSeq > lastWanted) {
+      await filed;
       await releaseSegment(opened);
       return null;
     }
     const segmentEnd = Math.min(opened.size, decoded.header.segmentSize);
-    // The segment's entries, when its index file has them (a sealed segment's are not in memory
-    // after a reopen until a read needs them): they tell where the records wanted end in it, so
-    // a read that ends early in this segment does not read all of it.
-    if (this.locator !== null && endsHere) await this.locator.loadFiled(next.number);
+    await filed;
     const after = this.locator !== null ? this.locator.entryAfter(next.number, lastWanted) : null;
     const wantedEnd = wantedEndOf(after, segmentEnd, true);
     const scanner = this.scanner(next, opened, segmentEnd, wantedEnd, SCAN_CHUNK_BYTES);
@@ -581,7 +609,7 @@ export class WalReader implements AsyncIterable<WalRecord> {
     }
   }
 
-  /** The segments as they are now: from the locator, or listed from the directory. */
+  /** The segments as they are now, all of them from the read's start: from the locator, or listed from the directory. */
   private async segmentList(): Promise<SegmentFile[]> {
     return this.locator !== null ? this.locator.segmentsFrom(this.fromSeq) : listSegments(this.dir);
   }

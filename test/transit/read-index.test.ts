@@ -285,6 +285,63 @@ describe.each(paths)('reads through the index on the %s path', (path) => {
     }
   });
 
+  it('reads 1,000 records across a segment boundary after a reopen loading both index files while it opens both segments, and lists only the segments it can reach', async () => {
+    const dataDir = newDataDir();
+    const wal = join(dataDir, 'wal');
+    const size = 1000;
+    let storage = await open(dataDir, '1MiB', '4MiB');
+    await appendNumbered(storage.transit, 1, 31_000, size);
+    await storage.close();
+    const names = segmentsIn(wal);
+    expect(names.length).toBeGreaterThanOrEqual(30);
+    const number = (name: string): number => Number.parseInt(name.slice(0, 16), 16);
+    const [a, b, c] = [names[10]!, names[11]!, names[20]!];
+    // The segment after c has no index file: the reads into it are right all the same.
+    unlinkSync(join(wal, names[21]!.replace(/\.wal$/, '.idx')));
+    storage = await open(dataDir, '1MiB', '4MiB');
+    const events: string[] = [];
+    const { acquire, loadFiled } = WalIndex.prototype;
+    const acquires = vi.spyOn(WalIndex.prototype, 'acquire').mockImplementation(async function (this: WalIndex, seg) {
+      events.push(`open ${seg.number}`);
+      const opened = await acquire.call(this, seg);
+      events.push(`opened ${seg.number}`);
+      return opened;
+    });
+    const loads = vi.spyOn(WalIndex.prototype, 'loadFiled').mockImplementation(function (this: WalIndex, n) {
+      events.push(`load ${n}`);
+      return loadFiled.call(this, n);
+    });
+    const lists = vi.spyOn(WalIndex.prototype, 'segmentsFrom');
+    try {
+      expect(await readChecked(storage.transit, firstSeqOf(wal, b) - 500, 1000, size)).toBe(1000);
+      // Both index files are asked for before either segment is open (each load and each open
+      // is a few trips to the thread pool; one after the other they were most of such a read).
+      const firstOpened = events.findIndex((e) => e.startsWith('opened'));
+      expect(firstOpened).toBeGreaterThan(0);
+      expect(events.indexOf(`load ${number(a)}`)).toBeGreaterThanOrEqual(0);
+      expect(events.indexOf(`load ${number(a)}`)).toBeLessThan(firstOpened);
+      expect(events.indexOf(`load ${number(b)}`)).toBeGreaterThanOrEqual(0);
+      expect(events.indexOf(`load ${number(b)}`)).toBeLessThan(firstOpened);
+      // The read's list of segments: the two it reads and the one after, not the twenty after them.
+      expect(lists.mock.results.map((r) => (r.value as unknown[]).length)).toEqual([3]);
+      // Two reads at once into the segment without an index file, one from the segment before
+      // it (which loads its index file ahead), one from its middle (which needs an entry there).
+      const [x, y, z] = await Promise.all([
+        readChecked(storage.transit, firstSeqOf(wal, names[21]!) - 300, 1000, size),
+        readChecked(storage.transit, firstSeqOf(wal, names[21]!) + 400, 1000, size),
+        readChecked(storage.transit, firstSeqOf(wal, c) + 100, 50, size),
+      ]);
+      expect([x, y, z]).toEqual([1000, 1000, 50]);
+    } finally {
+      acquires.mockRestore();
+      loads.mockRestore();
+      lists.mockRestore();
+      await storage.close();
+    }
+    // The entry the middle read needed was rebuilt from the segment, and its index file written.
+    expect(readdirSync(wal)).toContain(names[21]!.replace(/\.wal$/, '.idx'));
+  });
+
   it('reads little for the last record of a segment that rolled early, whose tail is zeros, live and after a reopen', async () => {
     const dataDir = newDataDir();
     const wal = join(dataDir, 'wal');
