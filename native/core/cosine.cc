@@ -149,7 +149,11 @@ void CosineTopK(const float* query, size_t dim, double qnorm, const RowSet& set,
     for (size_t i = 0; i < n; i++) {
       const uint32_t row = select != nullptr ? select[i] : static_cast<uint32_t>(first + i);
       const double qn = qnorm * static_cast<double>(set.norms[row]);
-      const double score = qn == 0 ? 0.0 : dots[i] / qn;
+      // Clamped to [-1, 1]: the norms are float32, so a row's score against itself can come out
+      // a rounding step above 1. NaN stays NaN (both comparisons are false) and is dropped.
+      double score = qn == 0 ? 0.0 : dots[i] / qn;
+      if (score > 1.0) score = 1.0;
+      if (score < -1.0) score = -1.0;
       ranking.Offer(score, row);
     }
   }

@@ -177,7 +177,8 @@ TopK Reference(const std::vector<float>& q, double qnorm, const Store& s, const 
   for (size_t n = 0; n < count; n++) {
     const uint32_t r = select ? (*select)[n] : static_cast<uint32_t>(n);
     const double qn = qnorm * static_cast<double>(s.norms[r]);
-    const double score = qn == 0 ? 0.0 : Canonical(q.data(), s.vectors.data() + r * s.stride, s.dim) / qn;
+    const double raw = qn == 0 ? 0.0 : Canonical(q.data(), s.vectors.data() + r * s.stride, s.dim) / qn;
+    const double score = raw > 1.0 ? 1.0 : raw < -1.0 ? -1.0 : raw;  // the clamp of docs/SIMILARITY.md
     if (score >= threshold) all.emplace_back(score, r);
   }
   std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {

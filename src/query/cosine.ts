@@ -243,7 +243,11 @@ class CosineScan {
     for (let n = from; n < to; n++) {
       const row = this.select ? this.select[n]! : n;
       const qn = this.qnorm * this.norms[row]!;
-      const score = qn === 0 ? 0 : dot(this.#q, this.vectors, row * this.stride, dim, this.#acc) / qn;
+      let score = qn === 0 ? 0 : dot(this.#q, this.vectors, row * this.stride, dim, this.#acc) / qn;
+      // Clamped to [-1, 1], as the native kernel does (float32 norms can take a score a rounding
+      // step past 1); NaN stays NaN.
+      if (score > 1) score = 1;
+      if (score < -1) score = -1;
       this.#ranking.offer(score, row);
     }
   }

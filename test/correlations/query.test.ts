@@ -41,7 +41,8 @@ function referenceScore(q: Float32Array, e: Float32Array): number {
   for (let i = 0; i < e.length; i++) s += e[i]! * e[i]!;
   const n = Math.fround(Math.sqrt(s));
   const qn = Math.sqrt(dot(q, q));
-  return qn * n === 0 ? 0 : dot(q, e) / (qn * n);
+  const raw = qn * n === 0 ? 0 : dot(q, e) / (qn * n);
+  return raw > 1 ? 1 : raw < -1 ? -1 : raw;
 }
 
 /** Builds the store: L1 segments (compacted), L0 segments overlapping them in time, and an active part. */

@@ -77,7 +77,8 @@ function reference(q: Float32Array, qnorm: number, s: Store, select: Uint32Array
   const rows = select ? Array.from(select) : Array.from({ length: s.rows }, (_, i) => i);
   for (const r of rows) {
     const qn = qnorm * s.norms[r]!;
-    const score = qn === 0 ? 0 : canonicalDot(q, s.vectors, r * s.stride) / qn;
+    const raw = qn === 0 ? 0 : canonicalDot(q, s.vectors, r * s.stride) / qn;
+    const score = raw > 1 ? 1 : raw < -1 ? -1 : raw;
     if (score >= threshold) all.push([score, r]);
   }
   all.sort((a, b) => (a[0] > b[0] ? -1 : a[0] < b[0] ? 1 : a[1] - b[1]));
@@ -130,12 +131,35 @@ describe.each(paths(nativeKernel, typescriptKernel))('cosine top k on the %s pat
             magnitude += Math.abs(q[j]! * s.vectors[r * s.stride + j]!);
           }
           const qn = qnorm * s.norms[r]!;
-          const want = qn === 0 ? 0 : dot / qn;
+          const want = qn === 0 ? 0 : Math.min(1, Math.max(-1, dot / qn));
           const scale = qn === 0 ? 1 : Math.max(Math.abs(want), magnitude / qn);
           expect(Math.abs(got.scores[i]! - want), `dim ${dim} row ${r}`).toBeLessThanOrEqual(1e-12 * scale);
         }
       }
     }
+  });
+
+  it('keeps every score in [-1, 1]: a row against itself (its float32 norm can take the quotient a hair past 1) scores at most 1, which passes back as a threshold', () => {
+    const random = rng(7);
+    const dim = 128;
+    let above = 0;
+    for (let round = 0; round < 200; round++) {
+      const v = Float32Array.from({ length: dim }, () => random() * 2 - 1);
+      const norm = queryNorm(v);
+      const rows = new Float32Array(2 * dim);
+      rows.set(v);
+      rows.set(v.map((x) => -x), dim);
+      const norms = Float32Array.of(norm, norm);
+      // The quotient before the clamp: above 1 for some vectors (what the clamp is for), below for others.
+      const raw = canonicalDot(v, v, 0) / (norm * norms[0]!);
+      if (raw > 1) above++;
+      const got = kernel.topK(v, norm, rows, dim, norms, 2, null, -Infinity, 2);
+      expect(Array.from(got.rows)).toEqual([0, 1]);
+      expect(Array.from(got.scores)).toEqual([Math.min(1, raw), Math.max(-1, -raw)]);
+      // Its own score as the threshold keeps the row.
+      expect(Array.from(kernel.topK(v, norm, rows, dim, norms, 2, null, got.scores[0]!, 2).rows)).toEqual([0]);
+    }
+    expect(above).toBeGreaterThan(0);
   });
 
   it('ranks by score, then row, and keeps a random k with its boundary ties, a threshold and a gather', () => {
