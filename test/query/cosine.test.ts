@@ -148,7 +148,10 @@ describe.each(paths(nativeKernel, typescriptKernel))('cosine top k on the %s pat
       const norm = queryNorm(v);
       const rows = new Float32Array(2 * dim);
       rows.set(v);
-      rows.set(v.map((x) => -x), dim);
+      rows.set(
+        v.map((x) => -x),
+        dim,
+      );
       const norms = Float32Array.of(norm, norm);
       // The quotient before the clamp: above 1 for some vectors (what the clamp is for), below for others.
       const raw = canonicalDot(v, v, 0) / (norm * norms[0]!);
