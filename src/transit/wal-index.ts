@@ -103,6 +103,8 @@ export class WalIndex implements ReadLocator {
   readonly #closing = new Set<Promise<void>>();
   /** Segments whose entries may be dropped (sealed, with an index file): #evict() looks at these. */
   readonly #cached = new Set<Seg>();
+  /** Loads under way: close() waits for them. */
+  readonly #loads = new Set<Promise<void>>();
   #closed = false;
 
   /** Reads segments with direct I/O in blocks of this many bytes; 0: through the page cache. */
@@ -174,6 +176,8 @@ export class WalIndex implements ReadLocator {
         this.#segs.push(seg);
         if (last !== undefined) {
           last.sealed = true;
+          // Just sealed: the most recently used (its entries are what a consumer reads next).
+          last.lastUse = ++this.#clock;
           if (last.complete) this.#persist(last, seq - 1);
           this.#evict();
         }
@@ -287,7 +291,8 @@ export class WalIndex implements ReadLocator {
       h.dropped = true;
       if (h.users === 0) this.#closeHandle(n, h);
     }
-    await Promise.all(this.#closing);
+    while (this.#loads.size > 0) await Promise.allSettled([...this.#loads]);
+    while (this.#closing.size > 0) await Promise.all([...this.#closing]);
     await this.#writes;
   }
 
@@ -444,7 +449,9 @@ export class WalIndex implements ReadLocator {
         if (!seg.distrusted) {
           const read = await this.#readFile(seg, lastSeq);
           if (read === 'missing' && !scan) return;
-          if (read !== null && read !== 'missing') {
+          if (read === null || read === 'missing')
+            seg.persisted = false; // the file is to be written again
+          else {
             seg.seqs = read.seqs;
             seg.offsets = read.offsets;
             seg.complete = true;
@@ -470,7 +477,13 @@ export class WalIndex implements ReadLocator {
         this.#evict();
       }
     })();
-    return seg.loading;
+    const loading = seg.loading;
+    this.#loads.add(loading);
+    void loading.then(
+      () => this.#loads.delete(loading),
+      () => this.#loads.delete(loading),
+    );
+    return loading;
   }
 
   /** Drops the entries of the least recently used sealed segments beyond MAX_CACHED_SEGMENTS. */
@@ -591,7 +604,7 @@ export class WalIndex implements ReadLocator {
 
   /** Queues the write of `seg`'s index file (temporary file, rename; a cache, so no fsync). */
   #persist(seg: Seg, lastSeq: number): void {
-    if (seg.persisted || seg.seqs === null) return;
+    if (seg.persisted || seg.seqs === null || this.#closed) return;
     const bytes = encodeIndexFile({ segment: seg.number, firstSeq: seg.firstSeq, lastSeq, storeId: this.#storeIdBytes, seqs: seg.seqs, offsets: seg.offsets! });
     const file = join(this.#dir, indexFileName(seg.number));
     seg.persisted = true;

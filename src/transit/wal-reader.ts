@@ -314,8 +314,15 @@ export class WalReader implements AsyncIterable<WalRecord> {
           filed.catch(() => undefined);
         }
       }
-      const opened = pre !== null ? pre.opened : locator !== null ? await locator.acquire(seg) : await openSegment(seg);
+      let opened: ReaderSegment | null;
+      try {
+        opened = pre !== null ? pre.opened : locator !== null ? await locator.acquire(seg) : await openSegment(seg);
+      } catch (err) {
+        await filed?.catch(() => undefined);
+        throw err;
+      }
       if (opened === null) {
+        await filed?.catch(() => undefined);
         throw new TapioError('ERR_WAL_RETENTION', `transit WAL segment ${seg.path} was deleted while it was being read; resume from a newer sequence number`, {
           details: { segment: seg.name },
         });
@@ -491,6 +498,8 @@ export class WalReader implements AsyncIterable<WalRecord> {
           expected = next;
         }
       } finally {
+        // A read that failed before it needed the entries waits for their load all the same.
+        if (filed !== null) await filed.catch(() => undefined);
         if (scanner !== null) {
           await scanner.close();
         }
