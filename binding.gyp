@@ -10,6 +10,7 @@
         "native/core/cosine_serial.cc",
         "native/core/cpu_features.cc",
         "native/core/direct_reader.cc",
+        "native/core/sequential_writer.cc",
         "native/core/crc32c.cc",
         "native/core/crc32c_sse42.cc",
         "native/core/crc32c_arm.cc",
@@ -40,7 +41,8 @@
         "native/binding/cosine_binding.cc",
         "native/binding/select_binding.cc",
         "native/binding/json_check_binding.cc",
-        "native/binding/direct_reader_binding.cc"
+        "native/binding/direct_reader_binding.cc",
+        "native/binding/sequential_writer_binding.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

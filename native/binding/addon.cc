@@ -53,6 +53,7 @@ Napi::Object Register(Napi::Env env, Napi::Object exports) {
   InitSelect(env, exports);
   InitJsonCheck(env, exports);
   InitDirectReader(env, exports);
+  InitSequentialWriter(env, exports);
   return exports;
 }
 

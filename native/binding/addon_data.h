@@ -52,6 +52,7 @@ void InitCosine(Napi::Env env, Napi::Object exports);
 void InitSelect(Napi::Env env, Napi::Object exports);
 void InitJsonCheck(Napi::Env env, Napi::Object exports);
 void InitDirectReader(Napi::Env env, Napi::Object exports);
+void InitSequentialWriter(Napi::Env env, Napi::Object exports);
 
 }  // namespace tapio_binding
 

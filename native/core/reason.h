@@ -33,6 +33,7 @@ enum class StatusCode {
   X(kFileShrank, "file-shrank", kIoError)        /* file, offset */                                           \
   X(kWriterFailed, "writer-failed", kIoError)    /* cause and its details */                                  \
   X(kLockReleased, "lock-released", kClosed)     /* file */                                                   \
+  X(kFileClosed, "file-closed", kClosed)         /* file */                                                   \
   /* Direct I/O: why it is not used, and why 'on' cannot be honoured. */                                      \
   X(kDirectIoOff, "direct-io-off", kIoError)                 /* (none) */                                     \
   X(kDirectIoRefused, "direct-io-refused", kIoError)         /* operation, file, errno */                     \

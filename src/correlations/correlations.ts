@@ -175,6 +175,8 @@ export interface CompactionReport {
   ms: number;
   /** The most the compaction worker held while merging: its heap, its buffers and its WebAssembly memory, bytes. */
   peakMemory: number;
+  /** The output was written with direct I/O (O_DIRECT: the native path, where the file system takes it). */
+  directIo: boolean;
 }
 
 const DAY_MS = 86_400_000;
@@ -722,6 +724,7 @@ export class Correlations extends EventEmitter {
       outputBytes: result.bytesWritten,
       ms: performance.now() - started,
       peakMemory: result.peakMemory ?? 0,
+      directIo: result.directIo ?? false,
     };
     this.emit('compaction', this.#lastCompaction);
     await this.#retire(inputs);

@@ -22,6 +22,7 @@ import * as pw from 'parquet-wasm';
 import { crc32c } from '../crc32c.js';
 import { TapioError } from '../errors.js';
 import { fsyncDir } from '../fs/durable.js';
+import { createSequentialFile, directAlignment, type SequentialFile } from '../fs/sequential-file.js';
 import { arrowToColumns, columnsToArrow, segmentColumns } from './arrow-columns.js';
 import { gatherColumns, type BatchColumns } from './batch-columns.js';
 import { DecodePool } from './decode-pool.js';
@@ -80,7 +81,7 @@ interface Cursor {
 /** Every field of a finding but its embedding. */
 const FIELDS_BUT_EMBEDDING = CORRELATION_FIELDS.filter((f) => f !== 'embedding');
 
-export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEntry; bytesWritten: number; peakMemory: number }> {
+export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEntry; bytesWritten: number; peakMemory: number; directIo: boolean }> {
   const { dir, dim, types, inputs } = job;
   const day = inputs[0]!.day;
   const names = segmentNames(day, job.level, job.number);
@@ -129,14 +130,22 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
   let sideRows: ArrayBuffer | null = null;
   // Written under temporary names, renamed once whole and durable: an engine reading the folder
   // (a glob of *.parquet) never meets a half-written file.
-  let parquetFile: fsp.FileHandle | null = null;
-  let embFile: fsp.FileHandle;
+  // Written from the first byte to the last in large blocks, with direct I/O on the native path
+  // where the folder takes it (sequential-file.ts): a merge's output is not read again soon, and
+  // through the page cache it would push out what queries read.
+  let parquetFile: SequentialFile | null = null;
+  let embFile: SequentialFile;
   try {
-    await fsp.mkdir(dirname(join(dir, names.file)), { recursive: true, mode: 0o700 });
-    parquetFile = await fsp.open(inProgress(join(dir, names.file)), 'w', 0o600);
-    embFile = await fsp.open(inProgress(join(dir, names.embeddings)), 'w', 0o600);
+    const dayDir = dirname(join(dir, names.file));
+    await fsp.mkdir(dayDir, { recursive: true, mode: 0o700 });
+    const alignment = directAlignment(dayDir, job.kernel);
+    // A file of that name is left by a merge a crash broke off (open removes those too).
+    await fsp.rm(inProgress(join(dir, names.file)), { force: true });
+    await fsp.rm(inProgress(join(dir, names.embeddings)), { force: true });
+    parquetFile = await createSequentialFile(inProgress(join(dir, names.file)), { path: job.kernel, alignment });
+    embFile = await createSequentialFile(inProgress(join(dir, names.embeddings)), { path: job.kernel, alignment });
   } catch (err) {
-    await parquetFile?.close();
+    await parquetFile?.abort();
     await closeCursors(cursors);
     throw err;
   }
@@ -149,7 +158,28 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
   let parquetBytes = 0;
   let minTs = Infinity;
   let maxTs = -Infinity;
+  // The checksums of the files, as their bytes are appended (no read back).
+  let crc = 0;
+  let embeddingCrc = 0;
+  const appendEmbeddings = async (bytes: Uint8Array): Promise<void> => {
+    embeddingCrc = crc32c(bytes, embeddingCrc);
+    await embFile.append(bytes);
+  };
+  let embeddingBytes = 0;
+  let directIo = false;
+  let finished = false;
   try {
+    // The side file's header first: its row count and where the norms start are known from the
+    // inputs (a merge that writes another count fails below).
+    const header = new Uint8Array(EMBEDDING_HEADER_SIZE);
+    const view = new DataView(header.buffer);
+    view.setUint32(0, EMBEDDING_MAGIC, true);
+    view.setUint32(4, EMBEDDING_VERSION, true);
+    view.setUint32(8, dim, true);
+    view.setUint32(12, stride, true);
+    view.setFloat64(16, totalRows, true);
+    view.setFloat64(24, EMBEDDING_HEADER_SIZE + totalRows * stride, true);
+    await appendEmbeddings(header);
     const fill = async (c: Cursor): Promise<boolean> => {
       while (c.cols === null || c.row >= c.cols.rows) {
         if (c.group >= c.groups) return false;
@@ -252,7 +282,7 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
         for (let i = 0; i < dim; i++) sum += row[i]! * row[i]!;
         norms[rowsOut + r] = Math.sqrt(sum);
       }
-      await embFile.write(block, 0, block.length, EMBEDDING_HEADER_SIZE + rowsOut * stride);
+      await appendEmbeddings(block);
     };
 
     const source = new ReadableStream<pw.RecordBatch>({
@@ -280,38 +310,28 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
     });
     const output = await pw.transformParquetStream(source, parquetProperties());
     for await (const chunk of output as unknown as AsyncIterable<Uint8Array>) {
-      await parquetFile.write(chunk, 0, chunk.length, parquetBytes);
+      crc = crc32c(chunk, crc);
+      await parquetFile.append(chunk);
       parquetBytes += chunk.length;
       peakMemory = Math.max(peakMemory, workerMemory());
     }
     if (rowsOut !== totalRows) throw new Error(`the merge wrote ${rowsOut} rows of the ${totalRows} its inputs hold`);
-    const header = new Uint8Array(EMBEDDING_HEADER_SIZE);
-    const view = new DataView(header.buffer);
-    const normsAt = EMBEDDING_HEADER_SIZE + rowsOut * stride;
-    view.setUint32(0, EMBEDDING_MAGIC, true);
-    view.setUint32(4, EMBEDDING_VERSION, true);
-    view.setUint32(8, dim, true);
-    view.setUint32(12, stride, true);
-    view.setFloat64(16, rowsOut, true);
-    view.setFloat64(24, normsAt, true);
-    await embFile.write(header, 0, header.length, 0);
-    await embFile.write(new Uint8Array(norms.buffer, 0, rowsOut * 4), 0, rowsOut * 4, normsAt);
-    await parquetFile.datasync();
-    await embFile.datasync();
+    await appendEmbeddings(new Uint8Array(norms.buffer, 0, rowsOut * 4));
+    const parquetDone = await parquetFile.finish();
+    const embDone = await embFile.finish();
+    embeddingBytes = embDone.bytes;
+    directIo = parquetDone.direct && embDone.direct;
+    finished = true;
   } finally {
-    await parquetFile.close();
-    await embFile.close();
+    if (!finished) {
+      await parquetFile.abort();
+      await embFile.abort();
+    }
     await closeCursors(cursors);
   }
   await publish(join(dir, names.file));
   await publish(join(dir, names.embeddings));
   await fsyncDir(dirname(join(dir, names.file)));
-  // The checksums are of the files as written: read back once (sequentially, a row group's worth at a time).
-  const [crc, embeddingCrc, embeddingBytes] = await Promise.all([
-    fileCrc(join(dir, names.file)),
-    fileCrc(join(dir, names.embeddings)),
-    fileSize(join(dir, names.embeddings)),
-  ]);
   const entry: SegmentEntry = {
     ...names,
     level: job.level,
@@ -329,7 +349,7 @@ export async function mergeSegments(job: CompactJob): Promise<{ entry: SegmentEn
     resourceTypes,
     names: Buffer.from(buildNameFilter(keys, keys.size)).toString('base64'),
   };
-  return { entry, bytesWritten: parquetBytes + embeddingBytes, peakMemory };
+  return { entry, bytesWritten: parquetBytes + embeddingBytes, peakMemory, directIo };
 }
 
 async function closeCursors(cursors: readonly Cursor[]): Promise<void> {
@@ -355,8 +375,4 @@ export async function fileCrc(path: string): Promise<number> {
   } finally {
     await handle.close();
   }
-}
-
-async function fileSize(path: string): Promise<number> {
-  return (await fsp.stat(path)).size;
 }

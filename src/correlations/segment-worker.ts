@@ -40,7 +40,7 @@ function received(flush: FlushJob): Promise<FlushJob> {
 const run =
   job.kind === 'flush'
     ? received(job).then(writeSegmentFiles)
-    : mergeSegments(job).then((r) => ({ entries: [r.entry], bytesWritten: r.bytesWritten, peakMemory: r.peakMemory }));
+    : mergeSegments(job).then((r) => ({ entries: [r.entry], bytesWritten: r.bytesWritten, peakMemory: r.peakMemory, directIo: r.directIo }));
 run.then(
   (result) => parentPort!.postMessage({ ok: true, result } satisfies JobReply),
   (err: unknown) =>

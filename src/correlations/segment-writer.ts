@@ -36,6 +36,8 @@ export interface JobResult {
   bytesWritten: number;
   /** The most a compaction worker held (workerMemory() in segment-merge.ts), bytes. */
   peakMemory?: number;
+  /** A compaction's output was written with direct I/O. */
+  directIo?: boolean;
 }
 
 export type JobReply = { ok: true; result: JobResult } | { ok: false; error: { message: string; code: string | null } };

@@ -21,6 +21,9 @@ export type NativeFileLockHandle = { readonly [fileLockHandle]: true };
 declare const directReaderHandle: unique symbol;
 /** A file open for direct reads by {@link NativeAddon.openDirectReader}: opaque, closed by closeDirectReader. */
 export type NativeDirectReaderHandle = { readonly [directReaderHandle]: true };
+declare const sequentialWriterHandle: unique symbol;
+/** A file being written by {@link NativeAddon.createSequentialWriter}: opaque, ended by finishSequentialWriter or abortSequentialWriter. */
+export type NativeSequentialWriterHandle = { readonly [sequentialWriterHandle]: true };
 
 /** Bytes the addon reads in place: any typed array or DataView (the bytes it views), or an ArrayBuffer. */
 export type NativeBytes = ArrayBufferView | ArrayBuffer;
@@ -231,6 +234,19 @@ export interface NativeAddon {
   directRead(handle: NativeDirectReaderHandle, into: Uint8Array, position: number): Promise<number>;
   /** Closes the file once no read is under way; later directRead calls throw ERR_CLOSED. */
   closeDirectReader(handle: NativeDirectReaderHandle): void;
+  /** The block size direct writes use in `dir` (a file created and removed there), or 0 where it refuses them. */
+  probeDirectIo(dir: string): number;
+  /**
+   * Creates `path` (it must not exist) for sequential writes in blocks of `blockBytes`, with
+   * O_DIRECT in blocks of `alignment` bytes (0: none; native/core/sequential_writer.h).
+   */
+  createSequentialWriter(path: string, alignment: number, blockBytes: number): NativeSequentialWriterHandle;
+  /** Appends `bytes` (not to be changed until it resolves); each block that fills is written on the libuv pool. */
+  sequentialWrite(handle: NativeSequentialWriterHandle, bytes: Uint8Array): Promise<void>;
+  /** Writes the rest, cuts the file to the bytes appended, fdatasyncs and closes it. */
+  finishSequentialWriter(handle: NativeSequentialWriterHandle): Promise<{ bytes: number; direct: boolean }>;
+  /** Closes and removes the file. */
+  abortSequentialWriter(handle: NativeSequentialWriterHandle): void;
 }
 
 /** Which path runs, and why. */

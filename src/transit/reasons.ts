@@ -141,6 +141,7 @@ const REASONS = {
     details: (d) => (d.cause === 'io' ? writerIoDetails(d) : { ...d }),
   },
   'lock-released': { error: 'ERR_CLOSED', text: (d) => `the lock of ${str(d.file)} was released` },
+  'file-closed': { error: 'ERR_CLOSED', text: (d) => `${str(d.file)} was finished or given up and takes no more writes` },
 
   // ---- Direct I/O: why it is not used, and why 'on' cannot be honoured.
   'direct-io-off': { error: 'ERR_WAL_IO', text: () => 'direct_io is off' },

@@ -1,7 +1,7 @@
 // Compaction on both paths: L0 segments of a day merge into L1 (and L1 into L2) with every row
 // present once and every value on its row, also when the inputs have different resource columns
 // (a property test); queries that run meanwhile see every row; inputs are deleted afterwards.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 import fc from 'fast-check';
@@ -11,6 +11,8 @@ import { TapioStorage, type CorrelationInput } from '../../src/index.js';
 import { FindingGenerator } from '../../src/correlations/generator.js';
 import { mergeOrderTs } from '../../src/correlations/merge-order.js';
 import { EmbeddingReader, SegmentReader } from '../../src/correlations/segment-file.js';
+import { fileCrc } from '../../src/correlations/segment-merge.js';
+import { directAlignment } from '../../src/fs/sequential-file.js';
 import { loadNative } from '../../src/native/loader.js';
 import { asRecord, byTime, newDataDir, paths } from './helpers.js';
 
@@ -75,6 +77,14 @@ describe.each(paths)('compaction on the %s path', (path) => {
       [out[0]!.embeddings, out[0]!.file].map((f) => f.split('/').pop()).sort(),
     );
     expect(stats.lastCompaction).toMatchObject({ level: 1, rows: expect.any(Number) });
+    // Written with direct I/O on the native path where the folder takes it; the checksums and
+    // sizes the manifest keeps (taken as the bytes were written) are those of the files.
+    const dayDir = dirname(join(t.correlations.dir, out[0]!.file));
+    expect(stats.lastCompaction!.directIo).toBe(directAlignment(dayDir, path) > 0);
+    expect(await fileCrc(join(t.correlations.dir, out[0]!.file))).toBe(out[0]!.crc);
+    expect(await fileCrc(join(t.correlations.dir, out[0]!.embeddings))).toBe(out[0]!.embeddingCrc);
+    expect(statSync(join(t.correlations.dir, out[0]!.file)).size).toBe(out[0]!.bytes);
+    expect(statSync(join(t.correlations.dir, out[0]!.embeddings)).size).toBe(out[0]!.embeddingBytes);
     await t.close();
   });
 

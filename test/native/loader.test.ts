@@ -49,6 +49,11 @@ const addonExports: Members<NativeAddon> = {
   openDirectReader: 'function',
   directRead: 'function',
   closeDirectReader: 'function',
+  probeDirectIo: 'function',
+  createSequentialWriter: 'function',
+  sequentialWrite: 'function',
+  finishSequentialWriter: 'function',
+  abortSequentialWriter: 'function',
 };
 const producerMembers: Members<NativeProducer> = { pushBatches: 'function', ref: 'function', unref: 'function', detach: 'function', id: 'number' };
 const ringMembers: Members<NativeRing> = { push: 'function', drain: 'function', usedBytes: 'function' };

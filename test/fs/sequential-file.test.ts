@@ -1,0 +1,130 @@
+// Sequential files (the segment files a compaction writes), on both paths: the file holds
+// exactly the bytes appended, whatever the sizes of the appends against the block and the
+// alignment; the native path writes them with direct I/O where the folder takes it; failures
+// are the same TapioError on both paths, and a file given up is removed.
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { isTapioError } from '../../src/errors.js';
+import { createSequentialFile, directAlignment } from '../../src/fs/sequential-file.js';
+import { nativeStatus } from '../../src/native/loader.js';
+
+const paths: Array<'native' | 'typescript'> = nativeStatus().native ? ['native', 'typescript'] : ['typescript'];
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function newDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'tapio-seqfile-'));
+  dirs.push(d);
+  return d;
+}
+
+/** Bytes whose every position differs from its neighbours' (a byte written at the wrong offset shows). */
+function pattern(n: number, seed: number): Uint8Array {
+  const b = new Uint8Array(n);
+  let x = seed | 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
+async function thrown(fn: () => Promise<unknown>): Promise<unknown> {
+  try {
+    await fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a failure');
+}
+
+describe.each(paths)('sequential files (%s path)', (path) => {
+  const dir = newDir();
+  const alignment = directAlignment(dir, path);
+
+  it('probes direct I/O on the native path only', () => {
+    if (path === 'typescript') expect(alignment).toBe(0);
+    else expect(alignment === 0 || (alignment >= 512 && (alignment & (alignment - 1)) === 0)).toBe(true);
+  });
+
+  it('hold exactly the bytes appended, for any sizes of appends against the block and the alignment', async () => {
+    const d = newDir();
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 40_000 }), { maxLength: 12 }), fc.constantFrom(8192, 16384, 65536), async (sizes, blockBytes) => {
+        const file = join(d, `f${n++}`);
+        const w = await createSequentialFile(file, { path, alignment, blockBytes });
+        const parts = sizes.map((s, i) => pattern(s, i + 1));
+        for (const p of parts) await w.append(p);
+        const total = sizes.reduce((a, b) => a + b, 0);
+        expect(w.size).toBe(total);
+        const done = await w.finish();
+        expect(done.bytes).toBe(total);
+        expect(done.direct).toBe(path === 'native' && alignment > 0);
+        expect(statSync(file).size).toBe(total);
+        expect(Buffer.compare(readFileSync(file), Buffer.concat(parts))).toBe(0);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('write an empty file, a file of whole blocks, and appends of one byte', async () => {
+    const d = newDir();
+    const empty = await createSequentialFile(join(d, 'empty'), { path, alignment, blockBytes: 8192 });
+    expect(await empty.finish()).toEqual({ bytes: 0, direct: path === 'native' && alignment > 0 });
+    expect(statSync(join(d, 'empty')).size).toBe(0);
+    const whole = await createSequentialFile(join(d, 'whole'), { path, alignment, blockBytes: 8192 });
+    const bytes = pattern(3 * 8192, 9);
+    await whole.append(bytes);
+    await whole.finish();
+    expect(Buffer.compare(readFileSync(join(d, 'whole')), Buffer.from(bytes))).toBe(0);
+    const ones = await createSequentialFile(join(d, 'ones'), { path, alignment, blockBytes: 8192 });
+    const small = pattern(9000, 3);
+    for (let i = 0; i < small.length; i++) await ones.append(small.subarray(i, i + 1));
+    await ones.finish();
+    expect(Buffer.compare(readFileSync(join(d, 'ones')), Buffer.from(small))).toBe(0);
+  });
+
+  it('refuse a path that exists (ERR_WAL_IO, the file left as it was), and calls after finish or abort (ERR_CLOSED); abort removes the file', async () => {
+    const d = newDir();
+    const there = join(d, 'there');
+    writeFileSync(there, 'kept');
+    const err = await thrown(() => createSequentialFile(there, { path, alignment, blockBytes: 8192 }));
+    expect(isTapioError(err) && err.code).toBe('ERR_WAL_IO');
+    expect((err as { details?: Record<string, unknown> }).details).toMatchObject({ file: there, operation: 'open', errno: 'EEXIST' });
+    expect(readFileSync(there, 'utf8')).toBe('kept');
+
+    const w = await createSequentialFile(join(d, 'done'), { path, alignment, blockBytes: 8192 });
+    await w.append(pattern(100, 1));
+    await w.finish();
+    for (const call of [() => w.append(pattern(1, 1)), () => w.finish()]) {
+      const e = await thrown(call);
+      expect(isTapioError(e) && e.code).toBe('ERR_CLOSED');
+    }
+    await w.abort(); // after finish: nothing
+    expect(existsSync(join(d, 'done'))).toBe(true);
+
+    const given = await createSequentialFile(join(d, 'given-up'), { path, alignment, blockBytes: 8192 });
+    await given.append(pattern(20_000, 2));
+    await given.abort();
+    expect(existsSync(join(d, 'given-up'))).toBe(false);
+    const e = await thrown(() => given.append(pattern(1, 1)));
+    expect(isTapioError(e) && e.code).toBe('ERR_CLOSED');
+  });
+
+  it('refuse a block size that is not a multiple of the unit', async () => {
+    const d = newDir();
+    const e = await thrown(() => createSequentialFile(join(d, 'x'), { path, alignment, blockBytes: 1000 }));
+    expect(e).toBeInstanceOf(Error);
+    expect(existsSync(join(d, 'x'))).toBe(false);
+  });
+});
