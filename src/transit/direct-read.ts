@@ -9,7 +9,8 @@
  * The TypeScript writer appends through the page cache, so its segments are read buffered: a
  * direct read would only make the kernel write them back first.
  */
-import { loadNative } from '../native/loader.js';
+import { TapioError } from '../errors.js';
+import { loadNative, type NativeDirectReaderHandle } from '../native/loader.js';
 
 /** Reads bytes of one file at any offset. */
 export interface ByteSource {
@@ -20,21 +21,34 @@ export interface ByteSource {
 }
 
 /**
- * `path` open for direct reads in blocks of `alignment` bytes, or null when the addon is not
- * loaded or the file system refuses direct I/O (read buffered then). A failed open throws ERR_WAL_IO.
+ * `path` for direct reads in blocks of `alignment` bytes, opened at its first read rather than
+ * at once: a segment opened for a page of records (reads shorter than the scanner's direct-read
+ * bound go through the page cache) then costs no second open and close, which are system calls
+ * on the event loop's thread. Where that open fails or the file system refuses direct I/O,
+ * `fallback` (a buffered read of the same file) serves the reads. Null when the addon is not loaded.
  */
-export function openDirectSource(path: string, alignment: number): ByteSource | null {
+export function lazyDirectSource(path: string, alignment: number, fallback: (into: Uint8Array, position: number) => Promise<number>): ByteSource | null {
   const addon = loadNative();
   if (addon === null) return null;
-  const handle = addon.openDirectReader(path, alignment);
-  if (handle === null) return null;
+  let handle: NativeDirectReaderHandle | null | undefined;
   let closed = false;
   return {
-    read: (into, position) => addon.directRead(handle, into, position),
+    read: (into, position) => {
+      if (closed) throw new TapioError('ERR_CLOSED', `a direct read of ${path} after its source was closed`, { details: { file: path } });
+      if (handle === undefined) {
+        try {
+          handle = addon.openDirectReader(path, alignment);
+        } catch {
+          // Read through the page cache: direct reads only spare the CPU.
+          handle = null;
+        }
+      }
+      return handle === null ? fallback(into, position) : addon.directRead(handle, into, position);
+    },
     close: () => {
       if (closed) return;
       closed = true;
-      addon.closeDirectReader(handle);
+      if (handle !== undefined && handle !== null) addon.closeDirectReader(handle);
     },
   };
 }

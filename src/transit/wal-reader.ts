@@ -16,7 +16,7 @@ import { decodeSegmentHeader, storeIdToHex, type SegmentHeader } from './codec.j
 import { INDEX_SPACING, RECORD_ALIGN, RECORD_HEADER_SIZE, SEGMENT_HEADER_SIZE, SEGMENT_HEADER_USED, segmentFileName } from './format.js';
 import { reasonError, type Reasoned } from './reasons.js';
 import { headerGapEnd, isRecordedDamage, readSalvaged, type FoundDamage, type SalvagedStretch } from './salvage-file.js';
-import { openDirectSource, type ByteSource } from './direct-read.js';
+import { lazyDirectSource, type ByteSource } from './direct-read.js';
 import { SCAN_CHUNK_BYTES, SegmentScanner } from './segment-scanner.js';
 import { listSegments, readWalId, type SegmentFile, type WalIdentity } from './wal-dir.js';
 
@@ -103,12 +103,7 @@ export async function openSegment(seg: SegmentFile, directAlignment = 0): Promis
     throw err;
   }
   if (directAlignment > 0) {
-    try {
-      opened.direct = openDirectSource(seg.path, directAlignment);
-    } catch {
-      // Read through the handle: direct reads only spare the CPU.
-      opened.direct = null;
-    }
+    opened.direct = lazyDirectSource(seg.path, directAlignment, async (into, position) => (await fh.read(into, 0, into.length, position)).bytesRead);
   }
   return opened;
 }

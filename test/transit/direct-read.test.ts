@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { TapioStorage } from '../../src/index.js';
 import { loadNative, nativeStatus } from '../../src/native/loader.js';
-import { openDirectSource } from '../../src/transit/direct-read.js';
+import { lazyDirectSource } from '../../src/transit/direct-read.js';
 import { readCounters } from '../../src/transit/wal-reader.js';
 
 const paths: Array<'native' | 'typescript'> = nativeStatus().native ? ['native', 'typescript'] : ['typescript'];
@@ -31,14 +31,18 @@ function payload(seq: number): Uint8Array {
   return b;
 }
 
-describe.skipIf(!nativeStatus().native)('openDirectSource (native only: the TypeScript path reads buffered)', () => {
+describe.skipIf(!nativeStatus().native)('lazyDirectSource (native only: the TypeScript path reads buffered)', () => {
   it('copies any range of the file, stopping at its end', async () => {
     const file = join(newDir(), 'data');
     const bytes = Buffer.alloc(3 * 1024 * 1024 + 777);
     for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 2654435761) >>> 24;
     writeFileSync(file, bytes);
-    const src = openDirectSource(file, 4096);
-    if (src === null) return expect.fail(`the file system of ${tmpdir()} refuses O_DIRECT; direct reads cannot be tested here`);
+    let buffered = 0;
+    const src = lazyDirectSource(file, 4096, () => {
+      buffered++;
+      return Promise.resolve(0);
+    });
+    expect(src).not.toBeNull();
     try {
       for (const [at, n] of [
         [0, 1],
@@ -49,15 +53,18 @@ describe.skipIf(!nativeStatus().native)('openDirectSource (native only: the Type
         [bytes.length - 5, 5],
       ] as const) {
         const into = Buffer.alloc(n, 0xee);
-        await expect(src.read(into, at)).resolves.toBe(n);
+        await expect(src!.read(into, at)).resolves.toBe(n);
         expect(into.equals(bytes.subarray(at, at + n))).toBe(true);
       }
       const into = Buffer.alloc(100);
-      await expect(src.read(into, bytes.length - 40)).resolves.toBe(40);
-      await expect(src.read(into, bytes.length + 4096)).resolves.toBe(0);
+      await expect(src!.read(into, bytes.length - 40)).resolves.toBe(40);
+      await expect(src!.read(into, bytes.length + 4096)).resolves.toBe(0);
+      // Every read was direct (the file system of the temporary folder takes O_DIRECT here).
+      expect(buffered, `the file system of ${tmpdir()} refuses O_DIRECT; direct reads cannot be tested here`).toBe(0);
     } finally {
-      src.close();
+      src!.close();
     }
+    expect(() => src!.read(Buffer.alloc(1), 0)).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
   });
 
   it('refuses reads after close, bad arguments and files it cannot open with stable codes', async () => {
