@@ -3,8 +3,8 @@
 //   probeDirectIo(dir) -> the alignment direct writes use in `dir`, or 0 where it refuses them
 //   createSequentialWriter(path, alignment, blockBytes) -> handle (the file created; alignment
 //     0 for no direct I/O)
-//   sequentialWrite(handle, bytes) -> Promise<void>: the bytes appended, each block that fills
-//     written on a libuv pool thread
+//   sequentialWrite(handle, bytes) -> Promise<void>: the bytes (copied at the call) appended, each
+//     block that fills written on a libuv pool thread
 //   finishSequentialWriter(handle) -> Promise<{ bytes, direct }>: the tail written, the file cut
 //     to its length, fdatasync'ed and closed
 //   abortSequentialWriter(handle): closes and removes the file once no call is under way
@@ -16,6 +16,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "binding/addon_data.h"
 #include "core/file_layer.h"
@@ -100,13 +101,13 @@ class WriteWorker : public Napi::AsyncWorker {
         holder_(holder),
         writer_(holder->writer),
         handle_(Napi::Persistent(handle)),
-        held_(Napi::Persistent(bytes.As<Napi::Object>())),
-        data_(bytes.Data()),
-        length_(bytes.ByteLength()) {}
+        // A copy taken here, on the calling thread: the caller's buffer may be detached or
+        // reused once this call returns, whatever the promise.
+        bytes_(bytes.Data(), bytes.Data() + bytes.ByteLength()) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
 
-  // On a libuv pool thread: reads only the array's memory, which the reference keeps alive.
-  void Execute() override { status_ = writer_->Append(data_, length_); }
+  // On a libuv pool thread: the copy into the writer's block and the writes of blocks that fill.
+  void Execute() override { status_ = writer_->Append(bytes_.data(), bytes_.size()); }
 
   void OnOK() override {
     holder_->busy.store(false);
@@ -122,9 +123,7 @@ class WriteWorker : public Napi::AsyncWorker {
   Holder* holder_;  // alive while handle_ holds the external
   std::shared_ptr<tapio::wal::SequentialWriter> writer_;
   Napi::ObjectReference handle_;
-  Napi::ObjectReference held_;
-  const uint8_t* data_;
-  size_t length_;
+  std::vector<uint8_t> bytes_;
   tapio::Status status_;
 };
 

@@ -30,17 +30,26 @@ Status SequentialWriter::Create(const std::string& path, size_t alignment, size_
   if (block_bytes == 0 || block_bytes % unit != 0 || block_bytes > (size_t{1} << 30)) {
     return Status(Reason::kWriterOption).With("option", "blockBytes").With("value", uint64_t{block_bytes});
   }
-  const int flags = O_WRONLY | O_CREAT | O_EXCL;
+  // Created without O_DIRECT, then opened again with it: a file system without direct I/O says
+  // EINVAL only after it created the file, so an open with both would leave one behind.
   int fd = -1;
-  bool direct = alignment != 0;
-  Status s = OpenFile(path, flags, direct, &fd);
-  if (!s.ok() && direct && s.Text("errno") == "EINVAL") {
-    // A file system without direct I/O says EINVAL at open: write through the page cache.
-    // (O_EXCL: the failed open created nothing.)
-    direct = false;
-    s = OpenFile(path, flags, false, &fd);
-  }
+  Status s = OpenFile(path, O_WRONLY | O_CREAT | O_EXCL, /*direct=*/false, &fd);
   if (!s.ok()) return s;
+  bool direct = false;
+  if (alignment != 0) {
+    int dfd = -1;
+    Status d = OpenFile(path, O_WRONLY, /*direct=*/true, &dfd);
+    if (d.ok()) {
+      close(fd);
+      fd = dfd;
+      direct = true;
+    } else if (d.Text("errno") != "EINVAL") {
+      close(fd);
+      unlink(path.c_str());
+      return d;
+    }
+    // EINVAL: write through the page cache.
+  }
   std::unique_ptr<SequentialWriter> w(new SequentialWriter(path, fd, direct, unit, layer));
   if (!w->block_.Allocate(block_bytes, unit)) {
     w->Abort();

@@ -64,13 +64,26 @@ export function directAlignment(dir: string, path: 'native' | 'typescript'): num
   }
 }
 
+/** The most bytes one block may hold. */
+const MAX_BLOCK_BYTES = 1 << 30;
+
 /** Creates `path` (which must not exist) for sequential writes. */
 export async function createSequentialFile(path: string, options: SequentialFileOptions): Promise<SequentialFile> {
   const blockBytes = options.blockBytes ?? SEQUENTIAL_BLOCK_BYTES;
+  const { alignment } = options;
+  // Checked here for both paths, with the same error.
+  if (!(alignment === 0 || (Number.isInteger(alignment) && alignment >= 512 && alignment <= 65536 && (alignment & (alignment - 1)) === 0))) {
+    throw new TapioError('ERR_INVALID_ARGUMENT', `a sequential file's alignment must be 0 or a power of two from 512 to 65536, got ${alignment}`);
+  }
+  const unit = alignment > 0 ? alignment : DEFAULT_UNIT;
+  if (!(Number.isInteger(blockBytes) && blockBytes > 0 && blockBytes <= MAX_BLOCK_BYTES && blockBytes % unit === 0)) {
+    throw new TapioError(
+      'ERR_INVALID_ARGUMENT',
+      `a sequential file's blockBytes must be a multiple of ${unit} from ${unit} to ${MAX_BLOCK_BYTES}, got ${blockBytes}`,
+    );
+  }
   const addon = options.path === 'native' ? loadNative() : null;
-  if (addon !== null) return new NativeSequentialFile(addon, path, addon.createSequentialWriter(path, options.alignment, blockBytes));
-  const unit = options.alignment > 0 ? options.alignment : DEFAULT_UNIT;
-  if (!(blockBytes > 0 && blockBytes % unit === 0)) throw new RangeError(`blockBytes must be a positive multiple of ${unit}, got ${blockBytes}`);
+  if (addon !== null) return new NativeSequentialFile(addon, path, addon.createSequentialWriter(path, alignment, blockBytes));
   let fh: FileHandle;
   try {
     fh = await open(path, 'wx', 0o600);
@@ -83,6 +96,8 @@ export async function createSequentialFile(path: string, options: SequentialFile
 class NativeSequentialFile implements SequentialFile {
   #size = 0;
   #done = false;
+  /** The call under way, which abort() waits for (the addon takes one call at a time). */
+  #pending: Promise<unknown> | null = null;
 
   constructor(
     private readonly addon: NativeAddon,
@@ -96,19 +111,34 @@ class NativeSequentialFile implements SequentialFile {
 
   async append(bytes: Uint8Array): Promise<void> {
     if (this.#done) throw closedError(this.path, 'append()');
-    await this.addon.sequentialWrite(this.handle, bytes);
+    const pending = this.addon.sequentialWrite(this.handle, bytes);
+    this.#pending = pending;
+    try {
+      await pending;
+    } finally {
+      if (this.#pending === pending) this.#pending = null;
+    }
     this.#size += bytes.length;
   }
 
   async finish(): Promise<{ bytes: number; direct: boolean }> {
     if (this.#done) throw closedError(this.path, 'finish()');
     this.#done = true;
-    return this.addon.finishSequentialWriter(this.handle);
+    const pending = this.addon.finishSequentialWriter(this.handle);
+    this.#pending = pending;
+    try {
+      return await pending;
+    } finally {
+      if (this.#pending === pending) this.#pending = null;
+    }
   }
 
   async abort(): Promise<void> {
-    if (this.#done) return;
+    if (this.#done && this.#pending === null) return;
+    // After the call under way (its failure is the caller's to see).
+    const pending = this.#pending;
     this.#done = true;
+    if (pending !== null) await pending.catch(() => undefined);
     this.addon.abortSequentialWriter(this.handle);
   }
 }
@@ -121,6 +151,12 @@ class TsSequentialFile implements SequentialFile {
   #written = 0;
   #size = 0;
   #done = false;
+  /** The first failure: every later append and finish throws it (a block is never written twice). */
+  #failed: unknown = null;
+  /** Bytes of the appends that succeeded (what `size` tells, as on the native path). */
+  #appended = 0;
+  /** The append under way, which abort() waits for (as the native path's does). */
+  #pending: Promise<void> | null = null;
 
   constructor(
     readonly path: string,
@@ -134,11 +170,22 @@ class TsSequentialFile implements SequentialFile {
   }
 
   get size(): number {
-    return this.#size;
+    return this.#appended;
   }
 
   async append(bytes: Uint8Array): Promise<void> {
     if (this.#done) throw closedError(this.path, 'append()');
+    if (this.#failed !== null) throw this.#failed;
+    const pending = this.#append(bytes);
+    this.#pending = pending;
+    try {
+      await pending;
+    } finally {
+      if (this.#pending === pending) this.#pending = null;
+    }
+  }
+
+  async #append(bytes: Uint8Array): Promise<void> {
     let at = 0;
     while (at < bytes.length) {
       const take = Math.min(bytes.length - at, this.#block.length - this.#used);
@@ -151,10 +198,16 @@ class TsSequentialFile implements SequentialFile {
         this.#used = 0;
       }
     }
+    this.#appended += bytes.length;
   }
 
   async #write(n: number): Promise<void> {
-    await writeAll(this.#fh, this.#block.subarray(0, n), this.#written, this.path);
+    try {
+      await writeAll(this.#fh, this.#block.subarray(0, n), this.#written, this.path);
+    } catch (err) {
+      this.#failed = err;
+      throw err;
+    }
     this.#written += n;
   }
 
@@ -162,6 +215,7 @@ class TsSequentialFile implements SequentialFile {
     if (this.#done) throw closedError(this.path, 'finish()');
     this.#done = true;
     try {
+      if (this.#failed !== null) throw this.#failed;
       if (this.#used > 0) {
         // The tail padded to the unit, as the native writer's direct writes need; cut back below.
         const padded = Math.ceil(this.#used / this.#unit) * this.#unit;
@@ -189,14 +243,17 @@ class TsSequentialFile implements SequentialFile {
     try {
       await this.#fh.close();
     } catch (err) {
+      await unlink(this.path).catch(() => undefined);
       throw ioError(this.path, 'close', err);
     }
     return { bytes: this.#size, direct: false };
   }
 
   async abort(): Promise<void> {
-    if (this.#done) return;
+    if (this.#done && this.#pending === null) return;
+    const pending = this.#pending;
     this.#done = true;
+    if (pending !== null) await pending.catch(() => undefined);
     await this.#fh.close().catch(() => undefined);
     await unlink(this.path).catch(() => undefined);
   }

@@ -6,12 +6,16 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { isTapioError } from '../../src/errors.js';
 import { createSequentialFile, directAlignment } from '../../src/fs/sequential-file.js';
 import { nativeStatus } from '../../src/native/loader.js';
+import { libPath } from '../built-lib.js';
 
 const paths: Array<'native' | 'typescript'> = nativeStatus().native ? ['native', 'typescript'] : ['typescript'];
 const dirs: string[] = [];
@@ -121,10 +125,62 @@ describe.each(paths)('sequential files (%s path)', (path) => {
     expect(isTapioError(e) && e.code).toBe('ERR_CLOSED');
   });
 
-  it('refuse a block size that is not a multiple of the unit', async () => {
+  it('refuse a block size that is not a multiple of the unit and an alignment that is not a power of two, with the same error on both paths', async () => {
     const d = newDir();
-    const e = await thrown(() => createSequentialFile(join(d, 'x'), { path, alignment, blockBytes: 1000 }));
-    expect(e).toBeInstanceOf(Error);
-    expect(existsSync(join(d, 'x'))).toBe(false);
+    for (const options of [
+      { alignment, blockBytes: 1000 },
+      { alignment, blockBytes: 2 ** 31 },
+      { alignment: 3000, blockBytes: 6000 },
+    ]) {
+      const e = await thrown(() => createSequentialFile(join(d, 'x'), { path, ...options }));
+      expect(isTapioError(e) && e.code).toBe('ERR_INVALID_ARGUMENT');
+      expect(existsSync(join(d, 'x'))).toBe(false);
+    }
   });
+
+  it('give up a file while an append is under way: abort() waits for it, then removes the file', async () => {
+    const d = newDir();
+    const file = join(d, 'busy');
+    const w = await createSequentialFile(file, { path, alignment, blockBytes: 1 << 20 });
+    const appending = w.append(pattern(32 << 20, 4));
+    await w.abort();
+    // The append ran to its end first (on both paths), then the file went.
+    await expect(appending).resolves.toBeUndefined();
+    expect(existsSync(file)).toBe(false);
+    const e = await thrown(() => w.append(pattern(1, 1)));
+    expect(isTapioError(e) && e.code).toBe('ERR_CLOSED');
+  });
+});
+
+describe.skipIf(!nativeStatus().native)('sequential files in a worker (native path)', () => {
+  it('end cleanly when the worker ends while a write is under way: the process does not abort', () => {
+    const dir = newDir();
+    const lib = pathToFileURL(libPath('fs', 'sequential-file.js')).href;
+    // Each worker starts a 128 MiB append (a libuv pool thread copies and writes it) and is
+    // terminated at once or a few milliseconds in; the promise is then settled while the
+    // worker's environment goes away.
+    const worker = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      import(workerData.lib).then(async ({ createSequentialFile }) => {
+        const f = await createSequentialFile(workerData.dir + '/f' + Math.random(), { path: 'native', alignment: 0, blockBytes: 4 << 20 });
+        const p = f.append(new Uint8Array(128 << 20).fill(5));
+        parentPort.postMessage('started');
+        await p;
+      });`;
+    const main = `
+      const { Worker } = require('node:worker_threads');
+      (async () => {
+        for (let i = 0; i < 8; i++) {
+          const w = new Worker(${JSON.stringify(worker)}, { eval: true, workerData: { lib: ${JSON.stringify(lib)}, dir: ${JSON.stringify(dir)} } });
+          await new Promise((resolve) => w.once('message', resolve));
+          await new Promise((resolve) => setTimeout(resolve, i % 4));
+          await w.terminate();
+        }
+        console.log('ended');
+      })();`;
+    const r = spawnSync(process.execPath, ['-e', main], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.stderr).not.toContain('FATAL ERROR');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('ended');
+  }, 150_000);
 });
