@@ -449,9 +449,10 @@ export class WalIndex implements ReadLocator {
         if (!seg.distrusted) {
           const read = await this.#readFile(seg, lastSeq);
           if (read === 'missing' && !scan) return;
-          if (read === null || read === 'missing')
-            seg.persisted = false; // the file is to be written again
-          else {
+          if (read === null || read === 'missing') {
+            // The file is to be written again (a write of it may also still be queued).
+            seg.persisted = false;
+          } else {
             seg.seqs = read.seqs;
             seg.offsets = read.offsets;
             seg.complete = true;
