@@ -18,6 +18,22 @@ namespace {
 
 bool ValidAlignment(size_t a) { return a >= 512 && a <= kMaxDirectIoAlignment && (a & (a - 1)) == 0; }
 
+// Turns direct I/O on or off for `fd` (O_DIRECT; F_NOCACHE on macOS); false where the file
+// system refuses it (EINVAL) or the system has neither.
+bool SetDirect(int fd, bool on) {
+#if defined(O_DIRECT)
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) return false;
+  return fcntl(fd, F_SETFL, on ? (flags | O_DIRECT) : (flags & ~O_DIRECT)) == 0;
+#elif defined(__APPLE__)
+  return fcntl(fd, F_NOCACHE, on ? 1 : 0) == 0;
+#else
+  (void)fd;
+  (void)on;
+  return false;
+#endif
+}
+
 }  // namespace
 
 Status SequentialWriter::Create(const std::string& path, size_t alignment, size_t block_bytes, FileLayer* layer,
@@ -30,26 +46,13 @@ Status SequentialWriter::Create(const std::string& path, size_t alignment, size_
   if (block_bytes == 0 || block_bytes % unit != 0 || block_bytes > (size_t{1} << 30)) {
     return Status(Reason::kWriterOption).With("option", "blockBytes").With("value", uint64_t{block_bytes});
   }
-  // Created without O_DIRECT, then opened again with it: a file system without direct I/O says
-  // EINVAL only after it created the file, so an open with both would leave one behind.
+  // Created without O_DIRECT, which is then turned on for the same descriptor: a file system
+  // without direct I/O says EINVAL only after an open with it created the file, and opening the
+  // file again by name would need its mode to allow writes (a umask can take that away).
   int fd = -1;
   Status s = OpenFile(path, O_WRONLY | O_CREAT | O_EXCL, /*direct=*/false, &fd);
   if (!s.ok()) return s;
-  bool direct = false;
-  if (alignment != 0) {
-    int dfd = -1;
-    Status d = OpenFile(path, O_WRONLY, /*direct=*/true, &dfd);
-    if (d.ok()) {
-      close(fd);
-      fd = dfd;
-      direct = true;
-    } else if (d.Text("errno") != "EINVAL") {
-      close(fd);
-      unlink(path.c_str());
-      return d;
-    }
-    // EINVAL: write through the page cache.
-  }
+  const bool direct = alignment != 0 && SetDirect(fd, true);  // else: through the page cache
   std::unique_ptr<SequentialWriter> w(new SequentialWriter(path, fd, direct, unit, layer));
   if (!w->block_.Allocate(block_bytes, unit)) {
     w->Abort();
@@ -67,11 +70,8 @@ SequentialWriter::~SequentialWriter() {
 }
 
 Status SequentialWriter::FallBackToBuffered() {
-  int fd = -1;
-  Status s = OpenFile(path_, O_WRONLY, /*direct=*/false, &fd);
-  if (!s.ok()) return s;
-  close(fd_);
-  fd_ = fd;
+  // The same descriptor, without O_DIRECT (not the file opened again by name).
+  if (!SetDirect(fd_, false)) return ErrnoStatus("fcntl", path_, errno);
   direct_ = false;
   return Status::Ok();
 }

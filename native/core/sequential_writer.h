@@ -55,7 +55,7 @@ class SequentialWriter {
       : path_(std::move(path)), fd_(fd), direct_(direct), alignment_(alignment), layer_(layer) {}
   // Writes block_[0, n) at written_ (n a multiple of the alignment, or the tail padded to it).
   Status WriteBlock(size_t n);
-  // Reopens the file without O_DIRECT after a direct write was turned down (EINVAL).
+  // Turns O_DIRECT off for the file after a direct write was turned down (EINVAL).
   Status FallBackToBuffered();
 
   const std::string path_;

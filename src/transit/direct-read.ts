@@ -18,6 +18,8 @@ export interface ByteSource {
   read(into: Uint8Array, position: number): Promise<number>;
   /** Closes the file once no read is under way. */
   close(): void;
+  /** False once reads go through the page cache instead (the direct open failed or was refused). */
+  readonly direct: boolean;
 }
 
 /**
@@ -33,8 +35,11 @@ export function lazyDirectSource(path: string, alignment: number, fallback: (int
   let handle: NativeDirectReaderHandle | null | undefined;
   let closed = false;
   return {
+    get direct() {
+      return handle !== null;
+    },
     read: (into, position) => {
-      if (closed) throw new TapioError('ERR_CLOSED', `a direct read of ${path} after its source was closed`, { details: { file: path } });
+      if (closed) return Promise.reject(new TapioError('ERR_CLOSED', `a direct read of ${path} after its source was closed`, { details: { file: path } }));
       if (handle === undefined) {
         try {
           handle = addon.openDirectReader(path, alignment);

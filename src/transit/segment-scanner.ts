@@ -487,10 +487,12 @@ export class SegmentScanner {
       }
       done += bytesRead;
       this.bytesRead += bytesRead;
-      if (direct !== null) this.directBytesRead += bytesRead;
+      // Direct unless the source fell back to the page cache (its direct open was refused).
+      const wasDirect = direct !== null && direct.direct;
+      if (wasDirect) this.directBytesRead += bytesRead;
       if (counters !== null) {
         counters.bytesRead += bytesRead;
-        if (direct !== null) counters.directBytesRead += bytesRead;
+        if (wasDirect) counters.directBytesRead += bytesRead;
       }
     }
   }

@@ -64,7 +64,18 @@ describe.skipIf(!nativeStatus().native)('lazyDirectSource (native only: the Type
     } finally {
       src!.close();
     }
-    expect(() => src!.read(Buffer.alloc(1), 0)).toThrow(expect.objectContaining({ code: 'ERR_CLOSED' }));
+    await expect(src!.read(Buffer.alloc(1), 0)).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+    expect(src!.direct).toBe(true);
+    // A file it cannot open for direct reads: read through the fallback, and says so.
+    let fallbackBytes = 0;
+    const refused = lazyDirectSource(join(file, '..', 'missing'), 4096, (into) => {
+      fallbackBytes += into.length;
+      return Promise.resolve(into.length);
+    })!;
+    await expect(refused.read(Buffer.alloc(100), 0)).resolves.toBe(100);
+    expect(fallbackBytes).toBe(100);
+    expect(refused.direct).toBe(false);
+    refused.close();
   });
 
   it('refuses reads after close, bad arguments and files it cannot open with stable codes', async () => {
