@@ -4,7 +4,7 @@
 // gigabytes a merge writes once. Bytes appended are gathered into a block of `block_bytes`
 // (a multiple of the alignment), written whole at its aligned offset through a FileLayer; the
 // last block is padded with zeros to the alignment, and the file is then cut to the bytes
-// appended and fdatasync'ed. Where the file system refuses direct I/O (EINVAL at open, or at
+// appended and fdatasync'ed. Where the file system refuses direct I/O (EINVAL when it is turned on, or at
 // the first write) the same blocks are written through the page cache. The TypeScript twin is
 // src/fs/sequential-file.ts: the same blocks at the same offsets, the same bytes.
 //
