@@ -3,6 +3,7 @@
 // alignment; the native path writes them with direct I/O where the folder takes it; failures
 // are the same TapioError on both paths, and a file given up is removed.
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -10,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { isTapioError } from '../../src/errors.js';
 import { createSequentialFile, directAlignment } from '../../src/fs/sequential-file.js';
@@ -149,6 +150,34 @@ describe.each(paths)('sequential files (%s path)', (path) => {
     expect(existsSync(file)).toBe(false);
     const e = await thrown(() => w.append(pattern(1, 1)));
     expect(isTapioError(e) && e.code).toBe('ERR_CLOSED');
+  });
+});
+
+describe('sequential files on the TypeScript path after a failed write', () => {
+  it('keep the first failure: later appends and finish fail with it, and the file is removed', async () => {
+    const d = newDir();
+    const file = join(d, 'full');
+    const w = await createSequentialFile(file, { path: 'typescript', alignment: 0, blockBytes: 8192 });
+    // The second block's write fails as a full disk's would; the writes after it would succeed.
+    const probe = await open(join(d, 'probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> };
+    await probe.close();
+    let writes = 0;
+    const { write } = proto;
+    const spy = vi.spyOn(proto, 'write').mockImplementation(function (this: unknown, ...args: unknown[]) {
+      if (++writes === 2) return Promise.reject(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }));
+      return write.apply(this, args);
+    });
+    try {
+      const first = await thrown(() => w.append(pattern(20_000, 1)));
+      expect(first).toMatchObject({ code: 'ERR_WAL_IO', details: { errno: 'ENOSPC' } });
+      expect(w.size).toBe(0);
+      await expect(w.append(pattern(100, 2))).rejects.toBe(first);
+      await expect(w.finish()).rejects.toBe(first);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(existsSync(file)).toBe(false);
   });
 });
 
