@@ -15,8 +15,6 @@ namespace wal {
 
 namespace {
 
-bool ValidAlignment(size_t a) { return a >= 512 && a <= kMaxDirectIoAlignment && (a & (a - 1)) == 0; }
-
 // The calling thread's bounce buffer: kBounceBytes, aligned for any alignment a reader accepts.
 // Allocated at the thread's first direct read and kept for the thread's life.
 uint8_t* Bounce() {
@@ -29,7 +27,8 @@ uint8_t* Bounce() {
 
 Status DirectReader::Open(const std::string& path, size_t alignment, std::unique_ptr<DirectReader>* out) {
   out->reset();
-  if (!ValidAlignment(alignment)) return Status(Reason::kDirectIoAlignment).With("alignment", uint64_t{alignment});
+  if (!ValidDirectIoAlignment(alignment))
+    return Status(Reason::kDirectIoAlignment).With("alignment", uint64_t{alignment});
   int fd = -1;
   Status s = OpenFile(path, O_RDONLY, /*direct=*/true, &fd);
   if (!s.ok()) {

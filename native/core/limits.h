@@ -24,6 +24,10 @@ constexpr uint64_t kDefaultMaxGroupBytes = 4u << 20;
 
 // The largest direct I/O alignment used; a file system that asks for more gets buffered writes.
 constexpr uint64_t kMaxDirectIoAlignment = 64u << 10;
+// An alignment direct reads and writes take: a power of two from 512 to kMaxDirectIoAlignment.
+constexpr bool ValidDirectIoAlignment(uint64_t a) {
+  return a >= 512 && a <= kMaxDirectIoAlignment && (a & (a - 1)) == 0;
+}
 
 // The sync probe (sync_probe.h): bytes per write, bytes per scratch file, cycles per mode.
 constexpr uint64_t kMaxSyncProbeWrite = 64u << 20;

@@ -16,8 +16,6 @@ namespace wal {
 
 namespace {
 
-bool ValidAlignment(size_t a) { return a >= 512 && a <= kMaxDirectIoAlignment && (a & (a - 1)) == 0; }
-
 // Turns direct I/O on or off for `fd` (O_DIRECT; F_NOCACHE on macOS); false where the file
 // system refuses it (EINVAL) or the system has neither.
 bool SetDirect(int fd, bool on) {
@@ -39,7 +37,7 @@ bool SetDirect(int fd, bool on) {
 Status SequentialWriter::Create(const std::string& path, size_t alignment, size_t block_bytes, FileLayer* layer,
                                 std::unique_ptr<SequentialWriter>* out) {
   out->reset();
-  if (alignment != 0 && !ValidAlignment(alignment)) {
+  if (alignment != 0 && !ValidDirectIoAlignment(alignment)) {
     return Status(Reason::kDirectIoAlignment).With("alignment", uint64_t{alignment});
   }
   const size_t unit = alignment != 0 ? alignment : kDefaultAlignment;
