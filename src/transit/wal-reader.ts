@@ -570,30 +570,30 @@ export class WalReader implements AsyncIterable<WalRecord> {
     // after a reopen until a read needs them): they tell where the records wanted end in it, so
     // a read that ends early in this segment does not read all of it. Read while it is opened.
     const filed = this.locator !== null && endsHere ? this.locator.loadFiled(next.number).catch(() => undefined) : null;
-    let opened: ReaderSegment | null;
     try {
-      opened = this.locator !== null ? await this.locator.acquire(next) : await openSegment(next);
-    } catch {
+      let opened: ReaderSegment | null;
+      try {
+        opened = this.locator !== null ? await this.locator.acquire(next) : await openSegment(next);
+      } catch {
+        return null;
+      }
+      if (opened === null) return null;
+      const decoded = decodeSegmentHeader(opened.head);
+      if (!decoded.ok || decoded.header.firstSeq > lastWanted) {
+        await releaseSegment(opened);
+        return null;
+      }
+      const segmentEnd = Math.min(opened.size, decoded.header.segmentSize);
       await filed;
-      return null;
-    }
-    if (opened === null) {
+      const after = this.locator !== null ? this.locator.entryAfter(next.number, lastWanted) : null;
+      const wantedEnd = wantedEndOf(after, segmentEnd, true);
+      const scanner = this.scanner(next, opened, segmentEnd, wantedEnd, SCAN_CHUNK_BYTES);
+      scanner.prefetch();
+      return { number: next.number, opened, scanner, segmentEnd, wantedEnd };
+    } finally {
+      // Whatever the outcome, the load it started has ended when this does.
       await filed;
-      return null;
     }
-    const decoded = decodeSegmentHeader(opened.head);
-    if (!decoded.ok || decoded.header.firstSeq > lastWanted) {
-      await filed;
-      await releaseSegment(opened);
-      return null;
-    }
-    const segmentEnd = Math.min(opened.size, decoded.header.segmentSize);
-    await filed;
-    const after = this.locator !== null ? this.locator.entryAfter(next.number, lastWanted) : null;
-    const wantedEnd = wantedEndOf(after, segmentEnd, true);
-    const scanner = this.scanner(next, opened, segmentEnd, wantedEnd, SCAN_CHUNK_BYTES);
-    scanner.prefetch();
-    return { number: next.number, opened, scanner, segmentEnd, wantedEnd };
   }
 
   /**
