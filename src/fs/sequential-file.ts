@@ -93,112 +93,115 @@ export async function createSequentialFile(path: string, options: SequentialFile
   return new TsSequentialFile(path, fh, unit, blockBytes);
 }
 
-class NativeSequentialFile implements SequentialFile {
+/**
+ * What both paths share: one call at a time (each awaited by the caller), none after finish() or
+ * abort() (ERR_CLOSED), abort() after the call under way, and `size` as the bytes of the appends
+ * that succeeded. The paths give the writes, the finish and the removal.
+ */
+abstract class OneCallAtATime implements SequentialFile {
   #size = 0;
   #done = false;
-  /** The call under way, which abort() waits for (the addon takes one call at a time). */
+  #finished = false;
+  /** The call under way, which abort() waits for. */
   #pending: Promise<unknown> | null = null;
 
-  constructor(
-    private readonly addon: NativeAddon,
-    readonly path: string,
-    private readonly handle: NativeSequentialWriterHandle,
-  ) {}
+  constructor(readonly path: string) {}
 
   get size(): number {
     return this.#size;
   }
 
+  /** Appends `bytes`. */
+  protected abstract write(bytes: Uint8Array): Promise<void>;
+  /** Writes the rest of `total` bytes, fdatasyncs and closes the file (removed when this fails). */
+  protected abstract complete(total: number): Promise<{ bytes: number; direct: boolean }>;
+  /** Closes the file and removes it. */
+  protected abstract discard(): Promise<void>;
+
   async append(bytes: Uint8Array): Promise<void> {
     if (this.#done) throw closedError(this.path, 'append()');
-    const pending = this.addon.sequentialWrite(this.handle, bytes);
-    this.#pending = pending;
-    try {
-      await pending;
-    } finally {
-      if (this.#pending === pending) this.#pending = null;
-    }
+    await this.#run(this.write(bytes));
     this.#size += bytes.length;
   }
 
   async finish(): Promise<{ bytes: number; direct: boolean }> {
     if (this.#done) throw closedError(this.path, 'finish()');
     this.#done = true;
-    const pending = this.addon.finishSequentialWriter(this.handle);
-    this.#pending = pending;
-    try {
-      return await pending;
-    } finally {
-      if (this.#pending === pending) this.#pending = null;
-    }
+    const done = await this.#run(this.complete(this.#size));
+    this.#finished = true;
+    return done;
   }
 
   async abort(): Promise<void> {
     if (this.#done && this.#pending === null) return;
-    // After the call under way (its failure is the caller's to see).
+    // After the call under way (its failure is the caller's to see); a file finished meanwhile stays.
     const pending = this.#pending;
     this.#done = true;
     if (pending !== null) await pending.catch(() => undefined);
+    if (!this.#finished) await this.discard();
+  }
+
+  async #run<T>(call: Promise<T>): Promise<T> {
+    this.#pending = call;
+    try {
+      return await call;
+    } finally {
+      if (this.#pending === call) this.#pending = null;
+    }
+  }
+}
+
+class NativeSequentialFile extends OneCallAtATime {
+  constructor(
+    private readonly addon: NativeAddon,
+    path: string,
+    private readonly handle: NativeSequentialWriterHandle,
+  ) {
+    super(path);
+  }
+
+  protected write(bytes: Uint8Array): Promise<void> {
+    return this.addon.sequentialWrite(this.handle, bytes);
+  }
+
+  protected complete(): Promise<{ bytes: number; direct: boolean }> {
+    return this.addon.finishSequentialWriter(this.handle);
+  }
+
+  protected async discard(): Promise<void> {
     this.addon.abortSequentialWriter(this.handle);
   }
 }
 
-class TsSequentialFile implements SequentialFile {
+class TsSequentialFile extends OneCallAtATime {
   readonly #fh: FileHandle;
   readonly #unit: number;
   readonly #block: Uint8Array;
   #used = 0;
   #written = 0;
-  #size = 0;
-  #done = false;
   /** The first failure: every later append and finish throws it (a block is never written twice). */
   #failed: unknown = null;
-  /** Bytes of the appends that succeeded (what `size` tells, as on the native path). */
-  #appended = 0;
-  /** The append under way, which abort() waits for (as the native path's does). */
-  #pending: Promise<void> | null = null;
 
-  constructor(
-    readonly path: string,
-    fh: FileHandle,
-    unit: number,
-    blockBytes: number,
-  ) {
+  constructor(path: string, fh: FileHandle, unit: number, blockBytes: number) {
+    super(path);
     this.#fh = fh;
     this.#unit = unit;
     this.#block = new Uint8Array(blockBytes);
   }
 
-  get size(): number {
-    return this.#appended;
-  }
-
-  async append(bytes: Uint8Array): Promise<void> {
-    if (this.#done) throw closedError(this.path, 'append()');
+  protected async write(bytes: Uint8Array): Promise<void> {
     if (this.#failed !== null) throw this.#failed;
-    const pending = this.#append(bytes);
-    this.#pending = pending;
-    try {
-      await pending;
-    } finally {
-      if (this.#pending === pending) this.#pending = null;
-    }
-  }
-
-  async #append(bytes: Uint8Array): Promise<void> {
     let at = 0;
     while (at < bytes.length) {
       const take = Math.min(bytes.length - at, this.#block.length - this.#used);
       this.#block.set(bytes.subarray(at, at + take), this.#used);
       this.#used += take;
-      this.#size += take;
       at += take;
       if (this.#used === this.#block.length) {
         await this.#write(this.#used);
         this.#used = 0;
       }
     }
-    this.#appended += bytes.length;
   }
 
   async #write(n: number): Promise<void> {
@@ -211,9 +214,7 @@ class TsSequentialFile implements SequentialFile {
     this.#written += n;
   }
 
-  async finish(): Promise<{ bytes: number; direct: boolean }> {
-    if (this.#done) throw closedError(this.path, 'finish()');
-    this.#done = true;
+  protected async complete(total: number): Promise<{ bytes: number; direct: boolean }> {
     try {
       if (this.#failed !== null) throw this.#failed;
       if (this.#used > 0) {
@@ -223,9 +224,9 @@ class TsSequentialFile implements SequentialFile {
         await this.#write(padded);
         this.#used = 0;
       }
-      if (this.#written !== this.#size) {
+      if (this.#written !== total) {
         try {
-          await this.#fh.truncate(this.#size);
+          await this.#fh.truncate(total);
         } catch (err) {
           throw ioError(this.path, 'ftruncate', err);
         }
@@ -236,8 +237,7 @@ class TsSequentialFile implements SequentialFile {
         throw ioError(this.path, 'fdatasync', err);
       }
     } catch (err) {
-      await this.#fh.close().catch(() => undefined);
-      await unlink(this.path).catch(() => undefined);
+      await this.discard();
       throw err;
     }
     try {
@@ -246,14 +246,10 @@ class TsSequentialFile implements SequentialFile {
       await unlink(this.path).catch(() => undefined);
       throw ioError(this.path, 'close', err);
     }
-    return { bytes: this.#size, direct: false };
+    return { bytes: total, direct: false };
   }
 
-  async abort(): Promise<void> {
-    if (this.#done && this.#pending === null) return;
-    const pending = this.#pending;
-    this.#done = true;
-    if (pending !== null) await pending.catch(() => undefined);
+  protected async discard(): Promise<void> {
     await this.#fh.close().catch(() => undefined);
     await unlink(this.path).catch(() => undefined);
   }
